@@ -1,0 +1,95 @@
+#!/usr/bin/env node
+// `pnpm bench`: runs the benchmarks one after the other, each in its own Node process.
+//
+//   pnpm bench                          all benchmarks
+//   pnpm bench --only engine            one (or --only engine,scale)
+//   pnpm bench --list                   list the benchmarks
+//   pnpm bench --quick                  shorter runs (passed on to each benchmark)
+//   pnpm bench --json-dir bench/out     each benchmark writes <dir>/<name>.json
+//   pnpm bench --only engine -- --rounds 11   arguments after `--` go to every selected benchmark
+//
+// To add a benchmark (dry-run, server, client...), add an entry to BENCHMARKS: a script under
+// bench/ that prints Markdown to stdout, accepts --quick and --json <file>, and exits non-zero on
+// failure.
+
+import { spawn } from "node:child_process";
+import { resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { BENCH_DIR, fmtMs } from "./lib/harness.js";
+
+/** @type {{name: string, script: string, description: string, nodeArgs?: string[]}[]} */
+const BENCHMARKS = [
+  {
+    name: "engine",
+    script: "engine/run.js",
+    description: "decide() against hand-written JS, cel-js, json-rules-engine and cedar-wasm",
+  },
+  {
+    name: "scale",
+    script: "engine/scale.js",
+    description: "100,000 hash rules, a 1,000,000-line hash list, 10,000 ordinary rules",
+    nodeArgs: ["--max-old-space-size=8192", "--expose-gc"],
+  },
+];
+
+// cedar-wasm crashes Node 20 in long runs without this flag; harmless for the others.
+const NODE_ARGS = ["--no-turbo-inline-js-wasm-calls"];
+
+const { values: args, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    only: { type: "string", multiple: true },
+    list: { type: "boolean", default: false },
+    quick: { type: "boolean", default: false },
+    "json-dir": { type: "string" },
+  },
+});
+
+if (args.list) {
+  for (const b of BENCHMARKS) console.log(`${b.name.padEnd(10)} ${b.description}`);
+  process.exit(0);
+}
+
+const wanted = (args.only ?? []).flatMap((s) => s.split(",")).filter(Boolean);
+const unknown = wanted.filter((w) => !BENCHMARKS.some((b) => b.name === w));
+if (unknown.length) {
+  console.error(
+    `unknown benchmark: ${unknown.join(", ")} (known: ${BENCHMARKS.map((b) => b.name).join(", ")})`,
+  );
+  process.exit(2);
+}
+const selected = wanted.length ? BENCHMARKS.filter((b) => wanted.includes(b.name)) : BENCHMARKS;
+
+function run(bench) {
+  const extra = [...positionals];
+  if (args.quick) extra.push("--quick");
+  if (args["json-dir"]) extra.push("--json", resolve(args["json-dir"], `${bench.name}.json`));
+  const argv = [
+    ...NODE_ARGS,
+    ...(bench.nodeArgs ?? []),
+    resolve(BENCH_DIR, bench.script),
+    ...extra,
+  ];
+  return new Promise((done) => {
+    const t0 = performance.now();
+    const child = spawn(process.execPath, argv, { stdio: "inherit" });
+    child.on("error", (error) => done({ code: 1, signal: null, ms: 0, error }));
+    child.on("exit", (code, signal) => done({ code, signal, ms: performance.now() - t0 }));
+  });
+}
+
+const outcomes = [];
+for (const bench of selected) {
+  console.log(`\n<!-- bench: ${bench.name} (${bench.script}) -->\n`);
+  outcomes.push({ bench, ...(await run(bench)) });
+}
+
+console.log("");
+let failed = 0;
+for (const o of outcomes) {
+  const ok = o.code === 0;
+  if (!ok) failed++;
+  const how = ok ? "ok" : o.signal ? `killed by ${o.signal}` : `exit ${o.code}`;
+  console.log(`${o.bench.name}: ${how} (${fmtMs(o.ms)})${o.error ? ` ${o.error.message}` : ""}`);
+}
+process.exit(failed ? 1 : 0);

@@ -1,0 +1,45 @@
+/** Limits on what the language accepts. Explicit, validated, frozen; every one has a test. */
+export interface LanguageLimits {
+  /** bytes of one rule file */
+  maxFileBytes: number;
+  /** nesting of parentheses, lists, quantifiers and `not` in one expression */
+  maxNestingDepth: number;
+  /** items in one list literal or list file */
+  maxListLength: number;
+  /** characters in one regular expression */
+  maxRegexLength: number;
+  /** rules in one rule set */
+  maxRules: number;
+  /** lines in one hash list file */
+  maxHashlistEntries: number;
+  /** diagnostics reported before the rest are summarised */
+  maxDiagnostics: number;
+}
+
+export const DEFAULT_LIMITS: Readonly<LanguageLimits> = Object.freeze({
+  maxFileBytes: 16 * 1024 * 1024,
+  maxNestingDepth: 64,
+  maxListLength: 100_000,
+  maxRegexLength: 1_000,
+  maxRules: 1_000_000,
+  maxHashlistEntries: 20_000_000,
+  maxDiagnostics: 200,
+});
+
+/** Merges `overrides` onto the defaults; an unknown key or a value that is not a positive integer is a TypeError. */
+export function resolveLimits(overrides: Partial<LanguageLimits> = {}): Readonly<LanguageLimits> {
+  const result: LanguageLimits = { ...DEFAULT_LIMITS };
+  for (const [key, value] of Object.entries(overrides)) {
+    if (!Object.hasOwn(DEFAULT_LIMITS, key)) {
+      throw new TypeError(
+        `unknown limit \`${key}\` (known: ${Object.keys(DEFAULT_LIMITS).join(", ")})`,
+      );
+    }
+    if (value === undefined) continue;
+    if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 1) {
+      throw new TypeError(`limit \`${key}\` must be a positive integer, got \`${String(value)}\``);
+    }
+    result[key as keyof LanguageLimits] = value;
+  }
+  return Object.freeze(result);
+}

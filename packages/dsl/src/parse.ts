@@ -1,0 +1,183 @@
+import type { IRecognitionException, IToken } from "chevrotain";
+import type { Expr, RuleFile } from "./ast.js";
+import { AstBuilder } from "./build-ast.js";
+import { type Diagnostic, diagnostic } from "./diagnostics.js";
+import { lex } from "./lexer.js";
+import { DEFAULT_LIMITS, type LanguageLimits } from "./options.js";
+import { parser } from "./parser.js";
+import type { SourceFile } from "./source.js";
+import * as t from "./tokens.js";
+
+export interface ParseResult {
+  ast: RuleFile;
+  diagnostics: Diagnostic[];
+}
+
+/**
+ * Source text -> AST and diagnostics. Never throws: every problem is a located diagnostic,
+ * and the parser recovers to report the problems after the first one too.
+ */
+export function parseFile(file: SourceFile, limits: LanguageLimits = DEFAULT_LIMITS): ParseResult {
+  const empty: RuleFile = { path: file.path, items: [], comments: [] };
+  if (Buffer.byteLength(file.text, "utf8") > limits.maxFileBytes) {
+    return {
+      ast: empty,
+      diagnostics: [
+        diagnostic(
+          "file_too_large",
+          `file is larger than the limit of ${limits.maxFileBytes} bytes`,
+          { file: file.path, start: 0, end: 0 },
+          {
+            help: "split the rules over several files, or move long lists to a `hashlist`",
+          },
+        ),
+      ],
+    };
+  }
+  const lexed = lex(file);
+  const diagnostics = [...lexed.diagnostics];
+  const tooDeep = nestingProblem(lexed.tokens, file.path, limits);
+  if (tooDeep) return { ast: { ...empty, comments: [] }, diagnostics: [...diagnostics, tooDeep] };
+  try {
+    parser.input = lexed.tokens;
+    const cst = parser.file();
+    diagnostics.push(...parser.errors.map((e) => parseError(e, file.path, file.text.length)));
+    const builder = new AstBuilder(file.path, limits, 0, (text, base) =>
+      parseHole(file.path, text, base, limits),
+    );
+    const ast = builder.file(cst, lexed.comments);
+    diagnostics.push(...builder.diagnostics);
+    return { ast, diagnostics };
+  } catch (error) {
+    // Defence in depth: the token pre-scan bounds recursion, but a parser bug must not crash a caller.
+    return {
+      ast: empty,
+      diagnostics: [
+        ...diagnostics,
+        diagnostic(
+          "syntax_error",
+          `the parser failed: ${(error as Error).message}`,
+          { file: file.path, start: 0, end: 0 },
+          {
+            help: "this is a bug in Clearance; please report it with the file",
+          },
+        ),
+      ],
+    };
+  }
+}
+
+/** Parses one expression, e.g. the text of a `{hole}` in a reason; `base` is its offset in the file. */
+export function parseExpression(
+  path: string,
+  text: string,
+  base = 0,
+  limits: LanguageLimits = DEFAULT_LIMITS,
+): { expr: Expr; diagnostics: Diagnostic[] } {
+  return parseHole(path, text, base, limits);
+}
+
+function parseHole(
+  path: string,
+  text: string,
+  base: number,
+  limits: LanguageLimits,
+): { expr: Expr; diagnostics: Diagnostic[] } {
+  const span = { file: path, start: base, end: base + text.length };
+  const lexed = lex({ path, text });
+  const shift = (d: Diagnostic): Diagnostic => ({
+    ...d,
+    span: { ...d.span, start: d.span.start + base, end: d.span.end + base },
+  });
+  const diagnostics = lexed.diagnostics.map(shift);
+  const tooDeep = nestingProblem(lexed.tokens, path, limits);
+  if (tooDeep)
+    return { expr: { kind: "error", span }, diagnostics: [...diagnostics, shift(tooDeep)] };
+  // A parse of the whole file may be under way (holes are parsed while building its AST): save its state.
+  const saved = parser.input;
+  const savedErrors = parser.errors;
+  try {
+    parser.input = lexed.tokens;
+    const cst = parser.expression();
+    const errors = parser.errors.map((e) => {
+      const d = shift(parseError(e, path, text.length));
+      if (e.name === "NotAllInputParsedException")
+        d.message = `unexpected \`${e.token.image}\` after the expression`;
+      return d;
+    });
+    const builder = new AstBuilder(path, limits, base);
+    const expr = builder.expression(cst, 0);
+    return { expr, diagnostics: [...diagnostics, ...errors, ...builder.diagnostics] };
+  } catch (error) {
+    return {
+      expr: { kind: "error", span },
+      diagnostics: [
+        ...diagnostics,
+        diagnostic("syntax_error", `the parser failed: ${(error as Error).message}`, span),
+      ],
+    };
+  } finally {
+    parser.input = saved;
+    parser.errors = savedErrors;
+  }
+}
+
+function parseError(e: IRecognitionException, path: string, length: number): Diagnostic {
+  const token = e.token;
+  const atEnd =
+    token.tokenType === undefined || token.image === "" || Number.isNaN(token.startOffset);
+  const previous = (e as IRecognitionException & { previousToken?: IToken }).previousToken;
+  const start = atEnd
+    ? previous && !Number.isNaN(previous.startOffset)
+      ? previous.startOffset + previous.image.length
+      : length
+    : token.startOffset;
+  const end = atEnd ? start : start + token.image.length;
+  return diagnostic("syntax_error", e.message, { file: path, start, end }, { help: syntaxHelp(e) });
+}
+
+function syntaxHelp(e: IRecognitionException): string | undefined {
+  const image = e.token.image;
+  const rules = e.context?.ruleStack ?? [];
+  if (image === "=") return "compare with `==`; `=` only names a list: `list name = [...]`";
+  if (image === "&&" || image === "&") return "write `and`";
+  if (image === "||") return "write `or`";
+  if (rules.includes("ruleDecl") && e.message.includes("`}`"))
+    return "a rule holds `when`, optional `unless`, and one outcome";
+  if (rules.includes("ruleDecl"))
+    return 'a rule reads: rule name { when <condition> deny "reason" }';
+  return undefined;
+}
+
+/**
+ * Rejects nesting beyond the limit before parsing: the parser is recursive, and a file of ten
+ * thousand `(` must produce a diagnostic, not a stack overflow.
+ */
+function nestingProblem(
+  tokens: IToken[],
+  path: string,
+  limits: LanguageLimits,
+): Diagnostic | undefined {
+  let depth = 0;
+  let minusRun = 0;
+  // `not` and quantifiers nest without brackets; they count until the next clause starts.
+  let openers = 0;
+  for (const tk of tokens) {
+    const type = tk.tokenType;
+    if (type === t.LParen || type === t.LBracket || type === t.LBrace) depth++;
+    else if (type === t.RParen || type === t.RBracket || type === t.RBrace)
+      depth = Math.max(0, depth - 1);
+    minusRun = type === t.Minus ? minusRun + 1 : 0;
+    if (type === t.When || type === t.Unless || type === t.Rule) openers = 0;
+    else if (type === t.Not || type === t.Any || type === t.All || type === t.Count) openers++;
+    if (depth + openers > limits.maxNestingDepth || minusRun > limits.maxNestingDepth) {
+      return diagnostic(
+        "nesting_too_deep",
+        `expression nests deeper than ${limits.maxNestingDepth} levels`,
+        { file: path, start: tk.startOffset, end: tk.startOffset + tk.image.length },
+        { help: "split the condition into smaller rules or named lists" },
+      );
+    }
+  }
+  return undefined;
+}

@@ -1,0 +1,691 @@
+import { readFileSync } from "node:fs";
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { toCanonical } from "../src/adapters/detect.js";
+import {
+  type AdapterOutcome,
+  fromVirusTotal,
+  parseVirusTotalDate,
+} from "../src/adapters/virustotal.js";
+import type { AnalysisResult } from "../src/result.js";
+import { validateResult } from "../src/validate.js";
+
+const SHA = "669fcc39fc51b6f09a953a39a8ac9a3cf944083ef2ce9563b483c6297ff52601";
+const OTHER = "b".repeat(64);
+
+const REAL = JSON.parse(
+  readFileSync(new URL("../../../examples/virustotal/clean-signed.json", import.meta.url), "utf8"),
+) as { data: { attributes: Record<string, unknown> } };
+
+/** A VirusTotal object with the given attributes (sha256 added unless present). */
+function vt(attributes: Record<string, unknown>): unknown {
+  return { data: { id: SHA, type: "file", attributes: { sha256: SHA, ...attributes } } };
+}
+
+function mapped(input: unknown): { result: AnalysisResult; warnings: string[] } {
+  const outcome = fromVirusTotal(input);
+  if (!outcome.ok) throw new Error(`expected ok, got ${JSON.stringify(outcome.problems)}`);
+  return outcome;
+}
+
+const SIGNER_DETAILS = {
+  name: "Contoso Ltd",
+  status: "Valid",
+  "valid from": "12:00 AM 01/01/2026",
+  "valid to": "11:59 PM 12/31/2026",
+  "cert issuer": "DigiCert Trusted G4 Code Signing RSA4096 SHA384 2021 CA1",
+  thumbprint: "AA11BB22",
+};
+
+describe("fromVirusTotal: shapes", () => {
+  const cases: [string, unknown, string][] = [
+    ["data envelope", vt({}), SHA],
+    ["bare {id, type, attributes}", { id: SHA, type: "file", attributes: { sha256: SHA } }, SHA],
+    ["bare attributes object", { sha256: SHA, size: 3 }, SHA],
+    ["id when attributes has no sha256", { data: { id: SHA, type: "file", attributes: {} } }, SHA],
+    ["id when data has no attributes", { data: { id: SHA.toUpperCase() } }, SHA],
+    ["upper-case sha256 is lowered", { sha256: SHA.toUpperCase() }, SHA],
+    [
+      "attributes.sha256 wins over a different id",
+      { data: { id: OTHER, attributes: { sha256: SHA } } },
+      SHA,
+    ],
+    [
+      "invalid attributes.sha256 falls back to id",
+      { data: { id: SHA, attributes: { sha256: "x" } } },
+      SHA,
+    ],
+  ];
+  it.each(cases)("%s", (_name, input, sha256) => {
+    expect(mapped(input).result.sha256).toBe(sha256);
+  });
+
+  const failures: [string, unknown, string, string][] = [
+    ["null", null, "", "expected a VirusTotal file object, got null"],
+    ["an array", [vt({})], "", "expected a VirusTotal file object, got an array"],
+    ["a string", "{}", "", "expected a VirusTotal file object, got a string"],
+    ["data is an array", { data: [{}] }, "/data", "expected an object, got an array"],
+    [
+      "no sha256 anywhere",
+      { data: { id: "abc", attributes: { size: 1 } } },
+      "/data/attributes/sha256",
+      "no SHA-256 found: expected 64 hexadecimal digits in `data.attributes.sha256` or `data.id`",
+    ],
+    [
+      "bare attributes without sha256",
+      { last_analysis_stats: {} },
+      "/sha256",
+      "no SHA-256 found: expected 64 hexadecimal digits in `sha256`",
+    ],
+  ];
+  it.each(failures)("fails on %s", (_name, input, pointer, message) => {
+    expect(fromVirusTotal(input)).toEqual({ ok: false, problems: [{ pointer, message }] });
+  });
+
+  it("warns about a non-file object type and an id mismatch", () => {
+    const { warnings } = mapped({ data: { id: OTHER, type: "url", attributes: { sha256: SHA } } });
+    expect(warnings).toEqual([
+      "`data.type` is `url`, expected `file`",
+      "`data.id` differs from `data.attributes.sha256`: used `data.attributes.sha256`",
+    ]);
+  });
+});
+
+describe("fromVirusTotal: field mappings", () => {
+  const cases: [string, Record<string, unknown>, Partial<AnalysisResult>][] = [
+    [
+      "stats: failure + timeout + confirmed-timeout -> failed, type-unsupported -> unsupported",
+      {
+        last_analysis_stats: {
+          malicious: 3,
+          suspicious: 1,
+          undetected: 50,
+          harmless: 2,
+          failure: 1,
+          timeout: 2,
+          "confirmed-timeout": 1,
+          "type-unsupported": 4,
+        },
+      },
+      {
+        detections: {
+          malicious: 3,
+          suspicious: 1,
+          undetected: 50,
+          harmless: 2,
+          failed: 4,
+          unsupported: 4,
+        },
+      },
+    ],
+    [
+      "engines: category mapping, name fallback, result, version",
+      {
+        last_analysis_results: {
+          Kaspersky: {
+            engine_name: "Kaspersky",
+            engine_version: "22.0.1.28",
+            category: "malicious",
+            result: "HEUR:Trojan.Win32.Generic",
+          },
+          Bkav: { engine_name: "Bkav Pro", category: "type-unsupported", result: null },
+          CMC: { category: "timeout", result: null },
+          Zillya: { category: "confirmed-timeout", result: null, engine_version: 2 },
+          Panda: { category: "failure" },
+        },
+        last_analysis_stats: { malicious: 1 },
+      },
+      {
+        detections: { malicious: 1 },
+        engines: [
+          {
+            engine: "Kaspersky",
+            category: "malicious",
+            result: "HEUR:Trojan.Win32.Generic",
+            version: "22.0.1.28",
+          },
+          { engine: "Bkav Pro", category: "unsupported", result: null },
+          { engine: "CMC", category: "failed", result: null },
+          { engine: "Zillya", category: "failed", result: null, version: "2" },
+          { engine: "Panda", category: "failed" },
+        ],
+      },
+    ],
+    [
+      "detections derived from engines when stats are missing",
+      {
+        last_analysis_results: {
+          A: { category: "malicious", result: "x" },
+          B: { category: "undetected", result: null },
+          C: { category: "timeout", result: null },
+        },
+      },
+      { detections: { malicious: 1, undetected: 1, failed: 1 } },
+    ],
+    [
+      "epoch dates -> RFC 3339",
+      { first_submission_date: 1795690800, last_analysis_date: "1795694400" },
+      { firstSeen: "2026-11-26T11:00:00Z", analyzedAt: "2026-11-26T12:00:00Z" },
+    ],
+    [
+      "meaningful_name, size, tags, type_description",
+      {
+        meaningful_name: "setup.exe",
+        names: ["a.exe"],
+        size: 1024,
+        tags: ["peexe", "signed"],
+        type_description: "Win32 EXE",
+      },
+      { fileName: "setup.exe", fileSize: 1024, tags: ["peexe", "signed"], category: "Win32 EXE" },
+    ],
+    [
+      "names fallback skips empty and non-string names",
+      { names: ["", 7, "b.dll", "c.dll"] },
+      { fileName: "b.dll" },
+    ],
+    [
+      "empty meaningful_name falls back to names",
+      { meaningful_name: "", names: ["n.exe"] },
+      { fileName: "n.exe" },
+    ],
+    [
+      "contentType from mime_type",
+      { mime_type: "application/pdf" },
+      { contentType: "application/pdf" },
+    ],
+    [
+      "contentType from exiftool",
+      { exiftool: { MIMEType: "application/zip" } },
+      { contentType: "application/zip" },
+    ],
+    ["size as a digit string", { size: "2048" }, { fileSize: 2048 }],
+  ];
+  it.each(cases)("%s", (_name, attributes, expected) => {
+    expect(mapped(vt(attributes)).result).toMatchObject(expected);
+  });
+
+  it("maps the real example exactly", () => {
+    const { result, warnings } = mapped(REAL);
+    expect(warnings).toEqual([]);
+    const { engines, ...rest } = result;
+    expect(rest).toEqual({
+      sha256: SHA,
+      fileName: "Git-2.47.1-64-bit.exe",
+      fileSize: 68420512,
+      category: "Win32 EXE",
+      detections: {
+        malicious: 0,
+        suspicious: 0,
+        undetected: 25,
+        harmless: 1,
+        failed: 1,
+        unsupported: 1,
+      },
+      vendor: { name: "Johannes Schindelin", verified: true, product: "Git", version: "2.47.1" },
+      signature: {
+        status: "valid",
+        signer: "Johannes Schindelin",
+        issuer: "Sectigo Public Code Signing CA R36",
+        thumbprint: "35CAE7C7B374DF7C044738E9BB4EAA212003F396",
+        signedAt: "2026-05-12T10:12:00Z",
+      },
+      firstSeen: "2026-05-12T17:03:22Z",
+      analyzedAt: "2026-11-24T08:16:40Z",
+      tags: ["peexe", "signed", "64bits", "overlay", "installer"],
+    });
+    expect(engines).toHaveLength(28);
+    expect(engines?.[0]).toEqual({
+      engine: "Bkav",
+      category: "unsupported",
+      result: null,
+      version: "2.0.0.1",
+    });
+  });
+
+  it("never invents trustScore, verdict, scoreBreakdown, or absent fields", () => {
+    const { result } = mapped(REAL);
+    for (const key of ["trustScore", "verdict", "scoreBreakdown", "contentType"]) {
+      expect(result).not.toHaveProperty(key);
+    }
+    expect(mapped({ sha256: SHA }).result).toEqual({ sha256: SHA });
+  });
+
+  it("does not mutate its input", () => {
+    const input = structuredClone(REAL);
+    const deepFreeze = (v: unknown): void => {
+      if (v && typeof v === "object") {
+        Object.values(v).forEach(deepFreeze);
+        Object.freeze(v);
+      }
+    };
+    deepFreeze(input);
+    expect(() => fromVirusTotal(input)).not.toThrow();
+    expect(input).toEqual(REAL);
+  });
+});
+
+describe("fromVirusTotal: signature_info", () => {
+  const cases: [
+    string,
+    Record<string, unknown> | undefined,
+    AnalysisResult["signature"],
+    AnalysisResult["vendor"],
+  ][] = [
+    ["no signature_info", undefined, undefined, undefined],
+    [
+      "no `verified` -> unsigned, vendor from company/product/version",
+      {
+        company: "Contoso Ltd",
+        product: "Widget",
+        "file version": "1.2.3",
+        copyright: "(c) Contoso",
+      },
+      { status: "unsigned" },
+      { name: "Contoso Ltd", verified: false, product: "Widget", version: "1.2.3" },
+    ],
+    [
+      '"Unsigned" -> unsigned',
+      { verified: "Unsigned", product: "Payment Advice" },
+      { status: "unsigned" },
+      { verified: false, product: "Payment Advice" },
+    ],
+    [
+      '"Signed" -> valid, signer from `signers`, issuer from details, signing date parsed',
+      {
+        verified: "Signed",
+        signers:
+          "Contoso Ltd; DigiCert Trusted G4 Code Signing RSA4096 SHA384 2021 CA1; DigiCert Trusted Root G4",
+        "signers details": [SIGNER_DETAILS],
+        "signing date": "03:15 PM 06/02/2026",
+        product: "Widget",
+      },
+      {
+        status: "valid",
+        signer: "Contoso Ltd",
+        issuer: "DigiCert Trusted G4 Code Signing RSA4096 SHA384 2021 CA1",
+        thumbprint: "AA11BB22",
+        signedAt: "2026-06-02T15:15:00Z",
+      },
+      { name: "Contoso Ltd", verified: true, product: "Widget" },
+    ],
+    [
+      '"Signed" with a signer certificate that is not time valid -> expired',
+      {
+        verified: "Signed",
+        signers: "Simon Tatham; COMODO RSA Code Signing CA",
+        "signers details": [
+          {
+            ...SIGNER_DETAILS,
+            name: "Simon Tatham",
+            status:
+              "This certificate or one of the certificates in the certificate chain is not time valid.",
+            "cert issuer": "COMODO RSA Code Signing CA",
+          },
+        ],
+      },
+      {
+        status: "expired",
+        signer: "Simon Tatham",
+        issuer: "COMODO RSA Code Signing CA",
+        thumbprint: "AA11BB22",
+      },
+      { name: "Simon Tatham", verified: false },
+    ],
+    [
+      '"Signed" with an x509 certificate expired at the signing date -> expired',
+      {
+        verified: "Signed",
+        "signers details": [{ ...SIGNER_DETAILS, status: "Valid" }],
+        x509: [
+          {
+            name: "Contoso Ltd",
+            "valid from": "2024-01-01 00:00:00",
+            "valid to": "2025-01-01 00:00:00",
+          },
+        ],
+        "signing date": "2026-02-01 10:00:00",
+      },
+      {
+        status: "expired",
+        signer: "Contoso Ltd",
+        issuer: SIGNER_DETAILS["cert issuer"],
+        thumbprint: "AA11BB22",
+        signedAt: "2026-02-01T10:00:00Z",
+      },
+      { name: "Contoso Ltd", verified: false },
+    ],
+    [
+      "a problem text (revoked) -> invalid",
+      {
+        verified: "A certificate was explicitly revoked by its issuer.",
+        signers: "Shady Co",
+        "signers details": [
+          {
+            name: "Shady Co",
+            status: "Revoked",
+            "cert issuer": "Sectigo Public Code Signing CA R36",
+          },
+        ],
+      },
+      { status: "invalid", signer: "Shady Co", issuer: "Sectigo Public Code Signing CA R36" },
+      { name: "Shady Co", verified: false },
+    ],
+    [
+      "an untrusted root issued by the signer itself -> self_signed",
+      {
+        verified:
+          "A certificate chain processed, but terminated in a root certificate which is not trusted by the trust provider.",
+        "signers details": [
+          { name: "Contoso DevOps", "cert issuer": "Contoso DevOps", thumbprint: "FF" },
+        ],
+      },
+      {
+        status: "self_signed",
+        signer: "Contoso DevOps",
+        issuer: "Contoso DevOps",
+        thumbprint: "FF",
+      },
+      { name: "Contoso DevOps", verified: false },
+    ],
+    [
+      "an untrusted root with a different issuer -> invalid",
+      {
+        verified:
+          "A certificate chain processed, but terminated in a root certificate which is not trusted by the trust provider.",
+        "signers details": [{ name: "X", "cert issuer": "Y" }],
+      },
+      { status: "invalid", signer: "X", issuer: "Y" },
+      { name: "X", verified: false },
+    ],
+    [
+      "signer from `signers details` when `signers` is missing; issuer from the chain",
+      { verified: "Signed", "signers details": [{ name: "Only Details" }] },
+      { status: "valid", signer: "Only Details" },
+      { name: "Only Details", verified: true },
+    ],
+    [
+      "issuer from the second name of `signers`",
+      { verified: "Signed", signers: "A Corp;  B CA  ; Root" },
+      { status: "valid", signer: "A Corp", issuer: "B CA" },
+      { name: "A Corp", verified: true },
+    ],
+    ["empty signature_info", {}, { status: "unsigned" }, undefined],
+  ];
+  it.each(cases)("%s", (_name, info, signature, vendor) => {
+    const { result } = mapped(vt(info === undefined ? {} : { signature_info: info }));
+    expect(result.signature).toEqual(signature);
+    expect(result.vendor).toEqual(vendor);
+  });
+
+  it("warns when signers are listed without `verified`", () => {
+    const { result, warnings } = mapped(vt({ signature_info: { signers: "A Corp" } }));
+    expect(result.signature).toEqual({ status: "unsigned" });
+    expect(warnings).toContain(
+      "`data.attributes.signature_info.verified` is missing: treated as unsigned although signers are listed",
+    );
+  });
+});
+
+describe("fromVirusTotal: messy values are skipped with a warning", () => {
+  const cases: [string, Record<string, unknown>, Partial<AnalysisResult>, string[]][] = [
+    [
+      "size as text",
+      { size: "big" },
+      {},
+      ["skipped `data.attributes.size`: expected a non-negative integer, got a string"],
+    ],
+    [
+      "size as a digit string",
+      { size: "12" },
+      { fileSize: 12 },
+      ["read `data.attributes.size` from a string"],
+    ],
+    [
+      "negative size",
+      { size: -1 },
+      {},
+      ["skipped `data.attributes.size`: expected a non-negative integer, got a number"],
+    ],
+    [
+      "stats as an array",
+      { last_analysis_stats: [1, 2] },
+      {},
+      ["skipped `data.attributes.last_analysis_stats`: expected an object, got an array"],
+    ],
+    [
+      "unknown and wrong-typed stats",
+      { last_analysis_stats: { malicious: "2", weird: 1, harmless: null, suspicious: true } },
+      { detections: { malicious: 2 } },
+      [
+        "read `data.attributes.last_analysis_stats.malicious` from a string",
+        "ignored unknown key `weird` in `data.attributes.last_analysis_stats`",
+        "skipped `data.attributes.last_analysis_stats.suspicious`: expected a non-negative integer, got a boolean",
+      ],
+    ],
+    [
+      "engine entry not an object, result a number, unknown category",
+      { last_analysis_results: { A: "clean", B: { category: "quarantined", result: 3 } } },
+      { engines: [{ engine: "B", category: "quarantined" }] },
+      [
+        "skipped `data.attributes.last_analysis_results.A`: expected an object, got a string",
+        "kept unknown category `quarantined` of `data.attributes.last_analysis_results.B`",
+        "skipped `data.attributes.last_analysis_results.B.result`: expected a string or null, got a number",
+      ],
+    ],
+    [
+      "dates that cannot be read",
+      { first_submission_date: "yesterday", last_analysis_date: -5 },
+      {},
+      [
+        "skipped `data.attributes.first_submission_date`: expected epoch seconds, got a string",
+        "skipped `data.attributes.last_analysis_date`: `-5` is out of range for epoch seconds",
+      ],
+    ],
+    [
+      "tags with non-strings",
+      { tags: ["a", null, 3] },
+      { tags: ["a"] },
+      [
+        "skipped `data.attributes.tags[1]`: expected a string, got null",
+        "skipped `data.attributes.tags[2]`: expected a string, got a number",
+      ],
+    ],
+    [
+      "names not an array",
+      { names: "a.exe" },
+      {},
+      ["skipped `data.attributes.names`: expected an array, got a string"],
+    ],
+    [
+      "signature_info as a string",
+      { signature_info: "Signed" },
+      {},
+      ["skipped `data.attributes.signature_info`: expected an object, got a string"],
+    ],
+    [
+      "unreadable signing date and signers details",
+      {
+        signature_info: {
+          verified: "Signed",
+          "signing date": "soon",
+          "signers details": [null, { name: 5 }],
+        },
+      },
+      { signature: { status: "valid" }, vendor: { verified: true } },
+      [
+        "skipped `data.attributes.signature_info.signers details[0]`: expected an object, got null",
+        "read `data.attributes.signature_info.signers details[0].name` from a number",
+        "skipped `data.attributes.signature_info.signing date`: not a date VirusTotal is known to use",
+      ],
+    ],
+    [
+      "verified as a number",
+      { signature_info: { verified: true } },
+      { signature: { status: "unsigned" } },
+      ["skipped `data.attributes.signature_info.verified`: expected a string, got a boolean"],
+    ],
+  ];
+  it.each(cases)("%s", (_name, attributes, expected, warnings) => {
+    const outcome = mapped(vt(attributes));
+    expect(outcome.warnings).toEqual(warnings);
+    const { sha256, ...rest } = outcome.result;
+    expect(sha256).toBe(SHA);
+    if (Object.keys(expected).length === 0) expect(rest).toEqual({});
+    else expect(rest).toMatchObject(expected);
+  });
+
+  it("the messy example maps with warnings", () => {
+    const input = JSON.parse(
+      readFileSync(new URL("../../../examples/virustotal/messy.json", import.meta.url), "utf8"),
+    );
+    const { result, warnings } = mapped(input);
+    expect(result.signature).toEqual({ status: "unsigned" });
+    expect(result.fileName).toBe("libcurl-x64.dll");
+    expect(result.fileSize).toBe(1048576);
+    expect(result.firstSeen).toBeUndefined();
+    expect(result.engines?.find((e) => e.engine === "Webroot")).toEqual({
+      engine: "Webroot",
+      category: "undetected",
+      result: null,
+    });
+    expect(warnings.length).toBeGreaterThan(0);
+  });
+});
+
+describe("parseVirusTotalDate", () => {
+  it.each([
+    ["11:46 AM 11/18/2026", "2026-11-18T11:46:00Z"],
+    ["12:05 AM 01/02/2026", "2026-01-02T00:05:00Z"],
+    ["12:05 PM 01/02/2026", "2026-01-02T12:05:00Z"],
+    ["2026-11-18 11:46:00", "2026-11-18T11:46:00Z"],
+    ["2026-11-18T11:46:00+01:00", "2026-11-18T10:46:00Z"],
+    ["2026-11-18", "2026-11-18T00:00:00Z"],
+    ["0050-01-01", "0050-01-01T00:00:00Z"],
+    [1795690800, "2026-11-26T11:00:00Z"],
+    ["1795690800", "2026-11-26T11:00:00Z"],
+    ["13:00 PM 01/02/2026", undefined],
+    ["02/30/2026", undefined],
+    ["2026-02-30 00:00:00", undefined],
+    ["9999-12-31T23:59:59-05:00", undefined],
+    [Number.NaN, undefined],
+    [-1, undefined],
+    [null, undefined],
+    ["soon", undefined],
+  ])("%j -> %j", (value, expected) => {
+    expect(parseVirusTotalDate(value)).toBe(expected);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Properties: never throw, and a successful mapping always validates.
+
+type Path = (string | number)[];
+
+function pathsOf(value: unknown, prefix: Path = [], out: Path[] = []): Path[] {
+  out.push(prefix);
+  if (value !== null && typeof value === "object") {
+    for (const [key, child] of Object.entries(value)) {
+      pathsOf(child, [...prefix, Array.isArray(value) ? Number(key) : key], out);
+    }
+  }
+  return out;
+}
+
+const DELETE = Symbol("delete");
+
+function mutate(root: unknown, path: Path, replacement: unknown): unknown {
+  if (path.length === 0) return replacement === DELETE ? undefined : replacement;
+  let parent = root as Record<string | number, unknown>;
+  for (const key of path.slice(0, -1)) {
+    const next = parent?.[key];
+    if (next === null || typeof next !== "object") return root; // an earlier mutation removed it
+    parent = next as Record<string | number, unknown>;
+  }
+  const last = path[path.length - 1]!;
+  if (replacement === DELETE) delete parent[last];
+  else parent[last] = replacement;
+  return root;
+}
+
+function checkAdapter(input: unknown): void {
+  let outcome: AdapterOutcome | undefined;
+  expect(() => {
+    outcome = fromVirusTotal(input);
+  }).not.toThrow();
+  if (outcome?.ok) {
+    const validated = validateResult(outcome.result);
+    expect(validated.ok ? [] : validated.problems).toEqual([]);
+  }
+  expect(() => toCanonical(input)).not.toThrow();
+  expect(() => toCanonical(input, { format: "virustotal" })).not.toThrow();
+}
+
+describe("properties", () => {
+  it("never throw on fc.anything()", () => {
+    fc.assert(fc.property(fc.anything(), checkAdapter), { numRuns: 500 });
+  });
+
+  it("never throw on parsed fc.json()", () => {
+    fc.assert(
+      fc.property(fc.json(), (text) => checkAdapter(JSON.parse(text))),
+      { numRuns: 500 },
+    );
+  });
+
+  it("never throw on VirusTotal-shaped random values", () => {
+    const value = fc.oneof(fc.jsonValue(), fc.constant(undefined));
+    const attributes = fc.record(
+      {
+        sha256: fc.oneof(fc.constant(SHA), fc.constant(SHA.toUpperCase()), value),
+        last_analysis_stats: fc.oneof(fc.dictionary(fc.string(), value), value),
+        last_analysis_results: fc.oneof(
+          fc.dictionary(fc.string(), fc.oneof(fc.dictionary(fc.string(), value), value)),
+          value,
+        ),
+        signature_info: fc.oneof(
+          fc.record(
+            {
+              verified: fc.oneof(fc.constantFrom("Signed", "Unsigned", "revoked"), value),
+              signers: value,
+              "signers details": fc.oneof(fc.array(fc.dictionary(fc.string(), value)), value),
+              "signing date": value,
+            },
+            { requiredKeys: [] },
+          ),
+          value,
+        ),
+        names: fc.oneof(fc.array(value), value),
+        tags: fc.oneof(fc.array(value), value),
+        size: value,
+        first_submission_date: value,
+      },
+      { requiredKeys: [] },
+    );
+    fc.assert(
+      fc.property(attributes, fc.boolean(), (attrs, envelope) =>
+        checkAdapter(envelope ? { data: { id: SHA, type: "file", attributes: attrs } } : attrs),
+      ),
+      { numRuns: 500 },
+    );
+  });
+
+  it("never throw on random mutations of a real VirusTotal object", () => {
+    const paths = pathsOf(REAL);
+    const mutation = fc.record({
+      path: fc.constantFrom(...paths),
+      value: fc.oneof(
+        fc.constant(DELETE),
+        fc.anything(),
+        fc.constantFrom(null, "", "12", -1, 1.5, [], {}, true),
+      ),
+    });
+    fc.assert(
+      fc.property(fc.array(mutation, { minLength: 1, maxLength: 6 }), (mutations) => {
+        let input: unknown = structuredClone(REAL);
+        for (const { path, value } of mutations) input = mutate(input, path, value);
+        checkAdapter(input);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+});
