@@ -1,1 +1,14 @@
-export {};
+#!/usr/bin/env node
+import { main } from "./main.js";
+
+// The only place that reads the process environment: colour and streams are decided here.
+const color =
+  process.stdout.isTTY === true &&
+  process.env.NO_COLOR === undefined &&
+  process.env.TERM !== "dumb";
+const code = await main(process.argv.slice(2), {
+  out: (text) => process.stdout.write(`${text}\n`),
+  err: (text) => process.stderr.write(`${text}\n`),
+  color,
+});
+process.exitCode = code;

@@ -171,7 +171,15 @@ export class AstBuilder {
       }
       case "contextDecl": {
         const fields: A.ContextField[] = [];
-        for (const f of this.nodes(ch, "contextField")) {
+        const fieldNodes = this.nodes(ch, "contextField");
+        if (fieldNodes.length > 1 && (ch.Comma ?? []).length < fieldNodes.length - 1) {
+          this.diagnostics.push(
+            diagnostic("syntax_error", "context fields are separated by `,`", span, {
+              help: "add the missing commas",
+            }),
+          );
+        }
+        for (const f of fieldNodes) {
           const id = this.tok(f.children, "Identifier");
           const typeNode = this.node(f.children, "typeRef");
           const type = typeNode && this.typeRef(typeNode);
@@ -228,7 +236,7 @@ export class AstBuilder {
       if (key === "priority") {
         const num = this.tok(mch, "NumberLiteral");
         if (!num) continue;
-        const value = Number(num.image) * (mch.Minus ? -1 : 1);
+        const value = mch.Minus ? 0 - Number(num.image) || 0 : Number(num.image);
         if (!Number.isSafeInteger(value)) {
           this.diagnostics.push(
             diagnostic(

@@ -142,6 +142,8 @@ function syntaxHelp(e: IRecognitionException): string | undefined {
   if (image === "=") return "compare with `==`; `=` only names a list: `list name = [...]`";
   if (image === "&&" || image === "&") return "write `and`";
   if (image === "||") return "write `or`";
+  if (e.message.startsWith("expected a regular expression"))
+    return "write the pattern between slashes after `matches`: `fileName matches /setup.*\\.exe$/i`";
   if (rules.includes("ruleDecl") && e.message.includes("`}`"))
     return "a rule holds `when`, optional `unless`, and one outcome";
   if (rules.includes("ruleDecl"))

@@ -1,1 +1,47 @@
-export {};
+// The public surface of @clearance/engine, listed by name.
+
+export {
+  type CanonicalOutcome,
+  detectFormat,
+  INPUT_FORMATS,
+  type InputFormat,
+  type ToCanonicalOptions,
+  toCanonical,
+} from "./adapters/detect.js";
+export { type AdapterOutcome, fromVirusTotal } from "./adapters/virustotal.js";
+export { type RuleError, SEVERITY } from "./combine.js";
+export { type CompileOptions, type CompileResult, compile } from "./compile.js";
+export type { ConditionTrace, Truth } from "./interpret.js";
+export { findRuleFiles, gitCommit, type LoadOptions, loadRuleset } from "./load.js";
+export type {
+  AnalysisResult,
+  Detections,
+  EngineResult,
+  ScoreComponent,
+  Signature,
+  SignatureStatus,
+  Vendor,
+  Verdict,
+} from "./result.js";
+export {
+  type DecideOptions,
+  type Decision,
+  type Explanation,
+  InvalidResultError,
+  type Location,
+  type RuleExplanation,
+  type RuleInfo,
+  type RuleOutcome,
+  Ruleset,
+} from "./ruleset.js";
+export {
+  DEFAULT_INPUT_LIMITS,
+  type InputLimits,
+  isValidated,
+  type Problem,
+  parseJsonText,
+  parseResultJson,
+  RESULT_SCHEMA,
+  type ValidationOutcome,
+  validateResult,
+} from "./validate.js";

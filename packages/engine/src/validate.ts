@@ -363,7 +363,20 @@ export function validateResult(input: unknown, limits?: Partial<InputLimits>): V
     return { ok: false, problems: (schemaValidator.errors ?? []).map(toProblem) };
   }
   const sha256 = input.sha256.toLowerCase();
-  return { ok: true, result: sha256 === input.sha256 ? input : { ...input, sha256 } };
+  const result = sha256 === input.sha256 ? input : { ...input, sha256 };
+  validated.add(result);
+  return { ok: true, result };
+}
+
+/**
+ * Results that passed validation. `decide` checks membership (a few nanoseconds) instead of
+ * validating again, so results validated once at ingestion are decided at full speed, and an
+ * unvalidated object is still never half-evaluated.
+ */
+const validated = new WeakSet<object>();
+
+export function isValidated(result: unknown): boolean {
+  return typeof result === "object" && result !== null && validated.has(result);
 }
 
 export type JsonParseOutcome = { ok: true; value: unknown } | { ok: false; problems: Problem[] };

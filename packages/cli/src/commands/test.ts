@@ -1,0 +1,131 @@
+import { readFileSync } from "node:fs";
+import type { Decision, Ruleset } from "@clearance/engine";
+import { parseNow, readJson, toResult } from "../io.js";
+import { CliError, type Output, paint } from "../output.js";
+import { renderExplanation } from "../render.js";
+import { loadRulesOrFail } from "../rules.js";
+import { findTestFiles, parseTestFile, resolveInputPath, type TestCase } from "../testfile.js";
+
+export interface TestOptions {
+  minCoverage?: number;
+  json: boolean;
+}
+
+export interface TestReport {
+  passed: number;
+  failed: number;
+  failures: { file: string; name: string; problems: string[] }[];
+  coverage: { rules: number; covered: number; percent: number; uncovered: string[] };
+}
+
+/** Runs every `*.test.yaml` under `dir` against the rules in `dir`. */
+export function runTests(ruleset: Ruleset, dir: string, output: Output): TestReport {
+  const files = findTestFiles(dir);
+  if (files.length === 0)
+    throw new CliError(`no test files (*.test.yaml) under \`${dir}\``, "see docs/testing.md");
+  const covered = new Set<string>();
+  const report: TestReport = {
+    passed: 0,
+    failed: 0,
+    failures: [],
+    coverage: { rules: 0, covered: 0, percent: 0, uncovered: [] },
+  };
+  for (const path of files) {
+    const file = parseTestFile(path, readFileSync(path, "utf8"));
+    for (const c of file.cases) {
+      const raw =
+        typeof c.input === "string"
+          ? readJson(resolveInputPath(path, c.input), "test input")
+          : c.input;
+      const where =
+        typeof c.input === "string"
+          ? `input \`${c.input}\` of \`${c.name}\``
+          : `the input of \`${c.name}\``;
+      const canonical = toResult(raw, where, c.format);
+      const now = parseNow(c.now ?? file.now);
+      const context = c.context ?? file.context;
+      const d = ruleset.decide(canonical.result, {
+        ...(context ? { context } : {}),
+        ...(now === undefined ? {} : { now }),
+        explain: true,
+      });
+      for (const r of [...d.matched, ...d.monitored]) covered.add(r);
+      const problems = compare(c, d);
+      if (problems.length === 0) {
+        report.passed++;
+        continue;
+      }
+      report.failed++;
+      report.failures.push({ file: path, name: c.name, problems });
+      output.err(`${paint(output, ["bold", "red"], "FAIL")} ${path} › ${c.name}`);
+      for (const p of problems) output.err(`  ${p}`);
+      output.err(renderExplanation(output, d.explain!));
+      output.err("");
+    }
+  }
+  const names = ruleset.rules.map((r) => r.name);
+  const uncovered = names.filter((n) => !covered.has(n));
+  report.coverage = {
+    rules: names.length,
+    covered: names.length - uncovered.length,
+    percent:
+      names.length === 0
+        ? 100
+        : Math.floor(((names.length - uncovered.length) / names.length) * 1000) / 10,
+    uncovered,
+  };
+  return report;
+}
+
+function compare(c: TestCase, d: Decision): string[] {
+  const problems: string[] = [];
+  const e = c.expect;
+  if (d.decision !== e.decision)
+    problems.push(
+      `decision: expected ${e.decision}, got ${d.decision} (rule ${d.rule ?? "default"}: ${d.reason})`,
+    );
+  if (e.rule !== undefined && d.rule !== e.rule)
+    problems.push(`rule: expected ${e.rule ?? "the default"}, got ${d.rule ?? "the default"}`);
+  if (e.reason !== undefined && d.reason !== e.reason)
+    problems.push(`reason: expected "${e.reason}", got "${d.reason}"`);
+  if (e.monitored !== undefined && JSON.stringify(d.monitored) !== JSON.stringify(e.monitored)) {
+    problems.push(
+      `monitored: expected [${e.monitored.join(", ")}], got [${d.monitored.join(", ")}]`,
+    );
+  }
+  const errors = e.errors ?? 0;
+  if (d.errors.length !== errors)
+    problems.push(
+      `errors: expected ${errors}, got ${d.errors.length}${d.errors.length ? ` (${d.errors.map((x) => `${x.rule}: ${x.message}`).join("; ")})` : ""}`,
+    );
+  return problems;
+}
+
+/** `clearance test [dir]`: exit 1 when a case fails or coverage is below --min-coverage. */
+export function testCommand(output: Output, dir: string, options: TestOptions): number {
+  const ruleset = loadRulesOrFail(output, dir, {}, true);
+  const report = runTests(ruleset, dir, output);
+  const belowCoverage =
+    options.minCoverage !== undefined && report.coverage.percent < options.minCoverage;
+  if (options.json) output.out(JSON.stringify(report, null, 2));
+  else {
+    const status =
+      report.failed === 0
+        ? paint(output, ["bold", "green"], "✓")
+        : paint(output, ["bold", "red"], "✗");
+    output.out(`${status} ${report.passed} passed, ${report.failed} failed`);
+    const { covered, rules, percent, uncovered } = report.coverage;
+    output.out(
+      `coverage: ${covered}/${rules} rules matched by a test (${percent}%)${uncovered.length ? `; never matched: ${uncovered.join(", ")}` : ""}`,
+    );
+    if (belowCoverage)
+      output.err(
+        paint(
+          output,
+          "red",
+          `coverage ${percent}% is below --min-coverage ${options.minCoverage}%`,
+        ),
+      );
+  }
+  return report.failed > 0 || belowCoverage ? 1 : 0;
+}

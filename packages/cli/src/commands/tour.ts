@@ -1,0 +1,77 @@
+import { readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { readJson, toResult } from "../io.js";
+import { type Output, paint } from "../output.js";
+import { decisionLabel, summarizeDiagnostics } from "../render.js";
+import { loadRulesOrFail } from "../rules.js";
+import { runTests } from "./test.js";
+
+export interface TourOptions {
+  rules: string;
+  examples: string;
+  context?: string;
+  now?: string;
+}
+
+/**
+ * The main job until the server exists: check the rules, run their tests, and decide every
+ * example result, printing decision, rule and reason per file.
+ */
+export function tourCommand(output: Output, options: TourOptions): number {
+  output.out(paint(output, "bold", `1. check ${options.rules}`));
+  const ruleset = loadRulesOrFail(output, options.rules);
+  output.out(
+    `   ${ruleset.rules.length} rules, strategy ${ruleset.strategy}, revision ${ruleset.revision}${ruleset.commit ? `, commit ${ruleset.commit.sha.slice(0, 12)}${ruleset.commit.dirty ? " (dirty)" : ""}` : ""}; ${summarizeDiagnostics([])}`,
+  );
+
+  output.out(paint(output, "bold", `\n2. test ${options.rules}`));
+  const report = runTests(ruleset, options.rules, output);
+  output.out(
+    `   ${report.passed} passed, ${report.failed} failed; coverage ${report.coverage.percent}% of rules`,
+  );
+
+  output.out(paint(output, "bold", `\n3. decide every result in ${options.examples}`));
+  const files = listJson(options.examples);
+  const context = options.context ? readJson(options.context, "context") : undefined;
+  const now = options.now ? Date.parse(options.now) : undefined;
+  const counts = { allow: 0, deny: 0, review: 0 };
+  for (const path of files) {
+    const raw = readJson(path, "example");
+    const canonical = toResult(raw, `example \`${path}\``);
+    const d = ruleset.decide(canonical.result, {
+      ...(context ? { context } : {}),
+      ...(now === undefined ? {} : { now }),
+    });
+    counts[d.decision]++;
+    const name = (canonical.result.fileName ?? path).padEnd(28);
+    output.out(
+      `   ${decisionLabel(output, d.decision)} ${name} ${paint(output, "dim", (d.rule ?? "(default)").padEnd(20))} ${d.reason}`,
+    );
+  }
+  output.out(
+    `\n   ${files.length} files: ${counts.allow} allow, ${counts.deny} deny, ${counts.review} review`,
+  );
+  output.out(
+    paint(
+      output,
+      "dim",
+      "\nnext: `pnpm clearance eval --input <file> --explain` shows why; `pnpm clearance --help` lists the commands",
+    ),
+  );
+  return report.failed > 0 ? 1 : 0;
+}
+
+function listJson(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string): void => {
+    for (const entry of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, entry.name);
+      if (entry.isDirectory()) {
+        if (entry.name !== "contexts" && entry.name !== "history") walk(p);
+      } else if (entry.name.endsWith(".json")) out.push(p);
+    }
+  };
+  if (statSync(dir).isFile()) return [dir];
+  walk(dir);
+  return out.sort();
+}

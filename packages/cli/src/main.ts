@@ -1,0 +1,121 @@
+import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import { checkCommand } from "./commands/check.js";
+import { evalCommand } from "./commands/eval.js";
+import { fmtCommand } from "./commands/fmt.js";
+import { testCommand } from "./commands/test.js";
+import { tourCommand } from "./commands/tour.js";
+import { CliError, type Output } from "./output.js";
+import { VERSION } from "./version.js";
+
+function percent(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0 || n > 100)
+    throw new InvalidArgumentError("a percentage from 0 to 100");
+  return n;
+}
+
+/** Builds the command tree. Each action stores its exit code; nothing here touches `process`. */
+export function buildProgram(output: Output, setExit: (code: number) => void): Command {
+  const program = new Command("clearance")
+    .description(
+      "Clearance: approval rules for file-analysis results (allow, deny or review, with the rule and the reason)",
+    )
+    .version(VERSION)
+    .showHelpAfterError("(run with --help for usage)")
+    .configureOutput({
+      writeOut: (s) => output.out(s.trimEnd()),
+      writeErr: (s) => output.err(s.trimEnd()),
+    })
+    .exitOverride();
+
+  program
+    .command("check")
+    .description("parse and type-check a rule directory; exit 1 on errors")
+    .argument("[dir]", "rule directory", "rules")
+    .addOption(
+      new Option("--format <format>", "output format").choices(["text", "json"]).default("text"),
+    )
+    .option("--now <timestamp>", "evaluate expiry warnings at this time")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  clearance check rules/\n  clearance check rules/ --format json",
+    )
+    .action((dir: string, opts) => setExit(checkCommand(output, dir, opts)));
+
+  program
+    .command("fmt")
+    .description("rewrite rule files in the canonical layout (comments kept)")
+    .argument("[paths...]", "files or directories", [])
+    .option("--check", "list files that would change and exit 1, without writing", false)
+    .addHelpText("after", "\nExamples:\n  clearance fmt\n  clearance fmt --check rules/")
+    .action((paths: string[], opts) => setExit(fmtCommand(output, paths, opts)));
+
+  program
+    .command("eval")
+    .description("decide one analysis result and say why")
+    .requiredOption(
+      "-i, --input <file>",
+      "analysis result (canonical JSON or a VirusTotal file object)",
+    )
+    .option("-r, --rules <dir>", "rule directory", "rules")
+    .option("-c, --context <file>", "request context as JSON")
+    .option("--now <timestamp>", "evaluation time (RFC 3339)")
+    .option("--explain", "show every rule's outcome and every condition's value", false)
+    .addOption(
+      new Option("--format <format>", "input format (detected when omitted)").choices([
+        "canonical",
+        "virustotal",
+      ]),
+    )
+    .option("--json", "machine-readable output", false)
+    .addHelpText(
+      "after",
+      "\nExamples:\n  clearance eval --input examples/results/malware.json --explain\n  clearance eval -i report.json --format virustotal --json",
+    )
+    .action((opts) => setExit(evalCommand(output, opts)));
+
+  program
+    .command("test")
+    .description("run the YAML tests beside the rules and report rule coverage")
+    .argument("[dir]", "rule directory (tests are its *.test.yaml files)", "rules")
+    .option("--min-coverage <percent>", "fail when fewer rules are matched by a test", percent)
+    .option("--json", "machine-readable report", false)
+    .addHelpText(
+      "after",
+      "\nExamples:\n  clearance test\n  clearance test rules/ --min-coverage 100",
+    )
+    .action((dir: string, opts) => setExit(testCommand(output, dir, opts)));
+
+  program
+    .command("tour")
+    .description(
+      "check the rules, run their tests and decide every example (what `pnpm start` runs)",
+    )
+    .option("-r, --rules <dir>", "rule directory", "rules")
+    .option("-e, --examples <dir>", "directory of example results", "examples")
+    .option("-c, --context <file>", "request context as JSON")
+    .option("--now <timestamp>", "evaluation time (RFC 3339)")
+    .action((opts) => setExit(tourCommand(output, opts)));
+
+  return program;
+}
+
+/** Runs the CLI; returns the exit code. */
+export async function main(argv: string[], output: Output): Promise<number> {
+  let code = 0;
+  const program = buildProgram(output, (c) => {
+    code = c;
+  });
+  try {
+    await program.parseAsync(argv, { from: "user" });
+    return code;
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 1;
+    if (error instanceof CliError) {
+      output.err(`error: ${error.message}`);
+      if (error.hint) output.err(`hint: ${error.hint}`);
+      return error.exitCode;
+    }
+    throw error;
+  }
+}

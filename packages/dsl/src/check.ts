@@ -1,0 +1,985 @@
+import type * as A from "./ast.js";
+import { type Diagnostic, diagnostic, type RelatedInformation, type Span } from "./diagnostics.js";
+import { DEFAULT_LIMITS, type LanguageLimits } from "./options.js";
+import { analyzeRegex, type RegexPlan } from "./regex.js";
+import { didYouMean, listOf } from "./suggest.js";
+import { type Field, sameType, T, type Type, typeFromName, typeName } from "./types.js";
+
+/** What a path expression refers to, decided once here so the compiler never guesses. */
+export type Resolution =
+  | { kind: "field"; path: readonly string[]; type: Type; optional: boolean }
+  | { kind: "context"; path: readonly string[]; type: Type; optional: boolean }
+  | {
+      kind: "variable";
+      name: string;
+      depth: number;
+      path: readonly string[];
+      type: Type;
+      optional: boolean;
+    }
+  | { kind: "list"; name: string; type: Type }
+  | { kind: "hashlist"; name: string };
+
+export interface ListInfo {
+  name: string;
+  decl: A.ListDecl;
+  elementType: Type;
+  /** inline values; lists read from files get theirs at load time */
+  values?: (string | number | boolean)[];
+}
+
+export interface HashlistInfo {
+  name: string;
+  decl: A.HashlistDecl;
+}
+
+/** A checked, resolved rule set: what the engine compiles. */
+export interface Program {
+  name?: string;
+  strategy: A.Strategy;
+  defaultOutcome: { action: A.Action; reason: A.Template };
+  onError: A.OnError;
+  lists: ReadonlyMap<string, ListInfo>;
+  hashlists: ReadonlyMap<string, HashlistInfo>;
+  context: ReadonlyMap<string, Field>;
+  /** in declaration order: files by path, then position */
+  rules: readonly A.RuleDecl[];
+  types: ReadonlyMap<A.Expr, Type>;
+  resolutions: ReadonlyMap<A.PathExpr, Resolution>;
+  regexes: ReadonlyMap<A.MatchExpr, RegexPlan>;
+  files: readonly A.RuleFile[];
+}
+
+export interface CheckOptions {
+  limits?: LanguageLimits;
+  /** the instant expiry warnings are computed against; defaults to the current time */
+  now?: number;
+  /** warn about rules expiring within this many milliseconds (14 days) */
+  expiryWarningMs?: number;
+}
+
+export const FUNCTIONS: Readonly<Record<string, string>> = Object.freeze({
+  age: "age(timestamp) -> duration: how long ago",
+  now: "now() -> timestamp: the evaluation time",
+  lower: "lower(string) -> string",
+  upper: "upper(string) -> string",
+  len: "len(string | list) -> number",
+  exists: "exists(path) -> bool: whether an optional field is present",
+});
+
+const DEFAULT_REASON: A.Template = {
+  parts: ["no rule matched"],
+  raw: '"no rule matched"',
+  span: { file: "<default>", start: 0, end: 0 },
+};
+
+interface Scope {
+  name: string;
+  type: Type;
+  span: Span;
+  depth: number;
+}
+
+interface Typed {
+  type: Type;
+  /** may be unknown at run time (an optional field somewhere on the way) */
+  optional: boolean;
+}
+
+/**
+ * The checker: names, types, enum values and regexes, against the input schema and the declared
+ * context. Collects every problem; never throws.
+ */
+export function checkProgram(
+  files: readonly A.RuleFile[],
+  input: Type,
+  options: CheckOptions = {},
+): { program: Program; diagnostics: Diagnostic[] } {
+  return new Checker(input, options).run(files);
+}
+
+class Checker {
+  private readonly diagnostics: Diagnostic[] = [];
+  private readonly types = new Map<A.Expr, Type>();
+  private readonly resolutions = new Map<A.PathExpr, Resolution>();
+  private readonly regexes = new Map<A.MatchExpr, RegexPlan>();
+  private readonly lists = new Map<string, ListInfo>();
+  private readonly hashlists = new Map<string, HashlistInfo>();
+  private readonly listSpans = new Map<string, Span>();
+  private readonly usedLists = new Set<string>();
+  private context = new Map<string, Field>();
+  private contextDeclared = false;
+  private readonly limits: LanguageLimits;
+  private readonly now: number;
+  private readonly expiryWarningMs: number;
+  private readonly inputFields: ReadonlyMap<string, Field>;
+
+  constructor(input: Type, options: CheckOptions) {
+    this.limits = options.limits ?? DEFAULT_LIMITS;
+    this.now = options.now ?? Date.now();
+    this.expiryWarningMs = options.expiryWarningMs ?? 14 * 86_400_000;
+    this.inputFields = input.kind === "object" ? input.fields : new Map();
+  }
+
+  private report(
+    code: Parameters<typeof diagnostic>[0],
+    message: string,
+    span: Span,
+    help?: string,
+    related?: RelatedInformation[],
+  ): void {
+    this.diagnostics.push(
+      diagnostic(code, message, span, {
+        ...(help ? { help } : {}),
+        ...(related ? { related } : {}),
+      }),
+    );
+  }
+
+  run(files: readonly A.RuleFile[]): { program: Program; diagnostics: Diagnostic[] } {
+    let name: string | undefined;
+    let strategy: A.Strategy = "deny-overrides";
+    let defaultOutcome = { action: "review" as A.Action, reason: DEFAULT_REASON };
+    let onError: A.OnError = "review";
+    const declared = new Map<string, Span>();
+    const once = (key: string, span: Span): boolean => {
+      const first = declared.get(key);
+      if (first) {
+        this.report(
+          "duplicate_declaration",
+          `\`${key}\` is declared more than once`,
+          span,
+          "keep one declaration for the whole rule set",
+          [{ message: "first declared here", span: first }],
+        );
+        return false;
+      }
+      declared.set(key, span);
+      return true;
+    };
+
+    // Pass 1: declarations, so rules in any file may use lists declared in any other.
+    for (const file of files) {
+      for (const item of file.items) {
+        switch (item.kind) {
+          case "ruleset":
+            if (once("ruleset", item.span)) name = item.name;
+            break;
+          case "strategy":
+            if (once("strategy", item.span)) strategy = item.strategy;
+            break;
+          case "default":
+            if (once("default", item.span))
+              defaultOutcome = { action: item.action, reason: item.reason };
+            break;
+          case "on-error":
+            if (once("on-error", item.span)) onError = item.onError;
+            break;
+          case "context":
+            if (once("context", item.span)) this.declareContext(item);
+            break;
+          case "list":
+          case "hashlist":
+            this.declareList(item);
+            break;
+          default:
+            break;
+        }
+      }
+    }
+
+    // Pass 2: templates of the default, and the rules.
+    this.template(defaultOutcome.reason, []);
+    const rules: A.RuleDecl[] = [];
+    const ruleSpans = new Map<string, Span>();
+    for (const file of files) {
+      for (const item of file.items) {
+        if (item.kind !== "rule") continue;
+        const first = ruleSpans.get(item.name.name);
+        if (first) {
+          this.report(
+            "duplicate_rule",
+            `rule \`${item.name.name}\` is defined more than once`,
+            item.name.span,
+            "rule names are global across all files: rename one",
+            [{ message: "first defined here", span: first }],
+          );
+          continue;
+        }
+        ruleSpans.set(item.name.name, item.name.span);
+        rules.push(item);
+        this.rule(item);
+      }
+    }
+    if (rules.length > this.limits.maxRules) {
+      const r = rules[this.limits.maxRules]!;
+      this.report(
+        "too_many_rules",
+        `the rule set has ${rules.length} rules, more than the limit of ${this.limits.maxRules}`,
+        r.name.span,
+        "move per-hash rules into a `hashlist`",
+      );
+    }
+    if (rules.length === 0 && files.length > 0) {
+      this.report(
+        "no_rules",
+        "the rule set has no rules: every file gets the default decision",
+        { file: files[0]!.path, start: 0, end: 0 },
+        'add a rule: rule name { when <condition> deny "reason" }',
+      );
+    }
+    for (const [listName, span] of this.listSpans) {
+      if (!this.usedLists.has(listName)) {
+        this.report(
+          "unused_list",
+          `list \`${listName}\` is never used`,
+          span,
+          "use it in a rule with `in`, or remove it",
+        );
+      }
+    }
+    const program: Program = {
+      strategy,
+      defaultOutcome,
+      onError,
+      lists: this.lists,
+      hashlists: this.hashlists,
+      context: this.context,
+      rules,
+      types: this.types,
+      resolutions: this.resolutions,
+      regexes: this.regexes,
+      files,
+    };
+    if (name !== undefined) program.name = name;
+    return { program, diagnostics: this.diagnostics };
+  }
+
+  // ---------- declarations ----------
+
+  private declareContext(decl: A.ContextDecl): void {
+    this.contextDeclared = true;
+    const fields = new Map<string, Field>();
+    const spans = new Map<string, Span>();
+    for (const f of decl.fields) {
+      const first = spans.get(f.name.name);
+      if (first) {
+        this.report(
+          "duplicate_context_field",
+          `context field \`${f.name.name}\` is declared twice`,
+          f.name.span,
+          "keep one",
+          [{ message: "first declared here", span: first }],
+        );
+        continue;
+      }
+      spans.set(f.name.name, f.name.span);
+      const type = this.typeRef(f.type);
+      fields.set(f.name.name, { type: type ?? T.error, optional: true });
+    }
+    this.context = fields;
+  }
+
+  private typeRef(ref: A.TypeRef): Type | undefined {
+    const element = ref.element ? this.typeRef(ref.element) : undefined;
+    if (ref.element && !element) return undefined;
+    const type = typeFromName(ref.name, element);
+    if (!type) {
+      this.report(
+        "unknown_type",
+        ref.name === "list" ? "`list` needs an element type" : `unknown type \`${ref.name}\``,
+        ref.span,
+        ref.name === "list"
+          ? "write `list<string>`"
+          : `types are ${listOf(["string", "number", "bool", "timestamp", "duration", "list<T>"])}`,
+      );
+    }
+    return type;
+  }
+
+  private declareList(decl: A.ListDecl | A.HashlistDecl): void {
+    const name = decl.name.name;
+    const first = this.listSpans.get(name);
+    if (first) {
+      this.report(
+        "duplicate_list",
+        `list \`${name}\` is declared more than once`,
+        decl.name.span,
+        "list names are global across all files: rename one",
+        [{ message: "first declared here", span: first }],
+      );
+      return;
+    }
+    if (this.inputFields.has(name) || name === "context" || Object.hasOwn(FUNCTIONS, name)) {
+      this.report(
+        "name_conflict",
+        `list name \`${name}\` is already the name of ${name === "context" ? "the request context" : this.inputFields.has(name) ? "a field" : "a function"}`,
+        decl.name.span,
+        "choose another name",
+      );
+      return;
+    }
+    this.listSpans.set(name, decl.name.span);
+    if (decl.kind === "hashlist") {
+      this.hashlists.set(name, { name, decl });
+      return;
+    }
+    if (!decl.items) {
+      this.lists.set(name, { name, decl, elementType: T.string });
+      return;
+    }
+    const values: (string | number | boolean)[] = [];
+    let elementType: Type | undefined;
+    for (const item of decl.items.items) {
+      if (item.kind === "error") continue;
+      if (item.kind !== "literal" || item.type === "duration" || item.type === "timestamp") {
+        this.report(
+          "type_mismatch",
+          "a named list holds strings, numbers or booleans written out",
+          item.span,
+          'write the value itself, such as `"Google LLC"`',
+        );
+        continue;
+      }
+      const t = item.type === "string" ? T.string : item.type === "number" ? T.number : T.bool;
+      if (elementType && !sameType(elementType, t)) {
+        this.report(
+          "type_mismatch",
+          `list \`${name}\` mixes ${typeName(elementType)} and ${typeName(t)} items`,
+          item.span,
+          "keep every item the same type",
+        );
+        continue;
+      }
+      elementType = t;
+      values.push(item.value);
+    }
+    this.lists.set(name, { name, decl, elementType: elementType ?? T.string, values });
+  }
+
+  // ---------- rules ----------
+
+  private rule(rule: A.RuleDecl): void {
+    if (rule.when) this.condition(rule.when, [], "`when`");
+    for (const u of rule.unless) this.condition(u, [], "`unless`");
+    if (rule.outcome) this.template(rule.outcome.reason, []);
+    if (rule.expires) {
+      const left = rule.expires.at - this.now;
+      if (left <= 0) {
+        this.report(
+          "rule_expired",
+          `rule \`${rule.name.name}\` expired on ${rule.expires.raw} and no longer applies`,
+          rule.expires.span,
+          "remove the rule, or move its expiry date",
+        );
+      } else if (left <= this.expiryWarningMs) {
+        const days = Math.ceil(left / 86_400_000);
+        this.report(
+          "rule_expiring_soon",
+          `rule \`${rule.name.name}\` expires in ${days} day${days === 1 ? "" : "s"} (${rule.expires.raw})`,
+          rule.expires.span,
+          "renew it by moving the date, or plan its removal",
+        );
+      }
+    }
+  }
+
+  private template(t: A.Template, scope: Scope[]): void {
+    for (const part of t.parts) {
+      if (typeof part === "string") continue;
+      const typed = this.expr(part, scope);
+      if (typed.type.kind === "object" || typed.type.kind === "hashlist") {
+        this.report(
+          "type_mismatch",
+          `a reason cannot show a whole ${typeName(typed.type)}`,
+          part.span,
+          "show one of its fields, such as `{vendor.name}`",
+        );
+      }
+    }
+  }
+
+  private condition(e: A.Expr, scope: Scope[], where: string): void {
+    const typed = this.expr(e, scope);
+    this.expectBool(e, typed.type, where);
+  }
+
+  private expectBool(e: A.Expr, type: Type, where: string): void {
+    if (type.kind !== "bool" && type.kind !== "error") {
+      this.report(
+        "condition_not_boolean",
+        `${where} needs a condition, but this is a ${typeName(type)}`,
+        e.span,
+        conditionHelp(type),
+      );
+    }
+  }
+
+  // ---------- expressions ----------
+
+  private set(e: A.Expr, type: Type, optional: boolean): Typed {
+    this.types.set(e, type);
+    return { type, optional };
+  }
+
+  private expr(e: A.Expr, scope: Scope[]): Typed {
+    switch (e.kind) {
+      case "error":
+        return this.set(e, T.error, false);
+      case "literal":
+        return this.set(
+          e,
+          e.type === "string"
+            ? T.string
+            : e.type === "number"
+              ? T.number
+              : e.type === "bool"
+                ? T.bool
+                : e.type === "duration"
+                  ? T.duration
+                  : T.timestamp,
+          false,
+        );
+      case "list":
+        return this.listLiteral(e, scope);
+      case "path":
+        return this.path(e, scope);
+      case "unary": {
+        const operand = this.expr(e.operand, scope);
+        if (e.op === "not") {
+          this.expectBool(e.operand, operand.type, "`not`");
+          return this.set(e, T.bool, operand.optional);
+        }
+        if (
+          operand.type.kind !== "number" &&
+          operand.type.kind !== "duration" &&
+          operand.type.kind !== "error"
+        ) {
+          this.report(
+            "type_mismatch",
+            `cannot negate a ${typeName(operand.type)}`,
+            e.span,
+            "only numbers and durations have a sign",
+          );
+          return this.set(e, T.error, operand.optional);
+        }
+        return this.set(e, operand.type, operand.optional);
+      }
+      case "binary":
+        return this.binary(e, scope);
+      case "match": {
+        const operand = this.expr(e.operand, scope);
+        this.expectString(e.operand, operand.type, "`matches`");
+        this.regex(e);
+        return this.set(e, T.bool, operand.optional);
+      }
+      case "quantifier":
+      case "count": {
+        const coll = this.expr(e.collection, scope);
+        let element: Type = T.error;
+        if (coll.type.kind === "list") element = coll.type.element;
+        else if (coll.type.kind !== "error") {
+          this.report(
+            "type_mismatch",
+            `\`${e.kind === "count" ? "count" : e.quantifier}\` goes over a list, but this is a ${typeName(coll.type)}`,
+            e.collection.span,
+            "use a list field such as `engines` or `tags`",
+          );
+        }
+        if (
+          scope.some((s) => s.name === e.variable.name) ||
+          this.inputFields.has(e.variable.name)
+        ) {
+          this.report(
+            "shadowed_variable",
+            `\`${e.variable.name}\` hides ${this.inputFields.has(e.variable.name) ? "a field" : "an outer variable"} of the same name`,
+            e.variable.span,
+            "choose another name, such as `e` or `item`",
+          );
+        }
+        const inner: Scope[] = [
+          ...scope,
+          { name: e.variable.name, type: element, span: e.variable.span, depth: scope.length },
+        ];
+        const body = this.expr(e.body, inner);
+        this.expectBool(e.body, body.type, e.kind === "count" ? "`where`" : `\`${e.quantifier}\``);
+        return this.set(e, e.kind === "count" ? T.number : T.bool, coll.optional);
+      }
+      case "call":
+        return this.call(e, scope);
+    }
+  }
+
+  private listLiteral(e: A.ListExpr, scope: Scope[]): Typed {
+    let element: Type | undefined;
+    let optional = false;
+    for (const item of e.items) {
+      const t = this.expr(item, scope);
+      optional ||= t.optional;
+      if (t.type.kind === "error") continue;
+      if (element === undefined || element.kind === "error") element = t.type;
+      else if (!sameType(element, t.type)) {
+        this.report(
+          "type_mismatch",
+          `list items must have one type: ${typeName(element)} and ${typeName(t.type)} are mixed`,
+          item.span,
+          "keep every item the same type",
+        );
+      }
+    }
+    return this.set(e, T.list(element ?? T.error), optional);
+  }
+
+  private path(e: A.PathExpr, scope: Scope[]): Typed {
+    const [head, ...rest] = e.segments;
+    if (!head) return this.set(e, T.error, false);
+    // Innermost variable first, then the context, then named lists, then the input's fields.
+    for (let i = scope.length - 1; i >= 0; i--) {
+      const s = scope[i]!;
+      if (s.name !== head.name) continue;
+      const walked = this.walk(s.type, rest, head.name, false);
+      if (!walked) return this.set(e, T.error, false);
+      this.resolutions.set(e, {
+        kind: "variable",
+        name: s.name,
+        depth: s.depth,
+        path: rest.map((r) => r.name),
+        type: walked.type,
+        optional: walked.optional,
+      });
+      return this.set(e, walked.type, walked.optional);
+    }
+    if (head.name === "context") {
+      if (!this.contextDeclared) {
+        this.report(
+          "unknown_field",
+          "no request context is declared",
+          e.span,
+          "declare the fields callers send: `context { group: string }`",
+        );
+        return this.set(e, T.error, false);
+      }
+      if (rest.length === 0) {
+        this.report(
+          "type_mismatch",
+          "`context` is an object; use one of its fields",
+          e.span,
+          `fields: ${listOf([...this.context.keys()])}`,
+        );
+        return this.set(e, T.error, false);
+      }
+      const walked = this.walk({ kind: "object", fields: this.context }, rest, "context", false);
+      if (!walked) return this.set(e, T.error, false);
+      this.resolutions.set(e, {
+        kind: "context",
+        path: rest.map((r) => r.name),
+        type: walked.type,
+        optional: true,
+      });
+      return this.set(e, walked.type, true);
+    }
+    if (rest.length === 0) {
+      const list = this.lists.get(head.name);
+      if (list) {
+        this.usedLists.add(head.name);
+        const type = T.list(list.elementType);
+        this.resolutions.set(e, { kind: "list", name: head.name, type });
+        return this.set(e, type, false);
+      }
+      if (this.hashlists.has(head.name)) {
+        this.usedLists.add(head.name);
+        this.resolutions.set(e, { kind: "hashlist", name: head.name });
+        return this.set(e, T.hashlist, false);
+      }
+    }
+    const root: Type = { kind: "object", fields: this.inputFields };
+    if (!this.inputFields.has(head.name)) {
+      const candidates = [
+        ...this.inputFields.keys(),
+        ...scope.map((s) => s.name),
+        ...this.listSpans.keys(),
+        "context",
+      ];
+      this.report(
+        "unknown_field",
+        `unknown field \`${head.name}\``,
+        head.span,
+        didYouMean(head.name, candidates) ?? `fields: ${listOf([...this.inputFields.keys()])}`,
+      );
+      return this.set(e, T.error, false);
+    }
+    const walked = this.walk(root, e.segments, "", false);
+    if (!walked) return this.set(e, T.error, false);
+    this.resolutions.set(e, {
+      kind: "field",
+      path: e.segments.map((s) => s.name),
+      type: walked.type,
+      optional: walked.optional,
+    });
+    return this.set(e, walked.type, walked.optional);
+  }
+
+  /** Follows `.name` segments through object types, reporting the first unknown one. */
+  private walk(
+    start: Type,
+    segments: readonly A.Name[],
+    prefix: string,
+    optional: boolean,
+  ): Typed | undefined {
+    let type = start;
+    let path = prefix;
+    for (const seg of segments) {
+      if (type.kind === "error") return { type, optional };
+      if (type.kind !== "object") {
+        this.report(
+          "type_mismatch",
+          `\`${path}\` is a ${typeName(type)} and has no field \`${seg.name}\``,
+          seg.span,
+          type.kind === "list"
+            ? "go over the list with `any x in list: x.field == ...`"
+            : undefined,
+        );
+        return undefined;
+      }
+      const field = type.fields.get(seg.name);
+      if (!field) {
+        const known = [...type.fields.keys()];
+        this.report(
+          "unknown_field",
+          `unknown field \`${seg.name}\`${path ? ` in \`${path}\`` : ""}`,
+          seg.span,
+          didYouMean(seg.name, known) ?? (known.length ? `fields: ${listOf(known)}` : undefined),
+        );
+        return undefined;
+      }
+      optional ||= field.optional;
+      type = field.type;
+      path = path ? `${path}.${seg.name}` : seg.name;
+    }
+    return { type, optional };
+  }
+
+  private binary(e: A.BinaryExpr, scope: Scope[]): Typed {
+    const l = this.expr(e.left, scope);
+    const r = this.expr(e.right, scope);
+    const optional = l.optional || r.optional;
+    const lt = l.type;
+    const rt = r.type;
+    const anyError = lt.kind === "error" || rt.kind === "error";
+    this.noWholeObject(e.left, lt);
+    this.noWholeObject(e.right, rt);
+    if (e.op !== "in" && e.op !== "not in") {
+      this.noHashlist(e.left, lt);
+      this.noHashlist(e.right, rt);
+    }
+    switch (e.op) {
+      case "and":
+      case "or":
+        this.expectBool(e.left, lt, `\`${e.op}\``);
+        this.expectBool(e.right, rt, `\`${e.op}\``);
+        return this.set(e, T.bool, optional);
+      case "==":
+      case "!=":
+        if (!anyError && !sameType(lt, rt)) this.mismatch(e, lt, rt);
+        else {
+          this.enumCheck(lt, e.right);
+          this.enumCheck(rt, e.left);
+        }
+        return this.set(e, T.bool, optional);
+      case "<":
+      case "<=":
+      case ">":
+      case ">=":
+        if (!anyError && !sameType(lt, rt)) this.mismatch(e, lt, rt);
+        else if (
+          !anyError &&
+          lt.kind !== "number" &&
+          lt.kind !== "duration" &&
+          lt.kind !== "timestamp"
+        ) {
+          this.report(
+            "unordered_comparison",
+            `\`${e.op}\` compares numbers, durations or timestamps, not ${typeName(lt)}s`,
+            e.opSpan,
+            lt.kind === "string"
+              ? "compare strings with `==`, `startsWith` or `matches`"
+              : undefined,
+          );
+        }
+        return this.set(e, T.bool, optional);
+      case "in":
+      case "not in": {
+        if (rt.kind === "hashlist") {
+          if (lt.kind !== "string" && lt.kind !== "error")
+            this.report(
+              "type_mismatch",
+              `a hash list holds SHA-256 strings, but this is a ${typeName(lt)}`,
+              e.left.span,
+              "test a hash: `sha256 in known_bad`",
+            );
+        } else if (rt.kind === "list") {
+          if (!anyError && rt.element.kind !== "error" && !sameType(lt, rt.element)) {
+            this.report(
+              "type_mismatch",
+              `\`${e.op}\` looks for a ${typeName(lt)} in a list of ${typeName(rt.element)}`,
+              e.opSpan,
+              lt.kind === "list"
+                ? "to test a list field, use `any x in field: x in list`"
+                : undefined,
+            );
+          } else this.enumCheck(lt, e.right);
+        } else if (rt.kind !== "error") {
+          this.report(
+            "type_mismatch",
+            `\`${e.op}\` needs a list on its right, but this is a ${typeName(rt)}`,
+            e.right.span,
+            rt.kind === "string"
+              ? "to find text in a string, use `contains`"
+              : "write a list `[...]` or the name of a list",
+          );
+        }
+        return this.set(e, T.bool, optional);
+      }
+      case "contains":
+        if (lt.kind === "list") {
+          if (lt.element.kind !== "error" && rt.kind !== "error" && !sameType(lt.element, rt)) {
+            this.report(
+              "type_mismatch",
+              `\`contains\` looks for a ${typeName(rt)} in a list of ${typeName(lt.element)}`,
+              e.right.span,
+            );
+          } else this.enumCheck(lt.element, e.right);
+        } else {
+          this.expectString(e.left, lt, "`contains`");
+          this.expectString(e.right, rt, "`contains`");
+        }
+        return this.set(e, T.bool, optional);
+      case "startsWith":
+      case "endsWith":
+        this.expectString(e.left, lt, `\`${e.op}\``);
+        this.expectString(e.right, rt, `\`${e.op}\``);
+        return this.set(e, T.bool, optional);
+      default:
+        return this.set(e, this.arithmetic(e, lt, rt), optional);
+    }
+  }
+
+  private arithmetic(e: A.BinaryExpr, lt: Type, rt: Type): Type {
+    if (lt.kind === "error" || rt.kind === "error") return T.error;
+    const k = `${lt.kind} ${e.op} ${rt.kind}`;
+    const table: Record<string, Type> = {
+      "number + number": T.number,
+      "number - number": T.number,
+      "number * number": T.number,
+      "number / number": T.number,
+      "number % number": T.number,
+      "duration + duration": T.duration,
+      "duration - duration": T.duration,
+      "duration * number": T.duration,
+      "number * duration": T.duration,
+      "duration / number": T.duration,
+      "duration / duration": T.number,
+      "timestamp + duration": T.timestamp,
+      "duration + timestamp": T.timestamp,
+      "timestamp - duration": T.timestamp,
+      "timestamp - timestamp": T.duration,
+    };
+    const result = table[k];
+    if (result) return result;
+    this.report(
+      "type_mismatch",
+      `cannot compute ${typeName(lt)} \`${e.op}\` ${typeName(rt)}`,
+      e.opSpan,
+      "arithmetic works on numbers, and on durations and timestamps (`now() - 7d`, `age(firstSeen) / 1h`)",
+    );
+    return T.error;
+  }
+
+  private call(e: A.CallExpr, scope: Scope[]): Typed {
+    const name = e.callee.name;
+    if (!Object.hasOwn(FUNCTIONS, name)) {
+      for (const a of e.args) this.expr(a, scope);
+      this.report(
+        "unknown_function",
+        `unknown function \`${name}\``,
+        e.callee.span,
+        didYouMean(name, Object.keys(FUNCTIONS)) ?? `functions: ${listOf(Object.keys(FUNCTIONS))}`,
+      );
+      return this.set(e, T.error, false);
+    }
+    const arity = name === "now" ? 0 : 1;
+    if (e.args.length !== arity) {
+      for (const a of e.args) this.expr(a, scope);
+      this.report(
+        "wrong_argument_count",
+        `\`${name}\` takes ${arity === 0 ? "no arguments" : "one argument"}, got ${e.args.length}`,
+        e.span,
+        FUNCTIONS[name],
+      );
+      return this.set(e, T.error, false);
+    }
+    if (name === "now") return this.set(e, T.timestamp, false);
+    const arg = e.args[0]!;
+    if (name === "exists") {
+      if (arg.kind !== "path") {
+        this.expr(arg, scope);
+        this.report(
+          "exists_needs_path",
+          "`exists` takes a field path",
+          arg.span,
+          "write `exists(signature.signer)`",
+        );
+        return this.set(e, T.error, false);
+      }
+      const t = this.expr(arg, scope);
+      const res = this.resolutions.get(arg);
+      if (res && (res.kind === "list" || res.kind === "hashlist")) {
+        this.report(
+          "exists_needs_path",
+          `\`${arg.segments[0]!.name}\` is a named list, which always exists`,
+          arg.span,
+          "`exists` tests an optional field of the input or the context",
+        );
+      }
+      void t;
+      return this.set(e, T.bool, false);
+    }
+    const a = this.expr(arg, scope);
+    switch (name) {
+      case "age":
+        if (a.type.kind !== "timestamp" && a.type.kind !== "error")
+          this.report(
+            "type_mismatch",
+            `\`age\` takes a timestamp, but this is a ${typeName(a.type)}`,
+            arg.span,
+            "pass a date field such as `firstSeen`",
+          );
+        return this.set(e, T.duration, a.optional);
+      case "lower":
+      case "upper":
+        this.expectString(arg, a.type, `\`${name}\``);
+        return this.set(e, T.string, a.optional);
+      default:
+        if (a.type.kind !== "string" && a.type.kind !== "list" && a.type.kind !== "error") {
+          this.report(
+            "type_mismatch",
+            `\`len\` takes a string or a list, but this is a ${typeName(a.type)}`,
+            arg.span,
+          );
+        }
+        return this.set(e, T.number, a.optional);
+    }
+  }
+
+  private regex(e: A.MatchExpr): void {
+    const { plan, problems } = analyzeRegex(
+      e.regex.source,
+      e.regex.flags,
+      this.limits.maxRegexLength,
+    );
+    for (const p of problems) {
+      // The pattern starts one character after the span's start (the opening `/`).
+      const span: Span =
+        p.offset === undefined
+          ? e.regex.span
+          : {
+              file: e.regex.span.file,
+              start: e.regex.span.start + 1 + p.offset,
+              end: e.regex.span.start + 1 + p.offset + Math.max(1, p.length ?? 1),
+            };
+      this.report(p.code, p.message, span, p.help);
+    }
+    if (plan && problems.length === 0) this.regexes.set(e, plan);
+  }
+
+  // ---------- helpers ----------
+
+  private mismatch(e: A.BinaryExpr, lt: Type, rt: Type): void {
+    this.report(
+      "type_mismatch",
+      `cannot compare ${typeName(lt)} with ${typeName(rt)}`,
+      e.span,
+      comparisonHelp(lt, rt),
+    );
+  }
+
+  private expectString(e: A.Expr, type: Type, where: string): void {
+    if (
+      type.kind !== "string" &&
+      type.kind !== "error" &&
+      type.kind !== "object" &&
+      type.kind !== "hashlist"
+    ) {
+      this.report(
+        "type_mismatch",
+        `${where} works on strings, but this is a ${typeName(type)}`,
+        e.span,
+        type.kind === "list" ? "go over the list with `any x in list: ...`" : undefined,
+      );
+    }
+  }
+
+  private noWholeObject(e: A.Expr, type: Type): void {
+    if (type.kind !== "object") return;
+    const fields = [...type.fields.keys()];
+    this.report(
+      "type_mismatch",
+      `\`${e.span && e.kind === "path" ? e.segments.map((s) => s.name).join(".") : "this"}\` is an object; use one of its fields`,
+      e.span,
+      `fields: ${listOf(fields)}`,
+    );
+  }
+
+  private noHashlist(e: A.Expr, type: Type): void {
+    if (type.kind === "hashlist") {
+      this.report(
+        "hashlist_misuse",
+        "a hash list can only be tested with `in` or `not in`",
+        e.span,
+        "write `sha256 in list_name`",
+      );
+    }
+  }
+
+  /** A string literal compared with an enum-typed field must be one of its values. */
+  private enumCheck(fieldType: Type, other: A.Expr): void {
+    if (fieldType.kind !== "string" || !fieldType.enum) return;
+    const allowed = fieldType.enum;
+    const literals =
+      other.kind === "literal"
+        ? [other]
+        : other.kind === "list"
+          ? other.items.filter((i): i is A.Literal => i.kind === "literal")
+          : [];
+    for (const lit of literals) {
+      if (lit.type !== "string" || allowed.includes(lit.value as string)) continue;
+      const hint = didYouMean(lit.value as string, allowed);
+      this.report(
+        "unknown_enum_value",
+        `\`${lit.value as string}\` is not a possible value here`,
+        lit.span,
+        `${hint ? `${hint} ` : ""}allowed: ${listOf([...allowed], 12)}`,
+      );
+    }
+  }
+}
+
+function conditionHelp(type: Type): string | undefined {
+  if (type.kind === "number") return "compare it: `trustScore >= 70`";
+  if (type.kind === "string") return 'compare it: `verdict == "clean"`';
+  if (type.kind === "list") return "test it: `any x in list: ...` or `list contains value`";
+  return undefined;
+}
+
+function comparisonHelp(lt: Type, rt: Type): string | undefined {
+  const kinds = new Set([lt.kind, rt.kind]);
+  if (kinds.has("string") && kinds.has("number"))
+    return "numbers are written without quotes: `trustScore >= 70`";
+  if (kinds.has("duration") && kinds.has("number"))
+    return "write a duration with a unit: `24h`, `7d`";
+  if (kinds.has("timestamp") && kinds.has("duration"))
+    return "compare an age with a duration: `age(firstSeen) < 24h`";
+  if (kinds.has("timestamp") && kinds.has("string"))
+    return "write dates without quotes: `firstSeen < 2026-01-01`";
+  return undefined;
+}

@@ -1,0 +1,882 @@
+/**
+ * Regular expressions in rules (`fileName matches /re/flags`): validation, engine choice and
+ * compilation.
+ *
+ * Rule regexes run on untrusted file-analysis data, so no regex may take more than linear time.
+ * V8's backtracking engine is fast but super-linear on many innocent-looking patterns
+ * (`/a*b/` against 64k `a`s takes over a second); re2js is linear but ~25x slower per test. So:
+ *
+ * - `analyzeRegex` rejects what no engine can run in linear time (backreferences, lookaround),
+ *   then picks V8 only when backtracking provably stays linear, and RE2 otherwise.
+ * - For RE2, the JS pattern is not handed over as text: it is translated from regexpp's AST into
+ *   RE2 syntax with JS semantics spelled out, so both engines give the same answers:
+ *   - character sets are computed here, with JS's meaning, and emitted as explicit code point
+ *     ranges: `\s` (RE2's lacks `\v`, U+00A0, U+FEFF and the Unicode spaces), `.` (RE2's only
+ *     excludes `\n`; JS's also `\r`, U+2028, U+2029), `\d`, `\w`, classes, ranges, negation;
+ *   - case folding (`i`) is done here too, never by RE2: JS without `u` folds with `toUpperCase`
+ *     and never maps non-ASCII to ASCII (`/k/i` does not match the Kelvin sign U+212A, `/s/i`
+ *     not `ſ` U+017F, `ß` not `ẞ`), JS with `u` uses simple case folding (it does match them),
+ *     while RE2 always folds like the latter. The equivalence classes are taken from V8 itself;
+ *   - `\p{…}` sets (with `u`) are computed by asking V8, so RE2's own Unicode tables, which
+ *     may be of another Unicode version and lack many JS property names, are never used;
+ *   - without `u`, JS works on UTF-16 code units and RE2 on code points: `/^.$/` does not
+ *     match "😀" in JS. So each surrogate code unit of the input, paired or not, is mapped to
+ *     its own private-use code point (U+F0000 + unit - 0xD800) before RE2 sees it, and the
+ *     pattern's sets are mapped the same way;
+ *   - with `m`, JS's `^`/`$` also break lines at `\r`, U+2028 and U+2029, RE2's only at `\n`.
+ *     Those are mapped to `\n` in the input, which is exact as long as every character set of
+ *     the pattern treats the four alike (`.`, `\s`, `[^a]` do); patterns that tell them apart
+ *     (`\r`, `[^\n]`) are rejected with `m` anchors rather than silently answering differently;
+ *   - flags are therefore never passed to RE2: `i`, `s` and `m` are all part of the translation.
+ *
+ * Known difference left (excluded from the agreement test): with both `i` and `u`, JS's `\b`
+ * and `\B` count `ſ` (U+017F) and the Kelvin sign (U+212A) as word characters; RE2's don't.
+ */
+import { type AST, RegExpParser, RegExpSyntaxError } from "@eslint-community/regexpp";
+import { RE2JS } from "re2js";
+
+export interface RegexProblem {
+  code: "invalid_regex" | "unsafe_regex" | "regex_too_long";
+  message: string;
+  help: string;
+  /** Offset of the offending construct inside the pattern source, when known. */
+  offset?: number;
+  /** Its length, with `offset`. */
+  length?: number;
+}
+
+export interface RegexPlan {
+  engine: "v8" | "re2";
+  /** Why that engine, for docs and explain output. */
+  reason: string;
+}
+
+export interface CompiledRegex {
+  /** Whether the pattern matches anywhere in `input`. Stateless: safe to call reentrantly. */
+  test(input: string): boolean;
+  readonly source: string;
+  readonly flags: string;
+  readonly engine: "v8" | "re2";
+}
+
+/** A quantifier repeating at most this many times counts as small. */
+const SMALL_REPEAT = 10;
+/** V8 is used only when backtracking tries at most this many paths from one start position. */
+const PATH_BUDGET = 256;
+/** Without `u`, surrogate code units are mapped to U+F0000 + (unit - 0xD800) for RE2. */
+const SURROGATE_BASE = 0xf0000;
+
+// ---------------------------------------------------------------------------------------------
+// Analysis
+
+/**
+ * Checks a rule's regex and decides which engine runs it. `plan` is set only when there are
+ * no problems; pass it to `compileRegex`.
+ */
+export function analyzeRegex(
+  source: string,
+  flags: string,
+  maxLength: number,
+): { plan?: RegexPlan; problems: RegexProblem[] } {
+  const problems = checkFlags(flags);
+  if (source.length > maxLength) {
+    problems.push({
+      code: "regex_too_long",
+      message: `this regex is ${source.length} characters long, over the limit of ${maxLength}`,
+      help: "shorten it, or split it into several `matches` conditions joined with `or`",
+    });
+    return { problems };
+  }
+  const parsed = parse(source, flags.includes("u"));
+  if (!("type" in parsed)) return { problems: [...problems, parsed] };
+  problems.push(...findUnsafe(parsed));
+  if (problems.length > 0) return { problems };
+  try {
+    new RegExp(source, flags);
+  } catch (e) {
+    // regexpp and V8 should agree; if they don't, V8 has the last word.
+    return { problems: [invalid(reword(String((e as Error).message)), GENERIC_SYNTAX_HELP)] };
+  }
+  const mode = modeOf(flags);
+  const plan = choosePlan(parsed, mode);
+  if (plan.engine === "re2") {
+    const program = translate(parsed, mode);
+    if (!("re2" in program)) return { problems: [program] };
+  }
+  return { plan, problems: [] };
+}
+
+function checkFlags(flags: string): RegexProblem[] {
+  const problems: RegexProblem[] = [];
+  const seen = new Set<string>();
+  for (const flag of flags) {
+    if (seen.has(flag)) {
+      problems.push(invalid(`duplicate regex flag \`${flag}\``, "write each flag once"));
+      continue;
+    }
+    seen.add(flag);
+    switch (flag) {
+      case "i":
+      case "m":
+      case "s":
+      case "u":
+        break;
+      case "g":
+        problems.push(
+          invalid(
+            "regex flag `g` is not allowed",
+            "drop `g`: `matches` only asks whether the text matches, and `g` would make the regex remember where its last match ended",
+          ),
+        );
+        break;
+      case "y":
+        problems.push(
+          invalid(
+            "regex flag `y` is not allowed",
+            "drop `y`: `matches` only asks whether the text matches, and `y` would make the regex match only where its last match ended; anchor with `^` instead",
+          ),
+        );
+        break;
+      case "d":
+        problems.push(
+          invalid(
+            "regex flag `d` is not supported",
+            "drop `d`: it only records match positions, which `matches` does not use",
+          ),
+        );
+        break;
+      case "v":
+        problems.push(
+          invalid(
+            "regex flag `v` is not supported",
+            "use `u` instead; set operations in classes (`--`, `&&`) are not supported",
+          ),
+        );
+        break;
+      default:
+        problems.push(
+          invalid(`unknown regex flag \`${flag}\``, "the flags are `i`, `m`, `s` and `u`"),
+        );
+    }
+  }
+  return problems;
+}
+
+function invalid(message: string, help: string, offset?: number, length?: number): RegexProblem {
+  const p: RegexProblem = { code: "invalid_regex", message, help };
+  if (offset !== undefined) {
+    p.offset = offset;
+    p.length = length ?? 0;
+  }
+  return p;
+}
+
+const GENERIC_SYNTAX_HELP =
+  "check the pattern; to match a special character such as `(`, `[`, `*` or `.` literally, escape it with `\\`";
+
+function parse(source: string, unicode: boolean): AST.Pattern | RegexProblem {
+  try {
+    return new RegExpParser({ ecmaVersion: 2022 }).parsePattern(source, 0, source.length, {
+      unicode,
+    });
+  } catch (e) {
+    if (!(e instanceof RegExpSyntaxError)) throw e;
+    return syntaxProblem(source, e);
+  }
+}
+
+/** regexpp's "Invalid regular expression: /src/flags: Unterminated group" → our style. */
+function reword(raw: string): string {
+  const at = raw.lastIndexOf(": ");
+  let m = at >= 0 ? raw.slice(at + 2) : raw;
+  m = m
+    .replace(/'([^']*)'/g, "`$1`")
+    .replace(/^\\ at end/, "`\\` at end")
+    .replace(/ \{\} /, " `{}` ")
+    .replace(/\.$/, "");
+  return m.charAt(0).toLowerCase() + m.slice(1);
+}
+
+function syntaxProblem(source: string, e: RegExpSyntaxError): RegexProblem {
+  const message = reword(e.message);
+  const index = Math.min(Math.max(e.index, 0), source.length);
+  let offset = index;
+  let length = index < source.length ? 1 : 0;
+  let help = GENERIC_SYNTAX_HELP;
+  if (message.startsWith("invalid property name")) {
+    const escape = Math.max(source.lastIndexOf("\\p", index), source.lastIndexOf("\\P", index));
+    if (escape >= 0) [offset, length] = [escape, index - escape];
+    help =
+      "use a property V8 knows, such as `\\p{L}`, `\\p{Lu}`, `\\p{Script=Greek}` or `\\p{ASCII}`";
+  } else if (message.startsWith("unterminated character class")) {
+    offset = unclosed(source).bracket ?? offset;
+    length = 1;
+    help = "close the class with `]`, or write `\\[` to match a literal `[`";
+  } else if (message.startsWith("unterminated group")) {
+    offset = unclosed(source).paren ?? offset;
+    length = 1;
+    help = "close the group with `)`, or write `\\(` to match a literal `(`";
+  } else if (message.startsWith("unmatched `)`")) {
+    help = "remove it, or write `\\)` to match a literal `)`";
+  } else if (message.startsWith("numbers out of order")) {
+    const brace = source.lastIndexOf("{", index - 1);
+    if (brace >= 0) [offset, length] = [brace, index - brace];
+    help = "put the smaller number first, as in `{1,3}`";
+  } else if (message.startsWith("nothing to repeat")) {
+    const last = source.charAt(index - 1);
+    const start = last === "}" ? source.lastIndexOf("{", index - 1) : index - 1;
+    if (start >= 0) [offset, length] = [start, index - start];
+    help =
+      "a quantifier (`*`, `+`, `?`, `{n}`) must follow something it repeats; escape it with `\\` to match it literally";
+  }
+  return invalid(message, help, offset, length);
+}
+
+/** The innermost `(` and the `[` left open at the end of a pattern, for syntax errors. */
+function unclosed(source: string): { paren?: number; bracket?: number } {
+  const parens: number[] = [];
+  let bracket: number | undefined;
+  for (let i = 0; i < source.length; i++) {
+    const c = source[i];
+    if (c === "\\") i++;
+    else if (bracket !== undefined) {
+      if (c === "]") bracket = undefined;
+    } else if (c === "[") bracket = i;
+    else if (c === "(") parens.push(i);
+    else if (c === ")") parens.pop();
+  }
+  const out: { paren?: number; bracket?: number } = {};
+  if (parens.length > 0) out.paren = parens[parens.length - 1]!;
+  if (bracket !== undefined) out.bracket = bracket;
+  return out;
+}
+
+/** Backreferences and lookaround: no linear-time engine has them. */
+function findUnsafe(pattern: AST.Pattern): RegexProblem[] {
+  const problems: RegexProblem[] = [];
+  const visit = (node: AST.Node): void => {
+    switch (node.type) {
+      case "Pattern":
+      case "Group":
+      case "CapturingGroup":
+        node.alternatives.forEach(visit);
+        return;
+      case "Alternative":
+        node.elements.forEach(visit);
+        return;
+      case "Quantifier":
+        visit(node.element);
+        return;
+      case "Backreference":
+        problems.push({
+          code: "unsafe_regex",
+          message: `backreference \`${snippet(node.raw)}\` cannot be matched in linear time`,
+          help: "spell out the text instead of referring back to a group: rule regexes run on untrusted data, so they must match in linear time",
+          offset: node.start,
+          length: node.end - node.start,
+        });
+        return;
+      case "Assertion":
+        if (node.kind === "lookahead" || node.kind === "lookbehind") {
+          problems.push({
+            code: "unsafe_regex",
+            message: `${node.kind} \`${snippet(node.raw)}\` cannot be matched in linear time`,
+            help: "match the text itself, or split the test in two: `x matches /a/ and not x matches /b/`; rule regexes run on untrusted data, so they must match in linear time",
+            offset: node.start,
+            length: node.end - node.start,
+          });
+        }
+        return;
+      default:
+        return;
+    }
+  };
+  visit(pattern);
+  return problems;
+}
+
+function snippet(raw: string): string {
+  return raw.length <= 40 ? raw : `${raw.slice(0, 37)}...`;
+}
+
+interface Mode {
+  unicode: boolean;
+  ignoreCase: boolean;
+  dotAll: boolean;
+  multiline: boolean;
+}
+
+function modeOf(flags: string): Mode {
+  return {
+    unicode: flags.includes("u"),
+    ignoreCase: flags.includes("i"),
+    dotAll: flags.includes("s"),
+    multiline: flags.includes("m"),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Engine choice
+//
+// A backtracking matcher started at one position explores at most as many paths as the
+// pattern has ways to match: alternatives add, sequences multiply, and a quantifier {min,max}
+// over an element with p paths has p^min * (1 + p + ... + p^(max-min)). When that count is
+// small and finite, each start position costs a bounded amount and the whole test is linear.
+// Small quantifiers alone are not enough: `(?:(?:a|a){10}){3}b` (all maxima 10) took 41 s on
+// 40 `a`s, and 24 `(?:a|a)` in a row, no quantifier at all, 6 s.
+//
+// An unbounded (or large) quantifier makes the count infinite. Anchored at the start (only one
+// start position) with a single such loop whose body matches in one way only and which is not
+// inside another quantifier, backtracking walks the loop forward once and back once, trying
+// the bounded rest of the pattern at each step: still linear.
+
+function choosePlan(pattern: AST.Pattern, mode: Mode): RegexPlan {
+  const loops = quantifiers(pattern).filter((q) => q.max > SMALL_REPEAT);
+  if (loops.length === 0) {
+    const paths = countPaths(pattern, undefined);
+    if (paths <= PATH_BUDGET) {
+      return v8(
+        `no quantifier repeats more than ${SMALL_REPEAT} times and backtracking tries at most ${paths} ${paths === 1 ? "path" : "paths"} from each start position, so V8 runs in linear time`,
+      );
+    }
+    return re2(
+      `alternatives and repeats multiply to ${describeCount(paths)} backtracking paths from each start position (V8's budget is ${PATH_BUDGET}), so RE2 runs it in linear time`,
+    );
+  }
+  const [loop, second] = loops as [AST.Quantifier, AST.Quantifier | undefined];
+  const what = `\`${snippet(loop.raw)}\` repeats ${loop.max === Infinity ? "without bound" : `up to ${loop.max} times`}`;
+  if (second) {
+    return re2(
+      `${what} and so does \`${snippet(second.raw)}\`: backtracking over two loops can take super-linear time, so RE2 runs it in linear time`,
+    );
+  }
+  const anchored =
+    !mode.multiline &&
+    pattern.alternatives.every((a) => {
+      const first = a.elements[0];
+      return first?.type === "Assertion" && first.kind === "start";
+    });
+  if (!anchored) {
+    return re2(
+      `${what} and the pattern is not anchored at the start (\`^\` first in every alternative, without \`m\`), so backtracking could take quadratic time; RE2 runs it in linear time`,
+    );
+  }
+  if (insideQuantifier(loop)) {
+    return re2(
+      `${what} inside another quantifier, so backtracking could take exponential time; RE2 runs it in linear time`,
+    );
+  }
+  if (countPaths(loop.element, undefined) !== 1) {
+    return re2(
+      `${what} and each repetition can match in several ways, so backtracking could take exponential time; RE2 runs it in linear time`,
+    );
+  }
+  const paths = countPaths(pattern, loop);
+  if (paths > PATH_BUDGET) {
+    return re2(
+      `alternatives and repeats around \`${snippet(loop.raw)}\` multiply to ${describeCount(paths)} backtracking paths at each step of the loop (V8's budget is ${PATH_BUDGET}), so RE2 runs it in linear time`,
+    );
+  }
+  return v8(
+    `anchored at the start with a single unbounded quantifier, \`${snippet(loop.raw)}\`, outside any other, and at most ${paths} backtracking ${paths === 1 ? "path" : "paths"} around it, so V8 runs in linear time`,
+  );
+}
+
+function v8(reason: string): RegexPlan {
+  return { engine: "v8", reason };
+}
+
+function re2(reason: string): RegexPlan {
+  return { engine: "re2", reason };
+}
+
+function describeCount(n: number): string {
+  return n > 1e9 ? "more than a billion" : String(n);
+}
+
+function quantifiers(node: AST.Node, out: AST.Quantifier[] = []): AST.Quantifier[] {
+  switch (node.type) {
+    case "Pattern":
+    case "Group":
+    case "CapturingGroup":
+      for (const a of node.alternatives) quantifiers(a, out);
+      break;
+    case "Alternative":
+      for (const e of node.elements) quantifiers(e, out);
+      break;
+    case "Quantifier":
+      out.push(node);
+      quantifiers(node.element, out);
+      break;
+    default:
+      break;
+  }
+  return out;
+}
+
+function insideQuantifier(node: AST.Node): boolean {
+  for (let p = node.parent; p; p = p.parent) if (p.type === "Quantifier") return true;
+  return false;
+}
+
+/** Backtracking paths from one start position; `loop` counts as one (its linear walk). */
+function countPaths(node: AST.Node, loop: AST.Quantifier | undefined): number {
+  switch (node.type) {
+    case "Pattern":
+    case "Group":
+    case "CapturingGroup":
+      return node.alternatives.reduce((sum, a) => sum + countPaths(a, loop), 0);
+    case "Alternative":
+      return node.elements.reduce((product, e) => product * countPaths(e, loop), 1);
+    case "Quantifier": {
+      const p = countPaths(node.element, loop);
+      return node === loop ? p : repeatPaths(p, node.min, node.max);
+    }
+    default:
+      return 1;
+  }
+}
+
+function repeatPaths(p: number, min: number, max: number): number {
+  if (max === Infinity || p === Infinity) return Infinity;
+  if (p <= 1) return max - min + 1;
+  let total = 0;
+  let term = 1;
+  for (let k = 0; k <= max - min; k++) {
+    total += term;
+    term *= p;
+    if (total > 1e12) return Infinity;
+  }
+  const paths = p ** min * total;
+  return paths > 1e12 ? Infinity : paths;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Compilation
+
+/** Compiles a regex that `analyzeRegex` accepted, on the engine its plan chose. */
+export function compileRegex(source: string, flags: string, plan: RegexPlan): CompiledRegex {
+  if (/[^imsu]/.test(flags)) {
+    throw new Error(`compileRegex: flags \`${flags}\` were not accepted by analyzeRegex`);
+  }
+  if (plan.engine === "v8") {
+    const re = new RegExp(source, flags);
+    // Without `g` or `y`, `RegExp.prototype.test` neither reads nor writes `lastIndex`.
+    return Object.freeze({ source, flags, engine: "v8", test: (input: string) => re.test(input) });
+  }
+  const parsed = parse(source, flags.includes("u"));
+  if (!("type" in parsed)) throw new Error(`compileRegex: ${parsed.message}`);
+  const program = translate(parsed, modeOf(flags));
+  if (!("re2" in program)) throw new Error(`compileRegex: ${program.message}`);
+  const { re2, detect, replace } = program;
+  const test =
+    detect && replace
+      ? (input: string) => re2.test(detect.test(input) ? input.replace(replace, mapUnit) : input)
+      : (input: string) => re2.test(input);
+  return Object.freeze({ source, flags, engine: "re2", test });
+}
+
+/** Input mapping for RE2: surrogate units to private-use code points, line breaks to `\n`. */
+function mapUnit(ch: string): string {
+  const c = ch.charCodeAt(0);
+  return c >= 0xd800 && c <= 0xdfff ? String.fromCodePoint(SURROGATE_BASE + c - 0xd800) : "\n";
+}
+
+// The detectors are not global, so `test` keeps no state; `replace` resets `lastIndex` itself.
+const INPUT_MAPPINGS = {
+  units: { detect: /[\uD800-\uDFFF]/, replace: /[\uD800-\uDFFF]/g },
+  lines: { detect: /[\r\u2028\u2029]/, replace: /[\r\u2028\u2029]/g },
+  both: { detect: /[\r\u2028\u2029\uD800-\uDFFF]/, replace: /[\r\u2028\u2029\uD800-\uDFFF]/g },
+};
+
+interface Re2Program {
+  re2: RE2JS;
+  detect?: RegExp;
+  replace?: RegExp;
+}
+
+function translate(pattern: AST.Pattern, mode: Mode): Re2Program | RegexProblem {
+  const translator = new Translator(mode);
+  const text = translator.emit(pattern);
+  const mapLines = mode.multiline && translator.lineAnchors;
+  if (mapLines && translator.lineSplitter) {
+    const node = translator.lineSplitter;
+    return invalid(
+      `\`${snippet(node.raw)}\` is not supported in this pattern with the \`m\` flag`,
+      "with `m`, `^` and `$` treat `\\n`, `\\r`, U+2028 and U+2029 alike, and the linear-time engine needs every character set to do the same: use `.` or `\\s`, or drop `m` and match line breaks explicitly, as in `(?:^|\\n)`",
+      node.start,
+      node.end - node.start,
+    );
+  }
+  let re2: RE2JS;
+  try {
+    re2 = RE2JS.compile(text, 0);
+  } catch (e) {
+    const node = culprit(pattern, translator);
+    const detail = String((e as Error).message).replace(/^error parsing regexp: /, "");
+    return invalid(
+      `\`${snippet(node.raw)}\` is not supported in this pattern (RE2: ${detail})`,
+      /repeat|repetition/.test(detail)
+        ? "this pattern needs the linear-time RE2 engine, which allows at most 1000 repetitions, nested repeats multiplied; use a smaller count, or `*` / `+`"
+        : "this pattern needs the linear-time RE2 engine, which does not accept this part; rewrite it",
+      node.start,
+      node.end - node.start,
+    );
+  }
+  const mapping = !mode.unicode
+    ? mapLines
+      ? INPUT_MAPPINGS.both
+      : INPUT_MAPPINGS.units
+    : mapLines
+      ? INPUT_MAPPINGS.lines
+      : undefined;
+  return mapping ? { re2, ...mapping } : { re2 };
+}
+
+/** The smallest node whose translation RE2 rejects on its own. */
+function culprit(node: AST.Node, translator: Translator): AST.Node {
+  let children: AST.Node[] = [];
+  if (node.type === "Pattern" || node.type === "Group" || node.type === "CapturingGroup") {
+    children = node.alternatives;
+  } else if (node.type === "Alternative") children = node.elements;
+  else if (node.type === "Quantifier") children = [node.element];
+  for (const child of children) {
+    try {
+      RE2JS.compile(translator.emit(child), 0);
+    } catch {
+      return culprit(child, translator);
+    }
+  }
+  return node;
+}
+
+/** regexpp AST → RE2 syntax with the JS meaning (see the top of this file). */
+class Translator {
+  /** Whether the pattern has `^` or `$` (matters with `m`). */
+  lineAnchors = false;
+  /** The first character set that tells `\n`, `\r`, U+2028 and U+2029 apart. */
+  lineSplitter: AST.Node | undefined;
+  private readonly max: number;
+
+  constructor(private readonly mode: Mode) {
+    this.max = mode.unicode ? 0x10ffff : 0xffff;
+  }
+
+  emit(node: AST.Node): string {
+    switch (node.type) {
+      case "Pattern":
+        return node.alternatives.map((a) => this.emit(a)).join("|");
+      case "Group":
+      case "CapturingGroup":
+        return `(?:${node.alternatives.map((a) => this.emit(a)).join("|")})`;
+      case "Alternative":
+        return node.elements.map((e) => this.emit(e)).join("");
+      case "Quantifier": {
+        // Laziness does not change whether there is a match.
+        const { min, max } = node;
+        const suffix =
+          max === Infinity
+            ? min === 0
+              ? "*"
+              : min === 1
+                ? "+"
+                : `{${min},}`
+            : min === max
+              ? `{${min}}`
+              : min === 0 && max === 1
+                ? "?"
+                : `{${min},${max}}`;
+        return `(?:${this.emit(node.element)})${suffix}`;
+      }
+      case "Character":
+      case "CharacterSet":
+      case "CharacterClass":
+        return this.emitSet(node, this.matcherSet(node));
+      case "Assertion":
+        switch (node.kind) {
+          case "start":
+            this.lineAnchors = true;
+            return this.mode.multiline ? "(?m:^)" : "\\A";
+          case "end":
+            this.lineAnchors = true;
+            return this.mode.multiline ? "(?m:$)" : "\\z";
+          case "word":
+            return node.negate ? "\\B" : "\\b";
+          default:
+            throw new Error("regex: lookaround reached the translator");
+        }
+      default:
+        throw new Error(`regex: cannot translate ${node.type}`);
+    }
+  }
+
+  /** The characters one matcher accepts, JS semantics, in JS's space (units without `u`). */
+  private matcherSet(node: AST.Character | AST.CharacterSet | AST.CharacterClass): CharSet {
+    if (node.type === "CharacterClass") {
+      const parts = node.elements.map((e) => this.elementSet(e));
+      const set = this.folded(union(parts.flat()));
+      return node.negate ? complement(set, this.max) : set;
+    }
+    return this.folded(this.elementSet(node));
+  }
+
+  /** The unfolded set of a class element or standalone atom (property escapes come folded). */
+  private elementSet(node: AST.Node): CharSet {
+    switch (node.type) {
+      case "Character":
+        return [node.value, node.value];
+      case "CharacterClassRange":
+        return [node.min.value, node.max.value];
+      case "CharacterSet":
+        switch (node.kind) {
+          case "any":
+            return this.mode.dotAll ? [0, this.max] : complement(LINE_TERMINATORS, this.max);
+          case "digit":
+            return node.negate ? complement(DIGIT, this.max) : DIGIT;
+          case "space":
+            return node.negate ? complement(SPACE, this.max) : SPACE;
+          case "word": {
+            const word = this.folded(WORD);
+            return node.negate ? complement(word, this.max) : word;
+          }
+          case "property":
+            return propertySet(node.raw, this.mode.ignoreCase);
+          default:
+            throw new Error("regex: unknown character set");
+        }
+      default:
+        throw new Error(`regex: cannot translate ${node.type} in a class`);
+    }
+  }
+
+  private folded(set: CharSet): CharSet {
+    return this.mode.ignoreCase ? fold(set, this.mode.unicode) : set;
+  }
+
+  private emitSet(node: AST.Node, set: CharSet): string {
+    const terminators = LINE_TERMINATOR_LIST.filter((c) => contains(set, c)).length;
+    if (terminators !== 0 && terminators !== LINE_TERMINATOR_LIST.length) {
+      this.lineSplitter ??= node;
+    }
+    const mapped = this.mode.unicode ? set : mapSurrogates(set);
+    if (mapped.length === 0) return "[^\\x{0}-\\x{10FFFF}]";
+    if (mapped.length === 2 && mapped[0] === mapped[1]) return char(mapped[0]!);
+    const negated = complement(mapped, 0x10ffff);
+    if (negated.length === 0) return "[\\x{0}-\\x{10FFFF}]";
+    return negated.length < mapped.length ? `[^${ranges(negated)}]` : `[${ranges(mapped)}]`;
+  }
+}
+
+function char(c: number): string {
+  return c < 0x80 && /^[0-9A-Za-z_]$/.test(String.fromCharCode(c))
+    ? String.fromCharCode(c)
+    : `\\x{${c.toString(16).toUpperCase()}}`;
+}
+
+function ranges(set: CharSet): string {
+  let out = "";
+  for (let i = 0; i < set.length; i += 2) {
+    const lo = set[i]!;
+    const hi = set[i + 1]!;
+    out += lo === hi ? char(lo) : `${char(lo)}-${char(hi)}`;
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Character sets: sorted, disjoint, non-adjacent inclusive ranges, flattened [lo, hi, lo, hi…]
+
+type CharSet = readonly number[];
+
+const LINE_TERMINATOR_LIST = [0x0a, 0x0d, 0x2028, 0x2029];
+const LINE_TERMINATORS: CharSet = [0x0a, 0x0a, 0x0d, 0x0d, 0x2028, 0x2029];
+const DIGIT: CharSet = [0x30, 0x39];
+const WORD: CharSet = [0x30, 0x39, 0x41, 0x5a, 0x5f, 0x5f, 0x61, 0x7a];
+/** JS `\s`: WhiteSpace (TAB, VT, FF, ZWNBSP and category Zs) and LineTerminator. */
+const SPACE: CharSet = [
+  0x09, 0x0d, 0x20, 0x20, 0xa0, 0xa0, 0x1680, 0x1680, 0x2000, 0x200a, 0x2028, 0x2029, 0x202f,
+  0x202f, 0x205f, 0x205f, 0x3000, 0x3000, 0xfeff, 0xfeff,
+];
+
+function union(flat: readonly number[]): CharSet {
+  const pairs: [number, number][] = [];
+  for (let i = 0; i < flat.length; i += 2) pairs.push([flat[i]!, flat[i + 1]!]);
+  pairs.sort((a, b) => a[0] - b[0]);
+  const out: number[] = [];
+  for (const [lo, hi] of pairs) {
+    const last = out.length - 1;
+    if (last > 0 && lo <= out[last]! + 1) out[last] = Math.max(out[last]!, hi);
+    else out.push(lo, hi);
+  }
+  return out;
+}
+
+function complement(set: CharSet, max: number): CharSet {
+  const out: number[] = [];
+  let next = 0;
+  for (let i = 0; i < set.length; i += 2) {
+    if (set[i]! > next) out.push(next, set[i]! - 1);
+    next = set[i + 1]! + 1;
+  }
+  if (next <= max) out.push(next, max);
+  return out;
+}
+
+function contains(set: CharSet, c: number): boolean {
+  for (let i = 0; i < set.length; i += 2) if (set[i]! <= c && c <= set[i + 1]!) return true;
+  return false;
+}
+
+/** Without `u`: surrogate units D800-DFFF move to F0000-F07FF, like the input does. */
+function mapSurrogates(set: CharSet): CharSet {
+  const out: number[] = [];
+  for (let i = 0; i < set.length; i += 2) {
+    const lo = set[i]!;
+    const hi = set[i + 1]!;
+    if (hi < 0xd800 || lo > 0xdfff) {
+      out.push(lo, hi);
+      continue;
+    }
+    if (lo < 0xd800) out.push(lo, 0xd7ff);
+    const shift = SURROGATE_BASE - 0xd800;
+    out.push(Math.max(lo, 0xd800) + shift, Math.min(hi, 0xdfff) + shift);
+    if (hi > 0xdfff) out.push(0xe000, hi);
+  }
+  return union(out);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Case folding, with V8 as the reference: built once per process, on first use.
+
+interface FoldTable {
+  /** Code points that are case-equivalent to some other code point, ascending. */
+  points: number[];
+  classes: Map<number, readonly number[]>;
+}
+
+const foldTables = new Map<boolean, FoldTable>();
+let caseLinks: [number, number][] | undefined;
+
+/**
+ * Candidate pairs for case equivalence over the planes that have cased letters: a character
+ * and its lower or upper case, and characters with the same multi-character case mapping
+ * (U+1FD3 and U+0390 both upper-case to "\u0399\u0308\u0301" and fold together under `iu`).
+ */
+function allCaseLinks(): [number, number][] {
+  if (caseLinks) return caseLinks;
+  const links: [number, number][] = [];
+  const byMapping = new Map<string, number>();
+  for (let c = 0; c <= 0x1ffff; c++) {
+    if (c >= 0xd800 && c <= 0xdfff) continue;
+    const s = String.fromCodePoint(c);
+    for (const t of [s.toLowerCase(), s.toUpperCase()]) {
+      if (t === s) continue;
+      const d = t.codePointAt(0)!;
+      if (t.length === (d > 0xffff ? 2 : 1)) links.push([c, d]);
+      else {
+        const first = byMapping.get(t);
+        if (first === undefined) byMapping.set(t, c);
+        else links.push([c, first]);
+      }
+    }
+  }
+  caseLinks = links;
+  return links;
+}
+
+function foldTable(unicode: boolean): FoldTable {
+  const cached = foldTables.get(unicode);
+  if (cached) return cached;
+  const limit = unicode ? 0x1ffff : 0xffff;
+  const neighbours = new Map<number, number[]>();
+  const link = (a: number, b: number) => {
+    const list = neighbours.get(a);
+    if (list) list.push(b);
+    else neighbours.set(a, [b]);
+  };
+  for (const [a, b] of allCaseLinks()) {
+    if (a > limit || b > limit) continue;
+    link(a, b);
+    link(b, a);
+  }
+  // Components of the lower/upper graph are candidates; V8 decides which members really match
+  // (`ı` upper-cases to `I`, yet `/ı/iu` matches neither `I` nor `i`).
+  const classes = new Map<number, readonly number[]>();
+  const seen = new Set<number>();
+  for (const start of neighbours.keys()) {
+    if (seen.has(start)) continue;
+    const component = [start];
+    seen.add(start);
+    for (let i = 0; i < component.length; i++) {
+      for (const n of neighbours.get(component[i]!) ?? []) {
+        if (!seen.has(n)) {
+          seen.add(n);
+          component.push(n);
+        }
+      }
+    }
+    let rest = component.sort((a, b) => a - b);
+    while (rest.length > 0) {
+      const probe = new RegExp(`^${escapeForV8(rest[0]!, unicode)}$`, unicode ? "iu" : "i");
+      const members = rest.filter((c) => probe.test(String.fromCodePoint(c)));
+      rest = rest.filter((c) => !members.includes(c));
+      if (members.length > 1) for (const c of members) classes.set(c, members);
+    }
+  }
+  const table = { points: [...classes.keys()].sort((a, b) => a - b), classes };
+  foldTables.set(unicode, table);
+  return table;
+}
+
+function escapeForV8(c: number, unicode: boolean): string {
+  return unicode ? `\\u{${c.toString(16)}}` : `\\u${c.toString(16).padStart(4, "0")}`;
+}
+
+/** Everything case-equivalent to a member of `set`. */
+function fold(set: CharSet, unicode: boolean): CharSet {
+  const { points, classes } = foldTable(unicode);
+  const extra: number[] = [];
+  for (let i = 0; i < set.length; i += 2) {
+    const hi = set[i + 1]!;
+    for (let j = lowerBound(points, set[i]!); j < points.length && points[j]! <= hi; j++) {
+      for (const c of classes.get(points[j]!)!) extra.push(c, c);
+    }
+  }
+  return extra.length === 0 ? set : union([...set, ...extra]);
+}
+
+function lowerBound(sorted: number[], value: number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (sorted[mid]! < value) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Unicode property escapes (`\p{…}`, `u` only), computed by V8 and cached per process.
+
+const propertySets = new Map<string, CharSet>();
+
+/** The code points `raw` (`\p{…}` or `\P{…}`) matches under `u`, and `i` when `ignoreCase`. */
+function propertySet(raw: string, ignoreCase: boolean): CharSet {
+  const key = `${ignoreCase ? "i" : "-"}${raw}`;
+  const cached = propertySets.get(key);
+  if (cached) return cached;
+  const re = new RegExp(`^${raw}$`, ignoreCase ? "iu" : "u");
+  const out: number[] = [];
+  let start = -1;
+  for (let c = 0; c <= 0x110000; c++) {
+    const inside = c <= 0x10ffff && re.test(String.fromCodePoint(c));
+    if (inside && start < 0) start = c;
+    else if (!inside && start >= 0) {
+      out.push(start, c - 1);
+      start = -1;
+    }
+  }
+  propertySets.set(key, out);
+  return out;
+}

@@ -1,0 +1,399 @@
+import type { Ast, CompiledRegex, Expr, Program, Resolution, Template, Type } from "@clearance/dsl";
+import { compileRegex } from "@clearance/dsl";
+import type { ListValues } from "./codegen.js";
+import {
+  divide,
+  formatValue,
+  type PreparedContext,
+  readContext,
+  remainder,
+  toTimestamp,
+} from "./runtime.js";
+
+/**
+ * A tree-walking evaluator with the same semantics as the compiled code. It serves twice:
+ * as the reference the compiled evaluator is property-tested against, and as the explainer,
+ * recording every condition's value and the field values it saw.
+ */
+
+/** `true`, `false` or `null` for unknown. */
+export type Truth = boolean | null;
+
+export interface ConditionTrace {
+  /** the condition's source text */
+  expr: string;
+  value: Truth;
+  /** field paths this condition read, with the values seen (timestamps as RFC 3339) */
+  fields?: Record<string, unknown>;
+  /** field paths that were absent, making the condition unknown */
+  missing?: string[];
+  children?: ConditionTrace[];
+  /** for `any` / `all`: the index of the list item that decided */
+  item?: number;
+}
+
+interface Env {
+  r: Record<string, unknown>;
+  c: PreparedContext;
+  n: number;
+  vars: unknown[];
+  /** the trace being filled, when explaining */
+  trace: ConditionTrace | undefined;
+}
+
+export class Interpreter {
+  private readonly regexes = new Map<Ast.MatchExpr, CompiledRegex>();
+
+  constructor(
+    private readonly program: Program,
+    private readonly values: ListValues,
+    private readonly sourceText: (span: Ast.Node["span"]) => string = () => "",
+  ) {}
+
+  /** The rule's match: `when` and not any `unless`. */
+  ruleTest(rule: Ast.RuleDecl, r: Record<string, unknown>, c: PreparedContext, n: number): Truth {
+    const env: Env = { r, c, n, vars: [], trace: undefined };
+    let acc: Truth = rule.when ? this.truth(this.eval(rule.when, env)) : null;
+    for (const u of rule.unless) {
+      if (acc === false) break;
+      const v = this.truth(this.eval(u, env));
+      acc = and3(acc, v === null ? null : !v);
+    }
+    return acc;
+  }
+
+  /** Like ruleTest, with a trace of `when` and each `unless` that was evaluated. */
+  explainRule(
+    rule: Ast.RuleDecl,
+    r: Record<string, unknown>,
+    c: PreparedContext,
+    n: number,
+  ): { value: Truth; when?: ConditionTrace; unless: ConditionTrace[] } {
+    const unless: ConditionTrace[] = [];
+    let when: ConditionTrace | undefined;
+    let acc: Truth = null;
+    if (rule.when) {
+      when = this.traced(rule.when, r, c, n);
+      acc = when.value;
+    }
+    for (const u of rule.unless) {
+      if (acc === false) break;
+      const t = this.traced(u, r, c, n);
+      unless.push(t);
+      acc = and3(acc, t.value === null ? null : !t.value);
+    }
+    const out: { value: Truth; when?: ConditionTrace; unless: ConditionTrace[] } = {
+      value: acc,
+      unless,
+    };
+    if (when) out.when = when;
+    return out;
+  }
+
+  private traced(
+    e: Expr,
+    r: Record<string, unknown>,
+    c: PreparedContext,
+    n: number,
+  ): ConditionTrace {
+    const trace: ConditionTrace = { expr: this.sourceText(e.span), value: null };
+    const env: Env = { r, c, n, vars: [], trace };
+    trace.value = this.truth(this.eval(e, env));
+    return trace;
+  }
+
+  reason(t: Template, r: Record<string, unknown>, c: PreparedContext, n: number): string {
+    const env: Env = { r, c, n, vars: [], trace: undefined };
+    let out = "";
+    for (const p of t.parts) {
+      out +=
+        typeof p === "string"
+          ? p
+          : formatValue(this.eval(p, env), this.program.types.get(p) as Type);
+    }
+    return out;
+  }
+
+  private truth(v: unknown): Truth {
+    return v == null ? null : (v as boolean);
+  }
+
+  /** Evaluates a sub-condition as its own trace node, when tracing. */
+  private child(e: Expr, env: Env): unknown {
+    const parent = env.trace;
+    if (!parent) return this.eval(e, env);
+    const node: ConditionTrace = { expr: this.sourceText(e.span), value: null };
+    (parent.children ??= []).push(node);
+    env.trace = node;
+    try {
+      const v = this.eval(e, env);
+      node.value = this.truth(v);
+      return v;
+    } finally {
+      env.trace = parent;
+    }
+  }
+
+  eval(e: Expr, env: Env): unknown {
+    switch (e.kind) {
+      case "literal":
+        return e.value;
+      case "list":
+        return e.items.map((i) => this.eval(i, env));
+      case "path":
+        return this.path(e, env, true);
+      case "unary": {
+        if (e.op === "not") {
+          const v =
+            env.trace && isCondition(e.operand)
+              ? this.child(e.operand, env)
+              : this.eval(e.operand, env);
+          return v == null ? undefined : !v;
+        }
+        const v = this.eval(e.operand, env);
+        return v == null ? undefined : -(v as number);
+      }
+      case "binary":
+        return this.binary(e, env);
+      case "match": {
+        const v = this.eval(e.operand, env);
+        if (v == null) return undefined;
+        return this.regex(e).test(v as string);
+      }
+      case "quantifier":
+      case "count":
+        return this.loop(e, env);
+      case "call":
+        return this.call(e, env);
+      case "error":
+        throw new Error("cannot evaluate a rule set with errors");
+    }
+  }
+
+  private path(e: Ast.PathExpr, env: Env, convert: boolean): unknown {
+    const res = this.program.resolutions.get(e) as Resolution;
+    let v: unknown;
+    let rest: readonly string[];
+    switch (res.kind) {
+      case "list":
+        return [...(this.values.lists.get(res.name) ?? [])];
+      case "hashlist":
+        return this.values.hashlists.get(res.name);
+      case "context":
+        v = readContext(env.c, res.path[0]!);
+        rest = res.path.slice(1);
+        break;
+      case "variable":
+        v = env.vars[res.depth];
+        rest = res.path;
+        break;
+      case "field":
+        v = env.r;
+        rest = res.path;
+        break;
+    }
+    for (const seg of rest) {
+      if (v == null) break;
+      v = (v as Record<string, unknown>)[seg];
+    }
+    if (v === null) v = undefined;
+    const name = e.segments.map((s) => s.name).join(".");
+    if (convert && res.type.kind === "timestamp") v = toTimestamp(v, name);
+    const trace = env.trace;
+    if (trace && res.kind !== "variable") {
+      if (v === undefined) {
+        if (!(trace.missing ??= []).includes(name)) trace.missing.push(name);
+      } else
+        (trace.fields ??= {})[name] =
+          res.type.kind === "timestamp" && typeof v === "number" ? new Date(v).toISOString() : v;
+    }
+    return v;
+  }
+
+  private regex(e: Ast.MatchExpr): CompiledRegex {
+    let re = this.regexes.get(e);
+    if (!re) {
+      re = compileRegex(
+        e.regex.source,
+        e.regex.flags,
+        this.program.regexes.get(e) ?? { engine: "re2", reason: "" },
+      );
+      this.regexes.set(e, re);
+    }
+    return re;
+  }
+
+  private binary(e: Ast.BinaryExpr, env: Env): unknown {
+    if (e.op === "and" || e.op === "or") {
+      // A chain `a and b and c` is evaluated (and traced) as one list of operands, left to right,
+      // stopping at the first that decides: the same operands the nested form evaluates.
+      const operands: Expr[] = [];
+      let x: Expr = e;
+      while (x.kind === "binary" && x.op === e.op) {
+        operands.push(x.right);
+        x = x.left;
+      }
+      operands.push(x);
+      operands.reverse();
+      const decisive = e.op === "or";
+      let unknown = false;
+      for (const operand of operands) {
+        const v = this.truth(
+          env.trace && isCondition(operand) ? this.child(operand, env) : this.eval(operand, env),
+        );
+        if (v === decisive) return decisive;
+        if (v === null) unknown = true;
+      }
+      return unknown ? undefined : !decisive;
+    }
+    if (e.op === "in" || e.op === "not in") {
+      const found = this.member(e, env);
+      return e.op === "in" || found == null ? found : !found;
+    }
+    const a = this.eval(e.left, env);
+    if (a == null) return undefined;
+    const b = this.eval(e.right, env);
+    if (b == null) return undefined;
+    switch (e.op) {
+      case "==":
+        return a === b;
+      case "!=":
+        return a !== b;
+      case "<":
+        return (a as number) < (b as number);
+      case "<=":
+        return (a as number) <= (b as number);
+      case ">":
+        return (a as number) > (b as number);
+      case ">=":
+        return (a as number) >= (b as number);
+      case "contains":
+        return (a as string).includes(b as string);
+      case "startsWith":
+        return (a as string).startsWith(b as string);
+      case "endsWith":
+        return (a as string).endsWith(b as string);
+      case "+":
+        return (a as number) + (b as number);
+      case "-":
+        return (a as number) - (b as number);
+      case "*":
+        return (a as number) * (b as number);
+      case "/":
+        return divide(a as number, b as number, "/");
+      case "%":
+        return remainder(a as number, b as number, "%");
+      default:
+        throw new Error(`unexpected operator ${e.op}`);
+    }
+  }
+
+  private member(e: Ast.BinaryExpr, env: Env): boolean | undefined {
+    const a = this.eval(e.left, env);
+    if (a == null) return undefined;
+    const res = e.right.kind === "path" ? this.program.resolutions.get(e.right) : undefined;
+    if (res?.kind === "hashlist")
+      return (this.values.hashlists.get(res.name) ?? new Set()).has((a as string).toLowerCase());
+    if (res?.kind === "list") return (this.values.lists.get(res.name) ?? new Set()).has(a);
+    const list = this.eval(e.right, env);
+    if (list == null) return undefined;
+    return (list as unknown[]).includes(a);
+  }
+
+  private loop(e: Ast.QuantifierExpr | Ast.CountExpr, env: Env): unknown {
+    const list = this.eval(e.collection, env) as unknown[] | undefined;
+    if (list == null) return undefined;
+    const depth = env.vars.length;
+    const trace = env.trace;
+    // Items are evaluated without a trace; the deciding item is traced afterwards.
+    env.trace = undefined;
+    let result: unknown;
+    let decidingItem = -1;
+    try {
+      if (e.kind === "count") {
+        let k = 0;
+        for (const item of list) {
+          env.vars[depth] = item;
+          if (this.eval(e.body, env) === true) k++;
+        }
+        result = k;
+      } else {
+        const stopOn = e.quantifier === "any";
+        let unknown = false;
+        result = !stopOn;
+        for (let i = 0; i < list.length; i++) {
+          env.vars[depth] = list[i];
+          const v = this.eval(e.body, env);
+          if (v === stopOn) {
+            result = stopOn;
+            decidingItem = i;
+            break;
+          }
+          if (v == null) unknown = true;
+        }
+        if (decidingItem < 0 && unknown) result = undefined;
+      }
+    } finally {
+      env.vars.length = depth;
+      env.trace = trace;
+    }
+    if (trace && decidingItem >= 0) {
+      trace.item = decidingItem;
+      env.vars[depth] = list[decidingItem];
+      const node: ConditionTrace = { expr: this.sourceText(e.body.span), value: null };
+      (trace.children ??= []).push(node);
+      env.trace = node;
+      try {
+        node.value = this.truth(this.eval(e.body, env));
+        const item = list[decidingItem];
+        (node.fields ??= {})[`${e.variable.name}`] = item;
+      } finally {
+        env.trace = trace;
+        env.vars.length = depth;
+      }
+    }
+    return result;
+  }
+
+  private call(e: Ast.CallExpr, env: Env): unknown {
+    const name = e.callee.name;
+    if (name === "now") return env.n;
+    const arg = e.args[0]!;
+    if (name === "exists") {
+      const res = this.program.resolutions.get(arg as Ast.PathExpr);
+      if (!res || res.kind === "list" || res.kind === "hashlist") return true;
+      return this.path(arg as Ast.PathExpr, env, false) != null;
+    }
+    const a = this.eval(arg, env);
+    if (a == null) return undefined;
+    switch (name) {
+      case "age":
+        return env.n - (a as number);
+      case "lower":
+        return (a as string).toLowerCase();
+      case "upper":
+        return (a as string).toUpperCase();
+      case "len":
+        return (a as string | unknown[]).length;
+      default:
+        throw new Error(`unknown function ${name}`);
+    }
+  }
+}
+
+function isCondition(e: Expr): boolean {
+  return e.kind === "binary" || e.kind === "unary" || e.kind === "match" || e.kind === "quantifier";
+}
+
+/** Kleene conjunction. */
+export function and3(a: Truth, b: Truth): Truth {
+  if (a === false || b === false) return false;
+  if (a === null || b === null) return null;
+  return true;
+}
+
+export function or3(a: Truth, b: Truth): Truth {
+  if (a === true || b === true) return true;
+  if (a === null || b === null) return null;
+  return false;
+}

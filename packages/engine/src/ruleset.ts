@@ -1,0 +1,375 @@
+import type { Action, Ast, OnError, Program, SourceFile, Strategy } from "@clearance/dsl";
+import { positionAt } from "@clearance/dsl";
+import type { CompiledProgram, CompiledRule, ListValues } from "./codegen.js";
+import { applyErrors, type Combined, outranks, type RuleError, SEVERITY } from "./combine.js";
+import { type ConditionTrace, Interpreter } from "./interpret.js";
+import type { AnalysisResult } from "./result.js";
+import { EMPTY_CONTEXT, prepareContext, RuleRuntimeError } from "./runtime.js";
+import { isValidated, type Problem, validateResult } from "./validate.js";
+
+export interface DecideOptions {
+  /** request context: the fields declared with `context { ... }` */
+  context?: unknown;
+  /** evaluation time (Date, epoch ms or RFC 3339); defaults to the current time */
+  now?: Date | number | string;
+  /** record every rule's outcome and every condition's value */
+  explain?: boolean;
+}
+
+export interface Decision {
+  decision: Action;
+  reason: string;
+  /** the deciding rule; null when the default decided */
+  rule: string | null;
+  /** every enforced rule that matched, in declaration order */
+  matched: string[];
+  /** monitor rules that matched: reported, never enforced */
+  monitored: string[];
+  errors: RuleError[];
+  revision: string;
+  explain?: Explanation;
+}
+
+export interface Location {
+  file: string;
+  line: number;
+  column: number;
+}
+
+export type RuleOutcome = "matched" | "not_matched" | "unknown" | "expired" | "error";
+
+export interface RuleExplanation {
+  rule: string;
+  action: Action;
+  monitor: boolean;
+  priority: number;
+  location: Location;
+  outcome: RuleOutcome;
+  when?: ConditionTrace;
+  unless?: ConditionTrace[];
+  /** the rule's reason, when it matched */
+  reason?: string;
+  error?: string;
+  /** when the rule stopped applying, for expired rules */
+  expiredAt?: string;
+}
+
+export interface Explanation {
+  strategy: Strategy;
+  onError: OnError;
+  now: string;
+  decidedBy: "rule" | "default" | "error";
+  /** the rules evaluated for this input, in declaration order */
+  rules: RuleExplanation[];
+  /** rules skipped because their indexed condition (`sha256 == ...`) could not hold for this input */
+  notApplicable: number;
+}
+
+export interface RuleInfo {
+  name: string;
+  action: Action;
+  monitor: boolean;
+  priority: number;
+  expires?: string;
+  location: Location;
+}
+
+export interface Revision {
+  /** content hash of every rule file and list */
+  revision: string;
+  /** the git commit of the rules' work tree, when there is one */
+  commit?: { sha: string; dirty: boolean };
+}
+
+/** A result that failed validation: it is never evaluated. */
+export class InvalidResultError extends Error {
+  override name = "InvalidResultError";
+  constructor(readonly problems: Problem[]) {
+    super(
+      `invalid analysis result: ${problems.map((p) => `${p.pointer || "/"}: ${p.message}`).join("; ")}`,
+    );
+  }
+}
+
+/** A compiled rule set. `decide` is synchronous, never throws for rule failures, and is safe to share. */
+export class Ruleset {
+  readonly name: string | undefined;
+  readonly strategy: Strategy;
+  readonly onError: OnError;
+  readonly revision: string;
+  readonly commit: { sha: string; dirty: boolean } | undefined;
+  readonly rules: readonly RuleInfo[];
+  private readonly compiled: CompiledProgram;
+  private readonly interpreter: Interpreter;
+  private readonly defaultAction: Action;
+  private readonly locations: Location[];
+  private readonly allRules: Int32Array;
+
+  constructor(
+    private readonly program: Program,
+    compiled: CompiledProgram,
+    values: ListValues,
+    files: ReadonlyMap<string, SourceFile>,
+    revision: Revision,
+  ) {
+    this.name = program.name;
+    this.strategy = program.strategy;
+    this.onError = program.onError;
+    this.revision = revision.revision;
+    this.commit = revision.commit;
+    this.compiled = compiled;
+    this.allRules = Int32Array.from(compiled.rules.keys());
+    this.defaultAction = program.defaultOutcome.action;
+    const text = (span: Ast.Node["span"]) =>
+      files.get(span.file)?.text.slice(span.start, span.end) ?? "";
+    this.interpreter = new Interpreter(program, values, text);
+    this.locations = compiled.rules.map((r) => {
+      const file = files.get(r.decl.span.file);
+      const pos = file ? positionAt(file, r.decl.name.span.start) : { line: 0, column: 0 };
+      return { file: r.decl.span.file, line: pos.line, column: pos.column };
+    });
+    this.rules = Object.freeze(
+      compiled.rules.map((r, i) => {
+        const info: RuleInfo = {
+          name: r.name,
+          action: r.action,
+          monitor: r.monitor,
+          priority: r.priority,
+          location: this.locations[i]!,
+        };
+        if (r.decl.expires) info.expires = new Date(r.decl.expires.at).toISOString();
+        return Object.freeze(info);
+      }),
+    );
+  }
+
+  /**
+   * Decides one analysis result. A result that was not produced by `validateResult` / `toCanonical`
+   * is validated first; an invalid one throws InvalidResultError and is never half-evaluated.
+   */
+  decide(result: AnalysisResult | Record<string, unknown>, options: DecideOptions = {}): Decision {
+    let r = result as Record<string, unknown>;
+    if (!isValidated(r)) {
+      const v = validateResult(r);
+      if (!v.ok) throw new InvalidResultError(v.problems);
+      r = v.result as Record<string, unknown>;
+    }
+    const n = resolveNow(options.now);
+    const c =
+      options.context == null
+        ? EMPTY_CONTEXT
+        : prepareContext(options.context, this.program.context);
+    if (options.explain === true) return this.explainDecide(r, c, n);
+
+    const rules = this.compiled.rules;
+    const order = this.candidates(r);
+    const strategy = this.strategy;
+    const matched: string[] = [];
+    const monitored: string[] = [];
+    let errors: RuleError[] | undefined;
+    let best: CompiledRule | undefined;
+    for (let k = 0; k < order.length; k++) {
+      const rule = rules[order[k]!]!;
+      if (rule.expiresAt !== undefined && n >= rule.expiresAt) continue;
+      let hit: boolean | undefined;
+      try {
+        hit = rule.test(r, c, n);
+      } catch (error) {
+        (errors ??= []).push(toRuleError(rule, error));
+        continue;
+      }
+      if (hit !== true) continue;
+      if (rule.monitor) {
+        monitored.push(rule.name);
+        continue;
+      }
+      matched.push(rule.name);
+      if (best === undefined || outranks(strategy, rule, best)) best = rule;
+    }
+    return this.finish(r, c, n, best, matched, monitored, errors ?? []);
+  }
+
+  private finish(
+    r: Record<string, unknown>,
+    c: ReturnType<typeof prepareContext>,
+    n: number,
+    best: CompiledRule | undefined,
+    matched: string[],
+    monitored: string[],
+    errors: RuleError[],
+    explanation?: Explanation,
+  ): Decision {
+    let combined: Combined = best
+      ? { decision: best.action, rule: best.name, index: best.index }
+      : { decision: this.defaultAction, rule: null, index: -1 };
+    let reason: string;
+    const applied = applyErrors(this.onError, combined, errors);
+    combined = applied.combined;
+    if (applied.failedRule) {
+      reason = `rule \`${applied.failedRule.rule}\` failed at run time: ${applied.failedRule.message}`;
+    } else if (best) {
+      try {
+        reason = best.reason(r, c, n);
+      } catch (error) {
+        // The rule matched but its reason could not be rendered: show the template, report why.
+        reason = best.decl.outcome?.reason.raw.slice(1, -1) ?? "";
+        errors.push({
+          ...toRuleError(best, error),
+          message: `in its reason: ${errorMessage(error)}`,
+        });
+      }
+    } else {
+      try {
+        reason = this.compiled.defaultReason(r, c, n);
+      } catch (error) {
+        reason = this.program.defaultOutcome.reason.raw.slice(1, -1);
+        errors.push({
+          rule: "default",
+          message: `in the default reason: ${errorMessage(error)}`,
+          monitor: false,
+        });
+      }
+    }
+    const decision: Decision = {
+      decision: combined.decision,
+      reason,
+      rule: combined.rule,
+      matched,
+      monitored,
+      errors,
+      revision: this.revision,
+    };
+    if (explanation) {
+      explanation.decidedBy = applied.failedRule ? "error" : best ? "rule" : "default";
+      decision.explain = explanation;
+    }
+    return decision;
+  }
+
+  /** Rule indices to evaluate, in declaration order: the unindexed ones plus index hits. */
+  private candidates(r: Record<string, unknown>): ArrayLike<number> {
+    const indexes = this.compiled.indexes;
+    if (indexes.length === 0) return this.compiled.unindexed;
+    let hits: number[] | undefined;
+    for (const idx of indexes) {
+      let v: unknown = r;
+      for (const seg of idx.path) {
+        if (v == null) break;
+        v = (v as Record<string, unknown>)[seg];
+      }
+      if (v == null) continue;
+      const bucket = idx.buckets.get(v);
+      if (bucket) hits = hits ? hits.concat(bucket) : bucket.slice();
+    }
+    if (!hits) return this.compiled.unindexed;
+    hits.sort((a, b) => a - b);
+    return mergeSorted(this.compiled.unindexed, hits);
+  }
+
+  private explainDecide(
+    r: Record<string, unknown>,
+    c: ReturnType<typeof prepareContext>,
+    n: number,
+  ): Decision {
+    const rules = this.compiled.rules;
+    // Small rule sets explain every rule, including those the index would skip (they show which
+    // field was missing); large ones (per-hash lists) explain the rules that could apply.
+    const order = rules.length <= EXPLAIN_ALL_RULES ? this.allRules : this.candidates(r);
+    const explanation: Explanation = {
+      strategy: this.strategy,
+      onError: this.onError,
+      now: new Date(n).toISOString(),
+      decidedBy: "default",
+      rules: [],
+      notApplicable: rules.length - order.length,
+    };
+    const matched: string[] = [];
+    const monitored: string[] = [];
+    const errors: RuleError[] = [];
+    let best: CompiledRule | undefined;
+    for (let k = 0; k < order.length; k++) {
+      const rule = rules[order[k]!]!;
+      const entry: RuleExplanation = {
+        rule: rule.name,
+        action: rule.action,
+        monitor: rule.monitor,
+        priority: rule.priority,
+        location: this.locations[rule.index]!,
+        outcome: "not_matched",
+      };
+      explanation.rules.push(entry);
+      if (rule.expiresAt !== undefined && n >= rule.expiresAt) {
+        entry.outcome = "expired";
+        entry.expiredAt = new Date(rule.expiresAt).toISOString();
+        continue;
+      }
+      let hit: boolean | null;
+      try {
+        const traced = this.interpreter.explainRule(rule.decl, r, c, n);
+        hit = traced.value;
+        if (traced.when) entry.when = traced.when;
+        if (traced.unless.length > 0) entry.unless = traced.unless;
+      } catch (error) {
+        const e = toRuleError(rule, error);
+        errors.push(e);
+        entry.outcome = "error";
+        entry.error = e.message;
+        continue;
+      }
+      if (hit !== true) {
+        entry.outcome = hit === null ? "unknown" : "not_matched";
+        continue;
+      }
+      entry.outcome = "matched";
+      if (rule.decl.outcome) {
+        try {
+          entry.reason = this.interpreter.reason(rule.decl.outcome.reason, r, c, n);
+        } catch {
+          // reported when it decides; an explanation still shows the rule matched
+        }
+      }
+      if (rule.monitor) {
+        monitored.push(rule.name);
+        continue;
+      }
+      matched.push(rule.name);
+      if (best === undefined || outranks(this.strategy, rule, best)) best = rule;
+    }
+    return this.finish(r, c, n, best, matched, monitored, errors, explanation);
+  }
+}
+
+/** Rule sets up to this size explain every rule; larger ones explain the rules their index selects. */
+const EXPLAIN_ALL_RULES = 1_000;
+
+function mergeSorted(a: ArrayLike<number>, b: readonly number[]): number[] {
+  const out: number[] = [];
+  let i = 0;
+  let j = 0;
+  let last = -1;
+  while (i < a.length || j < b.length) {
+    const next = j >= b.length || (i < a.length && a[i]! <= b[j]!) ? a[i++]! : b[j++]!;
+    if (next !== last) out.push(next);
+    last = next;
+  }
+  return out;
+}
+
+function resolveNow(now: DecideOptions["now"]): number {
+  if (now === undefined) return Date.now();
+  const ms = now instanceof Date ? now.getTime() : typeof now === "number" ? now : Date.parse(now);
+  if (!Number.isFinite(ms)) throw new TypeError(`\`now\` is not a valid time: \`${String(now)}\``);
+  return ms;
+}
+
+function errorMessage(error: unknown): string {
+  if (error instanceof RuleRuntimeError) return error.message;
+  // Anything else is a type the schema should have excluded: say what broke, not a stack.
+  return `unexpected data: ${error instanceof Error ? error.message : String(error)}`;
+}
+
+function toRuleError(rule: CompiledRule, error: unknown): RuleError {
+  return { rule: rule.name, message: errorMessage(error), monitor: rule.monitor };
+}
+
+export { SEVERITY };

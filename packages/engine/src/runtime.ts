@@ -1,0 +1,134 @@
+import { formatDuration, type Type } from "@clearance/dsl";
+
+/** A failure while evaluating one rule: reported in `errors`, handled by `on-error`, never thrown out of decide. */
+export class RuleRuntimeError extends Error {
+  override name = "RuleRuntimeError";
+}
+
+/** An RFC 3339 string from the input (or epoch ms from the context) -> epoch ms; unknown stays unknown. */
+export function toTimestamp(value: unknown, what: string): number | undefined {
+  if (value == null) return undefined;
+  if (typeof value === "number" && Number.isFinite(value)) return value;
+  if (typeof value === "string") {
+    const ms = Date.parse(value);
+    if (!Number.isNaN(ms)) return ms;
+  }
+  throw new RuleRuntimeError(
+    `\`${what}\` is not a valid timestamp: \`${String(value).slice(0, 40)}\``,
+  );
+}
+
+export function divide(a: number, b: number, what: string): number {
+  if (b === 0) throw new RuleRuntimeError(`division by zero in \`${what}\``);
+  return a / b;
+}
+
+export function remainder(a: number, b: number, what: string): number {
+  if (b === 0) throw new RuleRuntimeError(`division by zero in \`${what}\``);
+  return a % b;
+}
+
+/** How a value appears inside a reason. */
+export function formatValue(value: unknown, type: Type): string {
+  if (value == null) return "unknown";
+  switch (type.kind) {
+    case "duration":
+      return formatDuration(value as number);
+    case "timestamp":
+      return new Date(value as number).toISOString();
+    case "number":
+      return Number.isInteger(value)
+        ? String(value)
+        : String(Math.round((value as number) * 100) / 100);
+    case "list":
+      return (value as unknown[]).map((v) => formatValue(v, type.element)).join(", ");
+    default:
+      return String(value);
+  }
+}
+
+/**
+ * The request context after checking it against the declared fields, once per decision.
+ * A field of the wrong type is not thrown at once: only rules that read it fail.
+ */
+export interface PreparedContext {
+  values: Readonly<Record<string, unknown>>;
+  bad: ReadonlyMap<string, string> | undefined;
+}
+
+export const EMPTY_CONTEXT: PreparedContext = Object.freeze({
+  values: Object.freeze({}),
+  bad: undefined,
+});
+
+export function prepareContext(
+  context: unknown,
+  declared: ReadonlyMap<string, { type: Type }>,
+): PreparedContext {
+  if (context == null) return EMPTY_CONTEXT;
+  if (typeof context !== "object" || Array.isArray(context)) {
+    const bad = new Map<string, string>();
+    for (const name of declared.keys()) bad.set(name, "the context is not an object");
+    return { values: {}, bad };
+  }
+  const values: Record<string, unknown> = {};
+  let bad: Map<string, string> | undefined;
+  for (const [name, field] of declared) {
+    const raw = (context as Record<string, unknown>)[name];
+    if (raw == null) continue;
+    const problem = contextProblem(raw, field.type);
+    if (problem) {
+      bad ??= new Map();
+      bad.set(name, `context field \`${name}\` ${problem}`);
+      continue;
+    }
+    values[name] = field.type.kind === "timestamp" ? toTimestamp(raw, `context.${name}`) : raw;
+  }
+  return { values, bad };
+}
+
+function contextProblem(value: unknown, type: Type): string | undefined {
+  switch (type.kind) {
+    case "string":
+      return typeof value === "string" ? undefined : `should be a string, got ${describe(value)}`;
+    case "number":
+    case "duration":
+      return typeof value === "number" && Number.isFinite(value)
+        ? undefined
+        : `should be a ${type.kind === "duration" ? "duration in milliseconds" : "number"}, got ${describe(value)}`;
+    case "bool":
+      return typeof value === "boolean"
+        ? undefined
+        : `should be true or false, got ${describe(value)}`;
+    case "timestamp":
+      return (typeof value === "string" && !Number.isNaN(Date.parse(value))) ||
+        (typeof value === "number" && Number.isFinite(value))
+        ? undefined
+        : `should be an RFC 3339 timestamp, got ${describe(value)}`;
+    case "list": {
+      if (!Array.isArray(value)) return `should be a list, got ${describe(value)}`;
+      for (let i = 0; i < value.length; i++) {
+        const p = contextProblem(value[i], type.element);
+        if (p) return `item ${i} ${p}`;
+      }
+      return undefined;
+    }
+    default:
+      return undefined;
+  }
+}
+
+function describe(value: unknown): string {
+  if (Array.isArray(value)) return "a list";
+  if (value === null) return "null";
+  if (typeof value === "string") return `\`${value.slice(0, 40)}\``;
+  return typeof value === "object" ? "an object" : `\`${String(value)}\``;
+}
+
+export function readContext(c: PreparedContext, name: string): unknown {
+  if (c.bad !== undefined) {
+    const problem = c.bad.get(name);
+    if (problem !== undefined) throw new RuleRuntimeError(problem);
+  }
+  return c.values[name];
+}
