@@ -61,7 +61,16 @@ export interface CompiledProgram {
   indexes: RuleIndex[];
   /** rules no index covers, in declaration order: evaluated for every input */
   unindexed: Int32Array;
+  /** compiled bodies of `any` / `all` / `count`, by node: (r, c, n, ...loop variables) -> truth */
+  loopBodies: ReadonlyMap<Ast.QuantifierExpr | Ast.CountExpr, LoopBody>;
 }
+
+export type LoopBody = (
+  r: Record<string, unknown>,
+  c: PreparedContext,
+  n: number,
+  ...vars: unknown[]
+) => unknown;
 
 export interface ListValues {
   lists: ReadonlyMap<string, ReadonlySet<unknown>>;
@@ -129,7 +138,9 @@ export function compileProgram(program: Program, values: ListValues): CompiledPr
   // One Function for the whole rule set: V8 compiles each inner function lazily, on first call.
   const body: string[] = ['"use strict";', ...emitter.hoisted, "return ["];
   for (const p of pending) body.push(`${p.test ?? "null"}, ${p.reason ?? "null"},`);
-  body.push(`${defaultReasonCode ?? "null"}];`);
+  body.push(`${defaultReasonCode ?? "null"},`);
+  // Loop bodies last: the explainer runs them per list item instead of interpreting each item.
+  body.push(`${emitter.bodies.map((b) => b.name).join(", ")}];`);
   const factory = new Function("K", "H", body.join("\n")) as (
     k: unknown[],
     h: typeof helpers,
@@ -141,17 +152,38 @@ export function compileProgram(program: Program, values: ListValues): CompiledPr
     if (test) p.rule.test = test;
     if (reason) p.rule.reason = reason;
   });
-  const defaultFn = made[made.length - 1] as ReasonFn | null;
+  const defaultFn = made[2 * pending.length] as ReasonFn | null;
+  const loopBodies = new Map<Ast.QuantifierExpr | Ast.CountExpr, LoopBody>();
+  emitter.bodies.forEach((b, i) => {
+    loopBodies.set(b.node, made[2 * pending.length + 1 + i] as unknown as LoopBody);
+  });
+  // An index pays for its lookup only when it spares many rules: small groups stay unindexed.
+  for (const [id, idx] of indexes) {
+    const members = new Set<number>();
+    for (const bucket of idx.buckets.values()) for (const i of bucket) members.add(i);
+    if (members.size >= MIN_INDEXED_RULES) continue;
+    indexes.delete(id);
+    for (const i of members) {
+      indexed.delete(i);
+      // Fully indexed rules were given no code: give them their condition back.
+      const rule = rules[i]!;
+      if (rule.test === alwaysTrue && rule.decl.when) rule.test = emitter.standalone(rule.decl);
+    }
+  }
   const unindexed = rules.filter((r) => !indexed.has(r.index)).map((r) => r.index);
   return {
     rules,
     defaultReason: defaultFn ?? constantReason(defaultTemplate),
+    loopBodies,
     indexes: [...indexes.values()],
     unindexed: Int32Array.from(unindexed),
   };
 }
 
 const alwaysTrue: RuleTest = () => true;
+
+/** Fewer rules than this on one field are not worth an index lookup per decision. */
+const MIN_INDEXED_RULES = 16;
 
 /** Code that cannot throw and has no effects: it may be evaluated out of order. */
 function isSimple(code: string): boolean {
@@ -224,6 +256,7 @@ function indexKey(
 class Emitter {
   readonly constants: unknown[] = [];
   readonly hoisted: string[] = [];
+  readonly bodies: { node: Ast.QuantifierExpr | Ast.CountExpr; name: string }[] = [];
   private temps = 0;
   private maxTemps = 0;
   private hoistCount = 0;
@@ -264,6 +297,18 @@ class Emitter {
     this.temps = savedTemps;
     this.maxTemps = savedMax;
     return `function (${params}) { ${decl}return ${expr}; }`;
+  }
+
+  /** Compiles one rule on its own, for a rule that lost its index after code generation. */
+  standalone(decl: RuleDecl): RuleTest {
+    const hoistedBefore = this.hoisted.length;
+    const bodiesBefore = this.bodies.length;
+    const fn = this.ruleFunction(decl);
+    const hoisted = this.hoisted.splice(hoistedBefore);
+    // These loop bodies live only inside this function; the explainer interprets them.
+    this.bodies.splice(bodiesBefore);
+    const source = `"use strict";\n${hoisted.join("\n")}\nreturn ${fn};`;
+    return new Function("K", "H", source)(this.constants, helpers) as RuleTest;
   }
 
   ruleFunction(decl: RuleDecl): string {
@@ -517,6 +562,7 @@ class Emitter {
       () => this.expr(e.body, depth + 1).code,
     );
     this.hoisted.push(`const ${bodyName} = ${body};`);
+    this.bodies.push({ node: e, name: bodyName });
     const args = ["r", "c", "n", ...vars.slice(0, depth)].join(", ");
     const call = (item: string) => `${bodyName}(${args}, ${item})`;
     let loop: string;

@@ -1,6 +1,6 @@
 import type { Ast, CompiledRegex, Expr, Program, Resolution, Template, Type } from "@clearance/dsl";
 import { compileRegex } from "@clearance/dsl";
-import type { ListValues } from "./codegen.js";
+import type { ListValues, LoopBody } from "./codegen.js";
 import {
   divide,
   formatValue,
@@ -43,11 +43,19 @@ interface Env {
 
 export class Interpreter {
   private readonly regexes = new Map<Ast.MatchExpr, CompiledRegex>();
+  /** per-node strings computed once: explaining is on the hot path of `explain: true` */
+  private readonly texts = new Map<Expr, string>();
+  private readonly names = new Map<Ast.PathExpr, string>();
 
   constructor(
     private readonly program: Program,
     private readonly values: ListValues,
     private readonly sourceText: (span: Ast.Node["span"]) => string = () => "",
+    /**
+     * Compiled loop bodies. The explainer passes them so that each list item is evaluated at
+     * compiled speed (only the deciding item is traced); the reference interpreter does not.
+     */
+    private readonly loopBodies?: ReadonlyMap<Ast.QuantifierExpr | Ast.CountExpr, LoopBody>,
   ) {}
 
   /** The rule's match: `when` and not any `unless`. */
@@ -90,13 +98,31 @@ export class Interpreter {
     return out;
   }
 
+  private text(e: Expr): string {
+    let t = this.texts.get(e);
+    if (t === undefined) {
+      t = this.sourceText(e.span);
+      this.texts.set(e, t);
+    }
+    return t;
+  }
+
+  private pathName(e: Ast.PathExpr): string {
+    let n = this.names.get(e);
+    if (n === undefined) {
+      n = e.segments.map((s) => s.name).join(".");
+      this.names.set(e, n);
+    }
+    return n;
+  }
+
   private traced(
     e: Expr,
     r: Record<string, unknown>,
     c: PreparedContext,
     n: number,
   ): ConditionTrace {
-    const trace: ConditionTrace = { expr: this.sourceText(e.span), value: null };
+    const trace: ConditionTrace = { expr: this.text(e), value: null };
     const env: Env = { r, c, n, vars: [], trace };
     trace.value = this.truth(this.eval(e, env));
     return trace;
@@ -122,7 +148,7 @@ export class Interpreter {
   private child(e: Expr, env: Env): unknown {
     const parent = env.trace;
     if (!parent) return this.eval(e, env);
-    const node: ConditionTrace = { expr: this.sourceText(e.span), value: null };
+    const node: ConditionTrace = { expr: this.text(e), value: null };
     (parent.children ??= []).push(node);
     env.trace = node;
     try {
@@ -197,15 +223,15 @@ export class Interpreter {
       v = (v as Record<string, unknown>)[seg];
     }
     if (v === null) v = undefined;
-    const name = e.segments.map((s) => s.name).join(".");
-    if (convert && res.type.kind === "timestamp") v = toTimestamp(v, name);
+    const isTimestamp = res.type.kind === "timestamp";
+    if (convert && isTimestamp) v = toTimestamp(v, this.pathName(e));
     const trace = env.trace;
-    if (trace && res.kind !== "variable") {
+    // A bare loop variable (`e`) is shown through its fields (`e.result`), not as a whole item.
+    if (trace && !(res.kind === "variable" && res.path.length === 0)) {
+      const name = this.pathName(e);
       if (v === undefined) {
         if (!(trace.missing ??= []).includes(name)) trace.missing.push(name);
-      } else
-        (trace.fields ??= {})[name] =
-          res.type.kind === "timestamp" && typeof v === "number" ? new Date(v).toISOString() : v;
+      } else (trace.fields ??= {})[name] = shown(v, isTimestamp);
     }
     return v;
   }
@@ -305,25 +331,32 @@ export class Interpreter {
     if (list == null) return undefined;
     const depth = env.vars.length;
     const trace = env.trace;
-    // Items are evaluated without a trace; the deciding item is traced afterwards.
+    // Items are evaluated without a trace (compiled when a body is available); the deciding
+    // item is traced afterwards.
     env.trace = undefined;
+    const compiled = this.loopBodies?.get(e);
+    const outer = env.vars.slice(0, depth);
+    const evalItem = compiled
+      ? depth === 0
+        ? (item: unknown) => compiled(env.r, env.c, env.n, item)
+        : (item: unknown) => compiled(env.r, env.c, env.n, ...outer, item)
+      : (item: unknown) => {
+          env.vars[depth] = item;
+          return this.eval(e.body, env);
+        };
     let result: unknown;
     let decidingItem = -1;
     try {
       if (e.kind === "count") {
         let k = 0;
-        for (const item of list) {
-          env.vars[depth] = item;
-          if (this.eval(e.body, env) === true) k++;
-        }
+        for (const item of list) if (evalItem(item) === true) k++;
         result = k;
       } else {
         const stopOn = e.quantifier === "any";
         let unknown = false;
         result = !stopOn;
         for (let i = 0; i < list.length; i++) {
-          env.vars[depth] = list[i];
-          const v = this.eval(e.body, env);
+          const v = evalItem(list[i]);
           if (v === stopOn) {
             result = stopOn;
             decidingItem = i;
@@ -340,13 +373,11 @@ export class Interpreter {
     if (trace && decidingItem >= 0) {
       trace.item = decidingItem;
       env.vars[depth] = list[decidingItem];
-      const node: ConditionTrace = { expr: this.sourceText(e.body.span), value: null };
+      const node: ConditionTrace = { expr: this.text(e.body), value: null };
       (trace.children ??= []).push(node);
       env.trace = node;
       try {
         node.value = this.truth(this.eval(e.body, env));
-        const item = list[decidingItem];
-        (node.fields ??= {})[`${e.variable.name}`] = item;
       } finally {
         env.trace = trace;
         env.vars.length = depth;
@@ -379,6 +410,13 @@ export class Interpreter {
         throw new Error(`unknown function ${name}`);
     }
   }
+}
+
+/** How a value seen by a condition is recorded: timestamps readable, long lists summarised. */
+function shown(v: unknown, isTimestamp: boolean): unknown {
+  if (isTimestamp && typeof v === "number") return new Date(v).toISOString();
+  if (Array.isArray(v) && v.length > 10) return `(${v.length} items)`;
+  return v;
 }
 
 function isCondition(e: Expr): boolean {

@@ -122,7 +122,7 @@ export class Ruleset {
     this.defaultAction = program.defaultOutcome.action;
     const text = (span: Ast.Node["span"]) =>
       files.get(span.file)?.text.slice(span.start, span.end) ?? "";
-    this.interpreter = new Interpreter(program, values, text);
+    this.interpreter = new Interpreter(program, values, text, compiled.loopBodies);
     this.locations = compiled.rules.map((r) => {
       const file = files.get(r.decl.span.file);
       const pos = file ? positionAt(file, r.decl.name.span.start) : { line: 0, column: 0 };
