@@ -1,6 +1,6 @@
 import { execFileSync } from "node:child_process";
 import { readdirSync, readFileSync, statSync } from "node:fs";
-import { dirname, isAbsolute, join, relative } from "node:path";
+import { dirname, isAbsolute, join } from "node:path";
 import {
   type Diagnostic,
   decodeSource,
@@ -113,8 +113,8 @@ export function gitCommit(dir: string): { sha: string; dirty: boolean } | undefi
       }).trim();
     const sha = run("rev-parse", "HEAD");
     if (!/^[0-9a-f]{40,64}$/.test(sha)) return undefined;
-    const top = run("rev-parse", "--show-toplevel");
-    const dirty = run("status", "--porcelain", "--", relative(top, dir) || ".") !== "";
+    // `git -C dir` runs inside dir, so "." limits the status to the rules' own files.
+    const dirty = run("status", "--porcelain", "--", ".") !== "";
     return { sha, dirty };
   } catch {
     return undefined;
