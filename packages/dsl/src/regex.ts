@@ -204,8 +204,8 @@ function syntaxProblem(source: string, e: RegExpSyntaxError): RegexProblem {
   let length = index < source.length ? 1 : 0;
   let help = GENERIC_SYNTAX_HELP;
   if (message.startsWith("invalid property name")) {
-    const escape = Math.max(source.lastIndexOf("\\p", index), source.lastIndexOf("\\P", index));
-    if (escape >= 0) [offset, length] = [escape, index - escape];
+    const escapeAt = Math.max(source.lastIndexOf("\\p", index), source.lastIndexOf("\\P", index));
+    if (escapeAt >= 0) [offset, length] = [escapeAt, index - escapeAt];
     help =
       "use a property V8 knows, such as `\\p{L}`, `\\p{Lu}`, `\\p{Script=Greek}` or `\\p{ASCII}`";
   } else if (message.startsWith("unterminated character class")) {
