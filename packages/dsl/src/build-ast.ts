@@ -91,22 +91,23 @@ export class AstBuilder {
 
   // ---------- file and declarations ----------
 
-  file(cst: CstNode, comments: IToken[]): A.RuleFile {
-    const items: A.Item[] = [];
-    for (const itemNode of this.nodes(cst.children, "item")) {
-      const decl = Object.values(itemNode.children)[0]?.[0];
-      if (decl === undefined || isToken(decl)) continue;
-      const item = this.item(decl);
-      if (item) items.push(item);
+  /** Appends the declarations of one parsed chunk of the file, in source order. */
+  items(cst: CstNode, into: A.Item[]): void {
+    // The CST groups declarations by kind; the AST keeps them in source order.
+    const decls: CstNode[] = [];
+    for (const list of Object.values(cst.children)) {
+      for (const e of list) if (!isToken(e)) decls.push(e);
     }
-    return {
-      path: this.path,
-      items,
-      comments: comments.map((c) => ({
-        text: c.image.replace(/\s+$/, ""),
-        span: this.tokenSpan(c),
-      })),
-    };
+    if (decls.length > 1)
+      decls.sort((a, b) => (a.location?.startOffset ?? 0) - (b.location?.startOffset ?? 0));
+    for (const decl of decls) {
+      const item = this.item(decl);
+      if (item) into.push(item);
+    }
+  }
+
+  comments(comments: IToken[]): A.Comment[] {
+    return comments.map((c) => ({ text: c.image.replace(/\s+$/, ""), span: this.tokenSpan(c) }));
   }
 
   private item(node: CstNode): A.Item | undefined {
@@ -126,7 +127,7 @@ export class AstBuilder {
         return strategy && { kind: "strategy", strategy, span };
       }
       case "defaultDecl": {
-        const action = this.outcomeAction(this.node(ch, "outcome"));
+        const action = this.action(ch);
         const s = this.tok(ch, "StringLiteral");
         return action && s && { kind: "default", action, reason: this.template(s), span };
       }
@@ -204,12 +205,9 @@ export class AstBuilder {
     return ref;
   }
 
-  private outcomeAction(node: CstNode | undefined): A.Action | undefined {
-    if (!node) return undefined;
-    if (this.tok(node.children, "Allow")) return "allow";
-    if (this.tok(node.children, "Deny")) return "deny";
-    if (this.tok(node.children, "Review")) return "review";
-    return undefined;
+  private action(ch: Children): A.Action | undefined {
+    const tk = this.tok(ch, "Action");
+    return tk ? (tk.image as A.Action) : undefined;
   }
 
   private rule(node: CstNode, span: Span): A.RuleDecl | undefined {
@@ -299,7 +297,7 @@ export class AstBuilder {
       } else if (cch.Unless) {
         rule.unless.push(exprNode ? this.expression(exprNode, 0) : { kind: "error", span: cspan });
       } else {
-        const action = this.outcomeAction(this.node(cch, "outcome"));
+        const action = this.action(cch);
         const s = this.tok(cch, "StringLiteral");
         if (!action || !s) continue;
         if (outcomeSpan) {
@@ -466,37 +464,53 @@ export class AstBuilder {
   expression(node: CstNode, depth: number): A.Expr {
     const span = this.nodeSpan(node);
     if (this.tooDeep(span, depth)) return { kind: "error", span };
-    return this.chain(node, "andExpr", "Or", "or", depth, (n) =>
-      this.chain(n, "notExpr", "And", "and", depth, (m) => this.notExpr(m, depth)),
+    return this.precedence(node, "notExpr", "LogicalOperator", LOGICAL_PRECEDENCE, (n) =>
+      this.notExpr(n, depth),
     );
   }
 
-  private chain(
+  /**
+   * Builds a left-associative tree from a flat chain `x op x op x`, binding higher-precedence
+   * operators first (`and` before `or`; `* / %` before `+ -`).
+   */
+  private precedence(
     node: CstNode,
     childKey: string,
     opKey: string,
-    op: A.LogicalOp,
-    depth: number,
+    levels: Readonly<Record<string, number>>,
     build: (n: CstNode) => A.Expr,
   ): A.Expr {
     const operands = this.nodes(node.children, childKey);
-    const ops = (node.children[opKey] ?? []).filter(isToken);
     if (operands.length === 0) return { kind: "error", span: this.nodeSpan(node) };
-    let left = build(operands[0]!);
-    for (let i = 1; i < operands.length; i++) {
-      const right = build(operands[i]!);
-      const opTok = ops[i - 1];
-      left = {
+    const first = build(operands[0]!);
+    if (operands.length === 1) return first;
+    const ops = (node.children[opKey] ?? []).filter(isToken);
+    const values: A.Expr[] = [first];
+    const pending: IToken[] = [];
+    const reduce = (): void => {
+      const opTok = pending.pop()!;
+      const right = values.pop()!;
+      const left = values.pop()!;
+      values.push({
         kind: "binary",
-        op,
+        op: opTok.image as A.BinaryOp,
         left,
         right,
-        opSpan: opTok ? this.tokenSpan(opTok) : right.span,
+        opSpan: this.tokenSpan(opTok),
         span: this.join(left.span, right.span),
-      };
+      });
+    };
+    for (let i = 1; i < operands.length; i++) {
+      const opTok = ops[i - 1];
+      if (!opTok) break;
+      const level = levels[opTok.image] ?? 0;
+      while (pending.length > 0 && (levels[pending[pending.length - 1]!.image] ?? 0) >= level)
+        reduce();
+      pending.push(opTok);
+      values.push(build(operands[i]!));
     }
-    void depth;
-    return left;
+    while (pending.length > 0 && values.length > 1) reduce();
+    return values[0]!;
   }
 
   private notExpr(node: CstNode, depth: number): A.Expr {
@@ -518,14 +532,14 @@ export class AstBuilder {
     const ch = node.children;
     const span = this.nodeSpan(node);
     const id = this.tok(ch, "Identifier");
-    const coll = this.node(ch, "additive");
+    const coll = this.node(ch, "arith");
     const body = this.node(ch, "expression");
     if (!id || !coll || !body || this.tooDeep(span, depth)) return { kind: "error", span };
     return {
       kind: "quantifier",
       quantifier: this.tok(ch, "All") ? "all" : "any",
       variable: this.name(id),
-      collection: this.additive(coll, depth),
+      collection: this.arith(coll, depth),
       body: this.expression(body, depth + 1),
       span,
     };
@@ -533,9 +547,9 @@ export class AstBuilder {
 
   private comparison(node: CstNode, depth: number): A.Expr {
     const ch = node.children;
-    const operands = this.nodes(ch, "additive");
+    const operands = this.nodes(ch, "arith");
     if (operands.length === 0) return { kind: "error", span: this.nodeSpan(node) };
-    const left = this.additive(operands[0]!, depth);
+    const left = this.arith(operands[0]!, depth);
     const regexTok = this.tok(ch, "RegexLiteral");
     const matchesTok = this.tok(ch, "Matches");
     if (matchesTok) {
@@ -549,7 +563,7 @@ export class AstBuilder {
       };
     }
     if (operands.length < 2) return left;
-    const right = this.additive(operands[1]!, depth);
+    const right = this.arith(operands[1]!, depth);
     let op: A.BinaryOp;
     let opSpan: Span;
     const cmp = this.tok(ch, "ComparisonOperator");
@@ -572,35 +586,10 @@ export class AstBuilder {
     return { kind: "binary", op, left, right, opSpan, span: this.join(left.span, right.span) };
   }
 
-  private additive(node: CstNode, depth: number): A.Expr {
-    return this.arith(node, "multiplicative", "AdditiveOperator", (n) =>
-      this.arith(n, "unary", "MultiplicativeOperator", (m) => this.unary(m, depth)),
+  private arith(node: CstNode, depth: number): A.Expr {
+    return this.precedence(node, "unary", "ArithmeticOperator", ARITHMETIC_PRECEDENCE, (n) =>
+      this.unary(n, depth),
     );
-  }
-
-  private arith(
-    node: CstNode,
-    childKey: string,
-    opKey: string,
-    build: (n: CstNode) => A.Expr,
-  ): A.Expr {
-    const operands = this.nodes(node.children, childKey);
-    const ops = (node.children[opKey] ?? []).filter(isToken);
-    if (operands.length === 0) return { kind: "error", span: this.nodeSpan(node) };
-    let left = build(operands[0]!);
-    for (let i = 1; i < operands.length; i++) {
-      const right = build(operands[i]!);
-      const opTok = ops[i - 1];
-      left = {
-        kind: "binary",
-        op: (opTok?.image ?? "+") as A.ArithmeticOp,
-        left,
-        right,
-        opSpan: opTok ? this.tokenSpan(opTok) : right.span,
-        span: this.join(left.span, right.span),
-      };
-    }
-    return left;
   }
 
   private unary(node: CstNode, depth: number): A.Expr {
@@ -619,8 +608,7 @@ export class AstBuilder {
       }
       return { kind: "unary", op: "neg", operand, span };
     }
-    const postfix = this.node(ch, "postfix");
-    return postfix ? this.postfix(postfix, depth) : { kind: "error", span };
+    return this.postfix(node, depth);
   }
 
   private postfix(node: CstNode, depth: number): A.Expr {
@@ -654,7 +642,7 @@ export class AstBuilder {
   private primary(node: CstNode, depth: number): A.Expr {
     const ch = node.children;
     const span = this.nodeSpan(node);
-    const lit = this.node(ch, "literal");
+    const lit = this.literalToken(ch);
     if (lit) return this.literal(lit);
     const list = this.node(ch, "listLiteral");
     if (list) return this.listLiteral(list, depth + 1);
@@ -662,13 +650,13 @@ export class AstBuilder {
     if (count) {
       const cch = count.children;
       const id = this.tok(cch, "Identifier");
-      const coll = this.node(cch, "additive");
+      const coll = this.node(cch, "arith");
       const body = this.node(cch, "expression");
       if (!id || !coll || !body || this.tooDeep(span, depth + 1)) return { kind: "error", span };
       return {
         kind: "count",
         variable: this.name(id),
-        collection: this.additive(coll, depth + 1),
+        collection: this.arith(coll, depth + 1),
         body: this.expression(body, depth + 2),
         span: this.nodeSpan(count),
       };
@@ -717,10 +705,17 @@ export class AstBuilder {
     return { kind: "list", items: elements.map((e) => this.expression(e, depth + 1)), span };
   }
 
-  private literal(node: CstNode): A.Expr {
-    const token = Object.values(node.children)[0]?.[0];
-    if (!isToken(token) || token.isInsertedInRecovery || Number.isNaN(token.startOffset)) {
-      return { kind: "error", span: this.nodeSpan(node) };
+  private literalToken(ch: Children): IToken | undefined {
+    for (const key of LITERAL_KEYS) {
+      const e = ch[key]?.[0];
+      if (isToken(e)) return e;
+    }
+    return undefined;
+  }
+
+  private literal(token: IToken): A.Expr {
+    if (token.isInsertedInRecovery || Number.isNaN(token.startOffset)) {
+      return { kind: "error", span: { file: this.path, start: this.base, end: this.base } };
     }
     const span = this.tokenSpan(token);
     const raw = token.image;
@@ -773,6 +768,23 @@ export class AstBuilder {
     }
   }
 }
+
+const LOGICAL_PRECEDENCE: Readonly<Record<string, number>> = Object.freeze({ or: 1, and: 2 });
+const ARITHMETIC_PRECEDENCE: Readonly<Record<string, number>> = Object.freeze({
+  "+": 1,
+  "-": 1,
+  "*": 2,
+  "/": 2,
+  "%": 2,
+});
+const LITERAL_KEYS = [
+  "StringLiteral",
+  "NumberLiteral",
+  "Duration",
+  "Timestamp",
+  "True",
+  "False",
+] as const;
 
 /** Index of the `}` that closes a template hole, skipping braces inside string literals. */
 function findClosingBrace(content: string, from: number): number {

@@ -5,7 +5,7 @@ import { allTokens, UnterminatedString } from "./tokens.js";
 
 /** One lexer for the process: Chevrotain's performance guide asks for reuse. */
 const lexer = new Lexer(allTokens, {
-  positionTracking: "onlyOffset",
+  positionTracking: "full",
   ensureOptimizations: false,
 });
 

@@ -37,14 +37,12 @@ const errorMessages: IParserErrorMessageProvider = {
 };
 
 const ruleDescription: Record<string, string> = {
-  item: "a declaration (`ruleset`, `strategy`, `default`, `on-error`, `list`, `hashlist`, `context`) or a `rule`",
+  file: "a declaration (`ruleset`, `strategy`, `default`, `on-error`, `list`, `hashlist`, `context`) or a `rule`",
   primary: "an expression (a field, a literal, a list or a function call)",
   unary: "an expression (a field, a literal, a list or a function call)",
   notExpr: "an expression (a field, a literal, a list or a function call)",
-  outcome: "`allow`, `deny` or `review`",
   ruleClause: "`when`, `unless`, or an outcome (`allow`, `deny`, `review`)",
   ruleModifier: "`priority`, `monitor`, `expires` or `{`",
-  literal: "a literal",
 };
 
 /**
@@ -56,29 +54,26 @@ export class RulesParser extends CstParser {
     super(t.allTokens, {
       recoveryEnabled: true,
       maxLookahead: 3,
-      nodeLocationTracking: "onlyOffset",
+      nodeLocationTracking: "full",
       errorMessageProvider: errorMessages,
     });
     this.performSelfAnalysis();
   }
 
-  // file ::= item*
+  // file ::= (rulesetDecl | strategyDecl | defaultDecl | onErrorDecl | listDecl | hashlistDecl | contextDecl | ruleDecl)*
   public file = this.RULE("file", () => {
-    this.MANY(() => this.SUBRULE(this.item));
-  });
-
-  // item ::= rulesetDecl | strategyDecl | defaultDecl | onErrorDecl | listDecl | hashlistDecl | contextDecl | ruleDecl
-  public item = this.RULE("item", () => {
-    this.OR([
-      { ALT: () => this.SUBRULE(this.rulesetDecl) },
-      { ALT: () => this.SUBRULE(this.strategyDecl) },
-      { ALT: () => this.SUBRULE(this.defaultDecl) },
-      { ALT: () => this.SUBRULE(this.onErrorDecl) },
-      { ALT: () => this.SUBRULE(this.listDecl) },
-      { ALT: () => this.SUBRULE(this.hashlistDecl) },
-      { ALT: () => this.SUBRULE(this.contextDecl) },
-      { ALT: () => this.SUBRULE(this.ruleDecl) },
-    ]);
+    this.MANY(() =>
+      this.OR([
+        { ALT: () => this.SUBRULE(this.rulesetDecl) },
+        { ALT: () => this.SUBRULE(this.strategyDecl) },
+        { ALT: () => this.SUBRULE(this.defaultDecl) },
+        { ALT: () => this.SUBRULE(this.onErrorDecl) },
+        { ALT: () => this.SUBRULE(this.listDecl) },
+        { ALT: () => this.SUBRULE(this.hashlistDecl) },
+        { ALT: () => this.SUBRULE(this.contextDecl) },
+        { ALT: () => this.SUBRULE(this.ruleDecl) },
+      ]),
+    );
   });
 
   // rulesetDecl ::= 'ruleset' String
@@ -96,10 +91,10 @@ export class RulesParser extends CstParser {
     ]);
   });
 
-  // defaultDecl ::= 'default' outcome String
+  // defaultDecl ::= 'default' ('allow' | 'deny' | 'review') String
   public defaultDecl = this.RULE("defaultDecl", () => {
     this.CONSUME(t.Default);
-    this.SUBRULE(this.outcome);
+    this.CONSUME(t.Action);
     this.CONSUME(t.StringLiteral);
   });
 
@@ -199,7 +194,7 @@ export class RulesParser extends CstParser {
     ]);
   });
 
-  // ruleClause ::= 'when' expression | 'unless' expression | outcome String
+  // ruleClause ::= 'when' expression | 'unless' expression | ('allow' | 'deny' | 'review') String
   public ruleClause = this.RULE("ruleClause", () => {
     this.OR([
       {
@@ -216,36 +211,19 @@ export class RulesParser extends CstParser {
       },
       {
         ALT: () => {
-          this.SUBRULE(this.outcome);
+          this.CONSUME(t.Action);
           this.CONSUME(t.StringLiteral);
         },
       },
     ]);
   });
 
-  // outcome ::= 'allow' | 'deny' | 'review'
-  public outcome = this.RULE("outcome", () => {
-    this.OR([
-      { ALT: () => this.CONSUME(t.Allow) },
-      { ALT: () => this.CONSUME(t.Deny) },
-      { ALT: () => this.CONSUME(t.Review) },
-    ]);
-  });
-
-  // expression ::= andExpr ('or' andExpr)*
+  // expression ::= notExpr (('and' | 'or') notExpr)*
+  // One flat chain keeps the parser shallow; the AST builder applies precedence (`and` before `or`).
   public expression = this.RULE("expression", () => {
-    this.SUBRULE(this.andExpr);
-    this.MANY(() => {
-      this.CONSUME(t.Or);
-      this.SUBRULE2(this.andExpr);
-    });
-  });
-
-  // andExpr ::= notExpr ('and' notExpr)*
-  public andExpr = this.RULE("andExpr", () => {
     this.SUBRULE(this.notExpr);
     this.MANY(() => {
-      this.CONSUME(t.And);
+      this.CONSUME(t.LogicalOperator);
       this.SUBRULE2(this.notExpr);
     });
   });
@@ -264,33 +242,33 @@ export class RulesParser extends CstParser {
     ]);
   });
 
-  // quantifier ::= ('any' | 'all') Identifier 'in' additive ':' expression
+  // quantifier ::= ('any' | 'all') Identifier 'in' arith ':' expression
   public quantifier = this.RULE("quantifier", () => {
     this.OR([{ ALT: () => this.CONSUME(t.Any) }, { ALT: () => this.CONSUME(t.All) }]);
     this.CONSUME(t.Identifier);
     this.CONSUME(t.In);
-    this.SUBRULE(this.additive);
+    this.SUBRULE(this.arith);
     this.CONSUME(t.Colon);
     this.SUBRULE(this.expression);
   });
 
-  // comparison ::= additive ( ComparisonOperator additive | 'not'? 'in' additive
-  //                         | ('contains' | 'startsWith' | 'endsWith') additive | 'matches' Regex )?
+  // comparison ::= arith ( ComparisonOperator arith | 'not'? 'in' arith
+  //                      | ('contains' | 'startsWith' | 'endsWith') arith | 'matches' Regex )?
   public comparison = this.RULE("comparison", () => {
-    this.SUBRULE(this.additive);
+    this.SUBRULE(this.arith);
     this.OPTION(() => {
       this.OR([
         {
           ALT: () => {
             this.CONSUME(t.ComparisonOperator);
-            this.SUBRULE2(this.additive);
+            this.SUBRULE2(this.arith);
           },
         },
         {
           ALT: () => {
             this.OPTION2(() => this.CONSUME(t.Not));
             this.CONSUME(t.In);
-            this.SUBRULE3(this.additive);
+            this.SUBRULE3(this.arith);
           },
         },
         {
@@ -300,7 +278,7 @@ export class RulesParser extends CstParser {
               { ALT: () => this.CONSUME(t.StartsWith) },
               { ALT: () => this.CONSUME(t.EndsWith) },
             ]);
-            this.SUBRULE4(this.additive);
+            this.SUBRULE4(this.arith);
           },
         },
         {
@@ -313,25 +291,17 @@ export class RulesParser extends CstParser {
     });
   });
 
-  // additive ::= multiplicative (('+' | '-') multiplicative)*
-  public additive = this.RULE("additive", () => {
-    this.SUBRULE(this.multiplicative);
-    this.MANY(() => {
-      this.CONSUME(t.AdditiveOperator);
-      this.SUBRULE2(this.multiplicative);
-    });
-  });
-
-  // multiplicative ::= unary (('*' | '/' | '%') unary)*
-  public multiplicative = this.RULE("multiplicative", () => {
+  // arith ::= unary (('+' | '-' | '*' | '/' | '%') unary)*
+  // Flat like `expression`: the AST builder gives `* / %` precedence over `+ -`.
+  public arith = this.RULE("arith", () => {
     this.SUBRULE(this.unary);
     this.MANY(() => {
-      this.CONSUME(t.MultiplicativeOperator);
+      this.CONSUME(t.ArithmeticOperator);
       this.SUBRULE2(this.unary);
     });
   });
 
-  // unary ::= '-' unary | postfix
+  // unary ::= '-' unary | primary ('.' Name)*
   public unary = this.RULE("unary", () => {
     this.OR([
       {
@@ -340,23 +310,28 @@ export class RulesParser extends CstParser {
           this.SUBRULE(this.unary);
         },
       },
-      { ALT: () => this.SUBRULE(this.postfix) },
+      {
+        ALT: () => {
+          this.SUBRULE(this.primary);
+          this.MANY(() => {
+            this.CONSUME(t.Dot);
+            this.CONSUME(t.Name);
+          });
+        },
+      },
     ]);
   });
 
-  // postfix ::= primary ('.' Name)*
-  public postfix = this.RULE("postfix", () => {
-    this.SUBRULE(this.primary);
-    this.MANY(() => {
-      this.CONSUME(t.Dot);
-      this.CONSUME(t.Name);
-    });
-  });
-
-  // primary ::= literal | listLiteral | '(' expression ')' | countExpr | Identifier ('(' args? ')')? | 'context'
+  // primary ::= String | Number | Duration | Timestamp | 'true' | 'false' | listLiteral
+  //           | '(' expression ')' | countExpr | Identifier ('(' (expression (',' expression)*)? ')')? | 'context'
   public primary = this.RULE("primary", () => {
     this.OR([
-      { ALT: () => this.SUBRULE(this.literal) },
+      { ALT: () => this.CONSUME(t.StringLiteral) },
+      { ALT: () => this.CONSUME(t.NumberLiteral) },
+      { ALT: () => this.CONSUME(t.Duration) },
+      { ALT: () => this.CONSUME(t.Timestamp) },
+      { ALT: () => this.CONSUME(t.True) },
+      { ALT: () => this.CONSUME(t.False) },
       { ALT: () => this.SUBRULE(this.listLiteral) },
       {
         ALT: () => {
@@ -386,28 +361,16 @@ export class RulesParser extends CstParser {
     ]);
   });
 
-  // countExpr ::= 'count' '(' Identifier 'in' additive 'where' expression ')'
+  // countExpr ::= 'count' '(' Identifier 'in' arith 'where' expression ')'
   public countExpr = this.RULE("countExpr", () => {
     this.CONSUME(t.Count);
     this.CONSUME(t.LParen);
     this.CONSUME(t.Identifier);
     this.CONSUME(t.In);
-    this.SUBRULE(this.additive);
+    this.SUBRULE(this.arith);
     this.CONSUME(t.Where);
     this.SUBRULE(this.expression);
     this.CONSUME(t.RParen);
-  });
-
-  // literal ::= String | Number | Duration | Timestamp | 'true' | 'false'
-  public literal = this.RULE("literal", () => {
-    this.OR([
-      { ALT: () => this.CONSUME(t.StringLiteral) },
-      { ALT: () => this.CONSUME(t.NumberLiteral) },
-      { ALT: () => this.CONSUME(t.Duration) },
-      { ALT: () => this.CONSUME(t.Timestamp) },
-      { ALT: () => this.CONSUME(t.True) },
-      { ALT: () => this.CONSUME(t.False) },
-    ]);
   });
 
   // listLiteral ::= '[' (expression (',' expression)* ','?)? ']'

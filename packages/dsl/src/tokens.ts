@@ -26,14 +26,25 @@ export const Identifier = createToken({
   label: "a name",
 });
 
+/** `allow` / `deny` / `review`: a rule's outcome. */
+export const Action = createToken({
+  name: "Action",
+  pattern: Lexer.NA,
+  label: "`allow`, `deny` or `review`",
+});
+/** `and` / `or`: one flat chain in the grammar; the AST builder gives `and` the higher precedence. */
+export const LogicalOperator = createToken({ name: "LogicalOperator", pattern: Lexer.NA });
+/** `+ - * / %`: one flat chain in the grammar; the AST builder gives `* / %` the higher precedence. */
+export const ArithmeticOperator = createToken({ name: "ArithmeticOperator", pattern: Lexer.NA });
+
 const keywords: TokenType[] = [];
-function keyword(word: string, name: string): TokenType {
+function keyword(word: string, name: string, extraCategories: TokenType[] = []): TokenType {
   const escaped = word.replace(/-/g, "\\-");
   const token = createToken({
     name,
     pattern: new RegExp(escaped),
     longer_alt: Identifier,
-    categories: [Name],
+    categories: [Name, ...extraCategories],
     label: `\`${word}\``,
   });
   keywords.push(token);
@@ -59,12 +70,12 @@ export const Expires = keyword("expires", "Expires");
 export const When = keyword("when", "When");
 export const Unless = keyword("unless", "Unless");
 // outcomes
-export const Allow = keyword("allow", "Allow");
-export const Deny = keyword("deny", "Deny");
-export const Review = keyword("review", "Review");
+export const Allow = keyword("allow", "Allow", [Action]);
+export const Deny = keyword("deny", "Deny", [Action]);
+export const Review = keyword("review", "Review", [Action]);
 // expressions
-export const And = keyword("and", "And");
-export const Or = keyword("or", "Or");
+export const And = keyword("and", "And", [LogicalOperator]);
+export const Or = keyword("or", "Or", [LogicalOperator]);
 export const Not = keyword("not", "Not");
 export const In = keyword("in", "In");
 export const Contains = keyword("contains", "Contains");
@@ -180,13 +191,13 @@ export const AdditiveOperator = createToken({ name: "AdditiveOperator", pattern:
 export const Plus = createToken({
   name: "Plus",
   pattern: /\+/,
-  categories: [AdditiveOperator],
+  categories: [AdditiveOperator, ArithmeticOperator],
   label: "`+`",
 });
 export const Minus = createToken({
   name: "Minus",
   pattern: /-/,
-  categories: [AdditiveOperator],
+  categories: [AdditiveOperator, ArithmeticOperator],
   label: "`-`",
 });
 export const MultiplicativeOperator = createToken({
@@ -196,19 +207,19 @@ export const MultiplicativeOperator = createToken({
 export const Star = createToken({
   name: "Star",
   pattern: /\*/,
-  categories: [MultiplicativeOperator],
+  categories: [MultiplicativeOperator, ArithmeticOperator],
   label: "`*`",
 });
 export const Slash = createToken({
   name: "Slash",
   pattern: /\//,
-  categories: [MultiplicativeOperator],
+  categories: [MultiplicativeOperator, ArithmeticOperator],
   label: "`/`",
 });
 export const Percent = createToken({
   name: "Percent",
   pattern: /%/,
-  categories: [MultiplicativeOperator],
+  categories: [MultiplicativeOperator, ArithmeticOperator],
   label: "`%`",
 });
 
@@ -250,6 +261,9 @@ export const allTokens: TokenType[] = [
   Percent,
   // categories last: they match nothing themselves
   Name,
+  Action,
+  LogicalOperator,
+  ArithmeticOperator,
   ComparisonOperator,
   AdditiveOperator,
   MultiplicativeOperator,
