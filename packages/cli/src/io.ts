@@ -45,10 +45,13 @@ export function toResult(
   return outcome;
 }
 
-export function parseNow(value: string | undefined): number | undefined {
+export function parseNow(value: string | undefined, what = "--now"): number | undefined {
   if (value === undefined) return undefined;
   const ms = Date.parse(value);
   if (Number.isNaN(ms))
-    throw new CliError(`--now \`${value}\` is not a timestamp`, "write it as 2026-11-26T12:00:00Z");
+    throw new CliError(
+      `${what} \`${value}\` is not a timestamp`,
+      "write it as 2026-11-26T12:00:00Z",
+    );
   return ms;
 }

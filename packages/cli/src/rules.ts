@@ -1,3 +1,4 @@
+import type { Diagnostic } from "@clearance/dsl";
 import { hasErrors } from "@clearance/dsl";
 import { type LoadOptions, loadRuleset, type Ruleset } from "@clearance/engine";
 import { CliError, type Output } from "./output.js";
@@ -10,6 +11,15 @@ export function loadRulesOrFail(
   options: LoadOptions = {},
   quiet = false,
 ): Ruleset {
+  return loadRulesWithDiagnostics(output, dir, options, quiet).ruleset;
+}
+
+export function loadRulesWithDiagnostics(
+  output: Output,
+  dir: string,
+  options: LoadOptions = {},
+  quiet = false,
+): { ruleset: Ruleset; diagnostics: Diagnostic[] } {
   const result = loadRuleset(dir, options);
   const shown = quiet
     ? result.diagnostics.filter((d) => d.severity === "error")
@@ -21,5 +31,5 @@ export function loadRulesOrFail(
       `run \`clearance check ${dir}\` for details`,
     );
   }
-  return result.ruleset;
+  return { ruleset: result.ruleset, diagnostics: result.diagnostics };
 }

@@ -5,6 +5,7 @@ import {
   isDateOnly,
   parseDuration,
   parseTimestamp,
+  timestampProblem,
   type UnescapeProblem,
   unescapeString,
 } from "./literals.js";
@@ -259,11 +260,9 @@ export class AstBuilder {
           this.diagnostics.push(
             diagnostic(
               "invalid_timestamp",
-              `\`${ts.image}\` is not a valid date`,
+              timestampProblem(ts.image).message,
               this.tokenSpan(ts),
-              {
-                help: "write a date as `YYYY-MM-DD` or a time as `YYYY-MM-DDThh:mm:ssZ`",
-              },
+              { help: timestampProblem(ts.image).help },
             ),
           );
           continue;
@@ -743,8 +742,8 @@ export class AstBuilder {
         const value = parseDuration(raw);
         if (value === undefined) {
           this.diagnostics.push(
-            diagnostic("invalid_duration", `duration \`${raw}\` is out of range`, span, {
-              help: "use a shorter duration",
+            diagnostic("invalid_duration", `\`${raw}\` is not a valid duration`, span, {
+              help: "write units from largest to smallest, each once (`1h30m`), and keep it under 285,000 years",
             }),
           );
           return { kind: "error", span };
@@ -755,8 +754,8 @@ export class AstBuilder {
         const value = parseTimestamp(raw);
         if (value === undefined) {
           this.diagnostics.push(
-            diagnostic("invalid_timestamp", `\`${raw}\` is not a valid date`, span, {
-              help: "write a date as `YYYY-MM-DD` or a time as `YYYY-MM-DDThh:mm:ssZ`",
+            diagnostic("invalid_timestamp", timestampProblem(raw).message, span, {
+              help: timestampProblem(raw).help,
             }),
           );
           return { kind: "error", span };

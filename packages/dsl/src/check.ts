@@ -220,7 +220,11 @@ class Checker {
         "move per-hash rules into a `hashlist`",
       );
     }
-    if (rules.length === 0 && files.length > 0) {
+    if (
+      rules.length === 0 &&
+      files.length > 0 &&
+      !this.diagnostics.some((d) => d.severity === "error")
+    ) {
       this.report(
         "no_rules",
         "the rule set has no rules: every file gets the default decision",
@@ -680,7 +684,14 @@ class Checker {
         return this.set(e, T.bool, optional);
       case "==":
       case "!=":
-        if (!anyError && !sameType(lt, rt)) this.mismatch(e, lt, rt);
+        if (!anyError && (lt.kind === "list" || rt.kind === "list")) {
+          this.report(
+            "type_mismatch",
+            `lists cannot be compared with \`${e.op}\``,
+            e.opSpan,
+            "test an item with `contains` or `any x in list: ...`, or the size with `len(list)`",
+          );
+        } else if (!anyError && !sameType(lt, rt)) this.mismatch(e, lt, rt);
         else {
           this.enumCheck(lt, e.right);
           this.enumCheck(rt, e.left);
@@ -709,6 +720,9 @@ class Checker {
         return this.set(e, T.bool, optional);
       case "in":
       case "not in": {
+        if (rt.kind === "error" && this.unknownListName(e.right, scope)) {
+          // reported by unknownListName
+        }
         if (rt.kind === "hashlist") {
           if (lt.kind !== "string" && lt.kind !== "error")
             this.report(
@@ -762,6 +776,37 @@ class Checker {
       default:
         return this.set(e, this.arithmetic(e, lt, rt), optional);
     }
+  }
+
+  /**
+   * A bare name on the right of `in` that names nothing is most likely a list: re-word the
+   * unknown_field already reported for it as unknown_list.
+   */
+  private unknownListName(e: A.Expr, scope: Scope[]): boolean {
+    if (e.kind !== "path" || e.segments.length !== 1) return false;
+    const name = e.segments[0]!;
+    if (scope.some((s) => s.name === name.name) || this.inputFields.has(name.name)) return false;
+    const index = this.diagnostics.findIndex(
+      (d) =>
+        d.code === "unknown_field" &&
+        d.span.start === name.span.start &&
+        d.span.file === name.span.file,
+    );
+    if (index < 0) return false;
+    const lists = [...this.listSpans.keys()];
+    this.diagnostics[index] = diagnostic(
+      "unknown_list",
+      `unknown list \`${name.name}\``,
+      name.span,
+      {
+        help:
+          didYouMean(name.name, lists) ??
+          (lists.length
+            ? `lists: ${listOf(lists)}`
+            : 'declare it: `list name = ["a", "b"]` or `hashlist name from "file"`'),
+      },
+    );
+    return true;
   }
 
   private arithmetic(e: A.BinaryExpr, lt: Type, rt: Type): Type {

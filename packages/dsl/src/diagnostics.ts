@@ -124,7 +124,7 @@ export function finalizeDiagnostics(list: readonly Diagnostic[], max = 200): Dia
   kept.push(
     diagnostic(
       "too_many_diagnostics",
-      `${unique.length - max} more diagnostics not shown`,
+      `${unique.length - max} more diagnostic${unique.length - max === 1 ? "" : "s"} not shown`,
       last.span,
       {
         help: "fix the problems above and check again",

@@ -14,11 +14,16 @@ export function parseDuration(text: string): number | undefined {
   const re = /(\d+)(ms|[smhdw])/y;
   let total = 0;
   let index = 0;
+  let previousUnit = Number.POSITIVE_INFINITY;
   while (index < text.length) {
     re.lastIndex = index;
     const m = re.exec(text);
     if (!m) return undefined;
-    total += Number(m[1]) * durationUnits[m[2]!]!;
+    const unit = durationUnits[m[2]!]!;
+    // Units from largest to smallest, each once: `1h30m`, never `30m1h` or `1h1h`.
+    if (unit >= previousUnit) return undefined;
+    previousUnit = unit;
+    total += Number(m[1]) * unit;
     index = re.lastIndex;
   }
   return index > 0 && Number.isSafeInteger(total) ? total : undefined;
@@ -63,6 +68,20 @@ export function parseTimestamp(text: string): number | undefined {
   if (m[4] === undefined) return date.getTime();
   const ms = Date.parse(text);
   return Number.isNaN(ms) ? undefined : ms;
+}
+
+/** Why a timestamp literal is not valid, in the words of a diagnostic. */
+export function timestampProblem(text: string): { message: string; help: string } {
+  if (/T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?$/.test(text)) {
+    return {
+      message: `\`${text}\` has no time zone`,
+      help: "add `Z` for UTC, or an offset such as `+02:00`",
+    };
+  }
+  return {
+    message: `\`${text}\` is not a valid date`,
+    help: "write a date as `YYYY-MM-DD` or a time as `YYYY-MM-DDThh:mm:ssZ`",
+  };
 }
 
 export function isDateOnly(text: string): boolean {

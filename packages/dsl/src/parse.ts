@@ -198,19 +198,38 @@ function nestingProblem(
   path: string,
   limits: LanguageLimits,
 ): Diagnostic | undefined {
-  let depth = 0;
-  let minusRun = 0;
-  // `not` and quantifiers nest without brackets; they count until the next clause starts.
-  let openers = 0;
+  // Brackets nest; so do `not` / `-` runs, and a quantifier's body, which runs to the end of its
+  // bracket or clause. Braces of rule and context bodies are not expression nesting.
+  let brackets = 0;
+  const quantifiers: number[] = [0];
+  let prefixRun = 0;
   for (const tk of tokens) {
     const type = tk.tokenType;
-    if (type === t.LParen || type === t.LBracket || type === t.LBrace) depth++;
-    else if (type === t.RParen || type === t.RBracket || type === t.RBrace)
-      depth = Math.max(0, depth - 1);
-    minusRun = type === t.Minus ? minusRun + 1 : 0;
-    if (type === t.When || type === t.Unless || type === t.Rule) openers = 0;
-    else if (type === t.Not || type === t.Any || type === t.All || type === t.Count) openers++;
-    if (depth + openers > limits.maxNestingDepth || minusRun > limits.maxNestingDepth) {
+    if (type === t.LParen || type === t.LBracket) {
+      brackets++;
+      quantifiers.push(0);
+    } else if (type === t.RParen || type === t.RBracket) {
+      if (brackets > 0) {
+        brackets--;
+        quantifiers.pop();
+      }
+    } else if (
+      type === t.When ||
+      type === t.Unless ||
+      type === t.Rule ||
+      type === t.Action ||
+      type === t.RBrace
+    ) {
+      brackets = 0;
+      quantifiers.length = 1;
+      quantifiers[0] = 0;
+    } else if (type === t.Any || type === t.All) {
+      quantifiers[quantifiers.length - 1]!++;
+    }
+    prefixRun = type === t.Not || type === t.Minus ? prefixRun + 1 : 0;
+    let open = 0;
+    for (const q of quantifiers) open += q;
+    if (brackets + open + prefixRun > limits.maxNestingDepth) {
       return diagnostic(
         "nesting_too_deep",
         `expression nests deeper than ${limits.maxNestingDepth} levels`,

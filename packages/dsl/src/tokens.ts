@@ -107,7 +107,7 @@ export const UnterminatedString = createToken({
 });
 export const Timestamp = createToken({
   name: "Timestamp",
-  pattern: /\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2}))?/,
+  pattern: /\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2})?)?/,
   label: "a timestamp",
 });
 export const Duration = createToken({

@@ -12,6 +12,7 @@ import { compileRegex } from "@clearance/dsl";
 import {
   divide,
   formatValue,
+  member,
   type PreparedContext,
   readContext,
   remainder,
@@ -83,7 +84,7 @@ interface Emitted {
   nullable: boolean;
 }
 
-const helpers = { toTimestamp, divide, remainder, readContext, formatValue };
+const helpers = { toTimestamp, divide, remainder, readContext, formatValue, member };
 
 export function compileProgram(program: Program, values: ListValues): CompiledProgram {
   const emitter = new Emitter(program, values);
@@ -105,7 +106,8 @@ export function compileProgram(program: Program, values: ListValues): CompiledPr
       reason: constantReason(decl.outcome?.reason),
     };
     rules.push(rule);
-    const key = indexKey(decl.when, program, values);
+    // Skipping a rule through the index must never hide a run-time error it would have raised.
+    const key = canFail(decl, program) ? undefined : indexKey(decl.when, program, values);
     if (key) {
       const id = key.path.join("\0");
       let idx = indexes.get(id);
@@ -203,6 +205,35 @@ function constantReason(t: Template | undefined): ReasonFn {
  * The first conjunct of `when` usable as an index: a field compared with a constant by `==`,
  * or tested with `in` against constants. `whole` when that conjunct is the entire condition.
  */
+/**
+ * Whether evaluating the rule's conditions can raise a run-time error on validated input:
+ * division and remainder (by zero), and context fields (of the wrong type).
+ */
+function canFail(decl: RuleDecl, program: Program): boolean {
+  const visit = (e: Expr): boolean => {
+    switch (e.kind) {
+      case "binary":
+        return e.op === "/" || e.op === "%" || visit(e.left) || visit(e.right);
+      case "unary":
+        return visit(e.operand);
+      case "match":
+        return visit(e.operand);
+      case "list":
+        return e.items.some(visit);
+      case "call":
+        return e.args.some(visit);
+      case "quantifier":
+      case "count":
+        return visit(e.collection) || visit(e.body);
+      case "path":
+        return program.resolutions.get(e)?.kind === "context";
+      default:
+        return false;
+    }
+  };
+  return (decl.when !== undefined && visit(decl.when)) || decl.unless.some(visit);
+}
+
 function indexKey(
   when: Expr | undefined,
   program: Program,
@@ -548,7 +579,8 @@ class Emitter {
       return this.strict([l], ([a]) => `${set}.has(${a})`);
     }
     const r = this.expr(right, depth);
-    return this.strict([l, r], ([a, b]) => `${b}.includes(${a})`);
+    // A miss in a list with an unknown item is unknown, whatever the operands' nullability.
+    return { code: this.strict([l, r], ([a, b]) => `H.member(${a}, ${b})`).code, nullable: true };
   }
 
   private loop(e: Ast.QuantifierExpr | Ast.CountExpr, depth: number): Emitted {

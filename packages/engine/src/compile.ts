@@ -113,7 +113,9 @@ const PASSES: readonly Pass[] = [
           (d) =>
             !repaired.some(
               (r) => r.file === d.span.file && r.start <= d.span.start && d.span.end <= r.end,
-            ),
+            ) &&
+            // "no rules" says nothing new when a file could not be parsed at all
+            !(d.code === "no_rules" && hasErrors(state.diagnostics)),
         ),
       );
     },

@@ -4,6 +4,7 @@ import type { ListValues, LoopBody } from "./codegen.js";
 import {
   divide,
   formatValue,
+  member,
   type PreparedContext,
   readContext,
   remainder,
@@ -323,7 +324,7 @@ export class Interpreter {
     if (res?.kind === "list") return (this.values.lists.get(res.name) ?? new Set()).has(a);
     const list = this.eval(e.right, env);
     if (list == null) return undefined;
-    return (list as unknown[]).includes(a);
+    return member(a, list as unknown[]);
   }
 
   private loop(e: Ast.QuantifierExpr | Ast.CountExpr, env: Env): unknown {

@@ -34,7 +34,7 @@ export function parseHashlist(path: string, text: string, maxEntries: number): P
           diagnostics.push(
             diagnostic(
               "list_file_too_large",
-              `hash list has more than ${maxEntries} entries`,
+              `hash list has more than ${maxEntries} entr${maxEntries === 1 ? "y" : "ies"}`,
               { file: path, start: s, end: e },
               {
                 help: "split the list, or raise the `maxHashlistEntries` limit",
@@ -94,7 +94,7 @@ export function parseStringList(
       diagnostics.push(
         diagnostic(
           "list_too_long",
-          `list file \`${path}\` has more than ${maxEntries} entries`,
+          `list file \`${path}\` has more than ${maxEntries} entr${maxEntries === 1 ? "y" : "ies"}`,
           declared,
           {
             help: "use a `hashlist` for hashes, or raise the `maxListLength` limit",

@@ -199,19 +199,13 @@ export class Ruleset {
     errors: RuleError[],
     explanation?: Explanation,
   ): Decision {
-    let combined: Combined = best
-      ? { decision: best.action, rule: best.name, index: best.index }
-      : { decision: this.defaultAction, rule: null, index: -1 };
-    let reason: string;
-    const applied = applyErrors(this.onError, combined, errors);
-    combined = applied.combined;
-    if (applied.failedRule) {
-      reason = `rule \`${applied.failedRule.rule}\` failed at run time: ${applied.failedRule.message}`;
-    } else if (best) {
+    // The deciding rule's (or the default's) reason is rendered before `on-error` applies: a
+    // reason that fails is that rule's run-time error like any other.
+    let reason = "";
+    if (best) {
       try {
         reason = best.reason(r, c, n);
       } catch (error) {
-        // The rule matched but its reason could not be rendered: show the template, report why.
         reason = best.decl.outcome?.reason.raw.slice(1, -1) ?? "";
         errors.push({
           ...toRuleError(best, error),
@@ -229,6 +223,14 @@ export class Ruleset {
           monitor: false,
         });
       }
+    }
+    const initial: Combined = best
+      ? { decision: best.action, rule: best.name, index: best.index }
+      : { decision: this.defaultAction, rule: null, index: -1 };
+    const applied = applyErrors(this.onError, initial, errors);
+    const combined = applied.combined;
+    if (applied.failedRule) {
+      reason = `rule \`${applied.failedRule.rule}\` failed at run time: ${applied.failedRule.message}`;
     }
     const decision: Decision = {
       decision: combined.decision,

@@ -18,6 +18,13 @@ export function toTimestamp(value: unknown, what: string): number | undefined {
   );
 }
 
+/** `x in list` over a computed list: a miss is unknown when some item is unknown. */
+export function member(x: unknown, list: readonly unknown[]): boolean | undefined {
+  if (list.includes(x)) return true;
+  for (const item of list) if (item == null) return undefined;
+  return false;
+}
+
 export function divide(a: number, b: number, what: string): number {
   if (b === 0) throw new RuleRuntimeError(`division by zero in \`${what}\``);
   return a / b;
@@ -56,8 +63,9 @@ export interface PreparedContext {
   bad: ReadonlyMap<string, string> | undefined;
 }
 
+/** Values live in a prototype-free object: a context field named `toString` is just a field. */
 export const EMPTY_CONTEXT: PreparedContext = Object.freeze({
-  values: Object.freeze({}),
+  values: Object.freeze(Object.create(null) as Record<string, unknown>),
   bad: undefined,
 });
 
@@ -69,12 +77,14 @@ export function prepareContext(
   if (typeof context !== "object" || Array.isArray(context)) {
     const bad = new Map<string, string>();
     for (const name of declared.keys()) bad.set(name, "the context is not an object");
-    return { values: {}, bad };
+    return { values: Object.create(null) as Record<string, unknown>, bad };
   }
-  const values: Record<string, unknown> = {};
+  const values = Object.create(null) as Record<string, unknown>;
   let bad: Map<string, string> | undefined;
   for (const [name, field] of declared) {
-    const raw = (context as Record<string, unknown>)[name];
+    const raw = Object.hasOwn(context, name)
+      ? (context as Record<string, unknown>)[name]
+      : undefined;
     if (raw == null) continue;
     const problem = contextProblem(raw, field.type);
     if (problem) {
@@ -82,9 +92,17 @@ export function prepareContext(
       bad.set(name, `context field \`${name}\` ${problem}`);
       continue;
     }
-    values[name] = field.type.kind === "timestamp" ? toTimestamp(raw, `context.${name}`) : raw;
+    values[name] = normalise(raw, field.type, `context.${name}`);
   }
   return { values, bad };
+}
+
+/** Timestamps, also inside lists, become epoch milliseconds, as rules compare them. */
+function normalise(value: unknown, type: Type, what: string): unknown {
+  if (type.kind === "timestamp") return toTimestamp(value, what);
+  if (type.kind === "list" && Array.isArray(value))
+    return value.map((v) => normalise(v, type.element, what));
+  return value;
 }
 
 function contextProblem(value: unknown, type: Type): string | undefined {

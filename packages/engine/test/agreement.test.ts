@@ -136,7 +136,21 @@ function referenceDecide(
   const winner = ranked[0];
   let decision: Action = winner?.action ?? program.defaultOutcome.action;
   let rule: string | null = winner?.name ?? null;
-  let reason: string | undefined;
+  // the deciding rule's (or the default's) reason first: a reason that fails is a run-time error
+  const template = winner
+    ? program.rules[winner.index]!.outcome!.reason
+    : program.defaultOutcome.reason;
+  let reason: string;
+  try {
+    reason = interpreter.reason(template, r, c, now);
+  } catch (error) {
+    reason = template.raw.slice(1, -1);
+    errors.push(
+      winner
+        ? { rule: winner.name, message: `in its reason: ${message(error)}`, monitor: false }
+        : { rule: "default", message: `in the default reason: ${message(error)}`, monitor: false },
+    );
+  }
   // on-error after combining, as a floor; monitor rules' errors are never enforced
   const failed = errors.find((e) => !e.monitor);
   if (failed && program.onError !== "ignore") {
@@ -145,25 +159,6 @@ function referenceDecide(
       decision = floor;
       rule = failed.rule;
       reason = `rule \`${failed.rule}\` failed at run time: ${failed.message}`;
-    }
-  }
-  if (reason === undefined) {
-    const template = winner
-      ? program.rules[winner.index]!.outcome!.reason
-      : program.defaultOutcome.reason;
-    try {
-      reason = interpreter.reason(template, r, c, now);
-    } catch (error) {
-      reason = template.raw.slice(1, -1);
-      errors.push(
-        winner
-          ? { rule: winner.name, message: `in its reason: ${message(error)}`, monitor: false }
-          : {
-              rule: "default",
-              message: `in the default reason: ${message(error)}`,
-              monitor: false,
-            },
-      );
     }
   }
   return { decision, reason, rule, matched, monitored, errors, revision };
@@ -195,7 +190,7 @@ const cases = fc.array(fc.tuple(inputRecord, contextValue, nowValue), {
 describe("the compiled evaluator, the explainer and the reference interpreter agree", () => {
   it("on random well-typed rule sets, inputs with missing fields, contexts and times", () => {
     fc.assert(
-      fc.property(ruleSet(), cases, (text, inputs) => {
+      fc.property(ruleSet(true), cases, (text, inputs) => {
         const { ruleset, ref } = compileBoth(text);
         for (const [raw, context, now] of inputs) {
           const v = validateResult(raw);
@@ -227,19 +222,25 @@ describe("the compiled evaluator, the explainer and the reference interpreter ag
 
 describe("the generator", () => {
   it("makes blocks the engine really indexes (so the property covers the indexed path)", () => {
+    // Rules whose conditions can fail at run time (division, context) are never indexed, so a
+    // block is indexed when at least 16 of its rules cannot fail: most samples.
+    let indexedBlocks = 0;
     for (const block of fc.sample(indexedBlock(false), { numRuns: 10, seed: 42 })) {
       const { ref } = compileBoth(
         `${DECLARATIONS}${block.join("\n")}\nrule other { when trustScore > 1 deny "o" }`,
       );
       const compiled = compileProgram(ref.program, ref.values);
+      if (compiled.indexes.length === 0) continue;
+      indexedBlocks++;
       expect(compiled.indexes.map((i) => i.path)).toEqual([["sha256"]]);
-      expect([...compiled.unindexed]).toEqual([block.length]);
+      expect(compiled.unindexed).toContain(block.length);
     }
+    expect(indexedBlocks).toBeGreaterThanOrEqual(5);
   });
 });
 
 /*
- * KNOWN BUG (rule index skips run-time errors). When 16 or more rules test one field against
+ * REGRESSION, fixed (rule index skips run-time errors). When 16 or more rules test one field against
  * constants (`sha256 == "..."`, `vendor.name in [...]`), codegen.ts builds an index, and the fast
  * path (ruleset.ts `candidates`) evaluates only the rules whose indexed value the input has. A
  * skipped rule never reports the errors its other conditions raise, although the semantics
@@ -251,7 +252,7 @@ describe("the generator", () => {
  *      `vendor.name == "Evil Corp" and fileSize / 0 > 1` on an input without `vendor`.
  * The property above keeps clear of these shapes (see indexedBlock in arbitraries.ts).
  */
-describe("the rule index and run-time errors (known bug)", () => {
+describe("the rule index and run-time errors (rules that can fail are not indexed)", () => {
   const others = (field: (i: number) => string) =>
     Array.from({ length: 16 }, (_, i) => `rule k${i} { when ${field(i)} deny "k${i}" }`).join("\n");
   const expected = {
@@ -289,10 +290,7 @@ describe("the rule index and run-time errors (known bug)", () => {
     expect(check(text, input).slow).toMatchObject(expected);
   });
 
-  it.fails.each(cases)(
-    "%s: the fast path agrees (actual: allow, no errors)",
-    (_name, text, input) => {
-      expect(check(text, input).fast).toMatchObject(expected);
-    },
-  );
+  it.each(cases)("%s: the fast path agrees (actual: allow, no errors)", (_name, text, input) => {
+    expect(check(text, input).fast).toMatchObject(expected);
+  });
 });

@@ -42,7 +42,7 @@ export function runTests(ruleset: Ruleset, dir: string, output: Output): TestRep
           ? `input \`${c.input}\` of \`${c.name}\``
           : `the input of \`${c.name}\``;
       const canonical = toResult(raw, where, c.format);
-      const now = parseNow(c.now ?? file.now);
+      const now = parseNow(c.now ?? file.now, `\`now\` in \`${path}\` (case \`${c.name}\`)`);
       const context = c.context ?? file.context;
       const d = ruleset.decide(canonical.result, {
         ...(context ? { context } : {}),

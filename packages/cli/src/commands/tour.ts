@@ -1,9 +1,9 @@
 import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { readJson, toResult } from "../io.js";
+import { parseNow, readJson, toResult } from "../io.js";
 import { type Output, paint } from "../output.js";
 import { decisionLabel, summarizeDiagnostics } from "../render.js";
-import { loadRulesOrFail } from "../rules.js";
+import { loadRulesWithDiagnostics } from "../rules.js";
 import { runTests } from "./test.js";
 
 export interface TourOptions {
@@ -18,10 +18,11 @@ export interface TourOptions {
  * example result, printing decision, rule and reason per file.
  */
 export function tourCommand(output: Output, options: TourOptions): number {
+  const now = parseNow(options.now);
   output.out(paint(output, "bold", `1. check ${options.rules}`));
-  const ruleset = loadRulesOrFail(output, options.rules);
+  const { ruleset, diagnostics } = loadRulesWithDiagnostics(output, options.rules);
   output.out(
-    `   ${ruleset.rules.length} rules, strategy ${ruleset.strategy}, revision ${ruleset.revision}${ruleset.commit ? `, commit ${ruleset.commit.sha.slice(0, 12)}${ruleset.commit.dirty ? " (dirty)" : ""}` : ""}; ${summarizeDiagnostics([])}`,
+    `   ${ruleset.rules.length} rules, strategy ${ruleset.strategy}, revision ${ruleset.revision}${ruleset.commit ? `, commit ${ruleset.commit.sha.slice(0, 12)}${ruleset.commit.dirty ? " (dirty)" : ""}` : ""}; ${summarizeDiagnostics(diagnostics)}`,
   );
 
   output.out(paint(output, "bold", `\n2. test ${options.rules}`));
@@ -33,7 +34,6 @@ export function tourCommand(output: Output, options: TourOptions): number {
   output.out(paint(output, "bold", `\n3. decide every result in ${options.examples}`));
   const files = listJson(options.examples);
   const context = options.context ? readJson(options.context, "context") : undefined;
-  const now = options.now ? Date.parse(options.now) : undefined;
   const counts = { allow: 0, deny: 0, review: 0 };
   for (const path of files) {
     const raw = readJson(path, "example");
