@@ -693,8 +693,8 @@ class Checker {
           );
         } else if (!anyError && !sameType(lt, rt)) this.mismatch(e, lt, rt);
         else {
-          this.enumCheck(lt, e.right);
-          this.enumCheck(rt, e.left);
+          this.enumCheck(lt, e.right, e.left);
+          this.enumCheck(rt, e.left, e.right);
         }
         return this.set(e, T.bool, optional);
       case "<":
@@ -741,7 +741,7 @@ class Checker {
                 ? "to test a list field, use `any x in field: x in list`"
                 : undefined,
             );
-          } else this.enumCheck(lt, e.right);
+          } else this.enumCheck(lt, e.right, e.left);
         } else if (rt.kind !== "error") {
           this.report(
             "type_mismatch",
@@ -762,7 +762,7 @@ class Checker {
               `\`contains\` looks for a ${typeName(rt)} in a list of ${typeName(lt.element)}`,
               e.right.span,
             );
-          } else this.enumCheck(lt.element, e.right);
+          } else this.enumCheck(lt.element, e.right, e.left);
         } else {
           this.expectString(e.left, lt, "`contains`");
           this.expectString(e.right, rt, "`contains`");
@@ -987,7 +987,7 @@ class Checker {
   }
 
   /** A string literal compared with an enum-typed field must be one of its values. */
-  private enumCheck(fieldType: Type, other: A.Expr): void {
+  private enumCheck(fieldType: Type, other: A.Expr, field: A.Expr): void {
     if (fieldType.kind !== "string" || !fieldType.enum) return;
     const allowed = fieldType.enum;
     const literals =
@@ -1001,7 +1001,7 @@ class Checker {
       const hint = didYouMean(lit.value as string, allowed);
       this.report(
         "unknown_enum_value",
-        `\`${lit.value as string}\` is not a possible value here`,
+        `\`${lit.value as string}\` is not a possible value${field.kind === "path" ? ` of \`${field.segments.map((x) => x.name).join(".")}\`` : " here"}`,
         lit.span,
         `${hint ? `${hint} ` : ""}allowed: ${listOf([...allowed], 12)}`,
       );

@@ -174,9 +174,14 @@ export function formatDiagnostic(
   const out: string[] = [];
   out.push(`${sevStyle(`${d.severity}[${d.code}]`)}${bold(`: ${d.message}`)}`);
   out.push(...frame(d.span, lookup, blue, sevStyle, "-->"));
-  if (d.help) out.push(`${blue("   =")} help: ${d.help}`);
+  // `=` lines sit under the frame's `|`, whose indent depends on the line number's width.
+  const file = lookup(d.span.file);
+  const pad = " ".repeat(
+    file ? String(positionAt(file, Math.min(d.span.start, file.text.length)).line).length : 1,
+  );
+  if (d.help) out.push(`${blue(`${pad} =`)} help: ${d.help}`);
   for (const r of d.related ?? []) {
-    out.push(`${blue("   =")} note: ${r.message}`);
+    out.push(`${blue(`${pad} =`)} note: ${r.message}`);
     out.push(...frame(r.span, lookup, blue, blue, ":::"));
   }
   return out.join("\n");

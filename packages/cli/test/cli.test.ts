@@ -1,0 +1,236 @@
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { main } from "../src/index.js";
+
+const root = join(import.meta.dirname, "..", "..", "..");
+const NOW = "2026-11-26T12:00:00Z";
+
+/** Runs the CLI in-process; returns its exit code and what it printed. */
+async function run(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await main(args, { out: (t) => out.push(t), err: (t) => err.push(t), color: false });
+  return { code, out: out.join("\n"), err: err.join("\n") };
+}
+
+let work: string;
+beforeAll(() => {
+  // A copy of the repository's rules and examples, so tests may break and rewrite them.
+  work = mkdtempSync(join(tmpdir(), "clearance-cli-"));
+  cpSync(join(root, "rules"), join(work, "rules"), { recursive: true });
+  cpSync(join(root, "examples"), join(work, "examples"), { recursive: true });
+});
+
+describe("clearance check", () => {
+  it("passes on the shipped rules", async () => {
+    const r = await run("check", join(root, "rules"));
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/✓ .*rules: 12 rules in 3 files, revision sha256:[0-9a-f]{16}/);
+  });
+  it("prints located diagnostics and exits 1 on errors", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "clearance-bad-"));
+    writeFileSync(join(dir, "a.rules"), 'rule r {\n  when trustscore >= 70\n  deny "x"\n}\n');
+    const r = await run("check", dir);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain("error[unknown_field]: unknown field `trustscore`");
+    expect(r.err).toContain(`--> ${join(dir, "a.rules")}:2:8`);
+    expect(r.err).toContain("= help: did you mean `trustScore`?");
+    expect(r.err).toContain("1 error, 0 warnings");
+  });
+  it("--format json gives the diagnostics and the rule set", async () => {
+    const r = await run("check", join(root, "rules"), "--format", "json");
+    const report = JSON.parse(r.out);
+    expect(report.ok).toBe(true);
+    expect(report.ruleset.rules.map((x: { name: string }) => x.name)).toContain(
+      "trusted_publisher",
+    );
+  });
+  it("a missing directory is a clear error", async () => {
+    const r = await run("check", join(work, "nope"));
+    expect(r.code).toBe(1);
+    expect(r.err).toContain("cannot read rule directory");
+  });
+});
+
+describe("clearance fmt", () => {
+  it("the shipped rules are formatted", async () => {
+    expect((await run("fmt", "--check", join(root, "rules"))).code).toBe(0);
+  });
+  it("--check lists a file that would change, fmt rewrites it, keeping comments", async () => {
+    const file = join(work, "messy.rules");
+    writeFileSync(file, 'rule   messy{when trustScore>=1   # why\ndeny "x"}\n');
+    const check = await run("fmt", "--check", file);
+    expect(check.code).toBe(1);
+    expect(check.out).toContain("would reformat");
+    expect((await run("fmt", file)).code).toBe(0);
+    expect(readFileSync(file, "utf8")).toBe(
+      'rule messy {\n  when trustScore >= 1 # why\n  deny "x"\n}\n',
+    );
+    expect((await run("fmt", "--check", file)).code).toBe(0);
+  });
+  it("refuses to format a file with syntax errors", async () => {
+    const file = join(work, "broken.rules");
+    writeFileSync(file, "rule x { when ( }\n");
+    const r = await run("fmt", file);
+    expect(r.code).toBe(1);
+    expect(readFileSync(file, "utf8")).toBe("rule x { when ( }\n");
+  });
+});
+
+describe("clearance eval", () => {
+  it("prints decision, rule and reason", async () => {
+    const r = await run(
+      "eval",
+      "-r",
+      join(root, "rules"),
+      "-i",
+      join(root, "examples/results/signed-microsoft.json"),
+      "--now",
+      NOW,
+    );
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^ALLOW\s+procexp64\.exe/);
+    expect(r.out).toContain("rule     trusted_publisher");
+    expect(r.out).toContain("reason   signed by Microsoft Corporation");
+  });
+  it("--explain shows every condition and the values seen", async () => {
+    const r = await run(
+      "eval",
+      "-r",
+      join(root, "rules"),
+      "-i",
+      join(root, "examples/results/ransomware.json"),
+      "--now",
+      NOW,
+      "--explain",
+    );
+    expect(r.out).toContain("✓ ransomware_names");
+    expect(r.out).toContain("detections.malicious >= 3 -> true  [detections.malicious = 19]");
+    expect(r.out).toContain('context.group == "finance" -> unknown missing: context.group');
+  });
+  it("--json for machines; VirusTotal detected; context applied", async () => {
+    const vt = JSON.parse(
+      (
+        await run(
+          "eval",
+          "-r",
+          join(root, "rules"),
+          "-i",
+          join(root, "examples/virustotal/malicious-unsigned.json"),
+          "--now",
+          NOW,
+          "--json",
+        )
+      ).out,
+    );
+    expect(vt).toMatchObject({ decision: "deny", rule: "many_detections" });
+    const fin = await run(
+      "eval",
+      "-r",
+      join(work, "rules"),
+      "-i",
+      join(root, "examples/results/self-signed-tool.json"),
+      "-c",
+      join(root, "examples/contexts/finance.json"),
+      "--now",
+      NOW,
+      "--json",
+    );
+    expect(JSON.parse(fin.out).matched).toContain("finance_strict");
+  });
+  it("an invalid result lists every problem by JSON Pointer and exits 1", async () => {
+    const file = join(work, "bad.json");
+    writeFileSync(file, JSON.stringify({ sha256: "xyz", trustScore: 300, verdict: "bad" }));
+    const r = await run("eval", "-r", join(root, "rules"), "-i", file);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain("is not a valid analysis result");
+    for (const p of ["/sha256", "/trustScore", "/verdict"]) expect(r.err).toContain(`  ${p}: `);
+  });
+  it("malformed JSON names the file and the place", async () => {
+    const file = join(work, "broken.json");
+    writeFileSync(file, '{"sha256": ');
+    const r = await run("eval", "-r", join(root, "rules"), "-i", file);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain("is not valid JSON");
+  });
+});
+
+describe("clearance test", () => {
+  it("passes with full coverage on the shipped rules", async () => {
+    const r = await run("test", join(root, "rules"), "--min-coverage", "100");
+    expect(r.code).toBe(0);
+    expect(r.out).toContain("18 passed, 0 failed");
+    expect(r.out).toContain("coverage: 12/12 rules matched by a test (100%)");
+  });
+  it("a failing case prints what differs and the explanation", async () => {
+    const dir = join(work, "rules");
+    writeFileSync(
+      join(dir, "tests", "wrong.test.yaml"),
+      'cases:\n  - name: wrong on purpose\n    input: { sha256: "4444444444444444444444444444444444444444444444444444444444444444", trustScore: 12 }\n    expect: { decision: allow }\n',
+    );
+    const r = await run("test", dir);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain("FAIL");
+    expect(r.err).toContain(
+      "decision: expected allow, got deny (rule low_trust: trust score 12 is below 30)",
+    );
+    expect(r.err).toContain("✓ low_trust");
+  });
+  it("below --min-coverage fails", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "clearance-cov-"));
+    writeFileSync(
+      join(dir, "a.rules"),
+      'rule a { when trustScore > 50 allow "a" }\nrule b { when trustScore < 10 deny "b" }\n',
+    );
+    writeFileSync(
+      join(dir, "a.test.yaml"),
+      'cases:\n  - name: a\n    input: { sha256: "4444444444444444444444444444444444444444444444444444444444444444", trustScore: 60 }\n    expect: { decision: allow, rule: a }\n',
+    );
+    const r = await run("test", dir, "--min-coverage", "100");
+    expect(r.code).toBe(1);
+    expect(r.out).toContain("never matched: b");
+  });
+  it("an unknown key in a test file is an error naming it", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "clearance-key-"));
+    writeFileSync(join(dir, "a.rules"), 'rule a { when true allow "a" }\n');
+    writeFileSync(
+      join(dir, "a.test.yaml"),
+      "cases:\n  - name: a\n    input: {}\n    expected: { decision: allow }\n",
+    );
+    const r = await run("test", dir);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain("unknown key `expected`");
+  });
+});
+
+describe("clearance tour and help", () => {
+  it("tour checks, tests and decides every example", async () => {
+    const r = await run(
+      "tour",
+      "-r",
+      join(root, "rules"),
+      "-e",
+      join(root, "examples"),
+      "--now",
+      NOW,
+    );
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(
+      /ALLOW\s+procexp64\.exe\s+trusted_publisher\s+signed by Microsoft Corporation/,
+    );
+    expect(r.out).toContain("12 files: 1 allow, 3 deny, 8 review");
+  });
+  it.each(["check", "fmt", "eval", "test", "tour"])(
+    "%s --help has usage and examples",
+    async (cmd) => {
+      const r = await run(cmd, "--help");
+      expect(r.code).toBe(0);
+      expect(r.out).toContain(`Usage: clearance ${cmd}`);
+    },
+  );
+  it("an unknown command exits 1", async () => {
+    expect((await run("nope")).code).toBe(1);
+  });
+});
