@@ -33,6 +33,18 @@ export interface ConditionTrace {
   item?: number;
 }
 
+interface PathInfo {
+  res: Resolution;
+  /** segments to follow from the root value */
+  rest: readonly string[];
+  name: string;
+  isTimestamp: boolean;
+  /** recorded in traces */
+  recorded: boolean;
+  /** a named list's items, as an array, for uses other than `in` */
+  listValues: unknown[] | undefined;
+}
+
 interface Env {
   r: Record<string, unknown>;
   c: PreparedContext;
@@ -46,7 +58,7 @@ export class Interpreter {
   private readonly regexes = new Map<Ast.MatchExpr, CompiledRegex>();
   /** per-node strings computed once: explaining is on the hot path of `explain: true` */
   private readonly texts = new Map<Expr, string>();
-  private readonly names = new Map<Ast.PathExpr, string>();
+  private readonly paths = new Map<Ast.PathExpr, PathInfo>();
 
   constructor(
     private readonly program: Program,
@@ -106,15 +118,6 @@ export class Interpreter {
       this.texts.set(e, t);
     }
     return t;
-  }
-
-  private pathName(e: Ast.PathExpr): string {
-    let n = this.names.get(e);
-    if (n === undefined) {
-      n = e.segments.map((s) => s.name).join(".");
-      this.names.set(e, n);
-    }
-    return n;
   }
 
   private traced(
@@ -197,42 +200,57 @@ export class Interpreter {
     }
   }
 
+  /** Everything about a path that does not depend on the input, computed once per node. */
+  private pathInfo(e: Ast.PathExpr): PathInfo {
+    let info = this.paths.get(e);
+    if (info === undefined) {
+      const res = this.program.resolutions.get(e) as Resolution;
+      const rest = res.kind === "context" ? res.path.slice(1) : res.kind === "list" || res.kind === "hashlist" ? [] : res.path;
+      info = {
+        res,
+        rest,
+        name: e.segments.map((x) => x.name).join("."),
+        isTimestamp: res.kind !== "list" && res.kind !== "hashlist" && res.type.kind === "timestamp",
+        // A bare loop variable (`e`) is shown through its fields (`e.result`), not as a whole item.
+        recorded: !(res.kind === "variable" && res.path.length === 0),
+        listValues: res.kind === "list" ? [...(this.values.lists.get(res.name) ?? [])] : undefined,
+      };
+      this.paths.set(e, info);
+    }
+    return info;
+  }
+
   private path(e: Ast.PathExpr, env: Env, convert: boolean): unknown {
-    const res = this.program.resolutions.get(e) as Resolution;
+    const info = this.pathInfo(e);
+    const res = info.res;
     let v: unknown;
-    let rest: readonly string[];
     switch (res.kind) {
       case "list":
-        return [...(this.values.lists.get(res.name) ?? [])];
+        return info.listValues;
       case "hashlist":
         return this.values.hashlists.get(res.name);
       case "context":
         v = readContext(env.c, res.path[0]!);
-        rest = res.path.slice(1);
         break;
       case "variable":
         v = env.vars[res.depth];
-        rest = res.path;
         break;
       case "field":
         v = env.r;
-        rest = res.path;
         break;
     }
-    for (const seg of rest) {
+    const rest = info.rest;
+    for (let i = 0; i < rest.length; i++) {
       if (v == null) break;
-      v = (v as Record<string, unknown>)[seg];
+      v = (v as Record<string, unknown>)[rest[i]!];
     }
     if (v === null) v = undefined;
-    const isTimestamp = res.type.kind === "timestamp";
-    if (convert && isTimestamp) v = toTimestamp(v, this.pathName(e));
+    if (convert && info.isTimestamp) v = toTimestamp(v, info.name);
     const trace = env.trace;
-    // A bare loop variable (`e`) is shown through its fields (`e.result`), not as a whole item.
-    if (trace && !(res.kind === "variable" && res.path.length === 0)) {
-      const name = this.pathName(e);
+    if (trace !== undefined && info.recorded) {
       if (v === undefined) {
-        if (!(trace.missing ??= []).includes(name)) trace.missing.push(name);
-      } else (trace.fields ??= {})[name] = shown(v, isTimestamp);
+        if (!(trace.missing ??= []).includes(info.name)) trace.missing.push(info.name);
+      } else (trace.fields ??= {})[info.name] = shown(v, info.isTimestamp);
     }
     return v;
   }
