@@ -205,12 +205,18 @@ export class Interpreter {
     let info = this.paths.get(e);
     if (info === undefined) {
       const res = this.program.resolutions.get(e) as Resolution;
-      const rest = res.kind === "context" ? res.path.slice(1) : res.kind === "list" || res.kind === "hashlist" ? [] : res.path;
+      const rest =
+        res.kind === "context"
+          ? res.path.slice(1)
+          : res.kind === "list" || res.kind === "hashlist"
+            ? []
+            : res.path;
       info = {
         res,
         rest,
         name: e.segments.map((x) => x.name).join("."),
-        isTimestamp: res.kind !== "list" && res.kind !== "hashlist" && res.type.kind === "timestamp",
+        isTimestamp:
+          res.kind !== "list" && res.kind !== "hashlist" && res.type.kind === "timestamp",
         // A bare loop variable (`e`) is shown through its fields (`e.result`), not as a whole item.
         recorded: !(res.kind === "variable" && res.path.length === 0),
         listValues: res.kind === "list" ? [...(this.values.lists.get(res.name) ?? [])] : undefined,
@@ -354,28 +360,21 @@ export class Interpreter {
     // item is traced afterwards.
     env.trace = undefined;
     const compiled = this.loopBodies?.get(e);
-    const outer = env.vars.slice(0, depth);
-    const evalItem = compiled
-      ? depth === 0
-        ? (item: unknown) => compiled(env.r, env.c, env.n, item)
-        : (item: unknown) => compiled(env.r, env.c, env.n, ...outer, item)
-      : (item: unknown) => {
-          env.vars[depth] = item;
-          return this.eval(e.body, env);
-        };
+    const outer = compiled !== undefined && depth > 0 ? env.vars.slice(0, depth) : undefined;
     let result: unknown;
     let decidingItem = -1;
     try {
       if (e.kind === "count") {
         let k = 0;
-        for (const item of list) if (evalItem(item) === true) k++;
+        for (let i = 0; i < list.length; i++)
+          if (this.item(e, env, depth, list[i], compiled, outer) === true) k++;
         result = k;
       } else {
         const stopOn = e.quantifier === "any";
         let unknown = false;
         result = !stopOn;
         for (let i = 0; i < list.length; i++) {
-          const v = evalItem(list[i]);
+          const v = this.item(e, env, depth, list[i], compiled, outer);
           if (v === stopOn) {
             result = stopOn;
             decidingItem = i;
@@ -403,6 +402,24 @@ export class Interpreter {
       }
     }
     return result;
+  }
+
+  /** One list item of a loop: by the compiled body when there is one, else interpreted. */
+  private item(
+    e: Ast.QuantifierExpr | Ast.CountExpr,
+    env: Env,
+    depth: number,
+    item: unknown,
+    compiled: LoopBody | undefined,
+    outer: unknown[] | undefined,
+  ): unknown {
+    if (compiled !== undefined) {
+      return outer === undefined
+        ? compiled(env.r, env.c, env.n, item)
+        : compiled(env.r, env.c, env.n, ...outer, item);
+    }
+    env.vars[depth] = item;
+    return this.eval(e.body, env);
   }
 
   private call(e: Ast.CallExpr, env: Env): unknown {
