@@ -1,5 +1,5 @@
-import { readdirSync, statSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { dirname, resolve } from "node:path";
+import { findFiles } from "@clearance/engine";
 import { Ajv } from "ajv";
 import { parseDocument } from "yaml";
 import { CliError } from "./output.js";
@@ -70,18 +70,7 @@ const SCHEMA = {
 const validate = new Ajv({ allErrors: true, strict: true }).compile(SCHEMA);
 
 export function findTestFiles(dir: string): string[] {
-  const out: string[] = [];
-  const walk = (d: string): void => {
-    for (const entry of readdirSync(d, { withFileTypes: true })) {
-      if (entry.name.startsWith(".") || entry.name === "node_modules") continue;
-      const p = join(d, entry.name);
-      if (entry.isDirectory()) walk(p);
-      else if (/\.test\.ya?ml$/.test(entry.name)) out.push(p);
-    }
-  };
-  if (statSync(dir).isFile()) return [dir];
-  walk(dir);
-  return out.sort();
+  return findFiles(dir, (name) => /\.test\.ya?ml$/.test(name));
 }
 
 /** Parses and validates a test file; an unknown key or a bad value names its place. */

@@ -12,7 +12,7 @@ export { type AdapterOutcome, fromVirusTotal } from "./adapters/virustotal.js";
 export { type RuleError, SEVERITY } from "./combine.js";
 export { type CompileOptions, type CompileResult, compile } from "./compile.js";
 export type { ConditionTrace, Truth } from "./interpret.js";
-export { findRuleFiles, gitCommit, type LoadOptions, loadRuleset } from "./load.js";
+export { findFiles, findRuleFiles, gitCommit, type LoadOptions, loadRuleset } from "./load.js";
 export type {
   AnalysisResult,
   Detections,

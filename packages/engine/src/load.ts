@@ -86,20 +86,28 @@ export function loadRuleset(dir: string, options: LoadOptions = {}): CompileResu
   return { ...rest, diagnostics: [...diagnostics, ...result.diagnostics] };
 }
 
-/** `*.rules` files under `dir`, sorted; `node_modules` and dot-directories are skipped. */
-export function findRuleFiles(dir: string): string[] {
+/**
+ * Files under `dir` (recursively, sorted) whose name `matches`; `node_modules` and dot-entries
+ * are skipped. A file given as `dir` is returned as is.
+ */
+export function findFiles(dir: string, matches: (name: string) => boolean): string[] {
+  if (statSync(dir).isFile()) return [dir];
   const out: string[] = [];
   const walk = (d: string): void => {
     for (const entry of readdirSync(d, { withFileTypes: true })) {
       if (entry.name.startsWith(".") || entry.name === "node_modules") continue;
       const p = join(d, entry.name);
       if (entry.isDirectory()) walk(p);
-      else if (entry.isFile() && entry.name.endsWith(".rules")) out.push(p);
+      else if (entry.isFile() && matches(entry.name)) out.push(p);
     }
   };
-  if (statSync(dir).isFile()) return [dir];
   walk(dir);
   return out.sort();
+}
+
+/** `*.rules` files under `dir`, sorted. */
+export function findRuleFiles(dir: string): string[] {
+  return findFiles(dir, (name) => name.endsWith(".rules"));
 }
 
 /** The HEAD commit of the work tree holding `dir`, and whether `dir` has uncommitted changes. */

@@ -595,6 +595,8 @@ const DELETE = Symbol("delete");
 
 function mutate(root: unknown, path: Path, replacement: unknown): unknown {
   if (path.length === 0) return replacement === DELETE ? undefined : replacement;
+  // An earlier mutation may have replaced the root itself with a non-object.
+  if (root === null || typeof root !== "object") return root;
   let parent = root as Record<string | number, unknown>;
   for (const key of path.slice(0, -1)) {
     const next = parent?.[key];

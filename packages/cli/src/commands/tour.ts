@@ -1,5 +1,4 @@
-import { readdirSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { findFiles } from "@clearance/engine";
 import { parseNow, readJson, toResult } from "../io.js";
 import { type Output, paint } from "../output.js";
 import { decisionLabel, summarizeDiagnostics } from "../render.js";
@@ -61,17 +60,9 @@ export function tourCommand(output: Output, options: TourOptions): number {
   return report.failed > 0 ? 1 : 0;
 }
 
+/** Example results: every `*.json` file, except request contexts and the dry-run history. */
 function listJson(dir: string): string[] {
-  const out: string[] = [];
-  const walk = (d: string): void => {
-    for (const entry of readdirSync(d, { withFileTypes: true })) {
-      const p = join(d, entry.name);
-      if (entry.isDirectory()) {
-        if (entry.name !== "contexts" && entry.name !== "history") walk(p);
-      } else if (entry.name.endsWith(".json")) out.push(p);
-    }
-  };
-  if (statSync(dir).isFile()) return [dir];
-  walk(dir);
-  return out.sort();
+  return findFiles(dir, (name) => name.endsWith(".json")).filter(
+    (p) => !/[\\/](contexts|history)[\\/]/.test(p),
+  );
 }
