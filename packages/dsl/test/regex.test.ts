@@ -34,6 +34,8 @@ describe("analyzeRegex: accepted patterns and their engine", () => {
     ["a{11}", "", "re2"], // a large quantifier counts as unbounded
     ["^(?:(?:a|a){10}){3}b", "", "re2"], // small quantifiers, 2^30 paths: 41 s on 40 `a`s in V8
     [`${"(?:a|a)".repeat(24)}b`, "", "re2"], // no quantifier at all, 2^24 paths
+    [`${"(?:(?:a{10}){10}){10}".repeat(3)}b`, "", "re2"], // one path 3000 long: ~quadratic in V8
+    ["^(?:[a-z]{1,10}\\.){10}.*", "", "re2"], // 10^10 paths before the loop
     ["\\p{Lu}+", "u", "re2"],
     ["[^\\n]*", "m", "re2"], // no `^`/`$`: `m` changes nothing
   ];
@@ -219,8 +221,11 @@ describe("compileRegex", () => {
 });
 
 // Agreement of the RE2 translation with V8 on small random patterns and strings.
-// Known difference, excluded: with both `i` and `u`, JS's `\b`/`\B` treat `ſ` (U+017F) and
-// the Kelvin sign (U+212A) as word characters and RE2's do not.
+// Known differences, excluded:
+// - with both `i` and `u`, JS's `\b`/`\B` treat `ſ` (U+017F) and the Kelvin sign (U+212A) as
+//   word characters and RE2's do not;
+// - with `u`, V8 (against the spec) also tries an empty match between the two halves of a
+//   surrogate pair, where `\B` holds: `/\B/u.test("a😀a")` is true, false on RE2.
 describe("RE2 translation agrees with JS RegExp", () => {
   const simple = fc.constantFrom(
     "a",
@@ -250,28 +255,70 @@ describe("RE2 translation agrees with JS RegExp", () => {
     "[^]",
     "[]",
   );
-  const quantifier = fc.constantFrom("", "", "", "*", "+", "?", "{2}", "{1,3}", "{2,}", "*?", "+?");
-  const assertion = fc.constantFrom("^", "$", "\\b", "\\B");
-  const { pattern } = fc.letrec<{
-    pattern: string;
-    alternative: string;
-    term: string;
-    atom: string;
-  }>((tie) => ({
-    pattern: fc.array(tie("alternative"), { minLength: 1, maxLength: 3 }).map((a) => a.join("|")),
-    alternative: fc.array(tie("term"), { maxLength: 4 }).map((t) => t.join("")),
-    term: fc.oneof(
-      { weight: 4, arbitrary: fc.tuple(tie("atom"), quantifier).map(([a, q]) => a + q) },
-      { weight: 1, arbitrary: assertion },
-    ),
-    atom: fc.oneof(
-      { maxDepth: 3, depthSize: "small" },
-      simple,
-      fc
-        .tuple(fc.constantFrom("(", "(?:", "(?<g>"), tie("pattern"))
-        .map(([open, body]) => `${open}${body})`),
-    ),
-  }));
+  // V8 is the oracle, and random patterns can make it backtrack for hours (the very problem
+  // RE2 solves). So each pattern carries a bound on V8's work from one start position on
+  // inputs of up to INPUT_UNITS code units (paths through the pattern times its unrolled
+  // length, with unbounded quantifiers capped at the input length) and costly ones are dropped.
+  interface Gen {
+    source: string;
+    paths: number;
+    width: number;
+  }
+  const INPUT_UNITS = 16;
+  const one = (source: string): Gen => ({ source, paths: 1, width: 1 });
+  const quantifier = fc.constantFrom<[string, number, number]>(
+    ["", 1, 1],
+    ["", 1, 1],
+    ["", 1, 1],
+    ["*", 0, Infinity],
+    ["+", 1, Infinity],
+    ["?", 0, 1],
+    ["{2}", 2, 2],
+    ["{1,3}", 1, 3],
+    ["{2,}", 2, Infinity],
+    ["*?", 0, Infinity],
+    ["+?", 1, Infinity],
+  );
+  const quantify = (g: Gen, [q, min, max]: [string, number, number]): Gen => {
+    const top = Math.min(max, INPUT_UNITS);
+    let more = 0;
+    for (let k = 0; k <= top - min; k++) more += g.paths ** k;
+    return { source: g.source + q, paths: g.paths ** min * more, width: top * g.width };
+  };
+  const assertion = fc.constantFrom("^", "$", "\\b", "\\B").map(one);
+  const { pattern } = fc.letrec<{ pattern: Gen; alternative: Gen; term: Gen; atom: Gen }>(
+    (tie) => ({
+      pattern: fc.array(tie("alternative"), { minLength: 1, maxLength: 2 }).map((alts) => ({
+        source: alts.map((a) => a.source).join("|"),
+        paths: alts.reduce((n, a) => n + a.paths, 0),
+        width: Math.max(...alts.map((a) => a.width)),
+      })),
+      alternative: fc
+        .oneof(
+          { weight: 9, arbitrary: fc.array(tie("term"), { minLength: 1, maxLength: 5 }) },
+          { weight: 1, arbitrary: fc.constant([]) },
+        )
+        .map((terms) => ({
+          source: terms.map((t) => t.source).join(""),
+          paths: terms.reduce((n, t) => n * t.paths, 1),
+          width: terms.reduce((n, t) => n + t.width, 0),
+        })),
+      term: fc.oneof(
+        { weight: 4, arbitrary: fc.tuple(tie("atom"), quantifier).map(([a, q]) => quantify(a, q)) },
+        { weight: 1, arbitrary: assertion },
+      ),
+      atom: fc.oneof(
+        { maxDepth: 2, depthSize: "small" },
+        simple.map(one),
+        fc
+          .tuple(fc.constantFrom("(", "(?:"), tie("pattern"))
+          .map(([open, body]) => ({ ...body, source: `${open}${body.source})` })),
+      ),
+    }),
+  );
+  const safePattern = pattern
+    .filter((g) => g.paths * Math.max(1, g.width) <= 100_000)
+    .map((g) => g.source);
   const flags = fc.subarray(["i", "m", "s", "u"]).map((f) => f.join(""));
   const text = fc.string({
     unit: fc.constantFrom(
@@ -289,26 +336,26 @@ describe("RE2 translation agrees with JS RegExp", () => {
       "\uD83D",
       "\uDE00",
     ),
-    maxLength: 12,
+    maxLength: INPUT_UNITS / 2, // "😀" is two units
   });
 
   it("on random patterns, flags and strings", () => {
     fc.assert(
       fc.property(
-        pattern,
+        safePattern,
         flags,
         fc.array(text, { minLength: 1, maxLength: 20 }),
         (source, flags, inputs) => {
-          // `(?<g>` may repeat; such patterns are invalid in JS and not what this tests.
-          fc.pre(source.split("(?<g>").length <= 2);
           const { problems } = analyzeRegex(source, flags, MAX);
           expect(problems).toEqual([]);
           const re = compileRegex(source, flags, RE2_PLAN);
           const js = new RegExp(source, flags);
-          const knownDifference =
-            flags.includes("i") && flags.includes("u") && /\\[bB]/.test(source);
+          const unicode = flags.includes("u");
+          const foldedWord = unicode && flags.includes("i") && /\\[bB]/.test(source);
+          const splitPair = unicode && /\\B/.test(source);
           for (const input of inputs) {
-            if (knownDifference && /[\u017F\u212A]/.test(input)) continue;
+            if (foldedWord && /[\u017F\u212A]/.test(input)) continue;
+            if (splitPair && /[\uD800-\uDBFF][\uDC00-\uDFFF]/.test(input)) continue;
             expect(re.test(input), `/${source}/${flags} on ${JSON.stringify(input)}`).toBe(
               js.test(input),
             );
