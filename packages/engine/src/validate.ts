@@ -152,6 +152,9 @@ function isPlainObject(value: object): boolean {
  * problem, in document order; does not descend into a container that breaks a limit.
  */
 export function checkInputLimits(input: unknown, limits: Readonly<InputLimits>): Problem[] {
+  // Almost every input is plain JSON within the limits: confirm that without allocating, and
+  // only walk again, collecting located problems, when it is not.
+  if (withinLimits(input, limits, 0)) return [];
   const problems: Problem[] = [];
   const report = (frame: WalkFrame, message: string) =>
     problems.push({ pointer: pointerOf(frame), message });
@@ -349,6 +352,42 @@ function toProblem(error: ErrorObject): Problem {
 
 // ---------------------------------------------------------------------------------------------
 // Public entry points
+
+/**
+ * True when `value` is plain JSON data (plain objects and arrays, finite numbers, strings,
+ * booleans, null) within every limit. Recursion is bounded by `maxDepth`, so a cycle returns false
+ * and the full walk reports it.
+ */
+function withinLimits(value: unknown, limits: Readonly<InputLimits>, depth: number): boolean {
+  switch (typeof value) {
+    case "string":
+      return value.length <= limits.maxStringLength;
+    case "number":
+      return Number.isFinite(value);
+    case "boolean":
+      return true;
+    case "object": {
+      if (value === null) return true;
+      if (depth + 1 > limits.maxDepth) return false;
+      if (Array.isArray(value)) {
+        if (value.length > limits.maxArrayLength) return false;
+        for (let i = 0; i < value.length; i++)
+          if (!withinLimits(value[i], limits, depth + 1)) return false;
+        return true;
+      }
+      const proto = Object.getPrototypeOf(value);
+      if (proto !== Object.prototype && proto !== null) return false;
+      let keys = 0;
+      for (const key in value) {
+        if (++keys > limits.maxKeys || key.length > limits.maxStringLength) return false;
+        if (!withinLimits((value as Record<string, unknown>)[key], limits, depth + 1)) return false;
+      }
+      return true;
+    }
+    default:
+      return false;
+  }
+}
 
 /**
  * Validates a canonical analysis result. On success the result is the input itself, or a shallow
