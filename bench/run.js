@@ -30,6 +30,12 @@ const BENCHMARKS = [
     description: "100,000 hash rules, a 1,000,000-line hash list, 10,000 ordinary rules",
     nodeArgs: ["--max-old-space-size=8192", "--expose-gc"],
   },
+  {
+    name: "dry-run",
+    script: "dry-run/run.js",
+    description:
+      "dryRun against readline + JSON.parse (1 and 2 workers, with a baseline); CLI peak RSS (--full: 1M records)",
+  },
 ];
 
 // cedar-wasm crashes Node 20 in long runs without this flag; harmless for the others.

@@ -10,5 +10,11 @@ const code = await main(process.argv.slice(2), {
   out: (text) => process.stdout.write(`${text}\n`),
   err: (text) => process.stderr.write(`${text}\n`),
   color,
+  ...(process.stderr.isTTY === true
+    ? {
+        status: (line: string | null) =>
+          process.stderr.write(line === null ? "\r\x1b[K" : `\r${line}\x1b[K`),
+      }
+    : {}),
 });
 process.exitCode = code;

@@ -1,11 +1,23 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { checkCommand } from "./commands/check.js";
+import { dryRunCommand, parseFailOn } from "./commands/dry-run.js";
 import { evalCommand } from "./commands/eval.js";
 import { fmtCommand } from "./commands/fmt.js";
 import { testCommand } from "./commands/test.js";
 import { tourCommand } from "./commands/tour.js";
 import { CliError, type Output } from "./output.js";
 import { VERSION } from "./version.js";
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 1)
+    throw new InvalidArgumentError("a whole number of 1 or more");
+  return n;
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
 
 function percent(value: string): number {
   const n = Number(value);
@@ -85,6 +97,51 @@ export function buildProgram(output: Output, setExit: (code: number) => void): C
       "\nExamples:\n  clearance test\n  clearance test rules/ --min-coverage 100",
     )
     .action((dir: string, opts) => setExit(testCommand(output, dir, opts)));
+
+  program
+    .command("dry-run")
+    .description(
+      "decide historical records with the rules (and a baseline) and report what would change",
+    )
+    .option("-r, --rules <dir>", "candidate rule directory", "rules")
+    .option(
+      "-f, --from <source...>",
+      "NDJSON (.gz), JSON array, directory or - for stdin; several allowed",
+      [],
+    )
+    .option(
+      "-b, --baseline <ref-or-dir>",
+      "baseline rules: a git ref of the rules' repository or a directory",
+    )
+    .option("-c, --context <file>", "request context as JSON, for every record")
+    .option("--now <timestamp>", "evaluation time for every record (RFC 3339; default: now)")
+    .option("-w, --workers <n>", "worker threads deciding in parallel", positiveInt, 1)
+    .option(
+      "--report <file>",
+      "write a report: .md (pull-request summary), .json (full), .html (charts); repeatable",
+      collect,
+      [],
+    )
+    .option("--decisions <file>", "one line per record: .ndjson or .csv")
+    .option(
+      "--fail-on <transitions>",
+      "exit 3 when any of these happen, e.g. allow->deny,review->allow",
+      parseFailOn,
+    )
+    .option("--strict", "stop at the first malformed or invalid record", false)
+    .option("--limit <n>", "read at most this many records", positiveInt)
+    .addOption(
+      new Option("--format <format>", "input format (detected per record when omitted)").choices([
+        "canonical",
+        "virustotal",
+      ]),
+    )
+    .option("--no-progress", "no progress line")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  clearance dry-run --from examples/history/ --baseline main --report impact.md\n  clearance dry-run -r examples/rules-tightened -b rules --from examples/history/history.ndjson --report out.html --fail-on allow->deny\n\nExit codes: 0 ok, 3 a --fail-on transition happened, 1 error.",
+    )
+    .action(async (opts) => setExit(await dryRunCommand(output, opts)));
 
   program
     .command("tour")

@@ -5,6 +5,8 @@ export interface Output {
   out: (text: string) => void;
   err: (text: string) => void;
   color: boolean;
+  /** redraws one transient status line (a progress bar) on a terminal; absent elsewhere */
+  status?: (line: string | null) => void;
 }
 
 type Style = Parameters<typeof styleText>[0];

@@ -1,0 +1,189 @@
+import { createWriteStream, mkdirSync, type WriteStream, writeFileSync } from "node:fs";
+import { dirname, extname } from "node:path";
+import {
+  type Action,
+  CSV_HEADER,
+  type DryRunReport,
+  dryRun,
+  RulesError,
+  renderHtml,
+  renderMarkdown,
+  renderTerminal,
+  SourceError,
+  StrictError,
+  StrictFailure,
+} from "@clearance/dryrun";
+import type { InputFormat } from "@clearance/engine";
+import { parseNow, readJson } from "../io.js";
+import { CliError, type Output, paint } from "../output.js";
+import { renderDiagnostics } from "../render.js";
+
+export interface DryRunCliOptions {
+  rules: string;
+  from: string[];
+  baseline?: string;
+  context?: string;
+  now?: string;
+  workers: number;
+  report: string[];
+  decisions?: string;
+  failOn?: { from: Action; to: Action }[];
+  strict: boolean;
+  limit?: number;
+  format?: InputFormat;
+  progress: boolean;
+}
+
+const ACTIONS = new Set(["allow", "deny", "review"]);
+
+/** `allow->deny,review->allow` -> pairs; a bad entry is an error naming it. */
+export function parseFailOn(
+  value: string,
+  previous: { from: Action; to: Action }[] = [],
+): { from: Action; to: Action }[] {
+  const out = [...previous];
+  for (const part of value
+    .split(",")
+    .map((p) => p.trim())
+    .filter(Boolean)) {
+    const m = /^(\w+)\s*->\s*(\w+)$/.exec(part);
+    if (!m || !ACTIONS.has(m[1]!) || !ACTIONS.has(m[2]!) || m[1] === m[2]) {
+      throw new CliError(
+        `--fail-on \`${part}\` is not a transition`,
+        "write transitions like `allow->deny,review->allow`",
+      );
+    }
+    out.push({ from: m[1] as Action, to: m[2] as Action });
+  }
+  return out;
+}
+
+/**
+ * `clearance dry-run`: decide historical records with the candidate rules (and a baseline), report
+ * what changes. Exit 0, 3 when a `--fail-on` transition happened, 1 on errors.
+ */
+export async function dryRunCommand(output: Output, options: DryRunCliOptions): Promise<number> {
+  if (options.from.length === 0)
+    throw new CliError(
+      "give at least one `--from` source",
+      "for example `--from examples/history/`",
+    );
+  for (const path of options.report) {
+    if (![".json", ".md", ".html"].includes(extname(path))) {
+      throw new CliError(`--report \`${path}\` must end in .json, .md or .html`);
+    }
+  }
+  const decisionsFormat = options.decisions
+    ? extname(options.decisions) === ".csv"
+      ? "csv"
+      : extname(options.decisions) === ".ndjson"
+        ? "ndjson"
+        : undefined
+    : undefined;
+  if (options.decisions && !decisionsFormat)
+    throw new CliError(`--decisions \`${options.decisions}\` must end in .ndjson or .csv`);
+  const now = parseNow(options.now);
+  const context = options.context ? readJson(options.context, "context") : undefined;
+
+  let decisionsStream: WriteStream | undefined;
+  if (options.decisions) {
+    mkdirSync(dirname(options.decisions), { recursive: true });
+    decisionsStream = createWriteStream(options.decisions);
+    if (decisionsFormat === "csv") decisionsStream.write(`${CSV_HEADER}\n`);
+  }
+  const progress = new Progress(output, options.progress);
+  let report: DryRunReport;
+  try {
+    report = await dryRun({
+      rules: options.rules,
+      from: options.from,
+      workers: options.workers,
+      strict: options.strict,
+      ...(options.baseline === undefined ? {} : { baseline: options.baseline }),
+      ...(context === undefined ? {} : { context }),
+      ...(now === undefined ? {} : { now }),
+      ...(options.limit === undefined ? {} : { limit: options.limit }),
+      ...(options.format === undefined ? {} : { format: options.format }),
+      ...(options.failOn ? { failOn: options.failOn } : {}),
+      ...(decisionsStream
+        ? {
+            decisions: {
+              format: decisionsFormat!,
+              write: (lines: string[]) => decisionsStream!.write(`${lines.join("\n")}\n`),
+            },
+          }
+        : {}),
+      onProgress: (p) => progress.update(p.read),
+    });
+  } catch (error) {
+    progress.done();
+    if (error instanceof RulesError) {
+      const result = error.cause as
+        | {
+            diagnostics?: Parameters<typeof renderDiagnostics>[1];
+            files?: Parameters<typeof renderDiagnostics>[2];
+          }
+        | undefined;
+      if (result?.diagnostics && result.files)
+        output.err(
+          renderDiagnostics(
+            output,
+            result.diagnostics.filter((d) => d.severity === "error"),
+            result.files,
+          ),
+        );
+      throw new CliError(error.message);
+    }
+    if (
+      error instanceof SourceError ||
+      error instanceof StrictError ||
+      error instanceof StrictFailure
+    )
+      throw new CliError(error.message);
+    throw error;
+  } finally {
+    if (decisionsStream) await new Promise<void>((resolve) => decisionsStream!.end(resolve));
+  }
+  progress.done();
+  for (const path of options.report) {
+    const ext = extname(path);
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(
+      path,
+      ext === ".json"
+        ? `${JSON.stringify(report, null, 2)}\n`
+        : ext === ".md"
+          ? renderMarkdown(report)
+          : renderHtml(report),
+    );
+  }
+  output.out(renderTerminal(report, (s, t) => paint(output, s, t)));
+  for (const path of options.report) output.out(paint(output, "dim", `report written to ${path}`));
+  if (options.decisions)
+    output.out(paint(output, "dim", `decisions written to ${options.decisions}`));
+  return report.failOn.triggered.length > 0 ? 3 : 0;
+}
+
+/** A progress line: redrawn in place on a terminal, a plain line every few seconds otherwise. */
+class Progress {
+  private readonly started = Date.now();
+  private last = 0;
+  constructor(
+    private readonly output: Output,
+    private readonly enabled: boolean,
+  ) {}
+  update(read: number): void {
+    if (!this.enabled) return;
+    const now = Date.now();
+    const live = this.output.status !== undefined;
+    if (now - this.last < (live ? 200 : 5_000)) return;
+    this.last = now;
+    const rate = Math.round((read / Math.max(1, now - this.started)) * 1000);
+    const line = `dry-run: ${read.toLocaleString("en-US")} records, ${rate.toLocaleString("en-US")}/s, ${((now - this.started) / 1000).toFixed(0)} s`;
+    if (live) this.output.status!(line);
+    else this.output.err(line);
+  }
+  done(): void {
+    this.output.status?.(null);
+  }
+}

@@ -1,0 +1,79 @@
+import { execFileSync } from "node:child_process";
+import { existsSync, statSync } from "node:fs";
+import { posix, relative, resolve } from "node:path";
+import { type CompileResult, compile, loadRuleset } from "@clearance/engine";
+
+/** A failure to obtain a rule set: the CLI prints it and exits 1. */
+export class RulesError extends Error {
+  override name = "RulesError";
+}
+
+export interface LoadedRules {
+  result: CompileResult;
+  /** what the report calls it: the directory, or `<dir> @ <ref>` */
+  label: string;
+}
+
+/**
+ * The baseline: a directory, or a git ref of the repository holding `rulesDir`, read with git
+ * itself (`git ls-tree`, `git show`) so the work tree is never touched.
+ */
+export function loadBaseline(spec: string, rulesDir: string, now?: number): LoadedRules {
+  const opts = now === undefined ? {} : { now };
+  if (existsSync(spec) && statSync(spec).isDirectory())
+    return { result: loadRuleset(spec, opts), label: spec };
+  const dir = resolve(rulesDir);
+  const git = (...args: string[]): string =>
+    execFileSync("git", ["-C", dir, ...args], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "pipe"],
+      maxBuffer: 1 << 30,
+    });
+  let top: string;
+  try {
+    top = git("rev-parse", "--show-toplevel").trim();
+  } catch {
+    throw new RulesError(
+      `baseline \`${spec}\` is neither a directory nor usable as a git ref: \`${rulesDir}\` is not in a git work tree`,
+    );
+  }
+  let sha: string;
+  try {
+    sha = git("rev-parse", "--verify", "--quiet", `${spec}^{commit}`).trim();
+  } catch {
+    throw new RulesError(
+      `baseline \`${spec}\` is not a directory, and no git commit of that name exists`,
+    );
+  }
+  const prefix = relative(top, dir).split("\\").join("/");
+  // Paths below are relative to the repository's root: run these from there.
+  const atTop = (...args: string[]): string =>
+    execFileSync("git", ["-C", top, ...args], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "pipe"],
+      maxBuffer: 1 << 30,
+    });
+  const listing = atTop("ls-tree", "-r", "--name-only", sha, "--", prefix === "" ? "." : prefix)
+    .split("\n")
+    .filter((p) => p.endsWith(".rules"));
+  if (listing.length === 0)
+    throw new RulesError(`baseline \`${spec}\` has no .rules files under \`${prefix || "."}\``);
+  const show = (path: string): string => atTop("show", `${sha}:${path}`);
+  // Paths relative to the rules directory, as loadRuleset names them, so reports line up.
+  const display = (path: string): string =>
+    posix.join(rulesDir.split("\\").join("/"), posix.relative(prefix, path));
+  const sources: { path: string; text: string }[] = listing.map((p) => ({
+    path: display(p),
+    text: show(p),
+  }));
+  const toRepo = new Map(listing.map((p) => [display(p), p]));
+  const result = compile(sources, {
+    ...opts,
+    commit: { sha, dirty: false },
+    loadList: (path, declaredIn) => {
+      const from = toRepo.get(declaredIn) ?? declaredIn;
+      return show(posix.normalize(posix.join(posix.dirname(from), path)));
+    },
+  });
+  return { result, label: `${rulesDir} @ ${spec}` };
+}

@@ -1,0 +1,58 @@
+// The public surface of @clearance/dryrun, listed by name: record sources and parsing, the
+// history generator, and the dry-run itself (runner, report model and renderers).
+export { ACTIONS } from "./aggregate.js";
+export { loadBaseline, RulesError } from "./baseline.js";
+export { SOURCE_ERROR_CODES, SourceError, type SourceErrorCode } from "./errors.js";
+export {
+  generateRecords,
+  generateResults,
+  HISTORY_NOW,
+  type HistoryFormat,
+  historyLines,
+  mulberry32,
+  NOW,
+  SANCTIONED_SHA256,
+  toVirusTotal,
+  VIRUSTOTAL_MESS,
+  type VirusTotalMess,
+  virusTotalHistory,
+} from "./generate.js";
+export { findJsonSyntaxError, type JsonSyntaxError } from "./json-error.js";
+export { CSV_HEADER, csvField, type DecisionsFormat, StrictError } from "./process.js";
+export {
+  type ParsedRecord,
+  type ParseRecordOptions,
+  parseRecord,
+  type RawRecord,
+  type RecordKind,
+  recordLocation,
+  resolveParseOptions,
+  Tally,
+  type Totals,
+} from "./records.js";
+export { renderHtml } from "./render-html.js";
+export { renderMarkdown } from "./render-markdown.js";
+export { renderTerminal } from "./render-terminal.js";
+export type {
+  Action,
+  Change,
+  DryRunReport,
+  OutcomeCounts,
+  RecordProblem,
+  RuleStats,
+  RulesetSummary,
+  Side,
+  Transition,
+} from "./report.js";
+export { REPORT_VERSION } from "./report.js";
+export { type DryRunOptions, dryRun, StrictFailure } from "./run.js";
+export {
+  DEFAULT_SOURCE_OPTIONS,
+  listDirectory,
+  openSource,
+  openSources,
+  resolveSourceOptions,
+  type SourceOptions,
+  STDIN,
+} from "./sources.js";
+export { type JsonSplitMode, JsonSplitter, LineSplitter, type Splitter } from "./split.js";

@@ -1,0 +1,235 @@
+/**
+ * Raw records (text and where it came from), what one parses to, and the totals that must add up.
+ * Reading (`sources.ts`) and parsing are separate so that parsing can run in worker threads.
+ */
+import {
+  type AnalysisResult,
+  type InputFormat,
+  type InputLimits,
+  type Problem,
+  toCanonical,
+} from "@clearance/engine";
+import { SourceError } from "./errors.js";
+import { findJsonSyntaxError, lineAndColumn } from "./json-error.js";
+
+/** One record as read, before parsing. */
+export interface RawRecord {
+  /** The file path, or `<stdin>`. */
+  source: string;
+  /**
+   * With `unit: "line"` (NDJSON, and JSON files holding one value or a few): the 1-based line the
+   * record starts on. With `unit: "index"` (JSON arrays): the element's 0-based index, as in a JSON
+   * Pointer.
+   */
+  line: number;
+  unit: "line" | "index";
+  /** The record's JSON text ("" when `error` is set and the text was not kept). */
+  text: string;
+  /** A problem found while reading (a record too long, an unclosed array): the record is malformed. */
+  error?: string;
+}
+
+/** `history.ndjson:12` for a line, `history.json[3]` for an array element. */
+export function recordLocation(record: Pick<RawRecord, "source" | "line" | "unit">): string {
+  return record.unit === "index"
+    ? `${record.source}[${record.line}]`
+    : `${record.source}:${record.line}`;
+}
+
+export type ParsedRecord =
+  | { kind: "valid"; result: AnalysisResult; format: InputFormat; warnings: string[] }
+  | { kind: "invalid"; problems: Problem[]; format?: InputFormat }
+  | { kind: "malformed"; message: string };
+
+export type RecordKind = ParsedRecord["kind"];
+
+export interface ParseRecordOptions {
+  /** Read every record as this format instead of detecting it per record. */
+  format?: InputFormat;
+  /** Throw a `SourceError` (`strict_malformed`, `strict_invalid`) instead of returning those. */
+  strict?: boolean;
+  /** Input limits for validation (see `@clearance/engine`). */
+  limits?: Partial<InputLimits>;
+}
+
+const PARSE_OPTION_KEYS: readonly string[] = ["format", "strict", "limits"];
+
+/**
+ * Checks parse options (unknown keys and bad values throw a TypeError) and returns them frozen.
+ * Each options object is checked once: `parseRecord` remembers the objects it has seen (do not
+ * change one after use).
+ */
+export function resolveParseOptions(
+  options: ParseRecordOptions = {},
+): Readonly<ParseRecordOptions> {
+  if (resolved.has(options)) return options;
+  if (options === null || typeof options !== "object") {
+    throw new TypeError("parse options must be an object");
+  }
+  for (const key of Object.keys(options)) {
+    if (!PARSE_OPTION_KEYS.includes(key)) {
+      throw new TypeError(
+        `unknown parse option \`${key}\` (known options: ${PARSE_OPTION_KEYS.map((k) => `\`${k}\``).join(", ")})`,
+      );
+    }
+  }
+  if (options.strict !== undefined && typeof options.strict !== "boolean") {
+    throw new TypeError(
+      `parse option \`strict\` must be a boolean, got \`${String(options.strict)}\``,
+    );
+  }
+  // `format` and `limits` are checked by toCanonical; run it once so a bad value throws here.
+  toCanonical({ sha256: "0".repeat(64) }, { format: options.format, limits: options.limits });
+  const frozen = Object.freeze({ ...options });
+  resolved.add(frozen);
+  resolved.add(options);
+  return frozen;
+}
+
+const resolved = new WeakSet<object>();
+
+/**
+ * Parses and validates one raw record: `valid` (a canonical result, its detected format and any
+ * adapter warnings), `invalid` (JSON, but not an analysis result: JSON Pointer problems) or
+ * `malformed` (a reading problem, or not JSON: the message gives the position). Never throws,
+ * except in strict mode and for invalid options.
+ */
+export function parseRecord(raw: RawRecord, options?: ParseRecordOptions): ParsedRecord {
+  const opts = resolveParseOptions(options);
+  let parsed: ParsedRecord;
+  if (raw.error !== undefined) {
+    parsed = { kind: "malformed", message: raw.error };
+  } else {
+    let value: unknown;
+    let ok = true;
+    try {
+      value = JSON.parse(raw.text);
+    } catch {
+      ok = false;
+    }
+    if (!ok) {
+      parsed = { kind: "malformed", message: syntaxMessage(raw) };
+    } else {
+      const outcome = toCanonical(value, { format: opts.format, limits: opts.limits });
+      if (outcome.ok) {
+        parsed = {
+          kind: "valid",
+          result: outcome.result,
+          format: outcome.format ?? "canonical",
+          warnings: outcome.warnings ?? [],
+        };
+      } else {
+        parsed =
+          outcome.format === undefined
+            ? { kind: "invalid", problems: outcome.problems }
+            : { kind: "invalid", problems: outcome.problems, format: outcome.format };
+      }
+    }
+  }
+  if (opts.strict && parsed.kind !== "valid") throw strictError(raw, parsed);
+  return parsed;
+}
+
+function syntaxMessage(raw: RawRecord): string {
+  const error = findJsonSyntaxError(raw.text);
+  // JSON.parse and the validator agree on what is JSON; this is only a fallback.
+  if (error === undefined) return "malformed JSON";
+  const { line, column } = lineAndColumn(raw.text, error.offset);
+  let where: string;
+  if (line === 1) where = `column ${column}`;
+  else if (raw.unit === "line") where = `line ${raw.line + line - 1}, column ${column}`;
+  else where = `line ${line} of the element, column ${column}`;
+  return `malformed JSON at ${where}: ${error.message}`;
+}
+
+function strictError(raw: RawRecord, parsed: ParsedRecord): SourceError {
+  const at = recordLocation(raw);
+  if (parsed.kind === "malformed") {
+    return new SourceError("strict_malformed", raw.source, `${at}: ${parsed.message}`, {
+      line: raw.line,
+      help: "fix the record, or run without --strict to count it and go on",
+    });
+  }
+  const problems =
+    parsed.kind === "invalid"
+      ? parsed.problems.map((p) => `${p.pointer || "/"}: ${p.message}`).join("; ")
+      : "";
+  return new SourceError(
+    "strict_invalid",
+    raw.source,
+    `${at}: not a valid analysis result: ${problems}`,
+    { line: raw.line, help: "fix the record, or run without --strict to count it and go on" },
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Totals
+
+export interface Totals {
+  read: number;
+  valid: number;
+  invalid: number;
+  malformed: number;
+}
+
+/**
+ * Counts records read and what each parsed to. `read` is counted where records are read and the
+ * kinds where they are parsed (possibly in other threads, merged with `add`), so a record lost on
+ * the way shows as totals that do not add up.
+ */
+export class Tally {
+  #read = 0;
+  #valid = 0;
+  #invalid = 0;
+  #malformed = 0;
+
+  /** One record read (or `n`). */
+  countRead(n = 1): void {
+    this.#read += n;
+  }
+
+  /** One record parsed. */
+  count(outcome: ParsedRecord | RecordKind): void {
+    const kind = typeof outcome === "string" ? outcome : outcome.kind;
+    if (kind === "valid") this.#valid++;
+    else if (kind === "invalid") this.#invalid++;
+    else if (kind === "malformed") this.#malformed++;
+    else throw new TypeError(`unknown record kind \`${String(kind)}\``);
+  }
+
+  /** Adds other totals (another worker's) to these. */
+  add(totals: Totals): void {
+    this.#read += totals.read;
+    this.#valid += totals.valid;
+    this.#invalid += totals.invalid;
+    this.#malformed += totals.malformed;
+  }
+
+  get totals(): Totals {
+    return {
+      read: this.#read,
+      valid: this.#valid,
+      invalid: this.#invalid,
+      malformed: this.#malformed,
+    };
+  }
+
+  /** True when every record read was counted as exactly one of valid, invalid and malformed. */
+  get balanced(): boolean {
+    return this.#read === this.#valid + this.#invalid + this.#malformed;
+  }
+
+  /** Throws an Error naming the numbers when the totals do not add up. */
+  assertBalanced(): void {
+    if (!this.balanced) {
+      const t = this.totals;
+      throw new Error(
+        `totals do not add up: ${t.read} read, but ${t.valid} valid + ${t.invalid} invalid + ${t.malformed} malformed = ${t.valid + t.invalid + t.malformed}`,
+      );
+    }
+  }
+
+  toJSON(): Totals {
+    return this.totals;
+  }
+}

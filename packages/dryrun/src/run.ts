@@ -1,0 +1,292 @@
+import { cpus } from "node:os";
+import type { Readable } from "node:stream";
+import { Worker } from "node:worker_threads";
+import { type CompileResult, type InputFormat, loadRuleset, type Ruleset } from "@clearance/engine";
+import {
+  ACTIONS,
+  emptyTallies,
+  mergeTallies,
+  ruleStats,
+  type Tallies,
+  transitionAt,
+} from "./aggregate.js";
+import { type LoadedRules, loadBaseline, RulesError } from "./baseline.js";
+import { type DecisionsFormat, RecordProcessor } from "./process.js";
+import type { RawRecord } from "./records.js";
+import { type Action, type DryRunReport, REPORT_VERSION, type RulesetSummary } from "./report.js";
+import { openSources } from "./sources.js";
+import type { WorkerInit, WorkerReply, WorkerRequest } from "./worker.js";
+
+export interface DryRunOptions {
+  /** candidate rule directory */
+  rules: string;
+  /** record sources: files, directories, `-` for standard input */
+  from: readonly string[];
+  /** a directory or a git ref of the rules' repository */
+  baseline?: string;
+  context?: unknown;
+  /** the evaluation time for every record (default: the time the run starts) */
+  now?: number;
+  /** decide in this many worker threads (default 1: in this thread) */
+  workers?: number;
+  format?: InputFormat;
+  strict?: boolean;
+  /** stop after reading this many records */
+  limit?: number;
+  /** transitions that make the run fail (exit 3) */
+  failOn?: readonly { from: Action; to: Action }[];
+  /** changed records kept for the reports (default 2,000) */
+  changesLimit?: number;
+  /** one line per decided record, in input order */
+  decisions?: { format: DecisionsFormat; write: (lines: string[]) => void };
+  /** called every few thousand records */
+  onProgress?: (progress: { read: number; decided: number }) => void;
+  stdin?: Readable;
+}
+
+const BATCH = 512;
+
+/** Loads both rule sets, decides every record, and returns the report. */
+export async function dryRun(options: DryRunOptions): Promise<DryRunReport> {
+  const started = Date.now();
+  const now = options.now ?? started;
+  const candidate = requireRules(
+    { result: loadRuleset(options.rules, { now }), label: options.rules },
+    "candidate",
+  );
+  const baseline =
+    options.baseline === undefined
+      ? undefined
+      : requireRules(loadBaseline(options.baseline, options.rules, now), "baseline");
+  const changesLimit = options.changesLimit ?? 2_000;
+  const processOptions = {
+    now,
+    strict: options.strict === true,
+    changesLimit,
+    ...(options.context === undefined ? {} : { context: options.context }),
+    ...(options.format === undefined ? {} : { format: options.format }),
+    ...(options.decisions ? { decisions: options.decisions.format } : {}),
+  };
+  const total = emptyTallies(
+    candidate.ruleset.rules.length,
+    baseline ? baseline.ruleset.rules.length : null,
+  );
+  const records = limited(
+    openSources(options.from, options.stdin ? { stdin: options.stdin } : {}),
+    options.limit,
+  );
+  const workers = Math.max(1, Math.min(options.workers ?? 1, cpus().length * 2));
+  if (workers === 1) {
+    const processor = new RecordProcessor(candidate.ruleset, baseline?.ruleset, processOptions);
+    let lines: string[] | undefined = options.decisions ? [] : undefined;
+    for await (const raw of records) {
+      processor.process(raw, total, lines);
+      if (total.read % 4096 === 0) {
+        options.onProgress?.({ read: total.read, decided: total.decided });
+        if (lines && lines.length > 0) {
+          options.decisions!.write(lines);
+          lines = [];
+        }
+      }
+    }
+    if (lines && lines.length > 0) options.decisions!.write(lines);
+  } else {
+    await runInWorkers(
+      records,
+      workers,
+      {
+        rules: options.rules,
+        ...(options.baseline === undefined ? {} : { baseline: options.baseline }),
+        process: processOptions,
+        candidateRevision: candidate.ruleset.revision,
+        ...(baseline ? { baselineRevision: baseline.ruleset.revision } : {}),
+      },
+      total,
+      changesLimit,
+      options,
+    );
+  }
+  options.onProgress?.({ read: total.read, decided: total.decided });
+  return buildReport(options, now, started, candidate, baseline, total, changesLimit);
+}
+
+function requireRules(
+  loaded: LoadedRules,
+  which: string,
+): { ruleset: Ruleset; result: CompileResult; label: string } {
+  if (!loaded.result.ruleset || loaded.result.diagnostics.some((d) => d.severity === "error")) {
+    throw new RulesError(`the ${which} rules (\`${loaded.label}\`) do not compile`, {
+      cause: loaded.result,
+    });
+  }
+  return { ruleset: loaded.result.ruleset, result: loaded.result, label: loaded.label };
+}
+
+async function* limited(
+  records: AsyncIterable<RawRecord>,
+  limit: number | undefined,
+): AsyncGenerator<RawRecord> {
+  if (limit === undefined) {
+    yield* records;
+    return;
+  }
+  let n = 0;
+  if (n >= limit) return;
+  for await (const r of records) {
+    yield r;
+    if (++n >= limit) return;
+  }
+}
+
+/**
+ * Batches of raw lines go to the workers round-robin (at most a few in flight each); replies are
+ * merged in batch order, so examples and `--decisions` keep input order, whatever finishes first.
+ */
+async function runInWorkers(
+  records: AsyncIterable<RawRecord>,
+  count: number,
+  init: WorkerInit,
+  total: Tallies,
+  changesLimit: number,
+  options: DryRunOptions,
+): Promise<void> {
+  const url = workerUrl();
+  // Workers run the built JavaScript with no inherited flags (a test runner's module conditions
+  // would point them at TypeScript sources).
+  const pool = Array.from(
+    { length: count },
+    () => new Worker(url, { workerData: init, execArgv: [] }),
+  );
+  const pending = new Map<number, WorkerReply>();
+  const waiting = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
+  let nextToMerge = 0;
+  let failure: Error | undefined;
+  const mergeReady = (): void => {
+    for (let reply = pending.get(nextToMerge); reply; reply = pending.get(nextToMerge)) {
+      pending.delete(nextToMerge);
+      mergeTallies(total, reply.tallies, changesLimit);
+      if (reply.lines.length > 0) options.decisions?.write(reply.lines);
+      nextToMerge++;
+    }
+    options.onProgress?.({ read: total.read, decided: total.decided });
+  };
+  for (const w of pool) {
+    w.on("message", (reply: WorkerReply) => {
+      if (reply.error) failure ??= new (reply.strict ? StrictFailure : Error)(reply.error);
+      pending.set(reply.seq, reply);
+      waiting.get(reply.seq)?.resolve();
+      waiting.delete(reply.seq);
+      mergeReady();
+    });
+    w.on("error", (e) => {
+      failure ??= e;
+      for (const p of waiting.values()) p.reject(e);
+    });
+  }
+  const inFlight: Promise<void>[] = [];
+  let seq = 0;
+  let batch: RawRecord[] = [];
+  const send = async (): Promise<void> => {
+    const s = seq++;
+    const done = new Promise<void>((resolve, reject) => waiting.set(s, { resolve, reject }));
+    inFlight.push(done);
+    pool[s % count]!.postMessage({ seq: s, records: batch } satisfies WorkerRequest);
+    batch = [];
+    // Backpressure: never more than four batches per worker outstanding.
+    if (inFlight.length >= count * 4) await inFlight.shift();
+  };
+  try {
+    for await (const raw of records) {
+      if (failure) break;
+      batch.push(raw);
+      if (batch.length >= BATCH) await send();
+    }
+    if (batch.length > 0 && !failure) await send();
+    await Promise.all(inFlight);
+    if (failure) throw failure;
+  } finally {
+    await Promise.all(pool.map((w) => w.terminate()));
+  }
+}
+
+/** A `--strict` stop inside a worker, re-thrown in the main thread. */
+export class StrictFailure extends Error {
+  override name = "StrictError";
+}
+
+function workerUrl(): URL {
+  // From sources (tests), the worker runs from the built package.
+  return import.meta.url.endsWith(".ts")
+    ? new URL("../dist/worker.js", import.meta.url)
+    : new URL("./worker.js", import.meta.url);
+}
+
+function summary(label: string, rs: Ruleset): RulesetSummary {
+  return {
+    source: label,
+    name: rs.name ?? null,
+    revision: rs.revision,
+    commit: rs.commit ?? null,
+    rules: rs.rules.length,
+  };
+}
+
+function buildReport(
+  options: DryRunOptions,
+  now: number,
+  started: number,
+  candidate: { ruleset: Ruleset; label: string },
+  baseline: { ruleset: Ruleset; label: string } | undefined,
+  t: Tallies,
+  changesLimit: number,
+): DryRunReport {
+  const transitions = baseline
+    ? ACTIONS.flatMap((from) =>
+        ACTIONS.map((to) => ({
+          from,
+          to,
+          count: transitionAt(t, from, to),
+          examples:
+            from === to
+              ? []
+              : t.changes
+                  .filter((c) => c.baseline.decision === from && c.candidate.decision === to)
+                  .slice(0, 5),
+        })),
+      )
+    : [];
+  const failOnRules = [...(options.failOn ?? [])];
+  const triggered = failOnRules
+    .map((f) => ({ ...f, count: baseline ? transitionAt(t, f.from, f.to) : 0 }))
+    .filter((f) => f.count > 0);
+  const rules = ruleStats(candidate.ruleset.rules, t.candidate);
+  return {
+    version: REPORT_VERSION,
+    generatedAt: new Date().toISOString(),
+    now: new Date(now).toISOString(),
+    sources: [...options.from],
+    candidate: summary(candidate.label, candidate.ruleset),
+    baseline: baseline ? summary(baseline.label, baseline.ruleset) : null,
+    totals: {
+      read: t.read,
+      decided: t.decided,
+      invalid: t.invalid,
+      malformed: t.malformed,
+      durationMs: Date.now() - started,
+    },
+    outcomes: {
+      candidate: t.candidate.outcomes,
+      baseline: t.baseline ? t.baseline.outcomes : null,
+    },
+    rules,
+    baselineRules: baseline && t.baseline ? ruleStats(baseline.ruleset.rules, t.baseline) : null,
+    neverMatched: rules.filter((r) => r.matched === 0).map((r) => r.rule),
+    transitions,
+    changed: t.changed,
+    changes: t.changes,
+    changesLimit,
+    invalid: t.invalidExamples,
+    malformed: t.malformedExamples,
+    failOn: { rules: failOnRules, triggered },
+  };
+}
