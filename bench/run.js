@@ -36,6 +36,11 @@ const BENCHMARKS = [
     description:
       "dryRun against readline + JSON.parse (1 and 2 workers, with a baseline); CLI peak RSS (--full: 1M records)",
   },
+  {
+    name: "sources",
+    script: "dry-run/read.js",
+    description: "record sources (NDJSON, gzip, JSON array) against readline + JSON.parse",
+  },
 ];
 
 // cedar-wasm crashes Node 20 in long runs without this flag; harmless for the others.

@@ -18,7 +18,15 @@ import { pipeline } from "node:stream/promises";
 import { parseArgs } from "node:util";
 import { createGzip } from "node:zlib";
 import { historyLines, openSource, parseRecord } from "@clearance/dryrun";
-import { environment, fmtRate, fmtRatio, median, outDir, table, writeJson } from "../lib/harness.js";
+import {
+  environment,
+  fmtRate,
+  fmtRatio,
+  median,
+  outDir,
+  table,
+  writeJson,
+} from "../lib/harness.js";
 
 const { values: args } = parseArgs({
   options: {

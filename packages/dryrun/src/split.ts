@@ -278,19 +278,29 @@ export class JsonSplitter implements Splitter {
         i++;
         continue;
       }
-      // Inside a record's arrays and objects.
-      if (c === QUOTE) this.#inString = true;
-      else if (c === OPEN_BRACE || c === OPEN_BRACKET) depth++;
-      else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) {
-        depth--;
-        if (!array && depth === 0) {
+      // Inside a record's arrays and objects: the bulk of the bytes, in one tight loop that
+      // returns to the top level (or stops at the end of the chunk, inside a string or not).
+      const base = array ? 1 : 0;
+      for (; i < n; i++) {
+        const b = chunk[i]!;
+        if (b === QUOTE) {
+          for (i++; i < n; i++) {
+            const d = chunk[i]!;
+            if (d === BACKSLASH) {
+              if (++i === n) this.#escape = true;
+            } else if (d === QUOTE) break;
+          }
+          if (i >= n) this.#inString = true;
+        } else if (b === OPEN_BRACE || b === OPEN_BRACKET) depth++;
+        else if ((b === CLOSE_BRACE || b === CLOSE_BRACKET) && --depth === base) {
           i++;
-          this.#depth = depth;
-          this.#finish(chunk, start, i, out);
-          continue;
+          if (!array) {
+            this.#depth = depth;
+            this.#finish(chunk, start, i, out);
+          }
+          break;
         }
       }
-      i++;
     }
     this.#depth = depth;
     if (this.#inRecord) this.#keep(chunk, start, n);

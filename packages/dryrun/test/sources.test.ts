@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { gzipSync } from "node:zlib";
@@ -632,4 +633,10 @@ it("registers every error code with a description", () => {
     expect(code).toMatch(/^[a-z]+(_[a-z]+)+$/);
     expect(description).not.toMatch(/\.$/);
   }
+});
+
+it("docs/dry-run.md lists every source error code, and only those", () => {
+  const docs = readFileSync(new URL("../../../docs/dry-run.md", import.meta.url), "utf8");
+  const listed = [...docs.matchAll(/^\| `([a-z_]+)` \|/gm)].map((m) => m[1]);
+  expect(listed.sort()).toEqual(Object.keys(SOURCE_ERROR_CODES).sort());
 });
