@@ -1,3 +1,4 @@
+import { statSync } from "node:fs";
 import { cpus } from "node:os";
 import type { Readable } from "node:stream";
 import { Worker } from "node:worker_threads";
@@ -40,11 +41,35 @@ export interface DryRunOptions {
   /** one line per decided record, in input order */
   decisions?: { format: DecisionsFormat; write: (lines: string[]) => void };
   /** called every few thousand records */
-  onProgress?: (progress: { read: number; decided: number }) => void;
+  onProgress?: (progress: Progress) => void;
   stdin?: Readable;
 }
 
 const BATCH = 512;
+
+export interface Progress {
+  read: number;
+  decided: number;
+  /** bytes of input read so far, and in all when every source is a plain file (else undefined) */
+  bytes: number;
+  totalBytes: number | undefined;
+}
+
+/** The size of the input when every source is an uncompressed file: what an ETA is computed from. */
+function inputSize(specs: readonly string[]): number | undefined {
+  let total = 0;
+  for (const spec of specs) {
+    if (spec === "-" || /\.gz$/i.test(spec)) return undefined;
+    try {
+      const st = statSync(spec);
+      if (!st.isFile()) return undefined;
+      total += st.size;
+    } catch {
+      return undefined;
+    }
+  }
+  return total;
+}
 
 /** Loads both rule sets, decides every record, and returns the report. */
 export async function dryRun(options: DryRunOptions): Promise<DryRunReport> {
@@ -71,10 +96,22 @@ export async function dryRun(options: DryRunOptions): Promise<DryRunReport> {
     candidate.ruleset.rules.length,
     baseline ? baseline.ruleset.rules.length : null,
   );
-  const records = limited(
-    openSources(options.from, options.stdin ? { stdin: options.stdin } : {}),
-    options.limit,
+  const totalBytes = inputSize(options.from);
+  const meter = { bytes: 0 };
+  const records = metered(
+    limited(
+      openSources(options.from, options.stdin ? { stdin: options.stdin } : {}),
+      options.limit,
+    ),
+    meter,
   );
+  const report = (): void =>
+    options.onProgress?.({
+      read: total.read,
+      decided: total.decided,
+      bytes: meter.bytes,
+      totalBytes,
+    });
   const workers = Math.max(1, Math.min(options.workers ?? 1, cpus().length * 2));
   if (workers === 1) {
     const processor = new RecordProcessor(candidate.ruleset, baseline?.ruleset, processOptions);
@@ -82,7 +119,7 @@ export async function dryRun(options: DryRunOptions): Promise<DryRunReport> {
     for await (const raw of records) {
       processor.process(raw, total, lines);
       if (total.read % 4096 === 0) {
-        options.onProgress?.({ read: total.read, decided: total.decided });
+        report();
         if (lines && lines.length > 0) {
           options.decisions!.write(lines);
           lines = [];
@@ -104,9 +141,10 @@ export async function dryRun(options: DryRunOptions): Promise<DryRunReport> {
       total,
       changesLimit,
       options,
+      report,
     );
   }
-  options.onProgress?.({ read: total.read, decided: total.decided });
+  report();
   return buildReport(options, now, started, candidate, baseline, total, changesLimit);
 }
 
@@ -120,6 +158,17 @@ function requireRules(
     });
   }
   return { ruleset: loaded.result.ruleset, result: loaded.result, label: loaded.label };
+}
+
+/** Counts the input's bytes (JSON text is almost always ASCII: characters stand for bytes). */
+async function* metered(
+  records: AsyncIterable<RawRecord>,
+  meter: { bytes: number },
+): AsyncGenerator<RawRecord> {
+  for await (const r of records) {
+    meter.bytes += r.text.length + 1;
+    yield r;
+  }
 }
 
 async function* limited(
@@ -149,6 +198,7 @@ async function runInWorkers(
   total: Tallies,
   changesLimit: number,
   options: DryRunOptions,
+  report: () => void,
 ): Promise<void> {
   const url = workerUrl();
   // Workers run the built JavaScript with no inherited flags (a test runner's module conditions
@@ -168,7 +218,7 @@ async function runInWorkers(
       if (reply.lines.length > 0) options.decisions?.write(reply.lines);
       nextToMerge++;
     }
-    options.onProgress?.({ read: total.read, decided: total.decided });
+    report();
   };
   for (const w of pool) {
     w.on("message", (reply: WorkerReply) => {

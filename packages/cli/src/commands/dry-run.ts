@@ -113,7 +113,7 @@ export async function dryRunCommand(output: Output, options: DryRunCliOptions): 
             },
           }
         : {}),
-      onProgress: (p) => progress.update(p.read),
+      onProgress: (p) => progress.update(p.read, p.bytes, p.totalBytes),
     });
   } catch (error) {
     progress.done();
@@ -167,22 +167,33 @@ export async function dryRunCommand(output: Output, options: DryRunCliOptions): 
 /** A progress line: redrawn in place on a terminal, a plain line every few seconds otherwise. */
 class Progress {
   private readonly started = Date.now();
-  private last = 0;
+  // The first line waits a moment: short runs print none.
+  private last = Date.now();
   constructor(
     private readonly output: Output,
     private readonly enabled: boolean,
   ) {}
-  update(read: number): void {
+  update(read: number, bytes: number, totalBytes: number | undefined): void {
     if (!this.enabled) return;
     const now = Date.now();
     const live = this.output.status !== undefined;
     if (now - this.last < (live ? 200 : 5_000)) return;
     this.last = now;
-    const rate = Math.round((read / Math.max(1, now - this.started)) * 1000);
-    const line = `dry-run: ${read.toLocaleString("en-US")} records, ${rate.toLocaleString("en-US")}/s, ${((now - this.started) / 1000).toFixed(0)} s`;
+    const elapsed = Math.max(1, now - this.started);
+    const rate = Math.round((read / elapsed) * 1000);
+    let line = `dry-run: ${read.toLocaleString("en-US")} records, ${rate.toLocaleString("en-US")}/s, ${(elapsed / 1000).toFixed(0)} s`;
+    // With the input's size known (plain files), the share read gives a percentage and an ETA.
+    if (totalBytes !== undefined && totalBytes > 0 && bytes > 0) {
+      const share = Math.min(1, bytes / totalBytes);
+      const eta = (elapsed * (1 - share)) / share / 1000;
+      const width = 24;
+      const filled = Math.round(share * width);
+      line = `[${"#".repeat(filled)}${"-".repeat(width - filled)}] ${(share * 100).toFixed(0)}% ${line.slice("dry-run: ".length)}, ETA ${eta.toFixed(0)} s`;
+    }
     if (live) this.output.status!(line);
     else this.output.err(line);
   }
+
   done(): void {
     this.output.status?.(null);
   }
