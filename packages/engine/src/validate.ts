@@ -80,17 +80,49 @@ export function resolveInputLimits(limits?: Partial<InputLimits>): Readonly<Inpu
 // ---------------------------------------------------------------------------------------------
 // Date-time format (RFC 3339 `date-time`, and Date.parse must accept it)
 
-const DATE_TIME =
-  /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.\d+)?(?:[Zz]|[+-](\d{2}):(\d{2}))$/;
 
 /** True for an RFC 3339 date-time with real calendar values that `Date.parse` accepts. */
 export function isRfc3339DateTime(text: string): boolean {
-  const m = DATE_TIME.exec(text);
-  if (m === null) return false;
-  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as number[];
-  if (month! < 1 || month! > 12 || day! < 1 || day! > daysInMonth(year!, month!)) return false;
-  if (hour! > 23 || minute! > 59 || second! > 59) return false;
-  if (m[7] !== undefined && (Number(m[7]) > 23 || Number(m[8]) > 59)) return false;
+  // Character codes rather than a capturing regex: this runs for every timestamp of every
+  // result, and allocating the captures cost more than the rest of validation.
+  const n = text.length;
+  if (n < 20) return false;
+  const digits = (at: number, count: number): number => {
+    let v = 0;
+    for (let k = at; k < at + count; k++) {
+      const c = text.charCodeAt(k) - 48;
+      if (c < 0 || c > 9) return -1;
+      v = v * 10 + c;
+    }
+    return v;
+  };
+  const year = digits(0, 4);
+  const month = digits(5, 2);
+  const day = digits(8, 2);
+  const hour = digits(11, 2);
+  const minute = digits(14, 2);
+  const second = digits(17, 2);
+  const sep = text.charCodeAt(10);
+  if (text.charCodeAt(4) !== 45 || text.charCodeAt(7) !== 45 || (sep !== 84 && sep !== 116)) return false;
+  if (text.charCodeAt(13) !== 58 || text.charCodeAt(16) !== 58) return false;
+  if (year < 0 || month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return false;
+  if (hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 59) return false;
+  let k = 19;
+  if (text.charCodeAt(k) === 46 /* . */) {
+    k++;
+    const start = k;
+    while (k < n && text.charCodeAt(k) >= 48 && text.charCodeAt(k) <= 57) k++;
+    if (k === start) return false;
+  }
+  const zone = text.charCodeAt(k);
+  if (zone === 90 || zone === 122) {
+    if (k + 1 !== n) return false;
+  } else if (zone === 43 || zone === 45) {
+    if (k + 6 !== n || text.charCodeAt(k + 3) !== 58) return false;
+    const zh = digits(k + 1, 2);
+    const zm = digits(k + 4, 2);
+    if (zh < 0 || zh > 23 || zm < 0 || zm > 59) return false;
+  } else return false;
   return !Number.isNaN(Date.parse(text));
 }
 
