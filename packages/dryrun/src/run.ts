@@ -12,7 +12,7 @@ import {
   transitionAt,
 } from "./aggregate.js";
 import { type LoadedRules, loadBaseline, RulesError } from "./baseline.js";
-import { type DecisionsFormat, RecordProcessor } from "./process.js";
+import { type DecisionsFormat, RecordProcessor, StrictError } from "./process.js";
 import type { RawRecord } from "./records.js";
 import { type Action, type DryRunReport, REPORT_VERSION, type RulesetSummary } from "./report.js";
 import { openSources } from "./sources.js";
@@ -138,6 +138,7 @@ export async function dryRun(options: DryRunOptions): Promise<DryRunReport> {
         candidateRevision: candidate.ruleset.revision,
         ...(baseline ? { baselineRevision: baseline.ruleset.revision } : {}),
       },
+      new RecordProcessor(candidate.ruleset, baseline?.ruleset, processOptions),
       total,
       changesLimit,
       options,
@@ -188,13 +189,16 @@ async function* limited(
 }
 
 /**
- * Batches of raw lines go to the workers round-robin (at most a few in flight each); replies are
- * merged in batch order, so examples and `--decisions` keep input order, whatever finishes first.
+ * Batches of raw lines go to whichever ready worker has the fewest in flight (at most four each).
+ * Until the first worker has loaded its rules (~0.5 s of module loading), the main thread decides
+ * batches itself, so start-up costs no throughput. Results are merged in batch order, so examples
+ * and `--decisions` keep input order whatever finishes first.
  */
 async function runInWorkers(
   records: AsyncIterable<RawRecord>,
   count: number,
   init: WorkerInit,
+  local: RecordProcessor,
   total: Tallies,
   changesLimit: number,
   options: DryRunOptions,
@@ -203,14 +207,20 @@ async function runInWorkers(
   const url = workerUrl();
   // Workers run the built JavaScript with no inherited flags (a test runner's module conditions
   // would point them at TypeScript sources).
-  const pool = Array.from(
-    { length: count },
-    () => new Worker(url, { workerData: init, execArgv: [] }),
-  );
+  const pool = Array.from({ length: count }, () => ({
+    worker: new Worker(url, { workerData: init, execArgv: [] }),
+    ready: false,
+    inFlight: 0,
+  }));
   const pending = new Map<number, WorkerReply>();
-  const waiting = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
   let nextToMerge = 0;
   let failure: Error | undefined;
+  let wake: (() => void) | undefined;
+  const notify = (): void => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
   const mergeReady = (): void => {
     for (let reply = pending.get(nextToMerge); reply; reply = pending.get(nextToMerge)) {
       pending.delete(nextToMerge);
@@ -220,42 +230,83 @@ async function runInWorkers(
     }
     report();
   };
-  for (const w of pool) {
-    w.on("message", (reply: WorkerReply) => {
-      if (reply.error) failure ??= new (reply.strict ? StrictFailure : Error)(reply.error);
-      pending.set(reply.seq, reply);
-      waiting.get(reply.seq)?.resolve();
-      waiting.delete(reply.seq);
-      mergeReady();
+  for (const slot of pool) {
+    slot.worker.on("message", (reply: WorkerReply | { ready: true }) => {
+      if ("ready" in reply) {
+        slot.ready = true;
+      } else {
+        slot.inFlight--;
+        if (reply.error) failure ??= new (reply.strict ? StrictFailure : Error)(reply.error);
+        pending.set(reply.seq, reply);
+        mergeReady();
+      }
+      notify();
     });
-    w.on("error", (e) => {
+    slot.worker.on("error", (e) => {
       failure ??= e;
-      for (const p of waiting.values()) p.reject(e);
+      notify();
     });
   }
-  const inFlight: Promise<void>[] = [];
+  const emptyLike = (): Tallies =>
+    emptyTallies(
+      total.candidate.matched.length,
+      total.baseline ? total.baseline.matched.length : null,
+    );
   let seq = 0;
   let batch: RawRecord[] = [];
-  const send = async (): Promise<void> => {
+  const dispatch = async (): Promise<void> => {
     const s = seq++;
-    const done = new Promise<void>((resolve, reject) => waiting.set(s, { resolve, reject }));
-    inFlight.push(done);
-    pool[s % count]!.postMessage({ seq: s, records: batch } satisfies WorkerRequest);
+    const records = batch;
     batch = [];
-    // Backpressure: never more than four batches per worker outstanding.
-    if (inFlight.length >= count * 4) await inFlight.shift();
+    for (;;) {
+      if (failure) return;
+      const ready = pool.filter((p) => p.ready);
+      if (ready.length === 0) {
+        // No worker yet: decide this batch here.
+        const tallies = emptyLike();
+        const lines: string[] = [];
+        try {
+          for (const raw of records)
+            local.process(raw, tallies, options.decisions ? lines : undefined);
+        } catch (error) {
+          failure ??=
+            error instanceof StrictError
+              ? new StrictFailure((error as Error).message)
+              : (error as Error);
+          return;
+        }
+        pending.set(s, { seq: s, tallies, lines });
+        mergeReady();
+        // Let worker messages (`ready`) through between local batches.
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        return;
+      }
+      const slot = ready.reduce((a, b) => (b.inFlight < a.inFlight ? b : a));
+      if (slot.inFlight < 4) {
+        slot.inFlight++;
+        slot.worker.postMessage({ seq: s, records } satisfies WorkerRequest);
+        return;
+      }
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+      });
+    }
   };
   try {
     for await (const raw of records) {
       if (failure) break;
       batch.push(raw);
-      if (batch.length >= BATCH) await send();
+      if (batch.length >= BATCH) await dispatch();
     }
-    if (batch.length > 0 && !failure) await send();
-    await Promise.all(inFlight);
+    if (batch.length > 0 && !failure) await dispatch();
+    while (!failure && nextToMerge < seq) {
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+      });
+    }
     if (failure) throw failure;
   } finally {
-    await Promise.all(pool.map((w) => w.terminate()));
+    await Promise.all(pool.map((p) => p.worker.terminate()));
   }
 }
 

@@ -55,6 +55,8 @@ if (parentPort) {
         );
   const processor = new RecordProcessor(candidate, baseline, init.process);
   const port = parentPort;
+  // Until this arrives, the main thread decides batches itself.
+  port.postMessage({ ready: true });
   port.on("message", (req: WorkerRequest) => {
     const tallies = emptyTallies(candidate.rules.length, baseline ? baseline.rules.length : null);
     const lines: string[] = [];

@@ -638,7 +638,10 @@ it("registers every error code with a description", () => {
 it("docs/dry-run.md lists every source error code, and only those", () => {
   const docs = readFileSync(new URL("../../../docs/dry-run.md", import.meta.url), "utf8");
   // Only the Sources section: other tables (the JSON report's fields) use the same row shape.
-  const section = docs.slice(docs.indexOf("## Sources"), docs.indexOf("\n## ", docs.indexOf("## Sources") + 1));
+  const section = docs.slice(
+    docs.indexOf("## Sources"),
+    docs.indexOf("\n## ", docs.indexOf("## Sources") + 1),
+  );
   const listed = [...section.matchAll(/^\| `([a-z_]+)` \|/gm)].map((m) => m[1]);
   expect(listed.sort()).toEqual(Object.keys(SOURCE_ERROR_CODES).sort());
 });
