@@ -80,7 +80,6 @@ export function resolveInputLimits(limits?: Partial<InputLimits>): Readonly<Inpu
 // ---------------------------------------------------------------------------------------------
 // Date-time format (RFC 3339 `date-time`, and Date.parse must accept it)
 
-
 /** True for an RFC 3339 date-time with real calendar values that `Date.parse` accepts. */
 export function isRfc3339DateTime(text: string): boolean {
   // Character codes rather than a capturing regex: this runs for every timestamp of every
@@ -103,9 +102,11 @@ export function isRfc3339DateTime(text: string): boolean {
   const minute = digits(14, 2);
   const second = digits(17, 2);
   const sep = text.charCodeAt(10);
-  if (text.charCodeAt(4) !== 45 || text.charCodeAt(7) !== 45 || (sep !== 84 && sep !== 116)) return false;
+  if (text.charCodeAt(4) !== 45 || text.charCodeAt(7) !== 45 || (sep !== 84 && sep !== 116))
+    return false;
   if (text.charCodeAt(13) !== 58 || text.charCodeAt(16) !== 58) return false;
-  if (year < 0 || month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return false;
+  if (year < 0 || month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month))
+    return false;
   if (hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 59) return false;
   let k = 19;
   if (text.charCodeAt(k) === 46 /* . */) {
