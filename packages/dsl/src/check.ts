@@ -876,7 +876,7 @@ class Checker {
         );
         return this.set(e, T.error, false);
       }
-      const t = this.expr(arg, scope);
+      this.expr(arg, scope);
       const res = this.resolutions.get(arg);
       if (res && (res.kind === "list" || res.kind === "hashlist")) {
         this.report(
@@ -886,7 +886,6 @@ class Checker {
           "`exists` tests an optional field of the input or the context",
         );
       }
-      void t;
       return this.set(e, T.bool, false);
     }
     const a = this.expr(arg, scope);
