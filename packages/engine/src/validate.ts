@@ -386,6 +386,13 @@ function toProblem(error: ErrorObject): Problem {
 // ---------------------------------------------------------------------------------------------
 // Public entry points
 
+/** A child value: short strings and numbers (most of a result) are checked without recursing. */
+function leafOk(v: unknown, limits: Readonly<InputLimits>, depth: number): boolean {
+  if (typeof v === "string") return v.length <= limits.maxStringLength;
+  if (typeof v === "number") return Number.isFinite(v);
+  return withinLimits(v, limits, depth + 1);
+}
+
 /**
  * True when `value` is plain JSON data (plain objects and arrays, finite numbers, strings,
  * booleans, null) within every limit. Recursion is bounded by `maxDepth`, so a cycle returns false
@@ -404,8 +411,7 @@ function withinLimits(value: unknown, limits: Readonly<InputLimits>, depth: numb
       if (depth + 1 > limits.maxDepth) return false;
       if (Array.isArray(value)) {
         if (value.length > limits.maxArrayLength) return false;
-        for (let i = 0; i < value.length; i++)
-          if (!withinLimits(value[i], limits, depth + 1)) return false;
+        for (let i = 0; i < value.length; i++) if (!leafOk(value[i], limits, depth)) return false;
         return true;
       }
       const proto = Object.getPrototypeOf(value);
@@ -413,7 +419,7 @@ function withinLimits(value: unknown, limits: Readonly<InputLimits>, depth: numb
       let keys = 0;
       for (const key in value) {
         if (++keys > limits.maxKeys || key.length > limits.maxStringLength) return false;
-        if (!withinLimits((value as Record<string, unknown>)[key], limits, depth + 1)) return false;
+        if (!leafOk((value as Record<string, unknown>)[key], limits, depth)) return false;
       }
       return true;
     }
