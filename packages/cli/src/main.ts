@@ -115,7 +115,7 @@ export function buildProgram(output: Output, setExit: (code: number) => void): C
     )
     .option("-c, --context <file>", "request context as JSON, for every record")
     .option("--now <timestamp>", "evaluation time for every record (RFC 3339; default: now)")
-    .option("-w, --workers <n>", "worker threads deciding in parallel", positiveInt, 1)
+    .option("-w, --workers <n>", "threads deciding in parallel (this one included)", positiveInt, 1)
     .option(
       "--report <file>",
       "write a report: .md (pull-request summary), .json (full), .html (charts); repeatable",
