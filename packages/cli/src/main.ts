@@ -139,7 +139,7 @@ export function buildProgram(output: Output, setExit: (code: number) => void): C
     .option("--no-progress", "no progress line")
     .addHelpText(
       "after",
-      "\nExamples:\n  clearance dry-run --from examples/history/ --baseline main --report impact.md\n  clearance dry-run -r examples/rules-tightened -b rules --from examples/history/history.ndjson --report out.html --fail-on allow->deny\n\nExit codes: 0 ok, 3 a --fail-on transition happened, 1 error.",
+      "\nExamples:\n  clearance dry-run --from examples/history/ --baseline main --report impact.md\n  clearance dry-run -r examples/rules-tightened -b rules --from examples/history/history.ndjson --report out.html --fail-on 'allow->deny'\n\nExit codes: 0 ok, 3 a --fail-on transition happened, 1 error.",
     )
     .action(async (opts) => setExit(await dryRunCommand(output, opts)));
 
