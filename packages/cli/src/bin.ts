@@ -2,6 +2,13 @@
 import { main } from "./main.js";
 
 // The only place that reads the process environment: colour and streams are decided here.
+// A reader that goes away (`clearance eval ... | head`) is not an error worth a stack trace.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code === "EPIPE") process.exit(process.exitCode ?? 0);
+    throw error;
+  });
+}
 const color =
   process.stdout.isTTY === true &&
   process.env.NO_COLOR === undefined &&
