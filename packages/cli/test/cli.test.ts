@@ -234,3 +234,30 @@ describe("clearance tour and help", () => {
     expect((await run("nope")).code).toBe(1);
   });
 });
+
+describe("the clearance binary", () => {
+  it("exits quietly when its reader goes away (`| head`)", async () => {
+    const { spawn } = await import("node:child_process");
+    const bin = join(root, "packages", "cli", "dist", "bin.js");
+    // Output far larger than a pipe's buffer, so writes go on after the reader is gone.
+    const many = mkdtempSync(join(tmpdir(), "clearance-many-"));
+    const rules = Array.from(
+      { length: 3000 },
+      (_, i) => `rule r${i} { when trustScore > ${i % 100} deny "r${i}" }`,
+    );
+    writeFileSync(join(many, "a.rules"), rules.join("\n"));
+    const child = spawn(process.execPath, [bin, "check", many, "--format", "json"], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stderr = "";
+    child.stderr.on("data", (d) => {
+      stderr += d;
+    });
+    // Read one chunk, then close the pipe as `head -1` would.
+    await new Promise<void>((resolve) => child.stdout.once("data", () => resolve()));
+    child.stdout.destroy();
+    const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+    expect(stderr).not.toContain("EPIPE");
+    expect(code).toBe(0);
+  });
+});
