@@ -342,7 +342,7 @@ export class Interpreter {
   private member(e: Ast.BinaryExpr, env: Env): boolean | undefined {
     const a = this.eval(e.left, env);
     if (a == null) return undefined;
-    const res = e.right.kind === "path" ? this.program.resolutions.get(e.right) : undefined;
+    const res = e.right.kind === "path" ? this.pathInfo(e.right).res : undefined;
     if (res?.kind === "hashlist")
       return (this.values.hashlists.get(res.name) ?? new Set()).has((a as string).toLowerCase());
     if (res?.kind === "list") return (this.values.lists.get(res.name) ?? new Set()).has(a);
