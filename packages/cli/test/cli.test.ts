@@ -2,18 +2,7 @@ import { cpSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { main } from "../src/index.js";
-
-const root = join(import.meta.dirname, "..", "..", "..");
-const NOW = "2026-11-26T12:00:00Z";
-
-/** Runs the CLI in-process; returns its exit code and what it printed. */
-async function run(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(args, { out: (t) => out.push(t), err: (t) => err.push(t), color: false });
-  return { code, out: out.join("\n"), err: err.join("\n") };
-}
+import { NOW, root, run } from "./helpers.js";
 
 let work: string;
 beforeAll(() => {

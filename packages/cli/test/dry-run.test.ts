@@ -2,17 +2,7 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { main } from "../src/index.js";
-
-const root = join(import.meta.dirname, "..", "..", "..");
-const NOW = "2026-11-26T12:00:00Z";
-
-async function run(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(args, { out: (t) => out.push(t), err: (t) => err.push(t), color: false });
-  return { code, out: out.join("\n"), err: err.join("\n") };
-}
+import { NOW, root, run } from "./helpers.js";
 
 let dir: string;
 let history: string;

@@ -45,7 +45,7 @@ export type {
   Transition,
 } from "./report.js";
 export { REPORT_VERSION } from "./report.js";
-export { type DryRunOptions, dryRun, StrictFailure } from "./run.js";
+export { type DryRunOptions, dryRun } from "./run.js";
 export {
   DEFAULT_SOURCE_OPTIONS,
   listDirectory,

@@ -1,12 +1,5 @@
 import type { InputFormat, Ruleset } from "@clearance/engine";
-import {
-  ACTIONS,
-  countDecision,
-  countTransition,
-  EXAMPLE_LIMIT,
-  side,
-  type Tallies,
-} from "./aggregate.js";
+import { countDecision, countTransition, EXAMPLE_LIMIT, side, type Tallies } from "./aggregate.js";
 import { type ParseRecordOptions, parseRecord, type RawRecord, recordLocation } from "./records.js";
 import type { Action } from "./report.js";
 
@@ -155,5 +148,3 @@ export function csvField(value: string): string {
   const safe = /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
   return /[",\r\n]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
 }
-
-export { ACTIONS };

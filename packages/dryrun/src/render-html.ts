@@ -9,6 +9,7 @@
  * `\u003c`) from which the script builds the table. All user text is HTML-escaped, or set with
  * `textContent` by the script. Elements tests rely on carry `data-testid` attributes.
  */
+import { count, delta, duration, percent, plural } from "./numbers.js";
 import type { DryRunReport, OutcomeCounts, RuleStats, RulesetSummary } from "./report.js";
 
 type Action = keyof OutcomeCounts;
@@ -203,7 +204,7 @@ function rulesSection(r: DryRunReport): string {
       const b = base?.get(s.rule);
       const cmp = base
         ? b
-          ? `<td class="num">${count(b.deciding)}</td><td class="num">${delta(s.deciding - b.deciding)}</td>`
+          ? `<td class="num">${count(b.deciding)}</td><td class="num">${delta(s.deciding - b.deciding, "±0")}</td>`
           : '<td class="num">—</td><td class="num"><span class="tag">new</span></td>'
         : "";
       return `<tr><td><code>${esc(s.rule)}</code></td><td>${actionChip(s.action)}${s.monitor ? ' <span class="tag">monitor</span>' : ""}</td><td class="num">${count(s.matched)}</td><td class="num">${count(s.deciding)}</td><td class="num${s.errors > 0 ? " err" : ""}">${count(s.errors)}</td>${cmp}</tr>`;
@@ -303,7 +304,7 @@ function outcomesChart(r: DryRunReport): string {
     if (base) {
       const d = r.outcomes.candidate[a] - base[a];
       out.push(
-        `<text class="delta ${d > 0 ? "up" : d < 0 ? "down" : ""}" x="${fx(cx)}" y="${H - m.bottom + 42}" text-anchor="middle">${delta(d)}</text>`,
+        `<text class="delta ${d > 0 ? "up" : d < 0 ? "down" : ""}" x="${fx(cx)}" y="${H - m.bottom + 42}" text-anchor="middle">${delta(d, "±0")}</text>`,
       );
     }
   });
@@ -448,36 +449,12 @@ function actionChip(a: Action): string {
   return `<span class="chip ${a}">${a}</span>`;
 }
 
-function count(n: number): string {
-  const sign = n < 0 ? "-" : "";
-  return sign + String(Math.abs(Math.round(n))).replace(/\B(?=(\d{3})+(?!\d))/g, ",");
-}
-
 function compact(n: number): string {
   const a = Math.abs(n);
   if (a < 10_000) return count(n);
   const [d, unit] = a < 1_000_000 ? [1_000, "k"] : [1_000_000, "M"];
   const v = n / d;
   return `${Math.abs(v) < 100 ? v.toFixed(1).replace(/\.0$/, "") : Math.round(v)}${unit}`;
-}
-
-function delta(n: number): string {
-  return n > 0 ? `+${count(n)}` : n < 0 ? `−${count(-n)}` : "±0";
-}
-
-function percent(part: number, whole: number): string {
-  if (whole <= 0) return "0%";
-  const p = (100 * part) / whole;
-  if (p > 0 && p < 0.1) return "<0.1%";
-  return `${p.toFixed(p >= 10 || Number.isInteger(p) ? 0 : 1)}%`;
-}
-
-function plural(n: number, word: string): string {
-  return n === 1 ? word : `${word}s`;
-}
-
-function duration(ms: number): string {
-  return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
 }
 
 /** A coordinate with at most one decimal. */

@@ -4,6 +4,7 @@
  * rule names, sources) is escaped and shortened, so the output stays far below GitHub's
  * 65,536-character comment limit whatever the input (`MARKDOWN_MAX_CHARS` is a hard guard).
  */
+import { count, delta, duration, percent, plural } from "./numbers.js";
 import type { Change, DryRunReport, OutcomeCounts, RuleStats, RulesetSummary } from "./report.js";
 
 type Action = keyof OutcomeCounts;
@@ -44,7 +45,7 @@ export function renderMarkdown(report: DryRunReport): string {
   out.push(...errorsSection(report));
   out.push(...problemsSection(report));
   out.push(
-    `<sub>Report v${report.version} · generated ${text(report.generatedAt, 40)} · records decided at ${text(report.now, 40)} · ${formatDuration(report.totals.durationMs)}</sub>`,
+    `<sub>Report v${report.version} · generated ${text(report.generatedAt, 40)} · records decided at ${text(report.now, 40)} · ${duration(report.totals.durationMs)}</sub>`,
     "",
   );
   let md = out.join("\n");
@@ -295,31 +296,6 @@ function nameList(names: readonly string[], max: number): string {
   return names.length > max
     ? `${shown.join(", ")} and ${count(names.length - max)} more`
     : shown.join(", ");
-}
-
-/** `1234567` -> `1,234,567`, independent of the locale. */
-export function count(n: number): string {
-  const sign = n < 0 ? "-" : "";
-  return sign + String(Math.abs(Math.round(n))).replace(/\B(?=(\d{3})+(?!\d))/g, ",");
-}
-
-function delta(n: number): string {
-  return n > 0 ? `+${count(n)}` : n < 0 ? `−${count(-n)}` : "0";
-}
-
-function percent(part: number, whole: number): string {
-  if (whole <= 0) return "0%";
-  const p = (100 * part) / whole;
-  if (p > 0 && p < 0.1) return "<0.1%";
-  return `${p.toFixed(p >= 10 || Number.isInteger(p) ? 0 : 1)}%`;
-}
-
-function plural(n: number, word: string): string {
-  return n === 1 ? word : `${word}s`;
-}
-
-function formatDuration(ms: number): string {
-  return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
 }
 
 /** Collapse whitespace (a newline would end a table row) and cut to `max` characters. */

@@ -1,3 +1,4 @@
+import { count } from "./numbers.js";
 import type { DryRunReport } from "./report.js";
 
 /** The terminal summary of a dry-run: totals, outcomes, rules, and with a baseline what changed. */
@@ -6,25 +7,24 @@ export function renderTerminal(
   style: (s: "bold" | "dim" | "red" | "green" | "yellow", t: string) => string = (_s, t) => t,
 ): string {
   const out: string[] = [];
-  const n = (x: number) => x.toLocaleString("en-US");
   const t = r.totals;
   out.push(style("bold", "Totals"));
   out.push(
-    `  read ${n(t.read)} = decided ${n(t.decided)} + invalid ${n(t.invalid)} + malformed ${n(t.malformed)}   (${(t.durationMs / 1000).toFixed(1)} s, ${n(Math.round((t.read / Math.max(1, t.durationMs)) * 1000))} records/s)`,
+    `  read ${count(t.read)} = decided ${count(t.decided)} + invalid ${count(t.invalid)} + malformed ${count(t.malformed)}   (${(t.durationMs / 1000).toFixed(1)} s, ${count(Math.round((t.read / Math.max(1, t.durationMs)) * 1000))} records/s)`,
   );
   out.push(style("bold", "\nDecisions"));
   for (const a of ["allow", "deny", "review"] as const) {
     const c = r.outcomes.candidate[a];
     const b = r.outcomes.baseline?.[a];
     const delta =
-      b === undefined ? "" : `   (baseline ${n(b)}, ${c - b >= 0 ? "+" : ""}${n(c - b)})`;
-    out.push(`  ${a.padEnd(7)} ${n(c).padStart(10)}${delta}`);
+      b === undefined ? "" : `   (baseline ${count(b)}, ${c - b >= 0 ? "+" : ""}${count(c - b)})`;
+    out.push(`  ${a.padEnd(7)} ${count(c).padStart(10)}${delta}`);
   }
   out.push(style("bold", "\nRules") + style("dim", "   matched / deciding / errors"));
   const width = Math.max(8, ...r.rules.map((x) => x.rule.length));
   for (const x of r.rules) {
     out.push(
-      `  ${x.rule.padEnd(width)} ${n(x.matched).padStart(9)} ${n(x.deciding).padStart(9)} ${n(x.errors).padStart(7)}  ${style("dim", `${x.action}${x.monitor ? ", monitor" : ""}`)}`,
+      `  ${x.rule.padEnd(width)} ${count(x.matched).padStart(9)} ${count(x.deciding).padStart(9)} ${count(x.errors).padStart(7)}  ${style("dim", `${x.action}${x.monitor ? ", monitor" : ""}`)}`,
     );
   }
   if (r.neverMatched.length > 0)
@@ -34,7 +34,7 @@ export function renderTerminal(
     out.push(
       style(
         "red",
-        `  run-time errors: ${failing.map((x) => `${x.rule} ${n(x.errors)}`).join(", ")}`,
+        `  run-time errors: ${failing.map((x) => `${x.rule} ${count(x.errors)}`).join(", ")}`,
       ),
     );
   for (const p of [
@@ -58,7 +58,7 @@ export function renderTerminal(
     if (r.changed === 0) out.push("  no decision changes");
     for (const tr of r.transitions) {
       if (tr.from === tr.to || tr.count === 0) continue;
-      out.push(`  ${style("bold", `${tr.from} -> ${tr.to}`)}: ${n(tr.count)}`);
+      out.push(`  ${style("bold", `${tr.from} -> ${tr.to}`)}: ${count(tr.count)}`);
       for (const e of tr.examples.slice(0, 3)) {
         out.push(
           style(
@@ -73,7 +73,7 @@ export function renderTerminal(
     out.push(
       style(
         "red",
-        `\n--fail-on: ${r.failOn.triggered.map((f) => `${f.from}->${f.to} (${n(f.count)})`).join(", ")}`,
+        `\n--fail-on: ${r.failOn.triggered.map((f) => `${f.from}->${f.to} (${count(f.count)})`).join(", ")}`,
       ),
     );
   }

@@ -241,7 +241,7 @@ async function runInWorkers(
         slot.ready = true;
       } else {
         slot.inFlight--;
-        if (reply.error) failure ??= new (reply.strict ? StrictFailure : Error)(reply.error);
+        if (reply.error) failure ??= new (reply.strict ? StrictError : Error)(reply.error);
         pending.set(reply.seq, reply);
         mergeReady();
       }
@@ -278,10 +278,7 @@ async function runInWorkers(
     try {
       for (const raw of records) local.process(raw, tallies, options.decisions ? lines : undefined);
     } catch (error) {
-      failure ??=
-        error instanceof StrictError
-          ? new StrictFailure((error as Error).message)
-          : (error as Error);
+      failure ??= error as Error;
       return;
     }
     pending.set(s, { seq: s, tallies, lines });
@@ -305,11 +302,6 @@ async function runInWorkers(
   } finally {
     await Promise.all(pool.map((p) => p.worker.terminate()));
   }
-}
-
-/** A `--strict` stop inside a worker, re-thrown in the main thread. */
-export class StrictFailure extends Error {
-  override name = "StrictError";
 }
 
 function workerUrl(): URL {

@@ -665,7 +665,11 @@ class Checker {
 
   private binary(e: A.BinaryExpr, scope: Scope[]): Typed {
     const l = this.expr(e.left, scope);
-    const r = this.expr(e.right, scope);
+    // A bare name after `in` that names nothing is a list the author meant to declare.
+    const r =
+      (e.op === "in" || e.op === "not in") && this.namesNothing(e.right, scope)
+        ? this.unknownList(e.right as A.PathExpr)
+        : this.expr(e.right, scope);
     const optional = l.optional || r.optional;
     const lt = l.type;
     const rt = r.type;
@@ -720,9 +724,6 @@ class Checker {
         return this.set(e, T.bool, optional);
       case "in":
       case "not in": {
-        if (rt.kind === "error" && this.unknownListName(e.right, scope)) {
-          // reported by unknownListName
-        }
         if (rt.kind === "hashlist") {
           if (lt.kind !== "string" && lt.kind !== "error")
             this.report(
@@ -778,35 +779,32 @@ class Checker {
     }
   }
 
-  /**
-   * A bare name on the right of `in` that names nothing is most likely a list: re-word the
-   * unknown_field already reported for it as unknown_list.
-   */
-  private unknownListName(e: A.Expr, scope: Scope[]): boolean {
+  /** A single name that is no loop variable, list, field or `context`. */
+  private namesNothing(e: A.Expr, scope: Scope[]): boolean {
     if (e.kind !== "path" || e.segments.length !== 1) return false;
-    const name = e.segments[0]!;
-    if (scope.some((s) => s.name === name.name) || this.inputFields.has(name.name)) return false;
-    const index = this.diagnostics.findIndex(
-      (d) =>
-        d.code === "unknown_field" &&
-        d.span.start === name.span.start &&
-        d.span.file === name.span.file,
+    const name = e.segments[0]!.name;
+    return (
+      name !== "context" &&
+      !scope.some((s) => s.name === name) &&
+      !this.lists.has(name) &&
+      !this.hashlists.has(name) &&
+      !this.inputFields.has(name)
     );
-    if (index < 0) return false;
+  }
+
+  private unknownList(e: A.PathExpr): Typed {
+    const name = e.segments[0]!;
     const lists = [...this.listSpans.keys()];
-    this.diagnostics[index] = diagnostic(
+    this.report(
       "unknown_list",
       `unknown list \`${name.name}\``,
       name.span,
-      {
-        help:
-          didYouMean(name.name, lists) ??
-          (lists.length
-            ? `lists: ${listOf(lists)}`
-            : 'declare it: `list name = ["a", "b"]` or `hashlist name from "file"`'),
-      },
+      didYouMean(name.name, lists) ??
+        (lists.length
+          ? `lists: ${listOf(lists)}`
+          : 'declare it: `list name = ["a", "b"]` or `hashlist name from "file"`'),
     );
-    return true;
+    return this.set(e, T.error, false);
   }
 
   private arithmetic(e: A.BinaryExpr, lt: Type, rt: Type): Type {

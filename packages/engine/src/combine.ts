@@ -30,20 +30,10 @@ export interface Combined {
 }
 
 /**
- * Picks the deciding rule among the matched enforced rules.
+ * Whether `a` decides over `b` among matched enforced rules.
  * deny-overrides: the most severe action, then the highest priority, then the first declared.
  * first-match: the highest priority, then the first declared.
  */
-export function pickWinner(
-  strategy: Strategy,
-  matched: readonly Candidate[],
-): Candidate | undefined {
-  let best: Candidate | undefined;
-  for (const c of matched) if (best === undefined || outranks(strategy, c, best)) best = c;
-  return best;
-}
-
-/** Whether `a` decides over `b` under `strategy`. */
 export function outranks(strategy: Strategy, a: Candidate, b: Candidate): boolean {
   if (strategy === "deny-overrides") {
     const d = SEVERITY[a.action] - SEVERITY[b.action];

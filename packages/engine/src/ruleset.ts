@@ -1,7 +1,7 @@
 import type { Action, Ast, OnError, Program, SourceFile, Strategy } from "@clearance/dsl";
 import { positionAt } from "@clearance/dsl";
 import type { CompiledProgram, CompiledRule, ListValues } from "./codegen.js";
-import { applyErrors, type Combined, outranks, type RuleError, SEVERITY } from "./combine.js";
+import { applyErrors, type Combined, outranks, type RuleError } from "./combine.js";
 import { type ConditionTrace, Interpreter } from "./interpret.js";
 import type { AnalysisResult } from "./result.js";
 import { EMPTY_CONTEXT, prepareContext, RuleRuntimeError } from "./runtime.js";
@@ -375,5 +375,3 @@ function errorMessage(error: unknown): string {
 function toRuleError(rule: CompiledRule, error: unknown): RuleError {
   return { rule: rule.name, message: errorMessage(error), monitor: rule.monitor };
 }
-
-export { SEVERITY };

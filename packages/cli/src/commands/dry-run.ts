@@ -11,7 +11,6 @@ import {
   renderTerminal,
   SourceError,
   StrictError,
-  StrictFailure,
 } from "@clearance/dryrun";
 import type { InputFormat } from "@clearance/engine";
 import { parseNow, readJson } from "../io.js";
@@ -134,11 +133,7 @@ export async function dryRunCommand(output: Output, options: DryRunCliOptions): 
         );
       throw new CliError(error.message);
     }
-    if (
-      error instanceof SourceError ||
-      error instanceof StrictError ||
-      error instanceof StrictFailure
-    )
+    if (error instanceof SourceError || error instanceof StrictError)
       throw new CliError(error.message);
     throw error;
   } finally {
