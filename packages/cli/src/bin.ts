@@ -13,15 +13,19 @@ const color =
   process.stdout.isTTY === true &&
   process.env.NO_COLOR === undefined &&
   process.env.TERM !== "dumb";
-const code = await main(process.argv.slice(2), {
-  out: (text) => process.stdout.write(`${text}\n`),
-  err: (text) => process.stderr.write(`${text}\n`),
-  color,
-  ...(process.stderr.isTTY === true
-    ? {
-        status: (line: string | null) =>
-          process.stderr.write(line === null ? "\r\x1b[K" : `\r${line}\x1b[K`),
-      }
-    : {}),
-});
+const code = await main(
+  process.argv.slice(2),
+  {
+    out: (text) => process.stdout.write(`${text}\n`),
+    err: (text) => process.stderr.write(`${text}\n`),
+    color,
+    ...(process.stderr.isTTY === true
+      ? {
+          status: (line: string | null) =>
+            process.stderr.write(line === null ? "\r\x1b[K" : `\r${line}\x1b[K`),
+        }
+      : {}),
+  },
+  process.env,
+);
 process.exitCode = code;

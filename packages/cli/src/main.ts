@@ -1,8 +1,16 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import {
+  auditExportCommand,
+  auditQueryCommand,
+  auditTailCommand,
+  auditVerifyCommand,
+} from "./commands/audit.js";
 import { checkCommand } from "./commands/check.js";
 import { dryRunCommand, parseFailOn } from "./commands/dry-run.js";
 import { evalCommand } from "./commands/eval.js";
 import { fmtCommand } from "./commands/fmt.js";
+import { keysCreateCommand } from "./commands/keys.js";
+import { type Env, serveCommand } from "./commands/serve.js";
 import { testCommand } from "./commands/test.js";
 import { tourCommand } from "./commands/tour.js";
 import { CliError, type Output } from "./output.js";
@@ -12,6 +20,13 @@ function positiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isSafeInteger(n) || n < 1)
     throw new InvalidArgumentError("a whole number of 1 or more");
+  return n;
+}
+
+function port(value: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 0 || n > 65535)
+    throw new InvalidArgumentError("a port number from 0 to 65535");
   return n;
 }
 
@@ -27,7 +42,11 @@ function percent(value: string): number {
 }
 
 /** Builds the command tree. Each action stores its exit code; nothing here touches `process`. */
-export function buildProgram(output: Output, setExit: (code: number) => void): Command {
+export function buildProgram(
+  output: Output,
+  setExit: (code: number) => void,
+  env: Env = {},
+): Command {
   const program = new Command("clearance")
     .description(
       "Clearance: approval rules for file-analysis results (allow, deny or review, with the rule and the reason)",
@@ -154,15 +173,115 @@ export function buildProgram(output: Output, setExit: (code: number) => void): C
     .option("--now <timestamp>", "evaluation time (RFC 3339)")
     .action((opts) => setExit(tourCommand(output, opts)));
 
+  program
+    .command("serve")
+    .description("serve decisions over HTTP with an audit log (the README's main job)")
+    .option("-c, --config <file>", "configuration (YAML); default: clearance.yaml when present")
+    .option("--host <host>", "listen address (overrides server.host)")
+    .option("--port <port>", "listen port (overrides server.port)", port)
+    .option("-r, --rules <dir>", "rule directory (overrides rules.dir)")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  clearance serve\n  clearance serve --config clearance.yaml\n\nSIGHUP reloads the rules; SIGTERM finishes in-flight requests and stops.",
+    )
+    .action(async (opts) => setExit(await serveCommand(output, opts, env)));
+
+  const keys = program.command("keys").description("API keys for the server");
+  keys
+    .command("create")
+    .description("print a new API key once, and the config line with its hash")
+    .requiredOption("--id <id>", "key id (recorded as the requester of each decision)")
+    .option(
+      "--scopes <scopes>",
+      "comma-separated: decide, audit:read, admin",
+      collect,
+      [] as string[],
+    )
+    .addHelpText(
+      "after",
+      "\nExamples:\n  clearance keys create --id ci --scopes decide\n  clearance keys create --id soc --scopes decide,audit:read",
+    )
+    .action((opts) =>
+      setExit(
+        keysCreateCommand(output, {
+          id: opts.id,
+          scopes: opts.scopes.length ? opts.scopes : ["decide"],
+        }),
+      ),
+    );
+
+  const audit = program
+    .command("audit")
+    .description("read and check the audit log (the server's configuration says where it is)");
+  const withStore = (c: Command) =>
+    c
+      .option("-c, --config <file>", "server configuration; default: clearance.yaml when present")
+      .option("--db <file>", "an SQLite audit database (instead of the configured log)");
+  const withFilters = (c: Command) =>
+    c
+      .option("--sha256 <hash>", "one file")
+      .addOption(new Option("--decision <d>", "one outcome").choices(["allow", "deny", "review"]))
+      .option("--rule <name>", "decided by this rule")
+      .addOption(
+        new Option("--source <s>", "how the decision was asked for").choices([
+          "api",
+          "batch",
+          "webhook",
+          "gate",
+          "sync",
+        ]),
+      )
+      .option("--requester <key-id>", "asked with this API key")
+      .option("--since <time>", "from this time (RFC 3339, or 30d, 12h, 15m ago)")
+      .option("--until <time>", "before this time");
+  withStore(
+    audit
+      .command("verify")
+      .description("recompute every chain's hashes; exit 3 at the first broken link")
+      .option("--json", "machine-readable report", false),
+  ).action(async (opts) => setExit(await auditVerifyCommand(output, opts, env)));
+  withFilters(
+    withStore(
+      audit
+        .command("export")
+        .description("entries with their input snapshots as NDJSON, oldest first")
+        .option("-o, --out <file>", "write to a file instead of standard output")
+        .option("--no-inputs", "leave the input snapshots out"),
+    ),
+  ).action(async (opts) => setExit(await auditExportCommand(output, opts, env)));
+  withFilters(
+    withStore(
+      audit
+        .command("query")
+        .description("matching entries, newest first")
+        .option("-n, --limit <n>", "at most this many", positiveInt, 50)
+        .option("--json", "machine-readable output", false),
+    ),
+  ).action(async (opts) => setExit(await auditQueryCommand(output, opts, env)));
+  withFilters(
+    withStore(
+      audit
+        .command("tail")
+        .description("the last entries; --follow prints new ones as they are recorded")
+        .option("-n, --lines <n>", "how many", positiveInt, 20)
+        .option("-f, --follow", "keep printing new entries", false),
+    ),
+  ).action(async (opts) => setExit(await auditTailCommand(output, opts, env)));
+
   return program;
 }
 
 /** Runs the CLI; returns the exit code. */
-export async function main(argv: string[], output: Output): Promise<number> {
+/** `env` is the process environment, read only for `${NAME}` substitution in configuration files. */
+export async function main(argv: string[], output: Output, env: Env = {}): Promise<number> {
   let code = 0;
-  const program = buildProgram(output, (c) => {
-    code = c;
-  });
+  const program = buildProgram(
+    output,
+    (c) => {
+      code = c;
+    },
+    env,
+  );
   try {
     await program.parseAsync(argv, { from: "user" });
     return code;

@@ -4,7 +4,7 @@ import type { CompiledProgram, CompiledRule, ListValues } from "./codegen.js";
 import { applyErrors, type Combined, outranks, type RuleError } from "./combine.js";
 import { type ConditionTrace, Interpreter } from "./interpret.js";
 import type { AnalysisResult } from "./result.js";
-import { EMPTY_CONTEXT, prepareContext, RuleRuntimeError } from "./runtime.js";
+import { contextProblems, EMPTY_CONTEXT, prepareContext, RuleRuntimeError } from "./runtime.js";
 import { isValidated, type Problem, validateResult } from "./validate.js";
 
 export interface DecideOptions {
@@ -141,6 +141,19 @@ export class Ruleset {
         return Object.freeze(info);
       }),
     );
+  }
+
+  /** The context fields the rules declare (`context { ... }`), by name. */
+  get contextFields(): readonly string[] {
+    return [...this.program.context.keys()];
+  }
+
+  /**
+   * Problems with a request context, as JSON Pointers into it: undeclared fields and wrong types.
+   * `decide` itself tolerates them (only the rules that read a bad field fail).
+   */
+  checkContext(context: unknown): Problem[] {
+    return contextProblems(context, this.program.context);
   }
 
   /**

@@ -1,4 +1,4 @@
-import { formatDuration, type Type } from "@clearance/dsl";
+import { didYouMean, formatDuration, type Type } from "@clearance/dsl";
 
 /** A failure while evaluating one rule: reported in `errors`, handled by `on-error`, never thrown out of decide. */
 export class RuleRuntimeError extends Error {
@@ -103,6 +103,42 @@ function normalise(value: unknown, type: Type, what: string): unknown {
   if (type.kind === "list" && Array.isArray(value))
     return value.map((v) => normalise(v, type.element, what));
   return value;
+}
+
+/**
+ * Every problem with a request context, as JSON Pointers: not an object, an undeclared field (with a
+ * suggestion) or a field of the wrong type. `decide` tolerates these (only rules that read a bad field
+ * fail); a caller that wants strict input, such as the HTTP API, rejects the request instead.
+ */
+export function contextProblems(
+  context: unknown,
+  declared: ReadonlyMap<string, { type: Type }>,
+): { pointer: string; message: string }[] {
+  if (context == null) return [];
+  if (typeof context !== "object" || Array.isArray(context))
+    return [{ pointer: "", message: `the context should be an object, got ${describe(context)}` }];
+  const problems: { pointer: string; message: string }[] = [];
+  for (const name of Object.keys(context)) {
+    const pointer = `/${name.replaceAll("~", "~0").replaceAll("/", "~1")}`;
+    const field = declared.get(name);
+    if (field === undefined) {
+      const hint = didYouMean(name, declared.keys());
+      const known =
+        declared.size === 0
+          ? "the rules declare no context fields"
+          : `declared: ${[...declared.keys()].map((k) => `\`${k}\``).join(", ")}`;
+      problems.push({
+        pointer,
+        message: `unknown context field \`${name.slice(0, 80)}\` (${hint ?? known})`,
+      });
+      continue;
+    }
+    const value = (context as Record<string, unknown>)[name];
+    if (value == null) continue;
+    const problem = contextProblem(value, field.type);
+    if (problem) problems.push({ pointer, message: `context field \`${name}\` ${problem}` });
+  }
+  return problems;
 }
 
 function contextProblem(value: unknown, type: Type): string | undefined {

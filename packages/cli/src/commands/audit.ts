@@ -1,0 +1,187 @@
+import { once } from "node:events";
+import { createWriteStream } from "node:fs";
+import {
+  type AuditEntry,
+  type AuditFilter,
+  AuditLog,
+  AuditUnavailableError,
+  openBackend,
+  type ServerConfig,
+} from "@clearance/server";
+import { parseNow } from "../io.js";
+import { CliError, type Output, paint } from "../output.js";
+import { type Env, readConfig } from "./serve.js";
+
+export interface AuditOptions {
+  config?: string;
+  db?: string;
+}
+
+export interface FilterOptions {
+  sha256?: string;
+  decision?: string;
+  rule?: string;
+  source?: string;
+  requester?: string;
+  since?: string;
+  until?: string;
+}
+
+/** Opens the configured audit log (or `--db`, an SQLite file) for reading and checking. */
+async function openLog(options: AuditOptions, env: Env): Promise<AuditLog> {
+  let config = readConfig(options.config, env);
+  if (options.db !== undefined) {
+    const plain = structuredClone(config) as ServerConfig;
+    plain.audit.backend = "sqlite";
+    plain.audit.sqlite.path = options.db;
+    config = plain;
+  }
+  try {
+    const log = new AuditLog(openBackend(config), {
+      chain: config.audit.chain,
+      hmacSecret: config.audit.hmacSecret,
+      maxBatch: config.audit.maxBatch,
+    });
+    await log.open();
+    return log;
+  } catch (error) {
+    if (error instanceof AuditUnavailableError) throw new CliError(error.message);
+    throw error;
+  }
+}
+
+function filterOf(o: FilterOptions): AuditFilter {
+  const f: AuditFilter = {};
+  if (o.sha256) f.sha256 = o.sha256.toLowerCase();
+  if (o.decision) f.decision = o.decision;
+  if (o.rule) f.rule = o.rule;
+  if (o.source) f.source = o.source;
+  if (o.requester) f.requester = o.requester;
+  if (o.since) f.from = new Date(parseNow(relativeTime(o.since), "--since")!).toISOString();
+  if (o.until) f.to = new Date(parseNow(relativeTime(o.until), "--until")!).toISOString();
+  return f;
+}
+
+/** `30d`, `12h`, `15m` ago, or an RFC 3339 time as is. */
+function relativeTime(value: string): string {
+  const m = /^(\d+)([dhm])$/.exec(value);
+  if (!m) return value;
+  const unit = { d: 86_400_000, h: 3_600_000, m: 60_000 }[m[2] as "d" | "h" | "m"];
+  return new Date(Date.now() - Number(m[1]) * unit).toISOString();
+}
+
+export async function auditVerifyCommand(
+  output: Output,
+  options: AuditOptions & { json?: boolean },
+  env: Env,
+): Promise<number> {
+  const log = await openLog(options, env);
+  try {
+    const report = await log.verify();
+    if (options.json) output.out(JSON.stringify(report, null, 2));
+    else {
+      for (const c of report.chains)
+        output.out(
+          `chain ${c.chain}: ${c.entries} entries (seq ${c.from}..${c.to}), head ${c.head.slice(0, 16)}`,
+        );
+      if (report.ok) output.out(paint(output, "green", `ok: ${report.entries} entries verified`));
+      else {
+        const b = report.broken!;
+        output.out(
+          paint(
+            output,
+            "red",
+            `broken: chain ${b.chain} at seq ${b.seq}${b.id ? ` (entry ${b.id})` : ""}: ${b.problem.replaceAll("_", " ")}`,
+          ),
+        );
+      }
+    }
+    return report.ok ? 0 : 3;
+  } finally {
+    await log.close();
+  }
+}
+
+export async function auditExportCommand(
+  output: Output,
+  options: AuditOptions & FilterOptions & { out?: string; inputs: boolean },
+  env: Env,
+): Promise<number> {
+  const log = await openLog(options, env);
+  let count = 0;
+  try {
+    const stream = options.out ? createWriteStream(options.out) : undefined;
+    for await (const entry of log.export(filterOf(options), { inputs: options.inputs })) {
+      const line = JSON.stringify(entry);
+      if (stream) {
+        if (!stream.write(`${line}\n`)) await once(stream, "drain");
+      } else output.out(line);
+      count++;
+    }
+    if (stream) {
+      stream.end();
+      await once(stream, "finish");
+      output.err(`${count} entries written to ${options.out}`);
+    }
+    return 0;
+  } finally {
+    await log.close();
+  }
+}
+
+function line(output: Output, e: AuditEntry): string {
+  const color = e.decision === "allow" ? "green" : e.decision === "deny" ? "red" : "yellow";
+  return `${e.time}  ${paint(output, color, e.decision.padEnd(6))} ${e.sha256.slice(0, 12)}  ${(e.fileName ?? "-").slice(0, 32).padEnd(32)}  ${(e.rule ?? "(default)").padEnd(24)} ${e.source}${e.requester ? `/${e.requester}` : ""}  ${e.reason}`;
+}
+
+export async function auditQueryCommand(
+  output: Output,
+  options: AuditOptions & FilterOptions & { limit: number; json?: boolean },
+  env: Env,
+): Promise<number> {
+  const log = await openLog(options, env);
+  try {
+    const page = await log.query(filterOf(options), options.limit);
+    if (options.json) output.out(JSON.stringify(page, null, 2));
+    else {
+      for (const e of page.entries) output.out(line(output, e));
+      if (page.entries.length === 0) output.err("no entries match");
+      else if (page.nextCursor)
+        output.err(`(more: raise --limit, or use \`clearance audit export\`)`);
+    }
+    return 0;
+  } finally {
+    await log.close();
+  }
+}
+
+/** The last entries, oldest first; with --follow, new entries as they are written. */
+export async function auditTailCommand(
+  output: Output,
+  options: AuditOptions & FilterOptions & { lines: number; follow?: boolean; intervalMs?: number },
+  env: Env,
+  stop: AbortSignal = new AbortController().signal,
+): Promise<number> {
+  const log = await openLog(options, env);
+  try {
+    const filter = filterOf(options);
+    const page = await log.query(filter, options.lines);
+    const entries = page.entries.reverse();
+    for (const e of entries) output.out(line(output, e));
+    if (!options.follow) return 0;
+    let last = entries[entries.length - 1]?.id;
+    while (!stop.aborted) {
+      await new Promise((r) => setTimeout(r, options.intervalMs ?? 1000));
+      for await (const e of log.export(filter, {
+        inputs: false,
+        ...(last ? { after: last } : {}),
+      })) {
+        output.out(line(output, e));
+        last = e.id;
+      }
+    }
+    return 0;
+  } finally {
+    await log.close();
+  }
+}

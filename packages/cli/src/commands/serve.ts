@@ -1,0 +1,113 @@
+import { existsSync } from "node:fs";
+import { relative } from "node:path";
+import {
+  ConfigError,
+  installSignalHandlers,
+  loadConfig,
+  RulesLoadError,
+  resolveConfig,
+  type ServerConfig,
+  startServer,
+} from "@clearance/server";
+import { CliError, type Output, paint } from "../output.js";
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+export interface ServeOptions {
+  config?: string;
+  host?: string;
+  port?: number;
+  rules?: string;
+}
+
+/** The config file: `--config`, else `clearance.yaml` in the working directory when present. */
+export function readConfig(path: string | undefined, env: Env): Readonly<ServerConfig> {
+  try {
+    if (path !== undefined) return loadConfig(path, env);
+    if (existsSync("clearance.yaml")) return loadConfig("clearance.yaml", env);
+    return resolveConfig({}, { env });
+  } catch (error) {
+    if (error instanceof ConfigError)
+      throw new CliError(
+        `invalid configuration: ${error.message}`,
+        "see docs/configuration.md for every key and its default",
+      );
+    throw error;
+  }
+}
+
+function withOverrides(
+  config: Readonly<ServerConfig>,
+  o: ServeOptions,
+  env: Env,
+): Readonly<ServerConfig> {
+  if (o.host === undefined && o.port === undefined && o.rules === undefined) return config;
+  const plain = structuredClone(config) as ServerConfig;
+  if (o.host !== undefined) plain.server.host = o.host;
+  if (o.port !== undefined) plain.server.port = o.port;
+  if (o.rules !== undefined) plain.rules.dir = o.rules;
+  return resolveConfig(plain, { env });
+}
+
+/** Serves until SIGTERM or SIGINT; SIGHUP reloads the rules. */
+export async function serveCommand(
+  output: Output,
+  options: ServeOptions,
+  env: Env,
+): Promise<number> {
+  const config = withOverrides(readConfig(options.config, env), options, env);
+  let server: Awaited<ReturnType<typeof startServer>>;
+  try {
+    server = await startServer(config, {
+      hooks: {
+        onReload: (role, outcome, trigger) => {
+          const log = server?.app.log;
+          if (!log) return;
+          if (outcome.ok)
+            log.info(
+              { role, trigger, revision: outcome.revision, changed: outcome.changed },
+              "rules reloaded",
+            );
+          else
+            log.error(
+              { role, trigger, diagnostics: outcome.error.messages },
+              `rules did not compile; still serving the previous rules:\n${outcome.error.printed}`,
+            );
+        },
+      },
+    });
+  } catch (error) {
+    if (error instanceof RulesLoadError)
+      throw new CliError(error.message, "fix the rules (`clearance check`) and start again");
+    if (error instanceof ConfigError) throw new CliError(error.message);
+    if ((error as NodeJS.ErrnoException).code === "EADDRINUSE")
+      throw new CliError(
+        `port ${config.server.port} on ${config.server.host} is already in use`,
+        "stop the other server or pass --port",
+      );
+    throw error;
+  }
+  const { services, url } = server;
+  const rs = services.rules.ruleset;
+  const where =
+    config.audit.backend === "sqlite"
+      ? relative(process.cwd(), config.audit.sqlite.path) || config.audit.sqlite.path
+      : `PostgreSQL (chain ${config.audit.chain})`;
+  output.err(
+    `${paint(output, "bold", "Clearance")} serving ${relative(process.cwd(), config.rules.dir) || "."} (${rs.rules.length} rules, revision ${rs.revision}) on ${url}`,
+  );
+  output.err(`  audit log: ${where}${config.audit.hmacSecret ? " (HMAC chain)" : ""}`);
+  if (config.auth.keys.length === 0)
+    output.err(
+      paint(output, "yellow", "  no API keys: requests are not authenticated (loopback only)"),
+    );
+  output.err("  try:");
+  const auth = config.auth.keys.length > 0 ? " -H 'authorization: Bearer <your key>'" : "";
+  output.err(
+    `    curl -s ${url}/v1/decisions -H 'content-type: application/json'${auth} -d @examples/requests/malware.json`,
+  );
+  output.err(`    curl -s ${url}/v1/audit${auth}`);
+  return new Promise((resolve) => {
+    installSignalHandlers(server, resolve);
+  });
+}

@@ -1,0 +1,90 @@
+import type { DecisionSource } from "./entry.js";
+
+/** One stored entry: the columns queries filter on, plus the canonical body and its hash. */
+export interface EntryRow {
+  id: string;
+  chain: string;
+  seq: number;
+  time: string;
+  source: DecisionSource;
+  requester: string | null;
+  sha256: string;
+  decision: string;
+  rule: string | null;
+  inputHash: string;
+  body: string;
+  hash: string;
+}
+
+export interface InputRow {
+  hash: string;
+  body: string;
+}
+
+/** Where a pruned chain now starts: the last removed entry's seq and hash, and a MAC over both. */
+export interface Checkpoint {
+  chain: string;
+  seq: number;
+  hash: string;
+  mac: string;
+  prunedAt: string;
+}
+
+export interface AuditFilter {
+  sha256?: string;
+  decision?: string;
+  /** the deciding rule */
+  rule?: string;
+  source?: string;
+  requester?: string;
+  /** inclusive, RFC 3339 */
+  from?: string;
+  /** exclusive, RFC 3339 */
+  to?: string;
+}
+
+export interface PageQuery extends AuditFilter {
+  limit: number;
+  /** only entries with a smaller id (newest first paging) */
+  before?: string;
+  /** oldest first instead of newest first; `after` then pages */
+  ascending?: boolean;
+  after?: string;
+}
+
+/**
+ * A storage engine for the audit log. It knows SQL, not chains: the AuditLog above it computes hashes
+ * and sequence numbers and calls `write` with whole batches (one transaction each).
+ */
+export interface AuditBackend {
+  readonly kind: "sqlite" | "postgres";
+  /** applies pending schema migrations; returns the schema version */
+  migrate(): Promise<number>;
+  /** the last entry of `chain` (or its checkpoint when everything was pruned) */
+  head(chain: string): Promise<{ seq: number; hash: string } | undefined>;
+  /** writes entries and new inputs atomically: all or nothing */
+  write(rows: readonly EntryRow[], inputs: readonly InputRow[]): Promise<void>;
+  get(id: string): Promise<EntryRow | undefined>;
+  input(hash: string): Promise<string | undefined>;
+  latestFor(sha256: string): Promise<EntryRow | undefined>;
+  page(query: PageQuery): Promise<EntryRow[]>;
+  chains(): Promise<string[]>;
+  /** entries of one chain in seq order, from `afterSeq + 1`, at most `limit` */
+  chainRows(chain: string, afterSeq: number, limit: number): Promise<EntryRow[]>;
+  checkpoint(chain: string): Promise<Checkpoint | undefined>;
+  /** removes the chain's entries up to `checkpoint.seq` and records the checkpoint, atomically */
+  prune(checkpoint: Checkpoint): Promise<number>;
+  /** the last entry of `chain` older than `before` */
+  lastBefore(chain: string, before: string): Promise<EntryRow | undefined>;
+  /** records a webhook delivery id; false when it was already recorded */
+  claimDelivery(id: string, time: string): Promise<boolean>;
+  releaseDelivery(id: string): Promise<void>;
+  /** throws when the store cannot be reached */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The store cannot take writes (database down, disk full): decisions must be refused, not unrecorded. */
+export class AuditUnavailableError extends Error {
+  override name = "AuditUnavailableError";
+}

@@ -1,0 +1,360 @@
+import {
+  type AuditBackend,
+  type AuditFilter,
+  AuditUnavailableError,
+  type Checkpoint,
+  type EntryRow,
+  type InputRow,
+} from "./backend.js";
+import {
+  type AuditEntry,
+  type AuditRecord,
+  canonicalBody,
+  chainHash,
+  checkpointMac,
+  contentHash,
+  GENESIS_HASH,
+  parseEntry,
+} from "./entry.js";
+
+export interface AuditLogOptions {
+  /** this writer's chain */
+  chain: string;
+  hmacSecret: string | null;
+  /** most entries in one group commit */
+  maxBatch: number;
+  /** called after each group commit (for metrics) */
+  onCommit?: (entries: number, seconds: number, ok: boolean) => void;
+}
+
+export interface VerifyReport {
+  ok: boolean;
+  /** entries checked over all chains */
+  entries: number;
+  chains: {
+    chain: string;
+    entries: number;
+    /** seq of the first kept entry (after a checkpoint) */
+    from: number;
+    to: number;
+    head: string;
+  }[];
+  /** the first broken link found, when any */
+  broken?: { chain: string; seq: number; id: string | null; problem: string };
+}
+
+interface Pending {
+  record: AuditRecord;
+  input: InputRow | null;
+  resolve: (entry: AuditEntry) => void;
+  reject: (error: Error) => void;
+}
+
+/** Page size when reading a chain back for verification or export. */
+const READ_PAGE = 1_000;
+/** Recently written input hashes, so a repeated input is not sent to the database again. */
+const KNOWN_INPUTS_MAX = 50_000;
+
+/**
+ * The tamper-evident log. Decisions call `append`; entries that arrive while a write is in flight
+ * are written together in the next transaction (group commit), so durability costs one sync per
+ * batch rather than per decision. `append` resolves only after the transaction has committed: a
+ * caller that answers after it never answers with an unrecorded decision.
+ */
+export class AuditLog {
+  private pending: Pending[] = [];
+  private flushing = false;
+  private scheduled = false;
+  private head: { seq: number; hash: string } | undefined;
+  private headStale = true;
+  private readonly knownInputs = new Set<string>();
+  private closed = false;
+
+  constructor(
+    readonly backend: AuditBackend,
+    private readonly options: AuditLogOptions,
+  ) {}
+
+  get chain(): string {
+    return this.options.chain;
+  }
+
+  /** entries waiting for the next group commit */
+  get queueLength(): number {
+    return this.pending.length;
+  }
+
+  async open(): Promise<void> {
+    await this.backend.migrate();
+    await this.loadHead();
+  }
+
+  private async loadHead(): Promise<void> {
+    this.head = (await this.backend.head(this.options.chain)) ?? { seq: 0, hash: GENESIS_HASH };
+    this.headStale = false;
+  }
+
+  /** Stores the input snapshot (once per distinct content) and the entry; resolves once durable. */
+  append(record: Omit<AuditRecord, "inputHash">, inputBody: string): Promise<AuditEntry> {
+    if (this.closed) return Promise.reject(new AuditUnavailableError("the audit log is closed"));
+    const inputHash = contentHash(inputBody);
+    // with a single writer (SQLite) an input written before is still there; replicas sharing
+    // PostgreSQL may prune each other's inputs, so there every batch sends its inputs again
+    const known = this.backend.kind === "sqlite" && this.knownInputs.has(inputHash);
+    const input = known ? null : { hash: inputHash, body: inputBody };
+    return new Promise((resolve, reject) => {
+      this.pending.push({ record: { ...record, inputHash }, input, resolve, reject });
+      this.schedule();
+    });
+  }
+
+  private schedule(): void {
+    if (this.flushing || this.scheduled) return;
+    this.scheduled = true;
+    // setImmediate lets every request parsed in this turn of the event loop join the batch
+    setImmediate(() => {
+      this.scheduled = false;
+      void this.flush();
+    });
+  }
+
+  private async flush(): Promise<void> {
+    if (this.flushing || this.pending.length === 0) return;
+    this.flushing = true;
+    const batch = this.pending.splice(0, this.options.maxBatch);
+    const started = process.hrtime.bigint();
+    let ok = false;
+    try {
+      if (this.headStale) await this.loadHead();
+      let { seq, hash } = this.head!;
+      const rows: EntryRow[] = [];
+      const inputs: InputRow[] = [];
+      const seen = new Set<string>();
+      const entries: AuditEntry[] = [];
+      for (const p of batch) {
+        seq++;
+        const body = canonicalBody(p.record, this.options.chain, seq, hash);
+        const next = chainHash(hash, body, this.options.hmacSecret);
+        const r = p.record;
+        rows.push({
+          id: r.id,
+          chain: this.options.chain,
+          seq,
+          time: r.time,
+          source: r.source,
+          requester: r.requester,
+          sha256: r.sha256,
+          decision: r.decision,
+          rule: r.rule,
+          inputHash: r.inputHash,
+          body,
+          hash: next,
+        });
+        entries.push({ ...r, chain: this.options.chain, seq, prevHash: hash, hash: next });
+        if (p.input && !seen.has(p.input.hash)) {
+          seen.add(p.input.hash);
+          inputs.push(p.input);
+        }
+        hash = next;
+      }
+      await this.backend.write(rows, inputs);
+      this.head = { seq, hash };
+      ok = true;
+      if (this.knownInputs.size + inputs.length > KNOWN_INPUTS_MAX) this.knownInputs.clear();
+      for (const i of inputs) this.knownInputs.add(i.hash);
+      for (let i = 0; i < batch.length; i++) batch[i]!.resolve(entries[i]!);
+    } catch (error) {
+      // the commit may or may not have happened: read the head again before the next batch
+      this.headStale = true;
+      const reason =
+        error instanceof AuditUnavailableError
+          ? error
+          : new AuditUnavailableError(
+              `the audit log could not record the decision: ${(error as Error).message}`,
+              {
+                cause: error,
+              },
+            );
+      for (const p of batch) p.reject(reason);
+    } finally {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      this.options.onCommit?.(batch.length, seconds, ok);
+      this.flushing = false;
+      if (this.pending.length > 0) this.schedule();
+    }
+  }
+
+  async get(id: string): Promise<{ entry: AuditEntry; input: unknown } | undefined> {
+    const row = await this.backend.get(id);
+    if (!row) return undefined;
+    const entry = parseEntry(row.body, row.hash);
+    const text = await this.backend.input(entry.inputHash);
+    return { entry, input: text === undefined ? null : JSON.parse(text) };
+  }
+
+  async latestFor(sha256: string): Promise<AuditEntry | undefined> {
+    const row = await this.backend.latestFor(sha256);
+    return row ? parseEntry(row.body, row.hash) : undefined;
+  }
+
+  /** Newest first; `cursor` is the last id of the previous page. */
+  async query(
+    filter: AuditFilter,
+    limit: number,
+    cursor?: string,
+  ): Promise<{ entries: AuditEntry[]; nextCursor: string | null }> {
+    const rows = await this.backend.page({
+      ...filter,
+      limit: limit + 1,
+      ...(cursor ? { before: cursor } : {}),
+    });
+    const more = rows.length > limit;
+    const entries = rows.slice(0, limit).map((r) => parseEntry(r.body, r.hash));
+    return { entries, nextCursor: more ? entries[entries.length - 1]!.id : null };
+  }
+
+  /** Every matching entry, oldest first, with its input snapshot; reads page by page. */
+  async *export(
+    filter: AuditFilter,
+    options: { inputs?: boolean; after?: string } = {},
+  ): AsyncGenerator<AuditEntry & { input?: unknown }> {
+    let after = options.after;
+    for (;;) {
+      const rows = await this.backend.page({
+        ...filter,
+        limit: READ_PAGE,
+        ascending: true,
+        ...(after ? { after } : {}),
+      });
+      for (const row of rows) {
+        const entry: AuditEntry & { input?: unknown } = parseEntry(row.body, row.hash);
+        if (options.inputs !== false) {
+          const text = await this.backend.input(row.inputHash);
+          entry.input = text === undefined ? null : JSON.parse(text);
+        }
+        yield entry;
+      }
+      if (rows.length < READ_PAGE) return;
+      after = rows[rows.length - 1]!.id;
+    }
+  }
+
+  /**
+   * Walks every chain from its start (or checkpoint) and recomputes each hash. Reports the first
+   * broken link: an edited body, a removed or reordered entry, a forged checkpoint, a changed input.
+   */
+  async verify(): Promise<VerifyReport> {
+    const key = this.options.hmacSecret;
+    const report: VerifyReport = { ok: true, entries: 0, chains: [] };
+    for (const chain of await this.backend.chains()) {
+      const cp = await this.backend.checkpoint(chain);
+      let seq = 0;
+      let hash = GENESIS_HASH;
+      if (cp) {
+        if (cp.mac !== checkpointMac(cp.chain, cp.seq, cp.hash, key)) {
+          report.ok = false;
+          report.broken = { chain, seq: cp.seq, id: null, problem: "checkpoint_forged" };
+          return report;
+        }
+        seq = cp.seq;
+        hash = cp.hash;
+      }
+      const summary = { chain, entries: 0, from: seq + 1, to: seq, head: hash };
+      report.chains.push(summary);
+      for (;;) {
+        const rows = await this.backend.chainRows(chain, seq, READ_PAGE);
+        for (const row of rows) {
+          const problem = await this.checkRow(row, chain, seq + 1, hash, key);
+          if (problem) {
+            report.ok = false;
+            report.broken = { chain, seq: seq + 1, id: row.id, problem };
+            return report;
+          }
+          seq = row.seq;
+          hash = row.hash;
+          summary.entries++;
+          report.entries++;
+        }
+        if (rows.length < READ_PAGE) break;
+      }
+      summary.to = seq;
+      summary.head = hash;
+    }
+    return report;
+  }
+
+  private async checkRow(
+    row: EntryRow,
+    chain: string,
+    seq: number,
+    prevHash: string,
+    key: string | null,
+  ): Promise<string | undefined> {
+    if (row.seq !== seq) return row.seq > seq ? "entry_missing" : "entry_out_of_order";
+    if (chainHash(prevHash, row.body, key) !== row.hash) return "hash_mismatch";
+    let entry: AuditEntry;
+    try {
+      entry = parseEntry(row.body, row.hash);
+    } catch {
+      return "body_unreadable";
+    }
+    if (entry.prevHash !== prevHash || entry.seq !== seq || entry.chain !== chain)
+      return "link_mismatch";
+    // the columns queries filter on must say what the hashed body says
+    if (
+      entry.id !== row.id ||
+      entry.time !== row.time ||
+      entry.sha256 !== row.sha256 ||
+      entry.decision !== row.decision ||
+      entry.rule !== row.rule ||
+      entry.source !== row.source ||
+      entry.requester !== row.requester ||
+      entry.inputHash !== row.inputHash
+    )
+      return "column_mismatch";
+    const input = await this.backend.input(entry.inputHash);
+    if (input === undefined) return "input_missing";
+    if (contentHash(input) !== entry.inputHash) return "input_mismatch";
+    return undefined;
+  }
+
+  /**
+   * Removes this log's entries older than `before`, recording a checkpoint (signed with the chain's
+   * key) where the kept chain now starts, so the rest still verifies.
+   */
+  async prune(before: Date): Promise<number> {
+    const last = await this.backend.lastBefore(this.options.chain, before.toISOString());
+    if (!last) return 0;
+    const cp: Checkpoint = {
+      chain: this.options.chain,
+      seq: last.seq,
+      hash: last.hash,
+      mac: checkpointMac(this.options.chain, last.seq, last.hash, this.options.hmacSecret),
+      prunedAt: new Date().toISOString(),
+    };
+    this.knownInputs.clear();
+    return this.backend.prune(cp);
+  }
+
+  claimDelivery(id: string): Promise<boolean> {
+    return this.backend.claimDelivery(id, new Date().toISOString());
+  }
+
+  releaseDelivery(id: string): Promise<void> {
+    return this.backend.releaseDelivery(id);
+  }
+
+  ping(): Promise<void> {
+    return this.backend.ping();
+  }
+
+  /** Waits for queued entries to be written, then closes the store. */
+  async close(): Promise<void> {
+    this.closed = true;
+    while (this.flushing || this.pending.length > 0) {
+      if (!this.flushing) await this.flush();
+      else await new Promise((r) => setImmediate(r));
+    }
+    await this.backend.close();
+  }
+}

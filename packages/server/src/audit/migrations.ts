@@ -1,0 +1,54 @@
+/**
+ * Versioned schema migrations, shared by both backends where the SQL is the same. Each step runs in
+ * a transaction with the row that records it in `schema_migrations`; steps are never edited once
+ * released, only appended.
+ */
+export interface Migration {
+  version: number;
+  description: string;
+  sqlite: string;
+  postgres: string;
+}
+
+const ENTRIES_COLUMNS = (json: string) => `
+  id TEXT PRIMARY KEY,
+  chain TEXT NOT NULL,
+  seq BIGINT NOT NULL,
+  time TEXT NOT NULL,
+  source TEXT NOT NULL,
+  requester TEXT,
+  sha256 TEXT NOT NULL,
+  decision TEXT NOT NULL,
+  rule TEXT,
+  input_hash TEXT NOT NULL,
+  body ${json} NOT NULL,
+  hash TEXT NOT NULL,
+  UNIQUE (chain, seq)`;
+
+const INDEXES = `
+CREATE INDEX entries_sha256 ON entries (sha256, id);
+CREATE INDEX entries_time ON entries (time);
+CREATE INDEX entries_decision ON entries (decision, id);
+CREATE INDEX entries_rule ON entries (rule, id);
+CREATE INDEX entries_input ON entries (input_hash);`;
+
+export const MIGRATIONS: readonly Migration[] = Object.freeze([
+  {
+    version: 1,
+    description: "entries, content-addressed inputs, checkpoints, webhook deliveries",
+    sqlite: `
+CREATE TABLE entries (${ENTRIES_COLUMNS("TEXT")});
+CREATE TABLE inputs (hash TEXT PRIMARY KEY, body TEXT NOT NULL);
+CREATE TABLE checkpoints (chain TEXT PRIMARY KEY, seq BIGINT NOT NULL, hash TEXT NOT NULL, mac TEXT NOT NULL, pruned_at TEXT NOT NULL);
+CREATE TABLE deliveries (id TEXT PRIMARY KEY, received_at TEXT NOT NULL);
+${INDEXES}`,
+    postgres: `
+CREATE TABLE entries (${ENTRIES_COLUMNS("TEXT")});
+CREATE TABLE inputs (hash TEXT PRIMARY KEY, body TEXT NOT NULL);
+CREATE TABLE checkpoints (chain TEXT PRIMARY KEY, seq BIGINT NOT NULL, hash TEXT NOT NULL, mac TEXT NOT NULL, pruned_at TEXT NOT NULL);
+CREATE TABLE deliveries (id TEXT PRIMARY KEY, received_at TEXT NOT NULL);
+${INDEXES}`,
+  },
+]);
+
+export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -1,0 +1,249 @@
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import Database from "better-sqlite3";
+import {
+  type AuditBackend,
+  AuditUnavailableError,
+  type Checkpoint,
+  type EntryRow,
+  type InputRow,
+  type PageQuery,
+} from "./backend.js";
+import { MIGRATIONS } from "./migrations.js";
+
+export interface SqliteOptions {
+  path: string;
+  /** `full` syncs the WAL on every commit (survives power loss); `normal` survives process crashes */
+  synchronous: "full" | "normal";
+  readonly?: boolean;
+}
+
+const COLUMNS =
+  "id, chain, seq, time, source, requester, sha256, decision, rule, input_hash AS inputHash, body, hash";
+
+/**
+ * The embedded audit store: one SQLite file in WAL mode, so readers (`clearance audit verify`,
+ * queries) never block the writer. better-sqlite3 is synchronous; a group commit is one short
+ * transaction on the event loop.
+ */
+export class SqliteBackend implements AuditBackend {
+  readonly kind = "sqlite" as const;
+  private readonly db: Database.Database;
+  private readonly insertEntry: Database.Statement;
+  private readonly insertInput: Database.Statement;
+  private readonly writeBatch: (rows: readonly EntryRow[], inputs: readonly InputRow[]) => void;
+
+  constructor(private readonly options: SqliteOptions) {
+    if (!options.readonly) mkdirSync(dirname(options.path), { recursive: true });
+    try {
+      this.db = new Database(options.path, {
+        readonly: options.readonly === true,
+        fileMustExist: options.readonly === true,
+      });
+    } catch (error) {
+      throw new AuditUnavailableError(
+        `cannot open the audit database \`${options.path}\`: ${(error as Error).message}`,
+        { cause: error },
+      );
+    }
+    if (!options.readonly) {
+      this.db.pragma("journal_mode = WAL");
+      this.db.pragma(`synchronous = ${options.synchronous === "full" ? "FULL" : "NORMAL"}`);
+    }
+    this.db.pragma("busy_timeout = 5000");
+    this.migrateSync();
+    this.insertEntry = this.db.prepare(
+      `INSERT INTO entries (id, chain, seq, time, source, requester, sha256, decision, rule, input_hash, body, hash)
+       VALUES (@id, @chain, @seq, @time, @source, @requester, @sha256, @decision, @rule, @inputHash, @body, @hash)`,
+    );
+    this.insertInput = this.db.prepare(
+      "INSERT OR IGNORE INTO inputs (hash, body) VALUES (@hash, @body)",
+    );
+    this.writeBatch = this.db.transaction(
+      (rows: readonly EntryRow[], inputs: readonly InputRow[]) => {
+        for (const i of inputs) this.insertInput.run(i);
+        for (const r of rows) this.insertEntry.run(r);
+      },
+    );
+  }
+
+  get path(): string {
+    return this.options.path;
+  }
+
+  private migrateSync(): number {
+    if (this.options.readonly) {
+      return (
+        this.db.prepare("SELECT MAX(version) AS v FROM schema_migrations").get() as { v: number }
+      ).v;
+    }
+    this.db.exec(
+      "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at TEXT NOT NULL)",
+    );
+    const current =
+      (
+        this.db.prepare("SELECT MAX(version) AS v FROM schema_migrations").get() as {
+          v: number | null;
+        }
+      ).v ?? 0;
+    const newest = MIGRATIONS[MIGRATIONS.length - 1]!.version;
+    if (current > newest)
+      throw new AuditUnavailableError(
+        `the audit database \`${this.options.path}\` has schema version ${current}, newer than this Clearance knows (${newest}): upgrade Clearance`,
+      );
+    for (const m of MIGRATIONS) {
+      if (m.version <= current) continue;
+      this.db.transaction(() => {
+        this.db.exec(m.sqlite);
+        this.db
+          .prepare(
+            "INSERT INTO schema_migrations (version, description, applied_at) VALUES (?, ?, ?)",
+          )
+          .run(m.version, m.description, new Date().toISOString());
+      })();
+    }
+    return newest;
+  }
+
+  async migrate(): Promise<number> {
+    return this.migrateSync();
+  }
+
+  async head(chain: string): Promise<{ seq: number; hash: string } | undefined> {
+    const row = this.db
+      .prepare("SELECT seq, hash FROM entries WHERE chain = ? ORDER BY seq DESC LIMIT 1")
+      .get(chain) as { seq: number; hash: string } | undefined;
+    if (row) return row;
+    const cp = await this.checkpoint(chain);
+    return cp ? { seq: cp.seq, hash: cp.hash } : undefined;
+  }
+
+  async write(rows: readonly EntryRow[], inputs: readonly InputRow[]): Promise<void> {
+    try {
+      this.writeBatch(rows, inputs);
+    } catch (error) {
+      throw new AuditUnavailableError(`SQLite write failed: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+  }
+
+  async get(id: string): Promise<EntryRow | undefined> {
+    return this.db.prepare(`SELECT ${COLUMNS} FROM entries WHERE id = ?`).get(id) as
+      | EntryRow
+      | undefined;
+  }
+
+  async input(hash: string): Promise<string | undefined> {
+    const row = this.db.prepare("SELECT body FROM inputs WHERE hash = ?").get(hash) as
+      | { body: string }
+      | undefined;
+    return row?.body;
+  }
+
+  async latestFor(sha256: string): Promise<EntryRow | undefined> {
+    return this.db
+      .prepare(`SELECT ${COLUMNS} FROM entries WHERE sha256 = ? ORDER BY id DESC LIMIT 1`)
+      .get(sha256) as EntryRow | undefined;
+  }
+
+  async page(q: PageQuery): Promise<EntryRow[]> {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    const eq = (column: string, value: string | undefined) => {
+      if (value === undefined) return;
+      where.push(`${column} = ?`);
+      args.push(value);
+    };
+    eq("sha256", q.sha256);
+    eq("decision", q.decision);
+    eq("rule", q.rule);
+    eq("source", q.source);
+    eq("requester", q.requester);
+    if (q.from !== undefined) {
+      where.push("time >= ?");
+      args.push(q.from);
+    }
+    if (q.to !== undefined) {
+      where.push("time < ?");
+      args.push(q.to);
+    }
+    if (q.before !== undefined) {
+      where.push("id < ?");
+      args.push(q.before);
+    }
+    if (q.after !== undefined) {
+      where.push("id > ?");
+      args.push(q.after);
+    }
+    const sql = `SELECT ${COLUMNS} FROM entries ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY id ${q.ascending ? "ASC" : "DESC"} LIMIT ?`;
+    return this.db.prepare(sql).all(...args, q.limit) as EntryRow[];
+  }
+
+  async chains(): Promise<string[]> {
+    const rows = this.db
+      .prepare("SELECT chain FROM entries UNION SELECT chain FROM checkpoints ORDER BY chain")
+      .all() as { chain: string }[];
+    return rows.map((r) => r.chain);
+  }
+
+  async chainRows(chain: string, afterSeq: number, limit: number): Promise<EntryRow[]> {
+    return this.db
+      .prepare(`SELECT ${COLUMNS} FROM entries WHERE chain = ? AND seq > ? ORDER BY seq LIMIT ?`)
+      .all(chain, afterSeq, limit) as EntryRow[];
+  }
+
+  async checkpoint(chain: string): Promise<Checkpoint | undefined> {
+    return this.db
+      .prepare(
+        "SELECT chain, seq, hash, mac, pruned_at AS prunedAt FROM checkpoints WHERE chain = ?",
+      )
+      .get(chain) as Checkpoint | undefined;
+  }
+
+  async lastBefore(chain: string, before: string): Promise<EntryRow | undefined> {
+    return this.db
+      .prepare(
+        `SELECT ${COLUMNS} FROM entries WHERE chain = ? AND time < ? ORDER BY seq DESC LIMIT 1`,
+      )
+      .get(chain, before) as EntryRow | undefined;
+  }
+
+  async prune(cp: Checkpoint): Promise<number> {
+    return this.db.transaction(() => {
+      this.db
+        .prepare(
+          `INSERT INTO checkpoints (chain, seq, hash, mac, pruned_at) VALUES (?, ?, ?, ?, ?)
+           ON CONFLICT (chain) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, mac = excluded.mac, pruned_at = excluded.pruned_at`,
+        )
+        .run(cp.chain, cp.seq, cp.hash, cp.mac, cp.prunedAt);
+      const removed = this.db
+        .prepare("DELETE FROM entries WHERE chain = ? AND seq <= ?")
+        .run(cp.chain, cp.seq).changes;
+      this.db
+        .prepare("DELETE FROM inputs WHERE hash NOT IN (SELECT input_hash FROM entries)")
+        .run();
+      return removed;
+    })();
+  }
+
+  async claimDelivery(id: string, time: string): Promise<boolean> {
+    return (
+      this.db
+        .prepare("INSERT OR IGNORE INTO deliveries (id, received_at) VALUES (?, ?)")
+        .run(id, time).changes === 1
+    );
+  }
+
+  async releaseDelivery(id: string): Promise<void> {
+    this.db.prepare("DELETE FROM deliveries WHERE id = ?").run(id);
+  }
+
+  async ping(): Promise<void> {
+    this.db.prepare("SELECT 1").get();
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+}

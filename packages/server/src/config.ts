@@ -1,0 +1,333 @@
+import { readFileSync } from "node:fs";
+import { hostname } from "node:os";
+import { dirname, isAbsolute, resolve } from "node:path";
+import { Ajv, type ErrorObject } from "ajv";
+import { parse as parseYaml } from "yaml";
+import { SCOPES, type Scope } from "./auth.js";
+
+/** Everything the server can be told, after defaults are applied. Frozen. */
+export interface ServerConfig {
+  server: {
+    host: string;
+    port: number;
+    /** largest request body in bytes */
+    bodyLimit: number;
+    /** most items in one `POST /v1/decisions/batch` */
+    batchLimit: number;
+    logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+    /** seconds to finish in-flight requests on SIGTERM */
+    shutdownGraceSeconds: number;
+    /** log every request (the audit log records every decision either way) */
+    logRequests: boolean;
+  };
+  rules: {
+    dir: string;
+    /** reload when a file under `dir` changes */
+    watch: boolean;
+    debounceMs: number;
+  };
+  /** a second rule set decided beside the live one: recorded and counted, never enforced */
+  shadow: { rules: string } | null;
+  audit: {
+    backend: "sqlite" | "postgres";
+    sqlite: { path: string; synchronous: "full" | "normal" };
+    postgres: { url: string | null; poolSize: number; schema: string };
+    /** this replica's chain; each replica sharing a PostgreSQL log needs its own */
+    chain: string;
+    /** key for the chain's HMAC; without it the chain is a plain SHA-256 chain */
+    hmacSecret: string | null;
+    /** JSON Pointers into the input removed before it is stored, e.g. `/fileName` */
+    redact: string[];
+    /** entries older than this many days are pruned (0 keeps everything) */
+    retentionDays: number;
+    /** most entries written in one group commit */
+    maxBatch: number;
+  };
+  auth: { keys: { id: string; scopes: Scope[]; sha256: string }[] };
+  webhook: {
+    /** HMAC-SHA256 secret shared with the platform; null accepts unsigned deliveries */
+    secret: string | null;
+    /** how old a signed timestamp may be, in seconds */
+    toleranceSeconds: number;
+  };
+}
+
+/** A configuration problem, naming the key at fault (`audit.backend`, `auth.keys[0].sha256`). */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+  constructor(readonly problems: string[]) {
+    super(
+      problems.length === 1
+        ? problems[0]!
+        : `${problems.length} problems:\n  ${problems.join("\n  ")}`,
+    );
+  }
+}
+
+export const CONFIG_SCHEMA = {
+  $id: "https://clearance.dev/schemas/config.json",
+  type: "object",
+  additionalProperties: false,
+  properties: {
+    server: {
+      type: "object",
+      additionalProperties: false,
+      properties: {
+        host: { type: "string", minLength: 1 },
+        port: { type: "integer", minimum: 0, maximum: 65535 },
+        bodyLimit: { type: "integer", minimum: 1024, maximum: 104_857_600 },
+        batchLimit: { type: "integer", minimum: 1, maximum: 100_000 },
+        logLevel: { enum: ["fatal", "error", "warn", "info", "debug", "trace", "silent"] },
+        shutdownGraceSeconds: { type: "number", minimum: 0, maximum: 600 },
+        logRequests: { type: "boolean" },
+      },
+    },
+    rules: {
+      type: "object",
+      additionalProperties: false,
+      properties: {
+        dir: { type: "string", minLength: 1 },
+        watch: { type: "boolean" },
+        debounceMs: { type: "integer", minimum: 0, maximum: 60_000 },
+      },
+    },
+    shadow: {
+      type: ["object", "null"],
+      additionalProperties: false,
+      required: ["rules"],
+      properties: { rules: { type: "string", minLength: 1 } },
+    },
+    audit: {
+      type: "object",
+      additionalProperties: false,
+      properties: {
+        backend: { enum: ["sqlite", "postgres"] },
+        sqlite: {
+          type: "object",
+          additionalProperties: false,
+          properties: {
+            path: { type: "string", minLength: 1 },
+            synchronous: { enum: ["full", "normal"] },
+          },
+        },
+        postgres: {
+          type: "object",
+          additionalProperties: false,
+          properties: {
+            url: { type: ["string", "null"], minLength: 1 },
+            poolSize: { type: "integer", minimum: 2, maximum: 100 },
+            schema: { type: "string", pattern: "^[a-z_][a-z0-9_]{0,62}$" },
+          },
+        },
+        chain: { type: "string", pattern: "^[A-Za-z0-9._-]{1,64}$" },
+        hmacSecret: { type: ["string", "null"], minLength: 16 },
+        redact: {
+          type: "array",
+          items: { type: "string", pattern: "^(/([^~/]|~[01])*)+$" },
+          uniqueItems: true,
+        },
+        retentionDays: { type: "number", minimum: 0 },
+        maxBatch: { type: "integer", minimum: 1, maximum: 10_000 },
+      },
+    },
+    auth: {
+      type: "object",
+      additionalProperties: false,
+      properties: {
+        keys: {
+          type: "array",
+          items: {
+            type: "object",
+            additionalProperties: false,
+            required: ["id", "scopes", "sha256"],
+            properties: {
+              id: { type: "string", pattern: "^[A-Za-z0-9._-]{1,64}$" },
+              scopes: {
+                type: "array",
+                minItems: 1,
+                uniqueItems: true,
+                items: { enum: [...SCOPES] },
+              },
+              sha256: { type: "string", pattern: "^[0-9a-f]{64}$" },
+            },
+          },
+        },
+      },
+    },
+    webhook: {
+      type: "object",
+      additionalProperties: false,
+      properties: {
+        secret: { type: ["string", "null"], minLength: 16 },
+        toleranceSeconds: { type: "integer", minimum: 1, maximum: 86_400 },
+      },
+    },
+  },
+} as const;
+
+/** The defaults: serve `rules/` on loopback with an SQLite log under `data/`. */
+export function defaultConfig(): ServerConfig {
+  return {
+    server: {
+      host: "127.0.0.1",
+      port: 8080,
+      bodyLimit: 1_048_576,
+      batchLimit: 1_000,
+      logLevel: "info",
+      shutdownGraceSeconds: 10,
+      logRequests: false,
+    },
+    rules: { dir: "rules", watch: true, debounceMs: 250 },
+    shadow: null,
+    audit: {
+      backend: "sqlite",
+      sqlite: { path: "data/audit.db", synchronous: "full" },
+      postgres: { url: null, poolSize: 10, schema: "public" },
+      chain:
+        hostname()
+          .replace(/[^A-Za-z0-9._-]/g, "-")
+          .slice(0, 64) || "main",
+      hmacSecret: null,
+      redact: [],
+      retentionDays: 0,
+      maxBatch: 1_000,
+    },
+    auth: { keys: [] },
+    webhook: { secret: null, toleranceSeconds: 300 },
+  };
+}
+
+const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true });
+const validateConfig = ajv.compile(CONFIG_SCHEMA);
+
+/** `/audit/sqlite/path` -> `audit.sqlite.path`, `/auth/keys/0/id` -> `auth.keys[0].id` */
+function keyPath(pointer: string): string {
+  let out = "";
+  for (const part of pointer.split("/").slice(1)) {
+    const p = part.replaceAll("~1", "/").replaceAll("~0", "~");
+    out += /^\d+$/.test(p) ? `[${p}]` : out === "" ? p : `.${p}`;
+  }
+  return out;
+}
+
+function describeError(e: ErrorObject): string {
+  const at = keyPath(e.instancePath);
+  if (e.keyword === "additionalProperties") {
+    const key = (e.params as { additionalProperty: string }).additionalProperty;
+    return `unknown key \`${at === "" ? key : `${at}.${key}`}\``;
+  }
+  if (e.keyword === "enum") {
+    const allowed = (e.params as { allowedValues: unknown[] }).allowedValues;
+    return `\`${at}\` must be one of ${allowed.map((v) => `\`${String(v)}\``).join(", ")}`;
+  }
+  return `\`${at || "(root)"}\` ${e.message ?? "is invalid"}`;
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/**
+ * Replaces `${NAME}` in every string value with the environment variable (`$${` escapes a literal
+ * `${`). A variable that is not set is an error naming it and the key that uses it.
+ */
+export function substituteEnv(value: unknown, env: Env, path = ""): unknown {
+  if (typeof value === "string") {
+    return value.replace(/\$?\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (match, name: string) => {
+      if (match.startsWith("$$")) return match.slice(1);
+      const v = env[name];
+      if (v === undefined)
+        throw new ConfigError([
+          `\`${path}\` refers to the environment variable \`${name}\`, which is not set`,
+        ]);
+      return v;
+    });
+  }
+  if (Array.isArray(value)) return value.map((v, i) => substituteEnv(v, env, `${path}[${i}]`));
+  if (value !== null && typeof value === "object") {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value))
+      out[k] = substituteEnv(v, env, path === "" ? k : `${path}.${k}`);
+    return out;
+  }
+  return value;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === "object") {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+function merge(base: Record<string, unknown>, over: Record<string, unknown>): void {
+  for (const [k, v] of Object.entries(over)) {
+    const b = base[k];
+    if (
+      v !== null &&
+      typeof v === "object" &&
+      !Array.isArray(v) &&
+      b !== null &&
+      typeof b === "object" &&
+      !Array.isArray(b)
+    )
+      merge(b as Record<string, unknown>, v as Record<string, unknown>);
+    else base[k] = v;
+  }
+}
+
+export interface ResolveOptions {
+  env?: Env;
+  /** relative paths in the config are relative to this directory (the config file's) */
+  baseDir?: string;
+}
+
+/**
+ * Validates a parsed configuration (unknown keys are errors naming the key), substitutes `${ENV}`,
+ * fills in defaults and resolves paths. Returns a deeply frozen config; throws ConfigError.
+ */
+export function resolveConfig(raw: unknown, options: ResolveOptions = {}): Readonly<ServerConfig> {
+  const input = raw ?? {};
+  if (typeof input !== "object" || Array.isArray(input))
+    throw new ConfigError(["the configuration must be a mapping of keys to values"]);
+  const substituted = substituteEnv(input, options.env ?? {});
+  if (!validateConfig(substituted)) {
+    throw new ConfigError((validateConfig.errors ?? []).map(describeError));
+  }
+  const config = defaultConfig();
+  merge(config as unknown as Record<string, unknown>, substituted as Record<string, unknown>);
+  const base = options.baseDir ?? process.cwd();
+  const path = (p: string) => (isAbsolute(p) ? p : resolve(base, p));
+  config.rules.dir = path(config.rules.dir);
+  if (config.shadow) config.shadow.rules = path(config.shadow.rules);
+  config.audit.sqlite.path = path(config.audit.sqlite.path);
+  if (config.audit.backend === "postgres" && !config.audit.postgres.url)
+    throw new ConfigError([
+      "`audit.postgres.url` is required when `audit.backend` is `postgres` (for example `postgres://user@host/db`)",
+    ]);
+  const ids = new Set<string>();
+  for (const [i, key] of config.auth.keys.entries()) {
+    if (ids.has(key.id))
+      throw new ConfigError([`\`auth.keys[${i}].id\`: \`${key.id}\` is used twice`]);
+    ids.add(key.id);
+  }
+  return deepFreeze(config);
+}
+
+/** Reads and resolves a YAML config file; relative paths in it are relative to the file. */
+export function loadConfig(file: string, env: Env = {}): Readonly<ServerConfig> {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (error) {
+    throw new ConfigError([
+      `cannot read the configuration \`${file}\`: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+    ]);
+  }
+  let raw: unknown;
+  try {
+    raw = parseYaml(text);
+  } catch (error) {
+    throw new ConfigError([`\`${file}\` is not valid YAML: ${(error as Error).message}`]);
+  }
+  return resolveConfig(raw, { env, baseDir: dirname(resolve(file)) });
+}

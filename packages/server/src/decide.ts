@@ -1,0 +1,251 @@
+import type { Decision, InputFormat, Ruleset } from "@clearance/engine";
+import { toCanonical } from "@clearance/engine";
+import { AuditUnavailableError } from "./audit/backend.js";
+import type { AuditEntry, AuditRecord, DecisionSource } from "./audit/entry.js";
+import { newId } from "./audit/ids.js";
+import type { AuditLog } from "./audit/log.js";
+import type { Metrics } from "./metrics.js";
+import { ProblemError, under } from "./problems.js";
+import { redact } from "./redact.js";
+import type { RulesHolder } from "./rules.js";
+
+export interface DecisionRequest {
+  /** a canonical analysis result or a VirusTotal file object */
+  result: unknown;
+  context?: unknown;
+  explain?: boolean;
+  /** skip format detection */
+  format?: InputFormat;
+}
+
+export interface RequestMeta {
+  source: DecisionSource;
+  /** the API key id, or null without authentication */
+  requester: string | null;
+  deliveryId?: string;
+}
+
+/** What the API answers for one decision. */
+export interface DecisionAnswer {
+  decisionId: string;
+  sha256: string;
+  decision: Decision["decision"];
+  reason: string;
+  rule: string | null;
+  matched: string[];
+  monitored: string[];
+  errors: Decision["errors"];
+  ruleset: { revision: string; commit: string | null };
+  evaluatedAt: string;
+  warnings?: string[];
+  explain?: Decision["explain"];
+}
+
+export interface DecisionServiceOptions {
+  /** JSON Pointers into `{result, context}` removed before the input is stored */
+  redact: readonly string[];
+}
+
+/** Evaluated but not yet recorded. */
+interface Prepared {
+  answer: DecisionAnswer;
+  record: Omit<AuditRecord, "inputHash">;
+  input: string;
+}
+
+/**
+ * Decides and records. The HTTP layer hands over parsed bodies and gets answers or ProblemErrors;
+ * every answer it gets has been durably written to the audit log first.
+ */
+export class DecisionService {
+  constructor(
+    private readonly rules: RulesHolder,
+    private readonly shadow: RulesHolder | null,
+    private readonly audit: AuditLog,
+    private readonly metrics: Metrics,
+    private readonly options: DecisionServiceOptions,
+  ) {}
+
+  /** Decides one request and records it; throws ProblemError for bad input or an unavailable log. */
+  async decide(request: DecisionRequest, meta: RequestMeta): Promise<DecisionAnswer> {
+    const prepared = this.prepare(request, meta, "");
+    return this.record(prepared);
+  }
+
+  /**
+   * Decides every item; an item with bad input gets its own problem, the others are recorded in the
+   * same group commits. If the log cannot record, the whole batch is refused.
+   */
+  async decideBatch(
+    items: readonly DecisionRequest[],
+    meta: RequestMeta,
+  ): Promise<
+    (DecisionAnswer | { error: { code: string; detail: string; problems: unknown[] } })[]
+  > {
+    const prepared = items.map((item, i) => {
+      try {
+        return this.prepare(item, meta, `/items/${i}`);
+      } catch (error) {
+        if (!(error instanceof ProblemError)) throw error;
+        this.metrics.rejected.inc({ code: error.code });
+        return {
+          error: { code: error.code, detail: error.detail, problems: error.problems },
+        };
+      }
+    });
+    const settled = await Promise.allSettled(
+      prepared.map((p) => ("answer" in p ? this.record(p) : Promise.resolve(p))),
+    );
+    const failed = settled.find((s) => s.status === "rejected");
+    if (failed) throw (failed as PromiseRejectedResult).reason;
+    return settled.map((s) => (s as PromiseFulfilledResult<DecisionAnswer>).value);
+  }
+
+  private prepare(request: DecisionRequest, meta: RequestMeta, at: string): Prepared {
+    const ruleset = this.rules.ruleset;
+    const canonical = toCanonical(
+      request.result,
+      request.format === undefined ? undefined : { format: request.format },
+    );
+    if (!canonical.ok)
+      throw new ProblemError(
+        "invalid_result",
+        `the analysis result has ${canonical.problems.length} problem${canonical.problems.length === 1 ? "" : "s"}`,
+        under(`${at}/result`, canonical.problems),
+      );
+    const contextProblems = ruleset.checkContext(request.context);
+    if (contextProblems.length > 0)
+      throw new ProblemError(
+        "invalid_context",
+        contextProblems[0]!.message,
+        under(`${at}/context`, contextProblems),
+      );
+    const result = canonical.result;
+    const now = Date.now();
+    const started = process.hrtime.bigint();
+    const decision = ruleset.decide(result, {
+      context: request.context,
+      now,
+      explain: request.explain === true,
+    });
+    const latencyUs = Number(process.hrtime.bigint() - started) / 1000;
+    this.metrics.evaluation.observe(latencyUs / 1e6);
+    const shadow = this.decideShadow(result, request.context, now, decision);
+
+    const id = newId(now);
+    const evaluatedAt = new Date(now).toISOString();
+    const commit = ruleset.commit?.sha ?? null;
+    const snapshot = redact(
+      request.context === undefined ? { result } : { result, context: request.context },
+      this.options.redact,
+    );
+    const answer: DecisionAnswer = {
+      decisionId: id,
+      sha256: result.sha256,
+      decision: decision.decision,
+      reason: decision.reason,
+      rule: decision.rule,
+      matched: decision.matched,
+      monitored: decision.monitored,
+      errors: decision.errors,
+      ruleset: { revision: decision.revision, commit },
+      evaluatedAt,
+    };
+    if (canonical.warnings && canonical.warnings.length > 0) answer.warnings = canonical.warnings;
+    if (decision.explain) answer.explain = decision.explain;
+    const record: Omit<AuditRecord, "inputHash"> = {
+      id,
+      time: evaluatedAt,
+      source: meta.source,
+      requester: meta.requester,
+      sha256: result.sha256,
+      fileName: typeof snapshot.result.fileName === "string" ? snapshot.result.fileName : null,
+      decision: decision.decision,
+      rule: decision.rule,
+      reason: decision.reason,
+      matched: decision.matched,
+      monitored: decision.monitored,
+      errors: decision.errors,
+      ruleset: { revision: decision.revision, commit, dirty: ruleset.commit?.dirty ?? false },
+      latencyUs: Math.round(latencyUs * 1000) / 1000,
+      shadow,
+      deliveryId: meta.deliveryId ?? null,
+      explain: decision.explain ?? null,
+    };
+    return { answer, record, input: JSON.stringify(snapshot) };
+  }
+
+  private decideShadow(
+    result: Parameters<Ruleset["decide"]>[0],
+    context: unknown,
+    now: number,
+    live: Decision,
+  ): AuditRecord["shadow"] {
+    if (!this.shadow) return null;
+    const ruleset = this.shadow.ruleset;
+    try {
+      const d = ruleset.decide(result, { context, now });
+      if (d.decision !== live.decision)
+        this.metrics.shadowDisagreements.inc({ live: live.decision, shadow: d.decision });
+      return { decision: d.decision, rule: d.rule, revision: d.revision };
+    } catch (error) {
+      // the shadow never affects the live answer, not even by failing
+      return {
+        decision: "error",
+        rule: null,
+        revision: `${ruleset.revision}: ${(error as Error).message}`,
+      };
+    }
+  }
+
+  private async record(p: Prepared): Promise<DecisionAnswer> {
+    let entry: AuditEntry;
+    try {
+      entry = await this.audit.append(p.record, p.input);
+    } catch (error) {
+      if (error instanceof AuditUnavailableError)
+        throw new ProblemError("audit_unavailable", error.message, [], { "retry-after": "1" });
+      throw error;
+    }
+    this.metrics.decisions.inc({
+      decision: entry.decision,
+      rule: entry.rule ?? "(default)",
+      source: entry.source,
+    });
+    return p.answer;
+  }
+
+  /**
+   * The explanation of a recorded decision: the stored one, or, when none was stored and the live
+   * rules are the revision that decided, the same evaluation again at the recorded time.
+   */
+  explainEntry(
+    entry: AuditEntry,
+    input: unknown,
+  ):
+    | { explain: unknown; source: "stored" | "recomputed" }
+    | { explain: null; source: "unavailable"; why: string } {
+    if (entry.explain != null) return { explain: entry.explain, source: "stored" };
+    const ruleset = this.rules.ruleset;
+    if (ruleset.revision !== entry.ruleset.revision)
+      return {
+        explain: null,
+        source: "unavailable",
+        why: `the entry was decided by revision \`${entry.ruleset.revision}\`; the live rules are \`${ruleset.revision}\``,
+      };
+    const snapshot = input as { result?: unknown; context?: unknown } | null;
+    const canonical = snapshot ? toCanonical(snapshot.result, { format: "canonical" }) : undefined;
+    if (!canonical?.ok)
+      return {
+        explain: null,
+        source: "unavailable",
+        why: "the stored input cannot be replayed (redacted or missing)",
+      };
+    const d = ruleset.decide(canonical.result, {
+      context: snapshot!.context,
+      now: entry.time,
+      explain: true,
+    });
+    return { explain: d.explain, source: "recomputed" };
+  }
+}

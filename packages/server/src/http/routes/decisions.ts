@@ -1,0 +1,165 @@
+import type { InputFormat } from "@clearance/engine";
+import type { FastifyInstance } from "fastify";
+import type { AuditEntry } from "../../audit/entry.js";
+import { ProblemError } from "../../problems.js";
+import {
+  decisionAnswerSchema,
+  decisionRequestSchema,
+  entrySchema,
+  problemResponses,
+  SHA256,
+} from "../schemas.js";
+
+interface DecisionBody {
+  result: unknown;
+  context?: unknown;
+  explain?: boolean;
+  format?: InputFormat;
+}
+
+/** Batches are larger than single requests; their body limit grows with the item limit. */
+const BATCH_BYTES_PER_ITEM = 16_384;
+
+export async function decisionRoutes(fastify: FastifyInstance): Promise<void> {
+  const { decisions, audit, config } = fastify.clearance;
+
+  fastify.post<{ Body: DecisionBody }>(
+    "/v1/decisions",
+    {
+      bodyLimit: config.server.bodyLimit,
+      config: { scopes: ["decide"] },
+      schema: {
+        summary: "Decide one analysis result",
+        description:
+          "Validates the result (canonical or VirusTotal), decides it with the live rules, records the decision in the audit log and answers. The answer is sent only after the entry is durable.",
+        tags: ["decisions"],
+        security: [{ bearer: [] }],
+        body: decisionRequestSchema,
+        response: { 200: decisionAnswerSchema, ...problemResponses(400, 401, 403, 413, 415, 503) },
+      },
+    },
+    async (request) =>
+      decisions.decide(request.body, { source: "api", requester: request.requester }),
+  );
+
+  const batchLimit = config.server.batchLimit;
+  fastify.post<{ Body: { items: DecisionBody[] } }>(
+    "/v1/decisions/batch",
+    {
+      bodyLimit: Math.max(config.server.bodyLimit, batchLimit * BATCH_BYTES_PER_ITEM),
+      config: { scopes: ["decide"] },
+      schema: {
+        summary: "Decide several analysis results",
+        description: `Up to ${batchLimit} items (\`server.batchLimit\`). One answer per item, in order; an item with bad input gets \`error\` instead of a decision and the others are still decided. If the audit log cannot record, the whole batch is refused with 503.`,
+        tags: ["decisions"],
+        security: [{ bearer: [] }],
+        body: {
+          type: "object",
+          required: ["items"],
+          additionalProperties: false,
+          properties: { items: { type: "array", minItems: 1, items: decisionRequestSchema } },
+        },
+        response: {
+          200: {
+            type: "object",
+            properties: {
+              items: {
+                type: "array",
+                items: {
+                  type: "object",
+                  properties: {
+                    ...decisionAnswerSchema.properties,
+                    error: {
+                      type: "object",
+                      properties: {
+                        code: { type: "string" },
+                        detail: { type: "string" },
+                        problems: {
+                          type: "array",
+                          items: {
+                            type: "object",
+                            properties: {
+                              pointer: { type: "string" },
+                              message: { type: "string" },
+                            },
+                          },
+                        },
+                      },
+                    },
+                  },
+                },
+              },
+            },
+          },
+          ...problemResponses(400, 401, 403, 413, 415, 503),
+        },
+      },
+      // the item count is checked before the items are validated, so a huge batch fails fast
+      preValidation: async (request) => {
+        const items = (request.body as { items?: unknown } | null)?.items;
+        if (Array.isArray(items) && items.length > batchLimit)
+          throw new ProblemError(
+            "batch_too_large",
+            `the batch has ${items.length} items; the limit is ${batchLimit}`,
+            [{ pointer: "/items", message: `at most ${batchLimit} items` }],
+          );
+      },
+    },
+    async (request) => ({
+      items: await decisions.decideBatch(request.body.items, {
+        source: "batch",
+        requester: request.requester,
+      }),
+    }),
+  );
+
+  fastify.get<{ Params: { sha256: string } }>(
+    "/v1/decisions/:sha256",
+    {
+      config: { scopes: ["decide", "audit:read"] },
+      schema: {
+        summary: "The latest recorded decision for a file",
+        tags: ["decisions"],
+        security: [{ bearer: [] }],
+        params: { type: "object", properties: { sha256: SHA256 }, required: ["sha256"] },
+        response: {
+          200: {
+            type: "object",
+            properties: {
+              ...decisionAnswerSchema.properties,
+              source: entrySchema.properties.source,
+              requester: entrySchema.properties.requester,
+              fileName: entrySchema.properties.fileName,
+            },
+          },
+          ...problemResponses(400, 401, 403, 404),
+        },
+      },
+    },
+    async (request) => {
+      const sha256 = request.params.sha256.toLowerCase();
+      const entry = await audit.latestFor(sha256);
+      if (!entry) throw new ProblemError("not_found", `no decision is recorded for \`${sha256}\``);
+      return answerOf(entry);
+    },
+  );
+}
+
+/** A recorded entry in the shape of a decision answer. */
+export function answerOf(entry: AuditEntry) {
+  return {
+    decisionId: entry.id,
+    sha256: entry.sha256,
+    decision: entry.decision,
+    reason: entry.reason,
+    rule: entry.rule,
+    matched: entry.matched,
+    monitored: entry.monitored,
+    errors: entry.errors,
+    ruleset: { revision: entry.ruleset.revision, commit: entry.ruleset.commit },
+    evaluatedAt: entry.time,
+    source: entry.source,
+    requester: entry.requester,
+    fileName: entry.fileName,
+  };
+}

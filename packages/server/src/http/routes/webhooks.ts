@@ -1,0 +1,86 @@
+import type { FastifyInstance } from "fastify";
+import { ProblemError } from "../../problems.js";
+import { checkWebhook, webhookResult } from "../../webhook.js";
+import { decisionAnswerSchema, problemResponses } from "../schemas.js";
+
+export async function webhookRoutes(fastify: FastifyInstance): Promise<void> {
+  const { decisions, audit, config } = fastify.clearance;
+
+  // the signature covers the exact bytes sent, so this route keeps the body as text and parses it
+  // only after the signature has been checked
+  fastify.addContentTypeParser(
+    ["application/json", "application/*+json"],
+    { parseAs: "string", bodyLimit: config.server.bodyLimit },
+    (_request, body, done) => done(null, body),
+  );
+
+  fastify.post<{ Body: string }>(
+    "/v1/webhooks/platform",
+    {
+      bodyLimit: config.server.bodyLimit,
+      schema: {
+        summary: "The platform's analysis webhook",
+        description:
+          "Receives a finished analysis, decides it and records it with source `webhook`. With `webhook.secret` set, `X-Platform-Timestamp`, `X-Platform-Delivery` and `X-Platform-Signature: sha256=<hex HMAC-SHA256 of '<timestamp>.<body>'>` are required; stale timestamps (401) and repeated delivery ids (409) are refused.",
+        tags: ["webhooks"],
+        response: {
+          200: decisionAnswerSchema,
+          ...problemResponses(400, 401, 409, 413, 415, 503),
+        },
+      },
+    },
+    async (request) => {
+      const raw = request.body;
+      const deliveryId = checkWebhook(request.headers, raw, {
+        secret: config.webhook.secret,
+        toleranceSeconds: config.webhook.toleranceSeconds,
+        nowMs: Date.now(),
+      });
+      let body: unknown;
+      try {
+        body = JSON.parse(raw);
+      } catch (error) {
+        throw new ProblemError(
+          "malformed_json",
+          `the body is not valid JSON: ${(error as Error).message}`,
+        );
+      }
+      const { result, pointer } = webhookResult(body);
+      if (deliveryId !== null && !(await claim(deliveryId)))
+        throw new ProblemError(
+          "replayed_delivery",
+          `delivery \`${deliveryId}\` was already received and decided`,
+        );
+      try {
+        return await decisions.decide(
+          { result },
+          { source: "webhook", requester: "platform", ...(deliveryId ? { deliveryId } : {}) },
+        );
+      } catch (error) {
+        // not decided: let the platform's retry of this delivery through
+        if (deliveryId !== null) await audit.releaseDelivery(deliveryId).catch(() => {});
+        if (error instanceof ProblemError)
+          throw new ProblemError(
+            error.code,
+            error.detail,
+            error.problems.map((p) => ({
+              pointer: p.pointer.replace(/^\/result/, pointer),
+              message: p.message,
+            })),
+            error.headers,
+          );
+        throw error;
+      }
+    },
+  );
+
+  async function claim(id: string): Promise<boolean> {
+    try {
+      return await audit.claimDelivery(id);
+    } catch (error) {
+      throw new ProblemError("audit_unavailable", (error as Error).message, [], {
+        "retry-after": "1",
+      });
+    }
+  }
+}

@@ -1,0 +1,40 @@
+// The public surface of @clearance/server, listed by name.
+
+export {
+  type AuditBackend,
+  type AuditFilter,
+  AuditUnavailableError,
+  type Checkpoint,
+} from "./audit/backend.js";
+export {
+  type AuditEntry,
+  type AuditRecord,
+  DECISION_SOURCES,
+  type DecisionSource,
+} from "./audit/entry.js";
+export { newId } from "./audit/ids.js";
+export { AuditLog, type AuditLogOptions, type VerifyReport } from "./audit/log.js";
+export { PostgresBackend } from "./audit/postgres.js";
+export { SqliteBackend } from "./audit/sqlite.js";
+export { type ApiKey, createApiKey, SCOPES, type Scope } from "./auth.js";
+export {
+  CONFIG_SCHEMA,
+  ConfigError,
+  defaultConfig,
+  loadConfig,
+  resolveConfig,
+  type ServerConfig,
+} from "./config.js";
+export type { DecisionAnswer, DecisionRequest } from "./decide.js";
+export { default as clearanceApp } from "./http/app.js";
+export { PROBLEMS, type ProblemCode } from "./problems.js";
+export { type ReloadOutcome, RulesLoadError } from "./rules.js";
+export {
+  buildApp,
+  checkExposure,
+  installSignalHandlers,
+  type RunningServer,
+  startServer,
+} from "./server.js";
+export { createServices, openBackend, type Services } from "./services.js";
+export { signWebhook, WEBHOOK_HEADERS } from "./webhook.js";

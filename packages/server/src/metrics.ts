@@ -1,0 +1,98 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+
+/** Latency buckets in seconds: decisions take microseconds, requests milliseconds. */
+const FAST_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1];
+const REQUEST_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5];
+
+/** Every metric the server exports, on a registry of its own (never prom-client's global one). */
+export class Metrics {
+  readonly registry = new Registry();
+  readonly decisions = new Counter({
+    name: "clearance_decisions_total",
+    help: "Decisions recorded, by outcome, deciding rule (`(default)` when none) and source",
+    labelNames: ["decision", "rule", "source"] as const,
+    registers: [this.registry],
+  });
+  readonly rejected = new Counter({
+    name: "clearance_requests_rejected_total",
+    help: "Requests answered with a problem document, by problem code",
+    labelNames: ["code"] as const,
+    registers: [this.registry],
+  });
+  readonly requestDuration = new Histogram({
+    name: "clearance_http_request_duration_seconds",
+    help: "HTTP request latency, from the request's arrival to the answer, by route and status",
+    labelNames: ["method", "route", "status"] as const,
+    buckets: REQUEST_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly evaluation = new Histogram({
+    name: "clearance_evaluation_duration_seconds",
+    help: "Time to evaluate the rules for one result (without parsing or recording)",
+    buckets: FAST_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly auditWrite = new Histogram({
+    name: "clearance_audit_write_duration_seconds",
+    help: "Time of one audit-log group commit",
+    buckets: REQUEST_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly auditBatch = new Histogram({
+    name: "clearance_audit_batch_entries",
+    help: "Entries written per audit-log group commit",
+    buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000],
+    registers: [this.registry],
+  });
+  readonly auditFailures = new Counter({
+    name: "clearance_audit_write_failures_total",
+    help: "Group commits that failed (their decisions were refused with 503)",
+    registers: [this.registry],
+  });
+  /** set by whoever owns the audit log; read at scrape time */
+  auditQueueLength: () => number = () => 0;
+  readonly auditQueue: Gauge = new Gauge({
+    name: "clearance_audit_queue_entries",
+    help: "Entries waiting for the next audit-log group commit",
+    registers: [this.registry],
+    collect: () => {
+      this.auditQueue.set(this.auditQueueLength());
+    },
+  });
+  readonly reloads = new Counter({
+    name: "clearance_ruleset_reloads_total",
+    help: "Rule set reload attempts by result (`ok`, `failed`) and trigger (`watch`, `signal`, `api`)",
+    labelNames: ["result", "trigger"] as const,
+    registers: [this.registry],
+  });
+  readonly reloadFailing = new Gauge({
+    name: "clearance_ruleset_reload_failing",
+    help: "1 while the last reload failed and the previous rules are still served",
+    registers: [this.registry],
+  });
+  readonly rulesetInfo = new Gauge({
+    name: "clearance_ruleset_info",
+    help: "The live rule set: always 1, labelled with its revision",
+    labelNames: ["revision", "role"] as const,
+    registers: [this.registry],
+  });
+  readonly shadowDisagreements = new Counter({
+    name: "clearance_shadow_disagreements_total",
+    help: "Decisions where the shadow rule set answered differently, by live and shadow decision",
+    labelNames: ["live", "shadow"] as const,
+    registers: [this.registry],
+  });
+
+  constructor(options: { process?: boolean } = {}) {
+    if (options.process !== false) collectDefaultMetrics({ register: this.registry });
+  }
+
+  private readonly revisions = new Map<string, string>();
+
+  setRuleset(role: "live" | "shadow", revision: string): void {
+    const previous = this.revisions.get(role);
+    if (previous !== undefined) this.rulesetInfo.remove({ revision: previous, role });
+    this.revisions.set(role, revision);
+    this.rulesetInfo.set({ revision, role }, 1);
+  }
+}

@@ -1,0 +1,163 @@
+import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from "fastify";
+import { isLoopback } from "./auth.js";
+import { ConfigError, type ServerConfig } from "./config.js";
+import app from "./http/app.js";
+import { createServices, type ServiceHooks, type Services } from "./services.js";
+
+/** Paths pino never writes: keys and signatures stay out of logs whatever the log level. */
+const REDACTED_LOG_PATHS = [
+  "req.headers.authorization",
+  'req.headers["x-platform-signature"]',
+  "config.audit.hmacSecret",
+  "config.webhook.secret",
+];
+
+/** Options for the fastify instance that carries the app; tests build theirs with the same. */
+export function fastifyOptions(
+  config: Readonly<ServerConfig>,
+  logger: FastifyServerOptions["logger"] | undefined,
+): FastifyServerOptions {
+  return {
+    logger:
+      logger === undefined
+        ? {
+            level: config.server.logLevel,
+            redact: { paths: REDACTED_LOG_PATHS, censor: "[redacted]" },
+          }
+        : logger,
+    bodyLimit: config.server.bodyLimit,
+    logController: new LogController({ disableRequestLogging: !config.server.logRequests }),
+    return503OnClosing: true,
+  };
+}
+
+/** The app on a fresh fastify instance, ready for `inject()` or `listen()`. */
+export async function buildApp(
+  services: Services,
+  logger?: FastifyServerOptions["logger"],
+): Promise<FastifyInstance> {
+  const fastify = Fastify(fastifyOptions(services.config, logger));
+  await fastify.register(app, { services });
+  await fastify.ready();
+  return fastify;
+}
+
+export interface RunningServer {
+  app: FastifyInstance;
+  services: Services;
+  /** `http://host:port` */
+  url: string;
+  /** stops accepting, finishes in-flight requests, flushes the audit log */
+  close(): Promise<void>;
+}
+
+/**
+ * Refuses a configuration that would expose decisions without authentication: without keys the
+ * server only listens on loopback.
+ */
+export function checkExposure(config: Readonly<ServerConfig>): void {
+  if (config.auth.keys.length === 0 && !isLoopback(config.server.host))
+    throw new ConfigError([
+      `refusing to listen on \`${config.server.host}\` without API keys: anyone who can reach it could ask for decisions and read the audit log. Add keys (\`clearance keys create\`) or listen on 127.0.0.1`,
+    ]);
+}
+
+/** Builds everything and listens. The only place in the server that opens a port. */
+export async function startServer(
+  config: Readonly<ServerConfig>,
+  options: { logger?: FastifyServerOptions["logger"]; hooks?: ServiceHooks } = {},
+): Promise<RunningServer> {
+  checkExposure(config);
+  const services = await createServices(config, options.hooks);
+  let fastify: FastifyInstance;
+  try {
+    fastify = await buildApp(services, options.logger);
+  } catch (error) {
+    await services.close();
+    throw error;
+  }
+  const log = fastify.log;
+  if (config.auth.keys.length === 0)
+    log.warn(
+      "NO API KEYS CONFIGURED: every request is accepted without authentication; listening on loopback only",
+    );
+  let pruneTimer: NodeJS.Timeout | undefined;
+  if (config.audit.retentionDays > 0) {
+    const prune = () => {
+      const before = new Date(Date.now() - config.audit.retentionDays * 86_400_000);
+      services.audit
+        .prune(before)
+        .then((n) => n > 0 && log.info({ removed: n, before }, "audit log pruned"))
+        .catch((error: Error) => log.error({ err: error }, "audit log pruning failed"));
+    };
+    prune();
+    pruneTimer = setInterval(prune, 3_600_000);
+    pruneTimer.unref();
+  }
+  try {
+    await fastify.listen({ host: config.server.host, port: config.server.port });
+  } catch (error) {
+    await fastify.close();
+    await services.close();
+    throw error;
+  }
+  const address = fastify.server.address();
+  const port = typeof address === "object" && address ? address.port : config.server.port;
+  const host = config.server.host.includes(":") ? `[${config.server.host}]` : config.server.host;
+  let closing: Promise<void> | undefined;
+  return {
+    app: fastify,
+    services,
+    url: `http://${host}:${port}`,
+    close() {
+      closing ??= (async () => {
+        clearInterval(pruneTimer);
+        const grace = setTimeout(
+          () => fastify.server.closeAllConnections(),
+          config.server.shutdownGraceSeconds * 1000,
+        );
+        grace.unref();
+        try {
+          await fastify.close();
+        } finally {
+          clearTimeout(grace);
+          await services.close();
+        }
+      })();
+      return closing;
+    },
+  };
+}
+
+/** SIGHUP reloads the rules; SIGTERM and SIGINT shut down gracefully. Returns an uninstaller. */
+export function installSignalHandlers(
+  server: RunningServer,
+  onExit: (code: number) => void,
+): () => void {
+  const log = server.app.log;
+  const hup = () => {
+    log.info("SIGHUP: reloading rules");
+    server.services.rules.reload("signal");
+    server.services.shadow?.reload("signal");
+  };
+  const stop = (signal: string) => () => {
+    log.info(`${signal}: finishing in-flight requests, then stopping`);
+    server.close().then(
+      () => onExit(0),
+      (error: Error) => {
+        log.error({ err: error }, "shutdown failed");
+        onExit(1);
+      },
+    );
+  };
+  const term = stop("SIGTERM");
+  const int = stop("SIGINT");
+  process.on("SIGHUP", hup);
+  process.on("SIGTERM", term);
+  process.on("SIGINT", int);
+  return () => {
+    process.off("SIGHUP", hup);
+    process.off("SIGTERM", term);
+    process.off("SIGINT", int);
+  };
+}

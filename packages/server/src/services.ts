@@ -1,0 +1,101 @@
+import type { AuditBackend } from "./audit/backend.js";
+import { AuditLog } from "./audit/log.js";
+import { PostgresBackend } from "./audit/postgres.js";
+import { SqliteBackend } from "./audit/sqlite.js";
+import { KeyRing } from "./auth.js";
+import type { ServerConfig } from "./config.js";
+import { DecisionService } from "./decide.js";
+import { Metrics } from "./metrics.js";
+import { type ReloadOutcome, RulesHolder } from "./rules.js";
+
+/** Everything the HTTP layer talks to, built from a config. Nothing here listens. */
+export interface Services {
+  config: Readonly<ServerConfig>;
+  rules: RulesHolder;
+  shadow: RulesHolder | null;
+  audit: AuditLog;
+  decisions: DecisionService;
+  metrics: Metrics;
+  keys: KeyRing;
+  close(): Promise<void>;
+}
+
+export interface ServiceHooks {
+  /** told of every reload, for logging */
+  onReload?: (role: "live" | "shadow", outcome: ReloadOutcome, trigger: string) => void;
+  /** collect Node.js process metrics (off in tests that build many apps) */
+  processMetrics?: boolean;
+}
+
+export function openBackend(config: Readonly<ServerConfig>): AuditBackend {
+  const a = config.audit;
+  if (a.backend === "postgres")
+    return new PostgresBackend({
+      url: a.postgres.url!,
+      poolSize: a.postgres.poolSize,
+      schema: a.postgres.schema,
+    });
+  return new SqliteBackend({ path: a.sqlite.path, synchronous: a.sqlite.synchronous });
+}
+
+/** Compiles the rules (throws RulesLoadError), opens and migrates the audit log, wires the metrics. */
+export async function createServices(
+  config: Readonly<ServerConfig>,
+  hooks: ServiceHooks = {},
+): Promise<Services> {
+  const metrics = new Metrics({ process: hooks.processMetrics !== false });
+  const holder = (role: "live" | "shadow", dir: string) =>
+    RulesHolder.load(dir, {
+      watch: config.rules.watch,
+      debounceMs: config.rules.debounceMs,
+      onReload: (outcome, trigger) => {
+        metrics.reloads.inc({ result: outcome.ok ? "ok" : "failed", trigger });
+        if (role === "live") metrics.reloadFailing.set(outcome.ok ? 0 : 1);
+        if (outcome.ok) metrics.setRuleset(role, outcome.revision);
+        hooks.onReload?.(role, outcome, trigger);
+      },
+    });
+  const rules = holder("live", config.rules.dir);
+  let shadow: RulesHolder | null = null;
+  let backend: AuditBackend | undefined;
+  try {
+    shadow = config.shadow ? holder("shadow", config.shadow.rules) : null;
+    metrics.setRuleset("live", rules.ruleset.revision);
+    if (shadow) metrics.setRuleset("shadow", shadow.ruleset.revision);
+    backend = openBackend(config);
+    const audit = new AuditLog(backend, {
+      chain: config.audit.chain,
+      hmacSecret: config.audit.hmacSecret,
+      maxBatch: config.audit.maxBatch,
+      onCommit: (entries, seconds, ok) => {
+        metrics.auditWrite.observe(seconds);
+        metrics.auditBatch.observe(entries);
+        if (!ok) metrics.auditFailures.inc();
+      },
+    });
+    metrics.auditQueueLength = () => audit.queueLength;
+    await audit.open();
+    const decisions = new DecisionService(rules, shadow, audit, metrics, {
+      redact: config.audit.redact,
+    });
+    return {
+      config,
+      rules,
+      shadow,
+      audit,
+      decisions,
+      metrics,
+      keys: new KeyRing(config.auth.keys),
+      async close() {
+        rules.stopWatching();
+        shadow?.stopWatching();
+        await audit.close();
+      },
+    };
+  } catch (error) {
+    rules.stopWatching();
+    shadow?.stopWatching();
+    await backend?.close().catch(() => {});
+    throw error;
+  }
+}

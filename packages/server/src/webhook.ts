@@ -1,0 +1,91 @@
+import { createHmac, timingSafeEqual } from "node:crypto";
+import { ProblemError } from "./problems.js";
+
+/**
+ * Headers of a signed platform webhook delivery:
+ *   X-Platform-Delivery:  a unique id per delivery (retries of one delivery reuse it)
+ *   X-Platform-Timestamp: Unix seconds when it was signed
+ *   X-Platform-Signature: `sha256=` + hex HMAC-SHA256(secret, timestamp + "." + raw body)
+ * Signing the timestamp with the body stops an old delivery from being replayed with a fresh time.
+ */
+export const WEBHOOK_HEADERS = Object.freeze({
+  delivery: "x-platform-delivery",
+  timestamp: "x-platform-timestamp",
+  signature: "x-platform-signature",
+});
+
+export function signWebhook(secret: string, timestamp: number | string, body: string): string {
+  return `sha256=${createHmac("sha256", secret).update(`${timestamp}.`).update(body).digest("hex")}`;
+}
+
+export interface WebhookCheck {
+  secret: string | null;
+  toleranceSeconds: number;
+  nowMs: number;
+}
+
+/**
+ * Checks a delivery's signature and timestamp; throws ProblemError (invalid_signature,
+ * stale_timestamp, invalid_request) and returns the delivery id (null when unsigned and absent).
+ */
+export function checkWebhook(
+  headers: Readonly<Record<string, string | string[] | undefined>>,
+  rawBody: string,
+  check: WebhookCheck,
+): string | null {
+  const header = (name: string) => {
+    const v = headers[name];
+    return Array.isArray(v) ? v[0] : v;
+  };
+  const delivery = header(WEBHOOK_HEADERS.delivery) ?? null;
+  if (delivery !== null && !/^[A-Za-z0-9._:-]{1,128}$/.test(delivery))
+    throw new ProblemError(
+      "invalid_request",
+      "the `X-Platform-Delivery` header must be 1 to 128 letters, digits or `._:-`",
+    );
+  if (check.secret === null) return delivery;
+
+  const timestamp = header(WEBHOOK_HEADERS.timestamp);
+  const signature = header(WEBHOOK_HEADERS.signature);
+  if (signature === undefined)
+    throw new ProblemError("invalid_signature", "the `X-Platform-Signature` header is missing");
+  if (timestamp === undefined || !/^\d{1,12}$/.test(timestamp))
+    throw new ProblemError(
+      "invalid_signature",
+      "the `X-Platform-Timestamp` header is missing or not Unix seconds",
+    );
+  const expected = Buffer.from(signWebhook(check.secret, timestamp, rawBody));
+  const given = Buffer.from(signature);
+  if (given.length !== expected.length || !timingSafeEqual(given, expected))
+    throw new ProblemError(
+      "invalid_signature",
+      "the signature does not match the body: expected `sha256=` and the hex HMAC-SHA256 of `<timestamp>.<body>`",
+    );
+  const skew = Math.abs(check.nowMs / 1000 - Number(timestamp));
+  if (skew > check.toleranceSeconds)
+    throw new ProblemError(
+      "stale_timestamp",
+      `the delivery was signed ${Math.round(skew)} s away from now; at most ${check.toleranceSeconds} s is accepted`,
+    );
+  if (delivery === null)
+    throw new ProblemError(
+      "invalid_request",
+      "the `X-Platform-Delivery` header is required with signed deliveries (it is how replays are recognised)",
+    );
+  return delivery;
+}
+
+/**
+ * The analysis inside a webhook body: the platform's envelope `{event, data}` / `{event, result}`,
+ * or a bare result.
+ */
+export function webhookResult(body: unknown): { result: unknown; pointer: string } {
+  if (body !== null && typeof body === "object" && !Array.isArray(body)) {
+    const b = body as Record<string, unknown>;
+    if (typeof b.event === "string") {
+      if ("result" in b) return { result: b.result, pointer: "/result" };
+      if ("data" in b) return { result: b.data, pointer: "/data" };
+    }
+  }
+  return { result: body, pointer: "" };
+}
