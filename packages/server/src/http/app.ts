@@ -159,6 +159,8 @@ async function clearanceApp(fastify: FastifyInstance, options: AppOptions): Prom
     (httpPart === "body" ? ajv.body : ajv.other).compile(schema),
   );
   fastify.addSchema(problemSchema);
+  // every endpoint takes JSON; a text body is refused (415) rather than read as a string
+  fastify.removeContentTypeParser("text/plain");
 
   await fastify.register(swagger, {
     openapi: {

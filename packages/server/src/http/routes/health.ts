@@ -68,12 +68,10 @@ export async function healthRoutes(fastify: FastifyInstance): Promise<void> {
       }
       const rulesCheck = `ok (${rules.ruleset.revision})`;
       const ready = auditCheck === "ok";
-      return reply
-        .code(ready ? 200 : 503)
-        .send({
-          status: ready ? "ready" : "not_ready",
-          checks: { rules: rulesCheck, audit: auditCheck },
-        });
+      return reply.code(ready ? 200 : 503).send({
+        status: ready ? "ready" : "not_ready",
+        checks: { rules: rulesCheck, audit: auditCheck },
+      });
     },
   );
 

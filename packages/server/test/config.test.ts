@@ -1,0 +1,106 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: these strings are ${ENV} references in configuration values
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, test } from "vitest";
+import { ConfigError, defaultConfig, loadConfig, resolveConfig } from "../src/config.js";
+import { tempDir } from "./helpers.js";
+
+function problems(raw: unknown, env = {}): string[] {
+  try {
+    resolveConfig(raw, { env });
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  return [];
+}
+
+describe("configuration", () => {
+  test("no configuration at all serves rules/ on loopback with SQLite under data/", () => {
+    const c = resolveConfig(undefined, { baseDir: "/srv/app" });
+    expect(c.server).toMatchObject({
+      host: "127.0.0.1",
+      port: 8080,
+      bodyLimit: 1_048_576,
+      batchLimit: 1000,
+    });
+    expect(c.rules.dir).toBe("/srv/app/rules");
+    expect(c.audit).toMatchObject({
+      backend: "sqlite",
+      sqlite: { path: "/srv/app/data/audit.db", synchronous: "full" },
+    });
+    expect(c.auth.keys).toEqual([]);
+    expect(Object.isFrozen(c)).toBe(true);
+    expect(Object.isFrozen(c.audit.sqlite)).toBe(true);
+    expect(Object.keys(c).sort()).toEqual(Object.keys(defaultConfig()).sort());
+  });
+
+  test.each([
+    [{ sever: { port: 1 } }, "unknown key `sever`"],
+    [{ server: { prot: 1 } }, "unknown key `server.prot`"],
+    [{ audit: { sqlite: { pth: "x" } } }, "unknown key `audit.sqlite.pth`"],
+    [
+      { auth: { keys: [{ id: "a", scopes: ["decide"], sha256: "0".repeat(64), secret: "s" }] } },
+      "unknown key `auth.keys[0].secret`",
+    ],
+    [{ audit: { backend: "mysql" } }, "`audit.backend` must be one of `sqlite`, `postgres`"],
+    [{ server: { port: 70000 } }, "`server.port` must be <= 65535"],
+    [{ server: { port: "80" } }, "`server.port` must be integer"],
+    [
+      { auth: { keys: [{ id: "a", scopes: ["root"], sha256: "0".repeat(64) }] } },
+      "`auth.keys[0].scopes[0]` must be one of `decide`, `audit:read`, `admin`",
+    ],
+    [
+      { auth: { keys: [{ id: "a", scopes: ["decide"], sha256: "secret" }] } },
+      '`auth.keys[0].sha256` must match pattern "^[0-9a-f]{64}$"',
+    ],
+    [
+      { audit: { backend: "postgres" } },
+      "`audit.postgres.url` is required when `audit.backend` is `postgres`",
+    ],
+    [{ webhook: { secret: "short" } }, "`webhook.secret` must NOT have fewer than 16 characters"],
+    [{ audit: { redact: ["fileName"] } }, "`audit.redact[0]` must match pattern"],
+    [[1, 2], "the configuration must be a mapping of keys to values"],
+  ])("%j: %s", (raw, message) => {
+    expect(problems(raw).join("\n")).toContain(message);
+  });
+
+  test("every problem is reported at once", () => {
+    expect(problems({ a: 1, server: { port: -1, b: 2 } })).toHaveLength(3);
+  });
+
+  test("two keys with one id are refused", () => {
+    const key = { id: "ci", scopes: ["decide"], sha256: "a".repeat(64) };
+    expect(problems({ auth: { keys: [key, key] } })[0]).toContain("`ci` is used twice");
+  });
+
+  test("${ENV} is substituted in strings, $${ escapes, and a missing variable names the key", () => {
+    const c = resolveConfig(
+      { webhook: { secret: "${WH_SECRET}" }, audit: { hmacSecret: "prefix-${A}-$${B}-suffix" } },
+      { env: { WH_SECRET: "0123456789abcdefghij", A: "aaaa" } },
+    );
+    expect(c.webhook.secret).toBe("0123456789abcdefghij");
+    expect(c.audit.hmacSecret).toBe("prefix-aaaa-${B}-suffix");
+    expect(problems({ audit: { hmacSecret: "${NOPE}" } })).toEqual([
+      "`audit.hmacSecret` refers to the environment variable `NOPE`, which is not set",
+    ]);
+  });
+
+  test("a config file: YAML, paths relative to the file, bad YAML and missing files are clear errors", () => {
+    const tmp = tempDir();
+    try {
+      const file = join(tmp.dir, "clearance.yaml");
+      writeFileSync(file, "rules:\n  dir: my-rules\naudit:\n  sqlite:\n    path: log/audit.db\n");
+      const c = loadConfig(file);
+      expect(c.rules.dir).toBe(join(tmp.dir, "my-rules"));
+      expect(c.audit.sqlite.path).toBe(join(tmp.dir, "log/audit.db"));
+      writeFileSync(file, "rules: [unclosed\n");
+      expect(() => loadConfig(file)).toThrow(/is not valid YAML/);
+      expect(() => loadConfig(join(tmp.dir, "missing.yaml"))).toThrow(
+        /cannot read the configuration .*ENOENT/,
+      );
+    } finally {
+      tmp.remove();
+    }
+  });
+});

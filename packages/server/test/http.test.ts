@@ -1,0 +1,508 @@
+import { cpSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { example, makeApp, REPO, RULES, type TestApp, tempDir } from "./helpers.js";
+
+const json = { "content-type": "application/json" };
+
+async function entryCount(t: TestApp): Promise<number> {
+  return (await t.services.audit.query({}, 1000)).entries.length;
+}
+
+describe("POST /v1/decisions", () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await makeApp();
+  });
+  afterAll(() => t.close());
+
+  test.each([
+    ["malware", "deny", "malware"],
+    ["signed-microsoft", "allow", "trusted_publisher"],
+  ])("decides %s: %s by %s, and records it before answering", async (name, decision, rule) => {
+    const res = await t.app.inject({
+      method: "POST",
+      url: "/v1/decisions",
+      payload: { result: example(name) },
+    });
+    expect(res.statusCode).toBe(200);
+    const body = res.json();
+    expect(body).toMatchObject({ decision, rule, sha256: example(name).sha256 });
+    expect(body.ruleset.revision).toBe(t.services.rules.ruleset.revision);
+    expect(body.explain).toBeUndefined();
+    // the answer came after the commit: the entry is readable at once
+    const found = await t.services.audit.get(body.decisionId);
+    expect(found?.entry).toMatchObject({ decision, rule, source: "api", requester: null });
+    expect((found!.input as { result: { sha256: string } }).result.sha256).toBe(body.sha256);
+  });
+
+  test("explains on request, and the explanation is stored with the entry", async () => {
+    const res = await t.app.inject({
+      method: "POST",
+      url: "/v1/decisions",
+      payload: { result: example("malware"), explain: true },
+    });
+    const body = res.json();
+    expect(body.explain.decidedBy).toBe("rule");
+    expect(body.explain.rules.length).toBeGreaterThan(0);
+    const one = await t.app.inject({ url: `/v1/audit/${body.decisionId}` });
+    expect(one.json().explain).toMatchObject({ source: "stored" });
+  });
+
+  test("accepts a VirusTotal file object and passes on the adapter's warnings", async () => {
+    const vt = JSON.parse(readFileSync(join(REPO, "examples/virustotal/messy.json"), "utf8"));
+    const res = await t.app.inject({
+      method: "POST",
+      url: "/v1/decisions",
+      payload: { result: vt },
+    });
+    expect(res.statusCode).toBe(200);
+    expect(["allow", "deny", "review"]).toContain(res.json().decision);
+  });
+
+  test("uses the request context the rules declare", async () => {
+    const result = { ...example("signed-microsoft"), trustScore: 85 };
+    const res = await t.app.inject({
+      method: "POST",
+      url: "/v1/decisions",
+      payload: { result, context: { group: "finance" } },
+    });
+    expect(res.json()).toMatchObject({ decision: "review", rule: "finance_strict" });
+    const stored = await t.services.audit.get(res.json().decisionId);
+    expect(stored?.input).toMatchObject({ context: { group: "finance" } });
+  });
+
+  // Bad input: the right status, a problem document naming the JSON Pointer, nothing recorded.
+  const big = "x".repeat(1_100_000);
+  test.each([
+    {
+      name: "malformed JSON",
+      payload: '{"result": {',
+      headers: json,
+      status: 400,
+      code: "malformed_json",
+    },
+    {
+      name: "an empty body",
+      payload: "",
+      headers: json,
+      status: 400,
+      code: "malformed_json",
+    },
+    {
+      name: "a wrong content type",
+      payload: "sha256=abc",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      status: 415,
+      code: "unsupported_media_type",
+    },
+    {
+      name: "a body over the limit",
+      payload: JSON.stringify({ result: { sha256: "a".repeat(64), fileName: big } }),
+      headers: json,
+      status: 413,
+      code: "body_too_large",
+    },
+    {
+      name: "a missing result",
+      payload: JSON.stringify({ context: {} }),
+      headers: json,
+      status: 400,
+      code: "invalid_request",
+      pointer: "/result",
+    },
+    {
+      name: "an unknown top-level key",
+      payload: JSON.stringify({ result: example("malware"), explian: true }),
+      headers: json,
+      status: 400,
+      code: "invalid_request",
+      pointer: "/explian",
+    },
+    {
+      name: "an invalid result",
+      payload: JSON.stringify({ result: { sha256: "not-a-hash", trustScore: 140 } }),
+      headers: json,
+      status: 400,
+      code: "invalid_result",
+      pointer: "/result/sha256",
+    },
+    {
+      name: "a trust score out of range",
+      payload: JSON.stringify({ result: { ...example("malware"), trustScore: 140 } }),
+      headers: json,
+      status: 400,
+      code: "invalid_result",
+      pointer: "/result/trustScore",
+    },
+    {
+      name: "an unknown context field",
+      payload: JSON.stringify({ result: example("malware"), context: { gruop: "finance" } }),
+      headers: json,
+      status: 400,
+      code: "invalid_context",
+      pointer: "/context/gruop",
+      message: /did you mean `group`/,
+    },
+    {
+      name: "a context field of the wrong type",
+      payload: JSON.stringify({ result: example("malware"), context: { tags: "a" } }),
+      headers: json,
+      status: 400,
+      code: "invalid_context",
+      pointer: "/context/tags",
+    },
+    {
+      name: "explain that is not a boolean",
+      payload: JSON.stringify({ result: example("malware"), explain: "yes" }),
+      headers: json,
+      status: 400,
+      code: "invalid_request",
+      pointer: "/explain",
+    },
+  ])("$name: $status $code, nothing recorded", async (c) => {
+    const before = await entryCount(t);
+    const res = await t.app.inject({
+      method: "POST",
+      url: "/v1/decisions",
+      payload: c.payload,
+      headers: c.headers,
+    });
+    expect(res.statusCode).toBe(c.status);
+    expect(res.headers["content-type"]).toMatch(/^application\/problem\+json/);
+    const problem = res.json();
+    expect(problem).toMatchObject({ status: c.status, code: c.code, instance: "/v1/decisions" });
+    expect(problem.type).toBe(`https://clearance.dev/problems/${c.code.replaceAll("_", "-")}`);
+    if (c.pointer)
+      expect(problem.problems.map((p: { pointer: string }) => p.pointer)).toContain(c.pointer);
+    if (c.message) expect(JSON.stringify(problem)).toMatch(c.message);
+    expect(await entryCount(t)).toBe(before);
+  });
+
+  test("an unknown route is a problem document too", async () => {
+    const res = await t.app.inject({ url: "/v1/nothing" });
+    expect(res.statusCode).toBe(404);
+    expect(res.json().code).toBe("not_found");
+  });
+});
+
+describe("POST /v1/decisions/batch", () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await makeApp({ server: { batchLimit: 5 } });
+  });
+  afterAll(() => t.close());
+
+  test("answers one item per request item, with per-item errors, recording only the decided", async () => {
+    const before = await entryCount(t);
+    const res = await t.app.inject({
+      method: "POST",
+      url: "/v1/decisions/batch",
+      payload: {
+        items: [
+          { result: example("malware") },
+          { result: { sha256: "nope" } },
+          { result: example("signed-microsoft"), context: { nope: 1 } },
+          { result: example("signed-microsoft") },
+        ],
+      },
+    });
+    expect(res.statusCode).toBe(200);
+    const items = res.json().items;
+    expect(items).toHaveLength(4);
+    expect(items[0]).toMatchObject({ decision: "deny" });
+    expect(items[1].error).toMatchObject({ code: "invalid_result" });
+    expect(items[1].error.problems[0].pointer).toBe("/items/1/result/sha256");
+    expect(items[2].error).toMatchObject({ code: "invalid_context" });
+    expect(items[2].error.problems[0].pointer).toBe("/items/2/context/nope");
+    expect(items[3]).toMatchObject({ decision: "allow" });
+    expect(await entryCount(t)).toBe(before + 2);
+    const entry = await t.services.audit.get(items[0].decisionId);
+    expect(entry?.entry.source).toBe("batch");
+  });
+
+  test("a batch over the limit is refused whole (413) and nothing is recorded", async () => {
+    const before = await entryCount(t);
+    const res = await t.app.inject({
+      method: "POST",
+      url: "/v1/decisions/batch",
+      payload: { items: Array.from({ length: 6 }, () => ({ result: example("malware") })) },
+    });
+    expect(res.statusCode).toBe(413);
+    expect(res.json()).toMatchObject({ code: "batch_too_large" });
+    expect(res.json().problems[0].pointer).toBe("/items");
+    expect(await entryCount(t)).toBe(before);
+  });
+
+  test("an empty batch is invalid", async () => {
+    const res = await t.app.inject({
+      method: "POST",
+      url: "/v1/decisions/batch",
+      payload: { items: [] },
+    });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().problems[0].pointer).toBe("/items");
+  });
+});
+
+describe("reading decisions and the audit log", () => {
+  let t: TestApp;
+  const ids: string[] = [];
+  beforeAll(async () => {
+    t = await makeApp();
+    for (const name of ["malware", "signed-microsoft", "malware", "unsigned-lowscore", "minimal"]) {
+      const res = await t.app.inject({
+        method: "POST",
+        url: "/v1/decisions",
+        payload: { result: example(name) },
+      });
+      ids.push(res.json().decisionId);
+    }
+  });
+  afterAll(() => t.close());
+
+  test("GET /v1/decisions/{sha256} is the latest decision for the file", async () => {
+    const sha = example("malware").sha256 as string;
+    const res = await t.app.inject({ url: `/v1/decisions/${sha.toUpperCase()}` });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toMatchObject({ decisionId: ids[2], decision: "deny", source: "api" });
+    const missing = await t.app.inject({ url: `/v1/decisions/${"0".repeat(64)}` });
+    expect(missing.statusCode).toBe(404);
+    expect(missing.json().code).toBe("not_found");
+    const bad = await t.app.inject({ url: "/v1/decisions/xyz" });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().problems[0].pointer).toBe("params:/sha256");
+  });
+
+  test("GET /v1/audit filters, pages newest first, and every entry appears once", async () => {
+    const deny = await t.app.inject({ url: "/v1/audit?decision=deny" });
+    expect(deny.json().entries.every((e: { decision: string }) => e.decision === "deny")).toBe(
+      true,
+    );
+    const byRule = await t.app.inject({ url: "/v1/audit?rule=trusted_publisher" });
+    expect(byRule.json().entries.map((e: { id: string }) => e.id)).toEqual([ids[1]]);
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const res = await t.app.inject({
+        url: `/v1/audit?limit=2${cursor ? `&cursor=${cursor}` : ""}`,
+      });
+      expect(res.statusCode).toBe(200);
+      seen.push(...res.json().entries.map((e: { id: string }) => e.id));
+      cursor = res.json().nextCursor;
+    } while (cursor);
+    expect(seen).toEqual([...ids].reverse());
+    const future = await t.app.inject({ url: "/v1/audit?from=2999-01-01T00:00:00Z" });
+    expect(future.json().entries).toEqual([]);
+  });
+
+  test.each([
+    ["/v1/audit?limit=0", "querystring:/limit"],
+    ["/v1/audit?decision=maybe", "querystring:/decision"],
+    ["/v1/audit?cursor=zzz", "querystring:/cursor"],
+    ["/v1/audit?colour=red", "querystring:/colour"],
+  ])("%s is a 400 naming %s", async (url, pointer) => {
+    const res = await t.app.inject({ url });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().problems.map((p: { pointer: string }) => p.pointer)).toContain(pointer);
+  });
+
+  test("GET /v1/audit/{id} has the input and an explanation recomputed with the same rules", async () => {
+    const res = await t.app.inject({ url: `/v1/audit/${ids[0]}` });
+    expect(res.statusCode).toBe(200);
+    const body = res.json();
+    expect(body.entry).toMatchObject({ id: ids[0], seq: 1, chain: t.config.audit.chain });
+    expect(body.input.result.sha256).toBe(example("malware").sha256);
+    expect(body.explain.source).toBe("recomputed");
+    expect(body.explain.explain.decidedBy).toBe("rule");
+    const missing = await t.app.inject({
+      url: "/v1/audit/01a21878-7d27-7000-96d2-1284faf985c3",
+    });
+    expect(missing.statusCode).toBe(404);
+  });
+
+  test("GET /v1/audit/export streams NDJSON oldest first, with inputs", async () => {
+    const res = await t.app.inject({ url: "/v1/audit/export" });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers["content-type"]).toMatch(/^application\/x-ndjson/);
+    const lines = res.body
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    expect(lines.map((l) => l.id)).toEqual(ids);
+    expect(lines[0].input.result.sha256).toBe(example("malware").sha256);
+    const noInputs = await t.app.inject({ url: "/v1/audit/export?inputs=false&decision=allow" });
+    const first = JSON.parse(noInputs.body.split("\n")[0]!);
+    expect(first.input).toBeUndefined();
+    expect(first.decision).toBe("allow");
+  });
+
+  test("POST /v1/audit/verify checks the chain", async () => {
+    const res = await t.app.inject({ method: "POST", url: "/v1/audit/verify" });
+    expect(res.json()).toMatchObject({ ok: true, entries: ids.length });
+  });
+});
+
+describe("rules in production", () => {
+  test("a broken rules directory keeps the old rules serving; fixing it reloads", async () => {
+    const tmp = tempDir();
+    const dir = join(tmp.dir, "rules");
+    cpSync(RULES, dir, { recursive: true });
+    const t = await makeApp({ rules: { dir } });
+    try {
+      const before = t.services.rules.ruleset.revision;
+      const file = join(dir, "threats.rules");
+      const original = readFileSync(file, "utf8");
+      writeFileSync(file, `${original}\nrule broken { when trustScore >> 3 deny "x" }\n`);
+      const failed = await t.app.inject({ method: "POST", url: "/v1/ruleset/reload" });
+      expect(failed.statusCode).toBe(422);
+      expect(failed.json().code).toBe("reload_failed");
+      expect(failed.json().detail).toMatch(/threats\.rules:\d+:\d+/);
+      const status = (await t.app.inject({ url: "/v1/ruleset" })).json();
+      expect(status.revision).toBe(before);
+      expect(status.lastError.messages[0]).toMatch(/threats\.rules/);
+      const still = await t.app.inject({
+        method: "POST",
+        url: "/v1/decisions",
+        payload: { result: example("malware") },
+      });
+      expect(still.json().ruleset.revision).toBe(before);
+      const metrics = (await t.app.inject({ url: "/metrics" })).body;
+      expect(metrics).toMatch(/clearance_ruleset_reload_failing 1/);
+
+      writeFileSync(
+        file,
+        original.replace('deny "trust score {trustScore} is below 30"', 'deny "trust below 30"'),
+      );
+      const ok = await t.app.inject({ method: "POST", url: "/v1/ruleset/reload" });
+      expect(ok.statusCode).toBe(200);
+      expect(ok.json()).toMatchObject({ changed: true });
+      expect(ok.json().revision).not.toBe(before);
+      const after = (await t.app.inject({ url: "/v1/ruleset" })).json();
+      expect(after.lastError).toBeNull();
+      expect(after.rules.find((r: { name: string }) => r.name === "malware").location.file).toMatch(
+        /threats\.rules$/,
+      );
+    } finally {
+      await t.close();
+      tmp.remove();
+    }
+  });
+
+  test("a file change reloads the rules by itself (watch, debounced)", async () => {
+    const tmp = tempDir();
+    const dir = join(tmp.dir, "rules");
+    cpSync(RULES, dir, { recursive: true });
+    const t = await makeApp({ rules: { dir, watch: true, debounceMs: 20 } });
+    try {
+      const before = t.services.rules.ruleset.revision;
+      const file = join(dir, "teams.rules");
+      writeFileSync(file, `${readFileSync(file, "utf8")}\n# a comment changes the revision\n`);
+      const deadline = Date.now() + 10_000;
+      while (t.services.rules.ruleset.revision === before && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 20));
+      expect(t.services.rules.ruleset.revision).not.toBe(before);
+    } finally {
+      await t.close();
+      tmp.remove();
+    }
+  });
+
+  test("a shadow rule set is recorded beside the live one and disagreements are counted, never enforced", async () => {
+    const t = await makeApp({ shadow: { rules: join(REPO, "examples/rules-tightened") } });
+    try {
+      // trusted publisher at trust 75: live allows (>= 70), the tightened rules do not (>= 80)
+      const result = { ...example("signed-microsoft"), trustScore: 75 };
+      const res = await t.app.inject({ method: "POST", url: "/v1/decisions", payload: { result } });
+      expect(res.json().decision).toBe("allow");
+      const entry = (await t.services.audit.get(res.json().decisionId))!.entry;
+      expect(entry.shadow).not.toBeNull();
+      expect(entry.shadow!.decision).not.toBe("allow");
+      expect(entry.shadow!.revision).toBe(t.services.shadow!.ruleset.revision);
+      const metrics = (await t.app.inject({ url: "/metrics" })).body;
+      expect(metrics).toMatch(
+        new RegExp(
+          `clearance_shadow_disagreements_total\\{live="allow",shadow="${entry.shadow!.decision}"\\} 1`,
+        ),
+      );
+      const status = (await t.app.inject({ url: "/v1/ruleset" })).json();
+      expect(status.shadow.revision).toBe(entry.shadow!.revision);
+    } finally {
+      await t.close();
+    }
+  });
+});
+
+describe("operations endpoints", () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await makeApp();
+  });
+  afterAll(() => t.close());
+
+  test("healthz and readyz", async () => {
+    expect((await t.app.inject({ url: "/healthz" })).json()).toEqual({ status: "ok" });
+    const ready = await t.app.inject({ url: "/readyz" });
+    expect(ready.statusCode).toBe(200);
+    expect(ready.json().checks.audit).toBe("ok");
+  });
+
+  test("readyz fails when the audit store is gone", async () => {
+    const other = await makeApp();
+    await other.services.audit.backend.close();
+    const ready = await other.app.inject({ url: "/readyz" });
+    expect(ready.statusCode).toBe(503);
+    expect(ready.json().status).toBe("not_ready");
+    const refused = await other.app.inject({
+      method: "POST",
+      url: "/v1/decisions",
+      payload: { result: example("malware") },
+    });
+    expect(refused.statusCode).toBe(503);
+    expect(refused.json().code).toBe("audit_unavailable");
+    await other.close();
+  });
+
+  test("metrics count decisions by outcome and rule, latencies and audit writes", async () => {
+    await t.app.inject({
+      method: "POST",
+      url: "/v1/decisions",
+      payload: { result: example("malware") },
+    });
+    const res = await t.app.inject({ url: "/metrics" });
+    expect(res.headers["content-type"]).toMatch(/^text\/plain/);
+    expect(res.body).toMatch(
+      /clearance_decisions_total\{decision="deny",rule="malware",source="api"\} 1/,
+    );
+    expect(res.body).toMatch(/clearance_evaluation_duration_seconds_count 1/);
+    expect(res.body).toMatch(/clearance_audit_write_duration_seconds_count \d+/);
+    expect(res.body).toMatch(/clearance_audit_queue_entries 0/);
+    expect(res.body).toMatch(
+      /clearance_http_request_duration_seconds_bucket\{.*route="\/v1\/decisions"/,
+    );
+    expect(res.body).toMatch(/clearance_ruleset_info\{revision="sha256:[0-9a-f]+",role="live"\} 1/);
+  });
+
+  test("openapi.json documents every endpoint", async () => {
+    const doc = (await t.app.inject({ url: "/openapi.json" })).json();
+    expect(doc.openapi).toBe("3.1.0");
+    expect(Object.keys(doc.paths).sort()).toEqual(
+      [
+        "/healthz",
+        "/metrics",
+        "/readyz",
+        "/v1/audit",
+        "/v1/audit/export",
+        "/v1/audit/verify",
+        "/v1/audit/{id}",
+        "/v1/decisions",
+        "/v1/decisions/batch",
+        "/v1/decisions/{sha256}",
+        "/v1/ruleset",
+        "/v1/ruleset/reload",
+        "/v1/webhooks/platform",
+      ].sort(),
+    );
+    expect(doc.paths["/v1/decisions"].post.requestBody).toBeDefined();
+  });
+});

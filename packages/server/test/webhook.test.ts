@@ -1,0 +1,185 @@
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { signWebhook, WEBHOOK_HEADERS } from "../src/webhook.js";
+import { example, makeApp, type TestApp } from "./helpers.js";
+
+const SECRET = "whsec-0123456789abcdef";
+const url = "/v1/webhooks/platform";
+
+function signed(body: string, opts: { delivery?: string; ts?: number; secret?: string } = {}) {
+  const ts = opts.ts ?? Math.floor(Date.now() / 1000);
+  const headers: Record<string, string> = {
+    "content-type": "application/json",
+    [WEBHOOK_HEADERS.timestamp]: String(ts),
+    [WEBHOOK_HEADERS.signature]: signWebhook(opts.secret ?? SECRET, ts, body),
+  };
+  if (opts.delivery !== undefined) headers[WEBHOOK_HEADERS.delivery] = opts.delivery;
+  return headers;
+}
+
+describe("signed webhooks", () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await makeApp({ webhook: { secret: SECRET, toleranceSeconds: 300 } });
+  });
+  afterAll(() => t.close());
+
+  const count = async () => (await t.services.audit.query({}, 100)).entries.length;
+
+  test("a signed delivery is decided and recorded with its delivery id", async () => {
+    const body = JSON.stringify({ event: "analysis.completed", data: example("malware") });
+    const res = await t.app.inject({
+      method: "POST",
+      url,
+      payload: body,
+      headers: signed(body, { delivery: "d-1" }),
+    });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toMatchObject({ decision: "deny", rule: "malware" });
+    const entry = (await t.services.audit.get(res.json().decisionId))!.entry;
+    expect(entry).toMatchObject({ source: "webhook", requester: "platform", deliveryId: "d-1" });
+  });
+
+  test("a repeated delivery id is refused with 409 and not recorded again", async () => {
+    const body = JSON.stringify(example("signed-microsoft"));
+    const first = await t.app.inject({
+      method: "POST",
+      url,
+      payload: body,
+      headers: signed(body, { delivery: "d-2" }),
+    });
+    expect(first.statusCode).toBe(200);
+    const before = await count();
+    const again = await t.app.inject({
+      method: "POST",
+      url,
+      payload: body,
+      headers: signed(body, { delivery: "d-2" }),
+    });
+    expect(again.statusCode).toBe(409);
+    expect(again.json().code).toBe("replayed_delivery");
+    expect(await count()).toBe(before);
+  });
+
+  const body = JSON.stringify(example("malware"));
+  test.each([
+    {
+      name: "no signature",
+      headers: () => {
+        const h = signed(body, { delivery: "x1" });
+        delete h[WEBHOOK_HEADERS.signature];
+        return h;
+      },
+      status: 401,
+      code: "invalid_signature",
+    },
+    {
+      name: "a signature with another secret",
+      headers: () => signed(body, { delivery: "x2", secret: "another-secret-0000" }),
+      status: 401,
+      code: "invalid_signature",
+    },
+    {
+      name: "a body changed after signing",
+      payload: body.replace('"trustScore":', '"trustScore":9'),
+      headers: () => signed(body, { delivery: "x3" }),
+      status: 401,
+      code: "invalid_signature",
+    },
+    {
+      name: "a stale timestamp",
+      headers: () => signed(body, { delivery: "x4", ts: Math.floor(Date.now() / 1000) - 3600 }),
+      status: 401,
+      code: "stale_timestamp",
+    },
+    {
+      name: "a timestamp from the future",
+      headers: () => signed(body, { delivery: "x5", ts: Math.floor(Date.now() / 1000) + 3600 }),
+      status: 401,
+      code: "stale_timestamp",
+    },
+    {
+      name: "no delivery id",
+      headers: () => signed(body),
+      status: 400,
+      code: "invalid_request",
+    },
+    {
+      name: "a signed body that is not JSON",
+      payload: "{nope",
+      headers: () => signed("{nope", { delivery: "x6" }),
+      status: 400,
+      code: "malformed_json",
+    },
+    {
+      name: "a signed invalid result",
+      payload: JSON.stringify({ event: "analysis.completed", data: { sha256: "zz" } }),
+      headers: () =>
+        signed(JSON.stringify({ event: "analysis.completed", data: { sha256: "zz" } }), {
+          delivery: "x7",
+        }),
+      status: 400,
+      code: "invalid_result",
+      pointer: "/data/sha256",
+    },
+  ])("$name: $status $code, nothing recorded", async (c) => {
+    const before = await count();
+    const res = await t.app.inject({
+      method: "POST",
+      url,
+      payload: c.payload ?? body,
+      headers: c.headers(),
+    });
+    expect(res.statusCode).toBe(c.status);
+    expect(res.json().code).toBe(c.code);
+    if (c.pointer) expect(res.json().problems[0].pointer).toBe(c.pointer);
+    expect(await count()).toBe(before);
+  });
+
+  test("a delivery refused for bad input can be retried with the same id once fixed", async () => {
+    const bad = JSON.stringify({ event: "analysis.completed", data: { sha256: "zz" } });
+    const r1 = await t.app.inject({
+      method: "POST",
+      url,
+      payload: bad,
+      headers: signed(bad, { delivery: "retry-1" }),
+    });
+    expect(r1.statusCode).toBe(400);
+    const good = JSON.stringify({ event: "analysis.completed", data: example("malware") });
+    const r2 = await t.app.inject({
+      method: "POST",
+      url,
+      payload: good,
+      headers: signed(good, { delivery: "retry-1" }),
+    });
+    expect(r2.statusCode).toBe(200);
+  });
+});
+
+describe("unsigned webhooks (no secret configured)", () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await makeApp();
+  });
+  afterAll(() => t.close());
+
+  test("a bare result is accepted; a repeated delivery id is still refused", async () => {
+    const body = JSON.stringify(example("unsigned-lowscore"));
+    const headers = { "content-type": "application/json", [WEBHOOK_HEADERS.delivery]: "u-1" };
+    expect((await t.app.inject({ method: "POST", url, payload: body, headers })).statusCode).toBe(
+      200,
+    );
+    expect((await t.app.inject({ method: "POST", url, payload: body, headers })).statusCode).toBe(
+      409,
+    );
+  });
+
+  test("a wrong content type is 415", async () => {
+    const res = await t.app.inject({
+      method: "POST",
+      url,
+      payload: "x",
+      headers: { "content-type": "text/plain" },
+    });
+    expect(res.statusCode).toBe(415);
+  });
+});
