@@ -45,6 +45,14 @@ export function toResult(
   return outcome;
 }
 
+/** A point in time: RFC 3339, or `30d` / `12h` / `15m` ago. */
+export function parseTime(value: string, what: string, now = Date.now()): number {
+  const m = /^(\d+)([dhm])$/.exec(value);
+  if (m)
+    return now - Number(m[1]) * { d: 86_400_000, h: 3_600_000, m: 60_000 }[m[2] as "d" | "h" | "m"];
+  return parseNow(value, what)!;
+}
+
 export function parseNow(value: string | undefined, what = "--now"): number | undefined {
   if (value === undefined) return undefined;
   const ms = Date.parse(value);

@@ -125,7 +125,7 @@ export function buildProgram(
     .option("-r, --rules <dir>", "candidate rule directory", "rules")
     .option(
       "-f, --from <source...>",
-      "NDJSON (.gz), JSON array, directory or - for stdin; several allowed",
+      "NDJSON (.gz), JSON array, directory, - for stdin, audit:<sqlite file> or a postgres:// URL (an audit log); several allowed",
       [],
     )
     .option(
@@ -149,6 +149,11 @@ export function buildProgram(
     )
     .option("--strict", "stop at the first malformed or invalid record", false)
     .option("--limit <n>", "read at most this many records", positiveInt)
+    .option(
+      "--since <time>",
+      "audit-log sources: entries from this time (RFC 3339, or 30d, 12h ago)",
+    )
+    .option("--until <time>", "audit-log sources: entries before this time")
     .addOption(
       new Option("--format <format>", "input format (detected per record when omitted)").choices([
         "canonical",
@@ -158,7 +163,7 @@ export function buildProgram(
     .option("--no-progress", "no progress line")
     .addHelpText(
       "after",
-      "\nExamples:\n  clearance dry-run --from examples/history/ --baseline main --report impact.md\n  clearance dry-run -r examples/rules-tightened -b rules --from examples/history/history.ndjson --report out.html --fail-on 'allow->deny'\n\nExit codes: 0 ok, 3 a --fail-on transition happened, 1 error.",
+      "\nExamples:\n  clearance dry-run --from examples/history/ --baseline main --report impact.md\n  clearance dry-run -r examples/rules-tightened -b rules --from examples/history/history.ndjson --report out.html --fail-on 'allow->deny'\n  clearance dry-run -r examples/rules-tightened --from audit:data/audit.db --since 30d\n\nExit codes: 0 ok, 3 a --fail-on transition happened, 1 error.",
     )
     .action(async (opts) => setExit(await dryRunCommand(output, opts)));
 

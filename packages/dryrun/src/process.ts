@@ -66,10 +66,10 @@ export class RecordProcessor {
       return;
     }
     const result = parsed.result;
+    // a replayed audit entry brings the context it was decided with
+    const context = parsed.context ?? this.options.context;
     const opts =
-      this.options.context === undefined
-        ? { now: this.options.now }
-        : { now: this.options.now, context: this.options.context };
+      context === undefined ? { now: this.options.now } : { now: this.options.now, context };
     const c = this.candidate.decide(result, opts);
     t.decided++;
     countDecision(t.candidate, c, this.candidateIndex);

@@ -37,7 +37,14 @@ export function recordLocation(record: Pick<RawRecord, "source" | "line" | "unit
 }
 
 export type ParsedRecord =
-  | { kind: "valid"; result: AnalysisResult; format: InputFormat; warnings: string[] }
+  | {
+      kind: "valid";
+      result: AnalysisResult;
+      format: InputFormat;
+      warnings: string[];
+      /** the request context recorded with an audit-log entry, replayed with it */
+      context?: unknown;
+    }
   | { kind: "invalid"; problems: Problem[]; format?: InputFormat }
   | { kind: "malformed"; message: string };
 
@@ -110,24 +117,61 @@ export function parseRecord(raw: RawRecord, options?: ParseRecordOptions): Parse
     if (!ok) {
       parsed = { kind: "malformed", message: syntaxMessage(raw) };
     } else {
-      const outcome = toCanonical(value, { format: opts.format, limits: opts.limits });
-      if (outcome.ok) {
+      const entry = auditEntryInput(value);
+      if (entry && entry.snapshot === null) {
         parsed = {
-          kind: "valid",
-          result: outcome.result,
-          format: outcome.format ?? "canonical",
-          warnings: outcome.warnings ?? [],
+          kind: "invalid",
+          problems: [
+            {
+              pointer: "/input",
+              message:
+                "the audit entry has no input snapshot (exported with --no-inputs, or pruned)",
+            },
+          ],
         };
       } else {
-        parsed =
-          outcome.format === undefined
-            ? { kind: "invalid", problems: outcome.problems }
-            : { kind: "invalid", problems: outcome.problems, format: outcome.format };
+        const input = entry ? entry.snapshot!.result : value;
+        const outcome = toCanonical(input, { format: opts.format, limits: opts.limits });
+        if (outcome.ok) {
+          parsed = {
+            kind: "valid",
+            result: outcome.result,
+            format: outcome.format ?? "canonical",
+            warnings: outcome.warnings ?? [],
+          };
+          if (entry?.snapshot?.context !== undefined) parsed.context = entry.snapshot.context;
+        } else {
+          const problems = entry
+            ? outcome.problems.map((p) => ({ ...p, pointer: `/input/result${p.pointer}` }))
+            : outcome.problems;
+          parsed =
+            outcome.format === undefined
+              ? { kind: "invalid", problems }
+              : { kind: "invalid", problems, format: outcome.format };
+        }
       }
     }
   }
   if (opts.strict && parsed.kind !== "valid") throw strictError(raw, parsed);
   return parsed;
+}
+
+/**
+ * A line of `clearance audit export` (or `GET /v1/audit/export`): an entry with its chain position
+ * and the input snapshot it was decided on. Replaying it means deciding `input.result` with
+ * `input.context`, not the entry itself. `snapshot` is null when the line carries no input.
+ */
+function auditEntryInput(
+  value: unknown,
+): { snapshot: { result: unknown; context?: unknown } | null } | undefined {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) return undefined;
+  const v = value as Record<string, unknown>;
+  if (typeof v.chain !== "string" || typeof v.seq !== "number" || typeof v.hash !== "string")
+    return undefined;
+  const input = v.input;
+  if (input === null || typeof input !== "object" || !("result" in input))
+    return { snapshot: null };
+  return { snapshot: input as { result: unknown; context?: unknown } };
 }
 
 function syntaxMessage(raw: RawRecord): string {

@@ -43,6 +43,8 @@ export interface DryRunOptions {
   /** called every few thousand records */
   onProgress?: (progress: Progress) => void;
   stdin?: Readable;
+  /** opens sources that are not files (see `SourceOptions.external`) */
+  external?: (spec: string) => NodeJS.ReadableStream | undefined;
 }
 
 const BATCH = 512;
@@ -61,7 +63,7 @@ export interface Progress {
 function inputSize(specs: readonly string[]): number | undefined {
   let total = 0;
   for (const spec of specs) {
-    if (spec === "-" || /\.gz$/i.test(spec)) return undefined;
+    if (spec === "-" || /\.gz$/i.test(spec) || /^[a-z][a-z0-9+.-]*:/i.test(spec)) return undefined;
     try {
       const st = statSync(spec);
       if (!st.isFile()) return undefined;
@@ -102,7 +104,10 @@ export async function dryRun(options: DryRunOptions): Promise<DryRunReport> {
   const meter = { bytes: 0 };
   const records = metered(
     limited(
-      openSources(options.from, options.stdin ? { stdin: options.stdin } : {}),
+      openSources(options.from, {
+        ...(options.stdin ? { stdin: options.stdin } : {}),
+        ...(options.external ? { external: options.external } : {}),
+      }),
       options.limit,
     ),
     meter,

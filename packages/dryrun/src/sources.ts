@@ -42,6 +42,12 @@ export interface SourceOptions {
   chunkBytes?: number;
   /** The stream read for `-` (default: `process.stdin`). */
   stdin?: NodeJS.ReadableStream;
+  /**
+   * Opens sources that are not files: NDJSON streams for specs such as `audit:data/audit.db` or
+   * `postgres://...`, supplied by the caller (this package reads no databases). Undefined for a
+   * spec it does not handle, which is then read as a path.
+   */
+  external?: (spec: string) => NodeJS.ReadableStream | undefined;
 }
 
 export const DEFAULT_SOURCE_OPTIONS = Object.freeze({
@@ -53,9 +59,10 @@ type ResolvedSourceOptions = Readonly<{
   maxRecordBytes: number;
   chunkBytes: number;
   stdin: NodeJS.ReadableStream | undefined;
+  external: ((spec: string) => NodeJS.ReadableStream | undefined) | undefined;
 }>;
 
-const OPTION_KEYS: readonly string[] = ["maxRecordBytes", "chunkBytes", "stdin"];
+const OPTION_KEYS: readonly string[] = ["maxRecordBytes", "chunkBytes", "stdin", "external"];
 /** The most a record may be: the largest string V8 makes is about 512 MiB. */
 const MAX_RECORD_BYTES_LIMIT = 256 * 1_048_576;
 
@@ -93,10 +100,14 @@ export function resolveSourceOptions(options: SourceOptions = {}): ResolvedSourc
   if (stdin !== undefined && typeof (stdin as Readable)[Symbol.asyncIterator] !== "function") {
     throw new TypeError("source option `stdin` must be a readable stream");
   }
+  if (options.external !== undefined && typeof options.external !== "function") {
+    throw new TypeError("source option `external` must be a function");
+  }
   return Object.freeze({
     maxRecordBytes: integer("maxRecordBytes", 1, MAX_RECORD_BYTES_LIMIT),
     chunkBytes: integer("chunkBytes", 1024, 64 * 1_048_576),
     stdin,
+    external: options.external,
   });
 }
 
@@ -135,6 +146,11 @@ async function* read(spec: string, opts: ResolvedSourceOptions): AsyncGenerator<
   if (spec === "-") {
     const stdin = opts.stdin ?? process.stdin;
     yield* readStream(stdin, STDIN, "stream", opts);
+    return;
+  }
+  const external = opts.external?.(spec);
+  if (external !== undefined) {
+    yield* readStream(external, spec, "stream", opts);
     return;
   }
   const info = await stat(spec).catch((error: NodeJS.ErrnoException) => {

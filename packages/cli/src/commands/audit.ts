@@ -8,7 +8,7 @@ import {
   openBackend,
   type ServerConfig,
 } from "@clearance/server";
-import { parseNow } from "../io.js";
+import { parseTime } from "../io.js";
 import { CliError, type Output, paint } from "../output.js";
 import { type Env, readConfig } from "./serve.js";
 
@@ -57,17 +57,9 @@ function filterOf(o: FilterOptions): AuditFilter {
   if (o.rule) f.rule = o.rule;
   if (o.source) f.source = o.source;
   if (o.requester) f.requester = o.requester;
-  if (o.since) f.from = new Date(parseNow(relativeTime(o.since), "--since")!).toISOString();
-  if (o.until) f.to = new Date(parseNow(relativeTime(o.until), "--until")!).toISOString();
+  if (o.since) f.from = new Date(parseTime(o.since, "--since")).toISOString();
+  if (o.until) f.to = new Date(parseTime(o.until, "--until")).toISOString();
   return f;
-}
-
-/** `30d`, `12h`, `15m` ago, or an RFC 3339 time as is. */
-function relativeTime(value: string): string {
-  const m = /^(\d+)([dhm])$/.exec(value);
-  if (!m) return value;
-  const unit = { d: 86_400_000, h: 3_600_000, m: 60_000 }[m[2] as "d" | "h" | "m"];
-  return new Date(Date.now() - Number(m[1]) * unit).toISOString();
 }
 
 export async function auditVerifyCommand(

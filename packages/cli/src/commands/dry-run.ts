@@ -13,7 +13,9 @@ import {
   StrictError,
 } from "@clearance/dryrun";
 import type { InputFormat } from "@clearance/engine";
-import { parseNow, readJson } from "../io.js";
+import type { AuditFilter } from "@clearance/server";
+import { auditSource, isAuditSource } from "../audit-source.js";
+import { parseNow, parseTime, readJson } from "../io.js";
 import { CliError, type Output, paint } from "../output.js";
 import { renderDiagnostics } from "../render.js";
 
@@ -31,6 +33,9 @@ export interface DryRunCliOptions {
   limit?: number;
   format?: InputFormat;
   progress: boolean;
+  /** time range for audit-log sources */
+  since?: string;
+  until?: string;
 }
 
 const ACTIONS = new Set(["allow", "deny", "review"]);
@@ -82,6 +87,14 @@ export async function dryRunCommand(output: Output, options: DryRunCliOptions): 
   if (options.decisions && !decisionsFormat)
     throw new CliError(`--decisions \`${options.decisions}\` must end in .ndjson or .csv`);
   const now = parseNow(options.now);
+  const auditFilter: AuditFilter = {};
+  if (options.since) auditFilter.from = new Date(parseTime(options.since, "--since")).toISOString();
+  if (options.until) auditFilter.to = new Date(parseTime(options.until, "--until")).toISOString();
+  if ((options.since || options.until) && !options.from.some(isAuditSource))
+    throw new CliError(
+      "--since and --until select entries of an audit log",
+      "add a source such as `--from audit:data/audit.db`",
+    );
   const context = options.context ? readJson(options.context, "context") : undefined;
 
   let decisionsStream: WriteStream | undefined;
@@ -96,6 +109,7 @@ export async function dryRunCommand(output: Output, options: DryRunCliOptions): 
     report = await dryRun({
       rules: options.rules,
       from: options.from,
+      external: (spec) => auditSource(spec, auditFilter),
       workers: options.workers,
       strict: options.strict,
       ...(options.baseline === undefined ? {} : { baseline: options.baseline }),

@@ -60,9 +60,9 @@ export function tourCommand(output: Output, options: TourOptions): number {
   return report.failed > 0 ? 1 : 0;
 }
 
-/** Example results: every `*.json` file, except request contexts and the dry-run history. */
+/** Example results: every `*.json` file, except request contexts and bodies, and the dry-run history. */
 function listJson(dir: string): string[] {
   return findFiles(dir, (name) => name.endsWith(".json")).filter(
-    (p) => !/[\\/](contexts|history)[\\/]/.test(p),
+    (p) => !/[\\/](contexts|history|requests)[\\/]/.test(p),
   );
 }

@@ -1,0 +1,201 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createServices, resolveConfig } from "@clearance/server";
+import Database from "better-sqlite3";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { root, run } from "./helpers.js";
+
+describe("clearance keys create", () => {
+  test("prints the key once on stdout and the config line with its hash on stderr", async () => {
+    const r = await run("keys", "create", "--id", "ci", "--scopes", "decide,audit:read");
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^clr_[A-Za-z0-9_-]{43}$/);
+    const line = /- \{ id: ci, scopes: \[decide, audit:read\], sha256: ([0-9a-f]{64}) \}/.exec(
+      r.err,
+    );
+    expect(line).not.toBeNull();
+    // the printed line is valid configuration and the printed key matches it
+    const { createHash } = await import("node:crypto");
+    expect(createHash("sha256").update(r.out).digest("hex")).toBe(line![1]);
+    expect(r.err).not.toContain(r.out);
+  });
+
+  test.each([
+    [["--id", "ci", "--scopes", "root"], "unknown scope `root`"],
+    [["--id", "a b"], "key id `a b` must be"],
+  ])("%j is refused: %s", async (args, message) => {
+    const r = await run("keys", "create", ...args);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain(message);
+  });
+});
+
+describe("clearance audit", () => {
+  let dir: string;
+  let db: string;
+  const env = { HMAC: "cli-test-hmac-secret" };
+  let config: string;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "clearance-cli-audit-"));
+    db = join(dir, "audit.db");
+    config = join(dir, "clearance.yaml");
+    writeFileSync(
+      config,
+      `rules: { dir: ${JSON.stringify(join(root, "rules"))}, watch: false }\naudit: { chain: cli, hmacSecret: "\${HMAC}", sqlite: { path: ${JSON.stringify(db)} } }\n`,
+    );
+    const services = await createServices(
+      resolveConfig(
+        {
+          rules: { dir: join(root, "rules"), watch: false },
+          audit: { chain: "cli", hmacSecret: env.HMAC, sqlite: { path: db } },
+        },
+        {},
+      ),
+      { processMetrics: false },
+    );
+    const { readFileSync } = await import("node:fs");
+    for (const name of ["malware", "signed-microsoft", "unsigned-lowscore"]) {
+      const result = JSON.parse(
+        readFileSync(join(root, "examples/results", `${name}.json`), "utf8"),
+      );
+      await services.decisions.decide({ result }, { source: "api", requester: "tester" });
+    }
+    await services.close();
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  const audit = async (...args: string[]) => {
+    const { main } = await import("../src/index.js");
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await main(
+      ["audit", ...args, "--config", config],
+      { out: (t) => out.push(t), err: (t) => err.push(t), color: false },
+      env,
+    );
+    return { code, out: out.join("\n"), err: err.join("\n") };
+  };
+
+  test("verify: ok with the right key, exit 3 naming the first broken link after tampering", async () => {
+    const ok = await audit("verify");
+    expect(ok.code).toBe(0);
+    expect(ok.out).toContain("ok: 3 entries verified");
+    const wrongKey = await run("audit", "verify", "--config", config);
+    expect(wrongKey.code).toBe(1);
+    expect(wrongKey.err).toContain("environment variable `HMAC`");
+
+    const sql = new Database(db);
+    sql
+      .prepare("UPDATE entries SET body = replace(body, '\"deny\"', '\"allow\"') WHERE seq = 1")
+      .run();
+    sql.close();
+    const broken = await audit("verify");
+    expect(broken.code).toBe(3);
+    expect(broken.out).toMatch(/broken: chain cli at seq 1 .*hash mismatch/);
+    const sql2 = new Database(db);
+    sql2
+      .prepare("UPDATE entries SET body = replace(body, '\"allow\"', '\"deny\"') WHERE seq = 1")
+      .run();
+    sql2.close();
+    expect((await audit("verify")).code).toBe(0);
+  });
+
+  test("query and tail print one line per entry; filters apply", async () => {
+    const q = await audit("query", "--decision", "deny");
+    expect(q.code).toBe(0);
+    expect(q.out.split("\n")).toHaveLength(1);
+    expect(q.out).toMatch(/deny\s+d521d88ca78e.*malware/);
+    const tail = await audit("tail", "-n", "2");
+    expect(tail.out.split("\n")).toHaveLength(2);
+    const json = JSON.parse((await audit("query", "--json", "--requester", "tester")).out);
+    expect(json.entries).toHaveLength(3);
+    const none = await audit("query", "--since", "2999-01-01T00:00:00Z");
+    expect(none.err).toContain("no entries match");
+    const bad = await audit("query", "--since", "yesterday");
+    expect(bad.code).toBe(1);
+    expect(bad.err).toContain("--since `yesterday` is not a timestamp");
+  });
+
+  test("export writes NDJSON with inputs that dry-run can replay", async () => {
+    const out = join(dir, "export.ndjson");
+    const r = await audit("export", "--out", out);
+    expect(r.code).toBe(0);
+    expect(r.err).toContain("3 entries written");
+    const dry = await run(
+      "dry-run",
+      "--rules",
+      join(root, "rules"),
+      "--from",
+      out,
+      "--now",
+      "2026-11-26T12:00:00Z",
+    );
+    expect(dry.code, dry.err).toBe(0);
+    expect(dry.out).toMatch(/read 3 = decided 3/);
+    // the replayed inputs are the recorded results, so the same rules decide the same way
+    expect(dry.out).toMatch(/deny\s+1/);
+    const bare = join(dir, "bare.ndjson");
+    expect((await audit("export", "--out", bare, "--no-inputs")).code).toBe(0);
+    const none = await run(
+      "dry-run",
+      "--rules",
+      join(root, "rules"),
+      "--from",
+      bare,
+      "--now",
+      "2026-11-26T12:00:00Z",
+    );
+    expect(none.out).toMatch(/invalid 3/);
+  });
+});
+
+describe("clearance dry-run --from audit:", () => {
+  test("replays the inputs recorded in an SQLite audit log, in a time range", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "clearance-cli-replay-"));
+    try {
+      const db = join(dir, "audit.db");
+      const services = await createServices(
+        resolveConfig({
+          rules: { dir: join(root, "rules"), watch: false },
+          audit: { sqlite: { path: db } },
+        }),
+        { processMetrics: false },
+      );
+      const { readFileSync } = await import("node:fs");
+      for (const name of ["malware", "signed-microsoft", "minimal", "malware"]) {
+        const result = JSON.parse(
+          readFileSync(join(root, "examples/results", `${name}.json`), "utf8"),
+        );
+        await services.decisions.decide(
+          name === "minimal" ? { result, context: { group: "finance" } } : { result },
+          { source: "api", requester: null },
+        );
+      }
+      await services.close();
+      const all = await run(
+        "dry-run",
+        "--rules",
+        join(root, "examples/rules-tightened"),
+        "--baseline",
+        join(root, "rules"),
+        "--from",
+        `audit:${db}`,
+        "--now",
+        "2026-11-26T12:00:00Z",
+      );
+      expect(all.code, all.err).toBe(0);
+      expect(all.out).toMatch(/read 4 = decided 4/);
+      const none = await run("dry-run", "--from", `audit:${db}`, "--since", "2999-01-01T00:00:00Z");
+      expect(none.out).toMatch(/read 0/);
+      const missing = await run("dry-run", "--from", `audit:${join(dir, "nope.db")}`);
+      expect(missing.code).toBe(1);
+      expect(missing.err).toMatch(/cannot read the audit log/);
+      const stray = await run("dry-run", "--from", "examples/history", "--since", "1d");
+      expect(stray.code).toBe(1);
+      expect(stray.err).toContain("--since and --until select entries of an audit log");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
