@@ -10,18 +10,20 @@ export interface Migration {
   postgres: string;
 }
 
-const ENTRIES_COLUMNS = (json: string) => `
-  id TEXT PRIMARY KEY,
+// Ids (UUIDv7) and times (RFC 3339, UTC, milliseconds) sort as bytes; PostgreSQL compares text by
+// the database's collation unless told otherwise, and some collations skip the punctuation.
+const ENTRIES_COLUMNS = (collate: string) => `
+  id TEXT${collate} PRIMARY KEY,
   chain TEXT NOT NULL,
   seq BIGINT NOT NULL,
-  time TEXT NOT NULL,
+  time TEXT${collate} NOT NULL,
   source TEXT NOT NULL,
   requester TEXT,
   sha256 TEXT NOT NULL,
   decision TEXT NOT NULL,
   rule TEXT,
   input_hash TEXT NOT NULL,
-  body ${json} NOT NULL,
+  body TEXT NOT NULL,
   hash TEXT NOT NULL,
   UNIQUE (chain, seq)`;
 
@@ -37,13 +39,13 @@ export const MIGRATIONS: readonly Migration[] = Object.freeze([
     version: 1,
     description: "entries, content-addressed inputs, checkpoints, webhook deliveries",
     sqlite: `
-CREATE TABLE entries (${ENTRIES_COLUMNS("TEXT")});
+CREATE TABLE entries (${ENTRIES_COLUMNS("")});
 CREATE TABLE inputs (hash TEXT PRIMARY KEY, body TEXT NOT NULL);
 CREATE TABLE checkpoints (chain TEXT PRIMARY KEY, seq BIGINT NOT NULL, hash TEXT NOT NULL, mac TEXT NOT NULL, pruned_at TEXT NOT NULL);
 CREATE TABLE deliveries (id TEXT PRIMARY KEY, received_at TEXT NOT NULL);
 ${INDEXES}`,
     postgres: `
-CREATE TABLE entries (${ENTRIES_COLUMNS("TEXT")});
+CREATE TABLE entries (${ENTRIES_COLUMNS(' COLLATE "C"')});
 CREATE TABLE inputs (hash TEXT PRIMARY KEY, body TEXT NOT NULL);
 CREATE TABLE checkpoints (chain TEXT PRIMARY KEY, seq BIGINT NOT NULL, hash TEXT NOT NULL, mac TEXT NOT NULL, pruned_at TEXT NOT NULL);
 CREATE TABLE deliveries (id TEXT PRIMARY KEY, received_at TEXT NOT NULL);

@@ -1,0 +1,463 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import {
+  type AuditBackend,
+  type AuditFilter,
+  AuditUnavailableError,
+} from "../src/audit/backend.js";
+import { type AuditEntry, chainHash, checkpointMac, GENESIS_HASH } from "../src/audit/entry.js";
+import { AuditLog, type AuditLogOptions } from "../src/audit/log.js";
+import { MIGRATIONS, SCHEMA_VERSION } from "../src/audit/migrations.js";
+import {
+  count,
+  inputFor,
+  PG_SKIP_REASON,
+  PG_URL,
+  postgresStore,
+  type RecordFields,
+  record,
+  type Store,
+  sqliteStore,
+} from "./audit-helpers.js";
+
+// The same behaviour is required of every backend: the log above them must not be able to tell.
+const backends = [
+  { title: "SQLite", make: async () => sqliteStore(), skip: false },
+  {
+    title: PG_URL ? "PostgreSQL" : `PostgreSQL (${PG_SKIP_REASON})`,
+    make: () => postgresStore(),
+    skip: PG_URL === undefined,
+  },
+];
+if (!PG_URL) console.warn(`audit conformance suite on PostgreSQL ${PG_SKIP_REASON}`);
+
+const KEY = "test-hmac-key";
+
+for (const { title, make, skip } of backends) {
+  describe.skipIf(skip)(`audit log conformance: ${title}`, () => {
+    let store: Store;
+    const logs: AuditLog[] = [];
+
+    beforeEach(async () => {
+      store = await make();
+    });
+
+    afterEach(async () => {
+      for (const log of logs.splice(0)) await log.close();
+      await store.dispose();
+    });
+
+    async function openLog(
+      options: Partial<AuditLogOptions> = {},
+      backend: AuditBackend = store.open(),
+    ): Promise<AuditLog> {
+      const log = new AuditLog(backend, {
+        chain: "main",
+        hmacSecret: KEY,
+        maxBatch: 100,
+        ...options,
+      });
+      logs.push(log);
+      await log.open();
+      return log;
+    }
+
+    /** Appends one at a time, so seq order is record order. */
+    async function appendAll(
+      log: AuditLog,
+      records: RecordFields[],
+      input = (r: RecordFields) => inputFor(r),
+    ) {
+      const out: AuditEntry[] = [];
+      for (const r of records) out.push(await log.append(r, input(r)));
+      return out;
+    }
+
+    it("appends with chain, seq and hash, and reads an entry back with its input", async () => {
+      const log = await openLog();
+      const r1 = record({ decision: "deny", rule: "no-macros", requester: "key-1" });
+      const e1 = await log.append(r1, '{"doc":1}');
+      expect(e1).toMatchObject({ chain: "main", seq: 1, prevHash: GENESIS_HASH, id: r1.id });
+      expect(e1.hash).toMatch(/^[0-9a-f]{64}$/);
+      const e2 = await log.append(record(), '{"doc":2}');
+      expect(e2).toMatchObject({ seq: 2, prevHash: e1.hash });
+
+      const got = await log.get(r1.id);
+      expect(got?.entry).toEqual(e1);
+      expect(got?.input).toEqual({ doc: 1 });
+      expect(await log.get("00000000-0000-7000-8000-000000000000")).toBeUndefined();
+    });
+
+    it("stores identical inputs once, across batches and within one", async () => {
+      const log = await openLog();
+      await log.append(record(), '{"same":true}');
+      await log.append(record(), '{"same":true}');
+      await Promise.all([
+        log.append(record(), '{"same":true}'),
+        log.append(record(), '{"other":true}'),
+        log.append(record(), '{"other":true}'),
+      ]);
+      expect(await count(store, "SELECT COUNT(*) AS n FROM inputs")).toBe(2);
+      expect(await count(store, "SELECT COUNT(*) AS n FROM entries")).toBe(5);
+      expect((await log.verify()).ok).toBe(true);
+    });
+
+    it("group-commits 500 concurrent appends into a contiguous chain", async () => {
+      const commits: { entries: number; ok: boolean }[] = [];
+      const log = await openLog({ onCommit: (entries, _s, ok) => commits.push({ entries, ok }) });
+      const entries = await Promise.all(
+        Array.from({ length: 500 }, (_, i) => {
+          const r = record();
+          return log.append(r, inputFor(r, i));
+        }),
+      );
+      expect(entries.map((e) => e.seq).sort((a, b) => a - b)).toEqual(
+        Array.from({ length: 500 }, (_, i) => i + 1),
+      );
+      expect(commits.every((c) => c.ok)).toBe(true);
+      expect(commits.reduce((n, c) => n + c.entries, 0)).toBe(500);
+      expect(commits.length).toBeLessThan(500);
+      expect(Math.max(...commits.map((c) => c.entries))).toBeLessThanOrEqual(100);
+      const report = await log.verify();
+      expect(report).toMatchObject({ ok: true, entries: 500 });
+      expect(report.chains).toEqual([
+        expect.objectContaining({ chain: "main", entries: 500, from: 1, to: 500 }),
+      ]);
+    });
+
+    it("stays writable after a batch fails", async () => {
+      const log = await openLog();
+      const first = record();
+      await log.append(first, "{}");
+      // a duplicate id violates the primary key: the whole batch is refused and rolled back
+      const duplicate = log.append({ ...record(), id: first.id }, '{"dup":true}');
+      await expect(duplicate).rejects.toBeInstanceOf(AuditUnavailableError);
+      expect((await log.append(record(), "{}")).seq).toBe(2);
+      expect(await log.verify()).toMatchObject({ ok: true, entries: 2 });
+      expect(await count(store, "SELECT COUNT(*) AS n FROM inputs")).toBe(1);
+    });
+
+    it("continues the chain after a restart; migrating again is harmless", async () => {
+      const first = await openLog();
+      await appendAll(first, [record(), record(), record()]);
+      await first.close();
+
+      const backend = store.open();
+      expect(await backend.migrate()).toBe(SCHEMA_VERSION);
+      expect(await backend.migrate()).toBe(SCHEMA_VERSION);
+      const second = await openLog({}, backend);
+      expect((await second.append(record(), "{}")).seq).toBe(4);
+      expect(await second.verify()).toMatchObject({ ok: true, entries: 4 });
+      expect(await count(store, "SELECT COUNT(*) AS n FROM schema_migrations")).toBe(
+        MIGRATIONS.length,
+      );
+    });
+
+    it("refuses a database with a newer schema version", async () => {
+      await openLog();
+      await store.sql(
+        "INSERT INTO schema_migrations (version, description, applied_at) VALUES (?, ?, ?)",
+        SCHEMA_VERSION + 1,
+        "from the future",
+        "2030-01-01T00:00:00.000Z",
+      );
+      const opening = (async () => {
+        const b = store.open();
+        await b.migrate();
+      })();
+      await expect(opening).rejects.toThrow(/newer than this Clearance knows/);
+      await expect(opening).rejects.toBeInstanceOf(AuditUnavailableError);
+    });
+
+    describe("detects tampering", () => {
+      type Tamper = (s: Store, e: AuditEntry[]) => Promise<unknown>;
+      const bodyOf = async (s: Store, id: string) =>
+        (await s.sql<{ body: string }>("SELECT body FROM entries WHERE id = ?", id))[0]!.body;
+      const cases: { what: string; problem: string; seq: number; tamper: Tamper }[] = [
+        {
+          what: "an edited body",
+          problem: "hash_mismatch",
+          seq: 3,
+          tamper: async (s, e) => {
+            const body = (await bodyOf(s, e[2]!.id)).replace(
+              '"decision":"deny"',
+              '"decision":"allow"',
+            );
+            expect(body).toContain('"decision":"allow"');
+            await s.sql("UPDATE entries SET body = ? WHERE id = ?", body, e[2]!.id);
+          },
+        },
+        {
+          what: "a deleted entry in the middle",
+          problem: "entry_missing",
+          seq: 3,
+          tamper: (s, e) => s.sql("DELETE FROM entries WHERE id = ?", e[2]!.id),
+        },
+        {
+          what: "a changed decision column (body intact)",
+          problem: "column_mismatch",
+          seq: 3,
+          tamper: (s, e) => s.sql("UPDATE entries SET decision = 'allow' WHERE id = ?", e[2]!.id),
+        },
+        {
+          what: "a changed input snapshot",
+          problem: "input_mismatch",
+          seq: 3,
+          tamper: (s, e) =>
+            s.sql("UPDATE inputs SET body = ? WHERE hash = ?", '{"forged":true}', e[2]!.inputHash),
+        },
+        {
+          what: "a deleted input snapshot",
+          problem: "input_missing",
+          seq: 3,
+          tamper: (s, e) => s.sql("DELETE FROM inputs WHERE hash = ?", e[2]!.inputHash),
+        },
+        {
+          what: "a forged checkpoint hiding deleted entries",
+          problem: "checkpoint_forged",
+          seq: 2,
+          tamper: async (s, e) => {
+            await s.sql("DELETE FROM entries WHERE chain = 'main' AND seq <= 2");
+            // without the key, the forger can only compute the unkeyed MAC
+            await s.sql(
+              "INSERT INTO checkpoints (chain, seq, hash, mac, pruned_at) VALUES (?, ?, ?, ?, ?)",
+              "main",
+              2,
+              e[1]!.hash,
+              checkpointMac("main", 2, e[1]!.hash, null),
+              new Date().toISOString(),
+            );
+          },
+        },
+        {
+          what: "an edited body with its hash recomputed without the key",
+          problem: "hash_mismatch",
+          seq: 5,
+          tamper: async (s, e) => {
+            const body = (await bodyOf(s, e[4]!.id)).replace('"reason":"', '"reason":"edited ');
+            await s.sql(
+              "UPDATE entries SET body = ?, hash = ? WHERE id = ?",
+              body,
+              chainHash(e[3]!.hash, body, null),
+              e[4]!.id,
+            );
+          },
+        },
+      ];
+
+      it.each(cases)("$what → $problem at seq $seq", async ({ problem, seq, tamper }) => {
+        const log = await openLog();
+        const entries = await appendAll(log, [
+          record(),
+          record(),
+          record({ decision: "deny", rule: "blocked" }),
+          record(),
+          record(),
+        ]);
+        expect((await log.verify()).ok).toBe(true);
+        await tamper(store, entries);
+        const report = await log.verify();
+        expect(report.ok).toBe(false);
+        expect(report.broken).toMatchObject({ chain: "main", problem, seq });
+      });
+    });
+
+    describe("prune", () => {
+      const old = (day: number) => `2020-01-0${day}T00:00:00.000Z`;
+
+      it("removes old entries and their unreferenced inputs behind a checkpoint", async () => {
+        const log = await openLog();
+        const olds = [1, 2, 3, 4, 5].map((d) => record({ time: old(d) }));
+        const news = [record(), record(), record()];
+        // the first old and the first new entry share an input: it must survive the prune
+        const shared = '{"shared":true}';
+        const entries = await appendAll(log, [...olds, ...news], (r) =>
+          r === olds[0] || r === news[0] ? shared : inputFor(r),
+        );
+        expect(await count(store, "SELECT COUNT(*) AS n FROM inputs")).toBe(7);
+
+        expect(await log.prune(new Date("2020-01-03T12:00:00.000Z"))).toBe(3);
+        expect(await log.get(entries[2]!.id)).toBeUndefined();
+        expect((await log.get(entries[3]!.id))?.entry).toEqual(entries[3]);
+        expect(await count(store, "SELECT COUNT(*) AS n FROM inputs")).toBe(5);
+        const report = await log.verify();
+        expect(report).toMatchObject({ ok: true, entries: 5 });
+        expect(report.chains[0]).toMatchObject({ chain: "main", from: 4, to: 8 });
+
+        expect(await log.prune(new Date("2019-01-01T00:00:00.000Z"))).toBe(0);
+        expect((await log.append(record(), shared)).seq).toBe(9);
+        expect(await log.verify()).toMatchObject({ ok: true, entries: 6 });
+      });
+
+      it("continues from the checkpoint when everything was pruned", async () => {
+        const log = await openLog();
+        await appendAll(log, [record(), record(), record()]);
+        expect(await log.prune(new Date(Date.now() + 60_000))).toBe(3);
+        expect(await count(store, "SELECT COUNT(*) AS n FROM inputs")).toBe(0);
+        expect((await log.verify()).chains[0]).toMatchObject({ entries: 0, from: 4, to: 3 });
+        await log.close();
+
+        // a restarted log finds its head in the checkpoint
+        const again = await openLog();
+        expect((await again.append(record(), "{}")).seq).toBe(4);
+        expect(await again.verify()).toMatchObject({ ok: true, entries: 1 });
+      });
+    });
+
+    describe("query and export", () => {
+      const SHAS = ["a", "b", "c"].map((c) => c.repeat(64));
+      const SOURCES = ["api", "batch", "webhook", "gate", "sync"] as const;
+      const DECISIONS = ["allow", "deny", "review"] as const;
+      const at = (i: number) => `2026-01-01T00:${String(i).padStart(2, "0")}:00.000Z`;
+      const N = 30;
+
+      function dataset(): RecordFields[] {
+        return Array.from({ length: N }, (_, i) =>
+          record({
+            time: at(i),
+            sha256: SHAS[i % 3]!,
+            decision: DECISIONS[Math.floor(i / 2) % 3]!,
+            rule: i % 4 === 0 ? null : `rule-${i % 2}`,
+            source: SOURCES[i % 5]!,
+            requester: i % 2 ? "key-a" : "key-b",
+          }),
+        );
+      }
+
+      async function seeded() {
+        const log = await openLog();
+        const records = dataset();
+        // created in order, so ids (time-ordered) follow `time` too
+        await Promise.all(records.map((r) => log.append(r, inputFor(r))));
+        return { log, records };
+      }
+
+      const filters: { name: string; filter: AuditFilter; match: (r: RecordFields) => boolean }[] =
+        [
+          { name: "no filter", filter: {}, match: () => true },
+          { name: "sha256", filter: { sha256: SHAS[1]! }, match: (r) => r.sha256 === SHAS[1] },
+          { name: "decision", filter: { decision: "deny" }, match: (r) => r.decision === "deny" },
+          { name: "rule", filter: { rule: "rule-1" }, match: (r) => r.rule === "rule-1" },
+          { name: "source", filter: { source: "webhook" }, match: (r) => r.source === "webhook" },
+          {
+            name: "requester",
+            filter: { requester: "key-a" },
+            match: (r) => r.requester === "key-a",
+          },
+          {
+            name: "from (inclusive) and to (exclusive)",
+            filter: { from: at(10), to: at(20) },
+            match: (r) => r.time >= at(10) && r.time < at(20),
+          },
+          { name: "from only", filter: { from: at(25) }, match: (r) => r.time >= at(25) },
+          {
+            name: "sha256 and decision",
+            filter: { sha256: SHAS[0]!, decision: "allow" },
+            match: (r) => r.sha256 === SHAS[0] && r.decision === "allow",
+          },
+          { name: "nothing matches", filter: { rule: "no-such-rule" }, match: () => false },
+        ];
+
+      it.each(filters)(
+        "filters by $name, newest first, paging every entry once",
+        async ({ filter, match }) => {
+          const { log, records } = await seeded();
+          const expected = records
+            .filter(match)
+            .map((r) => r.id)
+            .reverse();
+
+          const all = await log.query(filter, 1000);
+          expect(all.entries.map((e) => e.id)).toEqual(expected);
+          expect(all.nextCursor).toBeNull();
+
+          const paged: string[] = [];
+          let cursor: string | undefined;
+          for (let pages = 0; ; pages++) {
+            expect(pages).toBeLessThanOrEqual(N);
+            const page = await log.query(filter, 4, cursor);
+            expect(page.entries.length).toBeLessThanOrEqual(4);
+            paged.push(...page.entries.map((e) => e.id));
+            if (page.nextCursor === null) break;
+            cursor = page.nextCursor;
+          }
+          expect(paged).toEqual(expected);
+        },
+      );
+
+      it("exports oldest first with inputs, and finds the latest entry for a file", async () => {
+        const { log, records } = await seeded();
+        const exported = [];
+        for await (const e of log.export({})) exported.push(e);
+        expect(exported.map((e) => e.id)).toEqual(records.map((r) => r.id));
+        expect(exported.map((e) => e.input)).toEqual(records.map((r) => JSON.parse(inputFor(r))));
+
+        const denied = [];
+        for await (const e of log.export({ decision: "deny" }, { inputs: false })) denied.push(e);
+        expect(denied.map((e) => e.id)).toEqual(
+          records.filter((r) => r.decision === "deny").map((r) => r.id),
+        );
+        expect(denied.every((e) => !("input" in e))).toBe(true);
+
+        const latest = records.filter((r) => r.sha256 === SHAS[2]).at(-1)!;
+        expect((await log.latestFor(SHAS[2]!))?.id).toBe(latest.id);
+        expect(await log.latestFor("f".repeat(64))).toBeUndefined();
+      });
+
+      it("exports past one read page", async () => {
+        const log = await openLog({ maxBatch: 500 });
+        const records = Array.from({ length: 1_234 }, () => record());
+        await Promise.all(records.map((r) => log.append(r, "{}")));
+        const ids: string[] = [];
+        for await (const e of log.export({}, { inputs: false })) ids.push(e.id);
+        expect(ids).toEqual(records.map((r) => r.id));
+      });
+    });
+
+    it("claims a webhook delivery once until it is released", async () => {
+      const log = await openLog();
+      expect(await log.claimDelivery("delivery-1")).toBe(true);
+      expect(await log.claimDelivery("delivery-1")).toBe(false);
+      expect(await log.claimDelivery("delivery-2")).toBe(true);
+      await log.releaseDelivery("delivery-1");
+      expect(await log.claimDelivery("delivery-1")).toBe(true);
+      expect(await log.claimDelivery("delivery-2")).toBe(false);
+    });
+
+    it.each([
+      { layout: "one shared backend", shared: true },
+      { layout: "a backend each", shared: false },
+    ])(
+      "keeps two chains apart under interleaved concurrent appends ($layout)",
+      async ({ shared }) => {
+        const backend = store.open();
+        const a = await openLog({ chain: "a" }, backend);
+        const b = await openLog({ chain: "b" }, shared ? backend : store.open());
+        const appends: Promise<AuditEntry>[] = [];
+        for (let i = 0; i < 300; i++) {
+          const ra = record();
+          const rb = record();
+          appends.push(a.append(ra, inputFor(ra)), b.append(rb, inputFor(rb)));
+        }
+        const entries = await Promise.all(appends);
+        for (const chain of ["a", "b"]) {
+          expect(
+            entries
+              .filter((e) => e.chain === chain)
+              .map((e) => e.seq)
+              .sort((x, y) => x - y),
+          ).toEqual(Array.from({ length: 300 }, (_, i) => i + 1));
+        }
+        const report = await a.verify();
+        expect(report).toMatchObject({ ok: true, entries: 600 });
+        expect(report.chains.map((c) => [c.chain, c.entries, c.to])).toEqual([
+          ["a", 300, 300],
+          ["b", 300, 300],
+        ]);
+        expect(await count(store, "SELECT COUNT(*) AS n FROM entries WHERE chain = ?", "a")).toBe(
+          300,
+        );
+        expect(await count(store, "SELECT COUNT(DISTINCT id) AS n FROM entries")).toBe(600);
+      },
+    );
+  });
+}

@@ -1,0 +1,135 @@
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import pg from "pg";
+import type { AuditBackend } from "../src/audit/backend.js";
+import type { AuditRecord } from "../src/audit/entry.js";
+import { newId } from "../src/audit/ids.js";
+import { PostgresBackend } from "../src/audit/postgres.js";
+import { SqliteBackend } from "../src/audit/sqlite.js";
+
+/** PostgreSQL tests run only against a server named here (CI starts one and sets it). */
+export const PG_URL = process.env.CLEARANCE_TEST_PG || undefined;
+export const PG_SKIP_REASON =
+  "skipped: set CLEARANCE_TEST_PG=postgres://postgres@127.0.0.1:5432/test to run";
+
+export type RecordFields = Omit<AuditRecord, "inputHash">;
+
+let counter = 0;
+
+/** A plausible decision record; every call gets a fresh, later id. */
+export function record(overrides: Partial<RecordFields> = {}): RecordFields {
+  counter++;
+  return {
+    id: newId(),
+    time: new Date().toISOString(),
+    source: "api",
+    requester: null,
+    sha256: randomBytes(32).toString("hex"),
+    fileName: `file-${counter}.bin`,
+    decision: "allow",
+    rule: null,
+    reason: `reason ${counter}`,
+    matched: [],
+    monitored: [],
+    errors: [],
+    ruleset: { revision: "rev-1", commit: null, dirty: false },
+    latencyUs: 42,
+    shadow: null,
+    deliveryId: null,
+    explain: null,
+    ...overrides,
+  };
+}
+
+/** An input snapshot as the server stores it: JSON text. */
+export function inputFor(r: RecordFields, extra: unknown = null): string {
+  return JSON.stringify({ sha256: r.sha256, fileName: r.fileName, extra });
+}
+
+/** One database holding audit logs, with raw SQL access to tamper with it behind the log's back. */
+export interface Store {
+  readonly kind: "sqlite" | "postgres";
+  /** a new backend on the same database, as after a restart or on another replica */
+  open(url?: string): AuditBackend;
+  /** raw SQL with `?` placeholders, bypassing the backend */
+  sql<R = Record<string, unknown>>(query: string, ...params: unknown[]): Promise<R[]>;
+  /** closes every backend opened here and removes the database */
+  dispose(): Promise<void>;
+}
+
+/** `SELECT COUNT(*) AS n ...` as a number on both engines (PostgreSQL returns bigint as text). */
+export async function count(store: Store, query: string, ...params: unknown[]): Promise<number> {
+  const rows = await store.sql<{ n: number | string }>(query, ...params);
+  return Number(rows[0]!.n);
+}
+
+export function sqliteStore(): Store {
+  const dir = mkdtempSync(join(tmpdir(), "clearance-audit-"));
+  const path = join(dir, "audit.db");
+  const backends: AuditBackend[] = [];
+  let raw: Database.Database | undefined;
+  return {
+    kind: "sqlite",
+    open() {
+      const b = new SqliteBackend({ path, synchronous: "normal" });
+      backends.push(b);
+      return b;
+    },
+    async sql<R>(query: string, ...params: unknown[]) {
+      raw ??= new Database(path);
+      const stmt = raw.prepare(query);
+      if (stmt.reader) return stmt.all(...params) as R[];
+      stmt.run(...params);
+      return [];
+    },
+    async dispose() {
+      for (const b of backends) await b.close();
+      raw?.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function postgresStore(url = PG_URL!): Promise<Store> {
+  const schema = `t_${randomBytes(6).toString("hex")}`;
+  const raw = new pg.Client({ connectionString: url });
+  await raw.connect();
+  // the backend creates the schema; the raw connection resolves names in it once it exists
+  await raw.query(`SET search_path TO ${schema}`);
+  const backends: AuditBackend[] = [];
+  return {
+    kind: "postgres",
+    open(backendUrl = url) {
+      const b = new PostgresBackend({ url: backendUrl, poolSize: 4, schema });
+      backends.push(b);
+      return b;
+    },
+    async sql<R>(query: string, ...params: unknown[]) {
+      let i = 0;
+      const text = query.replace(/\?/g, () => `$${++i}`);
+      return (await raw.query(text, params)).rows as R[];
+    },
+    async dispose() {
+      for (const b of backends) await b.close();
+      await raw.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      await raw.end();
+    },
+  };
+}
+
+/** Polls `condition` until it holds; fails after `timeoutMs` rather than hanging the test. */
+export async function until(
+  condition: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+  what = "condition",
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
