@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
+import { createServer, type Server, type Socket, connect as tcpConnect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
@@ -132,4 +133,62 @@ export async function until(
       throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
   }
+}
+
+/** The same server as CLEARANCE_TEST_PG, reached through 127.0.0.1:port instead. */
+export function viaPort(port: number): string {
+  const url = new URL(PG_URL!);
+  url.hostname = "127.0.0.1";
+  url.port = String(port);
+  return url.toString();
+}
+
+export function listen(server: Server, port = 0): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, "127.0.0.1", () => {
+      server.off("error", reject);
+      resolve((server.address() as { port: number }).port);
+    });
+  });
+}
+
+export function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => server.close(() => resolve()));
+}
+
+/** A TCP proxy in front of PostgreSQL that a test can cut (an outage) and restore. */
+export async function startProxy() {
+  const target = new URL(PG_URL!);
+  const sockets = new Set<Socket>();
+  const server = createServer((client) => {
+    const upstream = tcpConnect(Number(target.port || 5432), target.hostname || "127.0.0.1");
+    const drop = () => {
+      client.destroy();
+      upstream.destroy();
+      sockets.delete(client);
+      sockets.delete(upstream);
+    };
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on("error", drop).on("close", drop);
+    }
+    client.pipe(upstream).pipe(client);
+  });
+  const port = await listen(server);
+  return {
+    url: viaPort(port),
+    /** stops accepting and kills every open connection, both ways */
+    async cut() {
+      const closed = closeServer(server);
+      for (const s of sockets) s.destroy();
+      await closed;
+    },
+    async restore() {
+      await listen(server, port);
+    },
+    async stop() {
+      if (server.listening) await this.cut();
+    },
+  };
 }

@@ -73,3 +73,58 @@ function mergeDeep(
   }
   return out;
 }
+
+/**
+ * Concurrent clients posting decisions over HTTP until stopped: the ids they were given, and the
+ * status and problem code of every refusal.
+ */
+export function load(url: string, clients: number) {
+  const received: string[] = [];
+  const refused: { status: number; code: string }[] = [];
+  let networkErrors = 0;
+  let stopped = false;
+  const results = ["malware", "signed-microsoft", "unsigned-lowscore", "minimal"].map(example);
+  const loops = Array.from({ length: clients }, async (_, c) => {
+    for (let i = 0; !stopped; i++) {
+      try {
+        const res = await fetch(`${url}/v1/decisions`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ result: results[(c + i) % results.length] }),
+        });
+        const body = (await res.json()) as { decisionId?: string; code?: string };
+        if (res.status === 200) received.push(body.decisionId!);
+        else {
+          refused.push({ status: res.status, code: body.code ?? "" });
+          await new Promise((r) => setTimeout(r, 5));
+        }
+      } catch {
+        networkErrors++;
+        if (stopped) return;
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    }
+  });
+  return {
+    received,
+    refused,
+    failures: () => refused.length + networkErrors,
+    async stop() {
+      stopped = true;
+      await Promise.all(loops);
+    },
+  };
+}
+
+/** Polls until `check` holds; fails after `ms` instead of hanging. */
+export async function waitFor(
+  check: () => boolean,
+  ms = 10_000,
+  what = "condition",
+): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}

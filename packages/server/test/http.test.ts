@@ -1,6 +1,11 @@
 import { cpSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { createApiKey } from "../src/auth.js";
+import { resolveConfig } from "../src/config.js";
+import { buildApp, fastifyOptions } from "../src/server.js";
+import { createServices } from "../src/services.js";
 import { example, makeApp, REPO, RULES, type TestApp, tempDir } from "./helpers.js";
 
 const json = { "content-type": "application/json" };
@@ -504,5 +509,82 @@ describe("operations endpoints", () => {
       ].sort(),
     );
     expect(doc.paths["/v1/decisions"].post.requestBody).toBeDefined();
+  });
+});
+
+describe("privacy", () => {
+  test("redacted fields are removed from the stored input, the answer is unchanged", async () => {
+    const t = await makeApp({
+      audit: { redact: ["/result/fileName", "/context/group", "/result/vendor/signer"] },
+    });
+    try {
+      const result = example("signed-microsoft");
+      const res = await t.app.inject({
+        method: "POST",
+        url: "/v1/decisions",
+        payload: { result, context: { group: "engineering", tags: ["a"] } },
+      });
+      expect(res.statusCode).toBe(200);
+      const stored = (await t.services.audit.get(res.json().decisionId))!;
+      const input = stored.input as {
+        result: Record<string, unknown>;
+        context: Record<string, unknown>;
+      };
+      expect(input.result.fileName).toBeUndefined();
+      expect(input.result.sha256).toBe(result.sha256);
+      expect(input.context).toEqual({ tags: ["a"] });
+      expect(stored.entry.fileName).toBeNull();
+    } finally {
+      await t.close();
+    }
+  });
+
+  test("logs never hold API keys, signatures or secrets, even at trace level with request logs", async () => {
+    const key = createApiKey();
+    const tmp = tempDir();
+    const lines: string[] = [];
+    const stream = new Writable({
+      write(chunk, _enc, done) {
+        lines.push(String(chunk));
+        done();
+      },
+    });
+    const secret = "webhook-secret-0123456789";
+    const hmac = "hmac-secret-0123456789";
+    const config = resolveConfig({
+      server: { logLevel: "trace", logRequests: true },
+      rules: { dir: RULES, watch: false },
+      audit: { sqlite: { path: join(tmp.dir, "a.db") }, hmacSecret: hmac },
+      auth: { keys: [{ id: "ci", scopes: ["admin"], sha256: key.sha256 }] },
+      webhook: { secret },
+    });
+    const services = await createServices(config, { processMetrics: false });
+    const app = await buildApp(services, {
+      ...(fastifyOptions(config, undefined).logger as object),
+      stream,
+    });
+    try {
+      await app.inject({
+        method: "POST",
+        url: "/v1/decisions",
+        payload: { result: example("malware") },
+        headers: { authorization: `Bearer ${key.secret}` },
+      });
+      await app.inject({ url: "/v1/audit", headers: { authorization: `Bearer ${key.secret}x` } });
+      await app.inject({
+        method: "POST",
+        url: "/v1/webhooks/platform",
+        payload: "{}",
+        headers: { "content-type": "application/json", "x-platform-signature": "sha256=abc" },
+      });
+      app.log.info({ config }, "configuration");
+      const text = lines.join("");
+      expect(lines.length).toBeGreaterThan(3);
+      for (const s of [key.secret, secret, hmac, "sha256=abc"]) expect(text).not.toContain(s);
+    } finally {
+      await app.close();
+      await services.close();
+      tmp.remove();
+    }
   });
 });

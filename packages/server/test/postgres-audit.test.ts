@@ -1,77 +1,23 @@
-import { createServer, type Server, type Socket, connect as tcpConnect } from "node:net";
+import { createServer } from "node:net";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type AuditBackend, AuditUnavailableError } from "../src/audit/backend.js";
 import { AuditLog } from "../src/audit/log.js";
 import {
+  closeServer,
   count,
   inputFor,
+  listen,
   PG_SKIP_REASON,
   PG_URL,
   postgresStore,
   record,
   type Store,
+  startProxy,
   until,
+  viaPort,
 } from "./audit-helpers.js";
 
 if (!PG_URL) console.warn(`PostgreSQL audit backend tests ${PG_SKIP_REASON}`);
-
-/** The same server as CLEARANCE_TEST_PG, reached through 127.0.0.1:port instead. */
-function viaPort(port: number): string {
-  const url = new URL(PG_URL!);
-  url.hostname = "127.0.0.1";
-  url.port = String(port);
-  return url.toString();
-}
-
-function listen(server: Server, port = 0): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(port, "127.0.0.1", () => {
-      server.off("error", reject);
-      resolve((server.address() as { port: number }).port);
-    });
-  });
-}
-
-function closeServer(server: Server): Promise<void> {
-  return new Promise((resolve) => server.close(() => resolve()));
-}
-
-/** A TCP proxy in front of PostgreSQL that a test can cut (an outage) and restore. */
-async function startProxy() {
-  const target = new URL(PG_URL!);
-  const sockets = new Set<Socket>();
-  const server = createServer((client) => {
-    const upstream = tcpConnect(Number(target.port || 5432), target.hostname || "127.0.0.1");
-    const drop = () => {
-      client.destroy();
-      upstream.destroy();
-      sockets.delete(client);
-      sockets.delete(upstream);
-    };
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on("error", drop).on("close", drop);
-    }
-    client.pipe(upstream).pipe(client);
-  });
-  const port = await listen(server);
-  return {
-    url: viaPort(port),
-    /** stops accepting and kills every open connection, both ways */
-    async cut() {
-      const closed = closeServer(server);
-      for (const s of sockets) s.destroy();
-      await closed;
-    },
-    async restore() {
-      await listen(server, port);
-    },
-    async stop() {
-      if (server.listening) await this.cut();
-    },
-  };
-}
 
 describe.skipIf(!PG_URL)(`PostgreSQL audit backend${PG_URL ? "" : ` (${PG_SKIP_REASON})`}`, () => {
   let store: Store;

@@ -7,7 +7,7 @@ import { AuditLog } from "../src/audit/log.js";
 import { SqliteBackend } from "../src/audit/sqlite.js";
 import { resolveConfig } from "../src/config.js";
 import { type RunningServer, startServer } from "../src/server.js";
-import { example, REPO, RULES, tempDir } from "./helpers.js";
+import { example, load, REPO, RULES, tempDir, waitFor } from "./helpers.js";
 
 const BIN = join(REPO, "packages/cli/dist/bin.js");
 
@@ -76,40 +76,6 @@ function serve(
   });
 }
 
-/** Concurrent clients posting decisions until stopped; returns the ids they were given. */
-function load(url: string, clients: number) {
-  const received: string[] = [];
-  let failures = 0;
-  let stopped = false;
-  const results = ["malware", "signed-microsoft", "unsigned-lowscore", "minimal"].map(example);
-  const loops = Array.from({ length: clients }, async (_, c) => {
-    for (let i = 0; !stopped; i++) {
-      try {
-        const res = await fetch(`${url}/v1/decisions`, {
-          method: "POST",
-          headers: { "content-type": "application/json" },
-          body: JSON.stringify({ result: results[(c + i) % results.length] }),
-        });
-        if (res.status === 200)
-          received.push(((await res.json()) as { decisionId: string }).decisionId);
-        else failures++;
-      } catch {
-        failures++;
-        if (stopped) return;
-        await new Promise((r) => setTimeout(r, 5));
-      }
-    }
-  });
-  return {
-    received,
-    failures: () => failures,
-    async stop() {
-      stopped = true;
-      await Promise.all(loops);
-    },
-  };
-}
-
 async function openLog(path: string): Promise<AuditLog> {
   const log = new AuditLog(new SqliteBackend({ path, synchronous: "full" }), {
     chain: "crash-test",
@@ -118,14 +84,6 @@ async function openLog(path: string): Promise<AuditLog> {
   });
   await log.open();
   return log;
-}
-
-async function waitFor(check: () => boolean, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error("timed out");
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 describe.skipIf(!existsSync(BIN))("the server process (built CLI)", () => {
