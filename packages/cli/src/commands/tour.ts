@@ -13,7 +13,7 @@ export interface TourOptions {
 }
 
 /**
- * The main job until the server exists: check the rules, run their tests, and decide every
+ * An offline look at a rule set (`pnpm tour`): check the rules, run their tests, and decide every
  * example result, printing decision, rule and reason per file.
  */
 export function tourCommand(output: Output, options: TourOptions): number {
