@@ -50,6 +50,20 @@ export interface ServerConfig {
     /** how old a signed timestamp may be, in seconds */
     toleranceSeconds: number;
   };
+  /** decisions POSTed to other systems (a SIEM, a chat webhook, a ticketing system) */
+  notifications: {
+    targets: {
+      id: string;
+      url: string;
+      secret: string | null;
+      decisions: ("allow" | "deny" | "review")[];
+      sources: ("api" | "batch" | "webhook" | "gate" | "sync")[];
+      timeoutMs: number;
+    }[];
+    retry: { baseDelayMs: number; maxDelayMs: number };
+    pollMs: number;
+    concurrency: number;
+  };
 }
 
 /** A configuration problem, naming the key at fault (`audit.backend`, `auth.keys[0].sha256`). */
@@ -162,6 +176,47 @@ export const CONFIG_SCHEMA = {
         toleranceSeconds: { type: "integer", minimum: 1, maximum: 86_400 },
       },
     },
+    notifications: {
+      type: "object",
+      additionalProperties: false,
+      properties: {
+        targets: {
+          type: "array",
+          items: {
+            type: "object",
+            additionalProperties: false,
+            required: ["id", "url"],
+            properties: {
+              id: { type: "string", pattern: "^[A-Za-z0-9._-]{1,64}$" },
+              url: { type: "string", pattern: "^https?://" },
+              secret: { type: ["string", "null"], minLength: 16 },
+              decisions: {
+                type: "array",
+                minItems: 1,
+                uniqueItems: true,
+                items: { enum: ["allow", "deny", "review"] },
+              },
+              sources: {
+                type: "array",
+                uniqueItems: true,
+                items: { enum: ["api", "batch", "webhook", "gate", "sync"] },
+              },
+              timeoutMs: { type: "integer", minimum: 100, maximum: 120_000 },
+            },
+          },
+        },
+        retry: {
+          type: "object",
+          additionalProperties: false,
+          properties: {
+            baseDelayMs: { type: "integer", minimum: 1, maximum: 3_600_000 },
+            maxDelayMs: { type: "integer", minimum: 1, maximum: 86_400_000 },
+          },
+        },
+        pollMs: { type: "integer", minimum: 10, maximum: 3_600_000 },
+        concurrency: { type: "integer", minimum: 1, maximum: 256 },
+      },
+    },
   },
 } as const;
 
@@ -194,6 +249,12 @@ export function defaultConfig(): ServerConfig {
     },
     auth: { keys: [] },
     webhook: { secret: null, toleranceSeconds: 300 },
+    notifications: {
+      targets: [],
+      retry: { baseDelayMs: 1_000, maxDelayMs: 300_000 },
+      pollMs: 5_000,
+      concurrency: 8,
+    },
   };
 }
 
@@ -304,6 +365,20 @@ export function resolveConfig(raw: unknown, options: ResolveOptions = {}): Reado
     throw new ConfigError([
       "`audit.postgres.url` is required when `audit.backend` is `postgres` (for example `postgres://user@host/db`)",
     ]);
+  // a target's defaults are filled in per item: merge() replaces arrays whole
+  config.notifications.targets = config.notifications.targets.map((t) => ({
+    ...t,
+    secret: t.secret ?? null,
+    decisions: t.decisions ?? ["allow", "deny", "review"],
+    sources: t.sources ?? [],
+    timeoutMs: t.timeoutMs ?? 5_000,
+  }));
+  const targetIds = new Set<string>();
+  for (const [i, t] of config.notifications.targets.entries()) {
+    if (targetIds.has(t.id))
+      throw new ConfigError([`\`notifications.targets[${i}].id\`: \`${t.id}\` is used twice`]);
+    targetIds.add(t.id);
+  }
   const ids = new Set<string>();
   for (const [i, key] of config.auth.keys.entries()) {
     if (ids.has(key.id))

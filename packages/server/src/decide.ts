@@ -5,6 +5,7 @@ import type { AuditEntry, AuditRecord, DecisionSource } from "./audit/entry.js";
 import { newId } from "./audit/ids.js";
 import type { AuditLog } from "./audit/log.js";
 import type { Metrics } from "./metrics.js";
+import { type NotificationTarget, notificationsFor } from "./notify.js";
 import { ProblemError, under } from "./problems.js";
 import { redact } from "./redact.js";
 import type { RulesHolder } from "./rules.js";
@@ -44,6 +45,8 @@ export interface DecisionAnswer {
 export interface DecisionServiceOptions {
   /** JSON Pointers into `{result, context}` removed before the input is stored */
   redact: readonly string[];
+  /** where decisions are notified (queued in the outbox with each entry) */
+  notify?: readonly NotificationTarget[];
 }
 
 /** Evaluated but not yet recorded. */
@@ -201,7 +204,12 @@ export class DecisionService {
   private async record(p: Prepared): Promise<DecisionAnswer> {
     let entry: AuditEntry;
     try {
-      entry = await this.audit.append(p.record, p.input);
+      const notify = this.options.notify;
+      entry = await this.audit.append(
+        p.record,
+        p.input,
+        notify && notify.length > 0 ? notificationsFor(notify, p.record) : [],
+      );
     } catch (error) {
       if (error instanceof AuditUnavailableError)
         throw new ProblemError("audit_unavailable", error.message, [], { "retry-after": "1" });

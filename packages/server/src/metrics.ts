@@ -76,6 +76,22 @@ export class Metrics {
     labelNames: ["revision", "role"] as const,
     registers: [this.registry],
   });
+  readonly notifications = new Counter({
+    name: "clearance_notifications_total",
+    help: "Notification POSTs by target and result (`delivered`, `failed`: retried later)",
+    labelNames: ["target", "result"] as const,
+    registers: [this.registry],
+  });
+  /** set by whoever owns the outbox; read at scrape time */
+  outboxPending: () => Promise<number> = async () => 0;
+  readonly outbox: Gauge = new Gauge({
+    name: "clearance_outbox_pending",
+    help: "Notifications in the outbox not yet acknowledged by their receiver",
+    registers: [this.registry],
+    collect: async () => {
+      this.outbox.set(await this.outboxPending().catch(() => Number.NaN));
+    },
+  });
   readonly shadowDisagreements = new Counter({
     name: "clearance_shadow_disagreements_total",
     help: "Decisions where the shadow rule set answered differently, by live and shadow decision",

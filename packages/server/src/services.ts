@@ -6,6 +6,7 @@ import { KeyRing } from "./auth.js";
 import type { ServerConfig } from "./config.js";
 import { DecisionService } from "./decide.js";
 import { Metrics } from "./metrics.js";
+import { Notifier } from "./notify.js";
 import { type ReloadOutcome, RulesHolder } from "./rules.js";
 
 /** Everything the HTTP layer talks to, built from a config. Nothing here listens. */
@@ -17,6 +18,7 @@ export interface Services {
   decisions: DecisionService;
   metrics: Metrics;
   keys: KeyRing;
+  notifier: Notifier | null;
   close(): Promise<void>;
 }
 
@@ -25,6 +27,8 @@ export interface ServiceHooks {
   onReload?: (role: "live" | "shadow", outcome: ReloadOutcome, trigger: string) => void;
   /** collect Node.js process metrics (off in tests that build many apps) */
   processMetrics?: boolean;
+  /** the notification sender could not read or update the outbox */
+  onNotifyError?: (error: Error) => void;
 }
 
 export function openBackend(config: Readonly<ServerConfig>): AuditBackend {
@@ -63,7 +67,9 @@ export async function createServices(
     metrics.setRuleset("live", rules.ruleset.revision);
     if (shadow) metrics.setRuleset("shadow", shadow.ruleset.revision);
     backend = openBackend(config);
+    let notifier: Notifier | null = null;
     const audit = new AuditLog(backend, {
+      onNotificationsQueued: () => notifier?.wake(),
       chain: config.audit.chain,
       hmacSecret: config.audit.hmacSecret,
       maxBatch: config.audit.maxBatch,
@@ -75,8 +81,24 @@ export async function createServices(
     });
     metrics.auditQueueLength = () => audit.queueLength;
     await audit.open();
+    const targets = config.notifications.targets;
+    if (targets.length > 0) {
+      notifier = new Notifier(audit, {
+        targets,
+        retry: config.notifications.retry,
+        pollMs: config.notifications.pollMs,
+        concurrency: config.notifications.concurrency,
+        onResult: (target, ok) =>
+          metrics.notifications.inc({ target, result: ok ? "delivered" : "failed" }),
+        ...(hooks.onNotifyError ? { onError: hooks.onNotifyError } : {}),
+      });
+      metrics.outboxPending = () => audit.backend.pendingNotifications(audit.chain);
+      // notifications left by an earlier run (a crash, a receiver outage) go out now
+      notifier.start();
+    }
     const decisions = new DecisionService(rules, shadow, audit, metrics, {
       redact: config.audit.redact,
+      notify: targets,
     });
     return {
       config,
@@ -86,9 +108,11 @@ export async function createServices(
       decisions,
       metrics,
       keys: new KeyRing(config.auth.keys),
+      notifier,
       async close() {
         rules.stopWatching();
         shadow?.stopWatching();
+        await notifier?.stop();
         await audit.close();
       },
     };

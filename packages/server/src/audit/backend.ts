@@ -16,6 +16,21 @@ export interface EntryRow {
   hash: string;
 }
 
+/** A notification waiting to be sent (or sent): written in the same transaction as its entry. */
+export interface OutboxRow {
+  /** `<entry id>:<target id>`: the receiver's idempotency key */
+  id: string;
+  chain: string;
+  entryId: string;
+  target: string;
+  payload: string;
+  attempts: number;
+  nextAttemptAt: string;
+  lastError: string | null;
+  deliveredAt: string | null;
+  createdAt: string;
+}
+
 export interface InputRow {
   hash: string;
   body: string;
@@ -62,8 +77,26 @@ export interface AuditBackend {
   migrate(): Promise<number>;
   /** the last entry of `chain` (or its checkpoint when everything was pruned) */
   head(chain: string): Promise<{ seq: number; hash: string } | undefined>;
-  /** writes entries and new inputs atomically: all or nothing */
-  write(rows: readonly EntryRow[], inputs: readonly InputRow[]): Promise<void>;
+  /** writes entries, new inputs and their notifications atomically: all or nothing */
+  write(
+    rows: readonly EntryRow[],
+    inputs: readonly InputRow[],
+    outbox?: readonly OutboxRow[],
+  ): Promise<void>;
+  /** this chain's undelivered notifications due at `now`, oldest first */
+  dueNotifications(chain: string, now: string, limit: number): Promise<OutboxRow[]>;
+  /** records a delivery attempt: delivered (`deliveredAt`) or failed (next attempt, error) */
+  updateNotification(
+    id: string,
+    update: {
+      attempts: number;
+      nextAttemptAt: string;
+      lastError: string | null;
+      deliveredAt: string | null;
+    },
+  ): Promise<void>;
+  /** undelivered notifications of this chain */
+  pendingNotifications(chain: string): Promise<number>;
   get(id: string): Promise<EntryRow | undefined>;
   input(hash: string): Promise<string | undefined>;
   latestFor(sha256: string): Promise<EntryRow | undefined>;

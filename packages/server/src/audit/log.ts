@@ -5,6 +5,7 @@ import {
   type Checkpoint,
   type EntryRow,
   type InputRow,
+  type OutboxRow,
 } from "./backend.js";
 import {
   type AuditEntry,
@@ -25,6 +26,8 @@ export interface AuditLogOptions {
   maxBatch: number;
   /** called after each group commit (for metrics) */
   onCommit?: (entries: number, seconds: number, ok: boolean) => void;
+  /** called after a commit that queued notifications (wakes the sender) */
+  onNotificationsQueued?: () => void;
 }
 
 export interface VerifyReport {
@@ -43,9 +46,16 @@ export interface VerifyReport {
   broken?: { chain: string; seq: number; id: string | null; problem: string };
 }
 
+/** A notification to queue with an entry, in the same transaction. */
+export interface Notification {
+  target: string;
+  payload: string;
+}
+
 interface Pending {
   record: AuditRecord;
   input: InputRow | null;
+  notifications: readonly Notification[];
   resolve: (entry: AuditEntry) => void;
   reject: (error: Error) => void;
 }
@@ -94,8 +104,15 @@ export class AuditLog {
     this.headStale = false;
   }
 
-  /** Stores the input snapshot (once per distinct content) and the entry; resolves once durable. */
-  append(record: Omit<AuditRecord, "inputHash">, inputBody: string): Promise<AuditEntry> {
+  /**
+   * Stores the input snapshot (once per distinct content), the entry and its notifications (in the
+   * outbox); resolves once all of it is durable.
+   */
+  append(
+    record: Omit<AuditRecord, "inputHash">,
+    inputBody: string,
+    notifications: readonly Notification[] = [],
+  ): Promise<AuditEntry> {
     if (this.closed) return Promise.reject(new AuditUnavailableError("the audit log is closed"));
     const inputHash = contentHash(inputBody);
     // with a single writer (SQLite) an input written before is still there; replicas sharing
@@ -103,7 +120,13 @@ export class AuditLog {
     const known = this.backend.kind === "sqlite" && this.knownInputs.has(inputHash);
     const input = known ? null : { hash: inputHash, body: inputBody };
     return new Promise((resolve, reject) => {
-      this.pending.push({ record: { ...record, inputHash }, input, resolve, reject });
+      this.pending.push({
+        record: { ...record, inputHash },
+        input,
+        notifications,
+        resolve,
+        reject,
+      });
       this.schedule();
     });
   }
@@ -129,6 +152,7 @@ export class AuditLog {
       let { seq, hash } = this.head!;
       const rows: EntryRow[] = [];
       const inputs: InputRow[] = [];
+      const outbox: OutboxRow[] = [];
       const seen = new Set<string>();
       const entries: AuditEntry[] = [];
       for (const p of batch) {
@@ -151,18 +175,32 @@ export class AuditLog {
           hash: next,
         });
         entries.push({ ...r, chain: this.options.chain, seq, prevHash: hash, hash: next });
+        for (const n of p.notifications)
+          outbox.push({
+            id: `${r.id}:${n.target}`,
+            chain: this.options.chain,
+            entryId: r.id,
+            target: n.target,
+            payload: n.payload,
+            attempts: 0,
+            nextAttemptAt: r.time,
+            lastError: null,
+            deliveredAt: null,
+            createdAt: r.time,
+          });
         if (p.input && !seen.has(p.input.hash)) {
           seen.add(p.input.hash);
           inputs.push(p.input);
         }
         hash = next;
       }
-      await this.backend.write(rows, inputs);
+      await this.backend.write(rows, inputs, outbox);
       this.head = { seq, hash };
       ok = true;
       if (this.knownInputs.size + inputs.length > KNOWN_INPUTS_MAX) this.knownInputs.clear();
       for (const i of inputs) this.knownInputs.add(i.hash);
       for (let i = 0; i < batch.length; i++) batch[i]!.resolve(entries[i]!);
+      if (outbox.length > 0) this.options.onNotificationsQueued?.();
     } catch (error) {
       // the commit may or may not have happened: read the head again before the next batch
       this.headStale = true;

@@ -34,6 +34,22 @@ CREATE INDEX entries_decision ON entries (decision, id);
 CREATE INDEX entries_rule ON entries (rule, id);
 CREATE INDEX entries_input ON entries (input_hash);`;
 
+// One row per (entry, notification target); `delivered_at` set once the receiver acknowledged it.
+const OUTBOX = `
+CREATE TABLE outbox (
+  id TEXT PRIMARY KEY,
+  chain TEXT NOT NULL,
+  entry_id TEXT NOT NULL,
+  target TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at TEXT NOT NULL,
+  last_error TEXT,
+  delivered_at TEXT,
+  created_at TEXT NOT NULL
+);
+CREATE INDEX outbox_due ON outbox (chain, delivered_at, next_attempt_at);`;
+
 export const MIGRATIONS: readonly Migration[] = Object.freeze([
   {
     version: 1,
@@ -50,6 +66,12 @@ CREATE TABLE inputs (hash TEXT PRIMARY KEY, body TEXT NOT NULL);
 CREATE TABLE checkpoints (chain TEXT PRIMARY KEY, seq BIGINT NOT NULL, hash TEXT NOT NULL, mac TEXT NOT NULL, pruned_at TEXT NOT NULL);
 CREATE TABLE deliveries (id TEXT PRIMARY KEY, received_at TEXT NOT NULL);
 ${INDEXES}`,
+  },
+  {
+    version: 2,
+    description: "outbox of decision notifications, written with their entries",
+    sqlite: OUTBOX,
+    postgres: OUTBOX.replaceAll("TEXT PRIMARY KEY", 'TEXT COLLATE "C" PRIMARY KEY'),
   },
 ]);
 

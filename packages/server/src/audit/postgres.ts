@@ -5,6 +5,7 @@ import {
   type Checkpoint,
   type EntryRow,
   type InputRow,
+  type OutboxRow,
   type PageQuery,
 } from "./backend.js";
 import type { DecisionSource } from "./entry.js";
@@ -187,13 +188,21 @@ export class PostgresBackend implements AuditBackend {
     return cp ? { seq: cp.seq, hash: cp.hash } : undefined;
   }
 
-  write(rows: readonly EntryRow[], inputs: readonly InputRow[]): Promise<void> {
-    const run = this.writing.then(() => this.writeNow(rows, inputs));
+  write(
+    rows: readonly EntryRow[],
+    inputs: readonly InputRow[],
+    outbox: readonly OutboxRow[] = [],
+  ): Promise<void> {
+    const run = this.writing.then(() => this.writeNow(rows, inputs, outbox));
     this.writing = run.catch(() => {});
     return run;
   }
 
-  private async writeNow(rows: readonly EntryRow[], inputs: readonly InputRow[]): Promise<void> {
+  private async writeNow(
+    rows: readonly EntryRow[],
+    inputs: readonly InputRow[],
+    outbox: readonly OutboxRow[],
+  ): Promise<void> {
     if (this.closed) throw new AuditUnavailableError("the audit store is closed");
     if (rows.length === 0) return;
     const chain = rows[0]!.chain;
@@ -228,6 +237,24 @@ export class PostgresBackend implements AuditBackend {
           rows.map((r) => r.hash),
         ],
       );
+      if (outbox.length > 0)
+        await c.query(
+          `INSERT INTO outbox (id, chain, entry_id, target, payload, attempts, next_attempt_at, last_error, delivered_at, created_at)
+           SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[],
+                                $7::text[], $8::text[], $9::text[], $10::text[])`,
+          [
+            outbox.map((o) => o.id),
+            outbox.map((o) => o.chain),
+            outbox.map((o) => o.entryId),
+            outbox.map((o) => o.target),
+            outbox.map((o) => o.payload),
+            outbox.map((o) => o.attempts),
+            outbox.map((o) => o.nextAttemptAt),
+            outbox.map((o) => o.lastError),
+            outbox.map((o) => o.deliveredAt),
+            outbox.map((o) => o.createdAt),
+          ],
+        );
       await c.query("COMMIT");
     } catch (error) {
       // whatever failed (connection, constraint, timeout), the transaction state is unknown: a
@@ -392,6 +419,40 @@ export class PostgresBackend implements AuditBackend {
     } finally {
       client.release(failure !== undefined);
     }
+  }
+
+  async dueNotifications(chain: string, now: string, limit: number): Promise<OutboxRow[]> {
+    const { rows } = await this.query<OutboxRow>(
+      `SELECT id, chain, entry_id AS "entryId", target, payload, attempts, next_attempt_at AS "nextAttemptAt",
+              last_error AS "lastError", delivered_at AS "deliveredAt", created_at AS "createdAt"
+       FROM outbox WHERE chain = $1 AND delivered_at IS NULL AND next_attempt_at <= $2
+       ORDER BY next_attempt_at, id LIMIT $3`,
+      [chain, now, limit],
+    );
+    return rows;
+  }
+
+  async updateNotification(
+    id: string,
+    u: {
+      attempts: number;
+      nextAttemptAt: string;
+      lastError: string | null;
+      deliveredAt: string | null;
+    },
+  ): Promise<void> {
+    await this.query(
+      "UPDATE outbox SET attempts = $1, next_attempt_at = $2, last_error = $3, delivered_at = $4 WHERE id = $5",
+      [u.attempts, u.nextAttemptAt, u.lastError, u.deliveredAt, id],
+    );
+  }
+
+  async pendingNotifications(chain: string): Promise<number> {
+    const { rows } = await this.query<{ n: string }>(
+      "SELECT COUNT(*) AS n FROM outbox WHERE chain = $1 AND delivered_at IS NULL",
+      [chain],
+    );
+    return Number(rows[0]?.n ?? 0);
   }
 
   async claimDelivery(id: string, time: string): Promise<boolean> {

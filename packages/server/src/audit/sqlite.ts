@@ -7,6 +7,7 @@ import {
   type Checkpoint,
   type EntryRow,
   type InputRow,
+  type OutboxRow,
   type PageQuery,
 } from "./backend.js";
 import { MIGRATIONS } from "./migrations.js";
@@ -17,6 +18,9 @@ export interface SqliteOptions {
   synchronous: "full" | "normal";
   readonly?: boolean;
 }
+
+const OUTBOX_COLUMNS =
+  "id, chain, entry_id AS entryId, target, payload, attempts, next_attempt_at AS nextAttemptAt, last_error AS lastError, delivered_at AS deliveredAt, created_at AS createdAt";
 
 const COLUMNS =
   "id, chain, seq, time, source, requester, sha256, decision, rule, input_hash AS inputHash, body, hash";
@@ -31,7 +35,12 @@ export class SqliteBackend implements AuditBackend {
   private readonly db: Database.Database;
   private readonly insertEntry: Database.Statement;
   private readonly insertInput: Database.Statement;
-  private readonly writeBatch: (rows: readonly EntryRow[], inputs: readonly InputRow[]) => void;
+  private readonly insertOutbox: Database.Statement;
+  private readonly writeBatch: (
+    rows: readonly EntryRow[],
+    inputs: readonly InputRow[],
+    outbox: readonly OutboxRow[],
+  ) => void;
 
   constructor(private readonly options: SqliteOptions) {
     if (!options.readonly) mkdirSync(dirname(options.path), { recursive: true });
@@ -59,10 +68,15 @@ export class SqliteBackend implements AuditBackend {
     this.insertInput = this.db.prepare(
       "INSERT OR IGNORE INTO inputs (hash, body) VALUES (@hash, @body)",
     );
+    this.insertOutbox = this.db.prepare(
+      `INSERT INTO outbox (id, chain, entry_id, target, payload, attempts, next_attempt_at, last_error, delivered_at, created_at)
+       VALUES (@id, @chain, @entryId, @target, @payload, @attempts, @nextAttemptAt, @lastError, @deliveredAt, @createdAt)`,
+    );
     this.writeBatch = this.db.transaction(
-      (rows: readonly EntryRow[], inputs: readonly InputRow[]) => {
+      (rows: readonly EntryRow[], inputs: readonly InputRow[], outbox: readonly OutboxRow[]) => {
         for (const i of inputs) this.insertInput.run(i);
         for (const r of rows) this.insertEntry.run(r);
+        for (const o of outbox) this.insertOutbox.run(o);
       },
     );
   }
@@ -118,9 +132,13 @@ export class SqliteBackend implements AuditBackend {
     return cp ? { seq: cp.seq, hash: cp.hash } : undefined;
   }
 
-  async write(rows: readonly EntryRow[], inputs: readonly InputRow[]): Promise<void> {
+  async write(
+    rows: readonly EntryRow[],
+    inputs: readonly InputRow[],
+    outbox: readonly OutboxRow[] = [],
+  ): Promise<void> {
     try {
-      this.writeBatch(rows, inputs);
+      this.writeBatch(rows, inputs, outbox);
     } catch (error) {
       throw new AuditUnavailableError(`SQLite write failed: ${(error as Error).message}`, {
         cause: error,
@@ -225,6 +243,38 @@ export class SqliteBackend implements AuditBackend {
         .run();
       return removed;
     })();
+  }
+
+  async dueNotifications(chain: string, now: string, limit: number): Promise<OutboxRow[]> {
+    return this.db
+      .prepare(
+        `SELECT ${OUTBOX_COLUMNS} FROM outbox WHERE chain = ? AND delivered_at IS NULL AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?`,
+      )
+      .all(chain, now, limit) as OutboxRow[];
+  }
+
+  async updateNotification(
+    id: string,
+    u: {
+      attempts: number;
+      nextAttemptAt: string;
+      lastError: string | null;
+      deliveredAt: string | null;
+    },
+  ): Promise<void> {
+    this.db
+      .prepare(
+        "UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ?, delivered_at = ? WHERE id = ?",
+      )
+      .run(u.attempts, u.nextAttemptAt, u.lastError, u.deliveredAt, id);
+  }
+
+  async pendingNotifications(chain: string): Promise<number> {
+    return (
+      this.db
+        .prepare("SELECT COUNT(*) AS n FROM outbox WHERE chain = ? AND delivered_at IS NULL")
+        .get(chain) as { n: number }
+    ).n;
   }
 
   async claimDelivery(id: string, time: string): Promise<boolean> {
