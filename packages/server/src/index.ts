@@ -5,6 +5,7 @@ export {
   type AuditFilter,
   AuditUnavailableError,
   type Checkpoint,
+  DuplicateDeliveryError,
 } from "./audit/backend.js";
 export {
   type AuditEntry,

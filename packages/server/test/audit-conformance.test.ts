@@ -3,6 +3,7 @@ import {
   type AuditBackend,
   type AuditFilter,
   AuditUnavailableError,
+  DuplicateDeliveryError,
 } from "../src/audit/backend.js";
 import { type AuditEntry, chainHash, checkpointMac, GENESIS_HASH } from "../src/audit/entry.js";
 import { AuditLog, type AuditLogOptions } from "../src/audit/log.js";
@@ -413,14 +414,37 @@ for (const { title, make, skip } of backends) {
       });
     });
 
-    it("claims a webhook delivery once until it is released", async () => {
+    it("records a delivery id with its entry, and refuses a second entry with it", async () => {
       const log = await openLog();
-      expect(await log.claimDelivery("delivery-1")).toBe(true);
-      expect(await log.claimDelivery("delivery-1")).toBe(false);
-      expect(await log.claimDelivery("delivery-2")).toBe(true);
-      await log.releaseDelivery("delivery-1");
-      expect(await log.claimDelivery("delivery-1")).toBe(true);
-      expect(await log.claimDelivery("delivery-2")).toBe(false);
+      expect(await log.hasDelivery("delivery-1")).toBe(false);
+      const first = log.append(record({ deliveryId: "delivery-1" }), "{}");
+      // the copy is refused while the first is still being written, not only after
+      await expect(log.append(record({ deliveryId: "delivery-1" }), "{}")).rejects.toBeInstanceOf(
+        DuplicateDeliveryError,
+      );
+      await first;
+      expect(await log.hasDelivery("delivery-1")).toBe(true);
+      // another process (a restarted server) finds it in the database
+      const other = await openLog({ chain: "other" });
+      expect(await other.hasDelivery("delivery-1")).toBe(true);
+      expect(await other.hasDelivery("delivery-2")).toBe(false);
+      expect(await count(store, "SELECT COUNT(*) AS n FROM deliveries")).toBe(1);
+    });
+
+    it("forgets a delivery id whose entry could not be written, so a retry records it", async () => {
+      const log = await openLog();
+      const backend = log.backend;
+      const write = backend.write.bind(backend);
+      backend.write = async () => {
+        throw new AuditUnavailableError("disk full");
+      };
+      await expect(log.append(record({ deliveryId: "d-9" }), "{}")).rejects.toBeInstanceOf(
+        AuditUnavailableError,
+      );
+      expect(await log.hasDelivery("d-9")).toBe(false);
+      backend.write = write;
+      await log.append(record({ deliveryId: "d-9" }), "{}");
+      expect(await log.hasDelivery("d-9")).toBe(true);
     });
 
     it.each([

@@ -31,6 +31,11 @@ export interface OutboxRow {
   createdAt: string;
 }
 
+export interface DeliveryRow {
+  id: string;
+  time: string;
+}
+
 export interface InputRow {
   hash: string;
   body: string;
@@ -77,11 +82,16 @@ export interface AuditBackend {
   migrate(): Promise<number>;
   /** the last entry of `chain` (or its checkpoint when everything was pruned) */
   head(chain: string): Promise<{ seq: number; hash: string } | undefined>;
-  /** writes entries, new inputs and their notifications atomically: all or nothing */
+  /**
+   * Writes entries, new inputs, their notifications and their delivery ids atomically: all or
+   * nothing. A delivery id is recorded in the same transaction as its entry, so a crash can lose
+   * neither one without the other (a delivery is never marked received without its decision).
+   */
   write(
     rows: readonly EntryRow[],
     inputs: readonly InputRow[],
     outbox?: readonly OutboxRow[],
+    deliveries?: readonly DeliveryRow[],
   ): Promise<void>;
   /** this chain's undelivered notifications due at `now`, oldest first */
   dueNotifications(chain: string, now: string, limit: number): Promise<OutboxRow[]>;
@@ -109,12 +119,16 @@ export interface AuditBackend {
   prune(checkpoint: Checkpoint): Promise<number>;
   /** the last entry of `chain` older than `before` */
   lastBefore(chain: string, before: string): Promise<EntryRow | undefined>;
-  /** records a webhook delivery id; false when it was already recorded */
-  claimDelivery(id: string, time: string): Promise<boolean>;
-  releaseDelivery(id: string): Promise<void>;
+  /** whether an entry with this delivery id (a webhook delivery, a synced result version) was written */
+  hasDelivery(id: string): Promise<boolean>;
   /** throws when the store cannot be reached */
   ping(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** An entry with this delivery id is already recorded or being recorded. */
+export class DuplicateDeliveryError extends Error {
+  override name = "DuplicateDeliveryError";
 }
 
 /** The store cannot take writes (database down, disk full): decisions must be refused, not unrecorded. */

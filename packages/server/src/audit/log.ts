@@ -3,6 +3,8 @@ import {
   type AuditFilter,
   AuditUnavailableError,
   type Checkpoint,
+  type DeliveryRow,
+  DuplicateDeliveryError,
   type EntryRow,
   type InputRow,
   type OutboxRow,
@@ -64,6 +66,8 @@ interface Pending {
 const READ_PAGE = 1_000;
 /** Recently written input hashes, so a repeated input is not sent to the database again. */
 const KNOWN_INPUTS_MAX = 50_000;
+/** Delivery ids remembered in memory; older ones are found in the database. */
+const RECENT_DELIVERIES_MAX = 100_000;
 
 /**
  * The tamper-evident log. Decisions call `append`; entries that arrive while a write is in flight
@@ -78,6 +82,8 @@ export class AuditLog {
   private head: { seq: number; hash: string } | undefined;
   private headStale = true;
   private readonly knownInputs = new Set<string>();
+  /** delivery ids being written or written lately by this process, oldest first */
+  private readonly recentDeliveries = new Set<string>();
   private closed = false;
 
   constructor(
@@ -114,6 +120,17 @@ export class AuditLog {
     notifications: readonly Notification[] = [],
   ): Promise<AuditEntry> {
     if (this.closed) return Promise.reject(new AuditUnavailableError("the audit log is closed"));
+    const delivery = record.deliveryId;
+    if (delivery !== null) {
+      // checked and taken synchronously, so two copies of one delivery cannot both pass
+      if (this.recentDeliveries.has(delivery))
+        return Promise.reject(
+          new DuplicateDeliveryError(`delivery \`${delivery}\` is already recorded`),
+        );
+      this.recentDeliveries.add(delivery);
+      if (this.recentDeliveries.size > RECENT_DELIVERIES_MAX)
+        this.recentDeliveries.delete(this.recentDeliveries.values().next().value!);
+    }
     const inputHash = contentHash(inputBody);
     // with a single writer (SQLite) an input written before is still there; replicas sharing
     // PostgreSQL may prune each other's inputs, so there every batch sends its inputs again
@@ -153,6 +170,7 @@ export class AuditLog {
       const rows: EntryRow[] = [];
       const inputs: InputRow[] = [];
       const outbox: OutboxRow[] = [];
+      const deliveries: DeliveryRow[] = [];
       const seen = new Set<string>();
       const entries: AuditEntry[] = [];
       for (const p of batch) {
@@ -175,6 +193,7 @@ export class AuditLog {
           hash: next,
         });
         entries.push({ ...r, chain: this.options.chain, seq, prevHash: hash, hash: next });
+        if (r.deliveryId !== null) deliveries.push({ id: r.deliveryId, time: r.time });
         for (const n of p.notifications)
           outbox.push({
             id: `${r.id}:${n.target}`,
@@ -194,7 +213,7 @@ export class AuditLog {
         }
         hash = next;
       }
-      await this.backend.write(rows, inputs, outbox);
+      await this.backend.write(rows, inputs, outbox, deliveries);
       this.head = { seq, hash };
       ok = true;
       if (this.knownInputs.size + inputs.length > KNOWN_INPUTS_MAX) this.knownInputs.clear();
@@ -204,6 +223,8 @@ export class AuditLog {
     } catch (error) {
       // the commit may or may not have happened: read the head again before the next batch
       this.headStale = true;
+      for (const p of batch)
+        if (p.record.deliveryId !== null) this.recentDeliveries.delete(p.record.deliveryId);
       const reason =
         error instanceof AuditUnavailableError
           ? error
@@ -374,12 +395,9 @@ export class AuditLog {
     return this.backend.prune(cp);
   }
 
-  claimDelivery(id: string): Promise<boolean> {
-    return this.backend.claimDelivery(id, new Date().toISOString());
-  }
-
-  releaseDelivery(id: string): Promise<void> {
-    return this.backend.releaseDelivery(id);
+  /** Whether an entry with this delivery id is recorded, or being recorded by this process. */
+  async hasDelivery(id: string): Promise<boolean> {
+    return this.recentDeliveries.has(id) || (await this.backend.hasDelivery(id));
   }
 
   ping(): Promise<void> {

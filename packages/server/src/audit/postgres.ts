@@ -3,6 +3,7 @@ import {
   type AuditBackend,
   AuditUnavailableError,
   type Checkpoint,
+  type DeliveryRow,
   type EntryRow,
   type InputRow,
   type OutboxRow,
@@ -192,8 +193,9 @@ export class PostgresBackend implements AuditBackend {
     rows: readonly EntryRow[],
     inputs: readonly InputRow[],
     outbox: readonly OutboxRow[] = [],
+    deliveries: readonly DeliveryRow[] = [],
   ): Promise<void> {
-    const run = this.writing.then(() => this.writeNow(rows, inputs, outbox));
+    const run = this.writing.then(() => this.writeNow(rows, inputs, outbox, deliveries));
     this.writing = run.catch(() => {});
     return run;
   }
@@ -202,6 +204,7 @@ export class PostgresBackend implements AuditBackend {
     rows: readonly EntryRow[],
     inputs: readonly InputRow[],
     outbox: readonly OutboxRow[],
+    deliveries: readonly DeliveryRow[],
   ): Promise<void> {
     if (this.closed) throw new AuditUnavailableError("the audit store is closed");
     if (rows.length === 0) return;
@@ -254,6 +257,12 @@ export class PostgresBackend implements AuditBackend {
             outbox.map((o) => o.deliveredAt),
             outbox.map((o) => o.createdAt),
           ],
+        );
+      if (deliveries.length > 0)
+        await c.query(
+          `INSERT INTO deliveries (id, received_at)
+           SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT (id) DO NOTHING`,
+          [deliveries.map((d) => d.id), deliveries.map((d) => d.time)],
         );
       await c.query("COMMIT");
     } catch (error) {
@@ -455,16 +464,9 @@ export class PostgresBackend implements AuditBackend {
     return Number(rows[0]?.n ?? 0);
   }
 
-  async claimDelivery(id: string, time: string): Promise<boolean> {
-    const result = await this.query(
-      "INSERT INTO deliveries (id, received_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING",
-      [id, time],
-    );
-    return result.rowCount === 1;
-  }
-
-  async releaseDelivery(id: string): Promise<void> {
-    await this.query("DELETE FROM deliveries WHERE id = $1", [id]);
+  async hasDelivery(id: string): Promise<boolean> {
+    const { rowCount } = await this.query("SELECT 1 FROM deliveries WHERE id = $1", [id]);
+    return (rowCount ?? 0) > 0;
   }
 
   async ping(): Promise<void> {

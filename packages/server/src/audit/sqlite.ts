@@ -5,6 +5,7 @@ import {
   type AuditBackend,
   AuditUnavailableError,
   type Checkpoint,
+  type DeliveryRow,
   type EntryRow,
   type InputRow,
   type OutboxRow,
@@ -36,10 +37,12 @@ export class SqliteBackend implements AuditBackend {
   private readonly insertEntry: Database.Statement;
   private readonly insertInput: Database.Statement;
   private readonly insertOutbox: Database.Statement;
+  private readonly insertDelivery: Database.Statement;
   private readonly writeBatch: (
     rows: readonly EntryRow[],
     inputs: readonly InputRow[],
     outbox: readonly OutboxRow[],
+    deliveries: readonly DeliveryRow[],
   ) => void;
 
   constructor(private readonly options: SqliteOptions) {
@@ -72,11 +75,20 @@ export class SqliteBackend implements AuditBackend {
       `INSERT INTO outbox (id, chain, entry_id, target, payload, attempts, next_attempt_at, last_error, delivered_at, created_at)
        VALUES (@id, @chain, @entryId, @target, @payload, @attempts, @nextAttemptAt, @lastError, @deliveredAt, @createdAt)`,
     );
+    this.insertDelivery = this.db.prepare(
+      "INSERT OR IGNORE INTO deliveries (id, received_at) VALUES (@id, @time)",
+    );
     this.writeBatch = this.db.transaction(
-      (rows: readonly EntryRow[], inputs: readonly InputRow[], outbox: readonly OutboxRow[]) => {
+      (
+        rows: readonly EntryRow[],
+        inputs: readonly InputRow[],
+        outbox: readonly OutboxRow[],
+        deliveries: readonly DeliveryRow[],
+      ) => {
         for (const i of inputs) this.insertInput.run(i);
         for (const r of rows) this.insertEntry.run(r);
         for (const o of outbox) this.insertOutbox.run(o);
+        for (const d of deliveries) this.insertDelivery.run(d);
       },
     );
   }
@@ -136,9 +148,10 @@ export class SqliteBackend implements AuditBackend {
     rows: readonly EntryRow[],
     inputs: readonly InputRow[],
     outbox: readonly OutboxRow[] = [],
+    deliveries: readonly DeliveryRow[] = [],
   ): Promise<void> {
     try {
-      this.writeBatch(rows, inputs, outbox);
+      this.writeBatch(rows, inputs, outbox, deliveries);
     } catch (error) {
       throw new AuditUnavailableError(`SQLite write failed: ${(error as Error).message}`, {
         cause: error,
@@ -277,16 +290,8 @@ export class SqliteBackend implements AuditBackend {
     ).n;
   }
 
-  async claimDelivery(id: string, time: string): Promise<boolean> {
-    return (
-      this.db
-        .prepare("INSERT OR IGNORE INTO deliveries (id, received_at) VALUES (?, ?)")
-        .run(id, time).changes === 1
-    );
-  }
-
-  async releaseDelivery(id: string): Promise<void> {
-    this.db.prepare("DELETE FROM deliveries WHERE id = ?").run(id);
+  async hasDelivery(id: string): Promise<boolean> {
+    return this.db.prepare("SELECT 1 FROM deliveries WHERE id = ?").get(id) !== undefined;
   }
 
   async ping(): Promise<void> {

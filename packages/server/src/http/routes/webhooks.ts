@@ -1,4 +1,5 @@
 import type { FastifyInstance } from "fastify";
+import { DuplicateDeliveryError } from "../../audit/backend.js";
 import { ProblemError } from "../../problems.js";
 import { checkWebhook, webhookResult } from "../../webhook.js";
 import { decisionAnswerSchema, problemResponses } from "../schemas.js";
@@ -46,19 +47,14 @@ export async function webhookRoutes(fastify: FastifyInstance): Promise<void> {
         );
       }
       const { result, pointer } = webhookResult(body);
-      if (deliveryId !== null && !(await claim(deliveryId)))
-        throw new ProblemError(
-          "replayed_delivery",
-          `delivery \`${deliveryId}\` was already received and decided`,
-        );
+      if (deliveryId !== null && (await seen(deliveryId))) throw replayed(deliveryId);
       try {
         return await decisions.decide(
           { result },
           { source: "webhook", requester: "platform", ...(deliveryId ? { deliveryId } : {}) },
         );
       } catch (error) {
-        // not decided: let the platform's retry of this delivery through
-        if (deliveryId !== null) await audit.releaseDelivery(deliveryId).catch(() => {});
+        if (error instanceof DuplicateDeliveryError) throw replayed(deliveryId!);
         if (error instanceof ProblemError)
           throw new ProblemError(
             error.code,
@@ -74,9 +70,16 @@ export async function webhookRoutes(fastify: FastifyInstance): Promise<void> {
     },
   );
 
-  async function claim(id: string): Promise<boolean> {
+  function replayed(id: string): ProblemError {
+    return new ProblemError(
+      "replayed_delivery",
+      `delivery \`${id}\` was already received and decided`,
+    );
+  }
+
+  async function seen(id: string): Promise<boolean> {
     try {
-      return await audit.claimDelivery(id);
+      return await audit.hasDelivery(id);
     } catch (error) {
       throw new ProblemError("audit_unavailable", (error as Error).message, [], {
         "retry-after": "1",
