@@ -588,3 +588,24 @@ describe("privacy", () => {
     }
   });
 });
+
+test("a CI gate marks its decisions with source gate; other sources cannot be claimed", async () => {
+  const t = await makeApp();
+  try {
+    const res = await t.app.inject({
+      method: "POST",
+      url: "/v1/decisions",
+      payload: { result: example("malware"), source: "gate" },
+    });
+    expect((await t.services.audit.get(res.json().decisionId))!.entry.source).toBe("gate");
+    const forged = await t.app.inject({
+      method: "POST",
+      url: "/v1/decisions",
+      payload: { result: example("malware"), source: "webhook" },
+    });
+    expect(forged.statusCode).toBe(400);
+    expect(forged.json().problems[0].pointer).toBe("/source");
+  } finally {
+    await t.close();
+  }
+});

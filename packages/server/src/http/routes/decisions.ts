@@ -15,6 +15,7 @@ interface DecisionBody {
   context?: unknown;
   explain?: boolean;
   format?: InputFormat;
+  source?: "api" | "gate";
 }
 
 /** Batches are larger than single requests; their body limit grows with the item limit. */
@@ -34,12 +35,25 @@ export async function decisionRoutes(fastify: FastifyInstance): Promise<void> {
           "Validates the result (canonical or VirusTotal), decides it with the live rules, records the decision in the audit log and answers. The answer is sent only after the entry is durable.",
         tags: ["decisions"],
         security: [{ bearer: [] }],
-        body: decisionRequestSchema,
+        body: {
+          ...decisionRequestSchema,
+          properties: {
+            ...decisionRequestSchema.properties,
+            source: {
+              type: "string",
+              enum: ["api", "gate"],
+              default: "api",
+              description: "recorded in the audit log: `gate` for CI gates (`clearance gate`)",
+            },
+          },
+        },
         response: { 200: decisionAnswerSchema, ...problemResponses(400, 401, 403, 413, 415, 503) },
       },
     },
-    async (request) =>
-      decisions.decide(request.body, { source: "api", requester: request.requester }),
+    async (request) => {
+      const { source, ...body } = request.body;
+      return decisions.decide(body, { source: source ?? "api", requester: request.requester });
+    },
   );
 
   const batchLimit = config.server.batchLimit;
