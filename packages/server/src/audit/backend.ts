@@ -121,6 +121,9 @@ export interface AuditBackend {
   lastBefore(chain: string, before: string): Promise<EntryRow | undefined>;
   /** whether an entry with this delivery id (a webhook delivery, a synced result version) was written */
   hasDelivery(id: string): Promise<boolean>;
+  /** a background job's saved state (the sync cursor), or undefined */
+  getState(key: string): Promise<string | undefined>;
+  setState(key: string, value: string): Promise<void>;
   /** throws when the store cannot be reached */
   ping(): Promise<void>;
   close(): Promise<void>;

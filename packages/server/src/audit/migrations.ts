@@ -50,6 +50,9 @@ CREATE TABLE outbox (
 );
 CREATE INDEX outbox_due ON outbox (chain, delivered_at, next_attempt_at);`;
 
+const STATE =
+  "CREATE TABLE state (key TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at TEXT NOT NULL);";
+
 export const MIGRATIONS: readonly Migration[] = Object.freeze([
   {
     version: 1,
@@ -72,6 +75,12 @@ ${INDEXES}`,
     description: "outbox of decision notifications, written with their entries",
     sqlite: OUTBOX,
     postgres: OUTBOX.replaceAll("TEXT PRIMARY KEY", 'TEXT COLLATE "C" PRIMARY KEY'),
+  },
+  {
+    version: 3,
+    description: "state of background jobs (the platform sync's cursor)",
+    sqlite: STATE,
+    postgres: STATE,
   },
 ]);
 

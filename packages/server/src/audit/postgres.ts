@@ -469,6 +469,21 @@ export class PostgresBackend implements AuditBackend {
     return (rowCount ?? 0) > 0;
   }
 
+  async getState(key: string): Promise<string | undefined> {
+    const { rows } = await this.query<{ value: string }>("SELECT value FROM state WHERE key = $1", [
+      key,
+    ]);
+    return rows[0]?.value;
+  }
+
+  async setState(key: string, value: string): Promise<void> {
+    await this.query(
+      `INSERT INTO state (key, value, updated_at) VALUES ($1, $2, $3)
+       ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
+      [key, value, new Date().toISOString()],
+    );
+  }
+
   async ping(): Promise<void> {
     await this.query("SELECT 1");
   }

@@ -294,6 +294,21 @@ export class SqliteBackend implements AuditBackend {
     return this.db.prepare("SELECT 1 FROM deliveries WHERE id = ?").get(id) !== undefined;
   }
 
+  async getState(key: string): Promise<string | undefined> {
+    const row = this.db.prepare("SELECT value FROM state WHERE key = ?").get(key) as
+      | { value: string }
+      | undefined;
+    return row?.value;
+  }
+
+  async setState(key: string, value: string): Promise<void> {
+    this.db
+      .prepare(
+        "INSERT INTO state (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+      )
+      .run(key, value, new Date().toISOString());
+  }
+
   async ping(): Promise<void> {
     this.db.prepare("SELECT 1").get();
   }
