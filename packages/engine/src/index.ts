@@ -8,6 +8,7 @@ export {
   type ToCanonicalOptions,
   toCanonical,
 } from "./adapters/detect.js";
+export { fromPlatform } from "./adapters/platform.js";
 export { type AdapterOutcome, fromVirusTotal } from "./adapters/virustotal.js";
 export { type RuleError, SEVERITY } from "./combine.js";
 export { type CompileOptions, type CompileResult, compile } from "./compile.js";

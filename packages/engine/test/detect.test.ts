@@ -44,6 +44,35 @@ describe("detectFormat", () => {
       undefined,
     ],
     ["top-level attributes without analysis data", { sha256: SHA, attributes: {} }, undefined],
+    ["platform file object (trust_score)", { sha256: SHA, trust_score: 90 }, "platform"],
+    [
+      "platform file object (detection_results)",
+      { sha256: SHA, detection_results: {} },
+      "platform",
+    ],
+    ["platform file object (signing)", { sha256: SHA, signing: {} }, "platform"],
+    ["platform file object (analyzed_at)", { sha256: SHA, analyzed_at: "x" }, "platform"],
+    [
+      "pending platform file object (file fields only)",
+      { sha256: SHA, status: "pending", file_name: "a.exe", uploaded_at: "x" },
+      "platform",
+    ],
+    [
+      "platform fields next to canonical fields (ambiguous)",
+      { sha256: SHA, trust_score: 90, trustScore: 90 },
+      undefined,
+    ],
+    [
+      "platform fields next to VirusTotal analysis data (ambiguous)",
+      { sha256: SHA, trust_score: 90, last_analysis_stats: {} },
+      undefined,
+    ],
+    ["platform fields without a string sha256", { trust_score: 90 }, undefined],
+    [
+      "canonical with a status field stays canonical",
+      { sha256: SHA, status: "pending" },
+      "canonical",
+    ],
     ["sha256 not a string", { sha256: 5 }, undefined],
     ["empty object", {}, undefined],
     ["null", null, undefined],
@@ -143,8 +172,36 @@ describe("toCanonical", () => {
     });
   });
 
+  it("reads platform input, and reports platform fields mixed with others", () => {
+    expect(toCanonical({ sha256: SHA, status: "completed", trust_score: 85 })).toEqual({
+      ok: true,
+      result: { sha256: SHA, trustScore: 85 },
+      format: "platform",
+      warnings: [],
+    });
+    expect(toCanonical({ trust_score: 85, status: "completed" })).toEqual({
+      ok: false,
+      format: "platform",
+      problems: [{ pointer: "/sha256", message: "required property `sha256` is missing" }],
+    });
+    const mixed = {
+      ok: false,
+      problems: [
+        {
+          pointer: "",
+          message:
+            "cannot tell the input format: platform fields (snake_case, such as `trust_score`) are mixed with canonical (camelCase) or VirusTotal fields",
+        },
+      ],
+    };
+    expect(toCanonical({ sha256: SHA, trust_score: 90, trustScore: 90 })).toEqual(mixed);
+    expect(toCanonical({ sha256: SHA, signing: {}, data: { attributes: {} } })).toEqual(mixed);
+  });
+
   it("rejects invalid options", () => {
-    expect(() => toCanonical({}, { format: "xml" as InputFormat })).toThrow(TypeError);
+    expect(() => toCanonical({}, { format: "xml" as InputFormat })).toThrow(
+      "unknown input format `xml` (known formats: `canonical`, `virustotal`, `platform`)",
+    );
     expect(() => toCanonical({}, { limits: { depth: 1 } as never })).toThrow(/`depth`/);
   });
 

@@ -8,11 +8,16 @@ import {
   type ValidationOutcome,
   validateResult,
 } from "../validate.js";
+import { fromPlatform } from "./platform.js";
 import { fromVirusTotal } from "./virustotal.js";
 
-export type InputFormat = "canonical" | "virustotal";
+export type InputFormat = "canonical" | "virustotal" | "platform";
 
-export const INPUT_FORMATS: readonly InputFormat[] = Object.freeze(["canonical", "virustotal"]);
+export const INPUT_FORMATS: readonly InputFormat[] = Object.freeze([
+  "canonical",
+  "virustotal",
+  "platform",
+]);
 
 export interface ToCanonicalOptions {
   /** Skip detection and read the input as this format. */
@@ -44,13 +49,48 @@ const CANONICAL_ONLY_KEYS = [
   "vendor",
 ];
 
+/**
+ * snake_case fields of a platform file object (docs/platform-api.md) that neither a canonical
+ * result (camelCase) nor a VirusTotal object has. Beyond the analysis fields, the file fields are
+ * here too so that a `pending` file object (which has no analysis fields yet) is still read as a
+ * platform object, and refused as not completed, rather than decided as a near-empty canonical one.
+ */
+const PLATFORM_KEYS = [
+  "trust_score",
+  "detection_results",
+  "signing",
+  "analyzed_at",
+  "score_breakdown",
+  "file_name",
+  "file_size",
+  "content_type",
+  "first_seen",
+  "uploaded_at",
+];
+/** camelCase fields of a canonical result: their presence next to platform keys is ambiguous. */
+const CANONICAL_CAMEL_KEYS = [
+  "fileName",
+  "fileSize",
+  "contentType",
+  "trustScore",
+  "scoreBreakdown",
+  "detections",
+  "engines",
+  "signature",
+  "firstSeen",
+  "analyzedAt",
+];
+
 const hasAny = (object: Obj, keys: readonly string[]) => keys.some((k) => Object.hasOwn(object, k));
 
 /**
  * Tells the format of a parsed input: VirusTotal for `{"data": {"attributes": {...}}}`, for a
  * top-level `attributes` object holding analysis results (or with `"type": "file"`), and for a bare
- * attributes object (top-level `last_analysis_stats` / `last_analysis_results`); canonical for a
- * top-level string `sha256` without `attributes`. Undefined when neither or both apply.
+ * attributes object (top-level `last_analysis_stats` / `last_analysis_results`); platform for a
+ * top-level string `sha256` with any of the platform's snake_case fields (`trust_score`,
+ * `detection_results`, `signing`, `analyzed_at`, `file_name`, ...) and no camelCase canonical
+ * field; canonical for a top-level string `sha256` without `attributes` or platform fields.
+ * Undefined when none or more than one apply.
  */
 export function detectFormat(input: unknown): InputFormat | undefined {
   if (!isObject(input)) return undefined;
@@ -62,30 +102,48 @@ export function detectFormat(input: unknown): InputFormat | undefined {
     (isObject(attributes) &&
       (hasAny(attributes, VT_ANALYSIS_KEYS) || own(input, "type") === "file")) ||
     (bareAttributes && !hasAny(input, CANONICAL_ONLY_KEYS));
-  const canonical =
-    typeof own(input, "sha256") === "string" && attributes === undefined && !bareAttributes;
-  if (virustotal === canonical) return undefined;
-  return virustotal ? "virustotal" : "canonical";
+  const sha256 = typeof own(input, "sha256") === "string";
+  const platformKeys = hasAny(input, PLATFORM_KEYS);
+  const platform = sha256 && platformKeys && !hasAny(input, CANONICAL_CAMEL_KEYS);
+  const canonical = sha256 && attributes === undefined && !bareAttributes && !platformKeys;
+  const claims = [virustotal, platform, canonical].filter(Boolean).length;
+  if (claims !== 1) return undefined;
+  return virustotal ? "virustotal" : platform ? "platform" : "canonical";
 }
 
 /**
  * Adapts the input when needed (detecting its format unless `opts.format` is given), then validates
  * it: the caller gets a validated canonical result, or every problem. Adapter warnings are passed on.
- * An input that no format claims is validated as canonical when it has no VirusTotal-like keys, so
- * its problems are listed. Throws (TypeError) only for invalid options.
+ * An input that no format claims is read as a platform object when it has platform fields and no
+ * others, else validated as canonical when it has no VirusTotal-like keys, so its problems are
+ * listed. Throws (TypeError) only for invalid options.
  */
 export function toCanonical(input: unknown, opts?: ToCanonicalOptions): CanonicalOutcome {
   const limits = resolveInputLimits(opts?.limits);
   if (opts?.format !== undefined && !INPUT_FORMATS.includes(opts.format)) {
     throw new TypeError(
-      `unknown input format \`${String(opts.format)}\` (known formats: \`canonical\`, \`virustotal\`)`,
+      `unknown input format \`${String(opts.format)}\` (known formats: ${INPUT_FORMATS.map((f) => `\`${f}\``).join(", ")})`,
     );
   }
   let format = opts?.format ?? detectFormat(input);
   if (format === undefined) {
     const vtLike =
       isObject(input) && (hasAny(input, ["data", "attributes"]) || hasAny(input, VT_ANALYSIS_KEYS));
-    if (vtLike) {
+    if (isObject(input) && hasAny(input, PLATFORM_KEYS)) {
+      if (vtLike || hasAny(input, CANONICAL_CAMEL_KEYS)) {
+        return {
+          ok: false,
+          problems: [
+            {
+              pointer: "",
+              message:
+                "cannot tell the input format: platform fields (snake_case, such as `trust_score`) are mixed with canonical (camelCase) or VirusTotal fields",
+            },
+          ],
+        };
+      }
+      format = "platform"; // a platform object without a string sha256: list its problems
+    } else if (vtLike) {
       return {
         ok: false,
         problems: [
@@ -96,11 +154,12 @@ export function toCanonical(input: unknown, opts?: ToCanonicalOptions): Canonica
           },
         ],
       };
+    } else {
+      format = "canonical";
     }
-    format = "canonical";
   }
   if (format === "canonical") return { ...validateResult(input, limits), format };
-  const adapted = fromVirusTotal(input);
+  const adapted = format === "platform" ? fromPlatform(input) : fromVirusTotal(input);
   if (!adapted.ok) return { ok: false, problems: adapted.problems, format };
   return { ...validateResult(adapted.result, limits), format, warnings: adapted.warnings };
 }
