@@ -1,0 +1,42 @@
+// The public surface of @clearance/platform-sim, listed by name: the simulator, its options, the
+// canonical -> platform mapping, and the admin API's types.
+export {
+  type AdvanceAnswer,
+  type DeliveriesAnswer,
+  type FaultsAnswer,
+  SEED_LIMIT,
+  type SeedFilesRequest,
+} from "./app.js";
+export {
+  displayCategory,
+  type PlatformApproval,
+  type PlatformApprovalStatus,
+  type PlatformEngineCategory,
+  type PlatformEngineResult,
+  type PlatformFile,
+  type PlatformSigningStatus,
+  type PlatformStatus,
+  type PlatformVerdict,
+  platformApproval,
+  type ToPlatformOptions,
+  toPlatformFile,
+} from "./convert.js";
+export { ERROR_CODES, type ErrorCode, type FieldProblem } from "./errors.js";
+export {
+  DEFAULT_KEY,
+  type FaultSettings,
+  type Faults,
+  type KeyOptions,
+  LIMITS,
+  type RateLimitOptions,
+  SCOPES,
+  type Scope,
+  type SimulatorOptions,
+  type StartOptions,
+  type WebhookRetryOptions,
+  type WebhookTarget,
+} from "./options.js";
+export { type FileFacts, simulatedResult } from "./results.js";
+export { createSimulator, type RunningSimulator, startSimulator } from "./server.js";
+export type { SeedFile } from "./state.js";
+export { type Delivery, type DeliveryAttempt, signDelivery } from "./webhooks.js";

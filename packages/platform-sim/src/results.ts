@@ -1,0 +1,109 @@
+/**
+ * Deterministic analyses: a file's result is a function of its SHA-256 and the simulator's seed
+ * (the dry-run generator, seeded from both), plus the facts the simulator knows (name, size,
+ * times, version). Same inputs -> the same object, byte for byte.
+ */
+import { createHash } from "node:crypto";
+import { generateRecords, mulberry32, NOW } from "@clearance/dryrun";
+import type { AnalysisResult } from "@clearance/engine";
+import { type PlatformFile, toPlatformFile } from "./convert.js";
+
+/** A 32-bit seed from a label and values: independent streams for independent purposes. */
+export function mixSeed(label: string, ...values: readonly (string | number)[]): number {
+  return createHash("sha256")
+    .update(`${label}:${values.join(":")}`)
+    .digest()
+    .readUInt32BE(0);
+}
+
+/** The SHA-256 of the i-th generated file of a seed (seeded files and `POST /_sim/files` counts). */
+export function seededSha256(seed: number, index: number): string {
+  return createHash("sha256").update(`clearance-platform-sim:${seed}:${index}`).digest("hex");
+}
+
+/** What the simulator knows of a file besides its hash. Absent fields come from the generator. */
+export interface FileFacts {
+  fileName?: string;
+  contentType?: string;
+  size?: number;
+  /** epoch ms */
+  firstSeenMs?: number;
+  uploadedAtMs?: number;
+  analyzedAtMs?: number;
+  version?: number;
+}
+
+interface Draft {
+  result: AnalysisResult;
+  /** how long before its first upload the platform had first seen the file (the generator's age) */
+  firstSeenAgeMs: number | undefined;
+  stream: number;
+}
+
+function draft(sha256: string, seed: number): Draft {
+  const stream = mixSeed("result", seed, sha256);
+  const generated = generateRecords(1, stream).next().value as AnalysisResult;
+  const result = JSON.parse(JSON.stringify(generated)) as AnalysisResult;
+  result.sha256 = sha256;
+  // Ages are measured from the generator's fixed "now"; the simulator re-anchors them on its clock.
+  const firstSeenAgeMs =
+    result.firstSeen === undefined ? undefined : Math.max(0, NOW - Date.parse(result.firstSeen));
+  for (const engine of result.engines ?? []) engine.version = engineVersion(engine.engine);
+  return { result, firstSeenAgeMs, stream };
+}
+
+const engineVersions = new Map<string, string>();
+
+/** A stable version per engine, as a real fleet reports the same version for every file. */
+function engineVersion(engine: string): string {
+  let version = engineVersions.get(engine);
+  if (version === undefined) {
+    const n = mixSeed("engine", engine);
+    version = `${(n % 9) + 1}.${(n >>> 4) % 40}.${(n >>> 10) % 9000}`;
+    // Engine names come from the generator's fixed list: the map stays small.
+    engineVersions.set(engine, version);
+  }
+  return version;
+}
+
+/** The first-seen age a file is given when the platform first sees it. */
+export function firstSeenAgeMs(sha256: string, seed: number): number {
+  return draft(sha256, seed).firstSeenAgeMs ?? 0;
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/**
+ * The canonical result the simulator reports for a file (what the engine's platform adapter
+ * should read back from the file object), with `platformVersion` and `uploadedAt` as extra fields.
+ */
+export function simulatedResult(sha256: string, seed = 42, facts: FileFacts = {}): AnalysisResult {
+  const { result } = draft(sha256.toLowerCase(), seed);
+  return applyFacts(result, facts);
+}
+
+function applyFacts(result: AnalysisResult, facts: FileFacts): AnalysisResult {
+  if (facts.fileName !== undefined) result.fileName = facts.fileName;
+  if (facts.contentType !== undefined) result.contentType = facts.contentType;
+  if (facts.size !== undefined) result.fileSize = facts.size;
+  // A generated result may lack first_seen (the generator drops optional fields now and then).
+  if (facts.firstSeenMs !== undefined && result.firstSeen !== undefined)
+    result.firstSeen = iso(facts.firstSeenMs);
+  if (facts.analyzedAtMs !== undefined) result.analyzedAt = iso(facts.analyzedAtMs);
+  if (facts.uploadedAtMs !== undefined) result.uploadedAt = iso(facts.uploadedAtMs);
+  result.platformVersion = facts.version ?? 1;
+  return result;
+}
+
+/**
+ * The completed file object for a file. Beyond the canonical mapping, a share of failed engines
+ * report `timeout` rather than `failure` (both exist on the platform; the canonical form has one).
+ */
+export function simulatedFile(sha256: string, seed: number, facts: FileFacts): PlatformFile {
+  const { result, stream } = draft(sha256, seed);
+  const file = toPlatformFile(applyFacts(result, facts));
+  const rnd = mulberry32(mixSeed("timeouts", stream));
+  for (const entry of Object.values(file.detection_results ?? {}))
+    if (entry.category === "failure" && rnd() < 0.5) entry.category = "timeout";
+  return file;
+}
