@@ -1,0 +1,54 @@
+// The public surface of @clearance/client, listed by name.
+
+export { type BackoffOptions, backoffCeiling, backoffDelay } from "./backoff.js";
+export {
+  type FileResult,
+  hashFile,
+  type ListFilesQuery,
+  PlatformClient,
+  type PlatformFile,
+  type QuotaState,
+  type UploadOptions,
+  type UploadResult,
+  type WaitOptions,
+} from "./client.js";
+export {
+  AnalysisFailedError,
+  ERROR_CODES,
+  type ErrorCode,
+  InvalidApiKeyError,
+  InvalidResponseError,
+  MissingScopeError,
+  NotFoundError,
+  PlatformError,
+  type PlatformErrorBody,
+  type PlatformErrorInit,
+  PlatformUnavailableError,
+  QuotaExhaustedError,
+  RateLimitedError,
+  RequestRejectedError,
+  TimeoutError,
+  UploadUrlExpiredError,
+} from "./errors.js";
+export {
+  type CacheOptions,
+  DEFAULT_CACHE,
+  DEFAULT_RATE_LIMIT,
+  DEFAULT_RETRY,
+  DEFAULT_TIMEOUTS,
+  DEFAULT_USER_AGENT,
+  type PlatformClientOptions,
+  type RateLimitOptions,
+  type ResolvedOptions,
+  type RetryOptions,
+  type Timeouts,
+  VERSION,
+} from "./options.js";
+export {
+  type HeaderBag,
+  parseRateLimitHeaders,
+  parseRetryAfter,
+  parseStructuredList,
+  type RateLimitState,
+  type SfItem,
+} from "./ratelimit.js";
