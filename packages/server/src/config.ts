@@ -50,6 +50,21 @@ export interface ServerConfig {
     /** how old a signed timestamp may be, in seconds */
     toleranceSeconds: number;
   };
+  /** the file-analysis platform: results fetched on a miss (`?refresh=true`) and by the sync */
+  platform: {
+    url: string;
+    apiKey: string;
+    /** completed results kept in memory, by SHA-256 */
+    cacheTtlMs: number;
+    cacheMax: number;
+  } | null;
+  /** pull new results from the platform and decide them (for deployments without webhooks) */
+  sync: {
+    enabled: boolean;
+    intervalMs: number;
+    /** how far back the first run starts */
+    lookbackDays: number;
+  };
   /** decisions POSTed to other systems (a SIEM, a chat webhook, a ticketing system) */
   notifications: {
     targets: {
@@ -176,6 +191,26 @@ export const CONFIG_SCHEMA = {
         toleranceSeconds: { type: "integer", minimum: 1, maximum: 86_400 },
       },
     },
+    platform: {
+      type: ["object", "null"],
+      additionalProperties: false,
+      required: ["url", "apiKey"],
+      properties: {
+        url: { type: "string", pattern: "^https?://" },
+        apiKey: { type: "string", minLength: 8 },
+        cacheTtlMs: { type: "integer", minimum: 0, maximum: 86_400_000 },
+        cacheMax: { type: "integer", minimum: 1, maximum: 10_000_000 },
+      },
+    },
+    sync: {
+      type: "object",
+      additionalProperties: false,
+      properties: {
+        enabled: { type: "boolean" },
+        intervalMs: { type: "integer", minimum: 1_000, maximum: 86_400_000 },
+        lookbackDays: { type: "number", minimum: 0, maximum: 3_650 },
+      },
+    },
     notifications: {
       type: "object",
       additionalProperties: false,
@@ -249,6 +284,8 @@ export function defaultConfig(): ServerConfig {
     },
     auth: { keys: [] },
     webhook: { secret: null, toleranceSeconds: 300 },
+    platform: null,
+    sync: { enabled: false, intervalMs: 300_000, lookbackDays: 30 },
     notifications: {
       targets: [],
       retry: { baseDelayMs: 1_000, maxDelayMs: 300_000 },
@@ -364,6 +401,16 @@ export function resolveConfig(raw: unknown, options: ResolveOptions = {}): Reado
   if (config.audit.backend === "postgres" && !config.audit.postgres.url)
     throw new ConfigError([
       "`audit.postgres.url` is required when `audit.backend` is `postgres` (for example `postgres://user@host/db`)",
+    ]);
+  if (config.platform)
+    config.platform = {
+      ...config.platform,
+      cacheTtlMs: config.platform.cacheTtlMs ?? 600_000,
+      cacheMax: config.platform.cacheMax ?? 100_000,
+    };
+  if (config.sync.enabled && !config.platform)
+    throw new ConfigError([
+      "`sync.enabled` needs `platform` (its `url` and `apiKey`) to pull results from",
     ]);
   // a target's defaults are filled in per item: merge() replaces arrays whole
   config.notifications.targets = config.notifications.targets.map((t) => ({

@@ -9,6 +9,7 @@ import { type NotificationTarget, notificationsFor } from "./notify.js";
 import { ProblemError, under } from "./problems.js";
 import { redact } from "./redact.js";
 import type { RulesHolder } from "./rules.js";
+import type { PlatformResult, PlatformResults } from "./sync.js";
 
 export interface DecisionRequest {
   /** a canonical analysis result or a VirusTotal file object */
@@ -30,6 +31,7 @@ export interface RequestMeta {
 export interface DecisionAnswer {
   decisionId: string;
   sha256: string;
+  fileName: string | null;
   decision: Decision["decision"];
   reason: string;
   rule: string | null;
@@ -47,6 +49,12 @@ export interface DecisionServiceOptions {
   redact: readonly string[];
   /** where decisions are notified (queued in the outbox with each entry) */
   notify?: readonly NotificationTarget[];
+  /** where results of files never seen are fetched from */
+  platform?:
+    | (PlatformResults & {
+        getResult(sha256: string, o?: { fresh?: boolean }): Promise<PlatformResult | undefined>;
+      })
+    | null;
 }
 
 /** Evaluated but not yet recorded. */
@@ -73,6 +81,42 @@ export class DecisionService {
   async decide(request: DecisionRequest, meta: RequestMeta): Promise<DecisionAnswer> {
     const prepared = this.prepare(request, meta, "");
     return this.record(prepared);
+  }
+
+  /** Whether files never seen can be fetched from the platform. */
+  get canFetch(): boolean {
+    return this.options.platform != null;
+  }
+
+  /**
+   * Fetches a file's result from the platform (through the client's cache unless `fresh`), decides
+   * and records it. A result that is not a completed, valid analysis is a problem naming the field
+   * at fault in the platform's object, never a decision on missing data.
+   */
+  async decideFromPlatform(
+    sha256: string,
+    meta: RequestMeta,
+    options: { fresh?: boolean } = {},
+  ): Promise<DecisionAnswer> {
+    const platform = this.options.platform;
+    if (!platform)
+      throw new ProblemError(
+        "not_found",
+        `no decision is recorded for \`${sha256}\`, and no platform is configured to fetch its result from`,
+      );
+    const r = await platform.getResult(sha256, options);
+    if (!r)
+      throw new ProblemError(
+        "not_found",
+        `no decision is recorded for \`${sha256}\`, and the platform has no analysis of it`,
+      );
+    if (!r.outcome.ok)
+      throw new ProblemError(
+        "platform_result_invalid",
+        `the platform's result for \`${sha256}\` cannot be decided: ${r.outcome.problems[0]?.message ?? "invalid"}`,
+        under("platform:", r.outcome.problems),
+      );
+    return this.decide({ result: r.outcome.result }, meta);
   }
 
   /**
@@ -145,6 +189,7 @@ export class DecisionService {
     const answer: DecisionAnswer = {
       decisionId: id,
       sha256: result.sha256,
+      fileName: result.fileName ?? null,
       decision: decision.decision,
       reason: decision.reason,
       rule: decision.rule,

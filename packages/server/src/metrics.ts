@@ -92,6 +92,17 @@ export class Metrics {
       this.outbox.set(await this.outboxPending().catch(() => Number.NaN));
     },
   });
+  readonly syncResults = new Counter({
+    name: "clearance_sync_results_total",
+    help: "Results pulled from the platform by the sync, by outcome (`decided`, `skipped`: already decided, `invalid`)",
+    labelNames: ["outcome"] as const,
+    registers: [this.registry],
+  });
+  readonly syncFailures = new Counter({
+    name: "clearance_sync_failures_total",
+    help: "Sync rounds that stopped on an error (the next round resumes from the saved cursor)",
+    registers: [this.registry],
+  });
   readonly shadowDisagreements = new Counter({
     name: "clearance_shadow_disagreements_total",
     help: "Decisions where the shadow rule set answered differently, by live and shadow decision",

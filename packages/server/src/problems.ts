@@ -24,11 +24,23 @@ export const PROBLEMS = Object.freeze({
     title: "The new rules do not compile; the previous rules are still served",
   },
   internal_error: { status: 500, title: "Internal error" },
+  platform_error: {
+    status: 502,
+    title: "The platform refused the server's request (its key or scopes)",
+  },
+  platform_result_invalid: {
+    status: 502,
+    title: "The platform's result is not a completed, valid analysis",
+  },
   audit_unavailable: {
     status: 503,
     title: "The audit log cannot record decisions; no decision is given unrecorded",
   },
   not_ready: { status: 503, title: "The server is not ready" },
+  platform_unavailable: {
+    status: 503,
+    title: "The platform cannot be reached or is rate limiting; try again later",
+  },
 } as const);
 
 export type ProblemCode = keyof typeof PROBLEMS;

@@ -94,6 +94,7 @@ export async function startServer(
     pruneTimer = setInterval(prune, 3_600_000);
     pruneTimer.unref();
   }
+  services.sync?.start();
   try {
     await fastify.listen({ host: config.server.host, port: config.server.port });
   } catch (error) {

@@ -7,7 +7,9 @@ import type { ServerConfig } from "./config.js";
 import { DecisionService } from "./decide.js";
 import { Metrics } from "./metrics.js";
 import { Notifier } from "./notify.js";
+import { Platform } from "./platform.js";
 import { type ReloadOutcome, RulesHolder } from "./rules.js";
+import { PlatformSync, type SyncReport } from "./sync.js";
 
 /** Everything the HTTP layer talks to, built from a config. Nothing here listens. */
 export interface Services {
@@ -19,6 +21,8 @@ export interface Services {
   metrics: Metrics;
   keys: KeyRing;
   notifier: Notifier | null;
+  platform: Platform | null;
+  sync: PlatformSync | null;
   close(): Promise<void>;
 }
 
@@ -29,6 +33,8 @@ export interface ServiceHooks {
   processMetrics?: boolean;
   /** the notification sender could not read or update the outbox */
   onNotifyError?: (error: Error) => void;
+  /** a sync round finished, or stopped on an error */
+  onSync?: (report: SyncReport | undefined, error?: Error) => void;
 }
 
 export function openBackend(config: Readonly<ServerConfig>): AuditBackend {
@@ -96,10 +102,29 @@ export async function createServices(
       // notifications left by an earlier run (a crash, a receiver outage) go out now
       notifier.start();
     }
+    const platform = config.platform ? new Platform(config.platform) : null;
     const decisions = new DecisionService(rules, shadow, audit, metrics, {
       redact: config.audit.redact,
       notify: targets,
+      platform,
     });
+    const sync =
+      platform && config.sync.enabled
+        ? new PlatformSync(platform, audit, decisions, {
+            intervalMs: config.sync.intervalMs,
+            initialLookbackMs: config.sync.lookbackDays * 86_400_000,
+            onRound: (report) => {
+              metrics.syncResults.inc({ outcome: "decided" }, report.decided);
+              metrics.syncResults.inc({ outcome: "skipped" }, report.skipped);
+              metrics.syncResults.inc({ outcome: "invalid" }, report.invalid.length);
+              hooks.onSync?.(report);
+            },
+            onError: (error) => {
+              metrics.syncFailures.inc();
+              hooks.onSync?.(undefined, error);
+            },
+          })
+        : null;
     return {
       config,
       rules,
@@ -109,11 +134,15 @@ export async function createServices(
       metrics,
       keys: new KeyRing(config.auth.keys),
       notifier,
+      platform,
+      sync,
       async close() {
         rules.stopWatching();
         shadow?.stopWatching();
+        await sync?.stop();
         await notifier?.stop();
         await audit.close();
+        await platform?.close();
       },
     };
   } catch (error) {

@@ -68,6 +68,7 @@ export const decisionAnswerSchema = {
   properties: {
     decisionId: { type: "string", description: "the audit entry id (UUIDv7)" },
     sha256: { type: "string" },
+    fileName: { type: ["string", "null"] },
     decision: DECISION,
     reason: { type: "string" },
     rule: {

@@ -127,15 +127,28 @@ export async function decisionRoutes(fastify: FastifyInstance): Promise<void> {
     }),
   );
 
-  fastify.get<{ Params: { sha256: string } }>(
+  fastify.get<{ Params: { sha256: string }; Querystring: { refresh: boolean } }>(
     "/v1/decisions/:sha256",
     {
       config: { scopes: ["decide", "audit:read"] },
       schema: {
         summary: "The latest recorded decision for a file",
+        description:
+          "With a platform configured, a file never decided (or `refresh=true`) is fetched from the platform, decided with the live rules and recorded; the answer is then a new decision.",
         tags: ["decisions"],
         security: [{ bearer: [] }],
         params: { type: "object", properties: { sha256: SHA256 }, required: ["sha256"] },
+        querystring: {
+          type: "object",
+          additionalProperties: false,
+          properties: {
+            refresh: {
+              type: "boolean",
+              default: false,
+              description: "fetch the result from the platform again and decide it now",
+            },
+          },
+        },
         response: {
           200: {
             type: "object",
@@ -146,15 +159,23 @@ export async function decisionRoutes(fastify: FastifyInstance): Promise<void> {
               fileName: entrySchema.properties.fileName,
             },
           },
-          ...problemResponses(400, 401, 403, 404),
+          ...problemResponses(400, 401, 403, 404, 502, 503),
         },
       },
     },
     async (request) => {
       const sha256 = request.params.sha256.toLowerCase();
-      const entry = await audit.latestFor(sha256);
-      if (!entry) throw new ProblemError("not_found", `no decision is recorded for \`${sha256}\``);
-      return answerOf(entry);
+      const meta = { source: "api" as const, requester: request.requester };
+      if (!request.query.refresh) {
+        const entry = await audit.latestFor(sha256);
+        if (entry) return answerOf(entry);
+        if (!decisions.canFetch)
+          throw new ProblemError("not_found", `no decision is recorded for \`${sha256}\``);
+      }
+      const answer = await decisions.decideFromPlatform(sha256, meta, {
+        fresh: request.query.refresh,
+      });
+      return { ...answer, source: meta.source, requester: meta.requester };
     },
   );
 }
