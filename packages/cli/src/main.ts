@@ -9,10 +9,14 @@ import { checkCommand } from "./commands/check.js";
 import { dryRunCommand, parseFailOn } from "./commands/dry-run.js";
 import { evalCommand } from "./commands/eval.js";
 import { fmtCommand } from "./commands/fmt.js";
+import { gateCommand } from "./commands/gate.js";
 import { keysCreateCommand } from "./commands/keys.js";
+import { pullCommand } from "./commands/pull.js";
 import { type Env, serveCommand } from "./commands/serve.js";
+import { simCommand } from "./commands/sim.js";
 import { testCommand } from "./commands/test.js";
 import { tourCommand } from "./commands/tour.js";
+import { parseDurationArg } from "./io.js";
 import { CliError, type Output } from "./output.js";
 import { VERSION } from "./version.js";
 
@@ -20,6 +24,20 @@ function positiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isSafeInteger(n) || n < 1)
     throw new InvalidArgumentError("a whole number of 1 or more");
+  return n;
+}
+
+function nonNegativeInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 0)
+    throw new InvalidArgumentError("a whole number of 0 or more");
+  return n;
+}
+
+function exitCode(value: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 0 || n > 125)
+    throw new InvalidArgumentError("an exit code from 0 to 125");
   return n;
 }
 
@@ -272,6 +290,96 @@ export function buildProgram(
         .option("-f, --follow", "keep printing new entries", false),
     ),
   ).action(async (opts) => setExit(await auditTailCommand(output, opts, env)));
+
+  program
+    .command("gate")
+    .description(
+      "CI gate: upload files the platform does not know, wait for the analyses, decide each file",
+    )
+    .argument("<files...>", "files to check")
+    .option("-r, --rules <dir>", "decide locally with these rules (default rules/)")
+    .option("-s, --server <url>", "decide through a Clearance server (recorded with source gate)")
+    .option("--platform <url>", "the platform (default: $CLEARANCE_PLATFORM_URL)")
+    .option("-c, --context <file>", "request context as JSON")
+    .option(
+      "--timeout <duration>",
+      "longest wait for each analysis",
+      (v) => parseDurationArg(v, "--timeout"),
+      300_000,
+    )
+    .option("--review-exit <code>", "exit code when a file needs review", exitCode, 3)
+    .option("--json", "machine-readable output", false)
+    .addHelpText(
+      "after",
+      "\nThe platform key comes from $CLEARANCE_PLATFORM_KEY, the server key (if it needs one) from\n$CLEARANCE_SERVER_KEY. On GitHub Actions each file also gets an annotation.\n\nExamples:\n  clearance gate dist/app.exe --rules rules\n  clearance gate build/*.msi --server https://clearance.internal --timeout 10m\n\nExit codes: 0 every file allowed, 2 a file denied, 3 (or --review-exit) a file needs review,\n1 anything failed (never 0 then).",
+    )
+    .action(async (files: string[], opts) =>
+      setExit(
+        await gateCommand(
+          output,
+          files,
+          {
+            timeoutMs: opts.timeout,
+            reviewExit: opts.reviewExit,
+            json: opts.json,
+            ...(opts.rules ? { rules: opts.rules } : {}),
+            ...(opts.server ? { server: opts.server } : {}),
+            ...(opts.platform ? { platform: opts.platform } : {}),
+            ...(opts.context ? { context: opts.context } : {}),
+          },
+          env,
+        ),
+      ),
+    );
+
+  program
+    .command("pull")
+    .description(
+      "append the platform's results to an NDJSON file, continuing where the last pull stopped",
+    )
+    .requiredOption("-o, --out <file>", "the NDJSON file (feeds clearance dry-run --from)")
+    .option("--since <time>", "where a first pull starts (RFC 3339, or 30d, 12h ago)", "30d")
+    .option("--state <file>", "where the pull remembers its place (default <out>.state.json)")
+    .option("--platform <url>", "the platform (default: $CLEARANCE_PLATFORM_URL)")
+    .option("--force", "start over, overwriting --out", false)
+    .addHelpText(
+      "after",
+      "\nThe platform key comes from $CLEARANCE_PLATFORM_KEY (scope files.read).\n\nExamples:\n  clearance pull --since 30d --out history.ndjson\n  clearance dry-run --from history.ndjson --baseline main",
+    )
+    .action(async (opts) => setExit(await pullCommand(output, opts, env)));
+
+  program
+    .command("sim")
+    .description("run the platform simulator (uploads, analyses, results, webhooks, faults)")
+    .option("--host <host>", "listen address", "127.0.0.1")
+    .option("--port <port>", "listen port", port, 9090)
+    .option("--seed-files <n>", "completed analyses present from the start", nonNegativeInt, 0)
+    .option("--delay <ms>", "how long an analysis takes", nonNegativeInt, 2000)
+    .option("--seed <n>", "seed of the generated results", nonNegativeInt, 42)
+    .option(
+      "--webhook <url>",
+      "deliver analysis webhooks here (signed with $CLEARANCE_WEBHOOK_SECRET)",
+    )
+    .addHelpText(
+      "after",
+      "\nExamples:\n  clearance sim --seed-files 500\n  CLEARANCE_WEBHOOK_SECRET=... clearance sim --webhook http://127.0.0.1:8080/v1/webhooks/platform",
+    )
+    .action(async (opts) =>
+      setExit(
+        await simCommand(
+          output,
+          {
+            host: opts.host,
+            port: opts.port,
+            seedFiles: opts.seedFiles,
+            delayMs: opts.delay,
+            seed: opts.seed,
+            ...(opts.webhook ? { webhook: opts.webhook } : {}),
+          },
+          env,
+        ),
+      ),
+    );
 
   return program;
 }

@@ -60,6 +60,26 @@ export async function serveCommand(
   try {
     server = await startServer(config, {
       hooks: {
+        onSync: (report, error) => {
+          const log = server?.app.log;
+          if (!log) return;
+          if (error) log.warn({ err: error }, "platform sync stopped; the next round resumes");
+          else if (report && (report.decided > 0 || report.invalid.length > 0))
+            log.info(
+              {
+                decided: report.decided,
+                skipped: report.skipped,
+                invalid: report.invalid,
+                cursor: report.cursor,
+              },
+              "platform sync",
+            );
+        },
+        onNotifyError: (error) =>
+          server?.app.log.warn(
+            { err: error },
+            "notifications could not be sent; they stay in the outbox",
+          ),
         onReload: (role, outcome, trigger) => {
           const log = server?.app.log;
           if (!log) return;
