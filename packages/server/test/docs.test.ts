@@ -1,0 +1,146 @@
+// Keeps the server's documentation in step with the code: problem codes, endpoints, the generated
+// OpenAPI document, configuration keys, metrics and the example configurations.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { parse as parseYaml } from "yaml";
+import { CONFIG_SCHEMA, loadConfig } from "../src/config.js";
+import { Metrics } from "../src/metrics.js";
+import { PROBLEMS } from "../src/problems.js";
+import { checkExposure } from "../src/server.js";
+import { makeApp, REPO, type TestApp } from "./helpers.js";
+
+const doc = (name: string) => readFileSync(join(REPO, "docs", name), "utf8");
+
+interface SchemaNode {
+  properties?: Record<string, SchemaNode>;
+  items?: SchemaNode;
+}
+
+/** Every key path of a JSON Schema: `audit.sqlite.path`, `auth.keys`, `auth.keys[].sha256`. */
+function schemaPaths(node: SchemaNode, prefix = ""): string[] {
+  const out: string[] = [];
+  for (const [key, child] of Object.entries(node.properties ?? {})) {
+    const path = prefix === "" ? key : `${prefix}.${key}`;
+    out.push(path);
+    out.push(...schemaPaths(child, path));
+    if (child.items?.properties) out.push(...schemaPaths(child.items, `${path}[]`));
+  }
+  return out;
+}
+
+/** The same paths, as set in a parsed YAML document. */
+function valuePaths(value: unknown, prefix = ""): string[] {
+  if (Array.isArray(value)) return value.flatMap((v) => valuePaths(v, `${prefix}[]`));
+  if (value === null || typeof value !== "object") return [];
+  return Object.entries(value).flatMap(([key, v]) => {
+    const path = prefix === "" ? key : `${prefix}.${key}`;
+    return [path, ...valuePaths(v, path)];
+  });
+}
+
+/** Values for every `${NAME}` the example configurations use. */
+const EXAMPLE_ENV = {
+  CLEARANCE_HMAC_SECRET: "an-hmac-secret-of-32-characters!",
+  CLEARANCE_WEBHOOK_SECRET: "a-webhook-secret-of-some-length",
+  CLEARANCE_PLATFORM_URL: "https://api.platform.example",
+  CLEARANCE_PLATFORM_KEY: "a-platform-key",
+  CLEARANCE_SIEM_URL: "https://siem.example.internal/hooks/clearance",
+  CLEARANCE_SIEM_SECRET: "a-siem-secret-of-some-length",
+  CLEARANCE_PG_URL: "postgres://clearance:password@db.internal:5432/clearance",
+  CLEARANCE_CHAIN: "replica-1",
+};
+
+describe("docs/http-api.md", () => {
+  const text = doc("http-api.md");
+  let t: TestApp;
+  let live: { paths: Record<string, Record<string, unknown>> };
+  beforeAll(async () => {
+    t = await makeApp();
+    const res = await t.app.inject({ url: "/openapi.json" });
+    expect(res.statusCode).toBe(200);
+    live = res.json();
+  });
+  afterAll(() => t.close());
+
+  test("the problem table lists every problem code with its status, and no other", () => {
+    const rows = [...text.matchAll(/^\| `([a-z_]+)` \| (\d{3}) \|/gm)].map((m) => [m[1], m[2]]);
+    const documented = new Map(rows.map(([code, status]) => [code!, Number(status)]));
+    for (const [code, { status }] of Object.entries(PROBLEMS))
+      expect(documented.get(code), `problem code \`${code}\` (${status})`).toBe(status);
+    expect([...documented.keys()].sort()).toEqual(Object.keys(PROBLEMS).sort());
+  });
+
+  test("every endpoint of the live OpenAPI document is documented, with its method", () => {
+    const lines = text.split("\n");
+    for (const [path, methods] of Object.entries(live.paths)) {
+      for (const method of Object.keys(methods)) {
+        const m = `\`${method.toUpperCase()}\``;
+        expect(
+          lines.some((l) => l.includes(m) && l.includes(`\`${path}\``)),
+          `${method.toUpperCase()} ${path} is not in docs/http-api.md`,
+        ).toBe(true);
+      }
+    }
+  });
+
+  test("docs/openapi.json is the document the server serves", () => {
+    const committed = JSON.parse(doc("openapi.json"));
+    expect(
+      committed,
+      "docs/openapi.json is out of date: run `pnpm build && pnpm docs:openapi` and commit it",
+    ).toEqual(live);
+  });
+});
+
+describe("docs/configuration.md", () => {
+  const text = doc("configuration.md");
+  const paths = schemaPaths(CONFIG_SCHEMA as unknown as SchemaNode);
+
+  test("the walk finds nested and list keys", () => {
+    expect(paths).toContain("audit.sqlite.path");
+    expect(paths).toContain("auth.keys[].sha256");
+  });
+
+  test("every key of the configuration schema is documented", () => {
+    const missing = paths.filter((p) => !text.includes(`\`${p}\``));
+    expect(missing, "keys missing from docs/configuration.md").toEqual([]);
+  });
+
+  test("the complete example is examples/configs/clearance.yaml, as it is", () => {
+    const example = readFileSync(join(REPO, "examples/configs/clearance.yaml"), "utf8");
+    expect(text.includes(`\`\`\`yaml\n${example}\`\`\``), "copy the file into the page").toBe(true);
+  });
+});
+
+describe("docs/operations.md", () => {
+  test("every metric the server exports is listed", () => {
+    const text = doc("operations.md");
+    const names = new Metrics({ process: false }).registry.getMetricsAsArray().map((m) => m.name);
+    expect(names.length).toBeGreaterThan(10);
+    const missing = names.filter((n) => !text.includes(`\`${n}\``));
+    expect(missing, "metrics missing from docs/operations.md").toEqual([]);
+  });
+});
+
+describe("examples/configs", () => {
+  const file = (name: string) => join(REPO, "examples/configs", name);
+
+  test("clearance.yaml loads, may listen where it says, and sets every key", () => {
+    const config = loadConfig(file("clearance.yaml"), EXAMPLE_ENV);
+    expect(config.audit.hmacSecret).toBe(EXAMPLE_ENV.CLEARANCE_HMAC_SECRET);
+    expect(config.rules.dir).toBe(join(REPO, "rules"));
+    expect(() => checkExposure(config)).not.toThrow();
+    const set = new Set(valuePaths(parseYaml(readFileSync(file("clearance.yaml"), "utf8"))));
+    const unset = schemaPaths(CONFIG_SCHEMA as unknown as SchemaNode).filter((p) => !set.has(p));
+    expect(unset, "keys the complete example does not set").toEqual([]);
+  });
+
+  test("postgres-replica.yaml loads as a PostgreSQL replica", () => {
+    const config = loadConfig(file("postgres-replica.yaml"), EXAMPLE_ENV);
+    expect(config.audit.backend).toBe("postgres");
+    expect(config.audit.postgres.url).toBe(EXAMPLE_ENV.CLEARANCE_PG_URL);
+    expect(config.audit.chain).toBe("replica-1");
+    expect(() => checkExposure(config)).not.toThrow();
+  });
+});
