@@ -188,7 +188,7 @@ export function buildProgram(
   program
     .command("tour")
     .description(
-      "check the rules, run their tests and decide every example (what `pnpm start` runs)",
+      "check the rules, run their tests and decide every example (what `pnpm tour` runs)",
     )
     .option("-r, --rules <dir>", "rule directory", "rules")
     .option("-e, --examples <dir>", "directory of example results", "examples")

@@ -101,6 +101,15 @@ describe("clearance audit", () => {
     expect((await audit("verify")).code).toBe(0);
   });
 
+  test("a mistyped database path is an error, not a new empty log that verifies", async () => {
+    const typo = join(dir, "audti.db");
+    const r = await run("audit", "verify", "--db", typo);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/cannot open the audit database .*audti\.db/);
+    const { existsSync } = await import("node:fs");
+    expect(existsSync(typo)).toBe(false);
+  });
+
   test("query and tail print one line per entry; filters apply", async () => {
     const q = await audit("query", "--decision", "deny");
     expect(q.code).toBe(0);

@@ -81,6 +81,12 @@ export async function startServer(
     log.warn(
       "NO API KEYS CONFIGURED: every request is accepted without authentication; listening on loopback only",
     );
+  if (config.webhook.secret === null)
+    log.warn(
+      config.auth.keys.length > 0
+        ? "webhook.secret is not set: platform deliveries must carry an API key with the decide scope"
+        : "webhook.secret is not set: platform deliveries are accepted unsigned",
+    );
   let pruneTimer: NodeJS.Timeout | undefined;
   if (config.audit.retentionDays > 0) {
     const prune = () => {

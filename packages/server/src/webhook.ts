@@ -76,16 +76,33 @@ export function checkWebhook(
 }
 
 /**
- * The analysis inside a webhook body: the platform's envelope `{event, data}` / `{event, result}`,
- * or a bare result.
+ * The analysis inside a webhook body: the platform's envelope `{event, delivery, data}` (or
+ * `result` for `data`), or a bare result. `delivery` is the id inside the signed body, when any.
  */
-export function webhookResult(body: unknown): { result: unknown; pointer: string } {
+export function webhookResult(body: unknown): {
+  result: unknown;
+  pointer: string;
+  delivery: string | undefined;
+} {
   if (body !== null && typeof body === "object" && !Array.isArray(body)) {
     const b = body as Record<string, unknown>;
     if (typeof b.event === "string") {
-      if ("result" in b) return { result: b.result, pointer: "/result" };
-      if ("data" in b) return { result: b.data, pointer: "/data" };
+      const delivery = typeof b.delivery === "string" ? b.delivery : undefined;
+      if ("result" in b) return { result: b.result, pointer: "/result", delivery };
+      if ("data" in b) return { result: b.data, pointer: "/data", delivery };
     }
   }
-  return { result: body, pointer: "" };
+  return { result: body, pointer: "", delivery: undefined };
+}
+
+/**
+ * The header's delivery id is not signed; the envelope's is. When both are there they must agree,
+ * or a captured delivery could be replayed under a fresh header id within the time tolerance.
+ */
+export function checkDeliveryBinding(header: string | null, signedBody: string | undefined): void {
+  if (signedBody !== undefined && header !== null && header !== signedBody)
+    throw new ProblemError(
+      "invalid_signature",
+      `the \`X-Platform-Delivery\` header (\`${header}\`) differs from the signed body's \`delivery\` (\`${signedBody.slice(0, 128)}\`)`,
+    );
 }

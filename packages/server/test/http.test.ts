@@ -468,6 +468,21 @@ describe("operations endpoints", () => {
     await other.close();
   });
 
+  test("readyz fails while another process holds the SQLite write lock", async () => {
+    const Database = (await import("better-sqlite3")).default;
+    const other = new Database(t.config.audit.sqlite.path);
+    other.exec("BEGIN IMMEDIATE");
+    try {
+      const ready = await t.app.inject({ url: "/readyz" });
+      expect(ready.statusCode).toBe(503);
+      expect(ready.json().checks.audit).toMatch(/cannot be written/);
+    } finally {
+      other.exec("ROLLBACK");
+      other.close();
+    }
+    expect((await t.app.inject({ url: "/readyz" })).statusCode).toBe(200);
+  });
+
   test("metrics count decisions by outcome and rule, latencies and audit writes", async () => {
     await t.app.inject({
       method: "POST",

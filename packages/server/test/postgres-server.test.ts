@@ -91,6 +91,17 @@ describe.skipIf(!PG_URL)(`the server on PostgreSQL${PG_URL ? "" : ` (${PG_SKIP_R
     expect(report.entries).toBeGreaterThanOrEqual(l.received.length);
   }, 90_000);
 
+  test("a replica configured with another's chain is not ready and refuses decisions", async () => {
+    const a = await serve(PG_URL!, "shared-chain");
+    const b = await serve(PG_URL!, "shared-chain");
+    expect((await fetch(`${a.url}/readyz`)).status).toBe(200);
+    const ready = await fetch(`${b.url}/readyz`);
+    expect(ready.status).toBe(503);
+    expect(((await ready.json()) as { checks: { audit: string } }).checks.audit).toMatch(
+      /being written by another replica/,
+    );
+  });
+
   test("two replicas on one PostgreSQL under concurrent load: no lost or duplicated entries, both chains verify", async () => {
     const a = await serve(PG_URL!, "replica-a");
     const b = await serve(PG_URL!, "replica-b");

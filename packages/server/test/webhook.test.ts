@@ -135,6 +135,31 @@ describe("signed webhooks", () => {
     expect(await count()).toBe(before);
   });
 
+  test("a signed body replayed under a fresh delivery header is refused", async () => {
+    const envelope = JSON.stringify({
+      event: "analysis.completed",
+      delivery: "dlv-original",
+      data: example("malware"),
+    });
+    const first = await t.app.inject({
+      method: "POST",
+      url,
+      payload: envelope,
+      headers: signed(envelope, { delivery: "dlv-original" }),
+    });
+    expect(first.statusCode).toBe(200);
+    const before = await count();
+    const replay = await t.app.inject({
+      method: "POST",
+      url,
+      payload: envelope,
+      headers: signed(envelope, { delivery: "dlv-forged" }),
+    });
+    expect(replay.statusCode).toBe(401);
+    expect(replay.json().detail).toContain("differs from the signed body's `delivery`");
+    expect(await count()).toBe(before);
+  });
+
   test("a delivery refused for bad input can be retried with the same id once fixed", async () => {
     const bad = JSON.stringify({ event: "analysis.completed", data: { sha256: "zz" } });
     const r1 = await t.app.inject({
@@ -152,6 +177,37 @@ describe("signed webhooks", () => {
       headers: signed(good, { delivery: "retry-1" }),
     });
     expect(r2.statusCode).toBe(200);
+  });
+});
+
+describe("unsigned webhooks on a server with API keys", () => {
+  test("need a key with the decide scope, recorded as the requester", async () => {
+    const { createApiKey } = await import("../src/auth.js");
+    const key = createApiKey();
+    const t = await makeApp({
+      auth: { keys: [{ id: "platform-hook", scopes: ["decide"], sha256: key.sha256 }] },
+    });
+    try {
+      const body = JSON.stringify(example("malware"));
+      const anonymous = await t.app.inject({
+        method: "POST",
+        url,
+        payload: body,
+        headers: { "content-type": "application/json" },
+      });
+      expect(anonymous.statusCode).toBe(401);
+      const keyed = await t.app.inject({
+        method: "POST",
+        url,
+        payload: body,
+        headers: { "content-type": "application/json", authorization: `Bearer ${key.secret}` },
+      });
+      expect(keyed.statusCode).toBe(200);
+      const entry = (await t.services.audit.get(keyed.json().decisionId))!.entry;
+      expect(entry).toMatchObject({ source: "webhook", requester: "platform-hook" });
+    } finally {
+      await t.close();
+    }
   });
 });
 

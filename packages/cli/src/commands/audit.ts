@@ -6,7 +6,7 @@ import {
   AuditLog,
   AuditUnavailableError,
   openBackend,
-  type ServerConfig,
+  SqliteBackend,
 } from "@clearance/server";
 import { parseTime } from "../io.js";
 import { CliError, type Output, paint } from "../output.js";
@@ -27,23 +27,26 @@ export interface FilterOptions {
   until?: string;
 }
 
-/** Opens the configured audit log (or `--db`, an SQLite file) for reading and checking. */
+/**
+ * Opens the configured audit log (or `--db`, an SQLite file) for reading and checking. It never
+ * creates or migrates anything: a mistyped path is an error, not a new empty log that verifies.
+ */
 async function openLog(options: AuditOptions, env: Env): Promise<AuditLog> {
-  let config = readConfig(options.config, env);
-  if (options.db !== undefined) {
-    const plain = structuredClone(config) as ServerConfig;
-    plain.audit.backend = "sqlite";
-    plain.audit.sqlite.path = options.db;
-    config = plain;
-  }
+  const config = readConfig(options.config, env);
   try {
-    const log = new AuditLog(openBackend(config), {
+    const backend =
+      options.db !== undefined || config.audit.backend === "sqlite"
+        ? new SqliteBackend({
+            path: options.db ?? config.audit.sqlite.path,
+            synchronous: "normal",
+            readonly: true,
+          })
+        : openBackend(config);
+    return new AuditLog(backend, {
       chain: config.audit.chain,
       hmacSecret: config.audit.hmacSecret,
       maxBatch: config.audit.maxBatch,
     });
-    await log.open();
-    return log;
   } catch (error) {
     if (error instanceof AuditUnavailableError) throw new CliError(error.message);
     throw error;
@@ -72,21 +75,31 @@ export async function auditVerifyCommand(
     const report = await log.verify();
     if (options.json) output.out(JSON.stringify(report, null, 2));
     else {
-      for (const c of report.chains)
+      const b = report.broken;
+      for (const c of report.chains) {
+        if (b && c.chain === b.chain) continue;
         output.out(
           `chain ${c.chain}: ${c.entries} entries (seq ${c.from}..${c.to}), head ${c.head.slice(0, 16)}`,
         );
-      if (report.ok) output.out(paint(output, "green", `ok: ${report.entries} entries verified`));
-      else {
-        const b = report.broken!;
+      }
+      if (report.ok)
+        output.out(
+          paint(
+            output,
+            "green",
+            report.entries === 0
+              ? "ok: the log is empty"
+              : `ok: ${report.entries} entries verified`,
+          ),
+        );
+      else
         output.out(
           paint(
             output,
             "red",
-            `broken: chain ${b.chain} at seq ${b.seq}${b.id ? ` (entry ${b.id})` : ""}: ${b.problem.replaceAll("_", " ")}`,
+            `broken: chain ${b!.chain} at seq ${b!.seq}${b!.id ? ` (entry ${b!.id})` : ""}: ${b!.problem.replaceAll("_", " ")}`,
           ),
         );
-      }
     }
     return report.ok ? 0 : 3;
   } finally {

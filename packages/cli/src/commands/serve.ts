@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import { relative } from "node:path";
 import {
+  AuditUnavailableError,
   ConfigError,
   installSignalHandlers,
   loadConfig,
@@ -100,6 +101,11 @@ export async function serveCommand(
     if (error instanceof RulesLoadError)
       throw new CliError(error.message, "fix the rules (`clearance check`) and start again");
     if (error instanceof ConfigError) throw new CliError(error.message);
+    if (error instanceof AuditUnavailableError)
+      throw new CliError(
+        error.message,
+        "check `audit` in the configuration (docs/configuration.md)",
+      );
     if ((error as NodeJS.ErrnoException).code === "EADDRINUSE")
       throw new CliError(
         `port ${config.server.port} on ${config.server.host} is already in use`,
@@ -117,6 +123,11 @@ export async function serveCommand(
     `${paint(output, "bold", "Clearance")} serving ${relative(process.cwd(), config.rules.dir) || "."} (${rs.rules.length} rules, revision ${rs.revision}) on ${url}`,
   );
   output.err(`  audit log: ${where}${config.audit.hmacSecret ? " (HMAC chain)" : ""}`);
+  if (services.shadow)
+    output.err(
+      `  shadow rules: ${relative(process.cwd(), services.shadow.dir) || "."} (revision ${services.shadow.ruleset.revision}; recorded, never enforced)`,
+    );
+  if (services.sync) output.err(`  syncing results from ${config.platform!.url}`);
   if (config.auth.keys.length === 0)
     output.err(
       paint(output, "yellow", "  no API keys: requests are not authenticated (loopback only)"),

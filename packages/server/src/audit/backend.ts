@@ -126,6 +126,8 @@ export interface AuditBackend {
   setState(key: string, value: string): Promise<void>;
   /** throws when the store cannot be reached */
   ping(): Promise<void>;
+  /** throws when this process could not write to `chain` now (unreachable, locked by another writer) */
+  checkWritable(chain: string): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -404,6 +404,11 @@ export class AuditLog {
     return this.backend.ping();
   }
 
+  /** Throws when an append would fail now: the store unreachable or this chain locked elsewhere. */
+  checkWritable(): Promise<void> {
+    return this.backend.checkWritable(this.options.chain);
+  }
+
   /** Waits for queued entries to be written, then closes the store. */
   async close(): Promise<void> {
     this.closed = true;

@@ -484,6 +484,14 @@ export class PostgresBackend implements AuditBackend {
     );
   }
 
+  async checkWritable(chain: string): Promise<void> {
+    if (this.closed) throw new AuditUnavailableError("the audit store is closed");
+    // the writer connection with this chain's lock: what the next write needs
+    const run = this.writing.then(() => this.writerFor(chain));
+    this.writing = run.catch(() => {});
+    await run;
+  }
+
   async ping(): Promise<void> {
     await this.query("SELECT 1");
   }

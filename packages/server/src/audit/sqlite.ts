@@ -34,16 +34,15 @@ const COLUMNS =
 export class SqliteBackend implements AuditBackend {
   readonly kind = "sqlite" as const;
   private readonly db: Database.Database;
-  private readonly insertEntry: Database.Statement;
-  private readonly insertInput: Database.Statement;
-  private readonly insertOutbox: Database.Statement;
-  private readonly insertDelivery: Database.Statement;
-  private readonly writeBatch: (
-    rows: readonly EntryRow[],
-    inputs: readonly InputRow[],
-    outbox: readonly OutboxRow[],
-    deliveries: readonly DeliveryRow[],
-  ) => void;
+  /** prepared on the first write: a read-only open of an older schema must not prepare writes */
+  private batchWriter:
+    | ((
+        rows: readonly EntryRow[],
+        inputs: readonly InputRow[],
+        outbox: readonly OutboxRow[],
+        deliveries: readonly DeliveryRow[],
+      ) => void)
+    | undefined;
 
   constructor(private readonly options: SqliteOptions) {
     if (!options.readonly) mkdirSync(dirname(options.path), { recursive: true });
@@ -64,31 +63,34 @@ export class SqliteBackend implements AuditBackend {
     }
     this.db.pragma("busy_timeout = 5000");
     this.migrateSync();
-    this.insertEntry = this.db.prepare(
+  }
+
+  private prepareWriter(): NonNullable<SqliteBackend["batchWriter"]> {
+    const insertEntry = this.db.prepare(
       `INSERT INTO entries (id, chain, seq, time, source, requester, sha256, decision, rule, input_hash, body, hash)
        VALUES (@id, @chain, @seq, @time, @source, @requester, @sha256, @decision, @rule, @inputHash, @body, @hash)`,
     );
-    this.insertInput = this.db.prepare(
+    const insertInput = this.db.prepare(
       "INSERT OR IGNORE INTO inputs (hash, body) VALUES (@hash, @body)",
     );
-    this.insertOutbox = this.db.prepare(
+    const insertOutbox = this.db.prepare(
       `INSERT INTO outbox (id, chain, entry_id, target, payload, attempts, next_attempt_at, last_error, delivered_at, created_at)
        VALUES (@id, @chain, @entryId, @target, @payload, @attempts, @nextAttemptAt, @lastError, @deliveredAt, @createdAt)`,
     );
-    this.insertDelivery = this.db.prepare(
+    const insertDelivery = this.db.prepare(
       "INSERT OR IGNORE INTO deliveries (id, received_at) VALUES (@id, @time)",
     );
-    this.writeBatch = this.db.transaction(
+    return this.db.transaction(
       (
         rows: readonly EntryRow[],
         inputs: readonly InputRow[],
         outbox: readonly OutboxRow[],
         deliveries: readonly DeliveryRow[],
       ) => {
-        for (const i of inputs) this.insertInput.run(i);
-        for (const r of rows) this.insertEntry.run(r);
-        for (const o of outbox) this.insertOutbox.run(o);
-        for (const d of deliveries) this.insertDelivery.run(d);
+        for (const i of inputs) insertInput.run(i);
+        for (const r of rows) insertEntry.run(r);
+        for (const o of outbox) insertOutbox.run(o);
+        for (const d of deliveries) insertDelivery.run(d);
       },
     );
   }
@@ -151,7 +153,8 @@ export class SqliteBackend implements AuditBackend {
     deliveries: readonly DeliveryRow[] = [],
   ): Promise<void> {
     try {
-      this.writeBatch(rows, inputs, outbox, deliveries);
+      this.batchWriter ??= this.prepareWriter();
+      this.batchWriter(rows, inputs, outbox, deliveries);
     } catch (error) {
       throw new AuditUnavailableError(`SQLite write failed: ${(error as Error).message}`, {
         cause: error,
@@ -307,6 +310,25 @@ export class SqliteBackend implements AuditBackend {
         "INSERT INTO state (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
       )
       .run(key, value, new Date().toISOString());
+  }
+
+  async checkWritable(): Promise<void> {
+    if (this.options.readonly)
+      throw new AuditUnavailableError(
+        `the audit database \`${this.options.path}\` is open read-only`,
+      );
+    // BEGIN IMMEDIATE takes the write lock: it fails while another process holds it. No waiting:
+    // better-sqlite3 waits on the event loop, and a readiness probe must not stall the server.
+    this.db.pragma("busy_timeout = 0");
+    try {
+      this.db.exec("BEGIN IMMEDIATE; ROLLBACK;");
+    } catch (error) {
+      throw new AuditUnavailableError(
+        `the audit database \`${this.options.path}\` cannot be written: ${(error as Error).message}`,
+      );
+    } finally {
+      this.db.pragma("busy_timeout = 5000");
+    }
   }
 
   async ping(): Promise<void> {

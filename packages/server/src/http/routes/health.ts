@@ -22,7 +22,7 @@ export async function healthRoutes(fastify: FastifyInstance): Promise<void> {
     "/readyz",
     {
       schema: {
-        summary: "Readiness: rules loaded and the audit store reachable",
+        summary: "Readiness: rules loaded and the audit log writable by this server",
         tags: ["operations"],
         response: {
           "2xx": {
@@ -56,7 +56,7 @@ export async function healthRoutes(fastify: FastifyInstance): Promise<void> {
       let timer: NodeJS.Timeout | undefined;
       try {
         await Promise.race([
-          audit.ping(),
+          audit.checkWritable(),
           new Promise((_, reject) => {
             timer = setTimeout(() => reject(new Error("no answer within 2 s")), READY_TIMEOUT_MS);
           }),

@@ -1,11 +1,14 @@
 import type { FastifyInstance } from "fastify";
 import { DuplicateDeliveryError } from "../../audit/backend.js";
 import { ProblemError } from "../../problems.js";
-import { checkWebhook, webhookResult } from "../../webhook.js";
+import { checkDeliveryBinding, checkWebhook, webhookResult } from "../../webhook.js";
 import { decisionAnswerSchema, problemResponses } from "../schemas.js";
 
 export async function webhookRoutes(fastify: FastifyInstance): Promise<void> {
-  const { decisions, audit, config } = fastify.clearance;
+  const { decisions, audit, config, keys } = fastify.clearance;
+  // Without a signing secret, a server that has API keys still authenticates deliveries: the
+  // platform then sends a key with the `decide` scope, or the endpoint would be open to anyone.
+  const unsignedNeedsKey = config.webhook.secret === null && keys.size > 0;
 
   // the signature covers the exact bytes sent, so this route keeps the body as text and parses it
   // only after the signature has been checked
@@ -19,6 +22,7 @@ export async function webhookRoutes(fastify: FastifyInstance): Promise<void> {
     "/v1/webhooks/platform",
     {
       bodyLimit: config.server.bodyLimit,
+      ...(unsignedNeedsKey ? { config: { scopes: ["decide"] as const } } : {}),
       schema: {
         summary: "The platform's analysis webhook",
         description:
@@ -46,12 +50,17 @@ export async function webhookRoutes(fastify: FastifyInstance): Promise<void> {
           `the body is not valid JSON: ${(error as Error).message}`,
         );
       }
-      const { result, pointer } = webhookResult(body);
+      const { result, pointer, delivery } = webhookResult(body);
+      if (config.webhook.secret !== null) checkDeliveryBinding(deliveryId, delivery);
       if (deliveryId !== null && (await seen(deliveryId))) throw replayed(deliveryId);
       try {
         return await decisions.decide(
           { result },
-          { source: "webhook", requester: "platform", ...(deliveryId ? { deliveryId } : {}) },
+          {
+            source: "webhook",
+            requester: request.requester ?? "platform",
+            ...(deliveryId ? { deliveryId } : {}),
+          },
         );
       } catch (error) {
         if (error instanceof DuplicateDeliveryError) throw replayed(deliveryId!);
