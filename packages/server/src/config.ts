@@ -36,7 +36,7 @@ export interface ServerConfig {
     chain: string;
     /** key for the chain's HMAC; without it the chain is a plain SHA-256 chain */
     hmacSecret: string | null;
-    /** JSON Pointers into the input removed before it is stored, e.g. `/fileName` */
+    /** JSON Pointers into the stored `{result, context}` removed before it is stored, e.g. `/result/fileName` */
     redact: string[];
     /** entries older than this many days are pruned (0 keeps everything) */
     retentionDays: number;

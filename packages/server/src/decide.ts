@@ -279,6 +279,12 @@ export class DecisionService {
     | { explain: unknown; source: "stored" | "recomputed" }
     | { explain: null; source: "unavailable"; why: string } {
     if (entry.explain != null) return { explain: entry.explain, source: "stored" };
+    if (this.options.redact.length > 0)
+      return {
+        explain: null,
+        source: "unavailable",
+        why: "stored inputs are redacted (`audit.redact`), so evaluating one again would not show what was decided",
+      };
     const ruleset = this.rules.ruleset;
     if (ruleset.revision !== entry.ruleset.revision)
       return {

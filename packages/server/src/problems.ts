@@ -14,7 +14,6 @@ export const PROBLEMS = Object.freeze({
   stale_timestamp: { status: 401, title: "The webhook timestamp is outside the accepted window" },
   forbidden: { status: 403, title: "The API key lacks a required scope" },
   not_found: { status: 404, title: "Not found" },
-  method_not_allowed: { status: 405, title: "Method not allowed" },
   replayed_delivery: { status: 409, title: "This webhook delivery was already received" },
   body_too_large: { status: 413, title: "The request body is larger than the limit" },
   batch_too_large: { status: 413, title: "The batch has more items than the limit" },
@@ -36,7 +35,6 @@ export const PROBLEMS = Object.freeze({
     status: 503,
     title: "The audit log cannot record decisions; no decision is given unrecorded",
   },
-  not_ready: { status: 503, title: "The server is not ready" },
   platform_unavailable: {
     status: 503,
     title: "The platform cannot be reached or is rate limiting; try again later",

@@ -136,6 +136,10 @@ export class RulesHolder {
     if (this.timer) clearTimeout(this.timer);
     this.timer = setTimeout(() => {
       this.timer = undefined;
+      // Node's recursive watch on Linux follows inodes: a file replaced by rename (editors, sed -i)
+      // would no longer be watched. Watching afresh after each change keeps every file covered.
+      this.stopWatching();
+      this.startWatching();
       this.reload("watch");
     }, this.options.debounceMs);
     this.timer.unref();

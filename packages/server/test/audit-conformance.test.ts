@@ -289,6 +289,26 @@ for (const { title, make, skip } of backends) {
         expect(await log.verify()).toMatchObject({ ok: true, entries: 6 });
       });
 
+      it("also removes old delivery ids and delivered notifications, keeping pending ones", async () => {
+        const log = await openLog();
+        const a = record({ time: old(1), deliveryId: "old-delivery" });
+        const b = record({ deliveryId: "new-delivery" });
+        await log.append(a, "{}", [{ target: "siem", payload: "{}" }]);
+        await log.append(record({ time: old(2) }), "{}", [{ target: "siem", payload: "{}" }]);
+        await log.append(b, "{}");
+        await log.backend.updateNotification(`${a.id}:siem`, {
+          attempts: 1,
+          nextAttemptAt: old(1),
+          lastError: null,
+          deliveredAt: old(1),
+        });
+        await log.prune(new Date("2020-01-05T00:00:00.000Z"));
+        expect(await log.backend.hasDelivery("old-delivery")).toBe(false);
+        expect(await log.backend.hasDelivery("new-delivery")).toBe(true);
+        // the undelivered one stays, whatever its age: nothing is lost to pruning
+        expect(await count(store, "SELECT COUNT(*) AS n FROM outbox")).toBe(1);
+      });
+
       it("continues from the checkpoint when everything was pruned", async () => {
         const log = await openLog();
         await appendAll(log, [record(), record(), record()]);

@@ -1,4 +1,4 @@
-import { cpSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
@@ -407,6 +407,32 @@ describe("rules in production", () => {
       while (t.services.rules.ruleset.revision === before && Date.now() < deadline)
         await new Promise((r) => setTimeout(r, 20));
       expect(t.services.rules.ruleset.revision).not.toBe(before);
+    } finally {
+      await t.close();
+      tmp.remove();
+    }
+  });
+
+  test("a file replaced by rename (as editors and sed -i do) is still watched afterwards", async () => {
+    const tmp = tempDir();
+    const dir = join(tmp.dir, "rules");
+    cpSync(RULES, dir, { recursive: true });
+    const t = await makeApp({ rules: { dir, watch: true, debounceMs: 20 } });
+    try {
+      const file = join(dir, "teams.rules");
+      const waitForNewRevision = async (before: string) => {
+        const deadline = Date.now() + 10_000;
+        while (t.services.rules.ruleset.revision === before && Date.now() < deadline)
+          await new Promise((r) => setTimeout(r, 20));
+        expect(t.services.rules.ruleset.revision).not.toBe(before);
+      };
+      const first = t.services.rules.ruleset.revision;
+      writeFileSync(`${file}.tmp`, `${readFileSync(file, "utf8")}\n# replaced by rename\n`);
+      renameSync(`${file}.tmp`, file);
+      await waitForNewRevision(first);
+      const second = t.services.rules.ruleset.revision;
+      writeFileSync(file, `${readFileSync(file, "utf8")}\n# then written in place\n`);
+      await waitForNewRevision(second);
     } finally {
       await t.close();
       tmp.remove();

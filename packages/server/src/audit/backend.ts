@@ -117,6 +117,8 @@ export interface AuditBackend {
   checkpoint(chain: string): Promise<Checkpoint | undefined>;
   /** removes the chain's entries up to `checkpoint.seq` and records the checkpoint, atomically */
   prune(checkpoint: Checkpoint): Promise<number>;
+  /** removes delivered notifications and delivery ids recorded before `before` */
+  pruneHousekeeping(before: string): Promise<{ notifications: number; deliveries: number }>;
   /** the last entry of `chain` older than `before` */
   lastBefore(chain: string, before: string): Promise<EntryRow | undefined>;
   /** whether an entry with this delivery id (a webhook delivery, a synced result version) was written */

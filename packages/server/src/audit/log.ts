@@ -382,6 +382,8 @@ export class AuditLog {
    * key) where the kept chain now starts, so the rest still verifies.
    */
   async prune(before: Date): Promise<number> {
+    // delivered notifications and old delivery ids go too (a replay that old fails its timestamp)
+    await this.backend.pruneHousekeeping(before.toISOString());
     const last = await this.backend.lastBefore(this.options.chain, before.toISOString());
     if (!last) return 0;
     const cp: Checkpoint = {

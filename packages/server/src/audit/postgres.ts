@@ -430,6 +430,15 @@ export class PostgresBackend implements AuditBackend {
     }
   }
 
+  async pruneHousekeeping(before: string): Promise<{ notifications: number; deliveries: number }> {
+    const outbox = await this.query(
+      "DELETE FROM outbox WHERE delivered_at IS NOT NULL AND delivered_at < $1",
+      [before],
+    );
+    const deliveries = await this.query("DELETE FROM deliveries WHERE received_at < $1", [before]);
+    return { notifications: outbox.rowCount ?? 0, deliveries: deliveries.rowCount ?? 0 };
+  }
+
   async dueNotifications(chain: string, now: string, limit: number): Promise<OutboxRow[]> {
     const { rows } = await this.query<OutboxRow>(
       `SELECT id, chain, entry_id AS "entryId", target, payload, attempts, next_attempt_at AS "nextAttemptAt",

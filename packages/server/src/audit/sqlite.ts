@@ -261,6 +261,16 @@ export class SqliteBackend implements AuditBackend {
     })();
   }
 
+  async pruneHousekeeping(before: string): Promise<{ notifications: number; deliveries: number }> {
+    return this.db.transaction(() => ({
+      notifications: this.db
+        .prepare("DELETE FROM outbox WHERE delivered_at IS NOT NULL AND delivered_at < ?")
+        .run(before).changes,
+      deliveries: this.db.prepare("DELETE FROM deliveries WHERE received_at < ?").run(before)
+        .changes,
+    }))();
+  }
+
   async dueNotifications(chain: string, now: string, limit: number): Promise<OutboxRow[]> {
     return this.db
       .prepare(
