@@ -45,7 +45,11 @@ export function openBackend(config: Readonly<ServerConfig>): AuditBackend {
       poolSize: a.postgres.poolSize,
       schema: a.postgres.schema,
     });
-  return new SqliteBackend({ path: a.sqlite.path, synchronous: a.sqlite.synchronous });
+  return new SqliteBackend({
+    path: a.sqlite.path,
+    synchronous: a.sqlite.synchronous,
+    writerThread: true,
+  });
 }
 
 /** Compiles the rules (throws RulesLoadError), opens and migrates the audit log, wires the metrics. */

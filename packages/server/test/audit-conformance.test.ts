@@ -434,6 +434,12 @@ for (const { title, make, skip } of backends) {
       });
     });
 
+    it("refuses an entry whose id does not carry its time (time ranges are id ranges)", async () => {
+      const log = await openLog();
+      const r = { ...record(), time: "2020-01-01T00:00:00.000Z" };
+      await expect(log.append(r, "{}")).rejects.toThrow(/is not a UUIDv7 of its time/);
+    });
+
     it("records a delivery id with its entry, and refuses a second entry with it", async () => {
       const log = await openLog();
       expect(await log.hasDelivery("delivery-1")).toBe(false);

@@ -7,7 +7,7 @@ import Database from "better-sqlite3";
 import pg from "pg";
 import type { AuditBackend } from "../src/audit/backend.js";
 import type { AuditRecord } from "../src/audit/entry.js";
-import { newId } from "../src/audit/ids.js";
+import { idAt, newId } from "../src/audit/ids.js";
 import { PostgresBackend } from "../src/audit/postgres.js";
 import { SqliteBackend } from "../src/audit/sqlite.js";
 
@@ -23,9 +23,11 @@ let counter = 0;
 /** A plausible decision record; every call gets a fresh, later id. */
 export function record(overrides: Partial<RecordFields> = {}): RecordFields {
   counter++;
+  // an entry made at another time gets an id of that time, as the log requires
+  const time = overrides.time ?? new Date().toISOString();
   return {
-    id: newId(),
-    time: new Date().toISOString(),
+    id: overrides.time === undefined ? newId() : idAt(Date.parse(time)),
+    time,
     source: "api",
     requester: null,
     sha256: randomBytes(32).toString("hex"),

@@ -2,6 +2,26 @@ import { randomBytes } from "node:crypto";
 
 let lastMs = 0;
 let counter = 0;
+// random bytes are drawn in blocks: one system call per 512 ids rather than one per id
+const POOL_IDS = 512;
+let pool = Buffer.alloc(0);
+let poolOffset = 0;
+
+function random16(): Buffer {
+  if (poolOffset + 16 > pool.length) {
+    pool = randomBytes(16 * POOL_IDS);
+    poolOffset = 0;
+  }
+  const b = Buffer.from(pool.subarray(poolOffset, poolOffset + 16));
+  poolOffset += 16;
+  return b;
+}
+
+/** The smallest UUIDv7 of millisecond `ms`: ids from `ms` on sort at or after it. */
+export function idFloor(ms: number): string {
+  const h = Math.max(0, Math.floor(ms)).toString(16).padStart(12, "0").slice(-12);
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-7000-8000-000000000000`;
+}
 
 /**
  * A UUIDv7 (RFC 9562): 48 bits of Unix milliseconds, then a 12-bit counter that keeps ids made in the
@@ -20,7 +40,7 @@ export function newId(now = Date.now()): string {
     lastMs = now;
     counter = 0;
   }
-  const b = randomBytes(16);
+  const b = random16();
   const ms = lastMs;
   b[0] = Math.floor(ms / 2 ** 40) & 0xff;
   b[1] = Math.floor(ms / 2 ** 32) & 0xff;
@@ -33,6 +53,30 @@ export function newId(now = Date.now()): string {
   b[8] = (b[8]! & 0x3f) | 0x80;
   const h = b.toString("hex");
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+/**
+ * A UUIDv7 for millisecond `ms`, outside the monotonic sequence of `newId`: for records made at
+ * another time (imports, tests). Random bits fill the counter field.
+ */
+export function idAt(ms: number): string {
+  const b = random16();
+  const t = Math.max(0, Math.floor(ms));
+  b[0] = Math.floor(t / 2 ** 40) & 0xff;
+  b[1] = Math.floor(t / 2 ** 32) & 0xff;
+  b[2] = (t >>> 24) & 0xff;
+  b[3] = (t >>> 16) & 0xff;
+  b[4] = (t >>> 8) & 0xff;
+  b[5] = t & 0xff;
+  b[6] = 0x70 | (b[6]! & 0x0f);
+  b[8] = (b[8]! & 0x3f) | 0x80;
+  const h = b.toString("hex");
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+/** The millisecond a UUIDv7 was made in. */
+export function idTime(id: string): number {
+  return Number.parseInt(id.slice(0, 8) + id.slice(9, 13), 16);
 }
 
 export const ID_PATTERN = "^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$";

@@ -19,6 +19,7 @@ import {
   GENESIS_HASH,
   parseEntry,
 } from "./entry.js";
+import { idTime } from "./ids.js";
 
 export interface AuditLogOptions {
   /** this writer's chain */
@@ -68,6 +69,8 @@ const READ_PAGE = 1_000;
 const KNOWN_INPUTS_MAX = 50_000;
 /** Delivery ids remembered in memory; older ones are found in the database. */
 const RECENT_DELIVERIES_MAX = 100_000;
+/** How far an id's time may run ahead of its entry's (newId borrows milliseconds under load). */
+const ID_TIME_SKEW_MS = 5_000;
 
 /**
  * The tamper-evident log. Decisions call `append`; entries that arrive while a write is in flight
@@ -120,6 +123,11 @@ export class AuditLog {
     notifications: readonly Notification[] = [],
   ): Promise<AuditEntry> {
     if (this.closed) return Promise.reject(new AuditUnavailableError("the audit log is closed"));
+    // time ranges are answered as id ranges: an id must carry its entry's time
+    if (Math.abs(idTime(record.id) - Date.parse(record.time)) > ID_TIME_SKEW_MS)
+      return Promise.reject(
+        new TypeError(`entry id \`${record.id}\` is not a UUIDv7 of its time \`${record.time}\``),
+      );
     const delivery = record.deliveryId;
     if (delivery !== null) {
       // checked and taken synchronously, so two copies of one delivery cannot both pass

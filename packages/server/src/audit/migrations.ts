@@ -53,6 +53,12 @@ CREATE INDEX outbox_due ON outbox (chain, delivered_at, next_attempt_at);`;
 const STATE =
   "CREATE TABLE state (key TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at TEXT NOT NULL);";
 
+const DROP_INDEXES = `
+DROP INDEX entries_time;
+DROP INDEX entries_decision;
+DROP INDEX entries_rule;
+DROP INDEX entries_input;`;
+
 export const MIGRATIONS: readonly Migration[] = Object.freeze([
   {
     version: 1,
@@ -81,6 +87,15 @@ ${INDEXES}`,
     description: "state of background jobs (the platform sync's cursor)",
     sqlite: STATE,
     postgres: STATE,
+  },
+  {
+    // Every index is written on every decision. Time ranges are id ranges (ids are UUIDv7, which
+    // begin with the time), decision and rule filters ride the id order, and pruning's input
+    // check runs rarely: these four cost more on the write path than they saved on reads.
+    version: 4,
+    description: "drop indexes the write path paid for and reads do not need",
+    sqlite: DROP_INDEXES,
+    postgres: DROP_INDEXES,
   },
 ]);
 

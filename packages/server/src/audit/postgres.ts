@@ -10,6 +10,7 @@ import {
   type PageQuery,
 } from "./backend.js";
 import type { DecisionSource } from "./entry.js";
+import { idFloor } from "./ids.js";
 import { MIGRATIONS } from "./migrations.js";
 
 export interface PostgresOptions {
@@ -354,6 +355,9 @@ export class PostgresBackend implements AuditBackend {
     cond("requester =", q.requester);
     cond("time >=", q.from);
     cond("time <", q.to);
+    // a time range is also an id range (UUIDv7 ids begin with their time): the primary key answers it
+    if (q.from !== undefined) cond("id >=", idFloor(Date.parse(q.from)));
+    if (q.to !== undefined) cond("id <", idFloor(Date.parse(q.to) + 1));
     cond("id <", q.before);
     cond("id >", q.after);
     args.push(q.limit);

@@ -1,5 +1,6 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
+import { Worker } from "node:worker_threads";
 import Database from "better-sqlite3";
 import {
   type AuditBackend,
@@ -11,13 +12,20 @@ import {
   type OutboxRow,
   type PageQuery,
 } from "./backend.js";
+import { idFloor } from "./ids.js";
 import { MIGRATIONS } from "./migrations.js";
+import type { WriteReply, WriteRequest, WriterInit } from "./sqlite-writer.js";
 
 export interface SqliteOptions {
   path: string;
   /** `full` syncs the WAL on every commit (survives power loss); `normal` survives process crashes */
   synchronous: "full" | "normal";
   readonly?: boolean;
+  /**
+   * Write from a thread of its own (the server's default): a group commit and its fsync then never
+   * block the event loop. Inline writes suit tools and tests that write little.
+   */
+  writerThread?: boolean;
 }
 
 const OUTBOX_COLUMNS =
@@ -43,6 +51,12 @@ export class SqliteBackend implements AuditBackend {
         deliveries: readonly DeliveryRow[],
       ) => void)
     | undefined;
+
+  private thread: Worker | undefined;
+  private threadReady: Promise<void> | undefined;
+  private threadFailure: Error | undefined;
+  private readonly waiting = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
+  private nextRequest = 0;
 
   constructor(private readonly options: SqliteOptions) {
     if (!options.readonly) mkdirSync(dirname(options.path), { recursive: true });
@@ -152,6 +166,8 @@ export class SqliteBackend implements AuditBackend {
     outbox: readonly OutboxRow[] = [],
     deliveries: readonly DeliveryRow[] = [],
   ): Promise<void> {
+    if (this.options.writerThread && !this.options.readonly)
+      return this.writeInThread({ id: 0, rows, inputs, outbox, deliveries });
     try {
       this.batchWriter ??= this.prepareWriter();
       this.batchWriter(rows, inputs, outbox, deliveries);
@@ -194,13 +210,15 @@ export class SqliteBackend implements AuditBackend {
     eq("rule", q.rule);
     eq("source", q.source);
     eq("requester", q.requester);
+    // a time range is also an id range (UUIDv7 ids begin with their time), which the primary
+    // key answers without a time index
     if (q.from !== undefined) {
-      where.push("time >= ?");
-      args.push(q.from);
+      where.push("time >= ?", "id >= ?");
+      args.push(q.from, idFloor(Date.parse(q.from)));
     }
     if (q.to !== undefined) {
-      where.push("time < ?");
-      args.push(q.to);
+      where.push("time < ?", "id < ?");
+      args.push(q.to, idFloor(Date.parse(q.to) + 1));
     }
     if (q.before !== undefined) {
       where.push("id < ?");
@@ -345,7 +363,65 @@ export class SqliteBackend implements AuditBackend {
     this.db.prepare("SELECT 1").get();
   }
 
+  private startThread(): Promise<void> {
+    const init: WriterInit = { path: this.options.path, synchronous: this.options.synchronous };
+    // from sources (tests) the thread runs the built JavaScript, as the dry-run's workers do
+    const url = import.meta.url.endsWith(".ts")
+      ? new URL("../../dist/audit/sqlite-writer.js", import.meta.url)
+      : new URL("./sqlite-writer.js", import.meta.url);
+    const worker = new Worker(url, { workerData: init, execArgv: [] });
+    this.thread = worker;
+    const fail = (error: Error) => {
+      this.threadFailure = new AuditUnavailableError(
+        `the audit writer thread stopped: ${error.message}`,
+        { cause: error },
+      );
+      for (const w of this.waiting.values()) w.reject(this.threadFailure);
+      this.waiting.clear();
+    };
+    worker.on("error", fail);
+    worker.on("exit", (code) => {
+      if (this.waiting.size > 0 || code !== 0) fail(new Error(`exit code ${code}`));
+    });
+    return new Promise((resolve, reject) => {
+      worker.once("error", reject);
+      worker.on("message", (m: WriteReply | "ready") => {
+        if (m === "ready") {
+          worker.off("error", reject);
+          resolve();
+          return;
+        }
+        const w = this.waiting.get(m.id);
+        if (!w) return;
+        this.waiting.delete(m.id);
+        if (m.ok) w.resolve();
+        else w.reject(new AuditUnavailableError(`SQLite write failed: ${m.message}`));
+      });
+    });
+  }
+
+  private async writeInThread(request: WriteRequest): Promise<void> {
+    if (this.threadFailure) throw this.threadFailure;
+    if (!this.db.open) throw new AuditUnavailableError("the audit store is closed");
+    this.threadReady ??= this.startThread();
+    await this.threadReady;
+    const id = ++this.nextRequest;
+    return new Promise((resolve, reject) => {
+      this.waiting.set(id, { resolve, reject });
+      this.thread!.postMessage({ ...request, id } satisfies WriteRequest);
+    });
+  }
+
   async close(): Promise<void> {
+    this.threadFailure ??= new AuditUnavailableError("the audit store is closed");
+    if (this.thread) {
+      const worker = this.thread;
+      this.thread = undefined;
+      await this.threadReady?.catch(() => {});
+      const exited = new Promise((r) => worker.once("exit", r));
+      worker.postMessage("close");
+      await exited;
+    }
     if (this.db.open) this.db.close();
   }
 }

@@ -1,0 +1,61 @@
+// The SQLite write connection, on its own thread: a group commit (and its fsync) never blocks the
+// event loop that parses requests and decides. The main thread keeps a connection for reads.
+import { parentPort, workerData } from "node:worker_threads";
+import Database from "better-sqlite3";
+import type { DeliveryRow, EntryRow, InputRow, OutboxRow } from "./backend.js";
+
+export interface WriterInit {
+  path: string;
+  synchronous: "full" | "normal";
+}
+
+export interface WriteRequest {
+  id: number;
+  rows: readonly EntryRow[];
+  inputs: readonly InputRow[];
+  outbox: readonly OutboxRow[];
+  deliveries: readonly DeliveryRow[];
+}
+
+export type WriteReply = { id: number; ok: true } | { id: number; ok: false; message: string };
+
+const init = workerData as WriterInit;
+const db = new Database(init.path, { fileMustExist: true });
+db.pragma("journal_mode = WAL");
+db.pragma(`synchronous = ${init.synchronous === "full" ? "FULL" : "NORMAL"}`);
+db.pragma("busy_timeout = 5000");
+const insertEntry = db.prepare(
+  `INSERT INTO entries (id, chain, seq, time, source, requester, sha256, decision, rule, input_hash, body, hash)
+   VALUES (@id, @chain, @seq, @time, @source, @requester, @sha256, @decision, @rule, @inputHash, @body, @hash)`,
+);
+const insertInput = db.prepare("INSERT OR IGNORE INTO inputs (hash, body) VALUES (@hash, @body)");
+const insertOutbox = db.prepare(
+  `INSERT INTO outbox (id, chain, entry_id, target, payload, attempts, next_attempt_at, last_error, delivered_at, created_at)
+   VALUES (@id, @chain, @entryId, @target, @payload, @attempts, @nextAttemptAt, @lastError, @deliveredAt, @createdAt)`,
+);
+const insertDelivery = db.prepare(
+  "INSERT OR IGNORE INTO deliveries (id, received_at) VALUES (@id, @time)",
+);
+const write = db.transaction((r: WriteRequest) => {
+  for (const i of r.inputs) insertInput.run(i);
+  for (const e of r.rows) insertEntry.run(e);
+  for (const o of r.outbox) insertOutbox.run(o);
+  for (const d of r.deliveries) insertDelivery.run(d);
+});
+
+parentPort!.on("message", (request: WriteRequest | "close") => {
+  if (request === "close") {
+    db.close();
+    parentPort!.close();
+    return;
+  }
+  let reply: WriteReply;
+  try {
+    write(request);
+    reply = { id: request.id, ok: true };
+  } catch (error) {
+    reply = { id: request.id, ok: false, message: (error as Error).message };
+  }
+  parentPort!.postMessage(reply);
+});
+parentPort!.postMessage("ready");
