@@ -41,6 +41,12 @@ const BENCHMARKS = [
     script: "dry-run/read.js",
     description: "record sources (NDJSON, gzip, JSON array) against readline + JSON.parse",
   },
+  {
+    name: "server",
+    script: "server/run.js",
+    description:
+      "POST /v1/decisions (SQLite, batch, PostgreSQL with CLEARANCE_BENCH_PG) against bare fastify, autocannon in another process",
+  },
 ];
 
 // cedar-wasm crashes Node 20 in long runs without this flag; harmless for the others.
