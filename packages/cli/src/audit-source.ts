@@ -1,4 +1,5 @@
 import { Readable } from "node:stream";
+import { PlatformClient } from "@clearance/client";
 import {
   type AuditBackend,
   type AuditFilter,
@@ -13,6 +14,36 @@ const POSTGRES = /^postgres(ql)?:\/\//i;
 /** Whether `spec` names an audit log rather than a file: `audit:<sqlite file>` or a PostgreSQL URL. */
 export function isAuditSource(spec: string): boolean {
   return spec.startsWith("audit:") || POSTGRES.test(spec);
+}
+
+/** `--from platform`: the platform's results, read through the client. */
+export const PLATFORM_SOURCE = "platform";
+
+/**
+ * The platform's completed results in a time range, as NDJSON of its file objects (the dry-run
+ * detects their format per record). The key and URL come from the environment, as for the gate.
+ */
+export function platformSource(
+  spec: string,
+  range: { since: string; until?: string },
+  env: Readonly<Record<string, string | undefined>>,
+): Readable | undefined {
+  if (spec !== PLATFORM_SOURCE) return undefined;
+  const baseUrl = env.CLEARANCE_PLATFORM_URL;
+  const apiKey = env.CLEARANCE_PLATFORM_KEY;
+  if (!baseUrl || !apiKey)
+    throw new CliError(
+      "`--from platform` needs CLEARANCE_PLATFORM_URL and CLEARANCE_PLATFORM_KEY (scope files.read)",
+    );
+  const client = new PlatformClient({ baseUrl, apiKey });
+  async function* lines(): AsyncGenerator<string> {
+    try {
+      for await (const { file } of client.listFiles(range)) yield `${JSON.stringify(file)}\n`;
+    } finally {
+      await client.close();
+    }
+  }
+  return Readable.from(lines(), { objectMode: false });
 }
 
 function openBackend(spec: string): AuditBackend {

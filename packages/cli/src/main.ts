@@ -143,7 +143,7 @@ export function buildProgram(
     .option("-r, --rules <dir>", "candidate rule directory", "rules")
     .option(
       "-f, --from <source...>",
-      "NDJSON (.gz), JSON array, directory, - for stdin, audit:<sqlite file> or a postgres:// URL (an audit log); several allowed",
+      "NDJSON (.gz), JSON array, directory, - for stdin, audit:<sqlite file> or a postgres:// URL (an audit log), platform (its results); several allowed",
       [],
     )
     .option(
@@ -169,9 +169,9 @@ export function buildProgram(
     .option("--limit <n>", "read at most this many records", positiveInt)
     .option(
       "--since <time>",
-      "audit-log sources: entries from this time (RFC 3339, or 30d, 12h ago)",
+      "audit-log and platform sources: from this time (RFC 3339, or 30d, 12h ago; platform default 30d)",
     )
-    .option("--until <time>", "audit-log sources: entries before this time")
+    .option("--until <time>", "audit-log and platform sources: before this time")
     .addOption(
       new Option("--format <format>", "input format (detected per record when omitted)").choices([
         "canonical",
@@ -183,7 +183,7 @@ export function buildProgram(
       "after",
       "\nExamples:\n  clearance dry-run --from examples/history/ --baseline main --report impact.md\n  clearance dry-run -r examples/rules-tightened -b rules --from examples/history/history.ndjson --report out.html --fail-on 'allow->deny'\n  clearance dry-run -r examples/rules-tightened --from audit:data/audit.db --since 30d\n\nExit codes: 0 ok, 3 a --fail-on transition happened, 1 error.",
     )
-    .action(async (opts) => setExit(await dryRunCommand(output, opts)));
+    .action(async (opts) => setExit(await dryRunCommand(output, opts, env)));
 
   program
     .command("tour")

@@ -140,6 +140,41 @@ describe("clearance gate", () => {
   });
 });
 
+describe("clearance dry-run --from platform", () => {
+  test("decides the platform's results of a time range; a missing key is a clear error", async () => {
+    const sim = await startSimulator({ port: 0, seedFiles: 40 });
+    try {
+      const env = { CLEARANCE_PLATFORM_URL: sim.url, CLEARANCE_PLATFORM_KEY: "sim_key_full" };
+      const r = await cli(
+        env,
+        "dry-run",
+        "--rules",
+        join(root, "rules"),
+        "--from",
+        "platform",
+        "--since",
+        "3650d",
+      );
+      expect(r.code, r.err).toBe(0);
+      expect(r.out).toMatch(/read 40 = decided 40/);
+      const none = await cli(
+        env,
+        "dry-run",
+        "--from",
+        "platform",
+        "--since",
+        "2999-01-01T00:00:00Z",
+      );
+      expect(none.out).toMatch(/read 0/);
+      const nokey = await cli({}, "dry-run", "--from", "platform");
+      expect(nokey.code).toBe(1);
+      expect(nokey.err).toContain("needs CLEARANCE_PLATFORM_URL and CLEARANCE_PLATFORM_KEY");
+    } finally {
+      await sim.close();
+    }
+  });
+});
+
 describe("clearance pull", () => {
   test("is incremental: no gaps, no duplicates, also after a crash; the output feeds dry-run", async () => {
     const sim = await startSimulator({ port: 0, seedFiles: 120 });

@@ -14,7 +14,7 @@ import {
 } from "@clearance/dryrun";
 import type { InputFormat } from "@clearance/engine";
 import type { AuditFilter } from "@clearance/server";
-import { auditSource, isAuditSource } from "../audit-source.js";
+import { auditSource, isAuditSource, PLATFORM_SOURCE, platformSource } from "../audit-source.js";
 import { parseNow, parseTime, readJson } from "../io.js";
 import { CliError, type Output, paint } from "../output.js";
 import { renderDiagnostics } from "../render.js";
@@ -66,7 +66,11 @@ export function parseFailOn(
  * `clearance dry-run`: decide historical records with the candidate rules (and a baseline), report
  * what changes. Exit 0, 3 when a `--fail-on` transition happened, 1 on errors.
  */
-export async function dryRunCommand(output: Output, options: DryRunCliOptions): Promise<number> {
+export async function dryRunCommand(
+  output: Output,
+  options: DryRunCliOptions,
+  env: Readonly<Record<string, string | undefined>> = {},
+): Promise<number> {
   if (options.from.length === 0)
     throw new CliError(
       "give at least one `--from` source",
@@ -90,11 +94,16 @@ export async function dryRunCommand(output: Output, options: DryRunCliOptions): 
   const auditFilter: AuditFilter = {};
   if (options.since) auditFilter.from = new Date(parseTime(options.since, "--since")).toISOString();
   if (options.until) auditFilter.to = new Date(parseTime(options.until, "--until")).toISOString();
-  if ((options.since || options.until) && !options.from.some(isAuditSource))
+  const ranged = (spec: string) => isAuditSource(spec) || spec === PLATFORM_SOURCE;
+  if ((options.since || options.until) && !options.from.some(ranged))
     throw new CliError(
-      "--since and --until select entries of an audit log",
-      "add a source such as `--from audit:data/audit.db`",
+      "--since and --until select entries of an audit log or the platform's results",
+      "add a source such as `--from audit:data/audit.db` or `--from platform`",
     );
+  const platformRange = {
+    since: auditFilter.from ?? new Date(parseTime("30d", "--since")).toISOString(),
+    ...(auditFilter.to ? { until: auditFilter.to } : {}),
+  };
   const context = options.context ? readJson(options.context, "context") : undefined;
 
   let decisionsStream: WriteStream | undefined;
@@ -109,7 +118,8 @@ export async function dryRunCommand(output: Output, options: DryRunCliOptions): 
     report = await dryRun({
       rules: options.rules,
       from: options.from,
-      external: (spec) => auditSource(spec, auditFilter),
+      external: (spec) =>
+        auditSource(spec, auditFilter) ?? platformSource(spec, platformRange, env),
       workers: options.workers,
       strict: options.strict,
       ...(options.baseline === undefined ? {} : { baseline: options.baseline }),
