@@ -125,8 +125,14 @@ export class PostgresBackend implements AuditBackend {
     }
   }
 
-  async migrate(): Promise<number> {
-    const newest = MIGRATIONS[MIGRATIONS.length - 1]!.version;
+  /**
+   * Runs `work` in one transaction on a pooled connection. A failure rolls back by dropping the
+   * connection (its transaction state is unknown) and surfaces as AuditUnavailableError.
+   */
+  private async transaction<T>(
+    what: string,
+    work: (client: pg.PoolClient) => Promise<T>,
+  ): Promise<T> {
     let client: pg.PoolClient;
     try {
       client = await this.pool.connect();
@@ -136,6 +142,21 @@ export class PostgresBackend implements AuditBackend {
     let failure: unknown;
     try {
       await client.query("BEGIN");
+      const result = await work(client);
+      await client.query("COMMIT");
+      return result;
+    } catch (error) {
+      failure = error;
+      if (error instanceof AuditUnavailableError) throw error;
+      throw unavailable(error, `${what} (${this.where}) failed`, true);
+    } finally {
+      client.release(failure !== undefined);
+    }
+  }
+
+  async migrate(): Promise<number> {
+    const newest = MIGRATIONS[MIGRATIONS.length - 1]!.version;
+    return this.transaction("migrating the audit database", async (client) => {
       // replicas starting together wait here for the first one's migration, then see it applied
       await client.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [
         `clearance:migrate:${this.schema}`,
@@ -167,16 +188,8 @@ export class PostgresBackend implements AuditBackend {
           [m.version, m.description, new Date().toISOString()],
         );
       }
-      await client.query("COMMIT");
       return newest;
-    } catch (error) {
-      failure = error;
-      if (error instanceof AuditUnavailableError) throw error;
-      throw unavailable(error, `migrating the audit database (${this.where}) failed`, true);
-    } finally {
-      // a failed transaction may still be open: drop the connection rather than reuse it
-      client.release(failure !== undefined);
-    }
+    });
   }
 
   async head(chain: string): Promise<{ seq: number; hash: string } | undefined> {
@@ -399,15 +412,7 @@ export class PostgresBackend implements AuditBackend {
   }
 
   async prune(cp: Checkpoint): Promise<number> {
-    let client: pg.PoolClient;
-    try {
-      client = await this.pool.connect();
-    } catch (error) {
-      throw unavailable(error, `cannot connect to the audit database (${this.where})`, true);
-    }
-    let failure: unknown;
-    try {
-      await client.query("BEGIN");
+    return this.transaction("pruning the audit log", async (client) => {
       await client.query(
         `INSERT INTO checkpoints (chain, seq, hash, mac, pruned_at) VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (chain) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, mac = excluded.mac, pruned_at = excluded.pruned_at`,
@@ -424,14 +429,8 @@ export class PostgresBackend implements AuditBackend {
       await client.query(
         "DELETE FROM inputs WHERE NOT EXISTS (SELECT 1 FROM entries WHERE entries.input_hash = inputs.hash)",
       );
-      await client.query("COMMIT");
       return removed.rowCount ?? 0;
-    } catch (error) {
-      failure = error;
-      throw unavailable(error, `pruning the audit log in ${this.where} failed`, true);
-    } finally {
-      client.release(failure !== undefined);
-    }
+    });
   }
 
   async pruneHousekeeping(before: string): Promise<{ notifications: number; deliveries: number }> {
