@@ -12,8 +12,7 @@ import { join } from "node:path";
 import { type RunningSimulator, startSimulator } from "@clearance/platform-sim";
 import { type RunningServer, resolveConfig, startServer } from "@clearance/server";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { main } from "../src/index.js";
-import { root } from "./helpers.js";
+import { root, runWith } from "./helpers.js";
 
 let dir: string;
 beforeAll(() => {
@@ -21,16 +20,7 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-async function cli(env: Record<string, string>, ...args: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(
-    args,
-    { out: (t) => out.push(t), err: (t) => err.push(t), color: false },
-    env,
-  );
-  return { code, out: out.join("\n"), err: err.join("\n") };
-}
+const cli = runWith;
 
 function file(name: string, content: string): string {
   const p = join(dir, name);

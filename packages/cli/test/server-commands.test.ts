@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { createServices, resolveConfig } from "@clearance/server";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { root, run } from "./helpers.js";
+import { root, run, runWith } from "./helpers.js";
 
 describe("clearance keys create", () => {
   test("prints the key once on stdout and the config line with its hash on stderr", async () => {
@@ -65,17 +65,7 @@ describe("clearance audit", () => {
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  const audit = async (...args: string[]) => {
-    const { main } = await import("../src/index.js");
-    const out: string[] = [];
-    const err: string[] = [];
-    const code = await main(
-      ["audit", ...args, "--config", config],
-      { out: (t) => out.push(t), err: (t) => err.push(t), color: false },
-      env,
-    );
-    return { code, out: out.join("\n"), err: err.join("\n") };
-  };
+  const audit = (...args: string[]) => runWith(env, "audit", ...args, "--config", config);
 
   test("verify: ok with the right key, exit 3 naming the first broken link after tampering", async () => {
     const ok = await audit("verify");
