@@ -47,6 +47,12 @@ const BENCHMARKS = [
     description:
       "POST /v1/decisions (SQLite, batch, PostgreSQL with CLEARANCE_BENCH_PG) against bare fastify, autocannon in another process",
   },
+  {
+    name: "client",
+    script: "client/run.js",
+    description:
+      "PlatformClient.upload of 1 GiB to the simulator (own process) against sha256sum + a raw PUT; listFiles over 100,000",
+  },
 ];
 
 // cedar-wasm crashes Node 20 in long runs without this flag; harmless for the others.
