@@ -24,7 +24,19 @@ import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
 import { basename } from "node:path";
 import { pipeline, type Readable, Transform } from "node:stream";
-import { type CanonicalOutcome, toCanonical } from "@clearance/engine";
+import type { CanonicalOutcome, toCanonical } from "@clearance/engine";
+
+type ToCanonical = typeof toCanonical;
+let engine: Promise<ToCanonical> | undefined;
+/**
+ * The engine (its result schema, compiled at import) is loaded when a result is first mapped: an
+ * upload of a file the platform does not know never needs it, and it is most of the client's memory.
+ */
+function loadToCanonical(): Promise<ToCanonical> {
+  engine ??= import("@clearance/engine").then((m) => m.toCanonical);
+  return engine;
+}
+
 import { LRUCache } from "lru-cache";
 import { Agent, type Dispatcher, request } from "undici";
 import { backoffDelay } from "./backoff.js";
@@ -402,7 +414,7 @@ export class PlatformClient {
       this.cache?.delete(sha);
       return undefined;
     }
-    const found = this.#fileResult(answer.body, "");
+    const found = this.#fileResult(answer.body, "", await loadToCanonical());
     if (found.file.sha256.toLowerCase() !== sha) {
       throw new InvalidResponseError("/sha256", `asked for ${sha}, got \`${found.file.sha256}\``, {
         status: answer.status,
@@ -457,7 +469,8 @@ export class PlatformClient {
           status: answer.status,
         });
       }
-      const results = data.map((item, index) => this.#fileResult(item, `/data/${index}`));
+      const map = await loadToCanonical();
+      const results = data.map((item, index) => this.#fileResult(item, `/data/${index}`, map));
       for (const found of results) yield found;
       if (typeof next !== "string") return;
       if (seen.has(next)) {
@@ -711,7 +724,7 @@ export class PlatformClient {
     return `${this.options.baseUrl}${path}`;
   }
 
-  #fileResult(value: unknown, pointer: string): FileResult {
+  #fileResult(value: unknown, pointer: string, toCanonical: ToCanonical): FileResult {
     if (!isObject(value)) throw new InvalidResponseError(pointer, "expected a file object");
     if (typeof value.sha256 !== "string" || !HEX64.test(value.sha256)) {
       throw new InvalidResponseError(`${pointer}/sha256`, "expected 64 hexadecimal digits");
