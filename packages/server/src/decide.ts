@@ -9,7 +9,7 @@ import { type NotificationTarget, notificationsFor } from "./notify.js";
 import { ProblemError, under } from "./problems.js";
 import { redact } from "./redact.js";
 import type { RulesHolder } from "./rules.js";
-import type { PlatformResult, PlatformResults } from "./sync.js";
+import type { PlatformResults } from "./sync.js";
 
 export interface DecisionRequest {
   /** a canonical analysis result or a VirusTotal file object */
@@ -50,11 +50,7 @@ export interface DecisionServiceOptions {
   /** where decisions are notified (queued in the outbox with each entry) */
   notify?: readonly NotificationTarget[];
   /** where results of files never seen are fetched from */
-  platform?:
-    | (PlatformResults & {
-        getResult(sha256: string, o?: { fresh?: boolean }): Promise<PlatformResult | undefined>;
-      })
-    | null;
+  platform?: PlatformResults | null;
 }
 
 /** Evaluated but not yet recorded. */

@@ -1,8 +1,8 @@
-import { createHmac } from "node:crypto";
 import type { OutboxRow } from "./audit/backend.js";
 import type { AuditRecord, DecisionSource } from "./audit/entry.js";
 import type { AuditLog, Notification } from "./audit/log.js";
 import { VERSION } from "./version.js";
+import { signWebhook } from "./webhook.js";
 
 export interface NotificationTarget {
   id: string;
@@ -41,9 +41,8 @@ export const NOTIFICATION_HEADERS = Object.freeze({
   signature: "x-clearance-signature",
 });
 
-export function signNotification(secret: string, timestamp: number, body: string): string {
-  return `sha256=${createHmac("sha256", secret).update(`${timestamp}.`).update(body).digest("hex")}`;
-}
+/** The platform's webhook scheme, so one receiver-side check serves both. */
+export const signNotification = signWebhook;
 
 /** The notifications a decision queues, one per target that wants it. */
 export function notificationsFor(

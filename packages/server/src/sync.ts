@@ -15,7 +15,8 @@ export interface PlatformResult {
 
 /** What the server needs of a platform client (`@clearance/client` provides it). */
 export interface PlatformResults {
-  getResult(sha256: string): Promise<PlatformResult | undefined>;
+  /** `fresh` skips any cache */
+  getResult(sha256: string, options?: { fresh?: boolean }): Promise<PlatformResult | undefined>;
   listResults(query: { since: string }): AsyncIterable<PlatformResult>;
 }
 

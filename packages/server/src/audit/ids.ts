@@ -40,19 +40,7 @@ export function newId(now = Date.now()): string {
     lastMs = now;
     counter = 0;
   }
-  const b = random16();
-  const ms = lastMs;
-  b[0] = Math.floor(ms / 2 ** 40) & 0xff;
-  b[1] = Math.floor(ms / 2 ** 32) & 0xff;
-  b[2] = (ms >>> 24) & 0xff;
-  b[3] = (ms >>> 16) & 0xff;
-  b[4] = (ms >>> 8) & 0xff;
-  b[5] = ms & 0xff;
-  b[6] = 0x70 | (counter >>> 8);
-  b[7] = counter & 0xff;
-  b[8] = (b[8]! & 0x3f) | 0x80;
-  const h = b.toString("hex");
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+  return format(lastMs, counter);
 }
 
 /**
@@ -60,15 +48,23 @@ export function newId(now = Date.now()): string {
  * another time (imports, tests). Random bits fill the counter field.
  */
 export function idAt(ms: number): string {
+  return format(Math.max(0, Math.floor(ms)), undefined);
+}
+
+/** UUIDv7 text of millisecond `ms`; the 12-bit counter field is `counter`, or random bits. */
+function format(ms: number, counter: number | undefined): string {
   const b = random16();
-  const t = Math.max(0, Math.floor(ms));
-  b[0] = Math.floor(t / 2 ** 40) & 0xff;
-  b[1] = Math.floor(t / 2 ** 32) & 0xff;
-  b[2] = (t >>> 24) & 0xff;
-  b[3] = (t >>> 16) & 0xff;
-  b[4] = (t >>> 8) & 0xff;
-  b[5] = t & 0xff;
-  b[6] = 0x70 | (b[6]! & 0x0f);
+  b[0] = Math.floor(ms / 2 ** 40) & 0xff;
+  b[1] = Math.floor(ms / 2 ** 32) & 0xff;
+  b[2] = (ms >>> 24) & 0xff;
+  b[3] = (ms >>> 16) & 0xff;
+  b[4] = (ms >>> 8) & 0xff;
+  b[5] = ms & 0xff;
+  if (counter === undefined) b[6] = 0x70 | (b[6]! & 0x0f);
+  else {
+    b[6] = 0x70 | (counter >>> 8);
+    b[7] = counter & 0xff;
+  }
   b[8] = (b[8]! & 0x3f) | 0x80;
   const h = b.toString("hex");
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;

@@ -209,7 +209,12 @@ export class PostgresBackend implements AuditBackend {
     outbox: readonly OutboxRow[] = [],
     deliveries: readonly DeliveryRow[] = [],
   ): Promise<void> {
-    const run = this.writing.then(() => this.writeNow(rows, inputs, outbox, deliveries));
+    return this.serially(() => this.writeNow(rows, inputs, outbox, deliveries));
+  }
+
+  /** Runs `work` after every earlier use of the writer connection; a failure does not block later ones. */
+  private serially<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.writing.then(work);
     this.writing = run.catch(() => {});
     return run;
   }
@@ -499,9 +504,7 @@ export class PostgresBackend implements AuditBackend {
   async checkWritable(chain: string): Promise<void> {
     if (this.closed) throw new AuditUnavailableError("the audit store is closed");
     // the writer connection with this chain's lock: what the next write needs
-    const run = this.writing.then(() => this.writerFor(chain));
-    this.writing = run.catch(() => {});
-    await run;
+    await this.serially(() => this.writerFor(chain));
   }
 
   async ping(): Promise<void> {

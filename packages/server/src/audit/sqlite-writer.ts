@@ -3,6 +3,7 @@
 import { parentPort, workerData } from "node:worker_threads";
 import Database from "better-sqlite3";
 import type { DeliveryRow, EntryRow, InputRow, OutboxRow } from "./backend.js";
+import { prepareBatchWriter } from "./sqlite-batch.js";
 
 export interface WriterInit {
   path: string;
@@ -37,24 +38,8 @@ db.pragma(`cache_size = -${CACHE_KIB}`);
 // next group commit.
 db.pragma("wal_autocheckpoint = 0");
 let pagesSinceCheckpoint = 0;
-const insertEntry = db.prepare(
-  `INSERT INTO entries (id, chain, seq, time, source, requester, sha256, decision, rule, input_hash, body, hash)
-   VALUES (@id, @chain, @seq, @time, @source, @requester, @sha256, @decision, @rule, @inputHash, @body, @hash)`,
-);
-const insertInput = db.prepare("INSERT OR IGNORE INTO inputs (hash, body) VALUES (@hash, @body)");
-const insertOutbox = db.prepare(
-  `INSERT INTO outbox (id, chain, entry_id, target, payload, attempts, next_attempt_at, last_error, delivered_at, created_at)
-   VALUES (@id, @chain, @entryId, @target, @payload, @attempts, @nextAttemptAt, @lastError, @deliveredAt, @createdAt)`,
-);
-const insertDelivery = db.prepare(
-  "INSERT OR IGNORE INTO deliveries (id, received_at) VALUES (@id, @time)",
-);
-const write = db.transaction((r: WriteRequest) => {
-  for (const i of r.inputs) insertInput.run(i);
-  for (const e of r.rows) insertEntry.run(e);
-  for (const o of r.outbox) insertOutbox.run(o);
-  for (const d of r.deliveries) insertDelivery.run(d);
-});
+const writeBatch = prepareBatchWriter(db);
+const write = (r: WriteRequest) => writeBatch(r.rows, r.inputs, r.outbox, r.deliveries);
 
 parentPort!.on("message", (request: WriteRequest | "close") => {
   if (request === "close") {

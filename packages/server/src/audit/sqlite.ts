@@ -14,6 +14,7 @@ import {
 } from "./backend.js";
 import { idFloor } from "./ids.js";
 import { MIGRATIONS } from "./migrations.js";
+import { type BatchWriter, prepareBatchWriter } from "./sqlite-batch.js";
 import type { WriteReply, WriteRequest, WriterInit } from "./sqlite-writer.js";
 
 export interface SqliteOptions {
@@ -43,15 +44,7 @@ export class SqliteBackend implements AuditBackend {
   readonly kind = "sqlite" as const;
   private readonly db: Database.Database;
   /** prepared on the first write: a read-only open of an older schema must not prepare writes */
-  private batchWriter:
-    | ((
-        rows: readonly EntryRow[],
-        inputs: readonly InputRow[],
-        outbox: readonly OutboxRow[],
-        deliveries: readonly DeliveryRow[],
-      ) => void)
-    | undefined;
-
+  private batchWriter: BatchWriter | undefined;
   private thread: Worker | undefined;
   private threadReady: Promise<void> | undefined;
   private threadFailure: Error | undefined;
@@ -77,36 +70,6 @@ export class SqliteBackend implements AuditBackend {
     }
     this.db.pragma("busy_timeout = 5000");
     this.migrateSync();
-  }
-
-  private prepareWriter(): NonNullable<SqliteBackend["batchWriter"]> {
-    const insertEntry = this.db.prepare(
-      `INSERT INTO entries (id, chain, seq, time, source, requester, sha256, decision, rule, input_hash, body, hash)
-       VALUES (@id, @chain, @seq, @time, @source, @requester, @sha256, @decision, @rule, @inputHash, @body, @hash)`,
-    );
-    const insertInput = this.db.prepare(
-      "INSERT OR IGNORE INTO inputs (hash, body) VALUES (@hash, @body)",
-    );
-    const insertOutbox = this.db.prepare(
-      `INSERT INTO outbox (id, chain, entry_id, target, payload, attempts, next_attempt_at, last_error, delivered_at, created_at)
-       VALUES (@id, @chain, @entryId, @target, @payload, @attempts, @nextAttemptAt, @lastError, @deliveredAt, @createdAt)`,
-    );
-    const insertDelivery = this.db.prepare(
-      "INSERT OR IGNORE INTO deliveries (id, received_at) VALUES (@id, @time)",
-    );
-    return this.db.transaction(
-      (
-        rows: readonly EntryRow[],
-        inputs: readonly InputRow[],
-        outbox: readonly OutboxRow[],
-        deliveries: readonly DeliveryRow[],
-      ) => {
-        for (const i of inputs) insertInput.run(i);
-        for (const r of rows) insertEntry.run(r);
-        for (const o of outbox) insertOutbox.run(o);
-        for (const d of deliveries) insertDelivery.run(d);
-      },
-    );
   }
 
   get path(): string {
@@ -169,7 +132,7 @@ export class SqliteBackend implements AuditBackend {
     if (this.options.writerThread && !this.options.readonly)
       return this.writeInThread({ id: 0, rows, inputs, outbox, deliveries });
     try {
-      this.batchWriter ??= this.prepareWriter();
+      this.batchWriter ??= prepareBatchWriter(this.db);
       this.batchWriter(rows, inputs, outbox, deliveries);
     } catch (error) {
       throw new AuditUnavailableError(`SQLite write failed: ${(error as Error).message}`, {
