@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { parse as parseYaml } from "yaml";
-import { CONFIG_SCHEMA, loadConfig } from "../src/config.js";
+import { CONFIG_SCHEMA, loadConfig, resolveConfig } from "../src/config.js";
 import { Metrics } from "../src/metrics.js";
 import { PROBLEMS } from "../src/problems.js";
 import { checkExposure } from "../src/server.js";
@@ -143,4 +143,26 @@ describe("examples/configs", () => {
     expect(config.audit.chain).toBe("replica-1");
     expect(() => checkExposure(config)).not.toThrow();
   });
+
+  test("with-sim.yaml (docs/platform.md's walkthrough) points the server at the simulator", () => {
+    const config = loadConfig(file("with-sim.yaml"), {
+      CLEARANCE_WEBHOOK_SECRET: "local-demo-secret-0123",
+    });
+    expect(config.platform).toMatchObject({ url: "http://127.0.0.1:9090", apiKey: "sim_key_full" });
+    expect(config.webhook.secret).toBe("local-demo-secret-0123");
+    expect(config.rules.dir).toBe(join(REPO, "rules"));
+  });
+});
+
+describe("docs/platform.md", () => {
+  // every `yaml` block there is a piece of clearance.yaml: it must be valid configuration
+  const text = readFileSync(join(REPO, "docs/platform.md"), "utf8");
+  const blocks = [...text.matchAll(/```yaml\n([\s\S]*?)```/g)]
+    .map((m) => m[1]!)
+    .filter((b) => !b.startsWith("name:"));
+  test.each(blocks.map((b, i) => [i, b] as const))("config block %i is valid", (_i, block) => {
+    const env = { PLATFORM_KEY: "platform-key-0123", SIEM_SECRET: "siem-secret-0123456" };
+    expect(() => resolveConfig(parseYaml(block), { env })).not.toThrow();
+  });
+  test("there are config blocks to check", () => expect(blocks.length).toBeGreaterThanOrEqual(2));
 });
