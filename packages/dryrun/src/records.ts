@@ -4,6 +4,7 @@
  */
 import {
   type AnalysisResult,
+  INPUT_FORMATS,
   type InputFormat,
   type InputLimits,
   type Problem,
@@ -131,7 +132,9 @@ export function parseRecord(raw: RawRecord, options?: ParseRecordOptions): Parse
         };
       } else {
         const input = entry ? entry.snapshot!.result : value;
-        const outcome = toCanonical(input, { format: opts.format, limits: opts.limits });
+        // a snapshot recorded from a request that forced its format keeps that format
+        const format = opts.format ?? entry?.snapshot?.format;
+        const outcome = toCanonical(input, { format, limits: opts.limits });
         if (outcome.ok) {
           parsed = {
             kind: "valid",
@@ -159,11 +162,13 @@ export function parseRecord(raw: RawRecord, options?: ParseRecordOptions): Parse
 /**
  * A line of `clearance audit export` (or `GET /v1/audit/export`): an entry with its chain position
  * and the input snapshot it was decided on. Replaying it means deciding `input.result` with
- * `input.context`, not the entry itself. `snapshot` is null when the line carries no input.
+ * `input.context`, not the entry itself. `snapshot` is null when the line carries no input. A
+ * snapshot is the decision request as received (its `format`, when given, forces the input format)
+ * or `{result, context}` with the result in canonical form.
  */
 function auditEntryInput(
   value: unknown,
-): { snapshot: { result: unknown; context?: unknown } | null } | undefined {
+): { snapshot: { result: unknown; context?: unknown; format?: InputFormat } | null } | undefined {
   if (value === null || typeof value !== "object" || Array.isArray(value)) return undefined;
   const v = value as Record<string, unknown>;
   if (typeof v.chain !== "string" || typeof v.seq !== "number" || typeof v.hash !== "string")
@@ -171,7 +176,16 @@ function auditEntryInput(
   const input = v.input;
   if (input === null || typeof input !== "object" || !("result" in input))
     return { snapshot: null };
-  return { snapshot: input as { result: unknown; context?: unknown } };
+  const snapshot = input as { result: unknown; context?: unknown; format?: unknown };
+  return {
+    snapshot: {
+      result: snapshot.result,
+      ...("context" in snapshot ? { context: snapshot.context } : {}),
+      ...(INPUT_FORMATS.includes(snapshot.format as InputFormat)
+        ? { format: snapshot.format as InputFormat }
+        : {}),
+    },
+  };
 }
 
 function syntaxMessage(raw: RawRecord): string {

@@ -48,6 +48,31 @@ describe("parseRecord", () => {
     expect(parsed).toMatchObject({ kind: "valid", format: "virustotal" });
   });
 
+  it.each([
+    [
+      "a request as received, its `format` forcing the format",
+      { format: "virustotal" },
+      "virustotal",
+    ],
+    ["a request as received, format detected", {}, "canonical"],
+    ["`{result, context}` in canonical form", {}, "canonical"],
+  ])("an audit export line replays its input snapshot: %s", (_what, extra, format) => {
+    const line = {
+      id: "0193c5f0-0000-7000-8000-000000000000",
+      chain: "main",
+      seq: 4,
+      hash: "ab".repeat(32),
+      decision: "deny",
+      input: { result: { sha256: SHA }, context: { group: "finance" }, explain: true, ...extra },
+    };
+    expect(parseRecord(raw(JSON.stringify(line)))).toMatchObject({
+      kind: "valid",
+      result: { sha256: SHA },
+      format,
+      context: { group: "finance" },
+    });
+  });
+
   it("JSON that is not a result is invalid, with JSON Pointer problems", () => {
     const parsed = parseRecord(raw('{"sha256":"abc","trustScore":101}'));
     expect(parsed.kind).toBe("invalid");

@@ -1,5 +1,5 @@
 import type { Decision, InputFormat, Ruleset } from "@clearance/engine";
-import { toCanonical } from "@clearance/engine";
+import { INPUT_FORMATS, toCanonical } from "@clearance/engine";
 import { AuditUnavailableError } from "./audit/backend.js";
 import type { AuditEntry, AuditRecord, DecisionSource } from "./audit/entry.js";
 import { newId } from "./audit/ids.js";
@@ -73,9 +73,17 @@ export class DecisionService {
     private readonly options: DecisionServiceOptions,
   ) {}
 
-  /** Decides one request and records it; throws ProblemError for bad input or an unavailable log. */
-  async decide(request: DecisionRequest, meta: RequestMeta): Promise<DecisionAnswer> {
-    const prepared = this.prepare(request, meta, "");
+  /**
+   * Decides one request and records it; throws ProblemError for bad input or an unavailable log.
+   * `rawJson` is the request's JSON text when the caller has it: without redaction it is stored as
+   * the input snapshot as received, which spares serialising the parsed body again.
+   */
+  async decide(
+    request: DecisionRequest,
+    meta: RequestMeta,
+    rawJson?: string,
+  ): Promise<DecisionAnswer> {
+    const prepared = this.prepare(request, meta, "", rawJson);
     return this.record(prepared);
   }
 
@@ -144,7 +152,12 @@ export class DecisionService {
     return settled.map((s) => (s as PromiseFulfilledResult<DecisionAnswer>).value);
   }
 
-  private prepare(request: DecisionRequest, meta: RequestMeta, at: string): Prepared {
+  private prepare(
+    request: DecisionRequest,
+    meta: RequestMeta,
+    at: string,
+    rawJson?: string,
+  ): Prepared {
     const ruleset = this.rules.ruleset;
     const canonical = toCanonical(
       request.result,
@@ -178,10 +191,14 @@ export class DecisionService {
     const id = newId(now);
     const evaluatedAt = new Date(now).toISOString();
     const commit = ruleset.commit?.sha ?? null;
-    const snapshot = redact(
-      request.context === undefined ? { result } : { result, context: request.context },
-      this.options.redact,
-    );
+    const redacting = this.options.redact.length > 0;
+    const snapshot =
+      rawJson !== undefined && !redacting
+        ? undefined
+        : redact(
+            request.context === undefined ? { result } : { result, context: request.context },
+            this.options.redact,
+          );
     const answer: DecisionAnswer = {
       decisionId: id,
       sha256: result.sha256,
@@ -203,7 +220,11 @@ export class DecisionService {
       source: meta.source,
       requester: meta.requester,
       sha256: result.sha256,
-      fileName: typeof snapshot.result.fileName === "string" ? snapshot.result.fileName : null,
+      fileName: snapshot
+        ? typeof snapshot.result.fileName === "string"
+          ? snapshot.result.fileName
+          : null
+        : (result.fileName ?? null),
       decision: decision.decision,
       rule: decision.rule,
       reason: decision.reason,
@@ -216,7 +237,7 @@ export class DecisionService {
       deliveryId: meta.deliveryId ?? null,
       explain: decision.explain ?? null,
     };
-    return { answer, record, input: JSON.stringify(snapshot) };
+    return { answer, record, input: snapshot ? JSON.stringify(snapshot) : rawJson! };
   }
 
   private decideShadow(
@@ -288,8 +309,17 @@ export class DecisionService {
         source: "unavailable",
         why: `the entry was decided by revision \`${entry.ruleset.revision}\`; the live rules are \`${ruleset.revision}\``,
       };
-    const snapshot = input as { result?: unknown; context?: unknown } | null;
-    const canonical = snapshot ? toCanonical(snapshot.result, { format: "canonical" }) : undefined;
+    const snapshot = input as { result?: unknown; context?: unknown; format?: InputFormat } | null;
+    // a snapshot is the request as received (any input format, `format` forcing one) or
+    // `{result, context}` with the result in canonical form
+    const canonical = snapshot
+      ? toCanonical(
+          snapshot.result,
+          INPUT_FORMATS.includes(snapshot.format as InputFormat)
+            ? { format: snapshot.format as InputFormat }
+            : undefined,
+        )
+      : undefined;
     if (!canonical?.ok)
       return {
         explain: null,

@@ -65,6 +65,38 @@ describe("POST /v1/decisions", () => {
     expect(["allow", "deny", "review"]).toContain(res.json().decision);
   });
 
+  test("stores the request's JSON text as received as the input snapshot, and replays it", async () => {
+    const vt = readFileSync(join(REPO, "examples/virustotal/messy.json"), "utf8");
+    // odd spacing and key order survive: the snapshot is the bytes sent, not a re-serialisation
+    const payload = `{ "explain" : false,\n "format": "virustotal", "result": ${vt.trim()} }`;
+    const res = await t.app.inject({
+      method: "POST",
+      url: "/v1/decisions",
+      headers: json,
+      payload,
+    });
+    expect(res.statusCode).toBe(200);
+    const stored = (await t.services.audit.get(res.json().decisionId))!;
+    expect(await t.services.audit.backend.input(stored.entry.inputHash)).toBe(payload);
+    expect(stored.entry.fileName).toBe(res.json().fileName);
+    // the recorded explanation is recomputed from the VirusTotal object, in its own format
+    const one = await t.app.inject({ url: `/v1/audit/${res.json().decisionId}` });
+    expect(one.json().input.format).toBe("virustotal");
+    expect(one.json().explain.source).toBe("recomputed");
+    expect(one.json().explain.explain.decidedBy).toBe(res.json().rule ? "rule" : "default");
+  });
+
+  test("a body with a `__proto__` key is refused, as fastify refuses it everywhere", async () => {
+    const res = await t.app.inject({
+      method: "POST",
+      url: "/v1/decisions",
+      headers: json,
+      payload: `{"result": ${JSON.stringify(example("malware"))}, "__proto__": {"x": 1}}`,
+    });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().code).toBe("malformed_json");
+  });
+
   test("uses the request context the rules declare", async () => {
     const result = { ...example("signed-microsoft"), trustScore: 85 };
     const res = await t.app.inject({

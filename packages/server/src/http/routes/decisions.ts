@@ -21,8 +21,23 @@ interface DecisionBody {
 /** Batches are larger than single requests; their body limit grows with the item limit. */
 const BATCH_BYTES_PER_ITEM = 16_384;
 
+declare module "fastify" {
+  interface FastifyRequest {
+    /** the JSON body as received (routes of this plugin only): stored as the input snapshot */
+    rawJson?: string;
+  }
+}
+
 export async function decisionRoutes(fastify: FastifyInstance): Promise<void> {
   const { decisions, audit, config } = fastify.clearance;
+
+  // Parsed as fastify always does (prototype poisoning refused), but the text is kept: the audit
+  // log stores it as the input snapshot instead of serialising the parsed body again.
+  const parseJson = fastify.getDefaultJsonParser("error", "error");
+  fastify.addContentTypeParser("application/json", { parseAs: "string" }, (request, body, done) => {
+    request.rawJson = body as string;
+    parseJson(request, body as string, done);
+  });
 
   fastify.post<{ Body: DecisionBody }>(
     "/v1/decisions",
@@ -52,7 +67,11 @@ export async function decisionRoutes(fastify: FastifyInstance): Promise<void> {
     },
     async (request) => {
       const { source, ...body } = request.body;
-      return decisions.decide(body, { source: source ?? "api", requester: request.requester });
+      return decisions.decide(
+        body,
+        { source: source ?? "api", requester: request.requester },
+        request.rawJson,
+      );
     },
   );
 
