@@ -1,6 +1,7 @@
 import type { OutboxRow } from "./audit/backend.js";
 import type { AuditRecord, DecisionSource } from "./audit/entry.js";
-import type { AuditLog, Notification } from "./audit/log.js";
+import type { AuditLog } from "./audit/log.js";
+import type { Notification } from "./audit/seal.js";
 import { VERSION } from "./version.js";
 import { signWebhook } from "./webhook.js";
 

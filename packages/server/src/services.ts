@@ -49,6 +49,7 @@ export function openBackend(config: Readonly<ServerConfig>): AuditBackend {
     path: a.sqlite.path,
     synchronous: a.sqlite.synchronous,
     writerThread: true,
+    maxBatch: a.maxBatch,
   });
 }
 

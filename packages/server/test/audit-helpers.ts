@@ -69,7 +69,8 @@ export async function count(store: Store, query: string, ...params: unknown[]): 
   return Number(rows[0]!.n);
 }
 
-export function sqliteStore(): Store {
+/** `writerThread`: seal and write on a thread of the backend's own, as the server does. */
+export function sqliteStore(options: { writerThread?: boolean; maxBatch?: number } = {}): Store {
   const dir = mkdtempSync(join(tmpdir(), "clearance-audit-"));
   const path = join(dir, "audit.db");
   const backends: AuditBackend[] = [];
@@ -77,7 +78,7 @@ export function sqliteStore(): Store {
   return {
     kind: "sqlite",
     open() {
-      const b = new SqliteBackend({ path, synchronous: "normal" });
+      const b = new SqliteBackend({ path, synchronous: "normal", ...options });
       backends.push(b);
       return b;
     },

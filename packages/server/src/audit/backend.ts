@@ -1,4 +1,5 @@
 import type { DecisionSource } from "./entry.js";
+import type { Placement, SealItem } from "./seal.js";
 
 /** One stored entry: the columns queries filter on, plus the canonical body and its hash. */
 export interface EntryRow {
@@ -73,8 +74,18 @@ export interface PageQuery extends AuditFilter {
 }
 
 /**
- * A storage engine for the audit log. It knows SQL, not chains: the AuditLog above it computes hashes
- * and sequence numbers and calls `write` with whole batches (one transaction each).
+ * What one `appendToChain` call came to. `commit` describes the transaction the call was part of
+ * and is given to only one of the calls that shared it, so that it is counted once.
+ */
+export type ChainAppend = (
+  | { ok: true; placements: Placement[] }
+  | { ok: false; error: AuditUnavailableError }
+) & { commit?: { entries: number; seconds: number } };
+
+/**
+ * A storage engine for the audit log. By default it knows SQL, not chains: the AuditLog above it
+ * seals batches (`seal.ts`) and calls `write` with each (one transaction each), one at a time. A
+ * backend that seals where it writes offers `appendToChain` instead.
  */
 export interface AuditBackend {
   readonly kind: "sqlite" | "postgres";
@@ -93,6 +104,19 @@ export interface AuditBackend {
     outbox?: readonly OutboxRow[],
     deliveries?: readonly DeliveryRow[],
   ): Promise<void>;
+  /**
+   * Seals `items` after the chain's last entry and writes them: the backend keeps the chain's head
+   * itself, so a call may be made before earlier ones settled (they are written in order, several
+   * calls to one transaction). A failed call leaves no trace and does not fail the calls after it.
+   * Never rejects: a failure is `ok: false`.
+   */
+  appendToChain?(
+    chain: string,
+    key: string | null,
+    items: readonly SealItem[],
+  ): Promise<ChainAppend>;
+  /** settles finished `appendToChain` calls at once, when the backend can tell they finished */
+  deliverCommitted?(): void;
   /** this chain's undelivered notifications due at `now`, oldest first */
   dueNotifications(chain: string, now: string, limit: number): Promise<OutboxRow[]>;
   /** records a delivery attempt: delivered (`deliveredAt`) or failed (next attempt, error) */

@@ -45,42 +45,6 @@ export interface AuditEntry extends AuditRecord {
 export const GENESIS_HASH = "0".repeat(64);
 
 /**
- * The canonical form of an entry: JSON with a fixed key order, exactly the bytes that are hashed and
- * stored. A schema version leads, so the form can change without breaking old chains.
- */
-export function canonicalBody(
-  r: AuditRecord,
-  chain: string,
-  seq: number,
-  prevHash: string,
-): string {
-  return JSON.stringify({
-    v: 1,
-    chain,
-    seq,
-    prevHash,
-    id: r.id,
-    time: r.time,
-    source: r.source,
-    requester: r.requester,
-    sha256: r.sha256,
-    fileName: r.fileName,
-    decision: r.decision,
-    rule: r.rule,
-    reason: r.reason,
-    matched: r.matched,
-    monitored: r.monitored,
-    errors: r.errors,
-    ruleset: { revision: r.ruleset.revision, commit: r.ruleset.commit, dirty: r.ruleset.dirty },
-    latencyUs: r.latencyUs,
-    inputHash: r.inputHash,
-    shadow: r.shadow,
-    deliveryId: r.deliveryId,
-    explain: r.explain,
-  });
-}
-
-/**
  * Each entry's hash covers the previous entry's hash and its own canonical body. With a key it is an
  * HMAC, so someone who can write to the database but does not hold the key cannot recompute the chain.
  */

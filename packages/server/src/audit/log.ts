@@ -1,18 +1,16 @@
+import { performance } from "node:perf_hooks";
 import {
   type AuditBackend,
   type AuditFilter,
   AuditUnavailableError,
+  type ChainAppend,
   type Checkpoint,
-  type DeliveryRow,
   DuplicateDeliveryError,
   type EntryRow,
-  type InputRow,
-  type OutboxRow,
 } from "./backend.js";
 import {
   type AuditEntry,
   type AuditRecord,
-  canonicalBody,
   chainHash,
   checkpointMac,
   contentHash,
@@ -20,6 +18,14 @@ import {
   parseEntry,
 } from "./entry.js";
 import { idTime } from "./ids.js";
+import {
+  type ChainHead,
+  type Notification,
+  type Placement,
+  type SealItem,
+  sealBatch,
+  sealItem,
+} from "./seal.js";
 
 export interface AuditLogOptions {
   /** this writer's chain */
@@ -49,24 +55,15 @@ export interface VerifyReport {
   broken?: { chain: string; seq: number; id: string | null; problem: string };
 }
 
-/** A notification to queue with an entry, in the same transaction. */
-export interface Notification {
-  target: string;
-  payload: string;
-}
-
 interface Pending {
-  record: AuditRecord;
-  input: InputRow | null;
-  notifications: readonly Notification[];
+  record: Omit<AuditRecord, "inputHash">;
+  item: SealItem;
   resolve: (entry: AuditEntry) => void;
   reject: (error: Error) => void;
 }
 
 /** Page size when reading a chain back for verification or export. */
 const READ_PAGE = 1_000;
-/** Recently written input hashes, so a repeated input is not sent to the database again. */
-const KNOWN_INPUTS_MAX = 50_000;
 /** Delivery ids remembered in memory; older ones are found in the database. */
 const RECENT_DELIVERIES_MAX = 100_000;
 /** How far an id's time may run ahead of its entry's (newId borrows milliseconds under load). */
@@ -77,14 +74,18 @@ const ID_TIME_SKEW_MS = 5_000;
  * are written together in the next transaction (group commit), so durability costs one sync per
  * batch rather than per decision. `append` resolves only after the transaction has committed: a
  * caller that answers after it never answers with an unrecorded decision.
+ *
+ * A backend that seals where it writes (SQLite's writer thread) gets each turn's entries at once
+ * and groups them itself; for the others the log seals each batch and writes one at a time.
  */
 export class AuditLog {
   private pending: Pending[] = [];
+  /** entries handed to the backend and not yet committed */
+  private inFlight = 0;
   private flushing = false;
   private scheduled = false;
-  private head: { seq: number; hash: string } | undefined;
+  private head: ChainHead | undefined;
   private headStale = true;
-  private readonly knownInputs = new Set<string>();
   /** delivery ids being written or written lately by this process, oldest first */
   private readonly recentDeliveries = new Set<string>();
   private closed = false;
@@ -98,14 +99,14 @@ export class AuditLog {
     return this.options.chain;
   }
 
-  /** entries waiting for the next group commit */
+  /** entries waiting to be committed */
   get queueLength(): number {
-    return this.pending.length;
+    return this.pending.length + this.inFlight;
   }
 
   async open(): Promise<void> {
     await this.backend.migrate();
-    await this.loadHead();
+    if (!this.backend.appendToChain) await this.loadHead();
   }
 
   private async loadHead(): Promise<void> {
@@ -139,19 +140,11 @@ export class AuditLog {
       if (this.recentDeliveries.size > RECENT_DELIVERIES_MAX)
         this.recentDeliveries.delete(this.recentDeliveries.values().next().value!);
     }
-    const inputHash = contentHash(inputBody);
-    // with a single writer (SQLite) an input written before is still there; replicas sharing
-    // PostgreSQL may prune each other's inputs, so there every batch sends its inputs again
-    const known = this.backend.kind === "sqlite" && this.knownInputs.has(inputHash);
-    const input = known ? null : { hash: inputHash, body: inputBody };
+    // a request arriving is a moment to answer those whose entries have committed meanwhile
+    this.backend.deliverCommitted?.();
+    const item = sealItem(record, inputBody, notifications);
     return new Promise((resolve, reject) => {
-      this.pending.push({
-        record: { ...record, inputHash },
-        input,
-        notifications,
-        resolve,
-        reject,
-      });
+      this.pending.push({ record, item, resolve, reject });
       this.schedule();
     });
   }
@@ -168,86 +161,94 @@ export class AuditLog {
 
   private async flush(): Promise<void> {
     if (this.flushing || this.pending.length === 0) return;
-    this.flushing = true;
     const batch = this.pending.splice(0, this.options.maxBatch);
-    const started = process.hrtime.bigint();
-    let ok = false;
+    const pipelined = this.backend.appendToChain !== undefined;
+    // a sealing backend takes the next batch before this one commits; the others one at a time
+    if (!pipelined) this.flushing = true;
+    this.inFlight += batch.length;
+    try {
+      const outcome = pipelined
+        ? await this.backend.appendToChain!(
+            this.options.chain,
+            this.options.hmacSecret,
+            batch.map((p) => p.item),
+          )
+        : await this.sealAndWrite(batch);
+      if (outcome.commit)
+        this.options.onCommit?.(outcome.commit.entries, outcome.commit.seconds, outcome.ok);
+      if (outcome.ok) this.settle(batch, outcome.placements);
+      else this.fail(batch, outcome.error);
+    } catch (error) {
+      // backends report failures as outcomes; anything thrown is a bug, and must not hang callers
+      this.fail(
+        batch,
+        new AuditUnavailableError(`the audit log failed: ${(error as Error).message}`, {
+          cause: error,
+        }),
+      );
+    } finally {
+      this.inFlight -= batch.length;
+      this.flushing = false;
+      if (this.pending.length > 0) this.schedule();
+    }
+  }
+
+  /** Seals on the event loop and writes through `backend.write`: one batch at a time. */
+  private async sealAndWrite(batch: readonly Pending[]): Promise<ChainAppend> {
+    const started = performance.now();
+    const seconds = () => (performance.now() - started) / 1000;
     try {
       if (this.headStale) await this.loadHead();
-      let { seq, hash } = this.head!;
-      const rows: EntryRow[] = [];
-      const inputs: InputRow[] = [];
-      const outbox: OutboxRow[] = [];
-      const deliveries: DeliveryRow[] = [];
-      const seen = new Set<string>();
-      const entries: AuditEntry[] = [];
-      for (const p of batch) {
-        seq++;
-        const body = canonicalBody(p.record, this.options.chain, seq, hash);
-        const next = chainHash(hash, body, this.options.hmacSecret);
-        const r = p.record;
-        rows.push({
-          id: r.id,
-          chain: this.options.chain,
-          seq,
-          time: r.time,
-          source: r.source,
-          requester: r.requester,
-          sha256: r.sha256,
-          decision: r.decision,
-          rule: r.rule,
-          inputHash: r.inputHash,
-          body,
-          hash: next,
-        });
-        entries.push({ ...r, chain: this.options.chain, seq, prevHash: hash, hash: next });
-        if (r.deliveryId !== null) deliveries.push({ id: r.deliveryId, time: r.time });
-        for (const n of p.notifications)
-          outbox.push({
-            id: `${r.id}:${n.target}`,
-            chain: this.options.chain,
-            entryId: r.id,
-            target: n.target,
-            payload: n.payload,
-            attempts: 0,
-            nextAttemptAt: r.time,
-            lastError: null,
-            deliveredAt: null,
-            createdAt: r.time,
-          });
-        if (p.input && !seen.has(p.input.hash)) {
-          seen.add(p.input.hash);
-          inputs.push(p.input);
-        }
-        hash = next;
-      }
-      await this.backend.write(rows, inputs, outbox, deliveries);
-      this.head = { seq, hash };
-      ok = true;
-      if (this.knownInputs.size + inputs.length > KNOWN_INPUTS_MAX) this.knownInputs.clear();
-      for (const i of inputs) this.knownInputs.add(i.hash);
-      for (let i = 0; i < batch.length; i++) batch[i]!.resolve(entries[i]!);
-      if (outbox.length > 0) this.options.onNotificationsQueued?.();
+      const sealed = sealBatch(
+        batch.map((p) => p.item),
+        this.options.chain,
+        this.head!,
+        this.options.hmacSecret,
+      );
+      await this.backend.write(sealed.rows, sealed.inputs, sealed.outbox, sealed.deliveries);
+      this.head = sealed.head;
+      return {
+        ok: true,
+        placements: sealed.placements,
+        commit: { entries: batch.length, seconds: seconds() },
+      };
     } catch (error) {
       // the commit may or may not have happened: read the head again before the next batch
       this.headStale = true;
-      for (const p of batch)
-        if (p.record.deliveryId !== null) this.recentDeliveries.delete(p.record.deliveryId);
       const reason =
         error instanceof AuditUnavailableError
           ? error
           : new AuditUnavailableError(
               `the audit log could not record the decision: ${(error as Error).message}`,
-              {
-                cause: error,
-              },
+              { cause: error },
             );
-      for (const p of batch) p.reject(reason);
-    } finally {
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      this.options.onCommit?.(batch.length, seconds, ok);
-      this.flushing = false;
-      if (this.pending.length > 0) this.schedule();
+      return { ok: false, error: reason, commit: { entries: 0, seconds: seconds() } };
+    }
+  }
+
+  private settle(batch: readonly Pending[], placements: readonly Placement[]): void {
+    const chain = this.options.chain;
+    let notified = false;
+    for (let i = 0; i < batch.length; i++) {
+      const p = batch[i]!;
+      const at = placements[i]!;
+      if (p.item.notifications.length > 0) notified = true;
+      p.resolve({
+        ...p.record,
+        inputHash: at.inputHash,
+        chain,
+        seq: at.seq,
+        prevHash: at.prevHash,
+        hash: at.hash,
+      });
+    }
+    if (notified) this.options.onNotificationsQueued?.();
+  }
+
+  private fail(batch: readonly Pending[], error: AuditUnavailableError): void {
+    for (const p of batch) {
+      if (p.record.deliveryId !== null) this.recentDeliveries.delete(p.record.deliveryId);
+      p.reject(error);
     }
   }
 
@@ -401,7 +402,6 @@ export class AuditLog {
       mac: checkpointMac(this.options.chain, last.seq, last.hash, this.options.hmacSecret),
       prunedAt: new Date().toISOString(),
     };
-    this.knownInputs.clear();
     return this.backend.prune(cp);
   }
 
@@ -422,8 +422,8 @@ export class AuditLog {
   /** Waits for queued entries to be written, then closes the store. */
   async close(): Promise<void> {
     this.closed = true;
-    while (this.flushing || this.pending.length > 0) {
-      if (!this.flushing) await this.flush();
+    while (this.flushing || this.pending.length > 0 || this.inFlight > 0) {
+      if (!this.flushing && this.pending.length > 0) await this.flush();
       else await new Promise((r) => setImmediate(r));
     }
     await this.backend.close();

@@ -1,5 +1,6 @@
 import type Database from "better-sqlite3";
 import type { DeliveryRow, EntryRow, InputRow, OutboxRow } from "./backend.js";
+import type { ChainHead } from "./seal.js";
 
 export type BatchWriter = (
   rows: readonly EntryRow[],
@@ -28,4 +29,15 @@ export function prepareBatchWriter(db: Database.Database): BatchWriter {
     for (const o of outbox) insertOutbox.run(o);
     for (const d of deliveries) insertDelivery.run(d);
   }) as BatchWriter;
+}
+
+/** The last entry of `chain`, or its checkpoint when everything was pruned. */
+export function readHead(db: Database.Database, chain: string): ChainHead | undefined {
+  const row = db
+    .prepare("SELECT seq, hash FROM entries WHERE chain = ? ORDER BY seq DESC LIMIT 1")
+    .get(chain) as ChainHead | undefined;
+  if (row) return row;
+  return db.prepare("SELECT seq, hash FROM checkpoints WHERE chain = ?").get(chain) as
+    | ChainHead
+    | undefined;
 }

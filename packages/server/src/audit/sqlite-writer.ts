@@ -1,31 +1,44 @@
-// The SQLite write connection, on its own thread: a group commit (and its fsync) never blocks the
-// event loop that parses requests and decides. The main thread keeps a connection for reads.
-import { parentPort, workerData } from "node:worker_threads";
+// The SQLite write connection, on its own thread: sealing (hashes, canonical bodies), the group
+// commit and its fsync never block the event loop that parses requests and decides. The main thread
+// keeps a connection for reads.
+//
+// The thread keeps each chain's head, so the main thread posts entries as soon as it has them,
+// without waiting for the previous commit: requests that arrive while a transaction runs are written
+// together in the next one (group commit).
+import { performance } from "node:perf_hooks";
+import { type MessagePort, parentPort, workerData } from "node:worker_threads";
 import Database from "better-sqlite3";
-import type { DeliveryRow, EntryRow, InputRow, OutboxRow } from "./backend.js";
-import { prepareBatchWriter } from "./sqlite-batch.js";
+import { GENESIS_HASH } from "./entry.js";
+import { type ChainHead, type Placement, type SealItem, sealBatch } from "./seal.js";
+import { prepareBatchWriter, readHead } from "./sqlite-batch.js";
 
 export interface WriterInit {
   path: string;
   synchronous: "full" | "normal";
+  /** most entries in one transaction (a single request larger than this is written whole) */
+  maxBatch: number;
 }
 
-export interface WriteRequest {
+export interface AppendRequest {
   id: number;
-  rows: readonly EntryRow[];
-  inputs: readonly InputRow[];
-  outbox: readonly OutboxRow[];
-  deliveries: readonly DeliveryRow[];
+  chain: string;
+  key: string | null;
+  items: readonly SealItem[];
 }
+
+export type WriteReply = (
+  | { id: number; ok: true; placements: Placement[] }
+  | { id: number; ok: false; message: string }
+) & { commit?: { entries: number; seconds: number } };
 
 /** The writer's page cache, in KiB. */
 const CACHE_KIB = 65_536;
 /** WAL pages after which the writer checkpoints (SQLite's own default is 1000). */
 const CHECKPOINT_PAGES = 4_000;
 
-export type WriteReply = { id: number; ok: true } | { id: number; ok: false; message: string };
-
-const init = workerData as WriterInit;
+const init = workerData as WriterInit & { replies: MessagePort; commits: SharedArrayBuffer };
+const replies = init.replies;
+const commits = new Int32Array(init.commits);
 const db = new Database(init.path, { fileMustExist: true });
 db.pragma("journal_mode = WAL");
 db.pragma(`synchronous = ${init.synchronous === "full" ? "FULL" : "NORMAL"}`);
@@ -39,24 +52,65 @@ db.pragma(`cache_size = -${CACHE_KIB}`);
 db.pragma("wal_autocheckpoint = 0");
 let pagesSinceCheckpoint = 0;
 const writeBatch = prepareBatchWriter(db);
-const write = (r: WriteRequest) => writeBatch(r.rows, r.inputs, r.outbox, r.deliveries);
 
-parentPort!.on("message", (request: WriteRequest | "close") => {
-  if (request === "close") {
-    db.close();
-    parentPort!.close();
+/** Heads of the chains written here; dropped after a failed transaction and read again. */
+const heads = new Map<string, ChainHead>();
+const queue: AppendRequest[] = [];
+let scheduled = false;
+
+function headOf(chain: string): ChainHead {
+  let head = heads.get(chain);
+  if (!head) {
+    head = readHead(db, chain) ?? { seq: 0, hash: GENESIS_HASH };
+    heads.set(chain, head);
+  }
+  return head;
+}
+
+/** Seals and writes `requests` in one transaction; replies to each. */
+function commit(requests: readonly AppendRequest[]): void {
+  const started = performance.now();
+  const tentative = new Map<string, ChainHead>();
+  const placements: Placement[][] = [];
+  let entries = 0;
+  try {
+    const all = db.transaction(() => {
+      for (const r of requests) {
+        const head = tentative.get(r.chain) ?? headOf(r.chain);
+        const sealed = sealBatch(r.items, r.chain, head, r.key);
+        writeBatch(sealed.rows, sealed.inputs, sealed.outbox, sealed.deliveries);
+        tentative.set(r.chain, sealed.head);
+        placements.push(sealed.placements);
+        entries += r.items.length;
+      }
+    });
+    // IMMEDIATE takes the write lock before the head is read: no other writer (another process on
+    // this file) can append in between, and waiting for the lock honours busy_timeout
+    all.immediate();
+  } catch (error) {
+    // the chain as stored is the one certain state: read it again before the next transaction
+    for (const r of requests) heads.delete(r.chain);
+    const message = (error as Error).message;
+    const seconds = (performance.now() - started) / 1000;
+    requests.forEach((r, i) => {
+      const reply: WriteReply = { id: r.id, ok: false, message };
+      if (i === 0) reply.commit = { entries: 0, seconds };
+      replies.postMessage(reply);
+    });
+    Atomics.add(commits, 0, 1);
     return;
   }
-  let reply: WriteReply;
-  try {
-    write(request);
-    reply = { id: request.id, ok: true };
-  } catch (error) {
-    reply = { id: request.id, ok: false, message: (error as Error).message };
-  }
-  parentPort!.postMessage(reply);
+  for (const [chain, head] of tentative) heads.set(chain, head);
+  const seconds = (performance.now() - started) / 1000;
+  requests.forEach((r, i) => {
+    const reply: WriteReply = { id: r.id, ok: true, placements: placements[i]! };
+    if (i === 0) reply.commit = { entries, seconds };
+    replies.postMessage(reply);
+  });
+  // after the replies are posted: the main thread may take them synchronously once it sees this
+  Atomics.add(commits, 0, 1);
   // roughly: an entry and its input fill a few pages
-  pagesSinceCheckpoint += request.rows.length * 2 + request.inputs.length * 2;
+  pagesSinceCheckpoint += entries * 4;
   if (pagesSinceCheckpoint >= CHECKPOINT_PAGES) {
     pagesSinceCheckpoint = 0;
     try {
@@ -64,6 +118,34 @@ parentPort!.on("message", (request: WriteRequest | "close") => {
     } catch {
       // a busy checkpoint is retried after a later commit
     }
+  }
+}
+
+/** Writes everything queued, `maxBatch` entries to a transaction. */
+function drain(): void {
+  scheduled = false;
+  while (queue.length > 0) {
+    let n = 0;
+    let entries = 0;
+    while (n < queue.length && (n === 0 || entries + queue[n]!.items.length <= init.maxBatch))
+      entries += queue[n++]!.items.length;
+    commit(queue.splice(0, n));
+  }
+}
+
+parentPort!.on("message", (message: AppendRequest | "close") => {
+  if (message === "close") {
+    drain();
+    db.close();
+    replies.close();
+    parentPort!.close();
+    return;
+  }
+  queue.push(message);
+  // messages that arrived during a transaction are all delivered before this runs
+  if (!scheduled) {
+    scheduled = true;
+    setImmediate(drain);
   }
 });
 parentPort!.postMessage("ready");

@@ -1,10 +1,16 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
-import { Worker } from "node:worker_threads";
+import {
+  MessageChannel,
+  type MessagePort,
+  receiveMessageOnPort,
+  Worker,
+} from "node:worker_threads";
 import Database from "better-sqlite3";
 import {
   type AuditBackend,
   AuditUnavailableError,
+  type ChainAppend,
   type Checkpoint,
   type DeliveryRow,
   type EntryRow,
@@ -14,8 +20,9 @@ import {
 } from "./backend.js";
 import { idFloor } from "./ids.js";
 import { MIGRATIONS } from "./migrations.js";
-import { type BatchWriter, prepareBatchWriter } from "./sqlite-batch.js";
-import type { WriteReply, WriteRequest, WriterInit } from "./sqlite-writer.js";
+import type { SealItem } from "./seal.js";
+import { type BatchWriter, prepareBatchWriter, readHead } from "./sqlite-batch.js";
+import type { AppendRequest, WriteReply, WriterInit } from "./sqlite-writer.js";
 
 export interface SqliteOptions {
   path: string;
@@ -27,7 +34,11 @@ export interface SqliteOptions {
    * block the event loop. Inline writes suit tools and tests that write little.
    */
   writerThread?: boolean;
+  /** most entries in one transaction of the writer thread */
+  maxBatch?: number;
 }
+
+const DEFAULT_MAX_BATCH = 1_000;
 
 const OUTBOX_COLUMNS =
   "id, chain, entry_id AS entryId, target, payload, attempts, next_attempt_at AS nextAttemptAt, last_error AS lastError, delivered_at AS deliveredAt, created_at AS createdAt";
@@ -37,8 +48,9 @@ const COLUMNS =
 
 /**
  * The embedded audit store: one SQLite file in WAL mode, so readers (`clearance audit verify`,
- * queries) never block the writer. better-sqlite3 is synchronous; a group commit is one short
- * transaction on the event loop.
+ * queries) never block the writer. better-sqlite3 is synchronous: the server writes from a thread of
+ * its own (`writerThread`, `appendToChain`), tools write inline (`write`, one short transaction on
+ * the event loop).
  */
 export class SqliteBackend implements AuditBackend {
   readonly kind = "sqlite" as const;
@@ -48,7 +60,17 @@ export class SqliteBackend implements AuditBackend {
   private thread: Worker | undefined;
   private threadReady: Promise<void> | undefined;
   private threadFailure: Error | undefined;
-  private readonly waiting = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
+  private readonly waiting = new Map<number, (outcome: ChainAppend) => void>();
+  private replies: MessagePort | undefined;
+  /** transactions the writer thread has finished (it adds one after posting their replies) */
+  private readonly commits = new Int32Array(new SharedArrayBuffer(4));
+  private commitsSeen = 0;
+  /** with a writer thread: sealing and writing happen there (see `AuditBackend.appendToChain`) */
+  readonly appendToChain?: (
+    chain: string,
+    key: string | null,
+    items: readonly SealItem[],
+  ) => Promise<ChainAppend>;
   private nextRequest = 0;
 
   constructor(private readonly options: SqliteOptions) {
@@ -70,6 +92,8 @@ export class SqliteBackend implements AuditBackend {
     }
     this.db.pragma("busy_timeout = 5000");
     this.migrateSync();
+    if (options.writerThread && !options.readonly)
+      this.appendToChain = (chain, key, items) => this.appendInThread(chain, key, items);
   }
 
   get path(): string {
@@ -115,12 +139,7 @@ export class SqliteBackend implements AuditBackend {
   }
 
   async head(chain: string): Promise<{ seq: number; hash: string } | undefined> {
-    const row = this.db
-      .prepare("SELECT seq, hash FROM entries WHERE chain = ? ORDER BY seq DESC LIMIT 1")
-      .get(chain) as { seq: number; hash: string } | undefined;
-    if (row) return row;
-    const cp = await this.checkpoint(chain);
-    return cp ? { seq: cp.seq, hash: cp.hash } : undefined;
+    return readHead(this.db, chain);
   }
 
   async write(
@@ -129,8 +148,6 @@ export class SqliteBackend implements AuditBackend {
     outbox: readonly OutboxRow[] = [],
     deliveries: readonly DeliveryRow[] = [],
   ): Promise<void> {
-    if (this.options.writerThread && !this.options.readonly)
-      return this.writeInThread({ id: 0, rows, inputs, outbox, deliveries });
     try {
       this.batchWriter ??= prepareBatchWriter(this.db);
       this.batchWriter(rows, inputs, outbox, deliveries);
@@ -327,19 +344,31 @@ export class SqliteBackend implements AuditBackend {
   }
 
   private startThread(): Promise<void> {
-    const init: WriterInit = { path: this.options.path, synchronous: this.options.synchronous };
+    const init: WriterInit = {
+      path: this.options.path,
+      synchronous: this.options.synchronous,
+      maxBatch: this.options.maxBatch ?? DEFAULT_MAX_BATCH,
+    };
     // from sources (tests) the thread runs the built JavaScript, as the dry-run's workers do
     const url = import.meta.url.endsWith(".ts")
       ? new URL("../../dist/audit/sqlite-writer.js", import.meta.url)
       : new URL("./sqlite-writer.js", import.meta.url);
-    const worker = new Worker(url, { workerData: init, execArgv: [] });
+    // replies come on a port of their own, so that `deliverCommitted` can take them synchronously
+    const replies = new MessageChannel();
+    const worker = new Worker(url, {
+      workerData: { ...init, replies: replies.port2, commits: this.commits.buffer },
+      transferList: [replies.port2],
+      execArgv: [],
+    });
     this.thread = worker;
+    this.replies = replies.port1;
+    this.replies.on("message", (m: WriteReply) => this.onReply(m));
     const fail = (error: Error) => {
       this.threadFailure = new AuditUnavailableError(
         `the audit writer thread stopped: ${error.message}`,
         { cause: error },
       );
-      for (const w of this.waiting.values()) w.reject(this.threadFailure);
+      for (const w of this.waiting.values()) w({ ok: false, error: this.threadFailure });
       this.waiting.clear();
     };
     worker.on("error", fail);
@@ -348,30 +377,68 @@ export class SqliteBackend implements AuditBackend {
     });
     return new Promise((resolve, reject) => {
       worker.once("error", reject);
-      worker.on("message", (m: WriteReply | "ready") => {
-        if (m === "ready") {
-          worker.off("error", reject);
-          resolve();
-          return;
-        }
-        const w = this.waiting.get(m.id);
-        if (!w) return;
-        this.waiting.delete(m.id);
-        if (m.ok) w.resolve();
-        else w.reject(new AuditUnavailableError(`SQLite write failed: ${m.message}`));
+      worker.once("message", (m: "ready") => {
+        if (m !== "ready") return;
+        worker.off("error", reject);
+        resolve();
       });
     });
   }
 
-  private async writeInThread(request: WriteRequest): Promise<void> {
-    if (this.threadFailure) throw this.threadFailure;
-    if (!this.db.open) throw new AuditUnavailableError("the audit store is closed");
+  private onReply(m: WriteReply): void {
+    const settle = this.waiting.get(m.id);
+    if (!settle) return;
+    this.waiting.delete(m.id);
+    const commit = m.commit ? { commit: m.commit } : {};
+    settle(
+      m.ok
+        ? { ok: true, placements: m.placements, ...commit }
+        : {
+            ok: false,
+            error: new AuditUnavailableError(`SQLite write failed: ${m.message}`),
+            ...commit,
+          },
+    );
+  }
+
+  /**
+   * Settles the appends whose transactions have committed, now. Under load the event loop reaches
+   * the writer's replies only after every request already read, and each answer would wait that
+   * long; checking a shared counter costs next to nothing.
+   */
+  deliverCommitted(): void {
+    const done = Atomics.load(this.commits, 0);
+    if (done === this.commitsSeen || !this.replies) return;
+    this.commitsSeen = done;
+    for (let m = receiveMessageOnPort(this.replies); m; m = receiveMessageOnPort(this.replies))
+      this.onReply(m.message as WriteReply);
+  }
+
+  private async appendInThread(
+    chain: string,
+    key: string | null,
+    items: readonly SealItem[],
+  ): Promise<ChainAppend> {
+    if (this.threadFailure) return { ok: false, error: this.threadFailure };
+    if (!this.db.open)
+      return { ok: false, error: new AuditUnavailableError("the audit store is closed") };
     this.threadReady ??= this.startThread();
-    await this.threadReady;
+    try {
+      await this.threadReady;
+    } catch (error) {
+      return {
+        ok: false,
+        error: new AuditUnavailableError(
+          `the audit writer thread did not start: ${(error as Error).message}`,
+          { cause: error },
+        ),
+      };
+    }
+    if (this.threadFailure) return { ok: false, error: this.threadFailure };
     const id = ++this.nextRequest;
-    return new Promise((resolve, reject) => {
-      this.waiting.set(id, { resolve, reject });
-      this.thread!.postMessage({ ...request, id } satisfies WriteRequest);
+    return new Promise((resolve) => {
+      this.waiting.set(id, resolve);
+      this.thread!.postMessage({ id, chain, key, items } satisfies AppendRequest);
     });
   }
 
@@ -384,6 +451,7 @@ export class SqliteBackend implements AuditBackend {
       const exited = new Promise((r) => worker.once("exit", r));
       worker.postMessage("close");
       await exited;
+      this.replies?.close();
     }
     if (this.db.open) this.db.close();
   }
