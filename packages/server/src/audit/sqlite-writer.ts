@@ -17,6 +17,8 @@ export interface WriterInit {
   synchronous: "full" | "normal";
   /** most entries in one transaction (a single request larger than this is written whole) */
   maxBatch: number;
+  /** WAL pages written after which a checkpoint is due */
+  checkpointPages: number;
 }
 
 export interface AppendRequest {
@@ -33,10 +35,13 @@ export type WriteReply = (
 
 /** The writer's page cache, in KiB. */
 const CACHE_KIB = 65_536;
-/** WAL pages after which the writer checkpoints (SQLite's own default is 1000). */
-const CHECKPOINT_PAGES = 4_000;
 
-const init = workerData as WriterInit & { replies: MessagePort; commits: SharedArrayBuffer };
+const init = workerData as WriterInit & {
+  replies: MessagePort;
+  commits: SharedArrayBuffer;
+  /** the checkpointer thread's requests */
+  checkpoints: MessagePort;
+};
 const replies = init.replies;
 const commits = new Int32Array(init.commits);
 const db = new Database(init.path, { fileMustExist: true });
@@ -47,8 +52,7 @@ db.pragma("busy_timeout = 5000");
 // holds the indexes saves a read per page (the default is 2 MiB).
 db.pragma(`cache_size = -${CACHE_KIB}`);
 // Checkpoints copy the WAL into the database. Run inside a commit they delay every answer waiting
-// on it; here they run after a commit, once enough has accumulated, while requests queue up for the
-// next group commit.
+// on it; here the checkpointer thread runs them beside the writer, once enough has accumulated.
 db.pragma("wal_autocheckpoint = 0");
 let pagesSinceCheckpoint = 0;
 const writeBatch = prepareBatchWriter(db);
@@ -111,13 +115,9 @@ function commit(requests: readonly AppendRequest[]): void {
   Atomics.add(commits, 0, 1);
   // roughly: an entry and its input fill a few pages
   pagesSinceCheckpoint += entries * 4;
-  if (pagesSinceCheckpoint >= CHECKPOINT_PAGES) {
+  if (pagesSinceCheckpoint >= init.checkpointPages) {
     pagesSinceCheckpoint = 0;
-    try {
-      db.pragma("wal_checkpoint(PASSIVE)");
-    } catch {
-      // a busy checkpoint is retried after a later commit
-    }
+    init.checkpoints.postMessage("checkpoint");
   }
 }
 
@@ -133,10 +133,22 @@ function drain(): void {
   }
 }
 
+init.checkpoints.on("message", () => {
+  // the checkpointer has copied the WAL up to where it began: the rest is short, and a complete
+  // checkpoint lets the next transaction start the WAL over instead of growing it
+  try {
+    db.pragma("wal_checkpoint(PASSIVE)");
+  } catch {
+    // retried after the next checkpointer pass
+  }
+});
+
 parentPort!.on("message", (message: AppendRequest | "close") => {
   if (message === "close") {
     drain();
     db.close();
+    init.checkpoints.postMessage("close");
+    init.checkpoints.close();
     replies.close();
     parentPort!.close();
     return;

@@ -22,6 +22,7 @@ import { idFloor } from "./ids.js";
 import { MIGRATIONS } from "./migrations.js";
 import type { SealItem } from "./seal.js";
 import { type BatchWriter, prepareBatchWriter, readHead } from "./sqlite-batch.js";
+import type { CheckpointerInit } from "./sqlite-checkpointer.js";
 import type { AppendRequest, WriteReply, WriterInit } from "./sqlite-writer.js";
 
 export interface SqliteOptions {
@@ -36,9 +37,19 @@ export interface SqliteOptions {
   writerThread?: boolean;
   /** most entries in one transaction of the writer thread */
   maxBatch?: number;
+  /** WAL pages after which the writer thread has the WAL checkpointed (SQLite's own default: 1000) */
+  checkpointPages?: number;
 }
 
 const DEFAULT_MAX_BATCH = 1_000;
+const DEFAULT_CHECKPOINT_PAGES = 4_000;
+
+/** A thread's module: from sources (tests) the built JavaScript, as the dry-run's workers do. */
+function threadUrl(name: string): URL {
+  return import.meta.url.endsWith(".ts")
+    ? new URL(`../../dist/audit/${name}.js`, import.meta.url)
+    : new URL(`./${name}.js`, import.meta.url);
+}
 
 const OUTBOX_COLUMNS =
   "id, chain, entry_id AS entryId, target, payload, attempts, next_attempt_at AS nextAttemptAt, last_error AS lastError, delivered_at AS deliveredAt, created_at AS createdAt";
@@ -348,18 +359,32 @@ export class SqliteBackend implements AuditBackend {
       path: this.options.path,
       synchronous: this.options.synchronous,
       maxBatch: this.options.maxBatch ?? DEFAULT_MAX_BATCH,
+      checkpointPages: this.options.checkpointPages ?? DEFAULT_CHECKPOINT_PAGES,
     };
-    // from sources (tests) the thread runs the built JavaScript, as the dry-run's workers do
-    const url = import.meta.url.endsWith(".ts")
-      ? new URL("../../dist/audit/sqlite-writer.js", import.meta.url)
-      : new URL("./sqlite-writer.js", import.meta.url);
     // replies come on a port of their own, so that `deliverCommitted` can take them synchronously
     const replies = new MessageChannel();
-    const worker = new Worker(url, {
-      workerData: { ...init, replies: replies.port2, commits: this.commits.buffer },
-      transferList: [replies.port2],
+    const checkpoints = new MessageChannel();
+    const worker = new Worker(threadUrl("sqlite-writer"), {
+      workerData: {
+        ...init,
+        replies: replies.port2,
+        commits: this.commits.buffer,
+        checkpoints: checkpoints.port1,
+      },
+      transferList: [replies.port2, checkpoints.port1],
       execArgv: [],
     });
+    const checkpointer = new Worker(threadUrl("sqlite-checkpointer"), {
+      workerData: {
+        path: this.options.path,
+        requests: checkpoints.port2,
+      } satisfies CheckpointerInit,
+      transferList: [checkpoints.port2],
+      execArgv: [],
+    });
+    // it ends when the writer closes its port; a failure only delays checkpoints
+    checkpointer.on("error", () => {});
+    checkpointer.unref();
     this.thread = worker;
     this.replies = replies.port1;
     this.replies.on("message", (m: WriteReply) => this.onReply(m));
