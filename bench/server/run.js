@@ -595,11 +595,11 @@ log(
 );
 log("");
 log(
-  "Group commits (from the server's `/metrics`, medians of the rounds): the audit log writes the " +
-    "entries that arrived while the previous write ran in one transaction, one transaction at a " +
-    "time. With SQLite (better-sqlite3) a commit is synchronous on the server's event loop: its " +
-    "share of the wall time is time in which the server reads, parses and decides nothing. With " +
-    "PostgreSQL the loop is free meanwhile; the share is how busy the one writer connection is.",
+  "Group commits (from the server's `/metrics`, medians of the rounds): the entries that arrived " +
+    "while the previous transaction ran are written together in the next, one transaction at a " +
+    "time. With SQLite the writer thread seals and commits them, off the event loop: the share of " +
+    "the wall time is how busy that thread is. With PostgreSQL the log seals on the event loop and " +
+    "one writer connection commits: the share is how busy that connection is.",
 );
 log("");
 
