@@ -14,6 +14,9 @@
 //    - baseline: dryRun({rules: "examples/rules-tightened", baseline: "rules"}), 1 worker;
 //    - baseline, 2 workers: the same with `workers: 2` (worker start-up included: each worker
 //      loads the engine and compiles both rule sets);
+//    - pair (the control): two 1-worker runs with the baseline, in two processes at once
+//      (bench/dry-run/solo.js), counting the records of both: what the machine gives two threads
+//      that share nothing;
 //    and checks that every run read and decided every record and that the runs agree;
 // 3. pipes `gen-history --out -` into `clearance dry-run --from -` (200,000 records; 1,000,000 with
 //    --full), never writing the records to disk, with 1 then 2 workers, and reads the dry-run's
@@ -21,7 +24,7 @@
 // 4. prints the medians, the ratios the dry-run issue sets as targets, and PASS/FAIL.
 // Exits 1 when a run is wrong (records lost, runs disagreeing, the CLI failing), not for a FAIL.
 
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { createReadStream, existsSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
 import { cpus } from "node:os";
 import { resolve } from "node:path";
@@ -72,6 +75,7 @@ const int = (n) => n.toLocaleString("en");
 const REPO = resolve(BENCH_DIR, "..");
 const CLI = resolve(REPO, "packages/cli/dist/bin.js");
 const GEN = resolve(REPO, "packages/dryrun/dist/gen-history.js");
+const SOLO = resolve(BENCH_DIR, "dry-run/solo.js");
 const RULES = resolve(REPO, "rules");
 const TIGHTENED = resolve(REPO, "examples/rules-tightened");
 for (const f of [CLI, GEN]) {
@@ -183,7 +187,40 @@ const variants = [
     label: "the same, `workers: 2`",
     run: dry({ rules: TIGHTENED, baseline: RULES, workers: 2 }),
   },
+  {
+    id: "pair",
+    label:
+      "control: two independent 1-worker runs with a baseline, one process each, at once (records of both)",
+    run: pair,
+    records: 2,
+  },
 ];
+
+/**
+ * What the machine gives two threads that share nothing: two processes each running the 1-worker
+ * dry-run over the file at once. No code of ours can make two workers beat this; "2 workers ÷
+ * pair" is the share of it the dry-run's own parallelism keeps.
+ */
+async function pair(file) {
+  const one = () =>
+    new Promise((resolvePromise, reject) => {
+      const child = spawn(process.execPath, [SOLO, file], { stdio: ["ignore", "pipe", "inherit"] });
+      let out = "";
+      child.stdout.on("data", (d) => {
+        out += d;
+      });
+      child.on("error", reject);
+      child.on("exit", (code) =>
+        code === 0 ? resolvePromise(JSON.parse(out)) : reject(new Error(`solo run exit ${code}`)),
+      );
+    });
+  const [a, b] = await Promise.all([one(), one()]);
+  return {
+    read: a.read + b.read,
+    decided: a.decided + b.decided,
+    totals: { read: a.read + b.read },
+  };
+}
 
 /** One timed run: wall time, CPU time of the whole process (every thread) and the totals. */
 async function measure(v, file) {
@@ -219,7 +256,7 @@ const compileMs = {
   tightened: median([0, 1, 2].map(() => timed(() => loadRuleset(TIGHTENED, { now: NOW })))),
 };
 const fixedMs = {};
-for (const v of variants.slice(1)) {
+for (const v of variants.slice(1).filter((x) => x.id !== "pair")) {
   progress(`fixed costs: ${v.id}`);
   const runs = [];
   for (let i = 0; i < 3; i++) runs.push((await measure(v, tiny.file)).ms);
@@ -238,8 +275,9 @@ for (let round = 0; round < ROUNDS; round++) {
     const v = variants[(k + round) % variants.length];
     progress(`round ${round + 1}/${ROUNDS}: ${v.id}`);
     const r = await measure(v, FILE);
-    if (r.read !== COUNT || r.decided !== COUNT) {
-      problems.push(`${v.id}: read ${r.read}, decided ${r.decided} of ${COUNT} records`);
+    const expected = COUNT * (v.records ?? 1);
+    if (r.read !== expected || r.decided !== expected) {
+      problems.push(`${v.id}: read ${r.read}, decided ${r.decided} of ${expected} records`);
     }
     results.get(v.id).push(r);
   }
@@ -263,7 +301,7 @@ if (!same(last("candidate").outcomes.candidate, last("baseline").outcomes.baseli
 // ---------------------------------------------------------------- report
 const rows = variants.map((v) => {
   const rs = results.get(v.id);
-  const rates = rs.map((r) => COUNT / (r.ms / 1000));
+  const rates = rs.map((r) => (COUNT * (v.records ?? 1)) / (r.ms / 1000));
   const m = median(rates);
   return {
     id: v.id,
@@ -284,7 +322,7 @@ const rows = variants.map((v) => {
 });
 const row = (id) => rows.find((r) => r.id === id);
 const floorRate = row("floor").median;
-const dash = (r, text) => (r.id === "floor" ? "" : text);
+const dash = (r, text) => (r.id === "floor" || r.id === "pair" ? "" : text);
 log(
   table(
     [
@@ -304,7 +342,8 @@ log(
       r.mbPerS.toFixed(0),
       `${((r.median / floorRate) * 100).toFixed(0)}%`,
       `${fmtRate(r.min)} – ${fmtRate(r.max)}`,
-      r.cpuPerWall.toFixed(2),
+      // the control's CPU is its children's, not this process's
+      r.id === "pair" ? "" : r.cpuPerWall.toFixed(2),
       dash(r, fmtMs(r.fixedMs)),
       dash(r, fmtMs(r.firstMs)),
       dash(r, fmtRate(r.steady)),
@@ -354,6 +393,14 @@ const targets = [
       `${fmtRatio(v)} (start-up included; ${fmtRatio(w2.steady / row("baseline").steady)} after the first decisions)`,
   },
 ];
+const pairRow = row("pair");
+log(
+  `The control: two 1-worker runs in two processes at once reach ${fmtRatio(pairRow.median / row("baseline").median)} ` +
+    `one run's rate (median of per-round ratios ${fmtRatio(median(pairRow.rates.map((p, i) => p / row("baseline").rates[i])))}); ` +
+    `\`workers: 2\` reaches ${((w2.median / pairRow.median) * 100).toFixed(0)}% of the control ` +
+    `(median of per-round ratios ${(median(w2.rates.map((p, i) => p / pairRow.rates[i])) * 100).toFixed(0)}%).`,
+);
+log("");
 
 const memory = [];
 if (!args["no-memory"]) {
