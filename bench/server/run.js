@@ -12,6 +12,11 @@
 //    whose JSON is within that many bytes (from a larger generated pool);
 // 2. starts one server process per scenario (bench/server/serve.js):
 //    - ceiling: bare fastify, `POST /ceiling` answering `{"ok":true}`;
+//    - appended (a control): the same route, appending each body to a plain file with one
+//      fdatasync per group of requests before answering: the cheapest durable record;
+//    - logged (a control): the same route, recording each body in Clearance's audit log (SQLite,
+//      synchronous full, the writer thread) before answering: no validation, rules or metrics;
+//      logged-pg: the same with the PostgreSQL backend (with CLEARANCE_BENCH_PG);
 //    - sqlite-full / sqlite-normal: `POST /v1/decisions`, SQLite audit log, `synchronous` full
 //      (the default) / normal;
 //    - batch: `POST /v1/decisions/batch`, 100 results a request, SQLite (full);
@@ -30,7 +35,16 @@
 // a missed target.
 
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  openSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { loadavg } from "node:os";
 import { resolve } from "node:path";
 import { createInterface } from "node:readline";
@@ -176,6 +190,27 @@ const ALL = [
     path: "/ceiling",
     bodies: SINGLE_FILE,
     items: 1,
+    constant: true,
+  },
+  {
+    id: "appended",
+    label:
+      "control: the bare route, also appending each body to a plain file (one fdatasync a group) before answering",
+    server: { kind: "appended-ceiling", path: resolve(RUN_DIR, "appended.ndjson") },
+    path: "/ceiling",
+    bodies: SINGLE_FILE,
+    items: 1,
+    constant: true,
+  },
+  {
+    id: "logged",
+    label:
+      "control: the bare route, also recording each body in the audit log (SQLite, full) before answering",
+    server: { kind: "logged-ceiling", path: resolve(RUN_DIR, "logged.db") },
+    path: "/ceiling",
+    bodies: SINGLE_FILE,
+    items: 1,
+    constant: true,
   },
   {
     id: "sqlite-full",
@@ -203,6 +238,17 @@ const ALL = [
     path: "/v1/decisions/batch",
     bodies: BATCH_FILE,
     items: BATCH,
+  },
+  {
+    id: "logged-pg",
+    label: "control: the bare route, also recording each body in the audit log (PostgreSQL)",
+    server: PG_URL
+      ? { kind: "logged-ceiling", postgres: { url: PG_URL, schema: `${pgSchema}_control` } }
+      : undefined,
+    path: "/ceiling",
+    bodies: SINGLE_FILE,
+    items: 1,
+    constant: true,
   },
   {
     id: "postgres",
@@ -271,6 +317,20 @@ function startServer(s) {
     });
     exited.then(({ code, signal }) => fail(new Error(`${s.id}: exited (${code ?? signal})`)));
   });
+}
+
+/** Newlines in a file, read in blocks (it may be larger than a string can be). */
+function countLines(path) {
+  const fd = openSync(path, "r");
+  const block = Buffer.alloc(1 << 20);
+  let lines = 0;
+  try {
+    for (let n = readSync(fd, block); n > 0; n = readSync(fd, block))
+      for (let at = block.indexOf(10); at !== -1 && at < n; at = block.indexOf(10, at + 1)) lines++;
+  } finally {
+    closeSync(fd);
+  }
+  return lines;
 }
 
 /** The audit log's group-commit counters from `GET /metrics` (Clearance servers only). */
@@ -376,10 +436,10 @@ try {
     const n = s.id === "sqlite-full" ? bodies.length : Math.min(bodies.length, 10);
     for (const body of bodies.slice(0, n)) {
       const { status, json } = await post(`${s.url}${s.path}`, body);
-      const answers = s.id === "ceiling" ? [] : s.items === 1 ? [json] : json.items;
+      const answers = s.constant ? [] : s.items === 1 ? [json] : json.items;
       const bad =
         status !== 200 ||
-        (s.id === "ceiling"
+        (s.constant
           ? json.ok !== true
           : answers.length !== s.items ||
             answers.some((a) => !["allow", "deny", "review"].includes(a.decision)));
@@ -418,6 +478,16 @@ try {
   // the audit logs: intact, and exactly one entry per decision answered
   for (const s of scenarios) {
     if (s.id === "ceiling") continue;
+    if (s.server.kind === "appended-ceiling") {
+      // closed first, so that every append is flushed: one line per request answered
+      s.child.kill("SIGTERM");
+      await s.exited;
+      const lines = countLines(s.server.path);
+      verified.push({ id: s.id, decided: s.decided, ok: true, entries: lines, verifyMs: 0 });
+      if (lines !== s.decided)
+        problems.push(`${s.id}: the file holds ${int(lines)} lines for ${int(s.decided)} answers`);
+      continue;
+    }
     progress(`verifying the audit log of ${s.id}...`);
     const t0 = performance.now();
     const { status, json } = await post(`${s.url}/v1/audit/verify`);
@@ -439,12 +509,13 @@ try {
     const { code, signal } = await s.exited;
     if (code !== 0) problems.push(`${s.id}: the server exited ${code ?? signal} on SIGTERM`);
   }
-  if (PG_URL && scenarios.some((s) => s.id === "postgres")) {
+  if (PG_URL && scenarios.some((s) => s.id === "postgres" || s.id === "logged-pg")) {
     try {
       const { default: pg } = await import("pg");
       const client = new pg.Client({ connectionString: PG_URL });
       await client.connect();
       await client.query(`DROP SCHEMA IF EXISTS ${pgSchema} CASCADE`);
+      await client.query(`DROP SCHEMA IF EXISTS ${pgSchema}_control CASCADE`);
       await client.end();
     } catch (error) {
       problems.push(`could not drop the PostgreSQL schema ${pgSchema}: ${error.message}`);
@@ -538,7 +609,7 @@ log(
     rows.map((r) => [
       r.label,
       fmtRate(r.rps),
-      r.id === "ceiling" ? "" : fmtRate(r.decisions),
+      byId[r.id].constant ? "" : fmtRate(r.decisions),
       r.id === "batch" ? "" : pct(r.ratio),
       ms(r.p50),
       ms(r.p99),
@@ -563,6 +634,33 @@ log(
     `${env.cores}).`,
 );
 log("");
+const logged = row("logged");
+const appended = row("appended");
+const sq0 = row("sqlite-full");
+if (appended)
+  log(
+    `The \`appended\` control records each body durably in the cheapest way there is (a plain file, ` +
+      `one write and one fdatasync per group of requests): ${pct(appended.ratio)} of the ceiling ` +
+      `(per round ${pct(appended.roundRatio)}).`,
+  );
+const loggedPg = row("logged-pg");
+const pg0 = row("postgres");
+if (loggedPg)
+  log(
+    `With PostgreSQL the same control (\`logged-pg\`) reaches ${pct(loggedPg.ratio)} of the ceiling ` +
+      `(per round ${pct(loggedPg.roundRatio)})` +
+      `${pg0 ? `, and \`POST /v1/decisions\` on PostgreSQL ${pct(pg0.rps / loggedPg.rps)} of it` : ""}.`,
+  );
+if (logged)
+  log(
+    `The control (\`logged\`) is the bare route plus only what any server keeping this audit log ` +
+      "must do per request: record the body durably (the same SQLite schema and writer thread, " +
+      "synchronous full, group commits) before answering; no validation, rules, metrics or " +
+      `decision answer. It reaches ${pct(logged.ratio)} of the ceiling (per round ` +
+      `${pct(logged.roundRatio)}): the most a server that records every request this way can reach ` +
+      `on this machine.${sq0 ? ` \`POST /v1/decisions\` reaches ${pct(sq0.rps / logged.rps)} of the control.` : ""}`,
+  );
+log("");
 const audited = rows.filter((r) => r.id !== "ceiling");
 const commitRow = (id) => audited.find((r) => r.id === id);
 log(
@@ -585,9 +683,9 @@ log(
         Number.isFinite(v.entries) ? int(v.entries) : "n/a",
         v.ok ? "intact" : "BROKEN",
         fmtMs(v.verifyMs),
-        c ? c.perCommit.toFixed(1) : "",
-        c ? ms(c.msPerCommit) : "",
-        c ? pct(c.commitShare) : "",
+        c && Number.isFinite(c.perCommit) ? c.perCommit.toFixed(1) : "",
+        c && Number.isFinite(c.msPerCommit) ? ms(c.msPerCommit) : "",
+        c && Number.isFinite(c.commitShare) ? pct(c.commitShare) : "",
       ];
     }),
     "lrrlrrrr",

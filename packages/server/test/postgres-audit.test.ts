@@ -45,6 +45,26 @@ describe.skipIf(!PG_URL)(`PostgreSQL audit backend${PG_URL ? "" : ` (${PG_SKIP_R
     expect(await count(store, "SELECT COUNT(*) AS n FROM schema_migrations")).toBe(versions[0]);
   });
 
+  it("compresses input snapshots with lz4 where the server has it, and writes a batch whole", async () => {
+    const log = await openLog("main");
+    const r = record({ deliveryId: "d-1" });
+    await log.append(r, JSON.stringify({ result: { pad: "x".repeat(8_000) } }));
+    let lz4 = true;
+    try {
+      await store.sql("SET default_toast_compression = lz4");
+    } catch {
+      lz4 = false; // built without lz4: the migration kept pglz
+    }
+    const [column] = await store.sql<{ c: string }>(
+      "SELECT attcompression AS c FROM pg_attribute WHERE attrelid = 'inputs'::regclass AND attname = 'body'",
+    );
+    expect(column!.c).toBe(lz4 ? "l" : "");
+    // the one-statement write stored the input, the entry and the delivery id together
+    expect(await count(store, "SELECT COUNT(*) AS n FROM inputs")).toBe(1);
+    expect(await count(store, "SELECT COUNT(*) AS n FROM deliveries WHERE id = ?", "d-1")).toBe(1);
+    expect(await log.verify()).toMatchObject({ ok: true, entries: 1 });
+  });
+
   it("refuses a second writer on the same chain until the first is gone", async () => {
     const first = await openLog("main");
     const second = await openLog("main");

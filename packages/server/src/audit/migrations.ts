@@ -97,6 +97,22 @@ ${INDEXES}`,
     sqlite: DROP_INDEXES,
     postgres: DROP_INDEXES,
   },
+  {
+    // Input snapshots (about 5 kB of JSON each) are compressed by PostgreSQL; lz4 costs about a
+    // fifth less of the one writer connection's time than the default pglz, for the same size.
+    // Only new rows change; a server built without lz4 (or older than 14) keeps pglz.
+    version: 5,
+    description: "compress input snapshots with lz4 where PostgreSQL has it",
+    sqlite: "-- SQLite does not compress: nothing to change",
+    postgres: `
+DO $$
+BEGIN
+  ALTER TABLE inputs ALTER COLUMN body SET COMPRESSION lz4;
+EXCEPTION WHEN feature_not_supported OR syntax_error OR invalid_parameter_value THEN
+  NULL;
+END
+$$;`,
+  },
 ]);
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
