@@ -643,6 +643,15 @@ if (appended)
       `one write and one fdatasync per group of requests): ${pct(appended.ratio)} of the ceiling ` +
       `(per round ${pct(appended.roundRatio)}).`,
   );
+if (logged)
+  log(
+    `The control (\`logged\`) is the bare route plus only what any server keeping this audit log ` +
+      "must do per request: record the body durably (the same SQLite schema and writer thread, " +
+      "synchronous full, group commits) before answering; no validation, rules, metrics or " +
+      `decision answer. It reaches ${pct(logged.ratio)} of the ceiling (per round ` +
+      `${pct(logged.roundRatio)}): the most a server recording every request in this log can reach ` +
+      `on this machine.${sq0 ? ` \`POST /v1/decisions\` reaches ${pct(sq0.rps / logged.rps)} of the control.` : ""}`,
+  );
 const loggedPg = row("logged-pg");
 const pg0 = row("postgres");
 if (loggedPg)
@@ -650,15 +659,6 @@ if (loggedPg)
     `With PostgreSQL the same control (\`logged-pg\`) reaches ${pct(loggedPg.ratio)} of the ceiling ` +
       `(per round ${pct(loggedPg.roundRatio)})` +
       `${pg0 ? `, and \`POST /v1/decisions\` on PostgreSQL ${pct(pg0.rps / loggedPg.rps)} of it` : ""}.`,
-  );
-if (logged)
-  log(
-    `The control (\`logged\`) is the bare route plus only what any server keeping this audit log ` +
-      "must do per request: record the body durably (the same SQLite schema and writer thread, " +
-      "synchronous full, group commits) before answering; no validation, rules, metrics or " +
-      `decision answer. It reaches ${pct(logged.ratio)} of the ceiling (per round ` +
-      `${pct(logged.roundRatio)}): the most a server that records every request this way can reach ` +
-      `on this machine.${sq0 ? ` \`POST /v1/decisions\` reaches ${pct(sq0.rps / logged.rps)} of the control.` : ""}`,
   );
 log("");
 const audited = rows.filter((r) => r.id !== "ceiling");
