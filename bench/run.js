@@ -42,6 +42,11 @@ const BENCHMARKS = [
     description: "record sources (NDJSON, gzip, JSON array) against readline + JSON.parse",
   },
   {
+    name: "storage",
+    script: "server/storage.js",
+    description: "one audit-log entry stored (SQLite), no HTTP: CPU and wall time per entry",
+  },
+  {
     name: "server",
     script: "server/run.js",
     description:

@@ -1,0 +1,136 @@
+#!/usr/bin/env node
+// What one audit-log entry costs to store, with no HTTP: the floor under `bench/server`'s decision
+// routes. An AuditLog over an SQLite backend written inline (this thread), fed waves of 20
+// concurrent appends (a group commit each) of the server benchmark's 5 kB request bodies, each
+// with a fresh sha256. Reports CPU and wall time per entry.
+//
+//   node bench/server/storage.js [--entries 20000] [--rounds 3] [--quick] [--json out.json]
+
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { AuditLog, newId, SqliteBackend } from "@clearance/server";
+import { environment, median, outDir, table, writeJson } from "../lib/harness.js";
+
+const { values: args } = parseArgs({
+  options: {
+    entries: { type: "string" },
+    rounds: { type: "string" },
+    quick: { type: "boolean", default: false },
+    json: { type: "string" },
+  },
+});
+const ENTRIES = Number(args.entries ?? (args.quick ? 5_000 : 20_000));
+const ROUNDS = Number(args.rounds ?? (args.quick ? 1 : 3));
+const WAVE = 20;
+
+const bodiesFile = resolve(outDir("server"), "bodies-1000-s7.ndjson");
+let bodies;
+try {
+  bodies = readFileSync(bodiesFile, "utf8").trim().split("\n");
+} catch {
+  console.error(`${bodiesFile} is missing: run \`node bench/server/run.js\` once to generate it`);
+  process.exit(1);
+}
+const SHA = /"sha256":"[0-9a-f]{12}/;
+const bodyFor = (n) =>
+  bodies[n % bodies.length].replace(SHA, `"sha256":"${n.toString(16).padStart(12, "0")}`);
+
+function recordFor(n) {
+  const now = Date.now();
+  return {
+    id: newId(now),
+    time: new Date(now).toISOString(),
+    source: "api",
+    requester: null,
+    sha256: n.toString(16).padStart(64, "0"),
+    fileName: "setup.exe",
+    decision: "review",
+    rule: "unsigned_new",
+    reason: "unsigned and first seen less than 7 days ago",
+    matched: ["unsigned_new"],
+    monitored: [],
+    errors: [],
+    ruleset: { revision: "bench", commit: null, dirty: false },
+    latencyUs: 3,
+    shadow: null,
+    deliveryId: null,
+    explain: null,
+  };
+}
+
+/** Appends ENTRIES entries in waves of WAVE; returns µs of CPU and of wall time per entry. */
+async function run(dir, synchronous) {
+  const log = new AuditLog(new SqliteBackend({ path: join(dir, "a.db"), synchronous }), {
+    chain: "bench",
+    hmacSecret: null,
+    maxBatch: 1000,
+  });
+  await log.open();
+  let n = 0;
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  while (n < ENTRIES) {
+    const wave = [];
+    for (let i = 0; i < WAVE; i++, n++) wave.push(log.append(recordFor(n), bodyFor(n)));
+    await Promise.all(wave);
+  }
+  const wall = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  const report = await log.verify();
+  await log.close();
+  if (!report.ok || report.entries !== ENTRIES)
+    throw new Error(`the log does not hold ${ENTRIES} verified entries`);
+  return { cpuUs: (cpu.user + cpu.system) / ENTRIES, wallUs: (wall * 1000) / ENTRIES };
+}
+
+const scenarios = [
+  { id: "full", label: "audit log, SQLite inline, synchronous full", synchronous: "full" },
+  { id: "normal", label: "audit log, SQLite inline, synchronous normal", synchronous: "normal" },
+];
+const results = Object.fromEntries(scenarios.map((s) => [s.id, []]));
+for (let round = 0; round < ROUNDS; round++) {
+  for (const s of scenarios) {
+    const dir = mkdtempSync(join(tmpdir(), "clearance-storage-"));
+    try {
+      results[s.id].push(await run(dir, s.synchronous));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+}
+
+const env = environment();
+console.log("# Audit storage: one entry, no HTTP");
+console.log("");
+console.log(
+  `${ENTRIES.toLocaleString("en")} entries a run in group commits of ${WAVE}, each with a 5 kB ` +
+    `input of its own (the server benchmark's request bodies), sealed and written on this ` +
+    `thread; medians of ${ROUNDS} rounds. ${env.cpu}, ${env.cores} cores, Node ${process.version}.`,
+);
+console.log("");
+const rows = scenarios.map((s) => {
+  const cpu = median(results[s.id].map((r) => r.cpuUs));
+  const wall = median(results[s.id].map((r) => r.wallUs));
+  return { id: s.id, label: s.label, cpu, wall, perCore: 1e6 / cpu };
+});
+console.log(
+  table(
+    ["storage", "CPU µs / entry", "wall µs / entry", "entries/s for one busy core"],
+    rows.map((r) => [
+      r.label,
+      r.cpu.toFixed(0),
+      r.wall.toFixed(0),
+      Math.round(r.perCore).toLocaleString("en"),
+    ]),
+    "lrrr",
+  ),
+);
+console.log("");
+console.log(
+  "CPU covers sealing (input and chain hashes, the canonical body) and SQLite's work; the " +
+    "server's writer thread does the same per entry, beside the event loop.",
+);
+if (args.json)
+  writeJson(args.json, { benchmark: "storage", environment: env, entries: ENTRIES, rows });
