@@ -29,6 +29,31 @@ import Fastify from "fastify";
 
 const spec = JSON.parse(process.argv[2] ?? "{}");
 
+/** A bare app whose JSON bodies are parsed as fastify does, keeping the text (`request.rawJson`). */
+function rawJsonApp() {
+  const app = Fastify({ logger: false });
+  const parse = app.getDefaultJsonParser("error", "error");
+  app.addContentTypeParser("application/json", { parseAs: "string" }, (request, body, done) => {
+    request.rawJson = body;
+    parse(request, body, done);
+  });
+  return app;
+}
+
+/** Listens on loopback; `close` closes the app, then what `release` releases. */
+async function listening(app, release) {
+  await app.listen({ host: "127.0.0.1", port: 0 });
+  const { port } = app.server.address();
+  return {
+    app,
+    url: `http://127.0.0.1:${port}`,
+    close: async () => {
+      await app.close();
+      await release();
+    },
+  };
+}
+
 let server;
 if (spec.kind === "ceiling") {
   const app = Fastify({ logger: false });
@@ -42,7 +67,7 @@ if (spec.kind === "ceiling") {
 } else if (spec.kind === "appended-ceiling") {
   // The floor of durable recording: each body appended to a plain file, one write and one
   // fdatasync per group of requests (on libuv's thread pool), before answering. No database.
-  const app = Fastify({ logger: false });
+  const app = rawJsonApp();
   const file = await open(spec.path, "a");
   let pending = [];
   let flushing = false;
@@ -62,11 +87,6 @@ if (spec.kind === "ceiling") {
       if (pending.length > 0) setImmediate(flush);
     }
   };
-  const parse = app.getDefaultJsonParser("error", "error");
-  app.addContentTypeParser("application/json", { parseAs: "string" }, (request, body, done) => {
-    request.rawJson = body;
-    parse(request, body, done);
-  });
   app.post("/ceiling", async (request) => {
     if (typeof request.body?.result?.sha256 !== "string") throw new Error("no result");
     await new Promise((resolve, reject) => {
@@ -75,31 +95,17 @@ if (spec.kind === "ceiling") {
     });
     return { ok: true };
   });
-  await app.listen({ host: "127.0.0.1", port: 0 });
-  const { port } = app.server.address();
-  server = {
-    app,
-    url: `http://127.0.0.1:${port}`,
-    close: async () => {
-      await app.close();
-      await file.close();
-    },
-  };
+  server = await listening(app, () => file.close());
 } else if (spec.kind === "logged-ceiling") {
   // The control: the bare route, plus what any server that keeps this audit log must do for a
   // request: record its body, durably, before answering. Clearance's own storage (sealing on the
   // writer thread, the same schema, group commits), without validation, rules or metrics.
-  const app = Fastify({ logger: false });
+  const app = rawJsonApp();
   const backend = spec.postgres
     ? new PostgresBackend({ url: spec.postgres.url, schema: spec.postgres.schema, poolSize: 4 })
     : new SqliteBackend({ path: spec.path, synchronous: "full", writerThread: true });
   const log = new AuditLog(backend, { chain: "control", hmacSecret: null, maxBatch: 1000 });
   await log.open();
-  const parse = app.getDefaultJsonParser("error", "error");
-  app.addContentTypeParser("application/json", { parseAs: "string" }, (request, body, done) => {
-    request.rawJson = body;
-    parse(request, body, done);
-  });
   app.post("/ceiling", async (request) => {
     const sha256 = request.body?.result?.sha256;
     if (typeof sha256 !== "string") throw new Error("no result");
@@ -129,16 +135,7 @@ if (spec.kind === "ceiling") {
     return { ok: true };
   });
   app.post("/v1/audit/verify", async () => log.verify());
-  await app.listen({ host: "127.0.0.1", port: 0 });
-  const { port } = app.server.address();
-  server = {
-    app,
-    url: `http://127.0.0.1:${port}`,
-    close: async () => {
-      await app.close();
-      await log.close();
-    },
-  };
+  server = await listening(app, () => log.close());
 } else if (spec.kind === "clearance") {
   server = await startServer(resolveConfig(spec.config));
 } else {
