@@ -77,7 +77,7 @@ if (spec.kind === "ceiling") {
     const batch = pending;
     pending = [];
     try {
-      await file.write(batch.map((p) => p.text).join("\n") + "\n");
+      await file.write(`${batch.map((p) => p.text).join("\n")}\n`);
       await file.datasync();
       for (const p of batch) p.resolve();
     } catch (error) {
