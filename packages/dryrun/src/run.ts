@@ -47,7 +47,13 @@ export interface DryRunOptions {
   external?: (spec: string) => NodeJS.ReadableStream | undefined;
 }
 
-const BATCH = 512;
+/**
+ * Records a batch, for a worker or for this thread. Records waiting in a batch outlive young-
+ * generation collections and are promoted, so the old generation (collected rarely) grows with the
+ * batch: 512 took a 2-worker run through a pipe to 311 MB of RSS on 1,000,000 records, 128 keeps it
+ * near 210 MB at the same rate.
+ */
+const BATCH = 128;
 /** Batches a worker may have queued before the main thread decides the next one itself. */
 const MAX_IN_FLIGHT = 2;
 
