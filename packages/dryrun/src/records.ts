@@ -134,7 +134,10 @@ export function parseRecord(raw: RawRecord, options?: ParseRecordOptions): Parse
         const input = entry ? entry.snapshot!.result : value;
         // a snapshot recorded from a request that forced its format keeps that format
         const format = opts.format ?? entry?.snapshot?.format;
-        const outcome = toCanonical(input, { format, limits: opts.limits });
+        let outcome = toCanonical(input, { format, limits: opts.limits });
+        // snapshots stored before they said their format were canonical results
+        if (!outcome.ok && entry && format === undefined)
+          outcome = toCanonical(input, { format: "canonical", limits: opts.limits });
         if (outcome.ok) {
           parsed = {
             kind: "valid",

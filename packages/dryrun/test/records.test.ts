@@ -73,6 +73,20 @@ describe("parseRecord", () => {
     });
   });
 
+  it("a snapshot stored before snapshots said their format replays as canonical when detection fails", () => {
+    // a canonical result with a snake_case extra key: detection cannot tell its format
+    const line = {
+      chain: "main",
+      seq: 1,
+      hash: "ab".repeat(32),
+      input: { result: { sha256: SHA, trust_score: 3 } },
+    };
+    expect(parseRecord(raw(JSON.stringify(line)))).toMatchObject({
+      kind: "valid",
+      format: "canonical",
+    });
+  });
+
   it("JSON that is not a result is invalid, with JSON Pointer problems", () => {
     const parsed = parseRecord(raw('{"sha256":"abc","trustScore":101}'));
     expect(parsed.kind).toBe("invalid");

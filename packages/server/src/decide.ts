@@ -195,10 +195,14 @@ export class DecisionService {
     const snapshot =
       rawJson !== undefined && !redacting
         ? undefined
-        : redact(
-            request.context === undefined ? { result } : { result, context: request.context },
-            this.options.redact,
-          );
+        : {
+            ...redact(
+              request.context === undefined ? { result } : { result, context: request.context },
+              this.options.redact,
+            ),
+            // says so, for replays: a canonical result may carry keys detection would misread
+            format: "canonical" as const,
+          };
     const answer: DecisionAnswer = {
       decisionId: id,
       sha256: result.sha256,
@@ -310,16 +314,7 @@ export class DecisionService {
         why: `the entry was decided by revision \`${entry.ruleset.revision}\`; the live rules are \`${ruleset.revision}\``,
       };
     const snapshot = input as { result?: unknown; context?: unknown; format?: InputFormat } | null;
-    // a snapshot is the request as received (any input format, `format` forcing one) or
-    // `{result, context}` with the result in canonical form
-    const canonical = snapshot
-      ? toCanonical(
-          snapshot.result,
-          INPUT_FORMATS.includes(snapshot.format as InputFormat)
-            ? { format: snapshot.format as InputFormat }
-            : undefined,
-        )
-      : undefined;
+    const canonical = snapshot ? replayInput(snapshot) : undefined;
     if (!canonical?.ok)
       return {
         explain: null,
@@ -333,4 +328,20 @@ export class DecisionService {
     });
     return { explain: d.explain, source: "recomputed" };
   }
+}
+
+/**
+ * The result of a stored input snapshot, as it was decided. A snapshot is the request as received
+ * (its `format` forcing one; without one the endpoint detected it, and so does this) or
+ * `{result, context, format: "canonical"}`. Snapshots stored before snapshots said their format
+ * were all canonical: when detection fails on one of those, it is read as canonical.
+ */
+function replayInput(snapshot: {
+  result?: unknown;
+  format?: unknown;
+}): ReturnType<typeof toCanonical> {
+  if (INPUT_FORMATS.includes(snapshot.format as InputFormat))
+    return toCanonical(snapshot.result, { format: snapshot.format as InputFormat });
+  const detected = toCanonical(snapshot.result);
+  return detected.ok ? detected : toCanonical(snapshot.result, { format: "canonical" });
 }

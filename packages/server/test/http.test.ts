@@ -86,6 +86,33 @@ describe("POST /v1/decisions", () => {
     expect(one.json().explain.explain.decidedBy).toBe(res.json().rule ? "rule" : "default");
   });
 
+  test("a body that starts with a byte-order mark is decided, and its snapshot reads back", async () => {
+    const res = await t.app.inject({
+      method: "POST",
+      url: "/v1/decisions",
+      headers: json,
+      payload: `\uFEFF${JSON.stringify({ result: example("malware") })}`,
+    });
+    expect(res.statusCode).toBe(200);
+    const one = await t.app.inject({ url: `/v1/audit/${res.json().decisionId}` });
+    expect(one.statusCode).toBe(200);
+    expect(one.json().input.result.sha256).toBe(example("malware").sha256);
+    const exported = await t.app.inject({ url: "/v1/audit/export" });
+    expect(exported.statusCode).toBe(200);
+  });
+
+  test("a batch item's snapshot is the canonical result, and says so", async () => {
+    const res = await t.app.inject({
+      method: "POST",
+      url: "/v1/decisions/batch",
+      payload: { items: [{ result: example("malware") }] },
+    });
+    expect(res.statusCode).toBe(200);
+    const one = await t.app.inject({ url: `/v1/audit/${res.json().items[0].decisionId}` });
+    expect(one.json().input).toMatchObject({ format: "canonical" });
+    expect(one.json().explain.source).toBe("recomputed");
+  });
+
   test("a body with a `__proto__` key is refused, as fastify refuses it everywhere", async () => {
     const res = await t.app.inject({
       method: "POST",

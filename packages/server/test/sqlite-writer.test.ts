@@ -2,9 +2,10 @@ import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, test } from "vitest";
+import { AuditUnavailableError } from "../src/audit/backend.js";
 import { AuditLog } from "../src/audit/log.js";
 import { SqliteBackend } from "../src/audit/sqlite.js";
-import { record } from "./audit-helpers.js";
+import { inputFor, record } from "./audit-helpers.js";
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -49,4 +50,62 @@ describe("the SQLite writer thread", () => {
     expect(largest).toBeGreaterThan(0);
     expect(largest).toBeLessThan(16 * 1024 * 1024);
   }, 60_000);
+
+  async function openLog(dir: string) {
+    const backend = new SqliteBackend({
+      path: join(dir, "audit.db"),
+      synchronous: "normal",
+      writerThread: true,
+    });
+    const log = new AuditLog(backend, { chain: "main", hmacSecret: "k", maxBatch: 100 });
+    await log.open();
+    return { log, backend };
+  }
+
+  test("one call's bad entry fails that call only, not the calls sharing its transaction", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "clearance-writer-"));
+    dirs.push(dir);
+    const { log } = await openLog(dir);
+    const first = await log.append(record(), "{}");
+    // a large call keeps the thread busy while 30 one-entry calls (one an event-loop turn each)
+    // queue behind it, to be written together in its next transaction
+    const busy = Array.from({ length: 100 }, (_, i) => {
+      const r = record();
+      return log.append(r, JSON.stringify({ i, pad: "x".repeat(20_000) }));
+    });
+    const calls: Promise<unknown>[] = [];
+    for (let i = 0; i < 30; i++) {
+      await new Promise((r) => setImmediate(r));
+      const r = i === 15 ? { ...record(), id: first.id } : record();
+      calls.push(log.append(r, inputFor(r, i)));
+    }
+    await Promise.all(busy);
+    const settled = await Promise.allSettled(calls);
+    const rejected = settled.filter((s) => s.status === "rejected");
+    expect(rejected).toHaveLength(1);
+    expect((rejected[0] as PromiseRejectedResult).reason).toBeInstanceOf(AuditUnavailableError);
+    expect(await log.verify()).toMatchObject({ ok: true, entries: 130 });
+    await log.close();
+  });
+
+  test("a crashed writer thread fails the calls in flight; the next append starts a new one", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "clearance-writer-"));
+    dirs.push(dir);
+    const { log, backend } = await openLog(dir);
+    await log.append(record(), "{}");
+    const thread = (backend as unknown as { thread: { terminate(): Promise<number> } }).thread;
+    const inFlight = log.append(record(), "{}");
+    await thread.terminate();
+    // written before the crash, or refused: never left hanging
+    const outcome = await inFlight.then(
+      () => "written",
+      (e) => (e instanceof AuditUnavailableError ? "refused" : `other: ${e}`),
+    );
+    expect(["written", "refused"]).toContain(outcome);
+    const next = await log.append(record(), "{}");
+    expect(next.seq).toBe(outcome === "written" ? 3 : 2);
+    expect(await log.verify()).toMatchObject({ ok: true });
+    // and closing does not wait for the dead thread
+    await log.close();
+  });
 });

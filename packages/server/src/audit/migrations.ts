@@ -107,9 +107,12 @@ ${INDEXES}`,
     postgres: `
 DO $$
 BEGIN
-  ALTER TABLE inputs ALTER COLUMN body SET COMPRESSION lz4;
-EXCEPTION WHEN feature_not_supported OR syntax_error OR invalid_parameter_value THEN
-  NULL;
+  -- EXECUTE: the statement is parsed only when it runs, so 13 and older never see its syntax
+  IF current_setting('server_version_num')::int >= 140000 THEN
+    EXECUTE 'ALTER TABLE inputs ALTER COLUMN body SET COMPRESSION lz4';
+  END IF;
+EXCEPTION WHEN feature_not_supported OR invalid_parameter_value THEN
+  NULL; -- built without lz4
 END
 $$;`,
   },

@@ -18,10 +18,15 @@ const db = new Database(init.path, { fileMustExist: true });
 db.pragma("busy_timeout = 5000");
 let scheduled = false;
 
+const end = (): void => {
+  if (db.open) db.close();
+  init.requests.close();
+};
+// the writer gone (closed, or died): nothing will ask for checkpoints any more
+init.requests.on("close", end);
 init.requests.on("message", (m: "checkpoint" | "close") => {
   if (m === "close") {
-    db.close();
-    init.requests.close();
+    end();
     return;
   }
   // requests that arrived during a checkpoint are served by one more
@@ -29,6 +34,7 @@ init.requests.on("message", (m: "checkpoint" | "close") => {
   scheduled = true;
   setImmediate(() => {
     scheduled = false;
+    if (!db.open) return;
     try {
       db.pragma("wal_checkpoint(PASSIVE)");
     } catch {

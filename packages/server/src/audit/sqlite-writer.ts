@@ -54,7 +54,12 @@ db.pragma(`cache_size = -${CACHE_KIB}`);
 // Checkpoints copy the WAL into the database. Run inside a commit they delay every answer waiting
 // on it; here the checkpointer thread runs them beside the writer, once enough has accumulated.
 db.pragma("wal_autocheckpoint = 0");
+/** WAL pages written since the last complete checkpoint (roughly) */
 let pagesSinceCheckpoint = 0;
+/** a pass was asked of the checkpointer thread and it has not answered yet */
+let checkpointAsked = false;
+/** How many checkpoint intervals the writer waits for the checkpointer before doing it itself. */
+const CHECKPOINTER_SILENT = 4;
 const writeBatch = prepareBatchWriter(db);
 
 /** Heads of the chains written here; dropped after a failed transaction and read again. */
@@ -94,6 +99,11 @@ function commit(requests: readonly AppendRequest[]): void {
   } catch (error) {
     // the chain as stored is the one certain state: read it again before the next transaction
     for (const r of requests) heads.delete(r.chain);
+    if (requests.length > 1) {
+      // one call's bad entry must not fail the calls it happened to share a transaction with
+      for (const r of requests) commit([r]);
+      return;
+    }
     const message = (error as Error).message;
     const seconds = (performance.now() - started) / 1000;
     requests.forEach((r, i) => {
@@ -115,9 +125,23 @@ function commit(requests: readonly AppendRequest[]): void {
   Atomics.add(commits, 0, 1);
   // roughly: an entry and its input fill a few pages
   pagesSinceCheckpoint += entries * 4;
-  if (pagesSinceCheckpoint >= init.checkpointPages) {
-    pagesSinceCheckpoint = 0;
+  if (pagesSinceCheckpoint >= CHECKPOINTER_SILENT * init.checkpointPages) {
+    // the checkpointer has not answered for that long (it failed, or died): do it here
+    checkpointHere();
+  } else if (pagesSinceCheckpoint >= init.checkpointPages && !checkpointAsked) {
+    checkpointAsked = true;
     init.checkpoints.postMessage("checkpoint");
+  }
+}
+
+/** A complete checkpoint between two commits: the WAL starts over at the next transaction. */
+function checkpointHere(): void {
+  pagesSinceCheckpoint = 0;
+  checkpointAsked = false;
+  try {
+    db.pragma("wal_checkpoint(PASSIVE)");
+  } catch {
+    // retried after later commits
   }
 }
 
@@ -136,11 +160,7 @@ function drain(): void {
 init.checkpoints.on("message", () => {
   // the checkpointer has copied the WAL up to where it began: the rest is short, and a complete
   // checkpoint lets the next transaction start the WAL over instead of growing it
-  try {
-    db.pragma("wal_checkpoint(PASSIVE)");
-  } catch {
-    // retried after the next checkpointer pass
-  }
+  checkpointHere();
 });
 
 parentPort!.on("message", (message: AppendRequest | "close") => {

@@ -70,7 +70,8 @@ export class SqliteBackend implements AuditBackend {
   private batchWriter: BatchWriter | undefined;
   private thread: Worker | undefined;
   private threadReady: Promise<void> | undefined;
-  private threadFailure: Error | undefined;
+  private threadExit: Promise<void> | undefined;
+  private closing = false;
   private readonly waiting = new Map<number, (outcome: ChainAppend) => void>();
   private replies: MessagePort | undefined;
   /** transactions the writer thread has finished (it adds one after posting their replies) */
@@ -382,23 +383,35 @@ export class SqliteBackend implements AuditBackend {
       transferList: [checkpoints.port2],
       execArgv: [],
     });
-    // it ends when the writer closes its port; a failure only delays checkpoints
+    // it ends when the writer's end of its port closes (the writer closed, or died); if it fails,
+    // the writer checkpoints by itself
     checkpointer.on("error", () => {});
     checkpointer.unref();
     this.thread = worker;
     this.replies = replies.port1;
     this.replies.on("message", (m: WriteReply) => this.onReply(m));
+    const replyPort = replies.port1;
+    // The calls in flight fail with the thread; the next append starts a new one (a crash is not
+    // a reason to refuse every decision until a restart).
     const fail = (error: Error) => {
-      this.threadFailure = new AuditUnavailableError(
+      if (this.thread === worker) {
+        this.thread = undefined;
+        this.threadReady = undefined;
+        this.replies = undefined;
+        replyPort.close();
+      }
+      const failure = new AuditUnavailableError(
         `the audit writer thread stopped: ${error.message}`,
         { cause: error },
       );
-      for (const w of this.waiting.values()) w({ ok: false, error: this.threadFailure });
+      for (const w of this.waiting.values()) w({ ok: false, error: failure });
       this.waiting.clear();
     };
+    this.threadExit = new Promise((resolve) => worker.once("exit", () => resolve()));
     worker.on("error", fail);
     worker.on("exit", (code) => {
-      if (this.waiting.size > 0 || code !== 0) fail(new Error(`exit code ${code}`));
+      if (this.closing && code === 0) return;
+      fail(new Error(`exit code ${code}`));
     });
     return new Promise((resolve, reject) => {
       worker.once("error", reject);
@@ -444,13 +457,13 @@ export class SqliteBackend implements AuditBackend {
     key: string | null,
     items: readonly SealItem[],
   ): Promise<ChainAppend> {
-    if (this.threadFailure) return { ok: false, error: this.threadFailure };
-    if (!this.db.open)
+    if (this.closing || !this.db.open)
       return { ok: false, error: new AuditUnavailableError("the audit store is closed") };
     this.threadReady ??= this.startThread();
     try {
       await this.threadReady;
     } catch (error) {
+      this.threadReady = undefined;
       return {
         ok: false,
         error: new AuditUnavailableError(
@@ -459,23 +472,25 @@ export class SqliteBackend implements AuditBackend {
         ),
       };
     }
-    if (this.threadFailure) return { ok: false, error: this.threadFailure };
+    const thread = this.thread;
+    if (!thread)
+      return { ok: false, error: new AuditUnavailableError("the audit writer thread stopped") };
     const id = ++this.nextRequest;
     return new Promise((resolve) => {
       this.waiting.set(id, resolve);
-      this.thread!.postMessage({ id, chain, key, items } satisfies AppendRequest);
+      thread.postMessage({ id, chain, key, items } satisfies AppendRequest);
     });
   }
 
   async close(): Promise<void> {
-    this.threadFailure ??= new AuditUnavailableError("the audit store is closed");
-    if (this.thread) {
-      const worker = this.thread;
-      this.thread = undefined;
-      await this.threadReady?.catch(() => {});
-      const exited = new Promise((r) => worker.once("exit", r));
+    this.closing = true;
+    await this.threadReady?.catch(() => {});
+    const worker = this.thread;
+    if (worker) {
+      // the thread writes what it was sent, answers, and exits
       worker.postMessage("close");
-      await exited;
+      await this.threadExit;
+      this.thread = undefined;
       this.replies?.close();
     }
     if (this.db.open) this.db.close();

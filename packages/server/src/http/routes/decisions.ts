@@ -35,8 +35,10 @@ export async function decisionRoutes(fastify: FastifyInstance): Promise<void> {
   // log stores it as the input snapshot instead of serialising the parsed body again.
   const parseJson = fastify.getDefaultJsonParser("error", "error");
   fastify.addContentTypeParser("application/json", { parseAs: "string" }, (request, body, done) => {
-    request.rawJson = body as string;
-    parseJson(request, body as string, done);
+    const text = body as string;
+    // the parser skips a byte-order mark; the stored text must be plain JSON.parse's JSON too
+    request.rawJson = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+    parseJson(request, text, done);
   });
 
   fastify.post<{ Body: DecisionBody }>(
