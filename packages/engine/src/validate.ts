@@ -161,7 +161,8 @@ interface WalkFrame {
   depth: number;
 }
 
-function escapePointerToken(token: string): string {
+/** A JSON Pointer token (RFC 6901). */
+export function escapePointerToken(token: string): string {
   return token.replace(/~/g, "~0").replace(/\//g, "~1");
 }
 
@@ -305,23 +306,25 @@ export function checkInputLimits(input: unknown, limits: Readonly<InputLimits>):
 
 const MAX_SHOWN = 60;
 
-function show(value: unknown): string {
+/** A value in backticks for a message, cut at 60 characters; the adapters share it. */
+export function show(value: unknown): string {
   let text = typeof value === "string" ? value : JSON.stringify(value);
   if (text === undefined) text = String(value);
   if (text.length > MAX_SHOWN) text = `${text.slice(0, MAX_SHOWN)}…`;
   return `\`${text}\``;
 }
 
-function describe(value: unknown): string {
+/** The value, described for a message; never throws (bigints, symbols, cycles). */
+export function describe(value: unknown): string {
   if (value === null) return "null";
   if (Array.isArray(value)) return "an array";
   switch (typeof value) {
     case "string":
       return `the string ${show(value)}`;
     case "number":
-      return `the number ${show(value)}`;
     case "boolean":
-      return `the boolean ${show(value)}`;
+    case "bigint":
+      return `the ${typeof value} ${show(String(value))}`;
     case "object":
       return "an object";
     default:

@@ -19,7 +19,13 @@ import type {
   Vendor,
   Verdict,
 } from "../result.js";
-import { isRfc3339DateTime, type Problem } from "../validate.js";
+import {
+  describe,
+  escapePointerToken,
+  isRfc3339DateTime,
+  type Problem,
+  show,
+} from "../validate.js";
 import type { AdapterOutcome } from "./virustotal.js";
 
 /** Platform field names. */
@@ -152,29 +158,7 @@ function lookup<T>(table: Readonly<Record<string, T>>, key: string): T | undefin
 
 /** A JSON Pointer token (RFC 6901). */
 function token(key: string | number): string {
-  return String(key).replace(/~/g, "~0").replace(/\//g, "~1");
-}
-
-function show(text: string): string {
-  return `\`${text.length > 60 ? `${text.slice(0, 60)}…` : text}\``;
-}
-
-/** The value, described for a message; never throws (bigints, symbols, cycles). */
-function describe(value: unknown): string {
-  if (value === null) return "null";
-  if (Array.isArray(value)) return "an array";
-  switch (typeof value) {
-    case "string":
-      return `the string ${show(value)}`;
-    case "number":
-    case "boolean":
-    case "bigint":
-      return `the ${typeof value} ${show(String(value))}`;
-    case "object":
-      return "an object";
-    default:
-      return `a ${typeof value}`;
-  }
+  return escapePointerToken(String(key));
 }
 
 /** Reads typed values at JSON Pointers, collecting a problem for each value of the wrong type. */

@@ -14,7 +14,7 @@ import type {
   SignatureStatus,
   Vendor,
 } from "../result.js";
-import type { Problem } from "../validate.js";
+import { type Problem, show } from "../validate.js";
 
 export type AdapterOutcome =
   | { ok: true; result: AnalysisResult; warnings: string[] }
@@ -99,10 +99,6 @@ function kind(value: unknown): string {
   if (value === null) return "null";
   if (Array.isArray(value)) return "an array";
   return typeof value === "object" ? "an object" : `a ${typeof value}`;
-}
-
-function show(value: string): string {
-  return `\`${value.length > 60 ? `${value.slice(0, 60)}…` : value}\``;
 }
 
 /** Reads typed values at dotted VirusTotal paths, collecting a warning for each unreadable one. */
