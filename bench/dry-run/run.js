@@ -24,8 +24,8 @@
 // 4. prints the medians, the ratios the dry-run issue sets as targets, and PASS/FAIL.
 // Exits 1 when a run is wrong (records lost, runs disagreeing, the CLI failing), not for a FAIL.
 
-import { spawn, spawnSync } from "node:child_process";
-import { createReadStream, existsSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { createReadStream, existsSync, readFileSync, statSync } from "node:fs";
 import { cpus } from "node:os";
 import { resolve } from "node:path";
 import { createInterface } from "node:readline";
@@ -38,6 +38,8 @@ import {
   fmtMs,
   fmtRate,
   fmtRatio,
+  GEN_HISTORY,
+  generateHistory,
   median,
   outDir,
   table,
@@ -74,7 +76,7 @@ const int = (n) => n.toLocaleString("en");
 
 const REPO = resolve(BENCH_DIR, "..");
 const CLI = resolve(REPO, "packages/cli/dist/bin.js");
-const GEN = resolve(REPO, "packages/dryrun/dist/gen-history.js");
+const GEN = GEN_HISTORY;
 const SOLO = resolve(BENCH_DIR, "dry-run/solo.js");
 const RULES = resolve(REPO, "rules");
 const TIGHTENED = resolve(REPO, "examples/rules-tightened");
@@ -91,20 +93,7 @@ function historyFile(count, seed) {
   const file = resolve(outDir("dry-run"), `history-${count}-s${seed}.ndjson`);
   if (existsSync(file)) return { file, generated: false, ms: 0 };
   progress(`generating ${int(count)} records...`);
-  const part = `${file}.part`;
-  const t0 = performance.now();
-  const r = spawnSync(
-    process.execPath,
-    [GEN, "--count", String(count), "--seed", String(seed), "--out", part],
-    { stdio: "inherit" },
-  );
-  if (r.status !== 0) {
-    rmSync(part, { force: true });
-    console.error(`gen-history failed (${r.error?.message ?? `exit ${r.status}`})`);
-    process.exit(1);
-  }
-  renameSync(part, file);
-  return { file, generated: true, ms: performance.now() - t0 };
+  return { file, generated: true, ms: generateHistory(count, seed, file) };
 }
 
 const data = historyFile(COUNT, SEED);

@@ -1,6 +1,8 @@
-// Small helpers shared by the benchmarks: timing, statistics, Markdown tables, JSON output.
+// Small helpers shared by the benchmarks: timing, statistics, Markdown tables, JSON output,
+// generated input files.
 
-import { mkdirSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -9,6 +11,8 @@ import { fileURLToPath } from "node:url";
 export const BENCH_DIR = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 /** bench/out/ (git-ignored): every generated file goes there */
 export const OUT_DIR = resolve(BENCH_DIR, "out");
+/** The history generator (built by `pnpm build`) */
+export const GEN_HISTORY = resolve(BENCH_DIR, "../packages/dryrun/dist/gen-history.js");
 
 export function outDir(...parts) {
   const dir = resolve(OUT_DIR, ...parts);
@@ -87,4 +91,27 @@ export function writeJson(path, data) {
 /** A target line: "PASS"/"FAIL"/"n/a" with the figures. */
 export function verdict(pass) {
   return pass === undefined ? "n/a" : pass ? "PASS" : "FAIL";
+}
+
+/**
+ * Writes `count` generated results (`gen-history --seed`) to `file` once: kept when it is there,
+ * written through a `.part` file so that an interrupted run leaves nothing half-written. Exits the
+ * process when the generator fails. Returns the milliseconds spent (0 when the file was there).
+ */
+export function generateHistory(count, seed, file) {
+  if (existsSync(file)) return 0;
+  const part = `${file}.part`;
+  const t0 = performance.now();
+  const r = spawnSync(
+    process.execPath,
+    [GEN_HISTORY, "--count", String(count), "--seed", String(seed), "--out", part],
+    { stdio: "inherit" },
+  );
+  if (r.status !== 0) {
+    rmSync(part, { force: true });
+    console.error(`gen-history failed (${r.error?.message ?? `exit ${r.status}`})`);
+    process.exit(1);
+  }
+  renameSync(part, file);
+  return performance.now() - t0;
 }

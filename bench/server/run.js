@@ -41,7 +41,6 @@ import {
   openSync,
   readFileSync,
   readSync,
-  renameSync,
   rmSync,
   writeFileSync,
 } from "node:fs";
@@ -54,6 +53,8 @@ import {
   environment,
   fmtMs,
   fmtRate,
+  GEN_HISTORY,
+  generateHistory,
   median,
   outDir,
   table,
@@ -98,7 +99,7 @@ const ms = (x) => (Number.isFinite(x) ? x.toFixed(x >= 10 ? 1 : 2) : "n/a");
 const pct = (x) => `${(x * 100).toFixed(0)}%`;
 
 const REPO = resolve(BENCH_DIR, "..");
-const GEN = resolve(REPO, "packages/dryrun/dist/gen-history.js");
+const GEN = GEN_HISTORY;
 const SERVER_DIST = resolve(REPO, "packages/server/dist/index.js");
 const SERVE = resolve(BENCH_DIR, "server/serve.js");
 const LOAD = resolve(BENCH_DIR, "server/load.js");
@@ -114,20 +115,8 @@ const PROF_DIR = resolve(DIR, "prof");
 
 // ---------------------------------------------------------------- data
 function generate(count, seed, file) {
-  if (existsSync(file)) return;
-  progress(`generating ${int(count)} results...`);
-  const part = `${file}.part`;
-  const r = spawnSync(
-    process.execPath,
-    [GEN, "--count", String(count), "--seed", String(seed), "--out", part],
-    { stdio: "inherit" },
-  );
-  if (r.status !== 0) {
-    rmSync(part, { force: true });
-    console.error(`gen-history failed (${r.error?.message ?? `exit ${r.status}`})`);
-    process.exit(1);
-  }
-  renameSync(part, file);
+  if (!existsSync(file)) progress(`generating ${int(count)} results...`);
+  generateHistory(count, seed, file);
 }
 
 /** `count` results as JSON lines: the first ones generated, or the first within `SIZES`. */

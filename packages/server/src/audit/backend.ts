@@ -32,6 +32,12 @@ export interface OutboxRow {
   createdAt: string;
 }
 
+/** A delivery attempt's outcome, as `updateNotification` records it. */
+export type NotificationUpdate = Pick<
+  OutboxRow,
+  "attempts" | "nextAttemptAt" | "lastError" | "deliveredAt"
+>;
+
 export interface DeliveryRow {
   id: string;
   time: string;
@@ -120,15 +126,7 @@ export interface AuditBackend {
   /** this chain's undelivered notifications due at `now`, oldest first */
   dueNotifications(chain: string, now: string, limit: number): Promise<OutboxRow[]>;
   /** records a delivery attempt: delivered (`deliveredAt`) or failed (next attempt, error) */
-  updateNotification(
-    id: string,
-    update: {
-      attempts: number;
-      nextAttemptAt: string;
-      lastError: string | null;
-      deliveredAt: string | null;
-    },
-  ): Promise<void>;
+  updateNotification(id: string, update: NotificationUpdate): Promise<void>;
   /** undelivered notifications of this chain */
   pendingNotifications(chain: string): Promise<number>;
   get(id: string): Promise<EntryRow | undefined>;

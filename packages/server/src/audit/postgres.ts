@@ -6,6 +6,7 @@ import {
   type DeliveryRow,
   type EntryRow,
   type InputRow,
+  type NotificationUpdate,
   type OutboxRow,
   type PageQuery,
 } from "./backend.js";
@@ -436,15 +437,7 @@ export class PostgresBackend implements AuditBackend {
     return rows;
   }
 
-  async updateNotification(
-    id: string,
-    u: {
-      attempts: number;
-      nextAttemptAt: string;
-      lastError: string | null;
-      deliveredAt: string | null;
-    },
-  ): Promise<void> {
+  async updateNotification(id: string, u: NotificationUpdate): Promise<void> {
     await this.query(
       "UPDATE outbox SET attempts = $1, next_attempt_at = $2, last_error = $3, delivered_at = $4 WHERE id = $5",
       [u.attempts, u.nextAttemptAt, u.lastError, u.deliveredAt, id],

@@ -15,6 +15,7 @@ import {
   type DeliveryRow,
   type EntryRow,
   type InputRow,
+  type NotificationUpdate,
   type OutboxRow,
   type PageQuery,
 } from "./backend.js";
@@ -289,15 +290,7 @@ export class SqliteBackend implements AuditBackend {
       .all(chain, now, limit) as OutboxRow[];
   }
 
-  async updateNotification(
-    id: string,
-    u: {
-      attempts: number;
-      nextAttemptAt: string;
-      lastError: string | null;
-      deliveredAt: string | null;
-    },
-  ): Promise<void> {
+  async updateNotification(id: string, u: NotificationUpdate): Promise<void> {
     this.db
       .prepare(
         "UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ?, delivered_at = ? WHERE id = ?",
