@@ -121,8 +121,6 @@ export interface AuditBackend {
     key: string | null,
     items: readonly SealItem[],
   ): Promise<ChainAppend>;
-  /** settles finished `appendToChain` calls at once, when the backend can tell they finished */
-  deliverCommitted?(): void;
   /** this chain's undelivered notifications due at `now`, oldest first */
   dueNotifications(chain: string, now: string, limit: number): Promise<OutboxRow[]>;
   /** records a delivery attempt: delivered (`deliveredAt`) or failed (next attempt, error) */

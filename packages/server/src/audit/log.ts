@@ -140,8 +140,6 @@ export class AuditLog {
       if (this.recentDeliveries.size > RECENT_DELIVERIES_MAX)
         this.recentDeliveries.delete(this.recentDeliveries.values().next().value!);
     }
-    // a request arriving is a moment to answer those whose entries have committed meanwhile
-    this.backend.deliverCommitted?.();
     const item = sealItem(record, inputBody, notifications);
     return new Promise((resolve, reject) => {
       this.pending.push({ record, item, resolve, reject });

@@ -37,13 +37,9 @@ export type WriteReply = (
 const CACHE_KIB = 65_536;
 
 const init = workerData as WriterInit & {
-  replies: MessagePort;
-  commits: SharedArrayBuffer;
   /** the checkpointer thread's requests */
   checkpoints: MessagePort;
 };
-const replies = init.replies;
-const commits = new Int32Array(init.commits);
 const db = new Database(init.path, { fileMustExist: true });
 db.pragma("journal_mode = WAL");
 db.pragma(`synchronous = ${init.synchronous === "full" ? "FULL" : "NORMAL"}`);
@@ -109,9 +105,8 @@ function commit(requests: readonly AppendRequest[]): void {
     requests.forEach((r, i) => {
       const reply: WriteReply = { id: r.id, ok: false, message };
       if (i === 0) reply.commit = { entries: 0, seconds };
-      replies.postMessage(reply);
+      parentPort!.postMessage(reply);
     });
-    Atomics.add(commits, 0, 1);
     return;
   }
   for (const [chain, head] of tentative) heads.set(chain, head);
@@ -119,10 +114,8 @@ function commit(requests: readonly AppendRequest[]): void {
   requests.forEach((r, i) => {
     const reply: WriteReply = { id: r.id, ok: true, placements: placements[i]! };
     if (i === 0) reply.commit = { entries, seconds };
-    replies.postMessage(reply);
+    parentPort!.postMessage(reply);
   });
-  // after the replies are posted: the main thread may take them synchronously once it sees this
-  Atomics.add(commits, 0, 1);
   // roughly: an entry and its input fill a few pages
   pagesSinceCheckpoint += entries * 4;
   if (pagesSinceCheckpoint >= CHECKPOINTER_SILENT * init.checkpointPages) {
@@ -169,7 +162,6 @@ parentPort!.on("message", (message: AppendRequest | "close") => {
     db.close();
     init.checkpoints.postMessage("close");
     init.checkpoints.close();
-    replies.close();
     parentPort!.close();
     return;
   }

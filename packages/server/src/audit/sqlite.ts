@@ -1,11 +1,6 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
-import {
-  MessageChannel,
-  type MessagePort,
-  receiveMessageOnPort,
-  Worker,
-} from "node:worker_threads";
+import { MessageChannel, Worker } from "node:worker_threads";
 import Database from "better-sqlite3";
 import {
   type AuditBackend,
@@ -74,10 +69,6 @@ export class SqliteBackend implements AuditBackend {
   private threadExit: Promise<void> | undefined;
   private closing = false;
   private readonly waiting = new Map<number, (outcome: ChainAppend) => void>();
-  private replies: MessagePort | undefined;
-  /** transactions the writer thread has finished (it adds one after posting their replies) */
-  private readonly commits = new Int32Array(new SharedArrayBuffer(4));
-  private commitsSeen = 0;
   /** with a writer thread: sealing and writing happen there (see `AuditBackend.appendToChain`) */
   readonly appendToChain?: (
     chain: string,
@@ -355,17 +346,13 @@ export class SqliteBackend implements AuditBackend {
       maxBatch: this.options.maxBatch ?? DEFAULT_MAX_BATCH,
       checkpointPages: this.options.checkpointPages ?? DEFAULT_CHECKPOINT_PAGES,
     };
-    // replies come on a port of their own, so that `deliverCommitted` can take them synchronously
-    const replies = new MessageChannel();
     const checkpoints = new MessageChannel();
     const worker = new Worker(threadUrl("sqlite-writer"), {
       workerData: {
         ...init,
-        replies: replies.port2,
-        commits: this.commits.buffer,
         checkpoints: checkpoints.port1,
       },
-      transferList: [replies.port2, checkpoints.port1],
+      transferList: [checkpoints.port1],
       execArgv: [],
     });
     const checkpointer = new Worker(threadUrl("sqlite-checkpointer"), {
@@ -381,17 +368,12 @@ export class SqliteBackend implements AuditBackend {
     checkpointer.on("error", () => {});
     checkpointer.unref();
     this.thread = worker;
-    this.replies = replies.port1;
-    this.replies.on("message", (m: WriteReply) => this.onReply(m));
-    const replyPort = replies.port1;
     // The calls in flight fail with the thread; the next append starts a new one (a crash is not
     // a reason to refuse every decision until a restart).
     const fail = (error: Error) => {
       if (this.thread === worker) {
         this.thread = undefined;
         this.threadReady = undefined;
-        this.replies = undefined;
-        replyPort.close();
       }
       const failure = new AuditUnavailableError(
         `the audit writer thread stopped: ${error.message}`,
@@ -408,8 +390,8 @@ export class SqliteBackend implements AuditBackend {
     });
     return new Promise((resolve, reject) => {
       worker.once("error", reject);
-      worker.once("message", (m: "ready") => {
-        if (m !== "ready") return;
+      worker.on("message", (m: WriteReply | "ready") => {
+        if (m !== "ready") return this.onReply(m);
         worker.off("error", reject);
         resolve();
       });
@@ -430,19 +412,6 @@ export class SqliteBackend implements AuditBackend {
             ...commit,
           },
     );
-  }
-
-  /**
-   * Settles the appends whose transactions have committed, now. Under load the event loop reaches
-   * the writer's replies only after every request already read, and each answer would wait that
-   * long; checking a shared counter costs next to nothing.
-   */
-  deliverCommitted(): void {
-    const done = Atomics.load(this.commits, 0);
-    if (done === this.commitsSeen || !this.replies) return;
-    this.commitsSeen = done;
-    for (let m = receiveMessageOnPort(this.replies); m; m = receiveMessageOnPort(this.replies))
-      this.onReply(m.message as WriteReply);
   }
 
   private async appendInThread(
@@ -484,7 +453,6 @@ export class SqliteBackend implements AuditBackend {
       worker.postMessage("close");
       await this.threadExit;
       this.thread = undefined;
-      this.replies?.close();
     }
     if (this.db.open) this.db.close();
   }
