@@ -27,6 +27,46 @@ const COLOR = {
   candidate: "#2563eb",
 } as const;
 
+/** How strict each decision is: a transition up this scale blocks more, down it lets more through. */
+const STRICTNESS: Record<Action, number> = { allow: 0, review: 1, deny: 2 };
+
+type Direction = "same" | "looser" | "stricter";
+
+function transitionDirection(from: Action, to: Action): Direction {
+  const d = STRICTNESS[to] - STRICTNESS[from];
+  return d === 0 ? "same" : d > 0 ? "stricter" : "looser";
+}
+
+/**
+ * Heat-map hues: loosening (files let through that were not before) is the security risk and
+ * reads red; tightening (files now blocked or held) reads violet, away from every action colour.
+ * Each changed cell also says which it is in words, and the two outlines differ (solid, dashed),
+ * so colour is never the only cue.
+ */
+const HEAT = {
+  same: { hue: 215 },
+  looser: {
+    hue: 4,
+    saturation: 82,
+    stroke: "#7f1d1d",
+    mark: "▼ LOOSER",
+    label: "looser: lets more through",
+  },
+  stricter: {
+    hue: 262,
+    saturation: 62,
+    stroke: "#4c1d95",
+    mark: "▲ STRICTER",
+    label: "stricter: blocks or holds more",
+  },
+} as const;
+
+function heatLegend(): string {
+  const item = (d: "looser" | "stricter", text: string) =>
+    `<span class="heat-key ${d}" data-testid="heat-legend-${d}"><span class="swatch"></span>${text}</span>`;
+  return `<p class="heat-legend">${item("looser", "looser: lets through what was held or blocked")}${item("stricter", "stricter: holds or blocks what was let through")}</p>`;
+}
+
 /** Render the dry-run report as one self-contained HTML page. */
 export function renderHtml(report: DryRunReport): string {
   const hasBaseline = report.baseline !== null && report.outcomes.baseline !== null;
@@ -42,7 +82,7 @@ export function renderHtml(report: DryRunReport): string {
     hasBaseline
       ? panel(
           "Transitions",
-          `<p class="hint">Rows: baseline decision; columns: candidate decision. Changed cells are outlined; click one to filter the table.</p>${heatMap(report)}`,
+          `<p class="hint">Rows: baseline decision; columns: candidate decision. Click a changed cell to filter the table.</p>${heatMap(report)}${heatLegend()}`,
           "transitions",
         )
       : panel(
@@ -51,8 +91,9 @@ export function renderHtml(report: DryRunReport): string {
           "transitions",
         ),
     `</div>`,
-    hasBaseline ? changesSection(report) : "",
+    // The summaries come first; the table of changed files can run to thousands of rows.
     rulesSection(report),
+    hasBaseline ? changesSection(report) : "",
     problemsSection(report),
     `<footer>Clearance dry-run report v${report.version} · generated ${esc(report.generatedAt)} · records decided at ${esc(report.now)}</footer>`,
   ].join("\n");
@@ -231,7 +272,7 @@ function rulesSection(r: DryRunReport): string {
     `${ruleHitsChart(r.rules)}
 ${never}${errors}${removedNote}
 <details class="rules-table"${r.rules.length <= 15 ? " open" : ""}><summary>All ${count(r.rules.length)} candidate rules</summary>
-<div class="table-wrap scroll"><table data-testid="rules-table"><thead>${head}</thead><tbody>${rows}</tbody></table></div></details>`,
+<div class="table-wrap${r.rules.length > 15 ? " scroll" : ""}"><table data-testid="rules-table"><thead>${head}</thead><tbody>${rows}</tbody></table></div></details>`,
     "rules",
   );
 }
@@ -349,26 +390,35 @@ function heatMap(r: DryRunReport): string {
   ACTIONS.forEach((from, ri) => {
     ACTIONS.forEach((to, ci) => {
       const n = get(from, to);
-      const changed = from !== to;
+      const direction = transitionDirection(from, to);
       let fill = "#f8fafc";
       let light = 100;
-      if (!changed) {
+      if (direction === "same") {
         const t = Math.sqrt(n / diag);
-        light = 96 - 40 * t;
-        fill = `hsl(215 70% ${light.toFixed(1)}%)`;
+        light = 97 - 30 * t;
+        fill = `hsl(${HEAT.same.hue} 22% ${light.toFixed(1)}%)`;
       } else if (n > 0) {
         const t = Math.log1p(n) / Math.log1p(off);
         light = 90 - 42 * t;
-        fill = `hsl(8 85% ${light.toFixed(1)}%)`;
+        fill = `hsl(${HEAT[direction].hue} ${HEAT[direction].saturation}% ${light.toFixed(1)}%)`;
       }
       const ink = light < 66 ? "#ffffff" : "#0f172a";
       const x = left + ci * cellW;
       const yy = top + ri * cellH;
-      const hot = changed && n > 0;
+      const hot = direction !== "same" && n > 0;
+      const stroke = hot
+        ? ` stroke="${HEAT[direction as "looser" | "stricter"].stroke}" stroke-width="3"${direction === "stricter" ? ' stroke-dasharray="7 4"' : ""}`
+        : ' stroke="#e2e8f0" stroke-width="1"';
       out.push(
-        `<rect data-testid="heatmap-cell" class="cell${hot ? " changed" : ""}" data-from="${from}" data-to="${to}" data-count="${n}" data-changed="${hot}" x="${x + 2}" y="${yy + 2}" width="${cellW - 4}" height="${cellH - 4}" rx="6" fill="${fill}"${hot ? ' stroke="#7f1d1d" stroke-width="3"' : ' stroke="#e2e8f0" stroke-width="1"'}><title>${from} → ${to}: ${count(n)}${changed ? " changed" : " unchanged"}</title></rect>`,
-        `<text class="cell-count" x="${x + cellW / 2}" y="${yy + cellH / 2 + 2}" text-anchor="middle" fill="${ink}">${count(n)}</text>`,
-        `<text class="cell-share" x="${x + cellW / 2}" y="${yy + cellH / 2 + 22}" text-anchor="middle" fill="${ink}">${percent(n, decided)}</text>`,
+        `<rect data-testid="heatmap-cell" class="cell${hot ? " changed" : ""}" data-from="${from}" data-to="${to}" data-count="${n}" data-changed="${hot}" data-direction="${direction}" x="${x + 2}" y="${yy + 2}" width="${cellW - 4}" height="${cellH - 4}" rx="6" fill="${fill}"${stroke}><title>${from} → ${to}: ${count(n)}${direction === "same" ? " unchanged" : ` ${HEAT[direction].label}`}</title></rect>`,
+      );
+      if (direction !== "same")
+        out.push(
+          `<text class="cell-direction" x="${x + cellW / 2}" y="${yy + 19}" text-anchor="middle" fill="${n > 0 ? ink : "#94a3b8"}">${HEAT[direction].mark}</text>`,
+        );
+      out.push(
+        `<text class="cell-count" x="${x + cellW / 2}" y="${yy + cellH / 2 + 8}" text-anchor="middle" fill="${ink}">${count(n)}</text>`,
+        `<text class="cell-share" x="${x + cellW / 2}" y="${yy + cellH / 2 + 26}" text-anchor="middle" fill="${ink}">${percent(n, decided)}</text>`,
       );
     });
   });
@@ -400,10 +450,21 @@ function ruleHitsChart(rules: readonly RuleStats[]): string {
   const end = ticks[ticks.length - 1] ?? max;
   const H = top + rowH * shown.length + 22;
   const x = (v: number) => (v / end) * barArea;
+  // The legend shows the bars' own colours: light = matched, dark = deciding, hue = the action.
+  const kinds: { key: string; c: { dark: string; light: string } }[] = ACTIONS.filter((a) =>
+    shown.some((s) => !s.monitor && s.action === a),
+  ).map((a) => ({ key: a, c: COLOR[a] }));
+  if (shown.some((s) => s.monitor)) kinds.push({ key: "monitor", c: COLOR.monitor });
   const out: string[] = [
-    `<rect x="${labelW}" y="6" width="12" height="12" rx="2" fill="#cbd5e1"/><text class="legend" x="${labelW + 18}" y="16">matched</text>`,
-    `<rect x="${labelW + 100}" y="6" width="12" height="12" rx="2" fill="#475569"/><text class="legend" x="${labelW + 118}" y="16">deciding</text>`,
+    `<text class="legend" x="0" y="16">upper bar matched, lower bar deciding:</text>`,
   ];
+  let lx = labelW + 60;
+  for (const k of kinds) {
+    out.push(
+      `<g data-testid="rule-legend" data-kind="${k.key}"><rect x="${lx}" y="5" width="12" height="6" rx="1" fill="${k.c.light}"/><rect x="${lx}" y="12" width="12" height="6" rx="1" fill="${k.c.dark}"/><text class="legend" x="${lx + 17}" y="16">${k.key}</text></g>`,
+    );
+    lx += 90;
+  }
   for (const t of ticks)
     out.push(
       `<line class="grid" x1="${fx(labelW + x(t))}" x2="${fx(labelW + x(t))}" y1="${top - 4}" y2="${H - 18}"/><text class="tick" x="${fx(labelW + x(t))}" y="${H - 4}" text-anchor="middle">${compact(t)}</text>`,
@@ -506,6 +567,12 @@ code,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font
 .heatmap .cell.changed:hover{stroke-width:5}
 .heatmap .cell-count{font-size:18px;font-weight:650;pointer-events:none}
 .heatmap .cell-share{font-size:11px;pointer-events:none}
+.heatmap .cell-direction{font-size:9.5px;font-weight:700;letter-spacing:.06em}
+.heat-legend{display:flex;flex-wrap:wrap;gap:6px 18px;margin:10px 0 0;color:#334155;font-size:12.5px}
+.heat-key{display:inline-flex;align-items:center;gap:6px}
+.heat-key .swatch{width:14px;height:14px;border-radius:3px;display:inline-block}
+.heat-key.looser .swatch{background:hsl(4 82% 62%);border:2px solid #7f1d1d}
+.heat-key.stricter .swatch{background:hsl(262 62% 70%);border:2px dashed #4c1d95}
 .heatmap text{pointer-events:none}
 .chart .rule-label{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:11.5px}
 .chart .rule-value{font-size:11px;fill:var(--muted)}.chart .err{fill:var(--deny)}

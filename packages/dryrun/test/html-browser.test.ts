@@ -3,7 +3,7 @@
  * ships no browser of its own). Skipped when /usr/bin/chromium is absent, unless
  * CLEARANCE_TEST_BROWSER=1, which makes it mandatory (CI: run scripts/install-chromium.sh first).
  */
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -20,6 +20,7 @@ import {
 } from "./fixtures/reports.js";
 
 const CHROMIUM = "/usr/bin/chromium";
+const SCREENSHOTS = join(import.meta.dirname, "../../../out/screenshots");
 const REQUIRED = process.env.CLEARANCE_TEST_BROWSER === "1";
 const PRESENT = existsSync(CHROMIUM);
 const SKIP = !PRESENT && !REQUIRED;
@@ -134,6 +135,76 @@ describe.skipIf(SKIP)(
       expect(matched.filter((s) => s.w > 0 && s.h > 0)).toHaveLength(5);
       expect(deciding.filter((s) => s.w > 0 && s.h > 0)).toHaveLength(4);
       await expect.poll(() => rows(page).count()).toBe(7);
+      clean(l);
+      await page.close();
+    });
+
+    it("puts the summaries before the long table, and tells looser from stricter at a glance", async () => {
+      const l = await load(withBaseline(), "layout");
+      const { page } = l;
+      await page.setViewportSize({ width: 1280, height: 1500 });
+      // Saved for whoever changes the page to look at (out/ is not committed).
+      mkdirSync(SCREENSHOTS, { recursive: true });
+      await page.screenshot({ path: join(SCREENSHOTS, "impact-report.png") });
+
+      const order = await page.$$eval(
+        "main > section.panel, main .charts-row > section.panel",
+        (els) =>
+          els
+            .map((e) => ({ id: e.id, top: e.getBoundingClientRect().top }))
+            .sort((a, b) => a.top - b.top)
+            .map((e) => e.id),
+      );
+      expect(order.indexOf("rules")).toBeGreaterThan(order.indexOf("transitions"));
+      expect(order.indexOf("rules")).toBeLessThan(order.indexOf("changes"));
+      expect(order.slice(0, 2).sort()).toEqual(["outcomes", "transitions"]);
+
+      // Loosening and tightening cells differ in hue, outline and words.
+      const cell = (from: string, to: string) =>
+        page.locator(`.heatmap .cell[data-from="${from}"][data-to="${to}"]`).evaluate((e) => ({
+          direction: e.getAttribute("data-direction"),
+          fill: e.getAttribute("fill") ?? "",
+          dash: e.getAttribute("stroke-dasharray"),
+        }));
+      const looser = await cell("review", "allow");
+      const stricter = await cell("allow", "review");
+      expect(looser.direction).toBe("looser");
+      expect(stricter.direction).toBe("stricter");
+      const hue = (fill: string) => Number(/^hsl\((\d+)/.exec(fill)?.[1]);
+      expect(Math.abs(hue(looser.fill) - hue(stricter.fill))).toBeGreaterThan(90);
+      expect(looser.dash).toBeNull();
+      expect(stricter.dash).not.toBeNull();
+      expect(await page.locator(".heatmap .cell-direction").allTextContents()).toEqual([
+        // rows and columns in the order allow, deny, review
+        "▲ STRICTER",
+        "▲ STRICTER",
+        "▼ LOOSER",
+        "▼ LOOSER",
+        "▼ LOOSER",
+        "▲ STRICTER",
+      ]);
+      expect(await page.getByTestId("heat-legend-looser").isVisible()).toBe(true);
+      expect(await page.getByTestId("heat-legend-stricter").isVisible()).toBe(true);
+
+      // The rule chart's legend shows the bars' own colours.
+      const legendFills = await page.$$eval('[data-testid="rule-legend"] rect', (els) =>
+        els.map((e) => e.getAttribute("fill")),
+      );
+      const barFills = new Set(
+        await page.$$eval(
+          '[data-testid="rule-bar-matched"], [data-testid="rule-bar-deciding"]',
+          (els) => els.map((e) => e.getAttribute("fill")),
+        ),
+      );
+      expect(legendFills.length).toBeGreaterThan(0);
+      for (const fill of legendFills) expect(barFills.has(fill)).toBe(true);
+
+      // A short rules table is shown whole, without a scrollbar of its own.
+      const table = await page.getByTestId("rules-table").evaluate((t) => {
+        const wrap = t.parentElement!;
+        return { scroll: wrap.scrollHeight, client: wrap.clientHeight };
+      });
+      expect(table.scroll).toBeLessThanOrEqual(table.client + 1);
       clean(l);
       await page.close();
     });
