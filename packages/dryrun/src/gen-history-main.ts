@@ -19,6 +19,10 @@ ending in \`.gz\` is gzip-compressed. The same count, seed and format always giv
 export interface GenHistoryIo {
   stdout: Writable;
   stderr: Writable;
+  /** a status line rewritten in place (a terminal on stderr), or null to clear it */
+  status?: (line: string | null) => void;
+  /** the clock, for the summary's duration */
+  now?: () => number;
 }
 
 const BATCH_CHARS = 1 << 20;
@@ -73,12 +77,26 @@ export async function runGenHistory(argv: readonly string[], io: GenHistoryIo): 
       sink = gzip;
     }
   }
+  const now = io.now ?? Date.now;
+  const started = now();
+  const progress = { records: 0, bytes: 0 };
   try {
-    await write(sink, historyLines(count, seed, format));
+    await write(sink, historyLines(count, seed, format), progress, (p) =>
+      io.status?.(
+        `gen:history: ${count === 0 ? 100 : Math.floor((p.records / count) * 100)}% (${p.records.toLocaleString("en-US")} of ${count.toLocaleString("en-US")} records, ${size(p.bytes)})`,
+      ),
+    );
     if (sink !== io.stdout) {
       sink.end();
       await finished(file!);
     }
+    io.status?.(null);
+    // The data goes to stdout or the file; the summary to stderr, so a pipe stays pure NDJSON.
+    const where = out === "-" ? "standard output" : `\`${out}\`${sink !== file ? " (gzip)" : ""}`;
+    const seconds = ((now() - started) / 1000).toFixed(1);
+    io.stderr.write(
+      `wrote ${progress.records.toLocaleString("en-US")} ${progress.records === 1 ? "record" : "records"} (${size(progress.bytes)} of NDJSON) to ${where} in ${seconds} s\n`,
+    );
     return 0;
   } catch (error) {
     // A closed pipe (`| head`) is the reader's choice, not an error.
@@ -96,7 +114,24 @@ function integer(name: string, text: string, min: number): number {
   return value;
 }
 
-async function write(sink: Writable, lines: Iterable<string>): Promise<void> {
+/** Bytes as a short human figure: 512 B, 4.9 KB, 4.7 GB (powers of 1000, as `ls -h --si`). */
+function size(bytes: number): string {
+  const units = ["B", "KB", "MB", "GB", "TB"];
+  let v = bytes;
+  let u = 0;
+  while (v >= 1000 && u < units.length - 1) {
+    v /= 1000;
+    u++;
+  }
+  return u === 0 ? `${v} B` : `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[u]}`;
+}
+
+async function write(
+  sink: Writable,
+  lines: Iterable<string>,
+  progress: { records: number; bytes: number },
+  report: (p: { records: number; bytes: number }) => void,
+): Promise<void> {
   let failure: Error | undefined;
   const onError = (error: Error) => {
     failure = error;
@@ -106,12 +141,16 @@ async function write(sink: Writable, lines: Iterable<string>): Promise<void> {
     let batch = "";
     for (const line of lines) {
       batch += `${line}\n`;
+      progress.records++;
       if (batch.length >= BATCH_CHARS) {
         await flush(sink, batch, () => failure);
+        progress.bytes += Buffer.byteLength(batch);
         batch = "";
+        report(progress);
       }
     }
     if (batch !== "") await flush(sink, batch, () => failure);
+    progress.bytes += Buffer.byteLength(batch);
     if (failure) throw failure;
   } finally {
     sink.off("error", onError);

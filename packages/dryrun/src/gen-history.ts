@@ -9,4 +9,10 @@ import { runGenHistory } from "./gen-history-main.js";
 process.exitCode = await runGenHistory(process.argv.slice(2), {
   stdout: process.stdout,
   stderr: process.stderr,
+  ...(process.stderr.isTTY === true
+    ? {
+        status: (line: string | null) =>
+          process.stderr.write(line === null ? "\r\x1b[K" : `\r${line}\x1b[K`),
+      }
+    : {}),
 });

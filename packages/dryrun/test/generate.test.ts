@@ -139,9 +139,41 @@ describe("gen:history", () => {
     const err: Buffer[] = [];
     stdout.on("data", (c: Buffer) => out.push(c));
     stderr.on("data", (c: Buffer) => err.push(c));
-    const code = await runGenHistory(args, { stdout, stderr });
-    return { code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
+    const status: (string | null)[] = [];
+    let clock = 1_000;
+    const code = await runGenHistory(args, {
+      stdout,
+      stderr,
+      status: (line) => status.push(line),
+      now: () => (clock += 1_250),
+    });
+    return {
+      code,
+      stdout: Buffer.concat(out).toString(),
+      stderr: Buffer.concat(err).toString(),
+      status,
+    };
   }
+
+  it("shows progress while writing and ends with a summary on stderr", async () => {
+    const plain = join(dir, "progress.ndjson");
+    const { code, stdout, stderr, status } = await run(["--count", "600", "--out", plain]);
+    expect(code).toBe(0);
+    expect(stdout).toBe("");
+    const bytes = readFileSync(plain).length;
+    expect(bytes).toBeGreaterThan(1 << 20);
+    // One status line per flushed batch of about 1 MiB, then the line is cleared.
+    expect(status.length).toBeGreaterThan(1);
+    expect(status[0]).toMatch(/^gen:history: \d+% \([\d,]+ of 600 records, [\d.]+ MB\)$/);
+    expect(status.at(-1)).toBeNull();
+    expect(stderr).toBe(
+      `wrote 600 records (${(bytes / 1e6).toFixed(1)} MB of NDJSON) to \`${plain}\` in 1.3 s\n`,
+    );
+    const zipped = await run(["--count", "2", "--out", `${plain}.gz`]);
+    expect(zipped.stderr).toMatch(
+      /^wrote 2 records \([\d.]+ KB of NDJSON\) to `.*\.gz` \(gzip\) in 1\.3 s\n$/,
+    );
+  });
 
   it("writes NDJSON to standard output", async () => {
     const { code, stdout } = await run(["--count", "25", "--seed", "9"]);
