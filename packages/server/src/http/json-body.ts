@@ -511,7 +511,7 @@ function forbidden(pointer: string, key: "__proto__" | "constructor"): ProblemEr
   };
   return new ProblemError(
     "forbidden_key",
-    `\`${pointer}\`: ${key === "__proto__" ? "the key `__proto__`" : "the key `prototype` inside `constructor`"} is refused: it can change the prototype of objects built from the body; rename the key`,
+    `${key === "__proto__" ? "the key `__proto__`" : "a `prototype` key inside `constructor`"} (at \`${pointer}\`) is not accepted: it could change the prototype of objects built from the body`,
     [problem],
   );
 }
