@@ -1,13 +1,19 @@
 import swagger from "@fastify/swagger";
 import underPressure from "@fastify/under-pressure";
 import { Ajv } from "ajv";
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type {
+  FastifyError,
+  FastifyInstance,
+  FastifyReply,
+  FastifyRequest,
+  RawRequestDefaultExpression,
+} from "fastify";
 import fp from "fastify-plugin";
 import { bearerToken, hasScope, type Scope } from "../auth.js";
 import { PROBLEMS, type ProblemCode, type ProblemDetail, ProblemError } from "../problems.js";
 import type { Services } from "../services.js";
 import { VERSION } from "../version.js";
-import { parseJsonBody } from "./json-body.js";
+import { readJsonBody } from "./json-body.js";
 import { auditRoutes } from "./routes/audit.js";
 import { decisionRoutes } from "./routes/decisions.js";
 import { healthRoutes } from "./routes/health.js";
@@ -258,9 +264,14 @@ async function clearanceApp(fastify: FastifyInstance, options: AppOptions): Prom
   fastify.removeContentTypeParser("application/json");
   fastify.addContentTypeParser(
     "application/json",
-    { parseAs: "buffer" },
-    async (request: FastifyRequest, body: Buffer) => {
-      const parsed = await parseJsonBody(body, jsonOptions);
+    async (request: FastifyRequest, payload: RawRequestDefaultExpression) => {
+      const declared = Number(request.headers["content-length"]);
+      const parsed = await readJsonBody(
+        payload,
+        Number.isSafeInteger(declared) && declared >= 0 ? declared : undefined,
+        request.routeOptions.bodyLimit ?? services.config.server.bodyLimit,
+        jsonOptions,
+      );
       if (parsed.text !== undefined) request.rawJson = parsed.text;
       return parsed.value;
     },

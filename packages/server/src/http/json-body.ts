@@ -1,10 +1,12 @@
 /**
  * Request bodies as JSON, read so that no body can hold the event loop for long:
  *
- * 1. the bytes must be UTF-8 (`invalid_utf8`, with the offset of the first bad byte), so the text
+ * 1. one linear scan, run on each chunk as it arrives, counts the nesting of arrays and objects
+ *    outside strings and refuses a body deeper than the limit (`json_too_deep`) before
+ *    `JSON.parse` builds anything; the bytes go into one buffer of the declared length, so no
+ *    large copy is made at the end;
+ * 2. the bytes must be UTF-8 (`invalid_utf8`, with the offset of the first bad byte), so the text
  *    stored as an input snapshot is the body byte for byte;
- * 2. one linear scan counts the nesting of arrays and objects outside strings and refuses a body
- *    deeper than the limit (`json_too_deep`) before `JSON.parse` builds anything;
  * 3. a body larger than `pieceBytes` (only a batch can be) is parsed in pieces: each member of the
  *    top-level object, and the elements of a top-level array (or of an array that is a member's
  *    value) in groups, yielding to the event loop whenever `sliceMs` has been spent, so other
@@ -15,6 +17,7 @@
  *    assignment would change prototypes through them, and no analysis result needs them.
  */
 import { isUtf8 } from "node:buffer";
+import type { Readable } from "node:stream";
 import { type ProblemDetail, ProblemError } from "../problems.js";
 
 export interface JsonBodyOptions {
@@ -69,10 +72,120 @@ function malformed(detail: string): ProblemError {
   return new ProblemError("malformed_json", `the body is not valid JSON: ${detail}`);
 }
 
-/** Reads a JSON request body; throws ProblemError. */
+/**
+ * Reads a JSON request body as it arrives: each chunk is scanned at once, so a body nested too
+ * deep is known after its first bytes. After a refusal the rest of the body is read and dropped
+ * (the client then gets the answer rather than a reset connection). Throws ProblemError.
+ */
+export function readJsonBody(
+  stream: Readable,
+  declaredLength: number | undefined,
+  limit: number,
+  options: JsonBodyOptions,
+): Promise<JsonBody> {
+  if (declaredLength !== undefined && declaredLength > limit)
+    return Promise.reject(tooLarge(limit));
+  return new Promise((resolve, reject) => {
+    // with a declared length (every ordinary client sends one) the bytes are copied into place as
+    // they come; without, chunks are joined at the end and scanned then
+    const buffer = declaredLength === undefined ? undefined : Buffer.allocUnsafe(declaredLength);
+    const chunks: Buffer[] = [];
+    let received = 0;
+    let scan: Scanner | undefined;
+    let refused: unknown;
+    const done = (error: unknown, body?: Promise<JsonBody>) => {
+      stream.off("data", onData);
+      stream.off("end", onEnd);
+      stream.off("error", onError);
+      if (error === undefined) resolve(body!);
+      else reject(error);
+    };
+    const onData = (chunk: Buffer) => {
+      if (received + chunk.length > limit) {
+        done(tooLarge(limit));
+        return;
+      }
+      if (refused === undefined) {
+        if (buffer === undefined) chunks.push(chunk);
+        else if (received + chunk.length <= buffer.length) chunk.copy(buffer, received);
+      }
+      received += chunk.length;
+      if (refused !== undefined || buffer === undefined || received > buffer.length) return;
+      try {
+        if (scan === undefined && received >= 3)
+          scan = new Scanner(
+            buffer,
+            bomLength(buffer),
+            options,
+            buffer.length > options.pieceBytes,
+          );
+        scan?.run(received, false);
+      } catch (error) {
+        refused = error;
+      }
+    };
+    const onEnd = () => {
+      if (refused !== undefined) return done(refused);
+      if (buffer === undefined)
+        return done(undefined, parseJsonBody(Buffer.concat(chunks), options));
+      if (received !== buffer.length)
+        return done(
+          new ProblemError("invalid_request", "the Content-Length does not match the body"),
+        );
+      try {
+        scan ??= new Scanner(
+          buffer,
+          bomLength(buffer),
+          options,
+          buffer.length > options.pieceBytes,
+        );
+        scan.run(received, true);
+        done(undefined, finishBody(buffer, scan, options));
+      } catch (error) {
+        done(error);
+      }
+    };
+    const onError = (error: Error) => done(error);
+    stream.on("data", onData);
+    stream.on("end", onEnd);
+    stream.on("error", onError);
+    stream.resume();
+  });
+}
+
+/** Reads a JSON body that is all there; throws ProblemError. */
 export async function parseJsonBody(body: Buffer, options: JsonBodyOptions): Promise<JsonBody> {
-  // a byte-order mark is skipped (as JSON.parse of fastify's reader did); offsets stay the body's
-  const start = body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf ? 3 : 0;
+  const pieces = body.length > options.pieceBytes;
+  const scan = new Scanner(body, bomLength(body), options, pieces);
+  let sliceStart = performance.now();
+  for (let at = 0; at < body.length; at += SCAN_STEP) {
+    const until = Math.min(body.length, at + SCAN_STEP);
+    scan.run(until, until === body.length);
+    if (pieces && performance.now() - sliceStart >= options.sliceMs) {
+      await yieldToLoop();
+      sliceStart = performance.now();
+    }
+  }
+  if (body.length === 0) scan.run(0, true);
+  return finishBody(body, scan, options);
+}
+
+function tooLarge(limit: number): ProblemError {
+  return new ProblemError("body_too_large", `the body is larger than the limit of ${limit} bytes`);
+}
+
+/** A byte-order mark is skipped, as JSON.parse of fastify's reader did; offsets stay the body's. */
+function bomLength(body: Buffer): number {
+  return body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf ? 3 : 0;
+}
+
+/** Once the scan has seen every byte: the UTF-8 check, then the parse, whole or in pieces. */
+async function finishBody(
+  body: Buffer,
+  scan: Scanner,
+  options: JsonBodyOptions,
+): Promise<JsonBody> {
+  const start = bomLength(body);
   if (body.length - start === 0 || isBlank(body, start))
     throw new ProblemError("malformed_json", "the body is empty; send a JSON object");
   const bad = firstInvalidUtf8(body, start);
@@ -81,27 +194,13 @@ export async function parseJsonBody(body: Buffer, options: JsonBodyOptions): Pro
       "invalid_utf8",
       `the body is not UTF-8: byte ${bad} (\`0x${body[bad]!.toString(16).padStart(2, "0")}\`) is invalid`,
     );
-
-  if (body.length <= options.pieceBytes) {
-    const scan = new Scanner(body, start, options, false);
-    scan.run(body.length);
+  if (!scan.pieces) {
     const text = body.toString("utf8", start);
     const value = parseText(text);
     refuseForbiddenKeys(value, "", suspectKeys(text));
     return { value, text };
   }
-
-  const scan = new Scanner(body, start, options, true);
-  let sliceStart = performance.now();
-  for (let at = start; at < body.length; at += SCAN_STEP) {
-    scan.run(Math.min(body.length, at + SCAN_STEP));
-    if (performance.now() - sliceStart >= options.sliceMs) {
-      await yieldToLoop();
-      sliceStart = performance.now();
-    }
-  }
-  const plan = scan.finish();
-  return { value: await assemble(body, plan, options), text: undefined };
+  return { value: await assemble(body, scan.finish(), options), text: undefined };
 }
 
 function isBlank(body: Buffer, start: number): boolean {
@@ -216,63 +315,104 @@ class Scanner {
   private afterComma = false;
   private group: Group | undefined;
 
+  /** where the string being read started, while its closing quote has not arrived */
+  private stringStart = -1;
+  /** how far a number or literal at the end of the bytes so far has been read */
+  private scalarEnd = 0;
+
   constructor(
     private readonly bytes: Buffer,
     start: number,
     private readonly options: JsonBodyOptions,
     /** record the pieces (only for bodies parsed in pieces) */
-    private readonly pieces: boolean,
+    readonly pieces: boolean,
   ) {
     this.pos = start;
   }
 
-  run(until: number): void {
+  /**
+   * Scans the bytes before `available` not scanned yet; `final` when no more will come. Tokens
+   * are followed only at the depths that delimit pieces (up to 2, and none for a body parsed
+   * whole); deeper, only brackets and strings count, which is what makes the scan cheap.
+   */
+  run(available: number, final: boolean): void {
     const b = this.bytes;
+    const view = b.subarray(0, available); // indexOf must not look at bytes not yet received
+    const shallow = this.pieces ? 2 : -1;
     let i = this.pos;
-    while (i < until) {
+    while (i < available) {
+      if (this.stringStart !== -1) {
+        const end = this.stringEnd(view, this.stringStart, i);
+        if (end === -1) {
+          i = available; // the string goes on in bytes not here yet
+          break;
+        }
+        const start = this.stringStart;
+        this.stringStart = -1;
+        if (this.depth <= shallow) this.piece(QUOTE, start, end);
+        this.lastEnd = end;
+        i = end;
+        continue;
+      }
       const c = b[i]!;
+      if (c === QUOTE) {
+        this.stringStart = i++;
+        continue;
+      }
+      if (this.depth > shallow) {
+        if (c === OPEN_OBJECT || c === OPEN_ARRAY) this.open(i);
+        else if (c === CLOSE_OBJECT || c === CLOSE_ARRAY) {
+          // unbalanced: JSON.parse names it when the body is parsed whole
+          if (--this.depth < 0) {
+            this.pos = b.length;
+            return;
+          }
+          if (this.depth <= shallow) this.lastEnd = i + 1;
+        }
+        i++;
+        continue;
+      }
       if (isSpace(c)) {
         i++;
         continue;
       }
       let end = i + 1;
-      if (c === QUOTE) end = this.stringEnd(i);
-      else if (!isPunctuation(c))
+      if (!isPunctuation(c)) {
         // a number or a literal: one token up to the next space, punctuation or quote
-        while (end < b.length && !isSpace(b[end]!) && !isPunctuation(b[end]!) && b[end] !== QUOTE)
+        end = Math.max(end, this.scalarEnd);
+        while (end < available && !isSpace(b[end]!) && !isPunctuation(b[end]!) && b[end] !== QUOTE)
           end++;
-      if (this.pieces) this.piece(c, i, end);
-      if (c === OPEN_OBJECT || c === OPEN_ARRAY) {
-        if (++this.depth > this.options.maxDepth)
-          throw new ProblemError(
-            "json_too_deep",
-            `arrays and objects nest more than ${this.options.maxDepth} deep at byte ${i} (\`${this.options.names.maxDepth}\`)`,
-          );
-      } else if (c === CLOSE_OBJECT || c === CLOSE_ARRAY) {
-        // unbalanced: JSON.parse names it (a body parsed whole), or piece() did
-        if (--this.depth < 0) {
-          this.pos = this.bytes.length;
-          return;
+        if (end === available && !final) {
+          this.scalarEnd = end; // it may go on: read it whole when more has come
+          break;
         }
+        this.scalarEnd = 0;
       }
+      this.piece(c, i, end);
+      if (c === OPEN_OBJECT || c === OPEN_ARRAY) this.open(i);
+      else if (c === CLOSE_OBJECT || c === CLOSE_ARRAY) this.depth--;
       this.lastEnd = end;
       i = end;
     }
     this.pos = i;
   }
 
-  /** The end (exclusive) of the string starting at `i`. */
-  private stringEnd(i: number): number {
-    const b = this.bytes;
-    let j = i + 1;
+  private open(i: number): void {
+    if (++this.depth > this.options.maxDepth)
+      throw new ProblemError(
+        "json_too_deep",
+        `arrays and objects nest more than ${this.options.maxDepth} deep at byte ${i} (\`${this.options.names.maxDepth}\`)`,
+      );
+  }
+
+  /** The end (exclusive) of the string starting at `start`, searched from `from`; -1 if not yet. */
+  private stringEnd(view: Buffer, start: number, from: number): number {
+    let j = from;
     for (;;) {
-      j = b.indexOf(QUOTE, j);
-      if (j === -1) {
-        if (this.pieces) throw malformed(`the string starting at byte ${i} is not closed`);
-        return b.length; // JSON.parse says so
-      }
+      j = view.indexOf(QUOTE, j);
+      if (j === -1) return -1;
       let k = j - 1;
-      while (k > i && b[k] === BACKSLASH) k--;
+      while (k > start && view[k] === BACKSLASH) k--;
       if ((j - 1 - k) % 2 === 0) return j + 1;
       j++;
     }
@@ -418,6 +558,8 @@ class Scanner {
   }
 
   finish(): Plan {
+    if (this.stringStart !== -1)
+      throw malformed(`the string starting at byte ${this.stringStart} is not closed`);
     if (this.top === undefined) throw malformed("the body has no value");
     if (this.depth !== 0 || this.topEnd === -1)
       throw malformed(`the body ends inside an array or object (${this.depth} open)`);
