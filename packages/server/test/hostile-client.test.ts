@@ -1,9 +1,10 @@
 // One client must not stall the others. A real server on loopback (listen, not inject: the clients'
 // requests share its event loop as in production) takes deeply nested 16 MB bodies and valid
 // 1,000-item batches from a hostile client in a loop, while a healthy client asks for one decision
-// every 50 ms. The bound is generous (a slow, shared machine must pass): the point is no
-// multi-second stall, which is what the same load caused before bodies were checked before
-// parsing and batches were decided in slices. The measurement itself is bench/server/hostile.js.
+// every 50 ms. The bound is generous (a slow, shared machine running other tests must pass): the
+// point is no multi-second stall, which is what the same load caused before bodies were checked
+// before parsing and batches were decided in slices (p50 4.3 s, p99 5.7 s; after: about 100 and
+// 200 ms on an idle machine). The measurement itself is bench/server/hostile.js.
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { resolveConfig } from "../src/config.js";
@@ -59,16 +60,23 @@ const quantile = (sorted: number[], q: number) =>
 test("a hostile client's deep nesting and big batches do not stall a healthy client", async () => {
   const depth = 8_000_000;
   const deep = Buffer.from(`{"items":[${"[".repeat(depth)}${"]".repeat(depth)}]}`);
+  // one batch text, its sha256s renewed in place each round (building it anew would cost this
+  // process, which is also the server's, more than the server spends on it)
   const result = example("malware");
-  const batch = (round: number) =>
+  const batch = Buffer.from(
     JSON.stringify({
       items: Array.from({ length: 1_000 }, (_, i) => ({
-        result: {
-          ...result,
-          sha256: `${round.toString(16).padStart(8, "0")}${i.toString(16).padStart(56, "0")}`,
-        },
+        result: { ...result, sha256: `${"0".repeat(8)}${i.toString(16).padStart(56, "0")}` },
       })),
-    });
+    }),
+  );
+  const stamps: number[] = [];
+  for (let at = batch.indexOf('"sha256":"'); at !== -1; at = batch.indexOf('"sha256":"', at + 1))
+    stamps.push(at + 10);
+  const nextBatch = (round: number) => {
+    for (const at of stamps) batch.write(round.toString(16).padStart(8, "0"), at, "latin1");
+    return batch;
+  };
   const hostile = { stop: false, deep: [] as number[], batches: [] as number[] };
   const loop = async (send: (round: number) => Promise<Response>, statuses: number[]) => {
     for (let round = 0; !hostile.stop; round++) {
@@ -83,7 +91,7 @@ test("a hostile client's deep nesting and big batches do not stall a healthy cli
   await healthyClient(500); // warm up
   const loops = [
     loop(() => post(deep), hostile.deep),
-    loop((round) => post(batch(round)), hostile.batches),
+    loop((round) => post(nextBatch(round + 1)), hostile.batches),
   ];
   const latencies = await healthyClient(6_000);
   hostile.stop = true;
@@ -99,5 +107,5 @@ test("a hostile client's deep nesting and big batches do not stall a healthy cli
   expect(
     p99,
     `healthy client beside the hostile one: p50 ${p50.toFixed(0)} ms, p99 ${p99.toFixed(0)} ms over ${latencies.length} requests`,
-  ).toBeLessThan(500);
+  ).toBeLessThan(1_500);
 }, 60_000);
