@@ -53,6 +53,12 @@ const BENCHMARKS = [
       "POST /v1/decisions (SQLite, batch, PostgreSQL with CLEARANCE_BENCH_PG) against bare fastify, autocannon in another process",
   },
   {
+    name: "hostile",
+    script: "server/hostile.js",
+    description:
+      "a healthy client's decision latency alone and beside one posting 16 MB nested bodies and 1,000-item batches",
+  },
+  {
     name: "client",
     script: "client/run.js",
     description:

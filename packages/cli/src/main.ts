@@ -303,7 +303,7 @@ export function buildProgram(
     .option("-c, --context <file>", "request context as JSON")
     .option(
       "--timeout <duration>",
-      "longest wait for each analysis",
+      "deadline for the whole run (uploads, analyses, decisions, slow answers included)",
       (v) => parseDurationArg(v, "--timeout"),
       300_000,
     )

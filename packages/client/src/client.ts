@@ -41,6 +41,7 @@ import { LRUCache } from "lru-cache";
 import { Agent, type Dispatcher, request } from "undici";
 import { backoffDelay } from "./backoff.js";
 import {
+  AbortedError,
   AnalysisFailedError,
   InvalidApiKeyError,
   InvalidResponseError,
@@ -197,6 +198,7 @@ const SENT_CODES = new Set([
 type Json = unknown;
 
 interface FileBody {
+  signal: AbortSignal | undefined;
   path: string;
   size: number;
   onProgress: ((sent: number, total: number) => void) | undefined;
@@ -290,7 +292,10 @@ async function readText(body: Dispatcher.ResponseData["body"]): Promise<string> 
 
 /** The file's bytes, streamed from disk; counts progress when asked to. */
 function openFile(file: FileBody): Readable {
-  const source = createReadStream(file.path, { highWaterMark: 1024 * 1024 });
+  const source = createReadStream(file.path, {
+    highWaterMark: 1024 * 1024,
+    ...(file.signal ? { signal: file.signal } : {}),
+  });
   const { onProgress, size } = file;
   if (onProgress === undefined) return source;
   let sent = 0;
@@ -314,9 +319,13 @@ function openFile(file: FileBody): Readable {
 }
 
 /** SHA-256 of a file, reading it once as a stream. */
-export async function hashFile(path: string): Promise<string> {
+export async function hashFile(path: string, signal?: AbortSignal): Promise<string> {
   const hash = createHash("sha256");
-  for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024 })) {
+  const stream = createReadStream(path, {
+    highWaterMark: 1024 * 1024,
+    ...(signal ? { signal } : {}),
+  });
+  for await (const chunk of stream) {
     hash.update(chunk as Buffer);
   }
   return hash.digest("hex");
@@ -502,7 +511,7 @@ export class PlatformClient {
         throw new TypeError(`\`${name}\` must be a non-negative number, got \`${String(value)}\``);
       }
     }
-    const { now, sleep } = this.options;
+    const { now } = this.options;
     const deadline = now() + timeoutMs;
     let delay = pollMs;
     for (;;) {
@@ -523,7 +532,7 @@ export class PlatformClient {
           timeoutMs,
         );
       }
-      await sleep(Math.min(delay, left));
+      await this.#sleep(Math.min(delay, left), `waiting for the analysis of ${sha}`);
       delay = Math.min(maxPollMs, delay * 1.5);
     }
   }
@@ -556,7 +565,14 @@ export class PlatformClient {
     const info = await stat(path);
     if (!info.isFile()) throw new TypeError(`\`${path}\` is not a regular file`);
     const size = info.size;
-    const sha256 = await hashFile(path);
+    this.#checkSignal(`uploading \`${path}\``);
+    let sha256: string;
+    try {
+      sha256 = await hashFile(path, this.options.signal);
+    } catch (error) {
+      this.#checkSignal(`hashing \`${path}\``);
+      throw error;
+    }
 
     // Skip the upload when a completed analysis exists. A key without `files.read` cannot look:
     // it uploads regardless.
@@ -574,7 +590,12 @@ export class PlatformClient {
 
     const fileName = options.fileName ?? basename(path);
     const contentType = options.contentType ?? "application/octet-stream";
-    const file: FileBody = { path, size, onProgress: options.onProgress };
+    const file: FileBody = {
+      path,
+      size,
+      onProgress: options.onProgress,
+      signal: this.options.signal,
+    };
     let renewals = 0;
     let reservation = await this.#reserve(fileName, contentType, sha256);
     for (;;) {
@@ -720,6 +741,29 @@ export class PlatformClient {
   // -------------------------------------------------------------------------------------------
   // Requests
 
+  /** Throws AbortedError once the client's signal has fired. */
+  #checkSignal(what: string): void {
+    const signal = this.options.signal;
+    if (signal?.aborted) throw new AbortedError(what, signal.reason);
+  }
+
+  /** The injectable sleep, cut short by the signal. */
+  async #sleep(ms: number, what: string): Promise<void> {
+    const signal = this.options.signal;
+    this.#checkSignal(what);
+    if (signal === undefined) return this.options.sleep(ms);
+    let onAbort: (() => void) | undefined;
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => reject(new AbortedError(what, signal.reason));
+      signal.addEventListener("abort", onAbort, { once: true });
+    });
+    try {
+      await Promise.race([this.options.sleep(ms), aborted]);
+    } finally {
+      signal.removeEventListener("abort", onAbort!);
+    }
+  }
+
   #url(path: string): string {
     return `${this.options.baseUrl}${path}`;
   }
@@ -763,7 +807,7 @@ export class PlatformClient {
     if (remaining <= 0) {
       // Nothing left: whatever the slots say, wait for the new window.
       this.#nextSlot = Math.max(this.#nextSlot, now + untilReset);
-      await this.options.sleep(Math.ceil(untilReset));
+      await this.#sleep(Math.ceil(untilReset), "waiting for the rate-limit window");
       return;
     }
     // Spread what is left evenly over the rest of the window; concurrent requests take
@@ -772,7 +816,7 @@ export class PlatformClient {
     const slot = Math.max(now, this.#nextSlot);
     this.#nextSlot = slot + spacing;
     const wait = Math.ceil(Math.min(slot - now, untilReset));
-    if (wait > 0) await this.options.sleep(wait);
+    if (wait > 0) await this.#sleep(wait, "waiting for the rate-limit window");
   }
 
   #noteHeaders(headers: HeaderBag): void {
@@ -802,6 +846,7 @@ export class PlatformClient {
         headers,
         body,
         dispatcher: this.#dispatcher,
+        ...(this.options.signal ? { signal: this.options.signal } : {}),
         headersTimeout: this.options.timeouts.headersMs,
         bodyTimeout: this.options.timeouts.bodyMs,
       });
@@ -819,7 +864,8 @@ export class PlatformClient {
    */
   async #send(step: Step): Promise<Answer> {
     if (this.#closed) throw new Error("this PlatformClient is closed");
-    const { retry, rateLimit, now, sleep, random } = this.options;
+    const { retry, rateLimit, now, random } = this.options;
+    const sleep = (ms: number) => this.#sleep(ms, step.what);
     let failures = 0;
     let waited = 0;
     let retryAfterMs: number | undefined;
@@ -830,10 +876,13 @@ export class PlatformClient {
       // of the 429 answer must not add a second wait).
       if (!waitedOut) await this.#pace();
       waitedOut = false;
+      this.#checkSignal(step.what);
       let response: { status: number; headers: HeaderBag; text: string };
       try {
         response = await this.#exchange(step);
       } catch (error) {
+        // stopped by the signal (while connecting, sending or reading): never retried
+        this.#checkSignal(step.what);
         if (error instanceof PlatformError) throw error;
         if (errorCode(error) === "UND_ERR_REQ_CONTENT_LENGTH_MISMATCH") {
           throw new PlatformError(

@@ -178,6 +178,30 @@ export class TimeoutError extends PlatformError {
 }
 
 /**
+ * The client's `signal` fired (a deadline passed, the caller gave up): every request, wait and
+ * retry in progress stops with this error, and so does every later call.
+ */
+export class AbortedError extends PlatformError {
+  override readonly code = "aborted";
+  /** What was stopped: a request (`GET /v1/files/{sha256}`) or a wait. */
+  readonly what: string;
+  /** The signal's reason. */
+  readonly reason: unknown;
+
+  constructor(what: string, reason: unknown) {
+    super(`${what} was stopped: ${abortReason(reason)}`, { cause: reason });
+    this.what = what;
+    this.reason = reason;
+  }
+}
+
+function abortReason(reason: unknown): string {
+  if (reason instanceof Error && reason.name === "TimeoutError") return "its deadline passed";
+  if (reason instanceof Error) return reason.message;
+  return reason === undefined ? "aborted" : String(reason);
+}
+
+/**
  * Any other refusal (400 `invalid_request`, 400 `sha256_mismatch`, 409 `upload_missing`, ...):
  * retrying the same request will not help.
  */
@@ -198,6 +222,7 @@ export const ERROR_CODES = Object.freeze([
   "invalid_response",
   "analysis_failed",
   "timeout",
+  "aborted",
   "request_rejected",
 ] as const);
 

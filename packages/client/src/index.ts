@@ -13,6 +13,7 @@ export {
   type WaitOptions,
 } from "./client.js";
 export {
+  AbortedError,
   AnalysisFailedError,
   ERROR_CODES,
   type ErrorCode,

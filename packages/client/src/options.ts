@@ -65,6 +65,13 @@ export interface PlatformClientOptions {
    * `close()` closes it; a dispatcher given here is the caller's to close.
    */
   dispatcher?: Dispatcher;
+  /**
+   * Stops everything the client does when it fires: requests (also while their bodies arrive),
+   * waits between polls and retries, file reads. The call in progress, and every later one,
+   * rejects with `AbortedError`. One signal for a whole run is a deadline for it
+   * (`AbortSignal.timeout(ms)`), however slowly the platform answers.
+   */
+  signal?: AbortSignal;
 }
 
 /** The options in force (the API key is left out: it is kept privately, and never printed). */
@@ -79,6 +86,7 @@ export interface ResolvedOptions {
   readonly random: () => number;
   readonly sleep: (ms: number) => Promise<void>;
   readonly now: () => number;
+  readonly signal: AbortSignal | undefined;
 }
 
 /** This package's version, from its package.json (next to both `src/` and `dist/`). */
@@ -128,6 +136,7 @@ const TOP_KEYS = [
   "sleep",
   "now",
   "dispatcher",
+  "signal",
 ];
 
 function list(keys: readonly string[]): string {
@@ -277,6 +286,11 @@ export function resolveOptions(options: PlatformClientOptions): {
     throw new TypeError("PlatformClient option `dispatcher` must be an undici Dispatcher");
   }
 
+  const signal = options.signal;
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw new TypeError("PlatformClient option `signal` must be an AbortSignal");
+  }
+
   const resolved: ResolvedOptions = Object.freeze({
     baseUrl,
     userAgent,
@@ -287,6 +301,7 @@ export function resolveOptions(options: PlatformClientOptions): {
     random: fn("random", options.random, Math.random),
     sleep: fn("sleep", options.sleep, defaultSleep),
     now: fn("now", options.now, Date.now),
+    signal,
   });
   return { resolved, apiKey, dispatcher };
 }

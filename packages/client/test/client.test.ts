@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import {
+  AbortedError,
   AnalysisFailedError,
   InvalidApiKeyError,
   InvalidResponseError,
@@ -656,5 +657,48 @@ describe("waitForResult", () => {
     expect(error).toMatchObject({ code: "timeout", timeoutMs: 10_000 });
     expect((error as Error).message).toMatch(/still `pending` after 10 s/);
     expect(sleeps).toEqual([3000, 4500, 2500]);
+  });
+});
+
+describe("signal", () => {
+  it("stops a body that arrives a byte at a time, and every later call", async () => {
+    const { client } = await setup(
+      (app) => {
+        app.get("/v1/files/:sha", (_request, reply) => {
+          // headers at once, then one byte of the body every 200 ms: no timeout of undici fires
+          reply.raw.writeHead(200, { "content-type": "application/json" });
+          const timer = setInterval(() => reply.raw.write(" "), 200);
+          reply.raw.on("close", () => clearInterval(timer));
+        });
+      },
+      { signal: AbortSignal.timeout(600) },
+    );
+    const started = performance.now();
+    const error = await client.getFile(SHA_A).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(AbortedError);
+    expect((error as AbortedError).message).toBe(
+      "GET /v1/files/{sha256} was stopped: its deadline passed",
+    );
+    expect(performance.now() - started).toBeLessThan(5_000);
+    await expect(client.getFile(SHA_B)).rejects.toBeInstanceOf(AbortedError);
+  });
+
+  it("cuts a wait between polls short", async () => {
+    const controller = new AbortController();
+    const { client } = await setup(
+      (app) => {
+        app.get("/v1/files/:sha", async () => ({ ...completedFile(SHA_A), status: "pending" }));
+      },
+      {
+        signal: controller.signal,
+        // a real wait: an hour, unless the signal ends it
+        sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms).unref()),
+      },
+    );
+    const waiting = client.waitForResult(SHA_A, { pollMs: 3_600_000 });
+    setTimeout(() => controller.abort(new Error("the caller gave up")), 50);
+    await expect(waiting).rejects.toThrow(
+      `waiting for the analysis of ${SHA_A} was stopped: the caller gave up`,
+    );
   });
 });

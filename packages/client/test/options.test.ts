@@ -90,6 +90,7 @@ describe("PlatformClient options", () => {
       /`dispatcher` must be an undici Dispatcher/,
     ],
     ["timeouts not an object", { timeouts: 5 }, /`timeouts` must be an object/],
+    ["a signal that is not an AbortSignal", { signal: {} }, /`signal` must be an AbortSignal/],
   ];
   it.each(bad)("rejects %s with a TypeError naming it", (_name, override, message) => {
     expect(() => new PlatformClient({ ...BASE, ...override } as PlatformClientOptions)).toThrow(

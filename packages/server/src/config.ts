@@ -49,6 +49,8 @@ export interface ServerConfig {
     secret: string | null;
     /** how old a signed timestamp may be, in seconds */
     toleranceSeconds: number;
+    /** signed deliveries remembered for `toleranceSeconds`, so a replay under a new id is refused */
+    replayCacheMax: number;
   };
   /** the file-analysis platform: results fetched on a miss (`?refresh=true`) and by the sync */
   platform: {
@@ -65,6 +67,7 @@ export interface ServerConfig {
     /** how far back the first run starts */
     lookbackDays: number;
   };
+  limits: RequestLimits;
   /** decisions POSTed to other systems (a SIEM, a chat webhook, a ticketing system) */
   notifications: {
     targets: {
@@ -78,6 +81,28 @@ export interface ServerConfig {
     retry: { baseDelayMs: number; maxDelayMs: number };
     pollMs: number;
     concurrency: number;
+  };
+}
+
+/**
+ * What keeps one client from stalling the others (docs/configuration.md, `limits`): how deep a JSON
+ * body may nest, how long one request may hold the event loop between yields, how many decision
+ * requests one key may have in flight, and when the server sheds load.
+ */
+export interface RequestLimits {
+  /** deepest nesting of arrays and objects in a JSON body, checked before it is parsed */
+  jsonDepth: number;
+  /** longest run of one request's work (parsing a large body, deciding batch items) between yields */
+  sliceMs: number;
+  /** decision requests in flight per API key (per client address without keys); more get 429 */
+  inFlightPerKey: number;
+  /** `@fastify/under-pressure` thresholds; 0 turns one off */
+  pressure: {
+    maxEventLoopDelayMs: number;
+    maxHeapUsedBytes: number;
+    maxRssBytes: number;
+    /** the `Retry-After` of a shed request */
+    retryAfterSeconds: number;
   };
 }
 
@@ -189,6 +214,26 @@ export const CONFIG_SCHEMA = {
       properties: {
         secret: { type: ["string", "null"], minLength: 16 },
         toleranceSeconds: { type: "integer", minimum: 1, maximum: 86_400 },
+        replayCacheMax: { type: "integer", minimum: 1_000, maximum: 10_000_000 },
+      },
+    },
+    limits: {
+      type: "object",
+      additionalProperties: false,
+      properties: {
+        jsonDepth: { type: "integer", minimum: 8, maximum: 1_000 },
+        sliceMs: { type: "number", minimum: 1, maximum: 1_000 },
+        inFlightPerKey: { type: "integer", minimum: 1, maximum: 100_000 },
+        pressure: {
+          type: "object",
+          additionalProperties: false,
+          properties: {
+            maxEventLoopDelayMs: { type: "integer", minimum: 0, maximum: 60_000 },
+            maxHeapUsedBytes: { type: "integer", minimum: 0 },
+            maxRssBytes: { type: "integer", minimum: 0 },
+            retryAfterSeconds: { type: "integer", minimum: 1, maximum: 3_600 },
+          },
+        },
       },
     },
     platform: {
@@ -283,9 +328,20 @@ export function defaultConfig(): ServerConfig {
       maxBatch: 1_000,
     },
     auth: { keys: [] },
-    webhook: { secret: null, toleranceSeconds: 300 },
+    webhook: { secret: null, toleranceSeconds: 300, replayCacheMax: 100_000 },
     platform: null,
     sync: { enabled: false, intervalMs: 300_000, lookbackDays: 30 },
+    limits: {
+      jsonDepth: 64,
+      sliceMs: 10,
+      inFlightPerKey: 64,
+      pressure: {
+        maxEventLoopDelayMs: 500,
+        maxHeapUsedBytes: 0,
+        maxRssBytes: 0,
+        retryAfterSeconds: 5,
+      },
+    },
     notifications: {
       targets: [],
       retry: { baseDelayMs: 1_000, maxDelayMs: 300_000 },

@@ -1,3 +1,4 @@
+import { setImmediate as yieldToLoop } from "node:timers/promises";
 import type { Decision, InputFormat, Ruleset } from "@clearance/engine";
 import { INPUT_FORMATS, toCanonical } from "@clearance/engine";
 import { AuditUnavailableError } from "./audit/backend.js";
@@ -125,28 +126,51 @@ export class DecisionService {
 
   /**
    * Decides every item; an item with bad input gets its own problem, the others are recorded in the
-   * same group commits. If the log cannot record, the whole batch is refused.
+   * same group commits. If the log cannot record, the whole batch is refused. Items are decided in
+   * slices of at most `sliceMs`, yielding to the event loop in between, so that a large batch
+   * never holds other requests up for longer than a slice.
    */
   async decideBatch(
     items: readonly DecisionRequest[],
     meta: RequestMeta,
+    options: { sliceMs?: number } = {},
   ): Promise<
     (DecisionAnswer | { error: { code: string; detail: string; problems: unknown[] } })[]
   > {
-    const prepared = items.map((item, i) => {
-      try {
-        return this.prepare(item, meta, `/items/${i}`);
-      } catch (error) {
-        if (!(error instanceof ProblemError)) throw error;
-        this.metrics.rejected.inc({ code: error.code });
-        return {
-          error: { code: error.code, detail: error.detail, problems: error.problems },
-        };
+    const sliceMs = options.sliceMs ?? Number.POSITIVE_INFINITY;
+    const answers: Promise<
+      DecisionAnswer | { error: { code: string; detail: string; problems: unknown[] } }
+    >[] = [];
+    let sliceStart = performance.now();
+    try {
+      for (const [i, item] of items.entries()) {
+        let prepared: Prepared;
+        try {
+          prepared = this.prepare(item, meta, `/items/${i}`);
+        } catch (error) {
+          if (!(error instanceof ProblemError)) throw error;
+          this.metrics.rejected.inc({ code: error.code });
+          answers.push(
+            Promise.resolve({
+              error: { code: error.code, detail: error.detail, problems: error.problems },
+            }),
+          );
+          continue;
+        }
+        const recorded = this.record(prepared);
+        // handled now, inspected below: a failure while this loop yields must not go unhandled
+        recorded.catch(() => {});
+        answers.push(recorded);
+        if (performance.now() - sliceStart >= sliceMs) {
+          await yieldToLoop();
+          sliceStart = performance.now();
+        }
       }
-    });
-    const settled = await Promise.allSettled(
-      prepared.map((p) => ("answer" in p ? this.record(p) : Promise.resolve(p))),
-    );
+    } finally {
+      // on a bug, the entries already queued still settle before the error is answered
+      if (answers.length < items.length) await Promise.allSettled(answers);
+    }
+    const settled = await Promise.allSettled(answers);
     const failed = settled.find((s) => s.status === "rejected");
     if (failed) throw (failed as PromiseRejectedResult).reason;
     return settled.map((s) => (s as PromiseFulfilledResult<DecisionAnswer>).value);

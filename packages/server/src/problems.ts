@@ -5,6 +5,12 @@
  */
 export const PROBLEMS = Object.freeze({
   malformed_json: { status: 400, title: "The request body is not valid JSON" },
+  invalid_utf8: { status: 400, title: "The request body is not valid UTF-8" },
+  json_too_deep: { status: 400, title: "The request body nests deeper than the limit" },
+  forbidden_key: {
+    status: 400,
+    title: "The request body has a key that could change object prototypes",
+  },
   invalid_request: { status: 400, title: "The request does not match the endpoint's schema" },
   invalid_result: { status: 400, title: "The analysis result is invalid" },
   invalid_context: { status: 400, title: "The request context is invalid" },
@@ -18,6 +24,10 @@ export const PROBLEMS = Object.freeze({
   body_too_large: { status: 413, title: "The request body is larger than the limit" },
   batch_too_large: { status: 413, title: "The batch has more items than the limit" },
   unsupported_media_type: { status: 415, title: "The request body must be JSON" },
+  too_many_in_flight: {
+    status: 429,
+    title: "Too many decision requests of this key are in flight; retry after one finishes",
+  },
   reload_failed: {
     status: 422,
     title: "The new rules do not compile; the previous rules are still served",
@@ -39,6 +49,7 @@ export const PROBLEMS = Object.freeze({
     status: 503,
     title: "The platform cannot be reached or is rate limiting; try again later",
   },
+  server_busy: { status: 503, title: "The server is overloaded and sheds load; try again later" },
 } as const);
 
 export type ProblemCode = keyof typeof PROBLEMS;

@@ -14,7 +14,11 @@ export const WEBHOOK_HEADERS = Object.freeze({
   signature: "x-platform-signature",
 });
 
-export function signWebhook(secret: string, timestamp: number | string, body: string): string {
+export function signWebhook(
+  secret: string,
+  timestamp: number | string,
+  body: string | Uint8Array,
+): string {
   return `sha256=${createHmac("sha256", secret).update(`${timestamp}.`).update(body).digest("hex")}`;
 }
 
@@ -30,9 +34,9 @@ export interface WebhookCheck {
  */
 export function checkWebhook(
   headers: Readonly<Record<string, string | string[] | undefined>>,
-  rawBody: string,
+  rawBody: string | Uint8Array,
   check: WebhookCheck,
-): string | null {
+): { delivery: string | null; signature: string | null; timestamp: number | null } {
   const header = (name: string) => {
     const v = headers[name];
     return Array.isArray(v) ? v[0] : v;
@@ -43,7 +47,7 @@ export function checkWebhook(
       "invalid_request",
       "the `X-Platform-Delivery` header must be 1 to 128 letters, digits or `._:-`",
     );
-  if (check.secret === null) return delivery;
+  if (check.secret === null) return { delivery, signature: null, timestamp: null };
 
   const timestamp = header(WEBHOOK_HEADERS.timestamp);
   const signature = header(WEBHOOK_HEADERS.signature);
@@ -72,7 +76,59 @@ export function checkWebhook(
       "invalid_request",
       "the `X-Platform-Delivery` header is required with signed deliveries (it is how replays are recognised)",
     );
-  return delivery;
+  return { delivery, signature, timestamp: Number(timestamp) };
+}
+
+/**
+ * Signed deliveries seen within the time window, by signature (an HMAC of `<timestamp>.<body>`, so
+ * one entry per signed content). A captured delivery can be sent again only with its own timestamp
+ * and signature, so within the window its signature is here: sent under another delivery id, it
+ * is a replay. The platform's own retries are signed again at each attempt, and reuse their id.
+ * Entries leave when their timestamp leaves the window; at most `max` are kept.
+ */
+export class ReplayCache {
+  readonly #seen = new Map<string, { delivery: string; expiresMs: number }>();
+
+  constructor(
+    readonly max: number,
+    readonly toleranceSeconds: number,
+  ) {}
+
+  get size(): number {
+    return this.#seen.size;
+  }
+
+  /**
+   * Remembers a verified delivery. Returns the id it was first received under when the same
+   * signed content came before with another id, "full" when no room is left, else undefined.
+   */
+  remember(
+    signature: string,
+    delivery: string,
+    timestamp: number,
+    nowMs: number,
+  ): string | "full" | undefined {
+    const seen = this.#seen.get(signature);
+    if (seen !== undefined && seen.expiresMs > nowMs)
+      return seen.delivery === delivery ? undefined : seen.delivery;
+    this.#expire(nowMs, false);
+    if (this.#seen.size >= this.max) this.#expire(nowMs, true);
+    if (this.#seen.size >= this.max) return "full";
+    this.#seen.delete(signature);
+    this.#seen.set(signature, {
+      delivery,
+      expiresMs: (timestamp + this.toleranceSeconds) * 1000,
+    });
+    return undefined;
+  }
+
+  /** Drops expired entries: from the oldest until a live one, or (`all`) every one. */
+  #expire(nowMs: number, all: boolean): void {
+    for (const [signature, { expiresMs }] of this.#seen) {
+      if (expiresMs <= nowMs) this.#seen.delete(signature);
+      else if (!all) return;
+    }
+  }
 }
 
 /**

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { signWebhook, WEBHOOK_HEADERS } from "../src/webhook.js";
+import { ReplayCache, signWebhook, WEBHOOK_HEADERS } from "../src/webhook.js";
 import { example, makeApp, type TestApp } from "./helpers.js";
 
 const SECRET = "whsec-0123456789abcdef";
@@ -141,27 +141,87 @@ describe("signed webhooks", () => {
       delivery: "dlv-original",
       data: example("malware"),
     });
-    const first = await t.app.inject({
-      method: "POST",
-      url,
-      payload: envelope,
-      headers: signed(envelope, { delivery: "dlv-original" }),
-    });
+    const headers = signed(envelope, { delivery: "dlv-original" });
+    const first = await t.app.inject({ method: "POST", url, payload: envelope, headers });
     expect(first.statusCode).toBe(200);
     const before = await count();
+    // the captured delivery as it was (timestamp, signature, body), under a new id
     const replay = await t.app.inject({
       method: "POST",
       url,
       payload: envelope,
-      headers: signed(envelope, { delivery: "dlv-forged" }),
+      headers: { ...headers, [WEBHOOK_HEADERS.delivery]: "dlv-forged" },
     });
-    expect(replay.statusCode).toBe(401);
-    expect(replay.json().detail).toContain("differs from the signed body's `delivery`");
+    expect(replay.statusCode).toBe(409);
+    expect(replay.json()).toMatchObject({ code: "replayed_delivery" });
+    expect(replay.json().detail).toContain("already received as `dlv-original`");
+    // never seen before (after a restart, say): the signed `delivery` must match the header
+    const other = JSON.stringify({
+      event: "analysis.completed",
+      delivery: "dlv-other",
+      data: example("malware"),
+    });
+    const mismatched = await t.app.inject({
+      method: "POST",
+      url,
+      payload: other,
+      headers: signed(other, { delivery: "dlv-forged-2" }),
+    });
+    expect(mismatched.statusCode).toBe(401);
+    expect(mismatched.json().detail).toContain("differs from the signed body's `delivery`");
     expect(await count()).toBe(before);
   });
 
+  test("a captured bare result sent again within the window is refused, under a new id or its own", async () => {
+    // no `delivery` in the body: only the replay cache can tell a replay from a new delivery
+    const body = JSON.stringify(example("ransomware"));
+    const headers = signed(body, { delivery: "bare-1" });
+    const first = await t.app.inject({ method: "POST", url, payload: body, headers });
+    expect(first.statusCode).toBe(200);
+    const before = await count();
+    const underNewId = await t.app.inject({
+      method: "POST",
+      url,
+      payload: body,
+      headers: { ...headers, [WEBHOOK_HEADERS.delivery]: "bare-2" },
+    });
+    expect(underNewId.statusCode).toBe(409);
+    expect(underNewId.json()).toMatchObject({
+      code: "replayed_delivery",
+      detail:
+        "this signed delivery was already received as `bare-1`; sent again as `bare-2` it is a replay",
+    });
+    const underItsId = await t.app.inject({ method: "POST", url, payload: body, headers });
+    expect(underItsId.statusCode).toBe(409);
+    expect(underItsId.json().detail).toBe("delivery `bare-1` was already received and decided");
+    expect(await count()).toBe(before);
+  });
+
+  test("a signed body that is not UTF-8 is refused as such, its signature being right", async () => {
+    const bytes = Buffer.from(
+      JSON.stringify({ event: "analysis.completed", data: example("minimal") }),
+    );
+    bytes[bytes.indexOf("sha256") + 2] = 0xc0;
+    const ts = Math.floor(Date.now() / 1000);
+    const res = await t.app.inject({
+      method: "POST",
+      url,
+      payload: bytes,
+      headers: {
+        "content-type": "application/json",
+        [WEBHOOK_HEADERS.timestamp]: String(ts),
+        [WEBHOOK_HEADERS.signature]: signWebhook(SECRET, ts, bytes),
+        [WEBHOOK_HEADERS.delivery]: "utf8-1",
+      },
+    });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().code).toBe("invalid_utf8");
+  });
+
   test("a delivery refused for bad input can be retried with the same id once fixed", async () => {
-    const bad = JSON.stringify({ event: "analysis.completed", data: { sha256: "zz" } });
+    const envelope = (data: unknown) =>
+      JSON.stringify({ event: "analysis.completed", delivery: "retry-1", data });
+    const bad = envelope({ sha256: "zz" });
     const r1 = await t.app.inject({
       method: "POST",
       url,
@@ -169,7 +229,7 @@ describe("signed webhooks", () => {
       headers: signed(bad, { delivery: "retry-1" }),
     });
     expect(r1.statusCode).toBe(400);
-    const good = JSON.stringify({ event: "analysis.completed", data: example("malware") });
+    const good = envelope(example("malware"));
     const r2 = await t.app.inject({
       method: "POST",
       url,
@@ -237,5 +297,29 @@ describe("unsigned webhooks (no secret configured)", () => {
       headers: { "content-type": "text/plain" },
     });
     expect(res.statusCode).toBe(415);
+  });
+});
+
+describe("the replay cache", () => {
+  const now = 1_800_000_000_000;
+  const ts = now / 1000;
+
+  test("remembers a signature for its time window, and the id it came with", () => {
+    const cache = new ReplayCache(1_000, 300);
+    expect(cache.remember("sig-a", "d1", ts, now)).toBeUndefined();
+    expect(cache.remember("sig-a", "d1", ts, now + 1_000)).toBeUndefined(); // a retry: its own id
+    expect(cache.remember("sig-a", "d2", ts, now + 1_000)).toBe("d1");
+    // once the timestamp is out of the window the signature is refused as stale anyway
+    expect(cache.remember("sig-a", "d2", ts, now + 300_001)).toBeUndefined();
+  });
+
+  test("holds at most `max` live entries, and makes room as they expire", () => {
+    const cache = new ReplayCache(1_000, 300);
+    for (let i = 0; i < 1_000; i++)
+      expect(cache.remember(`s${i}`, `d${i}`, ts, now)).toBeUndefined();
+    expect(cache.remember("one-more", "dx", ts, now)).toBe("full");
+    expect(cache.size).toBe(1_000);
+    expect(cache.remember("one-more", "dx", ts + 10, now + 300_000)).toBeUndefined();
+    expect(cache.size).toBe(1);
   });
 });

@@ -1,5 +1,5 @@
 import { basename } from "node:path";
-import { PlatformClient, PlatformError } from "@clearance/client";
+import { AbortedError, PlatformClient, PlatformError, TimeoutError } from "@clearance/client";
 import type { AnalysisResult, Ruleset } from "@clearance/engine";
 import { readJson } from "../io.js";
 import { CliError, type Output, paint } from "../output.js";
@@ -11,6 +11,7 @@ export interface GateOptions {
   server?: string;
   platform?: string;
   context?: string;
+  /** the deadline of the whole run: uploads, analyses, decisions and every body read */
   timeoutMs: number;
   reviewExit: number;
   json: boolean;
@@ -45,6 +46,7 @@ export function gateExitCode(outcomes: readonly GateOutcome[], reviewExit: numbe
 type Decider = (
   result: AnalysisResult,
   context: unknown,
+  sha256: string,
 ) => Promise<Omit<GateOutcome, "file" | "sha256" | "error">>;
 
 function localDecider(ruleset: Ruleset): Decider {
@@ -54,9 +56,13 @@ function localDecider(ruleset: Ruleset): Decider {
   };
 }
 
-function serverDecider(url: string, key: string | undefined, timeoutMs: number): Decider {
+/**
+ * Decides through a server. Its answer counts only when it is a recorded decision for this file: a
+ * decision, a `decisionId`, and the file's own SHA-256. Anything else fails the file, never allows it.
+ */
+function serverDecider(url: string, key: string | undefined, deadline: Deadline): Decider {
   const endpoint = `${url.replace(/\/+$/, "")}/v1/decisions`;
-  return async (result, context) => {
+  return async (result, context, sha256) => {
     let res: Response;
     try {
       res = await fetch(endpoint, {
@@ -70,12 +76,18 @@ function serverDecider(url: string, key: string | undefined, timeoutMs: number):
           source: "gate",
           ...(context === undefined ? {} : { context }),
         }),
-        signal: AbortSignal.timeout(timeoutMs),
+        signal: deadline.signal,
       });
     } catch (error) {
+      if (deadline.signal.aborted) throw deadlineError(deadline, "asking the Clearance server");
       throw new Error(`cannot reach the Clearance server at ${url}: ${(error as Error).message}`);
     }
-    const body = (await res.json().catch(() => null)) as Record<string, unknown> | null;
+    // the same signal stops a body that arrives slowly, not only a late answer
+    const body = (await res.json().catch(() => {
+      if (deadline.signal.aborted)
+        throw deadlineError(deadline, "reading the Clearance server's answer");
+      return null;
+    })) as Record<string, unknown> | null;
     if (!res.ok || body === null)
       throw new Error(
         `the Clearance server answered ${res.status}${body && typeof body.detail === "string" ? `: ${body.detail}` : ""}`,
@@ -83,13 +95,34 @@ function serverDecider(url: string, key: string | undefined, timeoutMs: number):
     const decision = body.decision;
     if (decision !== "allow" && decision !== "deny" && decision !== "review")
       throw new Error("the Clearance server's answer has no decision");
+    if (typeof body.decisionId !== "string" || body.decisionId === "")
+      throw new Error(
+        `the Clearance server's answer (\`${decision}\`) has no \`decisionId\`: it was not recorded, so it does not count`,
+      );
+    if (typeof body.sha256 !== "string" || body.sha256.toLowerCase() !== sha256)
+      throw new Error(
+        `the Clearance server's answer is for another file (\`${String(body.sha256).slice(0, 64)}\`, not \`${sha256}\`)`,
+      );
     return {
       decision,
       rule: typeof body.rule === "string" ? body.rule : null,
       reason: typeof body.reason === "string" ? body.reason : null,
-      decisionId: typeof body.decisionId === "string" ? body.decisionId : null,
+      decisionId: body.decisionId,
     };
   };
+}
+
+/** The end of the whole run (`--timeout`): one signal that every request and wait listens to. */
+interface Deadline {
+  signal: AbortSignal;
+  /** epoch milliseconds */
+  at: number;
+  /** as given, for messages: `8s` */
+  text: string;
+}
+
+function deadlineError(deadline: Deadline, doing: string): Error {
+  return new Error(`the gate's deadline (--timeout ${deadline.text}) passed while ${doing}`);
 }
 
 /** One file: hash, upload when the platform does not know it, wait for the analysis, decide. */
@@ -98,18 +131,10 @@ async function gateFile(
   client: PlatformClient,
   decide: Decider,
   context: unknown,
-  timeoutMs: number,
+  deadline: Deadline,
   progress: (line: string | null) => void,
 ): Promise<GateOutcome> {
-  const outcome: GateOutcome = {
-    file,
-    sha256: null,
-    decision: null,
-    rule: null,
-    reason: null,
-    decisionId: null,
-    error: null,
-  };
+  const outcome = notDecided(file);
   try {
     const up = await client.upload(file, {
       onProgress: (sent, total) =>
@@ -119,20 +144,51 @@ async function gateFile(
     progress(`${basename(file)}: waiting for the analysis`);
     const found = up.skipped
       ? up
-      : await client.waitForResult(up.sha256, { timeoutMs, pollMs: 500, maxPollMs: 10_000 });
+      : await client.waitForResult(up.sha256, {
+          timeoutMs: Math.max(0, deadline.at - Date.now()),
+          pollMs: 500,
+          maxPollMs: 10_000,
+        });
     const result = found.result;
     if (!result.ok)
       throw new Error(
         `the platform's result cannot be decided: ${result.problems.map((p) => `${p.pointer || "/"} ${p.message}`).join("; ")}`,
       );
-    Object.assign(outcome, await decide(result.result, context));
+    if (deadline.signal.aborted) throw deadlineError(deadline, "deciding");
+    Object.assign(outcome, await decide(result.result, context, up.sha256));
   } catch (error) {
     outcome.error =
-      error instanceof PlatformError ? `the platform: ${error.message}` : (error as Error).message;
+      error instanceof AbortedError
+        ? deadlineError(deadline, `waiting for the platform (${error.what})`).message
+        : error instanceof TimeoutError
+          ? deadlineError(deadline, "waiting for the analysis").message
+          : error instanceof PlatformError
+            ? `the platform: ${error.message}`
+            : (error as Error).message;
   } finally {
     progress(null);
   }
   return outcome;
+}
+
+function notDecided(file: string): GateOutcome {
+  return {
+    file,
+    sha256: null,
+    decision: null,
+    rule: null,
+    reason: null,
+    decisionId: null,
+    error: null,
+  };
+}
+
+/** 8000 -> "8s", 600000 -> "10m", as `--timeout` takes it. */
+function formatDuration(ms: number): string {
+  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
+  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
+  if (ms % 1_000 === 0) return `${ms / 1_000}s`;
+  return `${ms}ms`;
 }
 
 function annotation(o: GateOutcome): string {
@@ -172,19 +228,33 @@ export async function gateCommand(
       "with `clearance sim`, the key is sim_key_full",
     );
   const context = options.context ? readJson(options.context, "context") : undefined;
+  // one signal for the whole run: every request, wait and body read stops when it fires
+  const deadline: Deadline = {
+    signal: AbortSignal.timeout(options.timeoutMs),
+    at: Date.now() + options.timeoutMs,
+    text: formatDuration(options.timeoutMs),
+  };
   const decide = options.server
-    ? serverDecider(options.server, env.CLEARANCE_SERVER_KEY, options.timeoutMs)
+    ? serverDecider(options.server, env.CLEARANCE_SERVER_KEY, deadline)
     : localDecider(loadRulesWithDiagnostics(output, options.rules ?? "rules").ruleset);
 
-  const client = new PlatformClient({ baseUrl: platformUrl, apiKey: platformKey });
+  const client = new PlatformClient({
+    baseUrl: platformUrl,
+    apiKey: platformKey,
+    signal: deadline.signal,
+  });
   const outcomes: GateOutcome[] = [];
   try {
-    for (const file of files)
+    for (const file of files) {
+      if (deadline.signal.aborted) {
+        const error = deadlineError(deadline, "gating the files before it").message;
+        outcomes.push({ ...notDecided(file), error });
+        continue;
+      }
       outcomes.push(
-        await gateFile(file, client, decide, context, options.timeoutMs, (line) =>
-          output.status?.(line),
-        ),
+        await gateFile(file, client, decide, context, deadline, (line) => output.status?.(line)),
       );
+    }
   } finally {
     await client.close();
   }

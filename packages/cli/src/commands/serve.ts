@@ -37,18 +37,41 @@ export function readConfig(path: string | undefined, env: Env): Readonly<ServerC
   }
 }
 
+/** The flags that override configuration keys, for messages about them. */
+const FLAGS = { host: "server.host", port: "server.port", rules: "rules.dir" } as const;
+
 function withOverrides(
   config: Readonly<ServerConfig>,
   o: ServeOptions,
   env: Env,
 ): Readonly<ServerConfig> {
   if (o.host === undefined && o.port === undefined && o.rules === undefined) return config;
+  for (const flag of ["host", "rules"] as const)
+    if (o[flag]?.trim() === "")
+      throw new CliError(
+        `\`--${flag}\` must not be empty`,
+        flag === "host"
+          ? "pass a listen address, for example `--host 127.0.0.1`"
+          : "pass a rule directory, for example `--rules rules`",
+      );
   const plain = structuredClone(config) as ServerConfig;
   if (o.host !== undefined) plain.server.host = o.host;
   if (o.port !== undefined) plain.server.port = o.port;
   if (o.rules !== undefined) plain.rules.dir = o.rules;
-  return resolveConfig(plain, { env });
+  try {
+    return resolveConfig(plain, { env });
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    // name the flag rather than the key it overrides
+    let message = error.message;
+    for (const [flag, key] of Object.entries(FLAGS))
+      message = message.replaceAll(`\`${key}\``, `\`--${flag}\` (\`${key}\`)`);
+    throw new CliError(`invalid option: ${message}`, "see `clearance serve --help`");
+  }
 }
+
+/** Errors of `listen` that say the address is wrong, not that Clearance is. */
+const ADDRESS_ERRORS = new Set(["ENOTFOUND", "EAI_AGAIN", "EADDRNOTAVAIL", "EACCES", "EINVAL"]);
 
 /** Serves until SIGTERM or SIGINT; SIGHUP reloads the rules. */
 export async function serveCommand(
@@ -106,10 +129,16 @@ export async function serveCommand(
         error.message,
         "check `audit` in the configuration (docs/configuration.md)",
       );
-    if ((error as NodeJS.ErrnoException).code === "EADDRINUSE")
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "EADDRINUSE")
       throw new CliError(
         `port ${config.server.port} on ${config.server.host} is already in use`,
         "stop the other server or pass --port",
+      );
+    if (code !== undefined && ADDRESS_ERRORS.has(code))
+      throw new CliError(
+        `cannot listen on \`${config.server.host}\` port ${config.server.port}: ${code}`,
+        "pass an address of this machine with --host (or `server.host`), such as `127.0.0.1` or `0.0.0.0`",
       );
     throw error;
   }

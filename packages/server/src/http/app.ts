@@ -1,11 +1,19 @@
 import swagger from "@fastify/swagger";
+import underPressure from "@fastify/under-pressure";
 import { Ajv } from "ajv";
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type {
+  FastifyError,
+  FastifyInstance,
+  FastifyReply,
+  FastifyRequest,
+  RawRequestDefaultExpression,
+} from "fastify";
 import fp from "fastify-plugin";
 import { bearerToken, hasScope, type Scope } from "../auth.js";
 import { PROBLEMS, type ProblemCode, type ProblemDetail, ProblemError } from "../problems.js";
 import type { Services } from "../services.js";
 import { VERSION } from "../version.js";
+import { readJsonBody } from "./json-body.js";
 import { auditRoutes } from "./routes/audit.js";
 import { decisionRoutes } from "./routes/decisions.js";
 import { healthRoutes } from "./routes/health.js";
@@ -20,10 +28,14 @@ declare module "fastify" {
   interface FastifyRequest {
     /** the API key id that authenticated the request; null without keys */
     requester: string | null;
+    /** the JSON body as text, when it was parsed whole: stored as the input snapshot */
+    rawJson?: string;
   }
   interface FastifyContextConfig {
     /** the request needs a key with any of these scopes (`admin` has them all) */
     scopes?: readonly Scope[];
+    /** counts against `limits.inFlightPerKey` (the decision routes) */
+    limitInFlight?: boolean;
   }
 }
 
@@ -39,6 +51,17 @@ export function sendProblem(
   problems: readonly ProblemDetail[] = [],
   headers: Record<string, string> = {},
 ): FastifyReply {
+  return reply.send(problemBody(reply, code, detail, problems, headers));
+}
+
+/** Sets the status, headers and content type of a problem answer; returns its body, unsent. */
+function problemBody(
+  reply: FastifyReply,
+  code: ProblemCode,
+  detail: string,
+  problems: readonly ProblemDetail[] = [],
+  headers: Record<string, string> = {},
+): Record<string, unknown> {
   const { status, title } = PROBLEMS[code];
   reply.server.clearance.metrics.rejected.inc({ code });
   const body: Record<string, unknown> = {
@@ -50,12 +73,12 @@ export function sendProblem(
     instance: reply.request.url,
   };
   if (problems.length > 0) body.problems = problems;
-  return reply
+  reply
     .code(status)
     .headers(headers)
     .type("application/problem+json; charset=utf-8")
-    .serializer(JSON.stringify)
-    .send(body);
+    .serializer(JSON.stringify);
+  return body;
 }
 
 function validationProblems(error: FastifyError): ProblemDetail[] {
@@ -125,6 +148,74 @@ function handleError(
   );
 }
 
+/** Routes that answer under pressure: monitoring must see an overloaded server as it is. */
+const NEVER_SHED = new Set(["/healthz", "/readyz", "/metrics"]);
+
+/**
+ * `@fastify/under-pressure`: above a threshold (`limits.pressure`), requests are answered `503
+ * server_busy` with `Retry-After` before their body is read, except the health and metrics routes.
+ */
+async function registerLoadShedding(fastify: FastifyInstance, services: Services): Promise<void> {
+  const p = services.config.limits.pressure;
+  const retryAfter = String(p.retryAfterSeconds);
+  const what: Record<string, (value: number) => string> = {
+    eventLoopDelay: (v) =>
+      `the event loop is delayed by ${Math.round(v)} ms (\`limits.pressure.maxEventLoopDelayMs\` is ${p.maxEventLoopDelayMs})`,
+    heapUsedBytes: (v) =>
+      `the heap holds ${v} bytes (\`limits.pressure.maxHeapUsedBytes\` is ${p.maxHeapUsedBytes})`,
+    rssBytes: (v) =>
+      `the process holds ${v} bytes (\`limits.pressure.maxRssBytes\` is ${p.maxRssBytes})`,
+  };
+  await fastify.register(underPressure, {
+    maxEventLoopDelay: p.maxEventLoopDelayMs,
+    maxHeapUsedBytes: p.maxHeapUsedBytes,
+    maxRssBytes: p.maxRssBytes,
+    retryAfter: p.retryAfterSeconds,
+    pressureHandler: (request, reply, type, value) => {
+      if (NEVER_SHED.has(request.routeOptions.url ?? "")) return; // answered as usual
+      const why = what[type]?.(value ?? 0) ?? `the server is under pressure (${type})`;
+      // a body returned here is sent by the plugin; its type says void, its code sends it
+      return problemBody(reply, "server_busy", `${why}; retry in ${retryAfter} s`, [], {
+        "retry-after": retryAfter,
+      }) as unknown as undefined;
+    },
+  });
+}
+
+/**
+ * At most `limit` decision requests in flight per API key (per client address without keys): one
+ * client cannot hold every slot of the event loop and the audit queue. Counted from the request's
+ * arrival (before its body is read) until its answer is sent or its connection closes.
+ */
+function limitInFlight(fastify: FastifyInstance, limit: number): void {
+  const inFlight = new Map<string, number>();
+  fastify.addHook("onRequest", async (request, reply) => {
+    if (request.routeOptions.config.limitInFlight !== true) return;
+    const who = request.requester === null ? `address ${request.ip}` : `key ${request.requester}`;
+    const now = inFlight.get(who) ?? 0;
+    if (now >= limit)
+      return sendProblem(
+        reply,
+        "too_many_in_flight",
+        `${request.requester === null ? `this client (\`${request.ip}\`)` : `this key (\`${request.requester}\`)`} has ${now} decision requests in flight; the limit is ${limit} (\`limits.inFlightPerKey\`)`,
+        [],
+        { "retry-after": "1" },
+      );
+    inFlight.set(who, now + 1);
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      const left = (inFlight.get(who) ?? 1) - 1;
+      if (left <= 0) inFlight.delete(who);
+      else inFlight.set(who, left);
+    };
+    // 'close' comes after the answer is sent, or when the client goes away first
+    reply.raw.once("close", release);
+    reply.raw.once("finish", release);
+  });
+}
+
 /** Body validation is strict (no coercion, no silently dropped keys); query strings are coerced. */
 function validatorCompilers(): {
   body: Ajv;
@@ -161,6 +252,30 @@ async function clearanceApp(fastify: FastifyInstance, options: AppOptions): Prom
   fastify.addSchema(problemSchema);
   // every endpoint takes JSON; a text body is refused (415) rather than read as a string
   fastify.removeContentTypeParser("text/plain");
+  // JSON is checked (UTF-8, depth, prototype keys) before and while it is parsed, and a body
+  // larger than `server.bodyLimit` (a batch) is parsed in pieces between which other requests run
+  const limits = services.config.limits;
+  const jsonOptions = {
+    maxDepth: limits.jsonDepth,
+    pieceBytes: services.config.server.bodyLimit,
+    sliceMs: limits.sliceMs,
+    names: { maxDepth: "limits.jsonDepth", pieceBytes: "server.bodyLimit" },
+  };
+  fastify.removeContentTypeParser("application/json");
+  fastify.addContentTypeParser(
+    "application/json",
+    async (request: FastifyRequest, payload: RawRequestDefaultExpression) => {
+      const declared = Number(request.headers["content-length"]);
+      const parsed = await readJsonBody(
+        payload,
+        Number.isSafeInteger(declared) && declared >= 0 ? declared : undefined,
+        request.routeOptions.bodyLimit ?? services.config.server.bodyLimit,
+        jsonOptions,
+      );
+      if (parsed.text !== undefined) request.rawJson = parsed.text;
+      return parsed.value;
+    },
+  );
 
   await fastify.register(swagger, {
     openapi: {
@@ -181,6 +296,7 @@ async function clearanceApp(fastify: FastifyInstance, options: AppOptions): Prom
   });
 
   fastify.setErrorHandler(handleError);
+  await registerLoadShedding(fastify, services);
   fastify.setNotFoundHandler((request, reply) =>
     sendProblem(reply, "not_found", `no route \`${request.method} ${request.url.split("?")[0]}\``),
   );
@@ -208,6 +324,8 @@ async function clearanceApp(fastify: FastifyInstance, options: AppOptions): Prom
       );
     request.requester = key.id;
   });
+
+  limitInFlight(fastify, limits.inFlightPerKey);
 
   fastify.addHook("onResponse", async (request, reply) => {
     services.metrics.requestDuration.observe(

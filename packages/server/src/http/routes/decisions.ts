@@ -21,31 +21,14 @@ interface DecisionBody {
 /** Batches are larger than single requests; their body limit grows with the item limit. */
 const BATCH_BYTES_PER_ITEM = 16_384;
 
-declare module "fastify" {
-  interface FastifyRequest {
-    /** the JSON body as received (routes of this plugin only): stored as the input snapshot */
-    rawJson?: string;
-  }
-}
-
 export async function decisionRoutes(fastify: FastifyInstance): Promise<void> {
   const { decisions, audit, config } = fastify.clearance;
-
-  // Parsed as fastify always does (prototype poisoning refused), but the text is kept: the audit
-  // log stores it as the input snapshot instead of serialising the parsed body again.
-  const parseJson = fastify.getDefaultJsonParser("error", "error");
-  fastify.addContentTypeParser("application/json", { parseAs: "string" }, (request, body, done) => {
-    const text = body as string;
-    // the parser skips a byte-order mark; the stored text must be plain JSON.parse's JSON too
-    request.rawJson = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
-    parseJson(request, text, done);
-  });
 
   fastify.post<{ Body: DecisionBody }>(
     "/v1/decisions",
     {
       bodyLimit: config.server.bodyLimit,
-      config: { scopes: ["decide"] },
+      config: { scopes: ["decide"], limitInFlight: true },
       schema: {
         summary: "Decide one analysis result",
         description:
@@ -64,7 +47,10 @@ export async function decisionRoutes(fastify: FastifyInstance): Promise<void> {
             },
           },
         },
-        response: { 200: decisionAnswerSchema, ...problemResponses(400, 401, 403, 413, 415, 503) },
+        response: {
+          200: decisionAnswerSchema,
+          ...problemResponses(400, 401, 403, 413, 415, 429, 503),
+        },
       },
     },
     async (request) => {
@@ -82,7 +68,7 @@ export async function decisionRoutes(fastify: FastifyInstance): Promise<void> {
     "/v1/decisions/batch",
     {
       bodyLimit: Math.max(config.server.bodyLimit, batchLimit * BATCH_BYTES_PER_ITEM),
-      config: { scopes: ["decide"] },
+      config: { scopes: ["decide"], limitInFlight: true },
       schema: {
         summary: "Decide several analysis results",
         description: `Up to ${batchLimit} items (\`server.batchLimit\`). One answer per item, in order; an item with bad input gets \`error\` instead of a decision and the others are still decided. If the audit log cannot record, the whole batch is refused with 503.`,
@@ -126,7 +112,7 @@ export async function decisionRoutes(fastify: FastifyInstance): Promise<void> {
               },
             },
           },
-          ...problemResponses(400, 401, 403, 413, 415, 503),
+          ...problemResponses(400, 401, 403, 413, 415, 429, 503),
         },
       },
       // the item count is checked before the items are validated, so a huge batch fails fast
@@ -141,17 +127,18 @@ export async function decisionRoutes(fastify: FastifyInstance): Promise<void> {
       },
     },
     async (request) => ({
-      items: await decisions.decideBatch(request.body.items, {
-        source: "batch",
-        requester: request.requester,
-      }),
+      items: await decisions.decideBatch(
+        request.body.items,
+        { source: "batch", requester: request.requester },
+        { sliceMs: config.limits.sliceMs },
+      ),
     }),
   );
 
   fastify.get<{ Params: { sha256: string }; Querystring: { refresh: boolean } }>(
     "/v1/decisions/:sha256",
     {
-      config: { scopes: ["decide", "audit:read"] },
+      config: { scopes: ["decide", "audit:read"], limitInFlight: true },
       schema: {
         summary: "The latest recorded decision for a file",
         description:
@@ -180,7 +167,7 @@ export async function decisionRoutes(fastify: FastifyInstance): Promise<void> {
               fileName: entrySchema.properties.fileName,
             },
           },
-          ...problemResponses(400, 401, 403, 404, 502, 503),
+          ...problemResponses(400, 401, 403, 404, 429, 502, 503),
         },
       },
     },

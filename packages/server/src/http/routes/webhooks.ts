@@ -1,7 +1,8 @@
 import type { FastifyInstance } from "fastify";
 import { DuplicateDeliveryError } from "../../audit/backend.js";
 import { ProblemError } from "../../problems.js";
-import { checkDeliveryBinding, checkWebhook, webhookResult } from "../../webhook.js";
+import { checkDeliveryBinding, checkWebhook, ReplayCache, webhookResult } from "../../webhook.js";
+import { parseJsonBody } from "../json-body.js";
 import { decisionAnswerSchema, problemResponses } from "../schemas.js";
 
 export async function webhookRoutes(fastify: FastifyInstance): Promise<void> {
@@ -10,15 +11,24 @@ export async function webhookRoutes(fastify: FastifyInstance): Promise<void> {
   // platform then sends a key with the `decide` scope, or the endpoint would be open to anyone.
   const unsignedNeedsKey = config.webhook.secret === null && keys.size > 0;
 
-  // the signature covers the exact bytes sent, so this route keeps the body as text and parses it
-  // only after the signature has been checked
+  const replays = new ReplayCache(config.webhook.replayCacheMax, config.webhook.toleranceSeconds);
+  const jsonOptions = {
+    maxDepth: config.limits.jsonDepth,
+    pieceBytes: config.server.bodyLimit,
+    sliceMs: config.limits.sliceMs,
+    names: { maxDepth: "limits.jsonDepth", pieceBytes: "server.bodyLimit" },
+  };
+
+  // the signature covers the exact bytes sent, so this route keeps the body as bytes and reads it
+  // (UTF-8, depth, JSON) only after the signature has been checked
+  fastify.removeContentTypeParser("application/json");
   fastify.addContentTypeParser(
     ["application/json", "application/*+json"],
-    { parseAs: "string", bodyLimit: config.server.bodyLimit },
+    { parseAs: "buffer", bodyLimit: config.server.bodyLimit },
     (_request, body, done) => done(null, body),
   );
 
-  fastify.post<{ Body: string }>(
+  fastify.post<{ Body: Buffer }>(
     "/v1/webhooks/platform",
     {
       bodyLimit: config.server.bodyLimit,
@@ -36,20 +46,29 @@ export async function webhookRoutes(fastify: FastifyInstance): Promise<void> {
     },
     async (request) => {
       const raw = request.body;
-      const deliveryId = checkWebhook(request.headers, raw, {
+      const nowMs = Date.now();
+      const signed = checkWebhook(request.headers, raw, {
         secret: config.webhook.secret,
         toleranceSeconds: config.webhook.toleranceSeconds,
-        nowMs: Date.now(),
+        nowMs,
       });
-      let body: unknown;
-      try {
-        body = JSON.parse(raw);
-      } catch (error) {
-        throw new ProblemError(
-          "malformed_json",
-          `the body is not valid JSON: ${(error as Error).message}`,
-        );
+      const deliveryId = signed.delivery;
+      if (signed.signature !== null && deliveryId !== null) {
+        const first = replays.remember(signed.signature, deliveryId, signed.timestamp!, nowMs);
+        if (first === "full")
+          throw new ProblemError(
+            "server_busy",
+            `more than ${config.webhook.replayCacheMax} signed deliveries arrived within \`webhook.toleranceSeconds\` (\`webhook.replayCacheMax\`); retry later`,
+            [],
+            { "retry-after": String(config.limits.pressure.retryAfterSeconds) },
+          );
+        if (first !== undefined)
+          throw new ProblemError(
+            "replayed_delivery",
+            `this signed delivery was already received as \`${first}\`; sent again as \`${deliveryId}\` it is a replay`,
+          );
       }
+      const { value: body } = await parseJsonBody(raw, jsonOptions);
       const { result, pointer, delivery } = webhookResult(body);
       if (config.webhook.secret !== null) checkDeliveryBinding(deliveryId, delivery);
       if (deliveryId !== null && (await seen(deliveryId))) throw replayed(deliveryId);
