@@ -59,6 +59,11 @@ const BENCHMARKS = [
       "a healthy client's decision latency alone and beside one posting 16 MB nested bodies and 1,000-item batches",
   },
   {
+    name: "startup",
+    script: "cli/startup.js",
+    description: "clearance --version, --help, check and eval from process start, against node -e 0",
+  },
+  {
     name: "client",
     script: "client/run.js",
     description:

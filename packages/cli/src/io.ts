@@ -45,17 +45,6 @@ export function toResult(
   return outcome;
 }
 
-/** A duration: `90s`, `5m`, `2h`, `1d`, or plain milliseconds. */
-export function parseDurationArg(value: string, what: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(value.trim());
-  if (!m)
-    throw new CliError(`${what} \`${value}\` is not a duration`, "write it as 90s, 5m, 2h or 1d");
-  const unit = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[
-    (m[2] ?? "ms") as "ms" | "s" | "m" | "h" | "d"
-  ];
-  return Math.round(Number(m[1]) * unit);
-}
-
 /** A point in time: RFC 3339, or `30d` / `12h` / `15m` ago. */
 export function parseTime(value: string, what: string, now = Date.now()): number {
   const m = /^(\d+)([dhm])$/.exec(value);

@@ -1,63 +1,34 @@
-import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import { Command, CommanderError, Option } from "commander";
 import {
-  auditExportCommand,
-  auditQueryCommand,
-  auditTailCommand,
-  auditVerifyCommand,
-} from "./commands/audit.js";
-import { checkCommand } from "./commands/check.js";
-import { dryRunCommand, parseFailOn } from "./commands/dry-run.js";
-import { evalCommand } from "./commands/eval.js";
-import { fmtCommand } from "./commands/fmt.js";
-import { gateCommand } from "./commands/gate.js";
-import { keysCreateCommand } from "./commands/keys.js";
-import { pullCommand } from "./commands/pull.js";
-import { type Env, serveCommand } from "./commands/serve.js";
-import { simCommand } from "./commands/sim.js";
-import { testCommand } from "./commands/test.js";
-import { tourCommand } from "./commands/tour.js";
-import { parseDurationArg } from "./io.js";
+  collect,
+  exitCode,
+  nonNegativeInt,
+  parseDurationArg,
+  parseFailOn,
+  percent,
+  port,
+  positiveInt,
+} from "./args.js";
+import type { Env } from "./commands/serve.js";
 import { CliError, type Output } from "./output.js";
 import { VERSION } from "./version.js";
 
-function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isSafeInteger(n) || n < 1)
-    throw new InvalidArgumentError("a whole number of 1 or more");
-  return n;
-}
-
-function nonNegativeInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isSafeInteger(n) || n < 0)
-    throw new InvalidArgumentError("a whole number of 0 or more");
-  return n;
-}
-
-function exitCode(value: string): number {
-  const n = Number(value);
-  if (!Number.isSafeInteger(n) || n < 0 || n > 125)
-    throw new InvalidArgumentError("an exit code from 0 to 125");
-  return n;
-}
-
-function port(value: string): number {
-  const n = Number(value);
-  if (!Number.isSafeInteger(n) || n < 0 || n > 65535)
-    throw new InvalidArgumentError("a port number from 0 to 65535");
-  return n;
-}
-
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
-}
-
-function percent(value: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n < 0 || n > 100)
-    throw new InvalidArgumentError("a percentage from 0 to 100");
-  return n;
-}
+// Each command's module is imported when the command runs: building the tree, `--help` and
+// `--version` load none of the engine, the server or the client (bench/cli measures this).
+const commands = {
+  audit: () => import("./commands/audit.js"),
+  check: () => import("./commands/check.js"),
+  dryRun: () => import("./commands/dry-run.js"),
+  eval: () => import("./commands/eval.js"),
+  fmt: () => import("./commands/fmt.js"),
+  gate: () => import("./commands/gate.js"),
+  keys: () => import("./commands/keys.js"),
+  pull: () => import("./commands/pull.js"),
+  serve: () => import("./commands/serve.js"),
+  sim: () => import("./commands/sim.js"),
+  test: () => import("./commands/test.js"),
+  tour: () => import("./commands/tour.js"),
+};
 
 /** Builds the command tree. Each action stores its exit code; nothing here touches `process`. */
 export function buildProgram(
@@ -89,7 +60,9 @@ export function buildProgram(
       "after",
       "\nExamples:\n  clearance check rules/\n  clearance check rules/ --format json",
     )
-    .action((dir: string, opts) => setExit(checkCommand(output, dir, opts)));
+    .action(async (dir: string, opts) =>
+      setExit((await commands.check()).checkCommand(output, dir, opts)),
+    );
 
   program
     .command("fmt")
@@ -97,7 +70,9 @@ export function buildProgram(
     .argument("[paths...]", "files or directories", [])
     .option("--check", "list files that would change and exit 1, without writing", false)
     .addHelpText("after", "\nExamples:\n  clearance fmt\n  clearance fmt --check rules/")
-    .action((paths: string[], opts) => setExit(fmtCommand(output, paths, opts)));
+    .action(async (paths: string[], opts) =>
+      setExit((await commands.fmt()).fmtCommand(output, paths, opts)),
+    );
 
   program
     .command("eval")
@@ -121,7 +96,7 @@ export function buildProgram(
       "after",
       "\nExamples:\n  clearance eval --input examples/results/malware.json --explain\n  clearance eval -i report.json --format virustotal --json",
     )
-    .action((opts) => setExit(evalCommand(output, opts)));
+    .action(async (opts) => setExit((await commands.eval()).evalCommand(output, opts)));
 
   program
     .command("test")
@@ -133,7 +108,9 @@ export function buildProgram(
       "after",
       "\nExamples:\n  clearance test\n  clearance test rules/ --min-coverage 100",
     )
-    .action((dir: string, opts) => setExit(testCommand(output, dir, opts)));
+    .action(async (dir: string, opts) =>
+      setExit((await commands.test()).testCommand(output, dir, opts)),
+    );
 
   program
     .command("dry-run")
@@ -183,7 +160,9 @@ export function buildProgram(
       "after",
       "\nExamples:\n  clearance dry-run --from examples/history/ --baseline main --report impact.md\n  clearance dry-run -r examples/rules-tightened -b rules --from examples/history/history.ndjson --report out.html --fail-on 'allow->deny'\n  clearance dry-run -r examples/rules-tightened --from audit:data/audit.db --since 30d\n\nExit codes: 0 ok, 3 a --fail-on transition happened, 1 error.",
     )
-    .action(async (opts) => setExit(await dryRunCommand(output, opts, env)));
+    .action(async (opts) =>
+      setExit(await (await commands.dryRun()).dryRunCommand(output, opts, env)),
+    );
 
   program
     .command("tour")
@@ -194,7 +173,7 @@ export function buildProgram(
     .option("-e, --examples <dir>", "directory of example results", "examples")
     .option("-c, --context <file>", "request context as JSON")
     .option("--now <timestamp>", "evaluation time (RFC 3339)")
-    .action((opts) => setExit(tourCommand(output, opts)));
+    .action(async (opts) => setExit((await commands.tour()).tourCommand(output, opts)));
 
   program
     .command("serve")
@@ -207,7 +186,9 @@ export function buildProgram(
       "after",
       "\nExamples:\n  clearance serve\n  clearance serve --config clearance.yaml\n\nSIGHUP reloads the rules; SIGTERM finishes in-flight requests and stops.",
     )
-    .action(async (opts) => setExit(await serveCommand(output, opts, env)));
+    .action(async (opts) =>
+      setExit(await (await commands.serve()).serveCommand(output, opts, env)),
+    );
 
   const keys = program.command("keys").description("API keys for the server");
   keys
@@ -224,9 +205,9 @@ export function buildProgram(
       "after",
       "\nExamples:\n  clearance keys create --id ci --scopes decide\n  clearance keys create --id soc --scopes decide,audit:read",
     )
-    .action((opts) =>
+    .action(async (opts) =>
       setExit(
-        keysCreateCommand(output, {
+        (await commands.keys()).keysCreateCommand(output, {
           id: opts.id,
           scopes: opts.scopes.length ? opts.scopes : ["decide"],
         }),
@@ -262,7 +243,9 @@ export function buildProgram(
       .command("verify")
       .description("recompute every chain's hashes; exit 3 at the first broken link")
       .option("--json", "machine-readable report", false),
-  ).action(async (opts) => setExit(await auditVerifyCommand(output, opts, env)));
+  ).action(async (opts) =>
+    setExit(await (await commands.audit()).auditVerifyCommand(output, opts, env)),
+  );
   withFilters(
     withStore(
       audit
@@ -271,7 +254,9 @@ export function buildProgram(
         .option("-o, --out <file>", "write to a file instead of standard output")
         .option("--no-inputs", "leave the input snapshots out"),
     ),
-  ).action(async (opts) => setExit(await auditExportCommand(output, opts, env)));
+  ).action(async (opts) =>
+    setExit(await (await commands.audit()).auditExportCommand(output, opts, env)),
+  );
   withFilters(
     withStore(
       audit
@@ -280,7 +265,9 @@ export function buildProgram(
         .option("-n, --limit <n>", "at most this many", positiveInt, 50)
         .option("--json", "machine-readable output", false),
     ),
-  ).action(async (opts) => setExit(await auditQueryCommand(output, opts, env)));
+  ).action(async (opts) =>
+    setExit(await (await commands.audit()).auditQueryCommand(output, opts, env)),
+  );
   withFilters(
     withStore(
       audit
@@ -289,7 +276,9 @@ export function buildProgram(
         .option("-n, --lines <n>", "how many", positiveInt, 20)
         .option("-f, --follow", "keep printing new entries", false),
     ),
-  ).action(async (opts) => setExit(await auditTailCommand(output, opts, env)));
+  ).action(async (opts) =>
+    setExit(await (await commands.audit()).auditTailCommand(output, opts, env)),
+  );
 
   program
     .command("gate")
@@ -315,7 +304,7 @@ export function buildProgram(
     )
     .action(async (files: string[], opts) =>
       setExit(
-        await gateCommand(
+        await (await commands.gate()).gateCommand(
           output,
           files,
           {
@@ -346,7 +335,7 @@ export function buildProgram(
       "after",
       "\nThe platform key comes from $CLEARANCE_PLATFORM_KEY (scope files.read).\n\nExamples:\n  clearance pull --since 30d --out history.ndjson\n  clearance dry-run --from history.ndjson --baseline main",
     )
-    .action(async (opts) => setExit(await pullCommand(output, opts, env)));
+    .action(async (opts) => setExit(await (await commands.pull()).pullCommand(output, opts, env)));
 
   program
     .command("sim")
@@ -366,7 +355,7 @@ export function buildProgram(
     )
     .action(async (opts) =>
       setExit(
-        await simCommand(
+        await (await commands.sim()).simCommand(
           output,
           {
             host: opts.host,

@@ -1,4 +1,5 @@
-import { type IToken, Lexer } from "chevrotain";
+import type { IToken } from "chevrotain";
+import { Lexer } from "./chevrotain.js";
 import { type Diagnostic, diagnostic } from "./diagnostics.js";
 import type { SourceFile } from "./source.js";
 import { allTokens, UnterminatedString } from "./tokens.js";

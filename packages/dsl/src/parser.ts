@@ -1,11 +1,5 @@
-import {
-  CstParser,
-  EOF,
-  type IParserErrorMessageProvider,
-  type IToken,
-  type TokenType,
-  tokenLabel,
-} from "chevrotain";
+import type { IParserErrorMessageProvider, IToken, TokenType } from "chevrotain";
+import { CstParser, EOF, tokenLabel } from "./chevrotain.js";
 import * as t from "./tokens.js";
 
 function describe(token: IToken): string {

@@ -1,4 +1,5 @@
-import { createToken, type IToken, Lexer, type TokenType } from "chevrotain";
+import type { IToken, TokenType } from "chevrotain";
+import { createToken, Lexer } from "./chevrotain.js";
 
 /*
  * The token list, in the order the lexer tries them. The order matters:

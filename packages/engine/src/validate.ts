@@ -6,7 +6,7 @@
  * problem listed. When the walk finds a problem the schema is not run: an input that breaks a limit
  * is not worth inspecting further, and the walk's problems are all reported.
  */
-import { Ajv2020, type ErrorObject } from "ajv/dist/2020.js";
+import { Ajv2020, type ErrorObject, type ValidateFunction } from "ajv/dist/2020.js";
 import type { AnalysisResult } from "./result.js";
 import schema from "./result-schema.json" with { type: "json" };
 
@@ -146,9 +146,22 @@ function deepFreeze<T>(value: T): T {
 /** The canonical result JSON Schema (draft 2020-12), deeply frozen. */
 export const RESULT_SCHEMA = deepFreeze(schema);
 
-const ajv = new Ajv2020({ allErrors: true, verbose: true, allowUnionTypes: true, strict: true });
-ajv.addFormat("date-time", { type: "string", validate: isRfc3339DateTime });
-const schemaValidator = ajv.compile<AnalysisResult>(RESULT_SCHEMA);
+// Compiled on first use: `clearance check` and `fmt` never validate a result, and compiling the
+// schema is a good part of loading the engine.
+let compiledValidator: ValidateFunction<AnalysisResult> | undefined;
+function schemaValidator(): ValidateFunction<AnalysisResult> {
+  if (!compiledValidator) {
+    const ajv = new Ajv2020({
+      allErrors: true,
+      verbose: true,
+      allowUnionTypes: true,
+      strict: true,
+    });
+    ajv.addFormat("date-time", { type: "string", validate: isRfc3339DateTime });
+    compiledValidator = ajv.compile<AnalysisResult>(RESULT_SCHEMA);
+  }
+  return compiledValidator;
+}
 
 // ---------------------------------------------------------------------------------------------
 // Limits walk
@@ -440,8 +453,9 @@ export function validateResult(input: unknown, limits?: Partial<InputLimits>): V
   const resolved = resolveInputLimits(limits);
   const limitProblems = checkInputLimits(input, resolved);
   if (limitProblems.length > 0) return { ok: false, problems: limitProblems };
-  if (!schemaValidator(input)) {
-    return { ok: false, problems: (schemaValidator.errors ?? []).map(toProblem) };
+  const validate = schemaValidator();
+  if (!validate(input)) {
+    return { ok: false, problems: (validate.errors ?? []).map(toProblem) };
   }
   const sha256 = input.sha256.toLowerCase();
   const result = sha256 === input.sha256 ? input : { ...input, sha256 };

@@ -38,30 +38,6 @@ export interface DryRunCliOptions {
   until?: string;
 }
 
-const ACTIONS = new Set(["allow", "deny", "review"]);
-
-/** `allow->deny,review->allow` -> pairs; a bad entry is an error naming it. */
-export function parseFailOn(
-  value: string,
-  previous: { from: Action; to: Action }[] = [],
-): { from: Action; to: Action }[] {
-  const out = [...previous];
-  for (const part of value
-    .split(",")
-    .map((p) => p.trim())
-    .filter(Boolean)) {
-    const m = /^(\w+)\s*->\s*(\w+)$/.exec(part);
-    if (!m || !ACTIONS.has(m[1]!) || !ACTIONS.has(m[2]!) || m[1] === m[2]) {
-      throw new CliError(
-        `--fail-on \`${part}\` is not a transition`,
-        "write transitions like `allow->deny,review->allow`",
-      );
-    }
-    out.push({ from: m[1] as Action, to: m[2] as Action });
-  }
-  return out;
-}
-
 /**
  * `clearance dry-run`: decide historical records with the candidate rules (and a baseline), report
  * what changes. Exit 0, 3 when a `--fail-on` transition happened, 1 on errors.
