@@ -61,7 +61,8 @@ const BENCHMARKS = [
   {
     name: "startup",
     script: "cli/startup.js",
-    description: "clearance --version, --help, check and eval from process start, against node -e 0",
+    description:
+      "clearance --version, --help, check and eval from process start, against node -e 0",
   },
   {
     name: "client",
