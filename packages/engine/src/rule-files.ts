@@ -16,6 +16,7 @@ import {
   fstatStep,
   openStep,
   type Program,
+  pauseStep,
   readdirStep,
   readStep,
   realpathStep,
@@ -146,36 +147,67 @@ function* openInside(root: RuleRoot, path: string, what: string): Program<Opened
   return { fd, stats, real };
 }
 
+/** A file read whole: its bytes in chunks, their total and their SHA-256. */
+interface Read {
+  chunks: Buffer[];
+  length: number;
+  digest: string;
+}
+
 /**
  * Reads an opened file whole, refusing it as soon as it is known to be over `maxBytes`: from its
  * size before reading, and while reading, since a file may grow and `/proc` files report size 0.
  */
-function* readBounded(
-  opened: Opened,
-  maxBytes: number,
-): Program<{ bytes: Buffer; digest: string } | "too large"> {
+function* readBounded(opened: Opened, maxBytes: number): Program<Read | "too large"> {
   if (opened.stats.size > BigInt(maxBytes)) return "too large";
   const expected = Number(opened.stats.size);
   const hash = createHash("sha256");
   const chunks: Buffer[] = [];
-  let total = 0;
+  let length = 0;
   for (;;) {
     // Up to the announced size plus one byte (to see the end), and beyond it in modest steps.
     const want = Math.min(
       CHUNK_BYTES,
-      maxBytes + 1 - total,
-      Math.max(expected + 1 - total, 64 * 1024),
+      maxBytes + 1 - length,
+      Math.max(expected + 1 - length, 64 * 1024),
     );
     const buffer = Buffer.allocUnsafe(want);
     const n = yield* readStep(opened.fd, buffer, want);
     if (n === 0) break;
-    total += n;
-    if (total > maxBytes) return "too large";
+    length += n;
+    if (length > maxBytes) return "too large";
     const chunk = buffer.subarray(0, n);
     hash.update(chunk);
     chunks.push(chunk);
   }
-  return { bytes: Buffer.concat(chunks, total), digest: hash.digest("hex") };
+  return { chunks, length, digest: hash.digest("hex") };
+}
+
+/**
+ * The text of a file read in chunks, decoded strictly as UTF-8 a chunk at a time with pause
+ * points in between (decoding 65 MB at once holds a thread for a tenth of a second and more);
+ * the offset of the first invalid byte when it is not UTF-8.
+ */
+function* decodeChunks(
+  path: string,
+  read: Read,
+): Program<{ file: SourceFile } | { badByteOffset: number }> {
+  if (read.chunks.length <= 1) {
+    const decoded = decodeSource(path, read.chunks[0] ?? Buffer.alloc(0));
+    return decoded.file ? { file: decoded.file } : { badByteOffset: decoded.badByteOffset ?? 0 };
+  }
+  const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
+  const pieces: string[] = [];
+  try {
+    for (let i = 0; i < read.chunks.length; i++) {
+      pieces.push(decoder.decode(read.chunks[i], { stream: i < read.chunks.length - 1 }));
+      yield* pauseStep();
+    }
+  } catch {
+    const whole = decodeSource(path, Buffer.concat(read.chunks, read.length));
+    return { badByteOffset: whole.badByteOffset ?? 0 };
+  }
+  return { file: { path, text: pieces.join("") } };
 }
 
 /** Where a rule set starts: the directory named (or the directory of the file named). */
@@ -309,7 +341,7 @@ export function* readRuleFiles(
       diagnostics.push(diagnostic(opened.code, opened.message, span, { help: opened.help }));
       continue;
     }
-    let read: { bytes: Buffer; digest: string } | "too large";
+    let read: Read | "too large";
     const left = Math.max(0, limits.maxRulesetBytes - used);
     try {
       read = yield* readBounded(opened, Math.min(limits.maxFileBytes, left));
@@ -345,9 +377,9 @@ export function* readRuleFiles(
       );
       continue;
     }
-    used += read.bytes.length;
-    const decoded = decodeSource(path, read.bytes);
-    if (!decoded.file) {
+    used += read.length;
+    const decoded = yield* decodeChunks(path, read);
+    if (!("file" in decoded)) {
       diagnostics.push(
         diagnostic(
           "invalid_utf8",
@@ -472,14 +504,14 @@ export function* readListFile(
       cache!.set(request, { fingerprint, racy, list: cached.list });
       return cached.list;
     }
-    const decoded = decodeSource(request.file, read.bytes);
-    if (!decoded.file)
+    const decoded = yield* decodeChunks(request.file, read);
+    if (!("file" in decoded))
       throw new ListFileError({
         code: "invalid_utf8",
         message: `list file \`${written}\` is not UTF-8 (byte ${decoded.badByteOffset})`,
         help: "save the file as UTF-8",
       });
-    const list: ListFile = { file: decoded.file, bytes: read.bytes.length, digest: read.digest };
+    const list: ListFile = { file: decoded.file, bytes: read.length, digest: read.digest };
     if (request.kind === "hashlist") {
       list.hashlist = yield* hashlistParser(
         decoded.file.path,
