@@ -22,7 +22,6 @@ import {
   cpSync,
   existsSync,
   openSync,
-  readFileSync,
   rmSync,
   statSync,
   writeFileSync,
