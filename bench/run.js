@@ -31,6 +31,13 @@ const BENCHMARKS = [
     nodeArgs: ["--max-old-space-size=8192", "--expose-gc"],
   },
   {
+    name: "reload",
+    script: "engine/reload.js",
+    description:
+      "reload of rules/ + a 1,000,000-line hash list: cold, warm (comment-only edit), changed list with the event-loop stall, against read+hash and a blocking reload",
+    nodeArgs: ["--expose-gc"],
+  },
+  {
     name: "dry-run",
     script: "dry-run/run.js",
     description:

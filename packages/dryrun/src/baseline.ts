@@ -1,7 +1,7 @@
 import { execFileSync } from "node:child_process";
 import { existsSync, statSync } from "node:fs";
 import { posix, relative, resolve } from "node:path";
-import { type CompileResult, compile, loadRuleset } from "@clearance/engine";
+import { type CompileResult, compile, ListFileTooLarge, loadRuleset } from "@clearance/engine";
 
 /** A failure to obtain a rule set: the CLI prints it and exits 1. */
 export class RulesError extends Error {
@@ -66,13 +66,24 @@ export function loadBaseline(spec: string, rulesDir: string, now?: number): Load
     path: display(p),
     text: show(p),
   }));
-  const toRepo = new Map(listing.map((p) => [display(p), p]));
+  const root = rulesDir.split("\\").join("/");
   const result = compile(sources, {
     ...opts,
     commit: { sha, dirty: false },
-    loadList: (path, declaredIn) => {
-      const from = toRepo.get(declaredIn) ?? declaredIn;
-      return show(posix.normalize(posix.join(posix.dirname(from), path)));
+    // compile() has checked that the list is inside the rules directory (`root`)
+    root,
+    loadList: (_path, _declaredIn, request) => {
+      const inRepo = posix.join(prefix, posix.relative(root, request.file.split("\\").join("/")));
+      try {
+        return execFileSync("git", ["-C", top, "show", `${sha}:${inRepo}`], {
+          stdio: ["ignore", "pipe", "pipe"],
+          maxBuffer: request.maxBytes,
+        });
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === "ENOBUFS")
+          throw new ListFileTooLarge(request.file);
+        throw error;
+      }
     },
   });
   return { result, label: `${rulesDir} @ ${spec}` };

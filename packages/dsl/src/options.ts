@@ -12,6 +12,10 @@ export interface LanguageLimits {
   maxRules: number;
   /** lines in one hash list file */
   maxHashlistEntries: number;
+  /** bytes of one list or hash list file, checked before and while reading */
+  maxListFileBytes: number;
+  /** bytes of the whole rule set: every rule file and every list file it declares */
+  maxRulesetBytes: number;
   /** diagnostics reported before the rest are summarised */
   maxDiagnostics: number;
 }
@@ -23,6 +27,9 @@ export const DEFAULT_LIMITS: Readonly<LanguageLimits> = Object.freeze({
   maxRegexLength: 1_000,
   maxRules: 1_000_000,
   maxHashlistEntries: 20_000_000,
+  // a 1,000,000-line hash list is 65 MB; the defaults leave room for about four of them
+  maxListFileBytes: 256 * 1024 * 1024,
+  maxRulesetBytes: 512 * 1024 * 1024,
   maxDiagnostics: 200,
 });
 

@@ -15,16 +15,54 @@ import {
   typeFromJsonSchema,
 } from "@clearance/dsl";
 import { compileProgram, type ListValues } from "./codegen.js";
-import { parseHashlist, parseStringList } from "./lists.js";
+import { ListFileError, ListFileTooLarge, listFilePath, revisionPath } from "./confine.js";
+import { type ParsedHashlist, parseHashlist, parseStringList } from "./lists.js";
 import { Ruleset } from "./ruleset.js";
 import { RESULT_SCHEMA } from "./validate.js";
+
+/** What the compiler asks of a `loadList`, beside the path as written and the declaring file. */
+export interface ListRequest {
+  kind: "list" | "hashlist";
+  /**
+   * The list file: the path as written, joined to the declaring file's directory. The compiler has
+   * checked it is relative and lexically inside the rule directory (`root`).
+   */
+  file: string;
+  /** Read at most this many bytes: throw `ListFileTooLarge` for a longer file. */
+  maxBytes: number;
+}
+
+/** A list file read (and perhaps parsed) by the loader, as `loadList` may return it. */
+export interface ListFile {
+  /** the text, named `request.file` */
+  file: SourceFile;
+  /** bytes read */
+  bytes: number;
+  /** SHA-256 of the bytes, in hex: what the revision records */
+  digest: string;
+  /** the hash list, when the loader parsed it (with this compile's `maxHashlistEntries`) */
+  hashlist?: ParsedHashlist;
+}
 
 export interface CompileOptions {
   /**
    * Reads a list file named by `list x from "..."` or `hashlist x from "..."`, given the path as
-   * written and the rule file declaring it. `loadRuleset` supplies one that reads from disk.
+   * written, the rule file declaring it and what is asked (`request.file`, `request.maxBytes`).
+   * May throw `ListFileError` (a diagnostic of its own) or `ListFileTooLarge`; any other error is
+   * reported as `file_unreadable`. `loadRuleset` supplies one that reads from disk.
    */
-  loadList?: (path: string, declaredIn: string) => string | Uint8Array;
+  loadList?: (
+    path: string,
+    declaredIn: string,
+    request: ListRequest,
+  ) => string | Uint8Array | ListFile;
+  /**
+   * The rule directory the sources' paths start with. The revision names files relative to it, so
+   * it does not depend on how the directory was spelled or where it is; list paths must stay
+   * inside it. Without it, the revision uses the paths as given and each rule file's directory
+   * bounds the lists it declares.
+   */
+  root?: string;
   limits?: Partial<LanguageLimits>;
   /** the instant expiry warnings are computed against; defaults to now */
   now?: number;
@@ -57,7 +95,7 @@ export function compile(
     asts: [],
     diagnostics: [],
     listValues: { lists: new Map(), hashlists: new Map() },
-    listTexts: [],
+    listDigests: [],
   };
   for (const pass of PASSES) {
     pass.run(state, options, limits);
@@ -76,7 +114,8 @@ interface PipelineState {
   program?: Program;
   diagnostics: Diagnostic[];
   listValues: { lists: Map<string, Set<unknown>>; hashlists: Map<string, Set<string>> };
-  listTexts: { path: string; text: string }[];
+  /** every list file loaded, by revision path, with the SHA-256 of its bytes */
+  listDigests: { path: string; digest: string }[];
   ruleset?: Ruleset;
 }
 
@@ -125,50 +164,81 @@ const PASSES: readonly Pass[] = [
     stopOnError: true,
     run(state, options, limits) {
       const program = state.program!;
+      // The whole rule set, rule files and list files together, stays under maxRulesetBytes.
+      let used = 0;
+      for (const source of state.sources) {
+        used += Buffer.byteLength(source.text);
+        if (used > limits.maxRulesetBytes) {
+          state.diagnostics.push(
+            diagnostic(
+              "ruleset_too_large",
+              `the rule files hold more than the limit of ${limits.maxRulesetBytes} bytes together`,
+              { file: source.path, start: 0, end: 0 },
+              { help: RULESET_TOO_LARGE_HELP },
+            ),
+          );
+          return;
+        }
+      }
       const read = (
-        path: string,
+        kind: ListRequest["kind"],
+        from: { path: string; span: Diagnostic["span"] },
         declaredIn: string,
-        span: Diagnostic["span"],
-      ): SourceFile | undefined => {
-        if (!options.loadList) {
-          state.diagnostics.push(
-            diagnostic(
-              "file_unreadable",
-              `cannot read list file \`${path}\`: no list loader was given`,
-              span,
-              { help: "compile with a `loadList` option, or use loadRuleset(dir)" },
-            ),
-          );
+      ): ListFile | undefined => {
+        const report = (code: Diagnostic["code"], message: string, help: string) => {
+          state.diagnostics.push(diagnostic(code, message, from.span, { help }));
           return undefined;
-        }
-        let content: string | Uint8Array;
+        };
+        const where = listFilePath(options.root, declaredIn, from.path);
+        if ("problem" in where)
+          return report(where.problem.code, where.problem.message, where.problem.help);
+        if (!options.loadList)
+          return report(
+            "file_unreadable",
+            `cannot read list file \`${from.path}\`: no list loader was given`,
+            "compile with a `loadList` option, or use loadRuleset(dir)",
+          );
+        const left = Math.max(0, limits.maxRulesetBytes - used);
+        const maxBytes = Math.min(limits.maxListFileBytes, left);
+        const tooLarge = () =>
+          limits.maxListFileBytes <= left
+            ? report(
+                "list_file_too_large",
+                `list file \`${from.path}\` is larger than the limit of ${limits.maxListFileBytes} bytes`,
+                "split the list, or raise the `maxListFileBytes` limit",
+              )
+            : report(
+                "ruleset_too_large",
+                `list file \`${from.path}\` takes the rule set over the limit of ${limits.maxRulesetBytes} bytes`,
+                RULESET_TOO_LARGE_HELP,
+              );
+        let content: string | Uint8Array | ListFile;
         try {
-          content = options.loadList(path, declaredIn);
+          content = options.loadList(from.path, declaredIn, { kind, file: where.file, maxBytes });
         } catch (error) {
-          state.diagnostics.push(
-            diagnostic(
-              "file_unreadable",
-              `cannot read list file \`${path}\`: ${(error as Error).message}`,
-              span,
-              { help: "the path is relative to the rule file that declares the list" },
-            ),
+          if (error instanceof ListFileTooLarge) return tooLarge();
+          if (error instanceof ListFileError)
+            return report(error.problem.code, error.problem.message, error.problem.help);
+          return report(
+            "file_unreadable",
+            `cannot read list file \`${from.path}\`: ${(error as Error).message}`,
+            "the path is relative to the rule file that declares the list",
           );
-          return undefined;
         }
-        if (typeof content === "string") return { path, text: content };
-        const decoded = decodeSource(path, content);
-        if (!decoded.file) {
-          state.diagnostics.push(
-            diagnostic(
-              "invalid_utf8",
-              `list file \`${path}\` is not UTF-8 (byte ${decoded.badByteOffset})`,
-              span,
-              { help: "save the file as UTF-8" },
-            ),
+        const loaded = listFileOf(where.file, content, maxBytes);
+        if (loaded === "too large") return tooLarge();
+        if ("badByteOffset" in loaded)
+          return report(
+            "invalid_utf8",
+            `list file \`${from.path}\` is not UTF-8 (byte ${loaded.badByteOffset})`,
+            "save the file as UTF-8",
           );
-          return undefined;
-        }
-        return decoded.file;
+        used += loaded.bytes;
+        state.listDigests.push({
+          path: revisionPath(options.root, where.file),
+          digest: loaded.digest,
+        });
+        return loaded;
       };
       for (const [name, info] of program.lists) {
         if (info.values) {
@@ -176,21 +246,25 @@ const PASSES: readonly Pass[] = [
           continue;
         }
         const from = info.decl.from!;
-        const file = read(from.path, info.decl.span.file, from.span);
-        if (!file) continue;
-        const parsed = parseStringList(file.path, file.text, limits.maxListLength, from.span);
+        const loaded = read("list", from, info.decl.span.file);
+        if (!loaded) continue;
+        const parsed = parseStringList(
+          loaded.file.path,
+          loaded.file.text,
+          limits.maxListLength,
+          from.span,
+        );
         state.diagnostics.push(...parsed.diagnostics);
         state.listValues.lists.set(name, parsed.values);
-        state.listTexts.push(file);
       }
       for (const [name, info] of program.hashlists) {
-        const from = info.decl.from;
-        const file = read(from.path, info.decl.span.file, from.span);
-        if (!file) continue;
-        const parsed = parseHashlist(file.path, file.text, limits.maxHashlistEntries);
+        const loaded = read("hashlist", info.decl.from, info.decl.span.file);
+        if (!loaded) continue;
+        const file = loaded.file;
+        const parsed =
+          loaded.hashlist ?? parseHashlist(file.path, file.text, limits.maxHashlistEntries);
         state.diagnostics.push(...parsed.diagnostics);
         state.listValues.hashlists.set(name, parsed.hashes);
-        state.listTexts.push(file);
         state.files.set(file.path, file);
       }
     },
@@ -201,7 +275,7 @@ const PASSES: readonly Pass[] = [
     run(state, options) {
       const values: ListValues = state.listValues;
       const compiled = compileProgram(state.program!, values);
-      const revision = contentRevision(state.sources, state.listTexts);
+      const revision = contentRevision(state.sources, state.listDigests, options.root);
       state.ruleset = new Ruleset(
         state.program!,
         compiled,
@@ -240,17 +314,57 @@ function repairedRules(
   return out;
 }
 
-/** A content hash of every rule file and list: the same rules give the same revision anywhere. */
+const RULESET_TOO_LARGE_HELP =
+  "rule files and list files may hold `maxRulesetBytes` bytes together: remove unused lists, or raise the limit";
+
+/**
+ * A list loader's answer as a ListFile named `file`: "too large" over `maxBytes` (checked before
+ * decoding or hashing), or the offset of an invalid byte when bytes are not UTF-8.
+ */
+function listFileOf(
+  file: string,
+  content: string | Uint8Array | ListFile,
+  maxBytes: number,
+): ListFile | "too large" | { badByteOffset: number } {
+  if (typeof content === "string") {
+    // a string is at most 3 bytes a UTF-16 unit: only a long one needs counting
+    if (content.length * 3 > maxBytes && Buffer.byteLength(content) > maxBytes) return "too large";
+    return {
+      file: { path: file, text: content },
+      bytes: Buffer.byteLength(content),
+      digest: createHash("sha256").update(content).digest("hex"),
+    };
+  }
+  if (content instanceof Uint8Array) {
+    if (content.length > maxBytes) return "too large";
+    const decoded = decodeSource(file, content);
+    if (!decoded.file) return { badByteOffset: decoded.badByteOffset ?? 0 };
+    return {
+      file: decoded.file,
+      bytes: content.length,
+      digest: createHash("sha256").update(content).digest("hex"),
+    };
+  }
+  return content.bytes > maxBytes ? "too large" : content;
+}
+
+/**
+ * A content hash of every rule file and list file, each named relative to the rule directory:
+ * the same files give the same revision wherever they are and however the directory is spelled.
+ */
 function contentRevision(
   sources: readonly SourceFile[],
-  lists: readonly { path: string; text: string }[],
+  lists: readonly { path: string; digest: string }[],
+  root: string | undefined,
 ): string {
+  const entries = [
+    ...sources.map((s) => ({
+      key: `rules ${revisionPath(root, s.path)}`,
+      digest: createHash("sha256").update(s.text).digest("hex"),
+    })),
+    ...lists.map((l) => ({ key: `list ${l.path}`, digest: l.digest })),
+  ].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   const hash = createHash("sha256");
-  for (const f of [...sources, ...lists].sort((a, b) =>
-    a.path < b.path ? -1 : a.path > b.path ? 1 : 0,
-  )) {
-    hash.update(`${f.path.length}:${f.path}${f.text.length}:`);
-    hash.update(f.text);
-  }
+  for (const e of entries) hash.update(`${e.key.length}:${e.key}${e.digest}`);
   return `sha256:${hash.digest("hex").slice(0, 16)}`;
 }

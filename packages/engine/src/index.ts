@@ -11,9 +11,25 @@ export {
 export { fromPlatform } from "./adapters/platform.js";
 export { type AdapterOutcome, fromVirusTotal } from "./adapters/virustotal.js";
 export { type RuleError, SEVERITY } from "./combine.js";
-export { type CompileOptions, type CompileResult, compile } from "./compile.js";
+export {
+  type CompileOptions,
+  type CompileResult,
+  compile,
+  type ListFile,
+  type ListRequest,
+} from "./compile.js";
+export { type FileProblem, ListFileError, ListFileTooLarge } from "./confine.js";
 export type { ConditionTrace, Truth } from "./interpret.js";
-export { findFiles, findRuleFiles, gitCommit, type LoadOptions, loadRuleset } from "./load.js";
+export type { ParsedHashlist } from "./lists.js";
+export {
+  findFiles,
+  findRuleFiles,
+  gitCommit,
+  gitCommitAsync,
+  type LoadOptions,
+  loadRuleset,
+  RulesetLoader,
+} from "./load.js";
 export type {
   AnalysisResult,
   Detections,
@@ -24,6 +40,7 @@ export type {
   Vendor,
   Verdict,
 } from "./result.js";
+export type { ListFileCache } from "./rule-files.js";
 export {
   type DecideOptions,
   type Decision,

@@ -1,7 +1,12 @@
 import { type Diagnostic, diagnostic, type Span } from "@clearance/dsl";
+import { type Program, pauseStep, runSync } from "./steps.js";
 
 /** Reports at most this many bad lines per list file, then one summary line. */
 const MAX_BAD_LINES = 20;
+/** A bad line is shown up to this many characters: enough to recognise it, not to copy a file. */
+const EXCERPT_CHARS = 40;
+/** Lines parsed between two pause points of `hashlistParser`. */
+const LINES_PER_SLICE = 4096;
 
 export interface ParsedHashlist {
   hashes: Set<string>;
@@ -14,12 +19,26 @@ export interface ParsedHashlist {
  * line number: a bad list never loads half silently.
  */
 export function parseHashlist(path: string, text: string, maxEntries: number): ParsedHashlist {
+  return runSync(hashlistParser(path, text, maxEntries));
+}
+
+/** `parseHashlist` with a pause point every few thousand lines, for a run that shares the thread. */
+export function* hashlistParser(
+  path: string,
+  text: string,
+  maxEntries: number,
+): Program<ParsedHashlist> {
   const hashes = new Set<string>();
   const diagnostics: Diagnostic[] = [];
   let bad = 0;
   let lineStart = 0;
+  let linesInSlice = 0;
   const length = text.length;
   while (lineStart <= length) {
+    if (++linesInSlice === LINES_PER_SLICE) {
+      linesInSlice = 0;
+      yield* pauseStep();
+    }
     let lineEnd = text.indexOf("\n", lineStart);
     if (lineEnd < 0) lineEnd = length;
     let s = lineStart;
@@ -29,7 +48,8 @@ export function parseHashlist(path: string, text: string, maxEntries: number): P
     if (s < e && text.charCodeAt(s) !== 35 /* # */) {
       let hashEnd = s;
       while (hashEnd < e && !isSpace(text.charCodeAt(hashEnd))) hashEnd++;
-      if (hashEnd - s === 64 && isHex(text, s, hashEnd)) {
+      const hex = hashEnd - s === 64 ? hexCase(text, s, hashEnd) : NOT_HEX;
+      if (hex !== NOT_HEX) {
         if (hashes.size >= maxEntries) {
           diagnostics.push(
             diagnostic(
@@ -43,15 +63,16 @@ export function parseHashlist(path: string, text: string, maxEntries: number): P
           );
           break;
         }
-        hashes.add(text.slice(s, hashEnd).toLowerCase());
+        const hash = text.slice(s, hashEnd);
+        // most lists are lower case already: lower-casing only when needed saves a copy a line
+        hashes.add(hex === LOWER_HEX ? hash : hash.toLowerCase());
       } else {
         bad++;
         if (bad <= MAX_BAD_LINES) {
-          const shown = text.slice(s, Math.min(e, s + 80));
           diagnostics.push(
             diagnostic(
               "list_file_bad_line",
-              `line is not a SHA-256: \`${shown}\``,
+              `line is not a SHA-256: \`${excerpt(text, s, e)}\``,
               { file: path, start: s, end: e },
               {
                 help: "each line holds 64 hexadecimal digits; comments start with `#`",
@@ -87,8 +108,13 @@ export function parseStringList(
 ): { values: Set<string>; diagnostics: Diagnostic[] } {
   const values = new Set<string>();
   const diagnostics: Diagnostic[] = [];
-  for (const raw of text.split("\n")) {
-    const line = raw.trim();
+  let lineStart = 0;
+  // line by line rather than split(): a long file stops costing at the limit
+  while (lineStart <= text.length) {
+    let lineEnd = text.indexOf("\n", lineStart);
+    if (lineEnd < 0) lineEnd = text.length;
+    const line = text.slice(lineStart, lineEnd).trim();
+    lineStart = lineEnd + 1;
     if (line === "" || line.startsWith("#")) continue;
     if (values.size >= maxEntries) {
       diagnostics.push(
@@ -108,14 +134,28 @@ export function parseStringList(
   return { values, diagnostics };
 }
 
+/** The start of a bad line, shortened with `...`, without backticks that would break the quote. */
+function excerpt(text: string, start: number, end: number): string {
+  const shown = text.slice(start, Math.min(end, start + EXCERPT_CHARS)).replaceAll("`", "'");
+  return end - start > EXCERPT_CHARS ? `${shown}...` : shown;
+}
+
 function isSpace(c: number): boolean {
   return c === 32 || c === 9 || c === 13 || c === 0xfeff;
 }
 
-function isHex(text: string, start: number, end: number): boolean {
+const NOT_HEX = 0;
+const LOWER_HEX = 1;
+const MIXED_HEX = 2;
+
+/** Whether text[start, end) is hexadecimal, and if so whether it has upper-case digits. */
+function hexCase(text: string, start: number, end: number): number {
+  let result = LOWER_HEX;
   for (let i = start; i < end; i++) {
     const c = text.charCodeAt(i);
-    if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102) || (c >= 65 && c <= 70))) return false;
+    if ((c >= 48 && c <= 57) || (c >= 97 && c <= 102)) continue;
+    if (c >= 65 && c <= 70) result = MIXED_HEX;
+    else return NOT_HEX;
   }
-  return true;
+  return result;
 }

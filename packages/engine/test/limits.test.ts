@@ -188,6 +188,50 @@ describe("language limits: at the limit accepted, just over it a diagnostic", ()
     expect(over.printed).toContain(`bad.sha256:${limit + 2}:1`);
   });
 
+  it("maxListFileBytes counts the bytes of one list file, from a loader or on disk", () => {
+    const limit = 20;
+    const text = 'list l from "names.txt"\nrule t { when fileName in l deny "x" }';
+    const file = (bytes: number) =>
+      `${"é".repeat((bytes - 1) >> 1)}${"a".repeat((bytes - 1) & 1)}\n`;
+    expect(Buffer.byteLength(file(limit))).toBe(limit);
+    expect(compileWith(text, { maxListFileBytes: limit }, { "names.txt": file(limit) }).ok).toBe(
+      true,
+    );
+    const over = compileWith(text, { maxListFileBytes: limit }, { "names.txt": file(limit + 1) });
+    expect(errorCodes(over)).toEqual(["list_file_too_large"]);
+    expect(over.diagnostics[0]!.message).toBe(
+      `list file \`names.txt\` is larger than the limit of ${limit} bytes`,
+    );
+    const dir = mkdtempSync(join(tmpdir(), "clearance-limits-"));
+    try {
+      writeFileSync(join(dir, "a.rules"), text);
+      writeFileSync(join(dir, "names.txt"), file(limit));
+      const options = { git: false, now: NOW, limits: { maxListFileBytes: limit } };
+      expect(loadRuleset(dir, options).diagnostics).toEqual([]);
+      writeFileSync(join(dir, "names.txt"), file(limit + 1));
+      expect(errorCodes(loadRuleset(dir, options))).toEqual(["list_file_too_large"]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    expect(DEFAULT_LIMITS.maxListFileBytes).toBe(256 * 1024 * 1024);
+  });
+
+  it("maxRulesetBytes counts rule files and list files together", () => {
+    const text = 'list l from "names.txt"\nrule t { when fileName in l deny "x" }';
+    const names = "setup.exe\n";
+    const limit = Buffer.byteLength(text) + Buffer.byteLength(names);
+    expect(compileWith(text, { maxRulesetBytes: limit }, { "names.txt": names }).ok).toBe(true);
+    const over = compileWith(text, { maxRulesetBytes: limit - 1 }, { "names.txt": names });
+    expect(errorCodes(over)).toEqual(["ruleset_too_large"]);
+    expect(over.diagnostics[0]!.message).toBe(
+      `list file \`names.txt\` takes the rule set over the limit of ${limit - 1} bytes`,
+    );
+    // the rule files alone
+    const rulesOnly = compileWith(text, { maxRulesetBytes: Buffer.byteLength(text) - 1 }, {});
+    expect(errorCodes(rulesOnly)).toEqual(["ruleset_too_large"]);
+    expect(DEFAULT_LIMITS.maxRulesetBytes).toBe(512 * 1024 * 1024);
+  });
+
   it("maxDiagnostics: the rest are summarised in one too_many_diagnostics", () => {
     const limit = 3;
     const text = (n: number) =>

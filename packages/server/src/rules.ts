@@ -1,6 +1,6 @@
 import { type FSWatcher, watch } from "node:fs";
 import { type Diagnostic, formatDiagnostic, formatDiagnosticShort } from "@clearance/dsl";
-import { loadRuleset, type Ruleset } from "@clearance/engine";
+import { type CompileResult, type Ruleset, RulesetLoader } from "@clearance/engine";
 
 export interface ReloadError {
   at: string;
@@ -34,18 +34,28 @@ export class RulesLoadError extends Error {
   }
 }
 
-function compileDir(dir: string): { ruleset?: Ruleset; error?: ReloadError } {
-  const result = loadRuleset(dir);
-  if (result.ruleset) return { ruleset: result.ruleset };
+function reloadError(result: CompileResult): ReloadError {
   const errors = result.diagnostics.filter((d: Diagnostic) => d.severity === "error");
   const lookup = (path: string) => result.files.get(path);
   return {
-    error: {
-      at: new Date().toISOString(),
-      messages: errors.map((d) => formatDiagnosticShort(d, lookup)),
-      printed: errors.map((d) => formatDiagnostic(d, lookup, { color: false })).join("\n"),
-    },
+    at: new Date().toISOString(),
+    messages: errors.map((d) => formatDiagnosticShort(d, lookup)),
+    printed: errors.map((d) => formatDiagnostic(d, lookup, { color: false })).join("\n"),
   };
+}
+
+/** Loads the rules; a failure of the loader itself (a bug) is a reload error, never a crash. */
+async function compileWith(
+  loader: RulesetLoader,
+): Promise<{ ruleset?: Ruleset; error?: ReloadError }> {
+  let result: CompileResult;
+  try {
+    result = await loader.load();
+  } catch (error) {
+    const message = `the rules could not be loaded: ${(error as Error).message}; this is a bug in Clearance, please report it`;
+    return { error: { at: new Date().toISOString(), messages: [message], printed: message } };
+  }
+  return result.ruleset ? { ruleset: result.ruleset } : { error: reloadError(result) };
 }
 
 export interface RulesHolderOptions {
@@ -58,7 +68,9 @@ export interface RulesHolderOptions {
 /**
  * The live rule set of one directory. A reload compiles the new rules aside and swaps the reference
  * in one assignment: a decision in progress keeps the rule set it started with, and rules that do
- * not compile never replace working ones.
+ * not compile never replace working ones. Reloads run one at a time: triggers that arrive during
+ * one are coalesced into a single reload after it, which reads the files as they are then, so the
+ * last change always wins and two compiles never race.
  */
 export class RulesHolder {
   private current: Ruleset;
@@ -67,9 +79,13 @@ export class RulesHolder {
   private lastError: ReloadError | null = null;
   private watcher: FSWatcher | undefined;
   private timer: NodeJS.Timeout | undefined;
+  private running: Promise<ReloadOutcome> | undefined;
+  private queued: Promise<ReloadOutcome> | undefined;
 
   private constructor(
     readonly dir: string,
+    /** reads the directory; keeps the list files it parsed for the next reload */
+    readonly loader: RulesetLoader,
     ruleset: Ruleset,
     private readonly options: RulesHolderOptions,
   ) {
@@ -77,11 +93,12 @@ export class RulesHolder {
     this.loadedAt = new Date().toISOString();
   }
 
-  /** Compiles `dir`; throws RulesLoadError when it has errors. */
-  static load(dir: string, options: RulesHolderOptions): RulesHolder {
-    const { ruleset, error } = compileDir(dir);
+  /** Compiles `dir`; rejects with RulesLoadError when it has errors. */
+  static async load(dir: string, options: RulesHolderOptions): Promise<RulesHolder> {
+    const loader = new RulesetLoader(dir);
+    const { ruleset, error } = await compileWith(loader);
     if (!ruleset) throw new RulesLoadError(dir, error!);
-    const holder = new RulesHolder(dir, ruleset, options);
+    const holder = new RulesHolder(dir, loader, ruleset, options);
     if (options.watch) holder.startWatching();
     return holder;
   }
@@ -101,14 +118,38 @@ export class RulesHolder {
     };
   }
 
-  /** Compiles the directory again and swaps it in when it compiles. */
-  reload(trigger = "api"): ReloadOutcome {
-    const { ruleset, error } = compileDir(this.dir);
+  /**
+   * Compiles the directory again and swaps it in when it compiles. While a reload runs, the next
+   * one waits for it, and every trigger in between shares that next one: its outcome reflects the
+   * files as they were after the last trigger.
+   */
+  reload(trigger = "api"): Promise<ReloadOutcome> {
+    if (this.queued) return this.queued;
+    if (!this.running) return this.start(trigger);
+    const queued = this.running.then(() => {
+      this.queued = undefined;
+      return this.start(trigger);
+    });
+    this.queued = queued;
+    return queued;
+  }
+
+  private start(trigger: string): Promise<ReloadOutcome> {
+    const running = this.reloadNow(trigger).finally(() => {
+      if (this.running === running) this.running = undefined;
+    });
+    this.running = running;
+    return running;
+  }
+
+  private async reloadNow(trigger: string): Promise<ReloadOutcome> {
+    const { ruleset, error } = await compileWith(this.loader);
     let outcome: ReloadOutcome;
     if (ruleset) {
       const changed =
         ruleset.revision !== this.current.revision ||
         ruleset.commit?.sha !== this.current.commit?.sha;
+      // the swap: one assignment, after everything else was built
       this.current = ruleset;
       this.loadedAt = new Date().toISOString();
       this.lastError = null;
@@ -118,7 +159,11 @@ export class RulesHolder {
       this.lastError = error!;
       outcome = { ok: false, error: error! };
     }
-    this.options.onReload?.(outcome, trigger);
+    try {
+      this.options.onReload?.(outcome, trigger);
+    } catch {
+      // a failing listener (logging, metrics) does not fail the reload
+    }
     return outcome;
   }
 
@@ -140,7 +185,7 @@ export class RulesHolder {
       // would no longer be watched. Watching afresh after each change keeps every file covered.
       this.stopWatching();
       this.startWatching();
-      this.reload("watch");
+      void this.reload("watch");
     }, this.options.debounceMs);
     this.timer.unref();
   }

@@ -144,8 +144,9 @@ export function installSignalHandlers(
   const log = server.app.log;
   const hup = () => {
     log.info("SIGHUP: reloading rules");
-    server.services.rules.reload("signal");
-    server.services.shadow?.reload("signal");
+    // outcomes are logged by the holders' onReload; a reload never rejects
+    void server.services.rules.reload("signal");
+    void server.services.shadow?.reload("signal");
   };
   const stop = (signal: string) => () => {
     log.info(`${signal}: finishing in-flight requests, then stopping`);

@@ -70,11 +70,11 @@ export async function createServices(
         hooks.onReload?.(role, outcome, trigger);
       },
     });
-  const rules = holder("live", config.rules.dir);
+  const rules = await holder("live", config.rules.dir);
   let shadow: RulesHolder | null = null;
   let backend: AuditBackend | undefined;
   try {
-    shadow = config.shadow ? holder("shadow", config.shadow.rules) : null;
+    shadow = config.shadow ? await holder("shadow", config.shadow.rules) : null;
     metrics.setRuleset("live", rules.ruleset.revision);
     if (shadow) metrics.setRuleset("shadow", shadow.ruleset.revision);
     backend = openBackend(config);

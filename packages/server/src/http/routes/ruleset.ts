@@ -109,14 +109,14 @@ export async function rulesetRoutes(fastify: FastifyInstance): Promise<void> {
       },
     },
     async () => {
-      const live = rules.reload("api");
+      const live = await rules.reload("api");
       if (!live.ok)
         throw new ProblemError(
           "reload_failed",
           live.error.messages[0] ?? "the rules do not compile",
           live.error.messages.map((message) => ({ pointer: "", message })),
         );
-      const s = shadow?.reload("api");
+      const s = await shadow?.reload("api");
       if (s && !s.ok)
         throw new ProblemError(
           "reload_failed",
