@@ -1,4 +1,14 @@
-import { readFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  openSync,
+  readFileSync,
+  readSync,
+  realpathSync,
+} from "node:fs";
+import { isAbsolute, relative, resolve, sep } from "node:path";
 import {
   type CanonicalOutcome,
   type InputFormat,
@@ -18,9 +28,65 @@ export function readText(path: string, what: string): string {
   }
 }
 
+/**
+ * The directory a rule set's test files may read inputs from: the git work tree holding `dir`,
+ * or, outside one, the directory the command runs in. Test files come with rule changes from
+ * many authors: an input such as `/proc/self/environ` would print the CI runner's secrets in the
+ * error that says it is not JSON.
+ */
+export function inputRoot(dir: string): string {
+  try {
+    const top = execFileSync("git", ["-C", dir, "rev-parse", "--show-toplevel"], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "ignore"],
+      timeout: 5_000,
+    }).trim();
+    if (top) return realpathSync(top);
+  } catch {
+    // not in a work tree, or no git: the current directory bounds the inputs
+  }
+  return realpathSync(resolve("."));
+}
+
+/**
+ * Reads a regular file whose real path is inside `root`, of at most `maxBytes`: a symlink out of
+ * the root, a FIFO (opened without blocking), a device or an oversized file is an error that
+ * shows none of its content.
+ */
+export function readTextInside(path: string, root: string, what: string, maxBytes: number): string {
+  let real: string;
+  try {
+    real = realpathSync(path);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new CliError(
+      `cannot read ${what} \`${path}\`: ${code === "ENOENT" ? "no such file" : (error as Error).message}`,
+    );
+  }
+  const rel = relative(root, real);
+  if (isAbsolute(rel) || rel === ".." || rel.startsWith(`..${sep}`))
+    throw new CliError(
+      `${what} \`${path}\` is outside \`${root}\``,
+      "test inputs must be files of the repository that holds the rules",
+    );
+  const fd = openSync(real, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    if (!fstatSync(fd).isFile()) throw new CliError(`${what} \`${path}\` is not a regular file`);
+    const buffer = Buffer.alloc(maxBytes + 1);
+    let length = 0;
+    for (let n = 1; n > 0 && length < buffer.length; length += n)
+      n = readSync(fd, buffer, length, buffer.length - length, null);
+    if (length > maxBytes)
+      throw new CliError(`${what} \`${path}\` is over the limit of ${maxBytes} bytes`);
+    return buffer.subarray(0, length).toString("utf8");
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** Reads a JSON file; a syntax error names the file, line and column. */
-export function readJson(path: string, what: string): unknown {
-  const parsed = parseJsonText(readText(path, what));
+export function readJson(path: string, what: string, text = readText(path, what)): unknown {
+  const parsed = parseJsonText(text);
   if (!parsed.ok)
     throw new CliError(
       `${what} \`${path}\` is not valid JSON: ${parsed.problems.map((p) => p.message).join("; ")}`,

@@ -1,7 +1,7 @@
 import { spawnSync } from "node:child_process";
 import { cpSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, relative } from "node:path";
+import { join, relative, resolve } from "node:path";
 import {
   environMarker,
   HOSTILE_CASES,
@@ -114,5 +114,50 @@ describe("the revision does not depend on how the rule directory is named", () =
     const r = await run("check", rel, "--now", NOW);
     expect(r.code).toBe(1);
     expect(r.err).toContain(`--> ${join(rel, "teams", "a.rules")}:1:13`);
+  });
+});
+
+describe("clearance test reads inputs only from the repository that holds the rules", () => {
+  // base/secret.json (outside) and base/repo, a git work tree with rules/ and examples/
+  const base = mkdtempSync(join(tmpdir(), "clearance-test-inputs-"));
+  const repo = join(base, "repo");
+  const rules = join(repo, "rules");
+  cpSync(join(root, "rules"), rules, { recursive: true });
+  rmSync(join(rules, "tests"), { recursive: true, force: true });
+  cpSync(join(root, "examples", "results"), join(repo, "examples"), { recursive: true });
+  spawnSync("git", ["init", "-q", repo]);
+  write(join(base, "secret.json"), `{"sha256": "${OUTSIDE_SECRET}"}\n`);
+  symlinkSync(join(base, "secret.json"), join(repo, "examples", "linked.json"));
+  spawnSync("mkfifo", [join(repo, "examples", "fifo.json")]);
+  write(join(repo, "examples", "huge.json"), `{"pad": "${"x".repeat(1_100_000)}"}`);
+  afterAll(() => rmSync(base, { recursive: true, force: true }));
+
+  const testWith = (input: string) =>
+    write(
+      join(rules, "tests", "inputs.test.yaml"),
+      `cases:\n  - name: the input\n    input: ${input}\n    expect: { decision: deny }\n`,
+    );
+
+  it.each([
+    ["/proc/self/environ", "is outside"],
+    ["/etc/passwd", "is outside"],
+    ["../../../secret.json", "is outside"],
+    ["../../examples/linked.json", "is outside"],
+    ["../../examples/fifo.json", "is not a regular file"],
+    ["../../examples/huge.json", "is over the limit of 1048576 bytes"],
+  ])("%s: %s", async (input, message) => {
+    testWith(input);
+    const r = await run("test", rules);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain(`test input \`${resolve(rules, "tests", input)}\``);
+    expect(r.err).toContain(message);
+    expectNoOutsideContent(`${r.out}\n${r.err}`);
+  });
+
+  it("an input inside the repository is read", async () => {
+    testWith("../../examples/malware.json");
+    const r = await run("test", rules);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toContain("1 passed, 0 failed");
   });
 });

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
-import type { Decision, Ruleset } from "@clearance/engine";
-import { parseNow, readJson, toResult } from "../io.js";
+import { DEFAULT_INPUT_LIMITS, type Decision, type Ruleset } from "@clearance/engine";
+import { inputRoot, parseNow, readJson, readTextInside, toResult } from "../io.js";
 import { CliError, type Output, paint } from "../output.js";
 import { renderExplanation } from "../render.js";
 import { loadRulesOrFail } from "../rules.js";
@@ -23,6 +23,7 @@ export function runTests(ruleset: Ruleset, dir: string, output: Output): TestRep
   const files = findTestFiles(dir);
   if (files.length === 0)
     throw new CliError(`no test files (*.test.yaml) under \`${dir}\``, "see docs/testing.md");
+  const root = inputRoot(dir);
   const covered = new Set<string>();
   const report: TestReport = {
     passed: 0,
@@ -35,7 +36,16 @@ export function runTests(ruleset: Ruleset, dir: string, output: Output): TestRep
     for (const c of file.cases) {
       const raw =
         typeof c.input === "string"
-          ? readJson(resolveInputPath(path, c.input), "test input")
+          ? readJson(
+              resolveInputPath(path, c.input),
+              "test input",
+              readTextInside(
+                resolveInputPath(path, c.input),
+                root,
+                "test input",
+                DEFAULT_INPUT_LIMITS.maxBytes,
+              ),
+            )
           : c.input;
       const where =
         typeof c.input === "string"
