@@ -246,6 +246,36 @@ describe("POST /v1/decisions", () => {
     expect(await entryCount(t)).toBe(before);
   });
 
+  test("a result sent without its wrapper: one problem that says to wrap it", async () => {
+    const res = await t.app.inject({
+      method: "POST",
+      url: "/v1/decisions",
+      payload: JSON.stringify(example("malware")),
+      headers: json,
+    });
+    expect(res.statusCode).toBe(400);
+    const problem = res.json();
+    expect(problem.code).toBe("invalid_request");
+    expect(problem.problems).toEqual([
+      {
+        pointer: "/result",
+        message: expect.stringContaining("looks like an analysis result sent bare"),
+      },
+    ]);
+    expect(problem.detail).toContain('send `{"result": <the result>}`');
+    // a batch item sent bare is named by its own pointer, the good items' problems are kept
+    const batch = await t.app.inject({
+      method: "POST",
+      url: "/v1/decisions/batch",
+      payload: JSON.stringify({ items: [{ result: example("malware") }, example("malware")] }),
+      headers: json,
+    });
+    expect(batch.statusCode).toBe(400);
+    expect(batch.json().problems).toEqual([
+      { pointer: "/items/1/result", message: expect.stringContaining("sent bare") },
+    ]);
+  });
+
   test("an unknown route is a problem document too", async () => {
     const res = await t.app.inject({ url: "/v1/nothing" });
     expect(res.statusCode).toBe(404);

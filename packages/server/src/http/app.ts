@@ -100,6 +100,48 @@ function validationProblems(error: FastifyError): ProblemDetail[] {
   });
 }
 
+/**
+ * A decision request is `{"result": <analysis result>, "context": ...}`. A result sent bare would
+ * otherwise be answered with one problem per field of the result (`unknown property sha256`,
+ * ...): where an object that lacks `result` has a `sha256`, its problems become one that says so.
+ */
+function unwrappedResults(problems: ProblemDetail[], body: unknown): ProblemDetail[] {
+  const bare = new Set<string>();
+  for (const p of problems) {
+    if (!p.pointer.endsWith("/result") || p.message !== "`result` is required") continue;
+    const at = p.pointer.slice(0, -"/result".length);
+    if (hasSha256(at === "" ? body : pointerGet(body, at))) bare.add(at);
+  }
+  if (bare.size === 0) return problems;
+  const out: ProblemDetail[] = [];
+  for (const at of bare)
+    out.push({
+      pointer: `${at}/result`,
+      message:
+        '`result` is required: this object looks like an analysis result sent bare; send `{"result": <the result>}` (and `"context"` beside it if needed)',
+    });
+  for (const p of problems) {
+    const owner = p.pointer.slice(0, p.pointer.lastIndexOf("/"));
+    if (!bare.has(owner)) out.push(p);
+  }
+  return out;
+}
+
+function hasSha256(value: unknown): boolean {
+  return typeof value === "object" && value !== null && "sha256" in value;
+}
+
+/** The value at a JSON Pointer made by the validator (array indexes and plain keys). */
+function pointerGet(value: unknown, pointer: string): unknown {
+  let v = value;
+  for (const raw of pointer.split("/").slice(1)) {
+    const key = raw.replaceAll("~1", "/").replaceAll("~0", "~");
+    if (typeof v !== "object" || v === null) return undefined;
+    v = (v as Record<string, unknown>)[key];
+  }
+  return v;
+}
+
 function handleError(
   error: FastifyError,
   request: FastifyRequest,
@@ -108,7 +150,7 @@ function handleError(
   if (error instanceof ProblemError)
     return sendProblem(reply, error.code, error.detail, error.problems, error.headers);
   if (error.validation) {
-    const problems = validationProblems(error);
+    const problems = unwrappedResults(validationProblems(error), request.body);
     return sendProblem(
       reply,
       "invalid_request",
