@@ -53,6 +53,12 @@ const BENCHMARKS = [
       "POST /v1/decisions (SQLite, batch, PostgreSQL with CLEARANCE_BENCH_PG) against bare fastify, autocannon in another process",
   },
   {
+    name: "reads",
+    script: "server/reads.js",
+    description:
+      "POST /v1/decisions alone, during exports and during verifications of a 200,000-entry SQLite log: p50/p99 ratios",
+  },
+  {
     name: "client",
     script: "client/run.js",
     description:
