@@ -77,6 +77,9 @@ export async function startServer(
     throw error;
   }
   const log = fastify.log;
+  // a log deleted whole (with its -wal and -shm) looks like a first start: say it was one
+  if (services.createdLog && !services.replacedLog)
+    log.info(`no audit log at \`${services.createdLog}\`: started a new, empty one`);
   if (services.replacedLog)
     log.warn(
       { reason: services.replacedLog.reason, movedTo: services.replacedLog.movedTo },

@@ -26,6 +26,8 @@ export interface Services {
   sync: PlatformSync | null;
   /** the damaged log set aside at start for a new one (`audit.startNewLog`), for the server to log */
   replacedLog: { reason: string; movedTo: string[] } | null;
+  /** an SQLite log created at start because there was no file: where (for the server to log) */
+  createdLog: string | null;
   close(): Promise<void>;
 }
 
@@ -195,6 +197,8 @@ export async function createServices(
       platform,
       sync,
       replacedLog: opened.replaced,
+      createdLog:
+        log.backend instanceof SqliteBackend && log.backend.created ? log.backend.path : null,
       async close() {
         rules.stopWatching();
         shadow?.stopWatching();

@@ -242,6 +242,26 @@ describe("a damaged or emptied SQLite log at start", () => {
   );
 });
 
+describe("a log that is not there", () => {
+  test("is a first start, said in the log; an existing log is not", async () => {
+    const tmp = tempDir("clearance-damage-");
+    cleanups.push(() => tmp.remove());
+    const path = join(tmp.dir, "audit.db");
+    const start = async () => {
+      const lines: Record<string, unknown>[] = [];
+      const server = await startServer(config(path), {
+        logger: { level: "info", stream: { write: (l: string) => lines.push(JSON.parse(l)) } },
+        hooks: { processMetrics: false },
+      });
+      await decide(server);
+      await server.close();
+      return lines.map((l) => String(l.msg));
+    };
+    expect(await start()).toContain(`no audit log at \`${path}\`: started a new, empty one`);
+    expect((await start()).filter((m) => m.startsWith("no audit log"))).toEqual([]);
+  });
+});
+
 describe("verifying a damaged log names the damage", () => {
   const cases = startCases.filter((c) => !/file removed|emptied to 0/.test(c.what));
   test.each(cases)("$what", async ({ what, damage }) => {

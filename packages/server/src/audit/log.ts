@@ -167,17 +167,21 @@ export class AuditLog {
   private async checkChainEnd(): Promise<void> {
     const chain = this.options.chain;
     const where = this.backend.where;
+    // the recorded head first: a chain someone else is appending to (a misconfigured replica)
+    // can only be found longer than recorded, never shorter
     const recorded = (await this.backend.recordedHeads()).find((h) => h.chain === chain);
     const stored = await this.backend.head(chain);
     if (recorded && !stored)
       throw new AuditDamagedError(
         `chain \`${chain}\` in ${where} has no entries, but its last write recorded seq ${recorded.seq}: the log was emptied`,
       );
-    if (recorded && stored && (stored.seq !== recorded.seq || stored.hash !== recorded.hash))
+    if (recorded && stored && stored.seq < recorded.seq)
       throw new AuditDamagedError(
-        stored.seq < recorded.seq
-          ? `chain \`${chain}\` in ${where} ends at seq ${stored.seq}, but its last write recorded seq ${recorded.seq}: its newest entries were removed`
-          : `chain \`${chain}\` in ${where} ends at seq ${stored.seq} (hash ${stored.hash.slice(0, 16)}), not where its last write recorded (seq ${recorded.seq}, hash ${recorded.hash.slice(0, 16)})`,
+        `chain \`${chain}\` in ${where} ends at seq ${stored.seq}, but its last write recorded seq ${recorded.seq}: its newest entries were removed`,
+      );
+    if (recorded && stored && stored.seq === recorded.seq && stored.hash !== recorded.hash)
+      throw new AuditDamagedError(
+        `chain \`${chain}\` in ${where} ends at seq ${stored.seq} with hash ${stored.hash.slice(0, 16)}, not ${recorded.hash.slice(0, 16)} as its last write recorded`,
       );
     if (!stored || stored.seq === 0) return;
     let from: ChainPosition = { seq: Math.max(0, stored.seq - TAIL_CHECKED), hash: null };

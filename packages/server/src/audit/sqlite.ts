@@ -110,6 +110,8 @@ export class SqliteBackend implements AuditBackend {
   private readonly pool: ReaderPool | undefined;
   /** the files as opened: a write into a file replaced since would be lost (see `sqlite-files.ts`) */
   private readonly identity: FileIdentity | undefined;
+  /** there was no file at the path: this is a new log (a log that was deleted whole looks so too) */
+  readonly created: boolean;
   /** prepared on the first write: a read-only open of an older schema must not prepare writes */
   private batchWriter: BatchWriter | undefined;
   private thread: Worker | undefined;
@@ -133,6 +135,7 @@ export class SqliteBackend implements AuditBackend {
     if (!options.readonly) mkdirSync(dirname(path), { recursive: true });
     // before SQLite sees the file: it would take an emptied one for a new database
     const existed = preflight(path);
+    this.created = !existed && !options.readonly;
     try {
       this.db = new Database(path, {
         readonly: options.readonly === true,
