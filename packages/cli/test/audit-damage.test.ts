@@ -1,10 +1,14 @@
 // `clearance audit verify` on a damaged or emptied SQLite log: exit 3, naming the file, what SQLite
-// said and the entries it lost; never a stack trace. The other audit commands say it too (exit 1).
+// said and the entries it lost; never a stack trace. The other audit commands say it too (exit 1);
+// `clearance serve` refuses it unless `--new-log`.
+import { spawn } from "node:child_process";
 import {
   closeSync,
   copyFileSync,
+  existsSync,
   mkdtempSync,
   openSync,
+  readdirSync,
   rmSync,
   statSync,
   truncateSync,
@@ -16,7 +20,7 @@ import { join } from "node:path";
 import { AuditLog, newId, SqliteBackend } from "@clearance/server";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { runWith } from "./helpers.js";
+import { root, runWith } from "./helpers.js";
 
 const env = { HMAC: "cli-damage-hmac-secret" };
 const ENTRIES = 1_500;
@@ -187,4 +191,43 @@ describe("clearance audit verify on a damaged log", () => {
     );
     expect(exported.err).not.toMatch(/\n\s+at /);
   });
+
+  test("serve refuses a damaged log, naming it and the way out; --new-log moves it aside and serves", async () => {
+    const path = damaged("serve", (p) => truncateSync(p, 0));
+    const serveConfig = join(dir, "serve.yaml");
+    writeFileSync(
+      serveConfig,
+      `server: { port: 0, logLevel: warn }\nrules: { dir: ${JSON.stringify(join(root, "rules"))}, watch: false }\naudit: { chain: cli, hmacSecret: "\${HMAC}", sqlite: { path: ${JSON.stringify(path)} } }\n`,
+    );
+    const refused = await runWith(env, "serve", "--config", serveConfig);
+    expect(refused.code).toBe(1);
+    expect(refused.err).toContain(`error: the audit database \`${path}\` is empty (0 bytes)`);
+    expect(refused.err).toMatch(/hint: .*start with `--new-log` to move it aside/);
+
+    const bin = join(root, "packages", "cli", "dist", "bin.js");
+    if (!existsSync(bin)) return; // the built CLI is needed to serve in a process of its own
+    const child = spawn(process.execPath, [bin, "serve", "--config", serveConfig, "--new-log"], {
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    let err = "";
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`did not start:\n${err}`)), 20_000);
+      child.stderr!.on("data", (d: Buffer) => {
+        err += d.toString();
+        if (err.includes(" on http://")) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      child.on("exit", () => reject(new Error(`exited:\n${err}`)));
+    });
+    const exited = new Promise((r) => child.once("exit", r));
+    child.kill("SIGTERM");
+    await exited;
+    expect(err).toMatch(
+      /started a new audit log; the damaged one was moved to .*serve\.db\.damaged-/,
+    );
+    expect(readdirSync(dir).some((f) => f.startsWith("serve.db.damaged-"))).toBe(true);
+  }, 30_000);
 });
