@@ -193,8 +193,8 @@ export interface AuditBackend {
   ping(): Promise<void>;
   /**
    * Throws when this process could not write to `chain` now: unreachable, locked by another writer,
-   * full, damaged, replaced. A real write that is rolled back where the backend can, so that what
-   * fails writes fails this too.
+   * full, damaged, replaced. A real write that leaves nothing behind where the backend can, so
+   * that what fails writes fails this too.
    */
   checkWritable(chain: string): Promise<void>;
   close(): Promise<void>;

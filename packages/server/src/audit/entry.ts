@@ -120,7 +120,8 @@ export function exportChunkOf(
   let entries = 0;
   let last: string | null = null;
   for (const row of rows) {
-    text += `${entryLine(row.body, row.hash, withInputs, withInputs ? inputOf(row.inputHash) : undefined)}\n`;
+    const input = withInputs ? inputOf(row.inputHash) : undefined;
+    text += `${entryLine(row.body, row.hash, withInputs, input)}\n`;
     entries++;
     last = row.id;
     if (text.length >= maxBytes) break;

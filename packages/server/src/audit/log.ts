@@ -77,7 +77,7 @@ export interface VerifyDamage {
   message: string;
   /** the store's error code, when it gave one (`SQLITE_CORRUPT`) */
   code: string | null;
-  /** entries (or their input snapshots) that could not be read; `to: null` runs to the chain's end */
+  /** entries (or their inputs) that could not be read; `to: null` runs to the chain's end */
   unreadable: { chain: string; from: number; to: number | null }[];
   /** damage to the file's pages reading the entries does not show (`PRAGMA quick_check`) */
   pages: string[];
@@ -718,7 +718,7 @@ export class AuditLog {
 
   /**
    * Throws when an append would fail now: the store unreachable, full, damaged, replaced, or this
-   * chain locked elsewhere. A write the backend rolls back; its outcome updates `health`, so it is
+   * chain locked elsewhere. A write that leaves nothing behind; its outcome updates `health`, so it is
    * what ends an outage when no decision comes to.
    */
   checkWritable(): Promise<void> {

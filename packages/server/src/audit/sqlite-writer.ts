@@ -168,21 +168,33 @@ function checkpointHere(): void {
   }
 }
 
-/** An entry and an input written and rolled back, without waiting for another writer's lock. */
+/** What a probe writes and takes out again in the same transaction. */
+const PROBE_CHAIN = "(probe)";
+const removeProbe = {
+  entry: db.prepare("DELETE FROM entries WHERE id = ?"),
+  input: db.prepare("DELETE FROM inputs WHERE hash = ?"),
+  head: db.prepare("DELETE FROM chain_heads WHERE chain = ?"),
+};
+
+/**
+ * A write as a decision's, committed: an entry and an input written and taken out again in one
+ * transaction, without waiting for another writer's lock. It touches the pages a decision's write
+ * would (random keys land on random index pages) and commits through the WAL (so a full disk fails
+ * it as it fails decisions), and leaves nothing behind.
+ */
 function probe(request: ProbeRequest): void {
   let reply: WriteReply;
   db.pragma("busy_timeout = 0");
   try {
     checkIdentity();
-    db.exec("BEGIN IMMEDIATE");
-    try {
-      // random keys land on random index pages, as a decision's entry and input do
-      const hex = randomBytes(32).toString("hex");
+    const hex = randomBytes(32).toString("hex");
+    const id = randomUUID();
+    db.transaction(() => {
       writeBatch(
         [
           {
-            id: randomUUID(),
-            chain: "(probe)",
+            id,
+            chain: PROBE_CHAIN,
             seq: 1,
             time: new Date().toISOString(),
             source: "api",
@@ -199,10 +211,10 @@ function probe(request: ProbeRequest): void {
         [],
         [],
       );
-    } finally {
-      // a failed statement may have ended the transaction already
-      if (db.inTransaction) db.exec("ROLLBACK");
-    }
+      removeProbe.entry.run(id);
+      removeProbe.input.run(hex);
+      removeProbe.head.run(PROBE_CHAIN);
+    }).immediate();
     reply = { id: request.id, ok: true, placements: [] };
   } catch (error) {
     reply = { id: request.id, ok: false, ...failure(error) };

@@ -424,7 +424,7 @@ export class SqliteBackend implements AuditBackend {
     }
   }
 
-  /** A write on the writer thread, rolled back; at most PROBE_TIMEOUT_MS. */
+  /** A write on the writer thread that leaves nothing behind (`probe` there); at most PROBE_TIMEOUT_MS. */
   private async probeInThread(): Promise<void> {
     const thread = await this.writerThread();
     if (!thread.ok) throw thread.error;

@@ -52,7 +52,7 @@ export async function healthRoutes(fastify: FastifyInstance): Promise<void> {
       },
     },
     async (_request, reply) => {
-      // a write probe (rolled back), unless the log is known to be damaged
+      // a write probe (it leaves nothing behind), unless the log is known to be damaged
       const { ready, detail: auditCheck } = await audit.readiness(READY_TIMEOUT_MS);
       const rulesCheck = `ok (${rules.ruleset.revision})`;
       return reply.code(ready ? 200 : 503).send({
