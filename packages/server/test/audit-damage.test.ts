@@ -392,6 +392,25 @@ describe("damage while the server runs", () => {
   );
 });
 
+describe("the readiness probe", () => {
+  test("writes as a decision does and leaves nothing behind", async () => {
+    const { path } = await healthyLog();
+    const server = await serve(path);
+    for (let i = 0; i < 3; i++) expect((await fetch(`${server.url}/readyz`)).status).toBe(200);
+    expect((await decide(server)).status).toBe(200);
+    await server.close();
+    const db = new Database(path, { readonly: true });
+    try {
+      expect(db.prepare("SELECT COUNT(*) AS n FROM entries").get()).toEqual({ n: ENTRIES + 1 });
+      expect(db.prepare("SELECT chain FROM chain_heads").all()).toEqual([{ chain: "main" }]);
+    } finally {
+      db.close();
+    }
+    const report = await verifyReadOnly(path);
+    expect(report).toMatchObject({ ok: true, entries: ENTRIES + 1 });
+  });
+});
+
 describe("an outage of an SQLite log (another process holds the write lock)", () => {
   test("readiness fails at once, the outage is logged once, and its end with its duration", async () => {
     const { path } = await healthyLog();
