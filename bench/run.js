@@ -72,6 +72,12 @@ const BENCHMARKS = [
       "clearance --version, --help, check and eval from process start, against node -e 0",
   },
   {
+    name: "reads",
+    script: "server/reads.js",
+    description:
+      "POST /v1/decisions alone, during exports and during verifications of a 200,000-entry SQLite log: p50/p99 ratios",
+  },
+  {
     name: "client",
     script: "client/run.js",
     description:

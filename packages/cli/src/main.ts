@@ -182,6 +182,10 @@ export function buildProgram(
     .option("--host <host>", "listen address (overrides server.host)")
     .option("--port <port>", "listen port (overrides server.port)", port)
     .option("-r, --rules <dir>", "rule directory (overrides rules.dir)")
+    .option(
+      "--new-log",
+      "when the audit log is damaged or emptied, move it aside and start a new one (audit.startNewLog)",
+    )
     .addHelpText(
       "after",
       "\nExamples:\n  clearance serve\n  clearance serve --config clearance.yaml\n\nSIGHUP reloads the rules; SIGTERM finishes in-flight requests and stops.",
@@ -241,7 +245,9 @@ export function buildProgram(
   withStore(
     audit
       .command("verify")
-      .description("recompute every chain's hashes; exit 3 at the first broken link")
+      .description(
+        "recompute every chain's hashes and check the file; exit 3 at the first broken link or damage",
+      )
       .option("--json", "machine-readable report", false),
   ).action(async (opts) =>
     setExit(await (await commands.audit()).auditVerifyCommand(output, opts, env)),

@@ -30,7 +30,14 @@ export interface ServerConfig {
   shadow: { rules: string } | null;
   audit: {
     backend: "sqlite" | "postgres";
-    sqlite: { path: string; synchronous: "full" | "normal" };
+    sqlite: {
+      path: string;
+      synchronous: "full" | "normal";
+      /** reader threads for searches, entry reads, exports and verification */
+      readers: number;
+      /** `quick`: every page checked at start (`PRAGMA quick_check`); `fast`: header and size only */
+      startupCheck: "quick" | "fast";
+    };
     postgres: { url: string | null; poolSize: number; schema: string };
     /** this replica's chain; each replica sharing a PostgreSQL log needs its own */
     chain: string;
@@ -42,6 +49,12 @@ export interface ServerConfig {
     retentionDays: number;
     /** most entries written in one group commit */
     maxBatch: number;
+    // -- damaged logs and reads (issue 10) --
+    /**
+     * start with a new, empty log when the existing one is damaged or emptied (SQLite: the old
+     * files are moved aside, never deleted); for one start after an incident, not to leave on
+     */
+    startNewLog: boolean;
   };
   auth: { keys: { id: string; scopes: Scope[]; sha256: string }[] };
   webhook: {
@@ -162,6 +175,8 @@ export const CONFIG_SCHEMA = {
           properties: {
             path: { type: "string", minLength: 1 },
             synchronous: { enum: ["full", "normal"] },
+            readers: { type: "integer", minimum: 1, maximum: 16 },
+            startupCheck: { enum: ["quick", "fast"] },
           },
         },
         postgres: {
@@ -182,6 +197,7 @@ export const CONFIG_SCHEMA = {
         },
         retentionDays: { type: "number", minimum: 0 },
         maxBatch: { type: "integer", minimum: 1, maximum: 10_000 },
+        startNewLog: { type: "boolean" },
       },
     },
     auth: {
@@ -316,7 +332,7 @@ export function defaultConfig(): ServerConfig {
     shadow: null,
     audit: {
       backend: "sqlite",
-      sqlite: { path: "data/audit.db", synchronous: "full" },
+      sqlite: { path: "data/audit.db", synchronous: "full", readers: 2, startupCheck: "quick" },
       postgres: { url: null, poolSize: 10, schema: "public" },
       chain:
         hostname()
@@ -326,6 +342,7 @@ export function defaultConfig(): ServerConfig {
       redact: [],
       retentionDays: 0,
       maxBatch: 1_000,
+      startNewLog: false,
     },
     auth: { keys: [] },
     webhook: { secret: null, toleranceSeconds: 300, replayCacheMax: 100_000 },

@@ -2,6 +2,7 @@
 
 export {
   type AuditBackend,
+  AuditDamagedError,
   type AuditFilter,
   AuditUnavailableError,
   type Checkpoint,
@@ -14,7 +15,12 @@ export {
   type DecisionSource,
 } from "./audit/entry.js";
 export { newId } from "./audit/ids.js";
-export { AuditLog, type AuditLogOptions, type VerifyReport } from "./audit/log.js";
+export {
+  AuditLog,
+  type AuditLogOptions,
+  type VerifyDamage,
+  type VerifyReport,
+} from "./audit/log.js";
 export { PostgresBackend } from "./audit/postgres.js";
 export { SqliteBackend } from "./audit/sqlite.js";
 export { type ApiKey, createApiKey, SCOPES, type Scope } from "./auth.js";

@@ -49,6 +49,17 @@ export class Metrics {
     help: "Group commits that failed (their decisions were refused with 503)",
     registers: [this.registry],
   });
+  readonly auditAvailable = new Gauge({
+    name: "clearance_audit_available",
+    help: "1 while the audit log can record; 0 while it is unavailable (decisions are refused) or damaged",
+    registers: [this.registry],
+  });
+  readonly auditOutages = new Histogram({
+    name: "clearance_audit_outage_duration_seconds",
+    help: "How long each audit-log outage lasted, observed when it ended",
+    buckets: [0.1, 1, 5, 10, 30, 60, 300, 900, 3600],
+    registers: [this.registry],
+  });
   /** set by whoever owns the audit log; read at scrape time */
   auditQueueLength: () => number = () => 0;
   readonly auditQueue: Gauge = new Gauge({
@@ -112,6 +123,7 @@ export class Metrics {
 
   constructor(options: { process?: boolean } = {}) {
     if (options.process !== false) collectDefaultMetrics({ register: this.registry });
+    this.auditAvailable.set(1);
   }
 
   private readonly revisions = new Map<string, string>();

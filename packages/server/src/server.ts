@@ -77,6 +77,32 @@ export async function startServer(
     throw error;
   }
   const log = fastify.log;
+  // a log deleted whole (with its -wal and -shm) looks like a first start: say it was one
+  if (services.createdLog && !services.replacedLog)
+    log.info(`no audit log at \`${services.createdLog}\`: started a new, empty one`);
+  if (services.replacedLog)
+    log.warn(
+      { reason: services.replacedLog.reason, movedTo: services.replacedLog.movedTo },
+      `the audit log was damaged; started a new, empty one (audit.startNewLog). The damaged files are kept: ${services.replacedLog.movedTo.join(", ")}`,
+    );
+  // one line when the log stops recording, one (with how long) when it records again
+  const stopReportingHealth = services.audit.health.onChange((change) => {
+    if (change.to === "unavailable")
+      log.warn(
+        { audit: { status: "unavailable", reason: change.reason } },
+        `audit log unavailable: decisions are refused until it recovers (${change.reason})`,
+      );
+    else if (change.to === "available")
+      log.warn(
+        { audit: { status: "available", downSeconds: change.downSeconds, reason: change.reason } },
+        `audit log available again after ${change.downSeconds.toFixed(1)} s: decisions are recorded again`,
+      );
+    else
+      log.error(
+        { audit: { status: "damaged", reason: change.reason } },
+        `audit log damaged: ${change.reason}. Readiness fails until the log is restored or replaced (docs/operations.md#damaged-logs)`,
+      );
+  });
   if (config.auth.keys.length === 0)
     log.warn(
       "NO API KEYS CONFIGURED: every request is accepted without authentication; listening on loopback only",
@@ -104,6 +130,7 @@ export async function startServer(
   try {
     await fastify.listen({ host: config.server.host, port: config.server.port });
   } catch (error) {
+    stopReportingHealth();
     await fastify.close();
     await services.close();
     throw error;
@@ -129,6 +156,7 @@ export async function startServer(
         } finally {
           clearTimeout(grace);
           await services.close();
+          stopReportingHealth();
         }
       })();
       return closing;

@@ -1,7 +1,8 @@
-import type { AuditBackend } from "./audit/backend.js";
-import { AuditLog } from "./audit/log.js";
-import { PostgresBackend } from "./audit/postgres.js";
+import { type AuditBackend, AuditDamagedError } from "./audit/backend.js";
+import { AuditLog, type AuditLogOptions } from "./audit/log.js";
+import { PostgresBackend, STATEMENT_TIMEOUT_MS } from "./audit/postgres.js";
 import { SqliteBackend } from "./audit/sqlite.js";
+import { setAside } from "./audit/sqlite-files.js";
 import { KeyRing } from "./auth.js";
 import type { ServerConfig } from "./config.js";
 import { DecisionService } from "./decide.js";
@@ -23,8 +24,20 @@ export interface Services {
   notifier: Notifier | null;
   platform: Platform | null;
   sync: PlatformSync | null;
+  /** the damaged log set aside at start for a new one (`audit.startNewLog`), for the server to log */
+  replacedLog: { reason: string; movedTo: string[] } | null;
+  /** an SQLite log created at start because there was no file: where (for the server to log) */
+  createdLog: string | null;
   close(): Promise<void>;
 }
+
+/**
+ * A decision whose entry is not committed this long after it was decided is refused, whatever the
+ * store does: the documented statement limit, held end to end even when packets vanish.
+ */
+export const RECORD_DEADLINE_MS = STATEMENT_TIMEOUT_MS;
+/** While the log is unavailable, how often it is probed, so that its recovery is seen (and logged). */
+const RECOVERY_PROBE_MS = 1_000;
 
 export interface ServiceHooks {
   /** told of every reload, for logging */
@@ -50,7 +63,43 @@ export function openBackend(config: Readonly<ServerConfig>): AuditBackend {
     synchronous: a.sqlite.synchronous,
     writerThread: true,
     maxBatch: a.maxBatch,
+    readers: a.sqlite.readers,
+    startupCheck: a.sqlite.startupCheck,
   });
+}
+
+/**
+ * Opens the configured log and checks it (`AuditLog.open`). A damaged or emptied log is refused
+ * (AuditDamagedError) unless `audit.startNewLog`: then an SQLite log is moved aside, kept for
+ * recovery, and a new one started. PostgreSQL has no file to move: a new log there is a new schema.
+ */
+async function openAuditLog(
+  config: Readonly<ServerConfig>,
+  options: AuditLogOptions,
+): Promise<{ audit: AuditLog; replaced: Services["replacedLog"] }> {
+  const attempt = async (): Promise<AuditLog> => {
+    const backend = openBackend(config);
+    const audit = new AuditLog(backend, options);
+    try {
+      await audit.open();
+      return audit;
+    } catch (error) {
+      await backend.close().catch(() => {});
+      throw error;
+    }
+  };
+  try {
+    return { audit: await attempt(), replaced: null };
+  } catch (error) {
+    if (
+      !(error instanceof AuditDamagedError) ||
+      !config.audit.startNewLog ||
+      config.audit.backend !== "sqlite"
+    )
+      throw error;
+    const movedTo = setAside(config.audit.sqlite.path);
+    return { audit: await attempt(), replaced: { reason: error.message, movedTo } };
+  }
 }
 
 /** Compiles the rules (throws RulesLoadError), opens and migrates the audit log, wires the metrics. */
@@ -72,14 +121,13 @@ export async function createServices(
     });
   const rules = await holder("live", config.rules.dir);
   let shadow: RulesHolder | null = null;
-  let backend: AuditBackend | undefined;
+  let audit: AuditLog | undefined;
   try {
     shadow = config.shadow ? await holder("shadow", config.shadow.rules) : null;
     metrics.setRuleset("live", rules.ruleset.revision);
     if (shadow) metrics.setRuleset("shadow", shadow.ruleset.revision);
-    backend = openBackend(config);
     let notifier: Notifier | null = null;
-    const audit = new AuditLog(backend, {
+    const opened = await openAuditLog(config, {
       onNotificationsQueued: () => notifier?.wake(),
       chain: config.audit.chain,
       hmacSecret: config.audit.hmacSecret,
@@ -89,9 +137,16 @@ export async function createServices(
         metrics.auditBatch.observe(entries);
         if (!ok) metrics.auditFailures.inc();
       },
+      appendTimeoutMs: RECORD_DEADLINE_MS,
+      recoveryProbeMs: RECOVERY_PROBE_MS,
     });
-    metrics.auditQueueLength = () => audit.queueLength;
-    await audit.open();
+    audit = opened.audit;
+    const log = audit;
+    metrics.auditQueueLength = () => log.queueLength;
+    log.health.onChange((change) => {
+      metrics.auditAvailable.set(change.to === "available" ? 1 : 0);
+      if (change.to === "available") metrics.auditOutages.observe(change.downSeconds);
+    });
     const targets = config.notifications.targets;
     if (targets.length > 0) {
       notifier = new Notifier(audit, {
@@ -103,7 +158,7 @@ export async function createServices(
           metrics.notifications.inc({ target, result: ok ? "delivered" : "failed" }),
         ...(hooks.onNotifyError ? { onError: hooks.onNotifyError } : {}),
       });
-      metrics.outboxPending = () => audit.backend.pendingNotifications(audit.chain);
+      metrics.outboxPending = () => log.backend.pendingNotifications(log.chain);
       // notifications left by an earlier run (a crash, a receiver outage) go out now
       notifier.start();
     }
@@ -134,26 +189,29 @@ export async function createServices(
       config,
       rules,
       shadow,
-      audit,
+      audit: log,
       decisions,
       metrics,
       keys: new KeyRing(config.auth.keys),
       notifier,
       platform,
       sync,
+      replacedLog: opened.replaced,
+      createdLog:
+        log.backend instanceof SqliteBackend && log.backend.created ? log.backend.path : null,
       async close() {
         rules.stopWatching();
         shadow?.stopWatching();
         await sync?.stop();
         await notifier?.stop();
-        await audit.close();
+        await log.close();
         await platform?.close();
       },
     };
   } catch (error) {
     rules.stopWatching();
     shadow?.stopWatching();
-    await backend?.close().catch(() => {});
+    await audit?.close().catch(() => {});
     throw error;
   }
 }

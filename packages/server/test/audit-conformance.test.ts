@@ -29,6 +29,11 @@ const backends = [
     skip: false,
   },
   {
+    title: "SQLite as the server runs it: a writer thread and reader threads",
+    make: async () => sqliteStore({ writerThread: true, maxBatch: 100, readers: 2 }),
+    skip: false,
+  },
+  {
     title: PG_URL ? "PostgreSQL" : `PostgreSQL (${PG_SKIP_REASON})`,
     make: () => postgresStore(),
     skip: PG_URL === undefined,
@@ -452,6 +457,26 @@ for (const { title, make, skip } of backends) {
         expect(await log.latestFor("f".repeat(64))).toBeUndefined();
       });
 
+      it("exports as NDJSON text the same entries, line for line", async () => {
+        const { log } = await seeded();
+        for (const inputs of [true, false]) {
+          const expected: string[] = [];
+          for await (const e of log.export({}, { inputs })) expected.push(JSON.stringify(e));
+          let text = "";
+          for await (const chunk of log.exportLines({}, { inputs })) text += chunk;
+          expect(text).toBe(expected.map((l) => `${l}\n`).join(""));
+        }
+        let denied = "";
+        for await (const chunk of log.exportLines({ decision: "deny" }, { inputs: false }))
+          denied += chunk;
+        const lines = denied
+          .trimEnd()
+          .split("\n")
+          .map((l) => JSON.parse(l));
+        expect(lines.length).toBeGreaterThan(0);
+        expect(lines.every((e) => e.decision === "deny")).toBe(true);
+      });
+
       it("exports past one read page", async () => {
         const log = await openLog({ maxBatch: 500 });
         const records = Array.from({ length: 1_234 }, () => record());
@@ -459,6 +484,14 @@ for (const { title, make, skip } of backends) {
         const ids: string[] = [];
         for await (const e of log.export({}, { inputs: false })) ids.push(e.id);
         expect(ids).toEqual(records.map((r) => r.id));
+        let text = "";
+        for await (const chunk of log.exportLines({}, { inputs: true })) text += chunk;
+        expect(
+          text
+            .trimEnd()
+            .split("\n")
+            .map((l) => JSON.parse(l).id),
+        ).toEqual(ids);
       });
     });
 

@@ -6,10 +6,12 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import pg from "pg";
 import type { AuditBackend } from "../src/audit/backend.js";
-import type { AuditRecord } from "../src/audit/entry.js";
+import { type AuditRecord, GENESIS_HASH } from "../src/audit/entry.js";
 import { idAt, newId } from "../src/audit/ids.js";
 import { PostgresBackend } from "../src/audit/postgres.js";
+import { type ChainHead, sealBatch, sealItem } from "../src/audit/seal.js";
 import { SqliteBackend } from "../src/audit/sqlite.js";
+import { prepareBatchWriter } from "../src/audit/sqlite-batch.js";
 
 /** PostgreSQL tests run only against a server named here (CI starts one and sets it). */
 export const PG_URL = process.env.CLEARANCE_TEST_PG || undefined;
@@ -69,8 +71,13 @@ export async function count(store: Store, query: string, ...params: unknown[]): 
   return Number(rows[0]!.n);
 }
 
-/** `writerThread`: seal and write on a thread of the backend's own, as the server does. */
-export function sqliteStore(options: { writerThread?: boolean; maxBatch?: number } = {}): Store {
+/**
+ * `writerThread`: seal and write on a thread of the backend's own, as the server does; `readers`:
+ * read on threads of their own, as the server does.
+ */
+export function sqliteStore(
+  options: { writerThread?: boolean; maxBatch?: number; readers?: number } = {},
+): Store {
   const dir = mkdtempSync(join(tmpdir(), "clearance-audit-"));
   const path = join(dir, "audit.db");
   const backends: AuditBackend[] = [];
@@ -160,23 +167,42 @@ export function closeServer(server: Server): Promise<void> {
   return new Promise((resolve) => server.close(() => resolve()));
 }
 
-/** A TCP proxy in front of PostgreSQL that a test can cut (an outage) and restore. */
+/**
+ * A TCP proxy in front of PostgreSQL that a test can cut (an outage: connections closed, new ones
+ * refused), restore, or turn into a blackhole (packets dropped: nothing is forwarded either way and
+ * nothing is closed, as when a network path dies; new connections are accepted and hang) and
+ * resume (what was held is delivered, as TCP retransmits after the path comes back).
+ */
 export async function startProxy() {
   const target = new URL(PG_URL!);
   const sockets = new Set<Socket>();
-  const server = createServer((client) => {
+  const pairs = new Set<{ client: Socket; upstream: Socket }>();
+  /** connections accepted during a blackhole, not yet forwarded */
+  const held: Socket[] = [];
+  let holed = false;
+  const forward = (client: Socket) => {
     const upstream = tcpConnect(Number(target.port || 5432), target.hostname || "127.0.0.1");
+    const pair = { client, upstream };
     const drop = () => {
       client.destroy();
       upstream.destroy();
       sockets.delete(client);
       sockets.delete(upstream);
+      pairs.delete(pair);
     };
     for (const s of [client, upstream]) {
       sockets.add(s);
       s.on("error", drop).on("close", drop);
     }
+    pairs.add(pair);
     client.pipe(upstream).pipe(client);
+  };
+  const server = createServer((client) => {
+    if (!holed) return forward(client);
+    client.pause();
+    sockets.add(client);
+    client.on("error", () => client.destroy()).on("close", () => sockets.delete(client));
+    held.push(client);
   });
   const port = await listen(server);
   return {
@@ -190,8 +216,82 @@ export async function startProxy() {
     async restore() {
       await listen(server, port);
     },
+    /** stops forwarding, in both directions, on every connection; closes nothing */
+    blackhole() {
+      holed = true;
+      for (const { client, upstream } of pairs) {
+        client.unpipe(upstream);
+        upstream.unpipe(client);
+        client.pause();
+        upstream.pause();
+      }
+    },
+    /** forwards again, starting with what was held */
+    resume() {
+      holed = false;
+      for (const { client, upstream } of pairs) client.pipe(upstream).pipe(client);
+      for (const client of held.splice(0)) if (!client.destroyed) forward(client);
+    },
     async stop() {
+      if (holed) this.resume();
       if (server.listening) await this.cut();
     },
   };
+}
+
+/**
+ * Writes `count` entries (a valid chain keyed with `key`, one entry a millisecond ending now, 64
+ * distinct inputs of about 400 bytes) into a new SQLite log at `path`, fast: large transactions,
+ * no syncs. For tests and benchmarks that need a big log, not how the server writes.
+ */
+export async function fillSqliteLog(
+  path: string,
+  count: number,
+  options: { key?: string | null; chain?: string } = {},
+): Promise<ChainHead> {
+  const created = new SqliteBackend({ path, synchronous: "normal" });
+  await created.close();
+  const db = new Database(path);
+  db.pragma("journal_mode = WAL");
+  db.pragma("synchronous = OFF");
+  db.pragma("cache_size = -262144");
+  const write = prepareBatchWriter(db);
+  const chain = options.chain ?? "main";
+  const inputs = Array.from({ length: 64 }, (_, i) =>
+    JSON.stringify({ result: { sha256: i.toString(16).padStart(64, "0"), pad: "x".repeat(300) } }),
+  );
+  let head: ChainHead = { seq: 0, hash: GENESIS_HASH };
+  const start = Date.now() - count;
+  for (let i = 0; i < count; i += 10_000) {
+    const items = [];
+    for (let j = i; j < Math.min(count, i + 10_000); j++) {
+      const ms = start + j;
+      const r: RecordFields = {
+        id: newId(ms),
+        time: new Date(ms).toISOString(),
+        source: "api",
+        requester: null,
+        sha256: j.toString(16).padStart(64, "0"),
+        fileName: `file-${j}.exe`,
+        decision: (["allow", "deny", "review"] as const)[j % 3]!,
+        rule: j % 2 ? "some_rule" : null,
+        reason: "generated",
+        matched: [],
+        monitored: [],
+        errors: [],
+        ruleset: { revision: "rev-1", commit: null, dirty: false },
+        latencyUs: 3,
+        shadow: null,
+        deliveryId: null,
+        explain: null,
+      };
+      items.push(sealItem(r, inputs[j % inputs.length]!, []));
+    }
+    const sealed = sealBatch(items, chain, head, options.key ?? null);
+    write(sealed.rows, sealed.inputs, sealed.outbox, sealed.deliveries);
+    head = sealed.head;
+  }
+  db.pragma("wal_checkpoint(TRUNCATE)");
+  db.close();
+  return head;
 }

@@ -104,3 +104,32 @@ describe("configuration", () => {
     }
   });
 });
+
+describe("configuration: audit reads and damaged logs", () => {
+  test("defaults: two reader threads, every page checked at start, no new log over a damaged one", () => {
+    const c = resolveConfig(undefined, { baseDir: "/srv/app" });
+    expect(c.audit.sqlite).toMatchObject({ readers: 2, startupCheck: "quick" });
+    expect(c.audit.startNewLog).toBe(false);
+  });
+
+  test.each([
+    [{ audit: { sqlite: { readers: 0 } } }, "`audit.sqlite.readers` must be >= 1"],
+    [{ audit: { sqlite: { readers: 17 } } }, "`audit.sqlite.readers` must be <= 16"],
+    [{ audit: { sqlite: { readers: 1.5 } } }, "`audit.sqlite.readers` must be integer"],
+    [
+      { audit: { sqlite: { startupCheck: "full" } } },
+      "`audit.sqlite.startupCheck` must be one of `quick`, `fast`",
+    ],
+    [{ audit: { startNewLog: "yes" } }, "`audit.startNewLog` must be boolean"],
+  ])("%j is refused: %s", (raw, message) => {
+    expect(problems(raw)).toEqual([message]);
+  });
+
+  test.each([
+    [{ audit: { sqlite: { readers: 1 } } }],
+    [{ audit: { sqlite: { readers: 16, startupCheck: "fast" } } }],
+    [{ audit: { startNewLog: true } }],
+  ])("%j is accepted", (raw) => {
+    expect(problems(raw)).toEqual([]);
+  });
+});

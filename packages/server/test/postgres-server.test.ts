@@ -3,11 +3,12 @@ import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { afterEach, describe, expect, test } from "vitest";
 import { AuditLog } from "../src/audit/log.js";
-import { PostgresBackend } from "../src/audit/postgres.js";
+import { CONNECT_TIMEOUT_MS, PostgresBackend } from "../src/audit/postgres.js";
 import { resolveConfig } from "../src/config.js";
 import { type RunningServer, startServer } from "../src/server.js";
+import { RECORD_DEADLINE_MS } from "../src/services.js";
 import { PG_SKIP_REASON, PG_URL, startProxy } from "./audit-helpers.js";
-import { load, RULES, waitFor } from "./helpers.js";
+import { example, load, RULES, waitFor } from "./helpers.js";
 
 if (!PG_URL) console.warn(`PostgreSQL server tests ${PG_SKIP_REASON}`);
 
@@ -24,7 +25,14 @@ describe.skipIf(!PG_URL)(`the server on PostgreSQL${PG_URL ? "" : ` (${PG_SKIP_R
     await raw.end();
   });
 
-  async function serve(url: string, chain: string): Promise<RunningServer> {
+  async function serve(
+    url: string,
+    chain: string,
+    logLines?: Record<string, unknown>[],
+  ): Promise<RunningServer> {
+    const logger = logLines
+      ? { level: "warn", stream: { write: (line: string) => logLines.push(JSON.parse(line)) } }
+      : false;
     const server = await startServer(
       resolveConfig({
         server: { port: 0, logLevel: "silent" },
@@ -36,7 +44,7 @@ describe.skipIf(!PG_URL)(`the server on PostgreSQL${PG_URL ? "" : ` (${PG_SKIP_R
           hmacSecret: HMAC,
         },
       }),
-      { logger: false, hooks: { processMetrics: false } },
+      { logger, hooks: { processMetrics: false } },
     );
     cleanups.push(() => server.close());
     return server;
@@ -90,6 +98,78 @@ describe.skipIf(!PG_URL)(`the server on PostgreSQL${PG_URL ? "" : ` (${PG_SKIP_R
     // never the other way round
     expect(report.entries).toBeGreaterThanOrEqual(l.received.length);
   }, 90_000);
+
+  test("a blackhole (packets dropped, nothing closed): every decision is refused within the documented 10 s, readiness fails within its 2 s, and the outage is logged once with its duration", async () => {
+    const proxy = await startProxy();
+    cleanups.push(() => proxy.stop());
+    const logs: Record<string, unknown>[] = [];
+    const server = await serve(proxy.url, "blackhole", logs);
+    const body = JSON.stringify({ result: example("malware") });
+    const outcomes: { status: number; code: string | undefined; ms: number }[] = [];
+    let stop = false;
+    const clients = Array.from({ length: 6 }, async () => {
+      while (!stop) {
+        const started = Date.now();
+        const res = await fetch(`${server.url}/v1/decisions`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body,
+        });
+        const answer = (await res.json()) as { code?: string };
+        outcomes.push({ status: res.status, code: answer.code, ms: Date.now() - started });
+        if (res.status !== 200) await new Promise((r) => setTimeout(r, 20));
+      }
+    });
+    cleanups.push(async () => {
+      stop = true;
+      await Promise.all(clients);
+    });
+    await waitFor(() => outcomes.filter((o) => o.status === 200).length >= 50, 15_000, "decisions");
+
+    proxy.blackhole();
+    const holeStarted = Date.now();
+    const readyStarted = Date.now();
+    const ready = await fetch(`${server.url}/readyz`);
+    const readyMs = Date.now() - readyStarted;
+    expect(ready.status).toBe(503);
+    expect(readyMs).toBeLessThan(2_000 + 1_500);
+    // long enough for decisions that wait the whole deadline, and for new connections to time out
+    await waitFor(() => Date.now() - holeStarted > RECORD_DEADLINE_MS + 4_000, 30_000);
+    const duringHole = outcomes.length;
+    proxy.resume();
+    const holeSeconds = (Date.now() - holeStarted) / 1000;
+    await waitFor(
+      () => outcomes.slice(duringHole).filter((o) => o.status === 200).length >= 20,
+      30_000,
+      "decisions after the network came back",
+    );
+    stop = true;
+    await Promise.all(clients);
+
+    const refused = outcomes.filter((o) => o.status !== 200);
+    expect(refused.length).toBeGreaterThan(0);
+    expect(new Set(refused.map((o) => `${o.status} ${o.code}`))).toEqual(
+      new Set(["503 audit_unavailable"]),
+    );
+    // the bound: the deadline, plus the margin of a loaded machine; it was 14 s (12 s for the hung
+    // query, then 2 s to connect again)
+    const slowest = Math.max(...outcomes.map((o) => o.ms));
+    expect(slowest).toBeLessThan(RECORD_DEADLINE_MS + 1_500);
+    expect(slowest).toBeGreaterThan(CONNECT_TIMEOUT_MS);
+
+    const outage = logs.filter((l) => (l.audit as { status?: string } | undefined)?.status);
+    expect(outage.map((l) => [l.level, (l.audit as { status: string }).status])).toEqual([
+      [40, "unavailable"],
+      [40, "available"],
+    ]);
+    const down = (outage[1]!.audit as { downSeconds: number }).downSeconds;
+    expect(down).toBeGreaterThan(holeSeconds - 2);
+    expect(down).toBeLessThan(holeSeconds + 10);
+    expect(outage[1]!.msg).toMatch(/^audit log available again after \d+\.\d s/);
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    expect(metrics).toMatch(/^clearance_audit_available 1$/m);
+    expect(metrics).toMatch(/^clearance_audit_outage_duration_seconds_count 1$/m);
+  }, 120_000);
 
   test("a replica configured with another's chain is not ready and refuses decisions", async () => {
     const a = await serve(PG_URL!, "shared-chain");

@@ -1,12 +1,14 @@
 import { once } from "node:events";
 import { createWriteStream } from "node:fs";
 import {
+  AuditDamagedError,
   type AuditEntry,
   type AuditFilter,
   AuditLog,
   AuditUnavailableError,
   openBackend,
   SqliteBackend,
+  type VerifyReport,
 } from "@clearance/server";
 import { parseTime } from "../io.js";
 import { CliError, type Output, paint } from "../output.js";
@@ -27,11 +29,32 @@ export interface FilterOptions {
   until?: string;
 }
 
+/** Exit code of `audit verify` for a broken chain or a damaged log (docs/cli.md). */
+const BROKEN = 3;
+const DAMAGE_HINT =
+  "restore the log from a backup, or start the server with a new one (`clearance serve --new-log`); see docs/operations.md#damaged-logs";
+
+/** A damaged store as a CLI error: `verify` exits 3 for it, the other commands 1. */
+function damaged(error: AuditDamagedError, exitCode: number): CliError {
+  return new CliError(error.message, DAMAGE_HINT, exitCode);
+}
+
+/** Runs a command's reads; the log's errors become messages, never stack traces. */
+async function reading<T>(work: () => Promise<T>, damageExit = 1): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof AuditDamagedError) throw damaged(error, damageExit);
+    if (error instanceof AuditUnavailableError) throw new CliError(error.message);
+    throw error;
+  }
+}
+
 /**
  * Opens the configured audit log (or `--db`, an SQLite file) for reading and checking. It never
  * creates or migrates anything: a mistyped path is an error, not a new empty log that verifies.
  */
-async function openLog(options: AuditOptions, env: Env): Promise<AuditLog> {
+async function openLog(options: AuditOptions, env: Env, damageExit = 1): Promise<AuditLog> {
   const config = readConfig(options.config, env);
   try {
     const backend =
@@ -48,6 +71,7 @@ async function openLog(options: AuditOptions, env: Env): Promise<AuditLog> {
       maxBatch: config.audit.maxBatch,
     });
   } catch (error) {
+    if (error instanceof AuditDamagedError) throw damaged(error, damageExit);
     if (error instanceof AuditUnavailableError) throw new CliError(error.message);
     throw error;
   }
@@ -70,41 +94,58 @@ export async function auditVerifyCommand(
   options: AuditOptions & { json?: boolean },
   env: Env,
 ): Promise<number> {
-  const log = await openLog(options, env);
+  const log = await openLog(options, env, BROKEN);
   try {
-    const report = await log.verify();
+    const report = await reading(() => log.verify(), BROKEN);
     if (options.json) output.out(JSON.stringify(report, null, 2));
-    else {
-      const b = report.broken;
-      for (const c of report.chains) {
-        if (b && c.chain === b.chain) continue;
-        output.out(
-          `chain ${c.chain}: ${c.entries} entries (seq ${c.from}..${c.to}), head ${c.head.slice(0, 16)}`,
-        );
-      }
-      if (report.ok)
-        output.out(
-          paint(
-            output,
-            "green",
-            report.entries === 0
-              ? "ok: the log is empty"
-              : `ok: ${report.entries} entries verified`,
-          ),
-        );
-      else
-        output.out(
-          paint(
-            output,
-            "red",
-            `broken: chain ${b!.chain} at seq ${b!.seq}${b!.id ? ` (entry ${b!.id})` : ""}: ${b!.problem.replaceAll("_", " ")}`,
-          ),
-        );
-    }
-    return report.ok ? 0 : 3;
+    else printReport(output, report);
+    if (report.damage && !options.json) output.err(`hint: ${DAMAGE_HINT}`);
+    return report.ok ? 0 : BROKEN;
   } finally {
     await log.close();
   }
+}
+
+function printReport(output: Output, report: VerifyReport): void {
+  const b = report.broken;
+  const d = report.damage;
+  for (const c of report.chains) {
+    if (b && c.chain === b.chain) continue;
+    const lost = d?.unreadable.filter((u) => u.chain === c.chain).length ?? 0;
+    output.out(
+      `chain ${c.chain}: ${c.entries} entries (seq ${c.from}..${c.to}), head ${c.head.slice(0, 16) || "-"}${lost ? `, ${lost} unreadable stretch${lost > 1 ? "es" : ""}` : ""}`,
+    );
+  }
+  if (d) {
+    output.out(
+      paint(
+        output,
+        "red",
+        `damaged: ${d.where}: ${d.code ? `SQLite says \`${d.message}\` (${d.code})` : d.message}`,
+      ),
+    );
+    for (const u of d.unreadable)
+      output.out(
+        `  chain ${u.chain}: ${u.to === null ? `seq ${u.from} to the end` : u.from === u.to ? `seq ${u.from}` : `seq ${u.from}..${u.to}`} could not be read`,
+      );
+    for (const p of d.pages) output.out(`  page check: ${p}`);
+  }
+  if (b)
+    output.out(
+      paint(
+        output,
+        "red",
+        `broken: chain ${b.chain} at seq ${b.seq}${b.id ? ` (entry ${b.id})` : ""}: ${b.problem.replaceAll("_", " ")}`,
+      ),
+    );
+  else if (report.ok)
+    output.out(
+      paint(
+        output,
+        "green",
+        report.entries === 0 ? "ok: the log is empty" : `ok: ${report.entries} entries verified`,
+      ),
+    );
 }
 
 export async function auditExportCommand(
@@ -116,13 +157,15 @@ export async function auditExportCommand(
   let count = 0;
   try {
     const stream = options.out ? createWriteStream(options.out) : undefined;
-    for await (const entry of log.export(filterOf(options), { inputs: options.inputs })) {
-      const line = JSON.stringify(entry);
-      if (stream) {
-        if (!stream.write(`${line}\n`)) await once(stream, "drain");
-      } else output.out(line);
-      count++;
-    }
+    await reading(async () => {
+      for await (const entry of log.export(filterOf(options), { inputs: options.inputs })) {
+        const line = JSON.stringify(entry);
+        if (stream) {
+          if (!stream.write(`${line}\n`)) await once(stream, "drain");
+        } else output.out(line);
+        count++;
+      }
+    });
     if (stream) {
       stream.end();
       await once(stream, "finish");
@@ -146,7 +189,7 @@ export async function auditQueryCommand(
 ): Promise<number> {
   const log = await openLog(options, env);
   try {
-    const page = await log.query(filterOf(options), options.limit);
+    const page = await reading(() => log.query(filterOf(options), options.limit));
     if (options.json) output.out(JSON.stringify(page, null, 2));
     else {
       for (const e of page.entries) output.out(line(output, e));
@@ -170,20 +213,22 @@ export async function auditTailCommand(
   const log = await openLog(options, env);
   try {
     const filter = filterOf(options);
-    const page = await log.query(filter, options.lines);
+    const page = await reading(() => log.query(filter, options.lines));
     const entries = page.entries.reverse();
     for (const e of entries) output.out(line(output, e));
     if (!options.follow) return 0;
     let last = entries[entries.length - 1]?.id;
     while (!stop.aborted) {
       await new Promise((r) => setTimeout(r, options.intervalMs ?? 1000));
-      for await (const e of log.export(filter, {
-        inputs: false,
-        ...(last ? { after: last } : {}),
-      })) {
-        output.out(line(output, e));
-        last = e.id;
-      }
+      await reading(async () => {
+        for await (const e of log.export(filter, {
+          inputs: false,
+          ...(last ? { after: last } : {}),
+        })) {
+          output.out(line(output, e));
+          last = e.id;
+        }
+      });
     }
     return 0;
   } finally {

@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import { relative } from "node:path";
 import {
+  AuditDamagedError,
   AuditUnavailableError,
   ConfigError,
   installSignalHandlers,
@@ -19,6 +20,8 @@ export interface ServeOptions {
   host?: string;
   port?: number;
   rules?: string;
+  /** start a new, empty audit log when the existing one is damaged or emptied */
+  newLog?: boolean;
 }
 
 /** The config file: `--config`, else `clearance.yaml` in the working directory when present. */
@@ -45,7 +48,8 @@ function withOverrides(
   o: ServeOptions,
   env: Env,
 ): Readonly<ServerConfig> {
-  if (o.host === undefined && o.port === undefined && o.rules === undefined) return config;
+  if (o.host === undefined && o.port === undefined && o.rules === undefined && !o.newLog)
+    return config;
   for (const flag of ["host", "rules"] as const)
     if (o[flag]?.trim() === "")
       throw new CliError(
@@ -58,6 +62,7 @@ function withOverrides(
   if (o.host !== undefined) plain.server.host = o.host;
   if (o.port !== undefined) plain.server.port = o.port;
   if (o.rules !== undefined) plain.rules.dir = o.rules;
+  if (o.newLog) plain.audit.startNewLog = true;
   try {
     return resolveConfig(plain, { env });
   } catch (error) {
@@ -124,6 +129,13 @@ export async function serveCommand(
     if (error instanceof RulesLoadError)
       throw new CliError(error.message, "fix the rules (`clearance check`) and start again");
     if (error instanceof ConfigError) throw new CliError(error.message);
+    if (error instanceof AuditDamagedError)
+      throw new CliError(
+        error.message,
+        config.audit.backend === "sqlite"
+          ? "check it with `clearance audit verify`; restore it from a backup, or start with `--new-log` to move it aside and begin a new log (docs/operations.md#damaged-logs)"
+          : "check it with `clearance audit verify`; restore the schema from a backup, or point `audit.postgres.schema` at a new schema (docs/operations.md#damaged-logs)",
+      );
     if (error instanceof AuditUnavailableError)
       throw new CliError(
         error.message,
@@ -155,6 +167,14 @@ export async function serveCommand(
   if (services.shadow)
     output.err(
       `  shadow rules: ${relative(process.cwd(), services.shadow.dir) || "."} (revision ${services.shadow.ruleset.revision}; recorded, never enforced)`,
+    );
+  if (services.replacedLog)
+    output.err(
+      paint(
+        output,
+        "yellow",
+        `  started a new audit log; the damaged one was moved to ${services.replacedLog.movedTo[0]}`,
+      ),
     );
   if (services.sync) output.err(`  syncing results from ${config.platform!.url}`);
   if (config.auth.keys.length === 0)

@@ -1,5 +1,6 @@
 import type { DecisionSource } from "./entry.js";
 import type { Placement, SealItem } from "./seal.js";
+import type { ChainPosition, VerifyStep } from "./verify.js";
 
 /** One stored entry: the columns queries filter on, plus the canonical body and its hash. */
 export interface EntryRow {
@@ -46,6 +47,24 @@ export interface DeliveryRow {
 export interface InputRow {
   hash: string;
   body: string;
+}
+
+/** A chain's newest entry as recorded beside the entries, in the same transaction as each write. */
+export interface RecordedHead {
+  chain: string;
+  seq: number;
+  hash: string;
+}
+
+/** One bounded piece of an export: NDJSON lines (see `entryLine`) and where the next one starts. */
+export interface ExportChunk {
+  text: string;
+  /** entries in `text` */
+  entries: number;
+  /** the id of the last entry in `text`: the next chunk starts after it; null when `text` is empty */
+  last: string | null;
+  /** no entries after this chunk (as of its read) */
+  done: boolean;
 }
 
 /** Where a pruned chain now starts: the last removed entry's seq and hash, and a MAC over both. */
@@ -95,6 +114,8 @@ export type ChainAppend = (
  */
 export interface AuditBackend {
   readonly kind: "sqlite" | "postgres";
+  /** names the store in messages: "`data/audit.db`", "PostgreSQL schema `clearance`" */
+  readonly where: string;
   /** applies pending schema migrations; returns the schema version */
   migrate(): Promise<number>;
   /** the last entry of `chain` (or its checkpoint when everything was pruned) */
@@ -129,12 +150,34 @@ export interface AuditBackend {
   pendingNotifications(chain: string): Promise<number>;
   get(id: string): Promise<EntryRow | undefined>;
   input(hash: string): Promise<string | undefined>;
+  /** several input snapshots in one read; hashes not stored are absent from the map */
+  inputs(hashes: readonly string[]): Promise<Map<string, string>>;
   latestFor(sha256: string): Promise<EntryRow | undefined>;
   page(query: PageQuery): Promise<EntryRow[]>;
   chains(): Promise<string[]>;
   /** entries of one chain in seq order, from `afterSeq + 1`, at most `limit` */
   chainRows(chain: string, afterSeq: number, limit: number): Promise<EntryRow[]>;
   checkpoint(chain: string): Promise<Checkpoint | undefined>;
+  /** every chain's head as recorded with its last write (empty for a log written before they were) */
+  recordedHeads(): Promise<RecordedHead[]>;
+  /**
+   * Checks up to `limit` entries of `chain` after `from` (see `verifyRows`), where the rows are. A
+   * backend that reads on a thread of its own checks there too, so a long verification never
+   * holds the event loop. Optional: the log reads rows and checks them itself otherwise.
+   */
+  verifyChunk?(
+    chain: string,
+    from: ChainPosition,
+    key: string | null,
+    limit: number,
+  ): Promise<VerifyStep>;
+  /** The next piece of an export as NDJSON text, made where the rows are. Optional, as above. */
+  exportChunk?(query: PageQuery, inputs: boolean, maxBytes: number): Promise<ExportChunk>;
+  /**
+   * Damage to the store itself that reading entries does not show (SQLite: `PRAGMA quick_check`
+   * over every page). Empty when none is found. Optional.
+   */
+  checkPages?(): Promise<string[]>;
   /** removes the chain's entries up to `checkpoint.seq` and records the checkpoint, atomically */
   prune(checkpoint: Checkpoint): Promise<number>;
   /** removes delivered notifications and delivery ids recorded before `before` */
@@ -148,7 +191,11 @@ export interface AuditBackend {
   setState(key: string, value: string): Promise<void>;
   /** throws when the store cannot be reached */
   ping(): Promise<void>;
-  /** throws when this process could not write to `chain` now (unreachable, locked by another writer) */
+  /**
+   * Throws when this process could not write to `chain` now: unreachable, locked by another writer,
+   * full, damaged, replaced. A real write that leaves nothing behind where the backend can, so
+   * that what fails writes fails this too.
+   */
   checkWritable(chain: string): Promise<void>;
   close(): Promise<void>;
 }
@@ -158,7 +205,35 @@ export class DuplicateDeliveryError extends Error {
   override name = "DuplicateDeliveryError";
 }
 
-/** The store cannot take writes (database down, disk full): decisions must be refused, not unrecorded. */
+/**
+ * The store cannot take writes (database down, disk full): decisions must be refused, not
+ * unrecorded. `scope` says whether the store is at fault (`store`: every write would fail now) or
+ * only this write (`entry`: it broke a constraint, such as an id already taken), which says nothing
+ * about the store's health.
+ */
 export class AuditUnavailableError extends Error {
   override name = "AuditUnavailableError";
+  readonly scope: "store" | "entry";
+  constructor(message: string, options: ErrorOptions & { scope?: "store" | "entry" } = {}) {
+    super(message, options);
+    this.scope = options.scope ?? "store";
+  }
+}
+
+/**
+ * The store is damaged: its file is not a database, is truncated, has pages SQLite cannot read, was
+ * emptied, replaced or lost its write-ahead log, or its chains do not end where they were recorded
+ * to. Unlike an outage it does not heal: it stays until an operator restores or replaces the log
+ * (docs/operations.md, "Damaged logs").
+ */
+export class AuditDamagedError extends AuditUnavailableError {
+  override name = "AuditDamagedError";
+  constructor(
+    message: string,
+    /** what the store said, as it said it (SQLite's message and code), when it said something */
+    readonly said?: { message: string; code?: string },
+    options: ErrorOptions = {},
+  ) {
+    super(message, { ...options, scope: "store" });
+  }
 }

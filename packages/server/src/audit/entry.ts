@@ -1,4 +1,5 @@
 import { createHash, createHmac } from "node:crypto";
+import type { EntryRow, ExportChunk } from "./backend.js";
 
 export const DECISION_SOURCES = Object.freeze(["api", "batch", "webhook", "gate", "sync"] as const);
 export type DecisionSource = (typeof DECISION_SOURCES)[number];
@@ -77,4 +78,53 @@ export function parseEntry(body: string, hash: string): AuditEntry {
   };
   const { v: _v, ...rest } = b as typeof b & { v: number };
   return { ...rest, hash };
+}
+
+/** How every canonical body begins (`sealBody`): the schema version, which exports leave out. */
+const BODY_PREFIX = '{"v":1,';
+
+/**
+ * One line of an export (without its newline): the entry as `parseEntry` gives it, with `input`
+ * when `withInput` (the snapshot parsed, or null when it is not stored). The same text as
+ * `JSON.stringify({...parseEntry(body, hash), input})`, made without parsing the body when it has
+ * the canonical form.
+ */
+export function entryLine(
+  body: string,
+  hash: string,
+  withInput: boolean,
+  input: string | undefined,
+): string {
+  const tail = withInput
+    ? `,"input":${input === undefined ? "null" : JSON.stringify(JSON.parse(input))}}`
+    : "}";
+  if (body.startsWith(BODY_PREFIX) && body.endsWith("}") && /^[0-9a-f]*$/.test(hash))
+    return `{${body.slice(BODY_PREFIX.length, -1)},"hash":"${hash}"${tail}`;
+  const entry: Record<string, unknown> = { ...parseEntry(body, hash) };
+  if (withInput) entry.input = input === undefined ? null : JSON.parse(input);
+  return JSON.stringify(entry);
+}
+
+/**
+ * Export lines for `rows` (ascending, as read for a page of `limit`), stopping after the line that
+ * reaches `maxBytes`. `inputOf` gives input snapshots by hash.
+ */
+export function exportChunkOf(
+  rows: readonly EntryRow[],
+  limit: number,
+  withInputs: boolean,
+  inputOf: (hash: string) => string | undefined,
+  maxBytes: number,
+): ExportChunk {
+  let text = "";
+  let entries = 0;
+  let last: string | null = null;
+  for (const row of rows) {
+    const input = withInputs ? inputOf(row.inputHash) : undefined;
+    text += `${entryLine(row.body, row.hash, withInputs, input)}\n`;
+    entries++;
+    last = row.id;
+    if (text.length >= maxBytes) break;
+  }
+  return { text, entries, last, done: entries === rows.length && rows.length < limit };
 }

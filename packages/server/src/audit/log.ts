@@ -1,22 +1,24 @@
 import { performance } from "node:perf_hooks";
 import {
   type AuditBackend,
+  AuditDamagedError,
   type AuditFilter,
   AuditUnavailableError,
   type ChainAppend,
   type Checkpoint,
   DuplicateDeliveryError,
-  type EntryRow,
+  type ExportChunk,
+  type PageQuery,
 } from "./backend.js";
 import {
   type AuditEntry,
   type AuditRecord,
-  chainHash,
   checkpointMac,
-  contentHash,
+  exportChunkOf,
   GENESIS_HASH,
   parseEntry,
 } from "./entry.js";
+import { AuditHealth } from "./health.js";
 import { idTime } from "./ids.js";
 import {
   type ChainHead,
@@ -26,6 +28,7 @@ import {
   sealBatch,
   sealItem,
 } from "./seal.js";
+import { type ChainPosition, type VerifyStep, verifyRows } from "./verify.js";
 
 export interface AuditLogOptions {
   /** this writer's chain */
@@ -37,6 +40,15 @@ export interface AuditLogOptions {
   onCommit?: (entries: number, seconds: number, ok: boolean) => void;
   /** called after a commit that queued notifications (wakes the sender) */
   onNotificationsQueued?: () => void;
+  /**
+   * A decision whose entry is not committed this long after `append` is refused
+   * (AuditUnavailableError), whatever the store is doing: a database that stopped answering
+   * without closing its connections holds no caller longer. The entry may still be committed
+   * later (it was sent): a refused decision can be in the log, an answered one is always there.
+   */
+  appendTimeoutMs?: number;
+  /** While the store is unavailable, how often to check whether it is back (0: only when asked). */
+  recoveryProbeMs?: number;
 }
 
 export interface VerifyReport {
@@ -53,6 +65,22 @@ export interface VerifyReport {
   }[];
   /** the first broken link found, when any */
   broken?: { chain: string; seq: number; id: string | null; problem: string };
+  /** what could not be read at all, when the store is damaged */
+  damage?: VerifyDamage;
+}
+
+/** Damage found while verifying: where, what the store said, and which entries it lost. */
+export interface VerifyDamage {
+  /** the store: "`data/audit.db`", "PostgreSQL schema `x`" */
+  where: string;
+  /** what the store said first, as it said it */
+  message: string;
+  /** the store's error code, when it gave one (`SQLITE_CORRUPT`) */
+  code: string | null;
+  /** entries (or their inputs) that could not be read; `to: null` runs to the chain's end */
+  unreadable: { chain: string; from: number; to: number | null }[];
+  /** damage to the file's pages reading the entries does not show (`PRAGMA quick_check`) */
+  pages: string[];
 }
 
 interface Pending {
@@ -60,10 +88,23 @@ interface Pending {
   item: SealItem;
   resolve: (entry: AuditEntry) => void;
   reject: (error: Error) => void;
+  /** when `append` was called, for the deadline and for when an outage began */
+  arrived: number;
+  timer: NodeJS.Timeout | undefined;
+  /** answered already: by the deadline, or by the commit */
+  done: boolean;
 }
 
-/** Page size when reading a chain back for verification or export. */
-const READ_PAGE = 1_000;
+/** Entries of a chain read and checked at a time by verification. */
+const VERIFY_PAGE = 500;
+/** Entries read at a time by `export` (objects), and at most by one chunk of `exportLines`. */
+const READ_PAGE = 500;
+/** About this many characters of NDJSON in one chunk of `exportLines`. */
+const EXPORT_CHUNK_BYTES = 256 * 1024;
+/** The newest entries of its chain a log checks before it writes after them. */
+const TAIL_CHECKED = 64;
+/** How far past unreadable entries verification looks for readable ones, at most. */
+const MAX_PROBE_SPAN = 2 ** 40;
 /** Delivery ids remembered in memory; older ones are found in the database. */
 const RECENT_DELIVERIES_MAX = 100_000;
 /** How far an id's time may run ahead of its entry's (newId borrows milliseconds under load). */
@@ -89,11 +130,19 @@ export class AuditLog {
   /** delivery ids being written or written lately by this process, oldest first */
   private readonly recentDeliveries = new Set<string>();
   private closed = false;
+  /** whether the store can record now, as writes, probes and reads found it */
+  readonly health = new AuditHealth();
+  private probing: Promise<void> | undefined;
+  private recoveryTimer: NodeJS.Timeout | undefined;
 
   constructor(
     readonly backend: AuditBackend,
     private readonly options: AuditLogOptions,
-  ) {}
+  ) {
+    this.health.onChange((change) => {
+      if (change.to === "unavailable") this.watchRecovery();
+    });
+  }
 
   get chain(): string {
     return this.options.chain;
@@ -104,9 +153,47 @@ export class AuditLog {
     return this.pending.length + this.inFlight;
   }
 
+  /**
+   * Migrates the store, then checks this log's chain before writing after it: its entries must
+   * end at the head recorded with the last write (a log emptied or cut short is refused), and its
+   * newest entries must verify (with this key). Throws AuditDamagedError when they do not.
+   */
   async open(): Promise<void> {
     await this.backend.migrate();
+    await this.checkChainEnd();
     if (!this.backend.appendToChain) await this.loadHead();
+  }
+
+  private async checkChainEnd(): Promise<void> {
+    const chain = this.options.chain;
+    const where = this.backend.where;
+    // the recorded head first: a chain someone else is appending to (a misconfigured replica)
+    // can only be found longer than recorded, never shorter
+    const recorded = (await this.backend.recordedHeads()).find((h) => h.chain === chain);
+    const stored = await this.backend.head(chain);
+    if (recorded && !stored)
+      throw new AuditDamagedError(
+        `chain \`${chain}\` in ${where} has no entries, but its last write recorded seq ${recorded.seq}: the log was emptied`,
+      );
+    if (recorded && stored && stored.seq < recorded.seq)
+      throw new AuditDamagedError(
+        `chain \`${chain}\` in ${where} ends at seq ${stored.seq}, but its last write recorded seq ${recorded.seq}: its newest entries were removed`,
+      );
+    if (recorded && stored && stored.seq === recorded.seq && stored.hash !== recorded.hash)
+      throw new AuditDamagedError(
+        `chain \`${chain}\` in ${where} ends at seq ${stored.seq} with hash ${stored.hash.slice(0, 16)}, not ${recorded.hash.slice(0, 16)} as its last write recorded`,
+      );
+    if (!stored || stored.seq === 0) return;
+    let from: ChainPosition = { seq: Math.max(0, stored.seq - TAIL_CHECKED), hash: null };
+    if (from.seq === 0) from = { seq: 0, hash: GENESIS_HASH };
+    const cp = await this.backend.checkpoint(chain);
+    if (cp && cp.seq >= from.seq) from = { seq: cp.seq, hash: cp.hash };
+    if (from.seq >= stored.seq) return;
+    const step = await this.verifyStep(chain, from, TAIL_CHECKED);
+    if (step.broken)
+      throw new AuditDamagedError(
+        `the newest entries of chain \`${chain}\` in ${where} do not verify: ${step.broken.problem.replaceAll("_", " ")} at seq ${step.broken.seq}${step.broken.problem === "hash_mismatch" ? " (edited, or written with another `audit.hmacSecret`)" : ""}`,
+      );
   }
 
   private async loadHead(): Promise<void> {
@@ -142,9 +229,37 @@ export class AuditLog {
     }
     const item = sealItem(record, inputBody, notifications);
     return new Promise((resolve, reject) => {
-      this.pending.push({ record, item, resolve, reject });
+      const p: Pending = {
+        record,
+        item,
+        resolve,
+        reject,
+        arrived: Date.now(),
+        timer: undefined,
+        done: false,
+      };
+      const deadline = this.options.appendTimeoutMs;
+      if (deadline) p.timer = setTimeout(() => this.expire(p, deadline), deadline);
+      this.pending.push(p);
       this.schedule();
     });
+  }
+
+  /** The deadline passed: the caller is refused, whether or not the entry is written later. */
+  private expire(p: Pending, deadline: number): void {
+    if (p.done) return;
+    p.done = true;
+    const waiting = this.pending.indexOf(p);
+    // not sent yet: it never will be; sent: its delivery id is settled with its transaction
+    if (waiting >= 0) {
+      this.pending.splice(waiting, 1);
+      if (p.record.deliveryId !== null) this.recentDeliveries.delete(p.record.deliveryId);
+    }
+    const error = new AuditUnavailableError(
+      `the audit log did not record the decision within ${deadline / 1000} s (${this.backend.where} does not answer)`,
+    );
+    this.health.failed(error, p.arrived);
+    p.reject(error);
   }
 
   private schedule(): void {
@@ -174,8 +289,13 @@ export class AuditLog {
         : await this.sealAndWrite(batch);
       if (outcome.commit)
         this.options.onCommit?.(outcome.commit.entries, outcome.commit.seconds, outcome.ok);
-      if (outcome.ok) this.settle(batch, outcome.placements);
-      else this.fail(batch, outcome.error);
+      if (outcome.ok) {
+        this.health.succeeded();
+        this.settle(batch, outcome.placements);
+      } else {
+        this.health.failed(outcome.error, Math.min(...batch.map((p) => p.arrived)));
+        this.fail(batch, outcome.error);
+      }
     } catch (error) {
       // backends report failures as outcomes; anything thrown is a bug, and must not hang callers
       this.fail(
@@ -231,6 +351,9 @@ export class AuditLog {
       const p = batch[i]!;
       const at = placements[i]!;
       if (p.item.notifications.length > 0) notified = true;
+      clearTimeout(p.timer);
+      if (p.done) continue;
+      p.done = true;
       p.resolve({
         ...p.record,
         inputHash: at.inputHash,
@@ -245,21 +368,35 @@ export class AuditLog {
 
   private fail(batch: readonly Pending[], error: AuditUnavailableError): void {
     for (const p of batch) {
+      clearTimeout(p.timer);
       if (p.record.deliveryId !== null) this.recentDeliveries.delete(p.record.deliveryId);
+      if (p.done) continue;
+      p.done = true;
       p.reject(error);
     }
   }
 
+  /** Runs a read; damage it runs into is recorded in `health` (and the error passed on). */
+  private async observed<T>(read: Promise<T>): Promise<T> {
+    try {
+      return await read;
+    } catch (error) {
+      // an outage shows in writes and probes; a read only adds what they may not touch: damage
+      if (error instanceof AuditDamagedError) this.health.failed(error);
+      throw error;
+    }
+  }
+
   async get(id: string): Promise<{ entry: AuditEntry; input: unknown } | undefined> {
-    const row = await this.backend.get(id);
+    const row = await this.observed(this.backend.get(id));
     if (!row) return undefined;
     const entry = parseEntry(row.body, row.hash);
-    const text = await this.backend.input(entry.inputHash);
+    const text = await this.observed(this.backend.input(entry.inputHash));
     return { entry, input: text === undefined ? null : JSON.parse(text) };
   }
 
   async latestFor(sha256: string): Promise<AuditEntry | undefined> {
-    const row = await this.backend.latestFor(sha256);
+    const row = await this.observed(this.backend.latestFor(sha256));
     return row ? parseEntry(row.body, row.hash) : undefined;
   }
 
@@ -269,11 +406,13 @@ export class AuditLog {
     limit: number,
     cursor?: string,
   ): Promise<{ entries: AuditEntry[]; nextCursor: string | null }> {
-    const rows = await this.backend.page({
-      ...filter,
-      limit: limit + 1,
-      ...(cursor ? { before: cursor } : {}),
-    });
+    const rows = await this.observed(
+      this.backend.page({
+        ...filter,
+        limit: limit + 1,
+        ...(cursor ? { before: cursor } : {}),
+      }),
+    );
     const more = rows.length > limit;
     const entries = rows.slice(0, limit).map((r) => parseEntry(r.body, r.hash));
     return { entries, nextCursor: more ? entries[entries.length - 1]!.id : null };
@@ -284,18 +423,24 @@ export class AuditLog {
     filter: AuditFilter,
     options: { inputs?: boolean; after?: string } = {},
   ): AsyncGenerator<AuditEntry & { input?: unknown }> {
+    const withInputs = options.inputs !== false;
     let after = options.after;
     for (;;) {
-      const rows = await this.backend.page({
-        ...filter,
-        limit: READ_PAGE,
-        ascending: true,
-        ...(after ? { after } : {}),
-      });
+      const rows = await this.observed(
+        this.backend.page({
+          ...filter,
+          limit: READ_PAGE,
+          ascending: true,
+          ...(after ? { after } : {}),
+        }),
+      );
+      const inputs = withInputs
+        ? await this.observed(this.backend.inputs(rows.map((r) => r.inputHash)))
+        : undefined;
       for (const row of rows) {
         const entry: AuditEntry & { input?: unknown } = parseEntry(row.body, row.hash);
-        if (options.inputs !== false) {
-          const text = await this.backend.input(row.inputHash);
+        if (inputs) {
+          const text = inputs.get(row.inputHash);
           entry.input = text === undefined ? null : JSON.parse(text);
         }
         yield entry;
@@ -306,82 +451,241 @@ export class AuditLog {
   }
 
   /**
+   * The same entries as `export`, as NDJSON text (one entry a line, as `JSON.stringify` gives
+   * each), in bounded chunks. A backend that reads on threads of its own makes the text there, and
+   * the next chunk is read only when the caller asks for it: a slow consumer holds one chunk.
+   */
+  async *exportLines(
+    filter: AuditFilter,
+    options: { inputs?: boolean; after?: string } = {},
+  ): AsyncGenerator<string> {
+    const withInputs = options.inputs !== false;
+    let after = options.after;
+    for (;;) {
+      const query: PageQuery = { ...filter, limit: READ_PAGE, ...(after ? { after } : {}) };
+      const chunk = await this.observed(
+        this.backend.exportChunk
+          ? this.backend.exportChunk(query, withInputs, EXPORT_CHUNK_BYTES)
+          : this.exportChunkHere(query, withInputs),
+      );
+      if (chunk.text !== "") yield chunk.text;
+      if (chunk.done || chunk.last === null) return;
+      after = chunk.last;
+    }
+  }
+
+  private async exportChunkHere(query: PageQuery, withInputs: boolean): Promise<ExportChunk> {
+    const rows = await this.backend.page({ ...query, ascending: true });
+    const inputs = withInputs
+      ? await this.backend.inputs(rows.map((r) => r.inputHash))
+      : new Map<string, string>();
+    // the event loop makes the text: another turn first, so that one export takes turns with
+    // the requests around it
+    await new Promise((r) => setImmediate(r));
+    return exportChunkOf(rows, query.limit, withInputs, (h) => inputs.get(h), EXPORT_CHUNK_BYTES);
+  }
+
+  /** Checks up to `limit` entries of `chain` after `from`, where the backend prefers. */
+  private async verifyStep(chain: string, from: ChainPosition, limit: number): Promise<VerifyStep> {
+    const key = this.options.hmacSecret;
+    if (this.backend.verifyChunk) return this.backend.verifyChunk(chain, from, key, limit);
+    const rows = await this.backend.chainRows(chain, from.seq, limit);
+    const inputs = await this.backend.inputs(rows.map((r) => r.inputHash));
+    await new Promise((r) => setImmediate(r));
+    return verifyRows(rows, (h) => inputs.get(h), chain, from, key);
+  }
+
+  /**
    * Walks every chain from its start (or checkpoint) and recomputes each hash. Reports the first
-   * broken link: an edited body, a removed or reordered entry, a forged checkpoint, a changed input.
+   * broken link: an edited body, a removed or reordered entry, a forged checkpoint, a changed
+   * input, newest entries removed behind the head recorded with the last write. A damaged store is
+   * reported too (`damage`): what it said, which entries could not be read (the walk goes on after
+   * them), and the damage to its pages that reading does not show.
    */
   async verify(): Promise<VerifyReport> {
     const key = this.options.hmacSecret;
     const report: VerifyReport = { ok: true, entries: 0, chains: [] };
-    for (const chain of await this.backend.chains()) {
-      const cp = await this.backend.checkpoint(chain);
-      let seq = 0;
-      let hash = GENESIS_HASH;
+    const damage: VerifyDamage = {
+      where: this.backend.where,
+      message: "",
+      code: null,
+      unreadable: [],
+      pages: [],
+    };
+    const note = (error: AuditDamagedError) => {
+      this.health.failed(error);
+      if (damage.message !== "") return;
+      damage.message = error.said?.message ?? error.message;
+      damage.code = error.said?.code ?? null;
+    };
+    /** runs `read`; damage is noted and `fallback` returned instead */
+    const tolerating = async <T>(read: () => Promise<T>, fallback: T): Promise<T> => {
+      try {
+        return await read();
+      } catch (error) {
+        if (!(error instanceof AuditDamagedError)) throw error;
+        note(error);
+        return fallback;
+      }
+    };
+    const heads = await tolerating(() => this.backend.recordedHeads(), []);
+    const listed = await tolerating(() => this.backend.chains(), []);
+    const chains = [...new Set([...listed, ...heads.map((h) => h.chain)])].sort();
+    for (const chain of chains) {
+      const cp = await tolerating(() => this.backend.checkpoint(chain), undefined);
+      let position: ChainPosition = { seq: 0, hash: GENESIS_HASH };
       if (cp) {
         if (cp.mac !== checkpointMac(cp.chain, cp.seq, cp.hash, key)) {
           report.ok = false;
           report.broken = { chain, seq: cp.seq, id: null, problem: "checkpoint_forged" };
-          return report;
+          return this.finish(report, damage);
         }
-        seq = cp.seq;
-        hash = cp.hash;
+        position = { seq: cp.seq, hash: cp.hash };
       }
-      const summary = { chain, entries: 0, from: seq + 1, to: seq, head: hash };
+      const summary = {
+        chain,
+        entries: 0,
+        from: position.seq + 1,
+        to: position.seq,
+        head: position.hash ?? "",
+      };
       report.chains.push(summary);
+      const recorded = heads.find((h) => h.chain === chain);
+      /** the walk reached the chain's end (rather than unreadable entries that run to it) */
+      let endKnown = true;
       for (;;) {
-        const rows = await this.backend.chainRows(chain, seq, READ_PAGE);
-        for (const row of rows) {
-          const problem = await this.checkRow(row, chain, seq + 1, hash, key);
-          if (problem) {
+        if (recorded && position.seq === recorded.seq && position.hash !== null) {
+          if (position.hash !== recorded.hash) {
             report.ok = false;
-            report.broken = { chain, seq: seq + 1, id: row.id, problem };
-            return report;
+            report.broken = { chain, seq: recorded.seq, id: null, problem: "head_mismatch" };
+            return this.finish(report, damage);
           }
-          seq = row.seq;
-          hash = row.hash;
-          summary.entries++;
-          report.entries++;
         }
-        if (rows.length < READ_PAGE) break;
+        // stop exactly at the recorded head, to compare its hash
+        const limit =
+          recorded && position.seq < recorded.seq
+            ? Math.min(VERIFY_PAGE, recorded.seq - position.seq)
+            : VERIFY_PAGE;
+        let step: VerifyStep;
+        try {
+          step = await this.verifyStep(chain, position, limit);
+        } catch (error) {
+          if (!(error instanceof AuditDamagedError)) throw error;
+          note(error);
+          const gap = await this.skipUnreadable(chain, position, limit);
+          summary.entries += gap.before.entries;
+          report.entries += gap.before.entries;
+          if (gap.before.broken) {
+            report.ok = false;
+            report.broken = { chain, ...gap.before.broken };
+            return this.finish(report, damage);
+          }
+          damage.unreadable.push({ chain, from: gap.from, to: gap.to });
+          if (gap.next === null) {
+            endKnown = false;
+            position = gap.before.position;
+            break;
+          }
+          position = { seq: gap.next - 1, hash: null };
+          continue;
+        }
+        summary.entries += step.entries;
+        report.entries += step.entries;
+        if (step.broken) {
+          report.ok = false;
+          report.broken = { chain, ...step.broken };
+          return this.finish(report, damage);
+        }
+        position = step.position;
+        if (step.rows < limit) break;
       }
-      summary.to = seq;
-      summary.head = hash;
+      summary.to = position.seq;
+      summary.head = position.hash ?? "";
+      if (recorded && endKnown && position.seq < recorded.seq) {
+        // the chain stops short of where its last write left it
+        report.ok = false;
+        report.broken = { chain, seq: position.seq + 1, id: null, problem: "head_mismatch" };
+        return this.finish(report, damage);
+      }
+    }
+    if (this.backend.checkPages)
+      damage.pages = await tolerating(() => this.backend.checkPages!(), []);
+    return this.finish(report, damage);
+  }
+
+  private finish(report: VerifyReport, damage: VerifyDamage): VerifyReport {
+    if (damage.message !== "" || damage.pages.length > 0) {
+      if (damage.message === "") damage.message = damage.pages[0]!;
+      report.ok = false;
+      report.damage = damage;
     }
     return report;
   }
 
-  private async checkRow(
-    row: EntryRow,
+  /**
+   * After a chunk from `position` failed to read: checks the longest readable stretch at its start
+   * (`before`), then finds where reading works again. Returns the unreadable seqs `from`..`to`
+   * and the next readable seq (`next`), null when none was found before the chain's end.
+   */
+  private async skipUnreadable(
     chain: string,
-    seq: number,
-    prevHash: string,
-    key: string | null,
-  ): Promise<string | undefined> {
-    if (row.seq !== seq) return row.seq > seq ? "entry_missing" : "entry_out_of_order";
-    if (chainHash(prevHash, row.body, key) !== row.hash) return "hash_mismatch";
-    let entry: AuditEntry;
-    try {
-      entry = parseEntry(row.body, row.hash);
-    } catch {
-      return "body_unreadable";
+    position: ChainPosition,
+    limit: number,
+  ): Promise<{ before: VerifyStep; from: number; to: number | null; next: number | null }> {
+    /** how reading from seq `seq` on goes: a row, no rows (past the end), or damage */
+    const probe = async (seq: number): Promise<"row" | "end" | "damaged"> => {
+      try {
+        const step = await this.verifyStep(chain, { seq: seq - 1, hash: null }, 1);
+        return step.rows > 0 ? "row" : "end";
+      } catch (error) {
+        if (error instanceof AuditDamagedError) return "damaged";
+        throw error;
+      }
+    };
+    // the longest prefix of the chunk that reads: its entries are checked as usual
+    let before: VerifyStep = { rows: 0, entries: 0, position };
+    let low = 0;
+    let high = limit;
+    while (high - low > 1) {
+      const mid = Math.floor((low + high) / 2);
+      try {
+        const step = await this.verifyStep(chain, position, mid);
+        before = step;
+        low = mid;
+        if (step.broken) break;
+      } catch (error) {
+        if (!(error instanceof AuditDamagedError)) throw error;
+        high = mid;
+      }
     }
-    if (entry.prevHash !== prevHash || entry.seq !== seq || entry.chain !== chain)
-      return "link_mismatch";
-    // the columns queries filter on must say what the hashed body says
-    if (
-      entry.id !== row.id ||
-      entry.time !== row.time ||
-      entry.sha256 !== row.sha256 ||
-      entry.decision !== row.decision ||
-      entry.rule !== row.rule ||
-      entry.source !== row.source ||
-      entry.requester !== row.requester ||
-      entry.inputHash !== row.inputHash
-    )
-      return "column_mismatch";
-    const input = await this.backend.input(entry.inputHash);
-    if (input === undefined) return "input_missing";
-    if (contentHash(input) !== entry.inputHash) return "input_mismatch";
-    return undefined;
+    const from = before.position.seq + 1;
+    // onwards in growing strides to a seq that reads (or the end), then back to the first one
+    let bad = from;
+    let stride = 1;
+    let found: { seq: number; outcome: "row" | "end" } | undefined;
+    while (stride <= MAX_PROBE_SPAN) {
+      const seq = from + stride;
+      const outcome = await probe(seq);
+      if (outcome !== "damaged") {
+        found = { seq, outcome };
+        break;
+      }
+      bad = seq;
+      stride *= 2;
+    }
+    if (!found) return { before, from, to: null, next: null };
+    let good = found.seq;
+    let outcome = found.outcome;
+    while (good - bad > 1) {
+      const mid = Math.floor((bad + good) / 2);
+      const o = await probe(mid);
+      if (o === "damaged") bad = mid;
+      else {
+        good = mid;
+        outcome = o;
+      }
+    }
+    return { before, from, to: bad, next: outcome === "row" ? good : null };
   }
 
   /**
@@ -405,21 +709,89 @@ export class AuditLog {
 
   /** Whether an entry with this delivery id is recorded, or being recorded by this process. */
   async hasDelivery(id: string): Promise<boolean> {
-    return this.recentDeliveries.has(id) || (await this.backend.hasDelivery(id));
+    return this.recentDeliveries.has(id) || (await this.observed(this.backend.hasDelivery(id)));
   }
 
   ping(): Promise<void> {
     return this.backend.ping();
   }
 
-  /** Throws when an append would fail now: the store unreachable or this chain locked elsewhere. */
+  /**
+   * Throws when an append would fail now: the store unreachable, full, damaged, replaced, or this
+   * chain locked elsewhere. A write that leaves nothing behind; its outcome updates `health`, so it is
+   * what ends an outage when no decision comes to.
+   */
   checkWritable(): Promise<void> {
-    return this.backend.checkWritable(this.options.chain);
+    this.probing ??= (async () => {
+      const started = Date.now();
+      try {
+        await this.backend.checkWritable(this.options.chain);
+        this.health.succeeded();
+      } catch (error) {
+        this.health.failed(error, started);
+        throw error;
+      } finally {
+        this.probing = undefined;
+      }
+    })();
+    return this.probing;
+  }
+
+  /**
+   * Readiness: whether this log can record now. A damaged store never is; otherwise the answer is
+   * a write probe's, given within `timeoutMs` (no answer in time is an outage too).
+   */
+  async readiness(timeoutMs: number): Promise<{ ready: boolean; detail: string }> {
+    const state = this.health.state;
+    if (state.status === "damaged") return { ready: false, detail: `damaged: ${state.reason}` };
+    let timer: NodeJS.Timeout | undefined;
+    const started = Date.now();
+    try {
+      await Promise.race([
+        this.checkWritable(),
+        new Promise((_, reject) => {
+          timer = setTimeout(
+            () =>
+              reject(
+                new AuditUnavailableError(
+                  `${this.backend.where} gave no answer within ${timeoutMs / 1000} s`,
+                ),
+              ),
+            timeoutMs,
+          );
+        }),
+      ]);
+      return { ready: true, detail: "ok" };
+    } catch (error) {
+      this.health.failed(error, started);
+      const now = this.health.state;
+      if (now.status === "damaged") return { ready: false, detail: `damaged: ${now.reason}` };
+      return { ready: false, detail: `unreachable: ${(error as Error).message}` };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** While the store is unavailable, probes it now and then, so that its recovery is seen. */
+  private watchRecovery(): void {
+    const every = this.options.recoveryProbeMs ?? 0;
+    if (every <= 0 || this.recoveryTimer || this.closed) return;
+    this.recoveryTimer = setInterval(() => {
+      if (this.closed || this.health.state.status !== "unavailable") {
+        clearInterval(this.recoveryTimer);
+        this.recoveryTimer = undefined;
+        return;
+      }
+      this.checkWritable().catch(() => {});
+    }, every);
+    this.recoveryTimer.unref();
   }
 
   /** Waits for queued entries to be written, then closes the store. */
   async close(): Promise<void> {
     this.closed = true;
+    clearInterval(this.recoveryTimer);
+    this.recoveryTimer = undefined;
     while (this.flushing || this.pending.length > 0 || this.inFlight > 0) {
       if (!this.flushing && this.pending.length > 0) await this.flush();
       else await new Promise((r) => setImmediate(r));

@@ -59,6 +59,19 @@ DROP INDEX entries_decision;
 DROP INDEX entries_rule;
 DROP INDEX entries_input;`;
 
+// Each chain's newest entry, written in the same transaction as the entries (filled from the entries
+// already there). At start a log is checked against it: entries that stop short of their recorded
+// head mean a log emptied, truncated or restored without its newest pages.
+const CHAIN_HEADS = (collate: string, now: string) => `
+CREATE TABLE chain_heads (chain TEXT${collate} PRIMARY KEY, seq BIGINT NOT NULL, hash TEXT NOT NULL, updated_at TEXT NOT NULL);
+INSERT INTO chain_heads (chain, seq, hash, updated_at)
+  SELECT e.chain, e.seq, e.hash, ${now}
+  FROM (SELECT chain, MAX(seq) AS seq FROM entries GROUP BY chain) m
+  JOIN entries e ON e.chain = m.chain AND e.seq = m.seq;
+INSERT INTO chain_heads (chain, seq, hash, updated_at)
+  SELECT chain, seq, hash, pruned_at FROM checkpoints
+  WHERE chain NOT IN (SELECT chain FROM chain_heads);`;
+
 export const MIGRATIONS: readonly Migration[] = Object.freeze([
   {
     version: 1,
@@ -115,6 +128,16 @@ EXCEPTION WHEN feature_not_supported OR invalid_parameter_value THEN
   NULL; -- built without lz4
 END
 $$;`,
+  },
+  {
+    version: 6,
+    description:
+      "each chain's head, recorded with every write, to tell an emptied log from a new one",
+    sqlite: CHAIN_HEADS("", "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"),
+    postgres: CHAIN_HEADS(
+      ' COLLATE "C"',
+      `to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`,
+    ),
   },
 ]);
 

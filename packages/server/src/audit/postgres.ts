@@ -9,10 +9,12 @@ import {
   type NotificationUpdate,
   type OutboxRow,
   type PageQuery,
+  type RecordedHead,
 } from "./backend.js";
 import type { DecisionSource } from "./entry.js";
 import { idFloor } from "./ids.js";
 import { MIGRATIONS } from "./migrations.js";
+import { lastOfEachChain } from "./seal.js";
 
 export interface PostgresOptions {
   /** a libpq-style connection URL */
@@ -23,12 +25,19 @@ export interface PostgresOptions {
   schema: string;
 }
 
-/** A dead database must fail a decision quickly, not queue it until the caller gives up. */
-const CONNECT_TIMEOUT_MS = 2_000;
-/** Server-side limit per statement. */
-const STATEMENT_TIMEOUT_MS = 10_000;
-/** Client-side limit per query: catches a peer that vanished without closing the socket. */
-const QUERY_TIMEOUT_MS = 12_000;
+// The limits docs/operations.md promises. They must hold when the network drops packets rather than
+// refusing connections (no RST, no FIN): then only timers on this side end a wait.
+/** A new connection, or a wait for a pooled one: a dead database fails a decision quickly. */
+export const CONNECT_TIMEOUT_MS = 2_000;
+/** Server-side limit per statement; the log refuses a decision whose write takes longer. */
+export const STATEMENT_TIMEOUT_MS = 10_000;
+/**
+ * Client-side limit per query: ends the wait for an answer that will never come (a blackhole).
+ * Just above the server's, so that a slow statement fails there first and keeps its connection.
+ */
+const QUERY_TIMEOUT_MS = STATEMENT_TIMEOUT_MS + 500;
+/** Idle time before TCP keepalive probes a connection, so a dead idle connection is found. */
+const KEEPALIVE_IDLE_MS = 5_000;
 
 const COLUMNS = `id, chain, seq, time, source, requester, sha256, decision, rule, input_hash AS "inputHash", body, hash`;
 
@@ -107,11 +116,12 @@ export class PostgresBackend implements AuditBackend {
       statement_timeout: STATEMENT_TIMEOUT_MS,
       query_timeout: QUERY_TIMEOUT_MS,
       keepAlive: true,
+      keepAliveInitialDelayMillis: KEEPALIVE_IDLE_MS,
       application_name: "clearance",
     };
   }
 
-  private get where(): string {
+  get where(): string {
     return `PostgreSQL schema \`${this.schema}\``;
   }
 
@@ -231,6 +241,7 @@ export class PostgresBackend implements AuditBackend {
     const chain = rows[0]!.chain;
     if (rows.some((r) => r.chain !== chain)) throw new Error("one audit batch must not mix chains");
     const writer = await this.writerFor(chain);
+    const head = lastOfEachChain(rows)[0]!;
     try {
       // One statement, so one round trip: a statement is atomic on its own, and its data-modifying
       // CTEs commit or fail together. The writer connection is the log's bottleneck under load, and
@@ -262,12 +273,20 @@ export class PostgresBackend implements AuditBackend {
         outbox.map((o) => o.createdAt),
         deliveries.map((d) => d.id),
         deliveries.map((d) => d.time),
+        head.chain,
+        head.seq,
+        head.hash,
+        new Date().toISOString(),
       ]);
     } catch (error) {
       // whatever failed (connection, constraint, timeout), the transaction state is unknown: a
       // fresh connection, and the log re-reading its head, is the one state that is certain
       this.discardWriter(writer);
-      throw unavailable(error, `audit write to ${this.where} failed`, true);
+      const failure = unavailable(error, `audit write to ${this.where} failed`, true);
+      // an integrity constraint (an id already taken) is this batch's fault, not the store's
+      if (error instanceof pg.DatabaseError && error.code?.startsWith("23"))
+        throw new AuditUnavailableError(failure.message, { cause: error, scope: "entry" });
+      throw failure;
     }
   }
 
@@ -320,6 +339,24 @@ export class PostgresBackend implements AuditBackend {
       id,
     ]);
     return rows[0] && toEntry(rows[0]);
+  }
+
+  async inputs(hashes: readonly string[]): Promise<Map<string, string>> {
+    const found = new Map<string, string>();
+    if (hashes.length === 0) return found;
+    const { rows } = await this.query<{ hash: string; body: string }>(
+      "SELECT hash, body FROM inputs WHERE hash = ANY($1::text[])",
+      [[...new Set(hashes)]],
+    );
+    for (const r of rows) found.set(r.hash, r.body);
+    return found;
+  }
+
+  async recordedHeads(): Promise<RecordedHead[]> {
+    const { rows } = await this.query<{ chain: string; seq: string; hash: string }>(
+      "SELECT chain, seq, hash FROM chain_heads ORDER BY chain",
+    );
+    return rows.map((r) => ({ chain: r.chain, seq: Number(r.seq), hash: r.hash }));
   }
 
   async input(hash: string): Promise<string | undefined> {
@@ -474,8 +511,17 @@ export class PostgresBackend implements AuditBackend {
 
   async checkWritable(chain: string): Promise<void> {
     if (this.closed) throw new AuditUnavailableError("the audit store is closed");
-    // the writer connection with this chain's lock: what the next write needs
-    await this.serially(() => this.writerFor(chain));
+    // the writer connection with this chain's lock, and an answer on it: a connection whose peer
+    // vanished looks alive until something is sent
+    await this.serially(async () => {
+      const writer = await this.writerFor(chain);
+      try {
+        await writer.client.query("SELECT 1");
+      } catch (error) {
+        this.discardWriter(writer);
+        throw unavailable(error, `the writer connection to ${this.where} does not answer`, true);
+      }
+    });
   }
 
   async ping(): Promise<void> {
@@ -513,6 +559,9 @@ WITH new_inputs AS (
   INSERT INTO deliveries (id, received_at)
   SELECT * FROM unnest($25::text[], $26::text[])
   ON CONFLICT (id) DO NOTHING
+), new_head AS (
+  INSERT INTO chain_heads (chain, seq, hash, updated_at) VALUES ($27, $28, $29, $30)
+  ON CONFLICT (chain) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, updated_at = excluded.updated_at
 )
 INSERT INTO entries (id, chain, seq, time, source, requester, sha256, decision, rule, input_hash, body, hash)
 SELECT * FROM unnest($3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::text[],

@@ -175,3 +175,13 @@ export function sealBatch(
   sealed.head = { seq, hash };
   return sealed;
 }
+
+/** The entry with the highest seq of each chain among `rows`. */
+export function lastOfEachChain(rows: readonly EntryRow[]): EntryRow[] {
+  const last = new Map<string, EntryRow>();
+  for (const r of rows) {
+    const seen = last.get(r.chain);
+    if (!seen || r.seq > seen.seq) last.set(r.chain, r);
+  }
+  return [...last.values()];
+}

@@ -1,6 +1,6 @@
 import type Database from "better-sqlite3";
 import type { DeliveryRow, EntryRow, InputRow, OutboxRow } from "./backend.js";
-import type { ChainHead } from "./seal.js";
+import { type ChainHead, lastOfEachChain } from "./seal.js";
 
 export type BatchWriter = (
   rows: readonly EntryRow[],
@@ -23,11 +23,19 @@ export function prepareBatchWriter(db: Database.Database): BatchWriter {
   const insertDelivery = db.prepare(
     "INSERT OR IGNORE INTO deliveries (id, received_at) VALUES (@id, @time)",
   );
+  // each chain's newest entry, recorded with it: at start, a log whose entries stop short of their
+  // recorded head (emptied, truncated, restored without its newest pages) is refused
+  const recordHead = db.prepare(
+    `INSERT INTO chain_heads (chain, seq, hash, updated_at) VALUES (?, ?, ?, ?)
+     ON CONFLICT (chain) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, updated_at = excluded.updated_at`,
+  );
   return db.transaction((rows, inputs, outbox, deliveries) => {
     for (const i of inputs) insertInput.run(i);
     for (const r of rows) insertEntry.run(r);
     for (const o of outbox) insertOutbox.run(o);
     for (const d of deliveries) insertDelivery.run(d);
+    const now = new Date().toISOString();
+    for (const head of lastOfEachChain(rows)) recordHead.run(head.chain, head.seq, head.hash, now);
   }) as BatchWriter;
 }
 

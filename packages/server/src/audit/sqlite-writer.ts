@@ -5,12 +5,14 @@
 // The thread keeps each chain's head, so the main thread posts entries as soon as it has them,
 // without waiting for the previous commit: requests that arrive while a transaction runs are written
 // together in the next one (group commit).
+import { randomBytes, randomUUID } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import { type MessagePort, parentPort, workerData } from "node:worker_threads";
 import Database from "better-sqlite3";
 import { GENESIS_HASH } from "./entry.js";
 import { type ChainHead, type Placement, type SealItem, sealBatch } from "./seal.js";
 import { prepareBatchWriter, readHead } from "./sqlite-batch.js";
+import { type FileIdentity, identityProblem } from "./sqlite-files.js";
 
 export interface WriterInit {
   path: string;
@@ -19,6 +21,8 @@ export interface WriterInit {
   maxBatch: number;
   /** WAL pages written after which a checkpoint is due */
   checkpointPages: number;
+  /** the database file and its write-ahead log as opened: checked before every commit */
+  identity: FileIdentity;
 }
 
 export interface AppendRequest {
@@ -28,10 +32,35 @@ export interface AppendRequest {
   items: readonly SealItem[];
 }
 
+/** A write that is rolled back: what fails real writes (a full disk, damage, a lock) fails it too. */
+export interface ProbeRequest {
+  id: number;
+  probe: true;
+}
+
 export type WriteReply = (
   | { id: number; ok: true; placements: Placement[] }
-  | { id: number; ok: false; message: string }
+  | { id: number; ok: false; message: string; code: string | undefined }
 ) & { commit?: { entries: number; seconds: number } };
+
+/** Thrown when the file written is no longer the file at the log's path. */
+class ReplacedError extends Error {
+  readonly code = "CLEARANCE_FILE_REPLACED";
+}
+
+function failure(error: unknown): { message: string; code: string | undefined } {
+  const e = error as Error & { code?: unknown };
+  return { message: e.message, code: typeof e.code === "string" ? e.code : undefined };
+}
+
+/**
+ * Refuses to write into a file that is no longer the log: one replaced, removed or whose WAL was
+ * removed would take the commit with it at the next start, after its decision was answered.
+ */
+function checkIdentity(): void {
+  const problem = identityProblem(init.path, init.identity);
+  if (problem) throw new ReplacedError(problem);
+}
 
 /** The writer's page cache, in KiB. */
 const CACHE_KIB = 65_536;
@@ -79,6 +108,7 @@ function commit(requests: readonly AppendRequest[]): void {
   const placements: Placement[][] = [];
   let entries = 0;
   try {
+    checkIdentity();
     const all = db.transaction(() => {
       for (const r of requests) {
         const head = tentative.get(r.chain) ?? headOf(r.chain);
@@ -100,10 +130,10 @@ function commit(requests: readonly AppendRequest[]): void {
       for (const r of requests) commit([r]);
       return;
     }
-    const message = (error as Error).message;
+    const { message, code } = failure(error);
     const seconds = (performance.now() - started) / 1000;
     requests.forEach((r, i) => {
-      const reply: WriteReply = { id: r.id, ok: false, message };
+      const reply: WriteReply = { id: r.id, ok: false, message, code };
       if (i === 0) reply.commit = { entries: 0, seconds };
       parentPort!.postMessage(reply);
     });
@@ -138,6 +168,62 @@ function checkpointHere(): void {
   }
 }
 
+/** What a probe writes and takes out again in the same transaction. */
+const PROBE_CHAIN = "(probe)";
+const removeProbe = {
+  entry: db.prepare("DELETE FROM entries WHERE id = ?"),
+  input: db.prepare("DELETE FROM inputs WHERE hash = ?"),
+  head: db.prepare("DELETE FROM chain_heads WHERE chain = ?"),
+};
+
+/**
+ * A write as a decision's, committed: an entry and an input written and taken out again in one
+ * transaction, without waiting for another writer's lock. It touches the pages a decision's write
+ * would (random keys land on random index pages) and commits through the WAL (so a full disk fails
+ * it as it fails decisions), and leaves nothing behind.
+ */
+function probe(request: ProbeRequest): void {
+  let reply: WriteReply;
+  db.pragma("busy_timeout = 0");
+  try {
+    checkIdentity();
+    const hex = randomBytes(32).toString("hex");
+    const id = randomUUID();
+    db.transaction(() => {
+      writeBatch(
+        [
+          {
+            id,
+            chain: PROBE_CHAIN,
+            seq: 1,
+            time: new Date().toISOString(),
+            source: "api",
+            requester: null,
+            sha256: hex,
+            decision: "allow",
+            rule: null,
+            inputHash: hex,
+            body: "{}",
+            hash: hex,
+          },
+        ],
+        [{ hash: hex, body: "{}" }],
+        [],
+        [],
+      );
+      removeProbe.entry.run(id);
+      removeProbe.input.run(hex);
+      removeProbe.head.run(PROBE_CHAIN);
+    }).immediate();
+    reply = { id: request.id, ok: true, placements: [] };
+  } catch (error) {
+    reply = { id: request.id, ok: false, ...failure(error) };
+  } finally {
+    db.pragma("busy_timeout = 5000");
+  }
+  parentPort!.postMessage(reply);
+}
+
 /** Writes everything queued, `maxBatch` entries to a transaction. */
 function drain(): void {
   scheduled = false;
@@ -156,7 +242,13 @@ init.checkpoints.on("message", () => {
   checkpointHere();
 });
 
-parentPort!.on("message", (message: AppendRequest | "close") => {
+parentPort!.on("message", (message: AppendRequest | ProbeRequest | "close") => {
+  if (message !== "close" && "probe" in message) {
+    // after the appends already queued, as the next commit would be
+    drain();
+    probe(message);
+    return;
+  }
   if (message === "close") {
     drain();
     db.close();

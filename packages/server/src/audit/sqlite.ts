@@ -4,22 +4,29 @@ import { MessageChannel, Worker } from "node:worker_threads";
 import Database from "better-sqlite3";
 import {
   type AuditBackend,
+  AuditDamagedError,
   AuditUnavailableError,
   type ChainAppend,
   type Checkpoint,
   type DeliveryRow,
   type EntryRow,
+  type ExportChunk,
   type InputRow,
   type NotificationUpdate,
   type OutboxRow,
   type PageQuery,
+  type RecordedHead,
 } from "./backend.js";
-import { idFloor } from "./ids.js";
 import { MIGRATIONS } from "./migrations.js";
 import type { SealItem } from "./seal.js";
 import { type BatchWriter, prepareBatchWriter, readHead } from "./sqlite-batch.js";
 import type { CheckpointerInit } from "./sqlite-checkpointer.js";
-import type { AppendRequest, WriteReply, WriterInit } from "./sqlite-writer.js";
+import { type FileIdentity, fileIdentity, identityProblem, preflight } from "./sqlite-files.js";
+import type { ReadOp } from "./sqlite-reader.js";
+import { ReaderPool, ReadFailure } from "./sqlite-readers.js";
+import { SqliteReads } from "./sqlite-reads.js";
+import type { AppendRequest, ProbeRequest, WriteReply, WriterInit } from "./sqlite-writer.js";
+import type { ChainPosition, VerifyStep } from "./verify.js";
 
 export interface SqliteOptions {
   path: string;
@@ -35,10 +42,23 @@ export interface SqliteOptions {
   maxBatch?: number;
   /** WAL pages after which the writer thread has the WAL checkpointed (SQLite's own default: 1000) */
   checkpointPages?: number;
+  /**
+   * Reader threads for searches, entry reads, exports and verification, each with a read-only
+   * connection (the server's default: 2). 0 reads inline, on the caller's thread.
+   */
+  readers?: number;
+  /**
+   * Before using an existing file: `quick` reads every page (`PRAGMA quick_check`, about a second
+   * per GB), `fast` checks the header and the size only. Either way an emptied, truncated or
+   * foreign file is refused. Default `fast`.
+   */
+  startupCheck?: "quick" | "fast";
 }
 
 const DEFAULT_MAX_BATCH = 1_000;
 const DEFAULT_CHECKPOINT_PAGES = 4_000;
+/** How long the readiness probe waits for the writer thread before calling the store unavailable. */
+const PROBE_TIMEOUT_MS = 2_000;
 
 /** A thread's module: from sources (tests) the built JavaScript, as the dry-run's workers do. */
 function threadUrl(name: string): URL {
@@ -50,8 +70,30 @@ function threadUrl(name: string): URL {
 const OUTBOX_COLUMNS =
   "id, chain, entry_id AS entryId, target, payload, attempts, next_attempt_at AS nextAttemptAt, last_error AS lastError, delivered_at AS deliveredAt, created_at AS createdAt";
 
-const COLUMNS =
-  "id, chain, seq, time, source, requester, sha256, decision, rule, input_hash AS inputHash, body, hash";
+/**
+ * An SQLite failure as the log's errors: damage (the file is not a database, pages SQLite cannot
+ * read, the file replaced under the writer) is AuditDamagedError; a constraint is this write's own
+ * failure; anything else from SQLite (locked, full, I/O) makes the store unavailable. Errors that
+ * are not SQLite's are bugs and pass through.
+ */
+export function sqliteFailure(error: unknown, path: string, what: string): Error {
+  if (error instanceof AuditUnavailableError) return error;
+  const e = error as Error & { code?: unknown };
+  const code = typeof e.code === "string" ? e.code : undefined;
+  if (code === "CLEARANCE_FILE_REPLACED")
+    return new AuditDamagedError(e.message, { message: e.message, code }, { cause: error });
+  if (code?.startsWith("SQLITE_CORRUPT") || code === "SQLITE_NOTADB")
+    return new AuditDamagedError(
+      `the audit database \`${path}\` is damaged: SQLite says \`${e.message}\` (${code})`,
+      { message: e.message, code },
+      { cause: error },
+    );
+  if (code?.startsWith("SQLITE_CONSTRAINT"))
+    return new AuditUnavailableError(`${what}: ${e.message}`, { cause: error, scope: "entry" });
+  if (code?.startsWith("SQLITE_") || error instanceof ReadFailure)
+    return new AuditUnavailableError(`${what}: ${e.message}`, { cause: error });
+  return e;
+}
 
 /**
  * The embedded audit store: one SQLite file in WAL mode, so readers (`clearance audit verify`,
@@ -61,7 +103,15 @@ const COLUMNS =
  */
 export class SqliteBackend implements AuditBackend {
   readonly kind = "sqlite" as const;
+  readonly where: string;
   private readonly db: Database.Database;
+  /** reads on this thread's connection: the few that decisions wait on, and all of them without readers */
+  private readonly reads: SqliteReads;
+  private readonly pool: ReaderPool | undefined;
+  /** the files as opened: a write into a file replaced since would be lost (see `sqlite-files.ts`) */
+  private readonly identity: FileIdentity | undefined;
+  /** there was no file at the path: this is a new log (a log that was deleted whole looks so too) */
+  readonly created: boolean;
   /** prepared on the first write: a read-only open of an older schema must not prepare writes */
   private batchWriter: BatchWriter | undefined;
   private thread: Worker | undefined;
@@ -69,6 +119,8 @@ export class SqliteBackend implements AuditBackend {
   private threadExit: Promise<void> | undefined;
   private closing = false;
   private readonly waiting = new Map<number, (outcome: ChainAppend) => void>();
+  /** requests in `waiting` that are readiness probes, not appends */
+  private readonly probes = new Set<number>();
   /** with a writer thread: sealing and writing happen there (see `AuditBackend.appendToChain`) */
   readonly appendToChain?: (
     chain: string,
@@ -78,26 +130,71 @@ export class SqliteBackend implements AuditBackend {
   private nextRequest = 0;
 
   constructor(private readonly options: SqliteOptions) {
-    if (!options.readonly) mkdirSync(dirname(options.path), { recursive: true });
+    const path = options.path;
+    this.where = `\`${path}\``;
+    if (!options.readonly) mkdirSync(dirname(path), { recursive: true });
+    // before SQLite sees the file: it would take an emptied one for a new database
+    const existed = preflight(path);
+    this.created = !existed && !options.readonly;
     try {
-      this.db = new Database(options.path, {
+      this.db = new Database(path, {
         readonly: options.readonly === true,
         fileMustExist: options.readonly === true,
       });
     } catch (error) {
       throw new AuditUnavailableError(
-        `cannot open the audit database \`${options.path}\`: ${(error as Error).message}`,
+        `cannot open the audit database \`${path}\`: ${(error as Error).message}`,
         { cause: error },
       );
     }
-    if (!options.readonly) {
-      this.db.pragma("journal_mode = WAL");
-      this.db.pragma(`synchronous = ${options.synchronous === "full" ? "FULL" : "NORMAL"}`);
+    this.reads = new SqliteReads(this.db);
+    try {
+      if (!options.readonly) {
+        this.db.pragma("journal_mode = WAL");
+        this.db.pragma(`synchronous = ${options.synchronous === "full" ? "FULL" : "NORMAL"}`);
+      }
+      this.db.pragma("busy_timeout = 5000");
+      if (existed && options.startupCheck === "quick") {
+        const problems = this.reads.checkPages();
+        if (problems.length > 0)
+          throw new AuditDamagedError(
+            `the audit database \`${path}\` is damaged: \`PRAGMA quick_check\` says \`${problems[0]}\`${problems.length > 1 ? ` and ${problems.length - 1} more` : ""}`,
+            { message: problems.join("\n") },
+          );
+      }
+      this.migrateSync();
+      this.identity = options.readonly ? undefined : fileIdentity(path);
+    } catch (error) {
+      this.db.close();
+      throw sqliteFailure(error, path, `cannot open the audit database \`${path}\``);
     }
-    this.db.pragma("busy_timeout = 5000");
-    this.migrateSync();
+    const readers = options.readonly ? 0 : (options.readers ?? 0);
+    this.pool = readers > 0 ? new ReaderPool(path, readers, threadUrl("sqlite-reader")) : undefined;
     if (options.writerThread && !options.readonly)
       this.appendToChain = (chain, key, items) => this.appendInThread(chain, key, items);
+  }
+
+  /** Runs a read here, mapping SQLite's failures to the log's errors. */
+  private here<T>(what: string, read: () => T): T {
+    try {
+      return read();
+    } catch (error) {
+      throw sqliteFailure(error, this.options.path, what);
+    }
+  }
+
+  /** Runs a read on a reader thread when there are some, here otherwise. */
+  private async read<T>(op: ReadOp, ...args: unknown[]): Promise<T> {
+    const what = `reading the audit database \`${this.options.path}\``;
+    if (!this.pool) {
+      const method = this.reads[op] as (...a: unknown[]) => T;
+      return this.here(what, () => method.apply(this.reads, args));
+    }
+    try {
+      return (await this.pool.call(op, args)) as T;
+    } catch (error) {
+      throw sqliteFailure(error, this.options.path, what);
+    }
   }
 
   get path(): string {
@@ -143,7 +240,7 @@ export class SqliteBackend implements AuditBackend {
   }
 
   async head(chain: string): Promise<{ seq: number; hash: string } | undefined> {
-    return readHead(this.db, chain);
+    return this.here("reading the chain's head", () => readHead(this.db, chain));
   }
 
   async write(
@@ -153,96 +250,72 @@ export class SqliteBackend implements AuditBackend {
     deliveries: readonly DeliveryRow[] = [],
   ): Promise<void> {
     try {
+      if (this.identity) {
+        const problem = identityProblem(this.options.path, this.identity);
+        if (problem) throw Object.assign(new Error(problem), { code: "CLEARANCE_FILE_REPLACED" });
+      }
       this.batchWriter ??= prepareBatchWriter(this.db);
       this.batchWriter(rows, inputs, outbox, deliveries);
     } catch (error) {
-      throw new AuditUnavailableError(`SQLite write failed: ${(error as Error).message}`, {
-        cause: error,
-      });
+      throw sqliteFailure(error, this.options.path, "SQLite write failed");
     }
   }
 
-  async get(id: string): Promise<EntryRow | undefined> {
-    return this.db.prepare(`SELECT ${COLUMNS} FROM entries WHERE id = ?`).get(id) as
-      | EntryRow
-      | undefined;
+  get(id: string): Promise<EntryRow | undefined> {
+    return this.read("get", id);
   }
 
-  async input(hash: string): Promise<string | undefined> {
-    const row = this.db.prepare("SELECT body FROM inputs WHERE hash = ?").get(hash) as
-      | { body: string }
-      | undefined;
-    return row?.body;
+  input(hash: string): Promise<string | undefined> {
+    return this.read("input", hash);
   }
 
-  async latestFor(sha256: string): Promise<EntryRow | undefined> {
-    return this.db
-      .prepare(`SELECT ${COLUMNS} FROM entries WHERE sha256 = ? ORDER BY id DESC LIMIT 1`)
-      .get(sha256) as EntryRow | undefined;
+  inputs(hashes: readonly string[]): Promise<Map<string, string>> {
+    return this.read("inputs", hashes);
   }
 
-  async page(q: PageQuery): Promise<EntryRow[]> {
-    const where: string[] = [];
-    const args: unknown[] = [];
-    const eq = (column: string, value: string | undefined) => {
-      if (value === undefined) return;
-      where.push(`${column} = ?`);
-      args.push(value);
-    };
-    eq("sha256", q.sha256);
-    eq("decision", q.decision);
-    eq("rule", q.rule);
-    eq("source", q.source);
-    eq("requester", q.requester);
-    // a time range is also an id range (UUIDv7 ids begin with their time), which the primary
-    // key answers without a time index
-    if (q.from !== undefined) {
-      where.push("time >= ?", "id >= ?");
-      args.push(q.from, idFloor(Date.parse(q.from)));
-    }
-    if (q.to !== undefined) {
-      where.push("time < ?", "id < ?");
-      args.push(q.to, idFloor(Date.parse(q.to) + 1));
-    }
-    if (q.before !== undefined) {
-      where.push("id < ?");
-      args.push(q.before);
-    }
-    if (q.after !== undefined) {
-      where.push("id > ?");
-      args.push(q.after);
-    }
-    const sql = `SELECT ${COLUMNS} FROM entries ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY id ${q.ascending ? "ASC" : "DESC"} LIMIT ?`;
-    return this.db.prepare(sql).all(...args, q.limit) as EntryRow[];
+  latestFor(sha256: string): Promise<EntryRow | undefined> {
+    return this.read("latestFor", sha256);
   }
 
-  async chains(): Promise<string[]> {
-    const rows = this.db
-      .prepare("SELECT chain FROM entries UNION SELECT chain FROM checkpoints ORDER BY chain")
-      .all() as { chain: string }[];
-    return rows.map((r) => r.chain);
+  page(q: PageQuery): Promise<EntryRow[]> {
+    return this.read("page", q);
   }
 
-  async chainRows(chain: string, afterSeq: number, limit: number): Promise<EntryRow[]> {
-    return this.db
-      .prepare(`SELECT ${COLUMNS} FROM entries WHERE chain = ? AND seq > ? ORDER BY seq LIMIT ?`)
-      .all(chain, afterSeq, limit) as EntryRow[];
+  chains(): Promise<string[]> {
+    return this.read("chains");
   }
 
-  async checkpoint(chain: string): Promise<Checkpoint | undefined> {
-    return this.db
-      .prepare(
-        "SELECT chain, seq, hash, mac, pruned_at AS prunedAt FROM checkpoints WHERE chain = ?",
-      )
-      .get(chain) as Checkpoint | undefined;
+  chainRows(chain: string, afterSeq: number, limit: number): Promise<EntryRow[]> {
+    return this.read("chainRows", chain, afterSeq, limit);
   }
 
-  async lastBefore(chain: string, before: string): Promise<EntryRow | undefined> {
-    return this.db
-      .prepare(
-        `SELECT ${COLUMNS} FROM entries WHERE chain = ? AND time < ? ORDER BY seq DESC LIMIT 1`,
-      )
-      .get(chain, before) as EntryRow | undefined;
+  checkpoint(chain: string): Promise<Checkpoint | undefined> {
+    return this.read("checkpoint", chain);
+  }
+
+  recordedHeads(): Promise<RecordedHead[]> {
+    return this.read("recordedHeads");
+  }
+
+  verifyChunk(
+    chain: string,
+    from: ChainPosition,
+    key: string | null,
+    limit: number,
+  ): Promise<VerifyStep> {
+    return this.read("verifyChunk", chain, from, key, limit);
+  }
+
+  exportChunk(query: PageQuery, inputs: boolean, maxBytes: number): Promise<ExportChunk> {
+    return this.read("exportChunk", query, inputs, maxBytes);
+  }
+
+  checkPages(): Promise<string[]> {
+    return this.read("checkPages");
+  }
+
+  lastBefore(chain: string, before: string): Promise<EntryRow | undefined> {
+    return this.read("lastBefore", chain, before);
   }
 
   async prune(cp: Checkpoint): Promise<number> {
@@ -273,12 +346,18 @@ export class SqliteBackend implements AuditBackend {
     }))();
   }
 
+  // Outbox, delivery and state reads stay on this connection: each is one short indexed lookup,
+  // and a webhook's decision waits on `hasDelivery`, which must not queue behind an export.
   async dueNotifications(chain: string, now: string, limit: number): Promise<OutboxRow[]> {
-    return this.db
-      .prepare(
-        `SELECT ${OUTBOX_COLUMNS} FROM outbox WHERE chain = ? AND delivered_at IS NULL AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?`,
-      )
-      .all(chain, now, limit) as OutboxRow[];
+    return this.here(
+      "reading the outbox",
+      () =>
+        this.db
+          .prepare(
+            `SELECT ${OUTBOX_COLUMNS} FROM outbox WHERE chain = ? AND delivered_at IS NULL AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?`,
+          )
+          .all(chain, now, limit) as OutboxRow[],
+    );
   }
 
   async updateNotification(id: string, u: NotificationUpdate): Promise<void> {
@@ -298,7 +377,10 @@ export class SqliteBackend implements AuditBackend {
   }
 
   async hasDelivery(id: string): Promise<boolean> {
-    return this.db.prepare("SELECT 1 FROM deliveries WHERE id = ?").get(id) !== undefined;
+    return this.here(
+      "reading delivery ids",
+      () => this.db.prepare("SELECT 1 FROM deliveries WHERE id = ?").get(id) !== undefined,
+    );
   }
 
   async getState(key: string): Promise<string | undefined> {
@@ -321,22 +403,58 @@ export class SqliteBackend implements AuditBackend {
       throw new AuditUnavailableError(
         `the audit database \`${this.options.path}\` is open read-only`,
       );
+    if (this.appendToChain) return this.probeInThread();
     // BEGIN IMMEDIATE takes the write lock: it fails while another process holds it. No waiting:
     // better-sqlite3 waits on the event loop, and a readiness probe must not stall the server.
     this.db.pragma("busy_timeout = 0");
     try {
+      if (this.identity) {
+        const problem = identityProblem(this.options.path, this.identity);
+        if (problem) throw Object.assign(new Error(problem), { code: "CLEARANCE_FILE_REPLACED" });
+      }
       this.db.exec("BEGIN IMMEDIATE; ROLLBACK;");
     } catch (error) {
-      throw new AuditUnavailableError(
-        `the audit database \`${this.options.path}\` cannot be written: ${(error as Error).message}`,
+      throw sqliteFailure(
+        error,
+        this.options.path,
+        `the audit database \`${this.options.path}\` cannot be written`,
       );
     } finally {
       this.db.pragma("busy_timeout = 5000");
     }
   }
 
+  /** A write on the writer thread that leaves nothing behind (`probe` there); at most PROBE_TIMEOUT_MS. */
+  private async probeInThread(): Promise<void> {
+    const thread = await this.writerThread();
+    if (!thread.ok) throw thread.error;
+    const id = ++this.nextRequest;
+    let timer: NodeJS.Timeout | undefined;
+    const outcome = await Promise.race([
+      new Promise<ChainAppend>((resolve) => {
+        this.waiting.set(id, resolve);
+        this.probes.add(id);
+        thread.worker.postMessage({ id, probe: true } satisfies ProbeRequest);
+      }),
+      new Promise<ChainAppend>((resolve) => {
+        timer = setTimeout(() => {
+          this.waiting.delete(id);
+          this.probes.delete(id);
+          resolve({
+            ok: false,
+            error: new AuditUnavailableError(
+              `the audit writer thread did not answer within ${PROBE_TIMEOUT_MS / 1000} s`,
+            ),
+          });
+        }, PROBE_TIMEOUT_MS);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (!outcome.ok) throw outcome.error;
+  }
+
   async ping(): Promise<void> {
-    this.db.prepare("SELECT 1").get();
+    this.here("reading the audit database", () => this.db.prepare("SELECT 1").get());
   }
 
   private startThread(): Promise<void> {
@@ -345,6 +463,7 @@ export class SqliteBackend implements AuditBackend {
       synchronous: this.options.synchronous,
       maxBatch: this.options.maxBatch ?? DEFAULT_MAX_BATCH,
       checkpointPages: this.options.checkpointPages ?? DEFAULT_CHECKPOINT_PAGES,
+      identity: this.identity!,
     };
     const checkpoints = new MessageChannel();
     const worker = new Worker(threadUrl("sqlite-writer"), {
@@ -381,6 +500,7 @@ export class SqliteBackend implements AuditBackend {
       );
       for (const w of this.waiting.values()) w({ ok: false, error: failure });
       this.waiting.clear();
+      this.probes.clear();
     };
     this.threadExit = new Promise((resolve) => worker.once("exit", () => resolve()));
     worker.on("error", fail);
@@ -400,25 +520,37 @@ export class SqliteBackend implements AuditBackend {
 
   private onReply(m: WriteReply): void {
     const settle = this.waiting.get(m.id);
+    const probe = this.probes.delete(m.id);
     if (!settle) return;
     this.waiting.delete(m.id);
     const commit = m.commit ? { commit: m.commit } : {};
+    const failed = m.ok
+      ? undefined
+      : sqliteFailure(
+          Object.assign(new Error(m.message), { code: m.code }),
+          this.options.path,
+          probe
+            ? `the audit database \`${this.options.path}\` cannot be written`
+            : "SQLite write failed",
+        );
     settle(
       m.ok
         ? { ok: true, placements: m.placements, ...commit }
         : {
             ok: false,
-            error: new AuditUnavailableError(`SQLite write failed: ${m.message}`),
+            error:
+              failed instanceof AuditUnavailableError
+                ? failed
+                : new AuditUnavailableError(`SQLite write failed: ${m.message}`),
             ...commit,
           },
     );
   }
 
-  private async appendInThread(
-    chain: string,
-    key: string | null,
-    items: readonly SealItem[],
-  ): Promise<ChainAppend> {
+  /** The writer thread, started when first needed (and again after it stopped). */
+  private async writerThread(): Promise<
+    { ok: true; worker: Worker } | { ok: false; error: AuditUnavailableError }
+  > {
     if (this.closing || !this.db.open)
       return { ok: false, error: new AuditUnavailableError("the audit store is closed") };
     this.threadReady ??= this.startThread();
@@ -434,13 +566,23 @@ export class SqliteBackend implements AuditBackend {
         ),
       };
     }
-    const thread = this.thread;
-    if (!thread)
+    const worker = this.thread;
+    if (!worker)
       return { ok: false, error: new AuditUnavailableError("the audit writer thread stopped") };
+    return { ok: true, worker };
+  }
+
+  private async appendInThread(
+    chain: string,
+    key: string | null,
+    items: readonly SealItem[],
+  ): Promise<ChainAppend> {
+    const thread = await this.writerThread();
+    if (!thread.ok) return thread;
     const id = ++this.nextRequest;
     return new Promise((resolve) => {
       this.waiting.set(id, resolve);
-      thread.postMessage({ id, chain, key, items } satisfies AppendRequest);
+      thread.worker.postMessage({ id, chain, key, items } satisfies AppendRequest);
     });
   }
 
@@ -454,6 +596,7 @@ export class SqliteBackend implements AuditBackend {
       await this.threadExit;
       this.thread = undefined;
     }
+    await this.pool?.close();
     if (this.db.open) this.db.close();
   }
 }

@@ -9,6 +9,7 @@ import type {
   RawRequestDefaultExpression,
 } from "fastify";
 import fp from "fastify-plugin";
+import { AuditUnavailableError } from "../audit/backend.js";
 import { bearerToken, hasScope, type Scope } from "../auth.js";
 import { PROBLEMS, type ProblemCode, type ProblemDetail, ProblemError } from "../problems.js";
 import type { Services } from "../services.js";
@@ -149,6 +150,9 @@ function handleError(
 ): FastifyReply {
   if (error instanceof ProblemError)
     return sendProblem(reply, error.code, error.detail, error.problems, error.headers);
+  // a read of the audit log (a search, an entry, the latest decision) the store could not answer
+  if (error instanceof AuditUnavailableError)
+    return sendProblem(reply, "audit_unavailable", error.message, [], { "retry-after": "1" });
   if (error.validation) {
     const problems = unwrappedResults(validationProblems(error), request.body);
     return sendProblem(

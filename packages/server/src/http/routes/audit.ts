@@ -96,12 +96,10 @@ export async function auditRoutes(fastify: FastifyInstance): Promise<void> {
     },
     async (request, reply) => {
       const { inputs, ...filter } = request.query;
-      const entries = audit.export(normalise(filter), { inputs: inputs !== false });
-      async function* lines() {
-        for await (const entry of entries) yield `${JSON.stringify(entry)}\n`;
-      }
+      // chunks of lines, read (on a reader thread, with SQLite) only as the client takes them
+      const chunks = audit.exportLines(normalise(filter), { inputs: inputs !== false });
       reply.type("application/x-ndjson; charset=utf-8");
-      return reply.send(Readable.from(lines(), { objectMode: false }));
+      return reply.send(Readable.from(chunks, { objectMode: false, highWaterMark: 1 }));
     },
   );
 
@@ -112,7 +110,7 @@ export async function auditRoutes(fastify: FastifyInstance): Promise<void> {
       schema: {
         summary: "Check every chain of the audit log",
         description:
-          "Recomputes every entry's hash from the start of its chain (or its retention checkpoint). `ok: false` names the first broken link.",
+          "Recomputes every entry's hash from the start of its chain (or its retention checkpoint). `ok: false` names the first broken link, or the damage to the store (`damage`).",
         tags: ["audit"],
         security: [{ bearer: [] }],
         response: {
@@ -141,6 +139,28 @@ export async function auditRoutes(fastify: FastifyInstance): Promise<void> {
                   seq: { type: "integer" },
                   id: { type: ["string", "null"] },
                   problem: { type: "string" },
+                },
+              },
+              damage: {
+                type: "object",
+                description:
+                  "The store is damaged: what it said, the entries it could not read, and damage to its pages",
+                properties: {
+                  where: { type: "string" },
+                  message: { type: "string" },
+                  code: { type: ["string", "null"] },
+                  unreadable: {
+                    type: "array",
+                    items: {
+                      type: "object",
+                      properties: {
+                        chain: { type: "string" },
+                        from: { type: "integer" },
+                        to: { type: ["integer", "null"] },
+                      },
+                    },
+                  },
+                  pages: { type: "array", items: { type: "string" } },
                 },
               },
             },

@@ -1,0 +1,163 @@
+// The SQLite audit store's reads, over one connection. The server runs them on reader threads
+// (`sqlite-reader.ts`), each with a read-only connection of its own, so that an export, a
+// verification or a search never runs a long SQLite call on the event loop; tools run them inline.
+import type Database from "better-sqlite3";
+import type { Checkpoint, EntryRow, ExportChunk, PageQuery, RecordedHead } from "./backend.js";
+import { exportChunkOf } from "./entry.js";
+import { idFloor } from "./ids.js";
+import { type ChainPosition, type VerifyStep, verifyRows } from "./verify.js";
+
+export const COLUMNS =
+  "id, chain, seq, time, source, requester, sha256, decision, rule, input_hash AS inputHash, body, hash";
+
+/** Lines of `PRAGMA quick_check` kept in a report: the first ones name the damage. */
+const PAGE_PROBLEMS_KEPT = 10;
+
+/** Every read the log makes of an SQLite store, as plain synchronous calls. */
+export class SqliteReads {
+  private readonly statements = new Map<string, Database.Statement>();
+
+  constructor(private readonly db: Database.Database) {}
+
+  /** A statement prepared once per connection. */
+  private statement(sql: string): Database.Statement {
+    let s = this.statements.get(sql);
+    if (!s) {
+      s = this.db.prepare(sql);
+      this.statements.set(sql, s);
+    }
+    return s;
+  }
+
+  get(id: string): EntryRow | undefined {
+    return this.statement(`SELECT ${COLUMNS} FROM entries WHERE id = ?`).get(id) as
+      | EntryRow
+      | undefined;
+  }
+
+  input(hash: string): string | undefined {
+    const row = this.statement("SELECT body FROM inputs WHERE hash = ?").get(hash) as
+      | { body: string }
+      | undefined;
+    return row?.body;
+  }
+
+  inputs(hashes: readonly string[]): Map<string, string> {
+    const found = new Map<string, string>();
+    if (hashes.length === 0) return found;
+    const rows = this.statement(
+      "SELECT hash, body FROM inputs WHERE hash IN (SELECT value FROM json_each(?))",
+    ).all(JSON.stringify([...new Set(hashes)])) as { hash: string; body: string }[];
+    for (const r of rows) found.set(r.hash, r.body);
+    return found;
+  }
+
+  latestFor(sha256: string): EntryRow | undefined {
+    return this.statement(
+      `SELECT ${COLUMNS} FROM entries WHERE sha256 = ? ORDER BY id DESC LIMIT 1`,
+    ).get(sha256) as EntryRow | undefined;
+  }
+
+  page(q: PageQuery): EntryRow[] {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    const eq = (column: string, value: string | undefined) => {
+      if (value === undefined) return;
+      where.push(`${column} = ?`);
+      args.push(value);
+    };
+    eq("sha256", q.sha256);
+    eq("decision", q.decision);
+    eq("rule", q.rule);
+    eq("source", q.source);
+    eq("requester", q.requester);
+    // a time range is also an id range (UUIDv7 ids begin with their time), which the primary
+    // key answers without a time index
+    if (q.from !== undefined) {
+      where.push("time >= ?", "id >= ?");
+      args.push(q.from, idFloor(Date.parse(q.from)));
+    }
+    if (q.to !== undefined) {
+      where.push("time < ?", "id < ?");
+      args.push(q.to, idFloor(Date.parse(q.to) + 1));
+    }
+    if (q.before !== undefined) {
+      where.push("id < ?");
+      args.push(q.before);
+    }
+    if (q.after !== undefined) {
+      where.push("id > ?");
+      args.push(q.after);
+    }
+    const sql = `SELECT ${COLUMNS} FROM entries ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY id ${q.ascending ? "ASC" : "DESC"} LIMIT ?`;
+    return this.statement(sql).all(...args, q.limit) as EntryRow[];
+  }
+
+  /**
+   * The chains with entries or a checkpoint. One index seek per chain rather than a scan of every
+   * entry: a log holds few chains and many entries.
+   */
+  chains(): string[] {
+    const next = this.statement("SELECT chain FROM entries WHERE chain > ? ORDER BY chain LIMIT 1");
+    const found = new Set<string>();
+    for (let row = next.get("") as { chain: string } | undefined; row; ) {
+      found.add(row.chain);
+      row = next.get(row.chain) as { chain: string } | undefined;
+    }
+    const checkpointed = this.statement("SELECT chain FROM checkpoints").all() as {
+      chain: string;
+    }[];
+    for (const r of checkpointed) found.add(r.chain);
+    return [...found].sort();
+  }
+
+  chainRows(chain: string, afterSeq: number, limit: number): EntryRow[] {
+    return this.statement(
+      `SELECT ${COLUMNS} FROM entries WHERE chain = ? AND seq > ? ORDER BY seq LIMIT ?`,
+    ).all(chain, afterSeq, limit) as EntryRow[];
+  }
+
+  checkpoint(chain: string): Checkpoint | undefined {
+    return this.statement(
+      "SELECT chain, seq, hash, mac, pruned_at AS prunedAt FROM checkpoints WHERE chain = ?",
+    ).get(chain) as Checkpoint | undefined;
+  }
+
+  lastBefore(chain: string, before: string): EntryRow | undefined {
+    return this.statement(
+      `SELECT ${COLUMNS} FROM entries WHERE chain = ? AND time < ? ORDER BY seq DESC LIMIT 1`,
+    ).get(chain, before) as EntryRow | undefined;
+  }
+
+  recordedHeads(): RecordedHead[] {
+    // a log opened read-only may predate the table (migration 6)
+    const table = this.statement(
+      "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'chain_heads'",
+    ).get();
+    if (!table) return [];
+    return this.statement(
+      "SELECT chain, seq, hash FROM chain_heads ORDER BY chain",
+    ).all() as RecordedHead[];
+  }
+
+  verifyChunk(chain: string, from: ChainPosition, key: string | null, limit: number): VerifyStep {
+    const rows = this.chainRows(chain, from.seq, limit);
+    const inputs = this.inputs(rows.map((r) => r.inputHash));
+    return verifyRows(rows, (hash) => inputs.get(hash), chain, from, key);
+  }
+
+  exportChunk(query: PageQuery, withInputs: boolean, maxBytes: number): ExportChunk {
+    const rows = this.page({ ...query, ascending: true });
+    const inputs = withInputs ? this.inputs(rows.map((r) => r.inputHash)) : new Map();
+    return exportChunkOf(rows, query.limit, withInputs, (h) => inputs.get(h), maxBytes);
+  }
+
+  /** What `PRAGMA quick_check` finds: every page read and its structure checked. */
+  checkPages(): string[] {
+    const rows = this.db.pragma(`quick_check(${PAGE_PROBLEMS_KEPT})`) as { quick_check: string }[];
+    const lines = rows
+      .flatMap((r) => r.quick_check.split("\n"))
+      .filter((l) => l !== "ok" && !l.startsWith("*** in database"));
+    return lines.slice(0, PAGE_PROBLEMS_KEPT);
+  }
+}

@@ -1,0 +1,102 @@
+// Checking a chain, one bounded chunk of entries at a time. Pure functions of the rows they are
+// given, so they run wherever the rows are read: on the event loop for PostgreSQL, on a reader
+// thread for SQLite (`sqlite-reader.ts`), where a long verification never holds the event loop.
+import type { EntryRow } from "./backend.js";
+import { type AuditEntry, chainHash, contentHash, parseEntry } from "./entry.js";
+
+/**
+ * Where a walk along a chain stands: the last entry checked. `hash: null` after entries that could
+ * not be read: the next entry's link cannot be checked, so its own `prevHash` is taken as given.
+ */
+export interface ChainPosition {
+  seq: number;
+  hash: string | null;
+}
+
+/** What checking one chunk found. */
+export interface VerifyStep {
+  /** rows read: fewer than asked for means the chain ends here */
+  rows: number;
+  /** entries checked and found whole */
+  entries: number;
+  /** after the last whole entry (unchanged when the first one is broken) */
+  position: ChainPosition;
+  /** the first broken link in the chunk, when any: the walk stops there */
+  broken?: { seq: number; id: string | null; problem: string };
+}
+
+/**
+ * Checks `rows` (the entries of `chain` after `from`, in seq order) and their input snapshots:
+ * `inputOf` gives a snapshot's text by hash, undefined when it is not stored.
+ */
+export function verifyRows(
+  rows: readonly EntryRow[],
+  inputOf: (hash: string) => string | undefined,
+  chain: string,
+  from: ChainPosition,
+  key: string | null,
+): VerifyStep {
+  let position = from;
+  let entries = 0;
+  for (const row of rows) {
+    const expected = position.seq + 1;
+    const problem = checkRow(row, inputOf, chain, expected, position.hash, key);
+    if (problem)
+      return {
+        rows: rows.length,
+        entries,
+        position,
+        broken: { seq: expected, id: row.id, problem },
+      };
+    position = { seq: row.seq, hash: row.hash };
+    entries++;
+  }
+  return { rows: rows.length, entries, position };
+}
+
+function checkRow(
+  row: EntryRow,
+  inputOf: (hash: string) => string | undefined,
+  chain: string,
+  seq: number,
+  prevHash: string | null,
+  key: string | null,
+): string | undefined {
+  if (row.seq !== seq) return row.seq > seq ? "entry_missing" : "entry_out_of_order";
+  let entry: AuditEntry | undefined;
+  if (prevHash === null) {
+    // after a gap: the entry's own link is all there is to start from again
+    try {
+      entry = parseEntry(row.body, row.hash);
+    } catch {
+      return "body_unreadable";
+    }
+    prevHash = typeof entry.prevHash === "string" ? entry.prevHash : "";
+  }
+  if (chainHash(prevHash, row.body, key) !== row.hash) return "hash_mismatch";
+  if (!entry) {
+    try {
+      entry = parseEntry(row.body, row.hash);
+    } catch {
+      return "body_unreadable";
+    }
+  }
+  if (entry.prevHash !== prevHash || entry.seq !== seq || entry.chain !== chain)
+    return "link_mismatch";
+  // the columns queries filter on must say what the hashed body says
+  if (
+    entry.id !== row.id ||
+    entry.time !== row.time ||
+    entry.sha256 !== row.sha256 ||
+    entry.decision !== row.decision ||
+    entry.rule !== row.rule ||
+    entry.source !== row.source ||
+    entry.requester !== row.requester ||
+    entry.inputHash !== row.inputHash
+  )
+    return "column_mismatch";
+  const input = inputOf(entry.inputHash);
+  if (input === undefined) return "input_missing";
+  if (contentHash(input) !== entry.inputHash) return "input_mismatch";
+  return undefined;
+}
