@@ -14,6 +14,13 @@ export interface LanguageLimits {
   maxHashlistEntries: number;
   /** diagnostics reported before the rest are summarised */
   maxDiagnostics: number;
+  /** `{}` holes in one reason: each is parsed as an expression of its own */
+  maxTemplateHoles: number;
+  /**
+   * steps one decision may take, a step being one list item gone over by `any`, `all` or `count`
+   * (a loop costs the length of its list when it starts); over it, the rule fails at run time
+   */
+  maxEvaluationSteps: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<LanguageLimits> = Object.freeze({
@@ -24,6 +31,8 @@ export const DEFAULT_LIMITS: Readonly<LanguageLimits> = Object.freeze({
   maxRules: 1_000_000,
   maxHashlistEntries: 20_000_000,
   maxDiagnostics: 200,
+  maxTemplateHoles: 100,
+  maxEvaluationSteps: 1_000_000,
 });
 
 /** Merges `overrides` onto the defaults; an unknown key or a value that is not a positive integer is a TypeError. */
