@@ -1,5 +1,10 @@
 import { type FSWatcher, watch } from "node:fs";
-import { type Diagnostic, formatDiagnostic, formatDiagnosticShort } from "@clearance/dsl";
+import {
+  type Diagnostic,
+  failureMessage,
+  formatDiagnostic,
+  formatDiagnosticShort,
+} from "@clearance/dsl";
 import { loadRuleset, type Ruleset } from "@clearance/engine";
 
 export interface ReloadError {
@@ -35,7 +40,16 @@ export class RulesLoadError extends Error {
 }
 
 function compileDir(dir: string): { ruleset?: Ruleset; error?: ReloadError } {
-  const result = loadRuleset(dir);
+  let result: ReturnType<typeof loadRuleset>;
+  try {
+    result = loadRuleset(dir);
+  } catch (error) {
+    // loadRuleset reports every problem with the rules as a diagnostic; this is for the rest (a
+    // bug): a reload by file watch or SIGHUP runs outside any request, and a throw there would
+    // take the server down, with rules it then cannot start on.
+    const message = `the rules in \`${dir}\` could not be loaded: ${failureMessage(error)}`;
+    return { error: { at: new Date().toISOString(), messages: [message], printed: message } };
+  }
   if (result.ruleset) return { ruleset: result.ruleset };
   const errors = result.diagnostics.filter((d: Diagnostic) => d.severity === "error");
   const lookup = (path: string) => result.files.get(path);
