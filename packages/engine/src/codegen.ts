@@ -393,10 +393,13 @@ class Emitter {
     return this.fn("r, c, n", () => {
       const when = decl.when;
       if (!when) return "undefined";
-      if (decl.unless.length === 0) return this.expr(when, 0).code;
-      if (decl.unless.length === 1)
-        return this.and(this.expr(when, 0), this.not(this.expr(decl.unless[0]!, 0))).code;
-      // when and not u1 and not u2 ...: one flat chain, however many `unless` clauses
+      // when and not u1 and not u2 ...
+      if (decl.unless.length + 1 < FLAT_CHAIN_MIN) {
+        let acc = this.expr(when, 0);
+        for (const u of decl.unless) acc = this.and(acc, this.not(this.expr(u, 0)));
+        return acc.code;
+      }
+      // one flat chain, however many `unless` clauses
       const operands = [
         () => this.expr(when, 0),
         ...decl.unless.map((u) => () => this.not(this.expr(u, 0))),
@@ -661,12 +664,6 @@ class Emitter {
   private binary(e: Ast.BinaryExpr, depth: number): Emitted {
     if (e.op === "and" || e.op === "or") {
       const op = e.op;
-      // Two operands keep the short nested form; longer chains are emitted flat.
-      if (e.left.kind !== "binary" || e.left.op !== op) {
-        return op === "and"
-          ? this.and(this.expr(e.left, depth), this.expr(e.right, depth))
-          : this.or(this.expr(e.left, depth), this.expr(e.right, depth));
-      }
       const operands: Expr[] = [];
       let x: Expr = e;
       while (x.kind === "binary" && x.op === op) {
@@ -675,12 +672,18 @@ class Emitter {
       }
       operands.push(x);
       operands.reverse();
-      return this.logicalChain(
-        op,
-        operands.map((o) => () => this.expr(o, depth)),
-      );
+      if (operands.length >= FLAT_CHAIN_MIN)
+        return this.logicalChain(
+          op,
+          operands.map((o) => () => this.expr(o, depth)),
+        );
+      // Short chains keep the nested form, folded left as the tree is.
+      const pair = (a: Emitted, b: Emitted) => (op === "and" ? this.and(a, b) : this.or(a, b));
+      let acc = this.expr(operands[0]!, depth);
+      for (let i = 1; i < operands.length; i++) acc = pair(acc, this.expr(operands[i]!, depth));
+      return acc;
     }
-    if (isArithmetic(e.op) && e.left.kind === "binary" && isArithmetic(e.left.op))
+    if (isArithmetic(e.op) && arithmeticOperands(e) >= FLAT_CHAIN_MIN)
       return this.arithmeticChain(e, depth);
     if (e.op === "in" || e.op === "not in") {
       const found = this.membership(e, depth);
@@ -806,6 +809,19 @@ class Emitter {
         throw new Error(`unknown function ${name}`);
     }
   }
+}
+
+/**
+ * Chains of this many operands or more are emitted flat; shorter ones keep the nested form, whose
+ * depth is then at most this, and which V8 runs a little faster.
+ */
+const FLAT_CHAIN_MIN = 5;
+
+/** The number of operands of the arithmetic chain whose last operator is `e`'s. */
+function arithmeticOperands(e: Ast.BinaryExpr): number {
+  let n = 1;
+  for (let x: Expr = e; x.kind === "binary" && isArithmetic(x.op); x = x.left) n++;
+  return n;
 }
 
 function isArithmetic(op: Ast.BinaryOp): boolean {
