@@ -260,8 +260,17 @@ function nestingProblem(
   let brackets = 0;
   const quantifiers: number[] = [0];
   let prefixRun = 0;
+  // `list<list<...>>` in a context declaration nests too (the parser and checker recurse on it)
+  let inContext = false;
+  let typeArguments = 0;
   for (const tk of tokens) {
     const type = tk.tokenType;
+    if (type === t.Context) inContext = true;
+    else if (type === t.RBrace) {
+      inContext = false;
+      typeArguments = 0;
+    } else if (inContext && type === t.Lt) typeArguments++;
+    else if (inContext && type === t.Gt) typeArguments = Math.max(0, typeArguments - 1);
     if (type === t.LParen || type === t.LBracket) {
       brackets++;
       quantifiers.push(0);
@@ -286,7 +295,7 @@ function nestingProblem(
     prefixRun = type === t.Not || type === t.Minus ? prefixRun + 1 : 0;
     let open = 0;
     for (const q of quantifiers) open += q;
-    if (brackets + open + prefixRun > limits.maxNestingDepth) {
+    if (brackets + open + prefixRun + typeArguments > limits.maxNestingDepth) {
       return diagnostic(
         "nesting_too_deep",
         `expression nests deeper than ${limits.maxNestingDepth} levels`,

@@ -123,6 +123,17 @@ describe("language limits: at the limit accepted, just over it a diagnostic", ()
       expect(r.ok).toBe(true);
     });
 
+    it("in a context field's type: N nested `list<...>` accepted, N + 1 rejected", () => {
+      const type = (n: number) => `${"list<".repeat(n)}string${">".repeat(n)}`;
+      const text = (n: number) =>
+        `context { teams: ${type(n)} }\nrule t { when exists(context.teams) deny "x" }`;
+      expect(compileWith(text(limit), { maxNestingDepth: limit }).printed).toBe("");
+      const over = compileWith(text(limit + 1), { maxNestingDepth: limit });
+      expect(errorCodes(over)).toEqual(["nesting_too_deep"]);
+      // twenty thousand levels: the same diagnostic, not a parser that runs out of stack
+      expect(errorCodes(compileWith(text(20_000), {}))).toEqual(["nesting_too_deep"]);
+    });
+
     it("the default limit is explicit", () => {
       expect(DEFAULT_LIMITS.maxNestingDepth).toBe(64);
     });
