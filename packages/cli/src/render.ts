@@ -69,8 +69,8 @@ export function renderExplanation(output: Output, x: Explanation): string {
     lines.push(
       `  ${OUTCOME_MARK[r.outcome]} ${r.rule} ${paint(output, "dim", `(${r.action}${flags ? `, ${flags}` : ""}) ${where}`)}: ${status}`,
     );
-    if (r.when) lines.push(...renderTrace(output, r.when, "when", 6));
-    for (const u of r.unless ?? []) lines.push(...renderTrace(output, u, "unless", 6));
+    if (r.when) renderTrace(output, r.when, "when", 6, lines);
+    for (const u of r.unless ?? []) renderTrace(output, u, "unless", 6, lines);
     if (r.reason) lines.push(`      reason: ${r.reason}`);
   }
   if (x.notApplicable > 0)
@@ -84,7 +84,17 @@ export function renderExplanation(output: Output, x: Explanation): string {
   return lines.join("\n");
 }
 
-function renderTrace(output: Output, t: ConditionTrace, label: string, indent: number): string[] {
+/**
+ * Appends the lines of a condition's trace to `lines` (a chain of a million conditions has a
+ * million children: they are appended one by one, never spread as arguments).
+ */
+function renderTrace(
+  output: Output,
+  t: ConditionTrace,
+  label: string,
+  indent: number,
+  lines: string[],
+): void {
   const pad = " ".repeat(indent);
   const value =
     t.value === null
@@ -99,12 +109,15 @@ function renderTrace(output: Output, t: ConditionTrace, label: string, indent: n
     ? paint(output, "yellow", ` missing: ${t.missing.join(", ")}`)
     : "";
   const item = t.item !== undefined ? ` (item ${t.item})` : "";
-  const lines = [
-    `${pad}${label ? `${label} ` : ""}${t.expr} -> ${value}${item}${seen ? paint(output, "dim", `  [${seen}]`) : ""}${missing}`,
-  ];
-  for (const c of t.children ?? []) lines.push(...renderTrace(output, c, "", indent + 2));
-  return lines;
+  const expr = t.expr.length > MAX_TRACE_TEXT ? `${t.expr.slice(0, MAX_TRACE_TEXT)}...` : t.expr;
+  lines.push(
+    `${pad}${label ? `${label} ` : ""}${expr} -> ${value}${item}${seen ? paint(output, "dim", `  [${seen}]`) : ""}${missing}`,
+  );
+  for (const c of t.children ?? []) renderTrace(output, c, "", indent + 2, lines);
 }
+
+/** Conditions longer than this are shortened with `...` in an explanation: their parts follow. */
+const MAX_TRACE_TEXT = 200;
 
 function short(v: unknown): string {
   const s = JSON.stringify(v) ?? String(v);

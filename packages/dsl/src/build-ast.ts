@@ -1,6 +1,6 @@
 import type { CstElement, CstNode, IToken } from "chevrotain";
 import type * as A from "./ast.js";
-import { type Diagnostic, diagnostic, type Span } from "./diagnostics.js";
+import { type Diagnostic, DiagnosticCollector, diagnostic, type Span } from "./diagnostics.js";
 import {
   isDateOnly,
   parseDuration,
@@ -23,7 +23,7 @@ function isToken(e: CstElement | undefined): e is IToken {
  * a missing piece becomes an `error` node, and the parser has already reported it.
  */
 export class AstBuilder {
-  readonly diagnostics: Diagnostic[] = [];
+  readonly collected: DiagnosticCollector;
 
   constructor(
     private readonly path: string,
@@ -35,7 +35,17 @@ export class AstBuilder {
       text: string,
       base: number,
     ) => { expr: A.Expr; diagnostics: Diagnostic[] },
-  ) {}
+  ) {
+    this.collected = new DiagnosticCollector(limits.maxDiagnostics);
+  }
+
+  get diagnostics(): readonly Diagnostic[] {
+    return this.collected.list;
+  }
+
+  private report(d: Diagnostic): void {
+    this.collected.add(d);
+  }
 
   // ---------- helpers ----------
 
@@ -175,7 +185,7 @@ export class AstBuilder {
         const fields: A.ContextField[] = [];
         const fieldNodes = this.nodes(ch, "contextField");
         if (fieldNodes.length > 1 && (ch.Comma ?? []).length < fieldNodes.length - 1) {
-          this.diagnostics.push(
+          this.report(
             diagnostic("syntax_error", "context fields are separated by `,`", span, {
               help: "add the missing commas",
             }),
@@ -223,7 +233,7 @@ export class AstBuilder {
       const key = mch.Priority ? "priority" : mch.Monitor ? "monitor" : "expires";
       const previous = seenModifier.get(key);
       if (previous) {
-        this.diagnostics.push(
+        this.report(
           diagnostic("duplicate_modifier", `\`${key}\` is given twice`, mspan, {
             help: "keep one",
             related: [{ message: "first given here", span: previous }],
@@ -237,7 +247,7 @@ export class AstBuilder {
         if (!num) continue;
         const value = mch.Minus ? 0 - Number(num.image) || 0 : Number(num.image);
         if (!Number.isSafeInteger(value)) {
-          this.diagnostics.push(
+          this.report(
             diagnostic(
               "invalid_number",
               `priority \`${num.image}\` is not a whole number`,
@@ -257,7 +267,7 @@ export class AstBuilder {
         if (!ts) continue;
         const at = parseTimestamp(ts.image);
         if (at === undefined) {
-          this.diagnostics.push(
+          this.report(
             diagnostic(
               "invalid_timestamp",
               timestampProblem(ts.image).message,
@@ -283,7 +293,7 @@ export class AstBuilder {
       const exprNode = this.node(cch, "expression");
       if (cch.When) {
         if (whenSpan) {
-          this.diagnostics.push(
+          this.report(
             diagnostic("duplicate_clause", "a rule has one `when`", cspan, {
               help: "combine the conditions with `and` or `or`",
               related: [{ message: "first `when` here", span: whenSpan }],
@@ -300,7 +310,7 @@ export class AstBuilder {
         const s = this.tok(cch, "StringLiteral");
         if (!action || !s) continue;
         if (outcomeSpan) {
-          this.diagnostics.push(
+          this.report(
             diagnostic("duplicate_clause", "a rule has one outcome", cspan, {
               help: "split it into two rules",
               related: [{ message: "first outcome here", span: outcomeSpan }],
@@ -315,7 +325,7 @@ export class AstBuilder {
     const nameSpan = rule.name.span;
     const recovered = node.recoveredNode === true || !this.tok(ch, "RBrace");
     if (!whenSpan && !recovered) {
-      this.diagnostics.push(
+      this.report(
         diagnostic(
           "missing_when",
           `rule \`${rule.name.name}\` has no \`when\` condition`,
@@ -327,7 +337,7 @@ export class AstBuilder {
       );
     }
     if (!outcomeSpan && !recovered) {
-      this.diagnostics.push(
+      this.report(
         diagnostic("missing_outcome", `rule \`${rule.name.name}\` has no outcome`, nameSpan, {
           help: 'end the rule with `allow "reason"`, `deny "reason"` or `review "reason"`',
         }),
@@ -343,13 +353,13 @@ export class AstBuilder {
     const closed = token.tokenType !== t.UnterminatedString;
     const content = token.image.slice(1, closed ? -1 : undefined);
     const problems: UnescapeProblem[] = [];
-    const value = unescapeString(content, problems);
+    const value = unescapeString(content, problems, this.limits.maxDiagnostics);
     for (const p of problems) this.escapeProblem(p, span.start + 1);
     return value;
   }
 
   private escapeProblem(p: UnescapeProblem, contentStart: number): void {
-    this.diagnostics.push(
+    this.report(
       diagnostic(
         "invalid_escape",
         `unknown escape \`${p.sequence}\``,
@@ -371,6 +381,7 @@ export class AstBuilder {
     const contentStart = span.start + 1;
     const parts: (string | A.Expr)[] = [];
     let text = "";
+    let holes = 0;
     let i = 0;
     while (i < content.length) {
       const ch = content[i]!;
@@ -385,7 +396,7 @@ export class AstBuilder {
         continue;
       }
       if (ch === "}") {
-        this.diagnostics.push(
+        this.report(
           diagnostic(
             "invalid_template",
             "unmatched `}` in a reason",
@@ -405,7 +416,7 @@ export class AstBuilder {
       }
       const close = findClosingBrace(content, i + 1);
       if (close < 0) {
-        this.diagnostics.push(
+        this.report(
           diagnostic(
             "invalid_template",
             "`{` in a reason is not closed",
@@ -421,8 +432,22 @@ export class AstBuilder {
       const inner = content.slice(i + 1, close);
       if (text) parts.push(text);
       text = "";
+      // Each hole is a parse of its own: a million of them must not cost a million parses.
+      if (++holes > this.limits.maxTemplateHoles) {
+        this.report(
+          diagnostic(
+            "too_many_holes",
+            `a reason has more than ${this.limits.maxTemplateHoles} \`{}\` holes`,
+            { file: this.path, start: contentStart + i, end: contentStart + close + 1 },
+            {
+              help: "show fewer values in the reason, or write `\\{` and `\\}` for literal braces",
+            },
+          ),
+        );
+        break;
+      }
       if (inner.trim() === "") {
-        this.diagnostics.push(
+        this.report(
           diagnostic(
             "invalid_template",
             "empty `{}` in a reason",
@@ -434,7 +459,7 @@ export class AstBuilder {
         );
       } else if (this.parseHole) {
         const hole = this.parseHole(inner, contentStart + i + 1);
-        this.diagnostics.push(...hole.diagnostics);
+        this.collected.addAll(hole.diagnostics);
         parts.push(hole.expr);
       }
       i = close + 1;
@@ -447,7 +472,7 @@ export class AstBuilder {
 
   private tooDeep(span: Span, depth: number): boolean {
     if (depth <= this.limits.maxNestingDepth) return false;
-    this.diagnostics.push(
+    this.report(
       diagnostic(
         "nesting_too_deep",
         `expression nests deeper than ${this.limits.maxNestingDepth} levels`,
@@ -623,7 +648,7 @@ export class AstBuilder {
       // `(x).y` or `f().y`: only paths have fields.
       if (base.kind === "error") return base;
       const span = this.nodeSpan(node);
-      this.diagnostics.push(
+      this.report(
         diagnostic("syntax_error", "only a field path can be followed by `.name`", span, {
           help: "write the path directly, such as `vendor.name`",
         }),
@@ -683,14 +708,14 @@ export class AstBuilder {
     const elements = this.nodes(node.children, "expression");
     const commas = (node.children.Comma ?? []).length;
     if (elements.length > 1 && commas < elements.length - 1) {
-      this.diagnostics.push(
+      this.report(
         diagnostic("syntax_error", "list items are separated by `,`", span, {
           help: "add the missing commas",
         }),
       );
     }
     if (elements.length > this.limits.maxListLength) {
-      this.diagnostics.push(
+      this.report(
         diagnostic(
           "list_too_long",
           `list has ${elements.length} items, more than the limit of ${this.limits.maxListLength}`,
@@ -729,7 +754,7 @@ export class AstBuilder {
       case t.NumberLiteral: {
         const value = Number(raw);
         if (!Number.isFinite(value)) {
-          this.diagnostics.push(
+          this.report(
             diagnostic("invalid_number", `number \`${raw}\` is out of range`, span, {
               help: "use a smaller number",
             }),
@@ -741,7 +766,7 @@ export class AstBuilder {
       case t.Duration: {
         const value = parseDuration(raw);
         if (value === undefined) {
-          this.diagnostics.push(
+          this.report(
             diagnostic("invalid_duration", `\`${raw}\` is not a valid duration`, span, {
               help: "write units from largest to smallest, each once (`1h30m`), and keep it under 285,000 years",
             }),
@@ -753,7 +778,7 @@ export class AstBuilder {
       case t.Timestamp: {
         const value = parseTimestamp(raw);
         if (value === undefined) {
-          this.diagnostics.push(
+          this.report(
             diagnostic("invalid_timestamp", timestampProblem(raw).message, span, {
               help: timestampProblem(raw).help,
             }),

@@ -1,5 +1,12 @@
 import type * as A from "./ast.js";
-import { type Diagnostic, diagnostic, type RelatedInformation, type Span } from "./diagnostics.js";
+import {
+  type Diagnostic,
+  DiagnosticCollector,
+  diagnostic,
+  failureMessage,
+  type RelatedInformation,
+  type Span,
+} from "./diagnostics.js";
 import { DEFAULT_LIMITS, type LanguageLimits } from "./options.js";
 import { analyzeRegex, type RegexPlan } from "./regex.js";
 import { didYouMean, listOf } from "./suggest.js";
@@ -94,12 +101,12 @@ export function checkProgram(
   files: readonly A.RuleFile[],
   input: Type,
   options: CheckOptions = {},
-): { program: Program; diagnostics: Diagnostic[] } {
+): { program: Program; diagnostics: Diagnostic[]; omitted: number } {
   return new Checker(input, options).run(files);
 }
 
 class Checker {
-  private readonly diagnostics: Diagnostic[] = [];
+  private readonly collected: DiagnosticCollector;
   private readonly types = new Map<A.Expr, Type>();
   private readonly resolutions = new Map<A.PathExpr, Resolution>();
   private readonly regexes = new Map<A.MatchExpr, RegexPlan>();
@@ -116,6 +123,7 @@ class Checker {
 
   constructor(input: Type, options: CheckOptions) {
     this.limits = options.limits ?? DEFAULT_LIMITS;
+    this.collected = new DiagnosticCollector(this.limits.maxDiagnostics);
     this.now = options.now ?? Date.now();
     this.expiryWarningMs = options.expiryWarningMs ?? 14 * 86_400_000;
     this.inputFields = input.kind === "object" ? input.fields : new Map();
@@ -128,7 +136,7 @@ class Checker {
     help?: string,
     related?: RelatedInformation[],
   ): void {
-    this.diagnostics.push(
+    this.collected.add(
       diagnostic(code, message, span, {
         ...(help ? { help } : {}),
         ...(related ? { related } : {}),
@@ -136,7 +144,11 @@ class Checker {
     );
   }
 
-  run(files: readonly A.RuleFile[]): { program: Program; diagnostics: Diagnostic[] } {
+  run(files: readonly A.RuleFile[]): {
+    program: Program;
+    diagnostics: Diagnostic[];
+    omitted: number;
+  } {
     let name: string | undefined;
     let strategy: A.Strategy = "deny-overrides";
     let defaultOutcome = { action: "review" as A.Action, reason: DEFAULT_REASON };
@@ -208,7 +220,18 @@ class Checker {
         }
         ruleSpans.set(item.name.name, item.name.span);
         rules.push(item);
-        this.rule(item);
+        try {
+          this.rule(item);
+        } catch (error) {
+          // Defence in depth: the checker walks chains with loops and nesting is limited, but a rule
+          // it cannot check must fail to compile with a diagnostic, never crash the caller.
+          this.report(
+            "compile_failed",
+            `rule \`${item.name.name}\` cannot be checked: ${failureMessage(error)}`,
+            item.name.span,
+            "split the rule into smaller ones; if it is small, this is a bug in Clearance: please report it",
+          );
+        }
       }
     }
     if (rules.length > this.limits.maxRules) {
@@ -223,7 +246,7 @@ class Checker {
     if (
       rules.length === 0 &&
       files.length > 0 &&
-      !this.diagnostics.some((d) => d.severity === "error")
+      !this.collected.list.some((d) => d.severity === "error")
     ) {
       this.report(
         "no_rules",
@@ -256,7 +279,7 @@ class Checker {
       files,
     };
     if (name !== undefined) program.name = name;
-    return { program, diagnostics: this.diagnostics };
+    return { program, diagnostics: this.collected.list, omitted: this.collected.omitted };
   }
 
   // ---------- declarations ----------
@@ -469,8 +492,20 @@ class Checker {
         }
         return this.set(e, operand.type, operand.optional);
       }
-      case "binary":
-        return this.binary(e, scope);
+      case "binary": {
+        // A chain `a and b and c ...` (or `1 + 2 + 3 ...`) is a tree as deep as the chain is
+        // long, leaning left: walk that spine with a loop, so the stack grows with real nesting
+        // (parentheses, bounded by maxNestingDepth), never with the length of a chain.
+        const spine: A.BinaryExpr[] = [];
+        let x: A.Expr = e;
+        while (x.kind === "binary") {
+          spine.push(x);
+          x = x.left;
+        }
+        let typed = this.expr(x, scope);
+        for (let i = spine.length - 1; i >= 0; i--) typed = this.binary(spine[i]!, typed, scope);
+        return typed;
+      }
       case "match": {
         const operand = this.expr(e.operand, scope);
         this.expectString(e.operand, operand.type, "`matches`");
@@ -663,8 +698,8 @@ class Checker {
     return { type, optional };
   }
 
-  private binary(e: A.BinaryExpr, scope: Scope[]): Typed {
-    const l = this.expr(e.left, scope);
+  /** Types `e` given its left operand's type, already computed. */
+  private binary(e: A.BinaryExpr, l: Typed, scope: Scope[]): Typed {
     // A bare name after `in` that names nothing is a list the author meant to declare.
     const r =
       (e.op === "in" || e.op === "not in") && this.namesNothing(e.right, scope)

@@ -39,6 +39,7 @@ export const DIAGNOSTIC_CODES = Object.freeze({
   missing_outcome: "error",
   duplicate_modifier: "error",
   invalid_template: "error",
+  too_many_holes: "error",
   // names
   duplicate_rule: "error",
   duplicate_declaration: "error",
@@ -69,6 +70,7 @@ export const DIAGNOSTIC_CODES = Object.freeze({
   rule_expiring_soon: "warning",
   unused_list: "warning",
   no_rules: "warning",
+  compile_failed: "error",
   too_many_diagnostics: "info",
 } as const satisfies Record<string, Severity>);
 
@@ -98,16 +100,68 @@ export function diagnostic(
   span: Span,
   extra: { help?: string; related?: RelatedInformation[]; severity?: Severity } = {},
 ): Diagnostic {
-  const d: Diagnostic = { code, severity: extra.severity ?? DIAGNOSTIC_CODES[code], message, span };
-  if (extra.help !== undefined) d.help = extra.help;
-  if (extra.related !== undefined && extra.related.length > 0) d.related = extra.related;
+  const d: Diagnostic = {
+    code,
+    severity: extra.severity ?? DIAGNOSTIC_CODES[code],
+    message: shorten(message),
+    span,
+  };
+  if (extra.help !== undefined) d.help = shorten(extra.help);
+  if (extra.related !== undefined && extra.related.length > 0)
+    d.related = extra.related.map((r) => ({ ...r, message: shorten(r.message) }));
   return d;
+}
+
+/** Messages quote the rule text: a name or string of megabytes is shortened with `...`. */
+const MAX_MESSAGE_LENGTH = 300;
+
+function shorten(text: string): string {
+  return text.length <= MAX_MESSAGE_LENGTH ? text : `${text.slice(0, MAX_MESSAGE_LENGTH)}...`;
+}
+
+/**
+ * What went wrong inside Clearance, in a diagnostic's words: the error's message, never its stack.
+ * A RangeError (the stack or a string ran out) means the input was too big for the compiler.
+ */
+export function failureMessage(error: unknown): string {
+  if (error instanceof RangeError) return "it is too large or too deeply nested";
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * Diagnostics as a pass finds them: the first `max` of each severity are kept and the rest only
+ * counted, so that a hostile file (a string of a million bad escapes) cannot fill memory with
+ * diagnostics nobody is shown. An error is never lost: when errors were found, some are kept.
+ */
+export class DiagnosticCollector {
+  readonly list: Diagnostic[] = [];
+  /** diagnostics found but not kept */
+  omitted = 0;
+  private readonly counts: Record<Severity, number> = { error: 0, warning: 0, info: 0 };
+
+  constructor(private readonly max: number) {}
+
+  add(d: Diagnostic): void {
+    if (this.counts[d.severity]++ < this.max) this.list.push(d);
+    else this.omitted++;
+  }
+
+  addAll(list: Iterable<Diagnostic>): void {
+    for (const d of list) this.add(d);
+  }
 }
 
 const severityRank: Record<Severity, number> = { error: 0, warning: 1, info: 2 };
 
-/** Sorts by file, then position, then severity; removes exact duplicates; caps the count. */
-export function finalizeDiagnostics(list: readonly Diagnostic[], max = 200): Diagnostic[] {
+/**
+ * Sorts by file, then position, then severity; removes exact duplicates; caps the count.
+ * `omitted` counts diagnostics a collector dropped, for the summary.
+ */
+export function finalizeDiagnostics(
+  list: readonly Diagnostic[],
+  max = 200,
+  omitted = 0,
+): Diagnostic[] {
   const seen = new Set<string>();
   const unique: Diagnostic[] = [];
   for (const d of list) {
@@ -123,13 +177,14 @@ export function finalizeDiagnostics(list: readonly Diagnostic[], max = 200): Dia
       severityRank[a.severity] - severityRank[b.severity] ||
       (a.code < b.code ? -1 : a.code > b.code ? 1 : 0),
   );
-  if (unique.length <= max) return unique;
+  if (unique.length <= max && omitted === 0) return unique;
   const kept = unique.slice(0, max);
   const last = kept[kept.length - 1]!;
+  const more = unique.length - kept.length + omitted;
   kept.push(
     diagnostic(
       "too_many_diagnostics",
-      `${unique.length - max} more diagnostic${unique.length - max === 1 ? "" : "s"} not shown`,
+      `${more} more diagnostic${more === 1 ? "" : "s"} not shown`,
       last.span,
       {
         help: "fix the problems above and check again",
@@ -205,19 +260,52 @@ function frame(
   const end = positionAt(file, Math.min(Math.max(span.end, span.start), file.text.length));
   const lineNo = String(start.line);
   const pad = " ".repeat(lineNo.length);
-  const text = lineText(file, start.line);
+  const line = lineText(file, start.line);
   const width = Math.max(
     1,
-    end.line === start.line ? end.column - start.column : text.length - start.column + 1,
+    end.line === start.line ? end.column - start.column : line.length - start.column + 1,
   );
+  const shown = frameWindow(line, start.column - 1, width);
   // Tabs keep their width under the caret so it lines up in any terminal.
-  const lead = text.slice(0, start.column - 1).replace(/[^\t]/g, " ");
+  const lead = shown.text.slice(0, shown.caret).replace(/[^\t]/g, " ");
   return [
     `${pad}${gutter(`${arrow}`)} ${span.file}:${start.line}:${start.column}`,
     `${pad} ${gutter("|")}`,
-    `${gutter(`${lineNo} |`)} ${text}`,
-    `${pad} ${gutter("|")} ${lead}${caretStyle("^".repeat(width))}`,
+    `${gutter(`${lineNo} |`)} ${shown.text}`,
+    `${pad} ${gutter("|")} ${lead}${caretStyle("^".repeat(shown.width))}`,
   ];
+}
+
+/** Lines longer than this are shown in part in a code frame, around the span, with `...`. */
+const MAX_FRAME_COLUMNS = 160;
+
+/**
+ * The part of a long line a code frame shows: a window around the span, `...` where the line goes
+ * on. A one-line file of megabytes must not print megabytes for each of its diagnostics.
+ */
+function frameWindow(
+  line: string,
+  caret: number,
+  width: number,
+): { text: string; caret: number; width: number } {
+  if (line.length <= MAX_FRAME_COLUMNS) return { text: line, caret, width };
+  let from = Math.max(0, Math.min(caret - 40, line.length - MAX_FRAME_COLUMNS));
+  let to = Math.min(line.length, from + MAX_FRAME_COLUMNS);
+  // Never cut a surrogate pair in two.
+  if (from > 0 && isLowSurrogate(line.charCodeAt(from))) from--;
+  if (to < line.length && isLowSurrogate(line.charCodeAt(to))) to++;
+  const before = from > 0 ? "..." : "";
+  const after = to < line.length ? "..." : "";
+  const shownCaret = before.length + Math.max(0, caret - from);
+  return {
+    text: `${before}${line.slice(from, to)}${after}`,
+    caret: shownCaret,
+    width: Math.max(1, Math.min(width, before.length + (to - from) - shownCaret)),
+  };
+}
+
+function isLowSurrogate(code: number): boolean {
+  return code >= 0xdc00 && code <= 0xdfff;
 }
 
 /** `file:line:col: severity[code]: message` on one line, for editors and grep. */

@@ -1,6 +1,6 @@
 import type { IToken } from "chevrotain";
 import { Lexer } from "./chevrotain.js";
-import { type Diagnostic, diagnostic } from "./diagnostics.js";
+import { type Diagnostic, DiagnosticCollector, diagnostic } from "./diagnostics.js";
 import type { SourceFile } from "./source.js";
 import { allTokens, UnterminatedString } from "./tokens.js";
 
@@ -14,17 +14,32 @@ export interface LexResult {
   tokens: IToken[];
   comments: IToken[];
   diagnostics: Diagnostic[];
+  /** diagnostics beyond `maxDiagnostics`, counted but not kept */
+  omitted: number;
 }
 
-export function lex(file: SourceFile): LexResult {
+export function lex(file: SourceFile, maxDiagnostics = Number.POSITIVE_INFINITY): LexResult {
   const result = lexer.tokenize(file.text);
-  const diagnostics: Diagnostic[] = [];
-  for (const error of result.errors) {
+  const collected = new DiagnosticCollector(maxDiagnostics);
+  // Runs of characters no token starts with come as `Unexpected` tokens; Chevrotain's own errors
+  // should not occur any more, and are reported the same way if they do.
+  const unexpected = [
+    ...(result.groups.unexpected ?? []).map((tk) => ({
+      offset: tk.startOffset,
+      length: tk.image.length,
+    })),
+    ...result.errors,
+  ];
+  for (const error of unexpected) {
+    if (collected.list.length >= maxDiagnostics) {
+      collected.omitted++;
+      continue;
+    }
     const start = error.offset;
     const ch = file.text.codePointAt(start) ?? 0;
     const shown = String.fromCodePoint(ch);
     const printable = ch >= 0x20 && ch !== 0x7f;
-    diagnostics.push(
+    collected.add(
       diagnostic(
         "unexpected_character",
         printable
@@ -37,7 +52,7 @@ export function lex(file: SourceFile): LexResult {
   }
   for (const token of result.tokens) {
     if (token.tokenType === UnterminatedString) {
-      diagnostics.push(
+      collected.add(
         diagnostic(
           "unterminated_string",
           "unterminated string",
@@ -51,7 +66,12 @@ export function lex(file: SourceFile): LexResult {
       );
     }
   }
-  return { tokens: result.tokens, comments: result.groups.comments ?? [], diagnostics };
+  return {
+    tokens: result.tokens,
+    comments: result.groups.comments ?? [],
+    diagnostics: collected.list,
+    omitted: collected.omitted,
+  };
 }
 
 function characterHelp(ch: string): string {

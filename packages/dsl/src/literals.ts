@@ -95,8 +95,15 @@ export interface UnescapeProblem {
   sequence: string;
 }
 
-/** Decodes the escapes of a string literal's content (without its quotes). */
-export function unescapeString(content: string, problems: UnescapeProblem[]): string {
+/**
+ * Decodes the escapes of a string literal's content (without its quotes). Problems past
+ * `maxProblems` are not recorded: one string of a million bad escapes must not make a million.
+ */
+export function unescapeString(
+  content: string,
+  problems: UnescapeProblem[],
+  maxProblems = Number.POSITIVE_INFINITY,
+): string {
   if (!content.includes("\\")) return content;
   let out = "";
   for (let i = 0; i < content.length; i++) {
@@ -131,7 +138,8 @@ export function unescapeString(content: string, problems: UnescapeProblem[]): st
         const m = /^u(?:([0-9a-fA-F]{4})|\{([0-9a-fA-F]{1,6})\})/.exec(content.slice(i + 1));
         const code = m ? Number.parseInt(m[1] ?? m[2]!, 16) : Number.NaN;
         if (!m || code > 0x10ffff) {
-          problems.push({ offset: i, length: 2, sequence: content.slice(i, i + 2) });
+          if (problems.length < maxProblems)
+            problems.push({ offset: i, length: 2, sequence: content.slice(i, i + 2) });
           i++;
         } else {
           out += String.fromCodePoint(code);
@@ -140,11 +148,12 @@ export function unescapeString(content: string, problems: UnescapeProblem[]): st
         break;
       }
       default:
-        problems.push({
-          offset: i,
-          length: next === undefined ? 1 : 2,
-          sequence: content.slice(i, i + 2),
-        });
+        if (problems.length < maxProblems)
+          problems.push({
+            offset: i,
+            length: next === undefined ? 1 : 2,
+            sequence: content.slice(i, i + 2),
+          });
         i++;
     }
   }

@@ -18,6 +18,13 @@ export interface LanguageLimits {
   maxRulesetBytes: number;
   /** diagnostics reported before the rest are summarised */
   maxDiagnostics: number;
+  /** `{}` holes in one reason: each is parsed as an expression of its own */
+  maxTemplateHoles: number;
+  /**
+   * steps one decision may take, a step being one list item gone over by `any`, `all` or `count`
+   * (a loop costs the length of its list when it starts); over it, the rule fails at run time
+   */
+  maxEvaluationSteps: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<LanguageLimits> = Object.freeze({
@@ -31,6 +38,8 @@ export const DEFAULT_LIMITS: Readonly<LanguageLimits> = Object.freeze({
   maxListFileBytes: 256 * 1024 * 1024,
   maxRulesetBytes: 512 * 1024 * 1024,
   maxDiagnostics: 200,
+  maxTemplateHoles: 100,
+  maxEvaluationSteps: 1_000_000,
 });
 
 /** Merges `overrides` onto the defaults; an unknown key or a value that is not a positive integer is a TypeError. */

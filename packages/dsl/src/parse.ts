@@ -1,16 +1,18 @@
-import type { IRecognitionException, IToken } from "chevrotain";
+import type { CstNode, IRecognitionException, IToken } from "chevrotain";
 import type { Expr, Item, RuleFile } from "./ast.js";
 import { AstBuilder } from "./build-ast.js";
-import { type Diagnostic, diagnostic } from "./diagnostics.js";
+import { type Diagnostic, DiagnosticCollector, diagnostic, failureMessage } from "./diagnostics.js";
 import { lex } from "./lexer.js";
 import { DEFAULT_LIMITS, type LanguageLimits } from "./options.js";
-import { parser } from "./parser.js";
+import { parser, TooManyErrors } from "./parser.js";
 import type { SourceFile } from "./source.js";
 import * as t from "./tokens.js";
 
 export interface ParseResult {
   ast: RuleFile;
   diagnostics: Diagnostic[];
+  /** diagnostics found beyond `maxDiagnostics` of one severity, counted but not kept */
+  omitted: number;
 }
 
 /**
@@ -22,6 +24,7 @@ export function parseFile(file: SourceFile, limits: LanguageLimits = DEFAULT_LIM
   if (Buffer.byteLength(file.text, "utf8") > limits.maxFileBytes) {
     return {
       ast: empty,
+      omitted: 0,
       diagnostics: [
         diagnostic(
           "file_too_large",
@@ -34,10 +37,20 @@ export function parseFile(file: SourceFile, limits: LanguageLimits = DEFAULT_LIM
       ],
     };
   }
-  const lexed = lex(file);
-  const diagnostics = [...lexed.diagnostics];
+  const lexed = lex(file, limits.maxDiagnostics);
+  const collected = new DiagnosticCollector(limits.maxDiagnostics);
+  collected.addAll(lexed.diagnostics);
+  collected.omitted += lexed.omitted;
+  const done = (ast: RuleFile): ParseResult => ({
+    ast,
+    diagnostics: collected.list,
+    omitted: collected.omitted,
+  });
   const tooDeep = nestingProblem(lexed.tokens, file.path, limits);
-  if (tooDeep) return { ast: { ...empty, comments: [] }, diagnostics: [...diagnostics, tooDeep] };
+  if (tooDeep) {
+    collected.add(tooDeep);
+    return done({ ...empty, comments: [] });
+  }
   try {
     const builder = new AstBuilder(file.path, limits, 0, (text, base) =>
       parseHole(file.path, text, base, limits),
@@ -47,33 +60,56 @@ export function parseFile(file: SourceFile, limits: LanguageLimits = DEFAULT_LIM
     // soon as its AST is built, instead of a whole file's tree staying alive (100,000 rules
     // parsed in one go spent 40% of the time in the garbage collector). A syntax error is also
     // contained in its declaration.
-    for (const chunk of topLevelChunks(lexed.tokens)) {
-      parser.input = chunk;
-      const cst = parser.file();
-      for (const e of parser.errors) diagnostics.push(parseError(e, file.path, file.text.length));
-      builder.items(cst, items);
-    }
-    diagnostics.push(...builder.diagnostics);
-    return {
-      ast: { path: file.path, items, comments: builder.comments(lexed.comments) },
-      diagnostics,
-    };
-  } catch (error) {
-    // Defence in depth: the token pre-scan bounds recursion, but a parser bug must not crash a caller.
-    return {
-      ast: empty,
-      diagnostics: [
-        ...diagnostics,
+    // Recovering from a syntax error costs the parser about a millisecond: a file of errors is
+    // not parsed to its end once more errors were found than can be shown.
+    const stopAt = (token: IToken): void => {
+      const start = Number.isNaN(token.startOffset) ? file.text.length : token.startOffset;
+      collected.add(
         diagnostic(
           "syntax_error",
-          `the parser failed: ${(error as Error).message}`,
-          { file: file.path, start: 0, end: 0 },
-          {
-            help: "this is a bug in Clearance; please report it with the file",
-          },
+          "too many errors: the rest of the file is not parsed",
+          { file: file.path, start, end: start + token.image.length },
+          { help: "fix the errors above and check again" },
         ),
-      ],
+      );
     };
+    for (const chunk of topLevelChunks(lexed.tokens)) {
+      const budget = limits.maxDiagnostics - collected.list.length - builder.diagnostics.length;
+      if (budget <= 0) {
+        stopAt(chunk[0]!);
+        break;
+      }
+      parser.input = chunk;
+      parser.errorLimit = budget;
+      let cst: CstNode;
+      try {
+        cst = parser.file();
+      } catch (error) {
+        if (!(error instanceof TooManyErrors)) throw error;
+        const errors = parser.errors;
+        for (const e of errors) collected.add(parseError(e, file.path, file.text.length));
+        stopAt(errors[errors.length - 1]!.token);
+        break;
+      } finally {
+        parser.errorLimit = Number.POSITIVE_INFINITY;
+      }
+      for (const e of parser.errors) collected.add(parseError(e, file.path, file.text.length));
+      builder.items(cst, items);
+    }
+    collected.addAll(builder.diagnostics);
+    collected.omitted += builder.collected.omitted;
+    return done({ path: file.path, items, comments: builder.comments(lexed.comments) });
+  } catch (error) {
+    // Defence in depth: the token pre-scan bounds recursion, but a parser bug must not crash a caller.
+    collected.add(
+      diagnostic(
+        "compile_failed",
+        `the file cannot be parsed: ${failureMessage(error)}`,
+        { file: file.path, start: 0, end: 0 },
+        { help: PARSE_FAILED_HELP },
+      ),
+    );
+    return done(empty);
   }
 }
 
@@ -94,7 +130,7 @@ function parseHole(
   limits: LanguageLimits,
 ): { expr: Expr; diagnostics: Diagnostic[] } {
   const span = { file: path, start: base, end: base + text.length };
-  const lexed = lex({ path, text });
+  const lexed = lex({ path, text }, limits.maxDiagnostics);
   const shift = (d: Diagnostic): Diagnostic => ({
     ...d,
     span: { ...d.span, start: d.span.start + base, end: d.span.end + base },
@@ -106,15 +142,25 @@ function parseHole(
   // A parse of the whole file may be under way (holes are parsed while building its AST): save its state.
   const saved = parser.input;
   const savedErrors = parser.errors;
+  const savedLimit = parser.errorLimit;
   try {
     parser.input = lexed.tokens;
-    const cst = parser.expression();
+    parser.errorLimit = limits.maxDiagnostics;
+    let cst: CstNode | undefined;
+    try {
+      cst = parser.expression();
+    } catch (error) {
+      // a hole of nothing but errors: those found so far are reported
+      if (!(error instanceof TooManyErrors)) throw error;
+    }
     const errors = parser.errors.map((e) => {
       const d = shift(parseError(e, path, text.length));
       if (e.name === "NotAllInputParsedException")
         d.message = `unexpected \`${e.token.image}\` after the expression`;
       return d;
     });
+    if (cst === undefined)
+      return { expr: { kind: "error", span }, diagnostics: [...diagnostics, ...errors] };
     const builder = new AstBuilder(path, limits, base);
     const expr = builder.expression(cst, 0);
     return { expr, diagnostics: [...diagnostics, ...errors, ...builder.diagnostics] };
@@ -123,14 +169,25 @@ function parseHole(
       expr: { kind: "error", span },
       diagnostics: [
         ...diagnostics,
-        diagnostic("syntax_error", `the parser failed: ${(error as Error).message}`, span),
+        diagnostic(
+          "compile_failed",
+          `the reason cannot be parsed: ${failureMessage(error)}`,
+          span,
+          {
+            help: PARSE_FAILED_HELP,
+          },
+        ),
       ],
     };
   } finally {
     parser.input = saved;
     parser.errors = savedErrors;
+    parser.errorLimit = savedLimit;
   }
 }
+
+const PARSE_FAILED_HELP =
+  "split long or deeply nested conditions into smaller rules; if the file is small, this is a bug in Clearance: please report it";
 
 function parseError(e: IRecognitionException, path: string, length: number): Diagnostic {
   const token = e.token;
@@ -203,8 +260,17 @@ function nestingProblem(
   let brackets = 0;
   const quantifiers: number[] = [0];
   let prefixRun = 0;
+  // `list<list<...>>` in a context declaration nests too (the parser and checker recurse on it)
+  let inContext = false;
+  let typeArguments = 0;
   for (const tk of tokens) {
     const type = tk.tokenType;
+    if (type === t.Context) inContext = true;
+    else if (type === t.RBrace) {
+      inContext = false;
+      typeArguments = 0;
+    } else if (inContext && type === t.Lt) typeArguments++;
+    else if (inContext && type === t.Gt) typeArguments = Math.max(0, typeArguments - 1);
     if (type === t.LParen || type === t.LBracket) {
       brackets++;
       quantifiers.push(0);
@@ -229,7 +295,7 @@ function nestingProblem(
     prefixRun = type === t.Not || type === t.Minus ? prefixRun + 1 : 0;
     let open = 0;
     for (const q of quantifiers) open += q;
-    if (brackets + open + prefixRun > limits.maxNestingDepth) {
+    if (brackets + open + prefixRun + typeArguments > limits.maxNestingDepth) {
       return diagnostic(
         "nesting_too_deep",
         `expression nests deeper than ${limits.maxNestingDepth} levels`,

@@ -39,11 +39,22 @@ const ruleDescription: Record<string, string> = {
   ruleModifier: "`priority`, `monitor`, `expires` or `{`",
 };
 
+/** Thrown out of a parse that found `errorLimit` errors; the errors so far are in `errors`. */
+export class TooManyErrors extends Error {
+  override name = "TooManyErrors";
+}
+
+/** Errors recovered from inside one repetition before it gives up (see the constructor). */
+const MAX_NESTED_RECOVERIES = 50;
+
 /**
  * The grammar only: it builds a concrete syntax tree, and `build-ast.ts` turns that into the AST.
  * Each method carries its rule in EBNF.
  */
 export class RulesParser extends CstParser {
+  /** errors one parse records before it gives up with TooManyErrors (parse.ts sets it) */
+  errorLimit = Number.POSITIVE_INFINITY;
+
   constructor() {
     super(t.allTokens, {
       recoveryEnabled: true,
@@ -52,6 +63,35 @@ export class RulesParser extends CstParser {
       errorMessageProvider: errorMessages,
     });
     this.performSelfAnalysis();
+    // Chevrotain recovers from an error inside a repetition (the clauses of a rule, the items of a
+    // file) by calling the repetition again from inside itself: one level of stack per error, so a
+    // rule of thousands of errors overflowed it. Past MAX_NESTED_RECOVERIES the repetition simply
+    // ends, and the error is recovered from in the enclosing rule.
+    const self = this as unknown as {
+      attemptInRepetitionRecovery: (...args: unknown[]) => void;
+      SAVE_ERROR: (error: unknown) => unknown;
+      _errors: unknown[];
+    };
+    // Each error the parser recovers from costs it about a millisecond: a parse stops once it has
+    // found `errorLimit` of them, rather than spend minutes on a file of garbage.
+    const saveError = self.SAVE_ERROR;
+    const parser = this;
+    self.SAVE_ERROR = function (this: typeof self, error: unknown) {
+      const saved = saveError.call(this, error);
+      if (this._errors.length >= parser.errorLimit) throw new TooManyErrors();
+      return saved;
+    };
+    const attempt = self.attemptInRepetitionRecovery;
+    let depth = 0;
+    self.attemptInRepetitionRecovery = function (this: unknown, ...args: unknown[]) {
+      if (depth >= MAX_NESTED_RECOVERIES) return;
+      depth++;
+      try {
+        attempt.apply(this, args);
+      } finally {
+        depth--;
+      }
+    };
   }
 
   // file ::= (rulesetDecl | strategyDecl | defaultDecl | onErrorDecl | listDecl | hashlistDecl | contextDecl | ruleDecl)*

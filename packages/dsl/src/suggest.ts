@@ -25,11 +25,21 @@ export function editDistance(a: string, b: string): number {
   return d[rows * cols - 1]!;
 }
 
+/**
+ * Names longer than this get no suggestion: the edit distance takes time in the product of the
+ * lengths, and a name of a million characters (a hostile rule file) is no typo anyway.
+ */
+const MAX_SUGGESTED_LENGTH = 100;
+
 export function closest(word: string, candidates: Iterable<string>): string | undefined {
+  if (word.length > MAX_SUGGESTED_LENGTH) return undefined;
   const lower = word.toLowerCase();
+  const allowed = Math.max(1, Math.floor(word.length / 3));
   let best: string | undefined;
   let bestScore = Number.POSITIVE_INFINITY;
   for (const c of candidates) {
+    // the distance is at least the difference in length
+    if (Math.abs(c.length - word.length) > allowed) continue;
     const cl = c.toLowerCase();
     if (cl === lower) return c;
     const d = editDistance(lower, cl);
@@ -38,7 +48,6 @@ export function closest(word: string, candidates: Iterable<string>): string | un
       best = c;
     }
   }
-  const allowed = Math.max(1, Math.floor(word.length / 3));
   return bestScore <= allowed ? best : undefined;
 }
 

@@ -94,15 +94,63 @@ export const KEYWORDS: ReadonlySet<string> = new Set(
   keywords.map((k) => (k.PATTERN as RegExp).source.replace(/\\-/g, "-")),
 );
 
+/*
+ * Strings, durations and regexes are matched by hand-written scanners, not regexes: V8 matches
+ * `(?:a|b)*` with a backtracking stack that grows with the input, so a string of a few million
+ * characters (a reason with a million `{}` holes, a million escapes) overflowed it and crashed the
+ * lexer. Each scanner accepts exactly what the regex in its comment accepts, in one linear pass.
+ */
+
+/** A match in the shape Chevrotain expects from a custom pattern. */
+function matched(text: string, start: number, end: number): RegExpExecArray {
+  return [text.slice(start, end)] as unknown as RegExpExecArray;
+}
+
+/** What `.` matches without the `s` flag: anything but a line terminator. */
+function escapable(code: number): boolean {
+  return code !== 0x0a && code !== 0x0d && code !== 0x2028 && code !== 0x2029;
+}
+
+/**
+ * The end of a string's body starting after the `"` at `offset`: the offset of the first character
+ * that `(?:[^"\\\n\r]|\\.)*` does not take.
+ */
+function stringBodyEnd(text: string, offset: number): number {
+  let i = offset + 1;
+  for (;;) {
+    const code = text.charCodeAt(i);
+    if (Number.isNaN(code) || code === 0x22 || code === 0x0a || code === 0x0d) return i;
+    if (code === 0x5c) {
+      if (i + 1 >= text.length || !escapable(text.charCodeAt(i + 1))) return i;
+      i += 2;
+    } else i++;
+  }
+}
+
 export const StringLiteral = createToken({
   name: "StringLiteral",
-  pattern: /"(?:[^"\\\n\r]|\\.)*"/,
+  // /"(?:[^"\\\n\r]|\\.)*"/
+  pattern: {
+    exec: (text: string, offset: number): RegExpExecArray | null => {
+      if (text.charCodeAt(offset) !== 0x22) return null;
+      const end = stringBodyEnd(text, offset);
+      return text.charCodeAt(end) === 0x22 ? matched(text, offset, end + 1) : null;
+    },
+  },
+  line_breaks: false,
+  start_chars_hint: ['"'],
   label: "a string",
 });
 /** A string without its closing quote: lexed so the parser can go on, reported as unterminated_string. */
 export const UnterminatedString = createToken({
   name: "UnterminatedString",
-  pattern: /"(?:[^"\\\n\r]|\\.)*/,
+  // /"(?:[^"\\\n\r]|\\.)*/, tried after StringLiteral
+  pattern: {
+    exec: (text: string, offset: number): RegExpExecArray | null =>
+      text.charCodeAt(offset) === 0x22 ? matched(text, offset, stringBodyEnd(text, offset)) : null,
+  },
+  line_breaks: false,
+  start_chars_hint: ['"'],
   categories: [StringLiteral],
   label: "a string",
 });
@@ -111,9 +159,26 @@ export const Timestamp = createToken({
   pattern: /\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2})?)?/,
   label: "a timestamp",
 });
+const durationPart = /\d+(?:ms|[smhdw])/y;
+const wordCharacter = /[A-Za-z0-9_]/;
 export const Duration = createToken({
   name: "Duration",
-  pattern: /\d+(?:ms|[smhdw])(?:\d+(?:ms|[smhdw]))*(?![A-Za-z0-9_])/,
+  // /\d+(?:ms|[smhdw])(?:\d+(?:ms|[smhdw]))*(?![A-Za-z0-9_])/: the parts one at a time. Taking `ms`
+  // over `m` whenever it can loses nothing: `m` then `s` leaves a letter, which the end test refuses.
+  pattern: {
+    exec: (text: string, offset: number): RegExpExecArray | null => {
+      let end = offset;
+      for (;;) {
+        durationPart.lastIndex = end;
+        if (!durationPart.test(text)) break;
+        end = durationPart.lastIndex;
+      }
+      if (end === offset || wordCharacter.test(text.charAt(end))) return null;
+      return matched(text, offset, end);
+    },
+  },
+  line_breaks: false,
+  start_chars_hint: ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"],
   label: "a duration",
 });
 export const NumberLiteral = createToken({
@@ -122,7 +187,37 @@ export const NumberLiteral = createToken({
   label: "a number",
 });
 
-const regexBody = /\/((?:[^/\\\n\r[]|\\[^\n\r]|\[(?:[^\]\\\n\r]|\\[^\n\r])*\])+)\/([A-Za-z]*)/y;
+/**
+ * The end of `/re/flags` starting at `offset`, or -1: what
+ * `/\/((?:[^/\\\n\r[]|\\[^\n\r]|\[(?:[^\]\\\n\r]|\\[^\n\r])*\])+)\/([A-Za-z]*)/y` matches.
+ */
+function regexEnd(text: string, offset: number): number {
+  if (text.charCodeAt(offset) !== 0x2f) return -1;
+  const lineBreak = (code: number) => code === 0x0a || code === 0x0d;
+  let i = offset + 1;
+  let inClass = false;
+  for (;;) {
+    const code = text.charCodeAt(i);
+    if (Number.isNaN(code) || lineBreak(code)) return -1;
+    if (code === 0x5c) {
+      const next = text.charCodeAt(i + 1);
+      if (Number.isNaN(next) || lineBreak(next)) return -1;
+      i += 2;
+    } else if (inClass) {
+      if (code === 0x5d) inClass = false;
+      i++;
+    } else if (code === 0x5b) {
+      inClass = true;
+      i++;
+    } else if (code === 0x2f) {
+      if (i === offset + 1) return -1;
+      i++;
+      while (/[A-Za-z]/.test(text.charAt(i))) i++;
+      return i;
+    } else i++;
+  }
+}
+
 /** `/re/flags`, recognised only right after `matches`, so `/` elsewhere is division. */
 export const RegexLiteral = createToken({
   name: "RegexLiteral",
@@ -130,8 +225,8 @@ export const RegexLiteral = createToken({
     exec: (text: string, offset: number, tokens: IToken[]): RegExpExecArray | null => {
       const previous = tokens[tokens.length - 1];
       if (previous === undefined || previous.tokenType !== Matches) return null;
-      regexBody.lastIndex = offset;
-      return regexBody.exec(text);
+      const end = regexEnd(text, offset);
+      return end < 0 ? null : matched(text, offset, end);
     },
   },
   line_breaks: false,
@@ -224,6 +319,47 @@ export const Percent = createToken({
   label: "`%`",
 });
 
+/** ASCII characters that start some token; `!` only when `=` follows. */
+const TOKEN_START = new Uint8Array(128);
+for (const ch of ' \t\r\n#_"{}()[],:.=<>+-*/%0123456789') TOKEN_START[ch.charCodeAt(0)] = 1;
+for (let c = 0x41; c <= 0x5a; c++) TOKEN_START[c] = TOKEN_START[c + 0x20] = 1;
+
+/** Whether no token can start at `i`: the lexer would report an unexpected character there. */
+function startsNoToken(text: string, i: number): boolean {
+  const code = text.charCodeAt(i);
+  if (Number.isNaN(code)) return false;
+  if (code === 0x21) return text.charCodeAt(i + 1) !== 0x3d;
+  if (code < 0x80) return TOKEN_START[code] === 0;
+  return code !== 0xfeff;
+}
+
+/** Every character code class the lexer's first-character table distinguishes, for the hint. */
+const NO_TOKEN_START_HINT: number[] = [];
+for (let c = 0; c < 0x100; c++)
+  if (c === 0x21 || startsNoToken(String.fromCharCode(c), 0)) NO_TOKEN_START_HINT.push(c);
+for (let c = 0x100; c <= 0xffff; c += 0xff) NO_TOKEN_START_HINT.push(c);
+NO_TOKEN_START_HINT.push(0xffff);
+
+/**
+ * A run of characters that start no token (`&&`, `'`, control characters): matched in one pass and
+ * reported as unexpected_character. Left to Chevrotain's error recovery, which tries every token
+ * at every character of the run, a 15 MB run took 30 seconds to lex.
+ */
+export const Unexpected = createToken({
+  name: "Unexpected",
+  pattern: {
+    exec: (text: string, offset: number): RegExpExecArray | null => {
+      let end = offset;
+      while (startsNoToken(text, end)) end++;
+      return end === offset ? null : matched(text, offset, end);
+    },
+  },
+  line_breaks: false,
+  start_chars_hint: NO_TOKEN_START_HINT,
+  group: "unexpected",
+  label: "an unexpected character",
+});
+
 export const allTokens: TokenType[] = [
   WhiteSpace,
   Comment,
@@ -260,6 +396,8 @@ export const allTokens: TokenType[] = [
   Star,
   Slash,
   Percent,
+  // characters no token starts with: tried last, and only where nothing else can match
+  Unexpected,
   // categories last: they match nothing themselves
   Name,
   Action,

@@ -8,11 +8,13 @@ import type {
   Template,
   Type,
 } from "@clearance/dsl";
-import { compileRegex } from "@clearance/dsl";
+import { compileRegex, DEFAULT_LIMITS } from "@clearance/dsl";
 import {
+  Budget,
   divide,
   formatValue,
   member,
+  overBudget,
   type PreparedContext,
   readContext,
   remainder,
@@ -27,6 +29,13 @@ import {
  *
  * Values at run time: strings, numbers, booleans, lists; timestamps and durations as milliseconds;
  * `undefined` or `null` is *unknown* (a missing field), and logic is three-valued (Kleene).
+ *
+ * The emitted code is flat whatever the rule: a chain `a and b and c ...` (or `1 + 2 + 3 ...`) is
+ * one `||`-chain (or comma chain) of the same depth for 3 operands or 300,000, because V8 parses
+ * nested conditionals recursively and a 900-operand `and` written as nested ternaries overflowed
+ * its stack. The emitter walks such chains with loops too.
+ *
+ * Loops charge the decision's evaluation budget (`B`, see Budget in runtime.ts) when they start.
  */
 
 export type RuleTest = (
@@ -64,6 +73,8 @@ export interface CompiledProgram {
   unindexed: Int32Array;
   /** compiled bodies of `any` / `all` / `count`, by node: (r, c, n, ...loop variables) -> truth */
   loopBodies: ReadonlyMap<Ast.QuantifierExpr | Ast.CountExpr, LoopBody>;
+  /** the budget the compiled loops charge: reset it before each decision */
+  budget: Budget;
 }
 
 export type LoopBody = (
@@ -84,16 +95,41 @@ interface Emitted {
   nullable: boolean;
 }
 
-const helpers = { toTimestamp, divide, remainder, readContext, formatValue, member };
+const helpers = { toTimestamp, divide, remainder, readContext, formatValue, member, overBudget };
 
-export function compileProgram(program: Program, values: ListValues): CompiledProgram {
-  const emitter = new Emitter(program, values);
+/** Thrown when one rule cannot be compiled, so the caller can say which. */
+export class RuleCompileError extends Error {
+  override name = "RuleCompileError";
+  constructor(
+    readonly rule: RuleDecl,
+    readonly failure: unknown,
+  ) {
+    super(
+      `rule \`${rule.name.name}\`: ${failure instanceof Error ? failure.message : String(failure)}`,
+    );
+  }
+}
+
+export function compileProgram(
+  program: Program,
+  values: ListValues,
+  budget: Budget = new Budget(DEFAULT_LIMITS.maxEvaluationSteps),
+): CompiledProgram {
+  const emitter = new Emitter(program, values, budget);
   const rules: CompiledRule[] = [];
   const indexes = new Map<string, RuleIndex>();
   const indexed = new Set<number>();
   const pending: { rule: CompiledRule; test?: string; reason?: string }[] = [];
 
   program.rules.forEach((decl, index) => {
+    try {
+      compileRule(decl, index);
+    } catch (error) {
+      throw new RuleCompileError(decl, error);
+    }
+  });
+
+  function compileRule(decl: RuleDecl, index: number): void {
     const rule: CompiledRule = {
       index,
       name: decl.name.name,
@@ -130,7 +166,7 @@ export function compileProgram(program: Program, values: ListValues): CompiledPr
     if (decl.outcome && !isConstant(decl.outcome.reason))
       entry.reason = emitter.reasonFunction(decl.outcome.reason);
     if (entry.test !== undefined || entry.reason !== undefined) pending.push(entry);
-  });
+  }
 
   const defaultTemplate = program.defaultOutcome.reason;
   const defaultReasonCode = isConstant(defaultTemplate)
@@ -143,11 +179,12 @@ export function compileProgram(program: Program, values: ListValues): CompiledPr
   body.push(`${defaultReasonCode ?? "null"},`);
   // Loop bodies last: the explainer runs them per list item instead of interpreting each item.
   body.push(`${emitter.bodies.map((b) => b.name).join(", ")}];`);
-  const factory = new Function("K", "H", body.join("\n")) as (
+  const factory = new Function("K", "H", "B", body.join("\n")) as (
     k: unknown[],
     h: typeof helpers,
+    b: Budget,
   ) => (RuleTest | ReasonFn | null)[];
-  const made = factory(emitter.constants, helpers);
+  const made = factory(emitter.constants, helpers, budget);
   pending.forEach((p, i) => {
     const test = made[2 * i] as RuleTest | null;
     const reason = made[2 * i + 1] as ReasonFn | null;
@@ -179,6 +216,7 @@ export function compileProgram(program: Program, values: ListValues): CompiledPr
     loopBodies,
     indexes: [...indexes.values()],
     unindexed: Int32Array.from(unindexed),
+    budget,
   };
 }
 
@@ -202,52 +240,60 @@ function constantReason(t: Template | undefined): ReasonFn {
 }
 
 /**
+ * Whether evaluating the rule's conditions can raise a run-time error on validated input:
+ * division and remainder (by zero), context fields (of the wrong type) and loops (over the
+ * evaluation budget). A work list, not recursion: a condition may be a very long chain.
+ */
+function canFail(decl: RuleDecl, program: Program): boolean {
+  const pending: Expr[] = decl.when ? [decl.when, ...decl.unless] : [...decl.unless];
+  for (let e = pending.pop(); e !== undefined; e = pending.pop()) {
+    switch (e.kind) {
+      case "binary":
+        if (e.op === "/" || e.op === "%") return true;
+        pending.push(e.left, e.right);
+        break;
+      case "unary":
+        pending.push(e.operand);
+        break;
+      case "match":
+        pending.push(e.operand);
+        break;
+      case "list":
+        for (const item of e.items) pending.push(item);
+        break;
+      case "call":
+        for (const arg of e.args) pending.push(arg);
+        break;
+      case "quantifier":
+      case "count":
+        return true;
+      case "path":
+        if (program.resolutions.get(e)?.kind === "context") return true;
+        break;
+      default:
+        break;
+    }
+  }
+  return false;
+}
+
+/**
  * The first conjunct of `when` usable as an index: a field compared with a constant by `==`,
  * or tested with `in` against constants. `whole` when that conjunct is the entire condition.
  */
-/**
- * Whether evaluating the rule's conditions can raise a run-time error on validated input:
- * division and remainder (by zero), and context fields (of the wrong type).
- */
-function canFail(decl: RuleDecl, program: Program): boolean {
-  const visit = (e: Expr): boolean => {
-    switch (e.kind) {
-      case "binary":
-        return e.op === "/" || e.op === "%" || visit(e.left) || visit(e.right);
-      case "unary":
-        return visit(e.operand);
-      case "match":
-        return visit(e.operand);
-      case "list":
-        return e.items.some(visit);
-      case "call":
-        return e.args.some(visit);
-      case "quantifier":
-      case "count":
-        return visit(e.collection) || visit(e.body);
-      case "path":
-        return program.resolutions.get(e)?.kind === "context";
-      default:
-        return false;
-    }
-  };
-  return (decl.when !== undefined && visit(decl.when)) || decl.unless.some(visit);
-}
-
 function indexKey(
   when: Expr | undefined,
   program: Program,
   values: ListValues,
 ): { path: readonly string[]; values: unknown[]; whole: boolean } | undefined {
   if (!when) return undefined;
+  // The top-level `and` operands, in order; a stack instead of recursion (chains can be long).
   const conjuncts: Expr[] = [];
-  const collect = (e: Expr): void => {
-    if (e.kind === "binary" && e.op === "and") {
-      collect(e.left);
-      collect(e.right);
-    } else conjuncts.push(e);
-  };
-  collect(when);
+  const stack: Expr[] = [when];
+  for (let e = stack.pop(); e !== undefined; e = stack.pop()) {
+    if (e.kind === "binary" && e.op === "and") stack.push(e.right, e.left);
+    else conjuncts.push(e);
+  }
   for (const c of conjuncts) {
     if (c.kind !== "binary") continue;
     const field = (e: Expr): readonly string[] | undefined => {
@@ -296,6 +342,7 @@ class Emitter {
   constructor(
     private readonly program: Program,
     private readonly values: ListValues,
+    private readonly budget: Budget,
   ) {}
 
   private constant(value: unknown): string {
@@ -339,27 +386,42 @@ class Emitter {
     // These loop bodies live only inside this function; the explainer interprets them.
     this.bodies.splice(bodiesBefore);
     const source = `"use strict";\n${hoisted.join("\n")}\nreturn ${fn};`;
-    return new Function("K", "H", source)(this.constants, helpers) as RuleTest;
+    return new Function("K", "H", "B", source)(this.constants, helpers, this.budget) as RuleTest;
   }
 
   ruleFunction(decl: RuleDecl): string {
     return this.fn("r, c, n", () => {
-      const when = decl.when ? this.expr(decl.when, 0) : { code: "undefined", nullable: true };
-      if (decl.unless.length === 0) return when.code;
+      const when = decl.when;
+      if (!when) return "undefined";
       // when and not u1 and not u2 ...
-      let acc = when;
-      for (const u of decl.unless) acc = this.and(acc, this.not(this.expr(u, 0)));
-      return acc.code;
+      if (decl.unless.length + 1 < FLAT_CHAIN_MIN) {
+        let acc = this.expr(when, 0);
+        for (const u of decl.unless) acc = this.and(acc, this.not(this.expr(u, 0)));
+        return acc.code;
+      }
+      // one flat chain, however many `unless` clauses
+      const operands = [
+        () => this.expr(when, 0),
+        ...decl.unless.map((u) => () => this.not(this.expr(u, 0))),
+      ];
+      return this.logicalChain("and", operands).code;
     });
   }
 
   reasonFunction(t: Template): string {
     return this.fn("r, c, n", () => {
+      // `"text" + H.formatValue(...) + ...` is one flat `+` chain; each hole's temporaries are
+      // dead once its value is formatted, so the next hole reuses them.
+      const base = this.temps;
+      let high = base;
       const parts = t.parts.map((p) => {
         if (typeof p === "string") return JSON.stringify(p);
+        this.temps = base;
         const e = this.expr(p, 0);
+        high = Math.max(high, this.temps);
         return `H.formatValue(${e.code}, ${this.constant(this.program.types.get(p))})`;
       });
+      this.temps = high;
       return parts.length === 0 ? '""' : parts.join(" + ");
     });
   }
@@ -493,6 +555,90 @@ class Emitter {
     return { code: `((${t} = ${a.code}) == null ? undefined : !${t})`, nullable: true };
   }
 
+  /**
+   * `o1 and o2 and ...` (or `or`) as one flat chain, for any number of operands: evaluated left to
+   * right, stopping at the first that decides (false for `and`, true for `or`), and unknown when
+   * none decided and some operand was unknown, exactly as the nested form. With a nullable operand:
+   *
+   *     ((u = false, (t = o1) === false || t == null && (u = true) && false || ...) ? false : u ? undefined : true)
+   *
+   * Each operand's temporaries are dead once its value is in `t`: the next operand reuses them.
+   */
+  private logicalChain(op: "and" | "or", operands: readonly (() => Emitted)[]): Emitted {
+    const decisive = op === "and" ? "false" : "true";
+    const t = this.temp();
+    const u = this.temp();
+    const base = this.temps;
+    let high = base;
+    const plain: string[] = [];
+    const tests: string[] = [];
+    let nullable = false;
+    for (const emit of operands) {
+      this.temps = base;
+      const o = emit();
+      high = Math.max(high, this.temps);
+      plain.push(o.code);
+      if (o.nullable) {
+        nullable = true;
+        tests.push(`(${t} = ${o.code}) === ${decisive} || ${t} == null && (${u} = true) && false`);
+      } else tests.push(`${o.code} === ${decisive}`);
+    }
+    this.temps = high;
+    if (!nullable)
+      return { code: `(${plain.join(op === "and" ? " && " : " || ")})`, nullable: false };
+    const otherwise = op === "and" ? "true" : "false";
+    return {
+      code: `((${u} = false, ${tests.join(" || ")}) ? ${decisive} : ${u} ? undefined : ${otherwise})`,
+      nullable: true,
+    };
+  }
+
+  /**
+   * A chain of `+ - * / %` leaning left (`a + b - c * d`): its left spine walked with a loop into
+   * an accumulator, left to right, stopping at the first unknown operand as the nested form does:
+   *
+   *     (((a = o1) == null || (x = o2) == null || (a = a + x, false) || ...) ? undefined : a)
+   */
+  private arithmeticChain(e: Ast.BinaryExpr, depth: number): Emitted {
+    const spine: Ast.BinaryExpr[] = [];
+    let x: Expr = e;
+    while (x.kind === "binary" && isArithmetic(x.op)) {
+      spine.push(x);
+      x = x.left;
+    }
+    const acc = this.temp();
+    const operand = this.temp();
+    const base = this.temps;
+    let high = base;
+    const emit = (node: Expr): Emitted => {
+      this.temps = base;
+      const o = this.expr(node, depth);
+      high = Math.max(high, this.temps);
+      return o;
+    };
+    const first = emit(x);
+    let nullable = first.nullable;
+    const steps = [
+      first.nullable ? `(${acc} = ${first.code}) == null` : `(${acc} = ${first.code}, false)`,
+    ];
+    for (let i = spine.length - 1; i >= 0; i--) {
+      const node = spine[i]!;
+      const o = emit(node.right);
+      const apply = (b: string): string =>
+        node.op === "/"
+          ? `H.divide(${acc}, ${b}, "/")`
+          : node.op === "%"
+            ? `H.remainder(${acc}, ${b}, "%")`
+            : `${acc} ${node.op} ${b}`;
+      if (o.nullable) {
+        nullable = true;
+        steps.push(`(${operand} = ${o.code}) == null || (${acc} = ${apply(operand)}, false)`);
+      } else steps.push(`(${acc} = ${apply(o.code)}, false)`);
+    }
+    this.temps = high;
+    return { code: `(${steps.join(" || ")} ? undefined : ${acc})`, nullable };
+  }
+
   private and(a: Emitted, b: Emitted): Emitted {
     if (!a.nullable && !b.nullable) return { code: `(${a.code} && ${b.code})`, nullable: false };
     const x = this.temp();
@@ -516,8 +662,29 @@ class Emitter {
   }
 
   private binary(e: Ast.BinaryExpr, depth: number): Emitted {
-    if (e.op === "and") return this.and(this.expr(e.left, depth), this.expr(e.right, depth));
-    if (e.op === "or") return this.or(this.expr(e.left, depth), this.expr(e.right, depth));
+    if (e.op === "and" || e.op === "or") {
+      const op = e.op;
+      const operands: Expr[] = [];
+      let x: Expr = e;
+      while (x.kind === "binary" && x.op === op) {
+        operands.push(x.right);
+        x = x.left;
+      }
+      operands.push(x);
+      operands.reverse();
+      if (operands.length >= FLAT_CHAIN_MIN)
+        return this.logicalChain(
+          op,
+          operands.map((o) => () => this.expr(o, depth)),
+        );
+      // Short chains keep the nested form, folded left as the tree is.
+      const pair = (a: Emitted, b: Emitted) => (op === "and" ? this.and(a, b) : this.or(a, b));
+      let acc = this.expr(operands[0]!, depth);
+      for (let i = 1; i < operands.length; i++) acc = pair(acc, this.expr(operands[i]!, depth));
+      return acc;
+    }
+    if (isArithmetic(e.op) && arithmeticOperands(e) >= FLAT_CHAIN_MIN)
+      return this.arithmeticChain(e, depth);
     if (e.op === "in" || e.op === "not in") {
       const found = this.membership(e, depth);
       return e.op === "in" ? found : this.not(found);
@@ -597,13 +764,15 @@ class Emitter {
     this.bodies.push({ node: e, name: bodyName });
     const args = ["r", "c", "n", ...vars.slice(0, depth)].join(", ");
     const call = (item: string) => `${bodyName}(${args}, ${item})`;
+    // The budget is charged once per loop, for all its items, before the first.
+    const charge = "if ((B.used += L.length) > B.limit) H.overBudget(B);";
     let loop: string;
     if (e.kind === "count") {
-      loop = `function ${name}(L, ${args}) { let k = 0; for (let i = 0; i < L.length; i++) if (${call("L[i]")} === true) k++; return k; }`;
+      loop = `function ${name}(L, ${args}) { ${charge} let k = 0; for (let i = 0; i < L.length; i++) if (${call("L[i]")} === true) k++; return k; }`;
     } else if (e.quantifier === "any") {
-      loop = `function ${name}(L, ${args}) { let u = false; for (let i = 0; i < L.length; i++) { const x = ${call("L[i]")}; if (x === true) return true; if (x == null) u = true; } return u ? undefined : false; }`;
+      loop = `function ${name}(L, ${args}) { ${charge} let u = false; for (let i = 0; i < L.length; i++) { const x = ${call("L[i]")}; if (x === true) return true; if (x == null) u = true; } return u ? undefined : false; }`;
     } else {
-      loop = `function ${name}(L, ${args}) { let u = false; for (let i = 0; i < L.length; i++) { const x = ${call("L[i]")}; if (x === false) return false; if (x == null) u = true; } return u ? undefined : true; }`;
+      loop = `function ${name}(L, ${args}) { ${charge} let u = false; for (let i = 0; i < L.length; i++) { const x = ${call("L[i]")}; if (x === false) return false; if (x == null) u = true; } return u ? undefined : true; }`;
     }
     this.hoisted.push(loop);
     const result = this.strict([coll], ([list]) => `${name}(${list}, ${args})`);
@@ -640,4 +809,21 @@ class Emitter {
         throw new Error(`unknown function ${name}`);
     }
   }
+}
+
+/**
+ * Chains of this many operands or more are emitted flat; shorter ones keep the nested form, whose
+ * depth is then at most this, and which V8 runs a little faster.
+ */
+const FLAT_CHAIN_MIN = 5;
+
+/** The number of operands of the arithmetic chain whose last operator is `e`'s. */
+function arithmeticOperands(e: Ast.BinaryExpr): number {
+  let n = 1;
+  for (let x: Expr = e; x.kind === "binary" && isArithmetic(x.op); x = x.left) n++;
+  return n;
+}
+
+function isArithmetic(op: Ast.BinaryOp): boolean {
+  return op === "+" || op === "-" || op === "*" || op === "/" || op === "%";
 }

@@ -1,4 +1,5 @@
 import type { Action, OnError, Strategy } from "@clearance/dsl";
+import type { RuntimeErrorCode } from "./runtime.js";
 
 /** deny > review > allow */
 export const SEVERITY: Readonly<Record<Action, number>> = Object.freeze({
@@ -16,6 +17,8 @@ export interface Candidate {
 
 export interface RuleError {
   rule: string;
+  /** what kind of failure: a stable code (RUNTIME_ERROR_CODES in runtime.ts) */
+  code: RuntimeErrorCode;
   message: string;
   /** a monitor rule's error is reported, never enforced */
   monitor: boolean;

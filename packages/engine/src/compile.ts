@@ -4,6 +4,7 @@ import {
   type Diagnostic,
   decodeSource,
   diagnostic,
+  failureMessage,
   finalizeDiagnostics,
   hasErrors,
   type LanguageLimits,
@@ -14,10 +15,11 @@ import {
   type SourceFile,
   typeFromJsonSchema,
 } from "@clearance/dsl";
-import { compileProgram, type ListValues } from "./codegen.js";
+import { compileProgram, type ListValues, RuleCompileError } from "./codegen.js";
 import { ListFileError, ListFileTooLarge, listFilePath, revisionPath } from "./confine.js";
 import { type ParsedHashlist, parseHashlist, parseStringList } from "./lists.js";
 import { Ruleset } from "./ruleset.js";
+import { Budget } from "./runtime.js";
 import { RESULT_SCHEMA } from "./validate.js";
 
 /** What the compiler asks of a `loadList`, beside the path as written and the declaring file. */
@@ -94,14 +96,22 @@ export function compile(
     files: new Map(sources.map((s) => [s.path, s])),
     asts: [],
     diagnostics: [],
+    omitted: 0,
     listValues: { lists: new Map(), hashlists: new Map() },
     listDigests: [],
   };
   for (const pass of PASSES) {
-    pass.run(state, options, limits);
+    try {
+      pass.run(state, options, limits);
+    } catch (error) {
+      // The last line of defence: no pass recurses as deep as a chain is long and nesting is
+      // limited, but a rule set the compiler cannot handle must be a diagnostic, never a throw.
+      state.diagnostics.push(compileFailed(pass.name, error, state));
+      break;
+    }
     if (pass.stopOnError && hasErrors(state.diagnostics)) break;
   }
-  const diagnostics = finalizeDiagnostics(state.diagnostics, limits.maxDiagnostics);
+  const diagnostics = finalizeDiagnostics(state.diagnostics, limits.maxDiagnostics, state.omitted);
   const result: CompileResult = { diagnostics, files: state.files };
   if (state.ruleset && !hasErrors(diagnostics)) result.ruleset = state.ruleset;
   return result;
@@ -113,6 +123,10 @@ interface PipelineState {
   asts: RuleFile[];
   program?: Program;
   diagnostics: Diagnostic[];
+  /** diagnostics found beyond the limit, counted but not kept */
+  omitted: number;
+  /** the file a pass is working on, to locate a failure */
+  at?: string;
   listValues: { lists: Map<string, Set<unknown>>; hashlists: Map<string, Set<string>> };
   /** every list file loaded, by revision path, with the SHA-256 of its bytes */
   listDigests: { path: string; digest: string }[];
@@ -132,10 +146,13 @@ const PASSES: readonly Pass[] = [
     stopOnError: false,
     run(state, _options, limits) {
       for (const source of state.sources) {
-        const { ast, diagnostics } = parseFile(source, limits);
+        state.at = source.path;
+        const { ast, diagnostics, omitted } = parseFile(source, limits);
         state.asts.push(ast);
-        state.diagnostics.push(...diagnostics);
+        for (const d of diagnostics) state.diagnostics.push(d);
+        state.omitted += omitted;
       }
+      state.at = undefined;
     },
   },
   {
@@ -143,20 +160,23 @@ const PASSES: readonly Pass[] = [
     stopOnError: false,
     run(state, options, limits) {
       const checkOptions = options.now === undefined ? { limits } : { limits, now: options.now };
-      const { program, diagnostics } = checkProgram(state.asts, INPUT_TYPE, checkOptions);
+      const { program, diagnostics, omitted } = checkProgram(state.asts, INPUT_TYPE, checkOptions);
       state.program = program;
+      state.omitted += omitted;
       // A rule the parser had to repair yields follow-on type errors that only add noise.
       const repaired = repairedRules(state.asts, state.diagnostics);
-      state.diagnostics.push(
-        ...diagnostics.filter(
-          (d) =>
-            !repaired.some(
-              (r) => r.file === d.span.file && r.start <= d.span.start && d.span.end <= r.end,
-            ) &&
-            // "no rules" says nothing new when a file could not be parsed at all
-            !(d.code === "no_rules" && hasErrors(state.diagnostics)),
-        ),
-      );
+      const parseFailed = hasErrors(state.diagnostics);
+      for (const d of diagnostics) {
+        if (
+          repaired.some(
+            (r) => r.file === d.span.file && r.start <= d.span.start && d.span.end <= r.end,
+          )
+        )
+          continue;
+        // "no rules" says nothing new when a file could not be parsed at all
+        if (d.code === "no_rules" && parseFailed) continue;
+        state.diagnostics.push(d);
+      }
     },
   },
   {
@@ -254,7 +274,7 @@ const PASSES: readonly Pass[] = [
           limits.maxListLength,
           from.span,
         );
-        state.diagnostics.push(...parsed.diagnostics);
+        for (const d of parsed.diagnostics) state.diagnostics.push(d);
         state.listValues.lists.set(name, parsed.values);
       }
       for (const [name, info] of program.hashlists) {
@@ -263,7 +283,7 @@ const PASSES: readonly Pass[] = [
         const file = loaded.file;
         const parsed =
           loaded.hashlist ?? parseHashlist(file.path, file.text, limits.maxHashlistEntries);
-        state.diagnostics.push(...parsed.diagnostics);
+        for (const d of parsed.diagnostics) state.diagnostics.push(d);
         state.listValues.hashlists.set(name, parsed.hashes);
         state.files.set(file.path, file);
       }
@@ -272,9 +292,13 @@ const PASSES: readonly Pass[] = [
   {
     name: "generate code",
     stopOnError: true,
-    run(state, options) {
+    run(state, options, limits) {
       const values: ListValues = state.listValues;
-      const compiled = compileProgram(state.program!, values);
+      const compiled = compileProgram(
+        state.program!,
+        values,
+        new Budget(limits.maxEvaluationSteps),
+      );
       const revision = contentRevision(state.sources, state.listDigests, options.root);
       state.ruleset = new Ruleset(
         state.program!,
@@ -286,6 +310,30 @@ const PASSES: readonly Pass[] = [
     },
   },
 ];
+
+/**
+ * The diagnostic for a pass that threw: located at the rule when the code generator names it,
+ * else at the start of the file being read, else of the first file.
+ */
+function compileFailed(pass: string, error: unknown, state: PipelineState): Diagnostic {
+  const help =
+    "split long conditions and reasons into smaller rules; if the rules are small, this is a bug in Clearance: please report it";
+  if (error instanceof RuleCompileError) {
+    return diagnostic(
+      "compile_failed",
+      `rule \`${error.rule.name.name}\` cannot be compiled: ${failureMessage(error.failure)}`,
+      error.rule.name.span,
+      { help },
+    );
+  }
+  const file = state.at ?? state.sources[0]?.path ?? "<rules>";
+  return diagnostic(
+    "compile_failed",
+    `the rules cannot be compiled (in the \`${pass}\` pass): ${failureMessage(error)}`,
+    { file, start: 0, end: 0 },
+    { help },
+  );
+}
 
 /** Spans of the items that contain a syntax error. */
 function repairedRules(

@@ -1,7 +1,8 @@
 import type { Ast, CompiledRegex, Expr, Program, Resolution, Template, Type } from "@clearance/dsl";
-import { compileRegex } from "@clearance/dsl";
+import { compileRegex, DEFAULT_LIMITS } from "@clearance/dsl";
 import type { ListValues, LoopBody } from "./codegen.js";
 import {
+  Budget,
   divide,
   formatValue,
   member,
@@ -69,6 +70,11 @@ export class Interpreter {
      * compiled speed (only the deciding item is traced); the reference interpreter does not.
      */
     private readonly loopBodies?: ReadonlyMap<Ast.QuantifierExpr | Ast.CountExpr, LoopBody>,
+    /**
+     * The evaluation budget loops charge, as the compiled loops do; the explainer shares the
+     * compiled program's. Reset `used` before each decision.
+     */
+    readonly budget: Budget = new Budget(DEFAULT_LIMITS.maxEvaluationSteps),
   ) {}
 
   /** The rule's match: `when` and not any `unless`. */
@@ -301,6 +307,7 @@ export class Interpreter {
       const found = this.member(e, env);
       return e.op === "in" || found == null ? found : !found;
     }
+    if (isArithmetic(e.op)) return this.arithmetic(e, env);
     const a = this.eval(e.left, env);
     if (a == null) return undefined;
     const b = this.eval(e.right, env);
@@ -324,19 +331,32 @@ export class Interpreter {
         return (a as string).startsWith(b as string);
       case "endsWith":
         return (a as string).endsWith(b as string);
-      case "+":
-        return (a as number) + (b as number);
-      case "-":
-        return (a as number) - (b as number);
-      case "*":
-        return (a as number) * (b as number);
-      case "/":
-        return divide(a as number, b as number, "/");
-      case "%":
-        return remainder(a as number, b as number, "%");
       default:
         throw new Error(`unexpected operator ${e.op}`);
     }
+  }
+
+  /**
+   * `a + b - c * d ...`: a tree leaning left, as deep as the chain is long. The left spine is
+   * walked with a loop into a running value; evaluation goes left to right and stops at the first
+   * unknown operand, exactly as the nested form does.
+   */
+  private arithmetic(e: Ast.BinaryExpr, env: Env): unknown {
+    const spine: Ast.BinaryExpr[] = [];
+    let x: Expr = e;
+    while (x.kind === "binary" && isArithmetic(x.op)) {
+      spine.push(x);
+      x = x.left;
+    }
+    let acc = this.eval(x, env);
+    for (let i = spine.length - 1; i >= 0; i--) {
+      if (acc == null) return undefined;
+      const node = spine[i]!;
+      const b = this.eval(node.right, env);
+      if (b == null) return undefined;
+      acc = applyArithmetic(node.op, acc as number, b as number);
+    }
+    return acc ?? undefined;
   }
 
   private member(e: Ast.BinaryExpr, env: Env): boolean | undefined {
@@ -354,6 +374,7 @@ export class Interpreter {
   private loop(e: Ast.QuantifierExpr | Ast.CountExpr, env: Env): unknown {
     const list = this.eval(e.collection, env) as unknown[] | undefined;
     if (list == null) return undefined;
+    this.budget.charge(list.length);
     const depth = env.vars.length;
     const trace = env.trace;
     // Items are evaluated without a trace (compiled when a body is available); the deciding
@@ -394,11 +415,17 @@ export class Interpreter {
       const node: ConditionTrace = { expr: this.text(e.body), value: null };
       (trace.children ??= []).push(node);
       env.trace = node;
+      // The deciding item is evaluated again only to trace it: that replay was paid for above,
+      // so it charges nothing (the explained decision spends what the plain one does).
+      const { used, limit } = this.budget;
+      this.budget.limit = Number.POSITIVE_INFINITY;
       try {
         node.value = this.truth(this.eval(e.body, env));
       } finally {
         env.trace = trace;
         env.vars.length = depth;
+        this.budget.used = used;
+        this.budget.limit = limit;
       }
     }
     return result;
@@ -453,6 +480,27 @@ function shown(v: unknown, isTimestamp: boolean): unknown {
   if (isTimestamp && typeof v === "number") return new Date(v).toISOString();
   if (Array.isArray(v) && v.length > 10) return `(${v.length} items)`;
   return v;
+}
+
+function isArithmetic(op: Ast.BinaryOp): boolean {
+  return op === "+" || op === "-" || op === "*" || op === "/" || op === "%";
+}
+
+function applyArithmetic(op: Ast.BinaryOp, a: number, b: number): number {
+  switch (op) {
+    case "+":
+      return a + b;
+    case "-":
+      return a - b;
+    case "*":
+      return a * b;
+    case "/":
+      return divide(a, b, "/");
+    case "%":
+      return remainder(a, b, "%");
+    default:
+      throw new Error(`unexpected operator ${op}`);
+  }
 }
 
 function isCondition(e: Expr): boolean {

@@ -4,7 +4,13 @@ import type { CompiledProgram, CompiledRule, ListValues } from "./codegen.js";
 import { applyErrors, type Combined, outranks, type RuleError } from "./combine.js";
 import { type ConditionTrace, Interpreter } from "./interpret.js";
 import type { AnalysisResult } from "./result.js";
-import { contextProblems, EMPTY_CONTEXT, prepareContext, RuleRuntimeError } from "./runtime.js";
+import {
+  contextProblems,
+  EMPTY_CONTEXT,
+  prepareContext,
+  RuleRuntimeError,
+  type RuntimeErrorCode,
+} from "./runtime.js";
 import { isValidated, type Problem, validateResult } from "./validate.js";
 
 export interface DecideOptions {
@@ -122,7 +128,7 @@ export class Ruleset {
     this.defaultAction = program.defaultOutcome.action;
     const text = (span: Ast.Node["span"]) =>
       files.get(span.file)?.text.slice(span.start, span.end) ?? "";
-    this.interpreter = new Interpreter(program, values, text, compiled.loopBodies);
+    this.interpreter = new Interpreter(program, values, text, compiled.loopBodies, compiled.budget);
     this.locations = compiled.rules.map((r) => {
       const file = files.get(r.decl.span.file);
       const pos = file ? positionAt(file, r.decl.name.span.start) : { line: 0, column: 0 };
@@ -172,6 +178,8 @@ export class Ruleset {
       options.context == null
         ? EMPTY_CONTEXT
         : prepareContext(options.context, this.program.context);
+    // One budget per decision; `decide` is synchronous, so decisions never share it.
+    this.compiled.budget.used = 0;
     if (options.explain === true) return this.explainDecide(r, c, n);
 
     const rules = this.compiled.rules;
@@ -211,6 +219,8 @@ export class Ruleset {
     monitored: string[],
     errors: RuleError[],
     explanation?: Explanation,
+    /** told the deciding rule's reason, when it rendered */
+    rendered?: (reason: string) => void,
   ): Decision {
     // The deciding rule's (or the default's) reason is rendered before `on-error` applies: a
     // reason that fails is that rule's run-time error like any other.
@@ -218,6 +228,7 @@ export class Ruleset {
     if (best) {
       try {
         reason = best.reason(r, c, n);
+        rendered?.(reason);
       } catch (error) {
         reason = best.decl.outcome?.reason.raw.slice(1, -1) ?? "";
         errors.push({
@@ -232,6 +243,7 @@ export class Ruleset {
         reason = this.program.defaultOutcome.reason.raw.slice(1, -1);
         errors.push({
           rule: "default",
+          code: errorCode(error),
           message: `in the default reason: ${errorMessage(error)}`,
           monitor: false,
         });
@@ -301,6 +313,7 @@ export class Ruleset {
     const matched: string[] = [];
     const monitored: string[] = [];
     const errors: RuleError[] = [];
+    const reasons: { entry: RuleExplanation; rule: CompiledRule }[] = [];
     let best: CompiledRule | undefined;
     for (let k = 0; k < order.length; k++) {
       const rule = rules[order[k]!]!;
@@ -336,15 +349,7 @@ export class Ruleset {
         continue;
       }
       entry.outcome = "matched";
-      if (rule.decl.outcome) {
-        try {
-          // The compiled reason: same text as the interpreter's (the agreement tests check the
-          // deciding reason), at a fraction of the cost.
-          entry.reason = rule.reason(r, c, n);
-        } catch {
-          // reported when it decides; an explanation still shows the rule matched
-        }
-      }
+      if (rule.decl.outcome) reasons.push({ entry, rule });
       if (rule.monitor) {
         monitored.push(rule.name);
         continue;
@@ -352,7 +357,26 @@ export class Ruleset {
       matched.push(rule.name);
       if (best === undefined || outranks(this.strategy, rule, best)) best = rule;
     }
-    return this.finish(r, c, n, best, matched, monitored, errors, explanation);
+    let bestReason: string | undefined;
+    const decision = this.finish(r, c, n, best, matched, monitored, errors, explanation, (x) => {
+      bestReason = x;
+    });
+    // The reasons of the matched rules, for the explanation, once the decision is made: rendered
+    // before, their loops would spend budget the plain decision does not, and the two could differ.
+    for (const { entry, rule } of reasons) {
+      if (rule === best) {
+        if (bestReason !== undefined) entry.reason = bestReason;
+        continue;
+      }
+      try {
+        // The compiled reason: same text as the interpreter's (the agreement tests check the
+        // deciding reason), at a fraction of the cost.
+        entry.reason = rule.reason(r, c, n);
+      } catch {
+        // reported when it decides; an explanation still shows the rule matched
+      }
+    }
+    return decision;
   }
 }
 
@@ -385,6 +409,15 @@ function errorMessage(error: unknown): string {
   return `unexpected data: ${error instanceof Error ? error.message : String(error)}`;
 }
 
+function errorCode(error: unknown): RuntimeErrorCode {
+  return error instanceof RuleRuntimeError ? error.code : "unexpected_data";
+}
+
 function toRuleError(rule: CompiledRule, error: unknown): RuleError {
-  return { rule: rule.name, message: errorMessage(error), monitor: rule.monitor };
+  return {
+    rule: rule.name,
+    code: errorCode(error),
+    message: errorMessage(error),
+    monitor: rule.monitor,
+  };
 }

@@ -1,8 +1,50 @@
 import { didYouMean, formatDuration, type Type } from "@clearance/dsl";
 
+/**
+ * Every kind of run-time error, in one place. Codes are stable: they appear in `errors[].code` of
+ * decisions, and docs/language.md ("Run-time errors and `on-error`") documents each one.
+ */
+export const RUNTIME_ERROR_CODES = Object.freeze([
+  "division_by_zero",
+  "invalid_timestamp",
+  "invalid_context",
+  "evaluation_budget_exceeded",
+  "unexpected_data",
+] as const);
+
+export type RuntimeErrorCode = (typeof RUNTIME_ERROR_CODES)[number];
+
 /** A failure while evaluating one rule: reported in `errors`, handled by `on-error`, never thrown out of decide. */
 export class RuleRuntimeError extends Error {
   override name = "RuleRuntimeError";
+  constructor(
+    readonly code: RuntimeErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * The evaluation budget of one decision: a step is one list item gone over by `any`, `all` or
+ * `count`, charged when the loop starts (its list's length), by the compiled code and the
+ * interpreter alike. `used` is reset for each decision; `limit` is `maxEvaluationSteps`.
+ */
+export class Budget {
+  used = 0;
+  constructor(public limit: number) {}
+
+  /** Charges a loop over `items` list items; past the limit, the rule fails. */
+  charge(items: number): void {
+    if ((this.used += items) > this.limit) overBudget(this);
+  }
+}
+
+export function overBudget(budget: Budget): never {
+  throw new RuleRuntimeError(
+    "evaluation_budget_exceeded",
+    `evaluation budget exceeded: more than ${budget.limit} list items gone over by \`any\`, \`all\` and \`count\` in one decision`,
+  );
 }
 
 /** An RFC 3339 string from the input (or epoch ms from the context) -> epoch ms; unknown stays unknown. */
@@ -14,6 +56,7 @@ export function toTimestamp(value: unknown, what: string): number | undefined {
     if (!Number.isNaN(ms)) return ms;
   }
   throw new RuleRuntimeError(
+    "invalid_timestamp",
     `\`${what}\` is not a valid timestamp: \`${String(value).slice(0, 40)}\``,
   );
 }
@@ -26,12 +69,12 @@ export function member(x: unknown, list: readonly unknown[]): boolean | undefine
 }
 
 export function divide(a: number, b: number, what: string): number {
-  if (b === 0) throw new RuleRuntimeError(`division by zero in \`${what}\``);
+  if (b === 0) throw new RuleRuntimeError("division_by_zero", `division by zero in \`${what}\``);
   return a / b;
 }
 
 export function remainder(a: number, b: number, what: string): number {
-  if (b === 0) throw new RuleRuntimeError(`division by zero in \`${what}\``);
+  if (b === 0) throw new RuleRuntimeError("division_by_zero", `division by zero in \`${what}\``);
   return a % b;
 }
 
@@ -182,7 +225,7 @@ function describe(value: unknown): string {
 export function readContext(c: PreparedContext, name: string): unknown {
   if (c.bad !== undefined) {
     const problem = c.bad.get(name);
-    if (problem !== undefined) throw new RuleRuntimeError(problem);
+    if (problem !== undefined) throw new RuleRuntimeError("invalid_context", problem);
   }
   return c.values[name];
 }

@@ -16,4 +16,4 @@ export {
   write,
 } from "./hostile-fixtures.js";
 export { and3, Interpreter, or3, type Truth } from "./interpret.js";
-export { EMPTY_CONTEXT, prepareContext } from "./runtime.js";
+export { Budget, EMPTY_CONTEXT, prepareContext } from "./runtime.js";

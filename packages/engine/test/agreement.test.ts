@@ -1,6 +1,7 @@
 import {
   type Action,
   checkProgram,
+  DEFAULT_LIMITS,
   formatDiagnostic,
   hasErrors,
   type Program,
@@ -17,6 +18,7 @@ import {
   validateResult,
 } from "../src/index.js";
 import {
+  Budget,
   compileProgram,
   EMPTY_CONTEXT,
   Interpreter,
@@ -30,6 +32,7 @@ import {
   HASHLIST_VALUES,
   indexedBlock,
   inputRecord,
+  longChains,
   nowValue,
   ruleSet,
 } from "./arbitraries.js";
@@ -50,10 +53,14 @@ interface Reference {
   interpreter: Interpreter;
 }
 
-function compileBoth(text: string): { ruleset: Ruleset; ref: Reference } {
+function compileBoth(
+  text: string,
+  maxEvaluationSteps = DEFAULT_LIMITS.maxEvaluationSteps,
+): { ruleset: Ruleset; ref: Reference } {
   const compiled = compile([{ path: "test.rules", text }], {
     now: NOW,
     loadList: (path) => HASHLIST_FILES[path] ?? "",
+    limits: { maxEvaluationSteps },
   });
   if (!compiled.ruleset) {
     const printed = compiled.diagnostics
@@ -73,13 +80,29 @@ function compileBoth(text: string): { ruleset: Ruleset; ref: Reference } {
   const values: ListValues = { lists, hashlists };
   return {
     ruleset: compiled.ruleset,
-    ref: { program, values, interpreter: new Interpreter(program, values) },
+    ref: {
+      program,
+      values,
+      interpreter: new Interpreter(
+        program,
+        values,
+        undefined,
+        undefined,
+        new Budget(maxEvaluationSteps),
+      ),
+    },
   };
 }
 
 function message(error: unknown): string {
   if (error instanceof Error && error.name === "RuleRuntimeError") return error.message;
   return `unexpected data: ${error instanceof Error ? error.message : String(error)}`;
+}
+
+function code(error: unknown): Decision["errors"][number]["code"] {
+  return error instanceof Error && error.name === "RuleRuntimeError"
+    ? (error as Error & { code: Decision["errors"][number]["code"] }).code
+    : "unexpected_data";
 }
 
 /** The decision the documented semantics give, from the reference interpreter. */
@@ -92,6 +115,8 @@ function referenceDecide(
 ): Decision {
   const { program, interpreter } = ref;
   const c = context == null ? EMPTY_CONTEXT : prepareContext(context, program.context);
+  // one evaluation budget per decision, charged by the loops as the compiled code charges it
+  interpreter.budget.used = 0;
   interface Hit {
     index: number;
     name: string;
@@ -110,7 +135,7 @@ function referenceDecide(
     try {
       value = interpreter.ruleTest(decl, r, c, now);
     } catch (error) {
-      errors.push({ rule: decl.name.name, message: message(error), monitor });
+      errors.push({ rule: decl.name.name, code: code(error), message: message(error), monitor });
       return;
     }
     if (value !== true) return;
@@ -147,8 +172,18 @@ function referenceDecide(
     reason = template.raw.slice(1, -1);
     errors.push(
       winner
-        ? { rule: winner.name, message: `in its reason: ${message(error)}`, monitor: false }
-        : { rule: "default", message: `in the default reason: ${message(error)}`, monitor: false },
+        ? {
+            rule: winner.name,
+            code: code(error),
+            message: `in its reason: ${message(error)}`,
+            monitor: false,
+          }
+        : {
+            rule: "default",
+            code: code(error),
+            message: `in the default reason: ${message(error)}`,
+            monitor: false,
+          },
     );
   }
   // on-error after combining, as a floor; monitor rules' errors are never enforced
@@ -187,28 +222,38 @@ const cases = fc.array(fc.tuple(inputRecord, contextValue, nowValue), {
   maxLength: 6,
 });
 
+/** Decides every input three ways and checks they agree; returns the fast decisions and explanations. */
+function agree(
+  ruleset: Ruleset,
+  ref: Reference,
+  inputs: [Record<string, unknown>, unknown, number][],
+): { fast: Decision; explain: NonNullable<Decision["explain"]> }[] {
+  return inputs.map(([raw, context, now]) => {
+    const v = validateResult(raw);
+    if (!v.ok) throw new Error(`generator made an invalid input: ${JSON.stringify(v.problems)}`);
+    const r = v.result as Record<string, unknown>;
+    const fast = ruleset.decide(r, { now, context });
+    const { explain, ...slow } = ruleset.decide(r, { now, context, explain: true });
+    expect(explain).toBeDefined();
+    expect(slow, "explain path").toEqual(fast);
+    expect(fast, "reference interpreter").toEqual(
+      referenceDecide(ref, r, context, now, ruleset.revision),
+    );
+    return { fast, explain: explain! };
+  });
+}
+
 describe("the compiled evaluator, the explainer and the reference interpreter agree", () => {
   it("on random well-typed rule sets, inputs with missing fields, contexts and times", () => {
     fc.assert(
       fc.property(ruleSet(true), cases, (text, inputs) => {
         const { ruleset, ref } = compileBoth(text);
-        for (const [raw, context, now] of inputs) {
-          const v = validateResult(raw);
-          if (!v.ok)
-            throw new Error(`generator made an invalid input: ${JSON.stringify(v.problems)}`);
-          const r = v.result as Record<string, unknown>;
-          const fast = ruleset.decide(r, { now, context });
-          const { explain, ...slow } = ruleset.decide(r, { now, context, explain: true });
-          expect(explain).toBeDefined();
-          expect(slow, "explain path").toEqual(fast);
-          expect(fast, "reference interpreter").toEqual(
-            referenceDecide(ref, r, context, now, ruleset.revision),
-          );
+        for (const { fast, explain } of agree(ruleset, ref, inputs)) {
           tally.decisions++;
           tally[fast.decision]++;
           if (fast.errors.length > 0) tally.withErrors++;
-          if (explain!.decidedBy === "error") tally.decidedByError++;
-          if (explain!.decidedBy === "default") tally.byDefault++;
+          if (explain.decidedBy === "error") tally.decidedByError++;
+          if (explain.decidedBy === "default") tally.byDefault++;
         }
       }),
       { numRuns: Number(process.env.AGREEMENT_RUNS ?? 300) },
@@ -220,9 +265,39 @@ describe("the compiled evaluator, the explainer and the reference interpreter ag
   });
 });
 
+describe("the three evaluators agree on the edges of issue 10", () => {
+  it("on long chains of `and` / `or`, many `unless` clauses and long sums in reasons", () => {
+    fc.assert(
+      fc.property(longChains(), cases, (text, inputs) => {
+        const { ruleset, ref } = compileBoth(text);
+        agree(ruleset, ref, inputs);
+      }),
+      { numRuns: Number(process.env.AGREEMENT_RUNS ?? 300) / 10 },
+    );
+  });
+
+  it("with a small evaluation budget, running out where the others run out", () => {
+    let exceeded = 0;
+    let decisions = 0;
+    fc.assert(
+      fc.property(ruleSet(true), fc.integer({ min: 1, max: 4 }), cases, (text, limit, inputs) => {
+        const { ruleset, ref } = compileBoth(text, limit);
+        for (const { fast } of agree(ruleset, ref, inputs)) {
+          decisions++;
+          if (fast.errors.some((e) => e.code === "evaluation_budget_exceeded")) exceeded++;
+        }
+      }),
+      { numRuns: Number(process.env.AGREEMENT_RUNS ?? 300) / 2 },
+    );
+    // the budget really runs out in a good share of the decisions
+    console.log(`agreement: the budget ran out in ${exceeded} of ${decisions} decisions`);
+    expect(exceeded / decisions).toBeGreaterThan(0.03);
+  });
+});
+
 describe("the generator", () => {
   it("makes blocks the engine really indexes (so the property covers the indexed path)", () => {
-    // Rules whose conditions can fail at run time (division, context) are never indexed, so a
+    // Rules whose conditions can fail at run time (division, context, loops) are never indexed, so a
     // block is indexed when at least 16 of its rules cannot fail: most samples.
     let indexedBlocks = 0;
     for (const block of fc.sample(indexedBlock(false), { numRuns: 10, seed: 42 })) {
@@ -259,7 +334,14 @@ describe("the rule index and run-time errors (rules that can fail are not indexe
     decision: "review",
     rule: "broken",
     reason: "rule `broken` failed at run time: division by zero in `/`",
-    errors: [{ rule: "broken", message: "division by zero in `/`", monitor: false }],
+    errors: [
+      {
+        rule: "broken",
+        code: "division_by_zero",
+        message: "division by zero in `/`",
+        monitor: false,
+      },
+    ],
   };
   const cases: [string, string, Record<string, unknown>][] = [
     [

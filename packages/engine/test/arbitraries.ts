@@ -188,6 +188,7 @@ function build(ty: Ty, depth: number, scope: readonly Var[], hole: boolean): fc.
       return fc.oneof(
         w(4, atom),
         w(3, bin("number", fc.constantFrom("+", "-", "*", "/", "%"), "number")),
+        w(1, chain(sub("number"), fc.constantFrom("+", "-", "*", "/", "%"), 3, 8)),
         w(
           1,
           sub("number").map((x) => `(-${x})`),
@@ -249,6 +250,7 @@ function build(ty: Ty, depth: number, scope: readonly Var[], hole: boolean): fc.
       const options = [
         w(3, atom),
         w(3, bin("bool", fc.constantFrom("and", "or"), "bool")),
+        w(1, chain(sub("bool"), fc.constantFrom("and", "or"), 3, 8)),
         w(
           1,
           sub("bool").map((x) => `(not ${x})`),
@@ -297,6 +299,21 @@ function build(ty: Ty, depth: number, scope: readonly Var[], hole: boolean): fc.
       return fc.oneof(...options);
     }
   }
+}
+
+/**
+ * `(x1 op x2 op x3 ...)` without inner parentheses: a chain the parser folds by precedence and
+ * the code generator emits flat (two operands keep the nested form, so chains start at three).
+ */
+function chain(
+  operand: fc.Arbitrary<string>,
+  op: fc.Arbitrary<string>,
+  minLength: number,
+  maxLength: number,
+): fc.Arbitrary<string> {
+  return fc
+    .array(fc.tuple(op, operand), { minLength, maxLength })
+    .map((xs) => `(${xs.map(([o, x], i) => (i === 0 ? x : `${o} ${x}`)).join(" ")})`);
 }
 
 /** `any` / `all` / `count` over engines (an object per item) or a list of strings. */
@@ -407,10 +424,11 @@ function ruleText(name: string, p: RuleParts): string {
  * Random rules never compare a bare `sha256`, so they never join the block's index.
  */
 export function indexedBlock(indexBug: boolean): fc.Arbitrary<string[]> {
-  // Conditions that cannot fail at run time (no division, no context): rules that can fail are
-  // never indexed, and a block must keep 16 indexed rules to exercise the index.
+  // Conditions that cannot fail at run time (no division, no context, no loop, which can run out
+  // of evaluation budget): rules that can fail are never indexed, and a block must keep 16
+  // indexed rules to exercise the index.
   const extra = expr("bool", 1, [], false).filter(
-    (x) => !x.includes("context.") && !/ [/%] /.test(x),
+    (x) => !x.includes("context.") && !/ [/%] /.test(x) && !/\b(?:any|all|count)\b/.test(x),
   );
   const maybe = (on: boolean, freq: number) =>
     on ? fc.option(extra, { nil: undefined, freq }) : fc.constant(undefined);
@@ -466,6 +484,34 @@ export function ruleSet(indexBug = false): fc.Arbitrary<string> {
         `${DECLARATIONS}strategy ${s.strategy}\non-error ${s.onError}\ndefault ${s.defaultAction} ${s.defaultReason}\n\n${s.rules
           .map((r, i) => ruleText(`r${i}`, r))
           .join("\n")}\n${(s.block ?? []).join("\n")}\n`,
+    );
+}
+
+/**
+ * Rule sets of long chains: `when` a chain of hundreds of `and` / `or` operands, many `unless`
+ * clauses, and a reason showing a long sum. Long enough to take the flat code paths many times
+ * over, short enough to run a few dozen times.
+ */
+export function longChains(): fc.Arbitrary<string> {
+  const rule = fc.record({
+    when: chain(expr("bool", 1, [], false), fc.constantFrom("and", "or", "or"), 100, 300),
+    unless: fc.array(expr("bool", 1, [], false), { minLength: 2, maxLength: 20 }),
+    action,
+    sum: chain(expr("number", 0, [], true), fc.constantFrom("+", "-", "*", "/", "%"), 50, 200),
+  });
+  return fc
+    .record({
+      onError: fc.constantFrom("review", "deny", "ignore"),
+      rules: fc.array(rule, { minLength: 1, maxLength: 3 }),
+    })
+    .map(
+      (s) =>
+        `${DECLARATIONS}on-error ${s.onError}\ndefault allow "none"\n${s.rules
+          .map(
+            (r, i) =>
+              `rule c${i} {\n  when ${r.when}\n${r.unless.map((u) => `  unless ${u}\n`).join("")}  ${r.action} "sum {${r.sum}}"\n}`,
+          )
+          .join("\n")}\n`,
     );
 }
 

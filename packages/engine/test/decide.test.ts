@@ -121,8 +121,18 @@ rule noisy monitor { when fileSize % 0 == 1 deny "never" }
     expect(d.decision).toBe(decision);
     expect(d.rule).toBe(rule);
     expect(d.errors).toEqual([
-      { rule: "broken", message: "division by zero in `/`", monitor: false },
-      { rule: "noisy", message: "division by zero in `%`", monitor: true },
+      {
+        rule: "broken",
+        code: "division_by_zero",
+        message: "division by zero in `/`",
+        monitor: false,
+      },
+      {
+        rule: "noisy",
+        code: "division_by_zero",
+        message: "division by zero in `%`",
+        monitor: true,
+      },
     ]);
   });
   it("a failing rule's reason says what failed", () => {

@@ -124,7 +124,12 @@ context { group: string, tags: list<string>, since: timestamp, vip: bool }
   it("a context field of the wrong type fails only the rules that read it", () => {
     const d = decide(rs('context.group == "finance"'), full, { context: { group: 42 } });
     expect(d.errors).toEqual([
-      { rule: "t", message: "context field `group` should be a string, got `42`", monitor: false },
+      {
+        rule: "t",
+        code: "invalid_context",
+        message: "context field `group` should be a string, got `42`",
+        monitor: false,
+      },
     ]);
     expect(d.decision).toBe("review");
   });

@@ -123,6 +123,17 @@ describe("language limits: at the limit accepted, just over it a diagnostic", ()
       expect(r.ok).toBe(true);
     });
 
+    it("in a context field's type: N nested `list<...>` accepted, N + 1 rejected", () => {
+      const type = (n: number) => `${"list<".repeat(n)}string${">".repeat(n)}`;
+      const text = (n: number) =>
+        `context { teams: ${type(n)} }\nrule t { when exists(context.teams) deny "x" }`;
+      expect(compileWith(text(limit), { maxNestingDepth: limit }).printed).toBe("");
+      const over = compileWith(text(limit + 1), { maxNestingDepth: limit });
+      expect(errorCodes(over)).toEqual(["nesting_too_deep"]);
+      // twenty thousand levels: the same diagnostic, not a parser that runs out of stack
+      expect(errorCodes(compileWith(text(20_000), {}))).toEqual(["nesting_too_deep"]);
+    });
+
     it("the default limit is explicit", () => {
       expect(DEFAULT_LIMITS.maxNestingDepth).toBe(64);
     });
@@ -247,6 +258,37 @@ describe("language limits: at the limit accepted, just over it a diagnostic", ()
     ]);
     const summary = over.diagnostics[limit]!;
     expect(summary).toMatchObject({ severity: "info", message: "2 more diagnostics not shown" });
+  });
+
+  it("maxTemplateHoles: the hole over the limit is underlined", () => {
+    const limit = 3;
+    const text = (n: number) => `rule t { when true deny "${"{fileSize} ".repeat(n)}" }`;
+    const at = compileWith(text(limit), { maxTemplateHoles: limit });
+    expect(at.printed).toBe("");
+    const over = compileWith(text(limit + 1), { maxTemplateHoles: limit });
+    expect(errorCodes(over)).toEqual(["too_many_holes"]);
+    const d = over.diagnostics[0]!;
+    expect(d.message).toBe(`a reason has more than ${limit} \`{}\` holes`);
+    const source = text(limit + 1);
+    expect(source.slice(d.span.start, d.span.end)).toBe("{fileSize}");
+    expect(d.span.start).toBe(source.lastIndexOf("{fileSize}"));
+    expect(DEFAULT_LIMITS.maxTemplateHoles).toBe(100);
+  });
+
+  it("maxEvaluationSteps: a loop over N items costs N; over the budget the rule fails", () => {
+    const limit = 4;
+    const text =
+      'on-error review\ndefault allow "fine"\nrule t { when count(e in engines where true) > 0 deny "x" }';
+    const engines = (n: number) => Array.from({ length: n }, (_, i) => ({ engine: `e${i}` }));
+    const decideWith = (n: number) =>
+      decide(rules(text, { limits: { maxEvaluationSteps: limit } }), { engines: engines(n) });
+    expect(decideWith(limit)).toMatchObject({ decision: "deny", rule: "t", errors: [] });
+    expect(decideWith(limit + 1)).toMatchObject({
+      decision: "review",
+      rule: "t",
+      errors: [{ rule: "t", code: "evaluation_budget_exceeded" }],
+    });
+    expect(DEFAULT_LIMITS.maxEvaluationSteps).toBe(1_000_000);
   });
 
   describe("resolveLimits", () => {

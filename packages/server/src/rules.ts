@@ -1,5 +1,10 @@
 import { type FSWatcher, watch } from "node:fs";
-import { type Diagnostic, formatDiagnostic, formatDiagnosticShort } from "@clearance/dsl";
+import {
+  type Diagnostic,
+  failureMessage,
+  formatDiagnostic,
+  formatDiagnosticShort,
+} from "@clearance/dsl";
 import { type CompileResult, type Ruleset, RulesetLoader } from "@clearance/engine";
 
 export interface ReloadError {
@@ -52,7 +57,10 @@ async function compileWith(
   try {
     result = await loader.load();
   } catch (error) {
-    const message = `the rules could not be loaded: ${(error as Error).message}; this is a bug in Clearance, please report it`;
+    // The loader reports every problem with the rules as a diagnostic; this is for the rest (a
+    // bug): a reload by file watch or SIGHUP runs outside any request, and a throw there would
+    // take the server down, with rules it then cannot start on.
+    const message = `the rules could not be loaded: ${failureMessage(error)}; this is a bug in Clearance, please report it`;
     return { error: { at: new Date().toISOString(), messages: [message], printed: message } };
   }
   return result.ruleset ? { ruleset: result.ruleset } : { error: reloadError(result) };

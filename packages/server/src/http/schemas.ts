@@ -35,6 +35,8 @@ const ruleError = {
   type: "object",
   properties: {
     rule: { type: "string" },
+    /** a run-time error code (docs/language.md, "Run-time errors and `on-error`") */
+    code: { type: "string" },
     message: { type: "string" },
     monitor: { type: "boolean" },
   },
