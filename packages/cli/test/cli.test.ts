@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -10,6 +11,8 @@ beforeAll(() => {
   work = mkdtempSync(join(tmpdir(), "clearance-cli-"));
   cpSync(join(root, "rules"), join(work, "rules"), { recursive: true });
   cpSync(join(root, "examples"), join(work, "examples"), { recursive: true });
+  // a repository of its own: `clearance test` reads inputs only from the rules' work tree
+  execFileSync("git", ["init", "-q", work]);
 });
 
 describe("clearance check", () => {

@@ -1,6 +1,7 @@
-import { type IToken, Lexer } from "chevrotain";
+import type { IToken } from "chevrotain";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { Lexer } from "../src/chevrotain.js";
 import { lex } from "../src/lexer.js";
 import {
   allTokens,

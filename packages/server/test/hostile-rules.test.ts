@@ -169,6 +169,33 @@ describe.skipIf(!existsSync(BIN))("the server process (built CLI)", () => {
     }
   }, 60_000);
 
+  test("SIGHUP while the server starts is held, then reloads: it never ends the process", async () => {
+    const rules = hostileCopy();
+    // a hash list big enough that loading the rules takes a while
+    const lines: string[] = [];
+    for (let i = 0; i < 300_000; i++) lines.push(i.toString(16).padStart(64, "0"));
+    writeFileSync(join(rules.dir, "big.sha256"), `${lines.join("\n")}\n`);
+    writeFileSync(
+      join(rules.dir, "big.rules"),
+      'hashlist big from "big.sha256"\nrule big_list { when sha256 in big deny "listed" }\n',
+    );
+    const s = serve(rules.dir, join(rules.dir, ".."));
+    try {
+      await waitFor(() => s.output().includes("starting: loading the rules"), 20_000);
+      s.child.kill("SIGHUP");
+      await waitFor(() => s.output().includes("SIGHUP: reloading rules"), 30_000).catch((e) => {
+        throw new Error(`${e}\n${s.output()}`);
+      });
+      await waitFor(() => s.output().includes('"rules reloaded"'), 30_000);
+      expect(s.child.exitCode).toBeNull();
+      expect(s.child.signalCode).toBeNull();
+    } finally {
+      s.child.kill("SIGKILL");
+      await new Promise((r) => (s.child.exitCode === null ? s.child.once("exit", r) : r(null)));
+      rules.remove();
+    }
+  }, 60_000);
+
   test("start-up with a hostile file: a clear message and exit code 1", async () => {
     const rules = hostileCopy();
     writeFileSync(join(rules.dir, "hostile.rules"), HOSTILE);

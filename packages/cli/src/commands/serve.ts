@@ -85,6 +85,17 @@ export async function serveCommand(
   env: Env,
 ): Promise<number> {
   const config = withOverrides(readConfig(options.config, env), options, env);
+  // SIGHUP's default action ends the process: one sent while the server starts (a deploy tool
+  // reloading too early) is held and carried out once the server runs.
+  let hupWhileStarting = false;
+  const holdHup = () => {
+    hupWhileStarting = true;
+  };
+  process.on("SIGHUP", holdHup);
+  // A big rule set or a damaged-log check can take seconds: say what is happening meanwhile.
+  output.err(
+    `starting: loading the rules in ${relative(process.cwd(), config.rules.dir) || "."} and opening the audit log`,
+  );
   let server: Awaited<ReturnType<typeof startServer>>;
   try {
     server = await startServer(config, {
@@ -126,6 +137,7 @@ export async function serveCommand(
       },
     });
   } catch (error) {
+    process.off("SIGHUP", holdHup);
     if (error instanceof RulesLoadError)
       throw new CliError(error.message, "fix the rules (`clearance check`) and start again");
     if (error instanceof ConfigError) throw new CliError(error.message);
@@ -189,5 +201,7 @@ export async function serveCommand(
   output.err(`    curl -s ${url}/v1/audit${auth}`);
   return new Promise((resolve) => {
     installSignalHandlers(server, resolve);
+    process.off("SIGHUP", holdHup);
+    if (hupWhileStarting) process.emit("SIGHUP", "SIGHUP");
   });
 }
