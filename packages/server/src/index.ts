@@ -23,6 +23,7 @@ export {
 } from "./audit/log.js";
 export { PostgresBackend } from "./audit/postgres.js";
 export { SqliteBackend } from "./audit/sqlite.js";
+export { AuditInUseError } from "./audit/sqlite-lock.js";
 export { type ApiKey, createApiKey, SCOPES, type Scope } from "./auth.js";
 export {
   CONFIG_SCHEMA,

@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import { relative } from "node:path";
 import {
   AuditDamagedError,
+  AuditInUseError,
   AuditUnavailableError,
   ConfigError,
   installSignalHandlers,
@@ -22,6 +23,8 @@ export interface ServeOptions {
   rules?: string;
   /** start a new, empty audit log when the existing one is damaged or emptied */
   newLog?: boolean;
+  /** the platform's URL (overrides platform.url; the key from the configuration or $CLEARANCE_PLATFORM_KEY) */
+  platform?: string;
 }
 
 /** The config file: `--config`, else `clearance.yaml` in the working directory when present. */
@@ -41,28 +44,51 @@ export function readConfig(path: string | undefined, env: Env): Readonly<ServerC
 }
 
 /** The flags that override configuration keys, for messages about them. */
-const FLAGS = { host: "server.host", port: "server.port", rules: "rules.dir" } as const;
+const FLAGS = {
+  host: "server.host",
+  port: "server.port",
+  rules: "rules.dir",
+  platform: "platform.url",
+} as const;
 
 function withOverrides(
   config: Readonly<ServerConfig>,
   o: ServeOptions,
   env: Env,
 ): Readonly<ServerConfig> {
-  if (o.host === undefined && o.port === undefined && o.rules === undefined && !o.newLog)
+  if (
+    o.host === undefined &&
+    o.port === undefined &&
+    o.rules === undefined &&
+    o.platform === undefined &&
+    !o.newLog
+  )
     return config;
-  for (const flag of ["host", "rules"] as const)
+  for (const flag of ["host", "rules", "platform"] as const)
     if (o[flag]?.trim() === "")
       throw new CliError(
         `\`--${flag}\` must not be empty`,
         flag === "host"
           ? "pass a listen address, for example `--host 127.0.0.1`"
-          : "pass a rule directory, for example `--rules rules`",
+          : flag === "rules"
+            ? "pass a rule directory, for example `--rules rules`"
+            : "pass the platform's URL, for example `--platform http://127.0.0.1:9090`",
       );
   const plain = structuredClone(config) as ServerConfig;
   if (o.host !== undefined) plain.server.host = o.host;
   if (o.port !== undefined) plain.server.port = o.port;
   if (o.rules !== undefined) plain.rules.dir = o.rules;
   if (o.newLog) plain.audit.startNewLog = true;
+  if (o.platform !== undefined) {
+    const apiKey = plain.platform?.apiKey ?? (env.CLEARANCE_PLATFORM_KEY || undefined);
+    if (apiKey === undefined)
+      throw new CliError(
+        "`--platform` needs the platform's API key",
+        "set `platform.apiKey` in the configuration, or export CLEARANCE_PLATFORM_KEY",
+      );
+    // resolveConfig fills in the platform's other keys when they are not set
+    plain.platform = { ...plain.platform, url: o.platform, apiKey } as ServerConfig["platform"];
+  }
   try {
     return resolveConfig(plain, { env });
   } catch (error) {
@@ -147,6 +173,11 @@ export async function serveCommand(
         config.audit.backend === "sqlite"
           ? "check it with `clearance audit verify`; restore it from a backup, or start with `--new-log` to move it aside and begin a new log (docs/operations.md#damaged-logs)"
           : "check it with `clearance audit verify`; restore the schema from a backup, or point `audit.postgres.schema` at a new schema (docs/operations.md#damaged-logs)",
+      );
+    if (error instanceof AuditInUseError)
+      throw new CliError(
+        error.message,
+        "stop the other server, or give this one a log of its own (`audit.sqlite.path`); servers that share one log need PostgreSQL (docs/operations.md#several-replicas-on-postgresql)",
       );
     if (error instanceof AuditUnavailableError)
       throw new CliError(

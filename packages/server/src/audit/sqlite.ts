@@ -22,6 +22,7 @@ import type { SealItem } from "./seal.js";
 import { type BatchWriter, prepareBatchWriter, readHead } from "./sqlite-batch.js";
 import type { CheckpointerInit } from "./sqlite-checkpointer.js";
 import { type FileIdentity, fileIdentity, identityProblem, preflight } from "./sqlite-files.js";
+import { WriterLock } from "./sqlite-lock.js";
 import type { ReadOp } from "./sqlite-reader.js";
 import { ReaderPool, ReadFailure } from "./sqlite-readers.js";
 import { SqliteReads } from "./sqlite-reads.js";
@@ -128,45 +129,55 @@ export class SqliteBackend implements AuditBackend {
     items: readonly SealItem[],
   ) => Promise<ChainAppend>;
   private nextRequest = 0;
+  /** held by every writer for as long as it is open: a second one is refused (`sqlite-lock.ts`) */
+  private readonly lock: WriterLock | undefined;
 
   constructor(private readonly options: SqliteOptions) {
     const path = options.path;
     this.where = `\`${path}\``;
-    if (!options.readonly) mkdirSync(dirname(path), { recursive: true });
-    // before SQLite sees the file: it would take an emptied one for a new database
-    const existed = preflight(path);
-    this.created = !existed && !options.readonly;
-    try {
-      this.db = new Database(path, {
-        readonly: options.readonly === true,
-        fileMustExist: options.readonly === true,
-      });
-    } catch (error) {
-      throw new AuditUnavailableError(
-        `cannot open the audit database \`${path}\`: ${(error as Error).message}`,
-        { cause: error },
-      );
+    if (!options.readonly) {
+      mkdirSync(dirname(path), { recursive: true });
+      this.lock = WriterLock.acquire(path);
     }
-    this.reads = new SqliteReads(this.db);
     try {
-      if (!options.readonly) {
-        this.db.pragma("journal_mode = WAL");
-        this.db.pragma(`synchronous = ${options.synchronous === "full" ? "FULL" : "NORMAL"}`);
+      // before SQLite sees the file: it would take an emptied one for a new database
+      const existed = preflight(path);
+      this.created = !existed && !options.readonly;
+      try {
+        this.db = new Database(path, {
+          readonly: options.readonly === true,
+          fileMustExist: options.readonly === true,
+        });
+      } catch (error) {
+        throw new AuditUnavailableError(
+          `cannot open the audit database \`${path}\`: ${(error as Error).message}`,
+          { cause: error },
+        );
       }
-      this.db.pragma("busy_timeout = 5000");
-      if (existed && options.startupCheck === "quick") {
-        const problems = this.reads.checkPages();
-        if (problems.length > 0)
-          throw new AuditDamagedError(
-            `the audit database \`${path}\` is damaged: \`PRAGMA quick_check\` says \`${problems[0]}\`${problems.length > 1 ? ` and ${problems.length - 1} more` : ""}`,
-            { message: problems.join("\n") },
-          );
+      this.reads = new SqliteReads(this.db);
+      try {
+        if (!options.readonly) {
+          this.db.pragma("journal_mode = WAL");
+          this.db.pragma(`synchronous = ${options.synchronous === "full" ? "FULL" : "NORMAL"}`);
+        }
+        this.db.pragma("busy_timeout = 5000");
+        if (existed && options.startupCheck === "quick") {
+          const problems = this.reads.checkPages();
+          if (problems.length > 0)
+            throw new AuditDamagedError(
+              `the audit database \`${path}\` is damaged: \`PRAGMA quick_check\` says \`${problems[0]}\`${problems.length > 1 ? ` and ${problems.length - 1} more` : ""}`,
+              { message: problems.join("\n") },
+            );
+        }
+        this.migrateSync();
+        this.identity = options.readonly ? undefined : fileIdentity(path);
+      } catch (error) {
+        this.db.close();
+        throw sqliteFailure(error, path, `cannot open the audit database \`${path}\``);
       }
-      this.migrateSync();
-      this.identity = options.readonly ? undefined : fileIdentity(path);
     } catch (error) {
-      this.db.close();
-      throw sqliteFailure(error, path, `cannot open the audit database \`${path}\``);
+      this.lock?.release();
+      throw error;
     }
     const readers = options.readonly ? 0 : (options.readers ?? 0);
     this.pool = readers > 0 ? new ReaderPool(path, readers, threadUrl("sqlite-reader")) : undefined;
@@ -598,5 +609,6 @@ export class SqliteBackend implements AuditBackend {
     }
     await this.pool?.close();
     if (this.db.open) this.db.close();
+    this.lock?.release();
   }
 }
