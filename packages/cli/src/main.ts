@@ -183,12 +183,16 @@ export function buildProgram(
     .option("--port <port>", "listen port (overrides server.port)", port)
     .option("-r, --rules <dir>", "rule directory (overrides rules.dir)")
     .option(
+      "--platform <url>",
+      "fetch unknown files' results from this platform (overrides platform.url; key: platform.apiKey or $CLEARANCE_PLATFORM_KEY)",
+    )
+    .option(
       "--new-log",
       "when the audit log is damaged or emptied, move it aside and start a new one (audit.startNewLog)",
     )
     .addHelpText(
       "after",
-      "\nExamples:\n  clearance serve\n  clearance serve --config clearance.yaml\n\nSIGHUP reloads the rules; SIGTERM finishes in-flight requests and stops.",
+      "\nExamples:\n  clearance serve\n  clearance serve --config clearance.yaml\n  clearance serve --config examples/configs/with-sim.yaml --port 8082 --platform http://127.0.0.1:9091\n\nSIGHUP reloads the rules; SIGTERM finishes in-flight requests and stops.",
     )
     .action(async (opts) =>
       setExit(await (await commands.serve()).serveCommand(output, opts, env)),

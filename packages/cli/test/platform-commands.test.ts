@@ -90,7 +90,8 @@ describe("clearance gate", () => {
       join(root, "rules"),
     );
     expect(missing.code).toBe(1);
-    expect(missing.out).toMatch(/ERROR\s+.*nope\.exe/);
+    expect(missing.out).toMatch(/ERROR\s+.*nope\.exe\s+cannot read `.*nope\.exe`: no such file$/m);
+    expect(missing.out).not.toContain("ENOENT");
     const deadServer = await cli(env, "gate", f, "--server", "http://127.0.0.1:1");
     expect(deadServer.code).toBe(1);
     expect(deadServer.out).toContain("cannot reach the Clearance server");

@@ -22,7 +22,10 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Runs the binary; a server that starts by mistake is stopped after 10 s. */
 function cli(...args: string[]): Promise<{ code: number | null; err: string }> {
-  const child = spawn(process.execPath, [bin, ...args], { stdio: ["ignore", "ignore", "pipe"] });
+  const child = spawn(process.execPath, [bin, ...args], {
+    stdio: ["ignore", "ignore", "pipe"],
+    env: { ...process.env, CLEARANCE_PLATFORM_KEY: "" },
+  });
   let err = "";
   child.stderr.on("data", (d) => {
     err += d;
@@ -40,6 +43,13 @@ test.each([
   ["--host", "", "error: `--host` must not be empty", "hint: pass a listen address"],
   ["--host", "  ", "error: `--host` must not be empty", "hint: pass a listen address"],
   ["--rules", "", "error: `--rules` must not be empty", "hint: pass a rule directory"],
+  ["--platform", "", "error: `--platform` must not be empty", "hint: pass the platform's URL"],
+  [
+    "--platform",
+    "http://127.0.0.1:9090",
+    "error: `--platform` needs the platform's API key",
+    "hint: set `platform.apiKey` in the configuration, or export CLEARANCE_PLATFORM_KEY",
+  ],
 ])("serve %s %j: exit 1 with the message, no stack trace", async (flag, value, message, hint) => {
   const r = await cli("serve", "--config", config, flag, value);
   expect(r.code).toBe(1);

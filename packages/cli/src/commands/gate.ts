@@ -164,11 +164,23 @@ async function gateFile(
           ? deadlineError(deadline, "waiting for the analysis").message
           : error instanceof PlatformError
             ? `the platform: ${error.message}`
-            : (error as Error).message;
+            : (fileError(file, error) ?? (error as Error).message);
   } finally {
     progress(null);
   }
   return outcome;
+}
+
+/** A file the gate cannot read, said in words rather than as Node's `ENOENT: ..., stat '...'`. */
+function fileError(file: string, error: unknown): string | undefined {
+  const why: Record<string, string> = {
+    ENOENT: "no such file",
+    EISDIR: "it is a directory; give the files in it",
+    EACCES: "permission denied",
+    EPERM: "permission denied",
+  };
+  const code = (error as NodeJS.ErrnoException).code;
+  return code !== undefined && why[code] ? `cannot read \`${file}\`: ${why[code]}` : undefined;
 }
 
 function notDecided(file: string): GateOutcome {
