@@ -30,6 +30,25 @@ const commands = {
   tour: () => import("./commands/tour.js"),
 };
 
+/**
+ * A required option, checked after the unknown ones: commander checks required options first, so
+ * `eval --inptu x` said that `--input` was missing instead of naming the misspelt option.
+ */
+function required(flags: string, description: string): Option {
+  const option = new Option(flags, description);
+  REQUIRED.add(option);
+  return option;
+}
+const REQUIRED = new WeakSet<Option>();
+
+function checkRequired(_program: Command, command: Command): void {
+  for (const option of command.options)
+    if (REQUIRED.has(option) && command.getOptionValue(option.attributeName()) === undefined)
+      command.error(`error: required option '${option.flags}' not specified`, {
+        code: "commander.missingMandatoryOptionValue",
+      });
+}
+
 /** Builds the command tree. Each action stores its exit code; nothing here touches `process`. */
 export function buildProgram(
   output: Output,
@@ -46,7 +65,8 @@ export function buildProgram(
       writeOut: (s) => output.out(s.trimEnd()),
       writeErr: (s) => output.err(s.trimEnd()),
     })
-    .exitOverride();
+    .exitOverride()
+    .hook("preAction", checkRequired);
 
   program
     .command("check")
@@ -77,9 +97,11 @@ export function buildProgram(
   program
     .command("eval")
     .description("decide one analysis result and say why")
-    .requiredOption(
-      "-i, --input <file>",
-      "analysis result (canonical JSON or a VirusTotal file object)",
+    .addOption(
+      required(
+        "-i, --input <file>",
+        "analysis result (canonical JSON or a VirusTotal file object)",
+      ),
     )
     .option("-r, --rules <dir>", "rule directory", "rules")
     .option("-c, --context <file>", "request context as JSON")
@@ -202,7 +224,7 @@ export function buildProgram(
   keys
     .command("create")
     .description("print a new API key once, and the config line with its hash")
-    .requiredOption("--id <id>", "key id (recorded as the requester of each decision)")
+    .addOption(required("--id <id>", "key id (recorded as the requester of each decision)"))
     .option(
       "--scopes <scopes>",
       "comma-separated: decide, audit:read, admin",
@@ -336,7 +358,7 @@ export function buildProgram(
     .description(
       "append the platform's results to an NDJSON file, continuing where the last pull stopped",
     )
-    .requiredOption("-o, --out <file>", "the NDJSON file (feeds clearance dry-run --from)")
+    .addOption(required("-o, --out <file>", "the NDJSON file (feeds clearance dry-run --from)"))
     .option("--since <time>", "where a first pull starts (RFC 3339, or 30d, 12h ago)", "30d")
     .option("--state <file>", "where the pull remembers its place (default <out>.state.json)")
     .option("--platform <url>", "the platform (default: $CLEARANCE_PLATFORM_URL)")

@@ -72,6 +72,24 @@ describe("clearance fmt", () => {
 });
 
 describe("clearance eval", () => {
+  it.each([
+    [["eval", "--inptu", "x"], "error: unknown option '--inptu'\n(Did you mean --input?)"],
+    [
+      ["eval", "--explian", "-i", "x.json"],
+      "error: unknown option '--explian'\n(Did you mean --explain?)",
+    ],
+    [["eval"], "error: required option '-i, --input <file>' not specified"],
+    [
+      ["keys", "create", "--scope", "decide"],
+      "error: unknown option '--scope'\n(Did you mean --scopes?)",
+    ],
+    [["keys", "create"], "error: required option '--id <id>' not specified"],
+    [["pull", "--since", "30d"], "error: required option '-o, --out <file>' not specified"],
+  ])("%j: a misspelt option is named before a required one is missed", async (args, message) => {
+    const r = await run(...args);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain(message);
+  });
   it("prints decision, rule and reason", async () => {
     const r = await run(
       "eval",
