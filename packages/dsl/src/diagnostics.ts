@@ -31,6 +31,7 @@ export const DIAGNOSTIC_CODES = Object.freeze({
   invalid_duration: "error",
   // parsing and structure
   syntax_error: "error",
+  unknown_keyword: "error",
   nesting_too_deep: "error",
   list_too_long: "error",
   too_many_rules: "error",

@@ -1,4 +1,4 @@
-import type { CstNode, IRecognitionException, IToken } from "chevrotain";
+import type { CstNode, IRecognitionException, IToken, TokenType } from "chevrotain";
 import type { Expr, Item, RuleFile } from "./ast.js";
 import { AstBuilder } from "./build-ast.js";
 import { type Diagnostic, DiagnosticCollector, diagnostic, failureMessage } from "./diagnostics.js";
@@ -6,6 +6,7 @@ import { lex } from "./lexer.js";
 import { DEFAULT_LIMITS, type LanguageLimits } from "./options.js";
 import { parser, TooManyErrors } from "./parser.js";
 import type { SourceFile } from "./source.js";
+import { didYouMean } from "./suggest.js";
 import * as t from "./tokens.js";
 
 export interface ParseResult {
@@ -56,6 +57,8 @@ export function parseFile(file: SourceFile, limits: LanguageLimits = DEFAULT_LIM
       parseHole(file.path, text, base, limits),
     );
     const items: Item[] = [];
+    /** offsets of the declarations that had syntax errors */
+    const erroneous: { start: number; end: number }[] = [];
     // Parse one top-level declaration at a time: each concrete syntax tree becomes garbage as
     // soon as its AST is built, instead of a whole file's tree staying alive (100,000 rules
     // parsed in one go spent 40% of the time in the garbage collector). A syntax error is also
@@ -87,16 +90,27 @@ export function parseFile(file: SourceFile, limits: LanguageLimits = DEFAULT_LIM
       } catch (error) {
         if (!(error instanceof TooManyErrors)) throw error;
         const errors = parser.errors;
-        for (const e of errors) collected.add(parseError(e, file.path, file.text.length));
+        for (const e of errors) collected.add(parseError(e, file.path, file.text.length, chunk));
         stopAt(errors[errors.length - 1]!.token);
         break;
       } finally {
         parser.errorLimit = Number.POSITIVE_INFINITY;
       }
-      for (const e of parser.errors) collected.add(parseError(e, file.path, file.text.length));
+      for (const e of parser.errors)
+        collected.add(parseError(e, file.path, file.text.length, chunk));
+      if (parser.errors.length > 0 && chunk.length > 0)
+        erroneous.push({ start: chunk[0]!.startOffset, end: chunk[chunk.length - 1]!.endOffset! });
       builder.items(cst, items);
     }
-    collected.addAll(builder.diagnostics);
+    // A rule with a syntax error lacks what the error hid (`wen ...` is no `when`): saying so too
+    // would only repeat it, and first, since the rule's name comes before the error.
+    collected.addAll(
+      builder.diagnostics.filter(
+        (d) =>
+          !FOLLOW_ON.has(d.code) ||
+          !erroneous.some((c) => c.start <= d.span.start && d.span.start <= c.end),
+      ),
+    );
     collected.omitted += builder.collected.omitted;
     return done({ path: file.path, items, comments: builder.comments(lexed.comments) });
   } catch (error) {
@@ -189,7 +203,12 @@ function parseHole(
 const PARSE_FAILED_HELP =
   "split long or deeply nested conditions into smaller rules; if the file is small, this is a bug in Clearance: please report it";
 
-function parseError(e: IRecognitionException, path: string, length: number): Diagnostic {
+function parseError(
+  e: IRecognitionException,
+  path: string,
+  length: number,
+  chunk: readonly IToken[] = [],
+): Diagnostic {
   const token = e.token;
   const atEnd =
     token.tokenType === undefined || token.image === "" || Number.isNaN(token.startOffset);
@@ -200,8 +219,70 @@ function parseError(e: IRecognitionException, path: string, length: number): Dia
       : length
     : token.startOffset;
   const end = atEnd ? start : start + token.image.length;
-  return diagnostic("syntax_error", e.message, { file: path, start, end }, { help: syntaxHelp(e) });
+  const span = { file: path, start, end };
+  const rules = e.context?.ruleStack ?? [];
+  const inRule = rules.includes("ruleDecl");
+  // a rule whose `}` is missing: the chunk ends where the next rule starts (`topLevelChunks`)
+  const last = chunk[chunk.length - 1];
+  if (
+    inRule &&
+    atEnd &&
+    e.message.startsWith("expected `}`") &&
+    chunk[0]?.tokenType === t.Rule &&
+    last !== undefined &&
+    last.endOffset !== undefined &&
+    last.endOffset + 1 < length
+  ) {
+    const name = chunk[1]?.tokenType === t.Identifier ? chunk[1].image : undefined;
+    return diagnostic(
+      "syntax_error",
+      `rule${name ? ` \`${name}\`` : ""} is not closed: expected \`}\` before the next rule`,
+      span,
+      {
+        help: "end the rule with `}` after its outcome",
+        related: [
+          {
+            message: "the rule starts here",
+            span: { file: path, start: chunk[0].startOffset, end: chunk[0].startOffset + 4 },
+          },
+        ],
+      },
+    );
+  }
+  // an identifier where a keyword belongs: most often a misspelt keyword
+  if (!atEnd && token.tokenType === t.Identifier) {
+    const candidates = inRule
+      ? rules.includes("ruleClause") || e.message.startsWith("expected `}`")
+        ? CLAUSE_KEYWORDS
+        : [...MODIFIER_KEYWORDS, ...CLAUSE_KEYWORDS]
+      : rules.length <= 1
+        ? DECLARATION_KEYWORDS
+        : [];
+    const suggestion = didYouMean(token.image, candidates);
+    if (suggestion !== undefined)
+      return diagnostic("unknown_keyword", `unknown keyword \`${token.image}\``, span, {
+        help: suggestion,
+      });
+  }
+  return diagnostic("syntax_error", e.message, span, { help: syntaxHelp(e) });
 }
+
+/** Diagnostics of a declaration's structure that a syntax error in it makes redundant. */
+const FOLLOW_ON = new Set(["missing_when", "missing_outcome"]);
+
+/** What may start a clause of a rule, its modifiers, and a declaration: for did-you-mean. */
+const CLAUSE_KEYWORDS = ["when", "unless", "allow", "deny", "review"];
+const MODIFIER_KEYWORDS = ["priority", "monitor", "expires"];
+const DECLARATION_KEYWORDS = [
+  "ruleset",
+  "strategy",
+  "default",
+  "on-error",
+  "list",
+  "hashlist",
+  "context",
+  "rule",
+];
 
 function syntaxHelp(e: IRecognitionException): string | undefined {
   const image = e.token.image;
@@ -229,21 +310,36 @@ const DECLARATION_STARTS = new Set([
   t.Rule,
 ]);
 
-/** Splits the tokens before each declaration keyword that stands outside any brackets. */
+/**
+ * Splits the tokens before each declaration keyword that stands outside any brackets, and before
+ * `rule <name>` that stands only inside braces: no rule body holds a rule, so that is the next
+ * rule after one whose `}` is missing. The open rule is then reported where its `}` belongs, and
+ * the next one is parsed on its own instead of being swallowed by the error.
+ */
 function* topLevelChunks(tokens: IToken[]): Generator<IToken[]> {
-  let depth = 0;
+  const open: TokenType[] = [];
   let start = 0;
   for (let i = 0; i < tokens.length; i++) {
     const type = tokens[i]!.tokenType;
-    if (type === t.LParen || type === t.LBracket || type === t.LBrace) depth++;
-    else if (type === t.RParen || type === t.RBracket || type === t.RBrace)
-      depth = Math.max(0, depth - 1);
-    else if (depth === 0 && i > start && DECLARATION_STARTS.has(type)) {
+    if (type === t.LParen || type === t.LBracket || type === t.LBrace) open.push(type);
+    else if (type === t.RParen || type === t.RBracket || type === t.RBrace) open.pop();
+    else if (i > start && DECLARATION_STARTS.has(type) && startsDeclaration(tokens, i, open)) {
       yield tokens.slice(start, i);
       start = i;
+      open.length = 0;
     }
   }
   if (start < tokens.length || tokens.length === 0) yield tokens.slice(start);
+}
+
+function startsDeclaration(tokens: IToken[], i: number, open: readonly TokenType[]): boolean {
+  if (open.length === 0) return true;
+  return (
+    tokens[i]!.tokenType === t.Rule &&
+    tokens[i + 1]?.tokenType === t.Identifier &&
+    tokens[i - 1]?.tokenType !== t.Dot &&
+    open.every((b) => b === t.LBrace)
+  );
 }
 
 /**

@@ -343,21 +343,23 @@ function repairedRules(
   const syntax = diagnostics.filter(
     (d) =>
       d.code === "syntax_error" ||
+      d.code === "unknown_keyword" ||
       d.code === "unexpected_character" ||
       d.code === "unterminated_string",
   );
   if (syntax.length === 0) return [];
   const out: Diagnostic["span"][] = [];
   for (const ast of asts) {
-    for (const item of ast.items) {
+    ast.items.forEach((item, i) => {
       const s = item.span;
+      // The parser may end an item at the error it recovered from: an error up to the next
+      // item (`rule a { wen ... }`) still belongs to this one.
+      const next = ast.items[i + 1]?.span.start ?? Number.POSITIVE_INFINITY;
       if (
-        syntax.some(
-          (d) => d.span.file === s.file && d.span.start >= s.start && d.span.start <= s.end,
-        )
+        syntax.some((d) => d.span.file === s.file && d.span.start >= s.start && d.span.start < next)
       )
         out.push(s);
-    }
+    });
   }
   return out;
 }
