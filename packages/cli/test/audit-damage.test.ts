@@ -215,7 +215,8 @@ describe("clearance audit verify on a damaged log", () => {
       const timer = setTimeout(() => reject(new Error(`did not start:\n${err}`)), 20_000);
       child.stderr!.on("data", (d: Buffer) => {
         err += d.toString();
-        if (err.includes(" on http://")) {
+        // the banner's last line: the lines before it may come in later chunks
+        if (/curl -s \S+\/v1\/audit/.test(err)) {
           clearTimeout(timer);
           resolve();
         }
