@@ -23,9 +23,12 @@
  *   stays at the end of the file;
  * - a comment at the end of a line stays at the end of the last line of the declaration, clause
  *   or entry that precedes it, one space after the code;
- * - a comment inside a construct printed on one line (or inside a `when`/`unless` expression,
- *   even when that expression is broken over lines) moves to its own line just before that
- *   construct: expressions are laid out from the tree, so they have no place to keep it.
+ * - a comment between the top-level operands of a `when`/`unless` chain (`a and b and c`) keeps
+ *   its place: the chain is broken one operand a line, and the comment stays before (own line)
+ *   or after (end of line) the operand it stood by;
+ * - a comment inside any other construct printed on one line (an operand, a list, a call) moves
+ *   to its own line just before that construct: expressions are laid out from the tree, so they
+ *   have no place to keep it.
  */
 import type * as A from "./ast.js";
 import { type Diagnostic, diagnostic } from "./diagnostics.js";
@@ -178,7 +181,10 @@ function bare(e: A.Expr, rightmost: boolean): string {
  * `a and b and c` -> "a", "and b", "and c": the operands of a left-leaning chain of operators of
  * one precedence (`a - b + c` too). A loop, not recursion, so that long chains cannot overflow.
  */
-function chainOperands(e: A.BinaryExpr, rightmost: boolean): { op: string; text: string }[] {
+function chainOperands(
+  e: A.BinaryExpr,
+  rightmost: boolean,
+): { op: string; text: string; node: A.Expr }[] {
   const p = binaryPrec(e.op);
   const rights: A.BinaryExpr[] = [];
   let left: A.Expr = e;
@@ -188,10 +194,11 @@ function chainOperands(e: A.BinaryExpr, rightmost: boolean): { op: string; text:
   }
   rights.reverse();
   return [
-    { op: "", text: printExpr(left, p, false) },
+    { op: "", text: printExpr(left, p, false), node: left },
     ...rights.map((b, i) => ({
       op: b.op,
       text: printExpr(b.right, p + 1, i === rights.length - 1 ? rightmost : false),
+      node: b.right,
     })),
   ];
 }
@@ -407,8 +414,8 @@ class Formatter {
         type === t.Review;
       if (clauseKeyword && this.tokens[i - 1]!.type !== t.Dot) starts.push(i);
     }
-    let when: Unit | undefined;
-    const unless: Unit[] = [];
+    let when: Unit[] | undefined;
+    const unless: Unit[][] = [];
     let outcome: Unit | undefined;
     starts.forEach((s, k) => {
       const end = this.tokens[(starts[k + 1] ?? last) - 1]!.end;
@@ -416,11 +423,11 @@ class Formatter {
       const type = this.tokens[s]!.type;
       if (type === t.When) {
         if (!rule.when) throw new Error("a `when` clause missing from the AST");
-        when = this.unit(start, end, this.condition("when", rule.when), INDENT);
+        when = this.condition("when", rule.when, start, end);
       } else if (type === t.Unless) {
         const expr = rule.unless[unless.length];
         if (!expr) throw new Error("an `unless` clause missing from the AST");
-        unless.push(this.unit(start, end, this.condition("unless", expr), INDENT));
+        unless.push(this.condition("unless", expr, start, end));
       } else {
         if (!rule.outcome) throw new Error("an outcome missing from the AST");
         const o = rule.outcome;
@@ -429,20 +436,36 @@ class Formatter {
     });
     const closeTk = this.tokens[last]!;
     const close = this.unit(closeTk.start, closeTk.end, ["}"], INDENT);
-    const clauses = [when, ...unless, outcome].filter((u): u is Unit => u !== undefined);
+    const clauses = [...(when ?? []), ...unless.flat(), outcome].filter(
+      (u): u is Unit => u !== undefined,
+    );
     return { item: rule, units: [header, ...clauses, close] };
   }
 
-  /** `when`/`unless` lines: broken before each top-level `and`/`or` when too long. */
-  private condition(keyword: string, expr: A.Expr): string[] {
+  /**
+   * `when`/`unless` lines: broken before each top-level `and`/`or` when too long, or when a
+   * comment stands between two of those operands. Broken, each operand line is a unit of its
+   * own, so a comment between operands stays there (own line: before the operand that follows;
+   * end of line: after the one it ends).
+   */
+  private condition(keyword: string, expr: A.Expr, start: number, end: number): Unit[] {
     const flat = `${INDENT}${keyword} ${printExpr(expr)}`;
-    if (flat.length <= this.width || expr.kind !== "binary") return [flat];
-    if (expr.op !== "and" && expr.op !== "or") return [flat];
-    const [head, ...rest] = chainOperands(expr, true);
-    return [
-      `${INDENT}${keyword} ${head!.text}`,
-      ...rest.map((o) => `${CONTINUATION}${o.op} ${o.text}`),
-    ];
+    if (expr.kind !== "binary" || (expr.op !== "and" && expr.op !== "or"))
+      return [this.unit(start, end, [flat], INDENT)];
+    const operands = chainOperands(expr, true);
+    // only a comment between operands breaks the chain: one inside an operand moves before the
+    // clause, and the clause must then format the same the second time
+    const between = operands.some(
+      (o, i) => i > 0 && this.hasCommentBetween(operands[i - 1]!.node.span.end, o.node.span.start),
+    );
+    if (flat.length <= this.width && !between) return [this.unit(start, end, [flat], INDENT)];
+    return operands.map((o, i) => {
+      const from = i === 0 ? start : o.node.span.start;
+      const to = i === operands.length - 1 ? end : o.node.span.end;
+      return i === 0
+        ? this.unit(from, to, [`${INDENT}${keyword} ${o.text}`], INDENT)
+        : this.unit(from, to, [`${CONTINUATION}${o.op} ${o.text}`], CONTINUATION);
+    });
   }
 
   // ----- comments -----

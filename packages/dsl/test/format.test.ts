@@ -168,7 +168,8 @@ const files: [string, string][] = [
   ],
   [
     'rule a {\n when a # one\n and b # two\n deny "x" }',
-    'rule a {\n  # one\n  when a and b # two\n  deny "x"\n}\n',
+    // a comment between the operands of a condition keeps its place: the chain is broken
+    'rule a {\n  when a # one\n    and b # two\n  deny "x"\n}\n',
   ],
   [
     'rule a {\n when a\n deny "x"\n # before the brace\n}',
