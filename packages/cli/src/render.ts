@@ -108,7 +108,12 @@ function renderTrace(
   const missing = t.missing?.length
     ? paint(output, "yellow", ` missing: ${t.missing.join(", ")}`)
     : "";
-  const item = t.item !== undefined ? ` (item ${t.item})` : "";
+  const item =
+    t.item === undefined
+      ? ""
+      : t.unknownItems !== undefined
+        ? ` (${t.unknownItems} ${t.unknownItems === 1 ? "item" : "items"} unknown; the first, item ${t.item}:)`
+        : ` (item ${t.item})`;
   const expr = t.expr.length > MAX_TRACE_TEXT ? `${t.expr.slice(0, MAX_TRACE_TEXT)}...` : t.expr;
   lines.push(
     `${pad}${label ? `${label} ` : ""}${expr} -> ${value}${item}${seen ? paint(output, "dim", `  [${seen}]`) : ""}${missing}`,

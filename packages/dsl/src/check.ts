@@ -542,10 +542,91 @@ class Checker {
         ];
         const body = this.expr(e.body, inner);
         this.expectBool(e.body, body.type, e.kind === "count" ? "`where`" : `\`${e.quantifier}\``);
+        if (e.kind === "quantifier") this.unguardedElementField(e, scope.length);
         return this.set(e, e.kind === "count" ? T.number : T.bool, coll.optional);
       }
       case "call":
         return this.call(e, scope);
+    }
+  }
+
+  /**
+   * Warns when the body of `any`/`all` reads a field of its item that may be missing, without
+   * testing it first. For such an item the body is unknown, and so is the quantifier when no item
+   * decides it: `any e in engines: e.result matches /ransom/` is unknown, not false, for a file
+   * whose clean engines have no `result`. Three-valued logic stays (an `unless any ...` of an
+   * allow rule must not let a file through on missing data), but the author is told, and shown the
+   * guard that gives the answer they meant. `count` needs none: it counts only true items.
+   */
+  private unguardedElementField(q: A.QuantifierExpr, depth: number): void {
+    const stack: { e: A.Expr; guarded: ReadonlySet<string> }[] = [
+      { e: q.body, guarded: new Set() },
+    ];
+    while (stack.length > 0) {
+      const { e, guarded } = stack.pop()!;
+      switch (e.kind) {
+        case "path": {
+          const res = this.resolutions.get(e);
+          if (res?.kind !== "variable" || res.depth !== depth || !res.optional) break;
+          const text = e.segments.map((s) => s.name).join(".");
+          if (guarded.has(text)) break;
+          const list = printable(q.collection);
+          this.report(
+            "unguarded_element_field",
+            `\`${text}\` may be missing from items of ${list}: for those the body is unknown, so \`${q.quantifier}\` is unknown, not ${q.quantifier === "any" ? "false" : "true"}, when no item decides it`,
+            e.span,
+            `test it first: \`exists(${text}) and ...\`${q.quantifier === "any" ? `, or count the items that match: \`count(${q.variable.name} in ${list.replaceAll("`", "")} where ...) > 0\`` : ""}`,
+          );
+          return; // one warning a quantifier
+        }
+        case "binary": {
+          if (e.op === "and") {
+            // `exists(p) and ... p ...`: the operands after the test read p safely
+            const operands: A.Expr[] = [];
+            let x: A.Expr = e;
+            while (x.kind === "binary" && x.op === "and") {
+              operands.push(x.right);
+              x = x.left;
+            }
+            operands.push(x);
+            operands.reverse();
+            const seen = new Set(guarded);
+            const pending: { e: A.Expr; guarded: ReadonlySet<string> }[] = [];
+            for (const operand of operands) {
+              pending.push({ e: operand, guarded: new Set(seen) });
+              const tested = existsPath(operand);
+              if (tested !== undefined) seen.add(tested);
+            }
+            for (let i = pending.length - 1; i >= 0; i--) stack.push(pending[i]!);
+          } else {
+            stack.push({ e: e.right, guarded }, { e: e.left, guarded });
+          }
+          break;
+        }
+        case "unary":
+          stack.push({ e: e.operand, guarded });
+          break;
+        case "match":
+          stack.push({ e: e.operand, guarded });
+          break;
+        case "list":
+          for (let i = e.items.length - 1; i >= 0; i--) stack.push({ e: e.items[i]!, guarded });
+          break;
+        case "call":
+          // `exists(p)` is never unknown
+          if (e.callee.name !== "exists")
+            for (let i = e.args.length - 1; i >= 0; i--) stack.push({ e: e.args[i]!, guarded });
+          break;
+        case "quantifier":
+          stack.push({ e: e.body, guarded }, { e: e.collection, guarded });
+          break;
+        case "count":
+          // an unknown item is not counted: the count itself is never unknown because of it
+          stack.push({ e: e.collection, guarded });
+          break;
+        default:
+          break;
+      }
     }
   }
 
@@ -1059,4 +1140,16 @@ function comparisonHelp(lt: Type, rt: Type): string | undefined {
   if (kinds.has("timestamp") && kinds.has("string"))
     return "write dates without quotes: `firstSeen < 2026-01-01`";
   return undefined;
+}
+
+/** The path `p` of `exists(p)`, as text. */
+function existsPath(e: A.Expr): string | undefined {
+  if (e.kind !== "call" || e.callee.name !== "exists") return undefined;
+  const arg = e.args[0];
+  return arg?.kind === "path" ? arg.segments.map((s) => s.name).join(".") : undefined;
+}
+
+/** A short name for a quantifier's list in a message: its path, or "the list". */
+function printable(e: A.Expr): string {
+  return e.kind === "path" ? `\`${e.segments.map((s) => s.name).join(".")}\`` : "the list";
 }

@@ -60,6 +60,7 @@ export const DIAGNOSTIC_CODES = Object.freeze({
   hashlist_misuse: "error",
   exists_needs_path: "error",
   shadowed_variable: "warning",
+  unguarded_element_field: "warning",
   // regular expressions
   invalid_regex: "error",
   unsafe_regex: "error",

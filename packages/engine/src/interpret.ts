@@ -30,8 +30,13 @@ export interface ConditionTrace {
   /** field paths that were absent, making the condition unknown */
   missing?: string[];
   children?: ConditionTrace[];
-  /** for `any` / `all`: the index of the list item that decided */
+  /**
+   * for `any` / `all`: the index of the list item that decided, or, when the result is unknown,
+   * of the first item that left it unknown (its trace, in `children`, names what was missing)
+   */
   item?: number;
+  /** for `any` / `all` whose result is unknown: how many items left it unknown */
+  unknownItems?: number;
 }
 
 interface PathInfo {
@@ -384,6 +389,8 @@ export class Interpreter {
     const outer = compiled !== undefined && depth > 0 ? env.vars.slice(0, depth) : undefined;
     let result: unknown;
     let decidingItem = -1;
+    let unknownItems = 0;
+    let firstUnknown = -1;
     try {
       if (e.kind === "count") {
         let k = 0;
@@ -392,7 +399,6 @@ export class Interpreter {
         result = k;
       } else {
         const stopOn = e.quantifier === "any";
-        let unknown = false;
         result = !stopOn;
         for (let i = 0; i < list.length; i++) {
           const v = this.item(e, env, depth, list[i], compiled, outer);
@@ -401,13 +407,21 @@ export class Interpreter {
             decidingItem = i;
             break;
           }
-          if (v == null) unknown = true;
+          if (v == null) {
+            if (unknownItems === 0) firstUnknown = i;
+            unknownItems++;
+          }
         }
-        if (decidingItem < 0 && unknown) result = undefined;
+        if (decidingItem < 0 && unknownItems > 0) result = undefined;
       }
     } finally {
       env.vars.length = depth;
       env.trace = trace;
+    }
+    // Unknown: the first item that made it so is traced, to name the fields it lacked.
+    if (trace && decidingItem < 0 && unknownItems > 0) {
+      decidingItem = firstUnknown;
+      trace.unknownItems = unknownItems;
     }
     if (trace && decidingItem >= 0) {
       trace.item = decidingItem;

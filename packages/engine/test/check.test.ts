@@ -56,6 +56,38 @@ describe("type errors: code, span and help", () => {
   });
 });
 
+describe("unguarded_element_field: a body of any/all that reads an item's missing field", () => {
+  const code = "unguarded_element_field";
+  it.each([
+    ["any e in engines: e.result matches /x/", "e.result", "`any` is unknown, not false"],
+    ['all e in engines: e.result == "clean"', "e.result", "`all` is unknown, not true"],
+    ["any e in engines: not (e.result matches /x/)", "e.result", "exists(e.result) and ..."],
+    ['any e in engines: e.engine == "Alpha" or e.result matches /x/', "e.result", "count("],
+    // the schema makes `category` optional too
+    ['any e in engines: e.category == "malicious"', "e.category", "exists(e.category)"],
+    [
+      "any e in engines: any t in tags: e.result == t",
+      "e.result",
+      "may be missing from items of `engines`",
+    ],
+  ])("%s warns at %s", (cond, at, help) => {
+    const d = diagnosticsOf(rule(cond)).find((x) => x.code === code);
+    expect(d?.severity).toBe("warning");
+    expect(d?.at).toBe(at);
+    expect(`${d?.message} ${d?.help}`).toContain(help);
+  });
+  it.each([
+    "any e in engines: exists(e.result) and e.result matches /x/",
+    'any e in engines: e.engine == "Alpha" and exists(e.result) and e.result matches /x/',
+    'any e in engines: exists(e.category) and exists(e.result) and e.category == "malicious" and e.result matches /x/',
+    "count(e in engines where e.result matches /x/) > 0",
+    'any e in engines: e.engine == "Alpha"',
+    "any t in tags: t == fileName",
+  ])("%s does not warn", (cond) => {
+    expect(diagnosticsOf(rule(cond)).map((x) => x.code)).not.toContain(code);
+  });
+});
+
 describe("structure", () => {
   it("duplicate rules point at both places", () => {
     const ds = diagnosticsOf(`${rule("true")}${rule("false")}`);

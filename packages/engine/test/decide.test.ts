@@ -207,6 +207,21 @@ rule ransom { when any e in engines: e.result matches /ransom/i deny "ransomware
     });
     expect(d.explain!.decidedBy).toBe("rule");
   });
+  it("an unknown `any` says how many items left it unknown, and traces the first", () => {
+    const d = decide(
+      rs,
+      {
+        engines: [{ engine: "A", result: "clean" }, { engine: "B", result: null }, { engine: "C" }],
+      },
+      { explain: true },
+    );
+    const ransom = d.explain!.rules[1]!;
+    expect(ransom.outcome).toBe("unknown");
+    expect(ransom.when).toMatchObject({ value: null, item: 1, unknownItems: 2 });
+    expect(ransom.when!.children).toEqual([
+      { expr: "e.result matches /ransom/i", value: null, missing: ["e.result"] },
+    ]);
+  });
   it("gives the same decision as the fast path", () => {
     const inputRes = {
       vendor: { name: "Google LLC" },

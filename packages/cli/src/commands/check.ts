@@ -52,7 +52,7 @@ export function checkCommand(output: Output, dir: string, options: CheckOptions)
     ? `, commit ${rs.commit.sha.slice(0, 12)}${rs.commit.dirty ? " (dirty)" : ""}`
     : "";
   output.out(
-    `${paint(output, ["bold", "green"], "✓")} ${dir}: ${rs.rules.length} rules in ${files} file${files === 1 ? "" : "s"}, revision ${rs.revision}${commit}; ${summarizeDiagnostics(result.diagnostics)}`,
+    `${paint(output, ["bold", "green"], "✓")} ${dir}: ${rs.rules.length} rule${rs.rules.length === 1 ? "" : "s"} in ${files} file${files === 1 ? "" : "s"}, revision ${rs.revision}${commit}; ${summarizeDiagnostics(result.diagnostics)}`,
   );
   return 0;
 }

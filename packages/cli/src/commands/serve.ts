@@ -204,7 +204,7 @@ export async function serveCommand(
       ? relative(process.cwd(), config.audit.sqlite.path) || config.audit.sqlite.path
       : `PostgreSQL (chain ${config.audit.chain})`;
   output.err(
-    `${paint(output, "bold", "Clearance")} serving ${relative(process.cwd(), config.rules.dir) || "."} (${rs.rules.length} rules, revision ${rs.revision}) on ${url}`,
+    `${paint(output, "bold", "Clearance")} serving ${relative(process.cwd(), config.rules.dir) || "."} (${rs.rules.length} rule${rs.rules.length === 1 ? "" : "s"}, revision ${rs.revision}) on ${url}`,
   );
   output.err(`  audit log: ${where}${config.audit.hmacSecret ? " (HMAC chain)" : ""}`);
   if (services.shadow)
