@@ -65,6 +65,20 @@ function openBackend(spec: string): AuditBackend {
   return new PostgresBackend({ url: url.toString(), poolSize: 2, schema });
 }
 
+/** PostgreSQL's "relation does not exist", said as what it means here: no log in that schema. */
+function noLogHere(spec: string, error: unknown): Error | undefined {
+  if (!POSTGRES.test(spec)) return undefined;
+  const codes = [error, (error as { cause?: unknown }).cause].map(
+    (e) => (e as { code?: string } | undefined)?.code,
+  );
+  if (!codes.includes("42P01") && !/relation "[^"]*entries" does not exist/.test(String(error)))
+    return undefined;
+  const schema = new URL(spec).searchParams.get("schema") ?? "public";
+  return new Error(
+    `there is no audit log in PostgreSQL schema \`${schema}\`: a server writes the schema of its \`audit.postgres.schema\` (\`public\` unless set); name it with \`?schema=<name>\` in the URL`,
+  );
+}
+
 /**
  * The inputs recorded in an audit log as an NDJSON stream of exported entries (oldest first), for
  * `clearance dry-run --from audit:data/audit.db`. Each line carries the recorded result and context.
@@ -76,6 +90,8 @@ export function auditSource(spec: string, filter: AuditFilter): Readable | undef
     try {
       for await (const entry of log.export(filter, { inputs: true }))
         yield `${JSON.stringify(entry)}\n`;
+    } catch (error) {
+      throw noLogHere(spec, error) ?? error;
     } finally {
       await log.close();
     }

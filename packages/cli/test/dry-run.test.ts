@@ -95,3 +95,20 @@ describe("clearance dry-run", () => {
     expect(missing.err).toContain("nope.ndjson");
   });
 });
+
+const PG_URL = process.env.CLEARANCE_TEST_PG;
+describe.skipIf(!PG_URL)(
+  `clearance dry-run --from postgres://...${PG_URL ? "" : " (skipped: set CLEARANCE_TEST_PG to a PostgreSQL URL)"}`,
+  () => {
+    it("a schema with no audit log is named, with the ?schema= hint", async () => {
+      const url = new URL(PG_URL!);
+      url.searchParams.set("schema", "no_audit_log_here");
+      const r = await run(...args(), "--from", url.toString());
+      expect(r.code).toBe(1);
+      expect(r.err).toContain(
+        "there is no audit log in PostgreSQL schema `no_audit_log_here`: a server writes the schema of its `audit.postgres.schema` (`public` unless set); name it with `?schema=<name>` in the URL",
+      );
+      expect(r.err).not.toContain('relation "entries"');
+    });
+  },
+);
