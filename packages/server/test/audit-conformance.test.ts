@@ -8,6 +8,7 @@ import {
 import { type AuditEntry, chainHash, checkpointMac, GENESIS_HASH } from "../src/audit/entry.js";
 import { AuditLog, type AuditLogOptions } from "../src/audit/log.js";
 import { MIGRATIONS, SCHEMA_VERSION } from "../src/audit/migrations.js";
+import { AuditInUseError } from "../src/audit/sqlite-lock.js";
 import {
   count,
   inputFor,
@@ -22,28 +23,37 @@ import {
 
 // The same behaviour is required of every backend: the log above them must not be able to tell.
 const backends = [
-  { title: "SQLite, written inline", make: async () => sqliteStore(), skip: false },
+  {
+    title: "SQLite, written inline",
+    make: async () => sqliteStore(),
+    skip: false,
+    oneWriter: true,
+  },
   {
     title: "SQLite, sealed and written on the writer thread",
     make: async () => sqliteStore({ writerThread: true, maxBatch: 100 }),
     skip: false,
+    oneWriter: true,
   },
   {
     title: "SQLite as the server runs it: a writer thread and reader threads",
     make: async () => sqliteStore({ writerThread: true, maxBatch: 100, readers: 2 }),
     skip: false,
+    oneWriter: true,
   },
   {
     title: PG_URL ? "PostgreSQL" : `PostgreSQL (${PG_SKIP_REASON})`,
     make: () => postgresStore(),
     skip: PG_URL === undefined,
+    // replicas: one writer per chain, several per database
+    oneWriter: false,
   },
 ];
 if (!PG_URL) console.warn(`audit conformance suite on PostgreSQL ${PG_SKIP_REASON}`);
 
 const KEY = "test-hmac-key";
 
-for (const { title, make, skip } of backends) {
+for (const { title, make, skip, oneWriter } of backends) {
   describe.skipIf(skip)(`audit log conformance: ${title}`, () => {
     let store: Store;
     const logs: AuditLog[] = [];
@@ -187,7 +197,8 @@ for (const { title, make, skip } of backends) {
     });
 
     it("refuses a database with a newer schema version", async () => {
-      await openLog();
+      // an SQLite log has one writer (`<log>.lock`): the first is gone before the next opens
+      await (await openLog()).close();
       await store.sql(
         "INSERT INTO schema_migrations (version, description, applied_at) VALUES (?, ?, ?)",
         SCHEMA_VERSION + 1,
@@ -511,7 +522,9 @@ for (const { title, make, skip } of backends) {
       );
       await first;
       expect(await log.hasDelivery("delivery-1")).toBe(true);
-      // another process (a restarted server) finds it in the database
+      // another process (a restarted server) finds it in the database; on SQLite, one writer
+      // at a time (`<log>.lock`), so this one has stopped first
+      if (oneWriter) await log.close();
       const other = await openLog({ chain: "other" });
       expect(await other.hasDelivery("delivery-1")).toBe(true);
       expect(await other.hasDelivery("delivery-2")).toBe(false);
@@ -530,9 +543,19 @@ for (const { title, make, skip } of backends) {
       expect(await log.hasDelivery("d-9")).toBe(true);
     });
 
+    it.runIf(oneWriter)("one writer per log: a second backend is refused", async () => {
+      const first = store.open();
+      try {
+        expect(() => store.open()).toThrow(AuditInUseError);
+      } finally {
+        await first.close();
+      }
+    });
+
     it.each([
       { layout: "one shared backend", shared: true },
-      { layout: "a backend each", shared: false },
+      // two writers on one log: where the backend has several (an SQLite log refuses a second)
+      ...(oneWriter ? [] : [{ layout: "a backend each", shared: false }]),
     ])(
       "keeps two chains apart under interleaved concurrent appends ($layout)",
       async ({ shared }) => {
