@@ -1,12 +1,12 @@
 /**
  * Deterministic analyses: a file's result is a function of its SHA-256 and the simulator's seed
- * (the dry-run generator, seeded from both), plus the facts the simulator knows (name, size,
+ * (the test-data generator, seeded from both), plus the facts the simulator knows (name, size,
  * times, version). Same inputs -> the same object, byte for byte.
  */
 import { createHash } from "node:crypto";
-import { generateRecords, mulberry32, NOW } from "@clearance/dryrun";
-import type { AnalysisResult } from "@clearance/engine";
-import { type PlatformFile, toPlatformFile } from "./convert.js";
+import { type PlatformFile, toPlatformFile } from "@clearance/platform";
+import type { AnalysisResult } from "@clearance/result";
+import { generateRecords, mulberry32, NOW } from "@clearance/testdata";
 
 /** A 32-bit seed from a label and values: independent streams for independent purposes. */
 export function mixSeed(label: string, ...values: readonly (string | number)[]): number {
