@@ -74,8 +74,9 @@ export function firstSeenAgeMs(sha256: string, seed: number): number {
 const iso = (ms: number) => new Date(ms).toISOString();
 
 /**
- * The canonical result the simulator reports for a file (what the engine's platform adapter
- * should read back from the file object), with `platformVersion` and `uploadedAt` as extra fields.
+ * The canonical result the simulator reports for a file (what `fromPlatform` of
+ * @clearance/platform reads back from the file object), with `platformVersion` and `uploadedAt` as
+ * extra fields.
  */
 export function simulatedResult(sha256: string, seed = 42, facts: FileFacts = {}): AnalysisResult {
   const { result } = draft(sha256.toLowerCase(), seed);
