@@ -14,6 +14,7 @@ import {
   existsSync,
   mkdirSync,
   mkdtempSync,
+  readdirSync,
   readFileSync,
   rmSync,
   writeFileSync,
@@ -33,11 +34,13 @@ const outDir = resolve(values.out);
 
 const readJson = (path) => JSON.parse(readFileSync(path, "utf8"));
 
-/** Workspace package directories by name. */
+/** Workspace package directories by name: every packages/* with a manifest. */
 const workspace = new Map();
-for (const dir of ["cli", "client", "dryrun", "dsl", "engine", "platform-sim", "server"]) {
-  const manifest = readJson(join(PACKAGES, dir, "package.json"));
-  workspace.set(manifest.name, { dir: join(PACKAGES, dir), manifest });
+for (const entry of readdirSync(PACKAGES, { withFileTypes: true })) {
+  const manifestPath = join(PACKAGES, entry.name, "package.json");
+  if (!entry.isDirectory() || !existsSync(manifestPath)) continue;
+  const manifest = readJson(manifestPath);
+  workspace.set(manifest.name, { dir: join(PACKAGES, entry.name), manifest });
 }
 
 /** The workspace packages the CLI needs at run time, the CLI first. */

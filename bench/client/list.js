@@ -5,16 +5,17 @@
 //
 // Iterates `for await (const f of client.listFiles({limit}))` and times each step of the iteration:
 // the step that starts a page waits for the request, the simulator building the page, the
-// transfer, JSON.parse and the client's checks of every file on it (`toCanonical`, the cache); the
-// other steps hand out files already converted. Counts the files and their distinct SHA-256s.
+// transfer, JSON.parse and the client's checks of every file on it (`platformToCanonical`, the
+// cache); the other steps hand out files already converted. Counts the files and their distinct
+// SHA-256s.
 // Then, to split the client's own share, re-reads `--sample-pages` pages with a bare undici GET and
-// times JSON.parse and `toCanonical` (what the client runs on each file) on them.
+// times JSON.parse and `platformToCanonical` (what the client runs on each file) on them.
 //
 // Prints one JSON line.
 
 import { parseArgs } from "node:util";
 import { PlatformClient } from "@clearance/client";
-import { toCanonical } from "@clearance/engine";
+import { platformToCanonical } from "@clearance/platform";
 import { request } from "undici";
 
 const { values: args } = parseArgs({
@@ -81,7 +82,7 @@ for (let p = 0; p < Number(args["sample-pages"]); p++) {
   const page = JSON.parse(text);
   const parseMs = performance.now() - p0;
   const c0 = performance.now();
-  for (const f of page.data) toCanonical(f, { format: "platform" });
+  for (const f of page.data) platformToCanonical(f);
   const canonicalMs = performance.now() - c0;
   samples.push({ headersMs, bodyMs, bytes: Buffer.byteLength(text), parseMs, canonicalMs });
   cursor = page.nextCursor;

@@ -98,7 +98,8 @@ const run = {
   progress: () => client(true),
 }[mode];
 if (run === undefined) throw new Error(`unknown --mode ${mode}`);
-// The raw modes load undici alone; the others @clearance/client (which loads @clearance/engine).
+// The raw modes load undici alone; the others @clearance/client (which loads the conversion of
+// results, @clearance/platform with the result schema, only once it maps a first result).
 const loaded =
   mode === "raw" || mode === "hashraw" ? await import("undici") : await import("@clearance/client");
 const u0 = process.resourceUsage();

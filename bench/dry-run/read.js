@@ -17,7 +17,8 @@ import { createInterface } from "node:readline";
 import { pipeline } from "node:stream/promises";
 import { parseArgs } from "node:util";
 import { createGzip } from "node:zlib";
-import { historyLines, openSource, parseRecord } from "@clearance/dryrun";
+import { openSource, parseRecord } from "@clearance/dryrun";
+import { historyLines } from "@clearance/testdata";
 import {
   environment,
   fmtRate,

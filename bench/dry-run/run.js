@@ -30,8 +30,9 @@ import { cpus } from "node:os";
 import { resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
-import { dryRun, HISTORY_NOW, NOW } from "@clearance/dryrun";
+import { dryRun } from "@clearance/dryrun";
 import { loadRuleset } from "@clearance/engine";
+import { HISTORY_NOW, NOW } from "@clearance/testdata";
 import {
   BENCH_DIR,
   environment,

@@ -6,7 +6,8 @@
 //   node bench/dry-run/solo.js <file.ndjson>
 
 import { resolve } from "node:path";
-import { dryRun, NOW } from "@clearance/dryrun";
+import { dryRun } from "@clearance/dryrun";
+import { NOW } from "@clearance/testdata";
 import { BENCH_DIR } from "../lib/harness.js";
 
 const REPO = resolve(BENCH_DIR, "..");

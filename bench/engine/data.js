@@ -1,15 +1,15 @@
 // The engine benchmark's data: the results come from the shared deterministic generator in
-// @clearance/dryrun (also behind `pnpm gen:history`); same (count, seed) -> same results, byte for
+// @clearance/testdata (also behind `pnpm gen:history`); same (count, seed) -> same results, byte for
 // byte. The known-bad hash list is the benchmark's own.
 
-import { mulberry32, SANCTIONED_SHA256 } from "@clearance/dryrun/generate";
+import { mulberry32, SANCTIONED_SHA256 } from "@clearance/testdata";
 
 export {
   generateResults,
   mulberry32,
   NOW,
   SANCTIONED_SHA256,
-} from "@clearance/dryrun/generate";
+} from "@clearance/testdata";
 
 /**
  * The known-bad hash list: `size` hashes, including the hashes of about 4% of `results`

@@ -12,7 +12,7 @@ export const BENCH_DIR = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 /** bench/out/ (git-ignored): every generated file goes there */
 export const OUT_DIR = resolve(BENCH_DIR, "out");
 /** The history generator (built by `pnpm build`) */
-export const GEN_HISTORY = resolve(BENCH_DIR, "../packages/dryrun/dist/gen-history.js");
+export const GEN_HISTORY = resolve(BENCH_DIR, "../packages/testdata/dist/gen-history.js");
 
 export function outDir(...parts) {
   const dir = resolve(OUT_DIR, ...parts);

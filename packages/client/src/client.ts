@@ -24,19 +24,16 @@ import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
 import { basename } from "node:path";
 import { pipeline, type Readable, Transform } from "node:stream";
-import type { CanonicalOutcome, toCanonical } from "@clearance/engine";
-
-type ToCanonical = typeof toCanonical;
-let engine: Promise<ToCanonical> | undefined;
-/**
- * The engine (its result schema, compiled at import) is loaded when a result is first mapped: an
- * upload of a file the platform does not know never needs it, and it is most of the client's memory.
- */
-function loadToCanonical(): Promise<ToCanonical> {
-  engine ??= import("@clearance/engine").then((m) => m.toCanonical);
-  return engine;
-}
-
+import type {
+  CompleteRequest,
+  PlatformErrorBody,
+  PlatformErrorCode,
+  PlatformOutcome,
+  platformToCanonical,
+  ReceivedPlatformFile,
+  UploadAnswer,
+  UploadRequest,
+} from "@clearance/platform";
 import { LRUCache } from "lru-cache";
 import { Agent, type Dispatcher, request } from "undici";
 import { backoffDelay } from "./backoff.js";
@@ -48,7 +45,6 @@ import {
   MissingScopeError,
   NotFoundError,
   PlatformError,
-  type PlatformErrorBody,
   PlatformUnavailableError,
   QuotaExhaustedError,
   RateLimitedError,
@@ -65,40 +61,34 @@ import {
   type RateLimitState,
 } from "./ratelimit.js";
 
+type ToCanonical = typeof platformToCanonical;
+let conversion: Promise<ToCanonical> | undefined;
+/**
+ * The conversion to a canonical result (with the result schema's validator) is loaded when a result
+ * is first mapped: an upload of a file the platform does not know never needs it.
+ */
+function loadToCanonical(): Promise<ToCanonical> {
+  conversion ??= import("@clearance/platform").then((m) => m.platformToCanonical);
+  return conversion;
+}
+
+/** The platform's error codes the client tells apart (checked against the platform's list). */
+const NOT_FOUND: PlatformErrorCode = "not_found";
+const SHA256_MISMATCH: PlatformErrorCode = "sha256_mismatch";
+const UPLOAD_MISSING: PlatformErrorCode = "upload_missing";
+
 // ---------------------------------------------------------------------------------------------
 // Types
 
-/** The platform's file object (docs/platform-api.md, "The file object"), as the platform sent it. */
-export interface PlatformFile {
-  sha256: string;
-  status: "pending" | "completed" | "failed" | (string & {});
-  version?: number;
-  file_name?: string;
-  file_size?: number;
-  content_type?: string;
-  category?: string;
-  trust_score?: number;
-  verdict?: string;
-  score_breakdown?: unknown[];
-  signing?: Record<string, unknown>;
-  vendor?: Record<string, unknown>;
-  detection_results?: Record<string, unknown>;
-  approval?: Record<string, unknown>;
-  tags?: unknown[];
-  first_seen?: string;
-  uploaded_at?: string;
-  analyzed_at?: string;
-  [field: string]: unknown;
-}
-
 /**
- * A file as the platform sent it, and its canonical result (`toCanonical(file, {format:
- * "platform"})`): `result.ok` is false, with a JSON Pointer into `file` for each problem, when the
- * analysis is not completed or a value is not the documented type.
+ * A file as the platform sent it, and its canonical result (`platformToCanonical(file)` of
+ * @clearance/platform, which is `toCanonical(file, {format: "platform"})`): `result.ok` is false,
+ * with a JSON Pointer into `file` for each problem, when the analysis is not completed or a value
+ * is not the documented type.
  */
 export interface FileResult {
-  file: PlatformFile;
-  result: CanonicalOutcome;
+  file: ReceivedPlatformFile;
+  result: PlatformOutcome;
 }
 
 /** The monthly analysis quota, as far as the platform told (from a 402 answer). */
@@ -128,8 +118,8 @@ export type UploadResult =
       sha256: string;
       /** The platform already had a completed analysis: nothing was sent. */
       skipped: true;
-      file: PlatformFile;
-      result: CanonicalOutcome;
+      file: ReceivedPlatformFile;
+      result: PlatformOutcome;
     }
   | {
       sha256: string;
@@ -519,7 +509,7 @@ export class PlatformClient {
       if (found === undefined) {
         throw new NotFoundError(
           `the platform has no file ${sha}: upload it first (\`upload\`), then wait for its result`,
-          { status: 404, platformCode: "not_found" },
+          { status: 404, platformCode: NOT_FOUND },
         );
       }
       const status = found.file.status;
@@ -652,13 +642,13 @@ export class PlatformClient {
     fileName: string,
     contentType: string,
     sha256: string,
-  ): Promise<{ uploadId: string; uploadUrl: string }> {
+  ): Promise<Pick<UploadAnswer, "uploadId" | "uploadUrl">> {
     const answer = await this.#send({
       what: "POST /v1/upload",
       method: "POST",
       url: this.#url("/v1/upload"),
       auth: true,
-      json: { fileName, contentType, sha256 },
+      json: { fileName, contentType, sha256 } satisfies UploadRequest,
       idempotent: true,
       scope: "upload",
     });
@@ -702,7 +692,7 @@ export class PlatformClient {
         method: "POST",
         url: this.#url("/v1/upload/complete"),
         auth: true,
-        json: { sha256 },
+        json: { sha256 } satisfies CompleteRequest,
         idempotent: false,
         scope: "upload",
       });
@@ -776,8 +766,8 @@ export class PlatformClient {
     if (typeof value.status !== "string") {
       throw new InvalidResponseError(`${pointer}/status`, "expected a string");
     }
-    const file = value as PlatformFile;
-    const result = toCanonical(file, { format: "platform" });
+    const file = value as ReceivedPlatformFile;
+    const result = toCanonical(file);
     const found: FileResult = { file, result };
     if (file.status === "completed" && result.ok) this.cache?.set(file.sha256.toLowerCase(), found);
     return found;
@@ -1003,13 +993,13 @@ export class PlatformClient {
       case 410:
         return new UploadUrlExpiredError(`${step.what}: the upload URL has expired${said}`, init);
     }
-    if (fields.platformCode === "sha256_mismatch") {
+    if (fields.platformCode === SHA256_MISMATCH) {
       return new RequestRejectedError(
         `the uploaded bytes do not hash to the declared SHA-256${said}: the file changed during the upload; upload it again once it no longer changes`,
         init,
       );
     }
-    if (fields.platformCode === "upload_missing") {
+    if (fields.platformCode === UPLOAD_MISSING) {
       return new RequestRejectedError(
         `the platform did not receive the bytes before the upload was completed${said}: upload the file again`,
         init,
@@ -1021,7 +1011,7 @@ export class PlatformClient {
 }
 
 /** Whether `after` shows an analysis that started after `before` (undefined: file unknown then). */
-function startedSince(before: FileResult | undefined, after: PlatformFile): boolean {
+function startedSince(before: FileResult | undefined, after: ReceivedPlatformFile): boolean {
   if (after.status !== "pending" && after.status !== "completed") return false;
   if (before === undefined) return true;
   const v0 = before.file.version;

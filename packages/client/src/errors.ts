@@ -5,12 +5,7 @@
  * are plain TypeErrors; nothing else is thrown on purpose.
  */
 
-/** The `{"error": {...}}` body of a non-2xx platform answer, when it had one. */
-export interface PlatformErrorBody {
-  code?: string;
-  message?: string;
-  [extra: string]: unknown;
-}
+import type { PlatformErrorBody } from "@clearance/platform";
 
 export interface PlatformErrorInit {
   status?: number | undefined;
@@ -27,7 +22,7 @@ export class PlatformError extends Error {
   readonly status: number | undefined;
   /** The platform's `error.code`, when its answer had one. */
   readonly platformCode: string | undefined;
-  /** The platform's `error` object, when its answer had one. */
+  /** The platform's `error` object (`{"error": {...}}` of a non-2xx answer), when it had one. */
   readonly body: PlatformErrorBody | undefined;
 
   constructor(message: string, init: PlatformErrorInit = {}) {

@@ -1,4 +1,5 @@
-// The public surface of @clearance/client, listed by name.
+// The public surface of @clearance/client, listed by name. The platform's wire types (the file
+// object, error bodies) are @clearance/platform's.
 
 export { type BackoffOptions, backoffCeiling, backoffDelay } from "./backoff.js";
 export {
@@ -6,7 +7,6 @@ export {
   hashFile,
   type ListFilesQuery,
   PlatformClient,
-  type PlatformFile,
   type QuotaState,
   type UploadOptions,
   type UploadResult,
@@ -22,7 +22,6 @@ export {
   MissingScopeError,
   NotFoundError,
   PlatformError,
-  type PlatformErrorBody,
   type PlatformErrorInit,
   PlatformUnavailableError,
   QuotaExhaustedError,

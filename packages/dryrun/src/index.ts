@@ -1,22 +1,8 @@
-// The public surface of @clearance/dryrun, listed by name: record sources and parsing, the
-// history generator, and the dry-run itself (runner, report model and renderers).
+// The public surface of @clearance/dryrun, listed by name: record sources and parsing, and the
+// dry-run itself (runner, report model and renderers). The history generator is @clearance/testdata.
 export { ACTIONS } from "./aggregate.js";
 export { loadBaseline, RulesError } from "./baseline.js";
 export { SOURCE_ERROR_CODES, SourceError, type SourceErrorCode } from "./errors.js";
-export {
-  generateRecords,
-  generateResults,
-  HISTORY_NOW,
-  type HistoryFormat,
-  historyLines,
-  mulberry32,
-  NOW,
-  SANCTIONED_SHA256,
-  toVirusTotal,
-  VIRUSTOTAL_MESS,
-  type VirusTotalMess,
-  virusTotalHistory,
-} from "./generate.js";
 export { findJsonSyntaxError, type JsonSyntaxError } from "./json-error.js";
 export { CSV_HEADER, csvField, type DecisionsFormat, StrictError } from "./process.js";
 export {

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { historyLines } from "@clearance/testdata";
 import { describe, expect, it } from "vitest";
-import { historyLines } from "../src/generate.js";
 import { parseRecord, recordLocation, Tally } from "../src/records.js";
 import { listDirectory, openSource } from "../src/sources.js";
 

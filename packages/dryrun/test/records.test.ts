@@ -1,7 +1,7 @@
 import { join } from "node:path";
+import { generateRecords, historyLines } from "@clearance/testdata";
 import { describe, expect, it } from "vitest";
 import { SourceError } from "../src/errors.js";
-import { generateRecords, historyLines } from "../src/generate.js";
 import {
   type ParsedRecord,
   parseRecord,

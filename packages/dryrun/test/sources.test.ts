@@ -2,9 +2,9 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { gzipSync } from "node:zlib";
+import { historyLines } from "@clearance/testdata";
 import { describe, expect, it } from "vitest";
 import { SOURCE_ERROR_CODES, SourceError } from "../src/errors.js";
-import { historyLines } from "../src/generate.js";
 import {
   DEFAULT_SOURCE_OPTIONS,
   listDirectory,

@@ -1,5 +1,27 @@
 // The public surface of @clearance/engine, listed by name.
 
+// The canonical result and its validation are @clearance/result's; the engine passes them on, so
+// that one import serves a caller that loads rules, reads results and decides.
+export {
+  type AdapterOutcome,
+  type AnalysisResult,
+  DEFAULT_INPUT_LIMITS,
+  type Detections,
+  type EngineResult,
+  type InputLimits,
+  isValidated,
+  type Problem,
+  parseJsonText,
+  parseResultJson,
+  RESULT_SCHEMA,
+  type ScoreComponent,
+  type Signature,
+  type SignatureStatus,
+  type ValidationOutcome,
+  type Vendor,
+  type Verdict,
+  validateResult,
+} from "@clearance/result";
 export {
   type CanonicalOutcome,
   detectFormat,
@@ -8,8 +30,7 @@ export {
   type ToCanonicalOptions,
   toCanonical,
 } from "./adapters/detect.js";
-export { fromPlatform } from "./adapters/platform.js";
-export { type AdapterOutcome, fromVirusTotal } from "./adapters/virustotal.js";
+export { fromVirusTotal } from "./adapters/virustotal.js";
 export { type RuleError, SEVERITY } from "./combine.js";
 export {
   type CompileOptions,
@@ -30,16 +51,6 @@ export {
   loadRuleset,
   RulesetLoader,
 } from "./load.js";
-export type {
-  AnalysisResult,
-  Detections,
-  EngineResult,
-  ScoreComponent,
-  Signature,
-  SignatureStatus,
-  Vendor,
-  Verdict,
-} from "./result.js";
 export type { ListFileCache } from "./rule-files.js";
 export {
   type DecideOptions,
@@ -52,14 +63,3 @@ export {
   type RuleOutcome,
   Ruleset,
 } from "./ruleset.js";
-export {
-  DEFAULT_INPUT_LIMITS,
-  type InputLimits,
-  isValidated,
-  type Problem,
-  parseJsonText,
-  parseResultJson,
-  RESULT_SCHEMA,
-  type ValidationOutcome,
-  validateResult,
-} from "./validate.js";

@@ -1,9 +1,9 @@
 import type { Action, Ast, OnError, Program, SourceFile, Strategy } from "@clearance/dsl";
 import { positionAt } from "@clearance/dsl";
+import { type AnalysisResult, isValidated, type Problem, validateResult } from "@clearance/result";
 import type { CompiledProgram, CompiledRule, ListValues } from "./codegen.js";
 import { applyErrors, type Combined, outranks, type RuleError } from "./combine.js";
 import { type ConditionTrace, Interpreter } from "./interpret.js";
-import type { AnalysisResult } from "./result.js";
 import {
   contextProblems,
   EMPTY_CONTEXT,
@@ -11,7 +11,6 @@ import {
   RuleRuntimeError,
   type RuntimeErrorCode,
 } from "./runtime.js";
-import { isValidated, type Problem, validateResult } from "./validate.js";
 
 export interface DecideOptions {
   /** request context: the fields declared with `context { ... }` */

@@ -1,8 +1,8 @@
 import { readdirSync, readFileSync } from "node:fs";
+import type { AnalysisResult } from "@clearance/result";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { detectFormat, type InputFormat, toCanonical } from "../src/adapters/detect.js";
-import type { AnalysisResult } from "../src/result.js";
 
 const SHA = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 const EXAMPLES = new URL("../../../examples/", import.meta.url);

@@ -1,14 +1,9 @@
 import { readFileSync } from "node:fs";
+import { type AdapterOutcome, type AnalysisResult, validateResult } from "@clearance/result";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { toCanonical } from "../src/adapters/detect.js";
-import {
-  type AdapterOutcome,
-  fromVirusTotal,
-  parseVirusTotalDate,
-} from "../src/adapters/virustotal.js";
-import type { AnalysisResult } from "../src/result.js";
-import { validateResult } from "../src/validate.js";
+import { fromVirusTotal, parseVirusTotalDate } from "../src/adapters/virustotal.js";
 
 const SHA = "669fcc39fc51b6f09a953a39a8ac9a3cf944083ef2ce9563b483c6297ff52601";
 const OTHER = "b".repeat(64);

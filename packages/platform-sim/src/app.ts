@@ -6,6 +6,13 @@
 import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
 import type {
+  CompleteRequest,
+  FieldProblem,
+  FilesQuery,
+  UploadAnswer,
+  UploadRequest,
+} from "@clearance/platform";
+import type {
   FastifyError,
   FastifyInstance,
   FastifyReply,
@@ -13,10 +20,10 @@ import type {
   onRequestHookHandler,
 } from "fastify";
 import fp from "fastify-plugin";
-import { type FieldProblem, invalidRequest, PlatformError } from "./errors.js";
+import { invalidRequest, PlatformError } from "./errors.js";
 import { type Faults, parseFaults, type Scope } from "./options.js";
 import { rateLimitHeaders } from "./rate-limit.js";
-import { ANONYMOUS, type ListQuery, type SeedFile, type SimulatorState } from "./state.js";
+import { ANONYMOUS, type SeedFile, type SimulatorState } from "./state.js";
 import type { Delivery } from "./webhooks.js";
 
 export interface SimulatorAppOptions {
@@ -203,7 +210,7 @@ async function simulator(app: FastifyInstance, { state }: SimulatorAppOptions): 
   // -------------------------------------------------------------------------------------------
   // The platform
 
-  app.post<{ Body: { fileName: string; contentType: string; sha256: string } }>(
+  app.post<{ Body: UploadRequest }>(
     "/v1/upload",
     {
       onRequest: requireScope("upload"),
@@ -219,7 +226,7 @@ async function simulator(app: FastifyInstance, { state }: SimulatorAppOptions): 
         },
       },
     },
-    async (request) => {
+    async (request): Promise<UploadAnswer> => {
       const key = state.authorize(state.keyFor(request.headers.authorization), "upload");
       const ticket = state.createUpload(key, request.body);
       const base = options.baseUrl ?? `${request.protocol}://${request.host}`;
@@ -251,7 +258,7 @@ async function simulator(app: FastifyInstance, { state }: SimulatorAppOptions): 
     );
   });
 
-  app.post<{ Body: { sha256: string } }>(
+  app.post<{ Body: CompleteRequest }>(
     "/v1/upload/complete",
     {
       onRequest: requireScope("upload"),
@@ -276,7 +283,7 @@ async function simulator(app: FastifyInstance, { state }: SimulatorAppOptions): 
     async (request) => state.file(request.params.sha256.toLowerCase()),
   );
 
-  app.get<{ Querystring: ListQuery }>(
+  app.get<{ Querystring: FilesQuery }>(
     "/v1/files",
     {
       onRequest: requireScope("files.read"),

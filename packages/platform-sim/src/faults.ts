@@ -3,7 +3,7 @@
  * from one seeded stream, restarted whenever the settings change, so a given seed and request
  * sequence fail the same way.
  */
-import { mulberry32 } from "@clearance/dryrun";
+import { mulberry32 } from "@clearance/testdata";
 import type { Faults } from "./options.js";
 import { mixSeed } from "./results.js";
 

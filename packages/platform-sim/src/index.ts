@@ -1,5 +1,6 @@
-// The public surface of @clearance/platform-sim, listed by name: the simulator, its options, the
-// canonical -> platform mapping, and the admin API's types.
+// The public surface of @clearance/platform-sim, listed by name: the simulator, its options, its
+// deterministic results and the admin API's types. The platform's wire format, error codes and
+// conversions are @clearance/platform's.
 export {
   type AdvanceAnswer,
   type DeliveriesAnswer,
@@ -7,21 +8,6 @@ export {
   SEED_LIMIT,
   type SeedFilesRequest,
 } from "./app.js";
-export {
-  displayCategory,
-  type PlatformApproval,
-  type PlatformApprovalStatus,
-  type PlatformEngineCategory,
-  type PlatformEngineResult,
-  type PlatformFile,
-  type PlatformSigningStatus,
-  type PlatformStatus,
-  type PlatformVerdict,
-  platformApproval,
-  type ToPlatformOptions,
-  toPlatformFile,
-} from "./convert.js";
-export { ERROR_CODES, type ErrorCode, type FieldProblem } from "./errors.js";
 export {
   DEFAULT_KEY,
   type FaultSettings,

@@ -2,8 +2,9 @@
  * Simulator options: frozen defaults, explicit limits, and unknown keys rejected by name. The same
  * checks serve the options object (a TypeError) and the admin API's fault settings (a 400).
  */
+
+import type { FieldProblem } from "@clearance/platform";
 import type { FastifyServerOptions } from "fastify";
-import type { FieldProblem } from "./errors.js";
 
 export const SCOPES = ["upload", "files.read"] as const;
 export type Scope = (typeof SCOPES)[number];

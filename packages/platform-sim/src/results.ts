@@ -1,12 +1,12 @@
 /**
  * Deterministic analyses: a file's result is a function of its SHA-256 and the simulator's seed
- * (the dry-run generator, seeded from both), plus the facts the simulator knows (name, size,
+ * (the test-data generator, seeded from both), plus the facts the simulator knows (name, size,
  * times, version). Same inputs -> the same object, byte for byte.
  */
 import { createHash } from "node:crypto";
-import { generateRecords, mulberry32, NOW } from "@clearance/dryrun";
-import type { AnalysisResult } from "@clearance/engine";
-import { type PlatformFile, toPlatformFile } from "./convert.js";
+import { type PlatformFile, toPlatformFile } from "@clearance/platform";
+import type { AnalysisResult } from "@clearance/result";
+import { generateRecords, mulberry32, NOW } from "@clearance/testdata";
 
 /** A 32-bit seed from a label and values: independent streams for independent purposes. */
 export function mixSeed(label: string, ...values: readonly (string | number)[]): number {
@@ -74,8 +74,9 @@ export function firstSeenAgeMs(sha256: string, seed: number): number {
 const iso = (ms: number) => new Date(ms).toISOString();
 
 /**
- * The canonical result the simulator reports for a file (what the engine's platform adapter
- * should read back from the file object), with `platformVersion` and `uploadedAt` as extra fields.
+ * The canonical result the simulator reports for a file (what `fromPlatform` of
+ * @clearance/platform reads back from the file object), with `platformVersion` and `uploadedAt` as
+ * extra fields.
  */
 export function simulatedResult(sha256: string, seed = 42, facts: FileFacts = {}): AnalysisResult {
   const { result } = draft(sha256.toLowerCase(), seed);

@@ -2,8 +2,15 @@
  * The simulated platform's state and rules, without HTTP: keys and quotas, uploads, analyses and
  * their ordering, and the clock. The routes in app.ts only translate requests to these calls.
  */
-import { mulberry32 } from "@clearance/dryrun";
-import type { PlatformFile } from "./convert.js";
+import type {
+  CompleteAnswer,
+  FilesPage,
+  FilesQuery,
+  PlatformFile,
+  PutAnswer,
+  UploadRequest,
+} from "@clearance/platform";
+import { mulberry32 } from "@clearance/testdata";
 import { invalidRequest, PlatformError } from "./errors.js";
 import { FaultInjector } from "./faults.js";
 import type { ResolvedKey, ResolvedOptions, Scope } from "./options.js";
@@ -41,31 +48,12 @@ export interface UploadTicket {
   expiresAt: string;
 }
 
-export interface CompleteAnswer {
-  sha256: string;
-  status: "pending";
-  estimatedSeconds: number;
-}
-
 /** A seeded file for `seed` and `POST /_sim/files`. */
 export interface SeedFile {
   sha256: string;
   fileName?: string;
   contentType?: string;
   size?: number;
-}
-
-export interface ListQuery {
-  since?: string;
-  until?: string;
-  sha256?: string;
-  limit?: number;
-  cursor?: string;
-}
-
-export interface ListPage {
-  data: PlatformFile[];
-  nextCursor: string | null;
 }
 
 /** Where a page ends, and the filters it was asked with (a cursor carries them). */
@@ -198,10 +186,7 @@ export class SimulatorState {
   // -------------------------------------------------------------------------------------------
   // Uploads
 
-  createUpload(
-    key: ResolvedKey,
-    body: { fileName: string; contentType: string; sha256: string },
-  ): UploadTicket {
+  createUpload(key: ResolvedKey, body: UploadRequest): UploadTicket {
     const nowMs = this.now();
     if (this.#uploads.size >= UPLOADS_SWEEP_AT)
       for (const [id, u] of this.#uploads)
@@ -242,7 +227,7 @@ export class SimulatorState {
   }
 
   /** Records the bytes of an upload once they hashed to the declared SHA-256. */
-  finishUpload(upload: Upload, actual: string, size: number): { sha256: string; size: number } {
+  finishUpload(upload: Upload, actual: string, size: number): PutAnswer {
     if (actual !== upload.sha256)
       throw new PlatformError(
         "sha256_mismatch",
@@ -434,7 +419,7 @@ export class SimulatorState {
   }
 
   /** `GET /v1/files`: a page of completed analyses in list order. */
-  list(query: ListQuery): ListPage {
+  list(query: FilesQuery): FilesPage {
     const limit = query.limit ?? 100;
     let filters = {
       since: query.since === undefined ? null : Date.parse(query.since),

@@ -4,7 +4,7 @@
  * at each attempt with the same delivery id. `409` means the receiver already has it.
  */
 import { createHmac } from "node:crypto";
-import type { PlatformFile } from "./convert.js";
+import type { PlatformFile, WebhookEnvelope } from "@clearance/platform";
 import type { WebhookRetryOptions, WebhookTarget } from "./options.js";
 
 /** The signature scheme of `@clearance/server`'s `signWebhook`, re-implemented to stay independent. */
@@ -63,7 +63,12 @@ export class WebhookDispatcher {
         attempts: [],
       };
       this.#remember(delivery);
-      const body = JSON.stringify({ event: delivery.event, delivery: delivery.id, data: file });
+      const envelope: WebhookEnvelope = {
+        event: delivery.event,
+        delivery: delivery.id,
+        data: file,
+      };
+      const body = JSON.stringify(envelope);
       const run = this.#run(delivery, target.secret, body, this.#stop.signal);
       this.#inFlight.add(run);
       void run.finally(() => this.#inFlight.delete(run));

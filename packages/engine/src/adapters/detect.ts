@@ -2,13 +2,13 @@
  * Input format detection, and the one entry point that turns any supported input into a validated
  * canonical result.
  */
+import { PLATFORM_ONLY_FIELDS, platformToCanonical } from "@clearance/platform";
 import {
   type InputLimits,
   resolveInputLimits,
   type ValidationOutcome,
   validateResult,
-} from "../validate.js";
-import { fromPlatform } from "./platform.js";
+} from "@clearance/result";
 import { fromVirusTotal } from "./virustotal.js";
 
 export type InputFormat = "canonical" | "virustotal" | "platform";
@@ -49,24 +49,6 @@ const CANONICAL_ONLY_KEYS = [
   "vendor",
 ];
 
-/**
- * snake_case fields of a platform file object (docs/platform-api.md) that neither a canonical
- * result (camelCase) nor a VirusTotal object has. Beyond the analysis fields, the file fields are
- * here too so that a `pending` file object (which has no analysis fields yet) is still read as a
- * platform object, and refused as not completed, rather than decided as a near-empty canonical one.
- */
-const PLATFORM_KEYS = [
-  "trust_score",
-  "detection_results",
-  "signing",
-  "analyzed_at",
-  "score_breakdown",
-  "file_name",
-  "file_size",
-  "content_type",
-  "first_seen",
-  "uploaded_at",
-];
 /** camelCase fields of a canonical result: their presence next to platform keys is ambiguous. */
 const CANONICAL_CAMEL_KEYS = [
   "fileName",
@@ -103,7 +85,7 @@ export function detectFormat(input: unknown): InputFormat | undefined {
       (hasAny(attributes, VT_ANALYSIS_KEYS) || own(input, "type") === "file")) ||
     (bareAttributes && !hasAny(input, CANONICAL_ONLY_KEYS));
   const sha256 = typeof own(input, "sha256") === "string";
-  const platformKeys = hasAny(input, PLATFORM_KEYS);
+  const platformKeys = hasAny(input, PLATFORM_ONLY_FIELDS);
   const platform = sha256 && platformKeys && !hasAny(input, CANONICAL_CAMEL_KEYS);
   const canonical = sha256 && attributes === undefined && !bareAttributes && !platformKeys;
   const claims = [virustotal, platform, canonical].filter(Boolean).length;
@@ -129,7 +111,7 @@ export function toCanonical(input: unknown, opts?: ToCanonicalOptions): Canonica
   if (format === undefined) {
     const vtLike =
       isObject(input) && (hasAny(input, ["data", "attributes"]) || hasAny(input, VT_ANALYSIS_KEYS));
-    if (isObject(input) && hasAny(input, PLATFORM_KEYS)) {
+    if (isObject(input) && hasAny(input, PLATFORM_ONLY_FIELDS)) {
       if (vtLike || hasAny(input, CANONICAL_CAMEL_KEYS)) {
         return {
           ok: false,
@@ -159,7 +141,8 @@ export function toCanonical(input: unknown, opts?: ToCanonicalOptions): Canonica
     }
   }
   if (format === "canonical") return { ...validateResult(input, limits), format };
-  const adapted = format === "platform" ? fromPlatform(input) : fromVirusTotal(input);
+  if (format === "platform") return platformToCanonical(input, limits);
+  const adapted = fromVirusTotal(input);
   if (!adapted.ok) return { ok: false, problems: adapted.problems, format };
   return { ...validateResult(adapted.result, limits), format, warnings: adapted.warnings };
 }

@@ -6,19 +6,16 @@
  * cannot be read is skipped with a warning. Fields VirusTotal has no value for (trustScore,
  * verdict, scoreBreakdown) stay absent. The output is not validated here (see `toCanonical`).
  */
-import type {
-  AnalysisResult,
-  Detections,
-  EngineResult,
-  Signature,
-  SignatureStatus,
-  Vendor,
-} from "../result.js";
-import { type Problem, show } from "../validate.js";
-
-export type AdapterOutcome =
-  | { ok: true; result: AnalysisResult; warnings: string[] }
-  | { ok: false; problems: Problem[] };
+import {
+  type AdapterOutcome,
+  type AnalysisResult,
+  type Detections,
+  type EngineResult,
+  type Signature,
+  type SignatureStatus,
+  show,
+  type Vendor,
+} from "@clearance/result";
 
 /** VirusTotal v3 field names. */
 const VT = {

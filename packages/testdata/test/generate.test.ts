@@ -1,10 +1,11 @@
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
 import { gunzipSync } from "node:zlib";
 import { toCanonical } from "@clearance/engine";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { runGenHistory } from "../src/gen-history-main.js";
 import {
   generateRecords,
@@ -14,9 +15,15 @@ import {
   VIRUSTOTAL_MESS,
   virusTotalHistory,
 } from "../src/generate.js";
-import { scratchDir } from "./source-helpers.js";
 
 const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
+
+/** A temporary directory, removed after the file's tests. */
+function scratchDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), "clearance-testdata-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
 
 describe("the generator", () => {
   it("is deterministic: same count and seed, same bytes", () => {

@@ -1,121 +1,56 @@
 /**
  * Canonical analysis result -> the platform's file object, per the mapping table of
- * docs/platform-api.md ("The file object"). The engine's platform adapter maps the other way; the
- * two must stay inverse on every field the table lists.
+ * docs/platform-api.md ("The file object"): what the simulator serves. to-canonical.ts maps the
+ * other way; both read the enum tables of enums.ts, so the two stay inverse on every value listed.
  */
-import type { AnalysisResult, SignatureStatus, Verdict } from "@clearance/engine";
-
-export type PlatformStatus = "pending" | "completed" | "failed";
-export type PlatformVerdict = "Clean" | "Caution" | "High Risk";
-export type PlatformSigningStatus =
-  | "valid_signature"
-  | "expired_signature"
-  | "self_signed_certificate"
-  | "no_signature"
-  | "invalid_signature";
-export type PlatformEngineCategory =
-  | "malicious"
-  | "suspicious"
-  | "undetected"
-  | "harmless"
-  | "failure"
-  | "timeout"
-  | "type-unsupported";
-export type PlatformApprovalStatus = "Approved" | "Not Approved" | "Pending Review";
-
-export interface PlatformApproval {
-  status: PlatformApprovalStatus;
-  rule?: string;
-}
-
-export interface PlatformEngineResult {
-  category: PlatformEngineCategory;
-  result: string | null;
-  engine_version?: string;
-}
-
-/** The platform's file object; optional fields are absent when the analysis did not find them. */
-export interface PlatformFile {
-  sha256: string;
-  status: PlatformStatus;
-  version: number;
-  file_name?: string;
-  file_size?: number;
-  content_type?: string;
-  category?: string;
-  trust_score?: number;
-  verdict?: PlatformVerdict;
-  score_breakdown?: {
-    component: string;
-    label?: string;
-    weight?: number;
-    value?: number;
-    description?: string;
-  }[];
-  signing?: {
-    status: PlatformSigningStatus;
-    signer?: string;
-    issuer?: string;
-    thumbprint?: string;
-    signed_at?: string;
-  };
-  vendor?: { name?: string; verified?: boolean; product?: string; version?: string };
-  detection_results?: Record<string, PlatformEngineResult>;
-  approval?: PlatformApproval;
-  tags?: string[];
-  first_seen?: string;
-  uploaded_at?: string;
-  analyzed_at?: string;
-}
+import type { AnalysisResult, SignatureStatus, Verdict } from "@clearance/result";
+import {
+  APPROVAL_STATUSES,
+  ENGINE_CATEGORIES,
+  inverse,
+  lookup,
+  SIGNING_STATUSES,
+  VERDICTS,
+} from "./enums.js";
+import type {
+  PlatformApproval,
+  PlatformApprovalStatus,
+  PlatformEngineCategory,
+  PlatformEngineResult,
+  PlatformFile,
+  PlatformSigning,
+  PlatformSigningStatus,
+  PlatformVerdict,
+} from "./wire.js";
 
 export interface ToPlatformOptions {
   /** default: the result's `platformVersion`, else 1 */
   version?: number;
   /**
-   * default: the result's `platformApproval` (a status, or `{status, rule}` as the engine's
-   * adapter writes it, `not_approved` or `Not Approved`), else derived by `platformApproval`
+   * default: the result's `platformApproval` (a status, or `{status, rule}` as `fromPlatform`
+   * writes it, `not_approved` or `Not Approved`), else derived by `platformApproval`
    */
   approval?: PlatformApproval;
   /** RFC 3339; default: the result's `uploadedAt` extra field, else absent */
   uploadedAt?: string;
 }
 
-const VERDICTS: Readonly<Record<Verdict, PlatformVerdict>> = {
-  clean: "Clean",
-  caution: "Caution",
-  high_risk: "High Risk",
-};
+const TO_VERDICT: Readonly<Record<Verdict, PlatformVerdict>> = inverse(VERDICTS);
+const TO_SIGNING: Readonly<Record<SignatureStatus, PlatformSigningStatus>> =
+  inverse(SIGNING_STATUSES);
+const TO_ENGINE_CATEGORY: Readonly<Record<string, PlatformEngineCategory>> =
+  inverse(ENGINE_CATEGORIES);
 
-const SIGNING: Readonly<Record<SignatureStatus, PlatformSigningStatus>> = {
-  valid: "valid_signature",
-  expired: "expired_signature",
-  self_signed: "self_signed_certificate",
-  unsigned: "no_signature",
-  // The table leaves "anything else" open; this is the name a client would guess.
-  invalid: "invalid_signature",
-};
-
-const ENGINE_CATEGORIES: Readonly<Record<string, PlatformEngineCategory>> = {
-  malicious: "malicious",
-  suspicious: "suspicious",
-  undetected: "undetected",
-  harmless: "harmless",
-  failed: "failure",
-  unsupported: "type-unsupported",
-};
-
-/** Approval statuses as shown, and as the engine's adapter writes them in `platformApproval`. */
-const APPROVALS: Readonly<Record<string, PlatformApprovalStatus>> = {
-  Approved: "Approved",
-  "Not Approved": "Not Approved",
-  "Pending Review": "Pending Review",
-  approved: "Approved",
-  not_approved: "Not Approved",
-  pending_review: "Pending Review",
-};
+/** Approval statuses as shown, and as the canonical `platformApproval` keeps them. */
+const TO_APPROVAL: Readonly<Record<string, PlatformApprovalStatus>> = Object.freeze({
+  ...Object.fromEntries(
+    (Object.keys(APPROVAL_STATUSES) as PlatformApprovalStatus[]).map((shown) => [shown, shown]),
+  ),
+  ...inverse(APPROVAL_STATUSES),
+});
 
 const approvalStatus = (value: unknown): PlatformApprovalStatus | undefined =>
-  typeof value === "string" && Object.hasOwn(APPROVALS, value) ? APPROVALS[value] : undefined;
+  typeof value === "string" ? lookup(TO_APPROVAL, value) : undefined;
 
 /** `development tool` -> `Development Tool`: the platform's display case. */
 export function displayCategory(category: string): string {
@@ -175,14 +110,12 @@ export function toPlatformFile(
   if (result.contentType !== undefined) file.content_type = result.contentType;
   if (result.category !== undefined) file.category = displayCategory(result.category);
   if (result.trustScore !== undefined) file.trust_score = result.trustScore;
-  if (result.verdict !== undefined) file.verdict = VERDICTS[result.verdict];
+  if (result.verdict !== undefined) file.verdict = TO_VERDICT[result.verdict];
   if (result.scoreBreakdown !== undefined)
     file.score_breakdown = result.scoreBreakdown.map((c) => ({ ...c }));
   if (result.signature !== undefined) {
     const s = result.signature;
-    const signing: NonNullable<PlatformFile["signing"]> = {
-      status: SIGNING[s.status] ?? "invalid_signature",
-    };
+    const signing: PlatformSigning = { status: TO_SIGNING[s.status] ?? "invalid_signature" };
     if (s.signer !== undefined) signing.signer = s.signer;
     if (s.issuer !== undefined) signing.issuer = s.issuer;
     if (s.thumbprint !== undefined) signing.thumbprint = s.thumbprint;
@@ -194,7 +127,7 @@ export function toPlatformFile(
     const detections: Record<string, PlatformEngineResult> = {};
     for (const e of result.engines) {
       const entry: PlatformEngineResult = {
-        category: ENGINE_CATEGORIES[e.category ?? "undetected"] ?? "failure",
+        category: lookup(TO_ENGINE_CATEGORY, e.category ?? "undetected") ?? "failure",
         result: e.result ?? null,
       };
       if (e.version !== undefined) entry.engine_version = e.version;

@@ -1,32 +1,42 @@
 /**
- * The file-analysis platform's file object (`docs/platform-api.md`) -> canonical analysis result.
+ * The platform's file object (`docs/platform-api.md`) -> canonical analysis result.
  *
- * Every platform field name used by Clearance is in `PF` below, and the whole mapping is in this
- * file: a renamed field is a one-file change. The adapter never throws on a JSON value. Unlike the
- * VirusTotal adapter, which reads what it can from a third-party format, this one is strict: the
- * platform documents its types, so a value of the wrong type is a problem (with a JSON Pointer into
- * the platform object) rather than silently dropped, and an analysis that is not `completed` is a
- * problem. Unknown enum values are kept or mapped conservatively with a warning. The output is not
- * validated here (see `toCanonical`), but every successful output is a valid canonical result.
+ * Every platform field name read is in `PF` below (the types in wire.ts, the enum values in
+ * enums.ts): a renamed field is a change to those and this file. The conversion never throws on a
+ * JSON value. Unlike the VirusTotal adapter, which reads what it can from a third-party format,
+ * this one is strict: the platform documents its types, so a value of the wrong type is a problem
+ * (with a JSON Pointer into the platform object) rather than silently dropped, and an analysis that
+ * is not `completed` is a problem. Unknown enum values are kept or mapped conservatively with a
+ * warning. `fromPlatform` does not validate its output, but every successful output is a valid
+ * canonical result; `platformToCanonical` validates it, with the input limits.
  */
-import type {
-  AnalysisResult,
-  Detections,
-  EngineResult,
-  ScoreComponent,
-  Signature,
-  SignatureStatus,
-  Vendor,
-  Verdict,
-} from "../result.js";
 import {
+  type AdapterOutcome,
+  type AnalysisResult,
+  type Detections,
   describe,
+  type EngineResult,
   escapePointerToken,
+  type InputLimits,
   isRfc3339DateTime,
   type Problem,
+  resolveInputLimits,
+  type ScoreComponent,
+  type Signature,
   show,
-} from "../validate.js";
-import type { AdapterOutcome } from "./virustotal.js";
+  type ValidationOutcome,
+  type Vendor,
+  type Verdict,
+  validateResult,
+} from "@clearance/result";
+import {
+  APPROVAL_STATUSES,
+  ENGINE_CATEGORIES,
+  lookup,
+  SIGNING_STATUSES,
+  VERDICTS,
+} from "./enums.js";
+import { PLATFORM_STATUSES, type PlatformFile } from "./wire.js";
 
 /** Platform field names. */
 const PF = {
@@ -69,8 +79,11 @@ const PF = {
   analyzedAt: "analyzed_at",
 } as const;
 
-/** Top-level fields of a platform file object (anything else is ignored with a warning). */
-export const PLATFORM_FIELDS: readonly string[] = Object.freeze([
+/**
+ * Top-level fields of a platform file object, in the documented order (anything else is ignored
+ * with a warning). Typed against `PlatformFile`: a name here that the wire type lacks fails the build.
+ */
+export const PLATFORM_FIELDS: readonly (keyof PlatformFile)[] = Object.freeze([
   PF.sha256,
   PF.status,
   PF.version,
@@ -91,39 +104,6 @@ export const PLATFORM_FIELDS: readonly string[] = Object.freeze([
   PF.analyzedAt,
 ]);
 
-/** Platform `status` values: only `completed` is decided. */
-export const PLATFORM_STATUSES: readonly string[] = Object.freeze([
-  "pending",
-  "completed",
-  "failed",
-]);
-
-const VERDICTS: Readonly<Record<string, Verdict>> = {
-  Clean: "clean",
-  Caution: "caution",
-  "High Risk": "high_risk",
-};
-
-const SIGNATURE_STATUSES: Readonly<Record<string, SignatureStatus>> = {
-  valid_signature: "valid",
-  expired_signature: "expired",
-  self_signed_certificate: "self_signed",
-  no_signature: "unsigned",
-  // a signature that is present but does not verify (tampered, broken chain)
-  invalid_signature: "invalid",
-};
-
-/** Platform engine category -> canonical category (and `detections` key). */
-const CATEGORIES: Readonly<Record<string, keyof Detections>> = {
-  malicious: "malicious",
-  suspicious: "suspicious",
-  undetected: "undetected",
-  harmless: "harmless",
-  failure: "failed",
-  timeout: "failed",
-  "type-unsupported": "unsupported",
-};
-
 const DETECTION_KEYS: readonly (keyof Detections)[] = [
   "malicious",
   "suspicious",
@@ -132,12 +112,6 @@ const DETECTION_KEYS: readonly (keyof Detections)[] = [
   "failed",
   "unsupported",
 ];
-
-const APPROVALS: Readonly<Record<string, string>> = {
-  Approved: "approved",
-  "Not Approved": "not_approved",
-  "Pending Review": "pending_review",
-};
 
 const HEX64 = /^[0-9a-fA-F]{64}$/;
 
@@ -150,10 +124,6 @@ function isObject(value: unknown): value is Obj {
 /** Own property only: never picks up `constructor`, `toString` or other inherited names. */
 function own(object: Obj, key: string): unknown {
   return Object.hasOwn(object, key) ? object[key] : undefined;
-}
-
-function lookup<T>(table: Readonly<Record<string, T>>, key: string): T | undefined {
-  return Object.hasOwn(table, key) ? table[key] : undefined;
 }
 
 /** A JSON Pointer token (RFC 6901). */
@@ -251,7 +221,7 @@ function verdictOf(score: number): Verdict {
 function mapVerdict(root: Obj, trustScore: number | undefined, r: Reader): Verdict | undefined {
   const raw = r.string(root, PF.verdict, "");
   if (raw === undefined) return undefined;
-  const verdict = lookup(VERDICTS, raw);
+  const verdict = lookup<Verdict>(VERDICTS, raw);
   if (verdict === undefined) {
     if (trustScore === undefined) {
       r.warn(`ignored unknown verdict ${show(raw)} (and there is no trust score to derive one)`);
@@ -308,7 +278,7 @@ function mapSignature(signing: Obj, r: Reader): Signature | undefined {
     }
     return undefined;
   }
-  let status = lookup(SIGNATURE_STATUSES, raw);
+  let status = lookup<Signature["status"]>(SIGNING_STATUSES, raw);
   if (status === undefined) {
     r.warn(
       `unknown signing status ${show(raw)} at \`${at}/${PF.signingStatus}\`: read as \`invalid\``,
@@ -355,7 +325,7 @@ function mapEngines(results: Obj, r: Reader): { engines: EngineResult[]; detecti
     const engine: EngineResult = { engine: name };
     const raw = r.string(entry, PF.engineCategory, at);
     if (raw !== undefined) {
-      const category = lookup(CATEGORIES, raw);
+      const category = lookup<keyof Detections>(ENGINE_CATEGORIES, raw);
       if (category === undefined) {
         r.warn(`kept unknown engine category ${show(raw)} at \`${at}/${PF.engineCategory}\``);
         engine.category = raw;
@@ -379,7 +349,7 @@ function mapApproval(approval: Obj, r: Reader): Obj {
   const out: Obj = {};
   const raw = r.string(approval, PF.approvalStatus, at);
   if (raw !== undefined) {
-    const status = lookup(APPROVALS, raw);
+    const status = lookup<string>(APPROVAL_STATUSES, raw);
     if (status === undefined)
       r.warn(`kept unknown approval status ${show(raw)} at \`${at}/status\``);
     out.status = status ?? raw;
@@ -425,7 +395,9 @@ export function fromPlatform(input: unknown): AdapterOutcome {
   } else if (typeof status !== "string") {
     r.wrong(`/${PF.status}`, "a string", status);
   } else if (status !== "completed") {
-    const known = PLATFORM_STATUSES.includes(status) ? "" : " (an unknown status)";
+    const known = (PLATFORM_STATUSES as readonly string[]).includes(status)
+      ? ""
+      : " (an unknown status)";
     r.problem(`/${PF.status}`, `the analysis is ${show(status)}${known}, not completed`);
   }
 
@@ -486,9 +458,34 @@ export function fromPlatform(input: unknown): AdapterOutcome {
   if (approval !== undefined) result.platformApproval = mapApproval(approval, r);
 
   for (const key of Object.keys(input)) {
-    if (!PLATFORM_FIELDS.includes(key)) r.warn(`ignored unknown field ${show(key)}`);
+    if (!(PLATFORM_FIELDS as readonly string[]).includes(key))
+      r.warn(`ignored unknown field ${show(key)}`);
   }
 
   if (r.problems.length > 0) return { ok: false, problems: r.problems };
   return { ok: true, result, warnings: r.warnings };
+}
+
+/** `platformToCanonical`'s answer: a validated canonical result, or every problem. */
+export type PlatformOutcome = ValidationOutcome & { format: "platform"; warnings?: string[] };
+
+/**
+ * Reads a platform file object as a validated canonical result: `fromPlatform`, then validation
+ * with the input limits (`limits` over the defaults). The problems of either step come back, with
+ * JSON Pointers; the conversion's warnings are passed on with a result. This is what
+ * `toCanonical(input, { format: "platform" })` of @clearance/engine answers. Throws (TypeError)
+ * only for invalid `limits`.
+ */
+export function platformToCanonical(
+  input: unknown,
+  limits?: Partial<InputLimits>,
+): PlatformOutcome {
+  const resolved = resolveInputLimits(limits);
+  const adapted = fromPlatform(input);
+  if (!adapted.ok) return { ok: false, problems: adapted.problems, format: "platform" };
+  return {
+    ...validateResult(adapted.result, resolved),
+    format: "platform",
+    warnings: adapted.warnings,
+  };
 }

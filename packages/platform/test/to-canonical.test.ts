@@ -1,55 +1,11 @@
+import { type AnalysisResult, isValidated, validateResult } from "@clearance/result";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { detectFormat, toCanonical } from "../src/adapters/detect.js";
-import { fromPlatform } from "../src/adapters/platform.js";
-import type { AnalysisResult } from "../src/result.js";
-import { validateResult } from "../src/validate.js";
+import { fromPlatform, platformToCanonical } from "../src/index.js";
+import { DOCUMENTED_FILE } from "../src/testing.js";
 
-const SHA = "f408e43cacb6783b6fcbf664418c04aa58df99e449e35fcd58945f0f8310dda5";
-
-/** The file object of docs/platform-api.md. */
-const DOC_EXAMPLE = {
-  sha256: SHA,
-  status: "completed",
-  version: 1,
-  file_name: "procexp64.exe",
-  file_size: 2651672,
-  content_type: "application/vnd.microsoft.portable-executable",
-  category: "System Utility",
-  trust_score: 97,
-  verdict: "Clean",
-  score_breakdown: [
-    {
-      component: "signature",
-      label: "Signature validity",
-      weight: 0.3,
-      value: 100,
-      description: "Valid Authenticode signature chaining to a trusted root",
-    },
-  ],
-  signing: {
-    status: "valid_signature",
-    signer: "Microsoft Corporation",
-    issuer: "Microsoft Code Signing PCA 2011",
-    thumbprint: "a1b2",
-    signed_at: "2025-06-01T10:00:00Z",
-  },
-  vendor: {
-    name: "Microsoft Corporation",
-    verified: true,
-    product: "Process Explorer",
-    version: "17.06",
-  },
-  detection_results: {
-    EngineA: { category: "undetected", result: null, engine_version: "2026.11.1" },
-    EngineB: { category: "malicious", result: "Trojan.Generic", engine_version: "9.1" },
-  },
-  approval: { status: "Approved", rule: "Sanctioned apps" },
-  tags: ["pe", "64bit"],
-  first_seen: "2026-01-15T08:00:00Z",
-  uploaded_at: "2026-11-26T11:59:00Z",
-  analyzed_at: "2026-11-26T12:00:00Z",
-};
+const SHA = DOCUMENTED_FILE.sha256;
+const DOC_EXAMPLE = DOCUMENTED_FILE;
 
 /** A completed file object with the given fields. */
 function file(fields: Record<string, unknown> = {}): Record<string, unknown> {
@@ -104,13 +60,6 @@ describe("fromPlatform: the documented example", () => {
         platformApproval: { status: "approved", rule: "Sanctioned apps" },
       },
     });
-  });
-
-  it("is detected and validated by toCanonical", () => {
-    expect(detectFormat(DOC_EXAMPLE)).toBe("platform");
-    const outcome = toCanonical(DOC_EXAMPLE);
-    expect(outcome).toMatchObject({ ok: true, format: "platform", warnings: [] });
-    expect(outcome.ok && outcome.result.trustScore).toBe(97);
   });
 
   it("lowers an upper-case sha256", () => {
@@ -431,14 +380,6 @@ describe("fromPlatform: problems", () => {
       "/signing/status",
     ]);
   });
-
-  it("reports toCanonical problems with the platform format", () => {
-    expect(toCanonical(file({ status: "pending", file_name: "a.exe" }))).toEqual({
-      ok: false,
-      format: "platform",
-      problems: [{ pointer: "/status", message: "the analysis is `pending`, not completed" }],
-    });
-  });
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -618,6 +559,46 @@ describe("fromPlatform: properties", () => {
         expect(counted).toBeLessThanOrEqual(Object.keys(value.detection_results).length);
       }),
       { numRuns: 300 },
+    );
+  });
+});
+
+describe("platformToCanonical", () => {
+  it("validates the mapped result: the documented example is decided as is", () => {
+    const outcome = platformToCanonical(DOC_EXAMPLE);
+    expect(outcome).toMatchObject({ ok: true, format: "platform", warnings: [] });
+    expect(outcome.ok && isValidated(outcome.result)).toBe(true);
+    expect(outcome.ok && outcome.result).toEqual(mapped(DOC_EXAMPLE).result);
+  });
+
+  it("reports the conversion's problems with the platform format", () => {
+    expect(platformToCanonical(file({ status: "pending", file_name: "a.exe" }))).toEqual({
+      ok: false,
+      format: "platform",
+      problems: [{ pointer: "/status", message: "the analysis is `pending`, not completed" }],
+    });
+  });
+
+  it("applies the input limits to the mapped result, keeping the warnings", () => {
+    const long = file({ file_name: "a".repeat(70), extra: 1 });
+    expect(platformToCanonical(long, { maxStringLength: 64 })).toEqual({
+      ok: false,
+      format: "platform",
+      warnings: ["ignored unknown field `extra`"],
+      problems: [
+        {
+          pointer: "/fileName",
+          message: "string has 70 characters, more than the limit of 64",
+        },
+      ],
+    });
+    expect(platformToCanonical(long).ok).toBe(true);
+  });
+
+  it("refuses invalid limits, whatever the input", () => {
+    expect(() => platformToCanonical("not a file", { maxDepth: -1 })).toThrow(TypeError);
+    expect(() => platformToCanonical(DOC_EXAMPLE, { maxDeep: 3 } as never)).toThrow(
+      "unknown input limit `maxDeep`",
     );
   });
 });
