@@ -16,4 +16,5 @@ export {
   write,
 } from "./hostile-fixtures.js";
 export { and3, Interpreter, or3, type Truth } from "./interpret.js";
+export { type Fence, fences } from "./markdown.js";
 export { Budget, EMPTY_CONTEXT, prepareContext } from "./runtime.js";

@@ -7,6 +7,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { formatDiagnostic } from "@clearance/dsl";
 import { describe, expect, it } from "vitest";
 import { compile, type Ruleset, toCanonical } from "../src/index.js";
+import { type Fence, fences } from "../src/markdown.js";
 
 const DOCS = new URL("../../../docs/", import.meta.url);
 const NOW = Date.parse("2026-11-26T12:00:00Z");
@@ -25,15 +26,6 @@ setup.exe
 /** Paths that look like hash lists get the hash list, every other path the string list. */
 function loadList(path: string): string {
   return /sha256|hash/i.test(path) ? HASH_LIST : STRING_LIST;
-}
-
-interface Fence {
-  info: string;
-  body: string;
-  /** 1-based line of the opening fence */
-  line: number;
-  /** index of the line after the closing fence */
-  next: number;
 }
 
 interface Example {
@@ -57,26 +49,6 @@ interface DecideSpec {
   };
 }
 
-/** The fenced blocks of a Markdown file, in order. */
-function fences(lines: string[]): Fence[] {
-  const out: Fence[] = [];
-  let i = 0;
-  while (i < lines.length) {
-    const open = /^```(\S.*)?$/.exec(lines[i]!);
-    if (!open) {
-      i++;
-      continue;
-    }
-    const start = i;
-    const body: string[] = [];
-    i++;
-    while (i < lines.length && lines[i] !== "```") body.push(lines[i++]!);
-    out.push({ info: (open[1] ?? "").trim(), body: body.join("\n"), line: start + 1, next: i + 1 });
-    i++;
-  }
-  return out;
-}
-
 /** `json decide` blocks that do not immediately follow a `rules` block: they would be skipped. */
 const orphans: string[] = [];
 
@@ -86,8 +58,9 @@ function examples(): Example[] {
     .filter((f) => f.endsWith(".md"))
     .sort();
   for (const file of files) {
-    const lines = readFileSync(new URL(file, DOCS), "utf8").split("\n");
-    const blocks = fences(lines);
+    const text = readFileSync(new URL(file, DOCS), "utf8");
+    const lines = text.split("\n");
+    const blocks = fences(text);
     // "Immediately followed": only blank lines between the two blocks.
     const adjacent = (a: Fence, b: Fence) =>
       lines.slice(a.next, b.line - 1).every((l) => l.trim() === "");
@@ -99,10 +72,10 @@ function examples(): Example[] {
       )
         orphans.push(`${file}:${block.line}`);
       if (block.info !== "rules") return;
-      const example: Example = { file, line: block.line, source: `${block.body}\n` };
+      const example: Example = { file, line: block.line, source: `${block.lines.join("\n")}\n` };
       const following = blocks[k + 1];
       if (following?.info === "json decide" && adjacent(block, following)) {
-        const first = following.body.split("\n")[0]!;
+        const first = following.lines[0]!;
         example.decide = { line: following.line, spec: JSON.parse(first) as DecideSpec };
       }
       out.push(example);

@@ -106,6 +106,9 @@ export async function auditVerifyCommand(
   }
 }
 
+/** `1 entry`, `2 entries` */
+const entries = (n: number) => `${n} ${n === 1 ? "entry" : "entries"}`;
+
 function printReport(output: Output, report: VerifyReport): void {
   const b = report.broken;
   const d = report.damage;
@@ -113,7 +116,7 @@ function printReport(output: Output, report: VerifyReport): void {
     if (b && c.chain === b.chain) continue;
     const lost = d?.unreadable.filter((u) => u.chain === c.chain).length ?? 0;
     output.out(
-      `chain ${c.chain}: ${c.entries} entries (seq ${c.from}..${c.to}), head ${c.head.slice(0, 16) || "-"}${lost ? `, ${lost} unreadable stretch${lost > 1 ? "es" : ""}` : ""}`,
+      `chain ${c.chain}: ${entries(c.entries)} (seq ${c.from}..${c.to}), head ${c.head.slice(0, 16) || "-"}${lost ? `, ${lost} unreadable stretch${lost > 1 ? "es" : ""}` : ""}`,
     );
   }
   if (d) {
@@ -143,7 +146,7 @@ function printReport(output: Output, report: VerifyReport): void {
       paint(
         output,
         "green",
-        report.entries === 0 ? "ok: the log is empty" : `ok: ${report.entries} entries verified`,
+        report.entries === 0 ? "ok: the log is empty" : `ok: ${entries(report.entries)} verified`,
       ),
     );
 }
@@ -169,7 +172,7 @@ export async function auditExportCommand(
     if (stream) {
       stream.end();
       await once(stream, "finish");
-      output.err(`${count} entries written to ${options.out}`);
+      output.err(`${entries(count)} written to ${options.out}`);
     }
     return 0;
   } finally {
