@@ -617,7 +617,7 @@ export class PlatformClient {
       }
       if (renewals >= maxRenewals) {
         throw new UploadUrlExpiredError(
-          `the upload URL expired before the bytes arrived, ${renewals + 1} time(s) in a row: the connection may be too slow for the URL's lifetime; try again, or from a faster network`,
+          `the upload URL expired before the bytes arrived, ${times(renewals + 1)} in a row: the connection may be too slow for the URL's lifetime; try again, or from a faster network`,
           { status: 410, ...this.#errorFields(answer.body) },
         );
       }
@@ -889,7 +889,7 @@ export class PlatformClient {
           throw new PlatformUnavailableError(
             ambiguous
               ? `${step.what} failed after it was sent (${describeError(error)}): the platform may or may not have acted on it, and this step is not retried (completing twice would start two analyses); check with getFile before completing again`
-              : `${step.what} failed ${failures} time(s): ${describeError(error)}; the platform may be down or unreachable, try again later`,
+              : `${step.what} failed ${times(failures)}: ${describeError(error)}; the platform may be down or unreachable, try again later`,
             { cause: error, attempts: failures, ambiguous },
           );
         }
@@ -947,7 +947,7 @@ export class PlatformClient {
           throw new PlatformUnavailableError(
             ambiguous
               ? `${step.what} answered ${status}${said}; the platform may or may not have acted on it, and this step is not retried (completing twice would start two analyses); check with getFile before completing again`
-              : `${step.what} answered ${status} ${failures} time(s)${said}; the platform is having trouble, try again later`,
+              : `${step.what} answered ${status} ${times(failures)}${said}; the platform is having trouble, try again later`,
             { status, attempts: failures, ambiguous, ...fields },
           );
         }
@@ -1017,4 +1017,9 @@ function startedSince(before: FileResult | undefined, after: ReceivedPlatformFil
   const v0 = before.file.version;
   const v1 = after.version;
   return typeof v0 === "number" && typeof v1 === "number" && v1 > v0;
+}
+
+/** `once`, `4 times`. */
+function times(n: number): string {
+  return n === 1 ? "once" : `${n} times`;
 }

@@ -310,7 +310,7 @@ describe("retries", () => {
       attempts: 3,
       ambiguous: false,
     });
-    expect((error as Error).message).toMatch(/answered 502 3 time\(s\): oops/);
+    expect((error as Error).message).toMatch(/answered 502 3 times: oops/);
     expect(n).toBe(3);
     expect(sleeps).toEqual([5, 7]); // the ceiling is capped by maxDelayMs
   });

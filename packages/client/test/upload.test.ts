@@ -269,9 +269,7 @@ describe("upload", () => {
       status: 410,
       platformCode: "upload_url_expired",
     });
-    expect((error as Error).message).toMatch(
-      /expired before the bytes arrived, 2 time\(s\) in a row/,
-    );
+    expect((error as Error).message).toMatch(/expired before the bytes arrived, 2 times in a row/);
     expect(state.reservations).toHaveLength(2);
     expect(state.completes).toBe(0);
   });

@@ -225,11 +225,14 @@ export async function serveCommand(
       paint(output, "yellow", "  no API keys: requests are not authenticated (loopback only)"),
     );
   output.err("  try:");
+  // a wildcard address is where the server listens, not where a client connects
+  const wildcard = /^(0\.0\.0\.0|::|\[::\])$/.test(config.server.host);
+  const tryUrl = wildcard ? url.replace(/\/\/[^/]+:(\d+)/, "//127.0.0.1:$1") : url;
   const auth = config.auth.keys.length > 0 ? " -H 'authorization: Bearer <your key>'" : "";
   output.err(
-    `    curl -s ${url}/v1/decisions -H 'content-type: application/json'${auth} -d @examples/requests/malware.json`,
+    `    curl -s ${tryUrl}/v1/decisions -H 'content-type: application/json'${auth} -d @examples/requests/malware.json`,
   );
-  output.err(`    curl -s ${url}/v1/audit${auth}`);
+  output.err(`    curl -s ${tryUrl}/v1/audit${auth}`);
   return new Promise((resolve) => {
     installSignalHandlers(server, resolve);
     process.off("SIGHUP", holdHup);

@@ -143,6 +143,11 @@ export class SqliteBackend implements AuditBackend {
       // before SQLite sees the file: it would take an emptied one for a new database
       const existed = preflight(path);
       this.created = !existed && !options.readonly;
+      // SQLite would say only "unable to open database file"
+      if (options.readonly && !existed)
+        throw new AuditUnavailableError(
+          `cannot open the audit database \`${path}\`: there is no such file`,
+        );
       try {
         this.db = new Database(path, {
           readonly: options.readonly === true,
