@@ -101,7 +101,7 @@ export function parseFile(file: SourceFile, limits: LanguageLimits = DEFAULT_LIM
         erroneous.push({ start: chunk[0]!.startOffset, end: chunk[chunk.length - 1]!.endOffset! });
       for (const item of builder.file(cst.children, { node: cst, depth: 0 })) items.push(item);
       // The parser is done with this declaration: now its reasons' `{holes}` are parsed, one by
-      // one, so it is never called while a parse is under way.
+      // one: the builder never calls the parser, and no parse is ever interrupted by another.
       builder.fillHoles(
         builder.pendingHoles.map((h) => parseHole(file.path, h.text, h.base, limits)),
       );
