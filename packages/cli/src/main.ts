@@ -76,9 +76,13 @@ export function buildProgram(
       new Option("--format <format>", "output format").choices(["text", "json"]).default("text"),
     )
     .option("--now <timestamp>", "evaluate expiry warnings at this time")
+    .option(
+      "--emit-js",
+      "print the JavaScript the rules compile to on standard output (the summary goes to standard error)",
+    )
     .addHelpText(
       "after",
-      "\nExamples:\n  clearance check rules/\n  clearance check rules/ --format json",
+      "\nExamples:\n  clearance check rules/\n  clearance check rules/ --format json\n  clearance check rules/ --emit-js > rules.js",
     )
     .action(async (dir: string, opts) =>
       setExit((await commands.check()).checkCommand(output, dir, opts)),

@@ -39,6 +39,30 @@ describe("clearance check", () => {
       "trusted_publisher",
     );
   });
+  it("--emit-js prints the generated JavaScript, naming the revision and every rule", async () => {
+    const json = JSON.parse((await run("check", join(root, "rules"), "--format", "json")).out);
+    const r = await run("check", join(root, "rules"), "--emit-js");
+    expect(r.code).toBe(0);
+    // standard output holds only the code; the summary goes to standard error
+    expect(r.err).toMatch(/✓ .*rules: 12 rules in 3 files/);
+    expect(r.out).toMatch(new RegExp(`^// clearance:${json.ruleset.revision}: the rule set`));
+    expect(r.out).toContain(`//# sourceURL=clearance:${json.ruleset.revision}/rules.js`);
+    for (const { name } of json.ruleset.rules) expect(r.out).toContain(`function rule_${name}(`);
+    expect(r.out).toContain("function reason_trusted_publisher(");
+    expect(r.out).toMatch(/^\/\/ K\[0\] = Set\(5\) \{"Microsoft Corporation", /m);
+    // it is JavaScript: function declarations after comments (parsed here, not run)
+    expect(() => new Function(r.out)).not.toThrow();
+  });
+  it("--emit-js prints no code for rules with errors, and is not JSON", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "clearance-bad-"));
+    writeFileSync(join(dir, "a.rules"), 'rule r { when trustscore >= 70 deny "x" }\n');
+    const bad = await run("check", dir, "--emit-js");
+    expect(bad.code).toBe(1);
+    expect(bad.out).toBe("");
+    const json = await run("check", join(root, "rules"), "--emit-js", "--format", "json");
+    expect(json.code).toBe(1);
+    expect(json.err).toContain("`--emit-js` prints JavaScript, not JSON");
+  });
   it("a missing directory is a clear error", async () => {
     const r = await run("check", join(work, "nope"));
     expect(r.code).toBe(1);

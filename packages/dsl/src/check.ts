@@ -8,7 +8,7 @@ import {
   type Span,
 } from "./diagnostics.js";
 import { DEFAULT_LIMITS, type LanguageLimits } from "./options.js";
-import { analyzeRegex, type RegexPlan } from "./regex.js";
+import { analyzeRegex, type RegexPlan } from "./regex-analysis.js";
 import { didYouMean, listOf } from "./suggest.js";
 import { type Field, sameType, T, type Type, typeFromName, typeName } from "./types.js";
 

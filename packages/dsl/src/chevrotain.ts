@@ -13,4 +13,4 @@ import type * as Chevrotain from "chevrotain";
 const entry = pathToFileURL(createRequire(import.meta.url).resolve("chevrotain"));
 const chevrotain = (await import(new URL("../chevrotain.mjs", entry).href)) as typeof Chevrotain;
 
-export const { createToken, CstParser, EOF, Lexer, tokenLabel } = chevrotain;
+export const { createToken, CstParser, EOF, generateCstDts, Lexer, tokenLabel } = chevrotain;

@@ -40,7 +40,8 @@ export { type FormatResult, format } from "./format.js";
 export { formatDuration, parseDuration, parseTimestamp, quoteString } from "./literals.js";
 export { DEFAULT_LIMITS, type LanguageLimits, resolveLimits } from "./options.js";
 export { type ParseResult, parseExpression, parseFile } from "./parse.js";
-export { analyzeRegex, type CompiledRegex, compileRegex, type RegexPlan } from "./regex.js";
+export { analyzeRegex, type RegexPlan } from "./regex-analysis.js";
+export { type CompiledRegex, compileRegex } from "./regex-translation.js";
 export { decodeSource, lineText, type Position, positionAt, type SourceFile } from "./source.js";
 export { closest, didYouMean } from "./suggest.js";
 export {

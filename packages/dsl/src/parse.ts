@@ -1,6 +1,7 @@
-import type { CstNode, IRecognitionException, IToken, TokenType } from "chevrotain";
+import type { IRecognitionException, IToken, TokenType } from "chevrotain";
 import type { Expr, Item, RuleFile } from "./ast.js";
 import { AstBuilder } from "./build-ast.js";
+import type * as Cst from "./cst-types.js";
 import { type Diagnostic, DiagnosticCollector, diagnostic, failureMessage } from "./diagnostics.js";
 import { lex } from "./lexer.js";
 import { DEFAULT_LIMITS, type LanguageLimits } from "./options.js";
@@ -53,9 +54,7 @@ export function parseFile(file: SourceFile, limits: LanguageLimits = DEFAULT_LIM
     return done({ ...empty, comments: [] });
   }
   try {
-    const builder = new AstBuilder(file.path, limits, 0, (text, base) =>
-      parseHole(file.path, text, base, limits),
-    );
+    const builder = new AstBuilder(file.path, limits);
     const items: Item[] = [];
     /** offsets of the declarations that had syntax errors */
     const erroneous: { start: number; end: number }[] = [];
@@ -84,9 +83,9 @@ export function parseFile(file: SourceFile, limits: LanguageLimits = DEFAULT_LIM
       }
       parser.input = chunk;
       parser.errorLimit = budget;
-      let cst: CstNode;
+      let cst: Cst.FileCstNode;
       try {
-        cst = parser.file();
+        cst = parser.file() as Cst.FileCstNode;
       } catch (error) {
         if (!(error instanceof TooManyErrors)) throw error;
         const errors = parser.errors;
@@ -100,7 +99,12 @@ export function parseFile(file: SourceFile, limits: LanguageLimits = DEFAULT_LIM
         collected.add(parseError(e, file.path, file.text.length, chunk));
       if (parser.errors.length > 0 && chunk.length > 0)
         erroneous.push({ start: chunk[0]!.startOffset, end: chunk[chunk.length - 1]!.endOffset! });
-      builder.items(cst, items);
+      for (const item of builder.file(cst.children, { node: cst, depth: 0 })) items.push(item);
+      // The parser is done with this declaration: now its reasons' `{holes}` are parsed, one by
+      // one: the builder never calls the parser, and no parse is ever interrupted by another.
+      builder.fillHoles(
+        builder.pendingHoles.map((h) => parseHole(file.path, h.text, h.base, limits)),
+      );
     }
     // A rule with a syntax error lacks what the error hid (`wen ...` is no `when`): saying so too
     // would only repeat it, and first, since the rule's name comes before the error.
@@ -111,7 +115,7 @@ export function parseFile(file: SourceFile, limits: LanguageLimits = DEFAULT_LIM
           !erroneous.some((c) => c.start <= d.span.start && d.span.start <= c.end),
       ),
     );
-    collected.omitted += builder.collected.omitted;
+    collected.omitted += builder.omitted;
     return done({ path: file.path, items, comments: builder.comments(lexed.comments) });
   } catch (error) {
     // Defence in depth: the token pre-scan bounds recursion, but a parser bug must not crash a caller.
@@ -153,16 +157,12 @@ function parseHole(
   const tooDeep = nestingProblem(lexed.tokens, path, limits);
   if (tooDeep)
     return { expr: { kind: "error", span }, diagnostics: [...diagnostics, shift(tooDeep)] };
-  // A parse of the whole file may be under way (holes are parsed while building its AST): save its state.
-  const saved = parser.input;
-  const savedErrors = parser.errors;
-  const savedLimit = parser.errorLimit;
   try {
     parser.input = lexed.tokens;
     parser.errorLimit = limits.maxDiagnostics;
-    let cst: CstNode | undefined;
+    let cst: Cst.ExpressionCstNode | undefined;
     try {
-      cst = parser.expression();
+      cst = parser.expression() as Cst.ExpressionCstNode;
     } catch (error) {
       // a hole of nothing but errors: those found so far are reported
       if (!(error instanceof TooManyErrors)) throw error;
@@ -176,7 +176,7 @@ function parseHole(
     if (cst === undefined)
       return { expr: { kind: "error", span }, diagnostics: [...diagnostics, ...errors] };
     const builder = new AstBuilder(path, limits, base);
-    const expr = builder.expression(cst, 0);
+    const expr = builder.expression(cst.children, { node: cst, depth: 0 });
     return { expr, diagnostics: [...diagnostics, ...errors, ...builder.diagnostics] };
   } catch (error) {
     return {
@@ -194,9 +194,7 @@ function parseHole(
       ],
     };
   } finally {
-    parser.input = saved;
-    parser.errors = savedErrors;
-    parser.errorLimit = savedLimit;
+    parser.errorLimit = Number.POSITIVE_INFINITY;
   }
 }
 

@@ -1,5 +1,13 @@
-import type { IParserErrorMessageProvider, IToken, TokenType } from "chevrotain";
+import type {
+  CstNode,
+  ICstVisitor,
+  IParserErrorMessageProvider,
+  IToken,
+  ParserMethod,
+  TokenType,
+} from "chevrotain";
 import { CstParser, EOF, tokenLabel } from "./chevrotain.js";
+import type { RulesCstVisitor } from "./cst-types.js";
 import * as t from "./tokens.js";
 
 function describe(token: IToken): string {
@@ -420,3 +428,22 @@ export class RulesParser extends CstParser {
 
 /** One parser instance for the process (Chevrotain's advice); `parse` resets its input. */
 export const parser = new RulesParser();
+
+/** The rules of the grammar above, by the names of their methods. */
+type GrammarRule = {
+  [K in keyof RulesParser]: RulesParser[K] extends ParserMethod<[], CstNode> ? K : never;
+}[keyof RulesParser];
+/** The rules cst-types.ts was generated for. */
+type GeneratedRule = Exclude<
+  keyof RulesCstVisitor<unknown, unknown>,
+  keyof ICstVisitor<unknown, unknown>
+>;
+/**
+ * Fails to compile when a rule is added, renamed or removed here but cst-types.ts was not
+ * regenerated (packages/dsl/test/cst-types.test.ts says how).
+ */
+export const cstTypesMatchGrammar: [GrammarRule] extends [GeneratedRule]
+  ? [GeneratedRule] extends [GrammarRule]
+    ? true
+    : "cst-types.ts has a rule the grammar lost: regenerate it"
+  : "cst-types.ts lacks a rule of the grammar: regenerate it" = true;

@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { analyzeRegex, compileRegex, type RegexPlan } from "../src/regex.js";
+import { analyzeRegex, type RegexPlan } from "../src/regex-analysis.js";
+import { compileRegex } from "../src/regex-translation.js";
 
 const MAX = 1_000;
 const RE2_PLAN: RegexPlan = { engine: "re2", reason: "test" };

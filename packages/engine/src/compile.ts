@@ -294,12 +294,11 @@ const PASSES: readonly Pass[] = [
     stopOnError: true,
     run(state, options, limits) {
       const values: ListValues = state.listValues;
-      const compiled = compileProgram(
-        state.program!,
-        values,
-        new Budget(limits.maxEvaluationSteps),
-      );
       const revision = contentRevision(state.sources, state.listDigests, options.root);
+      const compiled = compileProgram(state.program!, values, {
+        budget: new Budget(limits.maxEvaluationSteps),
+        revision,
+      });
       state.ruleset = new Ruleset(
         state.program!,
         compiled,

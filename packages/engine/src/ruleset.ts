@@ -162,6 +162,14 @@ export class Ruleset {
   }
 
   /**
+   * The JavaScript the rules were compiled to, as it runs: one function per rule (`rule_<name>`),
+   * the source named `clearance:<revision>/...` in stack traces. For `clearance check --emit-js`.
+   */
+  generatedCode(): string {
+    return this.compiled.generatedCode();
+  }
+
+  /**
    * Decides one analysis result. A result that was not produced by `validateResult` / `toCanonical`
    * is validated first; an invalid one throws InvalidResultError and is never half-evaluated.
    */

@@ -324,6 +324,39 @@ rule valueOf monitor { when fileName not in constructor allow "w" }
   });
 });
 
+describe("generated function names, derived from rule names", () => {
+  // JavaScript's reserved and strict-mode names, and the names the generated code itself uses
+  // (K constants, H helpers, B budget, r c n parameters, t/v/q temporaries, loop variables)
+  const NAMES = [
+    ...["delete", "function", "return", "class", "new", "this", "null", "undefined", "typeof"],
+    ...["eval", "arguments", "let", "yield", "await", "static", "constructor", "__proto__"],
+    ...["K", "H", "B", "r", "c", "n", "t0", "t1", "v0", "q0", "q0b", "L", "i", "u", "x"],
+  ];
+  const text = (name: string) =>
+    `rule ${name} { when fileSize / 2 > 1 and any e in engines: e.result == "bad" deny "{vendor.name} {fileSize % 3}" }
+rule ${name}_known monitor { when sha256 == "${SHA}" review "known" }`;
+
+  it.each(NAMES)("a rule named `%s` runs as written, in a function of its own name", (name) => {
+    const rs = rules(text(name));
+    const input = {
+      fileSize: 10,
+      vendor: { name: "x" },
+      engines: [{ engine: "a", result: "bad" }],
+    };
+    expect(decide(rs, input)).toMatchObject({
+      decision: "deny",
+      rule: name,
+      reason: "x 1",
+      monitored: [`${name}_known`],
+      errors: [],
+    });
+    const code = rs.generatedCode();
+    expect(code).toContain(`function rule_${name}(r, c, n)`);
+    expect(code).toContain(`function reason_${name}(r, c, n)`);
+    expect(code).toContain(`/rule_${name}_known.js`);
+  });
+});
+
 /*
  * REGRESSION, fixed (prototype-named context fields). A `context { ... }` field may be named like an
  * Object.prototype member (`toString`, `constructor`, `valueOf`, `__proto__`): the declaration is

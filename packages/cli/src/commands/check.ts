@@ -1,16 +1,26 @@
 import { hasErrors } from "@clearance/dsl";
 import { loadRuleset } from "@clearance/engine";
 import { parseNow } from "../io.js";
-import { type Output, paint } from "../output.js";
+import { CliError, type Output, paint } from "../output.js";
 import { renderDiagnostics, summarizeDiagnostics } from "../render.js";
 
 export interface CheckOptions {
   format: "text" | "json";
   now?: string;
+  /** print the generated JavaScript on stdout, and the summary on stderr */
+  emitJs?: boolean;
 }
 
-/** `clearance check [dir]`: parse and type-check; exit 1 on errors, warnings are printed. */
+/**
+ * `clearance check [dir]`: parse and type-check; exit 1 on errors, warnings are printed.
+ * `--emit-js` prints the JavaScript the rule set compiles to.
+ */
 export function checkCommand(output: Output, dir: string, options: CheckOptions): number {
+  if (options.emitJs && options.format === "json")
+    throw new CliError(
+      "`--emit-js` prints JavaScript, not JSON",
+      "drop `--format json`, or run the two separately",
+    );
   const now = parseNow(options.now);
   const result = loadRuleset(dir, now === undefined ? {} : { now });
   const failed = hasErrors(result.diagnostics) || !result.ruleset;
@@ -51,8 +61,11 @@ export function checkCommand(output: Output, dir: string, options: CheckOptions)
   const commit = rs.commit
     ? `, commit ${rs.commit.sha.slice(0, 12)}${rs.commit.dirty ? " (dirty)" : ""}`
     : "";
-  output.out(
-    `${paint(output, ["bold", "green"], "✓")} ${dir}: ${rs.rules.length} rule${rs.rules.length === 1 ? "" : "s"} in ${files} file${files === 1 ? "" : "s"}, revision ${rs.revision}${commit}; ${summarizeDiagnostics(result.diagnostics)}`,
-  );
+  const summary = `${paint(output, ["bold", "green"], "✓")} ${dir}: ${rs.rules.length} rule${rs.rules.length === 1 ? "" : "s"} in ${files} file${files === 1 ? "" : "s"}, revision ${rs.revision}${commit}; ${summarizeDiagnostics(result.diagnostics)}`;
+  if (options.emitJs) {
+    // standard output holds only the code, so it can be saved or piped
+    output.out(rs.generatedCode().trimEnd());
+    output.err(summary);
+  } else output.out(summary);
   return 0;
 }
