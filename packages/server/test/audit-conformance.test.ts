@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
-  type AuditBackend,
   type AuditFilter,
+  type AuditStore,
   AuditUnavailableError,
   DuplicateDeliveryError,
 } from "../src/audit/backend.js";
@@ -59,7 +59,7 @@ for (const { title, make, skip } of backends) {
 
     async function openLog(
       options: Partial<AuditLogOptions> = {},
-      backend: AuditBackend = store.open(),
+      backend: AuditStore = store.open(),
     ): Promise<AuditLog> {
       const log = new AuditLog(backend, {
         chain: "main",
@@ -176,8 +176,8 @@ for (const { title, make, skip } of backends) {
       await first.close();
 
       const backend = store.open();
-      expect(await backend.migrate()).toBe(SCHEMA_VERSION);
-      expect(await backend.migrate()).toBe(SCHEMA_VERSION);
+      expect(await backend.open()).toBe(SCHEMA_VERSION);
+      expect(await backend.open()).toBe(SCHEMA_VERSION);
       const second = await openLog({}, backend);
       expect((await second.append(record(), "{}")).seq).toBe(4);
       expect(await second.verify()).toMatchObject({ ok: true, entries: 4 });
@@ -196,7 +196,7 @@ for (const { title, make, skip } of backends) {
       );
       const opening = (async () => {
         const b = store.open();
-        await b.migrate();
+        await b.open();
       })();
       await expect(opening).rejects.toThrow(/newer than this Clearance knows/);
       await expect(opening).rejects.toBeInstanceOf(AuditUnavailableError);
@@ -329,15 +329,15 @@ for (const { title, make, skip } of backends) {
         await log.append(a, "{}", [{ target: "siem", payload: "{}" }]);
         await log.append(record({ time: old(2) }), "{}", [{ target: "siem", payload: "{}" }]);
         await log.append(b, "{}");
-        await log.backend.updateNotification(`${a.id}:siem`, {
+        await log.store.outbox.updateNotification(`${a.id}:siem`, {
           attempts: 1,
           nextAttemptAt: old(1),
           lastError: null,
           deliveredAt: old(1),
         });
         await log.prune(new Date("2020-01-05T00:00:00.000Z"));
-        expect(await log.backend.hasDelivery("old-delivery")).toBe(false);
-        expect(await log.backend.hasDelivery("new-delivery")).toBe(true);
+        expect(await log.store.outbox.hasDelivery("old-delivery")).toBe(false);
+        expect(await log.store.outbox.hasDelivery("new-delivery")).toBe(true);
         // the undelivered one stays, whatever its age: nothing is lost to pruning
         expect(await count(store, "SELECT COUNT(*) AS n FROM outbox")).toBe(1);
       });
