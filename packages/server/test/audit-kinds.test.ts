@@ -232,7 +232,15 @@ describe("defining a kind", () => {
     [{ ...base, input: true }, "a kind with an input snapshot lists `inputHash`"],
     [
       { ...base, columns: [{ field: "b", column: "b", indexed: false }] },
-      "column `b` is for `b`, which is not one of its own fields",
+      "column `b` is for `b`, which is not one of its fields",
+    ],
+    [
+      {
+        ...base,
+        fields: ["id", "time", "body"],
+        columns: [{ field: "body", column: "b", indexed: false }],
+      },
+      "column `b` is for `body`, which every entry has already",
     ],
     [
       { ...base, columns: [{ field: "a", column: "body", indexed: false }] },

@@ -50,8 +50,19 @@ const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
 const FIELD = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** Fields the sealing writes itself, or that a row carries for every kind. */
 const RESERVED_FIELDS = new Set(["v", "kind", "chain", "seq", "prevHash", "hash"]);
-/** Columns every kind's table has. */
-const CHAIN_COLUMNS = new Set(["id", "chain", "seq", "time", "input_hash", "body", "hash"]);
+/** Columns every kind's table has, and the kind a read names. */
+const CHAIN_COLUMNS = new Set(["kind", "id", "chain", "seq", "time", "input_hash", "body", "hash"]);
+/** Fields a read's row carries for every kind: an indexed column cannot take their names. */
+const ROW_FIELDS = new Set([
+  "kind",
+  "id",
+  "chain",
+  "seq",
+  "time",
+  INPUT_HASH_FIELD,
+  "body",
+  "hash",
+]);
 
 /**
  * Checks and freezes a kind. Throws TypeError naming what is wrong: names that are not SQL
@@ -77,15 +88,10 @@ export function defineEntryKind(kind: EntryKind): EntryKind {
     );
   const columns = new Set<string>();
   for (const c of kind.columns) {
-    if (
-      !fields.has(c.field) ||
-      c.field === "id" ||
-      c.field === "time" ||
-      c.field === INPUT_HASH_FIELD
-    )
-      throw problem(
-        `column \`${c.column}\` is for \`${c.field}\`, which is not one of its own fields`,
-      );
+    if (!fields.has(c.field))
+      throw problem(`column \`${c.column}\` is for \`${c.field}\`, which is not one of its fields`);
+    if (ROW_FIELDS.has(c.field))
+      throw problem(`column \`${c.column}\` is for \`${c.field}\`, which every entry has already`);
     if (!IDENTIFIER.test(c.column) || CHAIN_COLUMNS.has(c.column) || columns.has(c.column))
       throw problem(`column \`${c.column}\` is not a free lowercase SQL identifier`);
     columns.add(c.column);
