@@ -1,9 +1,9 @@
 import { Readable } from "node:stream";
 import { PlatformClient } from "@clearance/client";
 import {
-  type AuditBackend,
   type AuditFilter,
   AuditLog,
+  type AuditStore,
   PostgresBackend,
   SqliteBackend,
 } from "@clearance/server";
@@ -46,23 +46,33 @@ export function platformSource(
   return Readable.from(lines(), { objectMode: false });
 }
 
-function openBackend(spec: string): AuditBackend {
+/** The log named by `spec`, for reading only (not opened yet). */
+function storeOf(spec: string): AuditStore {
   if (spec.startsWith("audit:")) {
     const path = spec.slice("audit:".length);
-    try {
-      return new SqliteBackend({ path, synchronous: "normal", readonly: true });
-    } catch (error) {
-      throw new CliError(
-        `cannot read the audit log \`${path}\`: ${(error as Error).message}`,
-        "give the SQLite file the server writes (`audit.sqlite.path`, default data/audit.db)",
-      );
-    }
+    return new SqliteBackend({ path, synchronous: "normal", readonly: true });
   }
   // `?schema=` picks the schema (audit.postgres.schema); the rest of the URL goes to pg as is
   const url = new URL(spec);
   const schema = url.searchParams.get("schema") ?? "public";
   url.searchParams.delete("schema");
-  return new PostgresBackend({ url: url.toString(), poolSize: 2, schema });
+  return new PostgresBackend({ url: url.toString(), poolSize: 2, schema, readonly: true });
+}
+
+/** Opens the log named by `spec`; an SQLite file that cannot be read is said so, with the fix. */
+async function openLog(spec: string): Promise<AuditLog> {
+  const log = new AuditLog(storeOf(spec), { chain: "dry-run", hmacSecret: null, maxBatch: 1 });
+  try {
+    await log.open();
+    return log;
+  } catch (error) {
+    await log.close().catch(() => {});
+    if (!spec.startsWith("audit:")) throw error;
+    throw new CliError(
+      `cannot read the audit log \`${spec.slice("audit:".length)}\`: ${(error as Error).message}`,
+      "give the SQLite file the server writes (`audit.sqlite.path`, default data/audit.db)",
+    );
+  }
 }
 
 /** PostgreSQL's "relation does not exist", said as what it means here: no log in that schema. */
@@ -85,15 +95,16 @@ function noLogHere(spec: string, error: unknown): Error | undefined {
  */
 export function auditSource(spec: string, filter: AuditFilter): Readable | undefined {
   if (!isAuditSource(spec)) return undefined;
-  const log = new AuditLog(openBackend(spec), { chain: "dry-run", hmacSecret: null, maxBatch: 1 });
   async function* lines(): AsyncGenerator<string> {
+    let log: AuditLog | undefined;
     try {
+      log = await openLog(spec);
       for await (const entry of log.export(filter, { inputs: true }))
         yield `${JSON.stringify(entry)}\n`;
     } catch (error) {
       throw noLogHere(spec, error) ?? error;
     } finally {
-      await log.close();
+      await log?.close();
     }
   }
   return Readable.from(lines(), { objectMode: false });

@@ -111,6 +111,22 @@ describe("clearance audit verify on a damaged log", () => {
     expect(r.code).toBe(0);
   });
 
+  test("a log migrated by a newer Clearance is refused, never migrated back or misread (exit 1)", async () => {
+    const path = damaged("newer", (p) => {
+      const db = new Database(p);
+      db.prepare(
+        "INSERT INTO schema_migrations (version, description, applied_at) VALUES (99, 'from the future', '2030-01-01T00:00:00.000Z')",
+      ).run();
+      db.close();
+    });
+    const r = await verify(path);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(
+      /error: the audit database `.*newer\.db` has schema version 99, newer than this Clearance knows \(\d+\): upgrade Clearance/,
+    );
+    expect(r.err).not.toMatch(/\n\s+at /);
+  });
+
   test.each([
     {
       what: "emptied to 0 bytes",

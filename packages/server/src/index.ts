@@ -1,12 +1,15 @@
 // The public surface of @clearance/server, listed by name.
 
 export {
-  type AuditBackend,
   AuditDamagedError,
   type AuditFilter,
+  type AuditStore,
   AuditUnavailableError,
   type Checkpoint,
   DuplicateDeliveryError,
+  type EntryStore,
+  type OutboxStore,
+  type StateStore,
 } from "./audit/backend.js";
 export {
   type AuditEntry,
@@ -16,8 +19,17 @@ export {
 } from "./audit/entry.js";
 export { newId } from "./audit/ids.js";
 export {
+  DECISION_KIND,
+  defineEntryKind,
+  ENTRY_KINDS,
+  type EntryKind,
+  kindTableSql,
+} from "./audit/kinds.js";
+export {
   AuditLog,
   type AuditLogOptions,
+  type EntryFields,
+  type KindEntry,
   type VerifyDamage,
   type VerifyReport,
 } from "./audit/log.js";

@@ -133,7 +133,7 @@ export class Notifier {
   async drain(): Promise<void> {
     try {
       for (;;) {
-        const due = await this.audit.backend.dueNotifications(
+        const due = await this.audit.store.outbox.dueNotifications(
           this.audit.chain,
           new Date().toISOString(),
           this.options.concurrency * 4,
@@ -185,7 +185,7 @@ export class Notifier {
     // full jitter between half and all of the capped exponential delay
     const delay = Math.min(maxDelayMs, baseDelayMs * 2 ** Math.min(attempts - 1, 30));
     const wait = delay / 2 + (this.options.random ?? Math.random)() * (delay / 2);
-    await this.audit.backend.updateNotification(row.id, {
+    await this.audit.store.outbox.updateNotification(row.id, {
       attempts,
       deliveredAt: error === null ? new Date(now).toISOString() : null,
       nextAttemptAt: new Date(error === null ? now : now + wait).toISOString(),

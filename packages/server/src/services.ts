@@ -1,4 +1,4 @@
-import { type AuditBackend, AuditDamagedError } from "./audit/backend.js";
+import { AuditDamagedError, type AuditStore } from "./audit/backend.js";
 import { AuditLog, type AuditLogOptions } from "./audit/log.js";
 import { PostgresBackend, STATEMENT_TIMEOUT_MS } from "./audit/postgres.js";
 import { SqliteBackend } from "./audit/sqlite.js";
@@ -50,13 +50,22 @@ export interface ServiceHooks {
   onSync?: (report: SyncReport | undefined, error?: Error) => void;
 }
 
-export function openBackend(config: Readonly<ServerConfig>): AuditBackend {
+/**
+ * The configured audit store, not yet opened (`AuditStore.open`, or `AuditLog.open`). `readonly`
+ * for tools that only read it: no lock, no migration.
+ */
+export function openBackend(
+  config: Readonly<ServerConfig>,
+  options: { readonly?: boolean } = {},
+): AuditStore {
   const a = config.audit;
+  const readonly = options.readonly === true;
   if (a.backend === "postgres")
     return new PostgresBackend({
       url: a.postgres.url!,
       poolSize: a.postgres.poolSize,
       schema: a.postgres.schema,
+      readonly,
     });
   return new SqliteBackend({
     path: a.sqlite.path,
@@ -65,6 +74,7 @@ export function openBackend(config: Readonly<ServerConfig>): AuditBackend {
     maxBatch: a.maxBatch,
     readers: a.sqlite.readers,
     startupCheck: a.sqlite.startupCheck,
+    readonly,
   });
 }
 
@@ -78,13 +88,13 @@ async function openAuditLog(
   options: AuditLogOptions,
 ): Promise<{ audit: AuditLog; replaced: Services["replacedLog"] }> {
   const attempt = async (): Promise<AuditLog> => {
-    const backend = openBackend(config);
-    const audit = new AuditLog(backend, options);
+    const store = openBackend(config);
+    const audit = new AuditLog(store, options);
     try {
       await audit.open();
       return audit;
     } catch (error) {
-      await backend.close().catch(() => {});
+      await store.close().catch(() => {});
       throw error;
     }
   };
@@ -158,7 +168,7 @@ export async function createServices(
           metrics.notifications.inc({ target, result: ok ? "delivered" : "failed" }),
         ...(hooks.onNotifyError ? { onError: hooks.onNotifyError } : {}),
       });
-      metrics.outboxPending = () => log.backend.pendingNotifications(log.chain);
+      metrics.outboxPending = () => log.store.outbox.pendingNotifications(log.chain);
       // notifications left by an earlier run (a crash, a receiver outage) go out now
       notifier.start();
     }
@@ -197,8 +207,7 @@ export async function createServices(
       platform,
       sync,
       replacedLog: opened.replaced,
-      createdLog:
-        log.backend instanceof SqliteBackend && log.backend.created ? log.backend.path : null,
+      createdLog: log.store instanceof SqliteBackend && log.store.created ? log.store.path : null,
       async close() {
         rules.stopWatching();
         shadow?.stopWatching();

@@ -96,7 +96,7 @@ export class PlatformSync {
   }
 
   private async round(): Promise<SyncReport> {
-    const saved = await this.audit.backend.getState(CURSOR_KEY);
+    const saved = await this.audit.store.state.get(CURSOR_KEY);
     let cursor = saved ?? new Date(Date.now() - this.options.initialLookbackMs).toISOString();
     const report: SyncReport = { seen: 0, decided: 0, skipped: 0, invalid: [], cursor };
     let sinceSave = 0;
@@ -122,11 +122,11 @@ export class PlatformSync {
       }
       if (Date.parse(r.analyzedAt) > Date.parse(cursor)) cursor = r.analyzedAt;
       if (++sinceSave >= SAVE_EVERY) {
-        await this.audit.backend.setState(CURSOR_KEY, cursor);
+        await this.audit.store.state.set(CURSOR_KEY, cursor);
         sinceSave = 0;
       }
     }
-    await this.audit.backend.setState(CURSOR_KEY, cursor);
+    await this.audit.store.state.set(CURSOR_KEY, cursor);
     report.cursor = cursor;
     return report;
   }

@@ -128,6 +128,7 @@ async function verifyReadOnly(path: string) {
   const backend = new SqliteBackend({ path, synchronous: "normal", readonly: true });
   const log = new AuditLog(backend, { chain: "main", hmacSecret: KEY, maxBatch: 1 });
   try {
+    await log.open();
     return await log.verify();
   } finally {
     await log.close();

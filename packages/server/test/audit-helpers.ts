@@ -5,13 +5,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import pg from "pg";
-import type { AuditBackend } from "../src/audit/backend.js";
+import type { AuditStore } from "../src/audit/backend.js";
 import { type AuditRecord, GENESIS_HASH } from "../src/audit/entry.js";
 import { idAt, newId } from "../src/audit/ids.js";
+import { DECISION_KIND, type EntryKind } from "../src/audit/kinds.js";
 import { PostgresBackend } from "../src/audit/postgres.js";
-import { type ChainHead, sealBatch, sealItem } from "../src/audit/seal.js";
+import { type ChainHead, sealItem } from "../src/audit/seal.js";
 import { SqliteBackend } from "../src/audit/sqlite.js";
-import { prepareBatchWriter } from "../src/audit/sqlite-batch.js";
+import { SqliteAppender } from "../src/audit/sqlite-append.js";
 
 /** PostgreSQL tests run only against a server named here (CI starts one and sets it). */
 export const PG_URL = process.env.CLEARANCE_TEST_PG || undefined;
@@ -57,8 +58,8 @@ export function inputFor(r: RecordFields, extra: unknown = null): string {
 /** One database holding audit logs, with raw SQL access to tamper with it behind the log's back. */
 export interface Store {
   readonly kind: "sqlite" | "postgres";
-  /** a new backend on the same database, as after a restart or on another replica */
-  open(url?: string): AuditBackend;
+  /** a new store on the same database (not opened yet), as after a restart or on another replica */
+  open(url?: string): AuditStore;
   /** raw SQL with `?` placeholders, bypassing the backend */
   sql<R = Record<string, unknown>>(query: string, ...params: unknown[]): Promise<R[]>;
   /** closes every backend opened here and removes the database */
@@ -76,11 +77,16 @@ export async function count(store: Store, query: string, ...params: unknown[]): 
  * read on threads of their own, as the server does.
  */
 export function sqliteStore(
-  options: { writerThread?: boolean; maxBatch?: number; readers?: number } = {},
+  options: {
+    writerThread?: boolean;
+    maxBatch?: number;
+    readers?: number;
+    kinds?: readonly EntryKind[];
+  } = {},
 ): Store {
   const dir = mkdtempSync(join(tmpdir(), "clearance-audit-"));
   const path = join(dir, "audit.db");
-  const backends: AuditBackend[] = [];
+  const backends: AuditStore[] = [];
   let raw: Database.Database | undefined;
   return {
     kind: "sqlite",
@@ -104,17 +110,20 @@ export function sqliteStore(
   };
 }
 
-export async function postgresStore(url = PG_URL!): Promise<Store> {
+export async function postgresStore(
+  url = PG_URL!,
+  options: { kinds?: readonly EntryKind[] } = {},
+): Promise<Store> {
   const schema = `t_${randomBytes(6).toString("hex")}`;
   const raw = new pg.Client({ connectionString: url });
   await raw.connect();
   // the backend creates the schema; the raw connection resolves names in it once it exists
   await raw.query(`SET search_path TO ${schema}`);
-  const backends: AuditBackend[] = [];
+  const backends: AuditStore[] = [];
   return {
     kind: "postgres",
     open(backendUrl = url) {
-      const b = new PostgresBackend({ url: backendUrl, poolSize: 4, schema });
+      const b = new PostgresBackend({ url: backendUrl, poolSize: 4, schema, ...options });
       backends.push(b);
       return b;
     },
@@ -250,12 +259,13 @@ export async function fillSqliteLog(
   options: { key?: string | null; chain?: string } = {},
 ): Promise<ChainHead> {
   const created = new SqliteBackend({ path, synchronous: "normal" });
+  await created.open();
   await created.close();
   const db = new Database(path);
   db.pragma("journal_mode = WAL");
   db.pragma("synchronous = OFF");
   db.pragma("cache_size = -262144");
-  const write = prepareBatchWriter(db);
+  const appender = new SqliteAppender(db, [DECISION_KIND]);
   const chain = options.chain ?? "main";
   const inputs = Array.from({ length: 64 }, (_, i) =>
     JSON.stringify({ result: { sha256: i.toString(16).padStart(64, "0"), pad: "x".repeat(300) } }),
@@ -287,9 +297,13 @@ export async function fillSqliteLog(
       };
       items.push(sealItem(r, inputs[j % inputs.length]!, []));
     }
-    const sealed = sealBatch(items, chain, head, options.key ?? null);
-    write(sealed.rows, sealed.inputs, sealed.outbox, sealed.deliveries);
-    head = sealed.head;
+    const [reply] = appender.commit([{ id: 0, chain, key: options.key ?? null, items }]);
+    if (!reply?.ok)
+      throw new Error(
+        `filling the log failed: ${reply?.ok === false ? reply.message : "no reply"}`,
+      );
+    const last = reply.placements[reply.placements.length - 1]!;
+    head = { seq: last.seq, hash: last.hash };
   }
   db.pragma("wal_checkpoint(TRUNCATE)");
   db.close();

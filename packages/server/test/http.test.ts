@@ -77,7 +77,7 @@ describe("POST /v1/decisions", () => {
     });
     expect(res.statusCode).toBe(200);
     const stored = (await t.services.audit.get(res.json().decisionId))!;
-    expect(await t.services.audit.backend.input(stored.entry.inputHash)).toBe(payload);
+    expect(await t.services.audit.store.entries.input(stored.entry.inputHash)).toBe(payload);
     expect(stored.entry.fileName).toBe(res.json().fileName);
     // the recorded explanation is recomputed from the VirusTotal object, in its own format
     const one = await t.app.inject({ url: `/v1/audit/${res.json().decisionId}` });
@@ -572,7 +572,7 @@ describe("operations endpoints", () => {
 
   test("readyz fails when the audit store is gone", async () => {
     const other = await makeApp();
-    await other.services.audit.backend.close();
+    await other.services.audit.store.close();
     const ready = await other.app.inject({ url: "/readyz" });
     expect(ready.statusCode).toBe(503);
     expect(ready.json().status).toBe("not_ready");

@@ -71,7 +71,7 @@ describe("JSON bodies", () => {
     expect(res.json().fileName).toBe("facture-été-請求書-😀.exe");
     const stored = (await t.services.audit.get(res.json().decisionId))!;
     expect(stored.input).toMatchObject({ context: { group: "réseau" } });
-    const text = await t.services.audit.backend.input(stored.entry.inputHash);
+    const text = await t.services.audit.store.entries.input(stored.entry.inputHash);
     expect(Buffer.from(text!, "utf8")).toEqual(payload);
   });
 });

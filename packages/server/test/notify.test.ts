@@ -104,7 +104,7 @@ describe("decision notifications", () => {
       expect(a.body.event).toBe("decision.recorded");
       expect(a.body.decision.decision).toBe("deny");
     }
-    expect(await t.services.audit.backend.pendingNotifications(t.config.audit.chain)).toBe(0);
+    expect(await t.services.audit.store.outbox.pendingNotifications(t.config.audit.chain)).toBe(0);
     const metrics = (await t.app.inject({ url: "/metrics" })).body;
     expect(metrics).toMatch(/clearance_notifications_total\{target="siem",result="failed"\} [1-9]/);
     expect(metrics).toMatch(
@@ -134,9 +134,9 @@ describe("decision notifications", () => {
     const first = await makeApp(config);
     const a = await decide(first, "malware");
     const b = await decide(first, "unsigned-lowscore");
-    expect(await first.services.audit.backend.pendingNotifications(first.config.audit.chain)).toBe(
-      2,
-    );
+    expect(
+      await first.services.audit.store.outbox.pendingNotifications(first.config.audit.chain),
+    ).toBe(2);
     await first.app.close();
     await first.services.close();
 

@@ -1,6 +1,6 @@
 import { createServer } from "node:net";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { type AuditBackend, AuditUnavailableError } from "../src/audit/backend.js";
+import { type AuditStore, AuditUnavailableError } from "../src/audit/backend.js";
 import { AuditLog } from "../src/audit/log.js";
 import {
   closeServer,
@@ -32,7 +32,7 @@ describe.skipIf(!PG_URL)(`PostgreSQL audit backend${PG_URL ? "" : ` (${PG_SKIP_R
     await store.dispose();
   });
 
-  async function openLog(chain: string, backend: AuditBackend = store.open(), maxBatch = 100) {
+  async function openLog(chain: string, backend: AuditStore = store.open(), maxBatch = 100) {
     const log = new AuditLog(backend, { chain, hmacSecret: "k", maxBatch });
     cleanups.push(() => log.close());
     await log.open();
@@ -40,7 +40,7 @@ describe.skipIf(!PG_URL)(`PostgreSQL audit backend${PG_URL ? "" : ` (${PG_SKIP_R
   }
 
   it("lets replicas that start together migrate one after the other", async () => {
-    const versions = await Promise.all([0, 1, 2, 3].map(() => store.open().migrate()));
+    const versions = await Promise.all([0, 1, 2, 3].map(() => store.open().open()));
     expect(new Set(versions).size).toBe(1);
     expect(await count(store, "SELECT COUNT(*) AS n FROM schema_migrations")).toBe(versions[0]);
   });
@@ -111,7 +111,7 @@ describe.skipIf(!PG_URL)(`PostgreSQL audit backend${PG_URL ? "" : ` (${PG_SKIP_R
     cleanups.push(close);
     const backend = store.open(viaPort(port));
     const started = Date.now();
-    await expect(backend.migrate()).rejects.toBeInstanceOf(AuditUnavailableError);
+    await expect(backend.open()).rejects.toBeInstanceOf(AuditUnavailableError);
     await expect(backend.ping()).rejects.toBeInstanceOf(AuditUnavailableError);
     // the connect timeout is 2 s per attempt
     expect(Date.now() - started).toBeLessThan(6_000);

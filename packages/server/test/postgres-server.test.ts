@@ -57,6 +57,7 @@ describe.skipIf(!PG_URL)(`the server on PostgreSQL${PG_URL ? "" : ` (${PG_SKIP_R
       maxBatch: 1,
     });
     cleanups.push(() => log.close());
+    await log.open();
     return log;
   }
 

@@ -1,7 +1,8 @@
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
 import { type AuditRecord, chainHash, contentHash, GENESIS_HASH } from "../src/audit/entry.js";
-import { entryParts, sealBatch, sealBody, sealItem } from "../src/audit/seal.js";
+import { DECISION_KIND } from "../src/audit/kinds.js";
+import { entryParts, kindParts, sealBatch, sealBody, sealItem } from "../src/audit/seal.js";
 
 /**
  * The v1 canonical body as first released: one JSON.stringify of the fields in this order. Stored
@@ -100,5 +101,19 @@ describe("sealing", () => {
     // two distinct inputs among three entries: each stored once
     expect(sealed.inputs.map((i) => i.body)).toEqual(['{"result":{"n":0}}', '{"result":{"n":1}}']);
     expect(sealed.outbox).toMatchObject([{ id: `${items[0]!.id}:t`, entryId: items[0]!.id }]);
+  });
+
+  test("the registry describes decisions as sealed: body fields in v1 order, columns as stored", () => {
+    fc.assert(
+      fc.property(record, (r) => {
+        const { inputHash: _, ...rest } = r;
+        // a ruleset with exactly its three keys, as `entryParts` writes it
+        expect(kindParts(DECISION_KIND, rest)).toEqual(entryParts(rest));
+        expect(sealItem(rest, "{}", []).columns).toEqual(
+          DECISION_KIND.columns.map((c) => (rest as Record<string, unknown>)[c.field]),
+        );
+      }),
+      { numRuns: 200 },
+    );
   });
 });

@@ -19,9 +19,10 @@ function logPath(): string {
 test("one writer per log: a second is refused, readers are not, and closing frees it", async () => {
   const path = logPath();
   const first = new SqliteBackend({ path, synchronous: "normal" });
+  await first.open();
   let refused: unknown;
   try {
-    new SqliteBackend({ path, synchronous: "normal" });
+    await new SqliteBackend({ path, synchronous: "normal" }).open();
   } catch (error) {
     refused = error;
   }
@@ -31,17 +32,21 @@ test("one writer per log: a second is refused, readers are not, and closing free
     `the audit log \`${path}\` is already being written by process ${process.pid} on ${hostname()}, since ${(refused as AuditInUseError).holder!.since} (it holds \`${path}.lock\`)`,
   );
   // `clearance audit verify|export|query|tail` open read-only and take no lock
-  const reader = new SqliteBackend({ path, readonly: true });
+  const reader = new SqliteBackend({ path, synchronous: "normal", readonly: true });
+  await reader.open();
   await reader.close();
   await first.close();
   const again = new SqliteBackend({ path, synchronous: "normal" });
+  await again.open();
   await again.close();
 });
 
-test("a log that cannot be opened releases the lock it took", () => {
+test("a log that cannot be opened releases the lock it took", async () => {
   const path = logPath();
   writeFileSync(path, "this is not an SQLite database, and it is long enough to look like one");
-  expect(() => new SqliteBackend({ path, synchronous: "normal" })).toThrow(AuditDamagedError);
+  await expect(new SqliteBackend({ path, synchronous: "normal" }).open()).rejects.toThrow(
+    AuditDamagedError,
+  );
   const lock = WriterLock.acquire(path);
   expect(() => WriterLock.acquire(path)).toThrow(AuditInUseError);
   lock.release();

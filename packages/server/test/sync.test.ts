@@ -81,7 +81,7 @@ describe("platform sync", () => {
     expect(entries.every((e) => e.requester === "platform")).toBe(true);
     // the cursor moved forward and is kept in the audit database
     expect(p.calls.at(-1)).toBe(at(1));
-    expect(await t.services.audit.backend.getState("sync.platform.since")).toBe(at(1));
+    expect(await t.services.audit.store.state.get("sync.platform.since")).toBe(at(1));
   });
 
   test("an invalid payload from the platform is reported with its pointer and never decided", async () => {

@@ -56,21 +56,24 @@ async function reading<T>(work: () => Promise<T>, damageExit = 1): Promise<T> {
  */
 async function openLog(options: AuditOptions, env: Env, damageExit = 1): Promise<AuditLog> {
   const config = readConfig(options.config, env);
+  const store =
+    options.db !== undefined || config.audit.backend === "sqlite"
+      ? new SqliteBackend({
+          path: options.db ?? config.audit.sqlite.path,
+          synchronous: "normal",
+          readonly: true,
+        })
+      : openBackend(config, { readonly: true });
+  const log = new AuditLog(store, {
+    chain: config.audit.chain,
+    hmacSecret: config.audit.hmacSecret,
+    maxBatch: config.audit.maxBatch,
+  });
   try {
-    const backend =
-      options.db !== undefined || config.audit.backend === "sqlite"
-        ? new SqliteBackend({
-            path: options.db ?? config.audit.sqlite.path,
-            synchronous: "normal",
-            readonly: true,
-          })
-        : openBackend(config);
-    return new AuditLog(backend, {
-      chain: config.audit.chain,
-      hmacSecret: config.audit.hmacSecret,
-      maxBatch: config.audit.maxBatch,
-    });
+    await log.open();
+    return log;
   } catch (error) {
+    await log.close().catch(() => {});
     if (error instanceof AuditDamagedError) throw damaged(error, damageExit);
     if (error instanceof AuditUnavailableError) throw new CliError(error.message);
     throw error;

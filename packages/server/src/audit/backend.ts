@@ -1,21 +1,60 @@
-import type { DecisionSource } from "./entry.js";
+// What the audit log needs of a store, split by concern.
+//
+//   AuditStore        one database: opened (and migrated) by `open`, closed by `close`, probed by
+//                     `ping` and `checkWritable`; it holds the three parts below.
+//   ├─ entries        the chains: appending (sealed where they are written), reading, searching,
+//   │                 verifying, exporting and pruning entries, with their input snapshots
+//   ├─ outbox         what goes out, and what came in once: notifications queued with their
+//   │                 entries, and delivery ids (webhook deliveries, synced result versions)
+//   └─ state          small facts kept beside the log: each chain's head as recorded with its
+//                     last write, and background jobs' state (the sync cursor)
+//
+// Seal where you write. `entries.append` receives the entries still unsealed (`SealItem`: the
+// record's canonical JSON, its input snapshot, its notifications) and gives each its place in the
+// chain (seq, previous hash) and its hash inside the write that stores it, reading the chain's head
+// where that write holds the chain: SQLite on its writer thread (or, for tools, in the same
+// synchronous transaction on the caller's thread), PostgreSQL on the connection holding the
+// chain's advisory lock. The log above never knows a head, so there is one write path whatever the
+// store; what it keeps is the group commit (`log.ts`).
+//
+// Opening is a step of its own. A constructor only takes options: `open()` takes locks, checks
+// files, connects and applies pending migrations (`migrations.ts`). A store opened read-only
+// (`clearance audit verify|export|query|tail`, dry-runs from a log) never migrates and takes no
+// lock: it refuses a schema newer than this Clearance knows, and reads older ones.
+//
+// Entries come in kinds (`kinds.ts`). Every kind shares the chain; a store reads the registry for
+// each kind's table and columns, so a new kind needs a type, a registry entry and a table, and no
+// change here or in a store's methods.
+
+import type { EntryKind } from "./kinds.js";
 import type { Placement, SealItem } from "./seal.js";
 import type { ChainPosition, VerifyStep } from "./verify.js";
 
-/** One stored entry: the columns queries filter on, plus the canonical body and its hash. */
+/**
+ * One stored entry of any kind, as chain reads give it: its kind and place, the kind's indexed
+ * columns under their body field names, the input snapshot's hash (null for a kind without one),
+ * the canonical body and its hash.
+ */
 export interface EntryRow {
+  kind: string;
   id: string;
   chain: string;
   seq: number;
   time: string;
-  source: DecisionSource;
+  inputHash: string | null;
+  body: string;
+  hash: string;
+  [field: string]: string | number | null;
+}
+
+/** A stored decision: the columns decision searches filter on, the canonical body and its hash. */
+export interface DecisionRow extends EntryRow {
+  source: string;
   requester: string | null;
   sha256: string;
   decision: string;
   rule: string | null;
   inputHash: string;
-  body: string;
-  hash: string;
 }
 
 /** A notification waiting to be sent (or sent): written in the same transaction as its entry. */
@@ -38,16 +77,6 @@ export type NotificationUpdate = Pick<
   OutboxRow,
   "attempts" | "nextAttemptAt" | "lastError" | "deliveredAt"
 >;
-
-export interface DeliveryRow {
-  id: string;
-  time: string;
-}
-
-export interface InputRow {
-  hash: string;
-  body: string;
-}
 
 /** A chain's newest entry as recorded beside the entries, in the same transaction as each write. */
 export interface RecordedHead {
@@ -99,7 +128,7 @@ export interface PageQuery extends AuditFilter {
 }
 
 /**
- * What one `appendToChain` call came to. `commit` describes the transaction the call was part of
+ * What one `entries.append` call came to. `commit` describes the transaction the call was part of
  * and is given to only one of the calls that shared it, so that it is counted once.
  */
 export type ChainAppend = (
@@ -107,97 +136,101 @@ export type ChainAppend = (
   | { ok: false; error: AuditUnavailableError }
 ) & { commit?: { entries: number; seconds: number } };
 
-/**
- * A storage engine for the audit log. By default it knows SQL, not chains: the AuditLog above it
- * seals batches (`seal.ts`) and calls `write` with each (one transaction each), one at a time. A
- * backend that seals where it writes offers `appendToChain` instead.
- */
-export interface AuditBackend {
+export interface AuditStore {
   readonly kind: "sqlite" | "postgres";
   /** names the store in messages: "`data/audit.db`", "PostgreSQL schema `clearance`" */
   readonly where: string;
-  /** applies pending schema migrations; returns the schema version */
-  migrate(): Promise<number>;
-  /** the last entry of `chain` (or its checkpoint when everything was pruned) */
+  /** opened for reading only: never migrated, never written */
+  readonly readonly: boolean;
+  /** the entry kinds this store holds (`ENTRY_KINDS` unless given) */
+  readonly kinds: readonly EntryKind[];
+  readonly entries: EntryStore;
+  readonly outbox: OutboxStore;
+  readonly state: StateStore;
+  /**
+   * Opens the store: checks and opens its files or connects, and applies pending migrations
+   * (never when read-only). Refuses a schema newer than this Clearance knows. Returns the schema
+   * version. Opening an open store does nothing more; every other call needs an open store.
+   */
+  open(): Promise<number>;
+  /** throws when the store cannot be reached */
+  ping(): Promise<void>;
+  /**
+   * Throws when this process could not write to `chain` now: unreachable, locked by another writer,
+   * full, damaged, replaced. A real write that leaves nothing behind where the store can, so
+   * that what fails writes fails this too.
+   */
+  checkWritable(chain: string): Promise<void>;
+  /** Writes what it was given, then closes. Harmless on a store closed or never opened. */
+  close(): Promise<void>;
+}
+
+export interface EntryStore {
+  /**
+   * Seals `items` after the chain's last entry and writes them, with their input snapshots, their
+   * notifications, their delivery ids and the chain's recorded head, atomically. The head is read
+   * where the write holds the chain, never given. Calls may be made before earlier ones settled:
+   * they are written in the order made (several calls may share a transaction). A failed call
+   * leaves no trace and does not fail the calls after it. Never rejects: a failure is `ok: false`.
+   */
+  append(chain: string, key: string | null, items: readonly SealItem[]): Promise<ChainAppend>;
+  /** the last entry of `chain`, of any kind (or its checkpoint when everything was pruned) */
   head(chain: string): Promise<{ seq: number; hash: string } | undefined>;
+  /** the chains with entries or a checkpoint */
+  chains(): Promise<string[]>;
+  checkpoint(chain: string): Promise<Checkpoint | undefined>;
   /**
-   * Writes entries, new inputs, their notifications and their delivery ids atomically: all or
-   * nothing. A delivery id is recorded in the same transaction as its entry, so a crash can lose
-   * neither one without the other (a delivery is never marked received without its decision).
+   * Checks up to `limit` entries of `chain` after `from` (see `verifyRows`), where the rows are: a
+   * store that reads on threads of its own checks there, so a long verification never holds the
+   * event loop.
    */
-  write(
-    rows: readonly EntryRow[],
-    inputs: readonly InputRow[],
-    outbox?: readonly OutboxRow[],
-    deliveries?: readonly DeliveryRow[],
-  ): Promise<void>;
-  /**
-   * Seals `items` after the chain's last entry and writes them: the backend keeps the chain's head
-   * itself, so a call may be made before earlier ones settled (they are written in order, several
-   * calls to one transaction). A failed call leaves no trace and does not fail the calls after it.
-   * Never rejects: a failure is `ok: false`.
-   */
-  appendToChain?(
+  verifyChunk(
     chain: string,
+    from: ChainPosition,
     key: string | null,
-    items: readonly SealItem[],
-  ): Promise<ChainAppend>;
+    limit: number,
+  ): Promise<VerifyStep>;
+  /**
+   * Damage to the store itself that reading entries does not show (SQLite: `PRAGMA quick_check`
+   * over every page); empty when none is found, or when the store has no such check.
+   */
+  checkPages(): Promise<string[]>;
+  /** the decision with this id */
+  get(id: string): Promise<DecisionRow | undefined>;
+  input(hash: string): Promise<string | undefined>;
+  /** several input snapshots in one read; hashes not stored are absent from the map */
+  inputs(hashes: readonly string[]): Promise<Map<string, string>>;
+  /** the newest decision on this file */
+  latestFor(sha256: string): Promise<DecisionRow | undefined>;
+  /** decisions matching a filter, a page at a time */
+  page(query: PageQuery): Promise<DecisionRow[]>;
+  /** The next piece of an export of decisions as NDJSON text, made where the rows are. */
+  exportChunk(query: PageQuery, inputs: boolean, maxBytes: number): Promise<ExportChunk>;
+  /** the last entry of `chain`, of any kind, older than `before` */
+  lastBefore(chain: string, before: string): Promise<EntryRow | undefined>;
+  /** removes the chain's entries up to `checkpoint.seq` and records the checkpoint, atomically */
+  prune(checkpoint: Checkpoint): Promise<number>;
+}
+
+export interface OutboxStore {
   /** this chain's undelivered notifications due at `now`, oldest first */
   dueNotifications(chain: string, now: string, limit: number): Promise<OutboxRow[]>;
   /** records a delivery attempt: delivered (`deliveredAt`) or failed (next attempt, error) */
   updateNotification(id: string, update: NotificationUpdate): Promise<void>;
   /** undelivered notifications of this chain */
   pendingNotifications(chain: string): Promise<number>;
-  get(id: string): Promise<EntryRow | undefined>;
-  input(hash: string): Promise<string | undefined>;
-  /** several input snapshots in one read; hashes not stored are absent from the map */
-  inputs(hashes: readonly string[]): Promise<Map<string, string>>;
-  latestFor(sha256: string): Promise<EntryRow | undefined>;
-  page(query: PageQuery): Promise<EntryRow[]>;
-  chains(): Promise<string[]>;
-  /** entries of one chain in seq order, from `afterSeq + 1`, at most `limit` */
-  chainRows(chain: string, afterSeq: number, limit: number): Promise<EntryRow[]>;
-  checkpoint(chain: string): Promise<Checkpoint | undefined>;
-  /** every chain's head as recorded with its last write (empty for a log written before they were) */
-  recordedHeads(): Promise<RecordedHead[]>;
-  /**
-   * Checks up to `limit` entries of `chain` after `from` (see `verifyRows`), where the rows are. A
-   * backend that reads on a thread of its own checks there too, so a long verification never
-   * holds the event loop. Optional: the log reads rows and checks them itself otherwise.
-   */
-  verifyChunk?(
-    chain: string,
-    from: ChainPosition,
-    key: string | null,
-    limit: number,
-  ): Promise<VerifyStep>;
-  /** The next piece of an export as NDJSON text, made where the rows are. Optional, as above. */
-  exportChunk?(query: PageQuery, inputs: boolean, maxBytes: number): Promise<ExportChunk>;
-  /**
-   * Damage to the store itself that reading entries does not show (SQLite: `PRAGMA quick_check`
-   * over every page). Empty when none is found. Optional.
-   */
-  checkPages?(): Promise<string[]>;
-  /** removes the chain's entries up to `checkpoint.seq` and records the checkpoint, atomically */
-  prune(checkpoint: Checkpoint): Promise<number>;
-  /** removes delivered notifications and delivery ids recorded before `before` */
-  pruneHousekeeping(before: string): Promise<{ notifications: number; deliveries: number }>;
-  /** the last entry of `chain` older than `before` */
-  lastBefore(chain: string, before: string): Promise<EntryRow | undefined>;
   /** whether an entry with this delivery id (a webhook delivery, a synced result version) was written */
   hasDelivery(id: string): Promise<boolean>;
+  /** removes delivered notifications and delivery ids recorded before `before` */
+  prune(before: string): Promise<{ notifications: number; deliveries: number }>;
+}
+
+export interface StateStore {
+  /** every chain's head as recorded with its last write (empty for a log written before they were) */
+  recordedHeads(): Promise<RecordedHead[]>;
   /** a background job's saved state (the sync cursor), or undefined */
-  getState(key: string): Promise<string | undefined>;
-  setState(key: string, value: string): Promise<void>;
-  /** throws when the store cannot be reached */
-  ping(): Promise<void>;
-  /**
-   * Throws when this process could not write to `chain` now: unreachable, locked by another writer,
-   * full, damaged, replaced. A real write that leaves nothing behind where the backend can, so
-   * that what fails writes fails this too.
-   */
-  checkWritable(chain: string): Promise<void>;
-  close(): Promise<void>;
+  get(key: string): Promise<string | undefined>;
+  set(key: string, value: string): Promise<void>;
 }
 
 /** An entry with this delivery id is already recorded or being recorded. */
@@ -236,4 +269,9 @@ export class AuditDamagedError extends AuditUnavailableError {
   ) {
     super(message, { ...options, scope: "store" });
   }
+}
+
+/** A store used before `open()` (or after `close()`). */
+export function notOpen(where: string): AuditUnavailableError {
+  return new AuditUnavailableError(`the audit store ${where} is not open`);
 }

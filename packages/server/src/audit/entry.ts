@@ -1,5 +1,5 @@
 import { createHash, createHmac } from "node:crypto";
-import type { EntryRow, ExportChunk } from "./backend.js";
+import type { DecisionRow, ExportChunk } from "./backend.js";
 
 export const DECISION_SOURCES = Object.freeze(["api", "batch", "webhook", "gate", "sync"] as const);
 export type DecisionSource = (typeof DECISION_SOURCES)[number];
@@ -68,7 +68,7 @@ export function contentHash(body: string): string {
   return createHash("sha256").update(body).digest("hex");
 }
 
-/** Rebuilds an entry from its stored body. */
+/** Rebuilds an entry from its stored body (a decision; another kind's has its `kind` and fields). */
 export function parseEntry(body: string, hash: string): AuditEntry {
   const b = JSON.parse(body) as AuditRecord & {
     v: number;
@@ -110,7 +110,7 @@ export function entryLine(
  * reaches `maxBytes`. `inputOf` gives input snapshots by hash.
  */
 export function exportChunkOf(
-  rows: readonly EntryRow[],
+  rows: readonly DecisionRow[],
   limit: number,
   withInputs: boolean,
   inputOf: (hash: string) => string | undefined,

@@ -1,34 +1,25 @@
-import { performance } from "node:perf_hooks";
 import {
-  type AuditBackend,
   AuditDamagedError,
   type AuditFilter,
+  type AuditStore,
   AuditUnavailableError,
   type ChainAppend,
   type Checkpoint,
   DuplicateDeliveryError,
-  type ExportChunk,
   type PageQuery,
 } from "./backend.js";
 import {
   type AuditEntry,
   type AuditRecord,
   checkpointMac,
-  exportChunkOf,
   GENESIS_HASH,
   parseEntry,
 } from "./entry.js";
 import { AuditHealth } from "./health.js";
 import { idTime } from "./ids.js";
-import {
-  type ChainHead,
-  type Notification,
-  type Placement,
-  type SealItem,
-  sealBatch,
-  sealItem,
-} from "./seal.js";
-import { type ChainPosition, type VerifyStep, verifyRows } from "./verify.js";
+import { DECISION_KIND, type EntryKind } from "./kinds.js";
+import { kindItem, type Notification, type Placement, type SealItem, sealItem } from "./seal.js";
+import type { ChainPosition, VerifyStep } from "./verify.js";
 
 export interface AuditLogOptions {
   /** this writer's chain */
@@ -83,10 +74,24 @@ export interface VerifyDamage {
   pages: string[];
 }
 
+/** The fields of an entry of another kind than a decision: its kind's (`EntryKind.fields`). */
+export type EntryFields = Readonly<Record<string, unknown>> & { id: string; time: string };
+
+/** An entry of another kind, as appended: its fields, its kind, its place in the chain. */
+export type KindEntry<F extends EntryFields> = F & {
+  kind: string;
+  chain: string;
+  seq: number;
+  prevHash: string;
+  hash: string;
+  /** for a kind with an input snapshot */
+  inputHash?: string;
+};
+
 interface Pending {
-  record: Omit<AuditRecord, "inputHash">;
   item: SealItem;
-  resolve: (entry: AuditEntry) => void;
+  /** answers the caller with its entry, placed */
+  placed: (at: Placement) => void;
   reject: (error: Error) => void;
   /** when `append` was called, for the deadline and for when an outage began */
   arrived: number;
@@ -101,6 +106,13 @@ const VERIFY_PAGE = 500;
 const READ_PAGE = 500;
 /** About this many characters of NDJSON in one chunk of `exportLines`. */
 const EXPORT_CHUNK_BYTES = 256 * 1024;
+/**
+ * Batches handed to the store and not yet settled, at most: one being written, and the next
+ * waiting where it will be written (queued on the writer thread, or behind the write on the
+ * PostgreSQL writer connection), so the store never idles between two commits while the answer
+ * to the first travels back. What arrives meanwhile waits here, to go as one batch.
+ */
+const WRITES_IN_FLIGHT = 2;
 /** The newest entries of its chain a log checks before it writes after them. */
 const TAIL_CHECKED = 64;
 /** How far past unreadable entries verification looks for readable ones, at most. */
@@ -111,22 +123,22 @@ const RECENT_DELIVERIES_MAX = 100_000;
 const ID_TIME_SKEW_MS = 5_000;
 
 /**
- * The tamper-evident log. Decisions call `append`; entries that arrive while a write is in flight
+ * The tamper-evident log. Decisions call `append`; entries that arrive while writes are in flight
  * are written together in the next transaction (group commit), so durability costs one sync per
  * batch rather than per decision. `append` resolves only after the transaction has committed: a
  * caller that answers after it never answers with an unrecorded decision.
  *
- * A backend that seals where it writes (SQLite's writer thread) gets each turn's entries at once
- * and groups them itself; for the others the log seals each batch and writes one at a time.
+ * The log never knows where its chain ends: it hands each batch to its store unsealed, and the
+ * store seals it inside the write that stores it (`AuditStore`, "seal where you write"). One path,
+ * whatever the store.
  */
 export class AuditLog {
   private pending: Pending[] = [];
-  /** entries handed to the backend and not yet committed */
+  /** entries handed to the store and not yet committed */
   private inFlight = 0;
-  private flushing = false;
+  /** batches handed to the store and not yet settled */
+  private writes = 0;
   private scheduled = false;
-  private head: ChainHead | undefined;
-  private headStale = true;
   /** delivery ids being written or written lately by this process, oldest first */
   private readonly recentDeliveries = new Set<string>();
   private closed = false;
@@ -136,7 +148,7 @@ export class AuditLog {
   private recoveryTimer: NodeJS.Timeout | undefined;
 
   constructor(
-    readonly backend: AuditBackend,
+    readonly store: AuditStore,
     private readonly options: AuditLogOptions,
   ) {
     this.health.onChange((change) => {
@@ -154,23 +166,24 @@ export class AuditLog {
   }
 
   /**
-   * Migrates the store, then checks this log's chain before writing after it: its entries must
-   * end at the head recorded with the last write (a log emptied or cut short is refused), and its
-   * newest entries must verify (with this key). Throws AuditDamagedError when they do not.
+   * Opens the store (which migrates it, unless it is read-only), then checks this log's chain
+   * before writing after it: its entries must end at the head recorded with the last write (a log
+   * emptied or cut short is refused), and its newest entries must verify (with this key). Throws
+   * AuditDamagedError when they do not. A log opened for reading only is not checked here: its
+   * `verify` reports what it finds.
    */
   async open(): Promise<void> {
-    await this.backend.migrate();
-    await this.checkChainEnd();
-    if (!this.backend.appendToChain) await this.loadHead();
+    await this.store.open();
+    if (!this.store.readonly) await this.checkChainEnd();
   }
 
   private async checkChainEnd(): Promise<void> {
     const chain = this.options.chain;
-    const where = this.backend.where;
+    const where = this.store.where;
     // the recorded head first: a chain someone else is appending to (a misconfigured replica)
     // can only be found longer than recorded, never shorter
-    const recorded = (await this.backend.recordedHeads()).find((h) => h.chain === chain);
-    const stored = await this.backend.head(chain);
+    const recorded = (await this.store.state.recordedHeads()).find((h) => h.chain === chain);
+    const stored = await this.store.entries.head(chain);
     if (recorded && !stored)
       throw new AuditDamagedError(
         `chain \`${chain}\` in ${where} has no entries, but its last write recorded seq ${recorded.seq}: the log was emptied`,
@@ -186,7 +199,7 @@ export class AuditLog {
     if (!stored || stored.seq === 0) return;
     let from: ChainPosition = { seq: Math.max(0, stored.seq - TAIL_CHECKED), hash: null };
     if (from.seq === 0) from = { seq: 0, hash: GENESIS_HASH };
-    const cp = await this.backend.checkpoint(chain);
+    const cp = await this.store.entries.checkpoint(chain);
     if (cp && cp.seq >= from.seq) from = { seq: cp.seq, hash: cp.hash };
     if (from.seq >= stored.seq) return;
     const step = await this.verifyStep(chain, from, TAIL_CHECKED);
@@ -194,11 +207,6 @@ export class AuditLog {
       throw new AuditDamagedError(
         `the newest entries of chain \`${chain}\` in ${where} do not verify: ${step.broken.problem.replaceAll("_", " ")} at seq ${step.broken.seq}${step.broken.problem === "hash_mismatch" ? " (edited, or written with another `audit.hmacSecret`)" : ""}`,
       );
-  }
-
-  private async loadHead(): Promise<void> {
-    this.head = (await this.backend.head(this.options.chain)) ?? { seq: 0, hash: GENESIS_HASH };
-    this.headStale = false;
   }
 
   /**
@@ -210,15 +218,72 @@ export class AuditLog {
     inputBody: string,
     notifications: readonly Notification[] = [],
   ): Promise<AuditEntry> {
+    const refused = this.refusal(record.id, record.time, record.deliveryId);
+    if (refused) return refused;
+    return this.enqueue(sealItem(record, inputBody, notifications), (at) => ({
+      ...record,
+      inputHash: at.inputHash!,
+      chain: this.options.chain,
+      seq: at.seq,
+      prevHash: at.prevHash,
+      hash: at.hash,
+    }));
+  }
+
+  /**
+   * Appends an entry of another kind than a decision (`kinds.ts`) to this log's chain: `fields` in
+   * the kind's order, `input` for a kind with an input snapshot. Resolves once it is durable, as
+   * `append` does.
+   */
+  appendEntry<F extends EntryFields>(
+    kind: EntryKind,
+    fields: F,
+    options: {
+      input?: string;
+      deliveryId?: string | null;
+      notifications?: readonly Notification[];
+    } = {},
+  ): Promise<KindEntry<F>> {
+    if (kind === DECISION_KIND || !this.store.kinds.includes(kind))
+      return Promise.reject(
+        new TypeError(
+          kind === DECISION_KIND
+            ? "decisions are appended with `append`"
+            : `entry kind \`${kind.name}\` is not one of ${this.store.where}'s (${this.store.kinds.map((k) => `\`${k.name}\``).join(", ")})`,
+        ),
+      );
+    let item: SealItem;
+    try {
+      item = kindItem(kind, fields, options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const refused = this.refusal(fields.id, fields.time, item.deliveryId);
+    if (refused) return refused;
+    return this.enqueue(item, (at) => ({
+      ...fields,
+      kind: kind.name,
+      chain: this.options.chain,
+      seq: at.seq,
+      prevHash: at.prevHash,
+      hash: at.hash,
+      ...(at.inputHash === null ? {} : { inputHash: at.inputHash }),
+    }));
+  }
+
+  /**
+   * Why an entry is refused before it is queued, as a rejected promise; undefined when it is not.
+   * A delivery id it carries is taken here, synchronously, so that two copies of one delivery
+   * cannot both pass.
+   */
+  private refusal(id: string, time: string, delivery: string | null): Promise<never> | undefined {
     if (this.closed) return Promise.reject(new AuditUnavailableError("the audit log is closed"));
     // time ranges are answered as id ranges: an id must carry its entry's time
-    if (Math.abs(idTime(record.id) - Date.parse(record.time)) > ID_TIME_SKEW_MS)
+    if (Math.abs(idTime(id) - Date.parse(time)) > ID_TIME_SKEW_MS)
       return Promise.reject(
-        new TypeError(`entry id \`${record.id}\` is not a UUIDv7 of its time \`${record.time}\``),
+        new TypeError(`entry id \`${id}\` is not a UUIDv7 of its time \`${time}\``),
       );
-    const delivery = record.deliveryId;
     if (delivery !== null) {
-      // checked and taken synchronously, so two copies of one delivery cannot both pass
       if (this.recentDeliveries.has(delivery))
         return Promise.reject(
           new DuplicateDeliveryError(`delivery \`${delivery}\` is already recorded`),
@@ -227,12 +292,15 @@ export class AuditLog {
       if (this.recentDeliveries.size > RECENT_DELIVERIES_MAX)
         this.recentDeliveries.delete(this.recentDeliveries.values().next().value!);
     }
-    const item = sealItem(record, inputBody, notifications);
+    return undefined;
+  }
+
+  /** Queues `item` for the next group commit; resolves with `entryOf` its placement. */
+  private enqueue<T>(item: SealItem, entryOf: (at: Placement) => T): Promise<T> {
     return new Promise((resolve, reject) => {
       const p: Pending = {
-        record,
         item,
-        resolve,
+        placed: (at) => resolve(entryOf(at)),
         reject,
         arrived: Date.now(),
         timer: undefined,
@@ -253,115 +321,83 @@ export class AuditLog {
     // not sent yet: it never will be; sent: its delivery id is settled with its transaction
     if (waiting >= 0) {
       this.pending.splice(waiting, 1);
-      if (p.record.deliveryId !== null) this.recentDeliveries.delete(p.record.deliveryId);
+      if (p.item.deliveryId !== null) this.recentDeliveries.delete(p.item.deliveryId);
     }
     const error = new AuditUnavailableError(
-      `the audit log did not record the decision within ${deadline / 1000} s (${this.backend.where} does not answer)`,
+      `the audit log did not record the decision within ${deadline / 1000} s (${this.store.where} does not answer)`,
     );
     this.health.failed(error, p.arrived);
     p.reject(error);
   }
 
   private schedule(): void {
-    if (this.flushing || this.scheduled) return;
+    if (this.scheduled || this.pending.length === 0 || this.writes >= WRITES_IN_FLIGHT) return;
     this.scheduled = true;
     // setImmediate lets every request parsed in this turn of the event loop join the batch
     setImmediate(() => {
       this.scheduled = false;
-      void this.flush();
+      this.flush();
     });
   }
 
-  private async flush(): Promise<void> {
-    if (this.flushing || this.pending.length === 0) return;
+  /** Hands the next batch to the store, when the store may take one. */
+  private flush(): void {
+    if (this.pending.length === 0 || this.writes >= WRITES_IN_FLIGHT) return;
     const batch = this.pending.splice(0, this.options.maxBatch);
-    const pipelined = this.backend.appendToChain !== undefined;
-    // a sealing backend takes the next batch before this one commits; the others one at a time
-    if (!pipelined) this.flushing = true;
+    this.writes++;
     this.inFlight += batch.length;
+    void this.write(batch).finally(() => {
+      this.writes--;
+      this.inFlight -= batch.length;
+      this.schedule();
+    });
+    // what is left, with what arrives meanwhile, goes next
+    this.schedule();
+  }
+
+  /** Writes `batch`; settles each of its callers. Never rejects. */
+  private async write(batch: readonly Pending[]): Promise<void> {
     try {
-      const outcome = pipelined
-        ? await this.backend.appendToChain!(
-            this.options.chain,
-            this.options.hmacSecret,
-            batch.map((p) => p.item),
-          )
-        : await this.sealAndWrite(batch);
+      const outcome: ChainAppend = await this.store.entries.append(
+        this.options.chain,
+        this.options.hmacSecret,
+        batch.map((p) => p.item),
+      );
       if (outcome.commit)
         this.options.onCommit?.(outcome.commit.entries, outcome.commit.seconds, outcome.ok);
       if (outcome.ok) {
         this.health.succeeded();
         this.settle(batch, outcome.placements);
+      } else if (outcome.error.scope === "entry" && batch.length > 1) {
+        // one bad entry (an id already taken) must not fail the entries it happened to be batched
+        // with: each half is written again, alone, down to the entry at fault
+        const half = Math.ceil(batch.length / 2);
+        await this.write(batch.slice(0, half));
+        await this.write(batch.slice(half));
       } else {
         this.health.failed(outcome.error, Math.min(...batch.map((p) => p.arrived)));
         this.fail(batch, outcome.error);
       }
     } catch (error) {
-      // backends report failures as outcomes; anything thrown is a bug, and must not hang callers
+      // stores report failures as outcomes; anything thrown is a bug, and must not hang callers
       this.fail(
         batch,
         new AuditUnavailableError(`the audit log failed: ${(error as Error).message}`, {
           cause: error,
         }),
       );
-    } finally {
-      this.inFlight -= batch.length;
-      this.flushing = false;
-      if (this.pending.length > 0) this.schedule();
-    }
-  }
-
-  /** Seals on the event loop and writes through `backend.write`: one batch at a time. */
-  private async sealAndWrite(batch: readonly Pending[]): Promise<ChainAppend> {
-    const started = performance.now();
-    const seconds = () => (performance.now() - started) / 1000;
-    try {
-      if (this.headStale) await this.loadHead();
-      const sealed = sealBatch(
-        batch.map((p) => p.item),
-        this.options.chain,
-        this.head!,
-        this.options.hmacSecret,
-      );
-      await this.backend.write(sealed.rows, sealed.inputs, sealed.outbox, sealed.deliveries);
-      this.head = sealed.head;
-      return {
-        ok: true,
-        placements: sealed.placements,
-        commit: { entries: batch.length, seconds: seconds() },
-      };
-    } catch (error) {
-      // the commit may or may not have happened: read the head again before the next batch
-      this.headStale = true;
-      const reason =
-        error instanceof AuditUnavailableError
-          ? error
-          : new AuditUnavailableError(
-              `the audit log could not record the decision: ${(error as Error).message}`,
-              { cause: error },
-            );
-      return { ok: false, error: reason, commit: { entries: 0, seconds: seconds() } };
     }
   }
 
   private settle(batch: readonly Pending[], placements: readonly Placement[]): void {
-    const chain = this.options.chain;
     let notified = false;
     for (let i = 0; i < batch.length; i++) {
       const p = batch[i]!;
-      const at = placements[i]!;
       if (p.item.notifications.length > 0) notified = true;
       clearTimeout(p.timer);
       if (p.done) continue;
       p.done = true;
-      p.resolve({
-        ...p.record,
-        inputHash: at.inputHash,
-        chain,
-        seq: at.seq,
-        prevHash: at.prevHash,
-        hash: at.hash,
-      });
+      p.placed(placements[i]!);
     }
     if (notified) this.options.onNotificationsQueued?.();
   }
@@ -369,7 +405,7 @@ export class AuditLog {
   private fail(batch: readonly Pending[], error: AuditUnavailableError): void {
     for (const p of batch) {
       clearTimeout(p.timer);
-      if (p.record.deliveryId !== null) this.recentDeliveries.delete(p.record.deliveryId);
+      if (p.item.deliveryId !== null) this.recentDeliveries.delete(p.item.deliveryId);
       if (p.done) continue;
       p.done = true;
       p.reject(error);
@@ -388,15 +424,15 @@ export class AuditLog {
   }
 
   async get(id: string): Promise<{ entry: AuditEntry; input: unknown } | undefined> {
-    const row = await this.observed(this.backend.get(id));
+    const row = await this.observed(this.store.entries.get(id));
     if (!row) return undefined;
     const entry = parseEntry(row.body, row.hash);
-    const text = await this.observed(this.backend.input(entry.inputHash));
+    const text = await this.observed(this.store.entries.input(entry.inputHash));
     return { entry, input: text === undefined ? null : JSON.parse(text) };
   }
 
   async latestFor(sha256: string): Promise<AuditEntry | undefined> {
-    const row = await this.observed(this.backend.latestFor(sha256));
+    const row = await this.observed(this.store.entries.latestFor(sha256));
     return row ? parseEntry(row.body, row.hash) : undefined;
   }
 
@@ -407,7 +443,7 @@ export class AuditLog {
     cursor?: string,
   ): Promise<{ entries: AuditEntry[]; nextCursor: string | null }> {
     const rows = await this.observed(
-      this.backend.page({
+      this.store.entries.page({
         ...filter,
         limit: limit + 1,
         ...(cursor ? { before: cursor } : {}),
@@ -427,7 +463,7 @@ export class AuditLog {
     let after = options.after;
     for (;;) {
       const rows = await this.observed(
-        this.backend.page({
+        this.store.entries.page({
           ...filter,
           limit: READ_PAGE,
           ascending: true,
@@ -435,7 +471,7 @@ export class AuditLog {
         }),
       );
       const inputs = withInputs
-        ? await this.observed(this.backend.inputs(rows.map((r) => r.inputHash)))
+        ? await this.observed(this.store.entries.inputs(rows.map((r) => r.inputHash)))
         : undefined;
       for (const row of rows) {
         const entry: AuditEntry & { input?: unknown } = parseEntry(row.body, row.hash);
@@ -452,8 +488,9 @@ export class AuditLog {
 
   /**
    * The same entries as `export`, as NDJSON text (one entry a line, as `JSON.stringify` gives
-   * each), in bounded chunks. A backend that reads on threads of its own makes the text there, and
-   * the next chunk is read only when the caller asks for it: a slow consumer holds one chunk.
+   * each), in bounded chunks. The store makes the text where it reads (a store that reads on
+   * threads of its own, there), and the next chunk is read only when the caller asks for it: a
+   * slow consumer holds one chunk.
    */
   async *exportLines(
     filter: AuditFilter,
@@ -464,9 +501,7 @@ export class AuditLog {
     for (;;) {
       const query: PageQuery = { ...filter, limit: READ_PAGE, ...(after ? { after } : {}) };
       const chunk = await this.observed(
-        this.backend.exportChunk
-          ? this.backend.exportChunk(query, withInputs, EXPORT_CHUNK_BYTES)
-          : this.exportChunkHere(query, withInputs),
+        this.store.entries.exportChunk(query, withInputs, EXPORT_CHUNK_BYTES),
       );
       if (chunk.text !== "") yield chunk.text;
       if (chunk.done || chunk.last === null) return;
@@ -474,25 +509,9 @@ export class AuditLog {
     }
   }
 
-  private async exportChunkHere(query: PageQuery, withInputs: boolean): Promise<ExportChunk> {
-    const rows = await this.backend.page({ ...query, ascending: true });
-    const inputs = withInputs
-      ? await this.backend.inputs(rows.map((r) => r.inputHash))
-      : new Map<string, string>();
-    // the event loop makes the text: another turn first, so that one export takes turns with
-    // the requests around it
-    await new Promise((r) => setImmediate(r));
-    return exportChunkOf(rows, query.limit, withInputs, (h) => inputs.get(h), EXPORT_CHUNK_BYTES);
-  }
-
-  /** Checks up to `limit` entries of `chain` after `from`, where the backend prefers. */
-  private async verifyStep(chain: string, from: ChainPosition, limit: number): Promise<VerifyStep> {
-    const key = this.options.hmacSecret;
-    if (this.backend.verifyChunk) return this.backend.verifyChunk(chain, from, key, limit);
-    const rows = await this.backend.chainRows(chain, from.seq, limit);
-    const inputs = await this.backend.inputs(rows.map((r) => r.inputHash));
-    await new Promise((r) => setImmediate(r));
-    return verifyRows(rows, (h) => inputs.get(h), chain, from, key);
+  /** Checks up to `limit` entries of `chain` after `from`, where the store reads them. */
+  private verifyStep(chain: string, from: ChainPosition, limit: number): Promise<VerifyStep> {
+    return this.store.entries.verifyChunk(chain, from, this.options.hmacSecret, limit);
   }
 
   /**
@@ -506,7 +525,7 @@ export class AuditLog {
     const key = this.options.hmacSecret;
     const report: VerifyReport = { ok: true, entries: 0, chains: [] };
     const damage: VerifyDamage = {
-      where: this.backend.where,
+      where: this.store.where,
       message: "",
       code: null,
       unreadable: [],
@@ -528,11 +547,11 @@ export class AuditLog {
         return fallback;
       }
     };
-    const heads = await tolerating(() => this.backend.recordedHeads(), []);
-    const listed = await tolerating(() => this.backend.chains(), []);
+    const heads = await tolerating(() => this.store.state.recordedHeads(), []);
+    const listed = await tolerating(() => this.store.entries.chains(), []);
     const chains = [...new Set([...listed, ...heads.map((h) => h.chain)])].sort();
     for (const chain of chains) {
-      const cp = await tolerating(() => this.backend.checkpoint(chain), undefined);
+      const cp = await tolerating(() => this.store.entries.checkpoint(chain), undefined);
       let position: ChainPosition = { seq: 0, hash: GENESIS_HASH };
       if (cp) {
         if (cp.mac !== checkpointMac(cp.chain, cp.seq, cp.hash, key)) {
@@ -608,8 +627,7 @@ export class AuditLog {
         return this.finish(report, damage);
       }
     }
-    if (this.backend.checkPages)
-      damage.pages = await tolerating(() => this.backend.checkPages!(), []);
+    damage.pages = await tolerating(() => this.store.entries.checkPages(), []);
     return this.finish(report, damage);
   }
 
@@ -694,8 +712,8 @@ export class AuditLog {
    */
   async prune(before: Date): Promise<number> {
     // delivered notifications and old delivery ids go too (a replay that old fails its timestamp)
-    await this.backend.pruneHousekeeping(before.toISOString());
-    const last = await this.backend.lastBefore(this.options.chain, before.toISOString());
+    await this.store.outbox.prune(before.toISOString());
+    const last = await this.store.entries.lastBefore(this.options.chain, before.toISOString());
     if (!last) return 0;
     const cp: Checkpoint = {
       chain: this.options.chain,
@@ -704,16 +722,18 @@ export class AuditLog {
       mac: checkpointMac(this.options.chain, last.seq, last.hash, this.options.hmacSecret),
       prunedAt: new Date().toISOString(),
     };
-    return this.backend.prune(cp);
+    return this.store.entries.prune(cp);
   }
 
   /** Whether an entry with this delivery id is recorded, or being recorded by this process. */
   async hasDelivery(id: string): Promise<boolean> {
-    return this.recentDeliveries.has(id) || (await this.observed(this.backend.hasDelivery(id)));
+    return (
+      this.recentDeliveries.has(id) || (await this.observed(this.store.outbox.hasDelivery(id)))
+    );
   }
 
   ping(): Promise<void> {
-    return this.backend.ping();
+    return this.store.ping();
   }
 
   /**
@@ -725,7 +745,7 @@ export class AuditLog {
     this.probing ??= (async () => {
       const started = Date.now();
       try {
-        await this.backend.checkWritable(this.options.chain);
+        await this.store.checkWritable(this.options.chain);
         this.health.succeeded();
       } catch (error) {
         this.health.failed(error, started);
@@ -754,7 +774,7 @@ export class AuditLog {
             () =>
               reject(
                 new AuditUnavailableError(
-                  `${this.backend.where} gave no answer within ${timeoutMs / 1000} s`,
+                  `${this.store.where} gave no answer within ${timeoutMs / 1000} s`,
                 ),
               ),
             timeoutMs,
@@ -792,10 +812,10 @@ export class AuditLog {
     this.closed = true;
     clearInterval(this.recoveryTimer);
     this.recoveryTimer = undefined;
-    while (this.flushing || this.pending.length > 0 || this.inFlight > 0) {
-      if (!this.flushing && this.pending.length > 0) await this.flush();
+    while (this.pending.length > 0 || this.writes > 0) {
+      if (this.pending.length > 0 && this.writes < WRITES_IN_FLIGHT) this.flush();
       else await new Promise((r) => setImmediate(r));
     }
-    await this.backend.close();
+    await this.store.close();
   }
 }

@@ -1,8 +1,12 @@
 /**
  * Versioned schema migrations, shared by both backends where the SQL is the same. Each step runs in
  * a transaction with the row that records it in `schema_migrations`; steps are never edited once
- * released, only appended.
+ * released, only appended. They run when a store is opened for writing (`AuditStore.open`), never
+ * when it is opened read-only. A new entry kind's table is a step like any other
+ * (`kindTableSql` in `kinds.ts`).
  */
+import { AuditUnavailableError } from "./backend.js";
+
 export interface Migration {
   version: number;
   description: string;
@@ -142,3 +146,18 @@ $$;`,
 ]);
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
+
+/** The table recording which steps were applied, created before the first one. */
+export const MIGRATIONS_TABLE =
+  "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at TEXT NOT NULL)";
+
+/**
+ * Refuses a schema this Clearance does not know: a newer one may hold entries it cannot read or
+ * check. `subject` names the database: "the audit database `data/audit.db`".
+ */
+export function checkKnownVersion(subject: string, current: number): void {
+  if (current > SCHEMA_VERSION)
+    throw new AuditUnavailableError(
+      `${subject} has schema version ${current}, newer than this Clearance knows (${SCHEMA_VERSION}): upgrade Clearance`,
+    );
+}

@@ -1,20 +1,33 @@
+import { performance } from "node:perf_hooks";
 import pg from "pg";
 import {
-  type AuditBackend,
+  type AuditStore,
   AuditUnavailableError,
+  type ChainAppend,
   type Checkpoint,
-  type DeliveryRow,
+  type DecisionRow,
   type EntryRow,
-  type InputRow,
-  type NotificationUpdate,
+  type EntryStore,
+  type ExportChunk,
+  notOpen,
   type OutboxRow,
+  type OutboxStore,
   type PageQuery,
-  type RecordedHead,
+  type StateStore,
 } from "./backend.js";
-import type { DecisionSource } from "./entry.js";
+import { exportChunkOf, GENESIS_HASH } from "./entry.js";
 import { idFloor } from "./ids.js";
-import { MIGRATIONS } from "./migrations.js";
-import { lastOfEachChain } from "./seal.js";
+import {
+  checkRegistry,
+  DECISION_KIND,
+  ENTRY_KINDS,
+  type EntryKind,
+  insertColumns,
+  selectList,
+} from "./kinds.js";
+import { checkKnownVersion, MIGRATIONS, MIGRATIONS_TABLE } from "./migrations.js";
+import { type ChainHead, rowValues, type SealedBatch, type SealItem, sealBatch } from "./seal.js";
+import { type ChainPosition, type VerifyStep, verifyRows } from "./verify.js";
 
 export interface PostgresOptions {
   /** a libpq-style connection URL */
@@ -23,6 +36,10 @@ export interface PostgresOptions {
   poolSize: number;
   /** the schema holding the audit tables; created when missing */
   schema: string;
+  /** for reading only: no migration, no write */
+  readonly?: boolean;
+  /** the entry kinds the log holds (`kinds.ts`); `ENTRY_KINDS` unless given */
+  kinds?: readonly EntryKind[];
 }
 
 // The limits docs/operations.md promises. They must hold when the network drops packets rather than
@@ -39,46 +56,51 @@ const QUERY_TIMEOUT_MS = STATEMENT_TIMEOUT_MS + 500;
 /** Idle time before TCP keepalive probes a connection, so a dead idle connection is found. */
 const KEEPALIVE_IDLE_MS = 5_000;
 
-const COLUMNS = `id, chain, seq, time, source, requester, sha256, decision, rule, input_hash AS "inputHash", body, hash`;
+const DECISIONS = `SELECT ${selectList(DECISION_KIND)} FROM ${DECISION_KIND.table}`;
 
 /** Unquoted and lowercase, so it means the same in SQL and in the `search_path` startup option. */
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
-interface EntryRecord {
-  id: string;
-  chain: string;
-  seq: string;
-  time: string;
-  source: string;
-  requester: string | null;
-  sha256: string;
-  decision: string;
-  rule: string | null;
-  inputHash: string;
-  body: string;
-  hash: string;
-}
+/** A row as pg gives it: BIGINT as text. */
+type Fetched<R extends { seq: number }> = Omit<R, "seq"> & { seq: string };
 
 interface Writer {
   client: pg.Client;
   /** chains whose session advisory lock this connection holds */
   locked: Set<string>;
+  /**
+   * The head of each locked chain, read on this connection once it held the lock and kept from
+   * one write to the next: while the lock is held, no other writer appends to the chain. The
+   * connection, its locks and these heads go together after any failure.
+   */
+  heads: Map<string, ChainHead>;
 }
+
+type Run = (sql: string, params: unknown[]) => Promise<pg.QueryResult>;
 
 /**
  * The shared audit store: several replicas write to one PostgreSQL, each to its own chain. Reads go
  * through a pool; writes go through one dedicated connection that holds a session advisory lock per
  * chain it writes, so a second writer on the same chain (a misconfigured replica) is refused instead
- * of forking the chain.
+ * of forking the chain. Entries are sealed on that connection, after the head read under the lock.
  */
-export class PostgresBackend implements AuditBackend {
+export class PostgresBackend implements AuditStore {
   readonly kind = "postgres" as const;
+  readonly readonly: boolean;
+  readonly kinds: readonly EntryKind[];
+  readonly entries: EntryStore;
+  readonly outbox: OutboxStore;
+  readonly state: StateStore;
   private readonly pool: pg.Pool;
   private readonly schema: string;
   private writer: Writer | undefined;
-  /** serialises `write` calls: they share the writer connection and its transaction */
+  /** serialises the writer connection's uses: appends and probes, in the order made */
   private writing: Promise<unknown> = Promise.resolve();
+  private opening: Promise<number> | undefined;
+  private opened = false;
   private closed = false;
+  /** the one-statement write for each set of kinds a batch holds */
+  private readonly writeSql = new Map<string, string>();
 
   constructor(private readonly options: PostgresOptions) {
     if (!SCHEMA_NAME.test(options.schema))
@@ -86,10 +108,105 @@ export class PostgresBackend implements AuditBackend {
         `audit schema \`${options.schema}\` must be a lowercase SQL identifier (letters, digits, _)`,
       );
     this.schema = options.schema;
+    this.readonly = options.readonly === true;
+    this.kinds = checkRegistry(options.kinds ?? ENTRY_KINDS);
+    // no connection yet: the pool connects when first used
     this.pool = new pg.Pool({ ...this.connectionConfig(), max: options.poolSize });
     // an idle pooled connection that dies emits here; the pool drops it and the next query
     // reconnects, so there is nothing to do but keep the process alive
     this.pool.on("error", () => {});
+    this.entries = {
+      append: (chain, key, items) => this.append(chain, key, items),
+      head: (chain) => this.readHead((sql, params) => this.query(sql, params), chain),
+      chains: () => this.chains(),
+      checkpoint: (chain) => this.checkpoint(chain),
+      verifyChunk: (chain, from, key, limit) => this.verifyChunk(chain, from, key, limit),
+      checkPages: async () => [],
+      get: async (id) => {
+        const { rows } = await this.query<Fetched<DecisionRow>>(`${DECISIONS} WHERE id = $1`, [id]);
+        return rows[0] && toRow(rows[0]);
+      },
+      input: async (hash) => {
+        const { rows } = await this.query<{ body: string }>(
+          "SELECT body FROM inputs WHERE hash = $1",
+          [hash],
+        );
+        return rows[0]?.body;
+      },
+      inputs: (hashes) => this.inputs(hashes),
+      latestFor: async (sha256) => {
+        const { rows } = await this.query<Fetched<DecisionRow>>(
+          `${DECISIONS} WHERE sha256 = $1 ORDER BY id DESC LIMIT 1`,
+          [sha256],
+        );
+        return rows[0] && toRow(rows[0]);
+      },
+      page: (query) => this.page(query),
+      exportChunk: (query, inputs, maxBytes) => this.exportChunk(query, inputs, maxBytes),
+      lastBefore: (chain, before) => this.lastBefore(chain, before),
+      prune: (cp) => this.prune(cp),
+    };
+    this.outbox = {
+      dueNotifications: async (chain, now, limit) => {
+        const { rows } = await this.query<OutboxRow>(
+          `SELECT id, chain, entry_id AS "entryId", target, payload, attempts, next_attempt_at AS "nextAttemptAt",
+                  last_error AS "lastError", delivered_at AS "deliveredAt", created_at AS "createdAt"
+           FROM outbox WHERE chain = $1 AND delivered_at IS NULL AND next_attempt_at <= $2
+           ORDER BY next_attempt_at, id LIMIT $3`,
+          [chain, now, limit],
+        );
+        return rows;
+      },
+      updateNotification: async (id, u) => {
+        await this.query(
+          "UPDATE outbox SET attempts = $1, next_attempt_at = $2, last_error = $3, delivered_at = $4 WHERE id = $5",
+          [u.attempts, u.nextAttemptAt, u.lastError, u.deliveredAt, id],
+        );
+      },
+      pendingNotifications: async (chain) => {
+        const { rows } = await this.query<{ n: string }>(
+          "SELECT COUNT(*) AS n FROM outbox WHERE chain = $1 AND delivered_at IS NULL",
+          [chain],
+        );
+        return Number(rows[0]?.n ?? 0);
+      },
+      hasDelivery: async (id) => {
+        const { rowCount } = await this.query("SELECT 1 FROM deliveries WHERE id = $1", [id]);
+        return (rowCount ?? 0) > 0;
+      },
+      prune: async (before) => {
+        const outbox = await this.query(
+          "DELETE FROM outbox WHERE delivered_at IS NOT NULL AND delivered_at < $1",
+          [before],
+        );
+        const deliveries = await this.query("DELETE FROM deliveries WHERE received_at < $1", [
+          before,
+        ]);
+        return { notifications: outbox.rowCount ?? 0, deliveries: deliveries.rowCount ?? 0 };
+      },
+    };
+    this.state = {
+      recordedHeads: async () => {
+        const { rows } = await this.query<{ chain: string; seq: string; hash: string }>(
+          "SELECT chain, seq, hash FROM chain_heads ORDER BY chain",
+        );
+        return rows.map((r) => ({ chain: r.chain, seq: Number(r.seq), hash: r.hash }));
+      },
+      get: async (key) => {
+        const { rows } = await this.query<{ value: string }>(
+          "SELECT value FROM state WHERE key = $1",
+          [key],
+        );
+        return rows[0]?.value;
+      },
+      set: async (key, value) => {
+        await this.query(
+          `INSERT INTO state (key, value, updated_at) VALUES ($1, $2, $3)
+           ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
+          [key, value, new Date().toISOString()],
+        );
+      },
+    };
   }
 
   private connectionConfig(): pg.ClientConfig {
@@ -125,10 +242,12 @@ export class PostgresBackend implements AuditBackend {
     return `PostgreSQL schema \`${this.schema}\``;
   }
 
+  /** A pooled query on the open store. */
   private async query<R extends pg.QueryResultRow>(
     sql: string,
     params: unknown[] = [],
   ): Promise<pg.QueryResult<R>> {
+    if (!this.opened || this.closed) throw notOpen(this.where);
     try {
       return await this.pool.query<R>(sql, params);
     } catch (error) {
@@ -165,8 +284,37 @@ export class PostgresBackend implements AuditBackend {
     }
   }
 
-  async migrate(): Promise<number> {
-    const newest = MIGRATIONS[MIGRATIONS.length - 1]!.version;
+  open(): Promise<number> {
+    if (this.closed) return Promise.reject(new AuditUnavailableError("the audit store is closed"));
+    this.opening ??= (this.readonly ? this.readVersion() : this.migrate()).then(
+      (version) => {
+        this.opened = true;
+        return version;
+      },
+      (error) => {
+        this.opening = undefined;
+        throw error;
+      },
+    );
+    return this.opening;
+  }
+
+  /** A read-only open: the schema's version, refused when newer than this Clearance knows. */
+  private async readVersion(): Promise<number> {
+    let current: number;
+    try {
+      const { rows } = await this.pool.query<{ v: number | null }>(
+        "SELECT MAX(version) AS v FROM schema_migrations",
+      );
+      current = rows[0]?.v ?? 0;
+    } catch (error) {
+      throw unavailable(error, `cannot open the audit database (${this.where})`);
+    }
+    checkKnownVersion(`the audit database (${this.where})`, current);
+    return current;
+  }
+
+  private async migrate(): Promise<number> {
     return this.transaction("migrating the audit database", async (client) => {
       // replicas starting together wait here for the first one's migration, then see it applied
       await client.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [
@@ -178,19 +326,15 @@ export class PostgresBackend implements AuditBackend {
       ]);
       if (exists.rowCount === 0) await client.query(`CREATE SCHEMA ${this.schema}`);
       await client.query(`SET LOCAL search_path TO ${this.schema}`);
-      await client.query(
-        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at TEXT NOT NULL)",
-      );
-      const current =
+      await client.query(MIGRATIONS_TABLE);
+      const version = async () =>
         (
           await client.query<{ v: number | null }>(
             "SELECT MAX(version) AS v FROM schema_migrations",
           )
         ).rows[0]?.v ?? 0;
-      if (current > newest)
-        throw new AuditUnavailableError(
-          `the audit database (${this.where}) has schema version ${current}, newer than this Clearance knows (${newest}): upgrade Clearance`,
-        );
+      const current = await version();
+      checkKnownVersion(`the audit database (${this.where})`, current);
       for (const m of MIGRATIONS) {
         if (m.version <= current) continue;
         await client.query(m.postgres);
@@ -199,28 +343,24 @@ export class PostgresBackend implements AuditBackend {
           [m.version, m.description, new Date().toISOString()],
         );
       }
-      return newest;
+      return version();
     });
   }
 
-  async head(chain: string): Promise<{ seq: number; hash: string } | undefined> {
-    const { rows } = await this.query<{ seq: string; hash: string }>(
-      "SELECT seq, hash FROM entries WHERE chain = $1 ORDER BY seq DESC LIMIT 1",
-      [chain],
-    );
-    const row = rows[0];
+  /** The last entry of `chain`, of any kind, or its checkpoint when everything was pruned. */
+  private async readHead(run: Run, chain: string): Promise<ChainHead | undefined> {
+    const one = (k: EntryKind) =>
+      `SELECT seq, hash FROM ${k.table} WHERE chain = $1 ORDER BY seq DESC LIMIT 1`;
+    const sql =
+      this.kinds.length === 1
+        ? one(this.kinds[0]!)
+        : `SELECT seq, hash FROM (${this.kinds.map((k) => `(${one(k)})`).join(" UNION ALL ")}) h ORDER BY seq DESC LIMIT 1`;
+    const { rows } = await run(sql, [chain]);
+    const row = rows[0] as { seq: string; hash: string } | undefined;
     if (row) return { seq: Number(row.seq), hash: row.hash };
-    const cp = await this.checkpoint(chain);
-    return cp ? { seq: cp.seq, hash: cp.hash } : undefined;
-  }
-
-  write(
-    rows: readonly EntryRow[],
-    inputs: readonly InputRow[],
-    outbox: readonly OutboxRow[] = [],
-    deliveries: readonly DeliveryRow[] = [],
-  ): Promise<void> {
-    return this.serially(() => this.writeNow(rows, inputs, outbox, deliveries));
+    const cp = await run("SELECT seq, hash FROM checkpoints WHERE chain = $1", [chain]);
+    const c = cp.rows[0] as { seq: string; hash: string } | undefined;
+    return c ? { seq: Number(c.seq), hash: c.hash } : undefined;
   }
 
   /** Runs `work` after every earlier use of the writer connection; a failure does not block later ones. */
@@ -230,64 +370,76 @@ export class PostgresBackend implements AuditBackend {
     return run;
   }
 
-  private async writeNow(
-    rows: readonly EntryRow[],
-    inputs: readonly InputRow[],
-    outbox: readonly OutboxRow[],
-    deliveries: readonly DeliveryRow[],
-  ): Promise<void> {
-    if (this.closed) throw new AuditUnavailableError("the audit store is closed");
-    if (rows.length === 0) return;
-    const chain = rows[0]!.chain;
-    if (rows.some((r) => r.chain !== chain)) throw new Error("one audit batch must not mix chains");
-    const writer = await this.writerFor(chain);
-    const head = lastOfEachChain(rows)[0]!;
-    try {
-      // One statement, so one round trip: a statement is atomic on its own, and its data-modifying
-      // CTEs commit or fail together. The writer connection is the log's bottleneck under load, and
-      // BEGIN, an INSERT per table and COMMIT each waited for an answer.
-      await writer.client.query(WRITE_BATCH, [
-        inputs.map((i) => i.hash),
-        inputs.map((i) => i.body),
-        rows.map((r) => r.id),
-        rows.map((r) => r.chain),
-        rows.map((r) => r.seq),
-        rows.map((r) => r.time),
-        rows.map((r) => r.source),
-        rows.map((r) => r.requester),
-        rows.map((r) => r.sha256),
-        rows.map((r) => r.decision),
-        rows.map((r) => r.rule),
-        rows.map((r) => r.inputHash),
-        rows.map((r) => r.body),
-        rows.map((r) => r.hash),
-        outbox.map((o) => o.id),
-        outbox.map((o) => o.chain),
-        outbox.map((o) => o.entryId),
-        outbox.map((o) => o.target),
-        outbox.map((o) => o.payload),
-        outbox.map((o) => o.attempts),
-        outbox.map((o) => o.nextAttemptAt),
-        outbox.map((o) => o.lastError),
-        outbox.map((o) => o.deliveredAt),
-        outbox.map((o) => o.createdAt),
-        deliveries.map((d) => d.id),
-        deliveries.map((d) => d.time),
-        head.chain,
-        head.seq,
-        head.hash,
-        new Date().toISOString(),
-      ]);
-    } catch (error) {
-      // whatever failed (connection, constraint, timeout), the transaction state is unknown: a
-      // fresh connection, and the log re-reading its head, is the one state that is certain
-      this.discardWriter(writer);
-      const failure = unavailable(error, `audit write to ${this.where} failed`, true);
-      // an integrity constraint (an id already taken) is this batch's fault, not the store's
-      if (error instanceof pg.DatabaseError && error.code?.startsWith("23"))
-        throw new AuditUnavailableError(failure.message, { cause: error, scope: "entry" });
-      throw failure;
+  private append(
+    chain: string,
+    key: string | null,
+    items: readonly SealItem[],
+  ): Promise<ChainAppend> {
+    return this.serially(async () => {
+      const started = performance.now();
+      const failed = (error: AuditUnavailableError): ChainAppend => ({
+        ok: false,
+        error,
+        commit: { entries: 0, seconds: (performance.now() - started) / 1000 },
+      });
+      if (this.readonly)
+        return failed(
+          new AuditUnavailableError(`the audit database (${this.where}) is open read-only`),
+        );
+      if (this.closed) return failed(new AuditUnavailableError("the audit store is closed"));
+      if (!this.opened) return failed(notOpen(this.where));
+      let writer: Writer;
+      try {
+        writer = await this.writerFor(chain);
+      } catch (error) {
+        return failed(
+          unavailable(error, `audit write to ${this.where} failed`, true) as AuditUnavailableError,
+        );
+      }
+      // sealed here, on the connection holding the chain's lock, after the head read under it
+      const sealed = sealBatch(items, chain, writer.heads.get(chain)!, key);
+      if (sealed.rows.length > 0) {
+        try {
+          // One statement, so one round trip: a statement is atomic on its own, and its
+          // data-modifying CTEs commit or fail together. The writer connection is the log's
+          // bottleneck under load, and BEGIN, an INSERT per table and COMMIT each waited for an
+          // answer.
+          await writer.client.query(
+            this.writeStatement(sealed),
+            writeValues(this.kinds, sealed, chain),
+          );
+        } catch (error) {
+          // whatever failed (connection, constraint, timeout), the transaction state is unknown: a
+          // fresh connection, with the head read again under the lock, is the one certain state
+          this.discardWriter(writer);
+          const failure = unavailable(error, `audit write to ${this.where} failed`, true);
+          // an integrity constraint (an id already taken) is this batch's fault, not the store's
+          if (error instanceof pg.DatabaseError && error.code?.startsWith("23"))
+            return failed(
+              new AuditUnavailableError(failure.message, { cause: error, scope: "entry" }),
+            );
+          return failed(failure as AuditUnavailableError);
+        }
+        writer.heads.set(chain, sealed.head);
+      }
+      return {
+        ok: true,
+        placements: sealed.placements,
+        commit: { entries: items.length, seconds: (performance.now() - started) / 1000 },
+      };
+    });
+  }
+
+  /** The write statement for the kinds `sealed` holds (made once for each set of kinds). */
+  private writeStatement(sealed: SealedBatch): string {
+    const kinds = this.kinds.filter((k) => sealed.rows.some((r) => r.kind === k.name));
+    const key = kinds.map((k) => k.name).join(",");
+    let sql = this.writeSql.get(key);
+    if (!sql) {
+      sql = writeSql(kinds);
+      this.writeSql.set(key, sql);
     }
+    return sql;
   }
 
   /** The writer connection, holding the advisory lock for `chain`; connects when there is none. */
@@ -295,7 +447,7 @@ export class PostgresBackend implements AuditBackend {
     let writer = this.writer;
     if (!writer) {
       const client = new pg.Client(this.connectionConfig());
-      const fresh: Writer = { client, locked: new Set() };
+      const fresh: Writer = { client, locked: new Set(), heads: new Map() };
       // stays attached for the client's life: a late error on a discarded client must not crash
       client.on("error", () => this.discardWriter(fresh));
       client.on("end", () => this.discardWriter(fresh));
@@ -323,6 +475,18 @@ export class PostgresBackend implements AuditBackend {
         throw new AuditUnavailableError(
           `audit chain \`${chain}\` in ${this.where} is being written by another replica: every replica needs its own \`audit.chain\``,
         );
+      const client = writer.client;
+      try {
+        const head = await this.readHead((sql, params) => client.query(sql, params), chain);
+        writer.heads.set(chain, head ?? { seq: 0, hash: GENESIS_HASH });
+      } catch (error) {
+        this.discardWriter(writer);
+        throw unavailable(
+          error,
+          `cannot read the head of audit chain \`${chain}\` in ${this.where}`,
+          true,
+        );
+      }
       writer.locked.add(chain);
     }
     return writer;
@@ -334,14 +498,7 @@ export class PostgresBackend implements AuditBackend {
     writer.client.end().catch(() => {});
   }
 
-  async get(id: string): Promise<EntryRow | undefined> {
-    const { rows } = await this.query<EntryRecord>(`SELECT ${COLUMNS} FROM entries WHERE id = $1`, [
-      id,
-    ]);
-    return rows[0] && toEntry(rows[0]);
-  }
-
-  async inputs(hashes: readonly string[]): Promise<Map<string, string>> {
+  private async inputs(hashes: readonly string[]): Promise<Map<string, string>> {
     const found = new Map<string, string>();
     if (hashes.length === 0) return found;
     const { rows } = await this.query<{ hash: string; body: string }>(
@@ -352,29 +509,7 @@ export class PostgresBackend implements AuditBackend {
     return found;
   }
 
-  async recordedHeads(): Promise<RecordedHead[]> {
-    const { rows } = await this.query<{ chain: string; seq: string; hash: string }>(
-      "SELECT chain, seq, hash FROM chain_heads ORDER BY chain",
-    );
-    return rows.map((r) => ({ chain: r.chain, seq: Number(r.seq), hash: r.hash }));
-  }
-
-  async input(hash: string): Promise<string | undefined> {
-    const { rows } = await this.query<{ body: string }>("SELECT body FROM inputs WHERE hash = $1", [
-      hash,
-    ]);
-    return rows[0]?.body;
-  }
-
-  async latestFor(sha256: string): Promise<EntryRow | undefined> {
-    const { rows } = await this.query<EntryRecord>(
-      `SELECT ${COLUMNS} FROM entries WHERE sha256 = $1 ORDER BY id DESC LIMIT 1`,
-      [sha256],
-    );
-    return rows[0] && toEntry(rows[0]);
-  }
-
-  async page(q: PageQuery): Promise<EntryRow[]> {
+  private async page(q: PageQuery): Promise<DecisionRow[]> {
     const where: string[] = [];
     const args: unknown[] = [];
     const cond = (sql: string, value: string | undefined) => {
@@ -395,28 +530,67 @@ export class PostgresBackend implements AuditBackend {
     cond("id <", q.before);
     cond("id >", q.after);
     args.push(q.limit);
-    const sql = `SELECT ${COLUMNS} FROM entries ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY id ${q.ascending ? "ASC" : "DESC"} LIMIT $${args.length}`;
-    const { rows } = await this.query<EntryRecord>(sql, args);
-    return rows.map(toEntry);
+    const sql = `${DECISIONS} ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY id ${q.ascending ? "ASC" : "DESC"} LIMIT $${args.length}`;
+    const { rows } = await this.query<Fetched<DecisionRow>>(sql, args);
+    return rows.map(toRow);
   }
 
-  async chains(): Promise<string[]> {
+  private async chains(): Promise<string[]> {
     const { rows } = await this.query<{ chain: string }>(
-      "SELECT chain FROM entries UNION SELECT chain FROM checkpoints ORDER BY chain",
+      `${this.kinds.map((k) => `SELECT chain FROM ${k.table}`).join(" UNION ")} UNION SELECT chain FROM checkpoints ORDER BY chain`,
     );
     return rows.map((r) => r.chain);
   }
 
-  async chainRows(chain: string, afterSeq: number, limit: number): Promise<EntryRow[]> {
-    const { rows } = await this.query<EntryRecord>(
-      `SELECT ${COLUMNS} FROM entries WHERE chain = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
-      [chain, afterSeq, limit],
-    );
-    return rows.map(toEntry);
+  /** Entries of one chain, of every kind, in seq order, from `afterSeq + 1`, at most `limit`. */
+  private async chainRows(chain: string, afterSeq: number, limit: number): Promise<EntryRow[]> {
+    const of = async (kind: EntryKind) =>
+      (
+        await this.query<Fetched<EntryRow>>(
+          `SELECT ${selectList(kind)} FROM ${kind.table} WHERE chain = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
+          [chain, afterSeq, limit],
+        )
+      ).rows.map(toRow);
+    if (this.kinds.length === 1) return of(this.kinds[0]!);
+    const all = await Promise.all(this.kinds.map(of));
+    return all
+      .flat()
+      .sort((a, b) => a.seq - b.seq)
+      .slice(0, limit);
   }
 
-  async checkpoint(chain: string): Promise<Checkpoint | undefined> {
-    const { rows } = await this.query<Omit<Checkpoint, "seq"> & { seq: string }>(
+  private async verifyChunk(
+    chain: string,
+    from: ChainPosition,
+    key: string | null,
+    limit: number,
+  ): Promise<VerifyStep> {
+    const rows = await this.chainRows(chain, from.seq, limit);
+    const inputs = await this.inputs(
+      rows.flatMap((r) => (r.inputHash === null ? [] : [r.inputHash])),
+    );
+    // the rows are checked on the event loop: another turn first, so that one verification takes
+    // turns with the requests around it
+    await new Promise((r) => setImmediate(r));
+    return verifyRows(rows, (h) => inputs.get(h), chain, from, key, this.kinds);
+  }
+
+  private async exportChunk(
+    query: PageQuery,
+    withInputs: boolean,
+    maxBytes: number,
+  ): Promise<ExportChunk> {
+    const rows = await this.page({ ...query, ascending: true });
+    const inputs = withInputs
+      ? await this.inputs(rows.map((r) => r.inputHash))
+      : new Map<string, string>();
+    // the event loop makes the text: another turn first, as for verification
+    await new Promise((r) => setImmediate(r));
+    return exportChunkOf(rows, query.limit, withInputs, (h) => inputs.get(h), maxBytes);
+  }
+
+  private async checkpoint(chain: string): Promise<Checkpoint | undefined> {
+    const { rows } = await this.query<Fetched<Checkpoint>>(
       `SELECT chain, seq, hash, mac, pruned_at AS "prunedAt" FROM checkpoints WHERE chain = $1`,
       [chain],
     );
@@ -424,93 +598,54 @@ export class PostgresBackend implements AuditBackend {
     return row && { ...row, seq: Number(row.seq) };
   }
 
-  async lastBefore(chain: string, before: string): Promise<EntryRow | undefined> {
-    const { rows } = await this.query<EntryRecord>(
-      `SELECT ${COLUMNS} FROM entries WHERE chain = $1 AND time < $2 ORDER BY seq DESC LIMIT 1`,
-      [chain, before],
-    );
-    return rows[0] && toEntry(rows[0]);
+  private async lastBefore(chain: string, before: string): Promise<EntryRow | undefined> {
+    let last: EntryRow | undefined;
+    for (const kind of this.kinds) {
+      const { rows } = await this.query<Fetched<EntryRow>>(
+        `SELECT ${selectList(kind)} FROM ${kind.table} WHERE chain = $1 AND time < $2 ORDER BY seq DESC LIMIT 1`,
+        [chain, before],
+      );
+      const row = rows[0] && toRow(rows[0]);
+      if (row && (!last || row.seq > last.seq)) last = row;
+    }
+    return last;
   }
 
-  async prune(cp: Checkpoint): Promise<number> {
+  private async prune(cp: Checkpoint): Promise<number> {
+    if (!this.opened || this.closed) throw notOpen(this.where);
     return this.transaction("pruning the audit log", async (client) => {
       await client.query(
         `INSERT INTO checkpoints (chain, seq, hash, mac, pruned_at) VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (chain) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, mac = excluded.mac, pruned_at = excluded.pruned_at`,
         [cp.chain, cp.seq, cp.hash, cp.mac, cp.prunedAt],
       );
-      const removed = await client.query("DELETE FROM entries WHERE chain = $1 AND seq <= $2", [
-        cp.chain,
-        cp.seq,
-      ]);
+      let removed = 0;
+      for (const kind of this.kinds) {
+        const r = await client.query(`DELETE FROM ${kind.table} WHERE chain = $1 AND seq <= $2`, [
+          cp.chain,
+          cp.seq,
+        ]);
+        removed += r.rowCount ?? 0;
+      }
       // Another replica's write may reuse an input this delete finds unreferenced: its
       // ON CONFLICT DO NOTHING saw the row, and its entry is not committed yet. The lock waits for
       // in-flight writes and holds new ones back, so the delete's snapshot sees every reference.
       await client.query("LOCK TABLE inputs IN SHARE ROW EXCLUSIVE MODE");
-      await client.query(
-        "DELETE FROM inputs WHERE NOT EXISTS (SELECT 1 FROM entries WHERE entries.input_hash = inputs.hash)",
-      );
-      return removed.rowCount ?? 0;
+      const unreferenced = this.kinds
+        .filter((k) => k.input)
+        .map(
+          (k) => `NOT EXISTS (SELECT 1 FROM ${k.table} WHERE ${k.table}.input_hash = inputs.hash)`,
+        );
+      await client.query(`DELETE FROM inputs WHERE ${unreferenced.join(" AND ")}`);
+      return removed;
     });
   }
 
-  async pruneHousekeeping(before: string): Promise<{ notifications: number; deliveries: number }> {
-    const outbox = await this.query(
-      "DELETE FROM outbox WHERE delivered_at IS NOT NULL AND delivered_at < $1",
-      [before],
-    );
-    const deliveries = await this.query("DELETE FROM deliveries WHERE received_at < $1", [before]);
-    return { notifications: outbox.rowCount ?? 0, deliveries: deliveries.rowCount ?? 0 };
-  }
-
-  async dueNotifications(chain: string, now: string, limit: number): Promise<OutboxRow[]> {
-    const { rows } = await this.query<OutboxRow>(
-      `SELECT id, chain, entry_id AS "entryId", target, payload, attempts, next_attempt_at AS "nextAttemptAt",
-              last_error AS "lastError", delivered_at AS "deliveredAt", created_at AS "createdAt"
-       FROM outbox WHERE chain = $1 AND delivered_at IS NULL AND next_attempt_at <= $2
-       ORDER BY next_attempt_at, id LIMIT $3`,
-      [chain, now, limit],
-    );
-    return rows;
-  }
-
-  async updateNotification(id: string, u: NotificationUpdate): Promise<void> {
-    await this.query(
-      "UPDATE outbox SET attempts = $1, next_attempt_at = $2, last_error = $3, delivered_at = $4 WHERE id = $5",
-      [u.attempts, u.nextAttemptAt, u.lastError, u.deliveredAt, id],
-    );
-  }
-
-  async pendingNotifications(chain: string): Promise<number> {
-    const { rows } = await this.query<{ n: string }>(
-      "SELECT COUNT(*) AS n FROM outbox WHERE chain = $1 AND delivered_at IS NULL",
-      [chain],
-    );
-    return Number(rows[0]?.n ?? 0);
-  }
-
-  async hasDelivery(id: string): Promise<boolean> {
-    const { rowCount } = await this.query("SELECT 1 FROM deliveries WHERE id = $1", [id]);
-    return (rowCount ?? 0) > 0;
-  }
-
-  async getState(key: string): Promise<string | undefined> {
-    const { rows } = await this.query<{ value: string }>("SELECT value FROM state WHERE key = $1", [
-      key,
-    ]);
-    return rows[0]?.value;
-  }
-
-  async setState(key: string, value: string): Promise<void> {
-    await this.query(
-      `INSERT INTO state (key, value, updated_at) VALUES ($1, $2, $3)
-       ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
-      [key, value, new Date().toISOString()],
-    );
-  }
-
   async checkWritable(chain: string): Promise<void> {
+    if (this.readonly)
+      throw new AuditUnavailableError(`the audit database (${this.where}) is open read-only`);
     if (this.closed) throw new AuditUnavailableError("the audit store is closed");
+    if (!this.opened) throw notOpen(this.where);
     // the writer connection with this chain's lock, and an answer on it: a connection whose peer
     // vanished looks alive until something is sent
     await this.serially(async () => {
@@ -525,12 +660,17 @@ export class PostgresBackend implements AuditBackend {
   }
 
   async ping(): Promise<void> {
-    await this.query("SELECT 1");
+    try {
+      await this.pool.query("SELECT 1");
+    } catch (error) {
+      throw unavailable(error, `audit query on ${this.where} failed`);
+    }
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await this.opening?.catch(() => {});
     await this.writing;
     if (this.writer) {
       const { client } = this.writer;
@@ -541,31 +681,85 @@ export class PostgresBackend implements AuditBackend {
   }
 }
 
-function toEntry(r: EntryRecord): EntryRow {
-  return { ...r, seq: Number(r.seq), source: r.source as DecisionSource };
+function toRow<R extends { seq: number }>(r: Fetched<R>): R {
+  return { ...r, seq: Number(r.seq) } as unknown as R;
 }
 
-/** A whole group commit: inputs, entries, notifications and delivery ids, in one statement. */
-const WRITE_BATCH = `
-WITH new_inputs AS (
+/**
+ * A whole group commit in one statement: inputs, notifications, delivery ids and the chain's head
+ * in data-modifying CTEs, and the entries of each kind in the batch. Values: `writeValues`.
+ */
+function writeSql(kinds: readonly EntryKind[]): string {
+  let n = 0;
+  const p = (type: string) => `$${++n}::${type}`;
+  const arrays = (types: string[]) => `unnest(${types.map((t) => p(`${t}[]`)).join(", ")})`;
+  const ctes = [
+    `new_inputs AS (
   INSERT INTO inputs (hash, body)
-  SELECT * FROM unnest($1::text[], $2::text[])
+  SELECT * FROM ${arrays(["text", "text"])}
   ON CONFLICT (hash) DO NOTHING
-), new_outbox AS (
+)`,
+    `new_outbox AS (
   INSERT INTO outbox (id, chain, entry_id, target, payload, attempts, next_attempt_at, last_error, delivered_at, created_at)
-  SELECT * FROM unnest($15::text[], $16::text[], $17::text[], $18::text[], $19::text[], $20::int[],
-                       $21::text[], $22::text[], $23::text[], $24::text[])
-), new_deliveries AS (
+  SELECT * FROM ${arrays(["text", "text", "text", "text", "text", "int", "text", "text", "text", "text"])}
+)`,
+    `new_deliveries AS (
   INSERT INTO deliveries (id, received_at)
-  SELECT * FROM unnest($25::text[], $26::text[])
+  SELECT * FROM ${arrays(["text", "text"])}
   ON CONFLICT (id) DO NOTHING
-), new_head AS (
-  INSERT INTO chain_heads (chain, seq, hash, updated_at) VALUES ($27, $28, $29, $30)
+)`,
+    `new_head AS (
+  INSERT INTO chain_heads (chain, seq, hash, updated_at) VALUES (${p("text")}, ${p("bigint")}, ${p("text")}, ${p("text")})
   ON CONFLICT (chain) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, updated_at = excluded.updated_at
-)
-INSERT INTO entries (id, chain, seq, time, source, requester, sha256, decision, rule, input_hash, body, hash)
-SELECT * FROM unnest($3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::text[],
-                     $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[])`;
+)`,
+  ];
+  const inserts = kinds.map((kind) => {
+    const columns = insertColumns(kind);
+    return `INSERT INTO ${kind.table} (${columns.join(", ")})
+SELECT * FROM ${arrays(columns.map((c) => (c === "seq" ? "bigint" : "text")))}`;
+  });
+  const last = inserts.pop()!;
+  inserts.forEach((insert, i) => {
+    ctes.push(`new_${kinds[i]!.table} AS (\n${insert}\n)`);
+  });
+  return `WITH ${ctes.join(", ")}\n${last}`;
+}
+
+/** The values of `writeSql` for the kinds `sealed` holds, in the order of its parameters. */
+function writeValues(
+  registry: readonly EntryKind[],
+  sealed: SealedBatch,
+  chain: string,
+): unknown[] {
+  const { inputs, outbox, deliveries, head } = sealed;
+  const values: unknown[] = [
+    inputs.map((i) => i.hash),
+    inputs.map((i) => i.body),
+    outbox.map((o) => o.id),
+    outbox.map((o) => o.chain),
+    outbox.map((o) => o.entryId),
+    outbox.map((o) => o.target),
+    outbox.map((o) => o.payload),
+    outbox.map((o) => o.attempts),
+    outbox.map((o) => o.nextAttemptAt),
+    outbox.map((o) => o.lastError),
+    outbox.map((o) => o.deliveredAt),
+    outbox.map((o) => o.createdAt),
+    deliveries.map((d) => d.id),
+    deliveries.map((d) => d.time),
+    chain,
+    head.seq,
+    head.hash,
+    new Date().toISOString(),
+  ];
+  for (const kind of registry) {
+    const rows = sealed.rows.filter((r) => r.kind === kind.name).map(rowValues);
+    if (rows.length === 0) continue;
+    const width = rows[0]!.length;
+    for (let c = 0; c < width; c++) values.push(rows.map((r) => r[c]));
+  }
+  return values;
+}
 
 /** One 64-bit advisory lock key per schema and chain: two schemas in one database do not collide. */
 function chainLockKey(schema: string, chain: string): string {

@@ -4,10 +4,13 @@
 // WAL mode lets these connections read while the writer thread commits.
 import { parentPort, workerData } from "node:worker_threads";
 import Database from "better-sqlite3";
+import type { EntryKind } from "./kinds.js";
 import { SqliteReads } from "./sqlite-reads.js";
 
 export interface ReaderInit {
   path: string;
+  /** the store's entry kinds (plain data) */
+  kinds: readonly EntryKind[];
 }
 
 /** The reads a reader thread serves: the methods of `SqliteReads`, by name. */
@@ -28,7 +31,7 @@ export type ReadReply =
 const init = workerData as ReaderInit;
 const db = new Database(init.path, { readonly: true, fileMustExist: true });
 db.pragma("busy_timeout = 5000");
-const reads = new SqliteReads(db);
+const reads = new SqliteReads(db, init.kinds);
 
 parentPort!.on("message", (message: ReadRequest | "close") => {
   if (message === "close") {

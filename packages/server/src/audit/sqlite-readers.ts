@@ -3,6 +3,7 @@
 // a search, a piece of an export, a stretch of a verification), so a long read takes turns with the
 // others instead of holding a thread, and never holds the event loop.
 import { Worker } from "node:worker_threads";
+import type { EntryKind } from "./kinds.js";
 import type { ReaderInit, ReadOp, ReadReply, ReadRequest } from "./sqlite-reader.js";
 
 interface Waiting {
@@ -39,6 +40,7 @@ export class ReaderPool {
 
   constructor(
     private readonly path: string,
+    private readonly kinds: readonly EntryKind[],
     private readonly size: number,
     private readonly url: URL,
   ) {}
@@ -69,7 +71,7 @@ export class ReaderPool {
 
   private start(): void {
     const worker = new Worker(this.url, {
-      workerData: { path: this.path } satisfies ReaderInit,
+      workerData: { path: this.path, kinds: this.kinds } satisfies ReaderInit,
       execArgv: [],
     });
     const slot: Slot = {

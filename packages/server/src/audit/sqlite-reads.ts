@@ -1,23 +1,35 @@
 // The SQLite audit store's reads, over one connection. The server runs them on reader threads
 // (`sqlite-reader.ts`), each with a read-only connection of its own, so that an export, a
-// verification or a search never runs a long SQLite call on the event loop; tools run them inline.
+// verification or a search never runs a long SQLite call on the event loop; tools run them inline,
+// and the writer reads its chains' heads with them.
 import type Database from "better-sqlite3";
-import type { Checkpoint, EntryRow, ExportChunk, PageQuery, RecordedHead } from "./backend.js";
+import type {
+  Checkpoint,
+  DecisionRow,
+  EntryRow,
+  ExportChunk,
+  PageQuery,
+  RecordedHead,
+} from "./backend.js";
 import { exportChunkOf } from "./entry.js";
 import { idFloor } from "./ids.js";
+import { DECISION_KIND, type EntryKind, selectList } from "./kinds.js";
+import type { ChainHead } from "./seal.js";
 import { type ChainPosition, type VerifyStep, verifyRows } from "./verify.js";
-
-export const COLUMNS =
-  "id, chain, seq, time, source, requester, sha256, decision, rule, input_hash AS inputHash, body, hash";
 
 /** Lines of `PRAGMA quick_check` kept in a report: the first ones name the damage. */
 const PAGE_PROBLEMS_KEPT = 10;
+
+const DECISIONS = `SELECT ${selectList(DECISION_KIND)} FROM ${DECISION_KIND.table}`;
 
 /** Every read the log makes of an SQLite store, as plain synchronous calls. */
 export class SqliteReads {
   private readonly statements = new Map<string, Database.Statement>();
 
-  constructor(private readonly db: Database.Database) {}
+  constructor(
+    private readonly db: Database.Database,
+    private readonly kinds: readonly EntryKind[],
+  ) {}
 
   /** A statement prepared once per connection. */
   private statement(sql: string): Database.Statement {
@@ -29,10 +41,8 @@ export class SqliteReads {
     return s;
   }
 
-  get(id: string): EntryRow | undefined {
-    return this.statement(`SELECT ${COLUMNS} FROM entries WHERE id = ?`).get(id) as
-      | EntryRow
-      | undefined;
+  get(id: string): DecisionRow | undefined {
+    return this.statement(`${DECISIONS} WHERE id = ?`).get(id) as DecisionRow | undefined;
   }
 
   input(hash: string): string | undefined {
@@ -52,13 +62,13 @@ export class SqliteReads {
     return found;
   }
 
-  latestFor(sha256: string): EntryRow | undefined {
-    return this.statement(
-      `SELECT ${COLUMNS} FROM entries WHERE sha256 = ? ORDER BY id DESC LIMIT 1`,
-    ).get(sha256) as EntryRow | undefined;
+  latestFor(sha256: string): DecisionRow | undefined {
+    return this.statement(`${DECISIONS} WHERE sha256 = ? ORDER BY id DESC LIMIT 1`).get(sha256) as
+      | DecisionRow
+      | undefined;
   }
 
-  page(q: PageQuery): EntryRow[] {
+  page(q: PageQuery): DecisionRow[] {
     const where: string[] = [];
     const args: unknown[] = [];
     const eq = (column: string, value: string | undefined) => {
@@ -89,8 +99,8 @@ export class SqliteReads {
       where.push("id > ?");
       args.push(q.after);
     }
-    const sql = `SELECT ${COLUMNS} FROM entries ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY id ${q.ascending ? "ASC" : "DESC"} LIMIT ?`;
-    return this.statement(sql).all(...args, q.limit) as EntryRow[];
+    const sql = `${DECISIONS} ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY id ${q.ascending ? "ASC" : "DESC"} LIMIT ?`;
+    return this.statement(sql).all(...args, q.limit) as DecisionRow[];
   }
 
   /**
@@ -98,11 +108,15 @@ export class SqliteReads {
    * entry: a log holds few chains and many entries.
    */
   chains(): string[] {
-    const next = this.statement("SELECT chain FROM entries WHERE chain > ? ORDER BY chain LIMIT 1");
     const found = new Set<string>();
-    for (let row = next.get("") as { chain: string } | undefined; row; ) {
-      found.add(row.chain);
-      row = next.get(row.chain) as { chain: string } | undefined;
+    for (const kind of this.kinds) {
+      const next = this.statement(
+        `SELECT chain FROM ${kind.table} WHERE chain > ? ORDER BY chain LIMIT 1`,
+      );
+      for (let row = next.get("") as { chain: string } | undefined; row; ) {
+        found.add(row.chain);
+        row = next.get(row.chain) as { chain: string } | undefined;
+      }
     }
     const checkpointed = this.statement("SELECT chain FROM checkpoints").all() as {
       chain: string;
@@ -111,10 +125,32 @@ export class SqliteReads {
     return [...found].sort();
   }
 
+  /** The last entry of `chain`, of any kind, or its checkpoint when everything was pruned. */
+  head(chain: string): ChainHead | undefined {
+    let head: ChainHead | undefined;
+    for (const kind of this.kinds) {
+      const row = this.statement(
+        `SELECT seq, hash FROM ${kind.table} WHERE chain = ? ORDER BY seq DESC LIMIT 1`,
+      ).get(chain) as ChainHead | undefined;
+      if (row && (!head || row.seq > head.seq)) head = row;
+    }
+    if (head) return head;
+    return this.statement("SELECT seq, hash FROM checkpoints WHERE chain = ?").get(chain) as
+      | ChainHead
+      | undefined;
+  }
+
+  /** Entries of one chain, of every kind, in seq order, from `afterSeq + 1`, at most `limit`. */
   chainRows(chain: string, afterSeq: number, limit: number): EntryRow[] {
-    return this.statement(
-      `SELECT ${COLUMNS} FROM entries WHERE chain = ? AND seq > ? ORDER BY seq LIMIT ?`,
-    ).all(chain, afterSeq, limit) as EntryRow[];
+    const of = (kind: EntryKind) =>
+      this.statement(
+        `SELECT ${selectList(kind)} FROM ${kind.table} WHERE chain = ? AND seq > ? ORDER BY seq LIMIT ?`,
+      ).all(chain, afterSeq, limit) as EntryRow[];
+    if (this.kinds.length === 1) return of(this.kinds[0]!);
+    return this.kinds
+      .flatMap(of)
+      .sort((a, b) => a.seq - b.seq)
+      .slice(0, limit);
   }
 
   checkpoint(chain: string): Checkpoint | undefined {
@@ -124,9 +160,14 @@ export class SqliteReads {
   }
 
   lastBefore(chain: string, before: string): EntryRow | undefined {
-    return this.statement(
-      `SELECT ${COLUMNS} FROM entries WHERE chain = ? AND time < ? ORDER BY seq DESC LIMIT 1`,
-    ).get(chain, before) as EntryRow | undefined;
+    let last: EntryRow | undefined;
+    for (const kind of this.kinds) {
+      const row = this.statement(
+        `SELECT ${selectList(kind)} FROM ${kind.table} WHERE chain = ? AND time < ? ORDER BY seq DESC LIMIT 1`,
+      ).get(chain, before) as EntryRow | undefined;
+      if (row && (!last || row.seq > last.seq)) last = row;
+    }
+    return last;
   }
 
   recordedHeads(): RecordedHead[] {
@@ -142,8 +183,8 @@ export class SqliteReads {
 
   verifyChunk(chain: string, from: ChainPosition, key: string | null, limit: number): VerifyStep {
     const rows = this.chainRows(chain, from.seq, limit);
-    const inputs = this.inputs(rows.map((r) => r.inputHash));
-    return verifyRows(rows, (hash) => inputs.get(hash), chain, from, key);
+    const inputs = this.inputs(rows.flatMap((r) => (r.inputHash === null ? [] : [r.inputHash])));
+    return verifyRows(rows, (hash) => inputs.get(hash), chain, from, key, this.kinds);
   }
 
   exportChunk(query: PageQuery, withInputs: boolean, maxBytes: number): ExportChunk {

@@ -2,16 +2,13 @@
 // commit and its fsync never block the event loop that parses requests and decides. The main thread
 // keeps a connection for reads.
 //
-// The thread keeps each chain's head, so the main thread posts entries as soon as it has them,
-// without waiting for the previous commit: requests that arrive while a transaction runs are written
-// together in the next one (group commit).
-import { randomBytes, randomUUID } from "node:crypto";
-import { performance } from "node:perf_hooks";
+// The appends that arrive while a transaction runs are written together in the next one (they are
+// queued behind it as messages); sealing and writing are `SqliteAppender`'s, the same code that
+// writes inline.
 import { type MessagePort, parentPort, workerData } from "node:worker_threads";
 import Database from "better-sqlite3";
-import { GENESIS_HASH } from "./entry.js";
-import { type ChainHead, type Placement, type SealItem, sealBatch } from "./seal.js";
-import { prepareBatchWriter, readHead } from "./sqlite-batch.js";
+import type { EntryKind } from "./kinds.js";
+import { type AppendRequest, type ProbeRequest, SqliteAppender } from "./sqlite-append.js";
 import { type FileIdentity, identityProblem } from "./sqlite-files.js";
 
 export interface WriterInit {
@@ -23,43 +20,13 @@ export interface WriterInit {
   checkpointPages: number;
   /** the database file and its write-ahead log as opened: checked before every commit */
   identity: FileIdentity;
+  /** the store's entry kinds (plain data) */
+  kinds: readonly EntryKind[];
 }
-
-export interface AppendRequest {
-  id: number;
-  chain: string;
-  key: string | null;
-  items: readonly SealItem[];
-}
-
-/** A write that is rolled back: what fails real writes (a full disk, damage, a lock) fails it too. */
-export interface ProbeRequest {
-  id: number;
-  probe: true;
-}
-
-export type WriteReply = (
-  | { id: number; ok: true; placements: Placement[] }
-  | { id: number; ok: false; message: string; code: string | undefined }
-) & { commit?: { entries: number; seconds: number } };
 
 /** Thrown when the file written is no longer the file at the log's path. */
 class ReplacedError extends Error {
   readonly code = "CLEARANCE_FILE_REPLACED";
-}
-
-function failure(error: unknown): { message: string; code: string | undefined } {
-  const e = error as Error & { code?: unknown };
-  return { message: e.message, code: typeof e.code === "string" ? e.code : undefined };
-}
-
-/**
- * Refuses to write into a file that is no longer the log: one replaced, removed or whose WAL was
- * removed would take the commit with it at the next start, after its decision was answered.
- */
-function checkIdentity(): void {
-  const problem = identityProblem(init.path, init.identity);
-  if (problem) throw new ReplacedError(problem);
 }
 
 /** The writer's page cache, in KiB. */
@@ -85,67 +52,26 @@ let pagesSinceCheckpoint = 0;
 let checkpointAsked = false;
 /** How many checkpoint intervals the writer waits for the checkpointer before doing it itself. */
 const CHECKPOINTER_SILENT = 4;
-const writeBatch = prepareBatchWriter(db);
 
-/** Heads of the chains written here; dropped after a failed transaction and read again. */
-const heads = new Map<string, ChainHead>();
+/**
+ * Refuses to write into a file that is no longer the log: one replaced, removed or whose WAL was
+ * removed would take the commit with it at the next start, after its decision was answered.
+ */
+const appender = new SqliteAppender(db, init.kinds, () => {
+  const problem = identityProblem(init.path, init.identity);
+  if (problem) throw new ReplacedError(problem);
+});
+
 const queue: AppendRequest[] = [];
 let scheduled = false;
 
-function headOf(chain: string): ChainHead {
-  let head = heads.get(chain);
-  if (!head) {
-    head = readHead(db, chain) ?? { seq: 0, hash: GENESIS_HASH };
-    heads.set(chain, head);
-  }
-  return head;
-}
-
 /** Seals and writes `requests` in one transaction; replies to each. */
 function commit(requests: readonly AppendRequest[]): void {
-  const started = performance.now();
-  const tentative = new Map<string, ChainHead>();
-  const placements: Placement[][] = [];
   let entries = 0;
-  try {
-    checkIdentity();
-    const all = db.transaction(() => {
-      for (const r of requests) {
-        const head = tentative.get(r.chain) ?? headOf(r.chain);
-        const sealed = sealBatch(r.items, r.chain, head, r.key);
-        writeBatch(sealed.rows, sealed.inputs, sealed.outbox, sealed.deliveries);
-        tentative.set(r.chain, sealed.head);
-        placements.push(sealed.placements);
-        entries += r.items.length;
-      }
-    });
-    // IMMEDIATE takes the write lock before the head is read: no other writer (another process on
-    // this file) can append in between, and waiting for the lock honours busy_timeout
-    all.immediate();
-  } catch (error) {
-    // the chain as stored is the one certain state: read it again before the next transaction
-    for (const r of requests) heads.delete(r.chain);
-    if (requests.length > 1) {
-      // one call's bad entry must not fail the calls it happened to share a transaction with
-      for (const r of requests) commit([r]);
-      return;
-    }
-    const { message, code } = failure(error);
-    const seconds = (performance.now() - started) / 1000;
-    requests.forEach((r, i) => {
-      const reply: WriteReply = { id: r.id, ok: false, message, code };
-      if (i === 0) reply.commit = { entries: 0, seconds };
-      parentPort!.postMessage(reply);
-    });
-    return;
-  }
-  for (const [chain, head] of tentative) heads.set(chain, head);
-  const seconds = (performance.now() - started) / 1000;
-  requests.forEach((r, i) => {
-    const reply: WriteReply = { id: r.id, ok: true, placements: placements[i]! };
-    if (i === 0) reply.commit = { entries, seconds };
+  for (const reply of appender.commit(requests)) {
+    if (reply.ok && reply.commit) entries += reply.commit.entries;
     parentPort!.postMessage(reply);
-  });
+  }
   // roughly: an entry and its input fill a few pages
   pagesSinceCheckpoint += entries * 4;
   if (pagesSinceCheckpoint >= CHECKPOINTER_SILENT * init.checkpointPages) {
@@ -166,62 +92,6 @@ function checkpointHere(): void {
   } catch {
     // retried after later commits
   }
-}
-
-/** What a probe writes and takes out again in the same transaction. */
-const PROBE_CHAIN = "(probe)";
-const removeProbe = {
-  entry: db.prepare("DELETE FROM entries WHERE id = ?"),
-  input: db.prepare("DELETE FROM inputs WHERE hash = ?"),
-  head: db.prepare("DELETE FROM chain_heads WHERE chain = ?"),
-};
-
-/**
- * A write as a decision's, committed: an entry and an input written and taken out again in one
- * transaction, without waiting for another writer's lock. It touches the pages a decision's write
- * would (random keys land on random index pages) and commits through the WAL (so a full disk fails
- * it as it fails decisions), and leaves nothing behind.
- */
-function probe(request: ProbeRequest): void {
-  let reply: WriteReply;
-  db.pragma("busy_timeout = 0");
-  try {
-    checkIdentity();
-    const hex = randomBytes(32).toString("hex");
-    const id = randomUUID();
-    db.transaction(() => {
-      writeBatch(
-        [
-          {
-            id,
-            chain: PROBE_CHAIN,
-            seq: 1,
-            time: new Date().toISOString(),
-            source: "api",
-            requester: null,
-            sha256: hex,
-            decision: "allow",
-            rule: null,
-            inputHash: hex,
-            body: "{}",
-            hash: hex,
-          },
-        ],
-        [{ hash: hex, body: "{}" }],
-        [],
-        [],
-      );
-      removeProbe.entry.run(id);
-      removeProbe.input.run(hex);
-      removeProbe.head.run(PROBE_CHAIN);
-    }).immediate();
-    reply = { id: request.id, ok: true, placements: [] };
-  } catch (error) {
-    reply = { id: request.id, ok: false, ...failure(error) };
-  } finally {
-    db.pragma("busy_timeout = 5000");
-  }
-  parentPort!.postMessage(reply);
 }
 
 /** Writes everything queued, `maxBatch` entries to a transaction. */
@@ -246,7 +116,7 @@ parentPort!.on("message", (message: AppendRequest | ProbeRequest | "close") => {
   if (message !== "close" && "probe" in message) {
     // after the appends already queued, as the next commit would be
     drain();
-    probe(message);
+    parentPort!.postMessage(appender.probe(message.id));
     return;
   }
   if (message === "close") {

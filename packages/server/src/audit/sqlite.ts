@@ -3,36 +3,40 @@ import { dirname } from "node:path";
 import { MessageChannel, Worker } from "node:worker_threads";
 import Database from "better-sqlite3";
 import {
-  type AuditBackend,
   AuditDamagedError,
+  type AuditStore,
   AuditUnavailableError,
   type ChainAppend,
   type Checkpoint,
-  type DeliveryRow,
-  type EntryRow,
-  type ExportChunk,
-  type InputRow,
+  type EntryStore,
   type NotificationUpdate,
+  notOpen,
   type OutboxRow,
-  type PageQuery,
-  type RecordedHead,
+  type OutboxStore,
+  type StateStore,
 } from "./backend.js";
-import { MIGRATIONS } from "./migrations.js";
+import { checkRegistry, ENTRY_KINDS, type EntryKind } from "./kinds.js";
+import { checkKnownVersion, MIGRATIONS, MIGRATIONS_TABLE } from "./migrations.js";
 import type { SealItem } from "./seal.js";
-import { type BatchWriter, prepareBatchWriter, readHead } from "./sqlite-batch.js";
+import {
+  type AppendRequest,
+  type ProbeRequest,
+  SqliteAppender,
+  type WriteReply,
+} from "./sqlite-append.js";
 import type { CheckpointerInit } from "./sqlite-checkpointer.js";
 import { type FileIdentity, fileIdentity, identityProblem, preflight } from "./sqlite-files.js";
 import { WriterLock } from "./sqlite-lock.js";
 import type { ReadOp } from "./sqlite-reader.js";
 import { ReaderPool, ReadFailure } from "./sqlite-readers.js";
 import { SqliteReads } from "./sqlite-reads.js";
-import type { AppendRequest, ProbeRequest, WriteReply, WriterInit } from "./sqlite-writer.js";
-import type { ChainPosition, VerifyStep } from "./verify.js";
+import type { WriterInit } from "./sqlite-writer.js";
 
 export interface SqliteOptions {
   path: string;
   /** `full` syncs the WAL on every commit (survives power loss); `normal` survives process crashes */
   synchronous: "full" | "normal";
+  /** for reading only: no lock, no migration, no write */
   readonly?: boolean;
   /**
    * Write from a thread of its own (the server's default): a group commit and its fsync then never
@@ -54,6 +58,8 @@ export interface SqliteOptions {
    * foreign file is refused. Default `fast`.
    */
   startupCheck?: "quick" | "fast";
+  /** the entry kinds the log holds (`kinds.ts`); `ENTRY_KINDS` unless given */
+  kinds?: readonly EntryKind[];
 }
 
 const DEFAULT_MAX_BATCH = 1_000;
@@ -96,25 +102,63 @@ export function sqliteFailure(error: unknown, path: string, what: string): Error
   return e;
 }
 
+/** Applies the migrations `db` lacks; returns the schema version. */
+function migrate(db: Database.Database, path: string): number {
+  db.exec(MIGRATIONS_TABLE);
+  const current = schemaVersion(db);
+  checkKnownVersion(`the audit database \`${path}\``, current);
+  for (const m of MIGRATIONS) {
+    if (m.version <= current) continue;
+    db.transaction(() => {
+      db.exec(m.sqlite);
+      db.prepare(
+        "INSERT INTO schema_migrations (version, description, applied_at) VALUES (?, ?, ?)",
+      ).run(m.version, m.description, new Date().toISOString());
+    })();
+  }
+  return schemaVersion(db);
+}
+
+function schemaVersion(db: Database.Database): number {
+  return (
+    (db.prepare("SELECT MAX(version) AS v FROM schema_migrations").get() as { v: number | null })
+      .v ?? 0
+  );
+}
+
+/** The store's connection and threads, once open. */
+interface Opened {
+  db: Database.Database;
+  /** reads on this thread's connection: the few that decisions wait on, and all of them without readers */
+  reads: SqliteReads;
+  pool: ReaderPool | undefined;
+  /** the files as opened: a write into a file replaced since would be lost (see `sqlite-files.ts`) */
+  identity: FileIdentity | undefined;
+  version: number;
+}
+
 /**
  * The embedded audit store: one SQLite file in WAL mode, so readers (`clearance audit verify`,
  * queries) never block the writer. better-sqlite3 is synchronous: the server writes from a thread of
- * its own (`writerThread`, `appendToChain`), tools write inline (`write`, one short transaction on
- * the event loop).
+ * its own (`writerThread`), tools write inline (one short transaction on the caller's thread); both
+ * seal and write with `SqliteAppender`.
  */
-export class SqliteBackend implements AuditBackend {
+export class SqliteBackend implements AuditStore {
   readonly kind = "sqlite" as const;
   readonly where: string;
-  private readonly db: Database.Database;
-  /** reads on this thread's connection: the few that decisions wait on, and all of them without readers */
-  private readonly reads: SqliteReads;
-  private readonly pool: ReaderPool | undefined;
-  /** the files as opened: a write into a file replaced since would be lost (see `sqlite-files.ts`) */
-  private readonly identity: FileIdentity | undefined;
+  readonly readonly: boolean;
+  readonly kinds: readonly EntryKind[];
+  readonly entries: EntryStore;
+  readonly outbox: OutboxStore;
+  readonly state: StateStore;
   /** there was no file at the path: this is a new log (a log that was deleted whole looks so too) */
-  readonly created: boolean;
-  /** prepared on the first write: a read-only open of an older schema must not prepare writes */
-  private batchWriter: BatchWriter | undefined;
+  created = false;
+  private opened: Opened | undefined;
+  private opening: Promise<number> | undefined;
+  /** held by every writer for as long as it is open: a second one is refused (`sqlite-lock.ts`) */
+  private lock: WriterLock | undefined;
+  /** inline writes: made on the first one, so that a store nobody writes prepares no writes */
+  private appender: SqliteAppender | undefined;
   private thread: Worker | undefined;
   private threadReady: Promise<void> | undefined;
   private threadExit: Promise<void> | undefined;
@@ -122,261 +166,218 @@ export class SqliteBackend implements AuditBackend {
   private readonly waiting = new Map<number, (outcome: ChainAppend) => void>();
   /** requests in `waiting` that are readiness probes, not appends */
   private readonly probes = new Set<number>();
-  /** with a writer thread: sealing and writing happen there (see `AuditBackend.appendToChain`) */
-  readonly appendToChain?: (
-    chain: string,
-    key: string | null,
-    items: readonly SealItem[],
-  ) => Promise<ChainAppend>;
   private nextRequest = 0;
-  /** held by every writer for as long as it is open: a second one is refused (`sqlite-lock.ts`) */
-  private readonly lock: WriterLock | undefined;
 
   constructor(private readonly options: SqliteOptions) {
-    const path = options.path;
-    this.where = `\`${path}\``;
-    if (!options.readonly) {
-      mkdirSync(dirname(path), { recursive: true });
-      this.lock = WriterLock.acquire(path);
-    }
-    try {
-      // before SQLite sees the file: it would take an emptied one for a new database
-      const existed = preflight(path);
-      this.created = !existed && !options.readonly;
-      // SQLite would say only "unable to open database file"
-      if (options.readonly && !existed)
-        throw new AuditUnavailableError(
-          `cannot open the audit database \`${path}\`: there is no such file`,
-        );
-      try {
-        this.db = new Database(path, {
-          readonly: options.readonly === true,
-          fileMustExist: options.readonly === true,
-        });
-      } catch (error) {
-        throw new AuditUnavailableError(
-          `cannot open the audit database \`${path}\`: ${(error as Error).message}`,
-          { cause: error },
-        );
-      }
-      this.reads = new SqliteReads(this.db);
-      try {
-        if (!options.readonly) {
-          this.db.pragma("journal_mode = WAL");
-          this.db.pragma(`synchronous = ${options.synchronous === "full" ? "FULL" : "NORMAL"}`);
-        }
-        this.db.pragma("busy_timeout = 5000");
-        if (existed && options.startupCheck === "quick") {
-          const problems = this.reads.checkPages();
-          if (problems.length > 0)
-            throw new AuditDamagedError(
-              `the audit database \`${path}\` is damaged: \`PRAGMA quick_check\` says \`${problems[0]}\`${problems.length > 1 ? ` and ${problems.length - 1} more` : ""}`,
-              { message: problems.join("\n") },
-            );
-        }
-        this.migrateSync();
-        this.identity = options.readonly ? undefined : fileIdentity(path);
-      } catch (error) {
-        this.db.close();
-        throw sqliteFailure(error, path, `cannot open the audit database \`${path}\``);
-      }
-    } catch (error) {
-      this.lock?.release();
-      throw error;
-    }
-    const readers = options.readonly ? 0 : (options.readers ?? 0);
-    this.pool = readers > 0 ? new ReaderPool(path, readers, threadUrl("sqlite-reader")) : undefined;
-    if (options.writerThread && !options.readonly)
-      this.appendToChain = (chain, key, items) => this.appendInThread(chain, key, items);
-  }
-
-  /** Runs a read here, mapping SQLite's failures to the log's errors. */
-  private here<T>(what: string, read: () => T): T {
-    try {
-      return read();
-    } catch (error) {
-      throw sqliteFailure(error, this.options.path, what);
-    }
-  }
-
-  /** Runs a read on a reader thread when there are some, here otherwise. */
-  private async read<T>(op: ReadOp, ...args: unknown[]): Promise<T> {
-    const what = `reading the audit database \`${this.options.path}\``;
-    if (!this.pool) {
-      const method = this.reads[op] as (...a: unknown[]) => T;
-      return this.here(what, () => method.apply(this.reads, args));
-    }
-    try {
-      return (await this.pool.call(op, args)) as T;
-    } catch (error) {
-      throw sqliteFailure(error, this.options.path, what);
-    }
+    this.where = `\`${options.path}\``;
+    this.readonly = options.readonly === true;
+    this.kinds = checkRegistry(options.kinds ?? ENTRY_KINDS);
+    this.entries = {
+      append: (chain, key, items) => this.append(chain, key, items),
+      head: (chain) => this.read("head", chain),
+      chains: () => this.read("chains"),
+      checkpoint: (chain) => this.read("checkpoint", chain),
+      verifyChunk: (chain, from, key, limit) => this.read("verifyChunk", chain, from, key, limit),
+      checkPages: () => this.read("checkPages"),
+      get: (id) => this.read("get", id),
+      input: (hash) => this.read("input", hash),
+      inputs: (hashes) => this.read("inputs", hashes),
+      latestFor: (sha256) => this.read("latestFor", sha256),
+      page: (query) => this.read("page", query),
+      exportChunk: (query, inputs, maxBytes) => this.read("exportChunk", query, inputs, maxBytes),
+      lastBefore: (chain, before) => this.read("lastBefore", chain, before),
+      prune: async (cp) => this.prune(cp),
+    };
+    // Outbox, delivery and state reads stay on this connection: each is one short indexed lookup,
+    // and a webhook's decision waits on `hasDelivery`, which must not queue behind an export.
+    this.outbox = {
+      dueNotifications: async (chain, now, limit) =>
+        this.here(
+          "reading the outbox",
+          (db) =>
+            db
+              .prepare(
+                `SELECT ${OUTBOX_COLUMNS} FROM outbox WHERE chain = ? AND delivered_at IS NULL AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?`,
+              )
+              .all(chain, now, limit) as OutboxRow[],
+        ),
+      updateNotification: async (id, u) => this.updateNotification(id, u),
+      pendingNotifications: async (chain) =>
+        (
+          this.db
+            .prepare("SELECT COUNT(*) AS n FROM outbox WHERE chain = ? AND delivered_at IS NULL")
+            .get(chain) as { n: number }
+        ).n,
+      hasDelivery: async (id) =>
+        this.here(
+          "reading delivery ids",
+          (db) => db.prepare("SELECT 1 FROM deliveries WHERE id = ?").get(id) !== undefined,
+        ),
+      prune: async (before) => {
+        const db = this.db;
+        return db.transaction(() => ({
+          notifications: db
+            .prepare("DELETE FROM outbox WHERE delivered_at IS NOT NULL AND delivered_at < ?")
+            .run(before).changes,
+          deliveries: db.prepare("DELETE FROM deliveries WHERE received_at < ?").run(before)
+            .changes,
+        }))();
+      },
+    };
+    this.state = {
+      recordedHeads: () => this.read("recordedHeads"),
+      get: async (key) => {
+        const row = this.db.prepare("SELECT value FROM state WHERE key = ?").get(key) as
+          | { value: string }
+          | undefined;
+        return row?.value;
+      },
+      set: async (key, value) => {
+        this.db
+          .prepare(
+            "INSERT INTO state (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+          )
+          .run(key, value, new Date().toISOString());
+      },
+    };
   }
 
   get path(): string {
     return this.options.path;
   }
 
-  private migrateSync(): number {
-    if (this.options.readonly) {
-      return (
-        this.db.prepare("SELECT MAX(version) AS v FROM schema_migrations").get() as { v: number }
-      ).v;
+  open(): Promise<number> {
+    if (this.closing) return Promise.reject(new AuditUnavailableError("the audit store is closed"));
+    this.opening ??= Promise.resolve()
+      .then(() => this.openNow())
+      .catch((error) => {
+        this.opening = undefined;
+        throw error;
+      });
+    return this.opening;
+  }
+
+  private openNow(): number {
+    const path = this.options.path;
+    if (!this.readonly) {
+      mkdirSync(dirname(path), { recursive: true });
+      this.lock = WriterLock.acquire(path);
     }
-    this.db.exec(
-      "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at TEXT NOT NULL)",
-    );
-    const current =
-      (
-        this.db.prepare("SELECT MAX(version) AS v FROM schema_migrations").get() as {
-          v: number | null;
-        }
-      ).v ?? 0;
-    const newest = MIGRATIONS[MIGRATIONS.length - 1]!.version;
-    if (current > newest)
-      throw new AuditUnavailableError(
-        `the audit database \`${this.options.path}\` has schema version ${current}, newer than this Clearance knows (${newest}): upgrade Clearance`,
-      );
-    for (const m of MIGRATIONS) {
-      if (m.version <= current) continue;
-      this.db.transaction(() => {
-        this.db.exec(m.sqlite);
-        this.db
-          .prepare(
-            "INSERT INTO schema_migrations (version, description, applied_at) VALUES (?, ?, ?)",
-          )
-          .run(m.version, m.description, new Date().toISOString());
-      })();
-    }
-    return newest;
-  }
-
-  async migrate(): Promise<number> {
-    return this.migrateSync();
-  }
-
-  async head(chain: string): Promise<{ seq: number; hash: string } | undefined> {
-    return this.here("reading the chain's head", () => readHead(this.db, chain));
-  }
-
-  async write(
-    rows: readonly EntryRow[],
-    inputs: readonly InputRow[],
-    outbox: readonly OutboxRow[] = [],
-    deliveries: readonly DeliveryRow[] = [],
-  ): Promise<void> {
     try {
-      if (this.identity) {
-        const problem = identityProblem(this.options.path, this.identity);
-        if (problem) throw Object.assign(new Error(problem), { code: "CLEARANCE_FILE_REPLACED" });
+      // before SQLite sees the file: it would take an emptied one for a new database
+      const existed = preflight(path);
+      // SQLite would say only "unable to open database file"
+      if (this.readonly && !existed)
+        throw new AuditUnavailableError(
+          `cannot open the audit database \`${path}\`: there is no such file`,
+        );
+      let db: Database.Database;
+      try {
+        db = new Database(path, { readonly: this.readonly, fileMustExist: this.readonly });
+      } catch (error) {
+        throw new AuditUnavailableError(
+          `cannot open the audit database \`${path}\`: ${(error as Error).message}`,
+          { cause: error },
+        );
       }
-      this.batchWriter ??= prepareBatchWriter(this.db);
-      this.batchWriter(rows, inputs, outbox, deliveries);
+      try {
+        const reads = new SqliteReads(db, this.kinds);
+        if (!this.readonly) {
+          db.pragma("journal_mode = WAL");
+          db.pragma(`synchronous = ${this.options.synchronous === "full" ? "FULL" : "NORMAL"}`);
+        }
+        db.pragma("busy_timeout = 5000");
+        if (existed && this.options.startupCheck === "quick") {
+          const problems = reads.checkPages();
+          if (problems.length > 0)
+            throw new AuditDamagedError(
+              `the audit database \`${path}\` is damaged: \`PRAGMA quick_check\` says \`${problems[0]}\`${problems.length > 1 ? ` and ${problems.length - 1} more` : ""}`,
+              { message: problems.join("\n") },
+            );
+        }
+        let version: number;
+        if (this.readonly) {
+          version = schemaVersion(db);
+          checkKnownVersion(`the audit database \`${path}\``, version);
+        } else version = migrate(db, path);
+        const identity = this.readonly ? undefined : fileIdentity(path);
+        const readers = this.readonly ? 0 : (this.options.readers ?? 0);
+        const pool =
+          readers > 0
+            ? new ReaderPool(path, this.kinds, readers, threadUrl("sqlite-reader"))
+            : undefined;
+        this.opened = { db, reads, pool, identity, version };
+        this.created = !existed && !this.readonly;
+        return version;
+      } catch (error) {
+        db.close();
+        throw sqliteFailure(error, path, `cannot open the audit database \`${path}\``);
+      }
     } catch (error) {
-      throw sqliteFailure(error, this.options.path, "SQLite write failed");
+      this.lock?.release();
+      this.lock = undefined;
+      throw error;
     }
   }
 
-  get(id: string): Promise<EntryRow | undefined> {
-    return this.read("get", id);
+  private get session(): Opened {
+    if (!this.opened?.db.open) throw notOpen(this.where);
+    return this.opened;
   }
 
-  input(hash: string): Promise<string | undefined> {
-    return this.read("input", hash);
+  private get db(): Database.Database {
+    return this.session.db;
   }
 
-  inputs(hashes: readonly string[]): Promise<Map<string, string>> {
-    return this.read("inputs", hashes);
+  /** Runs a read here, mapping SQLite's failures to the log's errors. */
+  private here<T>(what: string, read: (db: Database.Database) => T): T {
+    const db = this.db;
+    try {
+      return read(db);
+    } catch (error) {
+      throw sqliteFailure(error, this.options.path, what);
+    }
   }
 
-  latestFor(sha256: string): Promise<EntryRow | undefined> {
-    return this.read("latestFor", sha256);
+  /** Runs a read on a reader thread when there are some, here otherwise. */
+  private async read<K extends ReadOp>(
+    op: K,
+    ...args: Parameters<SqliteReads[K]>
+  ): Promise<ReturnType<SqliteReads[K]>> {
+    const { reads, pool } = this.session;
+    const what = `reading the audit database \`${this.options.path}\``;
+    if (!pool) {
+      const method = reads[op] as (...a: unknown[]) => ReturnType<SqliteReads[K]>;
+      return this.here(what, () => method.apply(reads, args));
+    }
+    try {
+      return (await pool.call(op, args)) as ReturnType<SqliteReads[K]>;
+    } catch (error) {
+      throw sqliteFailure(error, this.options.path, what);
+    }
   }
 
-  page(q: PageQuery): Promise<EntryRow[]> {
-    return this.read("page", q);
-  }
-
-  chains(): Promise<string[]> {
-    return this.read("chains");
-  }
-
-  chainRows(chain: string, afterSeq: number, limit: number): Promise<EntryRow[]> {
-    return this.read("chainRows", chain, afterSeq, limit);
-  }
-
-  checkpoint(chain: string): Promise<Checkpoint | undefined> {
-    return this.read("checkpoint", chain);
-  }
-
-  recordedHeads(): Promise<RecordedHead[]> {
-    return this.read("recordedHeads");
-  }
-
-  verifyChunk(
-    chain: string,
-    from: ChainPosition,
-    key: string | null,
-    limit: number,
-  ): Promise<VerifyStep> {
-    return this.read("verifyChunk", chain, from, key, limit);
-  }
-
-  exportChunk(query: PageQuery, inputs: boolean, maxBytes: number): Promise<ExportChunk> {
-    return this.read("exportChunk", query, inputs, maxBytes);
-  }
-
-  checkPages(): Promise<string[]> {
-    return this.read("checkPages");
-  }
-
-  lastBefore(chain: string, before: string): Promise<EntryRow | undefined> {
-    return this.read("lastBefore", chain, before);
-  }
-
-  async prune(cp: Checkpoint): Promise<number> {
-    return this.db.transaction(() => {
-      this.db
-        .prepare(
-          `INSERT INTO checkpoints (chain, seq, hash, mac, pruned_at) VALUES (?, ?, ?, ?, ?)
+  private prune(cp: Checkpoint): number {
+    const db = this.db;
+    const withInputs = this.kinds.filter((k) => k.input);
+    return db.transaction(() => {
+      db.prepare(
+        `INSERT INTO checkpoints (chain, seq, hash, mac, pruned_at) VALUES (?, ?, ?, ?, ?)
            ON CONFLICT (chain) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, mac = excluded.mac, pruned_at = excluded.pruned_at`,
-        )
-        .run(cp.chain, cp.seq, cp.hash, cp.mac, cp.prunedAt);
-      const removed = this.db
-        .prepare("DELETE FROM entries WHERE chain = ? AND seq <= ?")
-        .run(cp.chain, cp.seq).changes;
-      this.db
-        .prepare("DELETE FROM inputs WHERE hash NOT IN (SELECT input_hash FROM entries)")
-        .run();
+      ).run(cp.chain, cp.seq, cp.hash, cp.mac, cp.prunedAt);
+      let removed = 0;
+      for (const kind of this.kinds)
+        removed += db
+          .prepare(`DELETE FROM ${kind.table} WHERE chain = ? AND seq <= ?`)
+          .run(cp.chain, cp.seq).changes;
+      db.prepare(
+        `DELETE FROM inputs WHERE hash NOT IN (${withInputs.map((k) => `SELECT input_hash FROM ${k.table}`).join(" UNION ALL ")})`,
+      ).run();
       return removed;
     })();
   }
 
-  async pruneHousekeeping(before: string): Promise<{ notifications: number; deliveries: number }> {
-    return this.db.transaction(() => ({
-      notifications: this.db
-        .prepare("DELETE FROM outbox WHERE delivered_at IS NOT NULL AND delivered_at < ?")
-        .run(before).changes,
-      deliveries: this.db.prepare("DELETE FROM deliveries WHERE received_at < ?").run(before)
-        .changes,
-    }))();
-  }
-
-  // Outbox, delivery and state reads stay on this connection: each is one short indexed lookup,
-  // and a webhook's decision waits on `hasDelivery`, which must not queue behind an export.
-  async dueNotifications(chain: string, now: string, limit: number): Promise<OutboxRow[]> {
-    return this.here(
-      "reading the outbox",
-      () =>
-        this.db
-          .prepare(
-            `SELECT ${OUTBOX_COLUMNS} FROM outbox WHERE chain = ? AND delivered_at IS NULL AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?`,
-          )
-          .all(chain, now, limit) as OutboxRow[],
-    );
-  }
-
-  async updateNotification(id: string, u: NotificationUpdate): Promise<void> {
+  private updateNotification(id: string, u: NotificationUpdate): void {
     this.db
       .prepare(
         "UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ?, delivered_at = ? WHERE id = ?",
@@ -384,60 +385,67 @@ export class SqliteBackend implements AuditBackend {
       .run(u.attempts, u.nextAttemptAt, u.lastError, u.deliveredAt, id);
   }
 
-  async pendingNotifications(chain: string): Promise<number> {
-    return (
-      this.db
-        .prepare("SELECT COUNT(*) AS n FROM outbox WHERE chain = ? AND delivered_at IS NULL")
-        .get(chain) as { n: number }
-    ).n;
-  }
-
-  async hasDelivery(id: string): Promise<boolean> {
-    return this.here(
-      "reading delivery ids",
-      () => this.db.prepare("SELECT 1 FROM deliveries WHERE id = ?").get(id) !== undefined,
+  private readOnlyError(): AuditUnavailableError {
+    return new AuditUnavailableError(
+      `the audit database \`${this.options.path}\` is open read-only`,
     );
   }
 
-  async getState(key: string): Promise<string | undefined> {
-    const row = this.db.prepare("SELECT value FROM state WHERE key = ?").get(key) as
-      | { value: string }
-      | undefined;
-    return row?.value;
+  /** Throws when the files are no longer the ones opened (checked before every commit). */
+  private checkFiles(): void {
+    const identity = this.session.identity;
+    if (!identity) return;
+    const problem = identityProblem(this.options.path, identity);
+    if (problem) throw Object.assign(new Error(problem), { code: "CLEARANCE_FILE_REPLACED" });
   }
 
-  async setState(key: string, value: string): Promise<void> {
-    this.db
-      .prepare(
-        "INSERT INTO state (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-      )
-      .run(key, value, new Date().toISOString());
+  /** The inline writer, made on first use. */
+  private inlineAppender(): SqliteAppender {
+    this.appender ??= new SqliteAppender(this.db, this.kinds, () => this.checkFiles());
+    return this.appender;
+  }
+
+  private async append(
+    chain: string,
+    key: string | null,
+    items: readonly SealItem[],
+  ): Promise<ChainAppend> {
+    if (this.readonly) return { ok: false, error: this.readOnlyError() };
+    if (this.options.writerThread) return this.appendInThread(chain, key, items);
+    let appender: SqliteAppender;
+    try {
+      appender = this.inlineAppender();
+    } catch (error) {
+      return { ok: false, error: this.asUnavailable(error, "SQLite write failed") };
+    }
+    return this.outcomeOf(appender.commit([{ id: 0, chain, key, items }])[0]!, false);
+  }
+
+  private asUnavailable(error: unknown, what: string): AuditUnavailableError {
+    const failed = sqliteFailure(error, this.options.path, what);
+    return failed instanceof AuditUnavailableError
+      ? failed
+      : new AuditUnavailableError(`${what}: ${failed.message}`, { cause: error });
+  }
+
+  /** A writer's reply (inline or from the thread) as the log's outcome. */
+  private outcomeOf(m: WriteReply, probe: boolean): ChainAppend {
+    const commit = m.commit ? { commit: m.commit } : {};
+    if (m.ok) return { ok: true, placements: m.placements, ...commit };
+    const error = this.asUnavailable(
+      Object.assign(new Error(m.message), { code: m.code }),
+      probe
+        ? `the audit database \`${this.options.path}\` cannot be written`
+        : "SQLite write failed",
+    );
+    return { ok: false, error, ...commit };
   }
 
   async checkWritable(): Promise<void> {
-    if (this.options.readonly)
-      throw new AuditUnavailableError(
-        `the audit database \`${this.options.path}\` is open read-only`,
-      );
-    if (this.appendToChain) return this.probeInThread();
-    // BEGIN IMMEDIATE takes the write lock: it fails while another process holds it. No waiting:
-    // better-sqlite3 waits on the event loop, and a readiness probe must not stall the server.
-    this.db.pragma("busy_timeout = 0");
-    try {
-      if (this.identity) {
-        const problem = identityProblem(this.options.path, this.identity);
-        if (problem) throw Object.assign(new Error(problem), { code: "CLEARANCE_FILE_REPLACED" });
-      }
-      this.db.exec("BEGIN IMMEDIATE; ROLLBACK;");
-    } catch (error) {
-      throw sqliteFailure(
-        error,
-        this.options.path,
-        `the audit database \`${this.options.path}\` cannot be written`,
-      );
-    } finally {
-      this.db.pragma("busy_timeout = 5000");
-    }
+    if (this.readonly) throw this.readOnlyError();
+    if (this.options.writerThread) return this.probeInThread();
+    const outcome = this.outcomeOf(this.inlineAppender().probe(0), true);
+    if (!outcome.ok) throw outcome.error;
   }
 
   /** A write on the writer thread that leaves nothing behind (`probe` there); at most PROBE_TIMEOUT_MS. */
@@ -470,16 +478,17 @@ export class SqliteBackend implements AuditBackend {
   }
 
   async ping(): Promise<void> {
-    this.here("reading the audit database", () => this.db.prepare("SELECT 1").get());
+    this.here("reading the audit database", (db) => db.prepare("SELECT 1").get());
   }
 
-  private startThread(): Promise<void> {
+  private startThread(identity: FileIdentity): Promise<void> {
     const init: WriterInit = {
       path: this.options.path,
       synchronous: this.options.synchronous,
       maxBatch: this.options.maxBatch ?? DEFAULT_MAX_BATCH,
       checkpointPages: this.options.checkpointPages ?? DEFAULT_CHECKPOINT_PAGES,
-      identity: this.identity!,
+      identity,
+      kinds: this.kinds,
     };
     const checkpoints = new MessageChannel();
     const worker = new Worker(threadUrl("sqlite-writer"), {
@@ -539,37 +548,18 @@ export class SqliteBackend implements AuditBackend {
     const probe = this.probes.delete(m.id);
     if (!settle) return;
     this.waiting.delete(m.id);
-    const commit = m.commit ? { commit: m.commit } : {};
-    const failed = m.ok
-      ? undefined
-      : sqliteFailure(
-          Object.assign(new Error(m.message), { code: m.code }),
-          this.options.path,
-          probe
-            ? `the audit database \`${this.options.path}\` cannot be written`
-            : "SQLite write failed",
-        );
-    settle(
-      m.ok
-        ? { ok: true, placements: m.placements, ...commit }
-        : {
-            ok: false,
-            error:
-              failed instanceof AuditUnavailableError
-                ? failed
-                : new AuditUnavailableError(`SQLite write failed: ${m.message}`),
-            ...commit,
-          },
-    );
+    settle(this.outcomeOf(m, probe));
   }
 
   /** The writer thread, started when first needed (and again after it stopped). */
   private async writerThread(): Promise<
     { ok: true; worker: Worker } | { ok: false; error: AuditUnavailableError }
   > {
-    if (this.closing || !this.db.open)
+    if (this.closing || (this.opened && !this.opened.db.open))
       return { ok: false, error: new AuditUnavailableError("the audit store is closed") };
-    this.threadReady ??= this.startThread();
+    const identity = this.opened?.identity;
+    if (!identity) return { ok: false, error: notOpen(this.where) };
+    this.threadReady ??= this.startThread(identity);
     try {
       await this.threadReady;
     } catch (error) {
@@ -604,6 +594,7 @@ export class SqliteBackend implements AuditBackend {
 
   async close(): Promise<void> {
     this.closing = true;
+    await this.opening?.catch(() => {});
     await this.threadReady?.catch(() => {});
     const worker = this.thread;
     if (worker) {
@@ -612,8 +603,11 @@ export class SqliteBackend implements AuditBackend {
       await this.threadExit;
       this.thread = undefined;
     }
-    await this.pool?.close();
-    if (this.db.open) this.db.close();
+    const opened = this.opened;
+    if (opened) {
+      await opened.pool?.close();
+      if (opened.db.open) opened.db.close();
+    }
     this.lock?.release();
   }
 }

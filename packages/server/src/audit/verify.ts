@@ -1,8 +1,11 @@
 // Checking a chain, one bounded chunk of entries at a time. Pure functions of the rows they are
 // given, so they run wherever the rows are read: on the event loop for PostgreSQL, on a reader
 // thread for SQLite (`sqlite-reader.ts`), where a long verification never holds the event loop.
+// Every kind of entry is checked alike; its registry entry (`kinds.ts`) says which columns must
+// repeat what its body says.
 import type { EntryRow } from "./backend.js";
-import { type AuditEntry, chainHash, contentHash, parseEntry } from "./entry.js";
+import { chainHash, contentHash } from "./entry.js";
+import { DECISION_KIND, type EntryKind } from "./kinds.js";
 
 /**
  * Where a walk along a chain stands: the last entry checked. `hash: null` after entries that could
@@ -26,8 +29,8 @@ export interface VerifyStep {
 }
 
 /**
- * Checks `rows` (the entries of `chain` after `from`, in seq order) and their input snapshots:
- * `inputOf` gives a snapshot's text by hash, undefined when it is not stored.
+ * Checks `rows` (the entries of `chain` after `from`, in seq order, of the `kinds` given) and their
+ * input snapshots: `inputOf` gives a snapshot's text by hash, undefined when it is not stored.
  */
 export function verifyRows(
   rows: readonly EntryRow[],
@@ -35,12 +38,14 @@ export function verifyRows(
   chain: string,
   from: ChainPosition,
   key: string | null,
+  kinds: readonly EntryKind[],
 ): VerifyStep {
   let position = from;
   let entries = 0;
   for (const row of rows) {
     const expected = position.seq + 1;
-    const problem = checkRow(row, inputOf, chain, expected, position.hash, key);
+    const kind = kinds.find((k) => k.name === row.kind)!;
+    const problem = checkRow(row, kind, inputOf, chain, expected, position.hash, key);
     if (problem)
       return {
         rows: rows.length,
@@ -54,8 +59,23 @@ export function verifyRows(
   return { rows: rows.length, entries, position };
 }
 
+/** A body as parsed: any kind's fields, and the chain position every body has. */
+type Body = Record<string, unknown>;
+
+/** The body's JSON; undefined when it is not JSON, or is null. */
+function parseBody(body: string): Body | undefined {
+  try {
+    const parsed: unknown = JSON.parse(body);
+    // a number or a string is no entry either: it fails the link check, as it always has
+    return parsed === null ? undefined : (Object(parsed) as Body);
+  } catch {
+    return undefined;
+  }
+}
+
 function checkRow(
   row: EntryRow,
+  kind: EntryKind,
   inputOf: (hash: string) => string | undefined,
   chain: string,
   seq: number,
@@ -63,37 +83,29 @@ function checkRow(
   key: string | null,
 ): string | undefined {
   if (row.seq !== seq) return row.seq > seq ? "entry_missing" : "entry_out_of_order";
-  let entry: AuditEntry | undefined;
+  let entry: Body | undefined;
   if (prevHash === null) {
     // after a gap: the entry's own link is all there is to start from again
-    try {
-      entry = parseEntry(row.body, row.hash);
-    } catch {
-      return "body_unreadable";
-    }
+    entry = parseBody(row.body);
+    if (!entry) return "body_unreadable";
     prevHash = typeof entry.prevHash === "string" ? entry.prevHash : "";
   }
   if (chainHash(prevHash, row.body, key) !== row.hash) return "hash_mismatch";
-  if (!entry) {
-    try {
-      entry = parseEntry(row.body, row.hash);
-    } catch {
-      return "body_unreadable";
-    }
-  }
+  entry ??= parseBody(row.body);
+  if (!entry) return "body_unreadable";
   if (entry.prevHash !== prevHash || entry.seq !== seq || entry.chain !== chain)
     return "link_mismatch";
-  // the columns queries filter on must say what the hashed body says
+  // the table the entry is in and the columns queries filter on must say what the hashed body says
+  // (a decision's body names no kind: every v1 body is one)
   if (
+    (entry.kind ?? DECISION_KIND.name) !== kind.name ||
     entry.id !== row.id ||
-    entry.time !== row.time ||
-    entry.sha256 !== row.sha256 ||
-    entry.decision !== row.decision ||
-    entry.rule !== row.rule ||
-    entry.source !== row.source ||
-    entry.requester !== row.requester ||
-    entry.inputHash !== row.inputHash
+    entry.time !== row.time
   )
+    return "column_mismatch";
+  for (const c of kind.columns) if (entry[c.field] !== row[c.field]) return "column_mismatch";
+  if (!kind.input) return undefined;
+  if (entry.inputHash !== row.inputHash || typeof entry.inputHash !== "string")
     return "column_mismatch";
   const input = inputOf(entry.inputHash);
   if (input === undefined) return "input_missing";

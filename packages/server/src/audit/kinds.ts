@@ -1,0 +1,224 @@
+// The kinds of entry a chain holds. Every kind shares the chain: a place in it (seq, the previous
+// entry's hash), a canonical body and a hash over both, checked alike by verification. What a kind
+// adds is its body's fields and the columns queries filter on, kept in a table of its own beside the
+// others. Stores read this registry instead of naming a kind's columns, so adding a kind is:
+//
+//   1. its type, and an `EntryKind` for it here (name, table, body fields, indexed columns);
+//   2. a migration creating its table: `kindTableSql(kind, engine)` for each engine;
+//   3. `AuditLog.appendEntry(kind, fields)` where entries of it are recorded.
+//
+// No store method changes: writes insert into the kind's table, chain reads (heads, verification,
+// pruning) read every kind's table, and verification checks each kind's columns against its body.
+// Searches and exports (`page`, `exportChunk`, `get`, `latestFor`) are over decisions: a kind that
+// needs a search of its own adds one when it comes.
+
+/** A body field stored in a column of the kind's table, so that queries can filter on it. */
+export interface KindColumn {
+  /** the body field; its value must be a string or null */
+  readonly field: string;
+  /** the column holding it (text) */
+  readonly column: string;
+  /** whether the column has an index (`<table>_<column>` on the column and the id) */
+  readonly indexed: boolean;
+}
+
+export interface EntryKind {
+  /**
+   * The kind's name: written as `"kind"` in its canonical body, right after the version. Decisions
+   * carry none, as every body written before kinds existed: their bytes, and the hashes over them,
+   * stay as they were.
+   */
+  readonly name: string;
+  /** the table of its entries: the chain columns, its indexed columns, the body and the hash */
+  readonly table: string;
+  /**
+   * The body's fields, in canonical order, after the chain position (`v`, `kind`, `chain`, `seq`,
+   * `prevHash`, which the sealing writes). Must include `id` (a UUIDv7 of the entry's time) and
+   * `time` (RFC 3339), which every kind's table holds; `inputHash` marks where the hash of the
+   * entry's input snapshot goes, for a kind with one.
+   */
+  readonly fields: readonly string[];
+  readonly columns: readonly KindColumn[];
+  /** whether each entry has an input snapshot (stored once per content in `inputs`) */
+  readonly input: boolean;
+}
+
+/** Where the input snapshot's hash goes among a kind's fields. */
+export const INPUT_HASH_FIELD = "inputHash";
+
+const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
+const FIELD = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** Fields the sealing writes itself, or that a row carries for every kind. */
+const RESERVED_FIELDS = new Set(["v", "kind", "chain", "seq", "prevHash", "hash"]);
+/** Columns every kind's table has, and the kind a read names. */
+const CHAIN_COLUMNS = new Set(["kind", "id", "chain", "seq", "time", "input_hash", "body", "hash"]);
+/** Fields a read's row carries for every kind: an indexed column cannot take their names. */
+const ROW_FIELDS = new Set([
+  "kind",
+  "id",
+  "chain",
+  "seq",
+  "time",
+  INPUT_HASH_FIELD,
+  "body",
+  "hash",
+]);
+
+/**
+ * Checks and freezes a kind. Throws TypeError naming what is wrong: names that are not SQL
+ * identifiers, missing `id` or `time`, a column for a field the body does not have.
+ */
+export function defineEntryKind(kind: EntryKind): EntryKind {
+  const problem = (what: string) => new TypeError(`entry kind \`${kind.name}\`: ${what}`);
+  if (!IDENTIFIER.test(kind.name))
+    throw problem("its name must be a lowercase SQL identifier (letters, digits, _)");
+  if (!IDENTIFIER.test(kind.table))
+    throw problem(`table \`${kind.table}\` must be a lowercase SQL identifier`);
+  const fields = new Set(kind.fields);
+  if (fields.size !== kind.fields.length) throw problem("a field is listed twice");
+  for (const f of kind.fields) {
+    if (!FIELD.test(f)) throw problem(`field \`${f}\` is not an identifier`);
+    if (RESERVED_FIELDS.has(f)) throw problem(`field \`${f}\` is written by the sealing`);
+  }
+  for (const f of ["id", "time"])
+    if (!fields.has(f)) throw problem(`its fields must include \`${f}\``);
+  if (kind.input !== fields.has(INPUT_HASH_FIELD))
+    throw problem(
+      `a kind with an input snapshot lists \`${INPUT_HASH_FIELD}\` among its fields, and only then`,
+    );
+  const columns = new Set<string>();
+  for (const c of kind.columns) {
+    if (!fields.has(c.field))
+      throw problem(`column \`${c.column}\` is for \`${c.field}\`, which is not one of its fields`);
+    if (ROW_FIELDS.has(c.field))
+      throw problem(`column \`${c.column}\` is for \`${c.field}\`, which every entry has already`);
+    if (!IDENTIFIER.test(c.column) || CHAIN_COLUMNS.has(c.column) || columns.has(c.column))
+      throw problem(`column \`${c.column}\` is not a free lowercase SQL identifier`);
+    columns.add(c.column);
+  }
+  return Object.freeze({
+    name: kind.name,
+    table: kind.table,
+    fields: Object.freeze([...kind.fields]),
+    columns: Object.freeze(kind.columns.map((c) => Object.freeze({ ...c }))),
+    input: kind.input,
+  });
+}
+
+/**
+ * A decision: what the rules answered for a file, with the input they were given. Its table is
+ * `entries`, as it has been since the first release; its body is the v1 canonical form (`seal.ts`).
+ */
+export const DECISION_KIND: EntryKind = defineEntryKind({
+  name: "decision",
+  table: "entries",
+  fields: [
+    "id",
+    "time",
+    "source",
+    "requester",
+    "sha256",
+    "fileName",
+    "decision",
+    "rule",
+    "reason",
+    "matched",
+    "monitored",
+    "errors",
+    "ruleset",
+    "latencyUs",
+    INPUT_HASH_FIELD,
+    "shadow",
+    "deliveryId",
+    "explain",
+  ],
+  // time ranges are id ranges (ids are UUIDv7) and decision and rule filters ride the id order:
+  // only the file's hash has an index of its own (migration 4 dropped the others)
+  columns: [
+    { field: "source", column: "source", indexed: false },
+    { field: "requester", column: "requester", indexed: false },
+    { field: "sha256", column: "sha256", indexed: true },
+    { field: "decision", column: "decision", indexed: false },
+    { field: "rule", column: "rule", indexed: false },
+  ],
+  input: true,
+});
+
+/** Every kind the log records. A new kind goes here, with the migration creating its table. */
+export const ENTRY_KINDS: readonly EntryKind[] = Object.freeze([DECISION_KIND]);
+
+/** Checks a store's registry: kinds defined with `defineEntryKind`, decisions first, unique names and tables. */
+export function checkRegistry(kinds: readonly EntryKind[]): readonly EntryKind[] {
+  if (kinds[0] !== DECISION_KIND)
+    throw new TypeError("the entry kinds must begin with `DECISION_KIND`");
+  const names = new Set<string>();
+  const tables = new Set<string>();
+  for (const k of kinds) {
+    if (!Object.isFrozen(k))
+      throw new TypeError(`entry kind \`${k.name}\` must be made with \`defineEntryKind\``);
+    if (names.has(k.name) || tables.has(k.table))
+      throw new TypeError(`entry kind \`${k.name}\` (table \`${k.table}\`) is listed twice`);
+    names.add(k.name);
+    tables.add(k.table);
+  }
+  return Object.freeze([...kinds]);
+}
+
+/**
+ * The columns a read selects from a kind's table, as the fields of an `EntryRow`: the kind, the
+ * chain columns, its indexed columns under their field names, the input hash (null for a kind
+ * without one), the body and the hash.
+ */
+export function selectList(kind: EntryKind): string {
+  const columns = kind.columns.map((c) =>
+    c.column === c.field ? c.column : `${c.column} AS "${c.field}"`,
+  );
+  return [
+    `'${kind.name}' AS kind`,
+    "id",
+    "chain",
+    "seq",
+    "time",
+    ...columns,
+    kind.input ? `input_hash AS "${INPUT_HASH_FIELD}"` : `NULL AS "${INPUT_HASH_FIELD}"`,
+    "body",
+    "hash",
+  ].join(", ");
+}
+
+/** The columns an insert into a kind's table names, in the order `sealBatch` gives the values. */
+export function insertColumns(kind: EntryKind): string[] {
+  return [
+    "id",
+    "chain",
+    "seq",
+    "time",
+    ...kind.columns.map((c) => c.column),
+    ...(kind.input ? ["input_hash"] : []),
+    "body",
+    "hash",
+  ];
+}
+
+/**
+ * The statements creating a kind's table, for its migration. Ids and times sort as bytes: on
+ * PostgreSQL they are compared with the "C" collation, as the decision table's are.
+ */
+export function kindTableSql(kind: EntryKind, engine: "sqlite" | "postgres"): string {
+  const collate = engine === "postgres" ? ' COLLATE "C"' : "";
+  const columns = [
+    `id TEXT${collate} PRIMARY KEY`,
+    "chain TEXT NOT NULL",
+    "seq BIGINT NOT NULL",
+    `time TEXT${collate} NOT NULL`,
+    ...kind.columns.map((c) => `${c.column} TEXT`),
+    ...(kind.input ? ["input_hash TEXT NOT NULL"] : []),
+    "body TEXT NOT NULL",
+    "hash TEXT NOT NULL",
+    "UNIQUE (chain, seq)",
+  ];
+  const indexes = kind.columns
+    .filter((c) => c.indexed)
+    .map((c) => `CREATE INDEX ${kind.table}_${c.column} ON ${kind.table} (${c.column}, id);`);
+  return [`CREATE TABLE ${kind.table} (${columns.join(", ")});`, ...indexes].join("\n");
+}
