@@ -1,5 +1,5 @@
 /**
- * The package graph, as docs/architecture-packages.md draws it: which workspace package may depend
+ * The package graph, as docs/architecture.md draws it: which workspace package may depend
  * on which, and that no code reaches into another package's files. An edge added for a helper
  * (the client importing the engine to convert results, the simulator importing the dry-run for a
  * random generator) fails here: give the helper a home both can depend on instead, or, when the
