@@ -270,7 +270,7 @@ const FOLLOW_ON = new Set(["missing_when", "missing_outcome"]);
 
 /** What may start a clause of a rule, its modifiers, and a declaration: for did-you-mean. */
 const CLAUSE_KEYWORDS = ["when", "unless", "allow", "deny", "review"];
-const MODIFIER_KEYWORDS = ["priority", "monitor", "expires"];
+const MODIFIER_KEYWORDS = ["priority", "monitor", "expires", "overrides", "forbid-approval"];
 const DECLARATION_KEYWORDS = [
   "ruleset",
   "strategy",

@@ -44,7 +44,7 @@ const ruleDescription: Record<string, string> = {
   unary: "an expression (a field, a literal, a list or a function call)",
   notExpr: "an expression (a field, a literal, a list or a function call)",
   ruleClause: "`when`, `unless`, or an outcome (`allow`, `deny`, `review`)",
-  ruleModifier: "`priority`, `monitor`, `expires` or `{`",
+  ruleModifier: "`priority`, `monitor`, `expires`, `overrides`, `forbid-approval` or `{`",
 };
 
 /** Thrown out of a parse that found `errorLimit` errors; the errors so far are in `errors`. */
@@ -217,6 +217,7 @@ export class RulesParser extends CstParser {
   });
 
   // ruleModifier ::= 'priority' '-'? Number | 'monitor' | 'expires' Timestamp
+  //                | 'overrides' ('review' | 'deny') | 'forbid-approval'
   public ruleModifier = this.RULE("ruleModifier", () => {
     this.OR([
       {
@@ -233,6 +234,13 @@ export class RulesParser extends CstParser {
           this.CONSUME(t.Timestamp);
         },
       },
+      {
+        ALT: () => {
+          this.CONSUME(t.Overrides);
+          this.OR2([{ ALT: () => this.CONSUME(t.Review) }, { ALT: () => this.CONSUME(t.Deny) }]);
+        },
+      },
+      { ALT: () => this.CONSUME(t.ForbidApproval) },
     ]);
   });
 
@@ -365,7 +373,8 @@ export class RulesParser extends CstParser {
   });
 
   // primary ::= String | Number | Duration | Timestamp | 'true' | 'false' | listLiteral
-  //           | '(' expression ')' | countExpr | Identifier ('(' (expression (',' expression)*)? ')')? | 'context'
+  //           | '(' expression ')' | countExpr | Identifier ('(' (expression (',' expression)*)? ')')?
+  //           | 'context' | 'exception' | 'case'
   public primary = this.RULE("primary", () => {
     this.OR([
       { ALT: () => this.CONSUME(t.StringLiteral) },
@@ -400,6 +409,8 @@ export class RulesParser extends CstParser {
         },
       },
       { ALT: () => this.CONSUME(t.Context) },
+      { ALT: () => this.CONSUME(t.Exception) },
+      { ALT: () => this.CONSUME(t.Case) },
     ]);
   });
 

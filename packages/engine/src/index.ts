@@ -40,6 +40,7 @@ export {
   type ListRequest,
 } from "./compile.js";
 export { type FileProblem, ListFileError, ListFileTooLarge } from "./confine.js";
+export type { CaseInput, ExceptionInput } from "./exceptions.js";
 export type { ConditionTrace, Truth } from "./interpret.js";
 export type { ParsedHashlist } from "./lists.js";
 export {

@@ -1,4 +1,4 @@
-import { didYouMean, formatDuration, type Type } from "@clearance/dsl";
+import { BUILTINS, type BuiltinName, didYouMean, formatDuration, type Type } from "@clearance/dsl";
 
 /**
  * Every kind of run-time error, in one place. Codes are stable: they appear in `errors[].code` of
@@ -8,6 +8,8 @@ export const RUNTIME_ERROR_CODES = Object.freeze([
   "division_by_zero",
   "invalid_timestamp",
   "invalid_context",
+  "invalid_exception",
+  "invalid_case",
   "evaluation_budget_exceeded",
   "unexpected_data",
 ] as const);
@@ -101,7 +103,14 @@ export function formatValue(value: unknown, type: Type): string {
  * The request context after checking it against the declared fields, once per decision.
  * A field of the wrong type is not thrown at once: only rules that read it fail.
  */
-export interface PreparedContext {
+export interface PreparedContext extends PreparedRecord {
+  /** the built-in `exception` and `case` of this decision, when it has them */
+  exception?: PreparedRecord;
+  case?: PreparedRecord;
+}
+
+/** Checked values by field name, and the problem of each field of the wrong type. */
+export interface PreparedRecord {
   values: Readonly<Record<string, unknown>>;
   bad: ReadonlyMap<string, string> | undefined;
 }
@@ -187,7 +196,10 @@ export function contextProblems(
 function contextProblem(value: unknown, type: Type): string | undefined {
   switch (type.kind) {
     case "string":
-      return typeof value === "string" ? undefined : `should be a string, got ${describe(value)}`;
+      if (typeof value !== "string") return `should be a string, got ${describe(value)}`;
+      return type.enum === undefined || type.enum.includes(value)
+        ? undefined
+        : `should be one of ${type.enum.map((v) => `\`${v}\``).join(", ")}, got ${describe(value)}`;
     case "number":
     case "duration":
       return typeof value === "number" && Number.isFinite(value)
@@ -220,6 +232,103 @@ function describe(value: unknown): string {
   if (value === null) return "null";
   if (typeof value === "string") return `\`${value.slice(0, 40)}\``;
   return typeof value === "object" ? "an object" : `\`${String(value)}\``;
+}
+
+/** The fields `decide` needs to make sense of an exception or a case. */
+const REQUIRED: Readonly<Record<BuiltinName, readonly string[]>> = {
+  exception: ["id", "status"],
+  case: ["id", "status"],
+};
+
+/** The run-time error of a rule that reads a malformed `exception` or `case`. */
+const BUILTIN_ERROR: Readonly<Record<BuiltinName, RuntimeErrorCode>> = {
+  exception: "invalid_exception",
+  case: "invalid_case",
+};
+
+/**
+ * Every problem with a decision's `exception` or `case`, as JSON Pointers into it: not an object,
+ * a required field missing, an unknown field, or a field of the wrong type (an enum's value
+ * included). `decide` tolerates them (only the rules that read a bad field fail); a caller that
+ * wants strict input, such as a rule test file, rejects it instead.
+ */
+export function builtinProblems(
+  root: BuiltinName,
+  value: unknown,
+): { pointer: string; message: string }[] {
+  if (value == null) return [];
+  if (typeof value !== "object" || Array.isArray(value))
+    return [{ pointer: "", message: `the ${root} should be an object, got ${describe(value)}` }];
+  const fields = BUILTINS.get(root)!;
+  const problems: { pointer: string; message: string }[] = [];
+  for (const name of REQUIRED[root]) {
+    if ((value as Record<string, unknown>)[name] == null)
+      problems.push({ pointer: "", message: `the ${root} has no \`${name}\`` });
+  }
+  for (const [name, raw] of Object.entries(value)) {
+    const pointer = `/${name.replaceAll("~", "~0").replaceAll("/", "~1")}`;
+    const field = fields.get(name);
+    if (field === undefined) {
+      const hint = didYouMean(name, fields.keys());
+      problems.push({
+        pointer,
+        message: `unknown ${root} field \`${name.slice(0, 80)}\` (${hint ?? `fields: ${[...fields.keys()].map((k) => `\`${k}\``).join(", ")}`})`,
+      });
+      continue;
+    }
+    if (raw == null) continue;
+    const problem = contextProblem(raw, field.type);
+    if (problem) problems.push({ pointer, message: `${root} field \`${name}\` ${problem}` });
+  }
+  return problems;
+}
+
+/**
+ * A decision's `exception` or `case`, checked once per decision like the context: a field of the
+ * wrong type fails only the rules that read it; a value that is not an object, or lacks a
+ * required field, fails every rule that reads any of its fields. Unknown fields are ignored.
+ */
+export function prepareBuiltin(root: BuiltinName, value: unknown): PreparedRecord | undefined {
+  if (value == null) return undefined;
+  const fields = BUILTINS.get(root)!;
+  const values = Object.create(null) as Record<string, unknown>;
+  const whole =
+    typeof value !== "object" || Array.isArray(value)
+      ? `the ${root} is not an object`
+      : REQUIRED[root]
+          .filter((name) => (value as Record<string, unknown>)[name] == null)
+          .map((name) => `the ${root} has no \`${name}\``)[0];
+  if (whole !== undefined) {
+    const bad = new Map<string, string>();
+    for (const name of fields.keys()) bad.set(name, whole);
+    return { values, bad };
+  }
+  let bad: Map<string, string> | undefined;
+  for (const [name, field] of fields) {
+    const raw = Object.hasOwn(value as object, name)
+      ? (value as Record<string, unknown>)[name]
+      : undefined;
+    if (raw == null) continue;
+    const problem = contextProblem(raw, field.type);
+    if (problem) {
+      bad ??= new Map();
+      bad.set(name, `${root} field \`${name}\` ${problem}`);
+      continue;
+    }
+    values[name] = normalise(raw, field.type, `${root}.${name}`);
+  }
+  return { values, bad };
+}
+
+/** A field of the decision's `exception` or `case`; unknown when the decision has none. */
+export function readBuiltin(c: PreparedContext, root: BuiltinName, name: string): unknown {
+  const record = c[root];
+  if (record === undefined) return undefined;
+  if (record.bad !== undefined) {
+    const problem = record.bad.get(name);
+    if (problem !== undefined) throw new RuleRuntimeError(BUILTIN_ERROR[root], problem);
+  }
+  return record.values[name];
 }
 
 export function readContext(c: PreparedContext, name: string): unknown {
