@@ -142,8 +142,7 @@ describe("docs examples", () => {
     if (spec.expect.monitored) expect(decision.monitored).toEqual(spec.expect.monitored);
     if (spec.expect.approvalForbiddenBy)
       expect(decision.approvalForbiddenBy).toEqual(spec.expect.approvalForbiddenBy);
-    if (spec.expect.exception !== undefined)
-      expect(decision.exception).toBe(spec.expect.exception);
+    if (spec.expect.exception !== undefined) expect(decision.exception).toBe(spec.expect.exception);
     expect(decision.errors.length).toBe(spec.expect.errors ?? 0);
   });
 });
