@@ -1,5 +1,13 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import type { CaseInput, DecideOptions, ExceptionInput } from "../src/index.js";
+import {
+  type CaseInput,
+  type DecideOptions,
+  type ExceptionInput,
+  loadRuleset,
+  validateResult,
+} from "../src/index.js";
+import { caseValue, contextValue, exceptionValue, inputRecord, nowValue } from "./arbitraries.js";
 import { decide, NOW, rules } from "./helpers.js";
 
 /*
@@ -227,5 +235,37 @@ rule other { when trustScore < 10 deny "other" }
       const d = decide(t, {}, { exception: { ...approved, created } });
       expect([d.decision, d.reason]).toEqual(["allow", "2026-11-20T09:00:00.000Z"]);
     }
+  });
+});
+
+describe("the example rules (rules/): exceptions never make a decision less strict", () => {
+  const loaded = loadRuleset(new URL("../../../rules/", import.meta.url).pathname, { git: false });
+  const rs = loaded.ruleset!;
+  const SEVERITY = { allow: 1, review: 2, deny: 3 } as const;
+  it("an exception never turns a deny into allow; without one, the decisions are the rules' alone", () => {
+    expect(loaded.diagnostics.filter((d) => d.severity === "error")).toEqual([]);
+    fc.assert(
+      fc.property(
+        inputRecord,
+        contextValue,
+        nowValue,
+        exceptionValue,
+        caseValue,
+        (raw, context, now, exception, reviewCase) => {
+          const v = validateResult(raw);
+          if (!v.ok) return;
+          const without = rs.decide(v.result, { now, context });
+          const options = { now, context, exception, case: reviewCase } as DecideOptions;
+          const withIt = rs.decide(v.result, options);
+          if (without.decision === "deny") expect(withIt.decision).toBe("deny");
+          // approval forbidden: nothing beats the review, so nothing allows
+          if (withIt.approvalForbiddenBy.length > 0)
+            expect(SEVERITY[withIt.decision]).toBeGreaterThanOrEqual(SEVERITY.review);
+          const none = rs.decide(v.result, { now, context, exception: undefined, case: undefined });
+          expect(none).toEqual(without);
+        },
+      ),
+      { numRuns: 500 },
+    );
   });
 });
