@@ -1,3 +1,5 @@
+import { isValidated } from "@clearance/result";
+
 /**
  * Exceptions and review cases as rules see them: the `exception` and `case` a decision is given
  * (docs/language.md, "Exceptions and review cases"). Their fields and types are declared once, in
@@ -137,18 +139,23 @@ export class ExceptionSet {
     context: unknown,
     now: number,
   ): ExceptionInput | undefined {
+    // Most files have no exception: a miss costs one lookup a kind, and nothing for an empty kind.
     const sha256 = result.sha256;
-    const signature = result.signature as Record<string, unknown> | undefined;
-    const vendor = result.vendor as Record<string, unknown> | undefined;
-    const buckets = [
-      typeof sha256 === "string" ? this.byFile.get(sha256.toLowerCase()) : undefined,
+    const file =
+      this.byFile.size > 0 && typeof sha256 === "string"
+        ? this.byFile.get(isValidated(result) ? sha256 : sha256.toLowerCase())
+        : undefined;
+    const signature = this.bySigner.size > 0 ? (result.signature as Signed | undefined) : undefined;
+    const signer =
       signature?.status === "valid" && typeof signature.thumbprint === "string"
         ? this.bySigner.get(thumbprintKey(signature.thumbprint))
-        : undefined,
+        : undefined;
+    const vendor = this.byVendor.size > 0 ? (result.vendor as Made | undefined) : undefined;
+    const made =
       typeof vendor?.name === "string" && typeof vendor.product === "string"
         ? this.byVendor.get(vendorKey(vendor.name, vendor.product))
-        : undefined,
-    ];
+        : undefined;
+    const buckets = [file, signer, made];
     for (const bucket of buckets) {
       if (bucket === undefined) continue;
       for (const e of bucket) {
@@ -194,7 +201,17 @@ function toInput(e: Entry): ExceptionInput {
 
 /** Thumbprints compare without case, `:` or spaces (`AB:CD` is `abcd`). */
 function thumbprintKey(thumbprint: string): string {
-  return thumbprint.replace(/[:\s]/g, "").toLowerCase();
+  return NOT_A_KEY.test(thumbprint) ? thumbprint.replace(/[:\s]/g, "").toLowerCase() : thumbprint;
+}
+const NOT_A_KEY = /[:\sA-Z]/;
+
+interface Signed {
+  status?: unknown;
+  thumbprint?: unknown;
+}
+interface Made {
+  name?: unknown;
+  product?: unknown;
 }
 
 function vendorKey(vendor: string, product: string): string {

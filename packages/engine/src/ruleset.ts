@@ -16,8 +16,8 @@ import {
   builtinProblems,
   contextProblems,
   EMPTY_CONTEXT,
+  PreparedBuiltin,
   type PreparedContext,
-  prepareBuiltin,
   prepareContext,
   RuleRuntimeError,
   type RuntimeErrorCode,
@@ -261,9 +261,9 @@ export class Ruleset {
         : prepareContext(options.context, this.program.context);
     if (options.exception == null && options.case == null) return context;
     const prepared: PreparedContext = { values: context.values, bad: context.bad };
-    const exception = prepareBuiltin("exception", options.exception);
+    const exception = PreparedBuiltin.of("exception", options.exception);
     if (exception) prepared.exception = exception;
-    const reviewCase = prepareBuiltin("case", options.case);
+    const reviewCase = PreparedBuiltin.of("case", options.case);
     if (reviewCase) prepared.case = reviewCase;
     return prepared;
   }
@@ -317,7 +317,7 @@ export class Ruleset {
       reason = `rule \`${applied.failedRule.rule}\` failed at run time: ${applied.failedRule.message}`;
     }
     // The exception decided when the deciding rule read it: its id, as the exception gave it.
-    const id = best?.readsException && !applied.failedRule ? c.exception?.values.id : undefined;
+    const id = best?.readsException && !applied.failedRule ? c.exception?.id : undefined;
     const decision: Decision = {
       decision: combined.decision,
       reason,
@@ -325,7 +325,7 @@ export class Ruleset {
       matched,
       monitored,
       approvalForbiddenBy,
-      exception: typeof id === "string" ? id : null,
+      exception: id ?? null,
       errors,
       revision: this.revision,
     };

@@ -103,16 +103,12 @@ export function formatValue(value: unknown, type: Type): string {
  * The request context after checking it against the declared fields, once per decision.
  * A field of the wrong type is not thrown at once: only rules that read it fail.
  */
-export interface PreparedContext extends PreparedRecord {
-  /** the built-in `exception` and `case` of this decision, when it has them */
-  exception?: PreparedRecord;
-  case?: PreparedRecord;
-}
-
-/** Checked values by field name, and the problem of each field of the wrong type. */
-export interface PreparedRecord {
+export interface PreparedContext {
   values: Readonly<Record<string, unknown>>;
   bad: ReadonlyMap<string, string> | undefined;
+  /** the built-in `exception` and `case` of this decision, when it has them */
+  exception?: PreparedBuiltin;
+  case?: PreparedBuiltin;
 }
 
 /** Values live in a prototype-free object: a context field named `toString` is just a field. */
@@ -284,51 +280,59 @@ export function builtinProblems(
 }
 
 /**
- * A decision's `exception` or `case`, checked once per decision like the context: a field of the
- * wrong type fails only the rules that read it; a value that is not an object, or lacks a
- * required field, fails every rule that reads any of its fields. Unknown fields are ignored.
+ * A decision's `exception` or `case`. Like the context, a field of the wrong type fails only the
+ * rules that read it, and a value that is not an object, or lacks a required field, fails every
+ * rule that reads any of its fields; unknown fields are ignored. Unlike the context, each field
+ * is checked when a rule reads it, not before: a decision pays for the fields its rules read
+ * (often only `status`), which keeps a decision with an exception as cheap as one without.
  */
-export function prepareBuiltin(root: BuiltinName, value: unknown): PreparedRecord | undefined {
-  if (value == null) return undefined;
-  const fields = BUILTINS.get(root)!;
-  const values = Object.create(null) as Record<string, unknown>;
-  const whole =
-    typeof value !== "object" || Array.isArray(value)
-      ? `the ${root} is not an object`
-      : REQUIRED[root]
-          .filter((name) => (value as Record<string, unknown>)[name] == null)
-          .map((name) => `the ${root} has no \`${name}\``)[0];
-  if (whole !== undefined) {
-    const bad = new Map<string, string>();
-    for (const name of fields.keys()) bad.set(name, whole);
-    return { values, bad };
+export class PreparedBuiltin {
+  private readonly fields: ReadonlyMap<string, { type: Type }>;
+  private constructor(
+    readonly root: BuiltinName,
+    private readonly value: Readonly<Record<string, unknown>>,
+    /** why every field fails, when the value as a whole is malformed */
+    private readonly whole: string | undefined,
+  ) {
+    this.fields = BUILTINS.get(root)!;
   }
-  let bad: Map<string, string> | undefined;
-  for (const [name, field] of fields) {
-    const raw = Object.hasOwn(value as object, name)
-      ? (value as Record<string, unknown>)[name]
-      : undefined;
-    if (raw == null) continue;
-    const problem = contextProblem(raw, field.type);
-    if (problem) {
-      bad ??= new Map();
-      bad.set(name, `${root} field \`${name}\` ${problem}`);
-      continue;
-    }
-    values[name] = normalise(raw, field.type, `${root}.${name}`);
+
+  static of(root: BuiltinName, value: unknown): PreparedBuiltin | undefined {
+    if (value == null) return undefined;
+    if (typeof value !== "object" || Array.isArray(value))
+      return new PreparedBuiltin(root, {}, `the ${root} is not an object`);
+    const r = value as Record<string, unknown>;
+    for (const name of REQUIRED[root])
+      if (r[name] == null) return new PreparedBuiltin(root, {}, `the ${root} has no \`${name}\``);
+    return new PreparedBuiltin(root, r, undefined);
   }
-  return { values, bad };
+
+  /** The field's value as rules see it (timestamps in epoch ms), or the rule's run-time error. */
+  read(name: string): unknown {
+    if (this.whole !== undefined) throw new RuleRuntimeError(BUILTIN_ERROR[this.root], this.whole);
+    const raw = Object.hasOwn(this.value, name) ? this.value[name] : undefined;
+    if (raw == null) return undefined;
+    const type = this.fields.get(name)!.type;
+    const problem = contextProblem(raw, type);
+    if (problem !== undefined)
+      throw new RuleRuntimeError(
+        BUILTIN_ERROR[this.root],
+        `${this.root} field \`${name}\` ${problem}`,
+      );
+    return normalise(raw, type, `${this.root}.${name}`);
+  }
+
+  /** The `id`, when it is a string: what a decision names. */
+  get id(): string | undefined {
+    const id = this.whole === undefined ? this.value.id : undefined;
+    return typeof id === "string" ? id : undefined;
+  }
 }
 
 /** A field of the decision's `exception` or `case`; unknown when the decision has none. */
 export function readBuiltin(c: PreparedContext, root: BuiltinName, name: string): unknown {
   const record = c[root];
-  if (record === undefined) return undefined;
-  if (record.bad !== undefined) {
-    const problem = record.bad.get(name);
-    if (problem !== undefined) throw new RuleRuntimeError(BUILTIN_ERROR[root], problem);
-  }
-  return record.values[name];
+  return record === undefined ? undefined : record.read(name);
 }
 
 export function readContext(c: PreparedContext, name: string): unknown {

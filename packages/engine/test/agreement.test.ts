@@ -24,7 +24,7 @@ import {
   EMPTY_CONTEXT,
   Interpreter,
   type ListValues,
-  prepareBuiltin,
+  PreparedBuiltin,
   prepareContext,
 } from "../src/testing.js";
 import {
@@ -123,8 +123,8 @@ function referenceDecide(
   const { program, interpreter } = ref;
   const context =
     inputs.context == null ? EMPTY_CONTEXT : prepareContext(inputs.context, program.context);
-  const exception = prepareBuiltin("exception", inputs.exception);
-  const reviewCase = prepareBuiltin("case", inputs.case);
+  const exception = PreparedBuiltin.of("exception", inputs.exception);
+  const reviewCase = PreparedBuiltin.of("case", inputs.case);
   const c = {
     ...context,
     ...(exception ? { exception } : {}),
@@ -224,7 +224,7 @@ function referenceDecide(
     );
   }
   // the exception's id when the deciding rule's text reads `exception.`
-  const id = exception?.values.id;
+  const id = exception?.id;
   let exceptionId =
     winner && ref.texts[winner.index]!.includes("exception.") && typeof id === "string" ? id : null;
   // on-error after combining, as a floor; monitor rules' errors are never enforced
