@@ -286,6 +286,11 @@ function syntaxHelp(e: IRecognitionException): string | undefined {
   const image = e.token.image;
   const rules = e.context?.ruleStack ?? [];
   if (image === "=") return "compare with `==`; `=` only names a list: `list name = [...]`";
+  if (
+    (e as IRecognitionException & { previousToken?: IToken }).previousToken?.tokenType ===
+    t.Overrides
+  )
+    return "write `overrides review` or `overrides deny`: the matched rules of that action this allow rule wins over";
   if (image === "&&" || image === "&") return "write `and`";
   if (image === "||") return "write `or`";
   if (e.message.startsWith("expected a regular expression"))

@@ -30,7 +30,12 @@ const errorMessages: IParserErrorMessageProvider = {
     `expected a declaration or a rule, found ${describe(firstRedundant)}`,
   buildNoViableAltMessage: ({ expectedPathsPerAlt, actual, ruleName }) => {
     const first = expectedPathsPerAlt.flat().map((path) => path[0]!);
-    return `expected ${ruleDescription[ruleName] ?? labels(first)}, found ${describe(actual[0]!)}`;
+    // after `overrides`, only its action can follow: say so rather than list every modifier
+    const description =
+      ruleName === "ruleModifier" && !first.includes(t.Priority)
+        ? undefined
+        : ruleDescription[ruleName];
+    return `expected ${description ?? labels(first)}, found ${describe(actual[0]!)}`;
   },
   buildEarlyExitMessage: ({ expectedIterationPaths, actual, ruleName }) => {
     const first = expectedIterationPaths.map((path) => path[0]!);

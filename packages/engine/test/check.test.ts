@@ -158,11 +158,18 @@ describe("structure", () => {
       "duplicate_modifier",
       "overrides deny",
     ],
+    ['rule r overrides allow { when true allow "x" }', "syntax_error", "allow"],
   ])("%s -> %s", (text, code, at) => {
     const ds = diagnosticsOf(text);
     const d = ds.find((x) => x.code === code);
     expect(d, JSON.stringify(ds)).toBeDefined();
     expect(d!.at).toBe(at);
+  });
+  it("after `overrides`, the error names the two actions it takes", () => {
+    expect(diagnosticsOf('rule r overrides allow { when true allow "x" }')[0]).toMatchObject({
+      message: "expected `review` or `deny`, found `allow`",
+      help: expect.stringContaining("`overrides review` or `overrides deny`"),
+    });
   });
   it("warnings do not block compilation", () => {
     const ds = diagnosticsOf('rule r expires 2026-12-01 { when true deny "x" }');
