@@ -253,7 +253,7 @@ export class Ruleset {
     return this.finish(r, c, n, best, matched, monitored, forbidden ?? [], errors ?? []);
   }
 
-  /** The context, exception and case of one decision, each checked once. */
+  /** The context (checked now), exception and case (checked as rules read them) of one decision. */
   private prepare(options: DecideOptions): PreparedContext {
     const context =
       options.context == null
