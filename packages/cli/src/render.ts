@@ -31,6 +31,9 @@ export function renderDecision(output: Output, d: Decision, title: string): stri
   lines.push(`  reason   ${d.reason}`);
   if (d.matched.length > 0) lines.push(`  matched  ${d.matched.join(", ")}`);
   if (d.monitored.length > 0) lines.push(`  monitor  ${d.monitored.join(", ")}`);
+  if (d.exception !== null) lines.push(`  exception ${d.exception}`);
+  if (d.approvalForbiddenBy.length > 0)
+    lines.push(`  approval forbidden by ${d.approvalForbiddenBy.join(", ")}`);
   for (const e of d.errors)
     lines.push(
       `  ${paint(output, "red", "error")}    ${e.rule}: ${e.message}${e.monitor ? " (monitor rule, not enforced)" : ""}`,

@@ -1,5 +1,5 @@
 import { dirname, resolve } from "node:path";
-import { findFiles } from "@clearance/engine";
+import { type CaseInput, type ExceptionInput, findFiles, Ruleset } from "@clearance/engine";
 import { Ajv } from "ajv";
 import { parseDocument } from "yaml";
 import { CliError } from "./output.js";
@@ -11,12 +11,18 @@ export interface TestCase {
   input: string | Record<string, unknown>;
   format?: "canonical" | "virustotal";
   context?: Record<string, unknown>;
+  /** the exception that applies (`exception.*` in the rules), as `decide` takes it */
+  exception?: ExceptionInput;
+  /** the file's review case (`case.*` in the rules) */
+  case?: CaseInput;
   now?: string;
   expect: {
     decision: "allow" | "deny" | "review";
     rule?: string | null;
     reason?: string;
     monitored?: string[];
+    approvalForbiddenBy?: string[];
+    exception?: string | null;
     errors?: number;
   };
 }
@@ -48,6 +54,9 @@ const SCHEMA = {
           input: { anyOf: [{ type: "string" }, { type: "object" }] },
           format: { enum: ["canonical", "virustotal"] },
           context: { type: "object" },
+          // their fields are checked below, against the one declaration decide uses
+          exception: { type: "object" },
+          case: { type: "object" },
           now: { type: "string" },
           expect: {
             type: "object",
@@ -58,6 +67,8 @@ const SCHEMA = {
               rule: { type: ["string", "null"] },
               reason: { type: "string" },
               monitored: { type: "array", items: { type: "string" } },
+              approvalForbiddenBy: { type: "array", items: { type: "string" } },
+              exception: { type: ["string", "null"] },
               errors: { type: "integer", minimum: 0 },
             },
           },
@@ -82,7 +93,7 @@ export function parseTestFile(path: string, text: string): TestFile {
     );
   const value = doc.toJS() as unknown;
   if (!validate(value)) {
-    const problems = (validate.errors ?? []).map((e) => {
+    const problems: string[] = (validate.errors ?? []).map((e) => {
       const where = e.instancePath || "/";
       if (e.keyword === "additionalProperties")
         return `  ${where}: unknown key \`${(e.params as { additionalProperty: string }).additionalProperty}\``;
@@ -90,12 +101,25 @@ export function parseTestFile(path: string, text: string): TestFile {
         return `  ${where}: must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => `\`${String(v)}\``).join(", ")}`;
       return `  ${where}: ${e.message}`;
     });
-    throw new CliError(
-      `test file \`${path}\` is invalid:\n${[...new Set(problems)].join("\n")}`,
-      "see docs/testing.md for the test file format",
-    );
+    throw invalid(path, problems);
   }
-  return { path, ...(value as Omit<TestFile, "path">) };
+  const file = value as Omit<TestFile, "path">;
+  const problems: string[] = [];
+  file.cases.forEach((c, i) => {
+    for (const root of ["exception", "case"] as const) {
+      for (const p of Ruleset.checkBuiltin(root, c[root]))
+        problems.push(`  /cases/${i}/${root}${p.pointer}: ${p.message}`);
+    }
+  });
+  if (problems.length > 0) throw invalid(path, problems);
+  return { path, ...file };
+}
+
+function invalid(path: string, problems: string[]): CliError {
+  return new CliError(
+    `test file \`${path}\` is invalid:\n${[...new Set(problems)].join("\n")}`,
+    "see docs/testing.md for the test file format",
+  );
 }
 
 export function resolveInputPath(testFile: string, input: string): string {

@@ -19,7 +19,7 @@ describe("clearance check", () => {
   it("passes on the shipped rules", async () => {
     const r = await run("check", join(root, "rules"));
     expect(r.code).toBe(0);
-    expect(r.out).toMatch(/✓ .*rules: 12 rules in 3 files, revision sha256:[0-9a-f]{16}/);
+    expect(r.out).toMatch(/✓ .*rules: 16 rules in 4 files, revision sha256:[0-9a-f]{16}/);
   });
   it("prints located diagnostics and exits 1 on errors", async () => {
     const dir = mkdtempSync(join(tmpdir(), "clearance-bad-"));
@@ -44,7 +44,7 @@ describe("clearance check", () => {
     const r = await run("check", join(root, "rules"), "--emit-js");
     expect(r.code).toBe(0);
     // standard output holds only the code; the summary goes to standard error
-    expect(r.err).toMatch(/✓ .*rules: 12 rules in 3 files/);
+    expect(r.err).toMatch(/✓ .*rules: 16 rules in 4 files/);
     expect(r.out).toMatch(new RegExp(`^// clearance:${json.ruleset.revision}: the rule set`));
     expect(r.out).toContain(`//# sourceURL=clearance:${json.ruleset.revision}/rules.js`);
     for (const { name } of json.ruleset.rules) expect(r.out).toContain(`function rule_${name}(`);
@@ -195,8 +195,8 @@ describe("clearance test", () => {
   it("passes with full coverage on the shipped rules", async () => {
     const r = await run("test", join(root, "rules"), "--min-coverage", "100");
     expect(r.code).toBe(0);
-    expect(r.out).toContain("18 passed, 0 failed");
-    expect(r.out).toContain("coverage: 12/12 rules matched by a test (100%)");
+    expect(r.out).toContain("23 passed, 0 failed");
+    expect(r.out).toContain("coverage: 16/16 rules matched by a test (100%)");
   });
   it("a failing case prints what differs and the explanation", async () => {
     const dir = join(work, "rules");
@@ -236,6 +236,32 @@ describe("clearance test", () => {
     const r = await run("test", dir);
     expect(r.code).toBe(1);
     expect(r.err).toContain("unknown key `expected`");
+  });
+  it.each([
+    [
+      "exception: { id: x, status: aproved }",
+      "/cases/0/exception/status: exception field `status` should be one of `approved`, `rejected`, got `aproved`",
+    ],
+    ["exception: { status: approved }", "/cases/0/exception: the exception has no `id`"],
+    [
+      "exception: { id: x, status: approved, approver: [alice] }",
+      "/cases/0/exception/approver: unknown exception field `approver` (did you mean `approvers`?)",
+    ],
+    [
+      "case: { id: c, status: expired, requests: many }",
+      "/cases/0/case/requests: case field `requests` should be a number, got `many`",
+    ],
+    ["exception: approved", "/cases/0/exception: must be object"],
+  ])("a malformed %s in a test case is an error naming it", async (yaml, message) => {
+    const dir = mkdtempSync(join(tmpdir(), "clearance-exception-"));
+    writeFileSync(join(dir, "a.rules"), 'rule a { when true allow "a" }\n');
+    writeFileSync(
+      join(dir, "a.test.yaml"),
+      `cases:\n  - name: a\n    input: {}\n    ${yaml}\n    expect: { decision: allow }\n`,
+    );
+    const r = await run("test", dir);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain(message);
   });
 });
 

@@ -172,6 +172,10 @@ export interface RuleDecl extends Node {
   monitor?: Span;
   /** the instant the rule stops applying (a date expires at the end of that day, UTC) */
   expires?: { at: number; raw: string; span: Span };
+  /** `overrides review` / `overrides deny`: this allow rule wins over matched rules of that action */
+  overrides?: { action: "review" | "deny"; span: Span };
+  /** `forbid-approval`: when this review rule matches, no `overrides` rule may win over it */
+  forbidApproval?: Span;
   when?: Expr;
   unless: Expr[];
   outcome?: Outcome;

@@ -45,7 +45,9 @@ type DeclarationNode = NonNullable<Cst.FileCstChildren[keyof Cst.FileCstChildren
 type Modifier =
   | { key: "priority"; minus: boolean; number: IToken | undefined; span: Span }
   | { key: "monitor"; span: Span }
-  | { key: "expires"; timestamp: IToken | undefined; span: Span };
+  | { key: "expires"; timestamp: IToken | undefined; span: Span }
+  | { key: "overrides"; action: "review" | "deny" | undefined; span: Span }
+  | { key: "forbid-approval"; span: Span };
 
 /** A rule clause, read but not yet built: `ruleDecl` reports a duplicate instead of building it. */
 type Clause =
@@ -377,6 +379,10 @@ export class AstBuilder extends BaseVisitor implements Cst.RulesCstVisitor<Visit
         rule.priority = { value, span: mspan };
       } else if (modifier.key === "monitor") {
         rule.monitor = mspan;
+      } else if (modifier.key === "overrides") {
+        if (modifier.action) rule.overrides = { action: modifier.action, span: mspan };
+      } else if (modifier.key === "forbid-approval") {
+        rule.forbidApproval = mspan;
       } else {
         const ts = modifier.timestamp;
         if (!ts) continue;
@@ -460,11 +466,19 @@ export class AstBuilder extends BaseVisitor implements Cst.RulesCstVisitor<Visit
   }
 
   // ruleModifier ::= 'priority' '-'? Number | 'monitor' | 'expires' Timestamp
+  //                | 'overrides' ('review' | 'deny') | 'forbid-approval'
   ruleModifier(ch: Cst.RuleModifierCstChildren, at: Visit): Modifier {
     const span = this.nodeSpan(at.node);
     if (ch.Priority)
       return { key: "priority", minus: !!ch.Minus, number: this.tok(ch.NumberLiteral), span };
     if (ch.Monitor) return { key: "monitor", span };
+    if (ch.Overrides)
+      return {
+        key: "overrides",
+        action: ch.Review ? "review" : ch.Deny ? "deny" : undefined,
+        span,
+      };
+    if (ch.ForbidApproval) return { key: "forbid-approval", span };
     return { key: "expires", timestamp: this.tok(ch.Timestamp), span };
   }
 
@@ -845,8 +859,8 @@ export class AstBuilder extends BaseVisitor implements Cst.RulesCstVisitor<Visit
       }
       return { kind: "path", segments: [this.name(id)], span };
     }
-    const ctx = this.tok(ch.Context);
-    if (ctx) return { kind: "path", segments: [this.name(ctx)], span };
+    const builtin = this.tok(ch.Context) ?? this.tok(ch.Exception) ?? this.tok(ch.Case);
+    if (builtin) return { kind: "path", segments: [this.name(builtin)], span };
     const inner = ch.expression?.[0];
     if (inner) {
       if (this.tooDeep(span, depth + 1)) return { kind: "error", span };

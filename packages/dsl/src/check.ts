@@ -10,12 +10,23 @@ import {
 import { DEFAULT_LIMITS, type LanguageLimits } from "./options.js";
 import { analyzeRegex, type RegexPlan } from "./regex-analysis.js";
 import { didYouMean, listOf } from "./suggest.js";
-import { type Field, sameType, T, type Type, typeFromName, typeName } from "./types.js";
+import {
+  BUILTINS,
+  type BuiltinName,
+  type Field,
+  sameType,
+  T,
+  type Type,
+  typeFromName,
+  typeName,
+} from "./types.js";
 
 /** What a path expression refers to, decided once here so the compiler never guesses. */
 export type Resolution =
   | { kind: "field"; path: readonly string[]; type: Type; optional: boolean }
   | { kind: "context"; path: readonly string[]; type: Type; optional: boolean }
+  /** `exception.x` or `case.x`: `path` starts with the built-in's field */
+  | { kind: "builtin"; root: BuiltinName; path: readonly string[]; type: Type; optional: boolean }
   | {
       kind: "variable";
       name: string;
@@ -116,6 +127,7 @@ class Checker {
   private readonly usedLists = new Set<string>();
   private context = new Map<string, Field>();
   private contextDeclared = false;
+  private strategy: A.Strategy = "deny-overrides";
   private readonly limits: LanguageLimits;
   private readonly now: number;
   private readonly expiryWarningMs: number;
@@ -200,6 +212,7 @@ class Checker {
       }
     }
 
+    this.strategy = strategy;
     // Pass 2: templates of the default, and the rules.
     this.template(defaultOutcome.reason, []);
     const rules: A.RuleDecl[] = [];
@@ -387,6 +400,7 @@ class Checker {
   // ---------- rules ----------
 
   private rule(rule: A.RuleDecl): void {
+    this.modifiers(rule);
     if (rule.when) this.condition(rule.when, [], "`when`");
     for (const u of rule.unless) this.condition(u, [], "`unless`");
     if (rule.outcome) this.template(rule.outcome.reason, []);
@@ -408,6 +422,35 @@ class Checker {
           "renew it by moving the date, or plan its removal",
         );
       }
+    }
+  }
+
+  /** `overrides` belongs on allow rules and `forbid-approval` on review rules. */
+  private modifiers(rule: A.RuleDecl): void {
+    const action = rule.outcome?.action;
+    const name = rule.name.name;
+    if (rule.overrides && action !== undefined && action !== "allow") {
+      this.report(
+        "misplaced_modifier",
+        `\`overrides\` is for allow rules, but rule \`${name}\` ends in \`${action}\``,
+        rule.overrides.span,
+        "an allow rule with `overrides review` wins over matched review rules; remove it here",
+      );
+    } else if (rule.overrides && this.strategy === "first-match") {
+      this.report(
+        "overrides_under_first_match",
+        `\`overrides\` has no effect under \`first-match\`: priority decides which rule wins`,
+        rule.overrides.span,
+        "give the rule a higher `priority`, or use `strategy deny-overrides`",
+      );
+    }
+    if (rule.forbidApproval && action !== undefined && action !== "review") {
+      this.report(
+        "misplaced_modifier",
+        `\`forbid-approval\` is for review rules, but rule \`${name}\` ends in \`${action}\``,
+        rule.forbidApproval,
+        "a review rule with `forbid-approval` can be reviewed but never approved; remove it here",
+      );
     }
   }
 
@@ -669,6 +712,29 @@ class Checker {
       });
       return this.set(e, walked.type, walked.optional);
     }
+    if (head.name === "exception" || head.name === "case") {
+      const root: BuiltinName = head.name;
+      const fields = BUILTINS.get(root)!;
+      if (rest.length === 0) {
+        this.report(
+          "type_mismatch",
+          `\`${root}\` is an object; use one of its fields`,
+          e.span,
+          `fields: ${listOf([...fields.keys()])}`,
+        );
+        return this.set(e, T.error, false);
+      }
+      const walked = this.walk({ kind: "object", fields }, rest, root, true);
+      if (!walked) return this.set(e, T.error, false);
+      this.resolutions.set(e, {
+        kind: "builtin",
+        root,
+        path: rest.map((r) => r.name),
+        type: walked.type,
+        optional: true,
+      });
+      return this.set(e, walked.type, true);
+    }
     if (head.name === "context") {
       if (!this.contextDeclared) {
         this.report(
@@ -719,6 +785,7 @@ class Checker {
         ...scope.map((s) => s.name),
         ...this.listSpans.keys(),
         "context",
+        ...BUILTINS.keys(),
       ];
       this.report(
         "unknown_field",
@@ -901,6 +968,8 @@ class Checker {
     const name = e.segments[0]!.name;
     return (
       name !== "context" &&
+      name !== "exception" &&
+      name !== "case" &&
       !scope.some((s) => s.name === name) &&
       !this.lists.has(name) &&
       !this.hashlists.has(name) &&

@@ -154,6 +154,10 @@ export type RuleModifierCstChildren = {
   Monitor?: IToken[];
   Expires?: IToken[];
   Timestamp?: IToken[];
+  Overrides?: IToken[];
+  Review?: IToken[];
+  Deny?: IToken[];
+  ForbidApproval?: IToken[];
 };
 
 export interface RuleClauseCstNode extends CstNode {
@@ -266,6 +270,8 @@ export type PrimaryCstChildren = {
   Identifier?: IToken[];
   Comma?: IToken[];
   Context?: IToken[];
+  Exception?: IToken[];
+  Case?: IToken[];
 };
 
 export interface CountExprCstNode extends CstNode {

@@ -39,6 +39,7 @@ export const DIAGNOSTIC_CODES = Object.freeze({
   duplicate_clause: "error",
   missing_outcome: "error",
   duplicate_modifier: "error",
+  misplaced_modifier: "error",
   invalid_template: "error",
   too_many_holes: "error",
   // names
@@ -72,6 +73,7 @@ export const DIAGNOSTIC_CODES = Object.freeze({
   rule_expiring_soon: "warning",
   unused_list: "warning",
   no_rules: "warning",
+  overrides_under_first_match: "warning",
   compile_failed: "error",
   too_many_diagnostics: "info",
 } as const satisfies Record<string, Severity>);

@@ -9,8 +9,8 @@
  * Layout:
  * - one declaration a line, in their original order; blank lines between declarations are kept,
  *   at most one; exactly one blank line before and after each `rule` block; one final newline;
- * - a rule reads `rule name priority N monitor expires DATE {`, then `when`, each `unless` and the
- *   outcome, indented 2 spaces, then `}`;
+ * - a rule reads `rule name priority N monitor expires DATE overrides ACTION forbid-approval {`,
+ *   then `when`, each `unless` and the outcome, indented 2 spaces, then `}`;
  * - a `when`/`unless` line longer than the line width whose expression is an `and`/`or` chain
  *   breaks before each top-level `and`/`or`, continuation lines indented 4 spaces;
  * - `list x = [...]` and `context {...}` that do not fit, or hold comments, take one entry a
@@ -399,6 +399,8 @@ class Formatter {
     }
     if (rule.monitor) head += " monitor";
     if (rule.expires) head += ` expires ${rule.expires.raw}`;
+    if (rule.overrides) head += ` overrides ${rule.overrides.action}`;
+    if (rule.forbidApproval) head += " forbid-approval";
     const header = this.unit(rule.span.start, this.tokens[brace]!.end, [`${head} {`]);
 
     // Clauses in source order: each starts at `when`, `unless` or an outcome keyword (keywords

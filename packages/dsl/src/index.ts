@@ -45,6 +45,8 @@ export { type CompiledRegex, compileRegex } from "./regex-translation.js";
 export { decodeSource, lineText, type Position, positionAt, type SourceFile } from "./source.js";
 export { closest, didYouMean } from "./suggest.js";
 export {
+  BUILTINS,
+  type BuiltinName,
   type Field,
   type JsonSchema,
   T,

@@ -270,7 +270,7 @@ const FOLLOW_ON = new Set(["missing_when", "missing_outcome"]);
 
 /** What may start a clause of a rule, its modifiers, and a declaration: for did-you-mean. */
 const CLAUSE_KEYWORDS = ["when", "unless", "allow", "deny", "review"];
-const MODIFIER_KEYWORDS = ["priority", "monitor", "expires"];
+const MODIFIER_KEYWORDS = ["priority", "monitor", "expires", "overrides", "forbid-approval"];
 const DECLARATION_KEYWORDS = [
   "ruleset",
   "strategy",
@@ -286,6 +286,11 @@ function syntaxHelp(e: IRecognitionException): string | undefined {
   const image = e.token.image;
   const rules = e.context?.ruleStack ?? [];
   if (image === "=") return "compare with `==`; `=` only names a list: `list name = [...]`";
+  if (
+    (e as IRecognitionException & { previousToken?: IToken }).previousToken?.tokenType ===
+    t.Overrides
+  )
+    return "write `overrides review` or `overrides deny`: the matched rules of that action this allow rule wins over";
   if (image === "&&" || image === "&") return "write `and`";
   if (image === "||") return "write `or`";
   if (e.message.startsWith("expected a regular expression"))

@@ -30,7 +30,12 @@ const errorMessages: IParserErrorMessageProvider = {
     `expected a declaration or a rule, found ${describe(firstRedundant)}`,
   buildNoViableAltMessage: ({ expectedPathsPerAlt, actual, ruleName }) => {
     const first = expectedPathsPerAlt.flat().map((path) => path[0]!);
-    return `expected ${ruleDescription[ruleName] ?? labels(first)}, found ${describe(actual[0]!)}`;
+    // after `overrides`, only its action can follow: say so rather than list every modifier
+    const description =
+      ruleName === "ruleModifier" && !first.includes(t.Priority)
+        ? undefined
+        : ruleDescription[ruleName];
+    return `expected ${description ?? labels(first)}, found ${describe(actual[0]!)}`;
   },
   buildEarlyExitMessage: ({ expectedIterationPaths, actual, ruleName }) => {
     const first = expectedIterationPaths.map((path) => path[0]!);
@@ -44,7 +49,7 @@ const ruleDescription: Record<string, string> = {
   unary: "an expression (a field, a literal, a list or a function call)",
   notExpr: "an expression (a field, a literal, a list or a function call)",
   ruleClause: "`when`, `unless`, or an outcome (`allow`, `deny`, `review`)",
-  ruleModifier: "`priority`, `monitor`, `expires` or `{`",
+  ruleModifier: "`priority`, `monitor`, `expires`, `overrides`, `forbid-approval` or `{`",
 };
 
 /** Thrown out of a parse that found `errorLimit` errors; the errors so far are in `errors`. */
@@ -217,6 +222,7 @@ export class RulesParser extends CstParser {
   });
 
   // ruleModifier ::= 'priority' '-'? Number | 'monitor' | 'expires' Timestamp
+  //                | 'overrides' ('review' | 'deny') | 'forbid-approval'
   public ruleModifier = this.RULE("ruleModifier", () => {
     this.OR([
       {
@@ -233,6 +239,13 @@ export class RulesParser extends CstParser {
           this.CONSUME(t.Timestamp);
         },
       },
+      {
+        ALT: () => {
+          this.CONSUME(t.Overrides);
+          this.OR2([{ ALT: () => this.CONSUME(t.Review) }, { ALT: () => this.CONSUME(t.Deny) }]);
+        },
+      },
+      { ALT: () => this.CONSUME(t.ForbidApproval) },
     ]);
   });
 
@@ -365,7 +378,8 @@ export class RulesParser extends CstParser {
   });
 
   // primary ::= String | Number | Duration | Timestamp | 'true' | 'false' | listLiteral
-  //           | '(' expression ')' | countExpr | Identifier ('(' (expression (',' expression)*)? ')')? | 'context'
+  //           | '(' expression ')' | countExpr | Identifier ('(' (expression (',' expression)*)? ')')?
+  //           | 'context' | 'exception' | 'case'
   public primary = this.RULE("primary", () => {
     this.OR([
       { ALT: () => this.CONSUME(t.StringLiteral) },
@@ -400,6 +414,8 @@ export class RulesParser extends CstParser {
         },
       },
       { ALT: () => this.CONSUME(t.Context) },
+      { ALT: () => this.CONSUME(t.Exception) },
+      { ALT: () => this.CONSUME(t.Case) },
     ]);
   });
 

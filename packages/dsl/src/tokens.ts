@@ -68,6 +68,8 @@ export const Rule = keyword("rule", "Rule");
 export const Priority = keyword("priority", "Priority");
 export const Monitor = keyword("monitor", "Monitor");
 export const Expires = keyword("expires", "Expires");
+export const Overrides = keyword("overrides", "Overrides");
+export const ForbidApproval = keyword("forbid-approval", "ForbidApproval");
 export const When = keyword("when", "When");
 export const Unless = keyword("unless", "Unless");
 // outcomes
@@ -89,6 +91,9 @@ export const Count = keyword("count", "Count");
 export const Where = keyword("where", "Where");
 export const True = keyword("true", "True");
 export const False = keyword("false", "False");
+// built-in inputs beside the result and the context (docs/language.md, "Exceptions and review cases")
+export const Exception = keyword("exception", "Exception");
+export const Case = keyword("case", "Case");
 
 export const KEYWORDS: ReadonlySet<string> = new Set(
   keywords.map((k) => (k.PATTERN as RegExp).source.replace(/\\-/g, "-")),
@@ -367,7 +372,10 @@ export const allTokens: TokenType[] = [
   DenyOverrides,
   FirstMatch,
   OnError,
-  ...keywords.filter((k) => k !== DenyOverrides && k !== FirstMatch && k !== OnError),
+  ForbidApproval,
+  ...keywords.filter(
+    (k) => k !== DenyOverrides && k !== FirstMatch && k !== OnError && k !== ForbidApproval,
+  ),
   Identifier,
   StringLiteral,
   UnterminatedString,

@@ -133,3 +133,40 @@ export const CONTEXT_TYPE_NAMES = [
   "duration",
   "list<T>",
 ] as const;
+
+/** The built-in inputs a rule reads without declaring them: `exception` and `case`. */
+export type BuiltinName = "exception" | "case";
+
+const enumOf = (...values: string[]): Type => ({ kind: "string", enum: Object.freeze(values) });
+/** Every field is optional: when no exception (or case) applies, each is missing. */
+const builtin = (fields: Record<string, Type>): ReadonlyMap<string, Field> =>
+  new Map(Object.entries(fields).map(([name, type]) => [name, { type, optional: true }]));
+
+/**
+ * The fields of each built-in input, declared once: the checker types rules against them and the
+ * engine validates a decision's `exception` and `case` against them.
+ */
+export const BUILTINS: ReadonlyMap<BuiltinName, ReadonlyMap<string, Field>> = new Map([
+  [
+    "exception",
+    builtin({
+      id: T.string,
+      status: enumOf("approved", "rejected"),
+      kind: enumOf("file", "signer", "vendor"),
+      expires: T.timestamp,
+      created: T.timestamp,
+      approvers: T.list(T.string),
+      justification: T.string,
+      case: T.string,
+    }),
+  ],
+  [
+    "case",
+    builtin({
+      id: T.string,
+      status: enumOf("open", "expired"),
+      opened: T.timestamp,
+      requests: T.number,
+    }),
+  ],
+]);

@@ -215,7 +215,7 @@ const name = fc.constantFrom("alpha", "beta", "gamma_1", "Delta", "_x");
 const rule: fc.Arbitrary<string[]> = fc
   .tuple(
     name,
-    fc.shuffledSubarray(["priority", "monitor", "expires"]),
+    fc.shuffledSubarray(["priority", "monitor", "expires", "overrides", "forbid-approval"]),
     fc.integer({ min: -1000, max: 1000 }),
     fc.constantFrom("2027-01-31", "2026-11-26T10:00:00Z"),
     condition,
@@ -232,7 +232,9 @@ const rule: fc.Arbitrary<string[]> = fc
           : ["priority", String(priority)]
         : m === "expires"
           ? ["expires", expires]
-          : ["monitor"],
+          : m === "overrides"
+            ? ["overrides", priority % 2 === 0 ? "review" : "deny"]
+            : [m],
     );
     const clauses = [
       ["when", ...when.toks],

@@ -241,6 +241,11 @@ describe("files with errors", () => {
     ["a missing outcome", "rule r {\n when a\n # dangling\n}", "missing_outcome"],
     ["a duplicate when", 'rule r { when a when b deny "x" }', "duplicate_clause"],
     ["a duplicate modifier", 'rule r monitor monitor { when a deny "x" }', "duplicate_modifier"],
+    [
+      "a duplicate overrides",
+      'rule r overrides review overrides deny { when a allow "x" }',
+      "duplicate_modifier",
+    ],
     ["a bad escape", 'ruleset "\\q"', "invalid_escape"],
     ["a bad template", 'default deny "{}"', "invalid_template"],
   ])("refuses %s", (_, input, code) => {

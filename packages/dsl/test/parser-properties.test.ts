@@ -166,7 +166,7 @@ const action = fc.constantFrom("allow", "deny", "review");
 const rule = fc
   .tuple(
     name,
-    fc.shuffledSubarray(["priority", "monitor", "expires"]),
+    fc.shuffledSubarray(["priority", "monitor", "expires", "overrides", "forbid-approval"]),
     fc.integer({ min: -1000, max: 1000 }),
     fc.constantFrom("2027-01-31", "2026-11-26T10:00:00Z"),
     condition,
@@ -182,7 +182,9 @@ const rule = fc
           ? `priority ${priority < 0 ? `-${-priority}` : priority}`
           : m === "expires"
             ? `expires ${expires}`
-            : "monitor",
+            : m === "overrides"
+              ? `overrides ${priority % 2 === 0 ? "review" : "deny"}`
+              : m,
       )
       .join(" ");
     const clauses = [`when ${when}`, ...unless.map((u) => `unless ${u}`), `${act} ${why}`];
@@ -297,6 +299,10 @@ const VOCABULARY = [
   "priority",
   "monitor",
   "expires",
+  "overrides",
+  "forbid-approval",
+  "exception",
+  "case",
   "list",
   "hashlist",
   "from",

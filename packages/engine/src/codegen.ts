@@ -8,7 +8,7 @@
  *    the rule set's revision (`//# sourceURL=clearance:<revision>/rules.js`), so stack traces
  *    and debuggers say which rule set and which rule they are in. `generatedCode` prints it.
  */
-import type { Ast, CompiledRegex, Program, RuleDecl, Template } from "@clearance/dsl";
+import type { Ast, CompiledRegex, Expr, Program, RuleDecl, Template } from "@clearance/dsl";
 import { DEFAULT_LIMITS } from "@clearance/dsl";
 import { DEFAULT_REASON_NAME, Emitter, functionName } from "./emit-js.js";
 import { indexKeyOf, type RuleIndex, RuleIndexes } from "./rule-index.js";
@@ -19,6 +19,7 @@ import {
   member,
   overBudget,
   type PreparedContext,
+  readBuiltin,
   readContext,
   remainder,
   toTimestamp,
@@ -41,6 +42,12 @@ export interface CompiledRule {
   monitor: boolean;
   priority: number;
   expiresAt: number | undefined;
+  /** `overrides review` / `overrides deny` (allow rules only) */
+  overrides: "review" | "deny" | undefined;
+  /** `forbid-approval` (review rules only): when it matches, no `overrides` rule wins */
+  forbidsApproval: boolean;
+  /** its conditions or reason read an `exception.*` field: when it decides, the exception did */
+  readsException: boolean;
   /** `when` and not any `unless`: true matches, false or unknown (undefined) does not */
   test: RuleTest;
   reason: ReasonFn;
@@ -80,7 +87,16 @@ export interface CodegenOptions {
 }
 
 /** The `H` of the generated code. */
-const helpers = { toTimestamp, divide, remainder, readContext, formatValue, member, overBudget };
+const helpers = {
+  toTimestamp,
+  divide,
+  remainder,
+  readContext,
+  readBuiltin,
+  formatValue,
+  member,
+  overBudget,
+};
 
 /** Thrown when one rule cannot be compiled, so the caller can say which. */
 export class RuleCompileError extends Error {
@@ -132,6 +148,9 @@ export function compileProgram(
       monitor: decl.monitor !== undefined,
       priority: decl.priority?.value ?? 0,
       expiresAt: decl.expires?.at,
+      overrides: decl.overrides?.action,
+      forbidsApproval: decl.forbidApproval !== undefined,
+      readsException: readsException(decl, program),
       test: alwaysTrue,
       reason: constantReason(decl.outcome?.reason),
     };
@@ -206,6 +225,41 @@ export function compileProgram(
 }
 
 const alwaysTrue: RuleTest = () => true;
+
+/** Whether the rule's conditions or reason read a field of `exception`. A work list: chains are long. */
+function readsException(decl: RuleDecl, program: Program): boolean {
+  const pending: Expr[] = [...(decl.when ? [decl.when] : []), ...decl.unless];
+  for (const p of decl.outcome?.reason.parts ?? []) if (typeof p !== "string") pending.push(p);
+  for (let e = pending.pop(); e !== undefined; e = pending.pop()) {
+    switch (e.kind) {
+      case "path": {
+        const res = program.resolutions.get(e);
+        if (res?.kind === "builtin" && res.root === "exception") return true;
+        break;
+      }
+      case "binary":
+        pending.push(e.left, e.right);
+        break;
+      case "unary":
+      case "match":
+        pending.push(e.operand);
+        break;
+      case "list":
+        for (const item of e.items) pending.push(item);
+        break;
+      case "call":
+        for (const arg of e.args) pending.push(arg);
+        break;
+      case "quantifier":
+      case "count":
+        pending.push(e.collection, e.body);
+        break;
+      default:
+        break;
+    }
+  }
+  return false;
+}
 
 function isConstant(t: Template): boolean {
   return t.parts.every((p) => typeof p === "string");

@@ -13,6 +13,8 @@ export interface Candidate {
   name: string;
   action: Action;
   priority: number;
+  /** `overrides review` / `overrides deny` on an allow rule */
+  overrides?: "review" | "deny" | undefined;
 }
 
 export interface RuleError {
@@ -43,6 +45,31 @@ export function outranks(strategy: Strategy, a: Candidate, b: Candidate): boolea
     if (d !== 0) return d > 0;
   }
   return a.priority > b.priority || (a.priority === b.priority && a.index < b.index);
+}
+
+/**
+ * The deciding rule once `overrides` is applied, given `best` by `outranks` among the matched
+ * enforced rules, and, by priority then declaration, the best matched allow rule with any
+ * `overrides` (`overReview`) and with `overrides deny` (`overDeny`). Under deny-overrides an
+ * overriding allow rule wins over the review (or deny) that would decide; never when a matched
+ * `forbid-approval` rule forbids approval. Under first-match priority alone decides.
+ */
+export function applyOverrides<C extends Candidate>(
+  strategy: Strategy,
+  best: C | undefined,
+  overReview: C | undefined,
+  overDeny: C | undefined,
+  approvalForbidden: boolean,
+): C | undefined {
+  if (strategy !== "deny-overrides" || approvalForbidden || best === undefined) return best;
+  if (best.action === "review") return overReview ?? best;
+  if (best.action === "deny") return overDeny ?? best;
+  return best;
+}
+
+/** Whether `a` comes before `b` by priority, then declaration: among overriding allow rules. */
+export function precedes(a: Candidate, b: Candidate | undefined): boolean {
+  return b === undefined || outranks("first-match", a, b);
 }
 
 /**

@@ -225,11 +225,20 @@ export class Emitter {
         const base = `H.readContext(c, ${JSON.stringify(first)})`;
         return this.timestamp(this.walk(base, rest, true), res.type, e);
       }
+      case "builtin":
+        return this.timestamp(this.walkBuiltin(res), res.type, e);
       case "variable":
         return this.timestamp(this.walk(`v${res.depth}`, res.path, true), res.type, e);
       case "field":
         return this.timestamp(this.walkField(res.path), res.type, e);
     }
+  }
+
+  /** `exception.x` / `case.x`: read through the helper that raises the input's run-time error. */
+  private walkBuiltin(res: Extract<Resolution, { kind: "builtin" }>): Emitted {
+    const [first, ...rest] = res.path;
+    const base = `H.readBuiltin(c, ${JSON.stringify(res.root)}, ${JSON.stringify(first)})`;
+    return this.walk(base, rest, true);
   }
 
   /** `r.a.b` guarded against missing intermediate objects; the fields the schema requires need no guard. */
@@ -523,7 +532,8 @@ export class Emitter {
       else if (res.kind === "context") {
         const [first, ...rest] = res.path;
         raw = this.walk(`H.readContext(c, ${JSON.stringify(first)})`, rest, true);
-      } else if (res.kind === "variable") raw = this.walk(`v${res.depth}`, res.path, true);
+      } else if (res.kind === "builtin") raw = this.walkBuiltin(res);
+      else if (res.kind === "variable") raw = this.walk(`v${res.depth}`, res.path, true);
       else return { code: "true", nullable: false };
       return { code: `(${raw.code} != null)`, nullable: false };
     }

@@ -40,6 +40,15 @@ export {
   type ListRequest,
 } from "./compile.js";
 export { type FileProblem, ListFileError, ListFileTooLarge } from "./confine.js";
+export {
+  type CaseInput,
+  type ExceptionInput,
+  type ExceptionRecord,
+  type ExceptionScope,
+  ExceptionSet,
+  type ExceptionSetOptions,
+  InvalidExceptionsError,
+} from "./exceptions.js";
 export type { ConditionTrace, Truth } from "./interpret.js";
 export type { ParsedHashlist } from "./lists.js";
 export {

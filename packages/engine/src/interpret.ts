@@ -7,6 +7,7 @@ import {
   formatValue,
   member,
   type PreparedContext,
+  readBuiltin,
   readContext,
   remainder,
   toTimestamp,
@@ -217,7 +218,7 @@ export class Interpreter {
     if (info === undefined) {
       const res = this.program.resolutions.get(e) as Resolution;
       const rest =
-        res.kind === "context"
+        res.kind === "context" || res.kind === "builtin"
           ? res.path.slice(1)
           : res.kind === "list" || res.kind === "hashlist"
             ? []
@@ -248,6 +249,9 @@ export class Interpreter {
         return this.values.hashlists.get(res.name);
       case "context":
         v = readContext(env.c, res.path[0]!);
+        break;
+      case "builtin":
+        v = readBuiltin(env.c, res.root, res.path[0]!);
         break;
       case "variable":
         v = env.vars[res.depth];

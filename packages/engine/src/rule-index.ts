@@ -93,8 +93,8 @@ export class RuleIndexes {
 
 /**
  * Whether evaluating the rule's conditions can raise a run-time error on validated input:
- * division and remainder (by zero), context fields (of the wrong type) and loops (over the
- * evaluation budget). A work list, not recursion: a condition may be a very long chain.
+ * division and remainder (by zero), context, exception and case fields (of the wrong type) and
+ * loops (over the evaluation budget). A work list, not recursion: a condition may be a very long chain.
  */
 function canFail(decl: RuleDecl, program: Program): boolean {
   const pending: Expr[] = decl.when ? [decl.when, ...decl.unless] : [...decl.unless];
@@ -119,9 +119,11 @@ function canFail(decl: RuleDecl, program: Program): boolean {
       case "quantifier":
       case "count":
         return true;
-      case "path":
-        if (program.resolutions.get(e)?.kind === "context") return true;
+      case "path": {
+        const kind = program.resolutions.get(e)?.kind;
+        if (kind === "context" || kind === "builtin") return true;
         break;
+      }
       default:
         break;
     }

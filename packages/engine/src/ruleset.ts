@@ -2,11 +2,22 @@ import type { Action, Ast, OnError, Program, SourceFile, Strategy } from "@clear
 import { positionAt } from "@clearance/dsl";
 import { type AnalysisResult, isValidated, type Problem, validateResult } from "@clearance/result";
 import type { CompiledProgram, CompiledRule, ListValues } from "./codegen.js";
-import { applyErrors, type Combined, outranks, type RuleError } from "./combine.js";
+import {
+  applyErrors,
+  applyOverrides,
+  type Combined,
+  outranks,
+  precedes,
+  type RuleError,
+} from "./combine.js";
+import type { CaseInput, ExceptionInput } from "./exceptions.js";
 import { type ConditionTrace, Interpreter } from "./interpret.js";
 import {
+  builtinProblems,
   contextProblems,
   EMPTY_CONTEXT,
+  PreparedBuiltin,
+  type PreparedContext,
   prepareContext,
   RuleRuntimeError,
   type RuntimeErrorCode,
@@ -19,6 +30,13 @@ export interface DecideOptions {
   now?: Date | number | string;
   /** record every rule's outcome and every condition's value */
   explain?: boolean;
+  /**
+   * the one exception that applies to this decision (`exception.*` in the rules; see
+   * ExceptionSet.find); checked like the context: a malformed one fails the rules that read it
+   */
+  exception?: ExceptionInput;
+  /** the review case of the file, when one exists (`case.*` in the rules) */
+  case?: CaseInput;
 }
 
 export interface Decision {
@@ -30,6 +48,10 @@ export interface Decision {
   matched: string[];
   /** monitor rules that matched: reported, never enforced */
   monitored: string[];
+  /** matched enforced `forbid-approval` rules, in declaration order: no `overrides` rule won */
+  approvalForbiddenBy: string[];
+  /** the id of the exception, when the deciding rule read an `exception.*` field; else null */
+  exception: string | null;
   errors: RuleError[];
   revision: string;
   explain?: Explanation;
@@ -162,6 +184,14 @@ export class Ruleset {
   }
 
   /**
+   * Problems with a decision's `exception` or `case`, as JSON Pointers into it. `decide` itself
+   * tolerates them (only the rules that read a bad field fail).
+   */
+  static checkBuiltin(root: "exception" | "case", value: unknown): Problem[] {
+    return builtinProblems(root, value);
+  }
+
+  /**
    * The JavaScript the rules were compiled to, as it runs: one function per rule (`rule_<name>`),
    * the source named `clearance:<revision>/...` in stack traces. For `clearance check --emit-js`.
    */
@@ -181,10 +211,7 @@ export class Ruleset {
       r = v.result as Record<string, unknown>;
     }
     const n = resolveNow(options.now);
-    const c =
-      options.context == null
-        ? EMPTY_CONTEXT
-        : prepareContext(options.context, this.program.context);
+    const c = this.prepare(options);
     // One budget per decision; `decide` is synchronous, so decisions never share it.
     this.compiled.budget.used = 0;
     if (options.explain === true) return this.explainDecide(r, c, n);
@@ -196,6 +223,9 @@ export class Ruleset {
     const monitored: string[] = [];
     let errors: RuleError[] | undefined;
     let best: CompiledRule | undefined;
+    let overReview: CompiledRule | undefined;
+    let overDeny: CompiledRule | undefined;
+    let forbidden: string[] | undefined;
     for (let k = 0; k < order.length; k++) {
       const rule = rules[order[k]!]!;
       if (rule.expiresAt !== undefined && n >= rule.expiresAt) continue;
@@ -213,17 +243,39 @@ export class Ruleset {
       }
       matched.push(rule.name);
       if (best === undefined || outranks(strategy, rule, best)) best = rule;
+      if (rule.overrides !== undefined) {
+        if (precedes(rule, overReview)) overReview = rule;
+        if (rule.overrides === "deny" && precedes(rule, overDeny)) overDeny = rule;
+      }
+      if (rule.forbidsApproval) (forbidden ??= []).push(rule.name);
     }
-    return this.finish(r, c, n, best, matched, monitored, errors ?? []);
+    best = applyOverrides(strategy, best, overReview, overDeny, forbidden !== undefined);
+    return this.finish(r, c, n, best, matched, monitored, forbidden ?? [], errors ?? []);
+  }
+
+  /** The context (checked now), exception and case (checked as rules read them) of one decision. */
+  private prepare(options: DecideOptions): PreparedContext {
+    const context =
+      options.context == null
+        ? EMPTY_CONTEXT
+        : prepareContext(options.context, this.program.context);
+    if (options.exception == null && options.case == null) return context;
+    const prepared: PreparedContext = { values: context.values, bad: context.bad };
+    const exception = PreparedBuiltin.of("exception", options.exception);
+    if (exception) prepared.exception = exception;
+    const reviewCase = PreparedBuiltin.of("case", options.case);
+    if (reviewCase) prepared.case = reviewCase;
+    return prepared;
   }
 
   private finish(
     r: Record<string, unknown>,
-    c: ReturnType<typeof prepareContext>,
+    c: PreparedContext,
     n: number,
     best: CompiledRule | undefined,
     matched: string[],
     monitored: string[],
+    approvalForbiddenBy: string[],
     errors: RuleError[],
     explanation?: Explanation,
     /** told the deciding rule's reason, when it rendered */
@@ -264,12 +316,16 @@ export class Ruleset {
     if (applied.failedRule) {
       reason = `rule \`${applied.failedRule.rule}\` failed at run time: ${applied.failedRule.message}`;
     }
+    // The exception decided when the deciding rule read it: its id, as the exception gave it.
+    const id = best?.readsException && !applied.failedRule ? c.exception?.id : undefined;
     const decision: Decision = {
       decision: combined.decision,
       reason,
       rule: combined.rule,
       matched,
       monitored,
+      approvalForbiddenBy,
+      exception: id ?? null,
       errors,
       revision: this.revision,
     };
@@ -300,11 +356,7 @@ export class Ruleset {
     return mergeSorted(this.compiled.unindexed, hits);
   }
 
-  private explainDecide(
-    r: Record<string, unknown>,
-    c: ReturnType<typeof prepareContext>,
-    n: number,
-  ): Decision {
+  private explainDecide(r: Record<string, unknown>, c: PreparedContext, n: number): Decision {
     const rules = this.compiled.rules;
     // Small rule sets explain every rule, including those the index would skip (they show which
     // field was missing); large ones (per-hash lists) explain the rules that could apply.
@@ -322,6 +374,9 @@ export class Ruleset {
     const errors: RuleError[] = [];
     const reasons: { entry: RuleExplanation; rule: CompiledRule }[] = [];
     let best: CompiledRule | undefined;
+    let overReview: CompiledRule | undefined;
+    let overDeny: CompiledRule | undefined;
+    const forbidden: string[] = [];
     for (let k = 0; k < order.length; k++) {
       const rule = rules[order[k]!]!;
       const entry: RuleExplanation = {
@@ -363,11 +418,28 @@ export class Ruleset {
       }
       matched.push(rule.name);
       if (best === undefined || outranks(this.strategy, rule, best)) best = rule;
+      if (rule.overrides !== undefined) {
+        if (precedes(rule, overReview)) overReview = rule;
+        if (rule.overrides === "deny" && precedes(rule, overDeny)) overDeny = rule;
+      }
+      if (rule.forbidsApproval) forbidden.push(rule.name);
     }
+    best = applyOverrides(this.strategy, best, overReview, overDeny, forbidden.length > 0);
     let bestReason: string | undefined;
-    const decision = this.finish(r, c, n, best, matched, monitored, errors, explanation, (x) => {
-      bestReason = x;
-    });
+    const decision = this.finish(
+      r,
+      c,
+      n,
+      best,
+      matched,
+      monitored,
+      forbidden,
+      errors,
+      explanation,
+      (x) => {
+        bestReason = x;
+      },
+    );
     // The reasons of the matched rules, for the explanation, once the decision is made: rendered
     // before, their loops would spend budget the plain decision does not, and the two could differ.
     for (const { entry, rule } of reasons) {

@@ -1,4 +1,4 @@
-import { didYouMean, formatDuration, type Type } from "@clearance/dsl";
+import { BUILTINS, type BuiltinName, didYouMean, formatDuration, type Type } from "@clearance/dsl";
 
 /**
  * Every kind of run-time error, in one place. Codes are stable: they appear in `errors[].code` of
@@ -8,6 +8,8 @@ export const RUNTIME_ERROR_CODES = Object.freeze([
   "division_by_zero",
   "invalid_timestamp",
   "invalid_context",
+  "invalid_exception",
+  "invalid_case",
   "evaluation_budget_exceeded",
   "unexpected_data",
 ] as const);
@@ -104,6 +106,9 @@ export function formatValue(value: unknown, type: Type): string {
 export interface PreparedContext {
   values: Readonly<Record<string, unknown>>;
   bad: ReadonlyMap<string, string> | undefined;
+  /** the built-in `exception` and `case` of this decision, when it has them */
+  exception?: PreparedBuiltin;
+  case?: PreparedBuiltin;
 }
 
 /** Values live in a prototype-free object: a context field named `toString` is just a field. */
@@ -187,7 +192,10 @@ export function contextProblems(
 function contextProblem(value: unknown, type: Type): string | undefined {
   switch (type.kind) {
     case "string":
-      return typeof value === "string" ? undefined : `should be a string, got ${describe(value)}`;
+      if (typeof value !== "string") return `should be a string, got ${describe(value)}`;
+      return type.enum === undefined || type.enum.includes(value)
+        ? undefined
+        : `should be one of ${type.enum.map((v) => `\`${v}\``).join(", ")}, got ${describe(value)}`;
     case "number":
     case "duration":
       return typeof value === "number" && Number.isFinite(value)
@@ -220,6 +228,111 @@ function describe(value: unknown): string {
   if (value === null) return "null";
   if (typeof value === "string") return `\`${value.slice(0, 40)}\``;
   return typeof value === "object" ? "an object" : `\`${String(value)}\``;
+}
+
+/** The fields `decide` needs to make sense of an exception or a case. */
+const REQUIRED: Readonly<Record<BuiltinName, readonly string[]>> = {
+  exception: ["id", "status"],
+  case: ["id", "status"],
+};
+
+/** The run-time error of a rule that reads a malformed `exception` or `case`. */
+const BUILTIN_ERROR: Readonly<Record<BuiltinName, RuntimeErrorCode>> = {
+  exception: "invalid_exception",
+  case: "invalid_case",
+};
+
+/**
+ * Every problem with a decision's `exception` or `case`, as JSON Pointers into it: not an object,
+ * a required field missing, an unknown field, or a field of the wrong type (an enum's value
+ * included). `decide` tolerates them (only the rules that read a bad field fail); a caller that
+ * wants strict input, such as a rule test file, rejects it instead.
+ */
+export function builtinProblems(
+  root: BuiltinName,
+  value: unknown,
+): { pointer: string; message: string }[] {
+  if (value == null) return [];
+  if (typeof value !== "object" || Array.isArray(value))
+    return [{ pointer: "", message: `the ${root} should be an object, got ${describe(value)}` }];
+  const fields = BUILTINS.get(root)!;
+  const problems: { pointer: string; message: string }[] = [];
+  for (const name of REQUIRED[root]) {
+    if ((value as Record<string, unknown>)[name] == null)
+      problems.push({ pointer: "", message: `the ${root} has no \`${name}\`` });
+  }
+  for (const [name, raw] of Object.entries(value)) {
+    const pointer = `/${name.replaceAll("~", "~0").replaceAll("/", "~1")}`;
+    const field = fields.get(name);
+    if (field === undefined) {
+      const hint = didYouMean(name, fields.keys());
+      problems.push({
+        pointer,
+        message: `unknown ${root} field \`${name.slice(0, 80)}\` (${hint ?? `fields: ${[...fields.keys()].map((k) => `\`${k}\``).join(", ")}`})`,
+      });
+      continue;
+    }
+    if (raw == null) continue;
+    const problem = contextProblem(raw, field.type);
+    if (problem) problems.push({ pointer, message: `${root} field \`${name}\` ${problem}` });
+  }
+  return problems;
+}
+
+/**
+ * A decision's `exception` or `case`. Like the context, a field of the wrong type fails only the
+ * rules that read it, and a value that is not an object, or lacks a required field, fails every
+ * rule that reads any of its fields; unknown fields are ignored. Unlike the context, each field
+ * is checked when a rule reads it, not before: a decision pays for the fields its rules read
+ * (often only `status`), which keeps a decision with an exception as cheap as one without.
+ */
+export class PreparedBuiltin {
+  private readonly fields: ReadonlyMap<string, { type: Type }>;
+  private constructor(
+    readonly root: BuiltinName,
+    private readonly value: Readonly<Record<string, unknown>>,
+    /** why every field fails, when the value as a whole is malformed */
+    private readonly whole: string | undefined,
+  ) {
+    this.fields = BUILTINS.get(root)!;
+  }
+
+  static of(root: BuiltinName, value: unknown): PreparedBuiltin | undefined {
+    if (value == null) return undefined;
+    if (typeof value !== "object" || Array.isArray(value))
+      return new PreparedBuiltin(root, {}, `the ${root} is not an object`);
+    const r = value as Record<string, unknown>;
+    for (const name of REQUIRED[root])
+      if (r[name] == null) return new PreparedBuiltin(root, {}, `the ${root} has no \`${name}\``);
+    return new PreparedBuiltin(root, r, undefined);
+  }
+
+  /** The field's value as rules see it (timestamps in epoch ms), or the rule's run-time error. */
+  read(name: string): unknown {
+    if (this.whole !== undefined) throw new RuleRuntimeError(BUILTIN_ERROR[this.root], this.whole);
+    const raw = Object.hasOwn(this.value, name) ? this.value[name] : undefined;
+    if (raw == null) return undefined;
+    const type = this.fields.get(name)!.type;
+    const problem = contextProblem(raw, type);
+    if (problem !== undefined)
+      throw new RuleRuntimeError(
+        BUILTIN_ERROR[this.root],
+        `${this.root} field \`${name}\` ${problem}`,
+      );
+    return normalise(raw, type, `${this.root}.${name}`);
+  }
+
+  /** The `id`, when it is a string: what a decision names. */
+  get id(): string | undefined {
+    const id = this.whole === undefined ? this.value.id : undefined;
+    return typeof id === "string" ? id : undefined;
+  }
+}
+
+/** A field of the decision's `exception` or `case`; unknown when the decision has none. */
+export function readBuiltin(c: PreparedContext, root: BuiltinName, name: string): unknown {
+  const record = c[root];
+  return record === undefined ? undefined : record.read(name);
 }
 
 export function readContext(c: PreparedContext, name: string): unknown {

@@ -17,4 +17,4 @@ export {
 } from "./hostile-fixtures.js";
 export { and3, Interpreter, or3, type Truth } from "./interpret.js";
 export { type Fence, fences } from "./markdown.js";
-export { Budget, EMPTY_CONTEXT, prepareContext } from "./runtime.js";
+export { Budget, EMPTY_CONTEXT, PreparedBuiltin, prepareContext } from "./runtime.js";

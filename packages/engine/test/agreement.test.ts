@@ -12,6 +12,7 @@ import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
 import {
   compile,
+  type DecideOptions,
   type Decision,
   RESULT_SCHEMA,
   type Ruleset,
@@ -23,11 +24,14 @@ import {
   EMPTY_CONTEXT,
   Interpreter,
   type ListValues,
+  PreparedBuiltin,
   prepareContext,
 } from "../src/testing.js";
 import {
+  caseValue,
   contextValue,
   DECLARATIONS,
+  exceptionValue,
   HASHLIST_FILES,
   HASHLIST_VALUES,
   indexedBlock,
@@ -51,6 +55,8 @@ interface Reference {
   program: Program;
   values: ListValues;
   interpreter: Interpreter;
+  /** each rule's source text, by declaration index */
+  texts: string[];
 }
 
 function compileBoth(
@@ -83,6 +89,7 @@ function compileBoth(
     ref: {
       program,
       values,
+      texts: program.rules.map((d) => text.slice(d.span.start, d.span.end)),
       interpreter: new Interpreter(
         program,
         values,
@@ -109,12 +116,20 @@ function code(error: unknown): Decision["errors"][number]["code"] {
 function referenceDecide(
   ref: Reference,
   r: Record<string, unknown>,
-  context: unknown,
+  inputs: { context: unknown; exception: unknown; case: unknown },
   now: number,
   revision: string,
 ): Decision {
   const { program, interpreter } = ref;
-  const c = context == null ? EMPTY_CONTEXT : prepareContext(context, program.context);
+  const context =
+    inputs.context == null ? EMPTY_CONTEXT : prepareContext(inputs.context, program.context);
+  const exception = PreparedBuiltin.of("exception", inputs.exception);
+  const reviewCase = PreparedBuiltin.of("case", inputs.case);
+  const c = {
+    ...context,
+    ...(exception ? { exception } : {}),
+    ...(reviewCase ? { case: reviewCase } : {}),
+  };
   // one evaluation budget per decision, charged by the loops as the compiled code charges it
   interpreter.budget.used = 0;
   interface Hit {
@@ -122,6 +137,8 @@ function referenceDecide(
     name: string;
     action: Action;
     priority: number;
+    overrides: "review" | "deny" | undefined;
+    forbid: boolean;
   }
   const hits: Hit[] = [];
   const matched: string[] = [];
@@ -149,8 +166,11 @@ function referenceDecide(
       name: decl.name.name,
       action: decl.outcome!.action,
       priority: decl.priority?.value ?? 0,
+      overrides: decl.overrides?.action,
+      forbid: decl.forbidApproval !== undefined,
     });
   });
+  const approvalForbiddenBy = hits.filter((h) => h.forbid).map((h) => h.name);
   // deny-overrides: most severe, then higher priority, then earlier; first-match: priority, then earlier
   const ranked = [...hits].sort(
     (a, b) =>
@@ -158,7 +178,24 @@ function referenceDecide(
       b.priority - a.priority ||
       a.index - b.index,
   );
-  const winner = ranked[0];
+  let winner = ranked[0];
+  // deny-overrides: an allow rule with `overrides review` (or `deny`) beats the review (or deny)
+  // that would decide, unless a matched rule forbids approval; by priority, then declaration
+  if (
+    program.strategy === "deny-overrides" &&
+    approvalForbiddenBy.length === 0 &&
+    winner !== undefined &&
+    winner.action !== "allow"
+  ) {
+    const over = hits
+      .filter(
+        (h) =>
+          h.action === "allow" &&
+          (winner!.action === "review" ? h.overrides !== undefined : h.overrides === "deny"),
+      )
+      .sort((a, b) => b.priority - a.priority || a.index - b.index)[0];
+    if (over) winner = over;
+  }
   let decision: Action = winner?.action ?? program.defaultOutcome.action;
   let rule: string | null = winner?.name ?? null;
   // the deciding rule's (or the default's) reason first: a reason that fails is a run-time error
@@ -186,6 +223,10 @@ function referenceDecide(
           },
     );
   }
+  // the exception's id when the deciding rule's text reads `exception.`
+  const id = exception?.id;
+  let exceptionId =
+    winner && ref.texts[winner.index]!.includes("exception.") && typeof id === "string" ? id : null;
   // on-error after combining, as a floor; monitor rules' errors are never enforced
   const failed = errors.find((e) => !e.monitor);
   if (failed && program.onError !== "ignore") {
@@ -194,9 +235,20 @@ function referenceDecide(
       decision = floor;
       rule = failed.rule;
       reason = `rule \`${failed.rule}\` failed at run time: ${failed.message}`;
+      exceptionId = null;
     }
   }
-  return { decision, reason, rule, matched, monitored, errors, revision };
+  return {
+    decision,
+    reason,
+    rule,
+    matched,
+    monitored,
+    approvalForbiddenBy,
+    exception: exceptionId,
+    errors,
+    revision,
+  };
 }
 
 const tally = {
@@ -207,17 +259,20 @@ const tally = {
   withErrors: 0,
   decidedByError: 0,
   byDefault: 0,
+  byException: 0,
+  approvalForbidden: 0,
 };
 
 afterAll(() => {
   const pct = (n: number) => `${((100 * n) / tally.decisions).toFixed(1)}%`;
   console.log(
     `agreement: ${tally.decisions} decisions: allow ${pct(tally.allow)}, deny ${pct(tally.deny)}, review ${pct(tally.review)}; ` +
-      `with run-time errors ${pct(tally.withErrors)}, decided by an error ${pct(tally.decidedByError)}, by the default ${pct(tally.byDefault)}`,
+      `with run-time errors ${pct(tally.withErrors)}, decided by an error ${pct(tally.decidedByError)}, by the default ${pct(tally.byDefault)}, ` +
+      `by a rule reading the exception ${pct(tally.byException)}, with approval forbidden ${pct(tally.approvalForbidden)}`,
   );
 });
 
-const cases = fc.array(fc.tuple(inputRecord, contextValue, nowValue), {
+const cases = fc.array(fc.tuple(inputRecord, contextValue, nowValue, exceptionValue, caseValue), {
   minLength: 1,
   maxLength: 6,
 });
@@ -226,18 +281,20 @@ const cases = fc.array(fc.tuple(inputRecord, contextValue, nowValue), {
 function agree(
   ruleset: Ruleset,
   ref: Reference,
-  inputs: [Record<string, unknown>, unknown, number][],
+  inputs: [Record<string, unknown>, unknown, number, unknown, unknown][],
 ): { fast: Decision; explain: NonNullable<Decision["explain"]> }[] {
-  return inputs.map(([raw, context, now]) => {
+  return inputs.map(([raw, context, now, exception, reviewCase]) => {
     const v = validateResult(raw);
     if (!v.ok) throw new Error(`generator made an invalid input: ${JSON.stringify(v.problems)}`);
     const r = v.result as Record<string, unknown>;
-    const fast = ruleset.decide(r, { now, context });
-    const { explain, ...slow } = ruleset.decide(r, { now, context, explain: true });
+    // malformed exceptions and cases on purpose: decide checks them at run time
+    const options = { now, context, exception, case: reviewCase } as DecideOptions;
+    const fast = ruleset.decide(r, options);
+    const { explain, ...slow } = ruleset.decide(r, { ...options, explain: true });
     expect(explain).toBeDefined();
     expect(slow, "explain path").toEqual(fast);
     expect(fast, "reference interpreter").toEqual(
-      referenceDecide(ref, r, context, now, ruleset.revision),
+      referenceDecide(ref, r, { context, exception, case: reviewCase }, now, ruleset.revision),
     );
     return { fast, explain: explain! };
   });
@@ -254,6 +311,8 @@ describe("the compiled evaluator, the explainer and the reference interpreter ag
           if (fast.errors.length > 0) tally.withErrors++;
           if (explain.decidedBy === "error") tally.decidedByError++;
           if (explain.decidedBy === "default") tally.byDefault++;
+          if (fast.exception !== null) tally.byException++;
+          if (fast.approvalForbiddenBy.length > 0) tally.approvalForbidden++;
         }
       }),
       { numRuns: Number(process.env.AGREEMENT_RUNS ?? 300) },
@@ -262,6 +321,8 @@ describe("the compiled evaluator, the explainer and the reference interpreter ag
     for (const k of ["allow", "deny", "review", "withErrors", "byDefault"] as const)
       expect(tally[k] / tally.decisions, k).toBeGreaterThan(0.05);
     expect(tally.decidedByError / tally.decisions, "decidedByError").toBeGreaterThan(0.01);
+    for (const k of ["byException", "approvalForbidden"] as const)
+      expect(tally[k] / tally.decisions, k).toBeGreaterThan(0.005);
   });
 });
 

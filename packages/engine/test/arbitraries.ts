@@ -117,6 +117,7 @@ function atoms(ty: Ty, scope: readonly Var[], hole: boolean): fc.Arbitrary<strin
           "detections.suspicious",
           "fileSize",
           "context.level",
+          "case.requests",
         ]),
       );
     case "string": {
@@ -127,6 +128,9 @@ function atoms(ty: Ty, scope: readonly Var[], hole: boolean): fc.Arbitrary<strin
         // not a bare `sha256`: a random rule must not join the generated blocks' rule index
         "lower(sha256)",
         "context.group",
+        "exception.id",
+        "exception.justification",
+        "case.id",
         ...vars("engine").flatMap((v) => [
           `${v.name}.engine`,
           `${v.name}.category`,
@@ -141,10 +145,19 @@ function atoms(ty: Ty, scope: readonly Var[], hole: boolean): fc.Arbitrary<strin
     case "timestamp":
       return fc.oneof(
         tsLit,
-        pick(["firstSeen", "analyzedAt", "signature.signedAt", "context.since", "now()"]),
+        pick([
+          "firstSeen",
+          "analyzedAt",
+          "signature.signedAt",
+          "context.since",
+          "now()",
+          "exception.expires",
+          "exception.created",
+          "case.opened",
+        ]),
       );
     case "strlist":
-      return pick(["tags", "context.groups", "trusted"]);
+      return pick(["tags", "context.groups", "trusted", "exception.approvers"]);
     case "numlist":
       return fc.constant("sizes");
     case "bool": {
@@ -157,8 +170,23 @@ function atoms(ty: Ty, scope: readonly Var[], hole: boolean): fc.Arbitrary<strin
         "signature.signedAt",
         "context.group",
         "context.since",
+        "exception.status",
+        "exception.case",
+        "case.status",
         ...vars("engine").flatMap((v) => [`${v.name}.result`, `${v.name}.category`]),
       ];
+      // the built-in inputs' enums, as the example rules test them
+      const builtinEnum = fc.oneof(
+        fc
+          .tuple(eqOp, fc.constantFrom("approved", "rejected"))
+          .map(([op, v]) => `(exception.status ${op} "${v}")`),
+        fc
+          .tuple(eqOp, fc.constantFrom("file", "signer", "vendor"))
+          .map(([op, v]) => `(exception.kind ${op} "${v}")`),
+        fc
+          .tuple(eqOp, fc.constantFrom("open", "expired"))
+          .map(([op, v]) => `(case.status ${op} "${v}")`),
+      );
       const simple = fc.oneof(
         fc
           .tuple(atoms("number", scope, hole), cmp, atoms("number", scope, hole))
@@ -171,6 +199,7 @@ function atoms(ty: Ty, scope: readonly Var[], hole: boolean): fc.Arbitrary<strin
         { weight: 1, arbitrary: pick(["true", "false", "vendor.verified", "context.vip"]) },
         { weight: 1, arbitrary: pick(optional).map((p) => `exists(${p})`) },
         { weight: 3, arbitrary: simple },
+        { weight: hole ? 0 : 1, arbitrary: builtinEnum },
       );
     }
   }
@@ -381,6 +410,9 @@ const expiry = fc.constantFrom(
 interface RuleParts {
   priority: number | undefined;
   monitor: boolean;
+  /** `overrides` on two thirds of the allow rules, `forbid-approval` on two thirds of the review rules */
+  modifier: "overrides review" | "overrides deny" | undefined;
+  forbid: boolean;
   expires: string | undefined;
   when: string;
   unless: string[];
@@ -391,6 +423,8 @@ interface RuleParts {
 const ruleParts: fc.Arbitrary<RuleParts> = fc.record({
   priority: fc.option(fc.integer({ min: -3, max: 3 }), { nil: undefined }),
   monitor: fc.integer({ min: 0, max: 6 }).map((n) => n === 0),
+  modifier: fc.constantFrom("overrides review" as const, "overrides deny" as const, undefined),
+  forbid: fc.integer({ min: 0, max: 2 }).map((n) => n !== 0),
   expires: fc.option(expiry, { nil: undefined, freq: 4 }),
   when: condition,
   unless: fc.array(
@@ -408,6 +442,8 @@ function ruleText(name: string, p: RuleParts): string {
     p.priority === undefined ? "" : ` priority ${p.priority < 0 ? `-${-p.priority}` : p.priority}`,
     p.monitor ? " monitor" : "",
     p.expires === undefined ? "" : ` expires ${p.expires}`,
+    p.action === "allow" && p.modifier !== undefined ? ` ${p.modifier}` : "",
+    p.action === "review" && p.forbid ? " forbid-approval" : "",
   ].join("");
   const unless = p.unless.map((u) => `\n  unless ${u}`).join("");
   return `rule ${name}${mods} {\n  when ${p.when}${unless}\n  ${p.action} ${p.reason}\n}`;
@@ -424,11 +460,14 @@ function ruleText(name: string, p: RuleParts): string {
  * Random rules never compare a bare `sha256`, so they never join the block's index.
  */
 export function indexedBlock(indexBug: boolean): fc.Arbitrary<string[]> {
-  // Conditions that cannot fail at run time (no division, no context, no loop, which can run out
-  // of evaluation budget): rules that can fail are never indexed, and a block must keep 16
-  // indexed rules to exercise the index.
+  // Conditions that cannot fail at run time (no division, no context, exception or case, no
+  // loop, which can run out of evaluation budget): rules that can fail are never indexed, and a
+  // block must keep 16 indexed rules to exercise the index.
   const extra = expr("bool", 1, [], false).filter(
-    (x) => !x.includes("context.") && !/ [/%] /.test(x) && !/\b(?:any|all|count)\b/.test(x),
+    (x) =>
+      !/\b(?:context|exception|case)\./.test(x) &&
+      !/ [/%] /.test(x) &&
+      !/\b(?:any|all|count)\b/.test(x),
   );
   const maybe = (on: boolean, freq: number) =>
     on ? fc.option(extra, { nil: undefined, freq }) : fc.constant(undefined);
@@ -624,3 +663,65 @@ export const contextValue: fc.Arbitrary<unknown> = fc.oneof(
 
 /** Evaluation times from a week before to a month after NOW. */
 export const nowValue = fc.integer({ min: -7 * DAY, max: 30 * DAY }).map((d) => NOW + d);
+
+/** Exceptions as `decide` is given them: absent, well formed, malformed, or not an object. */
+export const exceptionValue: fc.Arbitrary<unknown> = fc.oneof(
+  { weight: 3, arbitrary: fc.constantFrom(undefined, null) },
+  {
+    weight: 5,
+    arbitrary: fc.record(
+      {
+        id: fc.constantFrom("0193a1", "0193b2"),
+        status: fc.constantFrom("approved", "rejected"),
+        kind: fc.constantFrom("file", "signer", "vendor"),
+        expires: fc.oneof(timestamp, fc.constant(NOW + 30 * DAY), fc.constant(null)),
+        created: fc.oneof(timestamp, fc.constant(NOW - DAY)),
+        approvers: fc.subarray(["alice", "bob", "Alpha"]),
+        justification: maybeStr(["needed by finance", "a", ""]),
+        case: maybeStr(["case-1", "Set"]),
+      },
+      { requiredKeys: ["id", "status"] },
+    ),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record(
+      {
+        id: fc.constantFrom<unknown>("0193c3", 7),
+        status: fc.constantFrom<unknown>("maybe", "approved", undefined),
+        approvers: fc.constantFrom<unknown>("alice", [1]),
+        expires: fc.constantFrom<unknown>("soon", true),
+      },
+      { requiredKeys: [] },
+    ),
+  },
+  { weight: 1, arbitrary: fc.constantFrom<unknown>("0193a1", 5, [1]) },
+);
+
+/** Review cases: absent, well formed, malformed. */
+export const caseValue: fc.Arbitrary<unknown> = fc.oneof(
+  { weight: 3, arbitrary: fc.constantFrom(undefined, null) },
+  {
+    weight: 4,
+    arbitrary: fc.record(
+      {
+        id: fc.constantFrom("case-1", "case-2"),
+        status: fc.constantFrom("open", "expired"),
+        opened: fc.oneof(timestamp, fc.constant(NOW - 10 * DAY)),
+        requests: fc.integer({ min: 0, max: 100 }),
+      },
+      { requiredKeys: ["id", "status"] },
+    ),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record(
+      {
+        id: fc.constantFrom<unknown>("case-3", null),
+        status: fc.constantFrom<unknown>("closed", "open"),
+        requests: fc.constantFrom<unknown>("3", 2),
+      },
+      { requiredKeys: [] },
+    ),
+  },
+);

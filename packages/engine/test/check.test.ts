@@ -44,6 +44,16 @@ const typeErrors: [string, string, string, string | undefined][] = [
   ["fileName matches /[/", "syntax_error", "/", "between slashes"],
   ["fileName matches /a/g", "invalid_regex", undefined as unknown as string, "drop"],
   ["any trustScore in tags: true", "shadowed_variable", "trustScore", undefined],
+  // the built-in `exception` and `case`: typed like input fields, enums checked
+  ['exception.status == "aproved"', "unknown_enum_value", '"aproved"', "did you mean `approved`?"],
+  ['exception.kind == "hash"', "unknown_enum_value", '"hash"', "allowed: `file`, `signer`"],
+  ['exception.stauts == "approved"', "unknown_field", "stauts", "did you mean `status`?"],
+  ['exception == "x"', "type_mismatch", "exception", "fields: `id`"],
+  ['exception.approvers == "alice"', "type_mismatch", "==", "contains"],
+  ["exception.expires < 30d", "type_mismatch", "exception.expires < 30d", undefined],
+  ['case.status == "closed"', "unknown_enum_value", '"closed"', "allowed: `open`, `expired`"],
+  ['case.requests == "3"', "type_mismatch", 'case.requests == "3"', "without quotes"],
+  ["exceptoin.id == 1", "unknown_field", "exceptoin", "did you mean `exception`?"],
 ];
 
 describe("type errors: code, span and help", () => {
@@ -136,11 +146,30 @@ describe("structure", () => {
     ['rule r { when true deny "a {vendor} b" }', "type_mismatch", "vendor"],
     ['rule r { when true deny "a {x" }', "invalid_template", "{x"],
     ['rule r { when true deny "bad \\q" }', "invalid_escape", "\\q"],
+    ['rule r overrides review { when true deny "x" }', "misplaced_modifier", "overrides review"],
+    ['rule r forbid-approval { when true allow "x" }', "misplaced_modifier", "forbid-approval"],
+    [
+      'strategy first-match\nrule r overrides deny { when true allow "x" }',
+      "overrides_under_first_match",
+      "overrides deny",
+    ],
+    [
+      'rule r overrides review overrides deny { when true allow "x" }',
+      "duplicate_modifier",
+      "overrides deny",
+    ],
+    ['rule r overrides allow { when true allow "x" }', "syntax_error", "allow"],
   ])("%s -> %s", (text, code, at) => {
     const ds = diagnosticsOf(text);
     const d = ds.find((x) => x.code === code);
     expect(d, JSON.stringify(ds)).toBeDefined();
     expect(d!.at).toBe(at);
+  });
+  it("after `overrides`, the error names the two actions it takes", () => {
+    expect(diagnosticsOf('rule r overrides allow { when true allow "x" }')[0]).toMatchObject({
+      message: "expected `review` or `deny`, found `allow`",
+      help: expect.stringContaining("`overrides review` or `overrides deny`"),
+    });
   });
   it("warnings do not block compilation", () => {
     const ds = diagnosticsOf('rule r expires 2026-12-01 { when true deny "x" }');

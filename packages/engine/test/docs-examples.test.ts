@@ -6,7 +6,13 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { formatDiagnostic } from "@clearance/dsl";
 import { describe, expect, it } from "vitest";
-import { compile, type Ruleset, toCanonical } from "../src/index.js";
+import {
+  type CaseInput,
+  compile,
+  type ExceptionInput,
+  type Ruleset,
+  toCanonical,
+} from "../src/index.js";
 import { type Fence, fences } from "../src/markdown.js";
 
 const DOCS = new URL("../../../docs/", import.meta.url);
@@ -38,6 +44,8 @@ interface Example {
 interface DecideSpec {
   input: Record<string, unknown>;
   context?: unknown;
+  exception?: ExceptionInput;
+  case?: CaseInput;
   now?: string;
   expect: {
     decision: string;
@@ -45,6 +53,8 @@ interface DecideSpec {
     reason: string;
     matched?: string[];
     monitored?: string[];
+    approvalForbiddenBy?: string[];
+    exception?: string | null;
     errors?: number;
   };
 }
@@ -120,6 +130,8 @@ describe("docs examples", () => {
     const decision = ruleset.decide(canonical.result, {
       now: spec.now ?? NOW,
       ...(spec.context === undefined ? {} : { context: spec.context }),
+      ...(spec.exception === undefined ? {} : { exception: spec.exception }),
+      ...(spec.case === undefined ? {} : { case: spec.case }),
     });
     expect({ decision: decision.decision, rule: decision.rule, reason: decision.reason }).toEqual({
       decision: spec.expect.decision,
@@ -128,6 +140,9 @@ describe("docs examples", () => {
     });
     if (spec.expect.matched) expect(decision.matched).toEqual(spec.expect.matched);
     if (spec.expect.monitored) expect(decision.monitored).toEqual(spec.expect.monitored);
+    if (spec.expect.approvalForbiddenBy)
+      expect(decision.approvalForbiddenBy).toEqual(spec.expect.approvalForbiddenBy);
+    if (spec.expect.exception !== undefined) expect(decision.exception).toBe(spec.expect.exception);
     expect(decision.errors.length).toBe(spec.expect.errors ?? 0);
   });
 });

@@ -56,6 +56,8 @@ export function runTests(ruleset: Ruleset, dir: string, output: Output): TestRep
       const context = c.context ?? file.context;
       const d = ruleset.decide(canonical.result, {
         ...(context ? { context } : {}),
+        ...(c.exception ? { exception: c.exception } : {}),
+        ...(c.case ? { case: c.case } : {}),
         ...(now === undefined ? {} : { now }),
         explain: true,
       });
@@ -103,6 +105,16 @@ function compare(c: TestCase, d: Decision): string[] {
       `monitored: expected [${e.monitored.join(", ")}], got [${d.monitored.join(", ")}]`,
     );
   }
+  if (
+    e.approvalForbiddenBy !== undefined &&
+    JSON.stringify(d.approvalForbiddenBy) !== JSON.stringify(e.approvalForbiddenBy)
+  ) {
+    problems.push(
+      `approvalForbiddenBy: expected [${e.approvalForbiddenBy.join(", ")}], got [${d.approvalForbiddenBy.join(", ")}]`,
+    );
+  }
+  if (e.exception !== undefined && d.exception !== e.exception)
+    problems.push(`exception: expected ${e.exception ?? "none"}, got ${d.exception ?? "none"}`);
   const errors = e.errors ?? 0;
   if (d.errors.length !== errors)
     problems.push(
