@@ -1,13 +1,19 @@
 import { setImmediate as yieldToLoop } from "node:timers/promises";
 import type { Decision, InputFormat, Ruleset } from "@clearance/engine";
 import { INPUT_FORMATS, toCanonical } from "@clearance/engine";
-import { AuditUnavailableError } from "./audit/backend.js";
 import type { AuditEntry, AuditRecord, DecisionSource } from "./audit/entry.js";
 import { newId } from "./audit/ids.js";
 import type { AuditLog } from "./audit/log.js";
+import {
+  InvalidContextError,
+  InvalidInputError,
+  InvalidResultError,
+  NotFoundError,
+  PlatformResultInvalidError,
+  under,
+} from "./errors.js";
 import type { Metrics } from "./metrics.js";
 import { type NotificationTarget, notificationsFor } from "./notify.js";
-import { ProblemError, under } from "./problems.js";
 import { redact } from "./redact.js";
 import type { RulesHolder } from "./rules.js";
 import type { PlatformResults } from "./sync.js";
@@ -62,8 +68,8 @@ interface Prepared {
 }
 
 /**
- * Decides and records. The HTTP layer hands over parsed bodies and gets answers or ProblemErrors;
- * every answer it gets has been durably written to the audit log first.
+ * Decides and records. The HTTP layer hands over parsed bodies and gets answers, or domain errors
+ * (`errors.ts`) to map; every answer it gets has been durably written to the audit log first.
  */
 export class DecisionService {
   constructor(
@@ -75,7 +81,8 @@ export class DecisionService {
   ) {}
 
   /**
-   * Decides one request and records it; throws ProblemError for bad input or an unavailable log.
+   * Decides one request and records it; throws InvalidInputError for bad input and
+   * AuditUnavailableError when the log cannot record it.
    * `rawJson` is the request's JSON text when the caller has it: without redaction it is stored as
    * the input snapshot as received, which spares serialising the parsed body again.
    */
@@ -105,19 +112,16 @@ export class DecisionService {
   ): Promise<DecisionAnswer> {
     const platform = this.options.platform;
     if (!platform)
-      throw new ProblemError(
-        "not_found",
+      throw new NotFoundError(
         `no decision is recorded for \`${sha256}\`, and no platform is configured to fetch its result from`,
       );
     const r = await platform.getResult(sha256, options);
     if (!r)
-      throw new ProblemError(
-        "not_found",
+      throw new NotFoundError(
         `no decision is recorded for \`${sha256}\`, and the platform has no analysis of it`,
       );
     if (!r.outcome.ok)
-      throw new ProblemError(
-        "platform_result_invalid",
+      throw new PlatformResultInvalidError(
         `the platform's result for \`${sha256}\` cannot be decided: ${r.outcome.problems[0]?.message ?? "invalid"}`,
         under("platform:", r.outcome.problems),
       );
@@ -125,7 +129,7 @@ export class DecisionService {
   }
 
   /**
-   * Decides every item; an item with bad input gets its own problem, the others are recorded in the
+   * Decides every item; an item with bad input gets its own error, the others are recorded in the
    * same group commits. If the log cannot record, the whole batch is refused. Items are decided in
    * slices of at most `sliceMs`, yielding to the event loop in between, so that a large batch
    * never holds other requests up for longer than a slice.
@@ -134,13 +138,9 @@ export class DecisionService {
     items: readonly DecisionRequest[],
     meta: RequestMeta,
     options: { sliceMs?: number } = {},
-  ): Promise<
-    (DecisionAnswer | { error: { code: string; detail: string; problems: unknown[] } })[]
-  > {
+  ): Promise<(DecisionAnswer | { error: InvalidInputError })[]> {
     const sliceMs = options.sliceMs ?? Number.POSITIVE_INFINITY;
-    const answers: Promise<
-      DecisionAnswer | { error: { code: string; detail: string; problems: unknown[] } }
-    >[] = [];
+    const answers: Promise<DecisionAnswer | { error: InvalidInputError }>[] = [];
     let sliceStart = performance.now();
     try {
       for (const [i, item] of items.entries()) {
@@ -148,13 +148,8 @@ export class DecisionService {
         try {
           prepared = this.prepare(item, meta, `/items/${i}`);
         } catch (error) {
-          if (!(error instanceof ProblemError)) throw error;
-          this.metrics.rejected.inc({ code: error.code });
-          answers.push(
-            Promise.resolve({
-              error: { code: error.code, detail: error.detail, problems: error.problems },
-            }),
-          );
+          if (!(error instanceof InvalidInputError)) throw error;
+          answers.push(Promise.resolve({ error }));
           continue;
         }
         const recorded = this.record(prepared);
@@ -188,15 +183,13 @@ export class DecisionService {
       request.format === undefined ? undefined : { format: request.format },
     );
     if (!canonical.ok)
-      throw new ProblemError(
-        "invalid_result",
+      throw new InvalidResultError(
         `the analysis result has ${canonical.problems.length} problem${canonical.problems.length === 1 ? "" : "s"}`,
         under(`${at}/result`, canonical.problems),
       );
     const contextProblems = ruleset.checkContext(request.context);
     if (contextProblems.length > 0)
-      throw new ProblemError(
-        "invalid_context",
+      throw new InvalidContextError(
         contextProblems[0]!.message,
         under(`${at}/context`, contextProblems),
       );
@@ -292,19 +285,13 @@ export class DecisionService {
   }
 
   private async record(p: Prepared): Promise<DecisionAnswer> {
-    let entry: AuditEntry;
-    try {
-      const notify = this.options.notify;
-      entry = await this.audit.append(
-        p.record,
-        p.input,
-        notify && notify.length > 0 ? notificationsFor(notify, p.record) : [],
-      );
-    } catch (error) {
-      if (error instanceof AuditUnavailableError)
-        throw new ProblemError("audit_unavailable", error.message, [], { "retry-after": "1" });
-      throw error;
-    }
+    const notify = this.options.notify;
+    // an AuditUnavailableError goes to the caller as it is: no decision is given unrecorded
+    const entry = await this.audit.append(
+      p.record,
+      p.input,
+      notify && notify.length > 0 ? notificationsFor(notify, p.record) : [],
+    );
     this.metrics.decisions.inc({
       decision: entry.decision,
       rule: entry.rule ?? "(default)",

@@ -47,7 +47,7 @@ export {
 } from "./config.js";
 export type { DecisionAnswer, DecisionRequest } from "./decide.js";
 export { default as clearanceApp } from "./http/app.js";
-export { PROBLEMS, type ProblemCode } from "./problems.js";
+export { PROBLEMS, type ProblemCode } from "./http/problems.js";
 export { type ReloadOutcome, RulesLoadError } from "./rules.js";
 export {
   buildApp,

@@ -26,6 +26,7 @@
 // each kind's table and columns, so a new kind needs a type, a registry entry and a table, and no
 // change here or in a store's methods.
 
+import { DomainError } from "../errors.js";
 import type { EntryKind } from "./kinds.js";
 import type { Placement, SealItem } from "./seal.js";
 import type { ChainPosition, VerifyStep } from "./verify.js";
@@ -244,11 +245,11 @@ export class DuplicateDeliveryError extends Error {
  * only this write (`entry`: it broke a constraint, such as an id already taken), which says nothing
  * about the store's health.
  */
-export class AuditUnavailableError extends Error {
+export class AuditUnavailableError extends DomainError {
   override name = "AuditUnavailableError";
   readonly scope: "store" | "entry";
   constructor(message: string, options: ErrorOptions & { scope?: "store" | "entry" } = {}) {
-    super(message, options);
+    super(message, [], options);
     this.scope = options.scope ?? "store";
   }
 }

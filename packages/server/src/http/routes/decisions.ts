@@ -1,7 +1,7 @@
 import type { InputFormat } from "@clearance/engine";
 import type { FastifyInstance } from "fastify";
 import type { AuditEntry } from "../../audit/entry.js";
-import { ProblemError } from "../../problems.js";
+import { ProblemError, problemOf } from "../problems.js";
 import {
   decisionAnswerSchema,
   decisionRequestSchema,
@@ -22,7 +22,7 @@ interface DecisionBody {
 const BATCH_BYTES_PER_ITEM = 16_384;
 
 export async function decisionRoutes(fastify: FastifyInstance): Promise<void> {
-  const { decisions, audit, config } = fastify.clearance;
+  const { decisions, audit, config, metrics } = fastify.clearance;
 
   fastify.post<{ Body: DecisionBody }>(
     "/v1/decisions",
@@ -127,11 +127,19 @@ export async function decisionRoutes(fastify: FastifyInstance): Promise<void> {
       },
     },
     async (request) => ({
-      items: await decisions.decideBatch(
-        request.body.items,
-        { source: "batch", requester: request.requester },
-        { sliceMs: config.limits.sliceMs },
-      ),
+      items: (
+        await decisions.decideBatch(
+          request.body.items,
+          { source: "batch", requester: request.requester },
+          { sliceMs: config.limits.sliceMs },
+        )
+      ).map((item) => {
+        if (!("error" in item)) return item;
+        // an item's own problem, in the body of the batch's answer
+        const p = problemOf(item.error);
+        metrics.rejected.inc({ code: p.code });
+        return { error: { code: p.code, detail: p.detail, problems: p.problems } };
+      }),
     }),
   );
 
