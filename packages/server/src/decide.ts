@@ -1,7 +1,12 @@
 import { setImmediate as yieldToLoop } from "node:timers/promises";
 import type { Decision, InputFormat, Ruleset } from "@clearance/engine";
 import { INPUT_FORMATS, toCanonical } from "@clearance/engine";
-import type { AuditEntry, AuditRecord, DecisionSource } from "./audit/entry.js";
+import {
+  type AuditEntry,
+  type DecisionRecord,
+  type DecisionSource,
+  SHADOW_FAILED,
+} from "./audit/entry.js";
 import { newId } from "./audit/ids.js";
 import type { AuditLog } from "./audit/log.js";
 import {
@@ -34,7 +39,7 @@ export interface RequestMeta {
   deliveryId?: string;
 }
 
-/** What the API answers for one decision. */
+/** What the API answers for one decision: a projection of its record (`answerOf`). */
 export interface DecisionAnswer {
   decisionId: string;
   sha256: string;
@@ -44,7 +49,7 @@ export interface DecisionAnswer {
   rule: string | null;
   matched: string[];
   monitored: string[];
-  errors: Decision["errors"];
+  errors: DecisionRecord["errors"];
   ruleset: { revision: string; commit: string | null };
   evaluatedAt: string;
   warnings?: string[];
@@ -60,10 +65,43 @@ export interface DecisionServiceOptions {
   platform?: PlatformResults | null;
 }
 
+/**
+ * What only the request that made a decision sees beside its record: the file name as sent (the
+ * record's is the redacted snapshot's), the input's format warnings and the explanation asked for.
+ */
+export interface AskedFor {
+  fileName: string | null;
+  warnings: readonly string[];
+}
+
+/**
+ * The API's answer for a decision record. Given `asked` (the request that made it), the answer
+ * names the file as sent, with the format warnings and the explanation asked for; without it (a
+ * recorded decision read back), it is the record as stored.
+ */
+export function answerOf(record: DecisionRecord, asked?: AskedFor): DecisionAnswer {
+  const answer: DecisionAnswer = {
+    decisionId: record.id,
+    sha256: record.sha256,
+    fileName: asked ? asked.fileName : record.fileName,
+    decision: record.decision,
+    reason: record.reason,
+    rule: record.rule,
+    matched: record.matched,
+    monitored: record.monitored,
+    errors: record.errors,
+    ruleset: { revision: record.ruleset.revision, commit: record.ruleset.commit },
+    evaluatedAt: record.time,
+  };
+  if (asked && asked.warnings.length > 0) answer.warnings = [...asked.warnings];
+  if (asked && record.explain != null) answer.explain = record.explain as Decision["explain"];
+  return answer;
+}
+
 /** Evaluated but not yet recorded. */
 interface Prepared {
-  answer: DecisionAnswer;
-  record: Omit<AuditRecord, "inputHash">;
+  record: DecisionRecord;
+  asked: AskedFor;
   input: string;
 }
 
@@ -220,22 +258,7 @@ export class DecisionService {
             // says so, for replays: a canonical result may carry keys detection would misread
             format: "canonical" as const,
           };
-    const answer: DecisionAnswer = {
-      decisionId: id,
-      sha256: result.sha256,
-      fileName: result.fileName ?? null,
-      decision: decision.decision,
-      reason: decision.reason,
-      rule: decision.rule,
-      matched: decision.matched,
-      monitored: decision.monitored,
-      errors: decision.errors,
-      ruleset: { revision: decision.revision, commit },
-      evaluatedAt,
-    };
-    if (canonical.warnings && canonical.warnings.length > 0) answer.warnings = canonical.warnings;
-    if (decision.explain) answer.explain = decision.explain;
-    const record: Omit<AuditRecord, "inputHash"> = {
+    const record: DecisionRecord = {
       id,
       time: evaluatedAt,
       source: meta.source,
@@ -258,7 +281,11 @@ export class DecisionService {
       deliveryId: meta.deliveryId ?? null,
       explain: decision.explain ?? null,
     };
-    return { answer, record, input: snapshot ? JSON.stringify(snapshot) : rawJson! };
+    return {
+      record,
+      asked: { fileName: result.fileName ?? null, warnings: canonical.warnings ?? [] },
+      input: snapshot ? JSON.stringify(snapshot) : rawJson!,
+    };
   }
 
   private decideShadow(
@@ -266,7 +293,7 @@ export class DecisionService {
     context: unknown,
     now: number,
     live: Decision,
-  ): AuditRecord["shadow"] {
+  ): DecisionRecord["shadow"] {
     if (!this.shadow) return null;
     const ruleset = this.shadow.ruleset;
     try {
@@ -279,7 +306,8 @@ export class DecisionService {
       return {
         decision: "error",
         rule: null,
-        revision: `${ruleset.revision}: ${(error as Error).message}`,
+        revision: ruleset.revision,
+        error: { code: SHADOW_FAILED, message: (error as Error).message },
       };
     }
   }
@@ -297,7 +325,7 @@ export class DecisionService {
       rule: entry.rule ?? "(default)",
       source: entry.source,
     });
-    return p.answer;
+    return answerOf(p.record, p.asked);
   }
 
   /**

@@ -342,6 +342,41 @@ describe("POST /v1/decisions/batch", () => {
   });
 });
 
+describe("one decision record, two projections", () => {
+  test("a decision read back answers as it was given, less what only its request saw", async () => {
+    const t = await makeApp();
+    try {
+      const result = example("signed-microsoft");
+      const given = await t.app.inject({
+        method: "POST",
+        url: "/v1/decisions",
+        payload: { result, explain: true },
+      });
+      expect(given.statusCode).toBe(200);
+      const { explain, warnings: _, ...answer } = given.json();
+      expect(explain).toBeDefined();
+      const read = await t.app.inject({ url: `/v1/decisions/${result.sha256}` });
+      expect(read.statusCode).toBe(200);
+      expect(read.json()).toEqual({ ...answer, source: "api", requester: null });
+      // the audit body is the same record: its fields say what the answer said
+      const stored = (await t.services.audit.get(answer.decisionId))!.entry;
+      expect(stored).toMatchObject({
+        id: answer.decisionId,
+        time: answer.evaluatedAt,
+        decision: answer.decision,
+        reason: answer.reason,
+        rule: answer.rule,
+        matched: answer.matched,
+        errors: answer.errors,
+        ruleset: answer.ruleset,
+        explain,
+      });
+    } finally {
+      await t.close();
+    }
+  });
+});
+
 describe("reading decisions and the audit log", () => {
   let t: TestApp;
   const ids: string[] = [];

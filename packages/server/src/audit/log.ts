@@ -10,8 +10,8 @@ import {
 } from "./backend.js";
 import {
   type AuditEntry,
-  type AuditRecord,
   checkpointMac,
+  type DecisionRecord,
   GENESIS_HASH,
   parseEntry,
 } from "./entry.js";
@@ -214,7 +214,7 @@ export class AuditLog {
    * outbox); resolves once all of it is durable.
    */
   append(
-    record: Omit<AuditRecord, "inputHash">,
+    record: DecisionRecord,
     inputBody: string,
     notifications: readonly Notification[] = [],
   ): Promise<AuditEntry> {

@@ -1,6 +1,6 @@
 import type { InputFormat } from "@clearance/engine";
 import type { FastifyInstance } from "fastify";
-import type { AuditEntry } from "../../audit/entry.js";
+import { answerOf } from "../../decide.js";
 import { ProblemError, problemOf } from "../problems.js";
 import {
   decisionAnswerSchema,
@@ -184,7 +184,8 @@ export async function decisionRoutes(fastify: FastifyInstance): Promise<void> {
       const meta = { source: "api" as const, requester: request.requester };
       if (!request.query.refresh) {
         const entry = await audit.latestFor(sha256);
-        if (entry) return answerOf(entry);
+        // the same projection as a new decision's answer, of the record as stored
+        if (entry) return { ...answerOf(entry), source: entry.source, requester: entry.requester };
         if (!decisions.canFetch)
           throw new ProblemError("not_found", `no decision is recorded for \`${sha256}\``);
       }
@@ -194,23 +195,4 @@ export async function decisionRoutes(fastify: FastifyInstance): Promise<void> {
       return { ...answer, source: meta.source, requester: meta.requester };
     },
   );
-}
-
-/** A recorded entry in the shape of a decision answer. */
-export function answerOf(entry: AuditEntry) {
-  return {
-    decisionId: entry.id,
-    sha256: entry.sha256,
-    decision: entry.decision,
-    reason: entry.reason,
-    rule: entry.rule,
-    matched: entry.matched,
-    monitored: entry.monitored,
-    errors: entry.errors,
-    ruleset: { revision: entry.ruleset.revision, commit: entry.ruleset.commit },
-    evaluatedAt: entry.time,
-    source: entry.source,
-    requester: entry.requester,
-    fileName: entry.fileName,
-  };
 }
