@@ -1,6 +1,7 @@
 import { setImmediate as yieldToLoop } from "node:timers/promises";
 import type { Decision, InputFormat, Ruleset } from "@clearance/engine";
 import { INPUT_FORMATS, toCanonical } from "@clearance/engine";
+import { AuditUnavailableError } from "./audit/backend.js";
 import {
   type AuditEntry,
   type DecisionRecord,
@@ -98,6 +99,9 @@ export function answerOf(record: DecisionRecord, asked?: AskedFor): DecisionAnsw
   return answer;
 }
 
+/** A batch item's answer: its decision, or why it has none (bad input, or the log refused it). */
+export type BatchItem = DecisionAnswer | { error: InvalidInputError | AuditUnavailableError };
+
 /** Evaluated but not yet recorded. */
 interface Prepared {
   record: DecisionRecord;
@@ -167,19 +171,23 @@ export class DecisionService {
   }
 
   /**
-   * Decides every item; an item with bad input gets its own error, the others are recorded in the
-   * same group commits. If the log cannot record, the whole batch is refused. Items are decided in
-   * slices of at most `sliceMs`, yielding to the event loop in between, so that a large batch
-   * never holds other requests up for longer than a slice.
+   * Decides every item, each on its own: an item is answered with its decision once its entry is
+   * durable, or with its own error, bad input (InvalidInputError) or a write the log refused
+   * (AuditUnavailableError). The entries are still written in shared group commits. Only when
+   * the log recorded none of the items it was given is the whole batch refused (the
+   * AuditUnavailableError is thrown): an answer never hides an item that was recorded. Items are
+   * decided in slices of at most `sliceMs`, yielding to the event loop in between, so that a large
+   * batch never holds other requests up for longer than a slice.
    */
   async decideBatch(
     items: readonly DecisionRequest[],
     meta: RequestMeta,
     options: { sliceMs?: number } = {},
-  ): Promise<(DecisionAnswer | { error: InvalidInputError })[]> {
+  ): Promise<BatchItem[]> {
     const sliceMs = options.sliceMs ?? Number.POSITIVE_INFINITY;
-    const answers: Promise<DecisionAnswer | { error: InvalidInputError }>[] = [];
+    const answers: Promise<BatchItem>[] = [];
     let sliceStart = performance.now();
+    let recording = 0;
     try {
       for (const [i, item] of items.entries()) {
         let prepared: Prepared;
@@ -190,7 +198,11 @@ export class DecisionService {
           answers.push(Promise.resolve({ error }));
           continue;
         }
-        const recorded = this.record(prepared);
+        recording++;
+        const recorded = this.record(prepared).catch((error: unknown) => {
+          if (error instanceof AuditUnavailableError) return { error };
+          throw error;
+        });
         // handled now, inspected below: a failure while this loop yields must not go unhandled
         recorded.catch(() => {});
         answers.push(recorded);
@@ -206,7 +218,13 @@ export class DecisionService {
     const settled = await Promise.allSettled(answers);
     const failed = settled.find((s) => s.status === "rejected");
     if (failed) throw (failed as PromiseRejectedResult).reason;
-    return settled.map((s) => (s as PromiseFulfilledResult<DecisionAnswer>).value);
+    const out = settled.map((s) => (s as PromiseFulfilledResult<BatchItem>).value);
+    const unrecorded = out.filter(
+      (a): a is { error: AuditUnavailableError } =>
+        "error" in a && a.error instanceof AuditUnavailableError,
+    );
+    if (recording > 0 && unrecorded.length === recording) throw unrecorded[0]!.error;
+    return out;
   }
 
   private prepare(

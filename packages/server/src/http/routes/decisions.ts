@@ -71,7 +71,7 @@ export async function decisionRoutes(fastify: FastifyInstance): Promise<void> {
       config: { scopes: ["decide"], limitInFlight: true },
       schema: {
         summary: "Decide several analysis results",
-        description: `Up to ${batchLimit} items (\`server.batchLimit\`). One answer per item, in order; an item with bad input gets \`error\` instead of a decision and the others are still decided. If the audit log cannot record, the whole batch is refused with 503.`,
+        description: `Up to ${batchLimit} items (\`server.batchLimit\`). One answer per item, in order, each on its own: a decision once its entry is durable, or \`error\` (bad input, or \`audit_unavailable\` for an item the audit log could not record, with \`Retry-After\`). Only when the log records none of the items is the whole batch refused with 503. Send again only the items answered with \`audit_unavailable\`: the others are recorded.`,
         tags: ["decisions"],
         security: [{ bearer: [] }],
         body: {
@@ -126,7 +126,7 @@ export async function decisionRoutes(fastify: FastifyInstance): Promise<void> {
           );
       },
     },
-    async (request) => ({
+    async (request, reply) => ({
       items: (
         await decisions.decideBatch(
           request.body.items,
@@ -135,9 +135,12 @@ export async function decisionRoutes(fastify: FastifyInstance): Promise<void> {
         )
       ).map((item) => {
         if (!("error" in item)) return item;
-        // an item's own problem, in the body of the batch's answer
+        // an item's own problem, in the body of the batch's answer; an item the log could not
+        // record says when to send it again, as a refused request would
         const p = problemOf(item.error);
         metrics.rejected.inc({ code: p.code });
+        const retryAfter = p.headers["retry-after"];
+        if (retryAfter !== undefined) reply.header("retry-after", retryAfter);
         return { error: { code: p.code, detail: p.detail, problems: p.problems } };
       }),
     }),
