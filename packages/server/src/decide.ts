@@ -1,3 +1,4 @@
+import { createHash, randomUUID } from "node:crypto";
 import { setImmediate as yieldToLoop } from "node:timers/promises";
 import type { Decision, InputFormat, Ruleset } from "@clearance/engine";
 import { INPUT_FORMATS, toCanonical } from "@clearance/engine";
@@ -11,6 +12,8 @@ import {
 import { newId } from "./audit/ids.js";
 import type { AuditLog } from "./audit/log.js";
 import {
+  IdempotencyKeyInUseError,
+  IdempotencyKeyReusedError,
   InvalidContextError,
   InvalidInputError,
   InvalidResultError,
@@ -100,7 +103,18 @@ export function answerOf(record: DecisionRecord, asked?: AskedFor): DecisionAnsw
 }
 
 /** A batch item's answer: its decision, or why it has none (bad input, or the log refused it). */
-export type BatchItem = DecisionAnswer | { error: InvalidInputError | AuditUnavailableError };
+export type BatchItem =
+  | DecisionAnswer
+  | { error: InvalidInputError | AuditUnavailableError | NotFoundError };
+
+/** How long an idempotency key names its batch: a batch sent again later is a new batch. */
+export const IDEMPOTENCY_KEY_TTL_MS = 24 * 3_600_000;
+/**
+ * How long one request holds a key: longer than any batch takes to answer. A server that stops
+ * while it holds one lets it go when the lease ends.
+ */
+export const IDEMPOTENCY_KEY_LEASE_MS = 120_000;
+const RELEASE_RETRY_MS = 1_000;
 
 /** Evaluated but not yet recorded. */
 interface Prepared {
@@ -178,18 +192,83 @@ export class DecisionService {
    * AuditUnavailableError is thrown): an answer never hides an item that was recorded. Items are
    * decided in slices of at most `sliceMs`, yielding to the event loop in between, so that a large
    * batch never holds other requests up for longer than a slice.
+   *
+   * With an idempotency key, the batch is answered by one request at a time (another gets
+   * IdempotencyKeyInUseError), and an item recorded by an earlier request with the same key and
+   * body is answered with its recorded decision instead of being decided again: each item is
+   * recorded once however often the batch is sent. The key with another body is
+   * IdempotencyKeyReusedError. Keys are per requester and last `IDEMPOTENCY_KEY_TTL_MS`.
    */
   async decideBatch(
     items: readonly DecisionRequest[],
     meta: RequestMeta,
-    options: { sliceMs?: number } = {},
+    options: { sliceMs?: number; idempotencyKey?: string } = {},
   ): Promise<BatchItem[]> {
     const sliceMs = options.sliceMs ?? Number.POSITIVE_INFINITY;
+    const key = options.idempotencyKey;
+    if (key === undefined) return this.decideItems(items, meta, sliceMs, null);
+    const requester = meta.requester ?? "";
+    const now = Date.now();
+    const holder = randomUUID();
+    const lockedUntil = now + IDEMPOTENCY_KEY_LEASE_MS;
+    const claim = await this.audit.claimKey({
+      holder,
+      requester,
+      key,
+      bodyHash: createHash("sha256").update(JSON.stringify(items)).digest("hex"),
+      now: new Date(now).toISOString(),
+      lockedUntil: new Date(lockedUntil).toISOString(),
+      expiredBefore: new Date(now - IDEMPOTENCY_KEY_TTL_MS).toISOString(),
+    });
+    if (claim.outcome === "reused")
+      throw new IdempotencyKeyReusedError(
+        `idempotency key \`${key}\` was sent with another batch; a new batch needs a new key`,
+      );
+    if (claim.outcome === "busy")
+      throw new IdempotencyKeyInUseError(
+        `a batch with idempotency key \`${key}\` is being answered; send it again when it is`,
+      );
+    // the items' delivery ids: written with each item's entry, in its transaction
+    const prefix = `batch:${createHash("sha256").update(`${requester}\n${key}\n${claim.createdAt}`).digest("hex")}:`;
+    try {
+      return await this.decideItems(items, meta, sliceMs, prefix);
+    } finally {
+      this.release(requester, key, holder, lockedUntil);
+    }
+  }
+
+  /**
+   * Lets the key go. The log may be down (the reason the batch ended): then it is tried again each
+   * second until the lease ends by itself, so that a retry need not wait the whole lease.
+   */
+  private release(requester: string, key: string, holder: string, until: number): void {
+    this.audit.releaseKey(requester, key, holder).catch(() => {
+      if (Date.now() + RELEASE_RETRY_MS < until)
+        setTimeout(() => this.release(requester, key, holder, until), RELEASE_RETRY_MS).unref();
+    });
+  }
+
+  private async decideItems(
+    items: readonly DecisionRequest[],
+    meta: RequestMeta,
+    sliceMs: number,
+    prefix: string | null,
+  ): Promise<BatchItem[]> {
+    const recorded =
+      prefix === null
+        ? new Map<string, string>()
+        : await this.audit.deliveryEntries(items.map((_, i) => `${prefix}${i}`));
     const answers: Promise<BatchItem>[] = [];
     let sliceStart = performance.now();
     let recording = 0;
     try {
       for (const [i, item] of items.entries()) {
+        const deliveryId = prefix === null ? undefined : `${prefix}${i}`;
+        const earlier = deliveryId === undefined ? undefined : recorded.get(deliveryId);
+        if (earlier !== undefined) {
+          answers.push(this.recordedAnswer(earlier));
+          continue;
+        }
         let prepared: Prepared;
         try {
           prepared = this.prepare(item, meta, `/items/${i}`);
@@ -199,13 +278,13 @@ export class DecisionService {
           continue;
         }
         recording++;
-        const recorded = this.record(prepared).catch((error: unknown) => {
+        const answer = this.record(prepared, deliveryId).catch((error: unknown) => {
           if (error instanceof AuditUnavailableError) return { error };
           throw error;
         });
         // handled now, inspected below: a failure while this loop yields must not go unhandled
-        recorded.catch(() => {});
-        answers.push(recorded);
+        answer.catch(() => {});
+        answers.push(answer);
         if (performance.now() - sliceStart >= sliceMs) {
           await yieldToLoop();
           sliceStart = performance.now();
@@ -225,6 +304,23 @@ export class DecisionService {
     );
     if (recording > 0 && unrecorded.length === recording) throw unrecorded[0]!.error;
     return out;
+  }
+
+  /** An item recorded by an earlier request with the same idempotency key, as it was recorded. */
+  private async recordedAnswer(id: string): Promise<BatchItem> {
+    const found = await this.audit.get(id).catch((error: unknown) => {
+      if (error instanceof AuditUnavailableError) return error;
+      throw error;
+    });
+    if (found instanceof AuditUnavailableError) return { error: found };
+    if (!found)
+      return {
+        error: new NotFoundError(
+          `this item was recorded as \`${id}\`, which is no longer in the audit log`,
+        ),
+      };
+    const { entry } = found;
+    return answerOf(entry, { fileName: entry.fileName, warnings: [] });
   }
 
   private prepare(
@@ -330,13 +426,14 @@ export class DecisionService {
     }
   }
 
-  private async record(p: Prepared): Promise<DecisionAnswer> {
+  private async record(p: Prepared, deliveryId?: string): Promise<DecisionAnswer> {
     const notify = this.options.notify;
     // an AuditUnavailableError goes to the caller as it is: no decision is given unrecorded
     const entry = await this.audit.append(
       p.record,
       p.input,
       notify && notify.length > 0 ? notificationsFor(notify, p.record) : [],
+      deliveryId === undefined ? {} : { deliveryId },
     );
     this.metrics.decisions.inc({
       decision: entry.decision,

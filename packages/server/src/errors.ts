@@ -59,6 +59,16 @@ export class ReplayedDeliveryError extends DomainError {
   override name = "ReplayedDeliveryError";
 }
 
+/** An idempotency key was sent again with another body: a new request needs a new key. */
+export class IdempotencyKeyReusedError extends DomainError {
+  override name = "IdempotencyKeyReusedError";
+}
+
+/** Another request with the same idempotency key is being answered. */
+export class IdempotencyKeyInUseError extends DomainError {
+  override name = "IdempotencyKeyInUseError";
+}
+
 /** The server has no room left for the work (a bounded cache is full); it sheds it. */
 export class ServerBusyError extends DomainError {
   override name = "ServerBusyError";

@@ -25,6 +25,8 @@ const CASES: [error: errors.DomainError, code: string, status: number, retryAfte
   [new errors.InvalidSignatureError("bad signature"), "invalid_signature", 401],
   [new errors.StaleTimestampError("old"), "stale_timestamp", 401],
   [new errors.ReplayedDeliveryError("again"), "replayed_delivery", 409],
+  [new errors.IdempotencyKeyReusedError("other body"), "idempotency_key_reused", 422],
+  [new errors.IdempotencyKeyInUseError("held"), "idempotency_key_in_use", 409, "1"],
   [new errors.ServerBusyError("full", 7), "server_busy", 503, "7"],
   [new errors.PlatformUnavailableError("down", 5), "platform_unavailable", 503, "5"],
   [new errors.PlatformRefusedError("no"), "platform_error", 502],

@@ -69,6 +69,8 @@ export interface InputRow {
 export interface DeliveryRow {
   id: string;
   time: string;
+  /** the entry written with it */
+  entryId: string;
 }
 
 export interface SealedBatch {
@@ -251,7 +253,8 @@ export function sealBatch(
       hash: next,
     });
     sealed.placements.push({ seq, prevHash: hash, inputHash, hash: next });
-    if (item.deliveryId !== null) sealed.deliveries.push({ id: item.deliveryId, time: item.time });
+    if (item.deliveryId !== null)
+      sealed.deliveries.push({ id: item.deliveryId, time: item.time, entryId: item.id });
     for (const n of item.notifications)
       sealed.outbox.push({
         id: `${item.id}:${n.target}`,

@@ -1,6 +1,8 @@
 import { AuditUnavailableError } from "../audit/backend.js";
 import {
   type DomainError,
+  IdempotencyKeyInUseError,
+  IdempotencyKeyReusedError,
   type InputProblem,
   InvalidContextError,
   InvalidRequestError,
@@ -39,12 +41,20 @@ export const PROBLEMS = Object.freeze({
   forbidden: { status: 403, title: "The API key lacks a required scope" },
   not_found: { status: 404, title: "Not found" },
   replayed_delivery: { status: 409, title: "This webhook delivery was already received" },
+  idempotency_key_in_use: {
+    status: 409,
+    title: "A request with this idempotency key is being answered; retry when it is",
+  },
   body_too_large: { status: 413, title: "The request body is larger than the limit" },
   batch_too_large: { status: 413, title: "The batch has more items than the limit" },
   unsupported_media_type: { status: 415, title: "The request body must be JSON" },
   too_many_in_flight: {
     status: 429,
     title: "Too many decision requests of this key are in flight; retry after one finishes",
+  },
+  idempotency_key_reused: {
+    status: 422,
+    title: "The idempotency key was used with another body",
   },
   reload_failed: {
     status: 422,
@@ -117,6 +127,8 @@ export const DOMAIN_PROBLEMS: readonly DomainProblem[] = Object.freeze([
   row({ error: InvalidSignatureError, code: "invalid_signature" }),
   row({ error: StaleTimestampError, code: "stale_timestamp" }),
   row({ error: ReplayedDeliveryError, code: "replayed_delivery" }),
+  row({ error: IdempotencyKeyReusedError, code: "idempotency_key_reused" }),
+  row({ error: IdempotencyKeyInUseError, code: "idempotency_key_in_use", retryAfter: () => 1 }),
   row({
     error: ServerBusyError,
     code: "server_busy",

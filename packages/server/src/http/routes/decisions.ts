@@ -64,16 +64,29 @@ export async function decisionRoutes(fastify: FastifyInstance): Promise<void> {
   );
 
   const batchLimit = config.server.batchLimit;
-  fastify.post<{ Body: { items: DecisionBody[] } }>(
+  fastify.post<{ Body: { items: DecisionBody[] }; Headers: { "idempotency-key"?: string } }>(
     "/v1/decisions/batch",
     {
       bodyLimit: Math.max(config.server.bodyLimit, batchLimit * BATCH_BYTES_PER_ITEM),
       config: { scopes: ["decide"], limitInFlight: true },
       schema: {
         summary: "Decide several analysis results",
-        description: `Up to ${batchLimit} items (\`server.batchLimit\`). One answer per item, in order, each on its own: a decision once its entry is durable, or \`error\` (bad input, or \`audit_unavailable\` for an item the audit log could not record, with \`Retry-After\`). Only when the log records none of the items is the whole batch refused with 503. Send again only the items answered with \`audit_unavailable\`: the others are recorded.`,
+        description: `Up to ${batchLimit} items (\`server.batchLimit\`). One answer per item, in order, each on its own: a decision once its entry is durable, or \`error\` (bad input, or \`audit_unavailable\` for an item the audit log could not record, with \`Retry-After\`). Only when the log records none of the items is the whole batch refused with 503. Send again only the items answered with \`audit_unavailable\`, or the whole batch with the same \`Idempotency-Key\`: items already recorded under it are answered as recorded, never recorded twice.`,
         tags: ["decisions"],
         security: [{ bearer: [] }],
+        headers: {
+          type: "object",
+          properties: {
+            "idempotency-key": {
+              type: "string",
+              minLength: 1,
+              maxLength: 255,
+              pattern: "^[\\x21-\\x7e]+$",
+              description:
+                "makes sending the batch again safe: items already recorded under this key (and this API key) are answered as recorded, not decided again; printable ASCII, at most 255 characters, kept 24 h",
+            },
+          },
+        },
         body: {
           type: "object",
           required: ["items"],
@@ -112,7 +125,7 @@ export async function decisionRoutes(fastify: FastifyInstance): Promise<void> {
               },
             },
           },
-          ...problemResponses(400, 401, 403, 413, 415, 429, 503),
+          ...problemResponses(400, 401, 403, 409, 413, 415, 422, 429, 503),
         },
       },
       // the item count is checked before the items are validated, so a huge batch fails fast
@@ -131,7 +144,12 @@ export async function decisionRoutes(fastify: FastifyInstance): Promise<void> {
         await decisions.decideBatch(
           request.body.items,
           { source: "batch", requester: request.requester },
-          { sliceMs: config.limits.sliceMs },
+          {
+            sliceMs: config.limits.sliceMs,
+            ...(request.headers["idempotency-key"] === undefined
+              ? {}
+              : { idempotencyKey: request.headers["idempotency-key"] }),
+          },
         )
       ).map((item) => {
         if (!("error" in item)) return item;
