@@ -138,7 +138,8 @@ export class DecisionService {
 
   /**
    * Decides one request and records it; throws InvalidInputError for bad input and
-   * AuditUnavailableError when the log cannot record it.
+   * AuditUnavailableError when the log cannot record it. With an idempotency key, a request
+   * recorded before under the key is answered as recorded (see `decideBatch`).
    * `rawJson` is the request's JSON text when the caller has it: without redaction it is stored as
    * the input snapshot as received, which spares serialising the parsed body again.
    */
@@ -146,9 +147,19 @@ export class DecisionService {
     request: DecisionRequest,
     meta: RequestMeta,
     rawJson?: string,
+    options: { idempotencyKey?: string } = {},
   ): Promise<DecisionAnswer> {
-    const prepared = this.prepare(request, meta, "", rawJson);
-    return this.record(prepared);
+    const key = options.idempotencyKey;
+    if (key === undefined) return this.record(this.prepare(request, meta, "", rawJson));
+    // a request with a key is a batch of one, sent again as often as the caller needs
+    return this.underKey(meta, key, rawJson ?? JSON.stringify(request), async (prefix) => {
+      const id = `${prefix}0`;
+      const earlier = (await this.audit.deliveryEntries([id])).get(id);
+      if (earlier === undefined) return this.record(this.prepare(request, meta, "", rawJson), id);
+      const answer = await this.recordedAnswer(earlier);
+      if ("error" in answer) throw answer.error;
+      return answer;
+    });
   }
 
   /** Whether files never seen can be fetched from the platform. */
@@ -207,6 +218,21 @@ export class DecisionService {
     const sliceMs = options.sliceMs ?? Number.POSITIVE_INFINITY;
     const key = options.idempotencyKey;
     if (key === undefined) return this.decideItems(items, meta, sliceMs, null);
+    return this.underKey(meta, key, JSON.stringify(items), (prefix) =>
+      this.decideItems(items, meta, sliceMs, prefix),
+    );
+  }
+
+  /**
+   * Runs `work` holding an idempotency key (`claimKey`), with the prefix of the delivery ids of
+   * the request's items: the key's, since it was last taken anew.
+   */
+  private async underKey<T>(
+    meta: RequestMeta,
+    key: string,
+    body: string,
+    work: (prefix: string) => Promise<T>,
+  ): Promise<T> {
     const requester = meta.requester ?? "";
     const now = Date.now();
     const holder = randomUUID();
@@ -215,23 +241,23 @@ export class DecisionService {
       holder,
       requester,
       key,
-      bodyHash: createHash("sha256").update(JSON.stringify(items)).digest("hex"),
+      bodyHash: createHash("sha256").update(body).digest("hex"),
       now: new Date(now).toISOString(),
       lockedUntil: new Date(lockedUntil).toISOString(),
       expiredBefore: new Date(now - IDEMPOTENCY_KEY_TTL_MS).toISOString(),
     });
     if (claim.outcome === "reused")
       throw new IdempotencyKeyReusedError(
-        `idempotency key \`${key}\` was sent with another batch; a new batch needs a new key`,
+        `idempotency key \`${key}\` was sent with another body; a new request needs a new key`,
       );
     if (claim.outcome === "busy")
       throw new IdempotencyKeyInUseError(
-        `a batch with idempotency key \`${key}\` is being answered; send it again when it is`,
+        `a request with idempotency key \`${key}\` is being answered; send it again when it is`,
       );
     // the items' delivery ids: written with each item's entry, in its transaction
-    const prefix = `batch:${createHash("sha256").update(`${requester}\n${key}\n${claim.createdAt}`).digest("hex")}:`;
+    const prefix = `key:${createHash("sha256").update(`${requester}\n${key}\n${claim.createdAt}`).digest("hex")}:`;
     try {
-      return await this.decideItems(items, meta, sliceMs, prefix);
+      return await work(prefix);
     } finally {
       this.release(requester, key, holder, lockedUntil);
     }

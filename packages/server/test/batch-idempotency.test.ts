@@ -134,6 +134,31 @@ for (const { title, make, skip } of backends) {
       expect(await b.count()).toBe(2 * valid(items));
     });
 
+    test("POST /v1/decisions takes a key too: sent again, the same decision, recorded once", async () => {
+      b = await make();
+      const one = (result: unknown, key: string) =>
+        b!.app.app.inject({
+          method: "POST",
+          url: "/v1/decisions",
+          headers: { "idempotency-key": key },
+          payload: { result },
+        });
+      const [item] = batchOf(1);
+      const first = await one(item!.result, "single-1");
+      expect(first.statusCode).toBe(200);
+      const again = await one(item!.result, "single-1");
+      expect(again.statusCode).toBe(200);
+      expect(again.json()).toEqual(first.json());
+      expect(await b.count()).toBe(1);
+      const other = await one(batchOf(1, 1)[0]!.result, "single-1");
+      expect(other.statusCode).toBe(422);
+      expect(other.json().code).toBe("idempotency_key_reused");
+      // bad input under a key is refused each time and never recorded
+      for (let i = 0; i < 2; i++)
+        expect((await one({ sha256: "nope" }, "single-2")).json().code).toBe("invalid_result");
+      expect(await b.count()).toBe(1);
+    });
+
     test("the same key with another body is refused (422) and records nothing", async () => {
       b = await make();
       expect((await send(batchOf(3), "order-1")).statusCode).toBe(200);

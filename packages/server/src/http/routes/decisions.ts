@@ -24,7 +24,24 @@ const BATCH_BYTES_PER_ITEM = 16_384;
 export async function decisionRoutes(fastify: FastifyInstance): Promise<void> {
   const { decisions, audit, config, metrics } = fastify.clearance;
 
-  fastify.post<{ Body: DecisionBody }>(
+  /** `Idempotency-Key`: the same header on both decision routes */
+  const idempotencyHeaders = {
+    type: "object",
+    properties: {
+      "idempotency-key": {
+        type: "string",
+        minLength: 1,
+        maxLength: 255,
+        pattern: "^[\\x21-\\x7e]+$",
+        description:
+          "makes sending the request again safe: what was recorded under this key (and this API key) is answered as recorded, not decided again; printable ASCII, at most 255 characters, kept 24 h",
+      },
+    },
+  } as const;
+  const keyOf = (headers: { "idempotency-key"?: string }) =>
+    headers["idempotency-key"] === undefined ? {} : { idempotencyKey: headers["idempotency-key"] };
+
+  fastify.post<{ Body: DecisionBody; Headers: { "idempotency-key"?: string } }>(
     "/v1/decisions",
     {
       bodyLimit: config.server.bodyLimit,
@@ -32,9 +49,10 @@ export async function decisionRoutes(fastify: FastifyInstance): Promise<void> {
       schema: {
         summary: "Decide one analysis result",
         description:
-          "Validates the result (canonical or VirusTotal), decides it with the live rules, records the decision in the audit log and answers. The answer is sent only after the entry is durable.",
+          "Validates the result (canonical or VirusTotal), decides it with the live rules, records the decision in the audit log and answers. The answer is sent only after the entry is durable. With `Idempotency-Key`, a decision recorded under the key is answered as recorded, never recorded twice.",
         tags: ["decisions"],
         security: [{ bearer: [] }],
+        headers: idempotencyHeaders,
         body: {
           ...decisionRequestSchema,
           properties: {
@@ -49,7 +67,7 @@ export async function decisionRoutes(fastify: FastifyInstance): Promise<void> {
         },
         response: {
           200: decisionAnswerSchema,
-          ...problemResponses(400, 401, 403, 413, 415, 429, 503),
+          ...problemResponses(400, 401, 403, 409, 413, 415, 422, 429, 503),
         },
       },
     },
@@ -59,6 +77,7 @@ export async function decisionRoutes(fastify: FastifyInstance): Promise<void> {
         body,
         { source: source ?? "api", requester: request.requester },
         request.rawJson,
+        keyOf(request.headers),
       );
     },
   );
@@ -74,19 +93,7 @@ export async function decisionRoutes(fastify: FastifyInstance): Promise<void> {
         description: `Up to ${batchLimit} items (\`server.batchLimit\`). One answer per item, in order, each on its own: a decision once its entry is durable, or \`error\` (bad input, or \`audit_unavailable\` for an item the audit log could not record, with \`Retry-After\`). Only when the log records none of the items is the whole batch refused with 503. Send again only the items answered with \`audit_unavailable\`, or the whole batch with the same \`Idempotency-Key\`: items already recorded under it are answered as recorded, never recorded twice.`,
         tags: ["decisions"],
         security: [{ bearer: [] }],
-        headers: {
-          type: "object",
-          properties: {
-            "idempotency-key": {
-              type: "string",
-              minLength: 1,
-              maxLength: 255,
-              pattern: "^[\\x21-\\x7e]+$",
-              description:
-                "makes sending the batch again safe: items already recorded under this key (and this API key) are answered as recorded, not decided again; printable ASCII, at most 255 characters, kept 24 h",
-            },
-          },
-        },
+        headers: idempotencyHeaders,
         body: {
           type: "object",
           required: ["items"],
@@ -144,12 +151,7 @@ export async function decisionRoutes(fastify: FastifyInstance): Promise<void> {
         await decisions.decideBatch(
           request.body.items,
           { source: "batch", requester: request.requester },
-          {
-            sliceMs: config.limits.sliceMs,
-            ...(request.headers["idempotency-key"] === undefined
-              ? {}
-              : { idempotencyKey: request.headers["idempotency-key"] }),
-          },
+          { sliceMs: config.limits.sliceMs, ...keyOf(request.headers) },
         )
       ).map((item) => {
         if (!("error" in item)) return item;
