@@ -15,7 +15,9 @@ export {
   type AuditEntry,
   type AuditRecord,
   DECISION_SOURCES,
+  type DecisionRecord,
   type DecisionSource,
+  type ShadowAnswer,
 } from "./audit/entry.js";
 export { newId } from "./audit/ids.js";
 export {
