@@ -1,13 +1,28 @@
+import { createHash, randomUUID } from "node:crypto";
 import { setImmediate as yieldToLoop } from "node:timers/promises";
 import type { Decision, InputFormat, Ruleset } from "@clearance/engine";
 import { INPUT_FORMATS, toCanonical } from "@clearance/engine";
 import { AuditUnavailableError } from "./audit/backend.js";
-import type { AuditEntry, AuditRecord, DecisionSource } from "./audit/entry.js";
+import {
+  type AuditEntry,
+  type DecisionRecord,
+  type DecisionSource,
+  SHADOW_FAILED,
+} from "./audit/entry.js";
 import { newId } from "./audit/ids.js";
 import type { AuditLog } from "./audit/log.js";
+import {
+  IdempotencyKeyInUseError,
+  IdempotencyKeyReusedError,
+  InvalidContextError,
+  InvalidInputError,
+  InvalidResultError,
+  NotFoundError,
+  PlatformResultInvalidError,
+  under,
+} from "./errors.js";
 import type { Metrics } from "./metrics.js";
 import { type NotificationTarget, notificationsFor } from "./notify.js";
-import { ProblemError, under } from "./problems.js";
 import { redact } from "./redact.js";
 import type { RulesHolder } from "./rules.js";
 import type { PlatformResults } from "./sync.js";
@@ -28,7 +43,7 @@ export interface RequestMeta {
   deliveryId?: string;
 }
 
-/** What the API answers for one decision. */
+/** What the API answers for one decision: a projection of its record (`answerOf`). */
 export interface DecisionAnswer {
   decisionId: string;
   sha256: string;
@@ -38,7 +53,7 @@ export interface DecisionAnswer {
   rule: string | null;
   matched: string[];
   monitored: string[];
-  errors: Decision["errors"];
+  errors: DecisionRecord["errors"];
   ruleset: { revision: string; commit: string | null };
   evaluatedAt: string;
   warnings?: string[];
@@ -54,16 +69,63 @@ export interface DecisionServiceOptions {
   platform?: PlatformResults | null;
 }
 
+/**
+ * What only the request that made a decision sees beside its record: the file name as sent (the
+ * record's is the redacted snapshot's), the input's format warnings and the explanation asked for.
+ */
+export interface AskedFor {
+  fileName: string | null;
+  warnings: readonly string[];
+}
+
+/**
+ * The API's answer for a decision record. Given `asked` (the request that made it), the answer
+ * names the file as sent, with the format warnings and the explanation asked for; without it (a
+ * recorded decision read back), it is the record as stored.
+ */
+export function answerOf(record: DecisionRecord, asked?: AskedFor): DecisionAnswer {
+  const answer: DecisionAnswer = {
+    decisionId: record.id,
+    sha256: record.sha256,
+    fileName: asked ? asked.fileName : record.fileName,
+    decision: record.decision,
+    reason: record.reason,
+    rule: record.rule,
+    matched: record.matched,
+    monitored: record.monitored,
+    errors: record.errors,
+    ruleset: { revision: record.ruleset.revision, commit: record.ruleset.commit },
+    evaluatedAt: record.time,
+  };
+  if (asked && asked.warnings.length > 0) answer.warnings = [...asked.warnings];
+  if (asked && record.explain != null) answer.explain = record.explain as Decision["explain"];
+  return answer;
+}
+
+/** A batch item's answer: its decision, or why it has none (bad input, or the log refused it). */
+export type BatchItem =
+  | DecisionAnswer
+  | { error: InvalidInputError | AuditUnavailableError | NotFoundError };
+
+/** How long an idempotency key names its batch: a batch sent again later is a new batch. */
+export const IDEMPOTENCY_KEY_TTL_MS = 24 * 3_600_000;
+/**
+ * How long one request holds a key: longer than any batch takes to answer. A server that stops
+ * while it holds one lets it go when the lease ends.
+ */
+export const IDEMPOTENCY_KEY_LEASE_MS = 120_000;
+const RELEASE_RETRY_MS = 1_000;
+
 /** Evaluated but not yet recorded. */
 interface Prepared {
-  answer: DecisionAnswer;
-  record: Omit<AuditRecord, "inputHash">;
+  record: DecisionRecord;
+  asked: AskedFor;
   input: string;
 }
 
 /**
- * Decides and records. The HTTP layer hands over parsed bodies and gets answers or ProblemErrors;
- * every answer it gets has been durably written to the audit log first.
+ * Decides and records. The HTTP layer hands over parsed bodies and gets answers, or domain errors
+ * (`errors.ts`) to map; every answer it gets has been durably written to the audit log first.
  */
 export class DecisionService {
   constructor(
@@ -75,7 +137,9 @@ export class DecisionService {
   ) {}
 
   /**
-   * Decides one request and records it; throws ProblemError for bad input or an unavailable log.
+   * Decides one request and records it; throws InvalidInputError for bad input and
+   * AuditUnavailableError when the log cannot record it. With an idempotency key, a request
+   * recorded before under the key is answered as recorded (see `decideBatch`).
    * `rawJson` is the request's JSON text when the caller has it: without redaction it is stored as
    * the input snapshot as received, which spares serialising the parsed body again.
    */
@@ -83,9 +147,19 @@ export class DecisionService {
     request: DecisionRequest,
     meta: RequestMeta,
     rawJson?: string,
+    options: { idempotencyKey?: string } = {},
   ): Promise<DecisionAnswer> {
-    const prepared = this.prepare(request, meta, "", rawJson);
-    return this.record(prepared);
+    const key = options.idempotencyKey;
+    if (key === undefined) return this.record(this.prepare(request, meta, "", rawJson));
+    // a request with a key is a batch of one, sent again as often as the caller needs
+    return this.underKey(meta, key, rawJson ?? JSON.stringify(request), async (prefix) => {
+      const id = `${prefix}0`;
+      const earlier = (await this.audit.deliveryEntries([id])).get(id);
+      if (earlier === undefined) return this.record(this.prepare(request, meta, "", rawJson), id);
+      const answer = await this.recordedAnswer(earlier);
+      if ("error" in answer) throw answer.error;
+      return answer;
+    });
   }
 
   /** Whether files never seen can be fetched from the platform. */
@@ -105,19 +179,16 @@ export class DecisionService {
   ): Promise<DecisionAnswer> {
     const platform = this.options.platform;
     if (!platform)
-      throw new ProblemError(
-        "not_found",
+      throw new NotFoundError(
         `no decision is recorded for \`${sha256}\`, and no platform is configured to fetch its result from`,
       );
     const r = await platform.getResult(sha256, options);
     if (!r)
-      throw new ProblemError(
-        "not_found",
+      throw new NotFoundError(
         `no decision is recorded for \`${sha256}\`, and the platform has no analysis of it`,
       );
     if (!r.outcome.ok)
-      throw new ProblemError(
-        "platform_result_invalid",
+      throw new PlatformResultInvalidError(
         `the platform's result for \`${sha256}\` cannot be decided: ${r.outcome.problems[0]?.message ?? "invalid"}`,
         under("platform:", r.outcome.problems),
       );
@@ -125,42 +196,121 @@ export class DecisionService {
   }
 
   /**
-   * Decides every item; an item with bad input gets its own problem, the others are recorded in the
-   * same group commits. If the log cannot record, the whole batch is refused. Items are decided in
-   * slices of at most `sliceMs`, yielding to the event loop in between, so that a large batch
-   * never holds other requests up for longer than a slice.
+   * Decides every item, each on its own: an item is answered with its decision once its entry is
+   * durable, or with its own error, bad input (InvalidInputError) or a write the log refused
+   * (AuditUnavailableError). The entries are still written in shared group commits. Only when
+   * the log recorded none of the items it was given is the whole batch refused (the
+   * AuditUnavailableError is thrown): an answer never hides an item that was recorded. Items are
+   * decided in slices of at most `sliceMs`, yielding to the event loop in between, so that a large
+   * batch never holds other requests up for longer than a slice.
+   *
+   * With an idempotency key, the batch is answered by one request at a time (another gets
+   * IdempotencyKeyInUseError), and an item recorded by an earlier request with the same key and
+   * body is answered with its recorded decision instead of being decided again: each item is
+   * recorded once however often the batch is sent. The key with another body is
+   * IdempotencyKeyReusedError. Keys are per requester and last `IDEMPOTENCY_KEY_TTL_MS`.
    */
   async decideBatch(
     items: readonly DecisionRequest[],
     meta: RequestMeta,
-    options: { sliceMs?: number } = {},
-  ): Promise<
-    (DecisionAnswer | { error: { code: string; detail: string; problems: unknown[] } })[]
-  > {
+    options: { sliceMs?: number; idempotencyKey?: string } = {},
+  ): Promise<BatchItem[]> {
     const sliceMs = options.sliceMs ?? Number.POSITIVE_INFINITY;
-    const answers: Promise<
-      DecisionAnswer | { error: { code: string; detail: string; problems: unknown[] } }
-    >[] = [];
+    const key = options.idempotencyKey;
+    if (key === undefined) return this.decideItems(items, meta, sliceMs, null);
+    return this.underKey(meta, key, JSON.stringify(items), (prefix) =>
+      this.decideItems(items, meta, sliceMs, prefix),
+    );
+  }
+
+  /**
+   * Runs `work` holding an idempotency key (`claimKey`), with the prefix of the delivery ids of
+   * the request's items: the key's, since it was last taken anew.
+   */
+  private async underKey<T>(
+    meta: RequestMeta,
+    key: string,
+    body: string,
+    work: (prefix: string) => Promise<T>,
+  ): Promise<T> {
+    const requester = meta.requester ?? "";
+    const now = Date.now();
+    const holder = randomUUID();
+    const lockedUntil = now + IDEMPOTENCY_KEY_LEASE_MS;
+    const claim = await this.audit.claimKey({
+      holder,
+      requester,
+      key,
+      bodyHash: createHash("sha256").update(body).digest("hex"),
+      now: new Date(now).toISOString(),
+      lockedUntil: new Date(lockedUntil).toISOString(),
+      expiredBefore: new Date(now - IDEMPOTENCY_KEY_TTL_MS).toISOString(),
+    });
+    if (claim.outcome === "reused")
+      throw new IdempotencyKeyReusedError(
+        `idempotency key \`${key}\` was sent with another body; a new request needs a new key`,
+      );
+    if (claim.outcome === "busy")
+      throw new IdempotencyKeyInUseError(
+        `a request with idempotency key \`${key}\` is being answered; send it again when it is`,
+      );
+    // the items' delivery ids: written with each item's entry, in its transaction
+    const prefix = `key:${createHash("sha256").update(`${requester}\n${key}\n${claim.createdAt}`).digest("hex")}:`;
+    try {
+      return await work(prefix);
+    } finally {
+      this.release(requester, key, holder, lockedUntil);
+    }
+  }
+
+  /**
+   * Lets the key go. The log may be down (the reason the batch ended): then it is tried again each
+   * second until the lease ends by itself, so that a retry need not wait the whole lease.
+   */
+  private release(requester: string, key: string, holder: string, until: number): void {
+    this.audit.releaseKey(requester, key, holder).catch(() => {
+      if (Date.now() + RELEASE_RETRY_MS < until)
+        setTimeout(() => this.release(requester, key, holder, until), RELEASE_RETRY_MS).unref();
+    });
+  }
+
+  private async decideItems(
+    items: readonly DecisionRequest[],
+    meta: RequestMeta,
+    sliceMs: number,
+    prefix: string | null,
+  ): Promise<BatchItem[]> {
+    const recorded =
+      prefix === null
+        ? new Map<string, string>()
+        : await this.audit.deliveryEntries(items.map((_, i) => `${prefix}${i}`));
+    const answers: Promise<BatchItem>[] = [];
     let sliceStart = performance.now();
+    let recording = 0;
     try {
       for (const [i, item] of items.entries()) {
+        const deliveryId = prefix === null ? undefined : `${prefix}${i}`;
+        const earlier = deliveryId === undefined ? undefined : recorded.get(deliveryId);
+        if (earlier !== undefined) {
+          answers.push(this.recordedAnswer(earlier));
+          continue;
+        }
         let prepared: Prepared;
         try {
           prepared = this.prepare(item, meta, `/items/${i}`);
         } catch (error) {
-          if (!(error instanceof ProblemError)) throw error;
-          this.metrics.rejected.inc({ code: error.code });
-          answers.push(
-            Promise.resolve({
-              error: { code: error.code, detail: error.detail, problems: error.problems },
-            }),
-          );
+          if (!(error instanceof InvalidInputError)) throw error;
+          answers.push(Promise.resolve({ error }));
           continue;
         }
-        const recorded = this.record(prepared);
+        recording++;
+        const answer = this.record(prepared, deliveryId).catch((error: unknown) => {
+          if (error instanceof AuditUnavailableError) return { error };
+          throw error;
+        });
         // handled now, inspected below: a failure while this loop yields must not go unhandled
-        recorded.catch(() => {});
-        answers.push(recorded);
+        answer.catch(() => {});
+        answers.push(answer);
         if (performance.now() - sliceStart >= sliceMs) {
           await yieldToLoop();
           sliceStart = performance.now();
@@ -173,7 +323,30 @@ export class DecisionService {
     const settled = await Promise.allSettled(answers);
     const failed = settled.find((s) => s.status === "rejected");
     if (failed) throw (failed as PromiseRejectedResult).reason;
-    return settled.map((s) => (s as PromiseFulfilledResult<DecisionAnswer>).value);
+    const out = settled.map((s) => (s as PromiseFulfilledResult<BatchItem>).value);
+    const unrecorded = out.filter(
+      (a): a is { error: AuditUnavailableError } =>
+        "error" in a && a.error instanceof AuditUnavailableError,
+    );
+    if (recording > 0 && unrecorded.length === recording) throw unrecorded[0]!.error;
+    return out;
+  }
+
+  /** An item recorded by an earlier request with the same idempotency key, as it was recorded. */
+  private async recordedAnswer(id: string): Promise<BatchItem> {
+    const found = await this.audit.get(id).catch((error: unknown) => {
+      if (error instanceof AuditUnavailableError) return error;
+      throw error;
+    });
+    if (found instanceof AuditUnavailableError) return { error: found };
+    if (!found)
+      return {
+        error: new NotFoundError(
+          `this item was recorded as \`${id}\`, which is no longer in the audit log`,
+        ),
+      };
+    const { entry } = found;
+    return answerOf(entry, { fileName: entry.fileName, warnings: [] });
   }
 
   private prepare(
@@ -188,15 +361,13 @@ export class DecisionService {
       request.format === undefined ? undefined : { format: request.format },
     );
     if (!canonical.ok)
-      throw new ProblemError(
-        "invalid_result",
+      throw new InvalidResultError(
         `the analysis result has ${canonical.problems.length} problem${canonical.problems.length === 1 ? "" : "s"}`,
         under(`${at}/result`, canonical.problems),
       );
     const contextProblems = ruleset.checkContext(request.context);
     if (contextProblems.length > 0)
-      throw new ProblemError(
-        "invalid_context",
+      throw new InvalidContextError(
         contextProblems[0]!.message,
         under(`${at}/context`, contextProblems),
       );
@@ -227,22 +398,7 @@ export class DecisionService {
             // says so, for replays: a canonical result may carry keys detection would misread
             format: "canonical" as const,
           };
-    const answer: DecisionAnswer = {
-      decisionId: id,
-      sha256: result.sha256,
-      fileName: result.fileName ?? null,
-      decision: decision.decision,
-      reason: decision.reason,
-      rule: decision.rule,
-      matched: decision.matched,
-      monitored: decision.monitored,
-      errors: decision.errors,
-      ruleset: { revision: decision.revision, commit },
-      evaluatedAt,
-    };
-    if (canonical.warnings && canonical.warnings.length > 0) answer.warnings = canonical.warnings;
-    if (decision.explain) answer.explain = decision.explain;
-    const record: Omit<AuditRecord, "inputHash"> = {
+    const record: DecisionRecord = {
       id,
       time: evaluatedAt,
       source: meta.source,
@@ -265,7 +421,11 @@ export class DecisionService {
       deliveryId: meta.deliveryId ?? null,
       explain: decision.explain ?? null,
     };
-    return { answer, record, input: snapshot ? JSON.stringify(snapshot) : rawJson! };
+    return {
+      record,
+      asked: { fileName: result.fileName ?? null, warnings: canonical.warnings ?? [] },
+      input: snapshot ? JSON.stringify(snapshot) : rawJson!,
+    };
   }
 
   private decideShadow(
@@ -273,7 +433,7 @@ export class DecisionService {
     context: unknown,
     now: number,
     live: Decision,
-  ): AuditRecord["shadow"] {
+  ): DecisionRecord["shadow"] {
     if (!this.shadow) return null;
     const ruleset = this.shadow.ruleset;
     try {
@@ -286,31 +446,27 @@ export class DecisionService {
       return {
         decision: "error",
         rule: null,
-        revision: `${ruleset.revision}: ${(error as Error).message}`,
+        revision: ruleset.revision,
+        error: { code: SHADOW_FAILED, message: (error as Error).message },
       };
     }
   }
 
-  private async record(p: Prepared): Promise<DecisionAnswer> {
-    let entry: AuditEntry;
-    try {
-      const notify = this.options.notify;
-      entry = await this.audit.append(
-        p.record,
-        p.input,
-        notify && notify.length > 0 ? notificationsFor(notify, p.record) : [],
-      );
-    } catch (error) {
-      if (error instanceof AuditUnavailableError)
-        throw new ProblemError("audit_unavailable", error.message, [], { "retry-after": "1" });
-      throw error;
-    }
+  private async record(p: Prepared, deliveryId?: string): Promise<DecisionAnswer> {
+    const notify = this.options.notify;
+    // an AuditUnavailableError goes to the caller as it is: no decision is given unrecorded
+    const entry = await this.audit.append(
+      p.record,
+      p.input,
+      notify && notify.length > 0 ? notificationsFor(notify, p.record) : [],
+      deliveryId === undefined ? {} : { deliveryId },
+    );
     this.metrics.decisions.inc({
       decision: entry.decision,
       rule: entry.rule ?? "(default)",
       source: entry.source,
     });
-    return p.answer;
+    return answerOf(p.record, p.asked);
   }
 
   /**

@@ -15,7 +15,9 @@ export {
   type AuditEntry,
   type AuditRecord,
   DECISION_SOURCES,
+  type DecisionRecord,
   type DecisionSource,
+  type ShadowAnswer,
 } from "./audit/entry.js";
 export { newId } from "./audit/ids.js";
 export {
@@ -47,7 +49,7 @@ export {
 } from "./config.js";
 export type { DecisionAnswer, DecisionRequest } from "./decide.js";
 export { default as clearanceApp } from "./http/app.js";
-export { PROBLEMS, type ProblemCode } from "./problems.js";
+export { PROBLEMS, type ProblemCode } from "./http/problems.js";
 export { type ReloadOutcome, RulesLoadError } from "./rules.js";
 export {
   buildApp,

@@ -1,5 +1,5 @@
 import type { OutboxRow } from "./audit/backend.js";
-import type { AuditRecord, DecisionSource } from "./audit/entry.js";
+import type { DecisionRecord, DecisionSource } from "./audit/entry.js";
 import type { AuditLog } from "./audit/log.js";
 import type { Notification } from "./audit/seal.js";
 import { VERSION } from "./version.js";
@@ -48,7 +48,7 @@ export const signNotification = signWebhook;
 /** The notifications a decision queues, one per target that wants it. */
 export function notificationsFor(
   targets: readonly NotificationTarget[],
-  record: Omit<AuditRecord, "inputHash">,
+  record: DecisionRecord,
 ): Notification[] {
   const out: Notification[] = [];
   for (const t of targets) {

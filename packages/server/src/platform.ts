@@ -1,13 +1,13 @@
 import {
+  PlatformUnavailableError as ClientUnavailableError,
   type FileResult,
   PlatformClient,
   PlatformError,
-  PlatformUnavailableError,
   RateLimitedError,
   TimeoutError,
 } from "@clearance/client";
 import type { ServerConfig } from "./config.js";
-import { ProblemError } from "./problems.js";
+import { PlatformRefusedError, PlatformUnavailableError } from "./errors.js";
 import type { PlatformResult, PlatformResults } from "./sync.js";
 
 function toResult(f: FileResult): PlatformResult {
@@ -21,8 +21,8 @@ function toResult(f: FileResult): PlatformResult {
 
 /**
  * The platform as the server sees it: results mapped to canonical outcomes, and the client's
- * errors turned into problems a caller can act on (the platform's trouble is a 502 or 503, never a
- * 500 and never a decision on missing data).
+ * errors turned into the server's (the platform unavailable, or refusing): the platform's trouble
+ * is never mistaken for a bug of ours, and never a decision on missing data.
  */
 export class Platform implements PlatformResults {
   readonly client: PlatformClient;
@@ -43,7 +43,7 @@ export class Platform implements PlatformResults {
       const f = await this.client.getFile(sha256, options.fresh ? { fresh: true } : undefined);
       return f && toResult(f);
     } catch (error) {
-      throw asProblem(error);
+      throw asDomainError(error);
     }
   }
 
@@ -56,16 +56,21 @@ export class Platform implements PlatformResults {
   }
 }
 
-export function asProblem(error: unknown): Error {
+/** Seconds a caller is told to wait when the platform is unavailable. */
+const PLATFORM_RETRY_AFTER_SECONDS = 5;
+
+function asDomainError(error: unknown): Error {
   if (
-    error instanceof PlatformUnavailableError ||
+    error instanceof ClientUnavailableError ||
     error instanceof RateLimitedError ||
     error instanceof TimeoutError
   )
-    return new ProblemError("platform_unavailable", `the platform: ${error.message}`, [], {
-      "retry-after": "5",
-    });
+    return new PlatformUnavailableError(
+      `the platform: ${error.message}`,
+      PLATFORM_RETRY_AFTER_SECONDS,
+      { cause: error },
+    );
   if (error instanceof PlatformError)
-    return new ProblemError("platform_error", `the platform: ${error.message}`);
+    return new PlatformRefusedError(`the platform: ${error.message}`, [], { cause: error });
   return error as Error;
 }

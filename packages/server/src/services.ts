@@ -11,6 +11,7 @@ import { Notifier } from "./notify.js";
 import { Platform } from "./platform.js";
 import { type ReloadOutcome, RulesHolder } from "./rules.js";
 import { PlatformSync, type SyncReport } from "./sync.js";
+import { WebhookService } from "./webhook.js";
 
 /** Everything the HTTP layer talks to, built from a config. Nothing here listens. */
 export interface Services {
@@ -19,6 +20,7 @@ export interface Services {
   shadow: RulesHolder | null;
   audit: AuditLog;
   decisions: DecisionService;
+  webhooks: WebhookService;
   metrics: Metrics;
   keys: KeyRing;
   notifier: Notifier | null;
@@ -201,6 +203,12 @@ export async function createServices(
       shadow,
       audit: log,
       decisions,
+      webhooks: new WebhookService(decisions, log, {
+        secret: config.webhook.secret,
+        toleranceSeconds: config.webhook.toleranceSeconds,
+        replayCacheMax: config.webhook.replayCacheMax,
+        busyRetryAfterSeconds: config.limits.pressure.retryAfterSeconds,
+      }),
       metrics,
       keys: new KeyRing(config.auth.keys),
       notifier,

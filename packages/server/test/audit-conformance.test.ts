@@ -368,6 +368,38 @@ for (const { title, make, skip, oneWriter } of backends) {
       });
     });
 
+    it("a failed shadow has a field of its own; one written with its message in `revision` reads the same, and its chain verifies", async () => {
+      const log = await openLog();
+      const error = { code: "evaluation_failed", message: "boom: `x` is not a list" };
+      const now = record({
+        shadow: { decision: "error", rule: null, revision: "sha256:ab", error },
+      });
+      // the form written before shadow errors had a field: the message after the revision
+      const old = record({
+        shadow: { decision: "error", rule: null, revision: "sha256:ab: boom: `x` is not a list" },
+      });
+      const agreed = record({ shadow: { decision: "deny", rule: "r", revision: "sha256:ab" } });
+      await appendAll(log, [now, old, agreed]);
+      const read = { decision: "error", rule: null, revision: "sha256:ab", error };
+      for (const r of [now, old]) {
+        expect((await log.get(r.id))?.entry.shadow).toEqual(read);
+        expect((await log.latestFor(r.sha256))?.shadow).toEqual(read);
+      }
+      expect((await log.get(agreed.id))?.entry.shadow).toEqual(agreed.shadow);
+      const exported = [];
+      for await (const e of log.export({})) exported.push(e.shadow);
+      expect(exported).toEqual([read, read, agreed.shadow]);
+      let text = "";
+      for await (const chunk of log.exportLines({}, { inputs: false })) text += chunk;
+      expect(
+        text
+          .trim()
+          .split("\n")
+          .map((l) => JSON.parse(l).shadow),
+      ).toEqual([read, read, agreed.shadow]);
+      expect(await log.verify()).toMatchObject({ ok: true, entries: 3 });
+    });
+
     describe("query and export", () => {
       const SHAS = ["a", "b", "c"].map((c) => c.repeat(64));
       const SOURCES = ["api", "batch", "webhook", "gate", "sync"] as const;

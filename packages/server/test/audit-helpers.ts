@@ -6,7 +6,7 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import pg from "pg";
 import type { AuditStore } from "../src/audit/backend.js";
-import { type AuditRecord, GENESIS_HASH } from "../src/audit/entry.js";
+import { type DecisionRecord, GENESIS_HASH } from "../src/audit/entry.js";
 import { idAt, newId } from "../src/audit/ids.js";
 import { DECISION_KIND, type EntryKind } from "../src/audit/kinds.js";
 import { PostgresBackend } from "../src/audit/postgres.js";
@@ -19,7 +19,7 @@ export const PG_URL = process.env.CLEARANCE_TEST_PG || undefined;
 export const PG_SKIP_REASON =
   "skipped: set CLEARANCE_TEST_PG=postgres://postgres@127.0.0.1:5432/test to run";
 
-export type RecordFields = Omit<AuditRecord, "inputHash">;
+export type RecordFields = DecisionRecord;
 
 let counter = 0;
 

@@ -5,8 +5,8 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { parse as parseYaml } from "yaml";
 import { CONFIG_SCHEMA, loadConfig, resolveConfig } from "../src/config.js";
+import { PROBLEMS } from "../src/http/problems.js";
 import { Metrics } from "../src/metrics.js";
-import { PROBLEMS } from "../src/problems.js";
 import { checkExposure } from "../src/server.js";
 import { makeApp, REPO, type TestApp } from "./helpers.js";
 

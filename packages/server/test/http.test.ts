@@ -6,7 +6,7 @@ import { createApiKey } from "../src/auth.js";
 import { resolveConfig } from "../src/config.js";
 import { buildApp, fastifyOptions } from "../src/server.js";
 import { createServices } from "../src/services.js";
-import { example, makeApp, REPO, RULES, type TestApp, tempDir } from "./helpers.js";
+import { example, makeApp, REPO, RULES, type TestApp, tempDir, waitFor } from "./helpers.js";
 
 const json = { "content-type": "application/json" };
 
@@ -339,6 +339,120 @@ describe("POST /v1/decisions/batch", () => {
     });
     expect(res.statusCode).toBe(400);
     expect(res.json().problems[0].pointer).toBe("/items");
+  });
+});
+
+describe("batch semantics: each item on its own", () => {
+  /** The ids of the entries in an SQLite log, read beside the server. */
+  async function recordedIds(path: string): Promise<Set<string>> {
+    const Database = (await import("better-sqlite3")).default;
+    const db = new Database(path, { readonly: true });
+    try {
+      return new Set(
+        (db.prepare("SELECT id FROM entries").all() as { id: string }[]).map((r) => r.id),
+      );
+    } finally {
+      db.close();
+    }
+  }
+
+  /** A batch of distinct files, one in `bad` of them invalid. */
+  function batchOf(n: number, bad: number) {
+    const base = example("malware");
+    return Array.from({ length: n }, (_, i) =>
+      i % bad === bad - 1
+        ? { result: { sha256: "nope" } }
+        : { result: { ...base, sha256: i.toString(16).padStart(64, "0") } },
+    );
+  }
+
+  test.each([
+    ["before any item is recorded: refused whole (503), as a single request would be", 0],
+    ["after some items are recorded: 200, each item its decision or its own problem", 5],
+  ])("the audit log lost %s", async (_, after) => {
+    // small group commits, so that a batch is recorded in many
+    const t = await makeApp({ limits: { sliceMs: 1 }, audit: { maxBatch: 10 } });
+    const Database = (await import("better-sqlite3")).default;
+    const reader = new Database(t.config.audit.sqlite.path, { readonly: true });
+    const count = reader.prepare("SELECT COUNT(*) AS n FROM entries");
+    // another process holding the write lock: the log cannot write from then on
+    const other = new Database(t.config.audit.sqlite.path);
+    try {
+      const items = batchOf(1000, 7);
+      const answer = t.app.inject({
+        method: "POST",
+        url: "/v1/decisions/batch",
+        payload: { items },
+      });
+      if (after > 0)
+        await waitFor(() => (count.get() as { n: number }).n >= after, 10_000, `${after} entries`);
+      other.exec("BEGIN IMMEDIATE");
+      const res = await answer;
+      other.exec("ROLLBACK");
+      const recorded = await recordedIds(t.config.audit.sqlite.path);
+      if (after === 0) {
+        expect(res.statusCode).toBe(503);
+        expect(res.json().code).toBe("audit_unavailable");
+        expect(res.headers["retry-after"]).toBe("1");
+        expect(recorded.size).toBe(0);
+        return;
+      }
+      expect(res.statusCode).toBe(200);
+      const answered: { decisionId?: string; error?: { code: string } }[] = res.json().items;
+      expect(answered).toHaveLength(items.length);
+      // exactly the items answered with a decision are recorded, once each
+      const decided = answered.flatMap((a) => (a.decisionId ? [a.decisionId] : []));
+      expect(decided.length).toBeGreaterThanOrEqual(after);
+      expect(new Set(decided).size).toBe(decided.length);
+      expect(new Set(decided)).toEqual(recorded);
+      for (const [i, a] of answered.entries()) {
+        if (i % 7 === 6) expect(a.error?.code).toBe("invalid_result");
+        else if (a.error) expect(a.error.code).toBe("audit_unavailable");
+        else expect(a.decisionId).toBeDefined();
+      }
+      expect(answered.some((a) => a.error?.code === "audit_unavailable")).toBe(true);
+      expect(res.headers["retry-after"]).toBe("1");
+    } finally {
+      if (other.inTransaction) other.exec("ROLLBACK");
+      other.close();
+      reader.close();
+      await t.close();
+    }
+  });
+});
+
+describe("one decision record, two projections", () => {
+  test("a decision read back answers as it was given, less what only its request saw", async () => {
+    const t = await makeApp();
+    try {
+      const result = example("signed-microsoft");
+      const given = await t.app.inject({
+        method: "POST",
+        url: "/v1/decisions",
+        payload: { result, explain: true },
+      });
+      expect(given.statusCode).toBe(200);
+      const { explain, warnings: _, ...answer } = given.json();
+      expect(explain).toBeDefined();
+      const read = await t.app.inject({ url: `/v1/decisions/${result.sha256}` });
+      expect(read.statusCode).toBe(200);
+      expect(read.json()).toEqual({ ...answer, source: "api", requester: null });
+      // the audit body is the same record: its fields say what the answer said
+      const stored = (await t.services.audit.get(answer.decisionId))!.entry;
+      expect(stored).toMatchObject({
+        id: answer.decisionId,
+        time: answer.evaluatedAt,
+        decision: answer.decision,
+        reason: answer.reason,
+        rule: answer.rule,
+        matched: answer.matched,
+        errors: answer.errors,
+        ruleset: answer.ruleset,
+        explain,
+      });
+    } finally {
+      await t.close();
+    }
   });
 });
 

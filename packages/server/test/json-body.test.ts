@@ -9,7 +9,7 @@ import {
   parseJsonBody,
   readJsonBody,
 } from "../src/http/json-body.js";
-import { ProblemError } from "../src/problems.js";
+import { ProblemError } from "../src/http/problems.js";
 
 const OPTIONS: JsonBodyOptions = {
   maxDepth: 8,

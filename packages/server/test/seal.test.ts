@@ -57,7 +57,15 @@ const record: fc.Arbitrary<AuditRecord> = fc.record({
   latencyUs: fc.double({ min: 0, max: 1e6, noNaN: true }),
   inputHash: hex64,
   shadow: fc.option(
-    fc.record({ decision: fc.string(), rule: fc.option(text), revision: fc.string() }),
+    fc.record(
+      {
+        decision: fc.string(),
+        rule: fc.option(text),
+        revision: fc.string(),
+        error: fc.record({ code: fc.string(), message: text }),
+      },
+      { requiredKeys: ["decision", "rule", "revision"] },
+    ),
   ),
   deliveryId: fc.option(text),
   explain: fc.option(fc.jsonValue()),

@@ -26,6 +26,7 @@
 // each kind's table and columns, so a new kind needs a type, a registry entry and a table, and no
 // change here or in a store's methods.
 
+import { DomainError } from "../errors.js";
 import type { EntryKind } from "./kinds.js";
 import type { Placement, SealItem } from "./seal.js";
 import type { ChainPosition, VerifyStep } from "./verify.js";
@@ -212,6 +213,29 @@ export interface EntryStore {
   prune(checkpoint: Checkpoint): Promise<number>;
 }
 
+/** A request taking an idempotency key (`OutboxStore.claimKey`); times are RFC 3339. */
+export interface KeyClaim {
+  /** the API key id ('' without keys) */
+  requester: string;
+  key: string;
+  bodyHash: string;
+  now: string;
+  /** held until then unless released first (a request that dies lets go by itself) */
+  lockedUntil: string;
+  /** who holds it: only they release it */
+  holder: string;
+  /** a key first taken before then has expired */
+  expiredBefore: string;
+}
+
+/** `locked_until` of a key no request holds. */
+export const UNLOCKED = "1970-01-01T00:00:00.000Z";
+
+export type KeyClaimOutcome =
+  | { outcome: "claimed"; createdAt: string }
+  | { outcome: "busy" }
+  | { outcome: "reused" };
+
 export interface OutboxStore {
   /** this chain's undelivered notifications due at `now`, oldest first */
   dueNotifications(chain: string, now: string, limit: number): Promise<OutboxRow[]>;
@@ -221,7 +245,18 @@ export interface OutboxStore {
   pendingNotifications(chain: string): Promise<number>;
   /** whether an entry with this delivery id (a webhook delivery, a synced result version) was written */
   hasDelivery(id: string): Promise<boolean>;
-  /** removes delivered notifications and delivery ids recorded before `before` */
+  /** the entry each of these delivery ids was written with, for those written (with their entry) */
+  deliveryEntries(ids: readonly string[]): Promise<Map<string, string>>;
+  /**
+   * Takes an idempotency key for one request at a time, atomically (across replicas on
+   * PostgreSQL): `claimed` (with the time it was first taken, which names its items), `busy`
+   * while another request holds it (until `claim.lockedUntil`), `reused` when it was taken for
+   * another body. A key first taken before `claim.expiredBefore` is taken anew.
+   */
+  claimKey(claim: KeyClaim): Promise<KeyClaimOutcome>;
+  /** lets the next request with this key take it, if `holder` still holds it */
+  releaseKey(requester: string, key: string, holder: string): Promise<void>;
+  /** removes delivered notifications, delivery ids and idempotency keys recorded before `before` */
   prune(before: string): Promise<{ notifications: number; deliveries: number }>;
 }
 
@@ -244,11 +279,11 @@ export class DuplicateDeliveryError extends Error {
  * only this write (`entry`: it broke a constraint, such as an id already taken), which says nothing
  * about the store's health.
  */
-export class AuditUnavailableError extends Error {
+export class AuditUnavailableError extends DomainError {
   override name = "AuditUnavailableError";
   readonly scope: "store" | "entry";
   constructor(message: string, options: ErrorOptions & { scope?: "store" | "entry" } = {}) {
-    super(message, options);
+    super(message, [], options);
     this.scope = options.scope ?? "store";
   }
 }

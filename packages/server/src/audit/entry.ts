@@ -4,8 +4,12 @@ import type { DecisionRow, ExportChunk } from "./backend.js";
 export const DECISION_SOURCES = Object.freeze(["api", "batch", "webhook", "gate", "sync"] as const);
 export type DecisionSource = (typeof DECISION_SOURCES)[number];
 
-/** What a decision contributes to the log; the log adds its place in the chain. */
-export interface AuditRecord {
+/**
+ * One decision as it was made: the engine's answer with when, for whom and by which rules. It is
+ * built once (`DecisionService`); the audit body (`sealItem`) and the API's answer (`answerOf`)
+ * are both projections of it.
+ */
+export interface DecisionRecord {
   /** time-ordered UUIDv7 */
   id: string;
   /** RFC 3339 with milliseconds, UTC */
@@ -20,18 +24,60 @@ export interface AuditRecord {
   reason: string;
   matched: string[];
   monitored: string[];
-  errors: { rule: string; message: string; monitor: boolean }[];
+  /** the engine's run-time errors (`code` since run-time errors had codes) */
+  errors: { rule: string; code?: string; message: string; monitor: boolean }[];
   ruleset: { revision: string; commit: string | null; dirty: boolean };
   /** evaluation time in microseconds */
   latencyUs: number;
-  /** SHA-256 of the stored input snapshot (content-addressed) */
-  inputHash: string;
   /** the shadow rule set's answer, when one is configured */
-  shadow: { decision: string; rule: string | null; revision: string } | null;
+  shadow: ShadowAnswer | null;
   /** the platform's delivery id, for webhook entries */
   deliveryId: string | null;
   /** stored when the caller asked for an explanation */
   explain: unknown | null;
+}
+
+/** A decision record as the log holds it: with the hash of its stored input snapshot. */
+export interface AuditRecord extends DecisionRecord {
+  /** SHA-256 of the stored input snapshot (content-addressed) */
+  inputHash: string;
+}
+
+/**
+ * The shadow rule set's answer. A shadow that fails answers `decision: "error"`, with `error`
+ * saying why; it never changes the live answer.
+ */
+export interface ShadowAnswer {
+  decision: string;
+  rule: string | null;
+  /** the shadow rule set's revision */
+  revision: string;
+  error?: { code: string; message: string };
+}
+
+/** The code of a shadow evaluation that failed (the message says how). */
+export const SHADOW_FAILED = "evaluation_failed";
+
+/**
+ * A stored shadow answer, as read. Entries written before shadow errors had a field of their own
+ * held the message in `revision` (`<revision>: <message>`); they are read as they are written now.
+ * Their stored bytes, and so their hashes, stay as they are.
+ */
+export function readShadow(shadow: ShadowAnswer | null): ShadowAnswer | null {
+  if (shadow === null || shadow.decision !== "error" || shadow.error !== undefined) return shadow;
+  const at = shadow.revision.indexOf(": ");
+  if (at < 0) return shadow;
+  return {
+    decision: shadow.decision,
+    rule: shadow.rule,
+    revision: shadow.revision.slice(0, at),
+    error: { code: SHADOW_FAILED, message: shadow.revision.slice(at + 2) },
+  };
+}
+
+/** Whether a body holds a failed shadow answer, which may be in the form `readShadow` maps. */
+function hasShadowError(body: string): boolean {
+  return body.includes('"shadow":{"decision":"error",');
 }
 
 /** An entry as stored: the record, its place in its chain and its hashes. */
@@ -77,6 +123,7 @@ export function parseEntry(body: string, hash: string): AuditEntry {
     prevHash: string;
   };
   const { v: _v, ...rest } = b as typeof b & { v: number };
+  if (rest.shadow != null) rest.shadow = readShadow(rest.shadow);
   return { ...rest, hash };
 }
 
@@ -98,7 +145,12 @@ export function entryLine(
   const tail = withInput
     ? `,"input":${input === undefined ? "null" : JSON.stringify(JSON.parse(input))}}`
     : "}";
-  if (body.startsWith(BODY_PREFIX) && body.endsWith("}") && /^[0-9a-f]*$/.test(hash))
+  if (
+    body.startsWith(BODY_PREFIX) &&
+    body.endsWith("}") &&
+    /^[0-9a-f]*$/.test(hash) &&
+    !hasShadowError(body)
+  )
     return `{${body.slice(BODY_PREFIX.length, -1)},"hash":"${hash}"${tail}`;
   const entry: Record<string, unknown> = { ...parseEntry(body, hash) };
   if (withInput) entry.input = input === undefined ? null : JSON.parse(input);

@@ -6,12 +6,14 @@ import {
   type ChainAppend,
   type Checkpoint,
   DuplicateDeliveryError,
+  type KeyClaim,
+  type KeyClaimOutcome,
   type PageQuery,
 } from "./backend.js";
 import {
   type AuditEntry,
-  type AuditRecord,
   checkpointMac,
+  type DecisionRecord,
   GENESIS_HASH,
   parseEntry,
 } from "./entry.js";
@@ -214,13 +216,18 @@ export class AuditLog {
    * outbox); resolves once all of it is durable.
    */
   append(
-    record: Omit<AuditRecord, "inputHash">,
+    record: DecisionRecord,
     inputBody: string,
     notifications: readonly Notification[] = [],
+    options: { deliveryId?: string } = {},
   ): Promise<AuditEntry> {
-    const refused = this.refusal(record.id, record.time, record.deliveryId);
+    const delivery = options.deliveryId ?? record.deliveryId;
+    const refused = this.refusal(record.id, record.time, delivery);
     if (refused) return refused;
-    return this.enqueue(sealItem(record, inputBody, notifications), (at) => ({
+    const item = sealItem(record, inputBody, notifications);
+    // a delivery id of the request (a batch item's idempotency key), not of the entry's body
+    if (options.deliveryId !== undefined) item.deliveryId = options.deliveryId;
+    return this.enqueue(item, (at) => ({
       ...record,
       inputHash: at.inputHash!,
       chain: this.options.chain,
@@ -723,6 +730,20 @@ export class AuditLog {
       prunedAt: new Date().toISOString(),
     };
     return this.store.entries.prune(cp);
+  }
+
+  /** The entries recorded with these delivery ids, by delivery id. */
+  deliveryEntries(ids: readonly string[]): Promise<Map<string, string>> {
+    return this.observed(this.store.outbox.deliveryEntries(ids));
+  }
+
+  /** Takes an idempotency key for one request at a time (`OutboxStore.claimKey`). */
+  claimKey(claim: KeyClaim): Promise<KeyClaimOutcome> {
+    return this.observed(this.store.outbox.claimKey(claim));
+  }
+
+  releaseKey(requester: string, key: string, holder: string): Promise<void> {
+    return this.observed(this.store.outbox.releaseKey(requester, key, holder));
   }
 
   /** Whether an entry with this delivery id is recorded, or being recorded by this process. */

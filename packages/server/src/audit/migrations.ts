@@ -76,6 +76,10 @@ INSERT INTO chain_heads (chain, seq, hash, updated_at)
   SELECT chain, seq, hash, pruned_at FROM checkpoints
   WHERE chain NOT IN (SELECT chain FROM chain_heads);`;
 
+const IDEMPOTENCY = (collate: string) => `
+ALTER TABLE deliveries ADD COLUMN entry_id TEXT;
+CREATE TABLE idempotency_keys (requester TEXT${collate} NOT NULL, key TEXT${collate} NOT NULL, body_hash TEXT NOT NULL, created_at TEXT NOT NULL, locked_until TEXT NOT NULL, holder TEXT NOT NULL, PRIMARY KEY (requester, key));`;
+
 export const MIGRATIONS: readonly Migration[] = Object.freeze([
   {
     version: 1,
@@ -142,6 +146,12 @@ $$;`,
       ' COLLATE "C"',
       `to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`,
     ),
+  },
+  {
+    version: 7,
+    description: "idempotency keys of batches, and the entry each delivery id was recorded with",
+    sqlite: IDEMPOTENCY(""),
+    postgres: IDEMPOTENCY(' COLLATE "C"'),
   },
 ]);
 

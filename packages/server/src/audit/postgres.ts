@@ -14,6 +14,7 @@ import {
   type OutboxStore,
   type PageQuery,
   type StateStore,
+  UNLOCKED,
 } from "./backend.js";
 import { exportChunkOf, GENESIS_HASH } from "./entry.js";
 import { idFloor } from "./ids.js";
@@ -174,7 +175,40 @@ export class PostgresBackend implements AuditStore {
         const { rowCount } = await this.query("SELECT 1 FROM deliveries WHERE id = $1", [id]);
         return (rowCount ?? 0) > 0;
       },
+      deliveryEntries: async (ids) => {
+        const { rows } = await this.query<{ id: string; entryId: string }>(
+          'SELECT id, entry_id AS "entryId" FROM deliveries WHERE entry_id IS NOT NULL AND id = ANY($1::text[])',
+          [ids],
+        );
+        return new Map(rows.map((r) => [r.id, r.entryId]));
+      },
+      claimKey: async (c) => {
+        // one statement: the row is locked while it decides, so two replicas cannot both take it
+        const { rows } = await this.query<{ createdAt: string }>(CLAIM_KEY_POSTGRES, [
+          c.requester,
+          c.key,
+          c.bodyHash,
+          c.now,
+          c.lockedUntil,
+          c.expiredBefore,
+          c.holder,
+        ]);
+        if (rows[0]) return { outcome: "claimed", createdAt: rows[0].createdAt };
+        const held = await this.query<{ bodyHash: string }>(
+          'SELECT body_hash AS "bodyHash" FROM idempotency_keys WHERE requester = $1 AND key = $2',
+          [c.requester, c.key],
+        );
+        const bodyHash = held.rows[0]?.bodyHash;
+        return { outcome: bodyHash !== undefined && bodyHash !== c.bodyHash ? "reused" : "busy" };
+      },
+      releaseKey: async (requester, key, holder) => {
+        await this.query(
+          "UPDATE idempotency_keys SET locked_until = $1 WHERE requester = $2 AND key = $3 AND holder = $4",
+          [UNLOCKED, requester, key, holder],
+        );
+      },
       prune: async (before) => {
+        await this.query("DELETE FROM idempotency_keys WHERE created_at < $1", [before]);
         const outbox = await this.query(
           "DELETE FROM outbox WHERE delivered_at IS NOT NULL AND delivered_at < $1",
           [before],
@@ -685,6 +719,17 @@ function toRow<R extends { seq: number }>(r: Fetched<R>): R {
   return { ...r, seq: Number(r.seq) } as unknown as R;
 }
 
+/** `claimKey` in one statement, as SQLite's (`sqlite.ts`). */
+const CLAIM_KEY_POSTGRES = `INSERT INTO idempotency_keys AS k (requester, key, body_hash, created_at, locked_until, holder)
+VALUES ($1, $2, $3, $4, $5, $7)
+ON CONFLICT (requester, key) DO UPDATE SET
+  body_hash = excluded.body_hash,
+  created_at = CASE WHEN k.created_at < $6 THEN excluded.created_at ELSE k.created_at END,
+  locked_until = excluded.locked_until,
+  holder = excluded.holder
+WHERE k.created_at < $6 OR (k.body_hash = excluded.body_hash AND k.locked_until <= $4)
+RETURNING created_at AS "createdAt"`;
+
 /**
  * A whole group commit in one statement: inputs, notifications, delivery ids and the chain's head
  * in data-modifying CTEs, and the entries of each kind in the batch. Values: `writeValues`.
@@ -704,8 +749,8 @@ function writeSql(kinds: readonly EntryKind[]): string {
   SELECT * FROM ${arrays(["text", "text", "text", "text", "text", "int", "text", "text", "text", "text"])}
 )`,
     `new_deliveries AS (
-  INSERT INTO deliveries (id, received_at)
-  SELECT * FROM ${arrays(["text", "text"])}
+  INSERT INTO deliveries (id, received_at, entry_id)
+  SELECT * FROM ${arrays(["text", "text", "text"])}
   ON CONFLICT (id) DO NOTHING
 )`,
     `new_head AS (
@@ -747,6 +792,7 @@ function writeValues(
     outbox.map((o) => o.createdAt),
     deliveries.map((d) => d.id),
     deliveries.map((d) => d.time),
+    deliveries.map((d) => d.entryId),
     chain,
     head.seq,
     head.hash,

@@ -4,7 +4,7 @@
 // transaction, on the PostgreSQL connection holding the chain's lock. Everything here is a pure
 // function of its arguments.
 import type { OutboxRow } from "./backend.js";
-import { type AuditRecord, chainHash, contentHash } from "./entry.js";
+import { chainHash, contentHash, type DecisionRecord } from "./entry.js";
 import { DECISION_KIND, type EntryKind, INPUT_HASH_FIELD } from "./kinds.js";
 
 /** A notification to queue with an entry, in the same transaction. */
@@ -69,6 +69,8 @@ export interface InputRow {
 export interface DeliveryRow {
   id: string;
   time: string;
+  /** the entry written with it */
+  entryId: string;
 }
 
 export interface SealedBatch {
@@ -84,7 +86,7 @@ export interface SealedBatch {
  * The record's fields in canonical order, split around `inputHash`. Both halves are JSON object
  * bodies without their braces; `sealBody` puts the chain position in front and the hash between.
  */
-export function entryParts(r: Omit<AuditRecord, "inputHash">): { before: string; after: string } {
+export function entryParts(r: DecisionRecord): { before: string; after: string } {
   const before = JSON.stringify({
     id: r.id,
     time: r.time,
@@ -101,8 +103,24 @@ export function entryParts(r: Omit<AuditRecord, "inputHash">): { before: string;
     ruleset: { revision: r.ruleset.revision, commit: r.ruleset.commit, dirty: r.ruleset.dirty },
     latencyUs: r.latencyUs,
   });
-  const after = JSON.stringify({ shadow: r.shadow, deliveryId: r.deliveryId, explain: r.explain });
+  const after = JSON.stringify({
+    shadow: shadowBody(r.shadow),
+    deliveryId: r.deliveryId,
+    explain: r.explain,
+  });
   return { before: before.slice(1, -1), after: after.slice(1, -1) };
+}
+
+/** The shadow answer's fields in canonical order; `error` only when the shadow failed. */
+function shadowBody(s: DecisionRecord["shadow"]): unknown {
+  if (s === null) return null;
+  const body: Record<string, unknown> = {
+    decision: s.decision,
+    rule: s.rule,
+    revision: s.revision,
+  };
+  if (s.error !== undefined) body.error = { code: s.error.code, message: s.error.message };
+  return body;
 }
 
 /**
@@ -150,7 +168,7 @@ export function sealBody(
 
 /** A decision, ready to be sealed. */
 export function sealItem(
-  record: Omit<AuditRecord, "inputHash">,
+  record: DecisionRecord,
   input: string,
   notifications: readonly Notification[],
 ): SealItem {
@@ -235,7 +253,8 @@ export function sealBatch(
       hash: next,
     });
     sealed.placements.push({ seq, prevHash: hash, inputHash, hash: next });
-    if (item.deliveryId !== null) sealed.deliveries.push({ id: item.deliveryId, time: item.time });
+    if (item.deliveryId !== null)
+      sealed.deliveries.push({ id: item.deliveryId, time: item.time, entryId: item.id });
     for (const n of item.notifications)
       sealed.outbox.push({
         id: `${item.id}:${n.target}`,

@@ -85,7 +85,7 @@ export class SqliteAppender {
        VALUES (@id, @chain, @entryId, @target, @payload, @attempts, @nextAttemptAt, @lastError, @deliveredAt, @createdAt)`,
     );
     this.insertDelivery = db.prepare(
-      "INSERT OR IGNORE INTO deliveries (id, received_at) VALUES (@id, @time)",
+      "INSERT OR IGNORE INTO deliveries (id, received_at, entry_id) VALUES (@id, @time, @entryId)",
     );
     // each chain's newest entry, recorded with it: at start, a log whose entries stop short of
     // their recorded head (emptied, truncated, restored without its newest pages) is refused

@@ -14,6 +14,7 @@ import {
   type OutboxRow,
   type OutboxStore,
   type StateStore,
+  UNLOCKED,
 } from "./backend.js";
 import { checkRegistry, ENTRY_KINDS, type EntryKind } from "./kinds.js";
 import { checkKnownVersion, MIGRATIONS, MIGRATIONS_TABLE } from "./migrations.js";
@@ -76,6 +77,21 @@ function threadUrl(name: string): URL {
 
 const OUTBOX_COLUMNS =
   "id, chain, entry_id AS entryId, target, payload, attempts, next_attempt_at AS nextAttemptAt, last_error AS lastError, delivered_at AS deliveredAt, created_at AS createdAt";
+
+/**
+ * Takes an idempotency key in one statement: a new key, an expired one (taken anew, for this
+ * body) or one free for the same body. Nothing is returned when it is held or was taken for
+ * another body.
+ */
+const CLAIM_KEY_SQLITE = `INSERT INTO idempotency_keys AS k (requester, key, body_hash, created_at, locked_until, holder)
+VALUES (@requester, @key, @bodyHash, @now, @lockedUntil, @holder)
+ON CONFLICT (requester, key) DO UPDATE SET
+  body_hash = excluded.body_hash,
+  created_at = CASE WHEN k.created_at < @expiredBefore THEN excluded.created_at ELSE k.created_at END,
+  locked_until = excluded.locked_until,
+  holder = excluded.holder
+WHERE k.created_at < @expiredBefore OR (k.body_hash = excluded.body_hash AND k.locked_until <= @now)
+RETURNING created_at AS createdAt`;
 
 /**
  * An SQLite failure as the log's errors: damage (the file is not a database, pages SQLite cannot
@@ -213,15 +229,55 @@ export class SqliteBackend implements AuditStore {
           "reading delivery ids",
           (db) => db.prepare("SELECT 1 FROM deliveries WHERE id = ?").get(id) !== undefined,
         ),
+      deliveryEntries: async (ids) =>
+        this.here("reading delivery ids", (db) => {
+          const found = new Map<string, string>();
+          // a few hundred at a time: SQLite bounds a statement's parameters
+          for (let at = 0; at < ids.length; at += 500) {
+            const some = ids.slice(at, at + 500);
+            const rows = db
+              .prepare(
+                `SELECT id, entry_id AS entryId FROM deliveries WHERE entry_id IS NOT NULL AND id IN (${some.map(() => "?").join(", ")})`,
+              )
+              .all(...some) as { id: string; entryId: string }[];
+            for (const r of rows) found.set(r.id, r.entryId);
+          }
+          return found;
+        }),
+      claimKey: async (claim) =>
+        this.here("taking an idempotency key", (db) => {
+          const taken = db.prepare(CLAIM_KEY_SQLITE).get(claim) as
+            | { createdAt: string }
+            | undefined;
+          if (taken) return { outcome: "claimed", createdAt: taken.createdAt };
+          const held = db
+            .prepare(
+              "SELECT body_hash AS bodyHash FROM idempotency_keys WHERE requester = ? AND key = ?",
+            )
+            .get(claim.requester, claim.key) as { bodyHash: string } | undefined;
+          return { outcome: held && held.bodyHash !== claim.bodyHash ? "reused" : "busy" };
+        }),
+      releaseKey: async (requester, key, holder) => {
+        this.here("releasing an idempotency key", (db) =>
+          db
+            .prepare(
+              "UPDATE idempotency_keys SET locked_until = ? WHERE requester = ? AND key = ? AND holder = ?",
+            )
+            .run(UNLOCKED, requester, key, holder),
+        );
+      },
       prune: async (before) => {
         const db = this.db;
-        return db.transaction(() => ({
-          notifications: db
-            .prepare("DELETE FROM outbox WHERE delivered_at IS NOT NULL AND delivered_at < ?")
-            .run(before).changes,
-          deliveries: db.prepare("DELETE FROM deliveries WHERE received_at < ?").run(before)
-            .changes,
-        }))();
+        return db.transaction(() => {
+          db.prepare("DELETE FROM idempotency_keys WHERE created_at < ?").run(before);
+          return {
+            notifications: db
+              .prepare("DELETE FROM outbox WHERE delivered_at IS NOT NULL AND delivered_at < ?")
+              .run(before).changes,
+            deliveries: db.prepare("DELETE FROM deliveries WHERE received_at < ?").run(before)
+              .changes,
+          };
+        })();
       },
     };
     this.state = {

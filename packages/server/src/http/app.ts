@@ -9,12 +9,18 @@ import type {
   RawRequestDefaultExpression,
 } from "fastify";
 import fp from "fastify-plugin";
-import { AuditUnavailableError } from "../audit/backend.js";
 import { bearerToken, hasScope, type Scope } from "../auth.js";
-import { PROBLEMS, type ProblemCode, type ProblemDetail, ProblemError } from "../problems.js";
+import { DomainError } from "../errors.js";
 import type { Services } from "../services.js";
 import { VERSION } from "../version.js";
 import { readJsonBody } from "./json-body.js";
+import {
+  PROBLEMS,
+  type ProblemCode,
+  type ProblemDetail,
+  ProblemError,
+  problemOf,
+} from "./problems.js";
 import { auditRoutes } from "./routes/audit.js";
 import { decisionRoutes } from "./routes/decisions.js";
 import { healthRoutes } from "./routes/health.js";
@@ -150,9 +156,11 @@ function handleError(
 ): FastifyReply {
   if (error instanceof ProblemError)
     return sendProblem(reply, error.code, error.detail, error.problems, error.headers);
-  // a read of the audit log (a search, an entry, the latest decision) the store could not answer
-  if (error instanceof AuditUnavailableError)
-    return sendProblem(reply, "audit_unavailable", error.message, [], { "retry-after": "1" });
+  // what a service refused, answered by the one table of domain errors (`DOMAIN_PROBLEMS`)
+  if (error instanceof DomainError) {
+    const p = problemOf(error);
+    return sendProblem(reply, p.code, p.detail, p.problems, p.headers);
+  }
   if (error.validation) {
     const problems = unwrappedResults(validationProblems(error), request.body);
     return sendProblem(

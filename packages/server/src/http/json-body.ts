@@ -18,7 +18,7 @@
  */
 import { isUtf8 } from "node:buffer";
 import type { Readable } from "node:stream";
-import { type ProblemDetail, ProblemError } from "../problems.js";
+import { type ProblemDetail, ProblemError } from "./problems.js";
 
 export interface JsonBodyOptions {
   /** deepest nesting of arrays and objects */

@@ -120,6 +120,11 @@ export const entrySchema = {
         decision: { type: "string" },
         rule: { type: ["string", "null"] },
         revision: { type: "string" },
+        error: {
+          type: "object",
+          description: "why the shadow rule set failed, when `decision` is `error`",
+          properties: { code: { type: "string" }, message: { type: "string" } },
+        },
       },
     },
     deliveryId: { type: ["string", "null"] },

@@ -3,7 +3,7 @@ import type { FastifyInstance } from "fastify";
 import type { AuditFilter } from "../../audit/backend.js";
 import type { AuditEntry } from "../../audit/entry.js";
 import { ID_PATTERN } from "../../audit/ids.js";
-import { ProblemError } from "../../problems.js";
+import { ProblemError } from "../problems.js";
 import { auditFilterSchema, entrySchema, problemResponses } from "../schemas.js";
 
 type Query = AuditFilter & { limit: number; cursor?: string };

@@ -1,7 +1,7 @@
 import type { InputFormat } from "@clearance/engine";
 import type { FastifyInstance } from "fastify";
-import type { AuditEntry } from "../../audit/entry.js";
-import { ProblemError } from "../../problems.js";
+import { answerOf } from "../../decide.js";
+import { ProblemError, problemOf } from "../problems.js";
 import {
   decisionAnswerSchema,
   decisionRequestSchema,
@@ -22,9 +22,26 @@ interface DecisionBody {
 const BATCH_BYTES_PER_ITEM = 16_384;
 
 export async function decisionRoutes(fastify: FastifyInstance): Promise<void> {
-  const { decisions, audit, config } = fastify.clearance;
+  const { decisions, audit, config, metrics } = fastify.clearance;
 
-  fastify.post<{ Body: DecisionBody }>(
+  /** `Idempotency-Key`: the same header on both decision routes */
+  const idempotencyHeaders = {
+    type: "object",
+    properties: {
+      "idempotency-key": {
+        type: "string",
+        minLength: 1,
+        maxLength: 255,
+        pattern: "^[\\x21-\\x7e]+$",
+        description:
+          "makes sending the request again safe: what was recorded under this key (and this API key) is answered as recorded, not decided again; printable ASCII, at most 255 characters, kept 24 h",
+      },
+    },
+  } as const;
+  const keyOf = (headers: { "idempotency-key"?: string }) =>
+    headers["idempotency-key"] === undefined ? {} : { idempotencyKey: headers["idempotency-key"] };
+
+  fastify.post<{ Body: DecisionBody; Headers: { "idempotency-key"?: string } }>(
     "/v1/decisions",
     {
       bodyLimit: config.server.bodyLimit,
@@ -32,9 +49,10 @@ export async function decisionRoutes(fastify: FastifyInstance): Promise<void> {
       schema: {
         summary: "Decide one analysis result",
         description:
-          "Validates the result (canonical or VirusTotal), decides it with the live rules, records the decision in the audit log and answers. The answer is sent only after the entry is durable.",
+          "Validates the result (canonical or VirusTotal), decides it with the live rules, records the decision in the audit log and answers. The answer is sent only after the entry is durable. With `Idempotency-Key`, a decision recorded under the key is answered as recorded, never recorded twice.",
         tags: ["decisions"],
         security: [{ bearer: [] }],
+        headers: idempotencyHeaders,
         body: {
           ...decisionRequestSchema,
           properties: {
@@ -49,7 +67,7 @@ export async function decisionRoutes(fastify: FastifyInstance): Promise<void> {
         },
         response: {
           200: decisionAnswerSchema,
-          ...problemResponses(400, 401, 403, 413, 415, 429, 503),
+          ...problemResponses(400, 401, 403, 409, 413, 415, 422, 429, 503),
         },
       },
     },
@@ -59,21 +77,23 @@ export async function decisionRoutes(fastify: FastifyInstance): Promise<void> {
         body,
         { source: source ?? "api", requester: request.requester },
         request.rawJson,
+        keyOf(request.headers),
       );
     },
   );
 
   const batchLimit = config.server.batchLimit;
-  fastify.post<{ Body: { items: DecisionBody[] } }>(
+  fastify.post<{ Body: { items: DecisionBody[] }; Headers: { "idempotency-key"?: string } }>(
     "/v1/decisions/batch",
     {
       bodyLimit: Math.max(config.server.bodyLimit, batchLimit * BATCH_BYTES_PER_ITEM),
       config: { scopes: ["decide"], limitInFlight: true },
       schema: {
         summary: "Decide several analysis results",
-        description: `Up to ${batchLimit} items (\`server.batchLimit\`). One answer per item, in order; an item with bad input gets \`error\` instead of a decision and the others are still decided. If the audit log cannot record, the whole batch is refused with 503.`,
+        description: `Up to ${batchLimit} items (\`server.batchLimit\`). One answer per item, in order, each on its own: a decision once its entry is durable, or \`error\` (bad input, or \`audit_unavailable\` for an item the audit log could not record, with \`Retry-After\`). Only when the log records none of the items is the whole batch refused with 503. Send again only the items answered with \`audit_unavailable\`, or the whole batch with the same \`Idempotency-Key\`: items already recorded under it are answered as recorded, never recorded twice.`,
         tags: ["decisions"],
         security: [{ bearer: [] }],
+        headers: idempotencyHeaders,
         body: {
           type: "object",
           required: ["items"],
@@ -112,7 +132,7 @@ export async function decisionRoutes(fastify: FastifyInstance): Promise<void> {
               },
             },
           },
-          ...problemResponses(400, 401, 403, 413, 415, 429, 503),
+          ...problemResponses(400, 401, 403, 409, 413, 415, 422, 429, 503),
         },
       },
       // the item count is checked before the items are validated, so a huge batch fails fast
@@ -126,12 +146,23 @@ export async function decisionRoutes(fastify: FastifyInstance): Promise<void> {
           );
       },
     },
-    async (request) => ({
-      items: await decisions.decideBatch(
-        request.body.items,
-        { source: "batch", requester: request.requester },
-        { sliceMs: config.limits.sliceMs },
-      ),
+    async (request, reply) => ({
+      items: (
+        await decisions.decideBatch(
+          request.body.items,
+          { source: "batch", requester: request.requester },
+          { sliceMs: config.limits.sliceMs, ...keyOf(request.headers) },
+        )
+      ).map((item) => {
+        if (!("error" in item)) return item;
+        // an item's own problem, in the body of the batch's answer; an item the log could not
+        // record says when to send it again, as a refused request would
+        const p = problemOf(item.error);
+        metrics.rejected.inc({ code: p.code });
+        const retryAfter = p.headers["retry-after"];
+        if (retryAfter !== undefined) reply.header("retry-after", retryAfter);
+        return { error: { code: p.code, detail: p.detail, problems: p.problems } };
+      }),
     }),
   );
 
@@ -176,7 +207,8 @@ export async function decisionRoutes(fastify: FastifyInstance): Promise<void> {
       const meta = { source: "api" as const, requester: request.requester };
       if (!request.query.refresh) {
         const entry = await audit.latestFor(sha256);
-        if (entry) return answerOf(entry);
+        // the same projection as a new decision's answer, of the record as stored
+        if (entry) return { ...answerOf(entry), source: entry.source, requester: entry.requester };
         if (!decisions.canFetch)
           throw new ProblemError("not_found", `no decision is recorded for \`${sha256}\``);
       }
@@ -186,23 +218,4 @@ export async function decisionRoutes(fastify: FastifyInstance): Promise<void> {
       return { ...answer, source: meta.source, requester: meta.requester };
     },
   );
-}
-
-/** A recorded entry in the shape of a decision answer. */
-export function answerOf(entry: AuditEntry) {
-  return {
-    decisionId: entry.id,
-    sha256: entry.sha256,
-    decision: entry.decision,
-    reason: entry.reason,
-    rule: entry.rule,
-    matched: entry.matched,
-    monitored: entry.monitored,
-    errors: entry.errors,
-    ruleset: { revision: entry.ruleset.revision, commit: entry.ruleset.commit },
-    evaluatedAt: entry.time,
-    source: entry.source,
-    requester: entry.requester,
-    fileName: entry.fileName,
-  };
 }

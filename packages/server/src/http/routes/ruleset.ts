@@ -1,6 +1,6 @@
 import type { FastifyInstance } from "fastify";
-import { ProblemError } from "../../problems.js";
 import type { RulesHolder } from "../../rules.js";
+import { ProblemError } from "../problems.js";
 import { problemResponses } from "../schemas.js";
 
 const statusSchema = {

@@ -1,17 +1,12 @@
 import type { FastifyInstance } from "fastify";
-import { DuplicateDeliveryError } from "../../audit/backend.js";
-import { ProblemError } from "../../problems.js";
-import { checkDeliveryBinding, checkWebhook, ReplayCache, webhookResult } from "../../webhook.js";
 import { parseJsonBody } from "../json-body.js";
 import { decisionAnswerSchema, problemResponses } from "../schemas.js";
 
 export async function webhookRoutes(fastify: FastifyInstance): Promise<void> {
-  const { decisions, audit, config, keys } = fastify.clearance;
+  const { webhooks, config, keys } = fastify.clearance;
   // Without a signing secret, a server that has API keys still authenticates deliveries: the
   // platform then sends a key with the `decide` scope, or the endpoint would be open to anyone.
   const unsignedNeedsKey = config.webhook.secret === null && keys.size > 0;
-
-  const replays = new ReplayCache(config.webhook.replayCacheMax, config.webhook.toleranceSeconds);
   const jsonOptions = {
     maxDepth: config.limits.jsonDepth,
     pieceBytes: config.server.bodyLimit,
@@ -44,74 +39,10 @@ export async function webhookRoutes(fastify: FastifyInstance): Promise<void> {
         },
       },
     },
-    async (request) => {
-      const raw = request.body;
-      const nowMs = Date.now();
-      const signed = checkWebhook(request.headers, raw, {
-        secret: config.webhook.secret,
-        toleranceSeconds: config.webhook.toleranceSeconds,
-        nowMs,
-      });
-      const deliveryId = signed.delivery;
-      if (signed.signature !== null && deliveryId !== null) {
-        const first = replays.remember(signed.signature, deliveryId, signed.timestamp!, nowMs);
-        if (first === "full")
-          throw new ProblemError(
-            "server_busy",
-            `more than ${config.webhook.replayCacheMax} signed deliveries arrived within \`webhook.toleranceSeconds\` (\`webhook.replayCacheMax\`); retry later`,
-            [],
-            { "retry-after": String(config.limits.pressure.retryAfterSeconds) },
-          );
-        if (first !== undefined)
-          throw new ProblemError(
-            "replayed_delivery",
-            `this signed delivery was already received as \`${first}\`; sent again as \`${deliveryId}\` it is a replay`,
-          );
-      }
-      const { value: body } = await parseJsonBody(raw, jsonOptions);
-      const { result, pointer, delivery } = webhookResult(body);
-      if (config.webhook.secret !== null) checkDeliveryBinding(deliveryId, delivery);
-      if (deliveryId !== null && (await seen(deliveryId))) throw replayed(deliveryId);
-      try {
-        return await decisions.decide(
-          { result },
-          {
-            source: "webhook",
-            requester: request.requester ?? "platform",
-            ...(deliveryId ? { deliveryId } : {}),
-          },
-        );
-      } catch (error) {
-        if (error instanceof DuplicateDeliveryError) throw replayed(deliveryId!);
-        if (error instanceof ProblemError)
-          throw new ProblemError(
-            error.code,
-            error.detail,
-            error.problems.map((p) => ({
-              pointer: p.pointer.replace(/^\/result/, pointer),
-              message: p.message,
-            })),
-            error.headers,
-          );
-        throw error;
-      }
-    },
+    async (request) =>
+      webhooks.receive(
+        { headers: request.headers, body: request.body, requester: request.requester },
+        async (raw) => (await parseJsonBody(raw, jsonOptions)).value,
+      ),
   );
-
-  function replayed(id: string): ProblemError {
-    return new ProblemError(
-      "replayed_delivery",
-      `delivery \`${id}\` was already received and decided`,
-    );
-  }
-
-  async function seen(id: string): Promise<boolean> {
-    try {
-      return await audit.hasDelivery(id);
-    } catch (error) {
-      throw new ProblemError("audit_unavailable", (error as Error).message, [], {
-        "retry-after": "1",
-      });
-    }
-  }
 }

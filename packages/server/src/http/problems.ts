@@ -1,0 +1,162 @@
+import { AuditUnavailableError } from "../audit/backend.js";
+import {
+  type DomainError,
+  IdempotencyKeyInUseError,
+  IdempotencyKeyReusedError,
+  type InputProblem,
+  InvalidContextError,
+  InvalidRequestError,
+  InvalidResultError,
+  InvalidSignatureError,
+  NotFoundError,
+  PlatformRefusedError,
+  PlatformResultInvalidError,
+  PlatformUnavailableError,
+  ReplayedDeliveryError,
+  ServerBusyError,
+  StaleTimestampError,
+} from "../errors.js";
+
+/**
+ * Every problem the server answers with, by stable code. The HTTP layer turns a ProblemError, or a
+ * service's DomainError (by `DOMAIN_PROBLEMS`), into an `application/problem+json` document (RFC
+ * 9457) with this status and title; docs/http-api.md lists the same codes, and a test keeps the
+ * two in step.
+ */
+export const PROBLEMS = Object.freeze({
+  malformed_json: { status: 400, title: "The request body is not valid JSON" },
+  invalid_utf8: { status: 400, title: "The request body is not valid UTF-8" },
+  json_too_deep: { status: 400, title: "The request body nests deeper than the limit" },
+  forbidden_key: {
+    status: 400,
+    title: "The request body has a key that could change object prototypes",
+  },
+  invalid_request: { status: 400, title: "The request does not match the endpoint's schema" },
+  invalid_result: { status: 400, title: "The analysis result is invalid" },
+  invalid_context: { status: 400, title: "The request context is invalid" },
+  invalid_cursor: { status: 400, title: "The pagination cursor is invalid" },
+  unauthorized: { status: 401, title: "A valid API key is required" },
+  invalid_signature: { status: 401, title: "The webhook signature is missing or wrong" },
+  stale_timestamp: { status: 401, title: "The webhook timestamp is outside the accepted window" },
+  forbidden: { status: 403, title: "The API key lacks a required scope" },
+  not_found: { status: 404, title: "Not found" },
+  replayed_delivery: { status: 409, title: "This webhook delivery was already received" },
+  idempotency_key_in_use: {
+    status: 409,
+    title: "A request with this idempotency key is being answered; retry when it is",
+  },
+  body_too_large: { status: 413, title: "The request body is larger than the limit" },
+  batch_too_large: { status: 413, title: "The batch has more items than the limit" },
+  unsupported_media_type: { status: 415, title: "The request body must be JSON" },
+  too_many_in_flight: {
+    status: 429,
+    title: "Too many decision requests of this key are in flight; retry after one finishes",
+  },
+  idempotency_key_reused: {
+    status: 422,
+    title: "The idempotency key was used with another body",
+  },
+  reload_failed: {
+    status: 422,
+    title: "The new rules do not compile; the previous rules are still served",
+  },
+  internal_error: { status: 500, title: "Internal error" },
+  platform_error: {
+    status: 502,
+    title: "The platform refused the server's request (its key or scopes)",
+  },
+  platform_result_invalid: {
+    status: 502,
+    title: "The platform's result is not a completed, valid analysis",
+  },
+  audit_unavailable: {
+    status: 503,
+    title: "The audit log cannot record decisions; no decision is given unrecorded",
+  },
+  platform_unavailable: {
+    status: 503,
+    title: "The platform cannot be reached or is rate limiting; try again later",
+  },
+  server_busy: { status: 503, title: "The server is overloaded and sheds load; try again later" },
+} as const);
+
+export type ProblemCode = keyof typeof PROBLEMS;
+
+/** A problem's pointer into the request and its message (the same as a service's). */
+export type ProblemDetail = InputProblem;
+
+export class ProblemError extends Error {
+  override name = "ProblemError";
+  constructor(
+    readonly code: ProblemCode,
+    /** lower case, no trailing period, user values in backticks */
+    readonly detail: string,
+    readonly problems: readonly ProblemDetail[] = [],
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(detail);
+  }
+
+  get status(): number {
+    return PROBLEMS[this.code].status;
+  }
+}
+
+/** A domain error's answer: its problem code, and when to retry for those that pass. */
+interface DomainProblem<E extends DomainError = DomainError> {
+  error: abstract new (...args: never[]) => E;
+  code: ProblemCode;
+  /** seconds, sent as `retry-after` */
+  retryAfter?: (error: E) => number;
+}
+
+function row<E extends DomainError>(r: DomainProblem<E>): DomainProblem {
+  return r as unknown as DomainProblem;
+}
+
+/**
+ * Each error a service throws, and the problem it is answered with. The one place where the domain
+ * meets HTTP: statuses come from `PROBLEMS` by code, `retry-after` from here. A subclass not listed
+ * is answered as its nearest listed ancestor (`AuditDamagedError` as `AuditUnavailableError`).
+ */
+export const DOMAIN_PROBLEMS: readonly DomainProblem[] = Object.freeze([
+  row({ error: InvalidRequestError, code: "invalid_request" }),
+  row({ error: InvalidResultError, code: "invalid_result" }),
+  row({ error: InvalidContextError, code: "invalid_context" }),
+  row({ error: NotFoundError, code: "not_found" }),
+  row({ error: InvalidSignatureError, code: "invalid_signature" }),
+  row({ error: StaleTimestampError, code: "stale_timestamp" }),
+  row({ error: ReplayedDeliveryError, code: "replayed_delivery" }),
+  row({ error: IdempotencyKeyReusedError, code: "idempotency_key_reused" }),
+  row({ error: IdempotencyKeyInUseError, code: "idempotency_key_in_use", retryAfter: () => 1 }),
+  row({
+    error: ServerBusyError,
+    code: "server_busy",
+    retryAfter: (e: ServerBusyError) => e.retryAfterSeconds,
+  }),
+  row({
+    error: PlatformUnavailableError,
+    code: "platform_unavailable",
+    retryAfter: (e: PlatformUnavailableError) => e.retryAfterSeconds,
+  }),
+  row({ error: PlatformRefusedError, code: "platform_error" }),
+  row({ error: PlatformResultInvalidError, code: "platform_result_invalid" }),
+  // a write refused (no decision is given unrecorded), or a read the store could not answer
+  row({ error: AuditUnavailableError, code: "audit_unavailable", retryAfter: () => 1 }),
+]);
+
+/** The problem answering a domain error: the row of its class or of its nearest listed ancestor. */
+export function problemOf(error: DomainError): ProblemError {
+  for (let c = Object.getPrototypeOf(error); c !== null; c = Object.getPrototypeOf(c)) {
+    const r = DOMAIN_PROBLEMS.find((d) => d.error.prototype === c);
+    if (r === undefined) continue;
+    const retryAfter = r.retryAfter?.(error);
+    return new ProblemError(
+      r.code,
+      error.message,
+      error.problems,
+      retryAfter === undefined ? {} : { "retry-after": String(retryAfter) },
+    );
+  }
+  throw new TypeError(`no problem answers \`${error.name}\`: add it to \`DOMAIN_PROBLEMS\``);
+}
