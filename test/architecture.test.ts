@@ -39,6 +39,7 @@ function workspaceDeps(deps: Record<string, string> | undefined): string[] {
 
 /** The run-time edges: each package and the workspace packages its code may import. */
 const ALLOWED: Record<string, string[]> = {
+  options: [],
   dsl: [],
   result: [],
   platform: ["result"],
