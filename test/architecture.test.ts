@@ -48,7 +48,7 @@ const ALLOWED: Record<string, string[]> = {
   client: ["platform"],
   "platform-sim": ["platform", "result", "testdata"],
   dryrun: ["engine"],
-  server: ["client", "dsl", "engine"],
+  server: ["client", "dsl", "engine", "options"],
   cli: ["client", "dryrun", "dsl", "engine", "platform-sim", "server"],
 };
 

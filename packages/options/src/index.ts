@@ -1,6 +1,6 @@
 // The public surface of @clearance/options, listed by name. TypeBox's builder and its `Static` are
 // re-exported so every package declares its options with the one TypeBox this package resolves.
-export { type Static, type TSchema, Type } from "typebox";
+export { type Static, type TProperties, type TSchema, Type } from "typebox";
 export {
   type Checked,
   checkOptions,

@@ -164,7 +164,7 @@ export function formatIssue(issue: Issue, noun = "key"): string {
     const known = issue.known ?? [];
     const key = String(issue.path[issue.path.length - 1]);
     const near = closest(key, known);
-    return `unknown ${noun} \`${at}\` (known: ${known.join(", ")})${near ? `; did you mean \`${near}\`?` : ""}`;
+    return `unknown ${noun} \`${at}\` (known: ${known.join(", ")})${near ? `; did you mean \`${keyPath([...issue.path.slice(0, -1), near])}\`?` : ""}`;
   }
   if (issue.kind === "required") return `${noun} \`${at}\` is required`;
   const expected = issue.nullable
@@ -347,6 +347,22 @@ function walk(
       const properties = schema.properties ?? {};
       const known = Object.keys(properties);
       const out: Record<string, unknown> = {};
+      const required = new Set(schema.required ?? []);
+      // missing keys first, then unknown ones, then the values: JSON Schema validators' order
+      for (const [key, child] of Object.entries(properties))
+        if (
+          value[key] === undefined &&
+          required.has(key) &&
+          !("default" in child) &&
+          typesOf(child)[0] !== "object"
+        )
+          w.issues.push({
+            kind: "required",
+            path: [...path, key],
+            value: undefined,
+            schema: child,
+            nullable,
+          });
       for (const key of Object.keys(value)) {
         if (Object.hasOwn(properties, key)) continue;
         if (schema.additionalProperties === false)
@@ -360,7 +376,6 @@ function walk(
           });
         else out[key] = value[key];
       }
-      const required = new Set(schema.required ?? []);
       for (const [key, child] of Object.entries(properties)) {
         const given = value[key];
         const at = [...path, key];
@@ -372,8 +387,7 @@ function walk(
           const filled = walk(child, {}, at, trial);
           if (trial.issues.length === 0) out[key] = filled;
           else if (required.has(key)) w.issues.push(...trial.issues);
-        } else if (required.has(key))
-          w.issues.push({ kind: "required", path: at, value: undefined, schema: child, nullable });
+        }
       }
       return w.freeze ? Object.freeze(out) : out;
     }

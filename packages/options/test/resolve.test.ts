@@ -80,7 +80,7 @@ describe("resolveOptions", () => {
     ],
     [
       { retry: { attempt: 3 } },
-      "unknown option `retry.attempt` (known: attempts, baseDelayMs); did you mean `attempts`?",
+      "unknown option `retry.attempt` (known: attempts, baseDelayMs); did you mean `retry.attempts`?",
     ],
     [
       { zzzzzz: 1 },
