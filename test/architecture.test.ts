@@ -40,8 +40,8 @@ function workspaceDeps(deps: Record<string, string> | undefined): string[] {
 /** The run-time edges: each package and the workspace packages its code may import. */
 const ALLOWED: Record<string, string[]> = {
   options: [],
-  dsl: [],
-  result: [],
+  dsl: ["options"],
+  result: ["options"],
   platform: ["result"],
   testdata: ["result"],
   engine: ["dsl", "platform", "result"],
