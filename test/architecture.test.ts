@@ -47,7 +47,7 @@ const ALLOWED: Record<string, string[]> = {
   engine: ["dsl", "platform", "result"],
   client: ["platform"],
   "platform-sim": ["platform", "result", "testdata"],
-  dryrun: ["engine"],
+  dryrun: ["engine", "options"],
   server: ["client", "dsl", "engine", "options"],
   cli: ["client", "dryrun", "dsl", "engine", "platform-sim", "server"],
 };
