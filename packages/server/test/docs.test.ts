@@ -8,6 +8,7 @@ import { CONFIG_SCHEMA, loadConfig, resolveConfig } from "../src/config.js";
 import { Metrics } from "../src/metrics.js";
 import { PROBLEMS } from "../src/problems.js";
 import { checkExposure } from "../src/server.js";
+import { BATCH_ANSWER, BATCH_BODY, DECISION_ANSWER, DECISION_BODY } from "../src/wire.js";
 import { makeApp, REPO, type TestApp } from "./helpers.js";
 
 const doc = (name: string) => readFileSync(join(REPO, "docs", name), "utf8");
@@ -98,6 +99,24 @@ describe("docs/http-api.md", () => {
         ).toBe(true);
       }
     }
+  });
+
+  test("the decision API in the document is the wire declarations, as declared", () => {
+    type Operation = {
+      requestBody?: { content: Record<string, { schema: unknown }> };
+      responses: Record<string, { content?: Record<string, { schema: unknown }> }>;
+    };
+    const op = (path: string, method: string) => live.paths[path]![method] as Operation;
+    const body = (o: Operation) => o.requestBody?.content["application/json"]?.schema;
+    const answer = (o: Operation) => o.responses["200"]?.content?.["application/json"]?.schema;
+    const json = (schema: unknown) => JSON.parse(JSON.stringify(schema));
+    expect(body(op("/v1/decisions", "post"))).toEqual(json(DECISION_BODY));
+    expect(answer(op("/v1/decisions", "post"))).toEqual(json(DECISION_ANSWER));
+    expect(body(op("/v1/decisions/batch", "post"))).toEqual(json(BATCH_BODY));
+    expect(answer(op("/v1/decisions/batch", "post"))).toEqual(json(BATCH_ANSWER));
+    // the request of a batch item is the request of one decision, less where it comes from
+    const { source: _source, ...one } = DECISION_BODY.properties;
+    expect(BATCH_BODY.properties.items.items.properties).toEqual(one);
   });
 
   test("docs/openapi.json is the document the server serves", () => {

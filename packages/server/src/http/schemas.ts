@@ -1,13 +1,10 @@
 // JSON Schemas shared by the routes: they validate requests, serialise answers quickly, and are
 // what /openapi.json (and so docs/http-api.md) is generated from.
-import { INPUT_FORMATS } from "@clearance/engine";
 import { DECISION_SOURCES } from "../audit/entry.js";
+import { DECISION, RULE_ERROR, TIME } from "../wire.js";
 
 export const SHA256 = { type: "string", pattern: "^[0-9a-fA-F]{64}$" } as const;
-export const DECISION = { type: "string", enum: ["allow", "deny", "review"] } as const;
-const TIME = { type: "string", format: "date-time" } as const;
-const FREE_OBJECT = { type: "object", additionalProperties: true } as const;
-
+export { DECISION } from "../wire.js";
 export const problemSchema = {
   $id: "Problem",
   type: "object",
@@ -31,61 +28,14 @@ export const problemSchema = {
   required: ["type", "title", "status", "code", "detail"],
 } as const;
 
-const ruleError = {
-  type: "object",
-  properties: {
-    rule: { type: "string" },
-    /** a run-time error code (docs/language.md, "Run-time errors and `on-error`") */
-    code: { type: "string" },
-    message: { type: "string" },
-    monitor: { type: "boolean" },
-  },
-} as const;
-
-const rulesetRef = {
-  type: "object",
-  properties: { revision: { type: "string" }, commit: { type: ["string", "null"] } },
-} as const;
-
-export const decisionRequestSchema = {
-  type: "object",
-  required: ["result"],
-  additionalProperties: false,
-  properties: {
-    result: {
-      ...FREE_OBJECT,
-      description: "a canonical analysis result or a VirusTotal v3 file object (detected)",
-    },
-    context: {
-      ...FREE_OBJECT,
-      description: "values for the fields the rules declare with `context`",
-    },
-    explain: { type: "boolean", default: false, description: "include every rule's outcome" },
-    format: { type: "string", enum: [...INPUT_FORMATS], description: "skip format detection" },
-  },
-} as const;
-
-export const decisionAnswerSchema = {
-  type: "object",
-  properties: {
-    decisionId: { type: "string", description: "the audit entry id (UUIDv7)" },
-    sha256: { type: "string" },
-    fileName: { type: ["string", "null"] },
-    decision: DECISION,
-    reason: { type: "string" },
-    rule: {
-      type: ["string", "null"],
-      description: "the deciding rule; null when the default decided",
-    },
-    matched: { type: "array", items: { type: "string" } },
-    monitored: { type: "array", items: { type: "string" } },
-    errors: { type: "array", items: ruleError },
-    ruleset: rulesetRef,
-    evaluatedAt: TIME,
-    warnings: { type: "array", items: { type: "string" } },
-    explain: FREE_OBJECT,
-  },
-} as const;
+// The decision request and answer are the service's types too: they are declared in wire.ts.
+export {
+  BATCH_ANSWER as batchAnswerSchema,
+  BATCH_BODY as batchRequestSchema,
+  DECISION_ANSWER as decisionAnswerSchema,
+  DECISION_BODY as decisionBodySchema,
+  DECISION_REQUEST as decisionRequestSchema,
+} from "../wire.js";
 
 export const entrySchema = {
   type: "object",
@@ -103,7 +53,7 @@ export const entrySchema = {
     reason: { type: "string" },
     matched: { type: "array", items: { type: "string" } },
     monitored: { type: "array", items: { type: "string" } },
-    errors: { type: "array", items: ruleError },
+    errors: { type: "array", items: RULE_ERROR },
     ruleset: {
       type: "object",
       properties: {

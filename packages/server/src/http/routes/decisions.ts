@@ -1,22 +1,16 @@
-import type { InputFormat } from "@clearance/engine";
+import type { Static } from "@clearance/options";
 import type { FastifyInstance } from "fastify";
 import type { AuditEntry } from "../../audit/entry.js";
 import { ProblemError } from "../../problems.js";
 import {
+  batchAnswerSchema,
+  batchRequestSchema,
   decisionAnswerSchema,
-  decisionRequestSchema,
+  decisionBodySchema,
   entrySchema,
   problemResponses,
   SHA256,
 } from "../schemas.js";
-
-interface DecisionBody {
-  result: unknown;
-  context?: unknown;
-  explain?: boolean;
-  format?: InputFormat;
-  source?: "api" | "gate";
-}
 
 /** Batches are larger than single requests; their body limit grows with the item limit. */
 const BATCH_BYTES_PER_ITEM = 16_384;
@@ -24,7 +18,7 @@ const BATCH_BYTES_PER_ITEM = 16_384;
 export async function decisionRoutes(fastify: FastifyInstance): Promise<void> {
   const { decisions, audit, config } = fastify.clearance;
 
-  fastify.post<{ Body: DecisionBody }>(
+  fastify.post<{ Body: Static<typeof decisionBodySchema> }>(
     "/v1/decisions",
     {
       bodyLimit: config.server.bodyLimit,
@@ -35,18 +29,7 @@ export async function decisionRoutes(fastify: FastifyInstance): Promise<void> {
           "Validates the result (canonical or VirusTotal), decides it with the live rules, records the decision in the audit log and answers. The answer is sent only after the entry is durable.",
         tags: ["decisions"],
         security: [{ bearer: [] }],
-        body: {
-          ...decisionRequestSchema,
-          properties: {
-            ...decisionRequestSchema.properties,
-            source: {
-              type: "string",
-              enum: ["api", "gate"],
-              default: "api",
-              description: "recorded in the audit log: `gate` for CI gates (`clearance gate`)",
-            },
-          },
-        },
+        body: decisionBodySchema,
         response: {
           200: decisionAnswerSchema,
           ...problemResponses(400, 401, 403, 413, 415, 429, 503),
@@ -64,7 +47,7 @@ export async function decisionRoutes(fastify: FastifyInstance): Promise<void> {
   );
 
   const batchLimit = config.server.batchLimit;
-  fastify.post<{ Body: { items: DecisionBody[] } }>(
+  fastify.post<{ Body: Static<typeof batchRequestSchema> }>(
     "/v1/decisions/batch",
     {
       bodyLimit: Math.max(config.server.bodyLimit, batchLimit * BATCH_BYTES_PER_ITEM),
@@ -74,44 +57,9 @@ export async function decisionRoutes(fastify: FastifyInstance): Promise<void> {
         description: `Up to ${batchLimit} items (\`server.batchLimit\`). One answer per item, in order; an item with bad input gets \`error\` instead of a decision and the others are still decided. If the audit log cannot record, the whole batch is refused with 503.`,
         tags: ["decisions"],
         security: [{ bearer: [] }],
-        body: {
-          type: "object",
-          required: ["items"],
-          additionalProperties: false,
-          properties: { items: { type: "array", minItems: 1, items: decisionRequestSchema } },
-        },
+        body: batchRequestSchema,
         response: {
-          200: {
-            type: "object",
-            properties: {
-              items: {
-                type: "array",
-                items: {
-                  type: "object",
-                  properties: {
-                    ...decisionAnswerSchema.properties,
-                    error: {
-                      type: "object",
-                      properties: {
-                        code: { type: "string" },
-                        detail: { type: "string" },
-                        problems: {
-                          type: "array",
-                          items: {
-                            type: "object",
-                            properties: {
-                              pointer: { type: "string" },
-                              message: { type: "string" },
-                            },
-                          },
-                        },
-                      },
-                    },
-                  },
-                },
-              },
-            },
-          },
+          200: batchAnswerSchema,
           ...problemResponses(400, 401, 403, 413, 415, 429, 503),
         },
       },
