@@ -74,6 +74,8 @@ export interface Issue {
   schema: SchemaNode;
   /** the declaration also allows `null` */
   nullable: boolean;
+  /** the union (`anyOf`) the value was checked against the one fitting branch of */
+  union?: SchemaNode;
   /** `unknown_key`: the keys the object declares */
   known?: readonly string[];
   /** `uniqueItems`: the earlier index of the repeated item */
@@ -167,9 +169,11 @@ export function formatIssue(issue: Issue, noun = "key"): string {
     return `unknown ${noun} \`${at}\` (known: ${known.join(", ")})${near ? `; did you mean \`${keyPath([...issue.path.slice(0, -1), near])}\`?` : ""}`;
   }
   if (issue.kind === "required") return `${noun} \`${at}\` is required`;
-  const expected = issue.nullable
-    ? `${expectation(issue.schema)} or null`
-    : expectation(issue.schema);
+  const expected = issue.union
+    ? expectation(issue.union)
+    : issue.nullable
+      ? `${expectation(issue.schema)} or null`
+      : expectation(issue.schema);
   const subject = at === "" ? `${noun}s` : `${noun} \`${at}\``;
   if (issue.kind === "uniqueItems")
     return `${subject} must not repeat an item (items ${issue.duplicateOf} and ${String(issue.path.at(-1))} are the same)`;
@@ -226,15 +230,48 @@ function copy(value: unknown): unknown {
   return value === null || typeof value !== "object" ? value : structuredClone(value);
 }
 
+/** Whether a value is of the kind a declaration takes (its type, const or enum), bounds aside. */
+function fits(schema: SchemaNode, value: unknown): boolean {
+  if ("const" in schema) return Object.is(value, schema.const);
+  if (schema.enum) return schema.enum.includes(value);
+  if (schema.anyOf) return schema.anyOf.some((branch) => fits(branch, value));
+  const types = typesOf(schema);
+  if (types.length === 0) return true;
+  return types.some((type) => {
+    switch (type) {
+      case "null":
+        return value === null;
+      case "array":
+        return Array.isArray(value);
+      case "object":
+        return isPlainObject(value);
+      case "integer":
+      case "number":
+        return typeof value === "number";
+      default:
+        return typeof value === type;
+    }
+  });
+}
+
 function walk(
   schema: SchemaNode,
   value: unknown,
   path: PathSegment[],
   w: Walk,
   nullable = false,
+  union?: SchemaNode,
 ): unknown {
   const issue = (kind: IssueKind, extra: Partial<Issue> = {}) =>
-    w.issues.push({ kind, path: [...path], value, schema, nullable, ...extra });
+    w.issues.push({
+      kind,
+      path: [...path],
+      value,
+      schema,
+      nullable,
+      ...(union === undefined ? {} : { union }),
+      ...extra,
+    });
 
   if (schema.anyOf) {
     for (const branch of schema.anyOf) {
@@ -242,10 +279,13 @@ function walk(
       const out = walk(branch, value, path, trial);
       if (trial.issues.length === 0) return out;
     }
-    // `X or null` given something that is not null: the problem is X's, reported as X's
-    const others = schema.anyOf.filter((b) => !(typesOf(b).length === 1 && b.type === "null"));
-    if (others.length === 1 && schema.anyOf.length === 2)
-      return walk(others[0]!, value, path, w, true);
+    // One branch takes this kind of value (`X or null` given an X, `an object or false` given an
+    // object): its problems are the value's, named in its words, the union's in the message.
+    const fitting = schema.anyOf.filter((branch) => fits(branch, value));
+    if (fitting.length === 1) {
+      const orNull = schema.anyOf.some((b) => typesOf(b).length === 1 && b.type === "null");
+      return walk(fitting[0]!, value, path, w, orNull, schema);
+    }
     issue("anyOf");
     return value;
   }

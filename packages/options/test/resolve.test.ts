@@ -40,6 +40,16 @@ const Options = Type.Object(
       default: 1_000,
     }),
     now: Type.Optional(Type.Function([], Type.Number())),
+    cache: Type.Union(
+      [
+        Type.Object(
+          { max: Type.Integer({ minimum: 1, default: 10 }) },
+          { additionalProperties: false },
+        ),
+        Type.Literal(false),
+      ],
+      { default: {} },
+    ),
   },
   { additionalProperties: false },
 );
@@ -55,6 +65,7 @@ describe("resolveOptions", () => {
       tags: [],
       targets: [{ url: "https://a.example", timeoutMs: 5_000 }],
       maxWaitMs: 1_000,
+      cache: { max: 10 },
     });
     expect(Object.isFrozen(r)).toBe(true);
     expect(Object.isFrozen(r.retry)).toBe(true);
@@ -76,7 +87,7 @@ describe("resolveOptions", () => {
   it.each([
     [
       { nmae: "x" },
-      "unknown option `nmae` (known: name, level, secret, retry, tags, targets, maxWaitMs, now); did you mean `name`?",
+      "unknown option `nmae` (known: name, level, secret, retry, tags, targets, maxWaitMs, now, cache); did you mean `name`?",
     ],
     [
       { retry: { attempt: 3 } },
@@ -84,7 +95,7 @@ describe("resolveOptions", () => {
     ],
     [
       { zzzzzz: 1 },
-      "unknown option `zzzzzz` (known: name, level, secret, retry, tags, targets, maxWaitMs, now)",
+      "unknown option `zzzzzz` (known: name, level, secret, retry, tags, targets, maxWaitMs, now, cache)",
     ],
     [
       { retry: { attempts: 0 } },
@@ -118,6 +129,9 @@ describe("resolveOptions", () => {
     [{ targets: [{}] }, "option `targets[0].url` is required"],
     [{ maxWaitMs: -1 }, "option `maxWaitMs` must be a number of at least 0 or Infinity, got `-1`"],
     [{ now: 3 }, "option `now` must be a function, got `3`"],
+    [{ cache: { size: 1 } }, "unknown option `cache.size` (known: max)"],
+    [{ cache: { max: 0 } }, "option `cache.max` must be a positive integer, got `0`"],
+    [{ cache: true }, "option `cache` must be an object or false, got `true`"],
     [null, "options must be an object, got `null`"],
     [[], "options must be an object, got an array"],
   ])("%j: %s", (input, message) => {

@@ -320,6 +320,8 @@ function describeIssue(issue: Issue): string {
       const type = typeof s.type === "string" ? s.type : "value";
       return `\`${at || "(root)"}\` must be ${issue.nullable ? `${type},null` : type}`;
     }
+    case "anyOf":
+      return `\`${at}\` must be ${(s.anyOf ?? []).map((b) => b.type).join(",")}`;
     case "minimum":
       return `\`${at}\` must be >= ${s.minimum}`;
     case "maximum":
