@@ -45,7 +45,7 @@ const ALLOWED: Record<string, string[]> = {
   platform: ["result"],
   testdata: ["result"],
   engine: ["dsl", "platform", "result"],
-  client: ["platform"],
+  client: ["options", "platform"],
   "platform-sim": ["platform", "result", "testdata"],
   dryrun: ["engine", "options"],
   server: ["client", "dsl", "engine", "options"],

@@ -11,6 +11,7 @@ export {
   type IssueKind,
   keyPath,
   messages,
+  type OptionsInput,
   type PathSegment,
   type ResolveSettings,
   resolveOptions,

@@ -439,6 +439,18 @@ function walk(
 // ---------------------------------------------------------------------------------------------
 // The entry points
 
+/**
+ * What a caller may pass for options of type `T`: any key may be left out (its default is taken),
+ * in nested groups too. Functions and lists are given whole.
+ */
+export type OptionsInput<T> = T extends (...args: never[]) => unknown
+  ? T
+  : T extends readonly unknown[]
+    ? T
+    : T extends object
+      ? { [K in keyof T]?: OptionsInput<T[K]> }
+      : T;
+
 export interface Checked<T> {
   /** the input with every default filled in (only meaningful when `issues` is empty) */
   value: T;
