@@ -46,7 +46,7 @@ const ALLOWED: Record<string, string[]> = {
   testdata: ["result"],
   engine: ["dsl", "platform", "result"],
   client: ["options", "platform"],
-  "platform-sim": ["platform", "result", "testdata"],
+  "platform-sim": ["options", "platform", "result", "testdata"],
   dryrun: ["engine", "options"],
   server: ["client", "dsl", "engine", "options"],
   cli: ["client", "dryrun", "dsl", "engine", "platform-sim", "server"],

@@ -6,6 +6,7 @@ export {
   checkOptions,
   defaultsOf,
   expectation,
+  expected,
   formatIssue,
   type Issue,
   type IssueKind,

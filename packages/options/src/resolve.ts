@@ -155,6 +155,12 @@ export function expectation(schema: SchemaNode): string {
   return types.length === 0 ? "any value" : types.map(one).join(" or ");
 }
 
+/** What the value at an issue should have been: the declaration's words, its union's if any. */
+export function expected(issue: Issue): string {
+  if (issue.union) return expectation(issue.union);
+  return issue.nullable ? `${expectation(issue.schema)} or null` : expectation(issue.schema);
+}
+
 /**
  * An issue in the shared style. `noun` names what the keys are (`option`, `limit`,
  * `PlatformClient option`): `unknown limit \`x\` (known: a, b)`, `limit \`x\` must be a positive
@@ -169,15 +175,10 @@ export function formatIssue(issue: Issue, noun = "key"): string {
     return `unknown ${noun} \`${at}\` (known: ${known.join(", ")})${near ? `; did you mean \`${keyPath([...issue.path.slice(0, -1), near])}\`?` : ""}`;
   }
   if (issue.kind === "required") return `${noun} \`${at}\` is required`;
-  const expected = issue.union
-    ? expectation(issue.union)
-    : issue.nullable
-      ? `${expectation(issue.schema)} or null`
-      : expectation(issue.schema);
   const subject = at === "" ? `${noun}s` : `${noun} \`${at}\``;
   if (issue.kind === "uniqueItems")
     return `${subject} must not repeat an item (items ${issue.duplicateOf} and ${String(issue.path.at(-1))} are the same)`;
-  return `${subject} must be ${expected}, got ${showValue(issue.value)}`;
+  return `${subject} must be ${expected(issue)}, got ${showValue(issue.value)}`;
 }
 
 /** The known key nearest to `key` (edit distance at most a third of its length), if any. */
