@@ -276,6 +276,7 @@ function walk(
 
   if (schema.anyOf) {
     for (const branch of schema.anyOf) {
+      if (!fits(branch, value)) continue;
       const trial: Walk = { issues: [], freeze: w.freeze };
       const out = walk(branch, value, path, trial);
       if (trial.issues.length === 0) return out;
