@@ -17,7 +17,7 @@ const freeObject = (description?: string) =>
   });
 
 /** A string, or null. */
-const nullableString = (description?: string) =>
+export const nullableString = (description?: string) =>
   Type.Unsafe<string | null>({
     type: ["string", "null"],
     ...(description === undefined ? {} : { description }),
@@ -119,7 +119,8 @@ export const BATCH_ANSWER = Type.Object({
 
 // The service's answer has exactly the fields the answer schema declares, each of a type the
 // schema accepts: a field added to one and not the other fails the build here.
-type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+/** `true` when two types are the same (as sets of values). */
+export type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 const answerFieldsAgree: Same<keyof DecisionAnswer, keyof Static<typeof DECISION_ANSWER>> = true;
 const answerTypesAgree: DecisionAnswer extends Static<typeof DECISION_ANSWER> ? true : false = true;
 void [answerFieldsAgree, answerTypesAgree];

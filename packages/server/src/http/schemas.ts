@@ -1,7 +1,8 @@
 // JSON Schemas shared by the routes: they validate requests, serialise answers quickly, and are
 // what /openapi.json (and so docs/http-api.md) is generated from.
-import { DECISION_SOURCES } from "../audit/entry.js";
-import { DECISION, RULE_ERROR, TIME } from "../wire.js";
+import { type Static, Type } from "@clearance/options";
+import { type AuditEntry, DECISION_SOURCES } from "../audit/entry.js";
+import { DECISION, nullableString, RULE_ERROR, type Same, TIME } from "../wire.js";
 
 export const SHA256 = { type: "string", pattern: "^[0-9a-fA-F]{64}$" } as const;
 export { DECISION } from "../wire.js";
@@ -37,60 +38,70 @@ export {
   DECISION_REQUEST as decisionRequestSchema,
 } from "../wire.js";
 
-export const entrySchema = {
-  type: "object",
-  properties: {
-    id: { type: "string" },
-    chain: { type: "string" },
-    seq: { type: "integer" },
-    time: TIME,
-    source: { type: "string", enum: [...DECISION_SOURCES] },
-    requester: { type: ["string", "null"] },
-    sha256: { type: "string" },
-    fileName: { type: ["string", "null"] },
-    decision: DECISION,
-    rule: { type: ["string", "null"] },
-    reason: { type: "string" },
-    matched: { type: "array", items: { type: "string" } },
-    monitored: { type: "array", items: { type: "string" } },
-    errors: { type: "array", items: RULE_ERROR },
-    ruleset: {
-      type: "object",
-      properties: {
-        revision: { type: "string" },
-        commit: { type: ["string", "null"] },
-        dirty: { type: "boolean" },
-      },
-    },
-    latencyUs: { type: "number" },
-    inputHash: { type: "string" },
-    shadow: {
+/** An audit entry as the API shows it (its `explain` is sent apart). */
+export const entrySchema = Type.Object({
+  id: Type.Optional(Type.String()),
+  chain: Type.Optional(Type.String()),
+  seq: Type.Optional(Type.Integer()),
+  time: Type.Optional(TIME),
+  source: Type.Optional(Type.Enum([...DECISION_SOURCES], { type: "string" })),
+  requester: Type.Optional(nullableString()),
+  sha256: Type.Optional(Type.String()),
+  fileName: Type.Optional(nullableString()),
+  decision: Type.Optional(DECISION),
+  rule: Type.Optional(nullableString()),
+  reason: Type.Optional(Type.String()),
+  matched: Type.Optional(Type.Array(Type.String())),
+  monitored: Type.Optional(Type.Array(Type.String())),
+  errors: Type.Optional(Type.Array(RULE_ERROR)),
+  ruleset: Type.Optional(
+    Type.Object({
+      revision: Type.Optional(Type.String()),
+      commit: Type.Optional(nullableString()),
+      dirty: Type.Optional(Type.Boolean()),
+    }),
+  ),
+  latencyUs: Type.Optional(Type.Number()),
+  inputHash: Type.Optional(Type.String()),
+  shadow: Type.Optional(
+    Type.Unsafe<{ decision?: string; rule?: string | null; revision?: string } | null>({
       type: ["object", "null"],
       properties: {
         decision: { type: "string" },
         rule: { type: ["string", "null"] },
         revision: { type: "string" },
       },
-    },
-    deliveryId: { type: ["string", "null"] },
-    prevHash: { type: "string" },
-    hash: { type: "string" },
-  },
-} as const;
+    }),
+  ),
+  deliveryId: Type.Optional(nullableString()),
+  prevHash: Type.Optional(Type.String()),
+  hash: Type.Optional(Type.String()),
+});
 
-export const auditFilterSchema = {
-  type: "object",
-  additionalProperties: false,
-  properties: {
-    sha256: SHA256,
-    decision: DECISION,
-    rule: { type: "string", minLength: 1 },
-    source: { type: "string", enum: [...DECISION_SOURCES] },
-    requester: { type: "string", minLength: 1 },
-    from: { ...TIME, description: "inclusive" },
-    to: { ...TIME, description: "exclusive" },
+// An entry field the schema does not name would be dropped from every answer without a word:
+// the build fails here instead.
+const entryFieldsAgree: Same<
+  Exclude<keyof AuditEntry, "explain">,
+  keyof Static<typeof entrySchema>
+> = true;
+const entryTypesAgree: Omit<AuditEntry, "explain"> extends Static<typeof entrySchema>
+  ? true
+  : false = true;
+void [entryFieldsAgree, entryTypesAgree];
+
+/** The filter of `GET /v1/audit` and `GET /v1/audit/export`. */
+export const auditFilterSchema = Type.Object(
+  {
+    sha256: Type.Optional(Type.Unsafe<string>(SHA256)),
+    decision: Type.Optional(DECISION),
+    rule: Type.Optional(Type.String({ minLength: 1 })),
+    source: Type.Optional(Type.Enum([...DECISION_SOURCES], { type: "string" })),
+    requester: Type.Optional(Type.String({ minLength: 1 })),
+    from: Type.Optional(Type.Unsafe<string>({ ...TIME, description: "inclusive" })),
+    to: Type.Optional(Type.Unsafe<string>({ ...TIME, description: "exclusive" })),
   },
-} as const;
+  { additionalProperties: false },
+);
 
 export function problemResponses(...statuses: number[]): Record<number, { $ref: string }> {
   return Object.fromEntries(statuses.map((s) => [s, { $ref: "Problem#" }]));
