@@ -416,7 +416,14 @@ function walk(
             nullable,
             known,
           });
-        else out[key] = value[key];
+        // defined, not assigned: a key `__proto__` stays a key, never the object's prototype
+        else
+          Object.defineProperty(out, key, {
+            value: value[key],
+            enumerable: true,
+            writable: true,
+            configurable: true,
+          });
       }
       for (const [key, child] of Object.entries(properties)) {
         const given = value[key];

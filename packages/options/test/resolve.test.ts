@@ -139,6 +139,15 @@ describe("resolveOptions", () => {
     expect(() => resolveOptions(Options, input)).toThrow(message);
   });
 
+  it("keeps undeclared keys where the declaration allows them, `__proto__` as a plain key", () => {
+    const Open = Type.Object({ a: Type.Integer({ default: 1 }) });
+    const input = JSON.parse('{"b": 2, "__proto__": {"polluted": true}}');
+    const r = resolveOptions(Open, input) as Record<string, unknown>;
+    expect(Object.getPrototypeOf(r)).toBe(Object.prototype);
+    expect(r.polluted).toBeUndefined();
+    expect(Object.keys(r).sort()).toEqual(["__proto__", "a", "b"]);
+  });
+
   it("names every problem at once, one message per value", () => {
     const { issues } = checkOptions(Options, { a: 1, retry: { attempts: -1.5, b: 2 } });
     expect(issues.map((i) => [keyPath(i.path), i.kind])).toEqual([
