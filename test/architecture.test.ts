@@ -39,15 +39,16 @@ function workspaceDeps(deps: Record<string, string> | undefined): string[] {
 
 /** The run-time edges: each package and the workspace packages its code may import. */
 const ALLOWED: Record<string, string[]> = {
-  dsl: [],
-  result: [],
+  options: [],
+  dsl: ["options"],
+  result: ["options"],
   platform: ["result"],
   testdata: ["result"],
   engine: ["dsl", "platform", "result"],
-  client: ["platform"],
-  "platform-sim": ["platform", "result", "testdata"],
-  dryrun: ["engine"],
-  server: ["client", "dsl", "engine"],
+  client: ["options", "platform"],
+  "platform-sim": ["options", "platform", "result", "testdata"],
+  dryrun: ["engine", "options"],
+  server: ["client", "dsl", "engine", "options"],
   cli: ["client", "dryrun", "dsl", "engine", "platform-sim", "server"],
 };
 

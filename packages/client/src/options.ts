@@ -4,90 +4,16 @@
  */
 import { readFileSync } from "node:fs";
 import { setTimeout as delay } from "node:timers/promises";
+import {
+  defaultsOf,
+  type OptionsInput,
+  resolveOptions as resolveShared,
+  type Static,
+  type TProperties,
+  Type,
+  Unlimited,
+} from "@clearance/options";
 import type { Dispatcher } from "undici";
-
-/** undici timeouts, in milliseconds. */
-export interface Timeouts {
-  /** Establishing a connection (TCP and TLS). Applies to the client's own dispatcher only. */
-  connectMs: number;
-  /** From the end of the request to the complete response headers. */
-  headersMs: number;
-  /** The longest silence while a response body is received. */
-  bodyMs: number;
-}
-
-export interface RetryOptions {
-  /** Sends of one request in all, the first included (1 = never retry). */
-  attempts: number;
-  /** Ceiling of the first retry delay; doubles with each retry (full jitter below it). */
-  baseDelayMs: number;
-  /** Ceiling of any retry delay. */
-  maxDelayMs: number;
-}
-
-export interface RateLimitOptions {
-  /** The most one request waits on 429 answers, summed over its retries, before RateLimitedError. */
-  maxWaitMs: number;
-  /**
-   * When the remaining fraction of the window (`remaining / limit`) falls below this, requests are
-   * spaced out evenly until the window resets, rather than sent at once into 429s. 0 disables it.
-   */
-  slowDownBelow: number;
-}
-
-export interface CacheOptions {
-  /** Completed results kept (least recently used go first). */
-  max: number;
-  /** How long a cached result is served without asking the platform again. */
-  ttlMs: number;
-}
-
-export interface PlatformClientOptions {
-  /** The platform's base URL, e.g. `https://api.platform.example` (a path prefix is kept). */
-  baseUrl: string | URL;
-  /** Sent as `Authorization: Bearer <apiKey>` (never to upload URLs, never in messages). */
-  apiKey: string;
-  /** Default `clearance/<version> (+https://clearance.dev)`. */
-  userAgent?: string;
-  timeouts?: Partial<Timeouts>;
-  retry?: Partial<RetryOptions>;
-  rateLimit?: Partial<RateLimitOptions>;
-  /** Cache of completed results by SHA-256; `false` disables it. */
-  cache?: Partial<CacheOptions> | false;
-  /** Random numbers in [0, 1) for the backoff jitter (default `Math.random`). */
-  random?: () => number;
-  /** Waits `ms` milliseconds (default a timer); injectable for tests. */
-  sleep?: (ms: number) => Promise<void>;
-  /** The current time in epoch milliseconds (default `Date.now`); injectable for tests. */
-  now?: () => number;
-  /**
-   * The undici dispatcher to send with. By default the client creates a keep-alive Agent and
-   * `close()` closes it; a dispatcher given here is the caller's to close.
-   */
-  dispatcher?: Dispatcher;
-  /**
-   * Stops everything the client does when it fires: requests (also while their bodies arrive),
-   * waits between polls and retries, file reads. The call in progress, and every later one,
-   * rejects with `AbortedError`. One signal for a whole run is a deadline for it
-   * (`AbortSignal.timeout(ms)`), however slowly the platform answers.
-   */
-  signal?: AbortSignal;
-}
-
-/** The options in force (the API key is left out: it is kept privately, and never printed). */
-export interface ResolvedOptions {
-  /** Without a trailing slash. */
-  readonly baseUrl: string;
-  readonly userAgent: string;
-  readonly timeouts: Readonly<Timeouts>;
-  readonly retry: Readonly<RetryOptions>;
-  readonly rateLimit: Readonly<RateLimitOptions>;
-  readonly cache: Readonly<CacheOptions> | false;
-  readonly random: () => number;
-  readonly sleep: (ms: number) => Promise<void>;
-  readonly now: () => number;
-  readonly signal: AbortSignal | undefined;
-}
 
 /** This package's version, from its package.json (next to both `src/` and `dist/`). */
 export const VERSION: string = (() => {
@@ -102,123 +28,125 @@ export const VERSION: string = (() => {
 
 export const DEFAULT_USER_AGENT = `clearance/${VERSION} (+https://clearance.dev)`;
 
-export const DEFAULT_TIMEOUTS: Readonly<Timeouts> = Object.freeze({
-  connectMs: 10_000,
-  headersMs: 30_000,
-  bodyMs: 30_000,
+const Group = <P extends TProperties>(properties: P) =>
+  Type.Object(properties, { additionalProperties: false });
+
+/** undici timeouts, in milliseconds. */
+const TIMEOUTS = Group({
+  /** Establishing a connection (TCP and TLS). Applies to the client's own dispatcher only. */
+  connectMs: Type.Integer({ minimum: 1, default: 10_000 }),
+  /** From the end of the request to the complete response headers. */
+  headersMs: Type.Integer({ minimum: 1, default: 30_000 }),
+  /** The longest silence while a response body is received. */
+  bodyMs: Type.Integer({ minimum: 1, default: 30_000 }),
 });
 
-export const DEFAULT_RETRY: Readonly<RetryOptions> = Object.freeze({
-  attempts: 4,
-  baseDelayMs: 500,
-  maxDelayMs: 20_000,
+const RETRY = Group({
+  /** Sends of one request in all, the first included (1 = never retry). */
+  attempts: Type.Integer({ minimum: 1, maximum: 100, default: 4 }),
+  /** Ceiling of the first retry delay; doubles with each retry (full jitter below it). */
+  baseDelayMs: Type.Number({ minimum: 0, default: 500 }),
+  /** Ceiling of any retry delay. */
+  maxDelayMs: Type.Number({ minimum: 0, default: 20_000 }),
 });
 
-export const DEFAULT_RATE_LIMIT: Readonly<RateLimitOptions> = Object.freeze({
-  maxWaitMs: 120_000,
-  slowDownBelow: 0.1,
+const RATE_LIMIT = Group({
+  /** The most one request waits on 429 answers, summed over its retries, before RateLimitedError. */
+  maxWaitMs: Type.Union([Type.Number({ minimum: 0 }), Unlimited], { default: 120_000 }),
+  /**
+   * When the remaining fraction of the window (`remaining / limit`) falls below this, requests are
+   * spaced out evenly until the window resets, rather than sent at once into 429s. 0 disables it.
+   */
+  slowDownBelow: Type.Number({ minimum: 0, maximum: 1, default: 0.1 }),
 });
 
-export const DEFAULT_CACHE: Readonly<CacheOptions> = Object.freeze({
-  max: 10_000,
-  ttlMs: 300_000,
+const CACHE = Group({
+  /** Completed results kept (least recently used go first). */
+  max: Type.Integer({ minimum: 1, default: 10_000 }),
+  /** How long a cached result is served without asking the platform again. */
+  ttlMs: Type.Integer({ minimum: 1, default: 300_000 }),
 });
-
-const TOP_KEYS = [
-  "baseUrl",
-  "apiKey",
-  "userAgent",
-  "timeouts",
-  "retry",
-  "rateLimit",
-  "cache",
-  "random",
-  "sleep",
-  "now",
-  "dispatcher",
-  "signal",
-];
-
-function list(keys: readonly string[]): string {
-  return keys.map((k) => `\`${k}\``).join(", ");
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === "object" && !Array.isArray(value);
-}
-
-function checkKeys(object: Record<string, unknown>, known: readonly string[], prefix: string) {
-  for (const key of Object.keys(object)) {
-    if (!known.includes(key)) {
-      throw new TypeError(
-        `unknown PlatformClient option \`${prefix}${key}\` (known options${prefix ? ` of \`${prefix.slice(0, -1)}\`` : ""}: ${list(known)})`,
-      );
-    }
-  }
-}
-
-interface NumberRule {
-  min: number;
-  max?: number;
-  integer?: boolean;
-  infinity?: boolean;
-}
-
-/** Merges a group of numeric options over its defaults, checking each value. */
-function group<T extends object>(
-  name: string,
-  value: unknown,
-  defaults: Readonly<T>,
-  rules: Record<keyof T, NumberRule>,
-): Readonly<T> {
-  if (value === undefined) return defaults;
-  if (!isPlainObject(value))
-    throw new TypeError(`PlatformClient option \`${name}\` must be an object`);
-  checkKeys(value, Object.keys(defaults), `${name}.`);
-  const merged: Record<string, number> = { ...(defaults as Record<string, number>) };
-  for (const [key, given] of Object.entries(value)) {
-    if (given === undefined) continue;
-    const rule = rules[key as keyof T];
-    const ok =
-      typeof given === "number" &&
-      !Number.isNaN(given) &&
-      (Number.isFinite(given)
-        ? !rule.integer || Number.isInteger(given)
-        : rule.infinity === true) &&
-      given >= rule.min &&
-      (rule.max === undefined || given <= rule.max);
-    if (!ok) {
-      const what = rule.integer ? "an integer" : "a number";
-      const range =
-        rule.max === undefined ? `of at least ${rule.min}` : `from ${rule.min} to ${rule.max}`;
-      throw new TypeError(
-        `PlatformClient option \`${name}.${key}\` must be ${what} ${range}${rule.infinity ? " (or Infinity)" : ""}, got \`${String(given)}\``,
-      );
-    }
-    merged[key] = given;
-  }
-  return Object.freeze(merged) as unknown as Readonly<T>;
-}
-
-function fn<T>(name: string, value: unknown, fallback: T): T {
-  if (value === undefined) return fallback;
-  if (typeof value !== "function")
-    throw new TypeError(`PlatformClient option \`${name}\` must be a function`);
-  return value as T;
-}
 
 const defaultSleep = (ms: number): Promise<void> => delay(ms);
 
-/** Validates and freezes the options. Throws a TypeError naming the first offending option. */
+/**
+ * The client's options, declared once. What is not data (the base URL, which may be a URL object,
+ * the dispatcher, the signal) is declared for its type and checked in `resolveOptions`.
+ */
+const CLIENT_OPTIONS = Group({
+  /** The platform's base URL, e.g. `https://api.platform.example` (a path prefix is kept). */
+  baseUrl: Type.Optional(Type.Unsafe<string | URL>({})),
+  /** Sent as `Authorization: Bearer <apiKey>` (never to upload URLs, never in messages). */
+  apiKey: Type.Optional(Type.String()),
+  /** Default `clearance/<version> (+https://clearance.dev)`. */
+  userAgent: Type.String({ minLength: 1, default: DEFAULT_USER_AGENT }),
+  timeouts: TIMEOUTS,
+  retry: RETRY,
+  rateLimit: RATE_LIMIT,
+  /** Cache of completed results by SHA-256; `false` disables it. */
+  cache: Type.Union([CACHE, Type.Literal(false)], { default: {} }),
+  /** Random numbers in [0, 1) for the backoff jitter (default `Math.random`). */
+  random: Type.Unsafe<() => number>({ type: "function", default: Math.random }),
+  /** Waits `ms` milliseconds (default a timer); injectable for tests. */
+  sleep: Type.Unsafe<(ms: number) => Promise<void>>({ type: "function", default: defaultSleep }),
+  /** The current time in epoch milliseconds (default `Date.now`); injectable for tests. */
+  now: Type.Unsafe<() => number>({ type: "function", default: Date.now }),
+  /**
+   * The undici dispatcher to send with. By default the client creates a keep-alive Agent and
+   * `close()` closes it; a dispatcher given here is the caller's to close.
+   */
+  dispatcher: Type.Optional(Type.Unsafe<Dispatcher>({})),
+  /**
+   * Stops everything the client does when it fires: requests (also while their bodies arrive),
+   * waits between polls and retries, file reads. The call in progress, and every later one,
+   * rejects with `AbortedError`. One signal for a whole run is a deadline for it
+   * (`AbortSignal.timeout(ms)`), however slowly the platform answers.
+   */
+  signal: Type.Optional(Type.Unsafe<AbortSignal>({})),
+});
+
+export type Timeouts = Static<typeof TIMEOUTS>;
+export type RetryOptions = Static<typeof RETRY>;
+export type RateLimitOptions = Static<typeof RATE_LIMIT>;
+export type CacheOptions = Static<typeof CACHE>;
+
+type Declared = Static<typeof CLIENT_OPTIONS>;
+/** Values given whole, never merged over defaults. */
+type Given = "baseUrl" | "apiKey" | "dispatcher" | "signal";
+
+/** What `new PlatformClient(...)` takes: any option but `baseUrl` and `apiKey` may be left out. */
+export type PlatformClientOptions = OptionsInput<Omit<Declared, Given>> &
+  Required<Pick<Declared, "baseUrl" | "apiKey">> &
+  Pick<Declared, "dispatcher" | "signal">;
+
+/** The options in force (the API key is left out: it is kept privately, and never printed). */
+export type ResolvedOptions = Readonly<
+  Omit<Declared, Given> & {
+    /** Without a trailing slash. */
+    baseUrl: string;
+    signal: AbortSignal | undefined;
+  }
+>;
+
+export const DEFAULT_TIMEOUTS: Readonly<Timeouts> = defaultsOf(TIMEOUTS);
+export const DEFAULT_RETRY: Readonly<RetryOptions> = defaultsOf(RETRY);
+export const DEFAULT_RATE_LIMIT: Readonly<RateLimitOptions> = defaultsOf(RATE_LIMIT);
+export const DEFAULT_CACHE: Readonly<CacheOptions> = defaultsOf(CACHE);
+
+/** Validates and freezes the options. Throws a TypeError naming the offending options. */
 export function resolveOptions(options: PlatformClientOptions): {
   resolved: ResolvedOptions;
   apiKey: string;
   dispatcher: Dispatcher | undefined;
 } {
-  if (!isPlainObject(options)) throw new TypeError("PlatformClient options must be an object");
-  checkKeys(options, TOP_KEYS, "");
+  const {
+    baseUrl: rawBase,
+    apiKey,
+    dispatcher,
+    signal,
+    ...data
+  } = resolveShared(CLIENT_OPTIONS, options, { noun: "PlatformClient option" });
 
-  const rawBase = options.baseUrl;
   let base: URL;
   try {
     if (typeof rawBase !== "string" && !(rawBase instanceof URL)) throw new Error();
@@ -240,7 +168,6 @@ export function resolveOptions(options: PlatformClientOptions): {
   }
   const baseUrl = `${base.origin}${base.pathname.replace(/\/+$/, "")}`;
 
-  const apiKey = options.apiKey;
   if (
     typeof apiKey !== "string" ||
     apiKey.trim() === "" ||
@@ -251,34 +178,10 @@ export function resolveOptions(options: PlatformClientOptions): {
     );
   }
 
-  const userAgent = options.userAgent ?? DEFAULT_USER_AGENT;
-  if (typeof userAgent !== "string" || userAgent === "" || /[\r\n\u0000]/.test(userAgent)) {
+  if (/[\r\n\u0000]/.test(data.userAgent)) {
     throw new TypeError("PlatformClient option `userAgent` must be a non-empty single-line string");
   }
 
-  const timeouts = group<Timeouts>("timeouts", options.timeouts, DEFAULT_TIMEOUTS, {
-    connectMs: { min: 1, integer: true },
-    headersMs: { min: 1, integer: true },
-    bodyMs: { min: 1, integer: true },
-  });
-  const retry = group<RetryOptions>("retry", options.retry, DEFAULT_RETRY, {
-    attempts: { min: 1, max: 100, integer: true },
-    baseDelayMs: { min: 0 },
-    maxDelayMs: { min: 0 },
-  });
-  const rateLimit = group<RateLimitOptions>("rateLimit", options.rateLimit, DEFAULT_RATE_LIMIT, {
-    maxWaitMs: { min: 0, infinity: true },
-    slowDownBelow: { min: 0, max: 1 },
-  });
-  const cache =
-    options.cache === false
-      ? false
-      : group<CacheOptions>("cache", options.cache, DEFAULT_CACHE, {
-          max: { min: 1, integer: true },
-          ttlMs: { min: 1, integer: true },
-        });
-
-  const dispatcher = options.dispatcher;
   if (
     dispatcher !== undefined &&
     (dispatcher === null || typeof (dispatcher as { dispatch?: unknown }).dispatch !== "function")
@@ -286,22 +189,10 @@ export function resolveOptions(options: PlatformClientOptions): {
     throw new TypeError("PlatformClient option `dispatcher` must be an undici Dispatcher");
   }
 
-  const signal = options.signal;
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
     throw new TypeError("PlatformClient option `signal` must be an AbortSignal");
   }
 
-  const resolved: ResolvedOptions = Object.freeze({
-    baseUrl,
-    userAgent,
-    timeouts,
-    retry,
-    rateLimit,
-    cache,
-    random: fn("random", options.random, Math.random),
-    sleep: fn("sleep", options.sleep, defaultSleep),
-    now: fn("now", options.now, Date.now),
-    signal,
-  });
+  const resolved: ResolvedOptions = Object.freeze({ ...data, baseUrl, signal });
   return { resolved, apiKey, dispatcher };
 }

@@ -10,6 +10,7 @@ import {
   type Problem,
   toCanonical,
 } from "@clearance/engine";
+import { resolveOptions, type Static, Type } from "@clearance/options";
 import { SourceError } from "./errors.js";
 import { findJsonSyntaxError, lineAndColumn } from "./json-error.js";
 
@@ -51,16 +52,23 @@ export type ParsedRecord =
 
 export type RecordKind = ParsedRecord["kind"];
 
-export interface ParseRecordOptions {
-  /** Read every record as this format instead of detecting it per record. */
-  format?: InputFormat;
-  /** Throw a `SourceError` (`strict_malformed`, `strict_invalid`) instead of returning those. */
-  strict?: boolean;
-  /** Input limits for validation (see `@clearance/engine`). */
-  limits?: Partial<InputLimits>;
-}
+/**
+ * Parse options, declared once. `format` and `limits` are the engine's to check: the declaration
+ * names them, and `toCanonical` judges their values.
+ */
+const PARSE_OPTIONS = Type.Object(
+  {
+    /** Read every record as this format instead of detecting it per record. */
+    format: Type.Optional(Type.Unsafe<InputFormat>({})),
+    /** Throw a `SourceError` (`strict_malformed`, `strict_invalid`) instead of returning those. */
+    strict: Type.Optional(Type.Boolean()),
+    /** Input limits for validation (see `@clearance/engine`). */
+    limits: Type.Optional(Type.Unsafe<Partial<InputLimits>>({})),
+  },
+  { additionalProperties: false },
+);
 
-const PARSE_OPTION_KEYS: readonly string[] = ["format", "strict", "limits"];
+export type ParseRecordOptions = Static<typeof PARSE_OPTIONS>;
 
 /**
  * Checks parse options (unknown keys and bad values throw a TypeError) and returns them frozen.
@@ -71,24 +79,9 @@ export function resolveParseOptions(
   options: ParseRecordOptions = {},
 ): Readonly<ParseRecordOptions> {
   if (resolved.has(options)) return options;
-  if (options === null || typeof options !== "object") {
-    throw new TypeError("parse options must be an object");
-  }
-  for (const key of Object.keys(options)) {
-    if (!PARSE_OPTION_KEYS.includes(key)) {
-      throw new TypeError(
-        `unknown parse option \`${key}\` (known options: ${PARSE_OPTION_KEYS.map((k) => `\`${k}\``).join(", ")})`,
-      );
-    }
-  }
-  if (options.strict !== undefined && typeof options.strict !== "boolean") {
-    throw new TypeError(
-      `parse option \`strict\` must be a boolean, got \`${String(options.strict)}\``,
-    );
-  }
+  const frozen = resolveOptions(PARSE_OPTIONS, options, { noun: "parse option" });
   // `format` and `limits` are checked by toCanonical; run it once so a bad value throws here.
-  toCanonical({ sha256: "0".repeat(64) }, { format: options.format, limits: options.limits });
-  const frozen = Object.freeze({ ...options });
+  toCanonical({ sha256: "0".repeat(64) }, { format: frozen.format, limits: frozen.limits });
   resolved.add(frozen);
   resolved.add(options);
   return frozen;

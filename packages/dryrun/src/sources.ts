@@ -22,6 +22,7 @@ import { readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { pipeline, Readable } from "node:stream";
 import { createGunzip } from "node:zlib";
+import { defaultsOf, resolveOptions, type Static, Type } from "@clearance/options";
 import { SourceError } from "./errors.js";
 import type { RawRecord } from "./records.js";
 import { JsonSplitter, LineSplitter, type Splitter } from "./split.js";
@@ -35,36 +36,39 @@ export {
   Tally,
 } from "./records.js";
 
-export interface SourceOptions {
-  /** Longest record, in UTF-8 bytes without its line ending; a longer one is malformed. */
-  maxRecordBytes?: number;
-  /** Read size for files, in bytes. */
-  chunkBytes?: number;
-  /** The stream read for `-` (default: `process.stdin`). */
-  stdin?: NodeJS.ReadableStream;
-  /**
-   * Opens sources that are not files: NDJSON streams for specs such as `audit:data/audit.db` or
-   * `postgres://...`, supplied by the caller (this package reads no databases). Undefined for a
-   * spec it does not handle, which is then read as a path.
-   */
-  external?: (spec: string) => NodeJS.ReadableStream | undefined;
-}
-
-export const DEFAULT_SOURCE_OPTIONS = Object.freeze({
-  maxRecordBytes: 1_048_576,
-  chunkBytes: 262_144,
-});
-
-type ResolvedSourceOptions = Readonly<{
-  maxRecordBytes: number;
-  chunkBytes: number;
-  stdin: NodeJS.ReadableStream | undefined;
-  external: ((spec: string) => NodeJS.ReadableStream | undefined) | undefined;
-}>;
-
-const OPTION_KEYS: readonly string[] = ["maxRecordBytes", "chunkBytes", "stdin", "external"];
 /** The most a record may be: the largest string V8 makes is about 512 MiB. */
 const MAX_RECORD_BYTES_LIMIT = 256 * 1_048_576;
+
+/** Source options, declared once: the type, the check and the defaults. */
+const SOURCE_OPTIONS = Type.Object(
+  {
+    /** Longest record, in UTF-8 bytes without its line ending; a longer one is malformed. */
+    maxRecordBytes: Type.Integer({
+      minimum: 1,
+      maximum: MAX_RECORD_BYTES_LIMIT,
+      default: 1_048_576,
+    }),
+    /** Read size for files, in bytes. */
+    chunkBytes: Type.Integer({ minimum: 1024, maximum: 64 * 1_048_576, default: 262_144 }),
+    /** The stream read for `-` (default: `process.stdin`); checked below, it is not data. */
+    stdin: Type.Optional(Type.Unsafe<NodeJS.ReadableStream>({})),
+    /**
+     * Opens sources that are not files: NDJSON streams for specs such as `audit:data/audit.db` or
+     * `postgres://...`, supplied by the caller (this package reads no databases). Undefined for a
+     * spec it does not handle, which is then read as a path.
+     */
+    external: Type.Optional(
+      Type.Unsafe<(spec: string) => NodeJS.ReadableStream | undefined>({ type: "function" }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export type SourceOptions = Partial<Static<typeof SOURCE_OPTIONS>>;
+
+type ResolvedSourceOptions = Readonly<Static<typeof SOURCE_OPTIONS>>;
+
+export const DEFAULT_SOURCE_OPTIONS = defaultsOf(SOURCE_OPTIONS);
 
 /** The name standard input goes by in records and errors. */
 export const STDIN = "<stdin>";
@@ -77,38 +81,12 @@ const RECORD_FILE = /\.(json|ndjson|jsonl|gz)$/i;
  * `maxRecordBytes` is an integer from 1 to 256 MiB; `chunkBytes` from 1 KiB to 64 MiB.
  */
 export function resolveSourceOptions(options: SourceOptions = {}): ResolvedSourceOptions {
-  if (options === null || typeof options !== "object") {
-    throw new TypeError("source options must be an object");
-  }
-  for (const key of Object.keys(options)) {
-    if (!OPTION_KEYS.includes(key)) {
-      throw new TypeError(
-        `unknown source option \`${key}\` (known options: ${OPTION_KEYS.map((k) => `\`${k}\``).join(", ")})`,
-      );
-    }
-  }
-  const integer = (key: "maxRecordBytes" | "chunkBytes", min: number, max: number) => {
-    const value = options[key] ?? DEFAULT_SOURCE_OPTIONS[key];
-    if (!Number.isSafeInteger(value) || value < min || value > max) {
-      throw new TypeError(
-        `source option \`${key}\` must be an integer from ${min} to ${max}, got \`${String(value)}\``,
-      );
-    }
-    return value;
-  };
-  const stdin = options.stdin;
+  const resolved = resolveOptions(SOURCE_OPTIONS, options, { noun: "source option" });
+  const stdin = resolved.stdin;
   if (stdin !== undefined && typeof (stdin as Readable)[Symbol.asyncIterator] !== "function") {
     throw new TypeError("source option `stdin` must be a readable stream");
   }
-  if (options.external !== undefined && typeof options.external !== "function") {
-    throw new TypeError("source option `external` must be a function");
-  }
-  return Object.freeze({
-    maxRecordBytes: integer("maxRecordBytes", 1, MAX_RECORD_BYTES_LIMIT),
-    chunkBytes: integer("chunkBytes", 1024, 64 * 1_048_576),
-    stdin,
-    external: options.external,
-  });
+  return resolved;
 }
 
 /**

@@ -3,123 +3,21 @@
  * checks serve the options object (a TypeError) and the admin API's fault settings (a 400).
  */
 
+import {
+  checkOptions,
+  expected,
+  type Issue,
+  keyPath,
+  type OptionsInput,
+  type Static,
+  type TProperties,
+  Type,
+} from "@clearance/options";
 import type { FieldProblem } from "@clearance/platform";
 import type { FastifyServerOptions } from "fastify";
 
 export const SCOPES = ["upload", "files.read"] as const;
 export type Scope = (typeof SCOPES)[number];
-
-export interface KeyOptions {
-  /** the Bearer token */
-  key: string;
-  scopes: readonly Scope[];
-  /** analyses per calendar month (UTC); default 1000 */
-  quota?: number;
-}
-
-export interface RateLimitOptions {
-  /** requests per window and key */
-  limit: number;
-  /** window length; windows are aligned to multiples of it since the epoch */
-  windowMs: number;
-}
-
-export interface WebhookTarget {
-  url: string;
-  secret: string;
-}
-
-export interface WebhookRetryOptions {
-  /** attempts per delivery, the first included */
-  attempts: number;
-  /** the wait before the second attempt; it doubles for each later one */
-  baseDelayMs: number;
-  /** an attempt without an answer after this long fails (the contract says 10 s) */
-  timeoutMs?: number;
-}
-
-/** Faults applied to the platform's routes (never to `/_sim/`), drawn from a seeded PRNG. */
-export interface FaultSettings {
-  /** delay before each request is handled */
-  latencyMs?: number;
-  /** share of requests answered `500 internal_error` or `503 unavailable`, unprocessed */
-  errorRate?: number;
-  /** share of requests whose socket is destroyed without an answer, unprocessed */
-  dropRate?: number;
-  /** share of requests processed, then answered with the headers and half the body, then cut */
-  truncateRate?: number;
-  /** the next n requests get `429 rate_limited` */
-  rateLimitStorm?: number;
-  /** only requests whose path starts with this prefix (for example `/v1/upload`) */
-  only?: string | null;
-  /** re-seeds the fault PRNG (default: the simulator's seed) */
-  seed?: number;
-}
-
-/** Fault settings as in force: every field present. */
-export interface Faults {
-  latencyMs: number;
-  errorRate: number;
-  dropRate: number;
-  truncateRate: number;
-  rateLimitStorm: number;
-  only: string | null;
-}
-
-export interface SimulatorOptions {
-  /** API keys; default one key `sim_key_full` with both scopes and a quota of 1000 */
-  keys?: readonly KeyOptions[];
-  /** how long an analysis runs; 0 completes it within `complete`; default 2000 */
-  analysisDelayMs?: number;
-  /** how long an upload URL accepts bytes; default 15 minutes */
-  uploadUrlTtlMs?: number;
-  /** default 600 requests per 60 s */
-  rateLimit?: RateLimitOptions;
-  /** completed analyses present from the start; default 0 */
-  seedFiles?: number;
-  /** seeds results, seeded files, ids and faults; default 42 */
-  seed?: number;
-  /** URLs that receive `analysis.completed` deliveries */
-  webhooks?: readonly WebhookTarget[];
-  /** default 5 attempts, 1 s then doubling, 10 s timeout */
-  webhookRetry?: WebhookRetryOptions;
-  /** faults in force from the start (and after `POST /_sim/reset`) */
-  faults?: FaultSettings;
-  /** the clock (epoch milliseconds): timestamps, expiry, quotas, rate windows, analysis delays */
-  now?: () => number;
-  /** base of upload URLs; default: the scheme and Host of the `POST /v1/upload` request */
-  baseUrl?: string;
-  /** fastify's logger option; default false */
-  logger?: FastifyServerOptions["logger"];
-}
-
-export interface StartOptions extends SimulatorOptions {
-  /** default 127.0.0.1 */
-  host?: string;
-  /** default 9090; 0 picks a free port */
-  port?: number;
-}
-
-export interface ResolvedKey {
-  readonly key: string;
-  readonly scopes: readonly Scope[];
-  readonly quota: number;
-}
-
-export interface ResolvedOptions {
-  readonly keys: readonly ResolvedKey[];
-  readonly analysisDelayMs: number;
-  readonly uploadUrlTtlMs: number;
-  readonly rateLimit: Readonly<RateLimitOptions>;
-  readonly seedFiles: number;
-  readonly seed: number;
-  readonly webhooks: readonly Readonly<WebhookTarget>[];
-  readonly webhookRetry: Readonly<Required<WebhookRetryOptions>>;
-  readonly faults: Readonly<Faults>;
-  readonly now: () => number;
-  readonly baseUrl: string | null;
-  readonly logger: FastifyServerOptions["logger"];
-}
 
 export const DEFAULT_KEY = "sim_key_full";
 
@@ -141,129 +39,163 @@ export const LIMITS = Object.freeze({
   rateLimitStorm: 1_000_000,
 });
 
-export const NO_FAULTS: Readonly<Faults> = Object.freeze({
-  latencyMs: 0,
-  errorRate: 0,
-  dropRate: 0,
-  truncateRate: 0,
-  rateLimitStorm: 0,
-  only: null,
+const Group = <P extends TProperties>(properties: P) =>
+  Type.Object(properties, { additionalProperties: false });
+
+const SEED = { minimum: Number.MIN_SAFE_INTEGER, maximum: Number.MAX_SAFE_INTEGER };
+const PRINTABLE_KEY = `^[\\x21-\\x7e]{1,${LIMITS.keyLength}}$`;
+
+const KEY = Group({
+  /** the Bearer token */
+  key: Type.String({ pattern: PRINTABLE_KEY }),
+  /** checked below: a list of SCOPES, repeats dropped */
+  scopes: Type.Unsafe<readonly Scope[]>({ type: "array" }),
+  /** analyses per calendar month (UTC) */
+  quota: Type.Integer({ minimum: 0, maximum: LIMITS.quota, default: 1000 }),
 });
 
-const DEFAULTS = Object.freeze({
-  analysisDelayMs: 2000,
-  uploadUrlTtlMs: 15 * 60_000,
-  rateLimit: Object.freeze({ limit: 600, windowMs: 60_000 }),
-  seedFiles: 0,
-  seed: 42,
-  webhookRetry: Object.freeze({ attempts: 5, baseDelayMs: 1000, timeoutMs: 10_000 }),
-  quota: 1000,
+const RATE_LIMIT = Group({
+  /** requests per window and key */
+  limit: Type.Integer({ minimum: 1, maximum: LIMITS.rateLimit, default: 600 }),
+  /** window length; windows are aligned to multiples of it since the epoch */
+  windowMs: Type.Integer({ minimum: 1000, maximum: LIMITS.windowMs, default: 60_000 }),
 });
 
-const OPTION_KEYS = [
-  "keys",
-  "analysisDelayMs",
-  "uploadUrlTtlMs",
-  "rateLimit",
-  "seedFiles",
-  "seed",
-  "webhooks",
-  "webhookRetry",
-  "faults",
-  "now",
-  "baseUrl",
-  "logger",
-] as const;
-const FAULT_KEYS = [
-  "latencyMs",
-  "errorRate",
-  "dropRate",
-  "truncateRate",
-  "rateLimitStorm",
-  "only",
-  "seed",
-] as const;
+const WEBHOOK = Group({
+  /** checked below: an http or https URL */
+  url: Type.String(),
+  secret: Type.String({ minLength: 1 }),
+});
 
-/** Collects problems with field paths; the callers decide how to report them. */
-class Checker {
-  readonly problems: FieldProblem[] = [];
+const WEBHOOK_RETRY = Group({
+  /** attempts per delivery, the first included */
+  attempts: Type.Integer({ minimum: 1, maximum: LIMITS.webhookAttempts, default: 5 }),
+  /** the wait before the second attempt; it doubles for each later one */
+  baseDelayMs: Type.Integer({ minimum: 0, maximum: LIMITS.webhookDelayMs, default: 1000 }),
+  /** an attempt without an answer after this long fails (the contract says 10 s) */
+  timeoutMs: Type.Integer({ minimum: 1, maximum: LIMITS.webhookTimeoutMs, default: 10_000 }),
+});
 
-  fail(field: string, message: string): void {
-    this.problems.push({ field, message });
-  }
+/** Faults applied to the platform's routes (never to `/_sim/`), drawn from a seeded PRNG. */
+const FAULT_SETTINGS = Group({
+  /** delay before each request is handled */
+  latencyMs: Type.Integer({ minimum: 0, maximum: LIMITS.latencyMs, default: 0 }),
+  /** share of requests answered `500 internal_error` or `503 unavailable`, unprocessed */
+  errorRate: Type.Number({ minimum: 0, maximum: 1, default: 0 }),
+  /** share of requests whose socket is destroyed without an answer, unprocessed */
+  dropRate: Type.Number({ minimum: 0, maximum: 1, default: 0 }),
+  /** share of requests processed, then answered with the headers and half the body, then cut */
+  truncateRate: Type.Number({ minimum: 0, maximum: 1, default: 0 }),
+  /** the next n requests get `429 rate_limited` */
+  rateLimitStorm: Type.Integer({ minimum: 0, maximum: LIMITS.rateLimitStorm, default: 0 }),
+  /** only requests whose path starts with this prefix (for example `/v1/upload`) */
+  only: Type.Union([Type.String({ pattern: "^/" }), Type.Null()], { default: null }),
+  /** re-seeds the fault PRNG (default: the simulator's seed) */
+  seed: Type.Optional(Type.Integer(SEED)),
+});
 
-  /** The value as a plain object, with its unknown keys reported; undefined when it is not one. */
-  object(
-    value: unknown,
-    field: string,
-    known: readonly string[],
-  ): Record<string, unknown> | undefined {
-    if (value === null || typeof value !== "object" || Array.isArray(value)) {
-      this.fail(field, "must be an object");
-      return undefined;
-    }
-    for (const key of Object.keys(value))
-      if (!known.includes(key))
-        this.fail(join(field, key), `is not a known option (known: ${known.join(", ")})`);
-    return value as Record<string, unknown>;
-  }
+/** The simulator's options, declared once: their types, their checks and their defaults. */
+const SIMULATOR_OPTIONS = Group({
+  /** API keys; default one key `sim_key_full` with both scopes */
+  keys: Type.Array(KEY, {
+    maxItems: LIMITS.keys,
+    default: [{ key: DEFAULT_KEY, scopes: [...SCOPES] }],
+  }),
+  /** how long an analysis runs; 0 completes it within `complete` */
+  analysisDelayMs: Type.Integer({ minimum: 0, maximum: LIMITS.analysisDelayMs, default: 2000 }),
+  /** how long an upload URL accepts bytes */
+  uploadUrlTtlMs: Type.Integer({ minimum: 1, maximum: LIMITS.uploadUrlTtlMs, default: 900_000 }),
+  rateLimit: RATE_LIMIT,
+  /** completed analyses present from the start */
+  seedFiles: Type.Integer({ minimum: 0, maximum: LIMITS.seedFiles, default: 0 }),
+  /** seeds results, seeded files, ids and faults */
+  seed: Type.Integer({ ...SEED, default: 42 }),
+  /** URLs that receive `analysis.completed` deliveries */
+  webhooks: Type.Array(WEBHOOK, { maxItems: LIMITS.webhooks, default: [] }),
+  webhookRetry: WEBHOOK_RETRY,
+  /** faults in force from the start (and after `POST /_sim/reset`) */
+  faults: FAULT_SETTINGS,
+  /** the clock (epoch milliseconds): timestamps, expiry, quotas, rate windows, analysis delays */
+  now: Type.Unsafe<() => number>({ type: "function", default: Date.now }),
+  /** base of upload URLs; default (null): the scheme and Host of the `POST /v1/upload` request */
+  baseUrl: Type.Union([Type.String(), Type.Null()], { default: null }),
+  /** fastify's logger option */
+  logger: Type.Unsafe<FastifyServerOptions["logger"]>({ default: false }),
+});
 
-  integer(value: unknown, field: string, min: number, max: number, fallback: number): number {
-    if (value === undefined) return fallback;
-    if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min || value > max) {
-      this.fail(field, `must be an integer from ${min} to ${max}`);
-      return fallback;
-    }
-    return value;
-  }
+type Declared = Static<typeof SIMULATOR_OPTIONS>;
 
-  rate(value: unknown, field: string): number {
-    if (value === undefined) return 0;
-    if (typeof value !== "number" || !Number.isFinite(value) || value < 0 || value > 1) {
-      this.fail(field, "must be a number from 0 to 1");
-      return 0;
-    }
-    return value;
-  }
+export type ResolvedKey = Readonly<Static<typeof KEY>>;
+export type KeyOptions = Pick<Static<typeof KEY>, "key" | "scopes"> &
+  OptionsInput<Omit<Static<typeof KEY>, "key" | "scopes">>;
+export type RateLimitOptions = Static<typeof RATE_LIMIT>;
+export type WebhookTarget = Static<typeof WEBHOOK>;
+export type WebhookRetryOptions = OptionsInput<Static<typeof WEBHOOK_RETRY>>;
+export type FaultSettings = OptionsInput<Static<typeof FAULT_SETTINGS>>;
+/** Fault settings as in force: every field present. */
+export type Faults = Omit<Static<typeof FAULT_SETTINGS>, "seed">;
 
-  url(value: unknown, field: string): string | undefined {
-    if (typeof value === "string" && /^https?:\/\//i.test(value) && URL.canParse(value))
-      return value;
-    this.fail(field, "must be an http or https URL");
-    return undefined;
-  }
+export type SimulatorOptions = OptionsInput<Omit<Declared, "keys" | "webhooks" | "logger">> & {
+  keys?: readonly KeyOptions[];
+  webhooks?: readonly WebhookTarget[];
+  logger?: FastifyServerOptions["logger"];
+};
+
+export interface StartOptions extends SimulatorOptions {
+  /** default 127.0.0.1 */
+  host?: string;
+  /** default 9090; 0 picks a free port */
+  port?: number;
 }
 
-function join(parent: string, key: string | number): string {
-  if (typeof key === "number") return `${parent}[${key}]`;
-  return parent === "" ? key : `${parent}.${key}`;
+export type ResolvedOptions = Readonly<
+  Omit<Declared, "keys" | "webhooks" | "faults" | "rateLimit" | "webhookRetry"> & {
+    keys: readonly ResolvedKey[];
+    webhooks: readonly Readonly<WebhookTarget>[];
+    faults: Readonly<Faults>;
+    rateLimit: Readonly<RateLimitOptions>;
+    webhookRetry: Readonly<Static<typeof WEBHOOK_RETRY>>;
+  }
+>;
+
+export const NO_FAULTS: Readonly<Faults> = (() => {
+  const { seed: _none, ...faults } = checkOptions(FAULT_SETTINGS, {}).value;
+  return Object.freeze(faults);
+})();
+
+/** A problem in the simulator's words: the field, then what is wrong with it. */
+function problemOf(issue: Issue): FieldProblem {
+  const field = keyPath(issue.path);
+  switch (issue.kind) {
+    case "unknown_key":
+      return { field, message: `is not a known option (known: ${(issue.known ?? []).join(", ")})` };
+    case "required":
+      return { field, message: "is required" };
+    case "pattern":
+      if (issue.path.at(-1) === "key")
+        return { field, message: `must be 1 to ${LIMITS.keyLength} printable ASCII characters` };
+      if (issue.path.at(-1) === "only")
+        return { field, message: "must be a path prefix starting with `/`, or null" };
+      break;
+  }
+  return { field, message: `must be ${expected(issue)}` };
 }
 
-function checkFaults(c: Checker, raw: unknown, field: string): Faults & { seed?: number } {
-  const o = c.object(raw, field, FAULT_KEYS);
-  if (o === undefined) return { ...NO_FAULTS };
-  let only: string | null = null;
-  if (o.only !== undefined && o.only !== null) {
-    if (typeof o.only === "string" && o.only.startsWith("/")) only = o.only;
-    else c.fail(join(field, "only"), "must be a path prefix starting with `/`, or null");
+/** The problems of a check, one per field (the first found). */
+function problemsOf(issues: readonly Issue[]): FieldProblem[] {
+  const seen = new Set<string>();
+  const out: FieldProblem[] = [];
+  for (const issue of issues) {
+    const problem = problemOf(issue);
+    if (seen.has(problem.field)) continue;
+    seen.add(problem.field);
+    out.push(problem);
   }
-  const faults: Faults & { seed?: number } = {
-    latencyMs: c.integer(o.latencyMs, join(field, "latencyMs"), 0, LIMITS.latencyMs, 0),
-    errorRate: c.rate(o.errorRate, join(field, "errorRate")),
-    dropRate: c.rate(o.dropRate, join(field, "dropRate")),
-    truncateRate: c.rate(o.truncateRate, join(field, "truncateRate")),
-    rateLimitStorm: c.integer(
-      o.rateLimitStorm,
-      join(field, "rateLimitStorm"),
-      0,
-      LIMITS.rateLimitStorm,
-      0,
-    ),
-    only,
-  };
-  if (o.seed !== undefined)
-    faults.seed = c.integer(o.seed, join(field, "seed"), Number.MIN_SAFE_INTEGER, 2 ** 53 - 1, 0);
-  return faults;
+  return out;
+}
+
+function isHttpUrl(value: string): boolean {
+  return /^https?:\/\//i.test(value) && URL.canParse(value);
 }
 
 /**
@@ -275,9 +207,9 @@ export function parseFaults(
 ):
   | { ok: true; faults: Readonly<Faults>; seed: number | undefined }
   | { ok: false; problems: FieldProblem[] } {
-  const c = new Checker();
-  const { seed, ...faults } = checkFaults(c, raw ?? {}, "");
-  if (c.problems.length > 0) return { ok: false, problems: c.problems };
+  const { value, issues } = checkOptions(FAULT_SETTINGS, raw ?? {});
+  if (issues.length > 0) return { ok: false, problems: problemsOf(issues) };
+  const { seed, ...faults } = value;
   return { ok: true, faults: Object.freeze(faults), seed };
 }
 
@@ -289,147 +221,48 @@ export function resolveOptions(
   raw: SimulatorOptions = {},
   extraKeys: readonly string[] = [],
 ): ResolvedOptions {
-  const c = new Checker();
-  const o = c.object(raw, "", [...OPTION_KEYS, ...extraKeys]) ?? {};
+  let input: unknown = raw;
+  if (raw !== null && typeof raw === "object" && extraKeys.length > 0)
+    input = Object.fromEntries(Object.entries(raw).filter(([k]) => !extraKeys.includes(k)));
+  const { value: o, issues } = checkOptions(SIMULATOR_OPTIONS, input);
+  const problems = problemsOf(issues);
+  const fail = (field: string, message: string) => {
+    if (!problems.some((p) => p.field === field)) problems.push({ field, message });
+  };
 
-  let keys: ResolvedKey[] = [
-    Object.freeze({
-      key: DEFAULT_KEY,
-      scopes: Object.freeze(["upload", "files.read"] as Scope[]),
-      quota: DEFAULTS.quota,
-    }),
-  ];
-  if (o.keys !== undefined) {
-    if (!Array.isArray(o.keys) || o.keys.length > LIMITS.keys) {
-      c.fail("keys", `must be an array of at most ${LIMITS.keys} keys`);
-    } else {
-      keys = [];
-      const seen = new Set<string>();
-      o.keys.forEach((rawKey: unknown, i: number) => {
-        const field = join("keys", i);
-        const k = c.object(rawKey, field, ["key", "scopes", "quota"]);
-        if (k === undefined) return;
-        const key = k.key;
-        if (
-          typeof key !== "string" ||
-          key.length === 0 ||
-          key.length > LIMITS.keyLength ||
-          !/^[\x21-\x7e]+$/.test(key)
-        ) {
-          c.fail(join(field, "key"), `must be 1 to ${LIMITS.keyLength} printable ASCII characters`);
-          return;
-        }
-        if (seen.has(key)) c.fail(join(field, "key"), "is given twice");
-        seen.add(key);
-        const scopes = k.scopes;
-        if (
-          !Array.isArray(scopes) ||
-          !scopes.every((s) => (SCOPES as readonly unknown[]).includes(s))
-        ) {
-          c.fail(join(field, "scopes"), `must be an array of ${SCOPES.join(", ")}`);
-          return;
-        }
-        const quota = c.integer(k.quota, join(field, "quota"), 0, LIMITS.quota, DEFAULTS.quota);
-        keys.push(
-          Object.freeze({ key, scopes: Object.freeze([...new Set(scopes as Scope[])]), quota }),
-        );
-      });
-    }
-  }
-
-  let rateLimit: RateLimitOptions = DEFAULTS.rateLimit;
-  if (o.rateLimit !== undefined) {
-    const r = c.object(o.rateLimit, "rateLimit", ["limit", "windowMs"]);
-    if (r !== undefined) {
-      rateLimit = Object.freeze({
-        limit: c.integer(r.limit, "rateLimit.limit", 1, LIMITS.rateLimit, DEFAULTS.rateLimit.limit),
-        windowMs: c.integer(r.windowMs, "rateLimit.windowMs", 1000, LIMITS.windowMs, 60_000),
-      });
-      // Whole seconds: the headers count the window in seconds.
-      if (rateLimit.windowMs % 1000 !== 0) c.fail("rateLimit.windowMs", "must be whole seconds");
-    }
-  }
-
-  const webhooks: Readonly<WebhookTarget>[] = [];
-  if (o.webhooks !== undefined) {
-    if (!Array.isArray(o.webhooks) || o.webhooks.length > LIMITS.webhooks) {
-      c.fail("webhooks", `must be an array of at most ${LIMITS.webhooks} targets`);
-    } else {
-      o.webhooks.forEach((rawTarget: unknown, i: number) => {
-        const field = join("webhooks", i);
-        const w = c.object(rawTarget, field, ["url", "secret"]);
-        if (w === undefined) return;
-        const url = c.url(w.url, join(field, "url"));
-        if (typeof w.secret !== "string" || w.secret.length === 0)
-          c.fail(join(field, "secret"), "must be a non-empty string");
-        else if (url !== undefined) webhooks.push(Object.freeze({ url, secret: w.secret }));
-      });
-    }
-  }
-
-  let webhookRetry: Required<WebhookRetryOptions> = DEFAULTS.webhookRetry;
-  if (o.webhookRetry !== undefined) {
-    const r = c.object(o.webhookRetry, "webhookRetry", ["attempts", "baseDelayMs", "timeoutMs"]);
-    if (r !== undefined)
-      webhookRetry = Object.freeze({
-        attempts: c.integer(r.attempts, "webhookRetry.attempts", 1, LIMITS.webhookAttempts, 5),
-        baseDelayMs: c.integer(
-          r.baseDelayMs,
-          "webhookRetry.baseDelayMs",
-          0,
-          LIMITS.webhookDelayMs,
-          1000,
-        ),
-        timeoutMs: c.integer(
-          r.timeoutMs,
-          "webhookRetry.timeoutMs",
-          1,
-          LIMITS.webhookTimeoutMs,
-          10_000,
-        ),
-      });
-  }
-
-  let faults: Readonly<Faults> = NO_FAULTS;
-  if (o.faults !== undefined) {
-    const { seed: _ignored, ...f } = checkFaults(c, o.faults, "faults");
-    if (_ignored !== undefined) c.fail("faults.seed", "is set with the `seed` option at start");
-    faults = Object.freeze(f);
-  }
-
-  if (o.now !== undefined && typeof o.now !== "function") c.fail("now", "must be a function");
-  let baseUrl: string | null = null;
-  if (o.baseUrl !== undefined) baseUrl = c.url(o.baseUrl, "baseUrl")?.replace(/\/+$/, "") ?? null;
-
-  const resolved: ResolvedOptions = Object.freeze({
-    keys: Object.freeze(keys),
-    analysisDelayMs: c.integer(
-      o.analysisDelayMs,
-      "analysisDelayMs",
-      0,
-      LIMITS.analysisDelayMs,
-      DEFAULTS.analysisDelayMs,
-    ),
-    uploadUrlTtlMs: c.integer(
-      o.uploadUrlTtlMs,
-      "uploadUrlTtlMs",
-      1,
-      LIMITS.uploadUrlTtlMs,
-      DEFAULTS.uploadUrlTtlMs,
-    ),
-    rateLimit,
-    seedFiles: c.integer(o.seedFiles, "seedFiles", 0, LIMITS.seedFiles, DEFAULTS.seedFiles),
-    seed: c.integer(o.seed, "seed", Number.MIN_SAFE_INTEGER, 2 ** 53 - 1, DEFAULTS.seed),
-    webhooks: Object.freeze(webhooks),
-    webhookRetry,
-    faults,
-    now: (o.now as (() => number) | undefined) ?? Date.now,
-    baseUrl,
-    logger: (o.logger as FastifyServerOptions["logger"]) ?? false,
+  // What a declaration does not say: scopes from SCOPES, keys given once, whole-second windows,
+  // URLs, and the fault seed, which is the simulator's own at start.
+  const keys: ResolvedKey[] = [];
+  const seen = new Set<string>();
+  (Array.isArray(o.keys) ? o.keys : []).forEach((k, i) => {
+    if (k === null || typeof k !== "object" || typeof k.key !== "string") return;
+    const scopes: unknown = k.scopes;
+    if (!Array.isArray(scopes) || !scopes.every((s) => (SCOPES as readonly unknown[]).includes(s)))
+      fail(`keys[${i}].scopes`, `must be an array of ${SCOPES.join(", ")}`);
+    else if (seen.has(k.key)) fail(`keys[${i}].key`, "is given twice");
+    else keys.push(Object.freeze({ ...k, scopes: Object.freeze([...new Set(k.scopes)]) }));
+    seen.add(k.key);
   });
-  if (c.problems.length > 0)
+  if (o.rateLimit?.windowMs !== undefined && o.rateLimit.windowMs % 1000 !== 0)
+    // Whole seconds: the headers count the window in seconds.
+    fail("rateLimit.windowMs", "must be whole seconds");
+  (Array.isArray(o.webhooks) ? o.webhooks : []).forEach((w, i) => {
+    if (typeof w?.url === "string" && !isHttpUrl(w.url))
+      fail(`webhooks[${i}].url`, "must be an http or https URL");
+  });
+  if (o.faults?.seed !== undefined) fail("faults.seed", "is set with the `seed` option at start");
+  if (typeof o.baseUrl === "string" && !isHttpUrl(o.baseUrl))
+    fail("baseUrl", "must be an http or https URL");
+
+  if (problems.length > 0)
     throw new TypeError(
-      `invalid simulator options: ${c.problems.map((p) => `\`${p.field || "options"}\` ${p.message}`).join("; ")}`,
+      `invalid simulator options: ${problems.map((p) => `\`${p.field || "options"}\` ${p.message}`).join("; ")}`,
     );
-  return resolved;
+  const { seed: _seed, ...faults } = o.faults;
+  return Object.freeze({
+    ...o,
+    keys: Object.freeze(keys),
+    faults: Object.freeze(faults),
+    baseUrl: o.baseUrl?.replace(/\/+$/, "") ?? null,
+  });
 }

@@ -6,6 +6,8 @@
  * problem listed. When the walk finds a problem the schema is not run: an input that breaks a limit
  * is not worth inspecting further, and the walk's problems are all reported.
  */
+
+import { defaultsOf, resolveOptions, type Static, Type, Unlimited } from "@clearance/options";
 import { Ajv2020, type ErrorObject, type ValidateFunction } from "ajv/dist/2020.js";
 import type { AnalysisResult } from "./result.js";
 import schema from "./result-schema.json" with { type: "json" };
@@ -31,59 +33,43 @@ export type AdapterOutcome =
   | { ok: true; result: AnalysisResult; warnings: string[] }
   | { ok: false; problems: Problem[] };
 
-/** Size limits applied to every input before it is inspected. */
-export interface InputLimits {
-  /** Maximum nesting depth of arrays and objects (the root object is depth 1). */
-  maxDepth: number;
-  /** Maximum number of items in one array. */
-  maxArrayLength: number;
-  /** Maximum length of one string, property names included (UTF-16 code units). */
-  maxStringLength: number;
-  /** Maximum number of properties in one object. */
-  maxKeys: number;
-  /** Maximum size of JSON text in UTF-8 bytes (only for text inputs). */
-  maxBytes: number;
-}
+/** A limit: a non-negative count, or Infinity to turn it off. */
+const limit = (fallback: number, description: string) =>
+  Type.Union([Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }), Unlimited], {
+    default: fallback,
+    description,
+  });
 
-export const DEFAULT_INPUT_LIMITS: Readonly<InputLimits> = Object.freeze({
-  maxDepth: 32,
-  maxArrayLength: 10_000,
-  maxStringLength: 65_536,
-  maxKeys: 1_000,
-  maxBytes: 1_048_576,
-});
+/** Size limits applied to every input before it is inspected, declared once (type and defaults). */
+const INPUT_LIMITS = Type.Object(
+  {
+    maxDepth: limit(
+      32,
+      "Maximum nesting depth of arrays and objects (the root object is depth 1).",
+    ),
+    maxArrayLength: limit(10_000, "Maximum number of items in one array."),
+    maxStringLength: limit(
+      65_536,
+      "Maximum length of one string, property names included (UTF-16 code units).",
+    ),
+    maxKeys: limit(1_000, "Maximum number of properties in one object."),
+    maxBytes: limit(1_048_576, "Maximum size of JSON text in UTF-8 bytes (only for text inputs)."),
+  },
+  { additionalProperties: false },
+);
 
-const LIMIT_NAMES = Object.keys(DEFAULT_INPUT_LIMITS) as (keyof InputLimits)[];
+export type InputLimits = Static<typeof INPUT_LIMITS>;
+
+export const DEFAULT_INPUT_LIMITS: Readonly<InputLimits> = defaultsOf(INPUT_LIMITS);
 
 /**
  * Merges `limits` over the defaults. Throws a TypeError for an unknown key or a value that is not a
  * non-negative integer (or Infinity, to disable a limit).
  */
 export function resolveInputLimits(limits?: Partial<InputLimits>): Readonly<InputLimits> {
+  // the common case, on every validation: no limits given
   if (limits === undefined) return DEFAULT_INPUT_LIMITS;
-  if (limits === null || typeof limits !== "object" || Array.isArray(limits)) {
-    throw new TypeError("input limits must be an object");
-  }
-  const resolved: InputLimits = { ...DEFAULT_INPUT_LIMITS };
-  for (const key of Object.keys(limits)) {
-    if (!(LIMIT_NAMES as string[]).includes(key)) {
-      throw new TypeError(
-        `unknown input limit \`${key}\` (known limits: ${LIMIT_NAMES.map((n) => `\`${n}\``).join(", ")})`,
-      );
-    }
-    const value = (limits as Record<string, unknown>)[key];
-    if (value === undefined) continue;
-    if (
-      typeof value !== "number" ||
-      !((Number.isSafeInteger(value) && value >= 0) || value === Number.POSITIVE_INFINITY)
-    ) {
-      throw new TypeError(
-        `input limit \`${key}\` must be a non-negative integer or Infinity, got \`${String(value)}\``,
-      );
-    }
-    resolved[key as keyof InputLimits] = value;
-  }
-  return Object.freeze(resolved);
+  return resolveOptions(INPUT_LIMITS, limits, { noun: "input limit" });
 }
 
 // ---------------------------------------------------------------------------------------------

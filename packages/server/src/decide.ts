@@ -26,15 +26,10 @@ import { type NotificationTarget, notificationsFor } from "./notify.js";
 import { redact } from "./redact.js";
 import type { RulesHolder } from "./rules.js";
 import type { PlatformResults } from "./sync.js";
+import type { DecisionRequest } from "./wire.js";
 
-export interface DecisionRequest {
-  /** a canonical analysis result or a VirusTotal file object */
-  result: unknown;
-  context?: unknown;
-  explain?: boolean;
-  /** skip format detection */
-  format?: InputFormat;
-}
+// declared once with the route schemas, in wire.ts
+export type { DecisionRequest } from "./wire.js";
 
 export interface RequestMeta {
   source: DecisionSource;

@@ -8,23 +8,40 @@ import { CONFIG_SCHEMA, loadConfig, resolveConfig } from "../src/config.js";
 import { PROBLEMS } from "../src/http/problems.js";
 import { Metrics } from "../src/metrics.js";
 import { checkExposure } from "../src/server.js";
+import { BATCH_ANSWER, BATCH_BODY, DECISION_ANSWER, DECISION_BODY } from "../src/wire.js";
 import { makeApp, REPO, type TestApp } from "./helpers.js";
 
 const doc = (name: string) => readFileSync(join(REPO, "docs", name), "utf8");
 
 interface SchemaNode {
+  type?: string;
   properties?: Record<string, SchemaNode>;
   items?: SchemaNode;
+  /** a nullable section (`platform`, `shadow`) is `anyOf: [section, null]` */
+  anyOf?: SchemaNode[];
+  default?: unknown;
+  minimum?: number;
+  maximum?: number;
 }
+
+/** The section of a nullable section, else the node itself. */
+const section = (node: SchemaNode): SchemaNode =>
+  node.anyOf?.find((branch) => branch.properties) ?? node;
 
 /** Every key path of a JSON Schema: `audit.sqlite.path`, `auth.keys`, `auth.keys[].sha256`. */
 function schemaPaths(node: SchemaNode, prefix = ""): string[] {
-  const out: string[] = [];
-  for (const [key, child] of Object.entries(node.properties ?? {})) {
+  return [...schemaNodes(node, prefix).keys()];
+}
+
+/** Every key path of a JSON Schema with its declaration. */
+function schemaNodes(node: SchemaNode, prefix = ""): Map<string, SchemaNode> {
+  const out = new Map<string, SchemaNode>();
+  for (const [key, child] of Object.entries(section(node).properties ?? {})) {
     const path = prefix === "" ? key : `${prefix}.${key}`;
-    out.push(path);
-    out.push(...schemaPaths(child, path));
-    if (child.items?.properties) out.push(...schemaPaths(child.items, `${path}[]`));
+    out.set(path, child);
+    for (const [p, n] of schemaNodes(child, path)) out.set(p, n);
+    if (child.items?.properties)
+      for (const [p, n] of schemaNodes(child.items, `${path}[]`)) out.set(p, n);
   }
   return out;
 }
@@ -84,6 +101,24 @@ describe("docs/http-api.md", () => {
     }
   });
 
+  test("the decision API in the document is the wire declarations, as declared", () => {
+    type Operation = {
+      requestBody?: { content: Record<string, { schema: unknown }> };
+      responses: Record<string, { content?: Record<string, { schema: unknown }> }>;
+    };
+    const op = (path: string, method: string) => live.paths[path]![method] as Operation;
+    const body = (o: Operation) => o.requestBody?.content["application/json"]?.schema;
+    const answer = (o: Operation) => o.responses["200"]?.content?.["application/json"]?.schema;
+    const json = (schema: unknown) => JSON.parse(JSON.stringify(schema));
+    expect(body(op("/v1/decisions", "post"))).toEqual(json(DECISION_BODY));
+    expect(answer(op("/v1/decisions", "post"))).toEqual(json(DECISION_ANSWER));
+    expect(body(op("/v1/decisions/batch", "post"))).toEqual(json(BATCH_BODY));
+    expect(answer(op("/v1/decisions/batch", "post"))).toEqual(json(BATCH_ANSWER));
+    // the request of a batch item is the request of one decision, less where it comes from
+    const { source: _source, ...one } = DECISION_BODY.properties;
+    expect(BATCH_BODY.properties.items.items.properties).toEqual(one);
+  });
+
   test("docs/openapi.json is the document the server serves", () => {
     const committed = JSON.parse(doc("openapi.json"));
     expect(
@@ -105,6 +140,33 @@ describe("docs/configuration.md", () => {
   test("every key of the configuration schema is documented", () => {
     const missing = paths.filter((p) => !text.includes(`\`${p}\``));
     expect(missing, "keys missing from docs/configuration.md").toEqual([]);
+  });
+
+  test("the tables list exactly the declared keys, with their defaults and ranges", () => {
+    const nodes = schemaNodes(CONFIG_SCHEMA as unknown as SchemaNode);
+    const rows = [...text.matchAll(/^\| `([A-Za-z0-9.[\]]+)` \|([^|]*)\|([^|]*)\|/gm)].map(
+      ([, key, type, fallback]) => ({ key: key!, type: type!.trim(), fallback: fallback!.trim() }),
+    );
+    // every key that holds a value has a row; a section has one when something is said of it
+    const leaves = [...nodes].filter(([, n]) => section(n).type !== "object").map(([p]) => p);
+    expect(leaves.filter((p) => !rows.some((r) => r.key === p))).toEqual([]);
+    expect(rows.map((r) => r.key).filter((k) => !nodes.has(k))).toEqual([]);
+    // defaults computed at start, described in words
+    const inWords = new Set(["audit.chain", "notifications.targets[].decisions"]);
+    for (const { key, type, fallback } of rows) {
+      const node = nodes.get(key)!;
+      const shown = /^`([^`]*)`/.exec(fallback)?.[1];
+      if (inWords.has(key)) expect(shown, key).toBeUndefined();
+      else if (!("default" in node)) expect(fallback, `${key} has no default`).toBe("");
+      else {
+        const value = node.default;
+        expect(shown, key).toBe(typeof value === "string" ? value : JSON.stringify(value));
+      }
+      const range = /^(?:integer|number) (\d+) to (\d+)$/.exec(type);
+      if (range) expect([node.minimum, node.maximum], key).toEqual([+range[1]!, +range[2]!]);
+      const atLeast = /^(?:integer|number) ≥ (\d+)$/.exec(type);
+      if (atLeast) expect([node.minimum, node.maximum], key).toEqual([+atLeast[1]!, undefined]);
+    }
   });
 
   test("the complete example is examples/configs/clearance.yaml, as it is", () => {

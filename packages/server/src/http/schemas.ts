@@ -1,13 +1,11 @@
 // JSON Schemas shared by the routes: they validate requests, serialise answers quickly, and are
 // what /openapi.json (and so docs/http-api.md) is generated from.
-import { INPUT_FORMATS } from "@clearance/engine";
-import { DECISION_SOURCES } from "../audit/entry.js";
+import { type Static, Type } from "@clearance/options";
+import { type AuditEntry, DECISION_SOURCES } from "../audit/entry.js";
+import { DECISION, nullableString, RULE_ERROR, type Same, TIME } from "../wire.js";
 
 export const SHA256 = { type: "string", pattern: "^[0-9a-fA-F]{64}$" } as const;
-export const DECISION = { type: "string", enum: ["allow", "deny", "review"] } as const;
-const TIME = { type: "string", format: "date-time" } as const;
-const FREE_OBJECT = { type: "object", additionalProperties: true } as const;
-
+export { DECISION } from "../wire.js";
 export const problemSchema = {
   $id: "Problem",
   type: "object",
@@ -31,90 +29,43 @@ export const problemSchema = {
   required: ["type", "title", "status", "code", "detail"],
 } as const;
 
-const ruleError = {
-  type: "object",
-  properties: {
-    rule: { type: "string" },
-    /** a run-time error code (docs/language.md, "Run-time errors and `on-error`") */
-    code: { type: "string" },
-    message: { type: "string" },
-    monitor: { type: "boolean" },
-  },
-} as const;
+// The decision request and answer are the service's types too: they are declared in wire.ts.
+export {
+  BATCH_ANSWER as batchAnswerSchema,
+  BATCH_BODY as batchRequestSchema,
+  DECISION_ANSWER as decisionAnswerSchema,
+  DECISION_BODY as decisionBodySchema,
+  DECISION_REQUEST as decisionRequestSchema,
+  IDEMPOTENCY_HEADERS,
+} from "../wire.js";
 
-const rulesetRef = {
-  type: "object",
-  properties: { revision: { type: "string" }, commit: { type: ["string", "null"] } },
-} as const;
-
-export const decisionRequestSchema = {
-  type: "object",
-  required: ["result"],
-  additionalProperties: false,
-  properties: {
-    result: {
-      ...FREE_OBJECT,
-      description: "a canonical analysis result or a VirusTotal v3 file object (detected)",
-    },
-    context: {
-      ...FREE_OBJECT,
-      description: "values for the fields the rules declare with `context`",
-    },
-    explain: { type: "boolean", default: false, description: "include every rule's outcome" },
-    format: { type: "string", enum: [...INPUT_FORMATS], description: "skip format detection" },
-  },
-} as const;
-
-export const decisionAnswerSchema = {
-  type: "object",
-  properties: {
-    decisionId: { type: "string", description: "the audit entry id (UUIDv7)" },
-    sha256: { type: "string" },
-    fileName: { type: ["string", "null"] },
-    decision: DECISION,
-    reason: { type: "string" },
-    rule: {
-      type: ["string", "null"],
-      description: "the deciding rule; null when the default decided",
-    },
-    matched: { type: "array", items: { type: "string" } },
-    monitored: { type: "array", items: { type: "string" } },
-    errors: { type: "array", items: ruleError },
-    ruleset: rulesetRef,
-    evaluatedAt: TIME,
-    warnings: { type: "array", items: { type: "string" } },
-    explain: FREE_OBJECT,
-  },
-} as const;
-
-export const entrySchema = {
-  type: "object",
-  properties: {
-    id: { type: "string" },
-    chain: { type: "string" },
-    seq: { type: "integer" },
-    time: TIME,
-    source: { type: "string", enum: [...DECISION_SOURCES] },
-    requester: { type: ["string", "null"] },
-    sha256: { type: "string" },
-    fileName: { type: ["string", "null"] },
-    decision: DECISION,
-    rule: { type: ["string", "null"] },
-    reason: { type: "string" },
-    matched: { type: "array", items: { type: "string" } },
-    monitored: { type: "array", items: { type: "string" } },
-    errors: { type: "array", items: ruleError },
-    ruleset: {
-      type: "object",
-      properties: {
-        revision: { type: "string" },
-        commit: { type: ["string", "null"] },
-        dirty: { type: "boolean" },
-      },
-    },
-    latencyUs: { type: "number" },
-    inputHash: { type: "string" },
-    shadow: {
+/** An audit entry as the API shows it (its `explain` is sent apart). */
+export const entrySchema = Type.Object({
+  id: Type.Optional(Type.String()),
+  chain: Type.Optional(Type.String()),
+  seq: Type.Optional(Type.Integer()),
+  time: Type.Optional(TIME),
+  source: Type.Optional(Type.Enum([...DECISION_SOURCES], { type: "string" })),
+  requester: Type.Optional(nullableString()),
+  sha256: Type.Optional(Type.String()),
+  fileName: Type.Optional(nullableString()),
+  decision: Type.Optional(DECISION),
+  rule: Type.Optional(nullableString()),
+  reason: Type.Optional(Type.String()),
+  matched: Type.Optional(Type.Array(Type.String())),
+  monitored: Type.Optional(Type.Array(Type.String())),
+  errors: Type.Optional(Type.Array(RULE_ERROR)),
+  ruleset: Type.Optional(
+    Type.Object({
+      revision: Type.Optional(Type.String()),
+      commit: Type.Optional(nullableString()),
+      dirty: Type.Optional(Type.Boolean()),
+    }),
+  ),
+  latencyUs: Type.Optional(Type.Number()),
+  inputHash: Type.Optional(Type.String()),
+  shadow: Type.Optional(
+    Type.Unsafe<{ decision?: string; rule?: string | null; revision?: string } | null>({
       type: ["object", "null"],
       properties: {
         decision: { type: "string" },
@@ -126,26 +77,37 @@ export const entrySchema = {
           properties: { code: { type: "string" }, message: { type: "string" } },
         },
       },
-    },
-    deliveryId: { type: ["string", "null"] },
-    prevHash: { type: "string" },
-    hash: { type: "string" },
-  },
-} as const;
+    }),
+  ),
+  deliveryId: Type.Optional(nullableString()),
+  prevHash: Type.Optional(Type.String()),
+  hash: Type.Optional(Type.String()),
+});
 
-export const auditFilterSchema = {
-  type: "object",
-  additionalProperties: false,
-  properties: {
-    sha256: SHA256,
-    decision: DECISION,
-    rule: { type: "string", minLength: 1 },
-    source: { type: "string", enum: [...DECISION_SOURCES] },
-    requester: { type: "string", minLength: 1 },
-    from: { ...TIME, description: "inclusive" },
-    to: { ...TIME, description: "exclusive" },
+// An entry field the schema does not name would be dropped from every answer without a word:
+// the build fails here instead.
+const entryFieldsAgree: Same<
+  Exclude<keyof AuditEntry, "explain">,
+  keyof Static<typeof entrySchema>
+> = true;
+const entryTypesAgree: Omit<AuditEntry, "explain"> extends Static<typeof entrySchema>
+  ? true
+  : false = true;
+void [entryFieldsAgree, entryTypesAgree];
+
+/** The filter of `GET /v1/audit` and `GET /v1/audit/export`. */
+export const auditFilterSchema = Type.Object(
+  {
+    sha256: Type.Optional(Type.Unsafe<string>(SHA256)),
+    decision: Type.Optional(DECISION),
+    rule: Type.Optional(Type.String({ minLength: 1 })),
+    source: Type.Optional(Type.Enum([...DECISION_SOURCES], { type: "string" })),
+    requester: Type.Optional(Type.String({ minLength: 1 })),
+    from: Type.Optional(Type.Unsafe<string>({ ...TIME, description: "inclusive" })),
+    to: Type.Optional(Type.Unsafe<string>({ ...TIME, description: "exclusive" })),
   },
-} as const;
+  { additionalProperties: false },
+);
 
 export function problemResponses(...statuses: number[]): Record<number, { $ref: string }> {
   return Object.fromEntries(statuses.map((s) => [s, { $ref: "Problem#" }]));

@@ -1,22 +1,17 @@
-import type { InputFormat } from "@clearance/engine";
+import type { Static } from "@clearance/options";
 import type { FastifyInstance } from "fastify";
 import { answerOf } from "../../decide.js";
 import { ProblemError, problemOf } from "../problems.js";
 import {
+  batchAnswerSchema,
+  batchRequestSchema,
   decisionAnswerSchema,
-  decisionRequestSchema,
+  decisionBodySchema,
   entrySchema,
+  IDEMPOTENCY_HEADERS,
   problemResponses,
   SHA256,
 } from "../schemas.js";
-
-interface DecisionBody {
-  result: unknown;
-  context?: unknown;
-  explain?: boolean;
-  format?: InputFormat;
-  source?: "api" | "gate";
-}
 
 /** Batches are larger than single requests; their body limit grows with the item limit. */
 const BATCH_BYTES_PER_ITEM = 16_384;
@@ -24,24 +19,13 @@ const BATCH_BYTES_PER_ITEM = 16_384;
 export async function decisionRoutes(fastify: FastifyInstance): Promise<void> {
   const { decisions, audit, config, metrics } = fastify.clearance;
 
-  /** `Idempotency-Key`: the same header on both decision routes */
-  const idempotencyHeaders = {
-    type: "object",
-    properties: {
-      "idempotency-key": {
-        type: "string",
-        minLength: 1,
-        maxLength: 255,
-        pattern: "^[\\x21-\\x7e]+$",
-        description:
-          "makes sending the request again safe: what was recorded under this key (and this API key) is answered as recorded, not decided again; printable ASCII, at most 255 characters, kept 24 h",
-      },
-    },
-  } as const;
-  const keyOf = (headers: { "idempotency-key"?: string }) =>
+  const keyOf = (headers: Static<typeof IDEMPOTENCY_HEADERS>) =>
     headers["idempotency-key"] === undefined ? {} : { idempotencyKey: headers["idempotency-key"] };
 
-  fastify.post<{ Body: DecisionBody; Headers: { "idempotency-key"?: string } }>(
+  fastify.post<{
+    Body: Static<typeof decisionBodySchema>;
+    Headers: Static<typeof IDEMPOTENCY_HEADERS>;
+  }>(
     "/v1/decisions",
     {
       bodyLimit: config.server.bodyLimit,
@@ -52,19 +36,8 @@ export async function decisionRoutes(fastify: FastifyInstance): Promise<void> {
           "Validates the result (canonical or VirusTotal), decides it with the live rules, records the decision in the audit log and answers. The answer is sent only after the entry is durable. With `Idempotency-Key`, a decision recorded under the key is answered as recorded, never recorded twice.",
         tags: ["decisions"],
         security: [{ bearer: [] }],
-        headers: idempotencyHeaders,
-        body: {
-          ...decisionRequestSchema,
-          properties: {
-            ...decisionRequestSchema.properties,
-            source: {
-              type: "string",
-              enum: ["api", "gate"],
-              default: "api",
-              description: "recorded in the audit log: `gate` for CI gates (`clearance gate`)",
-            },
-          },
-        },
+        headers: IDEMPOTENCY_HEADERS,
+        body: decisionBodySchema,
         response: {
           200: decisionAnswerSchema,
           ...problemResponses(400, 401, 403, 409, 413, 415, 422, 429, 503),
@@ -83,7 +56,10 @@ export async function decisionRoutes(fastify: FastifyInstance): Promise<void> {
   );
 
   const batchLimit = config.server.batchLimit;
-  fastify.post<{ Body: { items: DecisionBody[] }; Headers: { "idempotency-key"?: string } }>(
+  fastify.post<{
+    Body: Static<typeof batchRequestSchema>;
+    Headers: Static<typeof IDEMPOTENCY_HEADERS>;
+  }>(
     "/v1/decisions/batch",
     {
       bodyLimit: Math.max(config.server.bodyLimit, batchLimit * BATCH_BYTES_PER_ITEM),
@@ -93,45 +69,10 @@ export async function decisionRoutes(fastify: FastifyInstance): Promise<void> {
         description: `Up to ${batchLimit} items (\`server.batchLimit\`). One answer per item, in order, each on its own: a decision once its entry is durable, or \`error\` (bad input, or \`audit_unavailable\` for an item the audit log could not record, with \`Retry-After\`). Only when the log records none of the items is the whole batch refused with 503. Send again only the items answered with \`audit_unavailable\`, or the whole batch with the same \`Idempotency-Key\`: items already recorded under it are answered as recorded, never recorded twice.`,
         tags: ["decisions"],
         security: [{ bearer: [] }],
-        headers: idempotencyHeaders,
-        body: {
-          type: "object",
-          required: ["items"],
-          additionalProperties: false,
-          properties: { items: { type: "array", minItems: 1, items: decisionRequestSchema } },
-        },
+        headers: IDEMPOTENCY_HEADERS,
+        body: batchRequestSchema,
         response: {
-          200: {
-            type: "object",
-            properties: {
-              items: {
-                type: "array",
-                items: {
-                  type: "object",
-                  properties: {
-                    ...decisionAnswerSchema.properties,
-                    error: {
-                      type: "object",
-                      properties: {
-                        code: { type: "string" },
-                        detail: { type: "string" },
-                        problems: {
-                          type: "array",
-                          items: {
-                            type: "object",
-                            properties: {
-                              pointer: { type: "string" },
-                              message: { type: "string" },
-                            },
-                          },
-                        },
-                      },
-                    },
-                  },
-                },
-              },
-            },
-          },
+          200: batchAnswerSchema,
           ...problemResponses(400, 401, 403, 409, 413, 415, 422, 429, 503),
         },
       },
