@@ -46,9 +46,11 @@ describe("the SQLite writer thread", () => {
     await log.close();
     expect(written).toBe(12_000);
     // 12,000 entries of ~4 kB write some 90 MB through the WAL; without the writer finishing each
-    // checkpoint it grew to over 30 MB here, with it to about 6 MB
+    // checkpoint it grew to over 30 MB here, with it to about 6 MB on an idle machine. On a loaded
+    // one the checkpointer thread gets less time and the high-water mark reaches 17-21 MB: the
+    // bound sits between that and the unbounded growth it guards against.
     expect(largest).toBeGreaterThan(0);
-    expect(largest).toBeLessThan(16 * 1024 * 1024);
+    expect(largest).toBeLessThan(26 * 1024 * 1024);
   }, 60_000);
 
   async function openLog(dir: string) {
