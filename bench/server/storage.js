@@ -6,12 +6,19 @@
 //
 //   node bench/server/storage.js [--entries 20000] [--rounds 3] [--quick] [--json out.json]
 
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { AuditLog, newId, SqliteBackend } from "@clearance/server";
-import { environment, median, outDir, table, writeJson } from "../lib/harness.js";
+import {
+  environment,
+  generateHistory,
+  median,
+  outDir,
+  table,
+  writeJson,
+} from "../lib/harness.js";
 
 const { values: args } = parseArgs({
   options: {
@@ -25,14 +32,14 @@ const ENTRIES = Number(args.entries ?? (args.quick ? 5_000 : 20_000));
 const ROUNDS = Number(args.rounds ?? (args.quick ? 1 : 3));
 const WAVE = 20;
 
-const bodiesFile = resolve(outDir("server"), "bodies-1000-s7.ndjson");
-let bodies;
-try {
-  bodies = readFileSync(bodiesFile, "utf8").trim().split("\n");
-} catch {
-  console.error(`${bodiesFile} is missing: run \`node bench/server/run.js\` once to generate it`);
-  process.exit(1);
-}
+// the server benchmark's request bodies: its 1,000 results (`gen-history --count 1000 --seed 7`),
+// generated here when that benchmark has not run yet
+const resultsFile = resolve(outDir("server"), "results-1000-s7.ndjson");
+if (!existsSync(resultsFile)) generateHistory(1000, 7, resultsFile);
+const bodies = readFileSync(resultsFile, "utf8")
+  .split("\n")
+  .filter(Boolean)
+  .map((line) => `{"result":${line}}`);
 const SHA = /"sha256":"[0-9a-f]{12}/;
 const bodyFor = (n) =>
   bodies[n % bodies.length].replace(SHA, `"sha256":"${n.toString(16).padStart(12, "0")}`);
