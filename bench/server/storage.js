@@ -11,14 +11,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { AuditLog, newId, SqliteBackend } from "@clearance/server";
-import {
-  environment,
-  generateHistory,
-  median,
-  outDir,
-  table,
-  writeJson,
-} from "../lib/harness.js";
+import { environment, generateHistory, median, outDir, table, writeJson } from "../lib/harness.js";
 
 const { values: args } = parseArgs({
   options: {
