@@ -69,8 +69,16 @@ export const DEFAULT_INPUT_LIMITS: Readonly<InputLimits> = defaultsOf(INPUT_LIMI
 export function resolveInputLimits(limits?: Partial<InputLimits>): Readonly<InputLimits> {
   // the common case, on every validation: no limits given
   if (limits === undefined) return DEFAULT_INPUT_LIMITS;
-  return resolveOptions(INPUT_LIMITS, limits, { noun: "input limit" });
+  // a caller deciding many inputs (a dry-run, a server) passes the same frozen limits each time:
+  // resolved once, not once per input
+  const known = RESOLVED_LIMITS.get(limits);
+  if (known) return known;
+  const resolved = resolveOptions(INPUT_LIMITS, limits, { noun: "input limit" });
+  if (Object.isFrozen(limits)) RESOLVED_LIMITS.set(limits, resolved);
+  return resolved;
 }
+
+const RESOLVED_LIMITS = new WeakMap<Partial<InputLimits>, Readonly<InputLimits>>();
 
 // ---------------------------------------------------------------------------------------------
 // Date-time format (RFC 3339 `date-time`, and Date.parse must accept it)
