@@ -54,3 +54,4 @@ export {
   typeFromJsonSchema,
   typeName,
 } from "./types.js";
+export { someExpr } from "./walk.js";

@@ -9,7 +9,7 @@
  *    and debuggers say which rule set and which rule they are in. `generatedCode` prints it.
  */
 import type { Ast, CompiledRegex, Expr, Program, RuleDecl, Template } from "@clearance/dsl";
-import { DEFAULT_LIMITS } from "@clearance/dsl";
+import { DEFAULT_LIMITS, someExpr } from "@clearance/dsl";
 import { DEFAULT_REASON_NAME, Emitter, functionName } from "./emit-js.js";
 import { indexKeyOf, type RuleIndex, RuleIndexes } from "./rule-index.js";
 import {
@@ -226,39 +226,15 @@ export function compileProgram(
 
 const alwaysTrue: RuleTest = () => true;
 
-/** Whether the rule's conditions or reason read a field of `exception`. A work list: chains are long. */
+/** Whether the rule's conditions or reason read a field of `exception`. */
 function readsException(decl: RuleDecl, program: Program): boolean {
-  const pending: Expr[] = [...(decl.when ? [decl.when] : []), ...decl.unless];
-  for (const p of decl.outcome?.reason.parts ?? []) if (typeof p !== "string") pending.push(p);
-  for (let e = pending.pop(); e !== undefined; e = pending.pop()) {
-    switch (e.kind) {
-      case "path": {
-        const res = program.resolutions.get(e);
-        if (res?.kind === "builtin" && res.root === "exception") return true;
-        break;
-      }
-      case "binary":
-        pending.push(e.left, e.right);
-        break;
-      case "unary":
-      case "match":
-        pending.push(e.operand);
-        break;
-      case "list":
-        for (const item of e.items) pending.push(item);
-        break;
-      case "call":
-        for (const arg of e.args) pending.push(arg);
-        break;
-      case "quantifier":
-      case "count":
-        pending.push(e.collection, e.body);
-        break;
-      default:
-        break;
-    }
-  }
-  return false;
+  const roots: Expr[] = [...(decl.when ? [decl.when] : []), ...decl.unless];
+  for (const p of decl.outcome?.reason.parts ?? []) if (typeof p !== "string") roots.push(p);
+  return someExpr(roots, (e) => {
+    if (e.kind !== "path") return false;
+    const res = program.resolutions.get(e);
+    return res?.kind === "builtin" && res.root === "exception";
+  });
 }
 
 function isConstant(t: Template): boolean {

@@ -6,6 +6,7 @@
  * buckets of the input's values, and the rules no index covers.
  */
 import type { Ast, Expr, Program, RuleDecl } from "@clearance/dsl";
+import { someExpr } from "@clearance/dsl";
 import type { ListValues } from "./codegen.js";
 
 /** `field == constant` and `field in constants` conjuncts: rules reachable through a lookup. */
@@ -94,41 +95,24 @@ export class RuleIndexes {
 /**
  * Whether evaluating the rule's conditions can raise a run-time error on validated input:
  * division and remainder (by zero), context, exception and case fields (of the wrong type) and
- * loops (over the evaluation budget). A work list, not recursion: a condition may be a very long chain.
+ * loops (over the evaluation budget).
  */
 function canFail(decl: RuleDecl, program: Program): boolean {
-  const pending: Expr[] = decl.when ? [decl.when, ...decl.unless] : [...decl.unless];
-  for (let e = pending.pop(); e !== undefined; e = pending.pop()) {
+  return someExpr([...(decl.when ? [decl.when] : []), ...decl.unless], (e) => {
     switch (e.kind) {
       case "binary":
-        if (e.op === "/" || e.op === "%") return true;
-        pending.push(e.left, e.right);
-        break;
-      case "unary":
-        pending.push(e.operand);
-        break;
-      case "match":
-        pending.push(e.operand);
-        break;
-      case "list":
-        for (const item of e.items) pending.push(item);
-        break;
-      case "call":
-        for (const arg of e.args) pending.push(arg);
-        break;
+        return e.op === "/" || e.op === "%";
       case "quantifier":
       case "count":
         return true;
       case "path": {
         const kind = program.resolutions.get(e)?.kind;
-        if (kind === "context" || kind === "builtin") return true;
-        break;
+        return kind === "context" || kind === "builtin";
       }
       default:
-        break;
+        return false;
     }
-  }
-  return false;
+  });
 }
 
 /**
