@@ -31,6 +31,12 @@ const BENCHMARKS = [
     nodeArgs: ["--max-old-space-size=8192", "--expose-gc"],
   },
   {
+    name: "exceptions",
+    script: "engine/exceptions.js",
+    description:
+      "decide over rules/ with 100,000 exceptions (ExceptionSet.find + decide) against deciding with none",
+  },
+  {
     name: "reload",
     script: "engine/reload.js",
     description:

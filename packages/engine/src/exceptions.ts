@@ -92,7 +92,8 @@ export class ExceptionSet {
   readonly size: number;
   private readonly byFile = new Map<string, Entry[]>();
   private readonly bySigner = new Map<string, Entry[]>();
-  private readonly byVendor = new Map<string, Entry[]>();
+  /** by vendor, then product: two lookups of the result's own strings, no key built per decision */
+  private readonly byVendor = new Map<string, Map<string, Entry[]>>();
 
   /** Validates every record first: throws InvalidExceptionsError listing every problem. */
   constructor(records: readonly unknown[], options: ExceptionSetOptions = {}) {
@@ -110,20 +111,23 @@ export class ExceptionSet {
       entries.push(entry);
     });
     if (problems.length > 0) throw new InvalidExceptionsError(problems);
-    for (const e of entries) {
-      const scope = e.record.scope;
-      const [map, key] =
-        "sha256" in scope
-          ? [this.byFile, scope.sha256.toLowerCase()]
-          : "signer" in scope
-            ? [this.bySigner, thumbprintKey(scope.signer)]
-            : [this.byVendor, vendorKey(scope.vendor, scope.product)];
+    const add = (map: Map<string, Entry[]>, key: string, e: Entry) => {
       const bucket = map.get(key);
       if (bucket) bucket.push(e);
       else map.set(key, [e]);
+    };
+    for (const e of entries) {
+      const scope = e.record.scope;
+      if ("sha256" in scope) add(this.byFile, scope.sha256.toLowerCase(), e);
+      else if ("signer" in scope) add(this.bySigner, thumbprintKey(scope.signer), e);
+      else {
+        let products = this.byVendor.get(scope.vendor);
+        if (!products) this.byVendor.set(scope.vendor, (products = new Map()));
+        add(products, scope.product, e);
+      }
     }
     // Each bucket in the order `find` prefers: rejected first, then the newest, then by id.
-    for (const map of [this.byFile, this.bySigner, this.byVendor])
+    for (const map of [this.byFile, this.bySigner, ...this.byVendor.values()])
       for (const bucket of map.values()) bucket.sort(preference);
     this.size = entries.length;
   }
@@ -141,31 +145,38 @@ export class ExceptionSet {
   ): ExceptionInput | undefined {
     // Most files have no exception: a miss costs one lookup a kind, and nothing for an empty kind.
     const sha256 = result.sha256;
-    const file =
-      this.byFile.size > 0 && typeof sha256 === "string"
-        ? this.byFile.get(isValidated(result) ? sha256 : sha256.toLowerCase())
-        : undefined;
-    const signature = this.bySigner.size > 0 ? (result.signature as Signed | undefined) : undefined;
-    const signer =
-      signature?.status === "valid" && typeof signature.thumbprint === "string"
-        ? this.bySigner.get(thumbprintKey(signature.thumbprint))
-        : undefined;
-    const vendor = this.byVendor.size > 0 ? (result.vendor as Made | undefined) : undefined;
-    const made =
-      typeof vendor?.name === "string" && typeof vendor.product === "string"
-        ? this.byVendor.get(vendorKey(vendor.name, vendor.product))
-        : undefined;
-    const buckets = [file, signer, made];
-    for (const bucket of buckets) {
-      if (bucket === undefined) continue;
-      for (const e of bucket) {
-        if (e.expires !== undefined && now >= e.expires) continue;
-        if (!contextMatches(e.context, context)) continue;
-        return toInput(e);
+    if (this.byFile.size > 0 && typeof sha256 === "string") {
+      const bucket = this.byFile.get(isValidated(result) ? sha256 : sha256.toLowerCase());
+      const hit = bucket && applicable(bucket, context, now);
+      if (hit) return toInput(hit);
+    }
+    if (this.bySigner.size > 0) {
+      const signature = result.signature as Signed | undefined;
+      if (signature?.status === "valid" && typeof signature.thumbprint === "string") {
+        const bucket = this.bySigner.get(thumbprintKey(signature.thumbprint));
+        const hit = bucket && applicable(bucket, context, now);
+        if (hit) return toInput(hit);
+      }
+    }
+    if (this.byVendor.size > 0) {
+      const vendor = result.vendor as Made | undefined;
+      if (typeof vendor?.name === "string" && typeof vendor.product === "string") {
+        const bucket = this.byVendor.get(vendor.name)?.get(vendor.product);
+        const hit = bucket && applicable(bucket, context, now);
+        if (hit) return toInput(hit);
       }
     }
     return undefined;
   }
+}
+
+/** The first exception of a bucket (in `find`'s order) not expired at `now` whose context matches. */
+function applicable(bucket: readonly Entry[], context: unknown, now: number): Entry | undefined {
+  for (const e of bucket) {
+    if (e.expires !== undefined && now >= e.expires) continue;
+    if (contextMatches(e.context, context)) return e;
+  }
+  return undefined;
 }
 
 function preference(a: Entry, b: Entry): number {
@@ -212,10 +223,6 @@ interface Signed {
 interface Made {
   name?: unknown;
   product?: unknown;
-}
-
-function vendorKey(vendor: string, product: string): string {
-  return `${vendor}\u0000${product}`;
 }
 
 function toTime(value: unknown): number | undefined {
