@@ -91,6 +91,14 @@ interface Entry {
 export class ExceptionSet {
   readonly size: number;
   private readonly byFile = new Map<string, Entry[]>();
+  /**
+   * One bit per value of a hash's first 5 hex digits, set for the files with an exception: most
+   * files have none, and a 128 KiB bit set answers that without touching the (much larger) map,
+   * whose misses would push the rules' own data out of the processor's caches.
+   */
+  private readonly fileFilter = new Int32Array(FILTER_WORDS);
+  /** the same for signer thumbprints (by their first 5 hex digits once normalised) */
+  private readonly signerFilter = new Int32Array(FILTER_WORDS);
   private readonly bySigner = new Map<string, Entry[]>();
   /** by vendor, then product: two lookups of the result's own strings, no key built per decision */
   private readonly byVendor = new Map<string, Map<string, Entry[]>>();
@@ -118,9 +126,15 @@ export class ExceptionSet {
     };
     for (const e of entries) {
       const scope = e.record.scope;
-      if ("sha256" in scope) add(this.byFile, scope.sha256.toLowerCase(), e);
-      else if ("signer" in scope) add(this.bySigner, thumbprintKey(scope.signer), e);
-      else {
+      if ("sha256" in scope) {
+        const key = scope.sha256.toLowerCase();
+        add(this.byFile, key, e);
+        setBit(this.fileFilter, filterBit(key));
+      } else if ("signer" in scope) {
+        const key = thumbprintKey(scope.signer);
+        add(this.bySigner, key, e);
+        setBit(this.signerFilter, filterBit(key));
+      } else {
         let products = this.byVendor.get(scope.vendor);
         if (!products) this.byVendor.set(scope.vendor, (products = new Map()));
         add(products, scope.product, e);
@@ -145,14 +159,18 @@ export class ExceptionSet {
   ): ExceptionInput | undefined {
     // Most files have no exception: a miss costs one lookup a kind, and nothing for an empty kind.
     const sha256 = result.sha256;
-    if (this.byFile.size > 0 && typeof sha256 === "string") {
+    if (this.byFile.size > 0 && typeof sha256 === "string" && mayHold(this.fileFilter, sha256)) {
       const bucket = this.byFile.get(isValidated(result) ? sha256 : sha256.toLowerCase());
       const hit = bucket && applicable(bucket, context, now);
       if (hit) return toInput(hit);
     }
     if (this.bySigner.size > 0) {
       const signature = result.signature as Signed | undefined;
-      if (signature?.status === "valid" && typeof signature.thumbprint === "string") {
+      if (
+        signature?.status === "valid" &&
+        typeof signature.thumbprint === "string" &&
+        mayHold(this.signerFilter, signature.thumbprint)
+      ) {
         const bucket = this.bySigner.get(thumbprintKey(signature.thumbprint));
         const hit = bucket && applicable(bucket, context, now);
         if (hit) return toInput(hit);
@@ -177,6 +195,34 @@ function applicable(bucket: readonly Entry[], context: unknown, now: number): En
     if (contextMatches(e.context, context)) return e;
   }
   return undefined;
+}
+
+const FILTER_BITS = 20;
+const FILTER_WORDS = (1 << FILTER_BITS) >>> 5;
+
+function setBit(filter: Int32Array, bit: number): void {
+  if (bit >= 0) filter[bit >>> 5]! |= 1 << (bit & 31);
+}
+
+/**
+ * False when no key of the filter starts with the same 5 hex digits as `text` (either case);
+ * true when one may, or when `text` does not start with 5 hex digits (the map then decides).
+ */
+function mayHold(filter: Int32Array, text: string): boolean {
+  const bit = filterBit(text);
+  return bit < 0 || (filter[bit >>> 5]! & (1 << (bit & 31))) !== 0;
+}
+
+/** The first 5 hex digits of a hash as a number (either case); -1 when they are not hex digits. */
+function filterBit(sha256: string): number {
+  let v = 0;
+  for (let i = 0; i < 5; i++) {
+    const c = sha256.charCodeAt(i) | 0x20; // lower case for letters, digits unchanged
+    const d = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : -1;
+    if (d < 0) return -1;
+    v = (v << 4) | d;
+  }
+  return v;
 }
 
 function preference(a: Entry, b: Entry): number {
@@ -210,11 +256,14 @@ function toInput(e: Entry): ExceptionInput {
   return out;
 }
 
-/** Thumbprints compare without case, `:` or spaces (`AB:CD` is `abcd`). */
+/**
+ * Thumbprints compare without case, `:` or spaces (`ab:cd` is `ABCD`). Keys are upper case, as
+ * Windows and VirusTotal write thumbprints, so a result's thumbprint is usually its own key.
+ */
 function thumbprintKey(thumbprint: string): string {
-  return NOT_A_KEY.test(thumbprint) ? thumbprint.replace(/[:\s]/g, "").toLowerCase() : thumbprint;
+  return NOT_A_KEY.test(thumbprint) ? thumbprint.replace(/[:\s]/g, "").toUpperCase() : thumbprint;
 }
-const NOT_A_KEY = /[:\sA-Z]/;
+const NOT_A_KEY = /[:\sa-z]/;
 
 interface Signed {
   status?: unknown;
