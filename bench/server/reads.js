@@ -18,6 +18,7 @@ import { resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import { AuditLog, newId, SqliteBackend } from "@clearance/server";
+import { decisionRecord } from "@clearance/server/testing";
 import {
   BENCH_DIR,
   environment,
@@ -71,25 +72,17 @@ async function logOf(count) {
       const ms = start + j;
       wave.push(
         log.append(
-          {
+          decisionRecord({
             id: newId(ms),
             time: new Date(ms).toISOString(),
-            source: "api",
-            requester: null,
             sha256: j.toString(16).padStart(64, "0"),
             fileName: `file-${j}.exe`,
             decision: ["allow", "deny", "review"][j % 3],
             rule: j % 2 ? "malware" : null,
             reason: "generated for bench/server/reads.js",
-            matched: [],
-            monitored: [],
-            errors: [],
             ruleset: { revision: "bench", commit: null, dirty: false },
             latencyUs: 3,
-            shadow: null,
-            deliveryId: null,
-            explain: null,
-          },
+          }),
           inputs[j % inputs.length],
         ),
       );

@@ -19,12 +19,12 @@
 import { open } from "node:fs/promises";
 import {
   AuditLog,
-  newId,
   PostgresBackend,
   resolveConfig,
   SqliteBackend,
   startServer,
 } from "@clearance/server";
+import { decisionRecord } from "@clearance/server/testing";
 import Fastify from "fastify";
 
 const spec = JSON.parse(process.argv[2] ?? "{}");
@@ -109,27 +109,14 @@ if (spec.kind === "ceiling") {
   app.post("/ceiling", async (request) => {
     const sha256 = request.body?.result?.sha256;
     if (typeof sha256 !== "string") throw new Error("no result");
-    const now = Date.now();
     await log.append(
-      {
-        id: newId(now),
-        time: new Date(now).toISOString(),
-        source: "api",
-        requester: null,
+      decisionRecord({
         sha256,
         fileName: null,
-        decision: "allow",
-        rule: null,
         reason: "control",
-        matched: [],
-        monitored: [],
-        errors: [],
         ruleset: { revision: "control", commit: null, dirty: false },
         latencyUs: 0,
-        shadow: null,
-        deliveryId: null,
-        explain: null,
-      },
+      }),
       request.rawJson,
     );
     return { ok: true };

@@ -10,7 +10,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { AuditLog, newId, SqliteBackend } from "@clearance/server";
+import { AuditLog, SqliteBackend } from "@clearance/server";
+import { decisionRecord } from "@clearance/server/testing";
 import { environment, generateHistory, median, outDir, table, writeJson } from "../lib/harness.js";
 
 const { values: args } = parseArgs({
@@ -38,26 +39,16 @@ const bodyFor = (n) =>
   bodies[n % bodies.length].replace(SHA, `"sha256":"${n.toString(16).padStart(12, "0")}`);
 
 function recordFor(n) {
-  const now = Date.now();
-  return {
-    id: newId(now),
-    time: new Date(now).toISOString(),
-    source: "api",
-    requester: null,
+  return decisionRecord({
     sha256: n.toString(16).padStart(64, "0"),
     fileName: "setup.exe",
     decision: "review",
     rule: "unsigned_new",
     reason: "unsigned and first seen less than 7 days ago",
     matched: ["unsigned_new"],
-    monitored: [],
-    errors: [],
     ruleset: { revision: "bench", commit: null, dirty: false },
     latencyUs: 3,
-    shadow: null,
-    deliveryId: null,
-    explain: null,
-  };
+  });
 }
 
 /** Appends ENTRIES entries in waves of WAVE; returns µs of CPU and of wall time per entry. */

@@ -17,7 +17,8 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { AuditLog, newId, SqliteBackend } from "@clearance/server";
+import { AuditLog, SqliteBackend } from "@clearance/server";
+import { decisionRecord } from "@clearance/server/testing";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { root, runWith } from "./helpers.js";
@@ -42,31 +43,16 @@ describe("clearance audit verify on a damaged log", () => {
     });
     await log.open();
     await Promise.all(
-      Array.from({ length: ENTRIES }, (_, i) => {
-        const time = new Date().toISOString();
-        return log.append(
-          {
-            id: newId(),
-            time,
-            source: "api",
-            requester: null,
+      Array.from({ length: ENTRIES }, (_, i) =>
+        log.append(
+          decisionRecord({
             sha256: i.toString(16).padStart(64, "0"),
             fileName: `file-${i}.exe`,
-            decision: "allow",
-            rule: null,
             reason: "a reason long enough to fill pages ".repeat(8),
-            matched: [],
-            monitored: [],
-            errors: [],
-            ruleset: { revision: "rev", commit: null, dirty: false },
-            latencyUs: 1,
-            shadow: null,
-            deliveryId: null,
-            explain: null,
-          },
+          }),
           JSON.stringify({ i }),
-        );
-      }),
+        ),
+      ),
     );
     await log.close();
   });

@@ -61,13 +61,13 @@ import {
   AuditLog,
   createApiKey,
   loadConfig,
-  newId,
   type RunningServer,
   resolveConfig,
   type ServerConfig,
   SqliteBackend,
   startServer,
 } from "@clearance/server";
+import { decisionRecord } from "@clearance/server/testing";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { main } from "../src/index.js";
@@ -748,25 +748,11 @@ async function damagedLog(w: World, path: string): Promise<void> {
   await Promise.all(
     Array.from({ length: 1_500 }, (_, i) =>
       log.append(
-        {
-          id: newId(),
-          time: new Date().toISOString(),
-          source: "api",
-          requester: null,
+        decisionRecord({
           sha256: i.toString(16).padStart(64, "0"),
           fileName: `file-${i}.exe`,
-          decision: "allow",
-          rule: null,
           reason: "a reason long enough to fill pages ".repeat(8),
-          matched: [],
-          monitored: [],
-          errors: [],
-          ruleset: { revision: "rev", commit: null, dirty: false },
-          latencyUs: 1,
-          shadow: null,
-          deliveryId: null,
-          explain: null,
-        },
+        }),
         JSON.stringify({ i }),
       ),
     ),
@@ -791,14 +777,6 @@ async function damagedLog(w: World, path: string): Promise<void> {
   closeSync(fd);
   mkdirSync(w.path(".cache"), { recursive: true });
   cpSync(path, made);
-}
-
-/** A UUIDv7 of an instant in the past (newId() only moves forward). */
-function uuidv7At(ms: number): string {
-  const hex = `${ms.toString(16).padStart(12, "0")}7${randomBytes(10).toString("hex").slice(0, 19)}`;
-  const variant = ((Number.parseInt(hex[16]!, 16) & 0x3) | 0x8).toString(16);
-  const h = `${hex.slice(0, 16)}${variant}${hex.slice(17)}`;
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
 }
 
 /** The `sh` block of a page that starts with `# <name>`, from that line on. */
@@ -1042,25 +1020,14 @@ const SETUPS: Setup[] = [
         const r = result(w, ["malware", "signed-microsoft", "minimal"][i]!);
         const time = Date.now() - age * day;
         await log.append(
-          {
-            id: uuidv7At(time),
+          decisionRecord({
             time: new Date(time).toISOString(),
-            source: "api",
-            requester: null,
             sha256: r.sha256 as string,
             fileName: r.fileName as string,
             decision: "review",
-            rule: null,
             reason: "no rule matched",
-            matched: [],
-            monitored: [],
-            errors: [],
             ruleset: { revision: "sha256:18fcf8eb764657d4", commit: null, dirty: false },
-            latencyUs: 1,
-            shadow: null,
-            deliveryId: null,
-            explain: null,
-          },
+          }),
           JSON.stringify({ result: r }),
         );
       }

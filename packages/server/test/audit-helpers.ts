@@ -7,12 +7,13 @@ import Database from "better-sqlite3";
 import pg from "pg";
 import type { AuditStore } from "../src/audit/backend.js";
 import { type DecisionRecord, GENESIS_HASH } from "../src/audit/entry.js";
-import { idAt, newId } from "../src/audit/ids.js";
+import { newId } from "../src/audit/ids.js";
 import { DECISION_KIND, type EntryKind } from "../src/audit/kinds.js";
 import { PostgresBackend } from "../src/audit/postgres.js";
 import { type ChainHead, sealItem } from "../src/audit/seal.js";
 import { SqliteBackend } from "../src/audit/sqlite.js";
 import { SqliteAppender } from "../src/audit/sqlite-append.js";
+import { decisionRecord } from "../src/testing.js";
 
 /** PostgreSQL tests run only against a server named here (CI starts one and sets it). */
 export const PG_URL = process.env.CLEARANCE_TEST_PG || undefined;
@@ -21,34 +22,8 @@ export const PG_SKIP_REASON =
 
 export type RecordFields = DecisionRecord;
 
-let counter = 0;
-
-/** A plausible decision record; every call gets a fresh, later id. */
-export function record(overrides: Partial<RecordFields> = {}): RecordFields {
-  counter++;
-  // an entry made at another time gets an id of that time, as the log requires
-  const time = overrides.time ?? new Date().toISOString();
-  return {
-    id: overrides.time === undefined ? newId() : idAt(Date.parse(time)),
-    time,
-    source: "api",
-    requester: null,
-    sha256: randomBytes(32).toString("hex"),
-    fileName: `file-${counter}.bin`,
-    decision: "allow",
-    rule: null,
-    reason: `reason ${counter}`,
-    matched: [],
-    monitored: [],
-    errors: [],
-    ruleset: { revision: "rev-1", commit: null, dirty: false },
-    latencyUs: 42,
-    shadow: null,
-    deliveryId: null,
-    explain: null,
-    ...overrides,
-  };
-}
+/** A plausible decision record; every call gets a fresh, later id (`@clearance/server/testing`). */
+export const record: (overrides?: Partial<RecordFields>) => RecordFields = decisionRecord;
 
 /** An input snapshot as the server stores it: JSON text. */
 export function inputFor(r: RecordFields, extra: unknown = null): string {
@@ -276,25 +251,16 @@ export async function fillSqliteLog(
     const items = [];
     for (let j = i; j < Math.min(count, i + 10_000); j++) {
       const ms = start + j;
-      const r: RecordFields = {
+      const r = decisionRecord({
         id: newId(ms),
         time: new Date(ms).toISOString(),
-        source: "api",
-        requester: null,
         sha256: j.toString(16).padStart(64, "0"),
         fileName: `file-${j}.exe`,
         decision: (["allow", "deny", "review"] as const)[j % 3]!,
         rule: j % 2 ? "some_rule" : null,
         reason: "generated",
-        matched: [],
-        monitored: [],
-        errors: [],
-        ruleset: { revision: "rev-1", commit: null, dirty: false },
         latencyUs: 3,
-        shadow: null,
-        deliveryId: null,
-        explain: null,
-      };
+      });
       items.push(sealItem(r, inputs[j % inputs.length]!, []));
     }
     const [reply] = appender.commit([{ id: 0, chain, key: options.key ?? null, items }]);
