@@ -369,56 +369,64 @@ describe("batch semantics: each item on its own", () => {
   test.each([
     ["before any item is recorded: refused whole (503), as a single request would be", 0],
     ["after some items are recorded: 200, each item its decision or its own problem", 5],
-  ])("the audit log lost %s", async (_, after) => {
-    // small group commits, so that a batch is recorded in many
-    const t = await makeApp({ limits: { sliceMs: 1 }, audit: { maxBatch: 10 } });
-    const Database = (await import("better-sqlite3")).default;
-    const reader = new Database(t.config.audit.sqlite.path, { readonly: true });
-    const count = reader.prepare("SELECT COUNT(*) AS n FROM entries");
-    // another process holding the write lock: the log cannot write from then on
-    const other = new Database(t.config.audit.sqlite.path);
-    try {
-      const items = batchOf(1000, 7);
-      const answer = t.app.inject({
-        method: "POST",
-        url: "/v1/decisions/batch",
-        payload: { items },
-      });
-      if (after > 0)
-        await waitFor(() => (count.get() as { n: number }).n >= after, 10_000, `${after} entries`);
-      other.exec("BEGIN IMMEDIATE");
-      const res = await answer;
-      other.exec("ROLLBACK");
-      const recorded = await recordedIds(t.config.audit.sqlite.path);
-      if (after === 0) {
-        expect(res.statusCode).toBe(503);
-        expect(res.json().code).toBe("audit_unavailable");
+  ])(
+    "the audit log lost %s",
+    async (_, after) => {
+      // small group commits, so that a batch is recorded in many
+      const t = await makeApp({ limits: { sliceMs: 1 }, audit: { maxBatch: 10 } });
+      const Database = (await import("better-sqlite3")).default;
+      const reader = new Database(t.config.audit.sqlite.path, { readonly: true });
+      const count = reader.prepare("SELECT COUNT(*) AS n FROM entries");
+      // another process holding the write lock: the log cannot write from then on
+      const other = new Database(t.config.audit.sqlite.path);
+      try {
+        const items = batchOf(1000, 7);
+        const answer = t.app.inject({
+          method: "POST",
+          url: "/v1/decisions/batch",
+          payload: { items },
+        });
+        if (after > 0)
+          await waitFor(
+            () => (count.get() as { n: number }).n >= after,
+            10_000,
+            `${after} entries`,
+          );
+        other.exec("BEGIN IMMEDIATE");
+        const res = await answer;
+        other.exec("ROLLBACK");
+        const recorded = await recordedIds(t.config.audit.sqlite.path);
+        if (after === 0) {
+          expect(res.statusCode).toBe(503);
+          expect(res.json().code).toBe("audit_unavailable");
+          expect(res.headers["retry-after"]).toBe("1");
+          expect(recorded.size).toBe(0);
+          return;
+        }
+        expect(res.statusCode).toBe(200);
+        const answered: { decisionId?: string; error?: { code: string } }[] = res.json().items;
+        expect(answered).toHaveLength(items.length);
+        // exactly the items answered with a decision are recorded, once each
+        const decided = answered.flatMap((a) => (a.decisionId ? [a.decisionId] : []));
+        expect(decided.length).toBeGreaterThanOrEqual(after);
+        expect(new Set(decided).size).toBe(decided.length);
+        expect(new Set(decided)).toEqual(recorded);
+        for (const [i, a] of answered.entries()) {
+          if (i % 7 === 6) expect(a.error?.code).toBe("invalid_result");
+          else if (a.error) expect(a.error.code).toBe("audit_unavailable");
+          else expect(a.decisionId).toBeDefined();
+        }
+        expect(answered.some((a) => a.error?.code === "audit_unavailable")).toBe(true);
         expect(res.headers["retry-after"]).toBe("1");
-        expect(recorded.size).toBe(0);
-        return;
+      } finally {
+        if (other.inTransaction) other.exec("ROLLBACK");
+        other.close();
+        reader.close();
+        await t.close();
       }
-      expect(res.statusCode).toBe(200);
-      const answered: { decisionId?: string; error?: { code: string } }[] = res.json().items;
-      expect(answered).toHaveLength(items.length);
-      // exactly the items answered with a decision are recorded, once each
-      const decided = answered.flatMap((a) => (a.decisionId ? [a.decisionId] : []));
-      expect(decided.length).toBeGreaterThanOrEqual(after);
-      expect(new Set(decided).size).toBe(decided.length);
-      expect(new Set(decided)).toEqual(recorded);
-      for (const [i, a] of answered.entries()) {
-        if (i % 7 === 6) expect(a.error?.code).toBe("invalid_result");
-        else if (a.error) expect(a.error.code).toBe("audit_unavailable");
-        else expect(a.decisionId).toBeDefined();
-      }
-      expect(answered.some((a) => a.error?.code === "audit_unavailable")).toBe(true);
-      expect(res.headers["retry-after"]).toBe("1");
-    } finally {
-      if (other.inTransaction) other.exec("ROLLBACK");
-      other.close();
-      reader.close();
-      await t.close();
-    }
-  });
+    },
+    30_000,
+  ); // waits out SQLite's 5 s busy timeout, more than once under load
 });
 
 describe("one decision record, two projections", () => {
