@@ -17,11 +17,9 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { AuditLog, SqliteBackend } from "@clearance/server";
-import { decisionRecord } from "@clearance/server/testing";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { root, runWith } from "./helpers.js";
+import { fillAuditLog, root, runWith } from "./helpers.js";
 
 const env = { HMAC: "cli-damage-hmac-secret" };
 const ENTRIES = 1_500;
@@ -36,25 +34,7 @@ describe("clearance audit verify on a damaged log", () => {
     healthy = join(dir, "healthy.db");
     config = join(dir, "clearance.yaml");
     writeFileSync(config, `audit: { chain: cli, hmacSecret: "\${HMAC}" }\n`);
-    const log = new AuditLog(new SqliteBackend({ path: healthy, synchronous: "normal" }), {
-      chain: "cli",
-      hmacSecret: env.HMAC,
-      maxBatch: 500,
-    });
-    await log.open();
-    await Promise.all(
-      Array.from({ length: ENTRIES }, (_, i) =>
-        log.append(
-          decisionRecord({
-            sha256: i.toString(16).padStart(64, "0"),
-            fileName: `file-${i}.exe`,
-            reason: "a reason long enough to fill pages ".repeat(8),
-          }),
-          JSON.stringify({ i }),
-        ),
-      ),
-    );
-    await log.close();
+    await fillAuditLog(healthy, { chain: "cli", hmacSecret: env.HMAC, entries: ENTRIES });
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

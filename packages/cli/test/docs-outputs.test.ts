@@ -71,7 +71,7 @@ import { decisionRecord } from "@clearance/server/testing";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { main } from "../src/index.js";
-import { root } from "./helpers.js";
+import { fillAuditLog, root } from "./helpers.js";
 
 const BUILT = existsSync(join(root, "packages", "cli", "dist", "bin.js"));
 const PAGES = [
@@ -739,25 +739,7 @@ async function damagedLog(w: World, path: string): Promise<void> {
     cpSync(made, path);
     return;
   }
-  const log = new AuditLog(new SqliteBackend({ path, synchronous: "normal" }), {
-    chain: "main",
-    hmacSecret: null,
-    maxBatch: 500,
-  });
-  await log.open();
-  await Promise.all(
-    Array.from({ length: 1_500 }, (_, i) =>
-      log.append(
-        decisionRecord({
-          sha256: i.toString(16).padStart(64, "0"),
-          fileName: `file-${i}.exe`,
-          reason: "a reason long enough to fill pages ".repeat(8),
-        }),
-        JSON.stringify({ i }),
-      ),
-    ),
-  );
-  await log.close();
+  await fillAuditLog(path, { chain: "main", hmacSecret: null, entries: 1_500 });
   const db = new Database(path, { readonly: true });
   const leaves = db
     .prepare(
