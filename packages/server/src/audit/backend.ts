@@ -119,6 +119,19 @@ export interface AuditFilter {
   to?: string;
 }
 
+/**
+ * Entries of one kind other than decisions, oldest first (by id): all of them, or those whose
+ * column for `field` holds `value`.
+ */
+export interface KindQuery {
+  /** a body field the kind keeps in a column (`KindColumn.field`); with `value` */
+  field?: string;
+  value?: string;
+  /** only entries with a larger id */
+  after?: string;
+  limit: number;
+}
+
 export interface PageQuery extends AuditFilter {
   limit: number;
   /** only entries with a smaller id (newest first paging) */
@@ -207,6 +220,11 @@ export interface EntryStore {
   page(query: PageQuery): Promise<DecisionRow[]>;
   /** The next piece of an export of decisions as NDJSON text, made where the rows are. */
   exportChunk(query: PageQuery, inputs: boolean, maxBytes: number): Promise<ExportChunk>;
+  /**
+   * Entries of the kind named `kind` (not decisions) matching `query`, from every chain, oldest
+   * first. Throws TypeError for a kind the store does not hold or a field it has no column for.
+   */
+  kindPage(kind: string, query: KindQuery): Promise<EntryRow[]>;
   /** the last entry of `chain`, of any kind, older than `before` */
   lastBefore(chain: string, before: string): Promise<EntryRow | undefined>;
   /** removes the chain's entries up to `checkpoint.seq` and records the checkpoint, atomically */

@@ -20,6 +20,11 @@ export interface KindColumn {
   readonly column: string;
   /** whether the column has an index (`<table>_<column>` on the column and the id) */
   readonly indexed: boolean;
+  /**
+   * whether two entries may not share a value (a unique index, `<table>_<column>`, across every
+   * chain): what makes an event happen once however many replicas try it at once. Null repeats.
+   */
+  readonly unique?: boolean;
 }
 
 export interface EntryKind {
@@ -94,6 +99,8 @@ export function defineEntryKind(kind: EntryKind): EntryKind {
       throw problem(`column \`${c.column}\` is for \`${c.field}\`, which every entry has already`);
     if (!IDENTIFIER.test(c.column) || CHAIN_COLUMNS.has(c.column) || columns.has(c.column))
       throw problem(`column \`${c.column}\` is not a free lowercase SQL identifier`);
+    if (c.unique === true && c.indexed)
+      throw problem(`column \`${c.column}\` is unique, which is an index already`);
     columns.add(c.column);
   }
   return Object.freeze({
@@ -144,8 +151,64 @@ export const DECISION_KIND: EntryKind = defineEntryKind({
   input: true,
 });
 
+// Reviews (docs/reviews.md). Each entry of these kinds says what happened once: its `once` field
+// names the event ("vote:<case>:<voter>"), and a unique index on it across every chain makes a
+// second replica's attempt at the same event fail instead of happening twice.
+
+/**
+ * A review case's life: `opened` (by an enforced `review` decision), then one of `resolved` (by
+ * votes), `withdrawn` (the file's decision is no longer `review`) or `expired` (nobody answered in
+ * time). `caseId` is the id of its `opened` entry; `detail` holds what the event adds.
+ */
+export const REVIEW_CASE_KIND: EntryKind = defineEntryKind({
+  name: "review_case",
+  table: "review_cases",
+  fields: ["id", "time", "event", "caseId", "sha256", "scope", "once", "detail"],
+  columns: [
+    { field: "event", column: "event", indexed: false },
+    { field: "caseId", column: "case_id", indexed: true },
+    { field: "sha256", column: "sha256", indexed: true },
+    { field: "once", column: "once_key", indexed: false, unique: true },
+  ],
+  input: false,
+});
+
+/** One person's answer to a case, with why, and the exception they asked for when approving. */
+export const REVIEW_VOTE_KIND: EntryKind = defineEntryKind({
+  name: "review_vote",
+  table: "review_votes",
+  fields: ["id", "time", "caseId", "voter", "vote", "justification", "exception", "once"],
+  columns: [
+    { field: "caseId", column: "case_id", indexed: true },
+    { field: "voter", column: "voter", indexed: false },
+    { field: "once", column: "once_key", indexed: false, unique: true },
+  ],
+  input: false,
+});
+
+/**
+ * An exception's life: `created` (by a resolved case, or by an admin: `record` is the exception),
+ * `revoked` (by an admin, with a justification) or `expired`.
+ */
+export const EXCEPTION_KIND: EntryKind = defineEntryKind({
+  name: "exception",
+  table: "exceptions",
+  fields: ["id", "time", "event", "exceptionId", "record", "by", "justification", "once"],
+  columns: [
+    { field: "event", column: "event", indexed: false },
+    { field: "exceptionId", column: "exception_id", indexed: true },
+    { field: "once", column: "once_key", indexed: false, unique: true },
+  ],
+  input: false,
+});
+
 /** Every kind the log records. A new kind goes here, with the migration creating its table. */
-export const ENTRY_KINDS: readonly EntryKind[] = Object.freeze([DECISION_KIND]);
+export const ENTRY_KINDS: readonly EntryKind[] = Object.freeze([
+  DECISION_KIND,
+  REVIEW_CASE_KIND,
+  REVIEW_VOTE_KIND,
+  EXCEPTION_KIND,
+]);
 
 /** Checks a store's registry: kinds defined with `defineEntryKind`, decisions first, unique names and tables. */
 export function checkRegistry(kinds: readonly EntryKind[]): readonly EntryKind[] {
@@ -217,8 +280,12 @@ export function kindTableSql(kind: EntryKind, engine: "sqlite" | "postgres"): st
     "hash TEXT NOT NULL",
     "UNIQUE (chain, seq)",
   ];
-  const indexes = kind.columns
-    .filter((c) => c.indexed)
-    .map((c) => `CREATE INDEX ${kind.table}_${c.column} ON ${kind.table} (${c.column}, id);`);
+  const indexes = kind.columns.flatMap((c) =>
+    c.unique === true
+      ? [`CREATE UNIQUE INDEX ${kind.table}_${c.column} ON ${kind.table} (${c.column});`]
+      : c.indexed
+        ? [`CREATE INDEX ${kind.table}_${c.column} ON ${kind.table} (${c.column}, id);`]
+        : [],
+  );
   return [`CREATE TABLE ${kind.table} (${columns.join(", ")});`, ...indexes].join("\n");
 }

@@ -6,6 +6,7 @@
  * (`kindTableSql` in `kinds.ts`).
  */
 import { AuditUnavailableError } from "./backend.js";
+import { EXCEPTION_KIND, kindTableSql, REVIEW_CASE_KIND, REVIEW_VOTE_KIND } from "./kinds.js";
 
 export interface Migration {
   version: number;
@@ -80,6 +81,9 @@ const IDEMPOTENCY = (collate: string) => `
 ALTER TABLE deliveries ADD COLUMN entry_id TEXT;
 CREATE TABLE idempotency_keys (requester TEXT${collate} NOT NULL, key TEXT${collate} NOT NULL, body_hash TEXT NOT NULL, created_at TEXT NOT NULL, locked_until TEXT NOT NULL, holder TEXT NOT NULL, PRIMARY KEY (requester, key));`;
 
+// as they were released: the step creates these tables once, and never changes
+const REVIEW_KINDS = [REVIEW_CASE_KIND, REVIEW_VOTE_KIND, EXCEPTION_KIND];
+
 export const MIGRATIONS: readonly Migration[] = Object.freeze([
   {
     version: 1,
@@ -152,6 +156,12 @@ $$;`,
     description: "idempotency keys of batches, and the entry each delivery id was recorded with",
     sqlite: IDEMPOTENCY(""),
     postgres: IDEMPOTENCY(' COLLATE "C"'),
+  },
+  {
+    version: 8,
+    description: "review cases, votes and exceptions",
+    sqlite: REVIEW_KINDS.map((k) => kindTableSql(k, "sqlite")).join("\n"),
+    postgres: REVIEW_KINDS.map((k) => kindTableSql(k, "postgres")).join("\n"),
   },
 ]);
 
