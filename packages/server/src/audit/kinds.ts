@@ -289,3 +289,33 @@ export function kindTableSql(kind: EntryKind, engine: "sqlite" | "postgres"): st
   );
   return [`CREATE TABLE ${kind.table} (${columns.join(", ")});`, ...indexes].join("\n");
 }
+
+/**
+ * The kind named `name` among `kinds` for a read of its entries (`EntryStore.kindPage`), and the
+ * column holding `query.field` when the query filters on one. Throws TypeError for decisions (read
+ * with the decision searches), a kind not among `kinds`, a field the kind keeps in no column, or
+ * a field without a value (or a value without a field).
+ */
+export function kindForQuery(
+  kinds: readonly EntryKind[],
+  name: string,
+  query: { field?: string; value?: string },
+): { kind: EntryKind; column: KindColumn | undefined } {
+  if (name === DECISION_KIND.name)
+    throw new TypeError("decisions are read with the decision searches, not `kindPage`");
+  const kind = kinds.find((k) => k.name === name);
+  if (!kind)
+    throw new TypeError(
+      `there is no entry kind \`${name}\` (there are ${kinds.map((k) => `\`${k.name}\``).join(", ")})`,
+    );
+  const { field, value } = query;
+  if ((field === undefined) !== (value === undefined))
+    throw new TypeError("a query of entries filters with a `field` and a `value`, or neither");
+  if (field === undefined) return { kind, column: undefined };
+  const column = kind.columns.find((c) => c.field === field);
+  if (!column)
+    throw new TypeError(
+      `entry kind \`${name}\` keeps no column for \`${field}\` (it has ${kind.columns.map((c) => `\`${c.field}\``).join(", ")})`,
+    );
+  return { kind, column };
+}

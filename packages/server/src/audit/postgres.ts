@@ -9,6 +9,7 @@ import {
   type EntryRow,
   type EntryStore,
   type ExportChunk,
+  type KindQuery,
   notOpen,
   type OutboxRow,
   type OutboxStore,
@@ -24,6 +25,7 @@ import {
   ENTRY_KINDS,
   type EntryKind,
   insertColumns,
+  kindForQuery,
   selectList,
 } from "./kinds.js";
 import { checkKnownVersion, MIGRATIONS, MIGRATIONS_TABLE } from "./migrations.js";
@@ -144,6 +146,7 @@ export class PostgresBackend implements AuditStore {
       },
       page: (query) => this.page(query),
       exportChunk: (query, inputs, maxBytes) => this.exportChunk(query, inputs, maxBytes),
+      kindPage: (kind, query) => this.kindPage(kind, query),
       lastBefore: (chain, before) => this.lastBefore(chain, before),
       prune: (cp) => this.prune(cp),
     };
@@ -566,6 +569,25 @@ export class PostgresBackend implements AuditStore {
     args.push(q.limit);
     const sql = `${DECISIONS} ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY id ${q.ascending ? "ASC" : "DESC"} LIMIT $${args.length}`;
     const { rows } = await this.query<Fetched<DecisionRow>>(sql, args);
+    return rows.map(toRow);
+  }
+
+  /** Entries of one kind other than decisions, from every chain, oldest first (`EntryStore.kindPage`). */
+  private async kindPage(kindName: string, q: KindQuery): Promise<EntryRow[]> {
+    const { kind, column } = kindForQuery(this.kinds, kindName, q);
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (column) {
+      args.push(q.value);
+      where.push(`${column.column} = $${args.length}`);
+    }
+    if (q.after !== undefined) {
+      args.push(q.after);
+      where.push(`id > $${args.length}`);
+    }
+    args.push(q.limit);
+    const sql = `SELECT ${selectList(kind)} FROM ${kind.table} ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY id ASC LIMIT $${args.length}`;
+    const { rows } = await this.query<Fetched<EntryRow>>(sql, args);
     return rows.map(toRow);
   }
 

@@ -8,12 +8,13 @@ import type {
   DecisionRow,
   EntryRow,
   ExportChunk,
+  KindQuery,
   PageQuery,
   RecordedHead,
 } from "./backend.js";
 import { exportChunkOf } from "./entry.js";
 import { idFloor } from "./ids.js";
-import { DECISION_KIND, type EntryKind, selectList } from "./kinds.js";
+import { DECISION_KIND, type EntryKind, kindForQuery, selectList } from "./kinds.js";
 import type { ChainHead } from "./seal.js";
 import { type ChainPosition, type VerifyStep, verifyRows } from "./verify.js";
 
@@ -101,6 +102,27 @@ export class SqliteReads {
     }
     const sql = `${DECISIONS} ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY id ${q.ascending ? "ASC" : "DESC"} LIMIT ?`;
     return this.statement(sql).all(...args, q.limit) as DecisionRow[];
+  }
+
+  /**
+   * Entries of the kind named `kind` (never decisions), from every chain, oldest first (by id):
+   * after `q.after`, at most `q.limit`, and only those whose column for `q.field` holds `q.value`
+   * when a field is given. Throws TypeError for a kind or field this store does not hold.
+   */
+  kindPage(kindName: string, q: KindQuery): EntryRow[] {
+    const { kind, column } = kindForQuery(this.kinds, kindName, q);
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (column) {
+      where.push(`${column.column} = ?`);
+      args.push(q.value);
+    }
+    if (q.after !== undefined) {
+      where.push("id > ?");
+      args.push(q.after);
+    }
+    const sql = `SELECT ${selectList(kind)} FROM ${kind.table} ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY id ASC LIMIT ?`;
+    return this.statement(sql).all(...args, q.limit) as EntryRow[];
   }
 
   /**

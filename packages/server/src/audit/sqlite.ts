@@ -16,7 +16,7 @@ import {
   type StateStore,
   UNLOCKED,
 } from "./backend.js";
-import { checkRegistry, ENTRY_KINDS, type EntryKind } from "./kinds.js";
+import { checkRegistry, ENTRY_KINDS, type EntryKind, kindForQuery } from "./kinds.js";
 import { checkKnownVersion, MIGRATIONS, MIGRATIONS_TABLE } from "./migrations.js";
 import type { SealItem } from "./seal.js";
 import {
@@ -201,6 +201,12 @@ export class SqliteBackend implements AuditStore {
       latestFor: (sha256) => this.read("latestFor", sha256),
       page: (query) => this.read("page", query),
       exportChunk: (query, inputs, maxBytes) => this.read("exportChunk", query, inputs, maxBytes),
+      kindPage: async (kind, query) => {
+        // checked here, not only on the reader thread: a reader's failure comes back as the
+        // store's (AuditUnavailableError), and a bad query is the caller's mistake
+        kindForQuery(this.kinds, kind, query);
+        return this.read("kindPage", kind, query);
+      },
       lastBefore: (chain, before) => this.read("lastBefore", chain, before),
       prune: async (cp) => this.prune(cp),
     };
