@@ -8,6 +8,7 @@ import {
   DuplicateDeliveryError,
   type KeyClaim,
   type KeyClaimOutcome,
+  type KindQuery,
   type PageQuery,
 } from "./backend.js";
 import {
@@ -88,6 +89,19 @@ export type KindEntry<F extends EntryFields> = F & {
   hash: string;
   /** for a kind with an input snapshot */
   inputHash?: string;
+};
+
+/**
+ * An entry of another kind as read back (`AuditLog.entriesOf`): its body as stored (the kind's
+ * fields and its place in the chain: `v`, `kind`, `chain`, `seq`, `prevHash`) and its hash.
+ */
+export type StoredEntry = Record<string, unknown> & {
+  kind: string;
+  id: string;
+  chain: string;
+  seq: number;
+  time: string;
+  hash: string;
 };
 
 interface Pending {
@@ -441,6 +455,17 @@ export class AuditLog {
   async latestFor(sha256: string): Promise<AuditEntry | undefined> {
     const row = await this.observed(this.store.entries.latestFor(sha256));
     return row ? parseEntry(row.body, row.hash) : undefined;
+  }
+
+  /**
+   * Entries of `kind` (not decisions) from every chain, oldest first: a page of `query.limit`
+   * after `query.after`, only those whose `query.field` is `query.value` when a field is given.
+   * Rejects with TypeError for decisions, a kind the store does not hold, or a field it keeps in
+   * no column.
+   */
+  async entriesOf(kind: EntryKind, query: KindQuery): Promise<StoredEntry[]> {
+    const rows = await this.observed(this.store.entries.kindPage(kind.name, query));
+    return rows.map((r) => ({ ...(JSON.parse(r.body) as StoredEntry), hash: r.hash }));
   }
 
   /** Newest first; `cursor` is the last id of the previous page. */
