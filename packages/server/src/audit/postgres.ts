@@ -446,15 +446,20 @@ export class PostgresBackend implements AuditStore {
             writeValues(this.kinds, sealed, chain),
           );
         } catch (error) {
-          // whatever failed (connection, constraint, timeout), the transaction state is unknown: a
-          // fresh connection, with the head read again under the lock, is the one certain state
-          this.discardWriter(writer);
           const failure = unavailable(error, `audit write to ${this.where} failed`, true);
-          // an integrity constraint (an id already taken) is this batch's fault, not the store's
+          // An integrity constraint (an id or a once-key already taken) is this batch's fault, not
+          // the store's. The server refused the one autocommit statement and rolled it back: the
+          // connection is idle, its advisory locks held, and the chain's head in `writer.heads`
+          // is still right (it moves only on success). So the writer is kept: a new connection
+          // would find the lock still held by this session, which `end()` releases only later,
+          // and refuse the next write as "being written by another replica".
           if (error instanceof pg.DatabaseError && error.code?.startsWith("23"))
             return failed(
               new AuditUnavailableError(failure.message, { cause: error, scope: "entry" }),
             );
+          // anything else (connection, timeout, server), the connection's state is unknown: a
+          // fresh connection, with the head read again under the lock, is the one certain state
+          this.discardWriter(writer);
           return failed(failure as AuditUnavailableError);
         }
         writer.heads.set(chain, sealed.head);
