@@ -1,6 +1,12 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 
-export const SCOPES = Object.freeze(["decide", "audit:read", "admin"] as const);
+export const SCOPES = Object.freeze([
+  "decide",
+  "audit:read",
+  "review",
+  "exceptions",
+  "admin",
+] as const);
 export type Scope = (typeof SCOPES)[number];
 
 export interface ApiKey {

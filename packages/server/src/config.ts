@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { dirname, isAbsolute, resolve } from "node:path";
+import { parseDuration } from "@clearance/dsl";
 import {
   checkOptions,
   formatIssue,
@@ -11,6 +12,7 @@ import {
   Type,
 } from "@clearance/options";
 import { parse as parseYaml } from "yaml";
+import { DECISION_SOURCES } from "./audit/entry.js";
 import { SCOPES } from "./auth.js";
 
 // The configuration is declared once: CONFIG_SCHEMA is the JSON Schema the file is checked
@@ -23,6 +25,8 @@ const Section = <P extends TProperties>(properties: P, options: { description?: 
 
 const ID = "^[A-Za-z0-9._-]{1,64}$";
 const HTTP_URL = "^https?://";
+/** A duration as the rule language writes one: `90d`, `12h`, `1h30m`. */
+const DURATION = "^([0-9]+(ms|[smhdw]))+$";
 const SECRET = Type.Union([Type.String({ minLength: 16 }), Type.Null()], { default: null });
 
 /** The host name as a chain name (`audit.chain`'s default): this replica's own chain. */
@@ -240,6 +244,63 @@ export const CONFIG_SCHEMA = Type.Object(
           "pull new results from the platform and decide them (for deployments without webhooks)",
       },
     ),
+    reviews: Section(
+      {
+        enabled: Type.Boolean({
+          default: true,
+          description: "an enforced `review` decision opens a case, or joins the file's open one",
+        }),
+        approvalsRequired: Type.Integer({
+          minimum: 1,
+          maximum: 20,
+          default: 1,
+          description: "approvals that resolve a case with an exception for the file",
+        }),
+        broaderScopeApprovals: Type.Integer({
+          minimum: 1,
+          maximum: 20,
+          default: 2,
+          description:
+            "approvals asking for a signer or vendor exception that resolve a case with one",
+        }),
+        rejectionVetoes: Type.Boolean({
+          default: true,
+          description:
+            "one rejection resolves a case rejected; otherwise it takes as many as approvals",
+        }),
+        selfApproval: Type.Boolean({
+          default: false,
+          description: "whether a key that asked about a file may approve it",
+        }),
+        caseExpiry: Type.String({
+          pattern: DURATION,
+          default: "7d",
+          description: "how long a case waits for an answer before it expires",
+        }),
+        caseScope: Type.Array(Type.String({ pattern: "^[A-Za-z_][A-Za-z0-9_]*$" }), {
+          uniqueItems: true,
+          default: [],
+          description:
+            "request-context fields that separate cases: a file asked about by two groups is two cases",
+        }),
+        exceptionExpiry: Section({
+          default: Type.String({ pattern: DURATION, default: "90d" }),
+          max: Type.String({ pattern: DURATION, default: "365d" }),
+          allowNoExpiry: Type.Boolean({
+            default: false,
+            description: "whether an exception may never expire (`expires: null`)",
+          }),
+        }),
+        sweepIntervalMs: Type.Integer({
+          minimum: 100,
+          maximum: 3_600_000,
+          default: 10_000,
+          description:
+            "how often expired cases and exceptions are closed, and other replicas' votes read",
+        }),
+      },
+      { description: "review cases, votes and exceptions (docs/reviews.md)" },
+    ),
     notifications: Section(
       {
         targets: Type.Array(
@@ -252,7 +313,7 @@ export const CONFIG_SCHEMA = Type.Object(
               uniqueItems: true,
               default: ["allow", "deny", "review"],
             }),
-            sources: Type.Array(Type.Enum(["api", "batch", "webhook", "gate", "sync"]), {
+            sources: Type.Array(Type.Enum([...DECISION_SOURCES]), {
               uniqueItems: true,
               default: [],
             }),
@@ -404,6 +465,22 @@ export function resolveConfig(raw: unknown, options: ResolveOptions = {}): Reado
   if (config.sync.enabled && !config.platform)
     throw new ConfigError([
       "`sync.enabled` needs `platform` (its `url` and `apiKey`) to pull results from",
+    ]);
+  const r = config.reviews;
+  for (const key of ["caseExpiry", "exceptionExpiry.default", "exceptionExpiry.max"] as const) {
+    const text =
+      key === "caseExpiry"
+        ? r.caseExpiry
+        : r.exceptionExpiry[key === "exceptionExpiry.max" ? "max" : "default"];
+    const ms = parseDuration(text);
+    if (ms === undefined || ms <= 0)
+      throw new ConfigError([
+        `\`reviews.${key}\`: \`${text}\` is not a duration (units from largest to smallest, each once: \`90d\`, \`1h30m\`)`,
+      ]);
+  }
+  if (parseDuration(r.exceptionExpiry.default)! > parseDuration(r.exceptionExpiry.max)!)
+    throw new ConfigError([
+      `\`reviews.exceptionExpiry.default\` (${r.exceptionExpiry.default}) is longer than \`reviews.exceptionExpiry.max\` (${r.exceptionExpiry.max})`,
     ]);
   const targetIds = new Set<string>();
   for (const [i, t] of config.notifications.targets.entries()) {

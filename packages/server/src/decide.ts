@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from "node:crypto";
 import { setImmediate as yieldToLoop } from "node:timers/promises";
-import type { Decision, InputFormat, Ruleset } from "@clearance/engine";
+import type { CaseInput, Decision, ExceptionInput, InputFormat, Ruleset } from "@clearance/engine";
 import { INPUT_FORMATS, toCanonical } from "@clearance/engine";
 import { AuditUnavailableError } from "./audit/backend.js";
 import {
@@ -10,6 +10,7 @@ import {
   SHADOW_FAILED,
 } from "./audit/entry.js";
 import { newId } from "./audit/ids.js";
+import { REVIEW_CASE_KIND } from "./audit/kinds.js";
 import type { AuditLog } from "./audit/log.js";
 import {
   IdempotencyKeyInUseError,
@@ -24,6 +25,7 @@ import {
 import type { Metrics } from "./metrics.js";
 import { type NotificationTarget, notificationsFor } from "./notify.js";
 import { redact } from "./redact.js";
+import type { CaseEntry, Redecision, ReviewService } from "./reviews.js";
 import type { RulesHolder } from "./rules.js";
 import type { PlatformResults } from "./sync.js";
 import type { DecisionRequest } from "./wire.js";
@@ -53,6 +55,9 @@ export interface DecisionAnswer {
   evaluatedAt: string;
   warnings?: string[];
   explain?: Decision["explain"];
+  approvalForbiddenBy?: string[];
+  exception?: string;
+  case?: string;
 }
 
 export interface DecisionServiceOptions {
@@ -62,6 +67,10 @@ export interface DecisionServiceOptions {
   notify?: readonly NotificationTarget[];
   /** where results of files never seen are fetched from */
   platform?: PlatformResults | null;
+  /** review cases and exceptions (docs/reviews.md); without, rules see neither */
+  reviews?: ReviewService | null;
+  /** the time decisions are made at (tests move it) */
+  clock?: () => number;
 }
 
 /**
@@ -94,6 +103,10 @@ export function answerOf(record: DecisionRecord, asked?: AskedFor): DecisionAnsw
   };
   if (asked && asked.warnings.length > 0) answer.warnings = [...asked.warnings];
   if (asked && record.explain != null) answer.explain = record.explain as Decision["explain"];
+  if (record.approvalForbiddenBy !== undefined && record.approvalForbiddenBy.length > 0)
+    answer.approvalForbiddenBy = [...record.approvalForbiddenBy];
+  if (record.exception != null) answer.exception = record.exception;
+  if (record.case != null) answer.case = record.case;
   return answer;
 }
 
@@ -116,6 +129,8 @@ interface Prepared {
   record: DecisionRecord;
   asked: AskedFor;
   input: string;
+  /** the review case entry to write with the decision: opening or withdrawing its case */
+  caseEntry: CaseEntry | null;
 }
 
 /**
@@ -129,7 +144,40 @@ export class DecisionService {
     private readonly audit: AuditLog,
     private readonly metrics: Metrics,
     private readonly options: DecisionServiceOptions,
-  ) {}
+  ) {
+    this.clock = options.clock ?? Date.now;
+    options.reviews?.setRedecider((r, deliveryId) => this.decideAgain(r, deliveryId));
+  }
+
+  private readonly clock: () => number;
+
+  /**
+   * Decides a file again from a recorded input (a review case resolved or expired, an exception
+   * created or ended), with source `review`, at most once per `deliveryId`: a delivery recorded
+   * already is not decided again. Null when no decision of the file is recorded to start from.
+   */
+  async decideAgain(r: Redecision, deliveryId: string): Promise<DecisionRecord | null> {
+    const recorded = (await this.audit.deliveryEntries([deliveryId])).get(deliveryId);
+    if (recorded !== undefined) return (await this.audit.get(recorded))?.entry ?? null;
+    const from =
+      r.decisionId === null
+        ? await this.audit.latestFor(r.sha256).then((e) => (e ? this.audit.get(e.id) : undefined))
+        : await this.audit.get(r.decisionId);
+    if (!from) return null;
+    const snapshot = from.input as {
+      result?: unknown;
+      context?: unknown;
+      format?: InputFormat;
+    } | null;
+    if (!snapshot || snapshot.result === undefined) return null;
+    const request: DecisionRequest = { result: snapshot.result };
+    if (snapshot.context !== undefined) request.context = snapshot.context;
+    if (INPUT_FORMATS.includes(snapshot.format as InputFormat)) request.format = snapshot.format!;
+    else if (!toCanonical(snapshot.result).ok) request.format = "canonical";
+    const prepared = this.prepare(request, { source: "review", requester: null }, "");
+    await this.record(prepared, deliveryId);
+    return prepared.record;
+  }
 
   /**
    * Decides one request and records it; throws InvalidInputError for bad input and
@@ -367,16 +415,21 @@ export class DecisionService {
         under(`${at}/context`, contextProblems),
       );
     const result = canonical.result;
-    const now = Date.now();
+    const now = this.clock();
+    const reviews = this.options.reviews;
     const started = process.hrtime.bigint();
+    const exception = reviews?.exceptionFor(result, request.context, now);
+    const kase = reviews?.caseFor(result.sha256, request.context, exception !== undefined);
     const decision = ruleset.decide(result, {
       context: request.context,
       now,
       explain: request.explain === true,
+      ...(exception === undefined ? {} : { exception }),
+      ...(kase === undefined ? {} : { case: kase }),
     });
     const latencyUs = Number(process.hrtime.bigint() - started) / 1000;
     this.metrics.evaluation.observe(latencyUs / 1e6);
-    const shadow = this.decideShadow(result, request.context, now, decision);
+    const shadow = this.decideShadow(result, request.context, now, decision, exception, kase);
 
     const id = newId(now);
     const evaluatedAt = new Date(now).toISOString();
@@ -415,11 +468,16 @@ export class DecisionService {
       shadow,
       deliveryId: meta.deliveryId ?? null,
       explain: decision.explain ?? null,
+      approvalForbiddenBy: decision.approvalForbiddenBy,
+      exception: decision.exception,
     };
+    const tracked = reviews?.track(record, result, request.context);
+    if (tracked?.caseId) record.case = tracked.caseId;
     return {
       record,
       asked: { fileName: result.fileName ?? null, warnings: canonical.warnings ?? [] },
       input: snapshot ? JSON.stringify(snapshot) : rawJson!,
+      caseEntry: tracked?.entry ?? null,
     };
   }
 
@@ -428,11 +486,18 @@ export class DecisionService {
     context: unknown,
     now: number,
     live: Decision,
+    exception: ExceptionInput | undefined,
+    kase: CaseInput | undefined,
   ): DecisionRecord["shadow"] {
     if (!this.shadow) return null;
     const ruleset = this.shadow.ruleset;
     try {
-      const d = ruleset.decide(result, { context, now });
+      const d = ruleset.decide(result, {
+        context,
+        now,
+        ...(exception === undefined ? {} : { exception }),
+        ...(kase === undefined ? {} : { case: kase }),
+      });
       if (d.decision !== live.decision)
         this.metrics.shadowDisagreements.inc({ live: live.decision, shadow: d.decision });
       return { decision: d.decision, rule: d.rule, revision: d.revision };
@@ -449,13 +514,30 @@ export class DecisionService {
 
   private async record(p: Prepared, deliveryId?: string): Promise<DecisionAnswer> {
     const notify = this.options.notify;
+    // the case entry goes in the same group commit; the decision does not wait on its fate
+    const caseEntry = p.caseEntry;
+    const casePromise = caseEntry
+      ? this.audit
+          .appendEntry(REVIEW_CASE_KIND, caseEntry.fields, {
+            notifications: caseEntry.notifications,
+          })
+          .then(
+            () => this.options.reviews?.tracked(caseEntry),
+            (error: unknown) => this.options.reviews?.trackFailed(caseEntry, error),
+          )
+      : undefined;
     // an AuditUnavailableError goes to the caller as it is: no decision is given unrecorded
-    const entry = await this.audit.append(
-      p.record,
-      p.input,
-      notify && notify.length > 0 ? notificationsFor(notify, p.record) : [],
-      deliveryId === undefined ? {} : { deliveryId },
-    );
+    let entry: AuditEntry;
+    try {
+      entry = await this.audit.append(
+        p.record,
+        p.input,
+        notify && notify.length > 0 ? notificationsFor(notify, p.record) : [],
+        deliveryId === undefined ? {} : { deliveryId },
+      );
+    } finally {
+      await casePromise;
+    }
     this.metrics.decisions.inc({
       decision: entry.decision,
       rule: entry.rule ?? "(default)",
@@ -480,6 +562,12 @@ export class DecisionService {
         explain: null,
         source: "unavailable",
         why: "stored inputs are redacted (`audit.redact`), so evaluating one again would not show what was decided",
+      };
+    if (entry.exception != null || entry.case != null)
+      return {
+        explain: null,
+        source: "unavailable",
+        why: `the entry was decided with ${entry.exception != null ? `exception \`${entry.exception}\`` : `review case \`${entry.case}\``}, as it stood then; evaluating it again now would not show what was decided`,
       };
     const ruleset = this.rules.ruleset;
     if (ruleset.revision !== entry.ruleset.revision)

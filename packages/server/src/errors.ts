@@ -104,6 +104,41 @@ export class PlatformResultInvalidError extends DomainError {
   override name = "PlatformResultInvalidError";
 }
 
+/** A vote or an exception is not one the review policy can take (`problems` point into it). */
+export class InvalidReviewError extends InvalidInputError {
+  override name = "InvalidReviewError";
+}
+
+/** The review case is closed: resolved, withdrawn or expired. */
+export class CaseClosedError extends DomainError {
+  override name = "CaseClosedError";
+}
+
+/** The voter asked about the file themselves, and the policy forbids approving it then. */
+export class SelfApprovalError extends DomainError {
+  override name = "SelfApprovalError";
+}
+
+/** A `forbid-approval` rule matched the case's decision: it can be rejected, never approved. */
+export class ApprovalForbiddenError extends DomainError {
+  override name = "ApprovalForbiddenError";
+}
+
+/** The voter already voted otherwise on this case. */
+export class AlreadyVotedError extends DomainError {
+  override name = "AlreadyVotedError";
+}
+
+/** The exception was revoked or has expired already. */
+export class ExceptionEndedError extends DomainError {
+  override name = "ExceptionEndedError";
+}
+
+/** Reviews are turned off (`reviews.enabled: false`). */
+export class ReviewsDisabledError extends DomainError {
+  override name = "ReviewsDisabledError";
+}
+
 /** Prefixes every pointer, so problems found inside `result` point into the request body. */
 export function under(prefix: string, problems: readonly InputProblem[]): InputProblem[] {
   return problems.map((p) => ({ pointer: `${prefix}${p.pointer}`, message: p.message }));

@@ -5,6 +5,15 @@ const FAST_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.
 const REQUEST_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5];
 
 /** Every metric the server exports, on a registry of its own (never prom-client's global one). */
+/** What the review gauges show, read at scrape time. */
+export interface ReviewStats {
+  openCases: number;
+  oldestOpenSeconds: number;
+  /** exceptions in force by `<kind>/<status>` */
+  exceptions: Record<string, number>;
+  expiringSoon: number;
+}
+
 export class Metrics {
   readonly registry = new Registry();
   readonly decisions = new Counter({
@@ -119,6 +128,62 @@ export class Metrics {
     help: "Decisions where the shadow rule set answered differently, by live and shadow decision",
     labelNames: ["live", "shadow"] as const,
     registers: [this.registry],
+  });
+  /** set by the review service; read at scrape time */
+  reviewStats: () => ReviewStats = () => ({
+    openCases: 0,
+    oldestOpenSeconds: 0,
+    exceptions: {},
+    expiringSoon: 0,
+  });
+  readonly openCases: Gauge = new Gauge({
+    name: "clearance_review_cases_open",
+    help: "Review cases waiting for an answer",
+    registers: [this.registry],
+    collect: () => {
+      this.openCases.set(this.reviewStats().openCases);
+    },
+  });
+  readonly oldestCase: Gauge = new Gauge({
+    name: "clearance_review_oldest_open_seconds",
+    help: "Age of the oldest open review case (0 when none is open)",
+    registers: [this.registry],
+    collect: () => {
+      this.oldestCase.set(this.reviewStats().oldestOpenSeconds);
+    },
+  });
+  readonly votes = new Counter({
+    name: "clearance_review_votes_total",
+    help: "Votes recorded, by vote (`approve`, `reject`)",
+    labelNames: ["vote"] as const,
+    registers: [this.registry],
+  });
+  readonly casesClosed = new Counter({
+    name: "clearance_review_cases_closed_total",
+    help: "Review cases closed, by how (`approved`, `rejected`, `withdrawn`, `expired`)",
+    labelNames: ["outcome"] as const,
+    registers: [this.registry],
+  });
+  readonly activeExceptions: Gauge = new Gauge({
+    name: "clearance_exceptions_active",
+    help: "Exceptions in force, by kind (`file`, `signer`, `vendor`) and status (`approved`, `rejected`)",
+    labelNames: ["kind", "status"] as const,
+    registers: [this.registry],
+    collect: () => {
+      this.activeExceptions.reset();
+      for (const [key, n] of Object.entries(this.reviewStats().exceptions)) {
+        const [kind, status] = key.split("/");
+        this.activeExceptions.set({ kind: kind!, status: status! }, n);
+      }
+    },
+  });
+  readonly expiringExceptions: Gauge = new Gauge({
+    name: "clearance_exceptions_expiring_soon",
+    help: "Exceptions in force that expire within 7 days",
+    registers: [this.registry],
+    collect: () => {
+      this.expiringExceptions.set(this.reviewStats().expiringSoon);
+    },
   });
 
   constructor(options: { process?: boolean } = {}) {

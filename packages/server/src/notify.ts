@@ -26,8 +26,15 @@ export interface NotifierOptions {
   concurrency: number;
   fetch?: typeof fetch;
   random?: () => number;
+  /** the time notifications fall due by (the entries' clock: tests move it) */
+  clock?: () => number;
   onResult?: (target: string, ok: boolean, error?: string) => void;
   onError?: (error: Error) => void;
+  /**
+   * Targets the server handles itself (`@redecide`: decide a file again), by target id: a row for
+   * one is done when its handler resolves, and retried with the same backoff when it throws.
+   */
+  local?: ReadonlyMap<string, (row: OutboxRow) => Promise<void>>;
 }
 
 /**
@@ -135,7 +142,7 @@ export class Notifier {
       for (;;) {
         const due = await this.audit.store.outbox.dueNotifications(
           this.audit.chain,
-          new Date().toISOString(),
+          new Date((this.options.clock ?? Date.now)()).toISOString(),
           this.options.concurrency * 4,
         );
         if (due.length === 0) return;
@@ -152,7 +159,14 @@ export class Notifier {
     const target = this.targets.get(row.target);
     const attempts = row.attempts + 1;
     let error: string | null = null;
-    if (!target) error = `target \`${row.target}\` is no longer configured`;
+    const local = this.options.local?.get(row.target);
+    if (local) {
+      try {
+        await local(row);
+      } catch (e) {
+        error = (e as Error).message;
+      }
+    } else if (!target) error = `target \`${row.target}\` is no longer configured`;
     else {
       const ts = Math.floor(Date.now() / 1000);
       const headers: Record<string, string> = {
@@ -179,8 +193,9 @@ export class Notifier {
             : (e as Error).message;
       }
     }
-    this.options.onResult?.(row.target, error === null, error ?? undefined);
-    const now = Date.now();
+    if (!local) this.options.onResult?.(row.target, error === null, error ?? undefined);
+    else if (error !== null) this.options.onError?.(new Error(`${row.target} ${row.id}: ${error}`));
+    const now = (this.options.clock ?? Date.now)();
     const { baseDelayMs, maxDelayMs } = this.options.retry;
     // full jitter between half and all of the capped exponential delay
     const delay = Math.min(maxDelayMs, baseDelayMs * 2 ** Math.min(attempts - 1, 30));

@@ -9,6 +9,7 @@ import { DecisionService } from "./decide.js";
 import { Metrics } from "./metrics.js";
 import { Notifier } from "./notify.js";
 import { Platform } from "./platform.js";
+import { REDECIDE_TARGET, ReviewService } from "./reviews.js";
 import { type ReloadOutcome, RulesHolder } from "./rules.js";
 import { PlatformSync, type SyncReport } from "./sync.js";
 import { WebhookService } from "./webhook.js";
@@ -20,6 +21,7 @@ export interface Services {
   shadow: RulesHolder | null;
   audit: AuditLog;
   decisions: DecisionService;
+  reviews: ReviewService;
   webhooks: WebhookService;
   metrics: Metrics;
   keys: KeyRing;
@@ -50,6 +52,10 @@ export interface ServiceHooks {
   onNotifyError?: (error: Error) => void;
   /** a sync round finished, or stopped on an error */
   onSync?: (report: SyncReport | undefined, error?: Error) => void;
+  /** a review sweep (expiries, other replicas' entries) failed; the next one tries again */
+  onReviewError?: (error: Error) => void;
+  /** the time decisions, cases and exceptions are made at (tests move it) */
+  clock?: () => number;
 }
 
 /**
@@ -160,26 +166,36 @@ export async function createServices(
       if (change.to === "available") metrics.auditOutages.observe(change.downSeconds);
     });
     const targets = config.notifications.targets;
-    if (targets.length > 0) {
-      notifier = new Notifier(audit, {
-        targets,
-        retry: config.notifications.retry,
-        pollMs: config.notifications.pollMs,
-        concurrency: config.notifications.concurrency,
-        onResult: (target, ok) =>
-          metrics.notifications.inc({ target, result: ok ? "delivered" : "failed" }),
-        ...(hooks.onNotifyError ? { onError: hooks.onNotifyError } : {}),
-      });
-      metrics.outboxPending = () => log.store.outbox.pendingNotifications(log.chain);
-      // notifications left by an earlier run (a crash, a receiver outage) go out now
-      notifier.start();
-    }
+    const reviews = await ReviewService.open(
+      log,
+      config.reviews,
+      metrics,
+      hooks.clock ? { clock: hooks.clock } : {},
+    );
+    // the outbox also carries re-decisions (`@redecide`), which the server sends to itself
+    notifier = new Notifier(audit, {
+      targets,
+      retry: config.notifications.retry,
+      pollMs: config.notifications.pollMs,
+      concurrency: config.notifications.concurrency,
+      onResult: (target, ok) =>
+        metrics.notifications.inc({ target, result: ok ? "delivered" : "failed" }),
+      ...(hooks.onNotifyError ? { onError: hooks.onNotifyError } : {}),
+      local: new Map([[REDECIDE_TARGET, (row) => reviews.redecideRow(row.id, row.payload)]]),
+      ...(hooks.clock ? { clock: hooks.clock } : {}),
+    });
+    metrics.outboxPending = () => log.store.outbox.pendingNotifications(log.chain);
     const platform = config.platform ? new Platform(config.platform) : null;
     const decisions = new DecisionService(rules, shadow, audit, metrics, {
       redact: config.audit.redact,
       notify: targets,
       platform,
+      reviews,
+      ...(hooks.clock ? { clock: hooks.clock } : {}),
     });
+    // notifications and re-decisions left by an earlier run (a crash, a receiver outage) go now
+    notifier.start();
+    if (config.reviews.enabled) reviews.start((error) => hooks.onReviewError?.(error));
     const sync =
       platform && config.sync.enabled
         ? new PlatformSync(platform, audit, decisions, {
@@ -203,6 +219,7 @@ export async function createServices(
       shadow,
       audit: log,
       decisions,
+      reviews,
       webhooks: new WebhookService(decisions, log, {
         secret: config.webhook.secret,
         toleranceSeconds: config.webhook.toleranceSeconds,
@@ -220,6 +237,7 @@ export async function createServices(
         rules.stopWatching();
         shadow?.stopWatching();
         await sync?.stop();
+        await reviews.stop();
         await notifier?.stop();
         await log.close();
         await platform?.close();

@@ -4,6 +4,7 @@
 import { INPUT_FORMATS } from "@clearance/engine";
 import { type Static, Type } from "@clearance/options";
 import type { DecisionAnswer } from "./decide.js";
+import type { CaseView, ExceptionView, VoteView } from "./reviews.js";
 
 export const DECISION = Type.Enum(["allow", "deny", "review"], { type: "string" });
 export const TIME = Type.Unsafe<string>({ type: "string", format: "date-time" });
@@ -107,6 +108,16 @@ export const DECISION_ANSWER = Type.Object({
   evaluatedAt: Type.Optional(TIME),
   warnings: Type.Optional(Type.Array(Type.String())),
   explain: Type.Optional(freeObject()),
+  approvalForbiddenBy: Type.Optional(
+    Type.Array(Type.String(), {
+      description:
+        "the `forbid-approval` rules that matched: the case can be rejected, not approved",
+    }),
+  ),
+  exception: Type.Optional(Type.String({ description: "the exception the deciding rule read" })),
+  case: Type.Optional(
+    Type.String({ description: "the review case this `review` decision opened or joined" }),
+  ),
 });
 
 /** A batch item that could not be decided, in place of its decision. */
@@ -137,3 +148,188 @@ export type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : fa
 const answerFieldsAgree: Same<keyof DecisionAnswer, keyof Static<typeof DECISION_ANSWER>> = true;
 const answerTypesAgree: DecisionAnswer extends Static<typeof DECISION_ANSWER> ? true : false = true;
 void [answerFieldsAgree, answerTypesAgree];
+
+// Reviews (docs/reviews.md): votes, exceptions and the cases they answer.
+
+export const EXCEPTION_KIND_NAME = Type.Enum(["file", "signer", "vendor"], { type: "string" });
+export const EXCEPTION_STATUS = Type.Enum(["approved", "rejected"], { type: "string" });
+
+/** An RFC 3339 time, or null for an exception that never expires (only with `allowNoExpiry`). */
+const EXPIRES = Type.Unsafe<string | null>({
+  type: ["string", "null"],
+  description:
+    "RFC 3339 time when the exception ends; null never (only with `reviews.exceptionExpiry.allowNoExpiry`); default `reviews.exceptionExpiry.default` from now",
+});
+
+/** What an approval asks the exception to cover, and until when. */
+export const EXCEPTION_REQUEST = Type.Object(
+  {
+    kind: Type.Optional(
+      Type.Enum(["file", "signer", "vendor"], {
+        type: "string",
+        default: "file",
+        description:
+          "the file only, every file signed with its certificate, or its vendor's product; broader kinds need `reviews.broaderScopeApprovals` approvals",
+      }),
+    ),
+    expires: Type.Optional(EXPIRES),
+  },
+  { additionalProperties: false },
+);
+
+/** The body of `POST /v1/reviews/{id}/votes`. */
+export const VOTE_BODY = Type.Object(
+  {
+    vote: Type.Enum(["approve", "reject"], { type: "string" }),
+    justification: Type.String({ minLength: 1, maxLength: 4_000, description: "why; required" }),
+    voter: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 128,
+        description:
+          "who votes: required on a server without API keys (one person on loopback); with keys the voter is the key, and this must name it when given",
+      }),
+    ),
+    exception: Type.Optional(EXCEPTION_REQUEST),
+  },
+  { additionalProperties: false },
+);
+export type VoteBody = Static<typeof VOTE_BODY>;
+
+/** What an exception covers. */
+export const EXCEPTION_SCOPE = Type.Union([
+  Type.Object(
+    { sha256: Type.String({ pattern: "^[0-9a-fA-F]{64}$" }) },
+    { additionalProperties: false },
+  ),
+  Type.Object(
+    {
+      signer: Type.String({ minLength: 1, maxLength: 256, description: "certificate thumbprint" }),
+    },
+    { additionalProperties: false },
+  ),
+  Type.Object(
+    {
+      vendor: Type.String({ minLength: 1, maxLength: 256 }),
+      product: Type.String({ minLength: 1, maxLength: 256 }),
+    },
+    { additionalProperties: false },
+  ),
+]);
+
+/** The body of `POST /v1/exceptions`: an exception an admin creates directly. */
+export const EXCEPTION_BODY = Type.Object(
+  {
+    status: EXCEPTION_STATUS,
+    scope: EXCEPTION_SCOPE,
+    context: Type.Optional(
+      Type.Record(Type.String({ pattern: "^[A-Za-z_][A-Za-z0-9_]*$" }), Type.String(), {
+        description: "applies only to requests whose context has these values",
+      }),
+    ),
+    expires: Type.Optional(EXPIRES),
+    justification: Type.String({ minLength: 1, maxLength: 4_000 }),
+    by: Type.Optional(Type.String({ minLength: 1, maxLength: 128, description: "as `voter`" })),
+  },
+  { additionalProperties: false },
+);
+export type ExceptionBody = Static<typeof EXCEPTION_BODY>;
+
+/** The body of `DELETE /v1/exceptions/{id}`. */
+export const REVOKE_BODY = Type.Object(
+  {
+    justification: Type.String({ minLength: 1, maxLength: 4_000 }),
+    by: Type.Optional(Type.String({ minLength: 1, maxLength: 128, description: "as `voter`" })),
+  },
+  { additionalProperties: false },
+);
+export type RevokeBody = Static<typeof REVOKE_BODY>;
+
+/** An exception, as `/v1/exceptions` answers it. */
+export const EXCEPTION_VIEW = Type.Object({
+  id: Type.String(),
+  status: EXCEPTION_STATUS,
+  kind: EXCEPTION_KIND_NAME,
+  scope: Type.Unsafe<ExceptionView["scope"]>({
+    type: "object",
+    description: "`{sha256}`, `{signer}` (a certificate thumbprint) or `{vendor, product}`",
+    additionalProperties: { type: "string" },
+  }),
+  context: Type.Unsafe<Record<string, string> | null>({
+    type: ["object", "null"],
+    additionalProperties: { type: "string" },
+  }),
+  created: TIME,
+  expires: nullableString("null: never expires"),
+  approvers: Type.Array(Type.String()),
+  justification: Type.String(),
+  case: nullableString("the review case that yielded it; null when created directly"),
+  createdBy: nullableString("who created it directly"),
+  state: Type.Enum(["active", "revoked", "expired"], { type: "string" }),
+  ended: Type.Unsafe<ExceptionView["ended"]>({
+    type: ["object", "null"],
+    properties: {
+      time: { type: "string", format: "date-time" },
+      by: { type: ["string", "null"] },
+      justification: { type: ["string", "null"] },
+    },
+  }),
+});
+
+/** A vote, as recorded. */
+export const VOTE_VIEW = Type.Object({
+  id: Type.String(),
+  time: TIME,
+  caseId: Type.String(),
+  voter: Type.String(),
+  vote: Type.Enum(["approve", "reject"], { type: "string" }),
+  justification: Type.String(),
+  exception: Type.Unsafe<VoteView["exception"]>({
+    type: ["object", "null"],
+    properties: { kind: { type: "string" }, expires: { type: ["string", "null"] } },
+  }),
+});
+
+/** A review case, as `/v1/reviews` answers it. */
+export const CASE_VIEW = Type.Object({
+  id: Type.String({ description: "the case id (UUIDv7)" }),
+  sha256: Type.String(),
+  fileName: nullableString(),
+  status: Type.Enum(["open", "resolved", "withdrawn", "expired"], { type: "string" }),
+  opened: TIME,
+  expires: TIME,
+  closed: nullableString(),
+  decisionId: Type.String({ description: "the decision that opened the case" }),
+  rule: nullableString("the rule that asked for review"),
+  reason: Type.String(),
+  requester: nullableString("the API key that asked first"),
+  context: Type.Record(Type.String(), Type.String(), {
+    description: "the request-context fields that scope the case (`reviews.caseScope`)",
+  }),
+  approvalForbiddenBy: Type.Array(Type.String()),
+  signer: nullableString("the thumbprint of the file's valid signature"),
+  vendor: Type.Unsafe<CaseView["vendor"]>({
+    type: ["object", "null"],
+    properties: { name: { type: "string" }, product: { type: "string" } },
+  }),
+  outcome: Type.Unsafe<CaseView["outcome"]>({
+    type: ["string", "null"],
+    enum: ["approved", "rejected", null],
+  }),
+  exception: nullableString("the exception a resolved case yielded"),
+  votes: Type.Array(VOTE_VIEW),
+  waitingFor: nullableString("what an open case's votes still need"),
+  history: Type.Array(
+    Type.Object({
+      id: Type.String(),
+      time: TIME,
+      event: Type.String(),
+      detail: Type.Unsafe<Record<string, unknown>>({ type: "object", additionalProperties: true }),
+    }),
+  ),
+});
+
+const caseFieldsAgree: Same<keyof CaseView, keyof Static<typeof CASE_VIEW>> = true;
+const exceptionFieldsAgree: Same<keyof ExceptionView, keyof Static<typeof EXCEPTION_VIEW>> = true;
+const voteFieldsAgree: Same<keyof VoteView, keyof Static<typeof VOTE_VIEW>> = true;
+void [caseFieldsAgree, exceptionFieldsAgree, voteFieldsAgree];

@@ -1,7 +1,14 @@
 import { createHash, createHmac } from "node:crypto";
 import type { DecisionRow, ExportChunk } from "./backend.js";
 
-export const DECISION_SOURCES = Object.freeze(["api", "batch", "webhook", "gate", "sync"] as const);
+export const DECISION_SOURCES = Object.freeze([
+  "api",
+  "batch",
+  "webhook",
+  "gate",
+  "sync",
+  "review",
+] as const);
 export type DecisionSource = (typeof DECISION_SOURCES)[number];
 
 /**
@@ -35,6 +42,15 @@ export interface DecisionRecord {
   deliveryId: string | null;
   /** stored when the caller asked for an explanation */
   explain: unknown | null;
+  /**
+   * Reviews (docs/reviews.md). Each is written in the body only when it has something to say, so
+   * that the decisions stored before reviews keep their bytes: the `forbid-approval` rules that
+   * matched, the exception the deciding rule read, and the review case the decision opened or
+   * joined.
+   */
+  approvalForbiddenBy?: string[];
+  exception?: string | null;
+  case?: string | null;
 }
 
 /** A decision record as the log holds it: with the hash of its stored input snapshot. */

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 
 let lastMs = 0;
+const STEP_BACK_MS = 1_000;
 let counter = 0;
 // random bytes are drawn in blocks: one system call per 512 ids rather than one per id
 const POOL_IDS = 512;
@@ -29,7 +30,10 @@ export function idFloor(ms: number): string {
  * across replicas (to the millisecond) and a cursor is simply the last id seen.
  */
 export function newId(now = Date.now()): string {
-  if (now <= lastMs) {
+  // a clock stepped back by more than a second (NTP, or a test's injected time) starts over from
+  // it: an id must carry its entry's time (the log refuses one that does not), which matters more
+  // than order across the step
+  if (now <= lastMs && lastMs - now < STEP_BACK_MS) {
     counter++;
     if (counter > 0xfff) {
       // more than 4096 ids in one millisecond: borrow the next millisecond rather than repeat

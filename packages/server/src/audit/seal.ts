@@ -103,11 +103,16 @@ export function entryParts(r: DecisionRecord): { before: string; after: string }
     ruleset: { revision: r.ruleset.revision, commit: r.ruleset.commit, dirty: r.ruleset.dirty },
     latencyUs: r.latencyUs,
   });
-  const after = JSON.stringify({
+  const tail: Record<string, unknown> = {
     shadow: shadowBody(r.shadow),
     deliveryId: r.deliveryId,
     explain: r.explain,
-  });
+  };
+  if (r.approvalForbiddenBy !== undefined && r.approvalForbiddenBy.length > 0)
+    tail.approvalForbiddenBy = r.approvalForbiddenBy;
+  if (r.exception != null) tail.exception = r.exception;
+  if (r.case != null) tail.case = r.case;
+  const after = JSON.stringify(tail);
   return { before: before.slice(1, -1), after: after.slice(1, -1) };
 }
 

@@ -24,6 +24,7 @@ import {
 import { auditRoutes } from "./routes/audit.js";
 import { decisionRoutes } from "./routes/decisions.js";
 import { healthRoutes } from "./routes/health.js";
+import { reviewRoutes } from "./routes/reviews.js";
 import { rulesetRoutes } from "./routes/ruleset.js";
 import { webhookRoutes } from "./routes/webhooks.js";
 import { problemSchema } from "./schemas.js";
@@ -396,6 +397,7 @@ async function clearanceApp(fastify: FastifyInstance, options: AppOptions): Prom
   await fastify.register(webhookRoutes);
   await fastify.register(auditRoutes);
   await fastify.register(rulesetRoutes);
+  await fastify.register(reviewRoutes);
   await fastify.register(healthRoutes);
 }
 

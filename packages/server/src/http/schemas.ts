@@ -80,6 +80,9 @@ export const entrySchema = Type.Object({
     }),
   ),
   deliveryId: Type.Optional(nullableString()),
+  approvalForbiddenBy: Type.Optional(Type.Array(Type.String())),
+  exception: Type.Optional(nullableString("the exception the deciding rule read")),
+  case: Type.Optional(nullableString("the review case the decision opened or joined")),
   prevHash: Type.Optional(Type.String()),
   hash: Type.Optional(Type.String()),
 });
