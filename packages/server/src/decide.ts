@@ -563,11 +563,11 @@ export class DecisionService {
         source: "unavailable",
         why: "stored inputs are redacted (`audit.redact`), so evaluating one again would not show what was decided",
       };
-    if (entry.exception != null || entry.case != null)
+    if (entry.exception != null)
       return {
         explain: null,
         source: "unavailable",
-        why: `the entry was decided with ${entry.exception != null ? `exception \`${entry.exception}\`` : `review case \`${entry.case}\``}, as it stood then; evaluating it again now would not show what was decided`,
+        why: `the entry was decided with exception \`${entry.exception}\` as it stood then; evaluating it again now would not show what was decided`,
       };
     const ruleset = this.rules.ruleset;
     if (ruleset.revision !== entry.ruleset.revision)
@@ -588,6 +588,8 @@ export class DecisionService {
       context: snapshot!.context,
       now: entry.time,
       explain: true,
+      // a `review` that opened or joined a case was decided while it was open
+      ...(entry.case != null ? { case: { id: entry.case, status: "open" as const } } : {}),
     });
     return { explain: d.explain, source: "recomputed" };
   }

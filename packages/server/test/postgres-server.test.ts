@@ -2,6 +2,7 @@
 import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { afterEach, describe, expect, test } from "vitest";
+import { REVIEW_CASE_KIND } from "../src/audit/kinds.js";
 import { AuditLog } from "../src/audit/log.js";
 import { CONNECT_TIMEOUT_MS, PostgresBackend } from "../src/audit/postgres.js";
 import { resolveConfig } from "../src/config.js";
@@ -203,9 +204,15 @@ describe.skipIf(!PG_URL)(`the server on PostgreSQL${PG_URL ? "" : ` (${PG_SKIP_R
     const log = await openLog();
     const report = await log.verify();
     expect(report.ok, JSON.stringify(report.broken)).toBe(true);
+    // each chain holds its decisions and the review cases it opened: one case per reviewed file
+    // across both replicas, however they raced to open it
+    const cases = await log.entriesOf(REVIEW_CASE_KIND, { limit: 100 });
+    expect(cases.map((c) => c.event)).toEqual(["opened", "opened"]);
+    expect(new Set(cases.map((c) => c.sha256)).size).toBe(2);
+    const opened = (chain: string) => cases.filter((c) => c.chain === chain).length;
     expect(report.chains.map((c) => [c.chain, c.entries])).toEqual([
-      ["replica-a", la.received.length],
-      ["replica-b", lb.received.length],
+      ["replica-a", la.received.length + opened("replica-a")],
+      ["replica-b", lb.received.length + opened("replica-b")],
     ]);
     const ids = new Set([...la.received, ...lb.received]);
     expect(ids.size).toBe(la.received.length + lb.received.length);
