@@ -33,8 +33,11 @@ export function inputFor(r: RecordFields, extra: unknown = null): string {
 /** One database holding audit logs, with raw SQL access to tamper with it behind the log's back. */
 export interface Store {
   readonly kind: "sqlite" | "postgres";
-  /** a new store on the same database (not opened yet), as after a restart or on another replica */
-  open(url?: string): AuditStore;
+  /**
+   * a new store on the same database (not opened yet), as after a restart or on another replica;
+   * `readonly` as the CLI's `audit verify|export|query` open it
+   */
+  open(url?: string, options?: { readonly?: boolean }): AuditStore;
   /** raw SQL with `?` placeholders, bypassing the backend */
   sql<R = Record<string, unknown>>(query: string, ...params: unknown[]): Promise<R[]>;
   /** closes every backend opened here and removes the database */
@@ -65,8 +68,8 @@ export function sqliteStore(
   let raw: Database.Database | undefined;
   return {
     kind: "sqlite",
-    open() {
-      const b = new SqliteBackend({ path, synchronous: "normal", ...options });
+    open(_url?: string, extra: { readonly?: boolean } = {}) {
+      const b = new SqliteBackend({ path, synchronous: "normal", ...options, ...extra });
       backends.push(b);
       return b;
     },
@@ -97,8 +100,8 @@ export async function postgresStore(
   const backends: AuditStore[] = [];
   return {
     kind: "postgres",
-    open(backendUrl = url) {
-      const b = new PostgresBackend({ url: backendUrl, poolSize: 4, schema, ...options });
+    open(backendUrl = url, extra: { readonly?: boolean } = {}) {
+      const b = new PostgresBackend({ url: backendUrl, poolSize: 4, schema, ...options, ...extra });
       backends.push(b);
       return b;
     },

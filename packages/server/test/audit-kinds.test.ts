@@ -2,9 +2,16 @@
 // adds a kind that exists only here, `test_note`, to each store's registry, and checks that its
 // entries share the decisions' chain on every store as the server runs them.
 import { randomBytes } from "node:crypto";
+import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { idAt, newId } from "../src/audit/ids.js";
-import { DECISION_KIND, defineEntryKind, ENTRY_KINDS, kindTableSql } from "../src/audit/kinds.js";
+import {
+  DECISION_KIND,
+  defineEntryKind,
+  ENTRY_KINDS,
+  kindTableSql,
+  REVIEW_VOTE_KIND,
+} from "../src/audit/kinds.js";
 import { AuditLog } from "../src/audit/log.js";
 import { SqliteBackend } from "../src/audit/sqlite.js";
 import {
@@ -246,8 +253,64 @@ describe("defining a kind", () => {
       { ...base, columns: [{ field: "a", column: "body", indexed: false }] },
       "column `body` is not a free lowercase SQL identifier",
     ],
+    [
+      { ...base, columns: [{ field: "a", column: "a", indexed: true, unique: true }] },
+      "column `a` is unique, which is an index already",
+    ],
   ])("%o is refused", (kind, message) => {
     expect(() => defineEntryKind(kind)).toThrow(message);
+  });
+
+  it("a unique column that is not also indexed is a kind", () => {
+    const unique = { field: "a", column: "a", indexed: false, unique: true };
+    expect(defineEntryKind({ ...base, columns: [unique] }).columns).toEqual([unique]);
+    const plain = { field: "a", column: "a", indexed: true, unique: false };
+    expect(defineEntryKind({ ...base, columns: [plain] }).columns).toEqual([plain]);
+  });
+
+  it.each([
+    {
+      engine: "sqlite" as const,
+      table:
+        "CREATE TABLE review_votes (id TEXT PRIMARY KEY, chain TEXT NOT NULL, seq BIGINT NOT NULL, time TEXT NOT NULL, case_id TEXT, voter TEXT, once_key TEXT, body TEXT NOT NULL, hash TEXT NOT NULL, UNIQUE (chain, seq));",
+    },
+    {
+      engine: "postgres" as const,
+      table:
+        'CREATE TABLE review_votes (id TEXT COLLATE "C" PRIMARY KEY, chain TEXT NOT NULL, seq BIGINT NOT NULL, time TEXT COLLATE "C" NOT NULL, case_id TEXT, voter TEXT, once_key TEXT, body TEXT NOT NULL, hash TEXT NOT NULL, UNIQUE (chain, seq));',
+    },
+  ])(
+    "kindTableSql on $engine: a unique index over a unique column, a plain one (with the id) over an indexed one, none for the rest",
+    ({ engine, table }) => {
+      expect(kindTableSql(REVIEW_VOTE_KIND, engine).split("\n")).toEqual([
+        table,
+        "CREATE INDEX review_votes_case_id ON review_votes (case_id, id);",
+        "CREATE UNIQUE INDEX review_votes_once_key ON review_votes (once_key);",
+      ]);
+    },
+  );
+
+  it("the unique index refuses a value taken, across chains, and lets nulls repeat", () => {
+    const db = new Database(":memory:");
+    try {
+      db.exec(kindTableSql(REVIEW_VOTE_KIND, "sqlite"));
+      const insert = db.prepare(
+        "INSERT INTO review_votes (id, chain, seq, time, once_key, body, hash) VALUES (?, ?, ?, 't', ?, '{}', 'h')",
+      );
+      insert.run("1", "a", 1, "vote:c1:ana");
+      insert.run("2", "a", 2, null);
+      insert.run("3", "b", 1, null);
+      let refused: unknown;
+      try {
+        insert.run("4", "b", 2, "vote:c1:ana");
+      } catch (error) {
+        refused = error;
+      }
+      expect(refused).toMatchObject({ code: "SQLITE_CONSTRAINT_UNIQUE" });
+      expect(db.prepare("SELECT COUNT(*) AS n FROM review_votes").get()).toEqual({ n: 3 });
+    } finally {
+      db.close();
+    }
   });
 
   it("a registry begins with decisions and names each kind and table once", () => {

@@ -9,8 +9,11 @@
 //
 // No store method changes: writes insert into the kind's table, chain reads (heads, verification,
 // pruning) read every kind's table, and verification checks each kind's columns against its body.
-// Searches and exports (`page`, `exportChunk`, `get`, `latestFor`) are over decisions: a kind that
-// needs a search of its own adds one when it comes.
+// Entries of any other kind are read by kind (`kindPage`, `AuditLog.entriesOf`): oldest first,
+// across chains, filtered on one of its columns. Searches and exports (`page`, `exportChunk`,
+// `get`, `latestFor`) are over decisions: a kind that needs a search of its own adds one when it
+// comes. A store opened read-only on a schema older than a kind has no table for it, and reads it
+// as having no entries.
 
 /** A body field stored in a column of the kind's table, so that queries can filter on it. */
 export interface KindColumn {

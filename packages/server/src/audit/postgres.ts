@@ -102,6 +102,11 @@ export class PostgresBackend implements AuditStore {
   private opening: Promise<number> | undefined;
   private opened = false;
   private closed = false;
+  /**
+   * The kinds whose tables the schema has, which chain reads read: all of them, but for a store
+   * opened read-only on an older schema (version 7 has no review tables until a writer migrates it).
+   */
+  private held: readonly EntryKind[];
   /** the one-statement write for each set of kinds a batch holds */
   private readonly writeSql = new Map<string, string>();
 
@@ -113,6 +118,7 @@ export class PostgresBackend implements AuditStore {
     this.schema = options.schema;
     this.readonly = options.readonly === true;
     this.kinds = checkRegistry(options.kinds ?? ENTRY_KINDS);
+    this.held = this.kinds;
     // no connection yet: the pool connects when first used
     this.pool = new pg.Pool({ ...this.connectionConfig(), max: options.poolSize });
     // an idle pooled connection that dies emits here; the pool drops it and the next query
@@ -348,6 +354,18 @@ export class PostgresBackend implements AuditStore {
       throw unavailable(error, `cannot open the audit database (${this.where})`);
     }
     checkKnownVersion(`the audit database (${this.where})`, current);
+    // never migrated here: an older schema may lack the tables of newer kinds
+    try {
+      const { rows } = await this.pool.query<{ name: string }>(
+        `SELECT c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname = $1 AND c.relkind IN ('r', 'p')`,
+        [this.schema],
+      );
+      const tables = new Set(rows.map((r) => r.name));
+      this.held = this.kinds.filter((k) => tables.has(k.table));
+    } catch (error) {
+      throw unavailable(error, `cannot open the audit database (${this.where})`);
+    }
     return current;
   }
 
@@ -389,9 +407,9 @@ export class PostgresBackend implements AuditStore {
     const one = (k: EntryKind) =>
       `SELECT seq, hash FROM ${k.table} WHERE chain = $1 ORDER BY seq DESC LIMIT 1`;
     const sql =
-      this.kinds.length === 1
-        ? one(this.kinds[0]!)
-        : `SELECT seq, hash FROM (${this.kinds.map((k) => `(${one(k)})`).join(" UNION ALL ")}) h ORDER BY seq DESC LIMIT 1`;
+      this.held.length === 1
+        ? one(this.held[0]!)
+        : `SELECT seq, hash FROM (${this.held.map((k) => `(${one(k)})`).join(" UNION ALL ")}) h ORDER BY seq DESC LIMIT 1`;
     const { rows } = await run(sql, [chain]);
     const row = rows[0] as { seq: string; hash: string } | undefined;
     if (row) return { seq: Number(row.seq), hash: row.hash };
@@ -580,6 +598,8 @@ export class PostgresBackend implements AuditStore {
   /** Entries of one kind other than decisions, from every chain, oldest first (`EntryStore.kindPage`). */
   private async kindPage(kindName: string, q: KindQuery): Promise<EntryRow[]> {
     const { kind, column } = kindForQuery(this.kinds, kindName, q);
+    // a log older than the kind: no table, no entries
+    if (!this.held.includes(kind)) return [];
     const where: string[] = [];
     const args: unknown[] = [];
     if (column) {
@@ -598,7 +618,7 @@ export class PostgresBackend implements AuditStore {
 
   private async chains(): Promise<string[]> {
     const { rows } = await this.query<{ chain: string }>(
-      `${this.kinds.map((k) => `SELECT chain FROM ${k.table}`).join(" UNION ")} UNION SELECT chain FROM checkpoints ORDER BY chain`,
+      `${this.held.map((k) => `SELECT chain FROM ${k.table}`).join(" UNION ")} UNION SELECT chain FROM checkpoints ORDER BY chain`,
     );
     return rows.map((r) => r.chain);
   }
@@ -612,8 +632,8 @@ export class PostgresBackend implements AuditStore {
           [chain, afterSeq, limit],
         )
       ).rows.map(toRow);
-    if (this.kinds.length === 1) return of(this.kinds[0]!);
-    const all = await Promise.all(this.kinds.map(of));
+    if (this.held.length === 1) return of(this.held[0]!);
+    const all = await Promise.all(this.held.map(of));
     return all
       .flat()
       .sort((a, b) => a.seq - b.seq)
@@ -661,7 +681,7 @@ export class PostgresBackend implements AuditStore {
 
   private async lastBefore(chain: string, before: string): Promise<EntryRow | undefined> {
     let last: EntryRow | undefined;
-    for (const kind of this.kinds) {
+    for (const kind of this.held) {
       const { rows } = await this.query<Fetched<EntryRow>>(
         `SELECT ${selectList(kind)} FROM ${kind.table} WHERE chain = $1 AND time < $2 ORDER BY seq DESC LIMIT 1`,
         [chain, before],

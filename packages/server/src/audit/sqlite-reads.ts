@@ -23,13 +23,29 @@ const PAGE_PROBLEMS_KEPT = 10;
 
 const DECISIONS = `SELECT ${selectList(DECISION_KIND)} FROM ${DECISION_KIND.table}`;
 
+/** The kinds among `kinds` whose tables `db` has. */
+export function heldKinds(db: Database.Database, kinds: readonly EntryKind[]): EntryKind[] {
+  const tables = new Set(
+    (
+      db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table'").all() as { name: string }[]
+    ).map((r) => r.name),
+  );
+  return kinds.filter((k) => tables.has(k.table));
+}
+
 /** Every read the log makes of an SQLite store, as plain synchronous calls. */
 export class SqliteReads {
   private readonly statements = new Map<string, Database.Statement>();
 
+  /**
+   * `kinds` is the store's registry; `held` the kinds whose tables the database has, which chain
+   * reads read: all of them, but for a log opened read-only on an older schema (a log of schema
+   * version 7 has no review tables until a writer migrates it, and no entries of them either).
+   */
   constructor(
     private readonly db: Database.Database,
     private readonly kinds: readonly EntryKind[],
+    private readonly held: readonly EntryKind[] = kinds,
   ) {}
 
   /** A statement prepared once per connection. */
@@ -111,6 +127,8 @@ export class SqliteReads {
    */
   kindPage(kindName: string, q: KindQuery): EntryRow[] {
     const { kind, column } = kindForQuery(this.kinds, kindName, q);
+    // a log older than the kind: no table, no entries
+    if (!this.held.includes(kind)) return [];
     const where: string[] = [];
     const args: unknown[] = [];
     if (column) {
@@ -131,7 +149,7 @@ export class SqliteReads {
    */
   chains(): string[] {
     const found = new Set<string>();
-    for (const kind of this.kinds) {
+    for (const kind of this.held) {
       const next = this.statement(
         `SELECT chain FROM ${kind.table} WHERE chain > ? ORDER BY chain LIMIT 1`,
       );
@@ -150,7 +168,7 @@ export class SqliteReads {
   /** The last entry of `chain`, of any kind, or its checkpoint when everything was pruned. */
   head(chain: string): ChainHead | undefined {
     let head: ChainHead | undefined;
-    for (const kind of this.kinds) {
+    for (const kind of this.held) {
       const row = this.statement(
         `SELECT seq, hash FROM ${kind.table} WHERE chain = ? ORDER BY seq DESC LIMIT 1`,
       ).get(chain) as ChainHead | undefined;
@@ -168,8 +186,8 @@ export class SqliteReads {
       this.statement(
         `SELECT ${selectList(kind)} FROM ${kind.table} WHERE chain = ? AND seq > ? ORDER BY seq LIMIT ?`,
       ).all(chain, afterSeq, limit) as EntryRow[];
-    if (this.kinds.length === 1) return of(this.kinds[0]!);
-    return this.kinds
+    if (this.held.length === 1) return of(this.held[0]!);
+    return this.held
       .flatMap(of)
       .sort((a, b) => a.seq - b.seq)
       .slice(0, limit);
@@ -183,7 +201,7 @@ export class SqliteReads {
 
   lastBefore(chain: string, before: string): EntryRow | undefined {
     let last: EntryRow | undefined;
-    for (const kind of this.kinds) {
+    for (const kind of this.held) {
       const row = this.statement(
         `SELECT ${selectList(kind)} FROM ${kind.table} WHERE chain = ? AND time < ? ORDER BY seq DESC LIMIT 1`,
       ).get(chain, before) as EntryRow | undefined;

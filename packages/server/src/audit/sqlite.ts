@@ -30,7 +30,7 @@ import { type FileIdentity, fileIdentity, identityProblem, preflight } from "./s
 import { WriterLock } from "./sqlite-lock.js";
 import type { ReadOp } from "./sqlite-reader.js";
 import { ReaderPool, ReadFailure } from "./sqlite-readers.js";
-import { SqliteReads } from "./sqlite-reads.js";
+import { heldKinds, SqliteReads } from "./sqlite-reads.js";
 import type { WriterInit } from "./sqlite-writer.js";
 
 export interface SqliteOptions {
@@ -343,14 +343,14 @@ export class SqliteBackend implements AuditStore {
         );
       }
       try {
-        const reads = new SqliteReads(db, this.kinds);
+        const checked = new SqliteReads(db, this.kinds);
         if (!this.readonly) {
           db.pragma("journal_mode = WAL");
           db.pragma(`synchronous = ${this.options.synchronous === "full" ? "FULL" : "NORMAL"}`);
         }
         db.pragma("busy_timeout = 5000");
         if (existed && this.options.startupCheck === "quick") {
-          const problems = reads.checkPages();
+          const problems = checked.checkPages();
           if (problems.length > 0)
             throw new AuditDamagedError(
               `the audit database \`${path}\` is damaged: \`PRAGMA quick_check\` says \`${problems[0]}\`${problems.length > 1 ? ` and ${problems.length - 1} more` : ""}`,
@@ -358,9 +358,12 @@ export class SqliteBackend implements AuditStore {
             );
         }
         let version: number;
+        let reads = checked;
         if (this.readonly) {
           version = schemaVersion(db);
           checkKnownVersion(`the audit database \`${path}\``, version);
+          // an older schema, never migrated here, may lack the tables of newer kinds
+          reads = new SqliteReads(db, this.kinds, heldKinds(db, this.kinds));
         } else version = migrate(db, path);
         const identity = this.readonly ? undefined : fileIdentity(path);
         const readers = this.readonly ? 0 : (this.options.readers ?? 0);
