@@ -239,8 +239,12 @@ export class ReviewService {
     this.redecider = redecider;
   }
 
+  /** told of failures the outbox will retry (a re-decision), and of failed sweeps */
+  private onError: (error: Error) => void = () => {};
+
   /** Closes expired cases and exceptions and reads other replicas' entries, every `sweepIntervalMs`. */
   start(onError: (error: Error) => void): void {
+    this.onError = onError;
     const tick = () => {
       this.sweeping = this.sweep()
         .then(() => {}, onError)
@@ -599,7 +603,13 @@ export class ReviewService {
         exception: after.exception ? ((await this.readException(after.exception)) ?? null) : null,
         decision: null,
       };
-    const decision = await this.redecideNow(created.fields.id, created.redecision);
+    // the resolution is recorded: a re-decision that fails now is the outbox's to do again
+    const decision = await this.redecideNow(created.fields.id, created.redecision).catch(
+      (error: unknown) => {
+        this.onError(error as Error);
+        return null;
+      },
+    );
     return { vote, replayed: false, case: after, exception, decision };
   }
 
@@ -656,7 +666,10 @@ export class ReviewService {
     });
     this.markSeen(id);
     this.addException(exception);
-    if (created.redecision) await this.redecideNow(id, created.redecision).catch(() => null);
+    if (created.redecision)
+      await this.redecideNow(id, created.redecision).catch((e: unknown) =>
+        this.onError(e as Error),
+      );
     return exception;
   }
 
@@ -728,7 +741,8 @@ export class ReviewService {
     this.markSeen(entryId);
     this.removeException(exception.id);
     const ended: ExceptionView = { ...exception, state: how, ended: { time, by, justification } };
-    if (redecision) await this.redecideNow(entryId, redecision).catch(() => null);
+    if (redecision)
+      await this.redecideNow(entryId, redecision).catch((e: unknown) => this.onError(e as Error));
     return ended;
   }
 
@@ -907,7 +921,7 @@ export class ReviewService {
       this.close(live, "expired");
       this.metrics.casesClosed.inc({ outcome: "expired" });
       casesExpired++;
-      await this.redecideNow(fields.id, redecision).catch(() => null);
+      await this.redecideNow(fields.id, redecision).catch((e: unknown) => this.onError(e as Error));
     }
     for (const exception of [...this.exceptions.values()]) {
       if (exception.expires === null || Date.parse(exception.expires) > now) continue;

@@ -1,8 +1,8 @@
-import { REVIEW_CASE_KIND } from "../src/audit/kinds.js";
 import { cpSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { REVIEW_CASE_KIND } from "../src/audit/kinds.js";
 import { createApiKey } from "../src/auth.js";
 import { resolveConfig } from "../src/config.js";
 import { buildApp, fastifyOptions } from "../src/server.js";

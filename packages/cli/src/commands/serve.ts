@@ -146,6 +146,11 @@ export async function serveCommand(
             { err: error },
             "notifications could not be sent; they stay in the outbox",
           ),
+        onReviewError: (error) =>
+          server?.app.log.warn(
+            { err: error },
+            "a review step failed (a sweep, or a re-decision the outbox will retry)",
+          ),
         onReload: (role, outcome, trigger) => {
           const log = server?.app.log;
           if (!log) return;

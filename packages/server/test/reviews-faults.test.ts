@@ -1,0 +1,219 @@
+// Reviews under faults: a crash between recording a resolution and deciding the file again, and
+// two replicas on one PostgreSQL log taking concurrent votes on the same cases.
+import { randomBytes } from "node:crypto";
+import { join } from "node:path";
+import pg from "pg";
+import { afterEach, describe, expect, test } from "vitest";
+import { EXCEPTION_KIND, REVIEW_CASE_KIND, REVIEW_VOTE_KIND } from "../src/audit/kinds.js";
+import { resolveConfig } from "../src/config.js";
+import { type RunningServer, startServer } from "../src/server.js";
+import { createServices, type Services } from "../src/services.js";
+import { PG_SKIP_REASON, PG_URL } from "./audit-helpers.js";
+import { example, RULES, tempDir } from "./helpers.js";
+
+const cleanups: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  for (const f of cleanups.splice(0).reverse()) await f();
+});
+
+describe("a crash between a case's resolution and the file's new decision", () => {
+  test("the file is decided again after the restart, exactly once", async () => {
+    const tmp = tempDir();
+    cleanups.push(async () => tmp.remove());
+    const config = resolveConfig(
+      {
+        rules: { dir: RULES, watch: false },
+        audit: { sqlite: { path: join(tmp.dir, "audit.db") } },
+        notifications: { pollMs: 20 },
+      },
+      { baseDir: tmp.dir },
+    );
+    const open = async () => {
+      const s = await createServices(config, { processMetrics: false });
+      let closed = false;
+      cleanups.push(async () => {
+        if (!closed) await s.close();
+      });
+      return {
+        s,
+        close: async () => {
+          closed = true;
+          await s.close();
+        },
+      };
+    };
+    const reviewDecisions = async (s: Services) =>
+      (await s.audit.query({ source: "review" }, 100)).entries;
+
+    const first = await open();
+    const file = example("unsigned-lowscore");
+    const asked = await first.s.decisions.decide(
+      { result: file },
+      { source: "api", requester: null },
+    );
+    expect(asked.decision).toBe("review");
+    // the process dies before it decides the file again: its outbox sender is stopped, and the
+    // re-decision it tries on the request's path fails
+    await first.s.notifier?.stop();
+    first.s.reviews.setRedecider(async () => {
+      throw new Error("the process died here");
+    });
+    const outcome = await first.s.reviews.vote(
+      asked.case!,
+      { vote: "approve", justification: "the vendor's PDF tool" },
+      { key: null, named: "alice" },
+    );
+    expect(outcome.case.status).toBe("resolved");
+    expect(outcome.exception?.state).toBe("active");
+    expect(outcome.decision).toBeNull();
+    expect(await reviewDecisions(first.s)).toHaveLength(0);
+    await first.close();
+
+    // after the restart the outbox still holds the re-decision: it is done once
+    const second = await open();
+    let done: Awaited<ReturnType<typeof reviewDecisions>> = [];
+    const deadline = Date.now() + 10_000;
+    while (done.length === 0 && Date.now() < deadline) {
+      done = await reviewDecisions(second.s);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(done).toHaveLength(1);
+    expect(done[0]).toMatchObject({ decision: "allow", exception: outcome.exception!.id });
+    const latest = await second.s.audit.latestFor(file.sha256 as string);
+    expect(latest?.decision).toBe("allow");
+    await second.close();
+
+    // a third start, and the same outbox row handled again by hand: still one re-decision
+    const third = await open();
+    const rowId = `${outcome.exception!.id}:@redecide`;
+    await third.s.reviews.redecideRow(
+      rowId,
+      JSON.stringify({ sha256: file.sha256, decisionId: asked.decisionId, why: "again" }),
+    );
+    await new Promise((r) => setTimeout(r, 100));
+    expect(await reviewDecisions(third.s)).toHaveLength(1);
+    expect((await third.s.audit.verify()).ok).toBe(true);
+  });
+});
+
+describe.skipIf(!PG_URL)(
+  `two replicas on one PostgreSQL log, concurrent votes${PG_URL ? "" : ` (${PG_SKIP_REASON})`}`,
+  () => {
+    test("one exception per approved case, every accepted vote recorded once, no vote lost", async () => {
+      const schema = `t_${randomBytes(6).toString("hex")}`;
+      cleanups.push(async () => {
+        const raw = new pg.Client({ connectionString: PG_URL });
+        await raw.connect();
+        await raw.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+        await raw.end();
+      });
+      const serve = async (chain: string): Promise<RunningServer> => {
+        const server = await startServer(
+          resolveConfig({
+            server: { port: 0, logLevel: "silent" },
+            rules: { dir: RULES, watch: false },
+            audit: { backend: "postgres", postgres: { url: PG_URL, schema, poolSize: 4 }, chain },
+            reviews: { approvalsRequired: 2, sweepIntervalMs: 100 },
+          }),
+          { hooks: { processMetrics: false } },
+        );
+        cleanups.push(() => server.close());
+        return server;
+      };
+      const a = await serve("replica-a");
+      const b = await serve("replica-b");
+      const post = async (url: string, path: string, body: unknown) => {
+        const res = await fetch(`${url}${path}`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify(body),
+        });
+        return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+      };
+
+      // six reviewed files, each asked on both replicas at once: one case each
+      const base = example("unsigned-lowscore");
+      const files = Array.from({ length: 6 }, (_, i) => ({
+        ...base,
+        sha256: `${i}`.repeat(64),
+      }));
+      const asked = await Promise.all(
+        files.flatMap((f) => [a, b].map((s) => post(s.url, "/v1/decisions", { result: f }))),
+      );
+      expect(asked.every((r) => r.status === 200 && r.body.decision === "review")).toBe(true);
+      // each replica reads the other's cases within a sweep
+      const caseOf = new Map<string, string>();
+      for (const f of files) {
+        let id: string | undefined;
+        const deadline = Date.now() + 10_000;
+        while (Date.now() < deadline) {
+          const [ra, rb] = await Promise.all(
+            [a, b].map((s) =>
+              fetch(`${s.url}/v1/reviews?sha256=${f.sha256}`).then(
+                (r) => r.json() as Promise<{ cases: { id: string }[] }>,
+              ),
+            ),
+          );
+          if (
+            ra!.cases.length === 1 &&
+            rb!.cases.length === 1 &&
+            ra!.cases[0]!.id === rb!.cases[0]!.id
+          ) {
+            id = ra!.cases[0]!.id;
+            break;
+          }
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        expect(id, `one case for ${f.sha256.slice(0, 8)} on both replicas`).toBeDefined();
+        caseOf.set(f.sha256, id!);
+      }
+
+      // four voters on every case, each voting on both replicas at the same moment
+      const votes = await Promise.all(
+        [...caseOf.values()].flatMap((id) =>
+          ["alice", "bob", "carol", "dave"].flatMap((voter) =>
+            [a, b].map((s) =>
+              post(s.url, `/v1/reviews/${id}/votes`, {
+                vote: "approve",
+                justification: `${voter} checked it`,
+                voter,
+              }).then((r) => ({ id, voter, ...r })),
+            ),
+          ),
+        ),
+      );
+      // every answer is a vote taken, the same vote replayed, or the case already closed
+      for (const v of votes) expect([200, 201, 409], JSON.stringify(v.body)).toContain(v.status);
+      expect(
+        votes.filter((v) => v.status === 409).every((v) => v.body.code === "case_closed"),
+      ).toBe(true);
+
+      const reader = a.services.audit;
+      const recorded = await reader.entriesOf(REVIEW_VOTE_KIND, { limit: 1_000 });
+      const exceptions = await reader.entriesOf(EXCEPTION_KIND, { limit: 1_000 });
+      const cases = await reader.entriesOf(REVIEW_CASE_KIND, { limit: 1_000 });
+      for (const id of caseOf.values()) {
+        const mine = recorded.filter((v) => v.caseId === id);
+        // each voter at most once, and every vote answered as taken is in the log
+        expect(new Set(mine.map((v) => v.voter)).size).toBe(mine.length);
+        const taken = votes.filter((v) => v.id === id && v.status !== 409);
+        for (const t of taken) expect(mine.map((v) => v.voter)).toContain(t.voter);
+        expect(mine.length).toBeGreaterThanOrEqual(2);
+        // one resolution and one exception per case
+        expect(cases.filter((c) => c.caseId === id && c.event === "resolved")).toHaveLength(1);
+        expect(
+          exceptions.filter(
+            (e) => e.event === "created" && (e.record as { case: string }).case === id,
+          ),
+        ).toHaveLength(1);
+      }
+      // both replicas answer the files allowed
+      for (const f of files)
+        for (const s of [a, b]) {
+          const res = await fetch(`${s.url}/v1/decisions/${f.sha256}`);
+          expect(((await res.json()) as { decision: string }).decision).toBe("allow");
+        }
+      expect((await reader.verify()).ok).toBe(true);
+    }, 60_000);
+  },
+);
