@@ -68,6 +68,9 @@ export interface Program {
   files: readonly A.RuleFile[];
 }
 
+/** Rules and exceptions expiring within this window (14 days) are warned about. */
+export const EXPIRY_WARNING_MS = 14 * 86_400_000;
+
 export interface CheckOptions {
   limits?: LanguageLimits;
   /** the instant expiry warnings are computed against; defaults to the current time */
@@ -137,7 +140,7 @@ class Checker {
     this.limits = options.limits ?? DEFAULT_LIMITS;
     this.collected = new DiagnosticCollector(this.limits.maxDiagnostics);
     this.now = options.now ?? Date.now();
-    this.expiryWarningMs = options.expiryWarningMs ?? 14 * 86_400_000;
+    this.expiryWarningMs = options.expiryWarningMs ?? EXPIRY_WARNING_MS;
     this.inputFields = input.kind === "object" ? input.fields : new Map();
   }
 

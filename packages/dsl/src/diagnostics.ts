@@ -75,6 +75,12 @@ export const DIAGNOSTIC_CODES = Object.freeze({
   no_rules: "warning",
   overrides_under_first_match: "warning",
   compile_failed: "error",
+  // exceptions kept in the rule directory (`exceptions.json`)
+  invalid_exceptions_file: "error",
+  invalid_exception: "error",
+  exceptions_file_too_large: "error",
+  exception_expired: "warning",
+  exception_expiring_soon: "warning",
   too_many_diagnostics: "info",
 } as const satisfies Record<string, Severity>);
 

@@ -15,6 +15,7 @@ export type {
 export {
   type CheckOptions,
   checkProgram,
+  EXPIRY_WARNING_MS,
   FUNCTIONS,
   type HashlistInfo,
   type ListInfo,

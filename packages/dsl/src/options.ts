@@ -28,6 +28,10 @@ const LANGUAGE_LIMITS = Type.Object(
       512 * 1024 * 1024,
       "bytes of the whole rule set: every rule file and every list file it declares",
     ),
+    maxExceptionsFileBytes: limit(
+      16 * 1024 * 1024,
+      "bytes of the rule directory's `exceptions.json`, checked before and while reading",
+    ),
     maxDiagnostics: limit(200, "diagnostics reported before the rest are summarised"),
     maxTemplateHoles: limit(
       100,

@@ -17,6 +17,8 @@ import {
 } from "@clearance/dsl";
 import { compileProgram, type ListValues, RuleCompileError } from "./codegen.js";
 import { ListFileError, ListFileTooLarge, listFilePath, revisionPath } from "./confine.js";
+import type { ExceptionRecord, ExceptionSetOptions } from "./exceptions.js";
+import { parseExceptionsFile } from "./exceptions-file.js";
 import { type ParsedHashlist, parseHashlist, parseStringList } from "./lists.js";
 import { Ruleset } from "./ruleset.js";
 import { Budget } from "./runtime.js";
@@ -70,6 +72,16 @@ export interface CompileOptions {
   now?: number;
   /** the git commit of the rules, recorded with the revision */
   commit?: { sha: string; dirty: boolean };
+  /**
+   * The rule directory's `exceptions.json` (`loadRuleset` reads it): a JSON array of
+   * ExceptionRecord, validated, counted in the revision and kept as `ruleset.exceptions`.
+   */
+  exceptions?: SourceFile;
+  /**
+   * How its records are validated (ExceptionSet's options): by default each must expire;
+   * `{allowNoExpiry: true}` accepts `expires: null`.
+   */
+  exceptionOptions?: ExceptionSetOptions;
 }
 
 export interface CompileResult {
@@ -79,6 +91,8 @@ export interface CompileResult {
   /** every file read (rules and lists), for printing diagnostics with code frames */
   files: ReadonlyMap<string, SourceFile>;
 }
+
+const NO_EXCEPTIONS: readonly ExceptionRecord[] = Object.freeze([]);
 
 const INPUT_TYPE = typeFromJsonSchema(RESULT_SCHEMA as never);
 
@@ -99,6 +113,7 @@ export function compile(
     omitted: 0,
     listValues: { lists: new Map(), hashlists: new Map() },
     listDigests: [],
+    exceptions: NO_EXCEPTIONS,
   };
   for (const pass of PASSES) {
     try {
@@ -130,6 +145,8 @@ interface PipelineState {
   listValues: { lists: Map<string, Set<unknown>>; hashlists: Map<string, Set<string>> };
   /** every list file loaded, by revision path, with the SHA-256 of its bytes */
   listDigests: { path: string; digest: string }[];
+  /** the records of `exceptions.json`, validated and frozen */
+  exceptions: readonly ExceptionRecord[];
   ruleset?: Ruleset;
 }
 
@@ -177,6 +194,25 @@ const PASSES: readonly Pass[] = [
         if (d.code === "no_rules" && parseFailed) continue;
         state.diagnostics.push(d);
       }
+    },
+  },
+  {
+    name: "exceptions",
+    stopOnError: false,
+    run(state, options, limits) {
+      const file = options.exceptions;
+      if (!file) return;
+      state.at = file.path;
+      state.files.set(file.path, file);
+      const parsed = parseExceptionsFile(file, {
+        ...options.exceptionOptions,
+        now: options.now ?? Date.now(),
+        maxDiagnostics: limits.maxDiagnostics,
+      });
+      for (const d of parsed.diagnostics) state.diagnostics.push(d);
+      state.omitted += parsed.omitted;
+      state.exceptions = parsed.records;
+      state.at = undefined;
     },
   },
   {
@@ -294,7 +330,12 @@ const PASSES: readonly Pass[] = [
     stopOnError: true,
     run(state, options, limits) {
       const values: ListValues = state.listValues;
-      const revision = contentRevision(state.sources, state.listDigests, options.root);
+      const revision = contentRevision(
+        state.sources,
+        state.listDigests,
+        options.root,
+        options.exceptions,
+      );
       const compiled = compileProgram(state.program!, values, {
         budget: new Budget(limits.maxEvaluationSteps),
         revision,
@@ -305,6 +346,7 @@ const PASSES: readonly Pass[] = [
         values,
         state.files,
         options.commit ? { revision, commit: options.commit } : { revision },
+        state.exceptions,
       );
     },
   },
@@ -398,13 +440,15 @@ function listFileOf(
 }
 
 /**
- * A content hash of every rule file and list file, each named relative to the rule directory:
- * the same files give the same revision wherever they are and however the directory is spelled.
+ * A content hash of every rule file and list file, and of the exceptions file when there is one,
+ * each named relative to the rule directory: the same files give the same revision wherever they
+ * are and however the directory is spelled.
  */
 function contentRevision(
   sources: readonly SourceFile[],
   lists: readonly { path: string; digest: string }[],
   root: string | undefined,
+  exceptions: SourceFile | undefined,
 ): string {
   const entries = [
     ...sources.map((s) => ({
@@ -412,6 +456,14 @@ function contentRevision(
       digest: createHash("sha256").update(s.text).digest("hex"),
     })),
     ...lists.map((l) => ({ key: `list ${l.path}`, digest: l.digest })),
+    ...(exceptions
+      ? [
+          {
+            key: `exceptions ${revisionPath(root, exceptions.path)}`,
+            digest: createHash("sha256").update(exceptions.text).digest("hex"),
+          },
+        ]
+      : []),
   ].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   const hash = createHash("sha256");
   for (const e of entries) hash.update(`${e.key.length}:${e.key}${e.digest}`);

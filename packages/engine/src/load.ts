@@ -21,19 +21,22 @@ import {
   ListFileCache,
   openRoot,
   type RuleRoot,
+  readExceptionsFile,
   readListFile,
   readRuleFiles,
 } from "./rule-files.js";
 import { type Program, runAsync, runSync } from "./steps.js";
 
-export interface LoadOptions extends Omit<CompileOptions, "loadList" | "commit" | "root"> {
+export interface LoadOptions
+  extends Omit<CompileOptions, "loadList" | "commit" | "root" | "exceptions"> {
   /** record the git commit of the directory (default true) */
   git?: boolean;
 }
 
 /**
  * Reads every `*.rules` file under `dir` (recursively, in path order), the lists they name
- * (relative to the declaring file, inside `dir`), and the git commit when `dir` is in a work tree.
+ * (relative to the declaring file, inside `dir`), `exceptions.json` at the top of `dir` when there
+ * is one (as `ruleset.exceptions`), and the git commit when `dir` is in a work tree.
  * Synchronous: for the CLI. A server reloads with `RulesetLoader.load()`, which does the same
  * without holding the event loop.
  */
@@ -44,15 +47,24 @@ export function loadRuleset(dir: string, options: LoadOptions = {}): CompileResu
 /** The rule files of a directory, read: where to stop and report, or the sources. */
 type RuleSetRead =
   | { failed: CompileResult }
-  | { root: RuleRoot; sources: SourceFile[]; diagnostics: Diagnostic[]; bytes: number };
+  | {
+      root: RuleRoot;
+      sources: SourceFile[];
+      /** `exceptions.json`, when the directory has one and it could be read */
+      exceptions?: SourceFile;
+      diagnostics: Diagnostic[];
+      bytes: number;
+    };
 
 function* readRuleSet(dir: string, limits: Readonly<LanguageLimits>): Program<RuleSetRead> {
   let root: RuleRoot;
   let paths: string[];
+  let single = false;
   const problems: Diagnostic[] = [];
   try {
     const opened = yield* openRoot(dir);
     root = opened.root;
+    single = opened.single;
     if (opened.single) paths = [dir];
     else {
       const found = yield* findRuleFilesIn(root);
@@ -79,10 +91,13 @@ function* readRuleSet(dir: string, limits: Readonly<LanguageLimits>): Program<Ru
     return { failed: { diagnostics: [d], files: new Map() } };
   }
   const read = yield* readRuleFiles(root, paths, limits);
+  // a rule file named alone has no exceptions: they belong to a rule directory
+  const exceptions = single ? { diagnostics: [] } : yield* readExceptionsFile(root, limits);
   return {
     root,
     sources: read.sources,
-    diagnostics: [...problems, ...read.diagnostics],
+    ...(exceptions.file ? { exceptions: exceptions.file } : {}),
+    diagnostics: [...problems, ...read.diagnostics, ...exceptions.diagnostics],
     bytes: read.bytes,
   };
 }
@@ -142,7 +157,7 @@ export class RulesetLoader {
     const result = compile(
       set.sources,
       this.compileOptions(
-        set.root,
+        set,
         (written, _declaredIn, request) => {
           asked.push(request);
           return runSync(
@@ -193,7 +208,7 @@ export class RulesetLoader {
       result = compile(
         set.sources,
         this.compileOptions(
-          set.root,
+          set,
           (written, declaredIn, request) => {
             const wanted = { written, declaredIn, request };
             asked.push(wanted);
@@ -217,14 +232,15 @@ export class RulesetLoader {
   }
 
   private compileOptions(
-    root: RuleRoot,
+    set: { root: RuleRoot; exceptions?: SourceFile },
     loadList: CompileOptions["loadList"],
     commit: CompileOptions["commit"],
   ): CompileOptions {
     const { git: _git, ...compileOptions } = this.options;
-    return commit
-      ? { ...compileOptions, root: root.given, loadList, commit }
-      : { ...compileOptions, root: root.given, loadList };
+    const options: CompileOptions = { ...compileOptions, root: set.root.given, loadList };
+    if (commit) options.commit = commit;
+    if (set.exceptions) options.exceptions = set.exceptions;
+    return options;
   }
 }
 

@@ -14,6 +14,7 @@ import { hashlistParser } from "./lists.js";
 import {
   closeStep,
   fstatStep,
+  lstatStep,
   openStep,
   type Program,
   pauseStep,
@@ -393,6 +394,84 @@ export function* readRuleFiles(
     sources.push(decoded.file);
   }
   return { sources, diagnostics, bytes: used };
+}
+
+/** The name of the exceptions file, at the top of a rule directory. */
+export const EXCEPTIONS_FILE = "exceptions.json";
+
+/**
+ * Reads `exceptions.json` at the top of the rule directory when there is one, confined like a
+ * rule file (inside the directory, a regular file) and bounded by `maxExceptionsFileBytes`.
+ * Returns its text, nothing when there is no such entry, or the problem as a diagnostic.
+ */
+export function* readExceptionsFile(
+  root: RuleRoot,
+  limits: Readonly<LanguageLimits>,
+): Program<{ file?: SourceFile; diagnostics: Diagnostic[] }> {
+  const path = join(root.given, EXCEPTIONS_FILE);
+  try {
+    yield* lstatStep(path);
+  } catch (error) {
+    // no such entry: the rule set has no exceptions; anything else is reported by the open below
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return { diagnostics: [] };
+  }
+  const span = { file: path, start: 0, end: 0 };
+  const opened = yield* openInside(root, path, `exceptions file \`${path}\``);
+  if ("code" in opened)
+    return {
+      diagnostics: [
+        diagnostic(opened.code, opened.message, span, {
+          help:
+            opened.code === "symlink_outside_root"
+              ? SYMLINK_HELP
+              : opened.code === "not_a_regular_file"
+                ? "the exceptions file must be a regular file"
+                : "check the file, or remove it: a rule set without exceptions needs none",
+        }),
+      ],
+    };
+  let read: Read | "too large";
+  try {
+    read = yield* readBounded(opened, limits.maxExceptionsFileBytes);
+  } catch (error) {
+    return {
+      diagnostics: [
+        diagnostic(
+          "file_unreadable",
+          `cannot read exceptions file \`${path}\`: ${describeError(error)}`,
+          span,
+        ),
+      ],
+    };
+  } finally {
+    yield* closeStep(opened.fd);
+  }
+  if (read === "too large")
+    return {
+      diagnostics: [
+        diagnostic(
+          "exceptions_file_too_large",
+          `exceptions file is larger than the limit of ${limits.maxExceptionsFileBytes} bytes`,
+          span,
+          {
+            help: "remove expired exceptions (`clearance exceptions export` writes only active ones), or raise the `maxExceptionsFileBytes` limit",
+          },
+        ),
+      ],
+    };
+  const decoded = yield* decodeChunks(path, read);
+  if (!("file" in decoded))
+    return {
+      diagnostics: [
+        diagnostic(
+          "invalid_utf8",
+          `file is not UTF-8: byte ${decoded.badByteOffset} is invalid`,
+          span,
+          { help: "save the file as UTF-8" },
+        ),
+      ],
+    };
+  return { file: decoded.file, diagnostics: [] };
 }
 
 interface CacheEntry {

@@ -10,7 +10,12 @@ import {
   precedes,
   type RuleError,
 } from "./combine.js";
-import type { CaseInput, ExceptionInput } from "./exceptions.js";
+import {
+  type CaseInput,
+  type ExceptionInput,
+  type ExceptionRecord,
+  ExceptionSet,
+} from "./exceptions.js";
 import { type ConditionTrace, Interpreter } from "./interpret.js";
 import {
   builtinProblems,
@@ -118,6 +123,8 @@ export class InvalidResultError extends Error {
   }
 }
 
+const NO_EXCEPTIONS: readonly ExceptionRecord[] = Object.freeze([]);
+
 /** A compiled rule set. `decide` is synchronous, never throws for rule failures, and is safe to share. */
 export class Ruleset {
   readonly name: string | undefined;
@@ -126,6 +133,13 @@ export class Ruleset {
   readonly revision: string;
   readonly commit: { sha: string; dirty: boolean } | undefined;
   readonly rules: readonly RuleInfo[];
+  /**
+   * The exceptions kept with the rules (`exceptions.json` of the rule directory), validated and
+   * frozen; empty when there is none. `decide` does not apply them by itself: a caller finds the
+   * one that applies (`ruleset.exceptionSet.find(result, context, now)`) and passes it.
+   */
+  readonly exceptions: readonly ExceptionRecord[];
+  private exceptionIndex: ExceptionSet | undefined;
   private readonly compiled: CompiledProgram;
   private readonly interpreter: Interpreter;
   private readonly defaultAction: Action;
@@ -138,8 +152,10 @@ export class Ruleset {
     values: ListValues,
     files: ReadonlyMap<string, SourceFile>,
     revision: Revision,
+    exceptions: readonly ExceptionRecord[] = NO_EXCEPTIONS,
   ) {
     this.name = program.name;
+    this.exceptions = exceptions;
     this.strategy = program.strategy;
     this.onError = program.onError;
     this.revision = revision.revision;
@@ -168,6 +184,15 @@ export class Ruleset {
         return Object.freeze(info);
       }),
     );
+  }
+
+  /**
+   * `exceptions` indexed for `find`, built on first use. The records were validated when the rule
+   * set was loaded, with its options: the set accepts each of them again.
+   */
+  get exceptionSet(): ExceptionSet {
+    this.exceptionIndex ??= new ExceptionSet(this.exceptions, { allowNoExpiry: true });
+    return this.exceptionIndex;
   }
 
   /** The context fields the rules declare (`context { ... }`), by name. */

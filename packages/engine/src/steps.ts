@@ -3,6 +3,7 @@ import {
   closeSync,
   constants,
   fstatSync,
+  lstatSync,
   openSync,
   readdirSync,
   readSync,
@@ -10,7 +11,7 @@ import {
   statSync,
 } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
-import { open, readdir, realpath, stat } from "node:fs/promises";
+import { lstat, open, readdir, realpath, stat } from "node:fs/promises";
 import { setImmediate as yieldToEventLoop } from "node:timers/promises";
 
 /*
@@ -28,6 +29,8 @@ export type Step =
   | { op: "open"; path: string }
   | { op: "fstat"; fd: number }
   | { op: "stat"; path: string }
+  /** the entry itself, a symlink not followed */
+  | { op: "lstat"; path: string }
   | { op: "read"; fd: number; buffer: Uint8Array; length: number }
   | { op: "close"; fd: number }
   | { op: "readdir"; path: string }
@@ -46,6 +49,7 @@ export const realpathStep = (path: string) => step<string>({ op: "realpath", pat
 export const openStep = (path: string) => step<number>({ op: "open", path });
 export const fstatStep = (fd: number) => step<BigIntStats>({ op: "fstat", fd });
 export const statStep = (path: string) => step<BigIntStats>({ op: "stat", path });
+export const lstatStep = (path: string) => step<BigIntStats>({ op: "lstat", path });
 /** reads at most `length` bytes at the current position; 0 at the end of the file */
 export const readStep = (fd: number, buffer: Uint8Array, length: number) =>
   step<number>({ op: "read", fd, buffer, length });
@@ -63,6 +67,8 @@ function doSync(s: Step): unknown {
       return fstatSync(s.fd, { bigint: true });
     case "stat":
       return statSync(s.path, { bigint: true });
+    case "lstat":
+      return lstatSync(s.path, { bigint: true });
     case "read":
       return readSync(s.fd, s.buffer, 0, s.length, null);
     case "close":
@@ -133,6 +139,9 @@ export async function runAsync<T>(
             break;
           case "stat":
             input = await stat(s.path, { bigint: true });
+            break;
+          case "lstat":
+            input = await lstat(s.path, { bigint: true });
             break;
           case "read":
             input = (await handleOf(handles, s.fd).read(s.buffer, 0, s.length, null)).bytesRead;
