@@ -182,6 +182,10 @@ export function buildProgram(
       ]),
     )
     .option("--no-progress", "no progress line")
+    .option(
+      "--no-exceptions",
+      "replay without the exceptions kept with the rules (exceptions.json); by default they apply",
+    )
     .addHelpText(
       "after",
       "\nExamples:\n  clearance dry-run --from examples/history/ --baseline main --report impact.md\n  clearance dry-run -r examples/rules-tightened -b rules --from examples/history/history.ndjson --report out.html --fail-on 'allow->deny'\n  clearance dry-run -r examples/rules-tightened --from audit:data/audit.db --since 30d\n\nExit codes: 0 ok, 3 a --fail-on transition happened, 1 error.",

@@ -25,10 +25,22 @@ export interface Tallies {
   /** transitions[from][to] as a 3x3 matrix, by ACTIONS index */
   transitions: number[][];
   changed: number;
+  /** the candidate's exceptions (`exceptions.json`) as they met the records */
+  exceptions: ExceptionTallies;
   /** changed records kept for the report, in input order, up to the limit */
   changes: Change[];
   invalidExamples: RecordProblem[];
   malformedExamples: RecordProblem[];
+}
+
+/** What the candidate's exceptions did to the records decided. */
+export interface ExceptionTallies {
+  /** records an exception applied to (found for the record, its context and the time) */
+  found: number;
+  /** records decided by an exception: the deciding rule read it (`decision.exception != null`) */
+  decided: number;
+  /** records whose decision (allow, deny, review) differs with the exceptions and without */
+  changed: number;
 }
 
 export const EXAMPLE_LIMIT = 20;
@@ -56,6 +68,7 @@ export function emptyTallies(candidateRules: number, baselineRules: number | nul
       [0, 0, 0],
     ],
     changed: 0,
+    exceptions: { found: 0, decided: 0, changed: 0 },
     changes: [],
     invalidExamples: [],
     malformedExamples: [],
@@ -113,6 +126,9 @@ export function mergeTallies(into: Tallies, from: Tallies, changesLimit: number)
   for (let i = 0; i < 3; i++)
     for (let j = 0; j < 3; j++) into.transitions[i]![j]! += from.transitions[i]![j]!;
   into.changed += from.changed;
+  into.exceptions.found += from.exceptions.found;
+  into.exceptions.decided += from.exceptions.decided;
+  into.exceptions.changed += from.exceptions.changed;
   for (const c of from.changes) if (into.changes.length < changesLimit) into.changes.push(c);
   for (const p of from.invalidExamples)
     if (into.invalidExamples.length < EXAMPLE_LIMIT) into.invalidExamples.push(p);

@@ -1,7 +1,14 @@
 import { execFileSync } from "node:child_process";
 import { existsSync, statSync } from "node:fs";
 import { posix, relative, resolve } from "node:path";
-import { type CompileResult, compile, ListFileTooLarge, loadRuleset } from "@clearance/engine";
+import {
+  type CompileResult,
+  compile,
+  DEFAULT_LIMITS,
+  EXCEPTIONS_FILE,
+  ListFileTooLarge,
+  loadRuleset,
+} from "@clearance/engine";
 
 /** A failure to obtain a rule set: the CLI prints it and exits 1. */
 export class RulesError extends Error {
@@ -53,9 +60,11 @@ export function loadBaseline(spec: string, rulesDir: string, now?: number): Load
       stdio: ["ignore", "pipe", "pipe"],
       maxBuffer: 1 << 30,
     });
-  const listing = atTop("ls-tree", "-r", "--name-only", sha, "--", prefix === "" ? "." : prefix)
-    .split("\n")
-    .filter((p) => p.endsWith(".rules"));
+  const tree = atTop("ls-tree", "-r", "--name-only", sha, "--", prefix === "" ? "." : prefix).split(
+    "\n",
+  );
+  const listing = tree.filter((p) => p.endsWith(".rules"));
+  const exceptionsPath = posix.join(prefix, EXCEPTIONS_FILE);
   if (listing.length === 0)
     throw new RulesError(`baseline \`${spec}\` has no .rules files under \`${prefix || "."}\``);
   const show = (path: string): string => atTop("show", `${sha}:${path}`);
@@ -67,8 +76,30 @@ export function loadBaseline(spec: string, rulesDir: string, now?: number): Load
     text: show(p),
   }));
   const root = rulesDir.split("\\").join("/");
+  // the baseline's own exceptions.json, as loadRuleset reads one from a directory (bounded)
+  let exceptions: { path: string; text: string } | undefined;
+  if (tree.includes(exceptionsPath)) {
+    const path = display(exceptionsPath);
+    try {
+      exceptions = {
+        path,
+        text: execFileSync("git", ["-C", top, "show", `${sha}:${exceptionsPath}`], {
+          encoding: "utf8",
+          stdio: ["ignore", "pipe", "pipe"],
+          maxBuffer: DEFAULT_LIMITS.maxExceptionsFileBytes,
+        }),
+      };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOBUFS")
+        throw new RulesError(
+          `baseline \`${spec}\`: \`${path}\` is larger than the limit of ${DEFAULT_LIMITS.maxExceptionsFileBytes} bytes`,
+        );
+      throw error;
+    }
+  }
   const result = compile(sources, {
     ...opts,
+    ...(exceptions ? { exceptions } : {}),
     commit: { sha, dirty: false },
     // compile() has checked that the list is inside the rules directory (`root`)
     root,

@@ -23,6 +23,7 @@ export type {
   Action,
   Change,
   DryRunReport,
+  ExceptionsSummary,
   OutcomeCounts,
   RecordProblem,
   RuleStats,

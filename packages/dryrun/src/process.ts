@@ -1,4 +1,10 @@
-import type { InputFormat, Ruleset } from "@clearance/engine";
+import type {
+  DecideOptions,
+  Decision,
+  ExceptionSet,
+  InputFormat,
+  Ruleset,
+} from "@clearance/engine";
 import { countDecision, countTransition, EXAMPLE_LIMIT, side, type Tallies } from "./aggregate.js";
 import { type ParseRecordOptions, parseRecord, type RawRecord, recordLocation } from "./records.js";
 import type { Action } from "./report.js";
@@ -13,6 +19,11 @@ export interface ProcessOptions {
   changesLimit: number;
   /** render one line per decided record for `--decisions` */
   decisions?: DecisionsFormat;
+  /**
+   * apply each rule set's exceptions (`exceptions.json`) to the records (default true);
+   * false replays without them (`--no-exceptions`)
+   */
+  exceptions?: boolean;
 }
 
 /** `--strict` met a record it could not decide. */
@@ -31,6 +42,9 @@ export class RecordProcessor {
   private readonly candidateIndex: Map<string, number>;
   private readonly parseOptions: ParseRecordOptions;
   private readonly baselineIndex: Map<string, number> | undefined;
+  /** each side's exceptions, when it has some and they are applied */
+  private readonly candidateExceptions: ExceptionSet | undefined;
+  private readonly baselineExceptions: ExceptionSet | undefined;
 
   constructor(
     private readonly candidate: Ruleset,
@@ -41,6 +55,11 @@ export class RecordProcessor {
     // One options object for every record: parseRecord checks each distinct object once.
     this.parseOptions = options.format ? { format: options.format } : {};
     this.baselineIndex = baseline ? new Map(baseline.rules.map((r, i) => [r.name, i])) : undefined;
+    const apply = options.exceptions !== false;
+    this.candidateExceptions =
+      apply && candidate.exceptions.length > 0 ? candidate.exceptionSet : undefined;
+    this.baselineExceptions =
+      apply && baseline && baseline.exceptions.length > 0 ? baseline.exceptionSet : undefined;
   }
 
   process(raw: RawRecord, t: Tallies, lines: string[] | undefined): void {
@@ -68,14 +87,24 @@ export class RecordProcessor {
     const result = parsed.result;
     // a replayed audit entry brings the context it was decided with
     const context = parsed.context ?? this.options.context;
-    const opts =
+    const opts: DecideOptions =
       context === undefined ? { now: this.options.now } : { now: this.options.now, context };
-    const c = this.candidate.decide(result, opts);
+    let c: Decision;
+    // Without an exception for the record, the decision is the one without exceptions: only a
+    // record an exception applies to is decided twice.
+    const exception = this.candidateExceptions?.find(result, context, this.options.now);
+    if (exception) {
+      c = this.candidate.decide(result, { ...opts, exception });
+      t.exceptions.found++;
+      if (c.exception !== null) t.exceptions.decided++;
+      if (this.candidate.decide(result, opts).decision !== c.decision) t.exceptions.changed++;
+    } else c = this.candidate.decide(result, opts);
     t.decided++;
     countDecision(t.candidate, c, this.candidateIndex);
-    let b: ReturnType<Ruleset["decide"]> | undefined;
+    let b: Decision | undefined;
     if (this.baseline && t.baseline) {
-      b = this.baseline.decide(result, opts);
+      const own = this.baselineExceptions?.find(result, context, this.options.now);
+      b = this.baseline.decide(result, own ? { ...opts, exception: own } : opts);
       countDecision(t.baseline, b, this.baselineIndex!);
       countTransition(t, b.decision, c.decision);
       if (b.decision !== c.decision && t.changes.length < this.options.changesLimit) {
@@ -98,7 +127,7 @@ export class RecordProcessor {
   }
 }
 
-type D = { decision: Action; rule: string | null; reason: string };
+type D = { decision: Action; rule: string | null; reason: string; exception: string | null };
 
 function ndjsonLine(
   sha256: string,
@@ -116,7 +145,14 @@ function ndjsonLine(
     rule: c.rule,
     reason: c.reason,
   };
-  if (b) o.baseline = { decision: b.decision, rule: b.rule, reason: b.reason };
+  if (c.exception !== null) o.exception = c.exception;
+  if (b)
+    o.baseline = {
+      decision: b.decision,
+      rule: b.rule,
+      reason: b.reason,
+      ...(b.exception === null ? {} : { exception: b.exception }),
+    };
   return JSON.stringify(o);
 }
 

@@ -10,7 +10,13 @@
  * `textContent` by the script. Elements tests rely on carry `data-testid` attributes.
  */
 import { count, delta, duration, percent, plural } from "./numbers.js";
-import type { DryRunReport, OutcomeCounts, RuleStats, RulesetSummary } from "./report.js";
+import {
+  type DryRunReport,
+  exceptionsSentence,
+  type OutcomeCounts,
+  type RuleStats,
+  type RulesetSummary,
+} from "./report.js";
 
 type Action = keyof OutcomeCounts;
 const ACTIONS: readonly Action[] = ["allow", "deny", "review"];
@@ -77,6 +83,7 @@ export function renderHtml(report: DryRunReport): string {
     header(report, title),
     failOnBanner(report),
     summaryCards(report, hasBaseline),
+    exceptionsNote(report),
     `<div class="charts-row">`,
     panel("Decisions by outcome", outcomesChart(report), "outcomes"),
     hasBaseline
@@ -178,6 +185,11 @@ function summaryCards(r: DryRunReport, hasBaseline: boolean): string {
       count(r.changed),
       `changed${t.decided > 0 ? ` (${percent(r.changed, t.decided)})` : ""}`,
     ]);
+  const e = r.exceptions;
+  if (e?.applied && e.candidate > 0) {
+    cards.push(["by-exception", count(e.decided), "decided by an exception"]);
+    cards.push(["exceptions-changed", count(e.changed), "changed by exceptions"]);
+  }
   cards.push(["duration", duration(t.durationMs), "run time"]);
   return `<section class="cards" data-testid="summary">${cards
     .map(
@@ -185,6 +197,13 @@ function summaryCards(r: DryRunReport, hasBaseline: boolean): string {
         `<div class="card card-${k}" data-testid="total-${k}"><div class="value">${v}</div><div class="label">${esc(label)}</div></div>`,
     )
     .join("")}</section>`;
+}
+
+function exceptionsNote(r: DryRunReport): string {
+  const sentence = exceptionsSentence(r.exceptions);
+  return sentence
+    ? `<p class="note" data-testid="exceptions">Exceptions: ${esc(sentence)}.</p>`
+    : "";
 }
 
 function panel(title: string, content: string, id: string): string {

@@ -5,7 +5,14 @@
  * 65,536-character comment limit whatever the input (`MARKDOWN_MAX_CHARS` is a hard guard).
  */
 import { count, delta, duration, percent, plural } from "./numbers.js";
-import type { Change, DryRunReport, OutcomeCounts, RuleStats, RulesetSummary } from "./report.js";
+import {
+  type Change,
+  type DryRunReport,
+  exceptionsSentence,
+  type OutcomeCounts,
+  type RuleStats,
+  type RulesetSummary,
+} from "./report.js";
 
 type Action = keyof OutcomeCounts;
 const ACTIONS: readonly Action[] = ["allow", "deny", "review"];
@@ -31,6 +38,8 @@ export function renderMarkdown(report: DryRunReport): string {
   out.push(...failOnSection(report));
   out.push(...revisionsSection(report));
   out.push(...outcomesSection(report));
+  const exceptions = exceptionsSentence(report.exceptions);
+  if (exceptions) out.push(`**Exceptions**: ${text(exceptions, 300)}.`, "");
   if (hasBaseline) {
     out.push(...matrixSection(report));
     out.push(...examplesSection(report));

@@ -1,5 +1,5 @@
 import { count } from "./numbers.js";
-import type { DryRunReport } from "./report.js";
+import { type DryRunReport, exceptionsSentence } from "./report.js";
 
 /** The terminal summary of a dry-run: totals, outcomes, rules, and with a baseline what changed. */
 export function renderTerminal(
@@ -20,6 +20,8 @@ export function renderTerminal(
       b === undefined ? "" : `   (baseline ${count(b)}, ${c - b >= 0 ? "+" : ""}${count(c - b)})`;
     out.push(`  ${a.padEnd(7)} ${count(c).padStart(10)}${delta}`);
   }
+  const exceptions = exceptionsSentence(r.exceptions);
+  if (exceptions) out.push(`${style("bold", "\nExceptions")}\n  ${exceptions}`);
   out.push(style("bold", "\nRules") + style("dim", "   matched / deciding / errors"));
   const width = Math.max(8, ...r.rules.map((x) => x.rule.length));
   for (const x of r.rules) {

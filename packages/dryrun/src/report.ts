@@ -2,6 +2,8 @@
  * The dry-run report: the machine report (`--report out.json`) is exactly this shape, and the
  * Markdown and HTML reports are rendered from it. Stable: fields are only ever added.
  */
+import { count, plural } from "./numbers.js";
+
 /** allow, deny or review */
 export type Action = "allow" | "deny" | "review";
 
@@ -65,6 +67,37 @@ export interface RecordProblem {
   problems: { pointer: string; message: string }[];
 }
 
+/**
+ * The rule sets' exceptions in a dry-run. Each side applies its own `exceptions.json` (found for
+ * each record with its context at the evaluation time); the counts are the candidate's.
+ */
+export interface ExceptionsSummary {
+  /** false with `--no-exceptions`: every record was replayed without exceptions */
+  applied: boolean;
+  /** exceptions in the candidate rule set, and in the baseline's (null without a baseline) */
+  candidate: number;
+  baseline: number | null;
+  /** records an exception applied to */
+  found: number;
+  /** records decided by an exception: the deciding rule read it (`decision.exception` not null) */
+  decided: number;
+  /** records whose decision (allow, deny, review) differs with the exceptions and without */
+  changed: number;
+}
+
+/**
+ * The exceptions of a run in one sentence, for every report; undefined when neither rule set has
+ * any (`3 exceptions: found for 12 records, decided 10, changed 8 decisions`).
+ */
+export function exceptionsSentence(e: ExceptionsSummary | undefined): string | undefined {
+  // reports written before exceptions were counted have no such field
+  if (!e || (e.candidate === 0 && !e.baseline)) return undefined;
+  const n = (k: number, word: string) => `${count(k)} ${plural(k, word)}`;
+  const held = `${n(e.candidate, "exception")} in exceptions.json${e.baseline === null ? "" : ` (baseline ${count(e.baseline)})`}`;
+  if (!e.applied) return `${held}, not applied (--no-exceptions)`;
+  return `${held}: found for ${n(e.found, "record")}, ${count(e.decided)} decided by an exception, ${n(e.changed, "decision")} changed by exceptions`;
+}
+
 export interface DryRunReport {
   version: typeof REPORT_VERSION;
   generatedAt: string;
@@ -92,6 +125,8 @@ export interface DryRunReport {
   /** first invalid and malformed records, up to a limit each */
   invalid: RecordProblem[];
   malformed: RecordProblem[];
+  /** the exceptions kept with the rules (`exceptions.json`) and what they did to the decisions */
+  exceptions: ExceptionsSummary;
   /** `--fail-on` transitions and those that happened */
   failOn: {
     rules: { from: Action; to: Action }[];

@@ -34,6 +34,11 @@ export interface DryRunOptions {
   strict?: boolean;
   /** stop after reading this many records */
   limit?: number;
+  /**
+   * apply the rule sets' exceptions (`exceptions.json`) to the records (default true); false
+   * replays without them (`--no-exceptions`)
+   */
+  exceptions?: boolean;
   /** transitions that make the run fail (exit 3) */
   failOn?: readonly { from: Action; to: Action }[];
   /** changed records kept for the reports (default 2,000) */
@@ -101,6 +106,7 @@ export async function dryRun(options: DryRunOptions): Promise<DryRunReport> {
     ...(options.context === undefined ? {} : { context: options.context }),
     ...(options.format === undefined ? {} : { format: options.format }),
     ...(options.decisions ? { decisions: options.decisions.format } : {}),
+    exceptions: options.exceptions !== false,
   };
   const total = emptyTallies(
     candidate.ruleset.rules.length,
@@ -386,6 +392,14 @@ function buildReport(
     changed: t.changed,
     changes: t.changes,
     changesLimit,
+    exceptions: {
+      applied: options.exceptions !== false,
+      candidate: candidate.ruleset.exceptions.length,
+      baseline: baseline ? baseline.ruleset.exceptions.length : null,
+      found: t.exceptions.found,
+      decided: t.exceptions.decided,
+      changed: t.exceptions.changed,
+    },
     invalid: t.invalidExamples,
     malformed: t.malformedExamples,
     failOn: { rules: failOnRules, triggered },

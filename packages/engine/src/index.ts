@@ -1,5 +1,7 @@
 // The public surface of @clearance/engine, listed by name.
 
+// the language limits a loader is given (`LoadOptions.limits`), with their defaults
+export { DEFAULT_LIMITS, type LanguageLimits } from "@clearance/dsl";
 // The canonical result and its validation are @clearance/result's; the engine passes them on, so
 // that one import serves a caller that loads rules, reads results and decides.
 export {
@@ -60,7 +62,7 @@ export {
   loadRuleset,
   RulesetLoader,
 } from "./load.js";
-export type { ListFileCache } from "./rule-files.js";
+export { EXCEPTIONS_FILE, type ListFileCache } from "./rule-files.js";
 export {
   type DecideOptions,
   type Decision,

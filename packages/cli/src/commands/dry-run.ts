@@ -33,6 +33,8 @@ export interface DryRunCliOptions {
   limit?: number;
   format?: InputFormat;
   progress: boolean;
+  /** false with `--no-exceptions`: replay without the rule sets' exceptions.json */
+  exceptions?: boolean;
   /** time range for audit-log sources */
   since?: string;
   until?: string;
@@ -98,6 +100,7 @@ export async function dryRunCommand(
         auditSource(spec, auditFilter) ?? platformSource(spec, platformRange, env),
       workers: options.workers,
       strict: options.strict,
+      exceptions: options.exceptions !== false,
       ...(options.baseline === undefined ? {} : { baseline: options.baseline }),
       ...(context === undefined ? {} : { context }),
       ...(now === undefined ? {} : { now }),
