@@ -39,7 +39,8 @@ export function renderMarkdown(report: DryRunReport): string {
   out.push(...revisionsSection(report));
   out.push(...outcomesSection(report));
   const exceptions = exceptionsSentence(report.exceptions);
-  if (exceptions) out.push(`**Exceptions**: ${text(exceptions, 300)}.`, "");
+  // counts and fixed words only: nothing to escape
+  if (exceptions) out.push(`**Exceptions**: ${exceptions}.`, "");
   if (hasBaseline) {
     out.push(...matrixSection(report));
     out.push(...examplesSection(report));
