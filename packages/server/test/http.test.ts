@@ -657,6 +657,43 @@ describe("rules in production", () => {
     }
   });
 
+  test("exceptions.json written into a watched rule directory reloads the rules; a bad one keeps the last good", async () => {
+    const tmp = tempDir();
+    const dir = join(tmp.dir, "rules");
+    cpSync(RULES, dir, { recursive: true });
+    const t = await makeApp({ rules: { dir, watch: true, debounceMs: 20 } });
+    try {
+      const waitFor = async (done: () => boolean) => {
+        const deadline = Date.now() + 10_000;
+        while (!done() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+        expect(done()).toBe(true);
+      };
+      const before = t.services.rules.ruleset.revision;
+      expect(t.services.rules.ruleset.exceptions).toEqual([]);
+      const exception = {
+        id: "ex-1",
+        status: "approved",
+        scope: { sha256: example("unsigned-lowscore").sha256 },
+        created: "2026-11-01T00:00:00Z",
+        expires: "2099-01-01T00:00:00Z",
+        approvers: ["alice"],
+        justification: "reviewed",
+        case: null,
+      };
+      writeFileSync(join(dir, "exceptions.json"), `${JSON.stringify([exception], null, 2)}\n`);
+      await waitFor(() => t.services.rules.ruleset.exceptions.length === 1);
+      const withOne = t.services.rules.ruleset.revision;
+      expect(withOne).not.toBe(before);
+      writeFileSync(join(dir, "exceptions.json"), "[{");
+      await waitFor(() => t.services.rules.status().lastError !== null);
+      expect(t.services.rules.status().lastError!.printed).toContain("invalid_exceptions_file");
+      expect(t.services.rules.ruleset.revision).toBe(withOne);
+    } finally {
+      await t.close();
+      tmp.remove();
+    }
+  });
+
   test("a shadow rule set is recorded beside the live one and disagreements are counted, never enforced", async () => {
     const t = await makeApp({ shadow: { rules: join(REPO, "examples/rules-tightened") } });
     try {
