@@ -242,6 +242,47 @@ export const HOSTILE_CASES: HostileCase[] = [
     },
     expect: [{ code: "ruleset_too_large", file: (d) => join(d.root, "b.rules") }],
   },
+  {
+    name: "exceptions.json symlinked to /etc/passwd",
+    setup: (d) => {
+      write(join(d.root, "a.rules"), 'rule r { when true deny "x" }\n');
+      link("/etc/passwd", join(d.root, "exceptions.json"));
+    },
+    expect: [{ code: "symlink_outside_root", file: (d) => join(d.root, "exceptions.json") }],
+  },
+  {
+    name: "exceptions.json symlinked to /proc/self/environ",
+    setup: (d) => {
+      write(join(d.root, "a.rules"), 'rule r { when true deny "x" }\n');
+      link("/proc/self/environ", join(d.root, "exceptions.json"));
+    },
+    expect: [{ code: "symlink_outside_root", file: (d) => join(d.root, "exceptions.json") }],
+  },
+  {
+    name: "exceptions.json as a relative symlink climbing out",
+    setup: (d) => {
+      write(join(d.root, "a.rules"), 'rule r { when true deny "x" }\n');
+      link("../outside/secret.txt", join(d.root, "exceptions.json"));
+    },
+    expect: [{ code: "symlink_outside_root", file: (d) => join(d.root, "exceptions.json") }],
+  },
+  {
+    name: "a FIFO as exceptions.json",
+    setup: (d) => {
+      write(join(d.root, "a.rules"), 'rule r { when true deny "x" }\n');
+      mkfifo(join(d.root, "exceptions.json"));
+    },
+    expect: [{ code: "not_a_regular_file", file: (d) => join(d.root, "exceptions.json") }],
+  },
+  {
+    name: "exceptions.json over maxExceptionsFileBytes",
+    limits: { maxExceptionsFileBytes: 64 },
+    setup: (d) => {
+      write(join(d.root, "a.rules"), 'rule r { when true deny "x" }\n');
+      write(join(d.root, "exceptions.json"), `[${" ".repeat(64)}]\n`);
+    },
+    expect: [{ code: "exceptions_file_too_large", file: (d) => join(d.root, "exceptions.json") }],
+  },
 ];
 
 /** Rule directories that must load: symlinks inside the root are followed. */
