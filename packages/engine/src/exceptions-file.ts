@@ -79,11 +79,14 @@ export function parseExceptionsFile(
     };
   }
   try {
-    new ExceptionSet(raw, options.allowNoExpiry === true ? { allowNoExpiry: true } : {});
+    new ExceptionSet(raw, {
+      allowNoExpiry: options.allowNoExpiry === true,
+      maxProblems: options.maxDiagnostics,
+    });
   } catch (error) {
     if (!(error instanceof InvalidExceptionsError)) throw error;
     const spans = spansOf(file.text);
-    const kept = error.problems.slice(0, options.maxDiagnostics);
+    const kept = error.problems;
     return {
       records: EMPTY,
       diagnostics: kept.map((p) =>
@@ -98,7 +101,7 @@ export function parseExceptionsFile(
           },
         ),
       ),
-      omitted: error.problems.length - kept.length,
+      omitted: error.omitted,
     };
   }
   const records = Object.freeze(raw.map((r) => freezeRecord(r as ExceptionRecord)));

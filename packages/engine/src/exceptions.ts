@@ -58,17 +58,27 @@ export interface ExceptionRecord {
 export interface ExceptionSetOptions {
   /** accept exceptions that never expire (`expires: null`); by default each must expire */
   allowNoExpiry?: boolean;
+  /**
+   * keep at most this many problems in InvalidExceptionsError (the rest are only counted, in
+   * `omitted`): a hostile list of millions of bad records must not fill memory with problems
+   */
+  maxProblems?: number;
 }
 
 /** Exceptions that failed validation, each problem a JSON Pointer into the list given. */
 export class InvalidExceptionsError extends Error {
   override name = "InvalidExceptionsError";
-  constructor(readonly problems: { pointer: string; message: string }[]) {
+  constructor(
+    readonly problems: { pointer: string; message: string }[],
+    /** problems found beyond `maxProblems`, counted but not kept */
+    readonly omitted = 0,
+  ) {
+    const more = problems.length - Math.min(problems.length, 10) + omitted;
     super(
       `invalid exceptions: ${problems
         .slice(0, 10)
         .map((p) => `${p.pointer}: ${p.message}`)
-        .join("; ")}${problems.length > 10 ? `; and ${problems.length - 10} more` : ""}`,
+        .join("; ")}${more > 0 ? `; and ${more} more` : ""}`,
     );
   }
 }
@@ -106,19 +116,26 @@ export class ExceptionSet {
   /** Validates every record first: throws InvalidExceptionsError listing every problem. */
   constructor(records: readonly unknown[], options: ExceptionSetOptions = {}) {
     const problems: { pointer: string; message: string }[] = [];
+    const maxProblems = options.maxProblems ?? Number.POSITIVE_INFINITY;
+    let omitted = 0;
     const entries: Entry[] = [];
     const ids = new Set<string>();
     records.forEach((raw, i) => {
       const entry = validate(raw, `/${i}`, options, problems);
-      if (entry === undefined) return;
-      if (ids.has(entry.record.id)) {
-        problems.push({ pointer: `/${i}/id`, message: `duplicate id \`${entry.record.id}\`` });
-        return;
+      if (entry !== undefined) {
+        if (ids.has(entry.record.id))
+          problems.push({ pointer: `/${i}/id`, message: `duplicate id \`${entry.record.id}\`` });
+        else {
+          ids.add(entry.record.id);
+          entries.push(entry);
+        }
       }
-      ids.add(entry.record.id);
-      entries.push(entry);
+      if (problems.length > maxProblems) {
+        omitted += problems.length - maxProblems;
+        problems.length = maxProblems;
+      }
     });
-    if (problems.length > 0) throw new InvalidExceptionsError(problems);
+    if (problems.length > 0 || omitted > 0) throw new InvalidExceptionsError(problems, omitted);
     const add = (map: Map<string, Entry[]>, key: string, e: Entry) => {
       const bucket = map.get(key);
       if (bucket) bucket.push(e);

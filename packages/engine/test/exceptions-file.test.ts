@@ -15,6 +15,8 @@ import {
   type CompileResult,
   compile,
   type ExceptionRecord,
+  ExceptionSet,
+  InvalidExceptionsError,
   type LoadOptions,
   loadRuleset,
   RulesetLoader,
@@ -287,6 +289,35 @@ describe("exceptions.json in a rule directory", () => {
     ]);
     expect(resolveLimits().maxExceptionsFileBytes).toBe(16 * 1024 * 1024);
     expect(() => resolveLimits({ maxExceptionsFileBytes: 0 })).toThrow(/maxExceptionsFileBytes/);
+  });
+
+  it("a million bad records give maxDiagnostics diagnostics and a count of the rest", async () => {
+    const d = ruleDir(`[${Array.from({ length: 1_000_000 }, () => "{}").join(",")}]`);
+    const started = performance.now();
+    const r = loadRuleset(d.root, OPTIONS);
+    expect(performance.now() - started).toBeLessThan(20_000);
+    expect(r.ruleset).toBeUndefined();
+    const max = resolveLimits().maxDiagnostics;
+    const codes = r.diagnostics.map((x) => x.code);
+    expect(codes.filter((c) => c === "invalid_exception")).toHaveLength(max);
+    expect(codes.at(-1)).toBe("too_many_diagnostics");
+    // each `{}` lacks 7 required fields and its scope; the first ones are located at the records
+    expect(r.diagnostics.at(-1)!.message).toMatch(/^\d+ more diagnostics not shown$/);
+    expect(Number(r.diagnostics.at(-1)!.message.split(" ")[0])).toBeGreaterThan(1_000_000);
+    expect(located(r)[0]!.at).toBe("{}");
+  });
+
+  it("ExceptionSet keeps at most maxProblems problems, and counts the rest", () => {
+    try {
+      new ExceptionSet([{}, {}, {}], { maxProblems: 2 });
+      expect.unreachable();
+    } catch (error) {
+      expect(error).toBeInstanceOf(InvalidExceptionsError);
+      const e = error as InvalidExceptionsError;
+      expect(e.problems).toHaveLength(2);
+      expect(e.omitted).toBeGreaterThan(10);
+      expect(e.message).toMatch(new RegExp(`; and ${e.omitted} more$`));
+    }
   });
 
   it("a file that is not UTF-8 is invalid_utf8", async () => {
