@@ -38,6 +38,7 @@ export function checkCommand(output: Output, dir: string, options: CheckOptions)
                   revision: rs.revision,
                   commit: rs.commit ?? null,
                   rules: rs.rules,
+                  exceptions: rs.exceptions.length,
                 },
               }
             : {}),
@@ -61,7 +62,9 @@ export function checkCommand(output: Output, dir: string, options: CheckOptions)
   const commit = rs.commit
     ? `, commit ${rs.commit.sha.slice(0, 12)}${rs.commit.dirty ? " (dirty)" : ""}`
     : "";
-  const summary = `${paint(output, ["bold", "green"], "✓")} ${dir}: ${rs.rules.length} rule${rs.rules.length === 1 ? "" : "s"} in ${files} file${files === 1 ? "" : "s"}, revision ${rs.revision}${commit}; ${summarizeDiagnostics(result.diagnostics)}`;
+  const n = rs.exceptions.length;
+  const exceptions = n > 0 ? `, ${n} exception${n === 1 ? "" : "s"} in exceptions.json` : "";
+  const summary = `${paint(output, ["bold", "green"], "✓")} ${dir}: ${rs.rules.length} rule${rs.rules.length === 1 ? "" : "s"} in ${files} file${files === 1 ? "" : "s"}${exceptions}, revision ${rs.revision}${commit}; ${summarizeDiagnostics(result.diagnostics)}`;
   if (options.emitJs) {
     // standard output holds only the code, so it can be saved or piped
     output.out(rs.generatedCode().trimEnd());
