@@ -146,7 +146,9 @@ export class DecisionService {
     private readonly options: DecisionServiceOptions,
   ) {
     this.clock = options.clock ?? Date.now;
-    options.reviews?.setRedecider((r, deliveryId) => this.decideAgain(r, deliveryId));
+    options.reviews?.setRedecider((r, deliveryId, unlessStill) =>
+      this.decideAgain(r, deliveryId, unlessStill === undefined ? {} : { unlessStill }),
+    );
   }
 
   private readonly clock: () => number;
@@ -156,7 +158,11 @@ export class DecisionService {
    * created or ended), with source `review`, at most once per `deliveryId`: a delivery recorded
    * already is not decided again. Null when no decision of the file is recorded to start from.
    */
-  async decideAgain(r: Redecision, deliveryId: string): Promise<DecisionRecord | null> {
+  async decideAgain(
+    r: Redecision,
+    deliveryId: string,
+    options: { unlessStill?: Decision["decision"] } = {},
+  ): Promise<DecisionRecord | null> {
     const recorded = (await this.audit.deliveryEntries([deliveryId])).get(deliveryId);
     if (recorded !== undefined) return (await this.audit.get(recorded))?.entry ?? null;
     const from =
@@ -174,7 +180,13 @@ export class DecisionService {
     if (snapshot.context !== undefined) request.context = snapshot.context;
     if (INPUT_FORMATS.includes(snapshot.format as InputFormat)) request.format = snapshot.format!;
     else if (!toCanonical(snapshot.result).ok) request.format = "canonical";
-    const prepared = this.prepare(request, { source: "review", requester: null }, "");
+    const meta: RequestMeta = { source: "review", requester: null };
+    // a trial first, recording nothing, when only a changed decision is to be recorded
+    if (options.unlessStill !== undefined) {
+      const trial = this.prepare(request, meta, "", undefined, false);
+      if (trial.record.decision === options.unlessStill) return null;
+    }
+    const prepared = this.prepare(request, meta, "");
     await this.record(prepared, deliveryId);
     return prepared.record;
   }
@@ -397,6 +409,8 @@ export class DecisionService {
     meta: RequestMeta,
     at: string,
     rawJson?: string,
+    /** whether the decision opens, joins or withdraws its file's case (not for a trial) */
+    track = true,
   ): Prepared {
     const ruleset = this.rules.ruleset;
     const canonical = toCanonical(
@@ -471,7 +485,7 @@ export class DecisionService {
       approvalForbiddenBy: decision.approvalForbiddenBy,
       exception: decision.exception,
     };
-    const tracked = reviews?.track(record, result, request.context);
+    const tracked = track ? reviews?.track(record, result, request.context) : undefined;
     if (tracked?.caseId) record.case = tracked.caseId;
     return {
       record,

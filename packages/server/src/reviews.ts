@@ -57,7 +57,12 @@ export interface Redecision {
 }
 
 /** Decides a file again from a recorded input and records it (the decision service). */
-export type Redecider = (r: Redecision, deliveryId: string) => Promise<DecisionRecord | null>;
+export type Redecider = (
+  r: Redecision,
+  deliveryId: string,
+  /** record nothing when the file is still decided this */
+  unlessStill?: "review",
+) => Promise<DecisionRecord | null>;
 
 type CaseStatus = "open" | "resolved" | "withdrawn" | "expired";
 type ExceptionKind = "file" | "signer" | "vendor";
@@ -878,6 +883,32 @@ export class ReviewService {
       view.waitingFor = "outcome" in verdict ? null : verdict.waitingFor;
     }
     return view;
+  }
+
+  /**
+   * The rules changed: each open case's file is decided again, and where it is no longer `review`
+   * the new decision is recorded (source `review`), which withdraws its case. Files still in review
+   * record nothing. Returns how many cases were withdrawn.
+   */
+  async rulesChanged(revision: string): Promise<number> {
+    if (!this.config.enabled || !this.redecider) return 0;
+    let withdrawn = 0;
+    for (const live of [...this.openById.values()]) {
+      const decided = await this.redecider(
+        {
+          sha256: live.sha256,
+          decisionId: live.detail.decisionId,
+          why: `the rules changed to revision ${revision}`,
+        },
+        `rules:${revision}:${live.id}`,
+        "review",
+      ).catch((error: unknown) => {
+        this.onError(error as Error);
+        return null;
+      });
+      if (decided) withdrawn++;
+    }
+    return withdrawn;
   }
 
   // ---- time passing, and other replicas ---------------------------------------------------

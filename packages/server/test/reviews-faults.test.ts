@@ -1,6 +1,7 @@
 // Reviews under faults: a crash between recording a resolution and deciding the file again, and
 // two replicas on one PostgreSQL log taking concurrent votes on the same cases.
 import { randomBytes } from "node:crypto";
+import { cpSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import pg from "pg";
 import { afterEach, describe, expect, test } from "vitest";
@@ -9,7 +10,7 @@ import { resolveConfig } from "../src/config.js";
 import { type RunningServer, startServer } from "../src/server.js";
 import { createServices, type Services } from "../src/services.js";
 import { PG_SKIP_REASON, PG_URL } from "./audit-helpers.js";
-import { example, RULES, tempDir } from "./helpers.js";
+import { example, makeApp, RULES, tempDir } from "./helpers.js";
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -217,3 +218,50 @@ describe.skipIf(!PG_URL)(
     }, 60_000);
   },
 );
+
+describe("the rules change under an open case", () => {
+  test("a file the new rules no longer review has its case withdrawn, with its new decision recorded", async () => {
+    const tmp = tempDir();
+    cleanups.push(async () => tmp.remove());
+    const rules = join(tmp.dir, "rules");
+    cpSync(RULES, rules, { recursive: true });
+    const t = await makeApp({ rules: { dir: rules } });
+    cleanups.push(() => t.close());
+    const file = example("unsigned-lowscore");
+    const other = example("minimal");
+    const asked = await t.services.decisions.decide(
+      { result: file },
+      { source: "api", requester: null },
+    );
+    const kept = await t.services.decisions.decide(
+      { result: other },
+      { source: "api", requester: null },
+    );
+    expect([asked.decision, kept.decision]).toEqual(["review", "review"]);
+
+    writeFileSync(
+      join(rules, "pdf-tool.rules"),
+      `rule pdf_tool_vetted {\n  when sha256 == "${file.sha256}"\n  allow "vetted by the desktop team"\n}\n`,
+    );
+    const reload = await t.app.inject({ method: "POST", url: "/v1/ruleset/reload" });
+    expect(reload.statusCode).toBe(200);
+    let withdrawn: Awaited<ReturnType<Services["reviews"]["listCases"]>> = [];
+    const deadline = Date.now() + 10_000;
+    while (withdrawn.length === 0 && Date.now() < deadline) {
+      withdrawn = await t.services.reviews.listCases({ status: "withdrawn", limit: 10 });
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(withdrawn.map((c) => c.id)).toEqual([asked.case]);
+    expect(withdrawn[0]!.history.at(-1)?.detail).toMatchObject({
+      decision: "allow",
+      rule: "pdf_tool_vetted",
+    });
+    const latest = await t.services.audit.latestFor(file.sha256 as string);
+    expect(latest).toMatchObject({ decision: "allow", source: "review", rule: "pdf_tool_vetted" });
+    // the file still in review keeps its case, and nothing was recorded for it
+    const open = await t.services.reviews.listCases({ status: "open", limit: 10 });
+    expect(open.map((c) => c.id)).toEqual([kept.case]);
+    const theirs = await t.services.audit.query({ sha256: other.sha256 as string }, 10);
+    expect(theirs.entries).toHaveLength(1);
+  });
+});
