@@ -288,7 +288,11 @@ export function buildProgram(
         .command("export")
         .description("entries with their input snapshots as NDJSON, oldest first")
         .option("-o, --out <file>", "write to a file instead of standard output")
-        .option("--no-inputs", "leave the input snapshots out"),
+        .option("--no-inputs", "leave the input snapshots out")
+        .option(
+          "--kind <kind>",
+          "entries of this kind: decision (the default), review_case, review_vote or exception",
+        ),
     ),
   ).action(async (opts) =>
     setExit(await (await commands.audit()).auditExportCommand(output, opts, env)),

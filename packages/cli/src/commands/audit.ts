@@ -156,15 +156,35 @@ function printReport(output: Output, report: VerifyReport): void {
 
 export async function auditExportCommand(
   output: Output,
-  options: AuditOptions & FilterOptions & { out?: string; inputs: boolean },
+  options: AuditOptions & FilterOptions & { out?: string; inputs: boolean; kind?: string },
   env: Env,
 ): Promise<number> {
+  const kind = options.kind ?? "decision";
+  if (kind !== "decision") {
+    const filters = (
+      ["sha256", "decision", "rule", "source", "requester", "since", "until"] as const
+    )
+      .filter((f) => options[f] !== undefined)
+      .map((f) => `--${f}`);
+    if (filters.length > 0)
+      throw new CliError(
+        `${filters.join(", ")} ${filters.length === 1 ? "filters" : "filter"} decisions; \`--kind ${kind}\` exports every entry of its kind`,
+      );
+  }
   const log = await openLog(options, env);
   let count = 0;
   try {
+    if (kind !== "decision" && !log.store.kinds.some((k) => k.name === kind))
+      throw new CliError(
+        `\`--kind ${kind}\` is not an entry kind (${log.store.kinds.map((k) => `\`${k.name}\``).join(", ")})`,
+      );
     const stream = options.out ? createWriteStream(options.out) : undefined;
+    const source: AsyncIterable<unknown> =
+      kind === "decision"
+        ? log.export(filterOf(options), { inputs: options.inputs })
+        : log.exportKind(kind);
     await reading(async () => {
-      for await (const entry of log.export(filterOf(options), { inputs: options.inputs })) {
+      for await (const entry of source) {
         const line = JSON.stringify(entry);
         if (stream) {
           if (!stream.write(`${line}\n`)) await once(stream, "drain");
