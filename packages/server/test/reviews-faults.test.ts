@@ -265,3 +265,26 @@ describe("the rules change under an open case", () => {
     expect(theirs.entries).toHaveLength(1);
   });
 });
+
+describe("GET /v1/audit/export?kind=", () => {
+  test("streams every entry of a review kind as NDJSON, and refuses decision filters with it", async () => {
+    const t = await makeApp();
+    cleanups.push(() => t.close());
+    const asked = await t.services.decisions.decide(
+      { result: example("unsigned-lowscore") },
+      { source: "api", requester: null },
+    );
+    const res = await t.app.inject({ url: "/v1/audit/export?kind=review_case" });
+    expect(res.statusCode).toBe(200);
+    const lines = res.body
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    expect(lines).toMatchObject([{ kind: "review_case", event: "opened", caseId: asked.case }]);
+    const bad = await t.app.inject({ url: "/v1/audit/export?kind=review_case&decision=deny" });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().problems[0].pointer).toBe("querystring:/decision");
+    const unknown = await t.app.inject({ url: "/v1/audit/export?kind=votes" });
+    expect(unknown.statusCode).toBe(400);
+  });
+});
