@@ -954,6 +954,16 @@ export class ReviewService {
       casesExpired++;
       await this.redecideNow(fields.id, redecision).catch((e: unknown) => this.onError(e as Error));
     }
+    // a case whose votes reached the policy but whose resolution was not written (the log failed
+    // between the two) is resolved now; its once keys keep it to one resolution
+    for (const live of [...this.openById.values()]) {
+      if (live.votes.size === 0 || !("outcome" in tally([...live.votes.values()], this.config)))
+        continue;
+      const kase = await this.readCase(live.id);
+      const verdict = tally(kase.votes, this.config);
+      if (kase.status === "open" && "outcome" in verdict)
+        await this.resolve(kase, verdict.voters.at(-1)!, verdict);
+    }
     for (const exception of [...this.exceptions.values()]) {
       if (exception.expires === null || Date.parse(exception.expires) > now) continue;
       if (await this.endException(exception, "expired", null, null)) exceptionsExpired++;

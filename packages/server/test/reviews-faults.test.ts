@@ -5,6 +5,7 @@ import { cpSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import pg from "pg";
 import { afterEach, describe, expect, test } from "vitest";
+import { newId } from "../src/audit/ids.js";
 import { EXCEPTION_KIND, REVIEW_CASE_KIND, REVIEW_VOTE_KIND } from "../src/audit/kinds.js";
 import { resolveConfig } from "../src/config.js";
 import { type RunningServer, startServer } from "../src/server.js";
@@ -286,5 +287,45 @@ describe("GET /v1/audit/export?kind=", () => {
     expect(bad.json().problems[0].pointer).toBe("querystring:/decision");
     const unknown = await t.app.inject({ url: "/v1/audit/export?kind=votes" });
     expect(unknown.statusCode).toBe(400);
+  });
+});
+
+describe("a vote recorded without its resolution", () => {
+  test("the next sweep resolves the case once, and the gauges count what is open and in force", async () => {
+    const t = await makeApp();
+    cleanups.push(() => t.close());
+    const file = example("unsigned-lowscore");
+    const asked = await t.services.decisions.decide(
+      { result: file },
+      { source: "api", requester: null },
+    );
+    const metrics = async () => (await t.app.inject({ url: "/metrics" })).body;
+    expect(await metrics()).toMatch(/^clearance_review_cases_open 1$/m);
+    // as if the process stopped between writing the vote and writing the resolution
+    const now = Date.now();
+    await t.services.audit.appendEntry(REVIEW_VOTE_KIND, {
+      id: newId(now),
+      time: new Date(now).toISOString(),
+      caseId: asked.case,
+      voter: "alice",
+      vote: "approve",
+      justification: "the vendor's PDF tool",
+      exception: { kind: "file", expires: new Date(now + 86_400_000).toISOString() },
+      once: `vote:${asked.case}:alice`,
+    });
+    await t.services.reviews.sweep();
+    await t.services.reviews.sweep();
+    const kase = await t.services.reviews.readCase(asked.case!);
+    expect(kase).toMatchObject({ status: "resolved", outcome: "approved" });
+    const resolutions = (await t.services.audit.entriesOf(REVIEW_CASE_KIND, { limit: 10 })).filter(
+      (e) => e.event === "resolved",
+    );
+    expect(resolutions).toHaveLength(1);
+    expect((await t.services.audit.latestFor(file.sha256 as string))?.decision).toBe("allow");
+    const text = await metrics();
+    expect(text).toMatch(/^clearance_review_cases_open 0$/m);
+    expect(text).toMatch(/^clearance_exceptions_active\{kind="file",status="approved"\} 1$/m);
+    expect(text).toMatch(/^clearance_exceptions_expiring_soon 1$/m);
+    expect(text).toMatch(/^clearance_review_cases_closed_total\{outcome="approved"\} 1$/m);
   });
 });
