@@ -233,7 +233,7 @@ export function buildProgram(
     .addOption(required("--id <id>", "key id (recorded as the requester of each decision)"))
     .option(
       "--scopes <scopes>",
-      "comma-separated: decide, audit:read, admin",
+      "comma-separated: decide, audit:read, review, exceptions, admin",
       collect,
       [] as string[],
     )
@@ -368,11 +368,10 @@ export function buildProgram(
   const withServer = (c: Command) =>
     c.option(
       "-s, --server <url>",
-      "the Clearance server (key: $CLEARANCE_SERVER_KEY)",
-      DEFAULT_SERVER,
+      `the Clearance server (default: $CLEARANCE_SERVER_URL, else ${DEFAULT_SERVER}; key: $CLEARANCE_SERVER_KEY)`,
     );
   const SERVER_HELP =
-    "\nThe server key (if it needs one) comes from $CLEARANCE_SERVER_KEY; without keys (loopback),\nname yourself with --as.";
+    "\nThe server is --server, else $CLEARANCE_SERVER_URL, else clearance serve's default address; its key\n(if it needs one) comes from $CLEARANCE_SERVER_KEY. Without keys (loopback), name yourself with --as.";
 
   const reviews = program
     .command("reviews")

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ExceptionSet } from "@clearance/engine";
 import { type RunningSimulator, startSimulator } from "@clearance/platform-sim";
-import { type RunningServer, resolveConfig, startServer } from "@clearance/server";
+import { createApiKey, type RunningServer, resolveConfig, startServer } from "@clearance/server";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { root, run, runWith } from "./helpers.js";
 
@@ -94,7 +94,7 @@ describe("clearance reviews and exceptions, through a server", () => {
       "alice",
     );
     expect(approve.code, approve.err).toBe(0);
-    expect(approve.out).toContain(`recorded: alice votes approve on review case ${caseId}`);
+    expect(approve.out).toContain(`recorded: alice approves review case ${caseId}`);
     expect(approve.out).toMatch(/the case is resolved: approved at /);
     const exceptionId = /exception ([0-9a-f-]{36}): approved file /.exec(approve.out)?.[1];
     expect(exceptionId, approve.out).toBeDefined();
@@ -353,6 +353,78 @@ describe("clearance reviews and exceptions, through a server", () => {
     );
     expect(badHash.code).toBe(1);
     expect(badHash.err).toMatch(/^error: .*\n {2}\/scope/);
+  });
+});
+
+describe("on a server with API keys", () => {
+  const keys = { asker: createApiKey(), alice: createApiKey(), ops: createApiKey() };
+  let server: RunningServer;
+  beforeAll(async () => {
+    server = await startServer(
+      resolveConfig({
+        server: { port: 0, logLevel: "silent" },
+        rules: { dir: join(root, "rules"), watch: false },
+        audit: { sqlite: { path: join(dir, "keys.db") } },
+        auth: {
+          keys: [
+            { id: "asker", scopes: ["decide"], sha256: keys.asker.sha256 },
+            { id: "alice", scopes: ["review"], sha256: keys.alice.sha256 },
+            { id: "ops", scopes: ["exceptions"], sha256: keys.ops.sha256 },
+          ],
+        },
+      }),
+      { logger: false, hooks: { processMetrics: false } },
+    );
+  });
+  afterAll(() => server.close());
+
+  test("the server from $CLEARANCE_SERVER_URL, the key from $CLEARANCE_SERVER_KEY: the voter is the key", async () => {
+    const res = await fetch(`${server.url}/v1/decisions`, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        authorization: `Bearer ${keys.asker.secret}`,
+      },
+      body: JSON.stringify({ result: example("unsigned-lowscore") }),
+    });
+    const asked = (await res.json()) as Record<string, string>;
+    expect(asked.decision).toBe("review");
+    const as = (key: keyof typeof keys | null) =>
+      key === null
+        ? { CLEARANCE_SERVER_URL: server.url }
+        : { CLEARANCE_SERVER_URL: server.url, CLEARANCE_SERVER_KEY: keys[key].secret };
+
+    const anonymous = await runWith(as(null), "reviews", "list");
+    expect(anonymous.code).toBe(1);
+    expect(anonymous.err).toContain("hint: set CLEARANCE_SERVER_KEY");
+    const wrongScope = await runWith(as("ops"), "reviews", "show", asked.case!);
+    expect(wrongScope.code).toBe(1);
+    expect(wrongScope.err).toMatch(/^error: .*`review`/);
+    const notMe = await runWith(
+      as("alice"),
+      "reviews",
+      "approve",
+      asked.case!,
+      "--justification",
+      "fine",
+      "--as",
+      "bob",
+    );
+    expect(notMe.code).toBe(1);
+    expect(notMe.err).toContain("/voter: must be `alice` (the key) or left out");
+    const approved = await runWith(
+      as("alice"),
+      "reviews",
+      "approve",
+      asked.case!,
+      "--justification",
+      "fine",
+    );
+    expect(approved.code, approved.err).toBe(0);
+    expect(approved.out).toContain(`recorded: alice approves review case ${asked.case}`);
+    const exported = await runWith(as("ops"), "exceptions", "export");
+    expect(exported.code, exported.err).toBe(0);
+    expect(JSON.parse(exported.out)).toMatchObject([{ approvers: ["alice"], case: asked.case }]);
   });
 });
 

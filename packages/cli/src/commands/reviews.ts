@@ -104,9 +104,12 @@ export interface ServerOptions {
   server?: string;
 }
 
-/** The server to talk to: `--server`, else `clearance serve`'s default address. */
+/** The server to talk to: `--server`, else `$CLEARANCE_SERVER_URL`, else `clearance serve`'s default. */
 function connection(options: ServerOptions, env: Env): ServerConnection {
-  return { url: options.server ?? DEFAULT_SERVER, key: env.CLEARANCE_SERVER_KEY };
+  return {
+    url: options.server ?? (env.CLEARANCE_SERVER_URL || DEFAULT_SERVER),
+    key: env.CLEARANCE_SERVER_KEY,
+  };
 }
 
 /** A case or exception id as the server writes them (UUIDv7): refused here before asking. */
@@ -308,7 +311,7 @@ export async function reviewsVoteCommand(
   }
   const v = body.vote;
   output.out(
-    `${body.replayed ? "already recorded" : "recorded"}: ${v.voter} votes ${v.vote} on review case ${body.case.id} (${v.time})`,
+    `${body.replayed ? "already recorded" : "recorded"}: ${v.voter} ${v.vote}s review case ${body.case.id} (${v.time})`,
   );
   const c = body.case;
   if (c.status === "open") output.out(`the case is open, waiting for ${c.waitingFor ?? "votes"}`);
