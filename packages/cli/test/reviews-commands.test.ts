@@ -187,6 +187,24 @@ describe("clearance reviews and exceptions, through a server", () => {
     );
     expect(past.code).toBe(1);
     expect(past.err).toMatch(/^error: the expiry .*\n {2}\/exception\/expires: /);
+    const never = await cli(
+      "reviews",
+      "approve",
+      asked.case!,
+      "--justification",
+      "fine",
+      "--as",
+      "a",
+      "--expires",
+      "never",
+    );
+    expect(never.code).toBe(1);
+    expect(never.err).toMatch(
+      /exceptions that never expire are not allowed.*\n {2}\/exception\/expires: /,
+    );
+    const olderThan = await cli("reviews", "list", "--older-than", "2 days");
+    expect(olderThan.code).toBe(1);
+    expect(olderThan.err).toMatch(/^error: .*\n {2}querystring:\/olderThan: /);
     const badExpiry = await cli(
       "reviews",
       "approve",
@@ -511,11 +529,28 @@ describe("clearance gate --wait-review", () => {
       error: null,
     });
     // the human report says which review it waited for
+    const [human, second] = await Promise.all([
+      runWith(
+        env,
+        "gate",
+        file("approved-too.exe"),
+        "--server",
+        server.url,
+        "--wait-review",
+        "30s",
+      ),
+      approveWhenOpen(),
+    ]);
+    expect(human.code, human.out + human.err).toBe(0);
+    expect(human.out).toMatch(
+      new RegExp(
+        `^ALLOW .*approved-too\\.exe {2}approved_by_people {2}approved by release-manager {2}\\[[0-9a-f-]{36}\\] {2}\\(after review case ${second}\\)$`,
+      ),
+    );
+    // the file is allowed by its exception from now on, without a case
     const again = await runWith(env, "gate", f, "--server", server.url, "--wait-review", "5s");
     expect(again.code).toBe(0);
-    expect(again.out).toMatch(
-      /^ALLOW .*approved\.exe {2}approved_by_people {2}approved by release-manager {2}\[/,
-    );
+    expect(again.out).not.toContain("review case");
   }, 60_000);
 
   test("exit 3 when the wait ends before anyone answers; the case is named", async () => {
