@@ -498,7 +498,7 @@ export async function exceptionsRevokeCommand(
  * sorted by id, with their keys in one order, 2-space JSON and a final newline: a file that
  * diffs well in git.
  */
-export function exportRecords(exceptions: readonly Exception[]): string {
+export function exportRecords(exceptions: readonly Exception[]): { text: string; count: number } {
   const records = exceptions
     .filter((e) => e.state === "active")
     .map((e) => ({
@@ -515,7 +515,7 @@ export function exportRecords(exceptions: readonly Exception[]): string {
     .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   // checked as deciding reads them: what is written loads
   new ExceptionSet(records, { allowNoExpiry: true });
-  return `${JSON.stringify(records, null, 2)}\n`;
+  return { text: `${JSON.stringify(records, null, 2)}\n`, count: records.length };
 }
 
 export async function exceptionsExportCommand(
@@ -524,7 +524,7 @@ export async function exceptionsExportCommand(
   env: Env,
 ): Promise<number> {
   const { exceptions } = await listExceptions({ ...options, state: "active" }, env);
-  const text = exportRecords(exceptions);
+  const { text, count: n } = exportRecords(exceptions);
   if (options.out === undefined) {
     output.out(text.trimEnd());
     return 0;
@@ -534,7 +534,6 @@ export async function exceptionsExportCommand(
   } catch (error) {
     throw new CliError(`cannot write \`${options.out}\`: ${(error as Error).message}`);
   }
-  const n = exceptions.length;
   output.err(`${n} ${n === 1 ? "exception" : "exceptions"} written to ${options.out}`);
   return 0;
 }
