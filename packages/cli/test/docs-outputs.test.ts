@@ -28,8 +28,9 @@
  * redirections or substitutions run in bash, with `clearance` on PATH as the built binary and
  * `sqlite3` as a stand-in on better-sqlite3 (`.backup FILE` and SQL, rows printed as sqlite3 prints
  * them), so the test needs no sqlite3 CLI; `curl`, `jq` and `openssl` are the real ones (a block
- * that needs one that is missing is skipped, and listed). `http://127.0.0.1:8080` in a command is
- * a server the test started for the page (`startServer` on 127.0.0.1, port 0, an SQLite log in the
+ * that needs one that is missing is skipped, and listed). `http://127.0.0.1:8080` in a command (and
+ * `$CLEARANCE_SERVER_URL`, the default of `reviews` and `exceptions`) is a server the test started
+ * for the page (`startServer` on 127.0.0.1, port 0, an SQLite log in the
  * scratch directory), and `/tmp/` is the scratch directory's `tmp/`; outputs are mapped back. What
  * a block needs beyond that (a damaged log, decisions already recorded, the typo in a rule file
  * that the prose describes) is made by a setup below, found by the block's page, section and
@@ -367,6 +368,8 @@ class World {
       CLEARANCE_PLATFORM_KEY: DEFAULT_KEY,
       CLEARANCE_SIEM_URL: this.receiverUrl,
       CLEARANCE_SIEM_SECRET: "siem-secret-0123456789",
+      // the default of `reviews` and `exceptions`: the server `http://127.0.0.1:8080` stands for
+      ...(this.server ? { CLEARANCE_SERVER_URL: this.server.url } : {}),
       ...this.vars,
     };
     for (const name of this.unset) delete env[name];
@@ -863,6 +866,22 @@ const SETUPS: Setup[] = [
       await record(w, [["api", "signed-microsoft"]], w.keys.ci);
     },
     after: (w) => w.stop("configured"),
+  },
+  {
+    page: "docs/cli.md",
+    command: "clearance reviews list",
+    // pnpm start's server (no keys), where a file was just decided `review`
+    before: async (w) => {
+      await w.use("default");
+      await record(w, [["api", "unsigned-lowscore"]]);
+    },
+  },
+  {
+    page: "docs/cli.md",
+    command: /^clearance exceptions add /,
+    before: async (w) => {
+      await w.use("default");
+    },
   },
 
   // docs/configuration.md
