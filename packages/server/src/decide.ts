@@ -482,7 +482,8 @@ export class DecisionService {
       shadow,
       deliveryId: meta.deliveryId ?? null,
       explain: decision.explain ?? null,
-      approvalForbiddenBy: decision.approvalForbiddenBy,
+      // it says whether a person may approve the file: only a `review` is put to people
+      approvalForbiddenBy: decision.decision === "review" ? decision.approvalForbiddenBy : [],
       exception: decision.exception,
     };
     const tracked = track ? reviews?.track(record, result, request.context) : undefined;

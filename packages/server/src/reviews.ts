@@ -145,6 +145,8 @@ interface LiveCase {
   detail: OpenedDetail;
   requests: number;
   votes: Map<string, VoteView>;
+  /** its opening entry is in the log: until then requests join it, but nobody lists or votes */
+  committed: boolean;
 }
 
 /** The newest case of a file and scope, open or closed: what `case.*` reads. */
@@ -356,6 +358,7 @@ export class ReviewService {
         detail,
         requests: 1,
         votes: new Map(),
+        committed: false,
       };
       const previous = this.latest.get(key);
       this.addOpen(opened);
@@ -417,6 +420,8 @@ export class ReviewService {
   /** An entry of `track` was written: it is the log's now, and applied. */
   tracked(entry: CaseEntry): void {
     this.markSeen(entry.fields.id);
+    const live = this.openById.get(entry.fields.caseId);
+    if (live) live.committed = true;
     if (entry.fields.event !== "opened") this.metrics.casesClosed.inc({ outcome: "withdrawn" });
   }
 
@@ -806,6 +811,7 @@ export class ReviewService {
       (filter.after === undefined || c.id > filter.after);
     if (status === "open") {
       return [...this.openById.values()]
+        .filter((c) => c.committed)
         .map((c) => ({
           c,
           key: { id: c.id, sha256: c.sha256, rule: c.detail.rule, opened: c.opened },
@@ -813,7 +819,7 @@ export class ReviewService {
         .filter((x) => keep(x.key))
         .sort((a, b) => (a.c.id < b.c.id ? -1 : 1))
         .slice(0, filter.limit)
-        .map((x) => viewOf(x.c));
+        .map((x) => this.viewOf(x.c));
     }
     // every case's opening entry, oldest first, then each case read whole
     const out: CaseView[] = [];
@@ -1019,6 +1025,7 @@ export class ReviewService {
           detail: d,
           requests: 1,
           votes: new Map(),
+          committed: true,
         });
       } else {
         const live = this.openById.get(e.caseId as string);
@@ -1162,6 +1169,11 @@ export class ReviewService {
   }
 
   // ---- helpers ---------------------------------------------------------------------------
+
+  /** An open case as memory holds it (`history` is read with the case, `readCase`). */
+  private viewOf(c: LiveCase): CaseView {
+    return liveView(c, this.config);
+  }
 
   private enabled(): void {
     if (!this.config.enabled)
@@ -1319,8 +1331,9 @@ function voteOf(e: Record<string, unknown>): VoteView {
   };
 }
 
-function viewOf(c: LiveCase): CaseView {
+function liveView(c: LiveCase, policy: ReviewConfig): CaseView {
   const votes = [...c.votes.values()].sort((a, b) => (a.id < b.id ? -1 : 1));
+  const verdict = tally(votes, policy);
   return {
     id: c.id,
     sha256: c.sha256,
@@ -1332,7 +1345,7 @@ function viewOf(c: LiveCase): CaseView {
     outcome: null,
     exception: null,
     votes,
-    waitingFor: null,
+    waitingFor: "outcome" in verdict ? null : verdict.waitingFor,
     history: [],
   };
 }
