@@ -293,7 +293,7 @@ export function buildProgram(
         .option("--no-inputs", "leave the input snapshots out")
         .option(
           "--kind <kind>",
-          "entries of this kind: decision (the default), review_case, review_vote or exception",
+          "entries of this kind: decision (the default), review_case, review_vote, exception, or all of them",
         ),
     ),
   ).action(async (opts) =>

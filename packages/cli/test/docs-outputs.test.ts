@@ -954,7 +954,8 @@ const SETUPS: Setup[] = [
     page: "docs/operations.md",
     section: "What verification detects",
     command: "clearance audit verify",
-    // the prose: a log of five decisions (the fourth a deny, which the next commands edit)
+    // the prose: a log of five decisions (the fifth entry a deny, which the next commands edit)
+    // and the review cases of the two `review`s
     before: async (w) => {
       await w.use("default");
       await record(w, [

@@ -193,6 +193,12 @@ describe("clearance audit export --kind", () => {
       expect((await kind("exception")).map((e) => e.event)).toEqual(["created"]);
       const decisions = await kind("decision");
       expect(decisions.map((d) => d.source)).toEqual(["api", "review"]);
+      // the whole log, every kind, in its chain's order
+      const all = await kind("all");
+      expect(all.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5, 6]);
+      expect(new Set(all.map((e) => e.kind ?? "decision"))).toEqual(
+        new Set(["decision", "review_case", "review_vote", "exception"]),
+      );
       const filtered = await run(
         "audit",
         "export",

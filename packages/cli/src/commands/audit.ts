@@ -174,15 +174,17 @@ export async function auditExportCommand(
   const log = await openLog(options, env);
   let count = 0;
   try {
-    if (kind !== "decision" && !log.store.kinds.some((k) => k.name === kind))
+    const names = log.store.kinds.map((k) => k.name);
+    if (kind !== "all" && !names.includes(kind))
       throw new CliError(
-        `\`--kind ${kind}\` is not an entry kind (${log.store.kinds.map((k) => `\`${k.name}\``).join(", ")})`,
+        `\`--kind ${kind}\` is not an entry kind (${names.map((n) => `\`${n}\``).join(", ")}, or \`all\`)`,
       );
     const stream = options.out ? createWriteStream(options.out) : undefined;
-    const source: AsyncIterable<unknown> =
-      kind === "decision"
+    const ofKind = (name: string): AsyncIterable<{ id: string }> =>
+      name === "decision"
         ? log.export(filterOf(options), { inputs: options.inputs })
-        : log.exportKind(kind);
+        : log.exportKind(name);
+    const source: AsyncIterable<unknown> = kind === "all" ? byId(names.map(ofKind)) : ofKind(kind);
     await reading(async () => {
       for await (const entry of source) {
         const line = JSON.stringify(entry);
@@ -200,6 +202,20 @@ export async function auditExportCommand(
     return 0;
   } finally {
     await log.close();
+  }
+}
+
+/** Entries of several kinds, each read oldest first, as one sequence oldest first (by id). */
+async function* byId<T extends { id: string }>(sources: AsyncIterable<T>[]): AsyncGenerator<T> {
+  const iterators = sources.map((s) => s[Symbol.asyncIterator]());
+  const heads = await Promise.all(iterators.map((i) => i.next()));
+  for (;;) {
+    let at = -1;
+    for (const [i, h] of heads.entries())
+      if (!h.done && (at < 0 || h.value.id < (heads[at]!.value as T).id)) at = i;
+    if (at < 0) return;
+    yield heads[at]!.value as T;
+    heads[at] = await iterators[at]!.next();
   }
 }
 
