@@ -529,7 +529,15 @@ export class DecisionService {
 
   private async record(p: Prepared, deliveryId?: string): Promise<DecisionAnswer> {
     const notify = this.options.notify;
-    // the case entry goes in the same group commit; the decision does not wait on its fate
+    // an AuditUnavailableError goes to the caller as it is: no decision is given unrecorded
+    const decided = this.audit.append(
+      p.record,
+      p.input,
+      notify && notify.length > 0 ? notificationsFor(notify, p.record) : [],
+      deliveryId === undefined ? {} : { deliveryId },
+    );
+    // the case entry right after it, in the same group commit (ids and seqs in the same order);
+    // the decision does not wait on its fate
     const caseEntry = p.caseEntry;
     const casePromise = caseEntry
       ? this.audit
@@ -541,15 +549,9 @@ export class DecisionService {
             (error: unknown) => this.options.reviews?.trackFailed(caseEntry, error),
           )
       : undefined;
-    // an AuditUnavailableError goes to the caller as it is: no decision is given unrecorded
     let entry: AuditEntry;
     try {
-      entry = await this.audit.append(
-        p.record,
-        p.input,
-        notify && notify.length > 0 ? notificationsFor(notify, p.record) : [],
-        deliveryId === undefined ? {} : { deliveryId },
-      );
+      entry = await decided;
     } finally {
       await casePromise;
     }

@@ -533,6 +533,8 @@ export class ReviewService {
   ): Promise<VoteOutcome> {
     const now = this.clock();
     const time = new Date(now).toISOString();
+    // ids in the order the entries are appended: the case's closing, then its exception
+    const closingId = newId(now);
     const exceptionId = newId(now);
     const expiries = verdict.voters.map((v) => v.exception?.expires).filter((e) => e !== undefined);
     // the earliest any of the deciding voters asked for; never-expiring only when all asked so
@@ -562,7 +564,7 @@ export class ReviewService {
       ended: null,
     };
     const closing = {
-      id: newId(now),
+      id: closingId,
       time,
       event: "resolved",
       caseId: kase.id,
