@@ -206,6 +206,15 @@ describe("examples/configs", () => {
     expect(() => checkExposure(config)).not.toThrow();
   });
 
+  test("reviews-demo.yaml (docs/reviews.md's walkthrough) serves rules/ on loopback without keys, two approvals a case", () => {
+    const config = loadConfig(file("reviews-demo.yaml"), {});
+    expect(config.auth.keys).toEqual([]);
+    expect(config.server).toMatchObject({ host: "127.0.0.1", port: 8080 });
+    expect(config.rules.dir).toBe(join(REPO, "rules"));
+    expect(config.reviews).toMatchObject({ enabled: true, approvalsRequired: 2 });
+    expect(() => checkExposure(config)).not.toThrow();
+  });
+
   test("with-sim.yaml (docs/platform.md's walkthrough) points the server at the simulator", () => {
     const config = loadConfig(file("with-sim.yaml"), {
       CLEARANCE_WEBHOOK_SECRET: "local-demo-secret-0123",
