@@ -255,7 +255,7 @@ function compare(expectedLines: string[], actualLines: string[]): { ok: boolean;
 const HMAC = "docs-hmac-secret-0123456789";
 const WEBHOOK_SECRET = "wh-secret-for-docs-0123456789";
 
-type ServerName = "default" | "configured";
+type ServerName = "default" | "configured" | "reviews";
 
 interface Keys {
   ci: string;
@@ -384,8 +384,9 @@ class World {
    * Makes `name` the server `http://127.0.0.1:8080` stands for, starting it when it is not running:
    * `default` is `pnpm start`'s (rules/, data/audit.db, no keys) with the simulator as its
    * platform (`clearance serve --platform`); `configured` is examples/configs/clearance.yaml's
-   * (data/clearance.db, keys, HMAC chain `main`, shadow rules), on 127.0.0.1 rather than 0.0.0.0.
-   * Both listen on port 0.
+   * (data/clearance.db, keys, HMAC chain `main`, shadow rules), on 127.0.0.1 rather than 0.0.0.0;
+   * `reviews` is examples/configs/reviews-demo.yaml's (docs/reviews.md's walkthrough: no keys,
+   * data/reviews-demo.db, two approvals a case). All listen on port 0.
    */
   async use(name: ServerName): Promise<RunningServer> {
     let server = this.servers.get(name);
@@ -403,8 +404,9 @@ class World {
           { env },
         );
       else {
+        const file = name === "reviews" ? "reviews-demo.yaml" : "clearance.yaml";
         const plain = structuredClone(
-          loadConfig(this.path("examples", "configs", "clearance.yaml"), env),
+          loadConfig(this.path("examples", "configs", file), env),
         ) as ServerConfig;
         plain.server.host = "127.0.0.1";
         plain.server.port = 0;
@@ -946,6 +948,19 @@ const SETUPS: Setup[] = [
     command: "curl -s http://127.0.0.1:8080/readyz",
     before: async (w) => {
       await w.use("default");
+    },
+  },
+
+  // docs/reviews.md: the walkthrough's server, examples/configs/reviews-demo.yaml, on a new log
+  // (the page's `clearance serve` block made one and was stopped); its later blocks use it as it is
+  {
+    page: "docs/reviews.md",
+    command:
+      "jq '{result: .}' examples/results/unsigned-lowscore.json | curl -s http://127.0.0.1:8080/v1/decisions -H 'content-type: application/json' -d @- | jq '{decision, reason, rule, case}'",
+    before: async (w) => {
+      await w.stop("reviews");
+      removeLog(w, "reviews-demo.db");
+      await w.use("reviews");
     },
   },
 

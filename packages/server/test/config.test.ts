@@ -48,7 +48,7 @@ describe("configuration", () => {
     [{ server: { port: "80" } }, "`server.port` must be integer"],
     [
       { auth: { keys: [{ id: "a", scopes: ["root"], sha256: "0".repeat(64) }] } },
-      "`auth.keys[0].scopes[0]` must be one of `decide`, `audit:read`, `admin`",
+      "`auth.keys[0].scopes[0]` must be one of `decide`, `audit:read`, `review`, `exceptions`, `admin`",
     ],
     [
       { auth: { keys: [{ id: "a", scopes: ["decide"], sha256: "secret" }] } },
