@@ -21,8 +21,9 @@
 //      a case, the other `--repeat` - 1 join it (1 in 10 opens by default);
 //    - review-unique: `review` inputs, every request a new file: every request opens a case (the
 //      worst case), against allow-unique;
-// 3. a warm-up each, then interleaved rounds of about `--duration` seconds (the order rotates every
-//    round); each round sends a fixed number of requests (a multiple of `--repeat` x `--window`),
+// 3. a warm-up each, then interleaved rounds of about `--duration` seconds, each review scenario
+//    beside its control (which of the two goes first alternates every round, so does the pairs'
+//    order), as the machine's load drifts within seconds; each round sends a fixed number of requests (a multiple of `--repeat` x `--window`),
 //    every one answered before the round ends;
 // 4. checks every round from the server's own `/metrics`: no socket error, timeout or non-2xx
 //    answer; every decision of the round decided as the scenario intends; exactly the cases
@@ -374,9 +375,22 @@ try {
     s.rate = warm.rps;
   }
 
+  // Each review scenario runs right beside its control, as the machine's load drifts within
+  // seconds (other processes share its 2 cores and its disk): the pairs take turns going first,
+  // and within a pair so do the two.
+  const pairs = [];
+  for (const s of scenarios) {
+    if (s.control) continue;
+    const reviews = scenarios.filter((r) => r.control === s.id);
+    pairs.push([s, ...reviews]);
+  }
   for (let round = 0; round < ROUNDS; round++) {
-    for (let k = 0; k < scenarios.length; k++) {
-      const s = scenarios[(k + round) % scenarios.length];
+    const order = [];
+    for (let k = 0; k < pairs.length; k++) {
+      const pair = pairs[(k + round) % pairs.length];
+      order.push(...(round % 2 === 0 ? pair : [...pair].reverse()));
+    }
+    for (const s of order) {
       progress(`round ${round + 1}/${ROUNDS}: ${s.id}`);
       const r = await runLoad(s, amountFor(s.rate, DURATION_S));
       check(s, r, `round ${round + 1}`);
@@ -481,7 +495,8 @@ log(
     `${fastify}); load: autocannon ${acVersion}, ${CONNECTIONS} connections for every scenario, in ` +
     `its own process. ${env.cpu}, ${env.cores} cores, Node ${process.version}; load average ` +
     `${load0[0].toFixed(1)} before, ${load1[0].toFixed(1)} after. Medians of ${ROUNDS} interleaved ` +
-    `rounds of about ${DURATION_S} s (order rotating, after a ${WARMUP_S} s warm-up each).`,
+    `rounds of about ${DURATION_S} s (each review scenario beside its control, the order ` +
+    `alternating, after a ${WARMUP_S} s warm-up each).`,
 );
 log("");
 log(
