@@ -4,7 +4,7 @@
 // decision) or join the file's open case (in memory), against inputs that decide `allow`, side by
 // side in one run, with the load in another process.
 //
-//   node bench/server/reviews.js [--rounds 3] [--duration 10] [--connections 50] [--repeat 10]
+//   node bench/server/reviews.js [--rounds 15] [--duration 3] [--connections 50] [--repeat 10]
 //        [--window 100] [--scenarios a,b] [--cpu-prof] [--keep] [--quick] [--json out.json]
 //
 // 1. request bodies from the example results (`examples/results/`): `signed-microsoft.json`
@@ -64,8 +64,9 @@ const { values: args } = parseArgs({
     json: { type: "string" },
   },
 });
-const ROUNDS = Number(args.rounds ?? (args.quick ? 3 : 5));
-const DURATION_S = Number(args.duration ?? (args.quick ? 3 : 10));
+// many short rounds: a pair's two runs are seconds apart, closer than the machine's load drifts
+const ROUNDS = Number(args.rounds ?? (args.quick ? 5 : 15));
+const DURATION_S = Number(args.duration ?? (args.quick ? 1.5 : 3));
 const WARMUP_S = Number(args.warmup ?? (args.quick ? 1 : 3));
 const CONNECTIONS = Number(args.connections);
 const REPEAT = Number(args.repeat);
