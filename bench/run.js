@@ -84,6 +84,12 @@ const BENCHMARKS = [
       "POST /v1/decisions alone, during exports and during verifications of a 200,000-entry SQLite log: p50/p99 ratios",
   },
   {
+    name: "reviews",
+    script: "server/reviews.js",
+    description:
+      "POST /v1/decisions deciding review (1 in 10 opening a case, or every request) against allow: req/s ratio, p99",
+  },
+  {
     name: "client",
     script: "client/run.js",
     description:

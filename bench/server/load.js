@@ -4,7 +4,7 @@
 //
 //   node bench/server/load.js '<spec as JSON>'
 //
-// spec: {url, path, bodies, items, connections, amount, unique, stampBase, timeoutS}
+// spec: {url, path, bodies, items, connections, amount, unique, repeat, window, stampBase, timeoutS}
 //   bodies      an NDJSON file: one whole request body a line; the requests cycle through them
 //   items       analysis results in each body (1, or the batch size)
 //   amount      requests to send; every one is answered before the run ends (autocannon's
@@ -13,6 +13,11 @@
 //   unique      give every result in every request its own sha256 (the last 12 hex digits become a
 //               counter from `stampBase`), so that each request carries a new input, as in use,
 //               instead of the 1,000 inputs the audit log would store once and then recognise
+//   repeat      with `unique`, ask each file (each sha256) this many times instead of once: the
+//               requests go through `window` files at a time, each asked once per pass, `repeat`
+//               passes, then the next `window` files; so a file's requests are `window` requests
+//               apart (with `window` above `connections`, never two of one file in flight), and a
+//               file's body is always the same one (`bodies[file % bodies.length]`)
 //
 // Prints one JSON object on stdout: counts by status, errors, timeouts, the elapsed time (first
 // request to last answer), req/s and latency percentiles in milliseconds. Latencies are recorded
@@ -36,10 +41,13 @@ function stampOffsets(buf) {
 }
 
 let next = spec.stampBase ?? 0;
-/** Writes a fresh counter value at each offset (in place: autocannon copies the body at once). */
-function stamp(buf, offsets) {
+/**
+ * Writes a counter value at each offset (in place: autocannon copies the body at once): a fresh
+ * one each, or `file` (added to `stampBase`) for every offset when given.
+ */
+function stamp(buf, offsets, file) {
   for (const o of offsets) {
-    let n = next++;
+    let n = file === undefined ? next++ : (spec.stampBase ?? 0) + file;
     for (let i = STAMP_DIGITS - 1; i >= 0; i--) {
       buf[o + i] = HEX[n % 16];
       n = Math.floor(n / 16);
@@ -60,11 +68,24 @@ const offsets = bodies.map((body) => {
 // One request whose body is set just before it is built: the bodies are held once, not copied
 // into every connection (autocannon deep-copies its options, `requests` included, per connection).
 let k = 0;
+const REPEAT = spec.repeat ?? 1;
+const WINDOW = spec.window ?? 1;
+/** The file asked by request `n` when each is asked `REPEAT` times (see `repeat` above). */
+const fileOf = (n) => Math.floor(n / (REPEAT * WINDOW)) * WINDOW + (n % WINDOW);
+let files = 0;
 const requests = [
   {
     method: "POST",
     path: spec.path,
     setupRequest(req) {
+      if (spec.unique && REPEAT > 1) {
+        const file = fileOf(k++);
+        files = Math.max(files, file + 1);
+        const i = file % bodies.length;
+        stamp(bodies[i], offsets[i], file);
+        req.body = bodies[i];
+        return req;
+      }
       const i = k++ % bodies.length;
       if (spec.unique) stamp(bodies[i], offsets[i]);
       req.body = bodies[i];
@@ -130,5 +151,6 @@ process.stdout.write(
     autocannon: { p50: result.latency.p50, p99: result.latency.p99, non2xx: result.non2xx },
     cpuMs: (cpu.user + cpu.system) / 1000,
     stampedUpTo: next,
+    files: REPEAT > 1 ? files : undefined,
   })}\n`,
 );

@@ -29,7 +29,9 @@
 //    gets a fresh sha256 (a new input for the audit log to store) unless --reuse-inputs;
 // 4. checks every run: no socket error, no timeout, no answer other than 2xx; then asks each
 //    Clearance server to verify its audit log (`POST /v1/audit/verify`): the chain must be intact
-//    and hold exactly as many entries as decisions were answered with 2xx;
+//    and hold exactly as many entries as decisions were answered with 2xx, plus the review-case
+//    entries (an enforced `review` opens a case: an entry beside its decision; counted from
+//    `/metrics`);
 // 5. prints medians, ratios to the ceiling, and PASS/MISS for the issue's targets.
 // Exits 1 when a run is wrong (errors, non-2xx answers, audit entries missing or extra), not for
 // a missed target.
@@ -322,6 +324,19 @@ function countLines(path) {
   return lines;
 }
 
+/**
+ * The review-case entries in a Clearance server's log, from `GET /metrics`: an enforced `review`
+ * opens a case (an entry beside the decision), a case closed has a second entry.
+ */
+async function caseEntries(s) {
+  const text = await (await fetch(`${s.url}/metrics`)).text();
+  const open = Number(/^clearance_review_cases_open (\S+)$/m.exec(text)?.[1] ?? 0);
+  let closed = 0;
+  for (const m of text.matchAll(/^clearance_review_cases_closed_total\{[^}]*\} (\S+)$/gm))
+    closed += Number(m[1]);
+  return { open, closed, entries: open + 2 * closed };
+}
+
 /** The audit log's group-commit counters from `GET /metrics` (Clearance servers only). */
 async function commitCounters(s) {
   if (s.server.kind !== "clearance") return undefined;
@@ -472,7 +487,14 @@ try {
       s.child.kill("SIGTERM");
       await s.exited;
       const lines = countLines(s.server.path);
-      verified.push({ id: s.id, decided: s.decided, ok: true, entries: lines, verifyMs: 0 });
+      verified.push({
+        id: s.id,
+        decided: s.decided,
+        cases: 0,
+        ok: true,
+        entries: lines,
+        verifyMs: 0,
+      });
       if (lines !== s.decided)
         problems.push(`${s.id}: the file holds ${int(lines)} lines for ${int(s.decided)} answers`);
       continue;
@@ -481,12 +503,21 @@ try {
     const t0 = performance.now();
     const { status, json } = await post(`${s.url}/v1/audit/verify`);
     const verifyMs = performance.now() - t0;
-    verified.push({ id: s.id, decided: s.decided, status, ...json, verifyMs });
+    const cases =
+      s.server.kind === "clearance" ? await caseEntries(s) : { open: 0, closed: 0, entries: 0 };
+    verified.push({
+      id: s.id,
+      decided: s.decided,
+      cases: cases.open + cases.closed,
+      status,
+      ...json,
+      verifyMs,
+    });
     if (status !== 200 || json.ok !== true)
       problems.push(`${s.id}: the audit log does not verify (${status} ${JSON.stringify(json)})`);
-    else if (json.entries !== s.decided)
+    else if (json.entries !== s.decided + cases.entries)
       problems.push(
-        `${s.id}: the audit log holds ${int(json.entries)} entries for ${int(s.decided)} decisions answered with 2xx`,
+        `${s.id}: the audit log holds ${int(json.entries)} entries for ${int(s.decided)} decisions answered with 2xx and ${int(cases.entries)} review-case entries`,
       );
   }
 } catch (error) {
@@ -657,6 +688,7 @@ log(
     [
       "audit log",
       "decisions answered 2xx",
+      "review cases opened",
       "entries (verify)",
       "chain",
       "verify took",
@@ -669,6 +701,7 @@ log(
       return [
         v.id,
         int(v.decided),
+        int(v.cases),
         Number.isFinite(v.entries) ? int(v.entries) : "n/a",
         v.ok ? "intact" : "BROKEN",
         fmtMs(v.verifyMs),
@@ -677,7 +710,7 @@ log(
         c && Number.isFinite(c.commitShare) ? pct(c.commitShare) : "",
       ];
     }),
-    "lrrlrrrr",
+    "lrrrlrrrr",
   ),
 );
 log("");

@@ -11,6 +11,7 @@ import {
 } from "./args.js";
 import type { Env } from "./commands/serve.js";
 import { CliError, type Output } from "./output.js";
+import { DEFAULT_SERVER } from "./server-api.js";
 import { VERSION } from "./version.js";
 
 // Each command's module is imported when the command runs: building the tree, `--help` and
@@ -24,6 +25,7 @@ const commands = {
   gate: () => import("./commands/gate.js"),
   keys: () => import("./commands/keys.js"),
   pull: () => import("./commands/pull.js"),
+  reviews: () => import("./commands/reviews.js"),
   serve: () => import("./commands/serve.js"),
   sim: () => import("./commands/sim.js"),
   test: () => import("./commands/test.js"),
@@ -235,7 +237,7 @@ export function buildProgram(
     .addOption(required("--id <id>", "key id (recorded as the requester of each decision)"))
     .option(
       "--scopes <scopes>",
-      "comma-separated: decide, audit:read, admin",
+      "comma-separated: decide, audit:read, review, exceptions, admin",
       collect,
       [] as string[],
     )
@@ -292,7 +294,11 @@ export function buildProgram(
         .command("export")
         .description("entries with their input snapshots as NDJSON, oldest first")
         .option("-o, --out <file>", "write to a file instead of standard output")
-        .option("--no-inputs", "leave the input snapshots out"),
+        .option("--no-inputs", "leave the input snapshots out")
+        .option(
+          "--kind <kind>",
+          "entries of this kind: decision (the default), review_case, review_vote, exception, or all of them",
+        ),
     ),
   ).action(async (opts) =>
     setExit(await (await commands.audit()).auditExportCommand(output, opts, env)),
@@ -337,10 +343,15 @@ export function buildProgram(
       300_000,
     )
     .option("--review-exit <code>", "exit code when a file needs review", exitCode, 3)
+    .option(
+      "--wait-review <duration>",
+      "with --server: wait up to this long per file for its review case to be resolved, and report the file's new decision",
+      (v) => parseDurationArg(v, "--wait-review"),
+    )
     .option("--json", "machine-readable output", false)
     .addHelpText(
       "after",
-      "\nThe platform key comes from $CLEARANCE_PLATFORM_KEY, the server key (if it needs one) from\n$CLEARANCE_SERVER_KEY. On GitHub Actions each file also gets an annotation.\n\nExamples:\n  clearance gate dist/app.exe --rules rules\n  clearance gate build/*.msi --server https://clearance.internal --timeout 10m\n\nExit codes: 0 every file allowed, 2 a file denied, 3 (or --review-exit) a file needs review,\n1 anything failed (never 0 then).",
+      "\nThe platform key comes from $CLEARANCE_PLATFORM_KEY, the server key (if it needs one) from\n$CLEARANCE_SERVER_KEY. On GitHub Actions each file also gets an annotation.\n\nExamples:\n  clearance gate dist/app.exe --rules rules\n  clearance gate build/*.msi --server https://clearance.internal --timeout 10m\n  clearance gate dist/tool.exe --server https://clearance.internal --wait-review 30m --timeout 40m\n\nExit codes: 0 every file allowed, 2 a file denied, 3 (or --review-exit) a file needs review,\n1 anything failed (never 0 then).",
     )
     .action(async (files: string[], opts) =>
       setExit(
@@ -355,11 +366,172 @@ export function buildProgram(
             ...(opts.server ? { server: opts.server } : {}),
             ...(opts.platform ? { platform: opts.platform } : {}),
             ...(opts.context ? { context: opts.context } : {}),
+            ...(opts.waitReview === undefined ? {} : { waitReviewMs: opts.waitReview }),
           },
           env,
         ),
       ),
     );
+
+  const withServer = (c: Command) =>
+    c.option(
+      "-s, --server <url>",
+      `the Clearance server (default: $CLEARANCE_SERVER_URL, else ${DEFAULT_SERVER}; key: $CLEARANCE_SERVER_KEY)`,
+    );
+  const SERVER_HELP =
+    "\nThe server is --server, else $CLEARANCE_SERVER_URL, else clearance serve's default address; its key\n(if it needs one) comes from $CLEARANCE_SERVER_KEY. Without keys (loopback), name yourself with --as.";
+
+  const reviews = program
+    .command("reviews")
+    .description("review cases: list them, show one, approve or reject it (through a server)");
+  withServer(
+    reviews
+      .command("list")
+      .description("review cases, oldest first: open ones by default")
+      .addOption(
+        new Option("--status <status>", "which cases")
+          .choices(["open", "resolved", "withdrawn", "expired", "all"])
+          .default("open"),
+      )
+      .option("--sha256 <hash>", "one file's cases")
+      .option("--rule <name>", "opened by this rule's decision")
+      .option("--older-than <duration>", "open at least this long (1h, 2d)")
+      .option("-n, --limit <n>", "at most this many", positiveInt, 100)
+      .option("--json", "machine-readable output", false)
+      .addHelpText(
+        "after",
+        "\nExamples:\n  clearance reviews list\n  clearance reviews list --older-than 2d --server https://clearance.internal",
+      ),
+  ).action(async (opts) =>
+    setExit(await (await commands.reviews()).reviewsListCommand(output, opts, env)),
+  );
+  withServer(
+    reviews
+      .command("show")
+      .description("one case: its decision, reason, votes, requests and what it waits for")
+      .argument("<id>", "the case id")
+      .option("--json", "machine-readable output", false),
+  ).action(async (id: string, opts) =>
+    setExit(await (await commands.reviews()).reviewsShowCommand(output, id, opts, env)),
+  );
+  withServer(
+    reviews
+      .command("approve")
+      .description(
+        "vote to approve a case; enough approvals make an exception and decide the file again",
+      )
+      .argument("<id>", "the case id")
+      .addOption(required("--justification <text>", "why (recorded in the audit log)"))
+      .addOption(
+        new Option("--kind <kind>", "what the exception covers (default file)").choices([
+          "file",
+          "signer",
+          "vendor",
+        ]),
+      )
+      .option(
+        "--expires <when>",
+        "when the exception ends: RFC 3339, a duration from now (30d), or never",
+      )
+      .option("--as <name>", "who votes, on a server without API keys")
+      .option("--json", "machine-readable output", false)
+      .addHelpText(
+        "after",
+        `${SERVER_HELP}\n\nExamples:\n  clearance reviews approve <id> --justification "the PDF tool finance asked for" --expires 30d\n  clearance reviews approve <id> --justification "signed by our build key" --kind signer`,
+      ),
+  ).action(async (id: string, opts) =>
+    setExit(await (await commands.reviews()).reviewsVoteCommand(output, "approve", id, opts, env)),
+  );
+  withServer(
+    reviews
+      .command("reject")
+      .description("vote to reject a case; a rejection blocks the file")
+      .argument("<id>", "the case id")
+      .addOption(required("--justification <text>", "why (recorded in the audit log)"))
+      .option("--as <name>", "who votes, on a server without API keys")
+      .option("--json", "machine-readable output", false)
+      .addHelpText(
+        "after",
+        `${SERVER_HELP}\n\nExamples:\n  clearance reviews reject <id> --justification "unknown uploader, no ticket"`,
+      ),
+  ).action(async (id: string, opts) =>
+    setExit(await (await commands.reviews()).reviewsVoteCommand(output, "reject", id, opts, env)),
+  );
+
+  const exceptions = program
+    .command("exceptions")
+    .description("exceptions: list, add, revoke and export them (through a server)");
+  withServer(
+    exceptions
+      .command("list")
+      .description("exceptions, newest first: those in force by default")
+      .addOption(
+        new Option("--state <state>", "which exceptions")
+          .choices(["active", "revoked", "expired", "all"])
+          .default("active"),
+      )
+      .option("--sha256 <hash>", "one file's exceptions")
+      .addOption(
+        new Option("--kind <kind>", "what they cover").choices(["file", "signer", "vendor"]),
+      )
+      .option("--case <id>", "the exception a review case yielded")
+      .option("--json", "machine-readable output", false),
+  ).action(async (opts) =>
+    setExit(await (await commands.reviews()).exceptionsListCommand(output, opts, env)),
+  );
+  withServer(
+    exceptions
+      .command("add")
+      .description("create an exception directly (needs the `exceptions` scope)")
+      .addOption(
+        required("--status <status>", "approved or rejected").choices(["approved", "rejected"]),
+      )
+      .option("--sha256 <hash>", "scope: one file")
+      .option("--signer <thumbprint>", "scope: files signed with this certificate")
+      .option("--vendor <name>", "scope: this vendor's product (with --product)")
+      .option("--product <name>", "the product, with --vendor")
+      .option(
+        "--context <field=value>",
+        "only for requests whose context has this value; repeatable",
+        collect,
+        [] as string[],
+      )
+      .option(
+        "--expires <when>",
+        "when it ends: RFC 3339, a duration from now (30d), or never (default: reviews.exceptionExpiry.default)",
+      )
+      .addOption(required("--justification <text>", "why (recorded in the audit log)"))
+      .option("--as <name>", "who creates it, on a server without API keys")
+      .option("--json", "machine-readable output", false)
+      .addHelpText(
+        "after",
+        `${SERVER_HELP}\n\nExamples:\n  clearance exceptions add --status approved --sha256 <hash> --expires 30d --justification "vendor hotfix, ticket 4711"\n  clearance exceptions add --status rejected --vendor "Acme" --product "Toolbar" --justification "adware"`,
+      ),
+  ).action(async (opts) =>
+    setExit(await (await commands.reviews()).exceptionsAddCommand(output, opts, env)),
+  );
+  withServer(
+    exceptions
+      .command("revoke")
+      .description("end an exception before it expires; its file is decided again")
+      .argument("<id>", "the exception id")
+      .addOption(required("--justification <text>", "why (recorded in the audit log)"))
+      .option("--as <name>", "who revokes it, on a server without API keys")
+      .option("--json", "machine-readable output", false),
+  ).action(async (id: string, opts) =>
+    setExit(await (await commands.reviews()).exceptionsRevokeCommand(output, id, opts, env)),
+  );
+  withServer(
+    exceptions
+      .command("export")
+      .description(
+        "the exceptions in force as JSON records that ExceptionSet loads, sorted by id (for git)",
+      )
+      .option("-o, --out <file>", "write to a file instead of standard output")
+      .addHelpText("after", "\nExamples:\n  clearance exceptions export --out exceptions.json"),
+  ).action(async (opts) =>
+    setExit(await (await commands.reviews()).exceptionsExportCommand(output, opts, env)),
+  );
 
   program
     .command("pull")

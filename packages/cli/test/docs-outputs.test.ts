@@ -28,8 +28,9 @@
  * redirections or substitutions run in bash, with `clearance` on PATH as the built binary and
  * `sqlite3` as a stand-in on better-sqlite3 (`.backup FILE` and SQL, rows printed as sqlite3 prints
  * them), so the test needs no sqlite3 CLI; `curl`, `jq` and `openssl` are the real ones (a block
- * that needs one that is missing is skipped, and listed). `http://127.0.0.1:8080` in a command is
- * a server the test started for the page (`startServer` on 127.0.0.1, port 0, an SQLite log in the
+ * that needs one that is missing is skipped, and listed). `http://127.0.0.1:8080` in a command (and
+ * `$CLEARANCE_SERVER_URL`, the default of `reviews` and `exceptions`) is a server the test started
+ * for the page (`startServer` on 127.0.0.1, port 0, an SQLite log in the
  * scratch directory), and `/tmp/` is the scratch directory's `tmp/`; outputs are mapped back. What
  * a block needs beyond that (a damaged log, decisions already recorded, the typo in a rule file
  * that the prose describes) is made by a setup below, found by the block's page, section and
@@ -254,7 +255,7 @@ function compare(expectedLines: string[], actualLines: string[]): { ok: boolean;
 const HMAC = "docs-hmac-secret-0123456789";
 const WEBHOOK_SECRET = "wh-secret-for-docs-0123456789";
 
-type ServerName = "default" | "configured";
+type ServerName = "default" | "configured" | "reviews";
 
 interface Keys {
   ci: string;
@@ -367,6 +368,8 @@ class World {
       CLEARANCE_PLATFORM_KEY: DEFAULT_KEY,
       CLEARANCE_SIEM_URL: this.receiverUrl,
       CLEARANCE_SIEM_SECRET: "siem-secret-0123456789",
+      // the default of `reviews` and `exceptions`: the server `http://127.0.0.1:8080` stands for
+      ...(this.server ? { CLEARANCE_SERVER_URL: this.server.url } : {}),
       ...this.vars,
     };
     for (const name of this.unset) delete env[name];
@@ -381,8 +384,9 @@ class World {
    * Makes `name` the server `http://127.0.0.1:8080` stands for, starting it when it is not running:
    * `default` is `pnpm start`'s (rules/, data/audit.db, no keys) with the simulator as its
    * platform (`clearance serve --platform`); `configured` is examples/configs/clearance.yaml's
-   * (data/clearance.db, keys, HMAC chain `main`, shadow rules), on 127.0.0.1 rather than 0.0.0.0.
-   * Both listen on port 0.
+   * (data/clearance.db, keys, HMAC chain `main`, shadow rules), on 127.0.0.1 rather than 0.0.0.0;
+   * `reviews` is examples/configs/reviews-demo.yaml's (docs/reviews.md's walkthrough: no keys,
+   * data/reviews-demo.db, two approvals a case). All listen on port 0.
    */
   async use(name: ServerName): Promise<RunningServer> {
     let server = this.servers.get(name);
@@ -400,8 +404,9 @@ class World {
           { env },
         );
       else {
+        const file = name === "reviews" ? "reviews-demo.yaml" : "clearance.yaml";
         const plain = structuredClone(
-          loadConfig(this.path("examples", "configs", "clearance.yaml"), env),
+          loadConfig(this.path("examples", "configs", file), env),
         ) as ServerConfig;
         plain.server.host = "127.0.0.1";
         plain.server.port = 0;
@@ -864,6 +869,22 @@ const SETUPS: Setup[] = [
     },
     after: (w) => w.stop("configured"),
   },
+  {
+    page: "docs/cli.md",
+    command: "clearance reviews list",
+    // pnpm start's server (no keys), where a file was just decided `review`
+    before: async (w) => {
+      await w.use("default");
+      await record(w, [["api", "unsigned-lowscore"]]);
+    },
+  },
+  {
+    page: "docs/cli.md",
+    command: /^clearance exceptions add /,
+    before: async (w) => {
+      await w.use("default");
+    },
+  },
 
   // docs/configuration.md
   {
@@ -930,12 +951,26 @@ const SETUPS: Setup[] = [
     },
   },
 
+  // docs/reviews.md: the walkthrough's server, examples/configs/reviews-demo.yaml, on a new log
+  // (the page's `clearance serve` block made one and was stopped); its later blocks use it as it is
+  {
+    page: "docs/reviews.md",
+    command:
+      "jq '{result: .}' examples/results/unsigned-lowscore.json | curl -s http://127.0.0.1:8080/v1/decisions -H 'content-type: application/json' -d @- | jq '{decision, reason, rule, case}'",
+    before: async (w) => {
+      await w.stop("reviews");
+      removeLog(w, "reviews-demo.db");
+      await w.use("reviews");
+    },
+  },
+
   // docs/operations.md
   {
     page: "docs/operations.md",
     section: "What verification detects",
     command: "clearance audit verify",
-    // the prose: a log of five decisions (the fourth a deny, which the next commands edit)
+    // the prose: a log of five decisions (the fifth entry a deny, which the next commands edit)
+    // and the review cases of the two `review`s
     before: async (w) => {
       await w.use("default");
       await record(w, [

@@ -70,7 +70,8 @@ describe("clearance audit", () => {
   test("verify: ok with the right key, exit 3 naming the first broken link after tampering", async () => {
     const ok = await audit("verify");
     expect(ok.code).toBe(0);
-    expect(ok.out).toContain("ok: 3 entries verified");
+    // three decisions, and the review case the `review` among them opened
+    expect(ok.out).toContain("ok: 4 entries verified");
     const wrongKey = await run("audit", "verify", "--config", config);
     expect(wrongKey.code).toBe(1);
     expect(wrongKey.err).toContain("environment variable `HMAC`");
@@ -146,6 +147,76 @@ describe("clearance audit", () => {
       "2026-11-26T12:00:00Z",
     );
     expect(none.out).toMatch(/invalid 3/);
+  });
+});
+
+describe("clearance audit export --kind", () => {
+  test("exports the review entries beside the decisions, and refuses filters and unknown kinds", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "clearance-cli-kinds-"));
+    try {
+      const db = join(dir, "audit.db");
+      const services = await createServices(
+        resolveConfig({
+          rules: { dir: join(root, "rules"), watch: false },
+          audit: { sqlite: { path: db } },
+        }),
+        { processMetrics: false },
+      );
+      const { readFileSync } = await import("node:fs");
+      const result = JSON.parse(
+        readFileSync(join(root, "examples/results/unsigned-lowscore.json"), "utf8"),
+      );
+      const asked = await services.decisions.decide({ result }, { source: "api", requester: null });
+      await services.reviews.vote(
+        asked.case!,
+        { vote: "approve", justification: "the vendor's PDF tool" },
+        { key: null, named: "alice" },
+      );
+      await services.close();
+      const kind = async (name: string) => {
+        const r = await run("audit", "export", "--db", db, "--kind", name);
+        expect(r.code, r.err).toBe(0);
+        return r.out
+          .trim()
+          .split("\n")
+          .map((l) => JSON.parse(l) as Record<string, unknown>);
+      };
+      const cases = await kind("review_case");
+      expect(cases.map((c) => c.event)).toEqual(["opened", "resolved"]);
+      expect(cases[0]).toMatchObject({
+        kind: "review_case",
+        caseId: asked.case,
+        sha256: result.sha256,
+      });
+      expect(typeof cases[0]!.hash).toBe("string");
+      expect((await kind("review_vote")).map((v) => v.voter)).toEqual(["alice"]);
+      expect((await kind("exception")).map((e) => e.event)).toEqual(["created"]);
+      const decisions = await kind("decision");
+      expect(decisions.map((d) => d.source)).toEqual(["api", "review"]);
+      // the whole log, every kind, in its chain's order
+      const all = await kind("all");
+      expect(all.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5, 6]);
+      expect(new Set(all.map((e) => e.kind ?? "decision"))).toEqual(
+        new Set(["decision", "review_case", "review_vote", "exception"]),
+      );
+      const filtered = await run(
+        "audit",
+        "export",
+        "--db",
+        db,
+        "--kind",
+        "exception",
+        "--sha256",
+        result.sha256,
+      );
+      expect(filtered.code).toBe(1);
+      expect(filtered.err).toContain("--sha256 filters decisions");
+      const unknown = await run("audit", "export", "--db", db, "--kind", "votes");
+      expect(unknown.code).toBe(1);
+      expect(unknown.err).toContain("`--kind votes` is not an entry kind");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -478,6 +478,10 @@ export function resolveConfig(raw: unknown, options: ResolveOptions = {}): Reado
         `\`reviews.${key}\`: \`${text}\` is not a duration (units from largest to smallest, each once: \`90d\`, \`1h30m\`)`,
       ]);
   }
+  if (r.broaderScopeApprovals < r.approvalsRequired)
+    throw new ConfigError([
+      `\`reviews.broaderScopeApprovals\` (${r.broaderScopeApprovals}) is fewer than \`reviews.approvalsRequired\` (${r.approvalsRequired}): a signer or vendor exception would be easier to get than one file's`,
+    ]);
   if (parseDuration(r.exceptionExpiry.default)! > parseDuration(r.exceptionExpiry.max)!)
     throw new ConfigError([
       `\`reviews.exceptionExpiry.default\` (${r.exceptionExpiry.default}) is longer than \`reviews.exceptionExpiry.max\` (${r.exceptionExpiry.max})`,

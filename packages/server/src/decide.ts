@@ -146,7 +146,9 @@ export class DecisionService {
     private readonly options: DecisionServiceOptions,
   ) {
     this.clock = options.clock ?? Date.now;
-    options.reviews?.setRedecider((r, deliveryId) => this.decideAgain(r, deliveryId));
+    options.reviews?.setRedecider((r, deliveryId, unlessStill) =>
+      this.decideAgain(r, deliveryId, unlessStill === undefined ? {} : { unlessStill }),
+    );
   }
 
   private readonly clock: () => number;
@@ -156,7 +158,11 @@ export class DecisionService {
    * created or ended), with source `review`, at most once per `deliveryId`: a delivery recorded
    * already is not decided again. Null when no decision of the file is recorded to start from.
    */
-  async decideAgain(r: Redecision, deliveryId: string): Promise<DecisionRecord | null> {
+  async decideAgain(
+    r: Redecision,
+    deliveryId: string,
+    options: { unlessStill?: Decision["decision"] } = {},
+  ): Promise<DecisionRecord | null> {
     const recorded = (await this.audit.deliveryEntries([deliveryId])).get(deliveryId);
     if (recorded !== undefined) return (await this.audit.get(recorded))?.entry ?? null;
     const from =
@@ -174,7 +180,13 @@ export class DecisionService {
     if (snapshot.context !== undefined) request.context = snapshot.context;
     if (INPUT_FORMATS.includes(snapshot.format as InputFormat)) request.format = snapshot.format!;
     else if (!toCanonical(snapshot.result).ok) request.format = "canonical";
-    const prepared = this.prepare(request, { source: "review", requester: null }, "");
+    const meta: RequestMeta = { source: "review", requester: null };
+    // a trial first, recording nothing, when only a changed decision is to be recorded
+    if (options.unlessStill !== undefined) {
+      const trial = this.prepare(request, meta, "", undefined, false);
+      if (trial.record.decision === options.unlessStill) return null;
+    }
+    const prepared = this.prepare(request, meta, "");
     await this.record(prepared, deliveryId);
     return prepared.record;
   }
@@ -397,6 +409,8 @@ export class DecisionService {
     meta: RequestMeta,
     at: string,
     rawJson?: string,
+    /** whether the decision opens, joins or withdraws its file's case (not for a trial) */
+    track = true,
   ): Prepared {
     const ruleset = this.rules.ruleset;
     const canonical = toCanonical(
@@ -468,10 +482,11 @@ export class DecisionService {
       shadow,
       deliveryId: meta.deliveryId ?? null,
       explain: decision.explain ?? null,
-      approvalForbiddenBy: decision.approvalForbiddenBy,
+      // it says whether a person may approve the file: only a `review` is put to people
+      approvalForbiddenBy: decision.decision === "review" ? decision.approvalForbiddenBy : [],
       exception: decision.exception,
     };
-    const tracked = reviews?.track(record, result, request.context);
+    const tracked = track ? reviews?.track(record, result, request.context) : undefined;
     if (tracked?.caseId) record.case = tracked.caseId;
     return {
       record,
@@ -514,7 +529,15 @@ export class DecisionService {
 
   private async record(p: Prepared, deliveryId?: string): Promise<DecisionAnswer> {
     const notify = this.options.notify;
-    // the case entry goes in the same group commit; the decision does not wait on its fate
+    // an AuditUnavailableError goes to the caller as it is: no decision is given unrecorded
+    const decided = this.audit.append(
+      p.record,
+      p.input,
+      notify && notify.length > 0 ? notificationsFor(notify, p.record) : [],
+      deliveryId === undefined ? {} : { deliveryId },
+    );
+    // the case entry right after it, in the same group commit (ids and seqs in the same order);
+    // the decision does not wait on its fate
     const caseEntry = p.caseEntry;
     const casePromise = caseEntry
       ? this.audit
@@ -526,15 +549,9 @@ export class DecisionService {
             (error: unknown) => this.options.reviews?.trackFailed(caseEntry, error),
           )
       : undefined;
-    // an AuditUnavailableError goes to the caller as it is: no decision is given unrecorded
     let entry: AuditEntry;
     try {
-      entry = await this.audit.append(
-        p.record,
-        p.input,
-        notify && notify.length > 0 ? notificationsFor(notify, p.record) : [],
-        deliveryId === undefined ? {} : { deliveryId },
-      );
+      entry = await decided;
     } finally {
       await casePromise;
     }

@@ -57,7 +57,12 @@ export interface Redecision {
 }
 
 /** Decides a file again from a recorded input and records it (the decision service). */
-export type Redecider = (r: Redecision, deliveryId: string) => Promise<DecisionRecord | null>;
+export type Redecider = (
+  r: Redecision,
+  deliveryId: string,
+  /** record nothing when the file is still decided this */
+  unlessStill?: "review",
+) => Promise<DecisionRecord | null>;
 
 type CaseStatus = "open" | "resolved" | "withdrawn" | "expired";
 type ExceptionKind = "file" | "signer" | "vendor";
@@ -140,6 +145,8 @@ interface LiveCase {
   detail: OpenedDetail;
   requests: number;
   votes: Map<string, VoteView>;
+  /** its opening entry is in the log: until then requests join it, but nobody lists or votes */
+  committed: boolean;
 }
 
 /** The newest case of a file and scope, open or closed: what `case.*` reads. */
@@ -351,6 +358,7 @@ export class ReviewService {
         detail,
         requests: 1,
         votes: new Map(),
+        committed: false,
       };
       const previous = this.latest.get(key);
       this.addOpen(opened);
@@ -412,6 +420,8 @@ export class ReviewService {
   /** An entry of `track` was written: it is the log's now, and applied. */
   tracked(entry: CaseEntry): void {
     this.markSeen(entry.fields.id);
+    const live = this.openById.get(entry.fields.caseId);
+    if (live) live.committed = true;
     if (entry.fields.event !== "opened") this.metrics.casesClosed.inc({ outcome: "withdrawn" });
   }
 
@@ -523,6 +533,8 @@ export class ReviewService {
   ): Promise<VoteOutcome> {
     const now = this.clock();
     const time = new Date(now).toISOString();
+    // ids in the order the entries are appended: the case's closing, then its exception
+    const closingId = newId(now);
     const exceptionId = newId(now);
     const expiries = verdict.voters.map((v) => v.exception?.expires).filter((e) => e !== undefined);
     // the earliest any of the deciding voters asked for; never-expiring only when all asked so
@@ -552,7 +564,7 @@ export class ReviewService {
       ended: null,
     };
     const closing = {
-      id: newId(now),
+      id: closingId,
       time,
       event: "resolved",
       caseId: kase.id,
@@ -801,6 +813,7 @@ export class ReviewService {
       (filter.after === undefined || c.id > filter.after);
     if (status === "open") {
       return [...this.openById.values()]
+        .filter((c) => c.committed)
         .map((c) => ({
           c,
           key: { id: c.id, sha256: c.sha256, rule: c.detail.rule, opened: c.opened },
@@ -808,7 +821,7 @@ export class ReviewService {
         .filter((x) => keep(x.key))
         .sort((a, b) => (a.c.id < b.c.id ? -1 : 1))
         .slice(0, filter.limit)
-        .map((x) => viewOf(x.c));
+        .map((x) => this.viewOf(x.c));
     }
     // every case's opening entry, oldest first, then each case read whole
     const out: CaseView[] = [];
@@ -880,6 +893,32 @@ export class ReviewService {
     return view;
   }
 
+  /**
+   * The rules changed: each open case's file is decided again, and where it is no longer `review`
+   * the new decision is recorded (source `review`), which withdraws its case. Files still in review
+   * record nothing. Returns how many cases were withdrawn.
+   */
+  async rulesChanged(revision: string): Promise<number> {
+    if (!this.config.enabled || !this.redecider) return 0;
+    let withdrawn = 0;
+    for (const live of [...this.openById.values()]) {
+      const decided = await this.redecider(
+        {
+          sha256: live.sha256,
+          decisionId: live.detail.decisionId,
+          why: `the rules changed to revision ${revision}`,
+        },
+        `rules:${revision}:${live.id}`,
+        "review",
+      ).catch((error: unknown) => {
+        this.onError(error as Error);
+        return null;
+      });
+      if (decided) withdrawn++;
+    }
+    return withdrawn;
+  }
+
   // ---- time passing, and other replicas ---------------------------------------------------
 
   /**
@@ -922,6 +961,16 @@ export class ReviewService {
       this.metrics.casesClosed.inc({ outcome: "expired" });
       casesExpired++;
       await this.redecideNow(fields.id, redecision).catch((e: unknown) => this.onError(e as Error));
+    }
+    // a case whose votes reached the policy but whose resolution was not written (the log failed
+    // between the two) is resolved now; its once keys keep it to one resolution
+    for (const live of [...this.openById.values()]) {
+      if (live.votes.size === 0 || !("outcome" in tally([...live.votes.values()], this.config)))
+        continue;
+      const kase = await this.readCase(live.id);
+      const verdict = tally(kase.votes, this.config);
+      if (kase.status === "open" && "outcome" in verdict)
+        await this.resolve(kase, verdict.voters.at(-1)!, verdict);
     }
     for (const exception of [...this.exceptions.values()]) {
       if (exception.expires === null || Date.parse(exception.expires) > now) continue;
@@ -978,6 +1027,7 @@ export class ReviewService {
           detail: d,
           requests: 1,
           votes: new Map(),
+          committed: true,
         });
       } else {
         const live = this.openById.get(e.caseId as string);
@@ -1121,6 +1171,11 @@ export class ReviewService {
   }
 
   // ---- helpers ---------------------------------------------------------------------------
+
+  /** An open case as memory holds it (`history` is read with the case, `readCase`). */
+  private viewOf(c: LiveCase): CaseView {
+    return liveView(c, this.config);
+  }
 
   private enabled(): void {
     if (!this.config.enabled)
@@ -1278,8 +1333,9 @@ function voteOf(e: Record<string, unknown>): VoteView {
   };
 }
 
-function viewOf(c: LiveCase): CaseView {
+function liveView(c: LiveCase, policy: ReviewConfig): CaseView {
   const votes = [...c.votes.values()].sort((a, b) => (a.id < b.id ? -1 : 1));
+  const verdict = tally(votes, policy);
   return {
     id: c.id,
     sha256: c.sha256,
@@ -1291,7 +1347,7 @@ function viewOf(c: LiveCase): CaseView {
     outcome: null,
     exception: null,
     votes,
-    waitingFor: null,
+    waitingFor: "outcome" in verdict ? null : verdict.waitingFor,
     history: [],
   };
 }

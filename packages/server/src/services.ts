@@ -126,6 +126,8 @@ export async function createServices(
   hooks: ServiceHooks = {},
 ): Promise<Services> {
   const metrics = new Metrics({ process: hooks.processMetrics !== false });
+  // set once the review service exists: a reload of the live rules may withdraw open cases
+  let rulesChanged: ((revision: string) => void) | undefined;
   const holder = (role: "live" | "shadow", dir: string) =>
     RulesHolder.load(dir, {
       watch: config.rules.watch,
@@ -134,6 +136,7 @@ export async function createServices(
         metrics.reloads.inc({ result: outcome.ok ? "ok" : "failed", trigger });
         if (role === "live") metrics.reloadFailing.set(outcome.ok ? 0 : 1);
         if (outcome.ok) metrics.setRuleset(role, outcome.revision);
+        if (outcome.ok && outcome.changed && role === "live") rulesChanged?.(outcome.revision);
         hooks.onReload?.(role, outcome, trigger);
       },
     });
@@ -196,6 +199,9 @@ export async function createServices(
     // notifications and re-decisions left by an earlier run (a crash, a receiver outage) go now
     notifier.start();
     if (config.reviews.enabled) reviews.start((error) => hooks.onReviewError?.(error));
+    rulesChanged = (revision) => {
+      reviews.rulesChanged(revision).catch((error: Error) => hooks.onReviewError?.(error));
+    };
     const sync =
       platform && config.sync.enabled
         ? new PlatformSync(platform, audit, decisions, {

@@ -48,7 +48,7 @@ describe("configuration", () => {
     [{ server: { port: "80" } }, "`server.port` must be integer"],
     [
       { auth: { keys: [{ id: "a", scopes: ["root"], sha256: "0".repeat(64) }] } },
-      "`auth.keys[0].scopes[0]` must be one of `decide`, `audit:read`, `admin`",
+      "`auth.keys[0].scopes[0]` must be one of `decide`, `audit:read`, `review`, `exceptions`, `admin`",
     ],
     [
       { auth: { keys: [{ id: "a", scopes: ["decide"], sha256: "secret" }] } },
@@ -121,6 +121,27 @@ describe("configuration: audit reads and damaged logs", () => {
       "`audit.sqlite.startupCheck` must be one of `quick`, `fast`",
     ],
     [{ audit: { startNewLog: "yes" } }, "`audit.startNewLog` must be boolean"],
+    [
+      { reviews: { approvalsRequired: 3 } },
+      "`reviews.broaderScopeApprovals` (2) is fewer than `reviews.approvalsRequired` (3): a signer or vendor exception would be easier to get than one file's",
+    ],
+    [
+      { reviews: { caseExpiry: "7days" } },
+      '`reviews.caseExpiry` must match pattern "^([0-9]+(ms|[smhdw]))+$"',
+    ],
+    [
+      { reviews: { caseExpiry: "1m1h" } },
+      "`reviews.caseExpiry`: `1m1h` is not a duration (units from largest to smallest, each once: `90d`, `1h30m`)",
+    ],
+    [
+      { reviews: { exceptionExpiry: { default: "400d" } } },
+      "`reviews.exceptionExpiry.default` (400d) is longer than `reviews.exceptionExpiry.max` (365d)",
+    ],
+    [{ reviews: { approvalsRequired: 0 } }, "`reviews.approvalsRequired` must be >= 1"],
+    [
+      { reviews: { caseScope: ["group", "group"] } },
+      "`reviews.caseScope` must NOT have duplicate items (items ## 0 and 1 are identical)",
+    ],
   ])("%j is refused: %s", (raw, message) => {
     expect(problems(raw)).toEqual([message]);
   });

@@ -4,9 +4,10 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { parse as parseYaml } from "yaml";
-import { CONFIG_SCHEMA, loadConfig, resolveConfig } from "../src/config.js";
+import { CONFIG_SCHEMA, defaultConfig, loadConfig, resolveConfig } from "../src/config.js";
 import { PROBLEMS } from "../src/http/problems.js";
 import { Metrics } from "../src/metrics.js";
+import { tally } from "../src/reviews.js";
 import { checkExposure } from "../src/server.js";
 import { BATCH_ANSWER, BATCH_BODY, DECISION_ANSWER, DECISION_BODY } from "../src/wire.js";
 import { makeApp, REPO, type TestApp } from "./helpers.js";
@@ -206,6 +207,15 @@ describe("examples/configs", () => {
     expect(() => checkExposure(config)).not.toThrow();
   });
 
+  test("reviews-demo.yaml (docs/reviews.md's walkthrough) serves rules/ on loopback without keys, two approvals a case", () => {
+    const config = loadConfig(file("reviews-demo.yaml"), {});
+    expect(config.auth.keys).toEqual([]);
+    expect(config.server).toMatchObject({ host: "127.0.0.1", port: 8080 });
+    expect(config.rules.dir).toBe(join(REPO, "rules"));
+    expect(config.reviews).toMatchObject({ enabled: true, approvalsRequired: 2 });
+    expect(() => checkExposure(config)).not.toThrow();
+  });
+
   test("with-sim.yaml (docs/platform.md's walkthrough) points the server at the simulator", () => {
     const config = loadConfig(file("with-sim.yaml"), {
       CLEARANCE_WEBHOOK_SECRET: "local-demo-secret-0123",
@@ -227,4 +237,42 @@ describe("docs/platform.md", () => {
     expect(() => resolveConfig(parseYaml(block), { env })).not.toThrow();
   });
   test("there are config blocks to check", () => expect(blocks.length).toBeGreaterThanOrEqual(2));
+});
+
+describe("docs/reviews.md", () => {
+  // the table of votes and what they come to under the default policy is what `tally` says
+  const text = doc("reviews.md");
+  const rows = [
+    ...text.matchAll(/^\| (`[a-z]+ (?:approve|reject)[a-z ]*`(?:, `[^`]+`)*) \| (.+) \|$/gm),
+  ];
+  const policy = defaultConfig().reviews;
+
+  test("there are rows of votes", () => expect(rows.length).toBeGreaterThanOrEqual(4));
+
+  test.each(rows.map((m) => [m[1]!, m[2]!] as const))("%s: %s", (votes, shown) => {
+    const cast = [...votes.matchAll(/`([a-z]+) (approve|reject)(?: (file|signer|vendor))?`/g)].map(
+      ([, voter, vote, kind], i) => ({
+        id: String(i),
+        time: "2026-12-04T00:00:00.000Z",
+        caseId: "c",
+        voter: voter!,
+        vote: vote as "approve" | "reject",
+        justification: "why",
+        exception: kind ? { kind: kind as "file" | "signer" | "vendor", expires: null } : null,
+      }),
+    );
+    const t = tally(cast, policy);
+    const resolved = /^resolved: (approved|rejected), a `([a-z]+)` exception \(([^)]+)\)$/.exec(
+      shown,
+    );
+    const waiting = /^open, waiting for ``(.+)``$/.exec(shown);
+    expect(resolved ?? waiting, `\`${shown}\` is neither form`).not.toBeNull();
+    if (resolved)
+      expect(t).toMatchObject({
+        outcome: resolved[1],
+        kind: resolved[2],
+        voters: resolved[3]!.split(", ").map((voter) => expect.objectContaining({ voter })),
+      });
+    else expect(t).toEqual({ waitingFor: waiting![1] });
+  });
 });

@@ -31,6 +31,19 @@ const CASES: [error: errors.DomainError, code: string, status: number, retryAfte
   [new errors.PlatformUnavailableError("down", 5), "platform_unavailable", 503, "5"],
   [new errors.PlatformRefusedError("no"), "platform_error", 502],
   [new errors.PlatformResultInvalidError("bad", problems), "platform_result_invalid", 502],
+  [
+    new errors.InvalidReviewError("a vote needs a justification", [
+      { pointer: "/justification", message: "must say why, in words" },
+    ]),
+    "invalid_review",
+    400,
+  ],
+  [new errors.CaseClosedError("case `c` is resolved"), "case_closed", 409],
+  [new errors.SelfApprovalError("`ci` asked about it itself"), "self_approval", 403],
+  [new errors.ApprovalForbiddenError("it can only be rejected"), "approval_forbidden", 409],
+  [new errors.AlreadyVotedError("`ana` voted `approve`"), "already_voted", 409],
+  [new errors.ExceptionEndedError("exception `e` was revoked"), "exception_ended", 409],
+  [new errors.ReviewsDisabledError("reviews are turned off"), "reviews_disabled", 404],
   [new backend.AuditUnavailableError("down"), "audit_unavailable", 503, "1"],
   [new backend.AuditDamagedError("damaged"), "audit_unavailable", 503, "1"],
 ];

@@ -1,15 +1,17 @@
 // Reviews under faults: a crash between recording a resolution and deciding the file again, and
 // two replicas on one PostgreSQL log taking concurrent votes on the same cases.
 import { randomBytes } from "node:crypto";
+import { cpSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import pg from "pg";
 import { afterEach, describe, expect, test } from "vitest";
+import { newId } from "../src/audit/ids.js";
 import { EXCEPTION_KIND, REVIEW_CASE_KIND, REVIEW_VOTE_KIND } from "../src/audit/kinds.js";
 import { resolveConfig } from "../src/config.js";
 import { type RunningServer, startServer } from "../src/server.js";
 import { createServices, type Services } from "../src/services.js";
 import { PG_SKIP_REASON, PG_URL } from "./audit-helpers.js";
-import { example, RULES, tempDir } from "./helpers.js";
+import { example, makeApp, RULES, tempDir } from "./helpers.js";
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -217,3 +219,113 @@ describe.skipIf(!PG_URL)(
     }, 60_000);
   },
 );
+
+describe("the rules change under an open case", () => {
+  test("a file the new rules no longer review has its case withdrawn, with its new decision recorded", async () => {
+    const tmp = tempDir();
+    cleanups.push(async () => tmp.remove());
+    const rules = join(tmp.dir, "rules");
+    cpSync(RULES, rules, { recursive: true });
+    const t = await makeApp({ rules: { dir: rules } });
+    cleanups.push(() => t.close());
+    const file = example("unsigned-lowscore");
+    const other = example("minimal");
+    const asked = await t.services.decisions.decide(
+      { result: file },
+      { source: "api", requester: null },
+    );
+    const kept = await t.services.decisions.decide(
+      { result: other },
+      { source: "api", requester: null },
+    );
+    expect([asked.decision, kept.decision]).toEqual(["review", "review"]);
+
+    writeFileSync(
+      join(rules, "pdf-tool.rules"),
+      `rule pdf_tool_vetted {\n  when sha256 == "${file.sha256}"\n  allow "vetted by the desktop team"\n}\n`,
+    );
+    const reload = await t.app.inject({ method: "POST", url: "/v1/ruleset/reload" });
+    expect(reload.statusCode).toBe(200);
+    let withdrawn: Awaited<ReturnType<Services["reviews"]["listCases"]>> = [];
+    const deadline = Date.now() + 10_000;
+    while (withdrawn.length === 0 && Date.now() < deadline) {
+      withdrawn = await t.services.reviews.listCases({ status: "withdrawn", limit: 10 });
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(withdrawn.map((c) => c.id)).toEqual([asked.case]);
+    expect(withdrawn[0]!.history.at(-1)?.detail).toMatchObject({
+      decision: "allow",
+      rule: "pdf_tool_vetted",
+    });
+    const latest = await t.services.audit.latestFor(file.sha256 as string);
+    expect(latest).toMatchObject({ decision: "allow", source: "review", rule: "pdf_tool_vetted" });
+    // the file still in review keeps its case, and nothing was recorded for it
+    const open = await t.services.reviews.listCases({ status: "open", limit: 10 });
+    expect(open.map((c) => c.id)).toEqual([kept.case]);
+    const theirs = await t.services.audit.query({ sha256: other.sha256 as string }, 10);
+    expect(theirs.entries).toHaveLength(1);
+  });
+});
+
+describe("GET /v1/audit/export?kind=", () => {
+  test("streams every entry of a review kind as NDJSON, and refuses decision filters with it", async () => {
+    const t = await makeApp();
+    cleanups.push(() => t.close());
+    const asked = await t.services.decisions.decide(
+      { result: example("unsigned-lowscore") },
+      { source: "api", requester: null },
+    );
+    const res = await t.app.inject({ url: "/v1/audit/export?kind=review_case" });
+    expect(res.statusCode).toBe(200);
+    const lines = res.body
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    expect(lines).toMatchObject([{ kind: "review_case", event: "opened", caseId: asked.case }]);
+    const bad = await t.app.inject({ url: "/v1/audit/export?kind=review_case&decision=deny" });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().problems[0].pointer).toBe("querystring:/decision");
+    const unknown = await t.app.inject({ url: "/v1/audit/export?kind=votes" });
+    expect(unknown.statusCode).toBe(400);
+  });
+});
+
+describe("a vote recorded without its resolution", () => {
+  test("the next sweep resolves the case once, and the gauges count what is open and in force", async () => {
+    const t = await makeApp();
+    cleanups.push(() => t.close());
+    const file = example("unsigned-lowscore");
+    const asked = await t.services.decisions.decide(
+      { result: file },
+      { source: "api", requester: null },
+    );
+    const metrics = async () => (await t.app.inject({ url: "/metrics" })).body;
+    expect(await metrics()).toMatch(/^clearance_review_cases_open 1$/m);
+    // as if the process stopped between writing the vote and writing the resolution
+    const now = Date.now();
+    await t.services.audit.appendEntry(REVIEW_VOTE_KIND, {
+      id: newId(now),
+      time: new Date(now).toISOString(),
+      caseId: asked.case,
+      voter: "alice",
+      vote: "approve",
+      justification: "the vendor's PDF tool",
+      exception: { kind: "file", expires: new Date(now + 86_400_000).toISOString() },
+      once: `vote:${asked.case}:alice`,
+    });
+    await t.services.reviews.sweep();
+    await t.services.reviews.sweep();
+    const kase = await t.services.reviews.readCase(asked.case!);
+    expect(kase).toMatchObject({ status: "resolved", outcome: "approved" });
+    const resolutions = (await t.services.audit.entriesOf(REVIEW_CASE_KIND, { limit: 10 })).filter(
+      (e) => e.event === "resolved",
+    );
+    expect(resolutions).toHaveLength(1);
+    expect((await t.services.audit.latestFor(file.sha256 as string))?.decision).toBe("allow");
+    const text = await metrics();
+    expect(text).toMatch(/^clearance_review_cases_open 0$/m);
+    expect(text).toMatch(/^clearance_exceptions_active\{kind="file",status="approved"\} 1$/m);
+    expect(text).toMatch(/^clearance_exceptions_expiring_soon 1$/m);
+    expect(text).toMatch(/^clearance_review_cases_closed_total\{outcome="approved"\} 1$/m);
+  });
+});

@@ -156,15 +156,37 @@ function printReport(output: Output, report: VerifyReport): void {
 
 export async function auditExportCommand(
   output: Output,
-  options: AuditOptions & FilterOptions & { out?: string; inputs: boolean },
+  options: AuditOptions & FilterOptions & { out?: string; inputs: boolean; kind?: string },
   env: Env,
 ): Promise<number> {
+  const kind = options.kind ?? "decision";
+  if (kind !== "decision") {
+    const filters = (
+      ["sha256", "decision", "rule", "source", "requester", "since", "until"] as const
+    )
+      .filter((f) => options[f] !== undefined)
+      .map((f) => `--${f}`);
+    if (filters.length > 0)
+      throw new CliError(
+        `${filters.join(", ")} ${filters.length === 1 ? "filters" : "filter"} decisions; \`--kind ${kind}\` exports every entry of its kind`,
+      );
+  }
   const log = await openLog(options, env);
   let count = 0;
   try {
+    const names = log.store.kinds.map((k) => k.name);
+    if (kind !== "all" && !names.includes(kind))
+      throw new CliError(
+        `\`--kind ${kind}\` is not an entry kind (${names.map((n) => `\`${n}\``).join(", ")}, or \`all\`)`,
+      );
     const stream = options.out ? createWriteStream(options.out) : undefined;
+    const ofKind = (name: string): AsyncIterable<{ id: string }> =>
+      name === "decision"
+        ? log.export(filterOf(options), { inputs: options.inputs })
+        : log.exportKind(name);
+    const source: AsyncIterable<unknown> = kind === "all" ? byId(names.map(ofKind)) : ofKind(kind);
     await reading(async () => {
-      for await (const entry of log.export(filterOf(options), { inputs: options.inputs })) {
+      for await (const entry of source) {
         const line = JSON.stringify(entry);
         if (stream) {
           if (!stream.write(`${line}\n`)) await once(stream, "drain");
@@ -180,6 +202,20 @@ export async function auditExportCommand(
     return 0;
   } finally {
     await log.close();
+  }
+}
+
+/** Entries of several kinds, each read oldest first, as one sequence oldest first (by id). */
+async function* byId<T extends { id: string }>(sources: AsyncIterable<T>[]): AsyncGenerator<T> {
+  const iterators = sources.map((s) => s[Symbol.asyncIterator]());
+  const heads = await Promise.all(iterators.map((i) => i.next()));
+  for (;;) {
+    let at = -1;
+    for (const [i, h] of heads.entries())
+      if (!h.done && (at < 0 || h.value.id < (heads[at]!.value as T).id)) at = i;
+    if (at < 0) return;
+    yield heads[at]!.value as T;
+    heads[at] = await iterators[at]!.next();
   }
 }
 

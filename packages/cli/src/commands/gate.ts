@@ -1,9 +1,16 @@
 import { basename } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { AbortedError, PlatformClient, PlatformError, TimeoutError } from "@clearance/client";
 import type { AnalysisResult, Ruleset } from "@clearance/engine";
 import { readJson } from "../io.js";
 import { CliError, type Output, paint } from "../output.js";
 import { loadRulesWithDiagnostics } from "../rules.js";
+import {
+  type ServerConnection,
+  ServerProblemError,
+  ServerUnreachableError,
+  serverRequest,
+} from "../server-api.js";
 import type { Env } from "./serve.js";
 
 export interface GateOptions {
@@ -15,6 +22,11 @@ export interface GateOptions {
   timeoutMs: number;
   reviewExit: number;
   json: boolean;
+  /**
+   * with a server: how long to wait, per file, for the review case a `review` decision opened or
+   * joined to be resolved and the file decided again (within the deadline)
+   */
+  waitReviewMs?: number;
 }
 
 type Decision = "allow" | "deny" | "review";
@@ -27,6 +39,8 @@ export interface GateOutcome {
   reason: string | null;
   /** the audit entry, when a server decided */
   decisionId: string | null;
+  /** the review case a server's `review` decision opened or joined (kept when a wait ends it) */
+  case: string | null;
   /** what went wrong; the file then counts as failed, never as allowed */
   error: string | null;
 }
@@ -52,7 +66,7 @@ type Decider = (
 function localDecider(ruleset: Ruleset): Decider {
   return async (result, context) => {
     const d = ruleset.decide(result, context === undefined ? {} : { context });
-    return { decision: d.decision, rule: d.rule, reason: d.reason, decisionId: null };
+    return { decision: d.decision, rule: d.rule, reason: d.reason, decisionId: null, case: null };
   };
 }
 
@@ -60,55 +74,61 @@ function localDecider(ruleset: Ruleset): Decider {
  * Decides through a server. Its answer counts only when it is a recorded decision for this file: a
  * decision, a `decisionId`, and the file's own SHA-256. Anything else fails the file, never allows it.
  */
-function serverDecider(url: string, key: string | undefined, deadline: Deadline): Decider {
-  const endpoint = `${url.replace(/\/+$/, "")}/v1/decisions`;
+function serverDecider(server: ServerConnection, deadline: Deadline): Decider {
   return async (result, context, sha256) => {
-    let res: Response;
-    try {
-      res = await fetch(endpoint, {
-        method: "POST",
-        headers: {
-          "content-type": "application/json",
-          ...(key ? { authorization: `Bearer ${key}` } : {}),
-        },
-        body: JSON.stringify({
-          result,
-          source: "gate",
-          ...(context === undefined ? {} : { context }),
-        }),
-        signal: deadline.signal,
-      });
-    } catch (error) {
-      if (deadline.signal.aborted) throw deadlineError(deadline, "asking the Clearance server");
-      throw new Error(`cannot reach the Clearance server at ${url}: ${(error as Error).message}`);
-    }
-    // the same signal stops a body that arrives slowly, not only a late answer
-    const body = (await res.json().catch(() => {
-      if (deadline.signal.aborted)
-        throw deadlineError(deadline, "reading the Clearance server's answer");
-      return null;
-    })) as Record<string, unknown> | null;
-    if (!res.ok || body === null)
-      throw new Error(
-        `the Clearance server answered ${res.status}${body && typeof body.detail === "string" ? `: ${body.detail}` : ""}`,
-      );
-    const decision = body.decision;
-    if (decision !== "allow" && decision !== "deny" && decision !== "review")
-      throw new Error("the Clearance server's answer has no decision");
-    if (typeof body.decisionId !== "string" || body.decisionId === "")
-      throw new Error(
-        `the Clearance server's answer (\`${decision}\`) has no \`decisionId\`: it was not recorded, so it does not count`,
-      );
-    if (typeof body.sha256 !== "string" || body.sha256.toLowerCase() !== sha256)
-      throw new Error(
-        `the Clearance server's answer is for another file (\`${String(body.sha256).slice(0, 64)}\`, not \`${sha256}\`)`,
-      );
-    return {
-      decision,
-      rule: typeof body.rule === "string" ? body.rule : null,
-      reason: typeof body.reason === "string" ? body.reason : null,
-      decisionId: body.decisionId,
-    };
+    const body = await askServer(server, deadline, "asking the Clearance server", () =>
+      serverRequest<Record<string, unknown> | null>(server, "POST", "/v1/decisions", {
+        body: { result, source: "gate", ...(context === undefined ? {} : { context }) },
+      }),
+    );
+    return recordedDecision(body, sha256);
+  };
+}
+
+/**
+ * Runs one request to the server within the deadline: the deadline passing is said as such, the
+ * server's problems as `the Clearance server answered 400: ...`.
+ */
+async function askServer<T>(
+  server: ServerConnection,
+  deadline: Deadline,
+  doing: string,
+  request: () => Promise<{ body: T }>,
+): Promise<T> {
+  try {
+    return (await request()).body;
+  } catch (error) {
+    if (deadline.signal.aborted) throw deadlineError(deadline, doing);
+    if (error instanceof ServerProblemError)
+      throw new Error(`the Clearance server answered ${error.status}: ${error.message}`);
+    if (error instanceof ServerUnreachableError) throw new Error(error.message);
+    throw new Error(`${doing} at ${server.url}: ${(error as Error).message}`);
+  }
+}
+
+/** A server's answer as the gate's outcome, when it is a recorded decision for the file. */
+function recordedDecision(
+  body: Record<string, unknown> | null,
+  sha256: string,
+): Omit<GateOutcome, "file" | "sha256" | "error"> {
+  if (body === null) throw new Error("the Clearance server's answer is empty");
+  const decision = body.decision;
+  if (decision !== "allow" && decision !== "deny" && decision !== "review")
+    throw new Error("the Clearance server's answer has no decision");
+  if (typeof body.decisionId !== "string" || body.decisionId === "")
+    throw new Error(
+      `the Clearance server's answer (\`${decision}\`) has no \`decisionId\`: it was not recorded, so it does not count`,
+    );
+  if (typeof body.sha256 !== "string" || body.sha256.toLowerCase() !== sha256)
+    throw new Error(
+      `the Clearance server's answer is for another file (\`${String(body.sha256).slice(0, 64)}\`, not \`${sha256}\`)`,
+    );
+  return {
+    decision,
+    rule: typeof body.rule === "string" ? body.rule : null,
+    reason: typeof body.reason === "string" ? body.reason : null,
+    decisionId: body.decisionId,
+    case: typeof body.case === "string" && body.case !== "" ? body.case : null,
   };
 }
 
@@ -171,6 +191,64 @@ async function gateFile(
   return outcome;
 }
 
+/** How often the newest decision is asked for while waiting for a review: from, at most. */
+const REVIEW_POLL_MS = { first: 500, max: 5_000 };
+
+/**
+ * Waits for the review of a file the server decided `review` with a case (`--wait-review`): asks
+ * for the file's newest decision (`GET /v1/decisions/{sha256}`) until it is no longer `review`, as
+ * when the case was resolved and the file decided again, then takes that decision. When the wait
+ * or the run's deadline ends first, the review stands (the review exit code, as without waiting).
+ * A server that cannot be reached meanwhile is asked again; a refusal (a key without the `decide`
+ * scope) ends the wait with a warning.
+ */
+async function waitForReview(
+  outcome: GateOutcome,
+  server: ServerConnection,
+  deadline: Deadline,
+  waitMs: number,
+  progress: (line: string | null) => void,
+  warn: (text: string) => void,
+): Promise<void> {
+  const sha256 = outcome.sha256;
+  if (outcome.case === null || sha256 === null) return;
+  const stop = AbortSignal.any([deadline.signal, AbortSignal.timeout(waitMs)]);
+  const asking = { ...server, signal: stop };
+  let pause = REVIEW_POLL_MS.first;
+  try {
+    while (!stop.aborted) {
+      progress(`${basename(outcome.file)}: waiting for review case ${outcome.case}`);
+      await sleep(pause, undefined, { signal: stop }).catch(() => {});
+      if (stop.aborted) return;
+      pause = Math.min(pause * 2, REVIEW_POLL_MS.max);
+      let latest: ReturnType<typeof recordedDecision>;
+      try {
+        const { body } = await serverRequest<Record<string, unknown> | null>(
+          asking,
+          "GET",
+          `/v1/decisions/${sha256}`,
+        );
+        latest = recordedDecision(body, sha256);
+      } catch (error) {
+        if (stop.aborted) return;
+        if (error instanceof ServerProblemError && error.status < 500 && error.status !== 429) {
+          warn(
+            `stopped waiting for review case \`${outcome.case}\` of \`${outcome.file}\`: the Clearance server answered ${error.status}: ${error.detail}`,
+          );
+          return;
+        }
+        continue; // unreachable, busy or a bad answer: ask again
+      }
+      if (latest.decision !== "review") {
+        Object.assign(outcome, latest, { case: outcome.case });
+        return;
+      }
+    }
+  } finally {
+    progress(null);
+  }
+}
+
 /** A file the gate cannot read, said in words rather than as Node's `ENOENT: ..., stat '...'`. */
 function fileError(file: string, error: unknown): string | undefined {
   const why: Record<string, string> = {
@@ -191,6 +269,7 @@ function notDecided(file: string): GateOutcome {
     rule: null,
     reason: null,
     decisionId: null,
+    case: null,
     error: null,
   };
 }
@@ -227,6 +306,11 @@ export async function gateCommand(
   if (files.length === 0) throw new CliError("give at least one file to check");
   if (options.rules !== undefined && options.server !== undefined)
     throw new CliError("give --rules or --server, not both");
+  if (options.waitReviewMs !== undefined && options.server === undefined)
+    throw new CliError(
+      "--wait-review needs --server: review cases are the server's",
+      "pass --server <url> of the Clearance server that opens the cases",
+    );
   const platformUrl = options.platform ?? env.CLEARANCE_PLATFORM_URL;
   const platformKey = env.CLEARANCE_PLATFORM_KEY;
   if (!platformUrl)
@@ -246,8 +330,11 @@ export async function gateCommand(
     at: Date.now() + options.timeoutMs,
     text: formatDuration(options.timeoutMs),
   };
-  const decide = options.server
-    ? serverDecider(options.server, env.CLEARANCE_SERVER_KEY, deadline)
+  const server: ServerConnection | undefined = options.server
+    ? { url: options.server, key: env.CLEARANCE_SERVER_KEY, signal: deadline.signal }
+    : undefined;
+  const decide = server
+    ? serverDecider(server, deadline)
     : localDecider(loadRulesWithDiagnostics(output, options.rules ?? "rules").ruleset);
 
   const client = new PlatformClient({
@@ -263,9 +350,13 @@ export async function gateCommand(
         outcomes.push({ ...notDecided(file), error });
         continue;
       }
-      outcomes.push(
-        await gateFile(file, client, decide, context, deadline, (line) => output.status?.(line)),
-      );
+      const progress = (line: string | null) => output.status?.(line);
+      const outcome = await gateFile(file, client, decide, context, deadline, progress);
+      if (server && options.waitReviewMs !== undefined && outcome.decision === "review")
+        await waitForReview(outcome, server, deadline, options.waitReviewMs, progress, (text) =>
+          output.err(`warning: ${text}`),
+        );
+      outcomes.push(outcome);
     }
   } finally {
     await client.close();
@@ -281,7 +372,7 @@ export async function gateCommand(
       }
       const color = o.decision === "allow" ? "green" : o.decision === "deny" ? "red" : "yellow";
       output.out(
-        `${paint(output, color, o.decision!.toUpperCase().padEnd(6))} ${o.file}  ${o.rule ?? "(default)"}  ${o.reason ?? ""}${o.decisionId ? `  [${o.decisionId}]` : ""}`,
+        `${paint(output, color, o.decision!.toUpperCase().padEnd(6))} ${o.file}  ${o.rule ?? "(default)"}  ${o.reason ?? ""}${o.decisionId ? `  [${o.decisionId}]` : ""}${o.case ? `  (${o.decision === "review" ? "" : "after "}review case ${o.case})` : ""}`,
       );
     }
   }

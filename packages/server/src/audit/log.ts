@@ -468,6 +468,31 @@ export class AuditLog {
     return rows.map((r) => ({ ...(JSON.parse(r.body) as StoredEntry), hash: r.hash }));
   }
 
+  /**
+   * Every entry of a kind other than decisions (its name, `kinds.ts`), oldest first, from every
+   * chain, with its hash; reads page by page. Throws TypeError for a name the log does not hold.
+   */
+  async *exportKind(name: string, options: { after?: string } = {}): AsyncGenerator<StoredEntry> {
+    const kind = this.store.kinds.find((k) => k.name === name);
+    if (kind === undefined || kind === DECISION_KIND)
+      throw new TypeError(
+        `\`${name}\` is not an entry kind besides decisions (${this.store.kinds
+          .filter((k) => k !== DECISION_KIND)
+          .map((k) => `\`${k.name}\``)
+          .join(", ")})`,
+      );
+    let after = options.after;
+    for (;;) {
+      const page = await this.entriesOf(kind, {
+        limit: READ_PAGE,
+        ...(after === undefined ? {} : { after }),
+      });
+      yield* page;
+      if (page.length < READ_PAGE) return;
+      after = page[page.length - 1]!.id;
+    }
+  }
+
   /** Newest first; `cursor` is the last id of the previous page. */
   async query(
     filter: AuditFilter,

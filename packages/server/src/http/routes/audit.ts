@@ -3,6 +3,7 @@ import type { FastifyInstance } from "fastify";
 import type { AuditFilter } from "../../audit/backend.js";
 import type { AuditEntry } from "../../audit/entry.js";
 import { ID_PATTERN } from "../../audit/ids.js";
+import { DECISION_KIND, ENTRY_KINDS } from "../../audit/kinds.js";
 import { ProblemError } from "../problems.js";
 import { auditFilterSchema, entrySchema, problemResponses } from "../schemas.js";
 
@@ -74,7 +75,7 @@ export async function auditRoutes(fastify: FastifyInstance): Promise<void> {
     },
   );
 
-  fastify.get<{ Querystring: AuditFilter & { inputs?: boolean } }>(
+  fastify.get<{ Querystring: AuditFilter & { inputs?: boolean; kind?: string } }>(
     "/v1/audit/export",
     {
       config: read,
@@ -89,13 +90,39 @@ export async function auditRoutes(fastify: FastifyInstance): Promise<void> {
           properties: {
             ...auditFilterSchema.properties,
             inputs: { type: "boolean", default: true },
+            kind: {
+              type: "string",
+              enum: ENTRY_KINDS.map((k) => k.name),
+              default: DECISION_KIND.name,
+              description:
+                "entries of this kind: decisions (filtered), or every review case, vote or exception entry",
+            },
           },
         },
         produces: ["application/x-ndjson"],
       },
     },
     async (request, reply) => {
-      const { inputs, ...filter } = request.query;
+      const { inputs, kind, ...filter } = request.query;
+      if (kind !== undefined && kind !== DECISION_KIND.name) {
+        const given = Object.keys(filter);
+        if (given.length > 0)
+          throw new ProblemError(
+            "invalid_request",
+            `\`${given[0]}\` filters decisions; \`kind=${kind}\` exports every entry of its kind`,
+            [{ pointer: `querystring:/${given[0]}`, message: "only with `kind=decision`" }],
+          );
+        const entries = audit.exportKind(kind);
+        reply.type("application/x-ndjson; charset=utf-8");
+        return reply.send(
+          Readable.from(
+            (async function* () {
+              for await (const e of entries) yield `${JSON.stringify(e)}\n`;
+            })(),
+            { objectMode: false, highWaterMark: 1 },
+          ),
+        );
+      }
       // chunks of lines, read (on a reader thread, with SQLite) only as the client takes them
       const chunks = audit.exportLines(normalise(filter), { inputs: inputs !== false });
       reply.type("application/x-ndjson; charset=utf-8");
