@@ -314,7 +314,11 @@ export class DecisionService {
     try {
       return await work(prefix);
     } finally {
-      this.release(requester, key, holder, lockedUntil);
+      // released before the answer goes out: a client that sends the request again as soon as
+      // it is answered finds the key free, not `idempotency_key_in_use`
+      await this.audit
+        .releaseKey(requester, key, holder)
+        .catch(() => this.release(requester, key, holder, lockedUntil));
     }
   }
 

@@ -209,6 +209,9 @@ export class ReviewService {
   private readonly seen = new Map<string, number>();
   private newestSeen = 0;
   private set: ExceptionSet | null = null;
+  private fileExceptions: () => readonly ExceptionRecord[] = () => [];
+  /** the file exceptions `set` was built with: another array (a reload) builds it again */
+  private setFile: readonly ExceptionRecord[] = [];
   private redecider: Redecider | null = null;
   private readonly redeciding = new Map<string, Promise<DecisionRecord | null>>();
   private timer: NodeJS.Timeout | undefined;
@@ -234,9 +237,14 @@ export class ReviewService {
     audit: AuditLog,
     config: ReviewConfig,
     metrics: Metrics,
-    options: { clock?: () => number } = {},
+    options: {
+      clock?: () => number;
+      /** the exceptions the live rule directory keeps (`exceptions.json`), read at each decision */
+      fileExceptions?: () => readonly ExceptionRecord[];
+    } = {},
   ): Promise<ReviewService> {
     const service = new ReviewService(audit, config, metrics, options.clock ?? Date.now);
+    if (options.fileExceptions) service.fileExceptions = options.fileExceptions;
     await service.refresh(true);
     return service;
   }
@@ -283,10 +291,18 @@ export class ReviewService {
     context: unknown,
     now: number,
   ): ExceptionInput | undefined {
-    if (this.exceptions.size === 0) return undefined;
-    this.set ??= new ExceptionSet([...this.exceptions.values()].map(recordOf), {
-      allowNoExpiry: true,
-    });
+    const file = this.fileExceptions();
+    if (this.exceptions.size === 0 && file.length === 0) return undefined;
+    if (file !== this.setFile) {
+      this.setFile = file;
+      this.set = null;
+    }
+    if (this.set === null) {
+      // the log's, and the rule directory's (an exported exception may be in both: the log's wins)
+      const records = [...this.exceptions.values()].map(recordOf);
+      for (const r of file) if (!this.exceptions.has(r.id)) records.push(r);
+      this.set = new ExceptionSet(records, { allowNoExpiry: true });
+    }
     return this.set.find(result, context, now);
   }
 

@@ -169,12 +169,10 @@ export async function createServices(
       if (change.to === "available") metrics.auditOutages.observe(change.downSeconds);
     });
     const targets = config.notifications.targets;
-    const reviews = await ReviewService.open(
-      log,
-      config.reviews,
-      metrics,
-      hooks.clock ? { clock: hooks.clock } : {},
-    );
+    const reviews = await ReviewService.open(log, config.reviews, metrics, {
+      fileExceptions: () => rules.ruleset.exceptions,
+      ...(hooks.clock ? { clock: hooks.clock } : {}),
+    });
     // the outbox also carries re-decisions (`@redecide`), which the server sends to itself
     notifier = new Notifier(audit, {
       targets,

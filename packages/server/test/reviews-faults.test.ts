@@ -1,7 +1,7 @@
 // Reviews under faults: a crash between recording a resolution and deciding the file again, and
 // two replicas on one PostgreSQL log taking concurrent votes on the same cases.
 import { randomBytes } from "node:crypto";
-import { cpSync, writeFileSync } from "node:fs";
+import { cpSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import pg from "pg";
 import { afterEach, describe, expect, test } from "vitest";
@@ -327,5 +327,61 @@ describe("a vote recorded without its resolution", () => {
     expect(text).toMatch(/^clearance_exceptions_active\{kind="file",status="approved"\} 1$/m);
     expect(text).toMatch(/^clearance_exceptions_expiring_soon 1$/m);
     expect(text).toMatch(/^clearance_review_cases_closed_total\{outcome="approved"\} 1$/m);
+  });
+});
+
+describe("exceptions kept in the rules repository", () => {
+  test("an exported exception in the rule directory's exceptions.json applies to decisions, beside the log's", async () => {
+    const tmp = tempDir();
+    cleanups.push(async () => tmp.remove());
+    const rules = join(tmp.dir, "rules");
+    cpSync(RULES, rules, { recursive: true });
+    // first, an exception made by a vote on a server, exported as `clearance exceptions export` does
+    const source = await makeApp();
+    const file = example("unsigned-lowscore");
+    const asked = await source.services.decisions.decide(
+      { result: file },
+      { source: "api", requester: null },
+    );
+    await source.services.reviews.vote(
+      asked.case!,
+      { vote: "approve", justification: "the vendor's PDF tool" },
+      { key: null, named: "alice" },
+    );
+    const exported = source.services.reviews.activeRecords();
+    await source.close();
+    expect(exported).toHaveLength(1);
+    writeFileSync(join(rules, "exceptions.json"), `${JSON.stringify(exported, null, 2)}\n`);
+
+    // a server with an empty log and those rules: the file's exception decides
+    const t = await makeApp({ rules: { dir: rules } });
+    cleanups.push(() => t.close());
+    expect(t.services.rules.ruleset.exceptions).toHaveLength(1);
+    const answer = await t.services.decisions.decide(
+      { result: file },
+      { source: "api", requester: null },
+    );
+    expect(answer).toMatchObject({
+      decision: "allow",
+      exception: exported[0]!.id,
+      rule: "approved_by_people",
+    });
+    expect(answer.case).toBeUndefined();
+    // the other files are untouched
+    const other = await t.services.decisions.decide(
+      { result: example("minimal") },
+      { source: "api", requester: null },
+    );
+    expect(other.decision).toBe("review");
+    // the file removed from the repository (a reload): the rules alone decide again
+    rmSync(join(rules, "exceptions.json"));
+    expect((await t.app.inject({ method: "POST", url: "/v1/ruleset/reload" })).statusCode).toBe(
+      200,
+    );
+    const after = await t.services.decisions.decide(
+      { result: file },
+      { source: "api", requester: null },
+    );
+    expect(after.decision).toBe("review");
   });
 });
