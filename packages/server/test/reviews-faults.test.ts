@@ -10,7 +10,7 @@ import { EXCEPTION_KIND, REVIEW_CASE_KIND, REVIEW_VOTE_KIND } from "../src/audit
 import { resolveConfig } from "../src/config.js";
 import { type RunningServer, startServer } from "../src/server.js";
 import { createServices, type Services } from "../src/services.js";
-import { PG_SKIP_REASON, PG_URL } from "./audit-helpers.js";
+import { PG_SKIP_REASON, PG_URL, startProxy } from "./audit-helpers.js";
 import { example, makeApp, RULES, tempDir } from "./helpers.js";
 
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -385,3 +385,64 @@ describe("exceptions kept in the rules repository", () => {
     expect(after.decision).toBe("review");
   });
 });
+
+describe.skipIf(!PG_URL)(
+  `a vote while the audit log is down${PG_URL ? "" : ` (${PG_SKIP_REASON})`}`,
+  () => {
+    test("is refused with 503, records nothing, and is taken once the log is back", async () => {
+      const schema = `t_${randomBytes(6).toString("hex")}`;
+      const proxy = await startProxy();
+      cleanups.push(async () => {
+        await proxy.stop();
+        const raw = new pg.Client({ connectionString: PG_URL });
+        await raw.connect();
+        await raw.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+        await raw.end();
+      });
+      const server = await startServer(
+        resolveConfig({
+          server: { port: 0, logLevel: "silent" },
+          rules: { dir: RULES, watch: false },
+          audit: { backend: "postgres", postgres: { url: proxy.url, schema, poolSize: 2 } },
+          reviews: { sweepIntervalMs: 3_600_000 },
+        }),
+        { hooks: { processMetrics: false } },
+      );
+      cleanups.push(() => server.close());
+      const asked = await server.services.decisions.decide(
+        { result: example("unsigned-lowscore") },
+        { source: "api", requester: null },
+      );
+      const vote = () =>
+        fetch(`${server.url}/v1/reviews/${asked.case}/votes`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ vote: "approve", justification: "vendor tool", voter: "alice" }),
+        });
+      await proxy.cut();
+      const down = await vote();
+      expect(down.status).toBe(503);
+      expect(((await down.json()) as { code: string }).code).toBe("audit_unavailable");
+      expect(down.headers.get("retry-after")).toBe("1");
+      await proxy.restore();
+      // nothing of the refused vote is in the log
+      const direct = new pg.Client({ connectionString: PG_URL });
+      await direct.connect();
+      const count = async (table: string) =>
+        Number((await direct.query(`SELECT count(*) AS n FROM ${schema}.${table}`)).rows[0].n);
+      expect(await count("review_votes")).toBe(0);
+      expect(await count("exceptions")).toBe(0);
+      let up: Response | undefined;
+      const deadline = Date.now() + 15_000;
+      while (Date.now() < deadline) {
+        up = await vote();
+        if (up.status !== 503) break;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      expect(up!.status).toBe(201);
+      expect(await count("review_votes")).toBe(1);
+      expect(await count("exceptions")).toBe(1);
+      await direct.end();
+    }, 40_000);
+  },
+);
