@@ -50,6 +50,7 @@ export {
 export type { DecisionAnswer, DecisionRequest } from "./decide.js";
 export { default as clearanceApp } from "./http/app.js";
 export { PROBLEMS, type ProblemCode } from "./http/problems.js";
+export type { CaseView, ExceptionView, VoteView } from "./reviews.js";
 export { type ReloadOutcome, RulesLoadError } from "./rules.js";
 export {
   buildApp,

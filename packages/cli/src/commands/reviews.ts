@@ -1,49 +1,20 @@
 // `clearance reviews` and `clearance exceptions`: review cases, votes and exceptions, through a
 // running server's /v1/reviews and /v1/exceptions (docs/http-api.md). The answers' shapes are the
-// server's CASE_VIEW and EXCEPTION_VIEW (packages/server/src/wire.ts); only what is printed is
-// declared here.
+// server's own types (CASE_VIEW, EXCEPTION_VIEW, VOTE_VIEW in packages/server/src/wire.ts).
 import { writeFileSync } from "node:fs";
 import { ExceptionSet } from "@clearance/engine";
+import type { CaseView, DecisionAnswer, ExceptionView, VoteView } from "@clearance/server";
 import { parseDurationArg } from "../args.js";
 import { CliError, type Output, paint } from "../output.js";
 import { DEFAULT_SERVER, type ServerConnection, serverRequest } from "../server-api.js";
 import type { Env } from "./serve.js";
 
-type Decision = "allow" | "deny" | "review";
-type ExceptionKind = "file" | "signer" | "vendor";
-type ExceptionScope = { sha256: string } | { signer: string } | { vendor: string; product: string };
-
-interface Vote {
-  id: string;
-  time: string;
-  voter: string;
-  vote: "approve" | "reject";
-  justification: string;
-  exception: { kind: ExceptionKind; expires: string | null } | null;
-}
-
-interface Case {
-  id: string;
-  sha256: string;
-  fileName: string | null;
-  status: "open" | "resolved" | "withdrawn" | "expired";
-  opened: string;
-  expires: string;
-  closed: string | null;
-  decisionId: string;
-  rule: string | null;
-  reason: string;
-  requester: string | null;
-  context: Record<string, string>;
-  approvalForbiddenBy: string[];
-  signer: string | null;
-  vendor: { name: string; product: string } | null;
-  outcome: "approved" | "rejected" | null;
-  exception: string | null;
-  votes: Vote[];
-  waitingFor: string | null;
-  history: { id: string; time: string; event: string; detail: Record<string, unknown> }[];
-}
+type Decision = DecisionAnswer["decision"];
+type Case = CaseView;
+type Exception = ExceptionView;
+type Vote = VoteView;
+type ExceptionKind = ExceptionView["kind"];
+type ExceptionScope = ExceptionView["scope"];
 
 /** A decision in a case's listing: its requests, and the file's other decisions. */
 interface DecisionBrief {
@@ -65,31 +36,6 @@ interface CaseDetail {
   input: Record<string, unknown> | null;
   requests: DecisionBrief[];
   fileDecisions: DecisionBrief[];
-}
-
-interface Exception {
-  id: string;
-  status: "approved" | "rejected";
-  kind: ExceptionKind;
-  scope: ExceptionScope;
-  context: Record<string, string> | null;
-  created: string;
-  expires: string | null;
-  approvers: string[];
-  justification: string;
-  case: string | null;
-  createdBy: string | null;
-  state: "active" | "revoked" | "expired";
-  ended: { time: string; by: string | null; justification: string | null } | null;
-}
-
-interface DecisionAnswer {
-  decisionId: string;
-  sha256: string;
-  fileName?: string | null;
-  decision: Decision;
-  rule: string | null;
-  reason: string;
 }
 
 interface VoteAnswer {
