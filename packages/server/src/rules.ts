@@ -71,6 +71,8 @@ export interface RulesHolderOptions {
   debounceMs: number;
   /** told of every reload attempt, for logs and metrics */
   onReload?: (outcome: ReloadOutcome, trigger: string) => void;
+  /** accept exceptions in `exceptions.json` that never expire (`reviews.exceptionExpiry.allowNoExpiry`) */
+  allowNoExpiry?: boolean;
 }
 
 /**
@@ -103,7 +105,9 @@ export class RulesHolder {
 
   /** Compiles `dir`; rejects with RulesLoadError when it has errors. */
   static async load(dir: string, options: RulesHolderOptions): Promise<RulesHolder> {
-    const loader = new RulesetLoader(dir);
+    const loader = new RulesetLoader(dir, {
+      exceptionOptions: { allowNoExpiry: options.allowNoExpiry === true },
+    });
     const { ruleset, error } = await compileWith(loader);
     if (!ruleset) throw new RulesLoadError(dir, error!);
     const holder = new RulesHolder(dir, loader, ruleset, options);

@@ -132,6 +132,7 @@ export async function createServices(
     RulesHolder.load(dir, {
       watch: config.rules.watch,
       debounceMs: config.rules.debounceMs,
+      allowNoExpiry: config.reviews.exceptionExpiry.allowNoExpiry,
       onReload: (outcome, trigger) => {
         metrics.reloads.inc({ result: outcome.ok ? "ok" : "failed", trigger });
         if (role === "live") metrics.reloadFailing.set(outcome.ok ? 0 : 1);
