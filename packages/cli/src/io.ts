@@ -11,6 +11,7 @@ import {
 import { isAbsolute, relative, resolve, sep } from "node:path";
 import {
   type CanonicalOutcome,
+  DEFAULT_INPUT_LIMITS,
   type InputFormat,
   parseJsonText,
   toCanonical,
@@ -84,9 +85,24 @@ export function readTextInside(path: string, root: string, what: string, maxByte
   }
 }
 
-/** Reads a JSON file; a syntax error names the file, line and column. */
-export function readJson(path: string, what: string, text = readText(path, what)): unknown {
-  const parsed = parseJsonText(text);
+/**
+ * Reads a JSON file; a syntax error names the file, line and column. A text over `maxBytes` (the
+ * input limit, 1 MiB unless given) is refused as over the limit, not as malformed.
+ */
+export function readJson(
+  path: string,
+  what: string,
+  text = readText(path, what),
+  limit?: { maxBytes: number; option: string },
+): unknown {
+  const maxBytes = limit?.maxBytes ?? DEFAULT_INPUT_LIMITS.maxBytes;
+  const bytes = Buffer.byteLength(text, "utf8");
+  if (bytes > maxBytes)
+    throw new CliError(
+      `${what} \`${path}\` is ${bytes} bytes, over the limit of ${maxBytes} bytes`,
+      limit ? `raise it with ${limit.option}` : undefined,
+    );
+  const parsed = parseJsonText(text, { maxBytes });
   if (!parsed.ok)
     throw new CliError(
       `${what} \`${path}\` is not valid JSON: ${parsed.problems.map((p) => p.message).join("; ")}`,
@@ -99,8 +115,12 @@ export function toResult(
   value: unknown,
   source: string,
   format?: InputFormat,
+  maxBytes?: number,
 ): CanonicalOutcome & { ok: true } {
-  const outcome = toCanonical(value, format ? { format } : {});
+  const outcome = toCanonical(value, {
+    ...(format ? { format } : {}),
+    ...(maxBytes === undefined ? {} : { limits: { maxBytes } }),
+  });
   if (!outcome.ok) {
     const lines = outcome.problems.map((p) => `  ${p.pointer || "/"}: ${p.message}`).join("\n");
     throw new CliError(

@@ -120,6 +120,16 @@ export function buildProgram(
       ]),
     )
     .option("--json", "machine-readable output", false)
+    .option(
+      "--show-input",
+      "print the canonical record the input became (and the adapter's warnings) before the decision",
+      false,
+    )
+    .option(
+      "--max-input-bytes <n>",
+      "largest input file read, in bytes (default 1048576)",
+      positiveInt,
+    )
     .addHelpText(
       "after",
       "\nExamples:\n  clearance eval --input examples/results/malware.json --explain\n  clearance eval -i report.json --format virustotal --json",

@@ -129,6 +129,64 @@ describe("clearance eval", () => {
     expect(r.out).toContain("rule     trusted_publisher");
     expect(r.out).toContain("reason   signed by Microsoft Corporation");
   });
+  it("--show-input prints the canonical record a VirusTotal report became, in text and JSON", async () => {
+    const args = [
+      "eval",
+      "-r",
+      join(root, "rules"),
+      "-i",
+      join(root, "examples/virustotal/malicious-unsigned.json"),
+      "--now",
+      NOW,
+      "--show-input",
+    ];
+    const text = await run(...args);
+    expect(text.code, text.err).toBe(0);
+    expect(text.out).toMatch(/^input \(read as virustotal\):\n\{\n {2}"sha256": "[0-9a-f]{64}"/);
+    expect(text.out).toMatch(/\n\n(DENY|REVIEW|ALLOW)\s/);
+    const json = JSON.parse((await run(...args, "--json")).out);
+    expect(json.input.format).toBe("virustotal");
+    expect(json.input.result.sha256).toBe(json.sha256);
+    expect(Array.isArray(json.input.warnings)).toBe(true);
+    const plain = JSON.parse((await run(...args.slice(0, -1), "--json")).out);
+    expect(plain.input).toBeUndefined();
+  });
+  it("an input over the size limit says so, and --max-input-bytes raises it", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "clearance-eval-size-"));
+    const big = join(dir, "big.json");
+    const result = JSON.parse(readFileSync(join(root, "examples/results/minimal.json"), "utf8"));
+    // a real report's size: padding in a field the rules never read
+    writeFileSync(big, JSON.stringify({ ...result, padding: "x".repeat(1_100_000) }));
+    const refused = await run("eval", "-r", join(root, "rules"), "-i", big);
+    expect(refused.code).toBe(1);
+    expect(refused.err).toContain(`input \`${big}\` is 1100`);
+    expect(refused.err).toContain("bytes, over the limit of 1048576 bytes");
+    expect(refused.err).toContain("raise it with --max-input-bytes");
+    expect(refused.err).not.toContain("not valid JSON");
+    const raised = await run(
+      "eval",
+      "-r",
+      join(root, "rules"),
+      "-i",
+      big,
+      "--max-input-bytes",
+      "2000000",
+    );
+    expect(raised.err).not.toContain("over the limit");
+  });
+  it("a declared format the input plainly is not is an error, never a decision", async () => {
+    const r = await run(
+      "eval",
+      "-r",
+      join(root, "rules"),
+      "-i",
+      join(root, "examples/results/minimal.json"),
+      "--format",
+      "virustotal",
+    );
+    expect(r.code).toBe(1);
+    expect(r.err).toContain("the input was declared `virustotal` but reads as a canonical result");
+  });
   it("--explain shows every condition and the values seen", async () => {
     const r = await run(
       "eval",

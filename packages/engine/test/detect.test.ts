@@ -147,6 +147,48 @@ describe("toCanonical", () => {
     expect(ok(bare, "canonical").result).toBe(bare);
   });
 
+  it.each([
+    [
+      "a canonical result declared VirusTotal",
+      { sha256: SHA, fileName: "a.exe", trustScore: 80 },
+      "virustotal",
+      "the input was declared `virustotal` but reads as a canonical result (top-level `sha256` and camelCase fields): leave the format out to detect it, or pass `canonical`",
+    ],
+    [
+      "a VirusTotal report declared platform",
+      { data: { id: SHA, type: "file", attributes: { last_analysis_stats: {} } } },
+      "platform",
+      "the input was declared `platform` but reads as a VirusTotal file object (`data.attributes`): leave the format out to detect it, or pass `virustotal`",
+    ],
+    [
+      "VirusTotal's error body",
+      { error: { code: "NotFoundError", message: `File "${SHA}" not found` } },
+      undefined,
+      `the input is a VirusTotal error, not a file report: \`NotFoundError\` (File "${SHA}" not found)`,
+    ],
+    [
+      "VirusTotal's error body, declared VirusTotal",
+      { error: { code: "QuotaExceededError", message: "" } },
+      "virustotal",
+      "the input is a VirusTotal error, not a file report: `QuotaExceededError`",
+    ],
+    [
+      "a search answer",
+      {
+        data: [
+          { id: SHA, type: "file", attributes: {} },
+          { id: SHA, type: "file", attributes: {} },
+        ],
+      },
+      undefined,
+      "the input is a list of 2 VirusTotal objects (a search or collection answer), not one file report: decide each `data[i]` on its own",
+    ],
+  ] as const)("refuses %s, saying what it is", (_name, input, format, message) => {
+    const outcome = toCanonical(input, format === undefined ? undefined : { format });
+    expect(outcome.ok).toBe(false);
+    expect(outcome.ok ? [] : outcome.problems).toEqual([{ pointer: "", message }]);
+  });
+
   it("reports adapter failures with the format", () => {
     expect(toCanonical({ data: { id: "nope", attributes: {} } })).toEqual({
       ok: false,

@@ -93,6 +93,34 @@ export function detectFormat(input: unknown): InputFormat | undefined {
   return virustotal ? "virustotal" : platform ? "platform" : "canonical";
 }
 
+const FORMAT_NAMES: Readonly<Record<InputFormat, string>> = {
+  canonical: "a canonical result (top-level `sha256` and camelCase fields)",
+  virustotal: "a VirusTotal file object (`data.attributes`)",
+  platform: "a platform result (snake_case fields such as `trust_score`)",
+};
+
+/**
+ * Why the input is no file report at all, for what tools commonly hand over instead: VirusTotal's
+ * error body (`{"error": {"code": "NotFoundError", ...}}`), or a search or list answer whose
+ * `data` is an array of objects. Undefined for anything else.
+ */
+function notAReport(input: unknown): string | undefined {
+  if (!isObject(input)) return undefined;
+  const error = own(input, "error");
+  if (
+    isObject(error) &&
+    typeof own(error, "code") === "string" &&
+    !hasAny(input, ["data", "sha256"])
+  ) {
+    const message = own(error, "message");
+    return `the input is a VirusTotal error, not a file report: \`${String(own(error, "code"))}\`${typeof message === "string" && message !== "" ? ` (${message.slice(0, 200)})` : ""}`;
+  }
+  const data = own(input, "data");
+  if (Array.isArray(data))
+    return `the input is a list of ${data.length} VirusTotal object${data.length === 1 ? "" : "s"} (a search or collection answer), not one file report: decide each \`data[i]\` on its own`;
+  return undefined;
+}
+
 /**
  * Adapts the input when needed (detecting its format unless `opts.format` is given), then validates
  * it: the caller gets a validated canonical result, or every problem. Adapter warnings are passed on.
@@ -107,7 +135,28 @@ export function toCanonical(input: unknown, opts?: ToCanonicalOptions): Canonica
       `unknown input format \`${String(opts.format)}\` (known formats: ${INPUT_FORMATS.map((f) => `\`${f}\``).join(", ")})`,
     );
   }
-  let format = opts?.format ?? detectFormat(input);
+  const failure = notAReport(input);
+  if (failure !== undefined) return { ok: false, problems: [{ pointer: "", message: failure }] };
+  const detected = detectFormat(input);
+  // a declared format is a promise about the input: one the input plainly breaks is an error, never
+  // a decision on fields read from the wrong places (`canonical` stays the way to force a reading)
+  if (
+    opts?.format !== undefined &&
+    opts.format !== "canonical" &&
+    detected !== undefined &&
+    detected !== opts.format
+  )
+    return {
+      ok: false,
+      problems: [
+        {
+          pointer: "",
+          message: `the input was declared \`${opts.format}\` but reads as ${FORMAT_NAMES[detected]}: leave the format out to detect it, or pass \`${detected}\``,
+        },
+      ],
+      format: opts.format,
+    };
+  let format = opts?.format ?? detected;
   if (format === undefined) {
     const vtLike =
       isObject(input) && (hasAny(input, ["data", "attributes"]) || hasAny(input, VT_ANALYSIS_KEYS));
