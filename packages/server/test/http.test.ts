@@ -23,6 +23,26 @@ describe("POST /v1/decisions", () => {
   afterAll(() => t.close());
 
   test.each([
+    [
+      "a canonical result declared VirusTotal",
+      { result: example("minimal"), format: "virustotal" },
+      "the input was declared `virustotal` but reads as a canonical result",
+    ],
+    [
+      "VirusTotal's error body",
+      { result: { error: { code: "NotFoundError", message: "not found" } } },
+      "the input is a VirusTotal error, not a file report: `NotFoundError` (not found)",
+    ],
+  ])("refuses %s (400 invalid_result), recording nothing", async (_name, payload, detail) => {
+    const before = (await t.services.audit.query({}, 1000)).entries.length;
+    const res = await t.app.inject({ method: "POST", url: "/v1/decisions", payload });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().code).toBe("invalid_result");
+    expect(res.json().problems[0].message).toContain(detail);
+    expect((await t.services.audit.query({}, 1000)).entries).toHaveLength(before);
+  });
+
+  test.each([
     ["malware", "deny", "malware"],
     ["signed-microsoft", "allow", "trusted_publisher"],
   ])("decides %s: %s by %s, and records it before answering", async (name, decision, rule) => {
