@@ -33,11 +33,9 @@
 //    per-round ratios, rounds being side by side), p99s, and the audit log's group commits.
 // Exits 1 when a run is wrong, not for a missed target.
 
-import { spawn, spawnSync } from "node:child_process";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { resolve } from "node:path";
-import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import {
   BENCH_DIR,
@@ -48,20 +46,27 @@ import {
   table,
   writeJson,
 } from "../lib/harness.js";
+import {
+  autocannonVersion,
+  exitIfFailed,
+  groupCommits,
+  loadProblems,
+  metric,
+  OPTIONS,
+  post,
+  reportProblems,
+  runLoad as runLoadProcess,
+  SERVER_DIST,
+  startServer,
+  stopServers,
+  wantedScenarios,
+} from "./processes.js";
 
 const { values: args } = parseArgs({
   options: {
-    rounds: { type: "string" },
-    duration: { type: "string" },
-    warmup: { type: "string" },
-    connections: { type: "string", default: "50" },
+    ...OPTIONS,
     repeat: { type: "string", default: "10" },
     window: { type: "string", default: "100" },
-    scenarios: { type: "string" },
-    "cpu-prof": { type: "boolean", default: false },
-    keep: { type: "boolean", default: false },
-    quick: { type: "boolean", default: false },
-    json: { type: "string" },
   },
 });
 // many short rounds: a pair's two runs are seconds apart, closer than the machine's load drifts
@@ -90,9 +95,6 @@ const ms = (x) => (Number.isFinite(x) ? x.toFixed(x >= 10 ? 1 : 2) : "n/a");
 const pct = (x) => (Number.isFinite(x) ? `${(x * 100).toFixed(0)}%` : "n/a");
 
 const REPO = resolve(BENCH_DIR, "..");
-const SERVER_DIST = resolve(REPO, "packages/server/dist/index.js");
-const SERVE = resolve(BENCH_DIR, "server/serve.js");
-const LOAD = resolve(BENCH_DIR, "server/load.js");
 if (!existsSync(SERVER_DIST)) {
   console.error(`${SERVER_DIST} is missing: run \`pnpm build\``);
   process.exit(1);
@@ -182,69 +184,16 @@ const ALL = [
     control: "allow-unique",
   },
 ];
-const wanted = args.scenarios?.split(",").filter(Boolean);
-const unknown = wanted?.filter((w) => !ALL.some((s) => s.id === w)) ?? [];
-if (unknown.length) {
-  console.error(
-    `unknown scenario: ${unknown.join(", ")} (known: ${ALL.map((s) => s.id).join(", ")})`,
-  );
-  process.exit(2);
-}
+const wanted = wantedScenarios(ALL, args.scenarios);
 // a review scenario brings its control along: the ratio is the point
 const ids = new Set(wanted ?? ALL.map((s) => s.id));
 for (const s of ALL) if (ids.has(s.id) && s.control) ids.add(s.control);
 const scenarios = ALL.filter((s) => ids.has(s.id));
 
 // ---------------------------------------------------------------- processes
-const CLK_TCK = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout) || 100;
-
-/** CPU time (user + system) of process `pid` so far, in ms. */
-function cpuMsOf(pid) {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
-}
-
-const children = new Set();
-process.on("exit", () => {
-  for (const c of children) c.kill("SIGKILL");
-});
-
-/** Starts a server process and resolves once it listens. */
-function startServer(s) {
-  const nodeArgs = args["cpu-prof"]
-    ? [
-        "--cpu-prof",
-        "--cpu-prof-dir",
-        PROF_DIR,
-        "--cpu-prof-name",
-        `${s.id}-${process.pid}.cpuprofile`,
-      ]
-    : [];
-  const child = spawn(process.execPath, [...nodeArgs, SERVE, JSON.stringify(clearance(s.id))], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  children.add(child);
-  const exited = new Promise((done) =>
-    child.on("exit", (code, signal) => {
-      children.delete(child);
-      done({ code, signal });
-    }),
-  );
-  return new Promise((ready, fail) => {
-    const timer = setTimeout(() => fail(new Error(`${s.id}: the server did not start`)), 30_000);
-    createInterface({ input: child.stdout }).once("line", (line) => {
-      clearTimeout(timer);
-      ready({ child, exited, ...JSON.parse(line) });
-    });
-    exited.then(({ code, signal }) => fail(new Error(`${s.id}: exited (${code ?? signal})`)));
-  });
-}
-
 /** What the round checks and reports, from the server's `GET /metrics`. */
 async function counters(s) {
   const text = await (await fetch(`${s.url}/metrics`)).text();
-  const value = (name) => Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1] ?? Number.NaN);
   const decisions = {};
   for (const m of text.matchAll(/^clearance_decisions_total\{([^}]*)\} (\S+)$/gm)) {
     const decision = /decision="([^"]*)"/.exec(m[1])?.[1] ?? "?";
@@ -252,14 +201,11 @@ async function counters(s) {
   }
   return {
     decisions,
-    openCases: value("clearance_review_cases_open"),
-    commits: value("clearance_audit_batch_entries_count"),
-    entries: value("clearance_audit_batch_entries_sum"),
-    seconds: value("clearance_audit_write_duration_seconds_sum"),
+    openCases: metric(text, "clearance_review_cases_open"),
+    ...groupCommits(text),
   };
 }
 
-let loads = 0;
 /** One load run of `amount` requests against scenario `s`; returns load.js's figures. */
 async function runLoad(s, amount) {
   const spec = {
@@ -272,28 +218,9 @@ async function runLoad(s, amount) {
     unique: true,
     repeat: s.repeat,
     window: WINDOW,
-    stampBase: ++loads * 2 ** 32,
-    timeoutS: 30,
   };
   const before = await counters(s);
-  const cpu0 = cpuMsOf(s.pid);
-  const r = await new Promise((done, fail) => {
-    const child = spawn(process.execPath, [LOAD, JSON.stringify(spec)], {
-      stdio: ["ignore", "pipe", "inherit"],
-    });
-    children.add(child);
-    let out = "";
-    child.stdout.setEncoding("utf8").on("data", (d) => (out += d));
-    child.on("error", fail);
-    child.on("exit", (code) => {
-      children.delete(child);
-      if (code !== 0) return fail(new Error(`${s.id}: the load process exited ${code}`));
-      const r = JSON.parse(out);
-      r.serverCpuMs = cpuMsOf(s.pid) - cpu0;
-      r.amount = amount;
-      done(r);
-    });
-  });
+  const r = await runLoadProcess(s, spec);
   const after = await counters(s);
   r.decided = {};
   for (const [d, n] of Object.entries(after.decisions)) {
@@ -310,11 +237,7 @@ async function runLoad(s, amount) {
 const problems = [];
 /** Records what is wrong with a load run. */
 function check(s, r, what) {
-  const wrong = [];
-  if (r.errors) wrong.push(`${r.errors} errors`);
-  if (r.timeouts) wrong.push(`${r.timeouts} timeouts`);
-  if (r.non2xx) wrong.push(`${r.non2xx} non-2xx answers (${JSON.stringify(r.statuses)})`);
-  if (r.requests !== r.amount) wrong.push(`${r.requests} answers to ${r.amount} requests`);
+  const wrong = loadProblems(r);
   const others = Object.entries(r.decided).filter(([d]) => d !== s.decides);
   if (others.length || r.decided[s.decides] !== r.ok)
     wrong.push(
@@ -329,15 +252,6 @@ function check(s, r, what) {
 const BLOCK = REPEAT * WINDOW;
 const amountFor = (rate, seconds) => Math.max(1, Math.round((rate * seconds) / BLOCK)) * BLOCK;
 
-async function post(url, body) {
-  const res = await fetch(url, {
-    method: "POST",
-    headers: body === undefined ? {} : { "content-type": "application/json" },
-    body,
-  });
-  return { status: res.status, json: await res.json() };
-}
-
 // ---------------------------------------------------------------- run
 const env = environment();
 const load0 = loadavg();
@@ -347,16 +261,9 @@ let fastify;
 try {
   for (const s of scenarios) {
     progress(`starting ${s.id}...`);
-    const started = await startServer(s);
-    Object.assign(s, {
-      url: started.url,
-      pid: started.child.pid,
-      child: started.child,
-      exited: started.exited,
-      fastify: started.fastify,
-      runs: [],
-    });
-    fastify = started.fastify;
+    const profDir = args["cpu-prof"] ? PROF_DIR : undefined;
+    Object.assign(s, await startServer(s.id, clearance(s.id), { profDir }), { runs: [] });
+    fastify = s.fastify;
     // sanity: each body, as it is, decides as intended (these decisions are recorded too)
     for (const body of bodies[s.decides].bodies) {
       const { status, json } = await post(`${s.url}/v1/decisions`, body);
@@ -427,26 +334,15 @@ try {
 } catch (error) {
   fatal = error;
 } finally {
-  for (const s of scenarios) {
-    if (!s.child || s.child.exitCode !== null || s.child.signalCode !== null) continue;
-    s.child.kill("SIGTERM");
-    const { code, signal } = await s.exited;
-    if (code !== 0) problems.push(`${s.id}: the server exited ${code ?? signal} on SIGTERM`);
-  }
+  await stopServers(scenarios, problems);
   if (!args.keep) rmSync(RUN_DIR, { recursive: true, force: true });
   progress("");
 }
 const load1 = loadavg();
-if (fatal) {
-  console.error(`\nTHE BENCHMARK FAILED: ${fatal.stack ?? fatal}`);
-  for (const p of problems) console.error(`  - ${p}`);
-  process.exit(1);
-}
+exitIfFailed(fatal, problems);
 
 // ---------------------------------------------------------------- report
-const acVersion = JSON.parse(
-  readFileSync(resolve(BENCH_DIR, "node_modules/autocannon/package.json"), "utf8"),
-).version;
+const acVersion = autocannonVersion();
 const byId = Object.fromEntries(scenarios.map((s) => [s.id, s]));
 const rows = scenarios.map((s) => {
   const rps = s.runs.map((r) => r.rps);
@@ -593,11 +489,7 @@ for (const [id, what] of [
 log(table(["target (issue 13)", "measured", "result"], targets, "lrl"));
 
 if (args["cpu-prof"]) log(`\nCPU profiles of the servers: ${PROF_DIR}/`);
-if (problems.length) {
-  console.error("\nTHE BENCHMARK IS WRONG:");
-  for (const p of problems) console.error(`  - ${p}`);
-  process.exitCode = 1;
-}
+reportProblems(problems);
 
 if (args.json) {
   writeJson(args.json, {

@@ -36,7 +36,6 @@
 // Exits 1 when a run is wrong (errors, non-2xx answers, audit entries missing or extra), not for
 // a missed target.
 
-import { spawn, spawnSync } from "node:child_process";
 import {
   closeSync,
   existsSync,
@@ -48,7 +47,6 @@ import {
 } from "node:fs";
 import { loadavg } from "node:os";
 import { resolve } from "node:path";
-import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import {
   BENCH_DIR,
@@ -62,23 +60,29 @@ import {
   table,
   writeJson,
 } from "../lib/harness.js";
+import {
+  autocannonVersion,
+  exitIfFailed,
+  groupCommits,
+  loadProblems,
+  OPTIONS,
+  post,
+  reportProblems,
+  runLoad as runLoadProcess,
+  SERVER_DIST,
+  startServer,
+  stopServers,
+  wantedScenarios,
+} from "./processes.js";
 
 const { values: args } = parseArgs({
   options: {
-    rounds: { type: "string" },
-    duration: { type: "string" },
-    warmup: { type: "string" },
-    connections: { type: "string", default: "50" },
+    ...OPTIONS,
     batch: { type: "string", default: "100" },
     count: { type: "string", default: "1000" },
     seed: { type: "string", default: "7" },
     sizes: { type: "string" },
     "reuse-inputs": { type: "boolean", default: false },
-    scenarios: { type: "string" },
-    "cpu-prof": { type: "boolean", default: false },
-    keep: { type: "boolean", default: false },
-    quick: { type: "boolean", default: false },
-    json: { type: "string" },
   },
 });
 const ROUNDS = Number(args.rounds ?? 3);
@@ -102,9 +106,6 @@ const pct = (x) => `${(x * 100).toFixed(0)}%`;
 
 const REPO = resolve(BENCH_DIR, "..");
 const GEN = GEN_HISTORY;
-const SERVER_DIST = resolve(REPO, "packages/server/dist/index.js");
-const SERVE = resolve(BENCH_DIR, "server/serve.js");
-const LOAD = resolve(BENCH_DIR, "server/load.js");
 for (const f of [GEN, SERVER_DIST]) {
   if (!existsSync(f)) {
     console.error(`${f} is missing: run \`pnpm build\``);
@@ -252,64 +253,12 @@ const ALL = [
     items: 1,
   },
 ];
-const wanted = args.scenarios?.split(",").filter(Boolean);
-const unknown = wanted?.filter((w) => !ALL.some((s) => s.id === w)) ?? [];
-if (unknown.length) {
-  console.error(
-    `unknown scenario: ${unknown.join(", ")} (known: ${ALL.map((s) => s.id).join(", ")})`,
-  );
-  process.exit(2);
-}
+const wanted = wantedScenarios(ALL, args.scenarios);
 const chosen = ALL.filter((s) => !wanted || wanted.includes(s.id) || s.id === "ceiling");
 const scenarios = chosen.filter((s) => s.server);
 const pgSkipped = chosen.some((s) => s.id === "postgres" && !s.server);
 
 // ---------------------------------------------------------------- processes
-const CLK_TCK = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout) || 100;
-
-/** CPU time (user + system) of process `pid` so far, in ms. */
-function cpuMsOf(pid) {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
-}
-
-const children = new Set();
-process.on("exit", () => {
-  for (const c of children) c.kill("SIGKILL");
-});
-
-/** Starts a server process and resolves once it listens. */
-function startServer(s) {
-  const nodeArgs = args["cpu-prof"]
-    ? [
-        "--cpu-prof",
-        "--cpu-prof-dir",
-        PROF_DIR,
-        "--cpu-prof-name",
-        `${s.id}-${process.pid}.cpuprofile`,
-      ]
-    : [];
-  const child = spawn(process.execPath, [...nodeArgs, SERVE, JSON.stringify(s.server)], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  children.add(child);
-  const exited = new Promise((done) =>
-    child.on("exit", (code, signal) => {
-      children.delete(child);
-      done({ code, signal });
-    }),
-  );
-  return new Promise((ready, fail) => {
-    const timer = setTimeout(() => fail(new Error(`${s.id}: the server did not start`)), 30_000);
-    createInterface({ input: child.stdout }).once("line", (line) => {
-      clearTimeout(timer);
-      ready({ child, exited, ...JSON.parse(line) });
-    });
-    exited.then(({ code, signal }) => fail(new Error(`${s.id}: exited (${code ?? signal})`)));
-  });
-}
-
 /** Newlines in a file, read in blocks (it may be larger than a string can be). */
 function countLines(path) {
   const fd = openSync(path, "r");
@@ -340,16 +289,9 @@ async function caseEntries(s) {
 /** The audit log's group-commit counters from `GET /metrics` (Clearance servers only). */
 async function commitCounters(s) {
   if (s.server.kind !== "clearance") return undefined;
-  const text = await (await fetch(`${s.url}/metrics`)).text();
-  const value = (name) => Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1] ?? Number.NaN);
-  return {
-    commits: value("clearance_audit_batch_entries_count"),
-    entries: value("clearance_audit_batch_entries_sum"),
-    seconds: value("clearance_audit_write_duration_seconds_sum"),
-  };
+  return groupCommits(await (await fetch(`${s.url}/metrics`)).text());
 }
 
-let loads = 0;
 /** One load run of `amount` requests against scenario `s`; returns load.js's figures. */
 async function runLoad(s, amount) {
   const spec = {
@@ -360,28 +302,9 @@ async function runLoad(s, amount) {
     connections: CONNECTIONS,
     amount,
     unique: UNIQUE,
-    stampBase: ++loads * 2 ** 32,
-    timeoutS: 30,
   };
   const counters0 = await commitCounters(s);
-  const cpu0 = cpuMsOf(s.pid);
-  const r = await new Promise((done, fail) => {
-    const child = spawn(process.execPath, [LOAD, JSON.stringify(spec)], {
-      stdio: ["ignore", "pipe", "inherit"],
-    });
-    children.add(child);
-    let out = "";
-    child.stdout.setEncoding("utf8").on("data", (d) => (out += d));
-    child.on("error", fail);
-    child.on("exit", (code) => {
-      children.delete(child);
-      if (code !== 0) return fail(new Error(`${s.id}: the load process exited ${code}`));
-      const r = JSON.parse(out);
-      r.serverCpuMs = cpuMsOf(s.pid) - cpu0;
-      r.amount = amount;
-      done(r);
-    });
-  });
+  const r = await runLoadProcess(s, spec);
   const counters1 = await commitCounters(s);
   if (counters0 && counters1) {
     r.commits = counters1.commits - counters0.commits;
@@ -394,11 +317,7 @@ async function runLoad(s, amount) {
 const problems = [];
 /** Records what is wrong with a load run; returns the decisions it got answered. */
 function check(s, r, what) {
-  const wrong = [];
-  if (r.errors) wrong.push(`${r.errors} errors`);
-  if (r.timeouts) wrong.push(`${r.timeouts} timeouts`);
-  if (r.non2xx) wrong.push(`${r.non2xx} non-2xx answers (${JSON.stringify(r.statuses)})`);
-  if (r.requests !== r.amount) wrong.push(`${r.requests} answers to ${r.amount} requests`);
+  const wrong = loadProblems(r);
   if (wrong.length) problems.push(`${s.id}, ${what}: ${wrong.join(", ")}`);
   return r.ok * s.items;
 }
@@ -406,15 +325,6 @@ function check(s, r, what) {
 /** Requests for about `seconds` at `rate` req/s: a multiple of the connections. */
 const amountFor = (rate, seconds) =>
   Math.max(2, Math.round((rate * seconds) / CONNECTIONS)) * CONNECTIONS;
-
-async function post(url, body) {
-  const res = await fetch(url, {
-    method: "POST",
-    headers: body === undefined ? {} : { "content-type": "application/json" },
-    body,
-  });
-  return { status: res.status, json: await res.json() };
-}
 
 // ---------------------------------------------------------------- run
 const env = environment();
@@ -425,16 +335,8 @@ let fatal;
 try {
   for (const s of scenarios) {
     progress(`starting ${s.id}...`);
-    const started = await startServer(s);
-    Object.assign(s, {
-      url: started.url,
-      pid: started.child.pid,
-      child: started.child,
-      exited: started.exited,
-      fastify: started.fastify,
-      decided: 0,
-      runs: [],
-    });
+    const profDir = args["cpu-prof"] ? PROF_DIR : undefined;
+    Object.assign(s, await startServer(s.id, s.server, { profDir }), { decided: 0, runs: [] });
     // sanity: the route answers as expected (and these decisions are recorded too)
     const bodies = s.items === 1 ? singles : batches;
     const n = s.id === "sqlite-full" ? bodies.length : Math.min(bodies.length, 10);
@@ -523,12 +425,7 @@ try {
 } catch (error) {
   fatal = error;
 } finally {
-  for (const s of scenarios) {
-    if (!s.child || s.child.exitCode !== null || s.child.signalCode !== null) continue;
-    s.child.kill("SIGTERM");
-    const { code, signal } = await s.exited;
-    if (code !== 0) problems.push(`${s.id}: the server exited ${code ?? signal} on SIGTERM`);
-  }
+  await stopServers(scenarios, problems);
   if (PG_URL && scenarios.some((s) => s.id === "postgres" || s.id === "logged-pg")) {
     try {
       const { default: pg } = await import("pg");
@@ -545,16 +442,10 @@ try {
   progress("");
 }
 const load1 = loadavg();
-if (fatal) {
-  console.error(`\nTHE BENCHMARK FAILED: ${fatal.stack ?? fatal}`);
-  for (const p of problems) console.error(`  - ${p}`);
-  process.exit(1);
-}
+exitIfFailed(fatal, problems);
 
 // ---------------------------------------------------------------- report
-const acVersion = JSON.parse(
-  readFileSync(resolve(BENCH_DIR, "node_modules/autocannon/package.json"), "utf8"),
-).version;
+const acVersion = autocannonVersion();
 const byId = Object.fromEntries(scenarios.map((s) => [s.id, s]));
 const ceiling = byId.ceiling;
 const ceilingRps = median(ceiling.runs.map((r) => r.rps));
@@ -755,11 +646,7 @@ if (p || pgSkipped)
 log(table(["target", "measured", "result"], targets, "lrl"));
 
 if (args["cpu-prof"]) log(`\nCPU profiles of the servers: ${PROF_DIR}/`);
-if (problems.length) {
-  console.error("\nTHE BENCHMARK IS WRONG:");
-  for (const p of problems) console.error(`  - ${p}`);
-  process.exitCode = 1;
-}
+reportProblems(problems);
 
 if (args.json) {
   writeJson(args.json, {
