@@ -1001,20 +1001,25 @@ export class ReviewService {
    */
   async refresh(all: boolean): Promise<void> {
     const after = all || this.newestSeen === 0 ? undefined : idFloor(this.newestSeen - OVERLAP_MS);
+    // after the first read, what this replica wrote it applied as it wrote it: only the others'
     for (const kind of [REVIEW_CASE_KIND, REVIEW_VOTE_KIND, EXCEPTION_KIND])
-      await this.readKind(kind, after === undefined ? {} : { after });
+      await this.readKind(
+        kind,
+        after === undefined ? {} : { after, otherThanChain: this.audit.chain },
+      );
     const horizon = this.newestSeen - 2 * OVERLAP_MS;
     for (const [id, t] of this.seen) if (t < horizon) this.seen.delete(id);
   }
 
   private async readKind(
     kind: EntryKind,
-    query: { after?: string; field?: string; value?: string },
+    query: { after?: string; field?: string; value?: string; otherThanChain?: string },
   ): Promise<void> {
     let after = query.after;
     for (;;) {
       const rows = await this.audit.entriesOf(kind, {
         ...(query.field === undefined ? {} : { field: query.field, value: query.value! }),
+        ...(query.otherThanChain === undefined ? {} : { otherThanChain: query.otherThanChain }),
         limit: LOAD_PAGE,
         ...(after === undefined ? {} : { after }),
       });

@@ -129,6 +129,8 @@ export interface KindQuery {
   value?: string;
   /** only entries with a larger id */
   after?: string;
+  /** leave this chain's entries out (a replica reading what the others wrote) */
+  otherThanChain?: string;
   limit: number;
 }
 

@@ -610,6 +610,10 @@ export class PostgresBackend implements AuditStore {
       args.push(q.after);
       where.push(`id > $${args.length}`);
     }
+    if (q.otherThanChain !== undefined) {
+      args.push(q.otherThanChain);
+      where.push(`chain <> $${args.length}`);
+    }
     args.push(q.limit);
     const sql = `SELECT ${selectList(kind)} FROM ${kind.table} ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY id ASC LIMIT $${args.length}`;
     const { rows } = await this.query<Fetched<EntryRow>>(sql, args);

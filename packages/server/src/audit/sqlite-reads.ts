@@ -139,6 +139,10 @@ export class SqliteReads {
       where.push("id > ?");
       args.push(q.after);
     }
+    if (q.otherThanChain !== undefined) {
+      where.push("chain <> ?");
+      args.push(q.otherThanChain);
+    }
     const sql = `SELECT ${selectList(kind)} FROM ${kind.table} ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY id ASC LIMIT ?`;
     return this.statement(sql).all(...args, q.limit) as EntryRow[];
   }
