@@ -37,6 +37,12 @@ const BENCHMARKS = [
       "decide over rules/ with 100,000 exceptions (ExceptionSet.find + decide) against deciding with none",
   },
   {
+    name: "virustotal",
+    script: "engine/virustotal.js",
+    description:
+      "map a ~40 KB real VirusTotal report to a canonical result (toCanonical) against JSON.parse of its text",
+  },
+  {
     name: "reload",
     script: "engine/reload.js",
     description:
