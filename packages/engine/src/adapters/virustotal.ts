@@ -435,12 +435,7 @@ function within(at: string, from: string | undefined, to: string | undefined): b
   return time >= Date.parse(from) && time <= Date.parse(to);
 }
 
-function mapSignature(
-  info: Obj,
-  tags: readonly string[],
-  path: string,
-  reader: Reader,
-): { signature: Signature; signed: boolean } {
+function mapSignature(info: Obj, tags: readonly string[], path: string, reader: Reader): Signature {
   const details = reader.objects(info, VT.signersDetails, `${path}.${VT.signersDetails}`);
   const counterDetails = reader.objects(
     info,
@@ -523,7 +518,7 @@ function mapSignature(
     if (thumbprint !== undefined) signature.thumbprint = thumbprint;
     if (signedAt !== undefined) signature.signedAt = signedAt;
   }
-  return { signature, signed: status !== "unsigned" };
+  return signature;
 }
 
 /** A name VirusTotal gave as a number (read with a warning by the caller). */
@@ -732,7 +727,7 @@ export function fromVirusTotal(input: unknown): AdapterOutcome {
   const info = reader.object(attrs, VT.signatureInfo, infoPath);
   let signature: Signature | undefined;
   if (info !== undefined) {
-    signature = mapSignature(info, tags ?? [], infoPath, reader).signature;
+    signature = mapSignature(info, tags ?? [], infoPath, reader);
   } else {
     const canSign = signable(attrs, tags ?? []);
     if (canSign === true) {
