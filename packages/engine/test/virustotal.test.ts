@@ -669,6 +669,51 @@ describe("fromVirusTotal: signature status, one case per row of docs/virustotal.
   });
 });
 
+describe("fromVirusTotal: the examples of docs/virustotal.md", () => {
+  const example = (name: string): unknown =>
+    JSON.parse(
+      readFileSync(new URL(`../../../examples/virustotal/${name}`, import.meta.url), "utf8"),
+    );
+
+  it("signed-timestamped.json: leaf expired since, timestamped while valid -> valid", () => {
+    const { result, warnings } = mapped(example("signed-timestamped.json"));
+    expect(warnings).toEqual([]);
+    expect(result.fileName).toBe("contoso-agent.exe");
+    expect(result.signature).toEqual({
+      status: "valid",
+      signer: "Contoso Ltd",
+      issuer: "DigiCert Trusted G4 Code Signing RSA4096 SHA384 2021 CA1",
+      thumbprint: "5D1E6A0C3B2F49A8C7E1D0F2B3A4958677A1C2D3",
+      signedAt: "2024-04-22T23:10:00Z",
+    });
+    expect(result.vendor).toEqual({
+      name: "Contoso Ltd",
+      verified: true,
+      product: "Contoso Agent",
+      version: "2.4.1",
+    });
+  });
+
+  it("signed-revoked.json: Signed over a revoked leaf -> invalid", () => {
+    const { result, warnings } = mapped(example("signed-revoked.json"));
+    expect(warnings).toEqual([]);
+    expect(result.fileName).toBe("driver_update.exe");
+    expect(result.signature).toEqual({
+      status: "invalid",
+      signer: "Fabrikam Soft Co.,Ltd.",
+      issuer: "Sectigo Public Code Signing CA R36",
+      thumbprint: "9C0E5B7A1D2F3E4A5B6C7D8E9F0A1B2C3D4E5F60",
+      signedAt: "2026-03-03T09:41:00Z",
+    });
+    expect(result.vendor).toEqual({
+      name: "Fabrikam Soft Co.,Ltd.",
+      verified: false,
+      product: "Driver Update Utility",
+      version: "1.0.3.0",
+    });
+  });
+});
+
 describe("fromVirusTotal: the leaf certificate, whatever the order", () => {
   const ROOT = { name: "Apple Root CA", "cert issuer": "Apple Root CA", thumbprint: "ROOT" };
   const INTERMEDIATE = {
