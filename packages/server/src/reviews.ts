@@ -54,6 +54,8 @@ export interface Redecision {
   /** the decision whose input snapshot is decided again; null for the file's latest */
   decisionId: string | null;
   why: string;
+  /** the exception whose creation or end asks for it */
+  exceptionId?: string;
 }
 
 /** Decides a file again from a recorded input and records it (the decision service). */
@@ -603,6 +605,7 @@ export class ReviewService {
       sha256: kase.sha256,
       decisionId: kase.decisionId,
       why: `review case ${kase.id} was ${verdict.outcome}`,
+      exceptionId,
     });
     // both in one group commit; each once: a second replica resolving the same case writes neither
     const [closed, made] = await Promise.allSettled([
@@ -692,7 +695,12 @@ export class ReviewService {
       exception,
       `exception:${id}`,
       "sha256" in scope
-        ? { sha256: scope.sha256, decisionId: null, why: `exception ${id} was created` }
+        ? {
+            sha256: scope.sha256,
+            decisionId: null,
+            why: `exception ${id} was created`,
+            exceptionId: id,
+          }
         : null,
     );
     await this.audit.appendEntry(EXCEPTION_KIND, created.fields, {
@@ -748,6 +756,7 @@ export class ReviewService {
             sha256: exception.scope.sha256,
             decisionId: null,
             why: `exception ${exception.id} ${how}`,
+            exceptionId: exception.id,
           }
         : null;
     try {
@@ -1160,7 +1169,18 @@ export class ReviewService {
    * recorded with the row's id as its delivery id, and a row whose delivery id is recorded is done.
    */
   async redecideRow(rowId: string, payload: string): Promise<void> {
-    await this.redecideOnce(`redecide:${rowId}`, JSON.parse(payload) as Redecision);
+    const r = JSON.parse(payload) as Redecision;
+    // A row is due as soon as its entry is committed, which can be before the request that wrote
+    // it has applied the entry here (its answer from the log's writer still on its way): the
+    // file's review entries are read from the log first, so the file is decided on what was written.
+    await this.readKind(REVIEW_CASE_KIND, { field: "sha256", value: r.sha256, force: true });
+    if (r.exceptionId !== undefined)
+      await this.readKind(EXCEPTION_KIND, {
+        field: "exceptionId",
+        value: r.exceptionId,
+        force: true,
+      });
+    await this.redecideOnce(`redecide:${rowId}`, r);
   }
 
   /** The re-decision the outbox row of `entryId` asks for, now, for the request's answer. */
