@@ -310,6 +310,7 @@ const DECLARATION_STARTS = new Set([
   t.List,
   t.Hashlist,
   t.Context,
+  t.Inputs,
   t.Rule,
 ]);
 
