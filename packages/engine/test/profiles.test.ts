@@ -212,3 +212,23 @@ describe("inputs and the warning", () => {
     ]);
   });
 });
+
+describe("the `inputs` declaration's syntax", () => {
+  it.each([
+    ["inputs", "syntax_error", "expected a name, found the end of the file"],
+    ["inputs canonical,", "syntax_error", "expected a name, found the end of the file"],
+    ['inputs "virustotal"', "syntax_error", 'expected a name, found `"virustotal"`'],
+    ["input canonical", "unknown_keyword", "unknown keyword `input`"],
+  ])("%s -> %s", (decl, code, message) => {
+    const ds = diagnosticsOf(`${decl}\nrule r { when true deny "x" }\n`);
+    expect(ds[0], JSON.stringify(ds)).toMatchObject({ code, message });
+    if (code === "syntax_error") expect(ds[0]!.help).toContain("`inputs canonical, virustotal`");
+    else expect(ds[0]!.help).toBe("did you mean `inputs`?");
+  });
+
+  it("reserves `inputs` as a keyword but not the names of inputs", () => {
+    expect(
+      diagnosticsOf('list virustotal = ["x"]\nrule r { when fileName in virustotal deny "x" }\n'),
+    ).toEqual([]);
+  });
+});
