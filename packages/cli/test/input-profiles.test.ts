@@ -51,9 +51,11 @@ describe("clearance check with declared inputs", () => {
     expect(r.code).toBe(0);
     const report = JSON.parse(r.out) as {
       ok: boolean;
+      ruleset: { inputs: string[] | null };
       diagnostics: { code: string; severity: string; message: string; span: { file: string } }[];
     };
     expect(report.ok).toBe(true);
+    expect(report.ruleset.inputs).toEqual(["canonical", "virustotal"]);
     const warnings = report.diagnostics.filter((d) => d.code === "rule_never_fires_on_input");
     expect(
       warnings.map((d) => [
@@ -69,5 +71,7 @@ describe("clearance check with declared inputs", () => {
     const r = await run("check", join(root, "rules"));
     expect(r.code).toBe(0);
     expect(r.err).not.toContain("rule_never_fires_on_input");
+    const json = JSON.parse((await run("check", join(root, "rules"), "--format", "json")).out);
+    expect(json.ruleset.inputs).toBeNull();
   });
 });

@@ -138,7 +138,7 @@ describe("inputs and the warning", () => {
     expect(d.related?.map((r) => [r.message, text.slice(r.span.start, r.span.end)])).toEqual([
       ["`virustotal` declared here", "virustotal"],
     ]);
-    expect(result.ruleset!.program.inputs).toEqual(["canonical", "virustotal"]);
+    expect(result.ruleset!.inputs).toEqual(["canonical", "virustotal"]);
   });
 
   it("warns once per rule and field, and is still a warning when no declared input has it", () => {
