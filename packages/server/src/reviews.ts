@@ -430,7 +430,13 @@ export class ReviewService {
     }
     // another replica wrote the same event first: read what it wrote
     if (error instanceof AuditUnavailableError && error.scope === "entry")
-      await this.readKind(REVIEW_CASE_KIND, { field: "sha256", value: f.sha256 }).catch(() => {});
+      // all of the file's case entries again, even those seen: one of them may have been passed
+      // over while this replica's own attempt held the file's place
+      await this.readKind(REVIEW_CASE_KIND, {
+        field: "sha256",
+        value: f.sha256,
+        force: true,
+      }).catch(() => {});
   }
 
   /** An entry of `track` was written: it is the log's now, and applied. */
@@ -1013,7 +1019,14 @@ export class ReviewService {
 
   private async readKind(
     kind: EntryKind,
-    query: { after?: string; field?: string; value?: string; otherThanChain?: string },
+    query: {
+      after?: string;
+      field?: string;
+      value?: string;
+      otherThanChain?: string;
+      /** apply entries seen before too */
+      force?: boolean;
+    },
   ): Promise<void> {
     let after = query.after;
     for (;;) {
@@ -1023,15 +1036,19 @@ export class ReviewService {
         limit: LOAD_PAGE,
         ...(after === undefined ? {} : { after }),
       });
-      for (const r of rows) this.apply(kind, r);
+      for (const r of rows) this.apply(kind, r, query.force === true);
       if (rows.length < LOAD_PAGE) return;
       after = rows[rows.length - 1]!.id;
     }
   }
 
   /** Applies one entry read from the log; an entry applied before changes nothing. */
-  private apply(kind: EntryKind, e: Record<string, unknown> & { id: string; time: string }): void {
-    if (this.seen.has(e.id)) return;
+  private apply(
+    kind: EntryKind,
+    e: Record<string, unknown> & { id: string; time: string },
+    force = false,
+  ): void {
+    if (!force && this.seen.has(e.id)) return;
     this.markSeen(e.id);
     if (kind === REVIEW_CASE_KIND) {
       const key = caseKey(e.sha256 as string, e.scope as string);

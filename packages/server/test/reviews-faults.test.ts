@@ -7,9 +7,14 @@ import pg from "pg";
 import { afterEach, describe, expect, test } from "vitest";
 import { newId } from "../src/audit/ids.js";
 import { EXCEPTION_KIND, REVIEW_CASE_KIND, REVIEW_VOTE_KIND } from "../src/audit/kinds.js";
+import { AuditLog } from "../src/audit/log.js";
+import { PostgresBackend } from "../src/audit/postgres.js";
 import { resolveConfig } from "../src/config.js";
+import { Metrics } from "../src/metrics.js";
+import { type CaseEntry, ReviewService } from "../src/reviews.js";
 import { type RunningServer, startServer } from "../src/server.js";
 import { createServices, type Services } from "../src/services.js";
+import { decisionRecord } from "../src/testing.js";
 import { PG_SKIP_REASON, PG_URL, startProxy } from "./audit-helpers.js";
 import { example, makeApp, RULES, tempDir } from "./helpers.js";
 
@@ -446,5 +451,58 @@ describe.skipIf(!PG_URL)(
       expect(await count("exceptions")).toBe(1);
       await direct.end();
     }, 40_000);
+  },
+);
+
+describe.skipIf(!PG_URL)(
+  `two replicas opening a case for one new file at once${PG_URL ? "" : ` (${PG_SKIP_REASON})`}`,
+  () => {
+    test("the replica whose case the log refused takes the other's, even one it read while its own was pending", async () => {
+      const schema = `t_${randomBytes(6).toString("hex")}`;
+      cleanups.push(async () => {
+        const raw = new pg.Client({ connectionString: PG_URL });
+        await raw.connect();
+        await raw.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+        await raw.end();
+      });
+      const config = resolveConfig({}).reviews;
+      const replica = async (chain: string) => {
+        const log = new AuditLog(new PostgresBackend({ url: PG_URL!, poolSize: 2, schema }), {
+          chain,
+          hmacSecret: null,
+          maxBatch: 64,
+        });
+        await log.open();
+        cleanups.push(() => log.close());
+        const reviews = await ReviewService.open(log, config, new Metrics({ process: false }));
+        return { log, reviews };
+      };
+      const a = await replica("replica-a");
+      const b = await replica("replica-b");
+      const sha256 = "e".repeat(64);
+      const asked = (r: { reviews: ReviewService }) => {
+        const record = decisionRecord({ sha256, decision: "review", reason: "no rule matched" });
+        return r.reviews.track(record, { sha256 }, undefined);
+      };
+      const write = (r: { log: AuditLog; reviews: ReviewService }, entry: CaseEntry) =>
+        r.log.appendEntry(REVIEW_CASE_KIND, entry.fields).then(
+          () => r.reviews.tracked(entry),
+          (error: unknown) => r.reviews.trackFailed(entry, error),
+        );
+      // A opens first; B, not yet knowing, opens its own (a later id); A's is written first
+      const fromA = asked(a);
+      const fromB = asked(b);
+      expect(fromA.caseId).not.toBe(fromB.caseId);
+      await write(a, fromA.entry!);
+      // B reads A's entry while its own is still pending: it keeps its own for now
+      await b.reviews.refresh(false);
+      // B's own is refused (the same once key): B now holds A's case
+      await write(b, fromB.entry!);
+      const open = await b.reviews.listCases({ status: "open", limit: 10 });
+      expect(open.map((c) => c.id)).toEqual([fromA.caseId]);
+      expect(b.reviews.caseFor(sha256, undefined, false)?.id).toBe(fromA.caseId);
+      // and B's next `review` of the file joins it, writing nothing
+      expect(asked(b)).toEqual({ caseId: fromA.caseId, entry: null });
+    });
   },
 );
