@@ -285,7 +285,9 @@ class Checker {
         'add a rule: rule name { when <condition> deny "reason" }',
       );
     }
-    for (const d of checkInputProfiles(rules, this.resolutions, this.declaredInputs)) {
+    // expired rules no longer apply (and have `rule_expired` of their own)
+    const live = rules.filter((r) => r.expires === undefined || r.expires.at > this.now);
+    for (const d of checkInputProfiles(live, this.resolutions, this.declaredInputs)) {
       this.collected.add(d);
     }
     for (const [listName, span] of this.listSpans) {

@@ -160,6 +160,15 @@ describe("inputs and the warning", () => {
     ).not.toContain(CODE);
   });
 
+  it("leaves expired rules alone: they no longer apply", () => {
+    const codes = (expires: string) =>
+      diagnosticsOf(
+        `inputs virustotal\nrule e expires ${expires} { when trustScore < 30 deny "x" }\n`,
+      ).map((d) => d.code);
+    expect(codes("2026-01-01")).toEqual(["rule_expired"]);
+    expect(codes("2027-06-01")).toEqual([CODE]);
+  });
+
   it.each([
     ["inputs virusttotal", "unknown_input", "virusttotal", "did you mean `virustotal`?"],
     [
