@@ -338,7 +338,7 @@ describe("clearance tour and help", () => {
     expect(r.out).toMatch(
       /ALLOW\s+procexp64\.exe\s+trusted_publisher\s+signed by Microsoft Corporation/,
     );
-    expect(r.out).toContain("12 files: 1 allow, 3 deny, 8 review");
+    expect(r.out).toContain("14 files: 1 allow, 4 deny, 9 review");
   });
   it.each(["check", "fmt", "eval", "test", "tour"])(
     "%s --help has usage and examples",

@@ -259,40 +259,323 @@ describe("fromVirusTotal: field mappings", () => {
   });
 });
 
-describe("fromVirusTotal: signature_info", () => {
-  const cases: [
-    string,
-    Record<string, unknown> | undefined,
-    AnalysisResult["signature"],
-    AnalysisResult["vendor"],
-  ][] = [
-    ["no signature_info", undefined, undefined, undefined],
+/** Status texts exactly as VirusTotal copies them from sigcheck (see docs/virustotal.md). */
+const TEXT = {
+  revoked: "A certificate was explicitly revoked by its issuer.",
+  chainRevoked:
+    "Trust for this certificate or one of the certificates in the certificate chain has been revoked.",
+  distrusted:
+    "The certificate or one of the certificates in the certificate chain is explicitly distrusted.",
+  markedUntrusted: "The certificate was explicitly marked as untrusted by the user.",
+  untrustedRoot:
+    "A certificate chain processed, but terminated in a root certificate which is not trusted by the trust provider.",
+  notTimeValid:
+    "This certificate or one of the certificates in the certificate chain is not time valid.",
+  notWithinPeriod:
+    "A required certificate is not within its validity period when verifying against the current system clock or the timestamp in the signed file.",
+  badDigest: "The digital signature of the object did not verify.",
+} as const;
+
+/** A leaf certificate valid through 2024, as in the googet.exe report cited in docs/virustotal.md. */
+const LEAF_2024 = {
+  ...SIGNER_DETAILS,
+  status: TEXT.notTimeValid,
+  "valid from": "12:00 AM 07/02/2021",
+  "valid to": "11:59 PM 07/10/2024",
+};
+const COUNTER = [
+  { status: "Valid", name: "DigiCert Timestamp 2023", "valid usage": "Timestamp Signing" },
+];
+
+describe("fromVirusTotal: signature status, one case per row of docs/virustotal.md", () => {
+  const rows: [string, string, Record<string, unknown>, AnalysisResult["signature"]][] = [
     [
-      "no `verified` -> unsigned, vendor from company/product/version",
+      "1",
+      "revoked in `verified` -> invalid",
       {
-        company: "Contoso Ltd",
-        product: "Widget",
-        "file version": "1.2.3",
-        copyright: "(c) Contoso",
+        signature_info: {
+          verified: TEXT.revoked,
+          signers: "Shady Co",
+          "signers details": [
+            {
+              name: "Shady Co",
+              status: "Revoked",
+              "cert issuer": "Sectigo Public Code Signing CA R36",
+            },
+          ],
+        },
       },
-      { status: "unsigned" },
-      { name: "Contoso Ltd", verified: false, product: "Widget", version: "1.2.3" },
+      { status: "invalid", signer: "Shady Co", issuer: "Sectigo Public Code Signing CA R36" },
     ],
     [
-      '"Unsigned" -> unsigned',
-      { verified: "Unsigned", product: "Payment Advice" },
-      { status: "unsigned" },
-      { verified: false, product: "Payment Advice" },
-    ],
-    [
-      '"Signed" -> valid, signer from `signers`, issuer from details, signing date parsed',
+      "1",
+      "revoked in a signer status while `verified` reads Signed -> invalid",
       {
-        verified: "Signed",
-        signers:
-          "Contoso Ltd; DigiCert Trusted G4 Code Signing RSA4096 SHA384 2021 CA1; DigiCert Trusted Root G4",
-        "signers details": [SIGNER_DETAILS],
-        "signing date": "03:15 PM 06/02/2026",
-        product: "Widget",
+        signature_info: {
+          verified: "Signed",
+          "signers details": [{ ...SIGNER_DETAILS, status: TEXT.chainRevoked }],
+        },
+      },
+      {
+        status: "invalid",
+        signer: "Contoso Ltd",
+        issuer: SIGNER_DETAILS["cert issuer"],
+        thumbprint: "AA11BB22",
+      },
+    ],
+    [
+      "1",
+      "revoked in a counter-signer status, with expiry wording too -> invalid",
+      {
+        signature_info: {
+          verified: "Signed",
+          "signers details": [{ ...SIGNER_DETAILS, status: TEXT.notTimeValid }],
+          "counter signers details": [
+            { name: "TSA", status: `${TEXT.notTimeValid}, ${TEXT.chainRevoked}` },
+          ],
+        },
+      },
+      {
+        status: "invalid",
+        signer: "Contoso Ltd",
+        issuer: SIGNER_DETAILS["cert issuer"],
+        thumbprint: "AA11BB22",
+      },
+    ],
+    [
+      "1",
+      "tag `revoked-cert` while everything reads Signed/Valid -> invalid",
+      {
+        tags: ["peexe", "signed", "revoked-cert"],
+        signature_info: { verified: "Signed", "signers details": [SIGNER_DETAILS] },
+      },
+      {
+        status: "invalid",
+        signer: "Contoso Ltd",
+        issuer: SIGNER_DETAILS["cert issuer"],
+        thumbprint: "AA11BB22",
+      },
+    ],
+    [
+      "1",
+      "revocation could not be checked, in `verified` -> invalid",
+      {
+        signature_info: {
+          verified:
+            "The revocation process could not continue - the certificate(s) could not be checked.",
+          signers: "A Corp; B CA",
+        },
+      },
+      { status: "invalid", signer: "A Corp", issuer: "B CA" },
+    ],
+    [
+      "2",
+      "explicitly distrusted while Signed -> invalid",
+      {
+        signature_info: {
+          verified: "Signed",
+          "signers details": [{ ...SIGNER_DETAILS, status: TEXT.distrusted }],
+        },
+      },
+      {
+        status: "invalid",
+        signer: "Contoso Ltd",
+        issuer: SIGNER_DETAILS["cert issuer"],
+        thumbprint: "AA11BB22",
+      },
+    ],
+    [
+      "2",
+      "marked as untrusted, even for a self-issued certificate -> invalid",
+      {
+        signature_info: {
+          verified: TEXT.markedUntrusted,
+          "signers details": [{ name: "Dev", "cert issuer": "Dev" }],
+        },
+      },
+      { status: "invalid", signer: "Dev", issuer: "Dev" },
+    ],
+    [
+      "3",
+      "an untrusted root issued by the signer itself -> self_signed",
+      {
+        signature_info: {
+          verified: TEXT.untrustedRoot,
+          "signers details": [
+            { name: "Contoso DevOps", "cert issuer": "Contoso DevOps", thumbprint: "FF" },
+          ],
+        },
+      },
+      {
+        status: "self_signed",
+        signer: "Contoso DevOps",
+        issuer: "Contoso DevOps",
+        thumbprint: "FF",
+      },
+    ],
+    [
+      "3",
+      "an untrusted root with a different issuer -> invalid",
+      {
+        signature_info: {
+          verified: TEXT.untrustedRoot,
+          "signers details": [{ name: "X", "cert issuer": "Y" }],
+        },
+      },
+      { status: "invalid", signer: "X", issuer: "Y" },
+    ],
+    [
+      "3",
+      "an untrusted root in a signer status while Signed -> invalid, never valid",
+      {
+        signature_info: {
+          verified: "Signed",
+          "signers details": [{ ...SIGNER_DETAILS, status: TEXT.untrustedRoot }],
+        },
+      },
+      {
+        status: "invalid",
+        signer: "Contoso Ltd",
+        issuer: SIGNER_DETAILS["cert issuer"],
+        thumbprint: "AA11BB22",
+      },
+    ],
+    [
+      "4",
+      "tag `invalid-signature` while Signed -> invalid",
+      {
+        tags: ["invalid-signature"],
+        signature_info: { verified: "Signed", signers: "A Corp; B CA" },
+      },
+      { status: "invalid", signer: "A Corp", issuer: "B CA" },
+    ],
+    [
+      "5",
+      "no `verified` -> unsigned",
+      { signature_info: { product: "Widget", "file version": "1.2.3" } },
+      { status: "unsigned" },
+    ],
+    ["5", "empty signature_info -> unsigned", { signature_info: {} }, { status: "unsigned" }],
+    [
+      "6",
+      '"Unsigned" -> unsigned, signer details dropped',
+      { signature_info: { verified: "Unsigned", signers: "Ignored" } },
+      { status: "unsigned" },
+    ],
+    [
+      "7",
+      '"not within its validity period" -> expired, as "not time valid" is',
+      {
+        signature_info: {
+          verified: TEXT.notWithinPeriod,
+          "signers details": [{ ...SIGNER_DETAILS, status: TEXT.notTimeValid }],
+          "counter signers": "TSA",
+        },
+      },
+      {
+        status: "expired",
+        signer: "Contoso Ltd",
+        issuer: SIGNER_DETAILS["cert issuer"],
+        thumbprint: "AA11BB22",
+      },
+    ],
+    [
+      "8",
+      "any other problem text -> invalid",
+      { signature_info: { verified: TEXT.badDigest, signers: "A Corp; B CA" } },
+      { status: "invalid", signer: "A Corp", issuer: "B CA" },
+    ],
+    [
+      "9",
+      "Signed, signing date outside the leaf's validity (x509 dates) -> expired",
+      {
+        signature_info: {
+          verified: "Signed",
+          "signers details": [{ name: "Contoso Ltd", status: "Valid", "cert issuer": "CA" }],
+          x509: [
+            {
+              name: "CA",
+              "cert issuer": "Root",
+              "valid from": "2020-01-01 00:00:00",
+              "valid to": "2030-01-01 00:00:00",
+            },
+            {
+              name: "Contoso Ltd",
+              "cert issuer": "CA",
+              "valid from": "2024-01-01 00:00:00",
+              "valid to": "2025-01-01 00:00:00",
+            },
+          ],
+          "signing date": "2026-02-01 10:00:00",
+        },
+      },
+      { status: "expired", signer: "Contoso Ltd", issuer: "CA", signedAt: "2026-02-01T10:00:00Z" },
+    ],
+    [
+      "10",
+      "Signed, leaf expired since, timestamped within its validity -> valid",
+      {
+        signature_info: {
+          verified: "Signed",
+          "signing date": "11:10 PM 04/22/2024",
+          "signers details": [LEAF_2024],
+          "counter signers details": COUNTER,
+        },
+      },
+      {
+        status: "valid",
+        signer: "Contoso Ltd",
+        issuer: SIGNER_DETAILS["cert issuer"],
+        thumbprint: "AA11BB22",
+        signedAt: "2024-04-22T23:10:00Z",
+      },
+    ],
+    [
+      "11",
+      "Signed, leaf not time valid, no timestamp -> expired",
+      {
+        signature_info: {
+          verified: "Signed",
+          "signing date": "11:10 PM 04/22/2024",
+          "signers details": [LEAF_2024],
+        },
+      },
+      {
+        status: "expired",
+        signer: "Contoso Ltd",
+        issuer: SIGNER_DETAILS["cert issuer"],
+        thumbprint: "AA11BB22",
+        signedAt: "2024-04-22T23:10:00Z",
+      },
+    ],
+    [
+      "11",
+      "Signed, leaf not time valid, timestamped but no signing date -> expired",
+      {
+        signature_info: {
+          verified: "Signed",
+          "signers details": [LEAF_2024],
+          "counter signers": "DigiCert Timestamp 2023",
+        },
+      },
+      {
+        status: "expired",
+        signer: "Contoso Ltd",
+        issuer: SIGNER_DETAILS["cert issuer"],
+        thumbprint: "AA11BB22",
+      },
+    ],
+    [
+      "12",
+      "Signed with valid statuses -> valid",
+      {
+        signature_info: {
+          verified: "Signed",
+          signers:
+            "Contoso Ltd; DigiCert Trusted G4 Code Signing RSA4096 SHA384 2021 CA1; DigiCert Trusted Root G4",
+          "signers details": [SIGNER_DETAILS],
+          "signing date": "03:15 PM 06/02/2026",
+        },
       },
       {
         status: "valid",
@@ -301,115 +584,39 @@ describe("fromVirusTotal: signature_info", () => {
         thumbprint: "AA11BB22",
         signedAt: "2026-06-02T15:15:00Z",
       },
-      { name: "Contoso Ltd", verified: true, product: "Widget" },
+    ],
+    ["13", "PE without signature_info -> unsigned", { type_tag: "peexe" }, { status: "unsigned" }],
+    [
+      "13",
+      "MSI without signature_info (by type_description) -> unsigned",
+      { type_description: "Windows Installer" },
+      { status: "unsigned" },
     ],
     [
-      '"Signed" with a signer certificate that is not time valid -> expired',
-      {
-        verified: "Signed",
-        signers: "Simon Tatham; COMODO RSA Code Signing CA",
-        "signers details": [
-          {
-            ...SIGNER_DETAILS,
-            name: "Simon Tatham",
-            status:
-              "This certificate or one of the certificates in the certificate chain is not time valid.",
-            "cert issuer": "COMODO RSA Code Signing CA",
-          },
-        ],
-      },
-      {
-        status: "expired",
-        signer: "Simon Tatham",
-        issuer: "COMODO RSA Code Signing CA",
-        thumbprint: "AA11BB22",
-      },
-      { name: "Simon Tatham", verified: false },
+      "13",
+      "Mach-O without signature_info -> unsigned",
+      { type_tag: "macho" },
+      { status: "unsigned" },
     ],
     [
-      '"Signed" with an x509 certificate expired at the signing date -> expired',
-      {
-        verified: "Signed",
-        "signers details": [{ ...SIGNER_DETAILS, status: "Valid" }],
-        x509: [
-          {
-            name: "Contoso Ltd",
-            "valid from": "2024-01-01 00:00:00",
-            "valid to": "2025-01-01 00:00:00",
-          },
-        ],
-        "signing date": "2026-02-01 10:00:00",
-      },
-      {
-        status: "expired",
-        signer: "Contoso Ltd",
-        issuer: SIGNER_DETAILS["cert issuer"],
-        thumbprint: "AA11BB22",
-        signedAt: "2026-02-01T10:00:00Z",
-      },
-      { name: "Contoso Ltd", verified: false },
+      "13",
+      "PE without signature_info, tagged revoked-cert -> invalid",
+      { type_tag: "pedll", tags: ["revoked-cert"] },
+      { status: "invalid" },
     ],
-    [
-      "a problem text (revoked) -> invalid",
-      {
-        verified: "A certificate was explicitly revoked by its issuer.",
-        signers: "Shady Co",
-        "signers details": [
-          {
-            name: "Shady Co",
-            status: "Revoked",
-            "cert issuer": "Sectigo Public Code Signing CA R36",
-          },
-        ],
-      },
-      { status: "invalid", signer: "Shady Co", issuer: "Sectigo Public Code Signing CA R36" },
-      { name: "Shady Co", verified: false },
-    ],
-    [
-      "an untrusted root issued by the signer itself -> self_signed",
-      {
-        verified:
-          "A certificate chain processed, but terminated in a root certificate which is not trusted by the trust provider.",
-        "signers details": [
-          { name: "Contoso DevOps", "cert issuer": "Contoso DevOps", thumbprint: "FF" },
-        ],
-      },
-      {
-        status: "self_signed",
-        signer: "Contoso DevOps",
-        issuer: "Contoso DevOps",
-        thumbprint: "FF",
-      },
-      { name: "Contoso DevOps", verified: false },
-    ],
-    [
-      "an untrusted root with a different issuer -> invalid",
-      {
-        verified:
-          "A certificate chain processed, but terminated in a root certificate which is not trusted by the trust provider.",
-        "signers details": [{ name: "X", "cert issuer": "Y" }],
-      },
-      { status: "invalid", signer: "X", issuer: "Y" },
-      { name: "X", verified: false },
-    ],
-    [
-      "signer from `signers details` when `signers` is missing; issuer from the chain",
-      { verified: "Signed", "signers details": [{ name: "Only Details" }] },
-      { status: "valid", signer: "Only Details" },
-      { name: "Only Details", verified: true },
-    ],
-    [
-      "issuer from the second name of `signers`",
-      { verified: "Signed", signers: "A Corp;  B CA  ; Root" },
-      { status: "valid", signer: "A Corp", issuer: "B CA" },
-      { name: "A Corp", verified: true },
-    ],
-    ["empty signature_info", {}, { status: "unsigned" }, undefined],
+    ["14", "ELF without signature_info -> absent", { type_tag: "elf" }, undefined],
+    ["14", "PDF without signature_info -> absent", { type_description: "PDF" }, undefined],
+    ["15", "unknown type without signature_info -> absent", {}, undefined],
   ];
-  it.each(cases)("%s", (_name, info, signature, vendor) => {
-    const { result } = mapped(vt(info === undefined ? {} : { signature_info: info }));
-    expect(result.signature).toEqual(signature);
-    expect(result.vendor).toEqual(vendor);
+  it.each(rows)("row %s: %s", (_row, _name, attributes, signature) => {
+    expect(mapped(vt(attributes)).result.signature).toEqual(signature);
+  });
+
+  it("says why a format that cannot be signed has no signature", () => {
+    expect(mapped(vt({ type_tag: "elf" })).warnings).toEqual([
+      "no `signature`: VirusTotal reports code signatures only for PE, MSI and Mach-O files, not `elf`",
+    ]);
+    expect(mapped(vt({ type_tag: "peexe" })).warnings).toEqual([]);
   });
 
   it("warns when signers are listed without `verified`", () => {
@@ -418,6 +625,230 @@ describe("fromVirusTotal: signature_info", () => {
     expect(warnings).toContain(
       "`data.attributes.signature_info.verified` is missing: treated as unsigned although signers are listed",
     );
+  });
+
+  it("warns when the signing date falls outside the leaf's validity", () => {
+    const { warnings } = mapped(
+      vt({
+        signature_info: {
+          verified: "Signed",
+          "signing date": "2026-02-01 10:00:00",
+          "signers details": [{ name: "A", "valid from": "2024-01-01", "valid to": "2025-01-01" }],
+        },
+      }),
+    );
+    expect(warnings).toEqual([
+      "the signing certificate in `data.attributes.signature_info` was not valid at the signing date",
+    ]);
+  });
+
+  it("checks the signing date against the leaf only, not a cross-certificate issued later", () => {
+    const { result } = mapped(
+      vt({
+        signature_info: {
+          verified: "Signed",
+          "signing date": "2021-09-01 00:00:00",
+          "signers details": [
+            {
+              name: "Leaf",
+              "cert issuer": "CA",
+              "valid from": "2021-07-02",
+              "valid to": "2024-07-10",
+            },
+            {
+              name: "CA",
+              "cert issuer": "Root",
+              "valid from": "2022-08-01",
+              "valid to": "2031-11-09",
+            },
+          ],
+        },
+      }),
+    );
+    expect(result.signature?.status).toBe("valid");
+  });
+});
+
+describe("fromVirusTotal: the examples of docs/virustotal.md", () => {
+  const example = (name: string): unknown =>
+    JSON.parse(
+      readFileSync(new URL(`../../../examples/virustotal/${name}`, import.meta.url), "utf8"),
+    );
+
+  it("signed-timestamped.json: leaf expired since, timestamped while valid -> valid", () => {
+    const { result, warnings } = mapped(example("signed-timestamped.json"));
+    expect(warnings).toEqual([]);
+    expect(result.fileName).toBe("contoso-agent.exe");
+    expect(result.signature).toEqual({
+      status: "valid",
+      signer: "Contoso Ltd",
+      issuer: "DigiCert Trusted G4 Code Signing RSA4096 SHA384 2021 CA1",
+      thumbprint: "5D1E6A0C3B2F49A8C7E1D0F2B3A4958677A1C2D3",
+      signedAt: "2024-04-22T23:10:00Z",
+    });
+    expect(result.vendor).toEqual({
+      name: "Contoso Ltd",
+      verified: true,
+      product: "Contoso Agent",
+      version: "2.4.1",
+    });
+  });
+
+  it("signed-revoked.json: Signed over a revoked leaf -> invalid", () => {
+    const { result, warnings } = mapped(example("signed-revoked.json"));
+    expect(warnings).toEqual([]);
+    expect(result.fileName).toBe("driver_update.exe");
+    expect(result.signature).toEqual({
+      status: "invalid",
+      signer: "Fabrikam Soft Co.,Ltd.",
+      issuer: "Sectigo Public Code Signing CA R36",
+      thumbprint: "9C0E5B7A1D2F3E4A5B6C7D8E9F0A1B2C3D4E5F60",
+      signedAt: "2026-03-03T09:41:00Z",
+    });
+    expect(result.vendor).toEqual({
+      name: "Fabrikam Soft Co.,Ltd.",
+      verified: false,
+      product: "Driver Update Utility",
+      version: "1.0.3.0",
+    });
+  });
+});
+
+describe("fromVirusTotal: the leaf certificate, whatever the order", () => {
+  const ROOT = { name: "Apple Root CA", "cert issuer": "Apple Root CA", thumbprint: "ROOT" };
+  const INTERMEDIATE = {
+    name: "Developer ID Certification Authority",
+    "cert issuer": "Apple Root CA",
+    thumbprint: "MID",
+  };
+  const LEAF = {
+    name: "Developer ID Application: Contoso (ABCDE12345)",
+    "cert issuer": "Developer ID Certification Authority",
+    thumbprint: "LEAF",
+  };
+  const expected = {
+    status: "valid",
+    signer: LEAF.name,
+    issuer: "Developer ID Certification Authority",
+    thumbprint: "LEAF",
+  };
+  const cases: [string, Record<string, unknown>][] = [
+    [
+      "Mach-O chain root first, `signers` root first",
+      {
+        verified: "Signed",
+        signers: `${ROOT.name}; ${INTERMEDIATE.name}; ${LEAF.name}`,
+        "signers details": [ROOT, INTERMEDIATE, LEAF],
+      },
+    ],
+    [
+      "leaf in the middle, no `signers`",
+      { verified: "Signed", "signers details": [INTERMEDIATE, LEAF, ROOT] },
+    ],
+    ["leaf first", { verified: "Signed", "signers details": [LEAF, INTERMEDIATE, ROOT] }],
+    [
+      "only `x509`, CA first and a timestamping certificate beside the leaf",
+      {
+        verified: "Signed",
+        signers: `${LEAF.name}; ${INTERMEDIATE.name}`,
+        x509: [
+          INTERMEDIATE,
+          {
+            name: "TSA",
+            "cert issuer": "TSA CA",
+            "valid usage": "Timestamp Signing",
+            thumbprint: "TSA",
+          },
+          LEAF,
+          ROOT,
+        ],
+      },
+    ],
+    [
+      "only `x509` without `signers`: the timestamping certificate is not the leaf",
+      {
+        verified: "Signed",
+        x509: [
+          {
+            name: "TSA",
+            "cert issuer": "TSA CA",
+            "valid usage": "Timestamp Signing",
+            thumbprint: "TSA",
+          },
+          INTERMEDIATE,
+          LEAF,
+        ],
+      },
+    ],
+  ];
+  it.each(cases)("%s", (_name, info) => {
+    const { result } = mapped(vt({ type_tag: "macho", signature_info: info }));
+    expect(result.signature).toEqual(expected);
+    expect(result.vendor).toEqual({ name: LEAF.name, verified: true });
+  });
+
+  it("issuer from the second name of `signers` when no certificate is listed", () => {
+    const { result } = mapped(
+      vt({ signature_info: { verified: "Signed", signers: "A Corp;  B CA  ; Root" } }),
+    );
+    expect(result.signature).toEqual({ status: "valid", signer: "A Corp", issuer: "B CA" });
+  });
+});
+
+describe("fromVirusTotal: vendor and file name", () => {
+  const cases: [string, Record<string, unknown>, AnalysisResult["vendor"]][] = [
+    [
+      "unsigned: name from exiftool CompanyName, product and version from signature_info",
+      {
+        type_tag: "peexe",
+        exiftool: { CompanyName: "Contoso Ltd", ProductName: "Other", FileVersion: "9" },
+        signature_info: { product: "Widget", "file version": "1.2.3", copyright: "(c) Contoso" },
+      },
+      { name: "Contoso Ltd", verified: false, product: "Widget", version: "1.2.3" },
+    ],
+    [
+      "unsigned without signature_info: everything from exiftool",
+      {
+        type_tag: "peexe",
+        exiftool: { CompanyName: "Contoso Ltd", ProductName: "Widget", FileVersion: "1.0" },
+      },
+      { name: "Contoso Ltd", verified: false, product: "Widget", version: "1.0" },
+    ],
+    [
+      "signed: the signer, not the company",
+      {
+        exiftool: { CompanyName: "Someone Else" },
+        signature_info: { verified: "Signed", signers: "Contoso Ltd; CA" },
+      },
+      { name: "Contoso Ltd", verified: true },
+    ],
+    [
+      "expired: the signer, not verified",
+      {
+        signature_info: { verified: TEXT.notWithinPeriod, signers: "Contoso Ltd; CA" },
+      },
+      { name: "Contoso Ltd", verified: false },
+    ],
+    ["`company` is not a VirusTotal field", { signature_info: { company: "Ignored" } }, undefined],
+  ];
+  it.each(cases)("%s", (_name, attributes, vendor) => {
+    expect(mapped(vt(attributes)).result.vendor).toEqual(vendor);
+  });
+
+  const names: [string, Record<string, unknown>, string | undefined][] = [
+    ["Windows path", { meaningful_name: "C:\\ProgramData\\GooGet\\googet.exe" }, "googet.exe"],
+    ["POSIX path", { meaningful_name: "/tmp/pip-install-x1/setuptools/cli-32.exe" }, "cli-32.exe"],
+    ["doubled backslashes", { meaningful_name: "C:\\\\ProgramData\\\\googet.exe" }, "googet.exe"],
+    ["mixed separators", { meaningful_name: "c:\\users/all users\\a b.exe" }, "a b.exe"],
+    [
+      "a directory name falls back to `names`",
+      { meaningful_name: "C:\\temp\\", names: ["/x/", "/tmp/y.dll"] },
+      "y.dll",
+    ],
+    ["a bare name stays", { meaningful_name: "setup.exe" }, "setup.exe"],
+  ];
+  it.each(names)("fileName: %s", (_name, attributes, fileName) => {
+    expect(mapped(vt(attributes)).result.fileName).toBe(fileName);
   });
 });
 
@@ -509,7 +940,7 @@ describe("fromVirusTotal: messy values are skipped with a warning", () => {
       { signature: { status: "valid" }, vendor: { verified: true } },
       [
         "skipped `data.attributes.signature_info.signers details[0]`: expected an object, got null",
-        "read `data.attributes.signature_info.signers details[0].name` from a number",
+        "read `data.attributes.signature_info.signers details[1].name` from a number",
         "skipped `data.attributes.signature_info.signing date`: not a date VirusTotal is known to use",
       ],
     ],
@@ -663,6 +1094,90 @@ describe("properties", () => {
         checkAdapter(envelope ? { data: { id: SHA, type: "file", attributes: attrs } } : attrs),
       ),
       { numRuns: 500 },
+    );
+  });
+
+  it("never map a signature that mentions revocation or distrust to valid", () => {
+    const value = fc.oneof(fc.jsonValue(), fc.constant(undefined));
+    const mention = fc.constantFrom(
+      TEXT.revoked,
+      TEXT.chainRevoked,
+      TEXT.distrusted,
+      TEXT.markedUntrusted,
+      TEXT.untrustedRoot,
+      "The revocation function was unable to check revocation for the certificate.",
+      "REVOKED",
+      "Distrusted",
+    );
+    // A mention, inside other text, in any case.
+    const mentioning = fc
+      .tuple(fc.string(), mention, fc.string(), fc.boolean())
+      .map(([before, text, after, upper]) => {
+        const mixed = `${before}${text}${after}`;
+        return upper ? mixed.toUpperCase() : mixed;
+      });
+    const status = fc.oneof(fc.constantFrom("Valid", TEXT.notTimeValid), value);
+    const certificate = fc.record(
+      {
+        name: fc.oneof(fc.constantFrom("Contoso Ltd", "CA", "Root"), value),
+        "cert issuer": fc.oneof(fc.constantFrom("Contoso Ltd", "CA", "Root"), value),
+        status,
+        "valid from": fc.oneof(fc.constantFrom("12:00 AM 01/01/2020", "2020-01-01"), value),
+        "valid to": fc.oneof(fc.constantFrom("12:00 AM 01/01/2030", "2021-01-01"), value),
+        thumbprint: value,
+      },
+      { requiredKeys: [] },
+    );
+    const where = fc.constantFrom(
+      "verified",
+      "signers details",
+      "counter signers details",
+      "x509",
+      "tag",
+    );
+    const report = fc
+      .record({
+        verified: fc.oneof(fc.constantFrom("Signed", "Unsigned"), value),
+        signers: fc.oneof(fc.constantFrom("Contoso Ltd; CA; Root", "Contoso Ltd"), value),
+        details: fc.array(certificate, { maxLength: 4 }),
+        counter: fc.array(certificate, { maxLength: 3 }),
+        x509: fc.array(certificate, { maxLength: 3 }),
+        signingDate: fc.oneof(fc.constantFrom("11:10 PM 04/22/2024", "2019-01-01"), value),
+        where,
+        text: mentioning,
+        at: fc.nat(),
+        tags: fc.array(fc.string(), { maxLength: 3 }),
+        typeTag: fc.constantFrom("peexe", "macho", "msi", "elf", undefined),
+      })
+      .map((r) => {
+        const info: Record<string, unknown> = {
+          verified: r.verified,
+          signers: r.signers,
+          "signers details": r.details,
+          "counter signers details": r.counter,
+          x509: r.x509,
+          "signing date": r.signingDate,
+        };
+        const tags = [...r.tags];
+        const put = (key: string): void => {
+          const list = [...(info[key] as Record<string, unknown>[])];
+          const index = list.length === 0 ? 0 : r.at % (list.length + 1);
+          list.splice(index, 0, { ...(list[index] ?? {}), status: r.text });
+          info[key] = list;
+        };
+        if (r.where === "verified") info.verified = r.text;
+        else if (r.where === "tag") tags.splice(r.at % (tags.length + 1), 0, "revoked-cert");
+        else put(r.where);
+        return vt({ type_tag: r.typeTag, tags, signature_info: info });
+      });
+    fc.assert(
+      fc.property(report, (input) => {
+        checkAdapter(input);
+        const { result } = mapped(input);
+        expect(result.signature?.status).not.toBe("valid");
+        expect(result.vendor?.verified ?? false).toBe(false);
+      }),
+      { numRuns: 1000 },
     );
   });
 

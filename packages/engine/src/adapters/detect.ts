@@ -144,7 +144,10 @@ export function toCanonical(input: unknown, opts?: ToCanonicalOptions): Canonica
     opts?.format !== undefined &&
     opts.format !== "canonical" &&
     detected !== undefined &&
-    detected !== opts.format
+    detected !== opts.format &&
+    // a bare `{sha256}` reads as canonical for want of anything else: no evidence against the
+    // declared format; camelCase canonical fields, VirusTotal's `data` or platform fields are
+    (detected !== "canonical" || hasAny(input as Obj, CANONICAL_CAMEL_KEYS))
   )
     return {
       ok: false,

@@ -28,9 +28,13 @@ const VT = {
   names: "names",
   size: "size",
   typeDescription: "type_description",
+  typeTag: "type_tag",
   mimeType: "mime_type",
   exiftool: "exiftool",
   exiftoolMimeType: "MIMEType",
+  exiftoolCompany: "CompanyName",
+  exiftoolProduct: "ProductName",
+  exiftoolFileVersion: "FileVersion",
   tags: "tags",
   firstSubmissionDate: "first_submission_date",
   lastAnalysisDate: "last_analysis_date",
@@ -44,6 +48,8 @@ const VT = {
   verified: "verified",
   signers: "signers",
   signersDetails: "signers details",
+  counterSigners: "counter signers",
+  counterSignersDetails: "counter signers details",
   x509: "x509",
   certName: "name",
   certStatus: "status",
@@ -52,7 +58,7 @@ const VT = {
   certValidFrom: "valid from",
   certValidTo: "valid to",
   signingDate: "signing date",
-  company: "company",
+  validUsage: "valid usage",
   product: "product",
   fileVersion: "file version",
 } as const;
@@ -69,11 +75,37 @@ const CATEGORIES: Readonly<Record<string, keyof Detections>> = {
   "type-unsupported": "unsupported",
 };
 
-/** `verified` values, and signer-certificate status texts that mean "expired". */
+/*
+ * Signature texts (see docs/virustotal.md for the table they implement). VirusTotal copies them
+ * from sigcheck (PE, MSI) and codesign (Mach-O): `verified` and every certificate's `status` are
+ * either "Signed"/"Valid" or a Windows trust message. Each is tested once per status string (a
+ * report has a handful), never per field.
+ */
 const SIGNED = /^signed$/i;
 const UNSIGNED = /^unsigned$/i;
-const NOT_TIME_VALID = /not time valid|has expired|certificate is expired/i;
-const UNTRUSTED_ROOT = /root certificate which is not trusted|self[- ]signed/i;
+/** Revocation: "explicitly revoked by its issuer", "...has been revoked", revocation failures. */
+const REVOKED = /revok|revocation/i;
+/** Distrust: "explicitly distrusted", "explicitly marked as untrusted". */
+const DISTRUSTED = /distrust|marked as untrusted/i;
+/** An untrusted root or a chain that reaches no trusted root. */
+const UNTRUSTED = /not trusted|untrusted|could not be built to a trusted root|self[- ]signed/i;
+/** "not time valid", "not within its validity period", "has expired", "certificate expired". */
+const NOT_TIME_VALID = /not time valid|not within its validity period|expired/i;
+/** VirusTotal file tags about the signature. */
+const TAG_REVOKED = "revoked-cert";
+const TAG_INVALID = "invalid-signature";
+
+/** `type_tag` values of the formats VirusTotal reports signatures for (PE, MSI, Mach-O). */
+const SIGNABLE_TYPE_TAGS: ReadonlySet<string> = new Set([
+  "peexe",
+  "pedll",
+  "pe",
+  "msi",
+  "macho",
+  "mach-o",
+]);
+/** `type_description` prefixes of the same formats. */
+const SIGNABLE_DESCRIPTIONS = ["win32 ", "win64 ", "windows installer", "mach-o"];
 
 const HEX64 = /^[0-9a-fA-F]{64}$/;
 /** Largest epoch second with a four-digit year (9999-12-31T23:59:59Z). */
@@ -307,53 +339,136 @@ function detectionsFromEngines(engines: EngineResult[]): Detections | undefined 
   return any ? detections : undefined;
 }
 
-/** Whether any certificate of the signing chain was not time valid (by status text or dates). */
-function isExpired(
-  certificates: Obj[],
-  signedAt: string | undefined,
-  reader: Reader,
-  path: string,
-) {
-  for (const certificate of certificates) {
-    const status = own(certificate, VT.certStatus);
-    if (typeof status === "string" && NOT_TIME_VALID.test(status)) return true;
-    if (signedAt === undefined) continue;
-    const from = parseVirusTotalDate(own(certificate, VT.certValidFrom));
-    const to = parseVirusTotalDate(own(certificate, VT.certValidTo));
-    const at = Date.parse(signedAt);
-    if (
-      (from !== undefined && at < Date.parse(from)) ||
-      (to !== undefined && at > Date.parse(to))
-    ) {
-      reader.warn(`a certificate in \`${path}\` was not valid at the signing date`);
-      return true;
-    }
-  }
-  return false;
+function text(object: Obj | undefined, key: string): string | undefined {
+  const value = own(object, key);
+  return typeof value === "string" && value.trim() !== "" ? value.trim() : undefined;
 }
 
-function mapSignature(
-  info: Obj,
-  path: string,
-  reader: Reader,
-): { signature: Signature; vendor: Vendor | undefined } {
+/**
+ * The leaf (signing) certificate of a list in any order: the one that issued no other certificate
+ * of the list, preferring the first name of `signers`, then one that is neither self-issued nor a
+ * timestamping certificate. VirusTotal lists PE chains leaf first but `x509` (and Mach-O chains)
+ * in other orders.
+ */
+function leafOf(certificates: Obj[], signerName: string | undefined): Obj | undefined {
+  if (certificates.length <= 1) return certificates[0];
+  const issuers = new Set<string>();
+  for (const certificate of certificates) {
+    const issuer = text(certificate, VT.certIssuer);
+    if (issuer !== undefined && issuer !== text(certificate, VT.certName)) issuers.add(issuer);
+  }
+  const candidates = certificates.filter((certificate) => {
+    const name = text(certificate, VT.certName);
+    return name === undefined || !issuers.has(name);
+  });
+  if (signerName !== undefined) {
+    const named = candidates.find((certificate) => text(certificate, VT.certName) === signerName);
+    if (named !== undefined) return named;
+  }
+  const signing = candidates.find((certificate) => {
+    const usage = text(certificate, VT.validUsage);
+    const selfIssued = text(certificate, VT.certName) === text(certificate, VT.certIssuer);
+    return !selfIssued && (usage === undefined || !/timestamp/i.test(usage));
+  });
+  return signing ?? candidates[0] ?? certificates[0];
+}
+
+/** The same certificate in another list, by thumbprint, else by name. */
+function sameCertificate(certificates: Obj[], leaf: Obj | undefined): Obj | undefined {
+  if (leaf === undefined) return undefined;
+  const thumbprint = text(leaf, VT.certThumbprint)?.toUpperCase();
+  if (thumbprint !== undefined) {
+    const match = certificates.find(
+      (c) => text(c, VT.certThumbprint)?.toUpperCase() === thumbprint,
+    );
+    if (match !== undefined) return match;
+  }
+  const name = text(leaf, VT.certName);
+  return name === undefined ? undefined : certificates.find((c) => text(c, VT.certName) === name);
+}
+
+/** What the signature texts say, strongest first; see docs/virustotal.md. */
+interface Findings {
+  revoked: boolean;
+  distrusted: boolean;
+  untrusted: boolean;
+  /** A signer-chain status (not a counter-signer's) says a certificate is not time valid. */
+  notTimeValid: boolean;
+}
+
+function findings(
+  verified: string | undefined,
+  signerStatuses: string[],
+  counterStatuses: string[],
+) {
+  const found: Findings = {
+    revoked: false,
+    distrusted: false,
+    untrusted: false,
+    notTimeValid: false,
+  };
+  const problem = (status: string, signerChain: boolean): void => {
+    if (SIGNED.test(status) || UNSIGNED.test(status) || status.toLowerCase() === "valid") return;
+    if (REVOKED.test(status)) found.revoked = true;
+    if (DISTRUSTED.test(status)) found.distrusted = true;
+    else if (UNTRUSTED.test(status)) found.untrusted = true;
+    if (signerChain && NOT_TIME_VALID.test(status)) found.notTimeValid = true;
+  };
+  if (verified !== undefined) problem(verified, true);
+  for (const status of signerStatuses) problem(status, true);
+  for (const status of counterStatuses) problem(status, false);
+  return found;
+}
+
+function statuses(certificates: Obj[]): string[] {
+  const found: string[] = [];
+  for (const certificate of certificates) {
+    const status = text(certificate, VT.certStatus);
+    if (status !== undefined) found.push(status);
+  }
+  return found;
+}
+
+function within(at: string, from: string | undefined, to: string | undefined): boolean | undefined {
+  if (from === undefined || to === undefined) return undefined;
+  const time = Date.parse(at);
+  return time >= Date.parse(from) && time <= Date.parse(to);
+}
+
+function mapSignature(info: Obj, tags: readonly string[], path: string, reader: Reader): Signature {
   const details = reader.objects(info, VT.signersDetails, `${path}.${VT.signersDetails}`);
+  const counterDetails = reader.objects(
+    info,
+    VT.counterSignersDetails,
+    `${path}.${VT.counterSignersDetails}`,
+  );
   const x509 = reader.objects(info, VT.x509, `${path}.${VT.x509}`);
-  const first = details[0];
-  const firstPath = `${path}.${VT.signersDetails}[0]`;
   const chain = (reader.string(info, VT.signers, `${path}.${VT.signers}`) ?? "")
     .split(";")
     .map((name) => name.trim())
     .filter((name) => name !== "");
-  const firstName = reader.string(first, VT.certName, `${firstPath}.${VT.certName}`);
-  const signer = chain[0] ?? firstName;
+  // Warn about unreadable certificate fields once, where VirusTotal puts the leaf first.
+  if (details[0] !== undefined) {
+    const firstPath = `${path}.${VT.signersDetails}[${(
+      own(info, VT.signersDetails) as unknown[]
+    ).indexOf(details[0])}]`;
+    for (const key of [VT.certName, VT.certIssuer, VT.certThumbprint]) {
+      reader.string(details[0], key, `${firstPath}.${key}`);
+    }
+  }
+  const leafDetails = leafOf(details, chain[0]);
+  const leafX509 = sameCertificate(x509, leafDetails) ?? leafOf(x509, chain[0]);
+  const leaf = leafDetails ?? leafX509;
+  const signer =
+    text(leafDetails, VT.certName) ??
+    text(leafX509, VT.certName) ??
+    chain[0] ??
+    textOrNumber(leafDetails, VT.certName);
   const issuer =
-    reader.string(first, VT.certIssuer, `${firstPath}.${VT.certIssuer}`) ??
-    reader.string(x509[0], VT.certIssuer, `${path}.${VT.x509}[0].${VT.certIssuer}`) ??
-    chain[1];
-  const thumbprint =
-    reader.string(first, VT.certThumbprint, `${firstPath}.${VT.certThumbprint}`) ??
-    reader.string(x509[0], VT.certThumbprint, `${path}.${VT.x509}[0].${VT.certThumbprint}`);
+    text(leafDetails, VT.certIssuer) ??
+    text(leafX509, VT.certIssuer) ??
+    (signer !== undefined && signer === chain[0] ? chain[1] : undefined);
+  const thumbprint = text(leafDetails, VT.certThumbprint) ?? text(leafX509, VT.certThumbprint);
   const signingDate = own(info, VT.signingDate);
   const signedAt = parseVirusTotalDate(signingDate);
   if (signedAt === undefined && signingDate !== undefined && signingDate !== null) {
@@ -362,24 +477,38 @@ function mapSignature(
 
   const verifiedPath = `${path}.${VT.verified}`;
   const verified = reader.string(info, VT.verified, verifiedPath)?.trim();
+  const found = findings(verified, statuses(details), [
+    ...statuses(counterDetails),
+    ...statuses(x509),
+  ]);
+  const tagRevoked = tags.includes(TAG_REVOKED);
+  const selfIssued =
+    leaf !== undefined &&
+    text(leaf, VT.certName) !== undefined &&
+    text(leaf, VT.certName) === text(leaf, VT.certIssuer);
+  const hasSigner = signer !== undefined || details.length > 0 || x509.length > 0;
+
   let status: SignatureStatus;
-  if (verified === undefined) {
+  if (found.revoked || tagRevoked || found.distrusted) {
+    status = "invalid";
+  } else if (found.untrusted) {
+    status = selfIssued ? "self_signed" : "invalid";
+  } else if (tags.includes(TAG_INVALID)) {
+    status = "invalid";
+  } else if (verified === undefined) {
     status = "unsigned";
-    if (signer !== undefined) {
+    if (hasSigner) {
       reader.warn(
         `\`${verifiedPath}\` is missing: treated as unsigned although signers are listed`,
       );
     }
-  } else if (SIGNED.test(verified)) {
-    status = isExpired([...details, ...x509], signedAt, reader, path) ? "expired" : "valid";
   } else if (UNSIGNED.test(verified)) {
     status = "unsigned";
+  } else if (!SIGNED.test(verified)) {
+    // Windows' own verdict, which already took any timestamp into account.
+    status = NOT_TIME_VALID.test(verified) ? "expired" : "invalid";
   } else {
-    // A problem text. An untrusted root whose signer is its own issuer is a self-signed certificate.
-    const statuses = [verified, ...details.map((d) => own(d, VT.certStatus))];
-    const untrustedRoot = statuses.some((s) => typeof s === "string" && UNTRUSTED_ROOT.test(s));
-    const selfIssued = firstName !== undefined && firstName === issuer;
-    status = untrustedRoot && selfIssued ? "self_signed" : "invalid";
+    status = signedStatus(info, leaf, leafX509, signedAt, found, reader, path);
   }
 
   const signature: Signature = { status };
@@ -389,20 +518,97 @@ function mapSignature(
     if (thumbprint !== undefined) signature.thumbprint = thumbprint;
     if (signedAt !== undefined) signature.signedAt = signedAt;
   }
+  return signature;
+}
 
+/** A name VirusTotal gave as a number (read with a warning by the caller). */
+function textOrNumber(object: Obj | undefined, key: string): string | undefined {
+  const value = own(object, key);
+  return typeof value === "number" && Number.isFinite(value) ? String(value) : undefined;
+}
+
+/**
+ * `verified: "Signed"`: `expired` when the signing date falls outside the leaf certificate's
+ * validity, or a signer certificate is not time valid now and no timestamp vouches for the
+ * signing date; else `valid`.
+ */
+function signedStatus(
+  info: Obj,
+  leaf: Obj | undefined,
+  leafX509: Obj | undefined,
+  signedAt: string | undefined,
+  found: Findings,
+  reader: Reader,
+  path: string,
+): SignatureStatus {
+  const from =
+    parseVirusTotalDate(own(leaf, VT.certValidFrom)) ??
+    parseVirusTotalDate(own(leafX509, VT.certValidFrom));
+  const to =
+    parseVirusTotalDate(own(leaf, VT.certValidTo)) ??
+    parseVirusTotalDate(own(leafX509, VT.certValidTo));
+  const atSigning = signedAt === undefined ? undefined : within(signedAt, from, to);
+  if (atSigning === false) {
+    reader.warn(`the signing certificate in \`${path}\` was not valid at the signing date`);
+    return "expired";
+  }
+  if (!found.notTimeValid) return "valid";
+  const counterSigned =
+    text(info, VT.counterSigners) !== undefined ||
+    (Array.isArray(own(info, VT.counterSignersDetails)) &&
+      (own(info, VT.counterSignersDetails) as unknown[]).length > 0);
+  return counterSigned && atSigning === true ? "valid" : "expired";
+}
+
+/** Whether VirusTotal reports signatures for this file's format: PE, MSI and Mach-O. */
+function signable(attrs: Obj, tags: readonly string[]): boolean | undefined {
+  const tag = text(attrs, VT.typeTag)?.toLowerCase();
+  if (tag !== undefined) return SIGNABLE_TYPE_TAGS.has(tag);
+  const description = text(attrs, VT.typeDescription)?.toLowerCase();
+  if (description !== undefined) {
+    return SIGNABLE_DESCRIPTIONS.some((prefix) => description.startsWith(prefix));
+  }
+  if (tags.some((t) => SIGNABLE_TYPE_TAGS.has(t))) return true;
+  return undefined;
+}
+
+/**
+ * The vendor: the signer when the file is signed (any status but `unsigned`), else the version
+ * resource's company as exiftool reads it (`signature_info` has no company field). Product and
+ * version come from `signature_info`, else exiftool.
+ */
+function mapVendor(
+  info: Obj | undefined,
+  exiftool: Obj | undefined,
+  signature: Signature | undefined,
+  infoPath: string,
+  exiftoolPath: string,
+  reader: Reader,
+): Vendor | undefined {
   const vendor: Vendor = {};
+  const signed = signature !== undefined && signature.status !== "unsigned";
   const name =
-    status !== "unsigned" && signer !== undefined
-      ? signer
-      : reader.string(info, VT.company, `${path}.${VT.company}`);
+    signed && signature.signer !== undefined
+      ? signature.signer
+      : reader.string(exiftool, VT.exiftoolCompany, `${exiftoolPath}.${VT.exiftoolCompany}`);
   if (name !== undefined) vendor.name = name;
-  vendor.verified = status === "valid";
-  const product = reader.string(info, VT.product, `${path}.${VT.product}`);
+  vendor.verified = signature?.status === "valid";
+  const product =
+    reader.string(info, VT.product, `${infoPath}.${VT.product}`) ??
+    reader.string(exiftool, VT.exiftoolProduct, `${exiftoolPath}.${VT.exiftoolProduct}`);
   if (product !== undefined) vendor.product = product;
-  const version = reader.string(info, VT.fileVersion, `${path}.${VT.fileVersion}`);
+  const version =
+    reader.string(info, VT.fileVersion, `${infoPath}.${VT.fileVersion}`) ??
+    reader.string(exiftool, VT.exiftoolFileVersion, `${exiftoolPath}.${VT.exiftoolFileVersion}`);
   if (version !== undefined) vendor.version = version;
   const hasVendor = name !== undefined || product !== undefined || version !== undefined;
-  return { signature, vendor: hasVendor ? vendor : undefined };
+  return hasVendor ? vendor : undefined;
+}
+
+/** The last segment of a Windows or POSIX path ("" when it ends with a separator). */
+export function baseName(name: string): string {
+  const cut = Math.max(name.lastIndexOf("/"), name.lastIndexOf("\\"));
+  return cut < 0 ? name : name.slice(cut + 1);
 }
 
 function fail(pointer: string, message: string): AdapterOutcome {
@@ -477,11 +683,16 @@ export function fromVirusTotal(input: unknown): AdapterOutcome {
 
   const result: AnalysisResult = { sha256: sha.toLowerCase() };
 
-  const fileName =
-    reader.string(attrs, VT.meaningfulName, `${path}${VT.meaningfulName}`) ??
-    (reader.array(attrs, VT.names, `${path}${VT.names}`) ?? []).find(
-      (name): name is string => typeof name === "string" && name !== "",
-    );
+  // VirusTotal keeps names as submitted, with Windows or POSIX directories: the canonical file
+  // name has none.
+  let fileName = reader.string(attrs, VT.meaningfulName, `${path}${VT.meaningfulName}`);
+  if (fileName !== undefined) fileName = baseName(fileName) || undefined;
+  if (fileName === undefined) {
+    for (const name of reader.array(attrs, VT.names, `${path}${VT.names}`) ?? []) {
+      fileName = typeof name === "string" ? baseName(name) || undefined : undefined;
+      if (fileName !== undefined) break;
+    }
+  }
   if (fileName !== undefined) result.fileName = fileName;
   const size = reader.count(attrs, VT.size, `${path}${VT.size}`);
   if (size !== undefined) result.fileSize = size;
@@ -506,25 +717,42 @@ export function fromVirusTotal(input: unknown): AdapterOutcome {
   if (detections !== undefined) result.detections = detections;
   if (resultsObject !== undefined) result.engines = engines;
 
-  const info = reader.object(attrs, VT.signatureInfo, `${path}${VT.signatureInfo}`);
+  const tagList = reader.array(attrs, VT.tags, `${path}${VT.tags}`);
+  const tags = tagList?.filter((tag, index): tag is string => {
+    if (typeof tag !== "string") reader.skip(`${path}${VT.tags}[${index}]`, "a string", tag);
+    return typeof tag === "string";
+  });
+
+  const infoPath = `${path}${VT.signatureInfo}`;
+  const info = reader.object(attrs, VT.signatureInfo, infoPath);
+  let signature: Signature | undefined;
   if (info !== undefined) {
-    const { signature, vendor } = mapSignature(info, `${path}${VT.signatureInfo}`, reader);
-    if (vendor !== undefined) result.vendor = vendor;
-    result.signature = signature;
+    signature = mapSignature(info, tags ?? [], infoPath, reader);
+  } else {
+    const canSign = signable(attrs, tags ?? []);
+    if (canSign === true) {
+      // VirusTotal gives PE, MSI and Mach-O files a signature_info whenever they are signed.
+      signature = {
+        status: tags?.includes(TAG_REVOKED) || tags?.includes(TAG_INVALID) ? "invalid" : "unsigned",
+      };
+    } else if (canSign === false) {
+      reader.warn(
+        `no \`signature\`: VirusTotal reports code signatures only for PE, MSI and Mach-O files, not ${show(
+          text(attrs, VT.typeTag) ?? text(attrs, VT.typeDescription) ?? "",
+        )}`,
+      );
+    }
   }
+  const vendor = mapVendor(info, exiftool, signature, infoPath, `${path}${VT.exiftool}`, reader);
+  if (vendor !== undefined) result.vendor = vendor;
+  if (signature !== undefined) result.signature = signature;
 
   const firstSeen = reader.epoch(attrs, VT.firstSubmissionDate, `${path}${VT.firstSubmissionDate}`);
   if (firstSeen !== undefined) result.firstSeen = firstSeen;
   const analyzedAt = reader.epoch(attrs, VT.lastAnalysisDate, `${path}${VT.lastAnalysisDate}`);
   if (analyzedAt !== undefined) result.analyzedAt = analyzedAt;
 
-  const tags = reader.array(attrs, VT.tags, `${path}${VT.tags}`);
-  if (tags !== undefined) {
-    result.tags = tags.filter((tag, index): tag is string => {
-      if (typeof tag !== "string") reader.skip(`${path}${VT.tags}[${index}]`, "a string", tag);
-      return typeof tag === "string";
-    });
-  }
+  if (tags !== undefined) result.tags = tags;
 
   return { ok: true, result, warnings: reader.warnings };
 }
