@@ -160,6 +160,12 @@ export interface ContextDecl extends Node {
   fields: ContextField[];
 }
 
+/** `inputs canonical, virustotal`: the inputs the rule set will see, for the checker's profile checks. */
+export interface InputsDecl extends Node {
+  kind: "inputs";
+  inputs: Name[];
+}
+
 export interface Outcome extends Node {
   action: Action;
   reason: Template;
@@ -189,6 +195,7 @@ export type Item =
   | ListDecl
   | HashlistDecl
   | ContextDecl
+  | InputsDecl
   | RuleDecl;
 
 export interface Comment {

@@ -211,6 +211,8 @@ export class AstBuilder extends BaseVisitor implements Cst.RulesCstVisitor<Visit
         return this.hashlistDecl(decl.children, at);
       case "contextDecl":
         return this.contextDecl(decl.children, at);
+      case "inputsDecl":
+        return this.inputsDecl(decl.children, at);
       case "ruleDecl":
         return this.ruleDecl(decl.children, at);
       default:
@@ -311,6 +313,14 @@ export class AstBuilder extends BaseVisitor implements Cst.RulesCstVisitor<Visit
       if (field) fields.push(field);
     }
     return { kind: "context", fields, span };
+  }
+
+  // inputsDecl ::= 'inputs' Identifier (',' Identifier)*
+  inputsDecl(ch: Cst.InputsDeclCstChildren, at: Visit): A.InputsDecl | undefined {
+    const span = this.nodeSpan(at.node);
+    const ids = ch.Identifier ?? [];
+    if (ids.length === 0) return undefined;
+    return { kind: "inputs", inputs: ids.map((id) => this.name(id)), span };
   }
 
   // contextField ::= Identifier ':' typeRef

@@ -8,6 +8,7 @@ import {
   type Span,
 } from "./diagnostics.js";
 import { DEFAULT_LIMITS, type LanguageLimits } from "./options.js";
+import { checkInputProfiles, type DeclaredInput } from "./profiles.js";
 import { analyzeRegex, type RegexPlan } from "./regex-analysis.js";
 import { didYouMean, listOf } from "./suggest.js";
 import {
@@ -60,6 +61,8 @@ export interface Program {
   lists: ReadonlyMap<string, ListInfo>;
   hashlists: ReadonlyMap<string, HashlistInfo>;
   context: ReadonlyMap<string, Field>;
+  /** the inputs declared with `inputs`, in the order written; absent without a declaration */
+  inputs?: readonly string[];
   /** in declaration order: files by path, then position */
   rules: readonly A.RuleDecl[];
   types: ReadonlyMap<A.Expr, Type>;
@@ -77,6 +80,11 @@ export interface CheckOptions {
   now?: number;
   /** warn about rules expiring within this many milliseconds (14 days) */
   expiryWarningMs?: number;
+  /**
+   * The inputs `inputs` may name, each with the field paths it can ever carry (`signature.status`,
+   * `engines[].result`): the engine passes `INPUT_PROFILES` of `@clearance/result`.
+   */
+  inputProfiles?: Readonly<Record<string, ReadonlySet<string>>>;
 }
 
 export const FUNCTIONS: Readonly<Record<string, string>> = Object.freeze({
@@ -135,8 +143,11 @@ class Checker {
   private readonly now: number;
   private readonly expiryWarningMs: number;
   private readonly inputFields: ReadonlyMap<string, Field>;
+  private readonly inputProfiles: Readonly<Record<string, ReadonlySet<string>>>;
+  private readonly declaredInputs: DeclaredInput[] = [];
 
   constructor(input: Type, options: CheckOptions) {
+    this.inputProfiles = options.inputProfiles ?? {};
     this.limits = options.limits ?? DEFAULT_LIMITS;
     this.collected = new DiagnosticCollector(this.limits.maxDiagnostics);
     this.now = options.now ?? Date.now();
@@ -205,6 +216,9 @@ class Checker {
           case "context":
             if (once("context", item.span)) this.declareContext(item);
             break;
+          case "inputs":
+            if (once("inputs", item.span)) this.declareInputs(item);
+            break;
           case "list":
           case "hashlist":
             this.declareList(item);
@@ -271,6 +285,11 @@ class Checker {
         'add a rule: rule name { when <condition> deny "reason" }',
       );
     }
+    // expired rules no longer apply (and have `rule_expired` of their own)
+    const live = rules.filter((r) => r.expires === undefined || r.expires.at > this.now);
+    for (const d of checkInputProfiles(live, this.resolutions, this.declaredInputs)) {
+      this.collected.add(d);
+    }
     for (const [listName, span] of this.listSpans) {
       if (!this.usedLists.has(listName)) {
         this.report(
@@ -295,6 +314,7 @@ class Checker {
       files,
     };
     if (name !== undefined) program.name = name;
+    if (declared.has("inputs")) program.inputs = this.declaredInputs.map((i) => i.name);
     return { program, diagnostics: this.collected.list, omitted: this.collected.omitted };
   }
 
@@ -321,6 +341,41 @@ class Checker {
       fields.set(f.name.name, { type: type ?? T.error, optional: true });
     }
     this.context = fields;
+  }
+
+  /** `inputs a, b`: each name must be a known input, listed once. */
+  private declareInputs(decl: A.InputsDecl): void {
+    const known = Object.keys(this.inputProfiles);
+    const spans = new Map<string, Span>();
+    for (const input of decl.inputs) {
+      const first = spans.get(input.name);
+      if (first) {
+        this.report(
+          "duplicate_input",
+          `input \`${input.name}\` is listed twice`,
+          input.span,
+          "keep one",
+          [{ message: "first listed here", span: first }],
+        );
+        continue;
+      }
+      spans.set(input.name, input.span);
+      if (!Object.hasOwn(this.inputProfiles, input.name)) {
+        this.report(
+          "unknown_input",
+          `unknown input \`${input.name}\``,
+          input.span,
+          didYouMean(input.name, known) ??
+            (known.length > 0 ? `inputs are ${listOf(known)}` : "this checker knows no inputs"),
+        );
+        continue;
+      }
+      this.declaredInputs.push({
+        name: input.name,
+        span: input.span,
+        fields: this.inputProfiles[input.name]!,
+      });
+    }
   }
 
   private typeRef(ref: A.TypeRef): Type | undefined {

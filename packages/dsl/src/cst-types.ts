@@ -19,6 +19,7 @@ export type FileCstChildren = {
   listDecl?: ListDeclCstNode[];
   hashlistDecl?: HashlistDeclCstNode[];
   contextDecl?: ContextDeclCstNode[];
+  inputsDecl?: InputsDeclCstNode[];
   ruleDecl?: RuleDeclCstNode[];
 };
 
@@ -103,6 +104,17 @@ export type ContextDeclCstChildren = {
   contextField?: ContextFieldCstNode[];
   Comma?: IToken[];
   RBrace?: IToken[];
+};
+
+export interface InputsDeclCstNode extends CstNode {
+  name: "inputsDecl";
+  children: InputsDeclCstChildren;
+}
+
+export type InputsDeclCstChildren = {
+  Inputs?: IToken[];
+  Identifier?: IToken[];
+  Comma?: IToken[];
 };
 
 export interface ContextFieldCstNode extends CstNode {
@@ -311,6 +323,7 @@ export interface RulesCstVisitor<IN, OUT> extends ICstVisitor<IN, OUT> {
   listDecl(children: ListDeclCstChildren, param?: IN): OUT;
   hashlistDecl(children: HashlistDeclCstChildren, param?: IN): OUT;
   contextDecl(children: ContextDeclCstChildren, param?: IN): OUT;
+  inputsDecl(children: InputsDeclCstChildren, param?: IN): OUT;
   contextField(children: ContextFieldCstChildren, param?: IN): OUT;
   typeRef(children: TypeRefCstChildren, param?: IN): OUT;
   ruleDecl(children: RuleDeclCstChildren, param?: IN): OUT;

@@ -48,6 +48,8 @@ export const DIAGNOSTIC_CODES = Object.freeze({
   duplicate_list: "error",
   duplicate_context_field: "error",
   name_conflict: "error",
+  unknown_input: "error",
+  duplicate_input: "error",
   unknown_type: "error",
   // types
   unknown_field: "error",
@@ -74,6 +76,7 @@ export const DIAGNOSTIC_CODES = Object.freeze({
   unused_list: "warning",
   no_rules: "warning",
   overrides_under_first_match: "warning",
+  rule_never_fires_on_input: "warning",
   compile_failed: "error",
   // exceptions kept in the rule directory (`exceptions.json`)
   invalid_exceptions_file: "error",

@@ -302,6 +302,8 @@ class Formatter {
         return line(`default ${item.action} ${item.reason.raw}`);
       case "on-error":
         return line(`on-error ${item.onError}`);
+      case "inputs":
+        return line(`inputs ${item.inputs.map((i) => i.name).join(", ")}`);
       case "hashlist":
         return line(`hashlist ${item.name.name} from ${this.source(last)}`);
       case "list": {

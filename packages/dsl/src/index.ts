@@ -41,6 +41,7 @@ export { type FormatResult, format } from "./format.js";
 export { formatDuration, parseDuration, parseTimestamp, quoteString } from "./literals.js";
 export { DEFAULT_LIMITS, type LanguageLimits, resolveLimits } from "./options.js";
 export { type ParseResult, parseExpression, parseFile } from "./parse.js";
+export { checkInputProfiles, type DeclaredInput, ruleNeeds } from "./profiles.js";
 export { analyzeRegex, type RegexPlan } from "./regex-analysis.js";
 export { type CompiledRegex, compileRegex } from "./regex-translation.js";
 export { decodeSource, lineText, type Position, positionAt, type SourceFile } from "./source.js";

@@ -279,6 +279,7 @@ const DECLARATION_KEYWORDS = [
   "list",
   "hashlist",
   "context",
+  "inputs",
   "rule",
 ];
 
@@ -291,6 +292,8 @@ function syntaxHelp(e: IRecognitionException): string | undefined {
     t.Overrides
   )
     return "write `overrides review` or `overrides deny`: the matched rules of that action this allow rule wins over";
+  if (rules.includes("inputsDecl"))
+    return "name the inputs the rule set will see, separated by `,`: `inputs canonical, virustotal`";
   if (image === "&&" || image === "&") return "write `and`";
   if (image === "||") return "write `or`";
   if (e.message.startsWith("expected a regular expression"))
@@ -310,6 +313,7 @@ const DECLARATION_STARTS = new Set([
   t.List,
   t.Hashlist,
   t.Context,
+  t.Inputs,
   t.Rule,
 ]);
 

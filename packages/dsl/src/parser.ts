@@ -44,7 +44,7 @@ const errorMessages: IParserErrorMessageProvider = {
 };
 
 const ruleDescription: Record<string, string> = {
-  file: "a declaration (`ruleset`, `strategy`, `default`, `on-error`, `list`, `hashlist`, `context`) or a `rule`",
+  file: "a declaration (`ruleset`, `strategy`, `default`, `on-error`, `list`, `hashlist`, `context`, `inputs`) or a `rule`",
   primary: "an expression (a field, a literal, a list or a function call)",
   unary: "an expression (a field, a literal, a list or a function call)",
   notExpr: "an expression (a field, a literal, a list or a function call)",
@@ -107,7 +107,8 @@ export class RulesParser extends CstParser {
     };
   }
 
-  // file ::= (rulesetDecl | strategyDecl | defaultDecl | onErrorDecl | listDecl | hashlistDecl | contextDecl | ruleDecl)*
+  // file ::= (rulesetDecl | strategyDecl | defaultDecl | onErrorDecl | listDecl | hashlistDecl | contextDecl
+  //           | inputsDecl | ruleDecl)*
   public file = this.RULE("file", () => {
     this.MANY(() =>
       this.OR([
@@ -118,6 +119,7 @@ export class RulesParser extends CstParser {
         { ALT: () => this.SUBRULE(this.listDecl) },
         { ALT: () => this.SUBRULE(this.hashlistDecl) },
         { ALT: () => this.SUBRULE(this.contextDecl) },
+        { ALT: () => this.SUBRULE(this.inputsDecl) },
         { ALT: () => this.SUBRULE(this.ruleDecl) },
       ]),
     );
@@ -192,6 +194,12 @@ export class RulesParser extends CstParser {
       this.OPTION(() => this.CONSUME(t.Comma));
     });
     this.CONSUME(t.RBrace);
+  });
+
+  // inputsDecl ::= 'inputs' Identifier (',' Identifier)*
+  public inputsDecl = this.RULE("inputsDecl", () => {
+    this.CONSUME(t.Inputs);
+    this.AT_LEAST_ONE_SEP({ SEP: t.Comma, DEF: () => this.CONSUME(t.Identifier) });
   });
 
   // contextField ::= Identifier ':' typeRef

@@ -64,6 +64,8 @@ export const List = keyword("list", "List");
 export const Hashlist = keyword("hashlist", "Hashlist");
 export const From = keyword("from", "From");
 export const Context = keyword("context", "Context");
+// before `in` below: `inputs` must not lex as `in` followed by `puts`
+export const Inputs = keyword("inputs", "Inputs");
 export const Rule = keyword("rule", "Rule");
 export const Priority = keyword("priority", "Priority");
 export const Monitor = keyword("monitor", "Monitor");

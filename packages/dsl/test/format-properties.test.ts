@@ -289,6 +289,12 @@ const item: fc.Arbitrary<string[]> = fc.oneof(
   {
     weight: 1,
     arbitrary: fc
+      .array(fc.constantFrom("canonical", "platform", "virustotal"), { minLength: 1, maxLength: 3 })
+      .map((names) => ["inputs", ...names.flatMap((n, i) => (i === 0 ? [n] : [",", n]))]),
+  },
+  {
+    weight: 1,
+    arbitrary: fc
       .tuple(fc.array(fc.tuple(name, typeRef), { maxLength: 4 }), fc.boolean())
       .map(([fields, trailing]) => [
         "context",

@@ -224,6 +224,12 @@ const item = fc.oneof(
   {
     weight: 1,
     arbitrary: fc
+      .array(fc.constantFrom("canonical", "platform", "virustotal"), { minLength: 1, maxLength: 3 })
+      .map((names) => `inputs ${names.join(", ")}`),
+  },
+  {
+    weight: 1,
+    arbitrary: fc
       .tuple(fc.array(fc.tuple(name, typeRef), { maxLength: 4 }), fc.boolean())
       .map(
         ([fields, comma]) =>
@@ -307,6 +313,7 @@ const VOCABULARY = [
   "hashlist",
   "from",
   "context",
+  "inputs",
   "default",
   "on-error",
   "strategy",

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import {
+  type CheckOptions,
   checkProgram,
   type Diagnostic,
   decodeSource,
@@ -15,6 +16,7 @@ import {
   type SourceFile,
   typeFromJsonSchema,
 } from "@clearance/dsl";
+import { INPUT_PROFILES } from "@clearance/result";
 import { compileProgram, type ListValues, RuleCompileError } from "./codegen.js";
 import { ListFileError, ListFileTooLarge, listFilePath, revisionPath } from "./confine.js";
 import type { ExceptionRecord, ExceptionSetOptions } from "./exceptions.js";
@@ -176,7 +178,8 @@ const PASSES: readonly Pass[] = [
     name: "check",
     stopOnError: false,
     run(state, options, limits) {
-      const checkOptions = options.now === undefined ? { limits } : { limits, now: options.now };
+      const checkOptions: CheckOptions = { limits, inputProfiles: INPUT_PROFILES };
+      if (options.now !== undefined) checkOptions.now = options.now;
       const { program, diagnostics, omitted } = checkProgram(state.asts, INPUT_TYPE, checkOptions);
       state.program = program;
       state.omitted += omitted;

@@ -129,6 +129,8 @@ const NO_EXCEPTIONS: readonly ExceptionRecord[] = Object.freeze([]);
 export class Ruleset {
   readonly name: string | undefined;
   readonly strategy: Strategy;
+  /** the inputs declared with `inputs canonical, virustotal`; undefined without a declaration */
+  readonly inputs: readonly string[] | undefined;
   readonly onError: OnError;
   readonly revision: string;
   readonly commit: { sha: string; dirty: boolean } | undefined;
@@ -157,6 +159,7 @@ export class Ruleset {
     this.name = program.name;
     this.exceptions = exceptions;
     this.strategy = program.strategy;
+    this.inputs = program.inputs;
     this.onError = program.onError;
     this.revision = revision.revision;
     this.commit = revision.commit;

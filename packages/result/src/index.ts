@@ -2,6 +2,13 @@
 // input of every rule), its JSON Schema, input limits and validation, and the message helpers the
 // format adapters share. It depends on no other Clearance package, so the engine, the platform's
 // conversions and the test-data generator can all use it without importing each other.
+
+export {
+  CANONICAL_FIELDS,
+  INPUT_PROFILES,
+  type InputProfileName,
+  presentFields,
+} from "./profiles.js";
 export type {
   AnalysisResult,
   Detections,

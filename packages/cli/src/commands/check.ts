@@ -37,6 +37,7 @@ export function checkCommand(output: Output, dir: string, options: CheckOptions)
                   name: rs.name ?? null,
                   revision: rs.revision,
                   commit: rs.commit ?? null,
+                  inputs: rs.inputs ?? null,
                   rules: rs.rules,
                   exceptions: rs.exceptions.length,
                 },
