@@ -571,9 +571,14 @@ export function buildProgram(
       "--webhook <url>",
       "deliver analysis webhooks here (signed with $CLEARANCE_WEBHOOK_SECRET)",
     )
+    .option(
+      "--virustotal",
+      "also serve VirusTotal v3 `GET /api/v3/files/{sha256}` (public key sim_vt_key: 4 a minute, 500 a day)",
+      false,
+    )
     .addHelpText(
       "after",
-      "\nExamples:\n  clearance sim --seed-files 500\n  CLEARANCE_WEBHOOK_SECRET=... clearance sim --webhook http://127.0.0.1:8080/v1/webhooks/platform",
+      "\nExamples:\n  clearance sim --seed-files 500\n  clearance sim --seed-files 20 --virustotal\n  CLEARANCE_WEBHOOK_SECRET=... clearance sim --webhook http://127.0.0.1:8080/v1/webhooks/platform",
     )
     .action(async (opts) =>
       setExit(
@@ -585,6 +590,7 @@ export function buildProgram(
             seedFiles: opts.seedFiles,
             delayMs: opts.delay,
             seed: opts.seed,
+            virustotal: opts.virustotal === true,
             ...(opts.webhook ? { webhook: opts.webhook } : {}),
           },
           env,

@@ -24,6 +24,7 @@ import { invalidRequest, PlatformError } from "./errors.js";
 import { type Faults, parseFaults, type Scope } from "./options.js";
 import { rateLimitHeaders } from "./rate-limit.js";
 import { ANONYMOUS, type SeedFile, type SimulatorState } from "./state.js";
+import { virustotalRoutes } from "./virustotal.js";
 import type { Delivery } from "./webhooks.js";
 
 export interface SimulatorAppOptions {
@@ -68,6 +69,8 @@ const pathOf = (url: string) => {
   return q === -1 ? url : url.slice(0, q);
 };
 const isAdmin = (path: string) => path === "/_sim" || path.startsWith("/_sim/");
+/** The VirusTotal mode's routes: its own keys and quotas, none of the platform's limits. */
+const isVirusTotal = (path: string) => path.startsWith("/api/v3/");
 
 const MESSAGES: Readonly<Record<string, string>> = {
   pattern: "must be 64 hexadecimal digits",
@@ -157,7 +160,7 @@ async function simulator(app: FastifyInstance, { state }: SimulatorAppOptions): 
   app.addHook("onRequest", async (request, reply) => {
     state.settle();
     const path = pathOf(request.url);
-    if (isAdmin(path)) return;
+    if (isAdmin(path) || (state.virustotal !== null && isVirusTotal(path))) return;
     const note: Notes = { headers: null, truncate: false };
     notes.set(request, note);
     const faults = state.faults.applies(path) ? state.faults : null;
@@ -311,6 +314,8 @@ async function simulator(app: FastifyInstance, { state }: SimulatorAppOptions): 
       return state.list(q);
     },
   );
+
+  if (state.virustotal !== null) await virustotalRoutes(app, state, state.virustotal);
 
   // -------------------------------------------------------------------------------------------
   // The admin API: no authentication, no rate limit, no faults

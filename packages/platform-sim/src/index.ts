@@ -19,10 +19,14 @@ export {
   type Scope,
   type SimulatorOptions,
   type StartOptions,
+  VIRUSTOTAL_PUBLIC_QUOTA,
+  type VirusTotalKeyOptions,
+  type VirusTotalOptions,
   type WebhookRetryOptions,
   type WebhookTarget,
 } from "./options.js";
 export { type FileFacts, simulatedResult } from "./results.js";
 export { createSimulator, type RunningSimulator, startSimulator } from "./server.js";
 export type { SeedFile } from "./state.js";
+export { VIRUSTOTAL_ERROR_CODES, type VirusTotalErrorCode } from "./virustotal.js";
 export { type Delivery, type DeliveryAttempt, signDelivery } from "./webhooks.js";

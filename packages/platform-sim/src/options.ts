@@ -37,7 +37,14 @@ export const LIMITS = Object.freeze({
   webhookTimeoutMs: 600_000,
   latencyMs: 60_000,
   rateLimitStorm: 1_000_000,
+  virustotalKeys: 100,
+  virustotalPerMinute: 1_000_000,
+  virustotalPerDay: 1_000_000_000,
+  virustotalQueued: 100_000,
 });
+
+/** VirusTotal's public API allowance (docs.virustotal.com, "Public vs Premium API"). */
+export const VIRUSTOTAL_PUBLIC_QUOTA = Object.freeze({ perMinute: 4, perDay: 500 });
 
 const Group = <P extends TProperties>(properties: P) =>
   Type.Object(properties, { additionalProperties: false });
@@ -74,6 +81,38 @@ const WEBHOOK_RETRY = Group({
   baseDelayMs: Type.Integer({ minimum: 0, maximum: LIMITS.webhookDelayMs, default: 1000 }),
   /** an attempt without an answer after this long fails (the contract says 10 s) */
   timeoutMs: Type.Integer({ minimum: 1, maximum: LIMITS.webhookTimeoutMs, default: 10_000 }),
+});
+
+const VIRUSTOTAL_KEY = Group({
+  /** sent as `x-apikey` */
+  key: Type.String({ pattern: PRINTABLE_KEY }),
+  /** requests a minute (a premium key: as configured; default the public 4) */
+  perMinute: Type.Integer({
+    minimum: 1,
+    maximum: LIMITS.virustotalPerMinute,
+    default: VIRUSTOTAL_PUBLIC_QUOTA.perMinute,
+  }),
+  /** requests a UTC day (default the public 500) */
+  perDay: Type.Integer({
+    minimum: 1,
+    maximum: LIMITS.virustotalPerDay,
+    default: VIRUSTOTAL_PUBLIC_QUOTA.perDay,
+  }),
+});
+
+/** The VirusTotal v3 mode: `GET /api/v3/files/{sha256}` beside the platform's routes. */
+const VIRUSTOTAL = Group({
+  /** keys and their quotas; default one public key `sim_vt_key` */
+  keys: Type.Array(VIRUSTOTAL_KEY, {
+    minItems: 1,
+    maxItems: LIMITS.virustotalKeys,
+    default: [{ key: "sim_vt_key" }],
+  }),
+  /** SHA-256s VirusTotal knows whose analysis is still queued (as are files pending here) */
+  queued: Type.Array(Type.String({ pattern: "^[0-9a-fA-F]{64}$" }), {
+    maxItems: LIMITS.virustotalQueued,
+    default: [],
+  }),
 });
 
 /** Faults applied to the platform's routes (never to `/_sim/`), drawn from a seeded PRNG. */
@@ -119,6 +158,8 @@ const SIMULATOR_OPTIONS = Group({
   now: Type.Unsafe<() => number>({ type: "function", default: Date.now }),
   /** base of upload URLs; default (null): the scheme and Host of the `POST /v1/upload` request */
   baseUrl: Type.Union([Type.String(), Type.Null()], { default: null }),
+  /** the VirusTotal v3 mode, off by default (null) */
+  virustotal: Type.Union([VIRUSTOTAL, Type.Null()], { default: null }),
   /** fastify's logger option */
   logger: Type.Unsafe<FastifyServerOptions["logger"]>({ default: false }),
 });
@@ -129,14 +170,26 @@ export type ResolvedKey = Readonly<Static<typeof KEY>>;
 export type KeyOptions = Pick<Static<typeof KEY>, "key" | "scopes"> &
   OptionsInput<Omit<Static<typeof KEY>, "key" | "scopes">>;
 export type RateLimitOptions = Static<typeof RATE_LIMIT>;
+export type VirusTotalKeyOptions = OptionsInput<Static<typeof VIRUSTOTAL_KEY>>;
+export type VirusTotalOptions = {
+  keys?: readonly (Pick<Static<typeof VIRUSTOTAL_KEY>, "key"> & VirusTotalKeyOptions)[];
+  queued?: readonly string[];
+};
+export type ResolvedVirusTotal = Readonly<{
+  keys: readonly Readonly<Static<typeof VIRUSTOTAL_KEY>>[];
+  queued: readonly string[];
+}>;
 export type WebhookTarget = Static<typeof WEBHOOK>;
 export type WebhookRetryOptions = OptionsInput<Static<typeof WEBHOOK_RETRY>>;
 export type FaultSettings = OptionsInput<Static<typeof FAULT_SETTINGS>>;
 /** Fault settings as in force: every field present. */
 export type Faults = Omit<Static<typeof FAULT_SETTINGS>, "seed">;
 
-export type SimulatorOptions = OptionsInput<Omit<Declared, "keys" | "webhooks" | "logger">> & {
+export type SimulatorOptions = OptionsInput<
+  Omit<Declared, "keys" | "webhooks" | "logger" | "virustotal">
+> & {
   keys?: readonly KeyOptions[];
+  virustotal?: VirusTotalOptions | null;
   webhooks?: readonly WebhookTarget[];
   logger?: FastifyServerOptions["logger"];
 };
@@ -149,8 +202,9 @@ export interface StartOptions extends SimulatorOptions {
 }
 
 export type ResolvedOptions = Readonly<
-  Omit<Declared, "keys" | "webhooks" | "faults" | "rateLimit" | "webhookRetry"> & {
+  Omit<Declared, "keys" | "webhooks" | "faults" | "rateLimit" | "webhookRetry" | "virustotal"> & {
     keys: readonly ResolvedKey[];
+    virustotal: ResolvedVirusTotal | null;
     webhooks: readonly Readonly<WebhookTarget>[];
     faults: Readonly<Faults>;
     rateLimit: Readonly<RateLimitOptions>;
@@ -250,6 +304,12 @@ export function resolveOptions(
     if (typeof w?.url === "string" && !isHttpUrl(w.url))
       fail(`webhooks[${i}].url`, "must be an http or https URL");
   });
+  const vtKeys = new Set<string>();
+  (o.virustotal?.keys ?? []).forEach((k, i) => {
+    if (typeof k?.key !== "string") return;
+    if (vtKeys.has(k.key)) fail(`virustotal.keys[${i}].key`, "is given twice");
+    vtKeys.add(k.key);
+  });
   if (o.faults?.seed !== undefined) fail("faults.seed", "is set with the `seed` option at start");
   if (typeof o.baseUrl === "string" && !isHttpUrl(o.baseUrl))
     fail("baseUrl", "must be an http or https URL");
@@ -263,6 +323,13 @@ export function resolveOptions(
     ...o,
     keys: Object.freeze(keys),
     faults: Object.freeze(faults),
+    virustotal:
+      o.virustotal === null
+        ? null
+        : Object.freeze({
+            keys: Object.freeze(o.virustotal.keys.map((k) => Object.freeze({ ...k }))),
+            queued: Object.freeze(o.virustotal.queued.map((s) => s.toLowerCase())),
+          }),
     baseUrl: o.baseUrl?.replace(/\/+$/, "") ?? null,
   });
 }

@@ -6,7 +6,7 @@
 import { createHash } from "node:crypto";
 import { type PlatformFile, toPlatformFile } from "@clearance/platform";
 import type { AnalysisResult } from "@clearance/result";
-import { generateRecords, mulberry32, NOW } from "@clearance/testdata";
+import { generateRecords, mulberry32, NOW, toVirusTotal } from "@clearance/testdata";
 
 /** A 32-bit seed from a label and values: independent streams for independent purposes. */
 export function mixSeed(label: string, ...values: readonly (string | number)[]): number {
@@ -107,4 +107,59 @@ export function simulatedFile(sha256: string, seed: number, facts: FileFacts): P
   for (const entry of Object.values(file.detection_results ?? {}))
     if (entry.category === "failure" && rnd() < 0.5) entry.category = "timeout";
   return file;
+}
+
+/**
+ * A completed file as VirusTotal v3 answers `GET /api/v3/files/{sha256}`: the simulated result
+ * written by the test-data generator's `toVirusTotal` (real v3 shapes: `last_analysis_stats`,
+ * `last_analysis_results`, `signature_info`, `names`, ...), the same for the same file and seed.
+ */
+export function simulatedVirusTotalFile(
+  sha256: string,
+  seed: number,
+  facts: FileFacts,
+): Record<string, unknown> {
+  const result = simulatedResult(sha256, seed, facts);
+  delete result.platformVersion;
+  delete result.uploadedAt;
+  return toVirusTotal(result, mulberry32(mixSeed("virustotal", seed, sha256)));
+}
+
+/**
+ * A file VirusTotal knows whose analysis is still queued: a file object with no
+ * `last_analysis_date`, empty `last_analysis_results` and zero `last_analysis_stats`.
+ */
+export function queuedVirusTotalFile(
+  sha256: string,
+  facts: FileFacts,
+  nowMs: number,
+): Record<string, unknown> {
+  const submitted = Math.floor((facts.uploadedAtMs ?? nowMs) / 1000);
+  const attributes: Record<string, unknown> = {
+    sha256,
+    names: facts.fileName === undefined ? [] : [facts.fileName],
+    first_submission_date: submitted,
+    last_submission_date: submitted,
+    times_submitted: 1,
+    last_analysis_stats: {
+      malicious: 0,
+      suspicious: 0,
+      undetected: 0,
+      harmless: 0,
+      timeout: 0,
+      "confirmed-timeout": 0,
+      failure: 0,
+      "type-unsupported": 0,
+    },
+    last_analysis_results: {},
+  };
+  if (facts.size !== undefined) attributes.size = facts.size;
+  return {
+    data: {
+      id: sha256,
+      type: "file",
+      links: { self: `https://www.virustotal.com/api/v3/files/${sha256}` },
+      attributes,
+    },
+  };
 }

@@ -15,7 +15,8 @@ import { invalidRequest, PlatformError } from "./errors.js";
 import { FaultInjector } from "./faults.js";
 import type { ResolvedKey, ResolvedOptions, Scope } from "./options.js";
 import { RateLimiter } from "./rate-limit.js";
-import { firstSeenAgeMs, mixSeed, seededSha256, simulatedFile } from "./results.js";
+import { type FileFacts, firstSeenAgeMs, mixSeed, seededSha256, simulatedFile } from "./results.js";
+import { VirusTotalQuotas } from "./virustotal.js";
 import { WebhookDispatcher } from "./webhooks.js";
 
 interface FileRecord {
@@ -82,6 +83,8 @@ export class SimulatorState {
   readonly rate: RateLimiter;
   readonly faults: FaultInjector;
   readonly webhooks: WebhookDispatcher;
+  /** the VirusTotal mode's quotas; null when the mode is off */
+  readonly virustotal: VirusTotalQuotas | null;
 
   #keys = new Map<string, ResolvedKey>();
   #usage = new Map<string, { month: string; used: number }>();
@@ -99,6 +102,7 @@ export class SimulatorState {
     this.now = options.now;
     this.rate = new RateLimiter(options.rateLimit.limit, options.rateLimit.windowMs);
     this.faults = new FaultInjector(options.faults, options.seed);
+    this.virustotal = options.virustotal === null ? null : new VirusTotalQuotas(options.virustotal);
     this.#ids = mulberry32(mixSeed("ids", options.seed));
     this.webhooks = new WebhookDispatcher(options.webhooks, options.webhookRetry, this.now, () =>
       this.#newId("dlv_", 24),
@@ -418,6 +422,34 @@ export class SimulatorState {
     return pending;
   }
 
+  /**
+   * What the VirusTotal mode knows of a file: nothing, an analysis still queued (a file pending
+   * here with no completed analysis, or one listed in `virustotal.queued`), or the facts of its
+   * latest completed analysis.
+   */
+  analysisOf(
+    sha256: string,
+  ):
+    | { state: "unknown" }
+    | { state: "queued"; facts: FileFacts }
+    | { state: "done"; facts: FileFacts } {
+    const record = this.#files.get(sha256);
+    const listed = this.options.virustotal?.queued.includes(sha256) === true;
+    if (record === undefined || (record.version === 0 && record.pending === null))
+      return listed ? { state: "queued", facts: {} } : { state: "unknown" };
+    const facts: FileFacts = {
+      fileName: record.fileName,
+      contentType: record.contentType,
+      size: record.size,
+      firstSeenMs: record.firstSeenMs,
+      uploadedAtMs: record.uploadedAtMs,
+      analyzedAtMs: record.analyzedAtMs,
+      version: record.version,
+    };
+    if (listed || record.version === 0) return { state: "queued", facts };
+    return { state: "done", facts };
+  }
+
   /** `GET /v1/files`: a page of completed analyses in list order. */
   list(query: FilesQuery): FilesPage {
     const limit = query.limit ?? 100;
@@ -479,6 +511,7 @@ export class SimulatorState {
     this.#seeded = 0;
     this.#ids = mulberry32(mixSeed("ids", this.options.seed));
     this.rate.reset();
+    this.virustotal?.reset();
     this.faults.reset();
     this.#init();
   }

@@ -9,7 +9,12 @@ export interface SimOptions {
   delayMs: number;
   seed: number;
   webhook?: string;
+  /** also serve the VirusTotal v3 mode, with one public key */
+  virustotal?: boolean;
 }
+
+/** The VirusTotal mode's key in `clearance sim --virustotal`: a public key (4 a minute, 500 a day). */
+export const SIM_VT_KEY = "sim_vt_key";
 
 /** `clearance sim`: the platform simulator, to try uploads, the gate and webhooks on one machine. */
 export async function simCommand(output: Output, options: SimOptions, env: Env): Promise<number> {
@@ -27,6 +32,7 @@ export async function simCommand(output: Output, options: SimOptions, env: Env):
       seedFiles: options.seedFiles,
       analysisDelayMs: options.delayMs,
       seed: options.seed,
+      virustotal: options.virustotal === true ? { keys: [{ key: SIM_VT_KEY }] } : null,
       ...(options.webhook ? { webhooks: [{ url: options.webhook, secret: secret! }] } : {}),
     });
   } catch (error) {
@@ -38,6 +44,10 @@ export async function simCommand(output: Output, options: SimOptions, env: Env):
   output.err(`  API key: ${DEFAULT_KEY} (scopes upload, files.read)`);
   if (options.seedFiles > 0) output.err(`  ${options.seedFiles} completed analyses to list`);
   if (options.webhook) output.err(`  webhooks to ${options.webhook}`);
+  if (options.virustotal === true)
+    output.err(
+      `  VirusTotal v3 at ${sim.url}/api/v3/files/{sha256}, key ${SIM_VT_KEY} (4 a minute, 500 a day):\n    export CLEARANCE_VT_URL=${sim.url} CLEARANCE_VT_KEY=${SIM_VT_KEY}`,
+    );
   output.err("  try:");
   output.err(`    export CLEARANCE_PLATFORM_URL=${sim.url} CLEARANCE_PLATFORM_KEY=${DEFAULT_KEY}`);
   output.err("    clearance gate README.md --rules rules");
