@@ -52,3 +52,14 @@ export {
   type RateLimitState,
   type SfItem,
 } from "./ratelimit.js";
+export {
+  isAnalysed,
+  type ResolvedVirusTotalOptions,
+  VIRUSTOTAL_PUBLIC_QUOTA,
+  VIRUSTOTAL_URL,
+  VirusTotalClient,
+  type VirusTotalClientOptions,
+  type VirusTotalFileObject,
+  type VirusTotalOutcome,
+  type VirusTotalQuota,
+} from "./virustotal.js";

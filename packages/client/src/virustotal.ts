@@ -1,0 +1,549 @@
+/**
+ * `VirusTotalClient`: file reports from the VirusTotal v3 API (`GET /api/v3/files/{id}` with the
+ * key in `x-apikey`: docs.virustotal.com/reference/file-info), within the key's quotas.
+ *
+ * VirusTotal counts every request against a per-minute and a per-day quota (the public API: 4 a
+ * minute and 500 a day, the daily one reset at 00:00 UTC; premium keys: as agreed), and answers
+ * `429 QuotaExceededError` past either, without saying which (docs.virustotal.com/reference/errors).
+ * So the client keeps its own count and waits before sending rather than after being refused: no
+ * more than `quota.perMinute` requests in any 60 s, and no request once `quota.perDay` were sent
+ * in the UTC day. A 429 all the same (the key is shared, or was used before this client started)
+ * is waited out for a minute; a second 429 right after a full minute's wait can only be the daily
+ * (or monthly) quota, and the day is over for this client.
+ *
+ * Every lookup has one of four outcomes, and only a report is something to decide on: a file whose
+ * analysis is still queued (no `last_analysis_date`, no engine results) is `queued`, never a report.
+ */
+import { setTimeout as delay } from "node:timers/promises";
+import {
+  type OptionsInput,
+  resolveOptions as resolveShared,
+  type Static,
+  type TProperties,
+  Type,
+} from "@clearance/options";
+import { LRUCache } from "lru-cache";
+import { Agent, type Dispatcher, request } from "undici";
+import { backoffDelay } from "./backoff.js";
+import {
+  AbortedError,
+  InvalidApiKeyError,
+  InvalidResponseError,
+  PlatformError,
+  PlatformUnavailableError,
+  RequestRejectedError,
+} from "./errors.js";
+import { DEFAULT_USER_AGENT } from "./options.js";
+
+/** VirusTotal's public API allowance (docs.virustotal.com, "Public vs Premium API"). */
+export const VIRUSTOTAL_PUBLIC_QUOTA = Object.freeze({ perMinute: 4, perDay: 500 });
+export const VIRUSTOTAL_URL = "https://www.virustotal.com";
+
+const MINUTE_MS = 60_000;
+const DAY_MS = 86_400_000;
+const MAX_BODY_BYTES = 16 * 1024 * 1024;
+const HEX64 = /^[0-9a-fA-F]{64}$/;
+
+const Group = <P extends TProperties>(properties: P) =>
+  Type.Object(properties, { additionalProperties: false });
+
+const QUOTA = Group({
+  /** requests in any 60 s */
+  perMinute: Type.Integer({ minimum: 1, maximum: 1_000_000 }),
+  /** requests in a UTC day */
+  perDay: Type.Integer({ minimum: 1, maximum: 1_000_000_000 }),
+});
+
+const CACHE = Group({
+  /** reports kept (least recently used go first) */
+  max: Type.Integer({ minimum: 1, maximum: 10_000_000, default: 10_000 }),
+  /** how long a report is served without asking VirusTotal again */
+  ttlMs: Type.Integer({ minimum: 1, default: 3_600_000 }),
+});
+
+const TIMEOUTS = Group({
+  connectMs: Type.Integer({ minimum: 1, default: 10_000 }),
+  headersMs: Type.Integer({ minimum: 1, default: 30_000 }),
+  bodyMs: Type.Integer({ minimum: 1, default: 30_000 }),
+});
+
+const RETRY = Group({
+  /** sends of one request on 5xx answers and network failures, the first included */
+  attempts: Type.Integer({ minimum: 1, maximum: 100, default: 4 }),
+  baseDelayMs: Type.Number({ minimum: 0, default: 500 }),
+  maxDelayMs: Type.Number({ minimum: 0, default: 20_000 }),
+});
+
+const VT_OPTIONS = Group({
+  /** default `https://www.virustotal.com`; the simulator's URL in tests */
+  baseUrl: Type.Union([Type.String(), Type.Unsafe<URL>({})], { default: VIRUSTOTAL_URL }),
+  /** sent as `x-apikey` (never in messages) */
+  apiKey: Type.Optional(Type.String()),
+  /** `public` (4 a minute, 500 a day) or a premium key's quotas */
+  quota: Type.Union([Type.Literal("public"), QUOTA], { default: "public" }),
+  /** reports by SHA-256; `false` disables it */
+  cache: Type.Union([CACHE, Type.Literal(false)], { default: {} }),
+  timeouts: TIMEOUTS,
+  retry: RETRY,
+  userAgent: Type.String({ minLength: 1, default: DEFAULT_USER_AGENT }),
+  random: Type.Unsafe<() => number>({ type: "function", default: Math.random }),
+  sleep: Type.Unsafe<(ms: number) => Promise<void>>({
+    type: "function",
+    default: (ms: number) => delay(ms),
+  }),
+  now: Type.Unsafe<() => number>({ type: "function", default: Date.now }),
+  dispatcher: Type.Optional(Type.Unsafe<Dispatcher>({})),
+  signal: Type.Optional(Type.Unsafe<AbortSignal>({})),
+});
+
+type Declared = Static<typeof VT_OPTIONS>;
+type Given = "baseUrl" | "apiKey" | "dispatcher" | "signal" | "quota";
+
+export type VirusTotalQuota = Static<typeof QUOTA>;
+
+/** What `new VirusTotalClient(...)` takes: the key, and any option to change. */
+export type VirusTotalClientOptions = OptionsInput<Omit<Declared, Given>> & {
+  apiKey: string;
+  baseUrl?: string | URL;
+  quota?: "public" | VirusTotalQuota;
+  dispatcher?: Dispatcher;
+  signal?: AbortSignal;
+};
+
+export type ResolvedVirusTotalOptions = Readonly<
+  Omit<Declared, Given> & {
+    baseUrl: string;
+    quota: Readonly<VirusTotalQuota>;
+    signal: AbortSignal | undefined;
+  }
+>;
+
+/** A VirusTotal v3 file object as answered (`{"data": {"type": "file", "id", "attributes"}}`). */
+export interface VirusTotalFileObject {
+  data: { type: "file"; id: string; attributes: Record<string, unknown>; [key: string]: unknown };
+}
+
+/** What a lookup found. Only a `report` is to be decided on. */
+export type VirusTotalOutcome =
+  | {
+      kind: "report";
+      sha256: string;
+      report: VirusTotalFileObject;
+      /** served from the cache, no request sent */
+      cached: boolean;
+    }
+  /** VirusTotal has never seen the file (404 NotFoundError) */
+  | { kind: "not_found"; sha256: string }
+  /** VirusTotal knows the file but its analysis is still queued: nothing to decide on yet */
+  | { kind: "queued"; sha256: string }
+  /** the key's daily quota is used up: no request was sent, or VirusTotal refused it */
+  | { kind: "quota_exhausted"; sha256: string; resetsAt: string };
+
+interface Slot {
+  at: number | null;
+  answered: Promise<void>;
+  answer: () => void;
+}
+
+function newSlot(): Slot {
+  let answer!: () => void;
+  const answered = new Promise<void>((resolve) => {
+    answer = resolve;
+  });
+  return { at: null, answered, answer };
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === "object" && !Array.isArray(value);
+}
+
+function errorCode(error: unknown): string | undefined {
+  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 5; depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === "string") return code;
+    e = e.cause;
+  }
+  return undefined;
+}
+
+const NETWORK_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "EPIPE",
+  "ETIMEDOUT",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "UND_ERR_CONNECT_TIMEOUT",
+  "UND_ERR_SOCKET",
+  "UND_ERR_HEADERS_TIMEOUT",
+  "UND_ERR_BODY_TIMEOUT",
+]);
+
+/**
+ * Whether a VirusTotal file object describes a finished analysis: a `last_analysis_date` and at
+ * least one engine in `last_analysis_results`. A freshly submitted file has neither until its
+ * analysis (`GET /api/v3/analyses/{id}`, status `queued` then `completed`) is done.
+ */
+export function isAnalysed(attributes: Record<string, unknown>): boolean {
+  const date = attributes.last_analysis_date;
+  const results = attributes.last_analysis_results;
+  const dated =
+    (typeof date === "number" && date > 0) || (typeof date === "string" && /^\d+$/.test(date));
+  return dated && isObject(results) && Object.keys(results).length > 0;
+}
+
+function resolveOptions(options: VirusTotalClientOptions): {
+  resolved: ResolvedVirusTotalOptions;
+  apiKey: string;
+  dispatcher: Dispatcher | undefined;
+} {
+  const {
+    baseUrl: rawBase,
+    apiKey,
+    dispatcher,
+    signal,
+    quota,
+    ...data
+  } = resolveShared(VT_OPTIONS, options, { noun: "VirusTotalClient option" });
+  let base: URL;
+  try {
+    base = new URL(String(rawBase));
+  } catch {
+    throw new TypeError(
+      `VirusTotalClient option \`baseUrl\` must be an http or https URL, got \`${String(rawBase)}\``,
+    );
+  }
+  if (base.protocol !== "http:" && base.protocol !== "https:")
+    throw new TypeError(
+      `VirusTotalClient option \`baseUrl\` must be an http or https URL, got \`${base.href}\``,
+    );
+  if (base.search !== "" || base.hash !== "" || base.username !== "" || base.password !== "")
+    throw new TypeError(
+      "VirusTotalClient option `baseUrl` must not have a query, a fragment or credentials (the key goes in `apiKey`)",
+    );
+  if (typeof apiKey !== "string" || apiKey.trim() === "" || /[\s\u0000-\u001f\u007f]/.test(apiKey))
+    throw new TypeError(
+      "VirusTotalClient option `apiKey` must be a non-empty string without spaces or control characters",
+    );
+  if (/[\r\n\u0000]/.test(data.userAgent))
+    throw new TypeError(
+      "VirusTotalClient option `userAgent` must be a non-empty single-line string",
+    );
+  if (
+    dispatcher !== undefined &&
+    (dispatcher === null || typeof (dispatcher as { dispatch?: unknown }).dispatch !== "function")
+  )
+    throw new TypeError("VirusTotalClient option `dispatcher` must be an undici Dispatcher");
+  if (signal !== undefined && !(signal instanceof AbortSignal))
+    throw new TypeError("VirusTotalClient option `signal` must be an AbortSignal");
+  const resolved: ResolvedVirusTotalOptions = Object.freeze({
+    ...data,
+    baseUrl: `${base.origin}${base.pathname.replace(/\/+$/, "")}`,
+    quota: Object.freeze(quota === "public" ? { ...VIRUSTOTAL_PUBLIC_QUOTA } : { ...quota }),
+    signal,
+  });
+  return { resolved, apiKey, dispatcher };
+}
+
+/** The start of the next UTC day after `ms`, as RFC 3339. */
+function nextUtcDay(ms: number): string {
+  return new Date((Math.floor(ms / DAY_MS) + 1) * DAY_MS).toISOString();
+}
+
+export class VirusTotalClient {
+  readonly options: ResolvedVirusTotalOptions;
+  /** Reports by lower-case SHA-256; undefined when `cache: false`. */
+  readonly cache: LRUCache<string, VirusTotalFileObject> | undefined;
+
+  readonly #apiKey: string;
+  readonly #dispatcher: Dispatcher;
+  readonly #ownsDispatcher: boolean;
+  /**
+   * The requests of the last minute, oldest first, each timed from its answer (`at`; null while in
+   * flight): VirusTotal counts a request when it arrives, which is no later than its answer, so a
+   * minute counted from the answer is never shorter than VirusTotal's.
+   */
+  #sent: Slot[] = [];
+  #day = -1;
+  #inDay = 0;
+  /** reservations are taken one at a time, so concurrent lookups share the quota in order */
+  #turn: Promise<unknown> = Promise.resolve();
+  #closed = false;
+
+  constructor(options: VirusTotalClientOptions) {
+    const { resolved, apiKey, dispatcher } = resolveOptions(options);
+    this.options = resolved;
+    this.#apiKey = apiKey;
+    this.#ownsDispatcher = dispatcher === undefined;
+    this.#dispatcher =
+      dispatcher ??
+      new Agent({
+        keepAliveTimeout: 10_000,
+        connect: { timeout: resolved.timeouts.connectMs },
+        headersTimeout: resolved.timeouts.headersMs,
+        bodyTimeout: resolved.timeouts.bodyMs,
+      });
+    this.cache =
+      resolved.cache === false
+        ? undefined
+        : new LRUCache<string, VirusTotalFileObject>({
+            max: resolved.cache.max,
+            ttl: resolved.cache.ttlMs,
+            perf: { now: resolved.now },
+            ttlResolution: 0,
+            ttlAutopurge: false,
+          });
+  }
+
+  /** Requests this client sent in the current UTC day, and the day's quota. */
+  get usage(): { today: number; perDay: number; lastMinute: number; perMinute: number } {
+    const now = this.options.now();
+    this.#roll(now);
+    return {
+      today: this.#inDay,
+      perDay: this.options.quota.perDay,
+      lastMinute: this.#sent.length,
+      perMinute: this.options.quota.perMinute,
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#ownsDispatcher) await this.#dispatcher.close();
+  }
+
+  /**
+   * The report of the file with this SHA-256, or why there is none. Waits for the minute quota
+   * when it is used up; never sends past the daily quota. Throws `InvalidApiKeyError` (401),
+   * `PlatformUnavailableError` (5xx or network failures after the retries), `InvalidResponseError`
+   * (a 200 that is not a file object of this file), `RequestRejectedError` (any other refusal) and
+   * `AbortedError`.
+   */
+  async getFile(sha256: string, options?: { fresh?: boolean }): Promise<VirusTotalOutcome> {
+    if (typeof sha256 !== "string" || !HEX64.test(sha256))
+      throw new TypeError(`expected a SHA-256 of 64 hexadecimal digits, got \`${String(sha256)}\``);
+    if (this.#closed) throw new Error("this VirusTotalClient is closed");
+    const sha = sha256.toLowerCase();
+    if (options?.fresh !== true) {
+      const cached = this.cache?.get(sha);
+      if (cached !== undefined)
+        return { kind: "report", sha256: sha, report: cached, cached: true };
+    }
+    const what = `GET /api/v3/files/${sha}`;
+    let failures = 0;
+    let refusedAfterWait = false;
+    for (;;) {
+      const slot = await this.#reserve(what);
+      if (slot === null)
+        return { kind: "quota_exhausted", sha256: sha, resetsAt: this.#resetsAt() };
+      let answer: { status: number; text: string };
+      try {
+        answer = await this.#exchange(`${this.options.baseUrl}/api/v3/files/${sha}`);
+      } catch (error) {
+        this.#checkSignal(what);
+        if (error instanceof PlatformError) throw error;
+        if (!NETWORK_CODES.has(errorCode(error) ?? "")) throw error;
+        failures++;
+        if (failures >= this.options.retry.attempts)
+          throw new PlatformUnavailableError(
+            `${what} failed ${failures} times: ${(error as Error).message}; VirusTotal may be unreachable, try again later`,
+            { cause: error, attempts: failures },
+          );
+        await this.#sleep(
+          backoffDelay(failures - 1, this.options.retry, this.options.random),
+          what,
+        );
+        continue;
+      } finally {
+        slot.at = this.options.now();
+        slot.answer();
+      }
+      const { status, text } = answer;
+      let body: unknown;
+      try {
+        body = text === "" ? undefined : JSON.parse(text);
+      } catch {
+        body = undefined;
+      }
+      const error = isObject(body) && isObject(body.error) ? body.error : undefined;
+      const code = typeof error?.code === "string" ? error.code : undefined;
+      const said = typeof error?.message === "string" ? `: ${error.message}` : "";
+      const init = { status, platformCode: code };
+      if (status === 200) {
+        const report = this.#fileObject(body, sha, status);
+        if (!isAnalysed(report.data.attributes)) return { kind: "queued", sha256: sha };
+        this.cache?.set(sha, report);
+        return { kind: "report", sha256: sha, report, cached: false };
+      }
+      if (status === 404) {
+        this.cache?.delete(sha);
+        return { kind: "not_found", sha256: sha };
+      }
+      // "The resource is not available yet, but will become available later."
+      if (status === 400 && code === "NotAvailableYet") return { kind: "queued", sha256: sha };
+      if (status === 429) {
+        if (refusedAfterWait) {
+          // A full minute's wait did not help: the daily (or monthly) quota is used up.
+          this.#inDay = Math.max(this.#inDay, this.options.quota.perDay);
+          return { kind: "quota_exhausted", sha256: sha, resetsAt: this.#resetsAt() };
+        }
+        // The minute quota, used by someone else too: wait until a minute has passed since now.
+        refusedAfterWait = true;
+        const now = this.options.now();
+        for (const s of this.#sent) if (s.at !== null) s.at = now;
+        await this.#sleep(MINUTE_MS, `${what} (VirusTotal answered 429${said})`);
+        continue;
+      }
+      if (status >= 500) {
+        failures++;
+        if (failures >= this.options.retry.attempts)
+          throw new PlatformUnavailableError(
+            `${what} answered ${status} ${failures} times${said}; VirusTotal is having trouble, try again later`,
+            { ...init, attempts: failures },
+          );
+        await this.#sleep(
+          backoffDelay(failures - 1, this.options.retry, this.options.random),
+          what,
+        );
+        continue;
+      }
+      if (status === 401)
+        throw new InvalidApiKeyError(
+          `VirusTotal does not accept this API key (${code ?? "401"}${said}): check \`$CLEARANCE_VT_KEY\` or \`apiKey\``,
+          init,
+        );
+      throw new RequestRejectedError(
+        `${what} was refused (${status}${code === undefined ? "" : ` ${code}`})${said}`,
+        init,
+      );
+    }
+  }
+
+  #resetsAt(): string {
+    return nextUtcDay(this.options.now());
+  }
+
+  #roll(now: number): void {
+    const day = Math.floor(now / DAY_MS);
+    if (day !== this.#day) {
+      this.#day = day;
+      this.#inDay = 0;
+    }
+    this.#sent = this.#sent.filter((s) => s.at === null || s.at > now - MINUTE_MS);
+  }
+
+  /**
+   * Takes one request from the quotas, waiting for the minute's when it is used up. False when the
+   * day's is used up (nothing is sent until 00:00 UTC).
+   */
+  #reserve(what: string): Promise<Slot | null> {
+    const take = async (): Promise<Slot | null> => {
+      const { perMinute, perDay } = this.options.quota;
+      for (;;) {
+        const now = this.options.now();
+        this.#roll(now);
+        if (this.#inDay >= perDay) return null;
+        if (this.#sent.length < perMinute) {
+          const slot = newSlot();
+          this.#sent.push(slot);
+          this.#inDay++;
+          return slot;
+        }
+        const answered = this.#sent.filter((s) => s.at !== null).map((s) => s.at!);
+        if (answered.length === 0) {
+          // All in flight: the first answer starts the minute to wait.
+          await Promise.race(this.#sent.map((s) => s.answered));
+          continue;
+        }
+        const wait = Math.min(...answered) + MINUTE_MS - now;
+        await this.#sleep(
+          Math.max(1, wait),
+          `${what} (waiting for the minute quota of ${perMinute})`,
+        );
+      }
+    };
+    const turn = this.#turn.then(take, take);
+    this.#turn = turn.catch(() => undefined);
+    return turn;
+  }
+
+  #fileObject(body: unknown, sha: string, status: number): VirusTotalFileObject {
+    if (!isObject(body) || !isObject(body.data))
+      throw new InvalidResponseError("/data", "expected a VirusTotal file object", { status });
+    const data = body.data;
+    if (data.type !== "file")
+      throw new InvalidResponseError(
+        "/data/type",
+        `expected \`file\`, got \`${String(data.type)}\``,
+        {
+          status,
+        },
+      );
+    if (!isObject(data.attributes))
+      throw new InvalidResponseError("/data/attributes", "expected an object", { status });
+    const attributes = data.attributes;
+    const id = typeof attributes.sha256 === "string" ? attributes.sha256 : data.id;
+    if (typeof id !== "string" || id.toLowerCase() !== sha)
+      throw new InvalidResponseError(
+        "/data/attributes/sha256",
+        `asked for ${sha}, got \`${String(id)}\``,
+        {
+          status,
+        },
+      );
+    return body as unknown as VirusTotalFileObject;
+  }
+
+  #checkSignal(what: string): void {
+    const signal = this.options.signal;
+    if (signal?.aborted) throw new AbortedError(what, signal.reason);
+  }
+
+  async #sleep(ms: number, what: string): Promise<void> {
+    const signal = this.options.signal;
+    this.#checkSignal(what);
+    if (signal === undefined) return this.options.sleep(ms);
+    let onAbort: (() => void) | undefined;
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => reject(new AbortedError(what, signal.reason));
+      signal.addEventListener("abort", onAbort, { once: true });
+    });
+    try {
+      await Promise.race([this.options.sleep(ms), aborted]);
+    } finally {
+      signal.removeEventListener("abort", onAbort!);
+    }
+  }
+
+  async #exchange(url: string): Promise<{ status: number; text: string }> {
+    this.#checkSignal(url);
+    const response = await request(url, {
+      method: "GET",
+      headers: {
+        "user-agent": this.options.userAgent,
+        accept: "application/json",
+        "x-apikey": this.#apiKey,
+      },
+      dispatcher: this.#dispatcher,
+      ...(this.options.signal ? { signal: this.options.signal } : {}),
+      headersTimeout: this.options.timeouts.headersMs,
+      bodyTimeout: this.options.timeouts.bodyMs,
+    });
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of response.body) {
+      size += (chunk as Buffer).length;
+      if (size > MAX_BODY_BYTES) {
+        response.body.destroy();
+        throw new InvalidResponseError("", `the body is larger than ${MAX_BODY_BYTES} bytes`, {
+          status: response.statusCode,
+        });
+      }
+      chunks.push(chunk as Buffer);
+    }
+    return { status: response.statusCode, text: Buffer.concat(chunks).toString("utf8") };
+  }
+}
