@@ -158,7 +158,7 @@ export function buildProgram(
     .option("-r, --rules <dir>", "candidate rule directory", "rules")
     .option(
       "-f, --from <source...>",
-      "NDJSON (.gz), JSON array, directory, - for stdin, audit:<sqlite file> or a postgres:// URL (an audit log), platform (its results); several allowed",
+      "NDJSON (.gz), JSON array, directory, - for stdin, audit:<sqlite file> or a postgres:// URL (an audit log), platform (its results), virustotal:<file of SHA-256s> (reports from VirusTotal: $CLEARANCE_VT_KEY); several allowed",
       [],
     )
     .option(
@@ -200,7 +200,7 @@ export function buildProgram(
     )
     .addHelpText(
       "after",
-      "\nExamples:\n  clearance dry-run --from examples/history/ --baseline main --report impact.md\n  clearance dry-run -r examples/rules-tightened -b rules --from examples/history/history.ndjson --report out.html --fail-on 'allow->deny'\n  clearance dry-run -r examples/rules-tightened --from audit:data/audit.db --since 30d\n\nExit codes: 0 ok, 3 a --fail-on transition happened, 1 error.",
+      "\nExamples:\n  clearance dry-run --from examples/history/ --baseline main --report impact.md\n  clearance dry-run -r examples/rules-tightened -b rules --from examples/history/history.ndjson --report out.html --fail-on 'allow->deny'\n  clearance dry-run -r examples/rules-tightened --from audit:data/audit.db --since 30d\n  CLEARANCE_VT_KEY=... clearance dry-run --from virustotal:hashes.txt\n\nVirusTotal: the key from $CLEARANCE_VT_KEY (or $VT_API_KEY), the URL from $CLEARANCE_VT_URL (default https://www.virustotal.com), quotas from $CLEARANCE_VT_QUOTA (`public`: 4 a minute, 500 a day, the default; or `<per minute>/<per day>` for a premium key). Hashes VirusTotal never saw, still queued or left when the day's quota ran out are listed on standard error, never decided.\n\nExit codes: 0 ok, 3 a --fail-on transition happened, 1 error.",
     )
     .action(async (opts) =>
       setExit(await (await commands.dryRun()).dryRunCommand(output, opts, env)),
@@ -553,9 +553,15 @@ export function buildProgram(
     .option("--state <file>", "where the pull remembers its place (default <out>.state.json)")
     .option("--platform <url>", "the platform (default: $CLEARANCE_PLATFORM_URL)")
     .option("--force", "start over, overwriting --out", false)
+    .addOption(
+      new Option("--source <source>", "where the results come from")
+        .choices(["platform", "virustotal"])
+        .default("platform"),
+    )
+    .option("--hashes <file>", "--source virustotal: the SHA-256s to look up, one a line")
     .addHelpText(
       "after",
-      "\nThe platform key comes from $CLEARANCE_PLATFORM_KEY (scope files.read).\n\nExamples:\n  clearance pull --since 30d --out history.ndjson\n  clearance dry-run --from history.ndjson --baseline main",
+      "\nThe platform key comes from $CLEARANCE_PLATFORM_KEY (scope files.read). VirusTotal's from $CLEARANCE_VT_KEY (or $VT_API_KEY), its URL from $CLEARANCE_VT_URL (default https://www.virustotal.com), its quotas from $CLEARANCE_VT_QUOTA (`public`, the default: 4 a minute, 500 a day; or `<per minute>/<per day>`).\n\nExamples:\n  clearance pull --since 30d --out history.ndjson\n  clearance pull --source virustotal --hashes hashes.txt --out vt.ndjson\n  clearance dry-run --from history.ndjson --baseline main",
     )
     .action(async (opts) => setExit(await (await commands.pull()).pullCommand(output, opts, env)));
 

@@ -18,6 +18,7 @@ import { auditSource, isAuditSource, PLATFORM_SOURCE, platformSource } from "../
 import { parseNow, parseTime, readJson } from "../io.js";
 import { CliError, type Output, paint } from "../output.js";
 import { renderDiagnostics } from "../render.js";
+import { VirusTotalTally, virustotalSource } from "../virustotal-source.js";
 
 export interface DryRunCliOptions {
   rules: string;
@@ -91,13 +92,16 @@ export async function dryRunCommand(
     if (decisionsFormat === "csv") decisionsStream.write(`${CSV_HEADER}\n`);
   }
   const progress = new Progress(output, options.progress);
+  const vtTally = new VirusTotalTally();
   let report: DryRunReport;
   try {
     report = await dryRun({
       rules: options.rules,
       from: options.from,
       external: (spec) =>
-        auditSource(spec, auditFilter) ?? platformSource(spec, platformRange, env),
+        auditSource(spec, auditFilter) ??
+        platformSource(spec, platformRange, env) ??
+        virustotalSource(spec, env, vtTally),
       workers: options.workers,
       strict: options.strict,
       exceptions: options.exceptions !== false,
@@ -143,6 +147,8 @@ export async function dryRunCommand(
     if (decisionsStream) await new Promise<void>((resolve) => decisionsStream!.end(resolve));
   }
   progress.done();
+  // Hashes without a report were never records: said here, not counted as decided or malformed.
+  for (const line of vtTally.lines()) output.err(line);
   for (const path of options.report) {
     const ext = extname(path);
     mkdirSync(dirname(path), { recursive: true });

@@ -10,9 +10,10 @@ import {
   writeFileSync,
   writeSync,
 } from "node:fs";
-import { PlatformClient, PlatformError } from "@clearance/client";
+import { PlatformClient, PlatformError, VirusTotalClient } from "@clearance/client";
 import { parseTime } from "../io.js";
 import { CliError, type Output } from "../output.js";
+import { lookUp, readHashes, VirusTotalTally, virustotalSettings } from "../virustotal-source.js";
 import type { Env } from "./serve.js";
 
 export interface PullOptions {
@@ -21,6 +22,10 @@ export interface PullOptions {
   state?: string;
   platform?: string;
   force: boolean;
+  /** where the results come from (default the platform) */
+  source?: string;
+  /** `--source virustotal`: the file of SHA-256s to look up */
+  hashes?: string;
 }
 
 /**
@@ -56,7 +61,7 @@ function readState(path: string): PullState | undefined {
   }
 }
 
-function writeState(path: string, state: PullState): void {
+function writeState(path: string, state: PullState | VirusTotalPullState): void {
   // write aside and rename: a crash leaves the old state or the new one, never half of one
   const tmp = `${path}.tmp`;
   writeFileSync(tmp, `${JSON.stringify(state, null, 2)}\n`);
@@ -68,6 +73,14 @@ function writeState(path: string, state: PullState): void {
  * The file feeds `clearance dry-run --from`.
  */
 export async function pullCommand(output: Output, options: PullOptions, env: Env): Promise<number> {
+  const source = options.source ?? "platform";
+  if (source === "virustotal") return pullVirusTotal(output, options, env);
+  if (source !== "platform")
+    throw new CliError(
+      `\`--source ${source}\` is not a source: give \`platform\` or \`virustotal\``,
+    );
+  if (options.hashes !== undefined)
+    throw new CliError("--hashes is for `--source virustotal`: the platform is listed by time");
   const platformUrl = options.platform ?? env.CLEARANCE_PLATFORM_URL;
   const key = env.CLEARANCE_PLATFORM_KEY;
   if (!platformUrl)
@@ -164,5 +177,110 @@ export async function pullCommand(output: Output, options: PullOptions, env: Env
   output.err(
     `${written} new results written to ${options.out} (${st.records} in all${skipped ? `, ${skipped} already there` : ""}); next pull starts at ${st.since}`,
   );
+  return 0;
+}
+
+/**
+ * Where a VirusTotal pull stopped: the hashes whose reports are in the output (a rerun looks up
+ * only the others, sparing the quota), and how many bytes of the output they fill.
+ */
+interface VirusTotalPullState {
+  version: 1;
+  source: "virustotal";
+  done: string[];
+  bytes: number;
+  records: number;
+}
+
+function readVirusTotalState(path: string): VirusTotalPullState | undefined {
+  if (!existsSync(path)) return undefined;
+  try {
+    const s = JSON.parse(readFileSync(path, "utf8")) as VirusTotalPullState;
+    if (s.version !== 1 || s.source !== "virustotal" || !Array.isArray(s.done))
+      throw new Error("not the state of a VirusTotal pull");
+    return s;
+  } catch (error) {
+    throw new CliError(
+      `the state file \`${path}\` cannot be read: ${(error as Error).message}`,
+      "delete it (and the output) to pull from scratch, or give another --out",
+    );
+  }
+}
+
+/**
+ * `clearance pull --source virustotal --hashes <file>`: appends the VirusTotal reports of the
+ * file's hashes to the NDJSON output, within the key's quotas. Hashes already pulled are skipped;
+ * queued and unknown ones are said, not written, and looked up again by the next run.
+ */
+async function pullVirusTotal(output: Output, options: PullOptions, env: Env): Promise<number> {
+  if (options.hashes === undefined)
+    throw new CliError(
+      "`--source virustotal` needs --hashes <file>: the SHA-256s to look up, one a line",
+    );
+  if (options.platform !== undefined)
+    throw new CliError(
+      "--platform is for `--source platform`; VirusTotal's URL is `CLEARANCE_VT_URL`",
+    );
+  const hashes = readHashes(options.hashes);
+  const settings = virustotalSettings(env);
+  const statePath = options.state ?? `${options.out}.state.json`;
+  let state = options.force ? undefined : readVirusTotalState(statePath);
+  if (!state) {
+    if (!options.force && existsSync(options.out) && statSync(options.out).size > 0)
+      throw new CliError(
+        `\`${options.out}\` exists but has no state file (\`${statePath}\`): a pull would not know what it holds`,
+        "pass --force to overwrite it, or another --out",
+      );
+    state = { version: 1, source: "virustotal", done: [], bytes: 0, records: 0 };
+    writeFileSync(options.out, "");
+  } else if (existsSync(options.out) && statSync(options.out).size > state.bytes) {
+    truncateSync(options.out, state.bytes);
+  }
+  const st: VirusTotalPullState = state;
+  const done = new Set(st.done);
+  const todo = hashes.filter((h) => !done.has(h));
+  const tally = new VirusTotalTally();
+  const client = new VirusTotalClient(settings);
+  const fd = openSync(options.out, "a");
+  let written = 0;
+  const save = () => {
+    fsyncSync(fd);
+    st.done = [...done];
+    writeState(statePath, st);
+  };
+  try {
+    for await (const report of lookUp(client, todo, tally)) {
+      const line = `${JSON.stringify(report)}\n`;
+      writeSync(fd, line);
+      st.bytes += Buffer.byteLength(line);
+      st.records++;
+      written++;
+      done.add(report.data.id.toLowerCase());
+      // each lookup costs quota: never lose one to a crash
+      save();
+      output.status?.(
+        `pull: ${written} of ${todo.length} reports (${client.usage.today} of ${client.usage.perDay} requests today)`,
+      );
+    }
+    save();
+  } catch (error) {
+    save();
+    output.status?.(null);
+    if (error instanceof CliError)
+      throw new CliError(
+        error.message,
+        `${written} reports were saved; run the same command again to continue`,
+      );
+    throw error;
+  } finally {
+    closeSync(fd);
+    await client.close();
+  }
+  output.status?.(null);
+  const already = hashes.length - todo.length;
+  output.err(
+    `${written} new VirusTotal reports written to ${options.out} (${st.records} in all${already ? `, ${already} already there` : ""})`,
+  );
+  for (const line of tally.lines()) output.err(line);
   return 0;
 }

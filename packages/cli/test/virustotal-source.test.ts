@@ -1,0 +1,192 @@
+/**
+ * `clearance dry-run --from virustotal:<file>` and `clearance pull --source virustotal`, against
+ * the simulator's VirusTotal mode on loopback. The key is a premium one (quotas given by
+ * CLEARANCE_VT_QUOTA) so the runs do not wait for minutes; the public quota's waiting is the
+ * client's, tested in packages/client.
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type RunningSimulator, startSimulator } from "@clearance/platform-sim";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { root, runWith } from "./helpers.js";
+
+const KEY = "vt_premium";
+const QUEUED = "ab".repeat(32);
+const UNKNOWN = "00".repeat(32);
+
+let dir: string;
+let sim: RunningSimulator;
+let seeded: string[];
+let env: Record<string, string>;
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), "clearance-cli-vt-"));
+  sim = await startSimulator({
+    port: 0,
+    virustotal: {
+      keys: [
+        { key: KEY, perMinute: 1000, perDay: 100_000 },
+        { key: "vt_small", perMinute: 1000, perDay: 3 },
+      ],
+      queued: [QUEUED],
+    },
+  });
+  const res = await sim.app.inject({ method: "POST", url: "/_sim/files", payload: { count: 5 } });
+  seeded = (res.json().data as { sha256: string }[]).map((f) => f.sha256);
+  env = { CLEARANCE_VT_URL: sim.url, CLEARANCE_VT_KEY: KEY, CLEARANCE_VT_QUOTA: "1000/100000" };
+});
+afterAll(async () => {
+  await sim.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function file(name: string, content: string): string {
+  const p = join(dir, name);
+  writeFileSync(p, content);
+  return p;
+}
+
+describe("clearance dry-run --from virustotal:<file>", () => {
+  test("decides the reports; not-found and queued hashes are listed, never decided", async () => {
+    const hashes = file(
+      "hashes.txt",
+      `# three reports, one unknown, one queued\n${seeded.slice(0, 3).join("\n")}\n\n${UNKNOWN}\n${QUEUED.toUpperCase()}\n${seeded[0]}\n`,
+    );
+    const decisions = join(dir, "decisions.ndjson");
+    const r = await runWith(
+      env,
+      "dry-run",
+      "--rules",
+      join(root, "rules"),
+      "--from",
+      `virustotal:${hashes}`,
+      "--decisions",
+      decisions,
+      "--no-progress",
+    );
+    expect(r.code, r.err).toBe(0);
+    const lines = readFileSync(decisions, "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    expect(lines.map((l) => l.sha256).sort()).toEqual(seeded.slice(0, 3).sort());
+    expect(r.err).toContain(
+      `virustotal: 1 not found (VirusTotal never saw them), not decided: ${UNKNOWN}`,
+    );
+    expect(r.err).toContain(`virustotal: 1 still queued for analysis, not decided`);
+    expect(r.err).toContain(QUEUED);
+  });
+
+  test("a line that is not a SHA-256 fails before any lookup, naming the line", async () => {
+    const hashes = file("bad.txt", `${seeded[0]}\nnot-a-hash\n`);
+    const r = await runWith(
+      env,
+      "dry-run",
+      "--rules",
+      join(root, "rules"),
+      "--from",
+      `virustotal:${hashes}`,
+    );
+    expect(r.code).toBe(1);
+    expect(r.err).toContain("line 2: `not-a-hash` is not a SHA-256");
+  });
+
+  test("no key, a wrong key, a bad quota", async () => {
+    const hashes = file("one.txt", `${seeded[0]}\n`);
+    const args = [
+      "dry-run",
+      "--rules",
+      join(root, "rules"),
+      "--from",
+      `virustotal:${hashes}`,
+      "--no-progress",
+    ];
+    const none = await runWith({ CLEARANCE_VT_URL: sim.url }, ...args);
+    expect(none.code).toBe(1);
+    expect(none.err).toContain("no VirusTotal API key: set `CLEARANCE_VT_KEY` (or `VT_API_KEY`)");
+    const wrong = await runWith({ ...env, CLEARANCE_VT_KEY: "wrong" }, ...args);
+    expect(wrong.code).toBe(1);
+    expect(wrong.err).toContain("WrongCredentialsError");
+    expect(wrong.err).not.toContain("wrong`");
+    // VT_API_KEY is read when CLEARANCE_VT_KEY is not set
+    const { CLEARANCE_VT_KEY: _k, ...rest } = env;
+    expect((await runWith({ ...rest, VT_API_KEY: KEY }, ...args)).code).toBe(0);
+    const quota = await runWith({ ...env, CLEARANCE_VT_QUOTA: "lots" }, ...args);
+    expect(quota.code).toBe(1);
+    expect(quota.err).toContain(
+      "`CLEARANCE_VT_QUOTA` must be `public` or `<per minute>/<per day>`, got `lots`",
+    );
+  });
+});
+
+describe("clearance pull --source virustotal", () => {
+  test("appends reports as NDJSON, skips what it has on the next run, stops at the day's quota", async () => {
+    const hashes = file("pull.txt", `${seeded.join("\n")}\n${QUEUED}\n`);
+    const out = join(dir, "vt.ndjson");
+    const small = { ...env, CLEARANCE_VT_KEY: "vt_small", CLEARANCE_VT_QUOTA: "1000/3" };
+    const first = await runWith(
+      small,
+      "pull",
+      "--source",
+      "virustotal",
+      "--hashes",
+      hashes,
+      "--out",
+      out,
+    );
+    expect(first.code, first.err).toBe(0);
+    const written = readFileSync(out, "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    expect(written.map((w) => w.data.id)).toEqual(seeded.slice(0, 3));
+    expect(written[0].data.attributes.last_analysis_results).toBeDefined();
+    expect(first.err).toContain("3 new VirusTotal reports written");
+    expect(first.err).toContain("the key's daily quota is used up: 3 not looked up");
+    expect(existsSync(`${out}.state.json`)).toBe(true);
+
+    // with a key that has quota left: only the two missing reports are looked up
+    const second = await runWith(
+      env,
+      "pull",
+      "--source",
+      "virustotal",
+      "--hashes",
+      hashes,
+      "--out",
+      out,
+    );
+    expect(second.code, second.err).toBe(0);
+    expect(second.err).toContain("2 new VirusTotal reports written");
+    expect(second.err).toContain("(5 in all, 3 already there)");
+    expect(second.err).toContain("1 still queued");
+    const all = readFileSync(out, "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l).data.id);
+    expect(all).toEqual(seeded);
+
+    // the output feeds the dry-run
+    const r = await runWith(
+      {},
+      "dry-run",
+      "--rules",
+      join(root, "rules"),
+      "--from",
+      out,
+      "--no-progress",
+      "--strict",
+    );
+    expect(r.code, r.err).toBe(0);
+  });
+
+  test("--hashes is required, and is only for VirusTotal", async () => {
+    const out = join(dir, "none.ndjson");
+    const r = await runWith(env, "pull", "--source", "virustotal", "--out", out);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain("`--source virustotal` needs --hashes <file>");
+    const p = await runWith(env, "pull", "--hashes", "x.txt", "--out", out);
+    expect(p.code).toBe(1);
+    expect(p.err).toContain("--hashes is for `--source virustotal`");
+  });
+});
