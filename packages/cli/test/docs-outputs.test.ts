@@ -366,6 +366,7 @@ class World {
       CLEARANCE_WEBHOOK_SECRET: WEBHOOK_SECRET,
       CLEARANCE_PLATFORM_URL: this.sim.url,
       CLEARANCE_PLATFORM_KEY: DEFAULT_KEY,
+      CLEARANCE_VT_KEY: "a-virustotal-key",
       CLEARANCE_SIEM_URL: this.receiverUrl,
       CLEARANCE_SIEM_SECRET: "siem-secret-0123456789",
       // the default of `reviews` and `exceptions`: the server `http://127.0.0.1:8080` stands for

@@ -228,6 +228,39 @@ export const CONFIG_SCHEMA = Type.Object(
           "the file-analysis platform: results fetched on a miss (`?refresh=true`) and by the sync",
       },
     ),
+    virustotal: Type.Union(
+      [
+        Section({
+          url: Type.String({ pattern: HTTP_URL, default: "https://www.virustotal.com" }),
+          apiKey: Type.String({ minLength: 8 }),
+          perMinute: Type.Integer({
+            minimum: 1,
+            maximum: 1_000_000,
+            default: 4,
+            description: "requests a minute the key allows (public keys: 4)",
+          }),
+          perDay: Type.Integer({
+            minimum: 1,
+            maximum: 1_000_000_000,
+            default: 500,
+            description: "requests a UTC day the key allows (public keys: 500)",
+          }),
+          cacheTtlMs: Type.Integer({
+            minimum: 0,
+            maximum: 86_400_000,
+            default: 3_600_000,
+            description: "reports kept in memory, by SHA-256",
+          }),
+          cacheMax: Type.Integer({ minimum: 1, maximum: 10_000_000, default: 100_000 }),
+        }),
+        Type.Null(),
+      ],
+      {
+        default: null,
+        description:
+          "VirusTotal v3: reports fetched on a miss, when the platform (if any) has no analysis",
+      },
+    ),
     sync: Section(
       {
         enabled: Type.Boolean({ default: false }),

@@ -67,6 +67,8 @@ export interface DecisionServiceOptions {
   notify?: readonly NotificationTarget[];
   /** where results of files never seen are fetched from */
   platform?: PlatformResults | null;
+  /** where they are fetched from when the platform (if any) has none: VirusTotal's reports */
+  virustotal?: Pick<PlatformResults, "getResult"> | null;
   /** review cases and exceptions (docs/reviews.md); without, rules see neither */
   reviews?: ReviewService | null;
   /** the time decisions are made at (tests move it) */
@@ -219,7 +221,7 @@ export class DecisionService {
 
   /** Whether files never seen can be fetched from the platform. */
   get canFetch(): boolean {
-    return this.options.platform != null;
+    return this.options.platform != null || this.options.virustotal != null;
   }
 
   /**
@@ -232,20 +234,26 @@ export class DecisionService {
     meta: RequestMeta,
     options: { fresh?: boolean } = {},
   ): Promise<DecisionAnswer> {
-    const platform = this.options.platform;
-    if (!platform)
+    const { platform, virustotal } = this.options;
+    if (!platform && !virustotal)
       throw new NotFoundError(
         `no decision is recorded for \`${sha256}\`, and no platform is configured to fetch its result from`,
       );
-    const r = await platform.getResult(sha256, options);
+    // the platform first; VirusTotal when the platform has no analysis (or there is none)
+    let r = platform ? await platform.getResult(sha256, options) : undefined;
+    let from = "the platform";
+    if (!r && virustotal) {
+      r = await virustotal.getResult(sha256, options);
+      from = "VirusTotal";
+    }
     if (!r)
       throw new NotFoundError(
-        `no decision is recorded for \`${sha256}\`, and the platform has no analysis of it`,
+        `no decision is recorded for \`${sha256}\`, and ${platform && virustotal ? "neither the platform nor VirusTotal has" : `${from} has no`} analysis of it`,
       );
     if (!r.outcome.ok)
       throw new PlatformResultInvalidError(
-        `the platform's result for \`${sha256}\` cannot be decided: ${r.outcome.problems[0]?.message ?? "invalid"}`,
-        under("platform:", r.outcome.problems),
+        `${from === "VirusTotal" ? "VirusTotal's report" : "the platform's result"} for \`${sha256}\` cannot be decided: ${r.outcome.problems[0]?.message ?? "invalid"}`,
+        under(from === "VirusTotal" ? "virustotal:" : "platform:", r.outcome.problems),
       );
     return this.decide({ result: r.outcome.result }, meta);
   }

@@ -12,6 +12,7 @@ import { Platform } from "./platform.js";
 import { REDECIDE_TARGET, ReviewService } from "./reviews.js";
 import { type ReloadOutcome, RulesHolder } from "./rules.js";
 import { PlatformSync, type SyncReport } from "./sync.js";
+import { VirusTotalResults } from "./virustotal.js";
 import { WebhookService } from "./webhook.js";
 
 /** Everything the HTTP layer talks to, built from a config. Nothing here listens. */
@@ -188,10 +189,14 @@ export async function createServices(
     });
     metrics.outboxPending = () => log.store.outbox.pendingNotifications(log.chain);
     const platform = config.platform ? new Platform(config.platform) : null;
+    const virustotal = config.virustotal
+      ? new VirusTotalResults(config.virustotal, hooks.clock ?? Date.now)
+      : null;
     const decisions = new DecisionService(rules, shadow, audit, metrics, {
       redact: config.audit.redact,
       notify: targets,
       platform,
+      virustotal,
       reviews,
       ...(hooks.clock ? { clock: hooks.clock } : {}),
     });
@@ -246,6 +251,7 @@ export async function createServices(
         await notifier?.stop();
         await log.close();
         await platform?.close();
+        await virustotal?.close();
       },
     };
   } catch (error) {

@@ -63,6 +63,7 @@ const EXAMPLE_ENV = {
   CLEARANCE_WEBHOOK_SECRET: "a-webhook-secret-of-some-length",
   CLEARANCE_PLATFORM_URL: "https://api.platform.example",
   CLEARANCE_PLATFORM_KEY: "a-platform-key",
+  CLEARANCE_VT_KEY: "a-virustotal-key",
   CLEARANCE_SIEM_URL: "https://siem.example.internal/hooks/clearance",
   CLEARANCE_SIEM_SECRET: "a-siem-secret-of-some-length",
   CLEARANCE_PG_URL: "postgres://clearance:password@db.internal:5432/clearance",
