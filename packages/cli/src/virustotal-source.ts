@@ -144,6 +144,11 @@ export async function* lookUp(
         tally.unlooked.push(...hashes.slice(i));
         tally.resetsAt = outcome.resetsAt;
         return;
+      case "rate_limited":
+        // the CLI's client waits as long as it takes (`maxWaitMs` unlimited)
+        throw new CliError(
+          `virustotal: the minute's quota is used up; try again in ${Math.ceil(outcome.retryAfterMs / 1000)} s`,
+        );
     }
   }
 }

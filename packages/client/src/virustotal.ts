@@ -21,6 +21,7 @@ import {
   type Static,
   type TProperties,
   Type,
+  Unlimited,
 } from "@clearance/options";
 import { LRUCache } from "lru-cache";
 import { Agent, type Dispatcher, request } from "undici";
@@ -87,6 +88,14 @@ const VT_OPTIONS = Group({
   retry: RETRY,
   userAgent: Type.String({ minLength: 1, default: DEFAULT_USER_AGENT }),
   random: Type.Unsafe<() => number>({ type: "function", default: Math.random }),
+  /**
+   * The most one lookup waits for the minute quota (its own count, and a 429's minute), in all;
+   * past it the outcome is `rate_limited` with the wait left. A server answering requests sets it
+   * low; a batch leaves it unlimited.
+   */
+  maxWaitMs: Type.Union([Type.Integer({ minimum: 0 }), Unlimited], {
+    default: Number.POSITIVE_INFINITY,
+  }),
   sleep: Type.Unsafe<(ms: number) => Promise<void>>({
     type: "function",
     default: (ms: number) => delay(ms),
@@ -137,7 +146,9 @@ export type VirusTotalOutcome =
   /** VirusTotal knows the file but its analysis is still queued: nothing to decide on yet */
   | { kind: "queued"; sha256: string }
   /** the key's daily quota is used up: no request was sent, or VirusTotal refused it */
-  | { kind: "quota_exhausted"; sha256: string; resetsAt: string };
+  | { kind: "quota_exhausted"; sha256: string; resetsAt: string }
+  /** the minute's quota is used up and waiting for it would pass `maxWaitMs`: nothing was sent */
+  | { kind: "rate_limited"; sha256: string; retryAfterMs: number };
 
 interface Slot {
   at: number | null;
@@ -335,10 +346,13 @@ export class VirusTotalClient {
     const what = `GET /api/v3/files/${sha}`;
     let failures = 0;
     let refusedAfterWait = false;
+    const budget = { waitedMs: 0 };
     for (;;) {
-      const slot = await this.#reserve(what);
-      if (slot === null)
+      const slot = await this.#reserve(what, budget);
+      if (slot === "day")
         return { kind: "quota_exhausted", sha256: sha, resetsAt: this.#resetsAt() };
+      if (typeof slot === "number")
+        return { kind: "rate_limited", sha256: sha, retryAfterMs: slot };
       let answer: { status: number; text: string };
       try {
         answer = await this.#exchange(`${this.options.baseUrl}/api/v3/files/${sha}`);
@@ -394,6 +408,9 @@ export class VirusTotalClient {
         refusedAfterWait = true;
         const now = this.options.now();
         for (const s of this.#sent) if (s.at !== null) s.at = now;
+        if (budget.waitedMs + MINUTE_MS > this.options.maxWaitMs)
+          return { kind: "rate_limited", sha256: sha, retryAfterMs: MINUTE_MS };
+        budget.waitedMs += MINUTE_MS;
         await this.#sleep(MINUTE_MS, `${what} (VirusTotal answered 429${said})`);
         continue;
       }
@@ -436,16 +453,17 @@ export class VirusTotalClient {
   }
 
   /**
-   * Takes one request from the quotas, waiting for the minute's when it is used up. False when the
-   * day's is used up (nothing is sent until 00:00 UTC).
+   * Takes one request from the quotas, waiting for the minute's when it is used up (within the
+   * lookup's budget: past it, the wait left). `day` when the day's is used up (nothing is sent
+   * until 00:00 UTC).
    */
-  #reserve(what: string): Promise<Slot | null> {
-    const take = async (): Promise<Slot | null> => {
+  #reserve(what: string, budget: { waitedMs: number }): Promise<Slot | "day" | number> {
+    const take = async (): Promise<Slot | "day" | number> => {
       const { perMinute, perDay } = this.options.quota;
       for (;;) {
         const now = this.options.now();
         this.#roll(now);
-        if (this.#inDay >= perDay) return null;
+        if (this.#inDay >= perDay) return "day";
         if (this.#sent.length < perMinute) {
           const slot = newSlot();
           this.#sent.push(slot);
@@ -458,7 +476,10 @@ export class VirusTotalClient {
           await Promise.race(this.#sent.map((s) => s.answered));
           continue;
         }
-        const wait = Math.min(...answered) + MINUTE_MS - now;
+        const wait = Math.max(1, Math.min(...answered) + MINUTE_MS - now);
+        // past the budget: the wait left, for the caller to say when to try again
+        if (budget.waitedMs + wait > this.options.maxWaitMs) return wait;
+        budget.waitedMs += wait;
         await this.#sleep(
           Math.max(1, wait),
           `${what} (waiting for the minute quota of ${perMinute})`,

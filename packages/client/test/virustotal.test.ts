@@ -192,12 +192,39 @@ describe("VirusTotalClient", () => {
     expect(statuses).toHaveLength(4);
   });
 
+  it("with a wait budget, says when to come back rather than wait past it", async () => {
+    const { sim, client, sleeps, statuses, advance } = await setUp();
+    const shas = await seeded(sim, 6);
+    const vt = client({ maxWaitMs: 0 });
+    for (const s of shas.slice(0, 4)) expect((await vt.getFile(s)).kind).toBe("report");
+    advance(15_000);
+    expect(await vt.getFile(shas[4]!)).toEqual({
+      kind: "rate_limited",
+      sha256: shas[4],
+      retryAfterMs: 45_000,
+    });
+    expect(statuses).toHaveLength(4);
+    expect(sleeps).toEqual([]);
+    advance(45_000);
+    expect((await vt.getFile(shas[4]!)).kind).toBe("report");
+    // a 429 is not waited out either: someone else used the minute
+    const other = client({ maxWaitMs: 0 });
+    for (let i = 0; i < 3; i++) await other.getFile(shas[i]!, { fresh: true });
+    expect(await vt.getFile(shas[5]!)).toMatchObject({
+      kind: "rate_limited",
+      retryAfterMs: 60_000,
+    });
+    expect(statuses.at(-1)).toBe(429);
+    expect(sleeps).toEqual([]);
+  });
+
   it("validates its options like the platform client", async () => {
     const make = (o: Partial<VirusTotalClientOptions>) => () =>
       new VirusTotalClient({ apiKey: "k", ...o });
     expect(make({ quota: { perMinute: 0, perDay: 5 } })).toThrow(/`quota/);
     expect(make({ quota: "gold" as never })).toThrow(/`quota`/);
     expect(make({ cache: { max: 0 } })).toThrow(/`cache/);
+    expect(make({ maxWaitMs: -1 })).toThrow(/`maxWaitMs`/);
     expect(make({ perMinute: 4 } as never)).toThrow(/`perMinute`/);
     expect(make({ baseUrl: "ftp://x" })).toThrow(/`baseUrl` must be an http or https URL/);
     expect(make({ apiKey: "" })).toThrow(/`apiKey`/);

@@ -245,6 +245,13 @@ export const CONFIG_SCHEMA = Type.Object(
             default: 500,
             description: "requests a UTC day the key allows (public keys: 500)",
           }),
+          maxWaitMs: Type.Integer({
+            minimum: 0,
+            maximum: 120_000,
+            default: 0,
+            description:
+              "the most a request waits for the minute's quota before a 503 with Retry-After",
+          }),
           cacheTtlMs: Type.Integer({
             minimum: 0,
             maximum: 86_400_000,

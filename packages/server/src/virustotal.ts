@@ -34,6 +34,8 @@ export class VirusTotalResults {
       apiKey: config.apiKey,
       quota: { perMinute: config.perMinute, perDay: config.perDay },
       cache: config.cacheTtlMs === 0 ? false : { ttlMs: config.cacheTtlMs, max: config.cacheMax },
+      // a request waits for the minute's quota at most this long, then is told when to come back
+      maxWaitMs: config.maxWaitMs,
       now,
     });
   }
@@ -69,6 +71,11 @@ export class VirusTotalResults {
           seconds,
         );
       }
+      case "rate_limited":
+        throw new PlatformUnavailableError(
+          `VirusTotal: the key's ${this.client.options.quota.perMinute} requests a minute are used up`,
+          Math.max(1, Math.ceil(outcome.retryAfterMs / 1000)),
+        );
       case "report": {
         const attributes = outcome.report.data.attributes;
         const date = Number(attributes.last_analysis_date);

@@ -71,6 +71,20 @@ describe("the server with VirusTotal", () => {
     expect((await t.services.audit.query({}, 10)).entries).toHaveLength(1);
   });
 
+  test("past the minute's quota a request is told when to come back, without waiting", async () => {
+    const { s, shas } = await sim();
+    const t = await app(s.url, { perMinute: 1 });
+    expect((await t.app.inject({ url: `/v1/decisions/${shas[0]}` })).statusCode).toBe(200);
+    const started = Date.now();
+    const res = await t.app.inject({ url: `/v1/decisions/${shas[1]}` });
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(res.statusCode).toBe(503);
+    expect(res.json().detail).toContain("the key's 1 requests a minute are used up");
+    const retry = Number(res.headers["retry-after"]);
+    expect(retry).toBeGreaterThan(0);
+    expect(retry).toBeLessThanOrEqual(60);
+  });
+
   test("a wrong key is a 502 naming VirusTotal's complaint", async () => {
     const { s, shas } = await sim();
     const t = await app(s.url, { apiKey: "not-the-key" });
