@@ -7,10 +7,13 @@ import { Agent, type Dispatcher } from "undici";
 import { afterEach, describe, expect, it } from "vitest";
 import {
   InvalidApiKeyError,
+  InvalidResponseError,
   isAnalysed,
+  PlatformUnavailableError,
   VirusTotalClient,
   type VirusTotalClientOptions,
 } from "../src/index.js";
+import { startStub } from "./stub.js";
 
 const T0 = Date.parse("2026-11-26T12:00:30.000Z");
 const PUBLIC = "vt_public";
@@ -233,5 +236,66 @@ describe("VirusTotalClient", () => {
     expect(vt.options.quota).toEqual({ perMinute: 4, perDay: 500 });
     await expect(vt.getFile("abc")).rejects.toThrow(TypeError);
     clients.push(vt);
+  });
+});
+
+describe("VirusTotalClient against a stand-in for the answers the simulator never gives", () => {
+  const SHA = "cd".repeat(32);
+  async function stubbed(answers: { status: number; body: unknown }[]) {
+    let i = 0;
+    const stub = await startStub((app) => {
+      app.get("/api/v3/files/:id", async (_request, reply) => {
+        const a = answers[Math.min(i++, answers.length - 1)]!;
+        return reply.code(a.status).send(a.body);
+      });
+    });
+    const sleeps: number[] = [];
+    const vt = new VirusTotalClient({
+      baseUrl: stub.url,
+      apiKey: "k",
+      quota: { perMinute: 1000, perDay: 1000 },
+      sleep: async (ms) => {
+        sleeps.push(ms);
+      },
+      random: () => 0.5,
+    });
+    clients.push(vt);
+    return { stub, vt, sleeps };
+  }
+  const fileObject = (id: string) => ({
+    data: {
+      type: "file",
+      id,
+      attributes: { last_analysis_date: 1_790_000_000, last_analysis_results: { A: {} } },
+    },
+  });
+
+  it("retries 5xx with backoff, then gives up with PlatformUnavailableError", async () => {
+    const { stub, vt, sleeps } = await stubbed([
+      { status: 503, body: { error: { code: "TransientError", message: "try again" } } },
+      { status: 200, body: fileObject(SHA) },
+    ]);
+    expect(await vt.getFile(SHA)).toMatchObject({ kind: "report" });
+    expect(sleeps).toHaveLength(1);
+    await stub.close();
+    const down = await stubbed([
+      { status: 500, body: { error: { code: "TransientError", message: "down" } } },
+    ]);
+    const error = await down.vt.getFile(SHA).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PlatformUnavailableError);
+    expect((error as Error).message).toContain("answered 500 4 times: down");
+    await down.stub.close();
+  });
+
+  it("reads NotAvailableYet as queued, and refuses a file object of another file", async () => {
+    const { stub, vt } = await stubbed([
+      { status: 400, body: { error: { code: "NotAvailableYet", message: "later" } } },
+      { status: 200, body: fileObject("ef".repeat(32)) },
+    ]);
+    expect(await vt.getFile(SHA)).toEqual({ kind: "queued", sha256: SHA });
+    const error = await vt.getFile(SHA).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InvalidResponseError);
+    expect((error as InvalidResponseError).pointer).toBe("/data/attributes/sha256");
+    await stub.close();
   });
 });
