@@ -1,3 +1,5 @@
+import { AbortedError } from "./errors.js";
+
 /**
  * Exponential backoff with full jitter (AWS Architecture Blog, "Exponential Backoff And Jitter"):
  * the delay before retry `n` (0 for the first retry) is uniform in
@@ -23,4 +25,30 @@ export function backoffDelay(retry: number, options: BackoffOptions, random: () 
   const r = random();
   const clamped = Number.isFinite(r) ? Math.min(Math.max(r, 0), 1) : 0;
   return Math.floor(clamped * backoffCeiling(retry, options));
+}
+
+/** Throws AbortedError once `signal` has fired. */
+export function checkSignal(signal: AbortSignal | undefined, what: string): void {
+  if (signal?.aborted) throw new AbortedError(what, signal.reason);
+}
+
+/** `sleep(ms)` (injectable, for tests), cut short by `signal` with AbortedError. */
+export async function sleepUnlessAborted(
+  sleep: (ms: number) => Promise<void>,
+  ms: number,
+  signal: AbortSignal | undefined,
+  what: string,
+): Promise<void> {
+  checkSignal(signal, what);
+  if (signal === undefined) return sleep(ms);
+  let onAbort: (() => void) | undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(new AbortedError(what, signal.reason));
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+  try {
+    await Promise.race([sleep(ms), aborted]);
+  } finally {
+    signal.removeEventListener("abort", onAbort!);
+  }
 }

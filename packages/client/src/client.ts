@@ -36,9 +36,8 @@ import type {
 } from "@clearance/platform";
 import { LRUCache } from "lru-cache";
 import { Agent, type Dispatcher, request } from "undici";
-import { backoffDelay } from "./backoff.js";
+import { backoffDelay, checkSignal, sleepUnlessAborted } from "./backoff.js";
 import {
-  AbortedError,
   AnalysisFailedError,
   InvalidApiKeyError,
   InvalidResponseError,
@@ -733,25 +732,12 @@ export class PlatformClient {
 
   /** Throws AbortedError once the client's signal has fired. */
   #checkSignal(what: string): void {
-    const signal = this.options.signal;
-    if (signal?.aborted) throw new AbortedError(what, signal.reason);
+    checkSignal(this.options.signal, what);
   }
 
   /** The injectable sleep, cut short by the signal. */
-  async #sleep(ms: number, what: string): Promise<void> {
-    const signal = this.options.signal;
-    this.#checkSignal(what);
-    if (signal === undefined) return this.options.sleep(ms);
-    let onAbort: (() => void) | undefined;
-    const aborted = new Promise<never>((_, reject) => {
-      onAbort = () => reject(new AbortedError(what, signal.reason));
-      signal.addEventListener("abort", onAbort, { once: true });
-    });
-    try {
-      await Promise.race([this.options.sleep(ms), aborted]);
-    } finally {
-      signal.removeEventListener("abort", onAbort!);
-    }
+  #sleep(ms: number, what: string): Promise<void> {
+    return sleepUnlessAborted(this.options.sleep, ms, this.options.signal, what);
   }
 
   #url(path: string): string {

@@ -28,11 +28,12 @@ export const VERSION: string = (() => {
 
 export const DEFAULT_USER_AGENT = `clearance/${VERSION} (+https://clearance.dev)`;
 
-const Group = <P extends TProperties>(properties: P) =>
+/** An object of options that refuses keys it does not declare. */
+export const Group = <P extends TProperties>(properties: P) =>
   Type.Object(properties, { additionalProperties: false });
 
 /** undici timeouts, in milliseconds. */
-const TIMEOUTS = Group({
+export const TIMEOUTS = Group({
   /** Establishing a connection (TCP and TLS). Applies to the client's own dispatcher only. */
   connectMs: Type.Integer({ minimum: 1, default: 10_000 }),
   /** From the end of the request to the complete response headers. */
@@ -41,7 +42,7 @@ const TIMEOUTS = Group({
   bodyMs: Type.Integer({ minimum: 1, default: 30_000 }),
 });
 
-const RETRY = Group({
+export const RETRY = Group({
   /** Sends of one request in all, the first included (1 = never retry). */
   attempts: Type.Integer({ minimum: 1, maximum: 100, default: 4 }),
   /** Ceiling of the first retry delay; doubles with each retry (full jitter below it). */

@@ -19,22 +19,20 @@ import {
   type OptionsInput,
   resolveOptions as resolveShared,
   type Static,
-  type TProperties,
   Type,
   Unlimited,
 } from "@clearance/options";
 import { LRUCache } from "lru-cache";
 import { Agent, type Dispatcher, request } from "undici";
-import { backoffDelay } from "./backoff.js";
+import { backoffDelay, checkSignal, sleepUnlessAborted } from "./backoff.js";
 import {
-  AbortedError,
   InvalidApiKeyError,
   InvalidResponseError,
   PlatformError,
   PlatformUnavailableError,
   RequestRejectedError,
 } from "./errors.js";
-import { DEFAULT_USER_AGENT } from "./options.js";
+import { DEFAULT_USER_AGENT, Group, RETRY, TIMEOUTS } from "./options.js";
 
 /** VirusTotal's public API allowance (docs.virustotal.com, "Public vs Premium API"). */
 export const VIRUSTOTAL_PUBLIC_QUOTA = Object.freeze({ perMinute: 4, perDay: 500 });
@@ -44,9 +42,6 @@ const MINUTE_MS = 60_000;
 const DAY_MS = 86_400_000;
 const MAX_BODY_BYTES = 16 * 1024 * 1024;
 const HEX64 = /^[0-9a-fA-F]{64}$/;
-
-const Group = <P extends TProperties>(properties: P) =>
-  Type.Object(properties, { additionalProperties: false });
 
 const QUOTA = Group({
   /** requests in any 60 s */
@@ -60,19 +55,6 @@ const CACHE = Group({
   max: Type.Integer({ minimum: 1, maximum: 10_000_000, default: 10_000 }),
   /** how long a report is served without asking VirusTotal again */
   ttlMs: Type.Integer({ minimum: 1, default: 3_600_000 }),
-});
-
-const TIMEOUTS = Group({
-  connectMs: Type.Integer({ minimum: 1, default: 10_000 }),
-  headersMs: Type.Integer({ minimum: 1, default: 30_000 }),
-  bodyMs: Type.Integer({ minimum: 1, default: 30_000 }),
-});
-
-const RETRY = Group({
-  /** sends of one request on 5xx answers and network failures, the first included */
-  attempts: Type.Integer({ minimum: 1, maximum: 100, default: 4 }),
-  baseDelayMs: Type.Number({ minimum: 0, default: 500 }),
-  maxDelayMs: Type.Number({ minimum: 0, default: 20_000 }),
 });
 
 const VT_OPTIONS = Group({
@@ -518,25 +500,14 @@ export class VirusTotalClient {
     return body as unknown as VirusTotalFileObject;
   }
 
+  /** Throws AbortedError once the client's signal has fired. */
   #checkSignal(what: string): void {
-    const signal = this.options.signal;
-    if (signal?.aborted) throw new AbortedError(what, signal.reason);
+    checkSignal(this.options.signal, what);
   }
 
-  async #sleep(ms: number, what: string): Promise<void> {
-    const signal = this.options.signal;
-    this.#checkSignal(what);
-    if (signal === undefined) return this.options.sleep(ms);
-    let onAbort: (() => void) | undefined;
-    const aborted = new Promise<never>((_, reject) => {
-      onAbort = () => reject(new AbortedError(what, signal.reason));
-      signal.addEventListener("abort", onAbort, { once: true });
-    });
-    try {
-      await Promise.race([this.options.sleep(ms), aborted]);
-    } finally {
-      signal.removeEventListener("abort", onAbort!);
-    }
+  /** The injectable sleep, cut short by the signal. */
+  #sleep(ms: number, what: string): Promise<void> {
+    return sleepUnlessAborted(this.options.sleep, ms, this.options.signal, what);
   }
 
   async #exchange(url: string): Promise<{ status: number; text: string }> {
