@@ -549,7 +549,7 @@ export function buildProgram(
       "append the platform's results to an NDJSON file, continuing where the last pull stopped",
     )
     .addOption(required("-o, --out <file>", "the NDJSON file (feeds clearance dry-run --from)"))
-    .option("--since <time>", "where a first pull starts (RFC 3339, or 30d, 12h ago)", "30d")
+    .option("--since <time>", "where a first pull starts (RFC 3339, or 30d, 12h ago; default 30d)")
     .option("--state <file>", "where the pull remembers its place (default <out>.state.json)")
     .option("--platform <url>", "the platform (default: $CLEARANCE_PLATFORM_URL)")
     .option("--force", "start over, overwriting --out", false)

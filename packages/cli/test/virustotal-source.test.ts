@@ -188,5 +188,20 @@ describe("clearance pull --source virustotal", () => {
     const p = await runWith(env, "pull", "--hashes", "x.txt", "--out", out);
     expect(p.code).toBe(1);
     expect(p.err).toContain("--hashes is for `--source virustotal`");
+    // and --since is the platform's: with VirusTotal it is refused, not silently ignored
+    const s = await runWith(
+      env,
+      "pull",
+      "--source",
+      "virustotal",
+      "--hashes",
+      "x.txt",
+      "--since",
+      "2d",
+      "--out",
+      out,
+    );
+    expect(s.code).toBe(1);
+    expect(s.err).toContain("--since is for the platform, which is listed by time");
   });
 });

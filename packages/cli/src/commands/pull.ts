@@ -17,7 +17,8 @@ import { lookUp, readHashes, VirusTotalTally, virustotalSettings } from "../viru
 import type { Env } from "./serve.js";
 
 export interface PullOptions {
-  since: string;
+  /** where a first platform pull starts; `30d` when not given */
+  since?: string;
   out: string;
   state?: string;
   platform?: string;
@@ -105,7 +106,7 @@ export async function pullCommand(output: Output, options: PullOptions, env: Env
     state = {
       version: 1,
       platform: platformUrl,
-      since: new Date(parseTime(options.since, "--since")).toISOString(),
+      since: new Date(parseTime(options.since ?? "30d", "--since")).toISOString(),
       atCursor: [],
       bytes: 0,
       records: 0,
@@ -213,6 +214,10 @@ function readVirusTotalState(path: string): VirusTotalPullState | undefined {
  * queued and unknown ones are said, not written, and looked up again by the next run.
  */
 async function pullVirusTotal(output: Output, options: PullOptions, env: Env): Promise<number> {
+  if (options.since !== undefined)
+    throw new CliError(
+      "--since is for the platform, which is listed by time: `--source virustotal` looks up the hashes of --hashes",
+    );
   if (options.hashes === undefined)
     throw new CliError(
       "`--source virustotal` needs --hashes <file>: the SHA-256s to look up, one a line",
