@@ -178,10 +178,11 @@ export class DecisionService {
       format?: InputFormat;
     } | null;
     if (!snapshot || snapshot.result === undefined) return null;
-    const request: DecisionRequest = { result: snapshot.result };
+    // read as it was when decided; then decided as the canonical result it was read as
+    const replayed = replayInput(snapshot);
+    if (!replayed.ok) return null;
+    const request: DecisionRequest = { result: replayed.result, format: "canonical" };
     if (snapshot.context !== undefined) request.context = snapshot.context;
-    if (INPUT_FORMATS.includes(snapshot.format as InputFormat)) request.format = snapshot.format!;
-    else if (!toCanonical(snapshot.result).ok) request.format = "canonical";
     const meta: RequestMeta = { source: "review", requester: null };
     // a trial first, recording nothing, when only a changed decision is to be recorded
     if (options.unlessStill !== undefined) {

@@ -465,11 +465,7 @@ export class ReviewService {
       throw new CaseClosedError(
         `review case \`${caseId}\` is ${kase.status}${kase.closed ? ` since ${kase.closed}` : ""}: it takes no more votes`,
       );
-    const justification = body.justification.trim();
-    if (justification === "")
-      throw new InvalidReviewError("a vote needs a justification", [
-        { pointer: "/justification", message: "must say why, in words" },
-      ]);
+    const justification = justificationOf(body.justification, "a vote");
     const request = body.exception ?? {};
     const kind: ExceptionKind = request.kind ?? "file";
     if (body.vote === "approve") {
@@ -666,11 +662,7 @@ export class ReviewService {
   async createException(body: ExceptionBody, actor: Actor): Promise<ExceptionView> {
     this.enabled();
     const by = this.actorName(actor, "by");
-    const justification = body.justification.trim();
-    if (justification === "")
-      throw new InvalidReviewError("an exception needs a justification", [
-        { pointer: "/justification", message: "must say why, in words" },
-      ]);
+    const justification = justificationOf(body.justification, "an exception");
     const now = this.clock();
     const id = newId(now);
     const scope = normalScope(body.scope);
@@ -719,11 +711,7 @@ export class ReviewService {
   async revokeException(id: string, body: RevokeBody, actor: Actor): Promise<ExceptionView> {
     this.enabled();
     const by = this.actorName(actor, "by");
-    const justification = body.justification.trim();
-    if (justification === "")
-      throw new InvalidReviewError("a revocation needs a justification", [
-        { pointer: "/justification", message: "must say why, in words" },
-      ]);
+    const justification = justificationOf(body.justification, "a revocation");
     const exception = await this.readException(id);
     if (!exception) throw new NotFoundError(`no exception \`${id}\` is recorded`);
     if (exception.state !== "active")
@@ -844,15 +832,10 @@ export class ReviewService {
       (filter.after === undefined || c.id > filter.after);
     if (status === "open") {
       return [...this.openById.values()]
-        .filter((c) => c.committed)
-        .map((c) => ({
-          c,
-          key: { id: c.id, sha256: c.sha256, rule: c.detail.rule, opened: c.opened },
-        }))
-        .filter((x) => keep(x.key))
-        .sort((a, b) => (a.c.id < b.c.id ? -1 : 1))
+        .filter((c) => c.committed && keep({ ...c, rule: c.detail.rule }))
+        .sort((a, b) => (a.id < b.id ? -1 : 1))
         .slice(0, filter.limit)
-        .map((x) => this.viewOf(x.c));
+        .map((c) => liveView(c, this.config));
     }
     // every case's opening entry, oldest first, then each case read whole
     const out: CaseView[] = [];
@@ -1230,11 +1213,6 @@ export class ReviewService {
 
   // ---- helpers ---------------------------------------------------------------------------
 
-  /** An open case as memory holds it (`history` is read with the case, `readCase`). */
-  private viewOf(c: LiveCase): CaseView {
-    return liveView(c, this.config);
-  }
-
   private enabled(): void {
     if (!this.config.enabled)
       throw new ReviewsDisabledError("reviews are turned off on this server (`reviews.enabled`)");
@@ -1321,6 +1299,16 @@ export interface CaseEntry {
   notifications: Notification[];
 }
 
+/** A justification without its surrounding blanks; a blank one is refused, naming the field. */
+function justificationOf(text: string, what: string): string {
+  const justification = text.trim();
+  if (justification === "")
+    throw new InvalidReviewError(`${what} needs a justification`, [
+      { pointer: "/justification", message: "must say why, in words" },
+    ]);
+  return justification;
+}
+
 const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
 
 function caseKey(sha256: string, scope: string): string {
@@ -1391,6 +1379,7 @@ function voteOf(e: Record<string, unknown>): VoteView {
   };
 }
 
+/** An open case as memory holds it (`history` is read with the case, `readCase`). */
 function liveView(c: LiveCase, policy: ReviewConfig): CaseView {
   const votes = [...c.votes.values()].sort((a, b) => (a.id < b.id ? -1 : 1));
   const verdict = tally(votes, policy);
