@@ -183,6 +183,11 @@ export function buildProgram(
     .option("--strict", "stop at the first malformed or invalid record", false)
     .option("--limit <n>", "read at most this many records", positiveInt)
     .option(
+      "--max-input-bytes <n>",
+      "largest record read, in bytes (default 1048576); a larger one is counted malformed",
+      positiveInt,
+    )
+    .option(
       "--since <time>",
       "audit-log and platform sources: from this time (RFC 3339, or 30d, 12h ago; platform default 30d)",
     )

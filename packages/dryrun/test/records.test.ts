@@ -112,8 +112,8 @@ describe("parseRecord", () => {
       "malformed JSON at line 2 of the element, column 7: expected a value, got `x`",
     ],
     [
-      raw("", { error: "line is 9 bytes, longer than the limit of 8 bytes" }),
-      "line is 9 bytes, longer than the limit of 8 bytes",
+      raw("", { error: "line is 9 bytes, over the limit of 8 bytes" }),
+      "line is 9 bytes, over the limit of 8 bytes",
     ],
   ])("malformed: %j", (record, message) => {
     expect(parseRecord(record)).toEqual({ kind: "malformed", message });
@@ -229,7 +229,7 @@ describe("a run over bad input", () => {
     expect(bad).toEqual([
       `${a}:3: invalid`,
       `${a}:5: malformed JSON at column 2: expected a double-quoted property name, got \`t\``,
-      `${a}:7: line is 60008 bytes, longer than the limit of 50000 bytes`,
+      `${a}:7: line is 60008 bytes, over the limit of 50000 bytes`,
       `${b}[1]: malformed JSON at column 6: expected a value, got \`}\``,
       `${b}[3]: empty array element (a doubled or trailing \`,\`)`,
       `${b}[4]: invalid`,
