@@ -97,6 +97,29 @@ describe("parseRecord", () => {
   });
 
   it.each([
+    [
+      "a VirusTotal search answer",
+      '{"data":[{"type":"file","id":"x","attributes":{}},{"type":"url","id":"y","attributes":{}}],"meta":{}}',
+      "the record is a list of 2 items (a VirusTotal search or collection answer), not one result: write one item per line, for example with `jq -c '.data[]'`",
+    ],
+    [
+      "vt-cli's output in an array element",
+      '[{"_id":"x","_type":"file"}]',
+      "the record is a list of 1 item (vt-cli's output), not one result: write one item per line, for example with `jq -c '.[]'`",
+    ],
+    [
+      "a JSON array in an array element",
+      "[]",
+      "the record is a list of 0 items (a JSON array), not one result: write one item per line, for example with `jq -c '.[]'`",
+    ],
+  ])("a record that is a list (%s) is invalid, saying how to split it", (_name, text, message) => {
+    expect(parseRecord(raw(text))).toEqual({
+      kind: "invalid",
+      problems: [{ pointer: "", message }],
+    });
+  });
+
+  it.each([
     [raw('{"sha256":}'), "malformed JSON at column 11: expected a value, got `}`"],
     [
       raw('{"sha256":"'),
