@@ -106,7 +106,7 @@ export function buildProgram(
     .addOption(
       required(
         "-i, --input <file>",
-        "analysis result (canonical JSON or a VirusTotal file object)",
+        "analysis result (canonical JSON or a VirusTotal file object), or a list of them",
       ),
     )
     .option("-r, --rules <dir>", "rule directory", "rules")
@@ -132,7 +132,7 @@ export function buildProgram(
     )
     .addHelpText(
       "after",
-      "\nExamples:\n  clearance eval --input examples/results/malware.json --explain\n  clearance eval -i report.json --format virustotal --json",
+      "\nExamples:\n  clearance eval --input examples/results/malware.json --explain\n  clearance eval -i report.json --format virustotal --json\n  clearance eval -i search.json     # a VirusTotal search answer: each file decided",
     )
     .action(async (opts) => setExit((await commands.eval()).evalCommand(output, opts)));
 

@@ -97,6 +97,23 @@ describe("clearance eval on lists", () => {
     }
   });
 
+  it("gives an item that is no file object an error naming it, pointing into the input", async () => {
+    const r = await run(...evalArgs(file("url.json", { data: [PE, URL_OBJECT] }), "--json"));
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.out).items[1]).toEqual({
+      item: "data[1]",
+      error: {
+        code: "invalid_result",
+        problems: [
+          {
+            pointer: "/data/1",
+            message: "`data[1]` is a VirusTotal `url` object, not a file object",
+          },
+        ],
+      },
+    });
+  });
+
   it("says where each warning comes from", async () => {
     const r = await run(...evalArgs(file("vtcli.json", [vtCli(PE)])));
     expect(r.err).toContain(

@@ -562,7 +562,7 @@ class Scanner {
     const at = pointer();
     throw new ProblemError(
       "body_too_large",
-      `\`${at || "(body)"}\` is ${size} bytes; in a large body no single value may be larger than ${this.options.pieceBytes} bytes (\`${this.options.names.pieceBytes}\`)`,
+      `\`${at || "(body)"}\` is ${size} bytes, over the limit of ${this.options.pieceBytes} bytes for one value of a large body (\`${this.options.names.pieceBytes}\`)`,
       [{ pointer: at, message: `at most ${this.options.pieceBytes} bytes` }],
     );
   }
