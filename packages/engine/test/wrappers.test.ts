@@ -290,6 +290,13 @@ describe("toCanonicalItems", () => {
     expect(got.items[0]!.outcome.ok).toBe(false);
   });
 
+  it("checks its options whatever the input", () => {
+    expect(() => toCanonicalItems({ data: [] }, { format: "csv" as InputFormat })).toThrow(
+      "unknown input format `csv`",
+    );
+    expect(() => toCanonicalItems([], { limits: { maxDeep: 3 } as object })).toThrow(TypeError);
+  });
+
   it("reads one object as toCanonical does", () => {
     expect(toCanonicalItems({ data: PE })).toEqual({
       list: false,

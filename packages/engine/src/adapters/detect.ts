@@ -141,12 +141,7 @@ function plural(n: number, noun: string): string {
  * listed. Throws (TypeError) only for invalid options.
  */
 export function toCanonical(input: unknown, opts?: ToCanonicalOptions): CanonicalOutcome {
-  const limits = resolveInputLimits(opts?.limits);
-  if (opts?.format !== undefined && !INPUT_FORMATS.includes(opts.format)) {
-    throw new TypeError(
-      `unknown input format \`${String(opts.format)}\` (known formats: ${INPUT_FORMATS.map((f) => `\`${f}\``).join(", ")})`,
-    );
-  }
+  const limits = checkOptions(opts);
   const failure = notAReport(input);
   if (failure !== undefined) return { ok: false, problems: [{ pointer: "", message: failure }] };
   // a wrapper is looked inside unless the input was declared a format that has none
@@ -216,6 +211,17 @@ export function toCanonical(input: unknown, opts?: ToCanonicalOptions): Canonica
   return readVirusTotal(input, limits);
 }
 
+/** The input limits of the options, after checking the options; throws a TypeError. */
+function checkOptions(opts: ToCanonicalOptions | undefined): InputLimits {
+  const limits = resolveInputLimits(opts?.limits);
+  if (opts?.format !== undefined && !INPUT_FORMATS.includes(opts.format)) {
+    throw new TypeError(
+      `unknown input format \`${String(opts.format)}\` (known formats: ${INPUT_FORMATS.map((f) => `\`${f}\``).join(", ")})`,
+    );
+  }
+  return limits;
+}
+
 function readVirusTotal(input: unknown, limits: InputLimits): CanonicalOutcome {
   const adapted = fromVirusTotal(input);
   if (!adapted.ok) return { ok: false, problems: adapted.problems, format: "virustotal" };
@@ -283,9 +289,11 @@ export function listOf(input: unknown): { what: string; items: unknown[]; at: st
  * `toCanonical` for inputs that may be lists: a list (see `listOf`) gives one outcome per item,
  * in order, each read as `toCanonical` reads one input (with the same options, wrappers such as
  * vt-cli's unwrapped); a typed VirusTotal object of another type (a `url` in a search answer)
- * is a problem naming the item and its type. Anything else is read by `toCanonical`.
+ * is a problem naming the item and its type. Anything else is read by `toCanonical`. Throws
+ * (TypeError) only for invalid options.
  */
 export function toCanonicalItems(input: unknown, opts?: ToCanonicalOptions): InputItems {
+  checkOptions(opts); // bad options throw even for an empty list
   const list = listOf(input);
   if (list === undefined) return { list: false, outcome: toCanonical(input, opts) };
   const items = list.items.map((item, i): InputItem => {
