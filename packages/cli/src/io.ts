@@ -126,10 +126,20 @@ export function toResult(
   format?: InputFormat,
   maxBytes?: number,
 ): CanonicalOutcome & { ok: true } {
-  const outcome = toCanonical(value, {
-    ...(format ? { format } : {}),
-    ...(maxBytes === undefined ? {} : { limits: { maxBytes } }),
-  });
+  return resultOrFail(
+    toCanonical(value, {
+      ...(format ? { format } : {}),
+      ...(maxBytes === undefined ? {} : { limits: { maxBytes } }),
+    }),
+    source,
+  );
+}
+
+/** The result of an outcome, or a CliError listing its problems by JSON Pointer. */
+export function resultOrFail(
+  outcome: CanonicalOutcome,
+  source: string,
+): CanonicalOutcome & { ok: true } {
   if (!outcome.ok) {
     const lines = outcome.problems.map((p) => `  ${p.pointer || "/"}: ${p.message}`).join("\n");
     throw new CliError(

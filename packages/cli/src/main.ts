@@ -106,7 +106,7 @@ export function buildProgram(
     .addOption(
       required(
         "-i, --input <file>",
-        "analysis result (canonical JSON or a VirusTotal file object)",
+        "analysis result (canonical JSON or a VirusTotal file object), or a list of them",
       ),
     )
     .option("-r, --rules <dir>", "rule directory", "rules")
@@ -132,7 +132,7 @@ export function buildProgram(
     )
     .addHelpText(
       "after",
-      "\nExamples:\n  clearance eval --input examples/results/malware.json --explain\n  clearance eval -i report.json --format virustotal --json",
+      "\nExamples:\n  clearance eval --input examples/results/malware.json --explain\n  clearance eval -i report.json --format virustotal --json\n  clearance eval -i search.json     # a VirusTotal search answer: each file decided",
     )
     .action(async (opts) => setExit((await commands.eval()).evalCommand(output, opts)));
 
@@ -182,6 +182,11 @@ export function buildProgram(
     )
     .option("--strict", "stop at the first malformed or invalid record", false)
     .option("--limit <n>", "read at most this many records", positiveInt)
+    .option(
+      "--max-input-bytes <n>",
+      "largest record read, in bytes (default 1048576); a larger one is counted malformed",
+      positiveInt,
+    )
     .option(
       "--since <time>",
       "audit-log and platform sources: from this time (RFC 3339, or 30d, 12h ago; platform default 30d)",

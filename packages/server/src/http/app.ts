@@ -13,7 +13,7 @@ import { bearerToken, hasScope, type Scope } from "../auth.js";
 import { DomainError } from "../errors.js";
 import type { Services } from "../services.js";
 import { VERSION } from "../version.js";
-import { readJsonBody } from "./json-body.js";
+import { bodyTooLarge, readJsonBody } from "./json-body.js";
 import {
   PROBLEMS,
   type ProblemCode,
@@ -44,6 +44,11 @@ declare module "fastify" {
     scopes?: readonly Scope[];
     /** counts against `limits.inFlightPerKey` (the decision routes) */
     limitInFlight?: boolean;
+    /**
+     * what sets the route's `bodyLimit`, for the message that refuses a larger body (default
+     * `` `server.bodyLimit` ``)
+     */
+    bodyLimitName?: string;
   }
 }
 
@@ -184,7 +189,10 @@ function handleError(
       return sendProblem(
         reply,
         "body_too_large",
-        `the body is larger than the limit of ${request.routeOptions.bodyLimit ?? "the configured"} bytes`,
+        bodyTooLarge(
+          request.routeOptions.bodyLimit ?? request.server.clearance.config.server.bodyLimit,
+          request.routeOptions.config.bodyLimitName,
+        ),
       );
     case "FST_ERR_CTP_EMPTY_JSON_BODY":
       return sendProblem(reply, "malformed_json", "the body is empty; send a JSON object");
@@ -326,6 +334,7 @@ async function clearanceApp(fastify: FastifyInstance, options: AppOptions): Prom
         Number.isSafeInteger(declared) && declared >= 0 ? declared : undefined,
         request.routeOptions.bodyLimit ?? services.config.server.bodyLimit,
         jsonOptions,
+        request.routeOptions.config.bodyLimitName,
       );
       if (parsed.text !== undefined) request.rawJson = parsed.text;
       return parsed.value;
