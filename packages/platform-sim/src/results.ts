@@ -129,7 +129,7 @@ export function simulatedFile(sha256: string, seed: number, facts: FileFacts): P
 }
 
 /**
- * A completed file as VirusTotal v3 answers `GET /api/v3/files/{sha256}`: the simulated result
+ * A completed file as VirusTotal v3 answers `GET /api/v3/files/{id}`: the simulated result
  * written by the test-data generator's `toVirusTotal` (real v3 shapes: `last_analysis_stats`,
  * `last_analysis_results`, `signature_info`, `names`, ...), the same for the same file and seed.
  */
