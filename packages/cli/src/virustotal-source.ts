@@ -103,7 +103,7 @@ export class VirusTotalTally {
     const out: string[] = [];
     if (this.same.length > 0)
       out.push(
-        `virustotal: ${this.same.length} ${this.same.length === 1 ? "hash names a file" : "hashes name files"} another hash named, ${verb} once: ${list(this.same.map((s) => `${s.id} (${s.sha256})`))}`,
+        `virustotal: ${this.same.length} ${this.same.length === 1 ? "hash names a file" : "hashes name files"} another hash named, ${verb} once: ${list(this.same.map((s) => (s.id === s.sha256 ? s.id : `${s.id} (${s.sha256})`)))}`,
       );
     if (this.notFound.length > 0)
       out.push(
