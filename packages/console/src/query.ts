@@ -41,11 +41,11 @@ export interface FieldProblem {
 }
 
 const SHA256 = /^[0-9a-fA-F]{64}$/;
-/** What a `datetime-local` input gives: minutes, optionally seconds and fractions; read as UTC. */
+/** A time without a zone (`2026-12-04T10:30`, seconds and fractions optional): read as UTC. */
 const LOCAL_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d{1,3})?)?$/;
 const RFC3339 = /^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:\d\d)$/;
 
-/** A time as typed (a `datetime-local` value, taken as UTC) or as RFC 3339, to RFC 3339 UTC. */
+/** A time as typed (without a zone, taken as UTC) or as RFC 3339, to RFC 3339 UTC. */
 export function toUtc(value: string): string | undefined {
   const text = LOCAL_TIME.test(value) ? `${value}Z` : value;
   if (!RFC3339.test(text)) return undefined;
@@ -53,7 +53,7 @@ export function toUtc(value: string): string | undefined {
   return Number.isNaN(ms) ? undefined : new Date(ms).toISOString();
 }
 
-/** An RFC 3339 time as a `datetime-local` value in UTC (`2026-12-04T10:30:00`). */
+/** An RFC 3339 time as the form shows it, in UTC without a zone (`2026-12-04T10:30:00`). */
 export function toLocalInput(iso: string | undefined): string {
   if (!iso) return "";
   const ms = Date.parse(iso);

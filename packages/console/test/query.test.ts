@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { latency, relativeTo, shortHash, utc, utcSeconds } from "../src/audit/text.js";
 import {
   currentCursor,
   exportUrl,
@@ -29,7 +30,7 @@ describe("readFilter", () => {
     ["a decision", { decision: "deny" }, { decision: "deny" }],
     ["a source", { source: "webhook" }, { source: "webhook" }],
     [
-      "datetime-local values are UTC",
+      "times without a zone are UTC",
       { from: "2026-12-01T10:30", to: "2026-12-02T00:00:05" },
       { from: "2026-12-01T10:30:00.000Z", to: "2026-12-02T00:00:05.000Z" },
     ],
@@ -135,5 +136,41 @@ describe("keyset paging", () => {
   it("has no next page before the page is read", () => {
     expect(older(FIRST_PAGE)).toBeUndefined();
     expect(older(newer(loaded(older(loaded(FIRST_PAGE, "c1"))!, "c2"))!)).toBeUndefined();
+  });
+});
+
+describe("how the pages write values", () => {
+  it.each([
+    [0, "0 µs"],
+    [420.4, "420 µs"],
+    [8331.633, "8.3 ms"],
+    [45_000, "45 ms"],
+    [1_200_000, "1.20 s"],
+  ])("latency(%d) is %s", (us, text) => {
+    expect(latency(us)).toBe(text);
+  });
+
+  it.each([
+    [["/srv/rules/a.rules", "/srv/rules/b.rules"], "/srv/rules/a.rules", "a.rules"],
+    [
+      ["/srv/rules/a.rules", "/srv/rules/vendors/b.rules"],
+      "/srv/rules/vendors/b.rules",
+      "vendors/b.rules",
+    ],
+    [["/srv/rules/a.rules"], "/srv/rules/a.rules", "a.rules"],
+    [["rules/a.rules", "other/b.rules"], "other/b.rules", "other/b.rules"],
+  ])("relativeTo(%j) writes %s as %s", (all, path, shown) => {
+    expect(relativeTo(all)(path)).toBe(shown);
+  });
+
+  it("writes times to the second in tables, and whole elsewhere", () => {
+    expect(utcSeconds("2026-12-04T10:30:12.345Z")).toBe("2026-12-04 10:30:12");
+    expect(utc("2026-12-04T10:30:12.345Z")).toBe("2026-12-04 10:30:12.345");
+  });
+
+  it("shortens a SHA-256 to its ends", () => {
+    expect(shortHash("d521d88ca78e97c3cb32235b28e21936aed27e45ffbbc1b12e4a3d37e02f4610")).toBe(
+      "d521d88ca78e…2f4610",
+    );
   });
 });

@@ -21,7 +21,7 @@ import {
   toLocalInput,
 } from "../query.js";
 import { navigate } from "../router.js";
-import { DecisionBadge, FileName, shortHash, utc } from "./format.js";
+import { DecisionBadge, FileName, shortHash, utcSeconds } from "./format.js";
 import { keepList, keptFor } from "./state.js";
 
 const PAGE_SIZE = 50;
@@ -163,11 +163,16 @@ function SearchForm({ filter, urlProblems }: { filter: AuditFilter; urlProblems:
   const time = (key: "from" | "to") =>
     field(
       key,
+      // text, not datetime-local: the browser would show the analyst's locale (12/04/2026, 10:30
+      // AM) where the log and the API speak UTC in ISO 8601
       <input
         id={`f-${key}`}
         name={key}
-        type="datetime-local"
-        step={1}
+        type="text"
+        class="mono"
+        placeholder="2026-12-04T10:30"
+        autoComplete="off"
+        spellcheck={false}
         value={values[key]}
         onInput={set(key)}
         aria-invalid={problemOf(key) ? "true" : undefined}
@@ -178,7 +183,7 @@ function SearchForm({ filter, urlProblems }: { filter: AuditFilter; urlProblems:
   return (
     <form class="search" aria-label="Search the audit log" onSubmit={submit}>
       <div class="fields">
-        {text("sha256", { ref: first, class: "mono", placeholder: "64 hex digits   ( / )" })}
+        {text("sha256", { ref: first, class: "mono", placeholder: "64 hex digits" })}
         {text("fileName")}
         {select("decision", DECISIONS)}
         {text("rule", { class: "mono" })}
@@ -331,7 +336,7 @@ function Results({ filter }: { filter: AuditFilter }) {
                 aria-current={i === selected ? "true" : undefined}
                 onClick={() => setSelected(i)}
               >
-                <td class="mono nowrap">{utc(e.time)}</td>
+                <td class="mono nowrap">{utcSeconds(e.time)}</td>
                 <td>
                   <DecisionBadge decision={e.decision} />
                 </td>

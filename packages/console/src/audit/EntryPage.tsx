@@ -3,7 +3,7 @@ import { api, describeError, type EntryDetail } from "../api.js";
 import { searchHash } from "../query.js";
 import { ChainState } from "./ChainState.js";
 import { ExplainTree } from "./ExplainTree.js";
-import { DecisionBadge, FileName, utc } from "./format.js";
+import { DecisionBadge, FileName, latency, utc } from "./format.js";
 import { backHash } from "./state.js";
 
 const EXPLAIN_SOURCE: Record<EntryDetail["explain"]["source"], string> = {
@@ -86,8 +86,7 @@ export function EntryPage({ id }: { id: string }) {
         </h1>
       </header>
       <p class="mono hash-line">
-        <span class="sr-only">SHA-256 </span>
-        {e.sha256}{" "}
+        <span class="label">SHA-256</span> {e.sha256}{" "}
         <a href={searchHash({ sha256: e.sha256 })} class="small">
           every decision on this file
         </a>
@@ -133,7 +132,7 @@ export function EntryPage({ id }: { id: string }) {
                   {e.shadow.rule ? ` by ${e.shadow.rule}` : ""}
                 </span>,
               )}
-            {row("Latency", `${e.latencyUs} µs`)}
+            {row("Evaluation time", latency(e.latencyUs))}
             {row("Entry id", <span class="mono">{e.id}</span>)}
           </dl>
           {e.errors.length > 0 && (
@@ -167,8 +166,8 @@ export function EntryPage({ id }: { id: string }) {
       <section aria-labelledby="explain-title" class="panel">
         <h2 id="explain-title">Explanation</h2>
         <p class="muted">
-          {EXPLAIN_SOURCE[explain.source]}
-          {explain.why ? `: ${explain.why}` : ""}
+          Explanation {EXPLAIN_SOURCE[explain.source]}
+          {explain.why ? `: ${explain.why}` : "."}
         </p>
         {explain.explain && <ExplainTree explain={explain.explain} decidingRule={e.rule} />}
       </section>

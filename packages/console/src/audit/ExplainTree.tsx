@@ -1,5 +1,5 @@
 import type { ConditionTrace, Explanation, RuleExplanation } from "../api.js";
-import { DecisionBadge } from "./format.js";
+import { relativeTo } from "./format.js";
 
 // The explanation as the engine gives it (packages/engine/src/ruleset.ts, `Explanation`): every
 // rule evaluated for the input, and for each the conditions with the values they saw.
@@ -51,18 +51,30 @@ function Trace({ trace, label }: { trace: ConditionTrace; label?: string }) {
   );
 }
 
-function RuleNode({ rule, deciding }: { rule: RuleExplanation; deciding: boolean }) {
+function RuleNode({
+  rule,
+  deciding,
+  file,
+}: {
+  rule: RuleExplanation;
+  deciding: boolean;
+  file: (path: string) => string;
+}) {
   return (
     <li class={`rule-node outcome-${rule.outcome}`}>
       <details open={deciding || rule.outcome === "matched" || rule.outcome === "error"}>
         <summary>
-          <code class="rule-name">{rule.rule}</code> <DecisionBadge decision={rule.action} />{" "}
+          <code class="rule-name">{rule.rule}</code>{" "}
+          <span class="action">
+            <span class="sr-only">action </span>
+            {rule.action}
+          </span>{" "}
           <span class={`outcome outcome-${rule.outcome}`}>{OUTCOME[rule.outcome]}</span>
           {rule.monitor && <span class="tag">monitor</span>}
           {deciding && <span class="tag tag-deciding">deciding rule</span>}
           <span class="muted loc">
             {" "}
-            {rule.location.file}:{rule.location.line}
+            {file(rule.location.file)}:{rule.location.line}
           </span>
         </summary>
         {rule.reason !== undefined && <p class="why">reason: {rule.reason}</p>}
@@ -86,6 +98,7 @@ export function ExplainTree({
   explain: Explanation;
   decidingRule: string | null;
 }) {
+  const file = relativeTo(explain.rules.map((r) => r.location.file));
   return (
     <div class="explain">
       <p class="muted">
@@ -96,7 +109,7 @@ export function ExplainTree({
       </p>
       <ul class="rules">
         {explain.rules.map((r) => (
-          <RuleNode key={r.rule} rule={r} deciding={r.rule === decidingRule} />
+          <RuleNode key={r.rule} rule={r} deciding={r.rule === decidingRule} file={file} />
         ))}
       </ul>
     </div>

@@ -1,6 +1,7 @@
 import type { Decision } from "../api.js";
 
 // Small pieces the audit pages share. Every value from the log is rendered as a text node.
+export { latency, relativeTo, shortHash, utc, utcSeconds } from "./text.js";
 
 const MARK: Record<Decision, string> = { allow: "✓", deny: "✕", review: "?" };
 
@@ -12,16 +13,6 @@ export function DecisionBadge({ decision }: { decision: string }) {
       <span aria-hidden="true">{known ? MARK[decision] : "•"}</span> {decision.toUpperCase()}
     </span>
   );
-}
-
-/** `2026-12-04 10:30:12.345` from an RFC 3339 UTC time; the column says UTC. */
-export function utc(time: string): string {
-  return time.replace("T", " ").replace(/Z$/, "");
-}
-
-/** A SHA-256 shortened for a table: enough to tell files apart, the whole in the title. */
-export function shortHash(hash: string): string {
-  return hash.length > 20 ? `${hash.slice(0, 12)}…${hash.slice(-6)}` : hash;
 }
 
 export function FileName({ name }: { name: string | null }) {

@@ -76,9 +76,9 @@ export async function consoleRoutes(
     etag: true,
     lastModified: true,
     schemaHide: true,
-    setHeaders(reply, path) {
-      reply.headers(CONSOLE_HEADERS);
-      reply.header("cache-control", path.startsWith(assets) ? IMMUTABLE : REVALIDATE);
+    setHeaders(res, path) {
+      for (const [name, value] of Object.entries(CONSOLE_HEADERS)) res.setHeader(name, value);
+      res.setHeader("cache-control", path.startsWith(assets) ? IMMUTABLE : REVALIDATE);
     },
   });
 }
