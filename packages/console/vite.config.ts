@@ -22,5 +22,11 @@ export default defineConfig({
     target: "es2022",
     reportCompressedSize: true,
   },
-  server: { port: 5173, strictPort: true },
+  // `pnpm --dir packages/console exec vite`: the console with live reload, the API from a server
+  // started beside it with `pnpm start`
+  server: {
+    port: 5173,
+    strictPort: true,
+    proxy: { "/v1": "http://127.0.0.1:8080" },
+  },
 });
