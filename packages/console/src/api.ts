@@ -124,8 +124,15 @@ async function call<T>(url: string, init: RequestInit = {}): Promise<T> {
   return (await response.json()) as T;
 }
 
+/** What `GET /v1/ruleset` says of the rules the console uses: their names. */
+export interface RulesetNames {
+  rules: { name: string }[];
+  shadow: { rules: { name: string }[] } | null;
+}
+
 export const api = {
   search: (url: string) => call<AuditPage>(url),
+  ruleset: () => call<RulesetNames>("/v1/ruleset"),
   entry: (id: string) => call<EntryDetail>(`/v1/audit/${encodeURIComponent(id)}`),
   verify: () => call<Verification>("/v1/audit/verify", { method: "POST" }),
 };

@@ -270,6 +270,17 @@ describe.skipIf(SKIP)(
     it("filters by decision, file name and time from the form, and says what it refuses", async () => {
       const { page, errors, requests } = await open(`${server!.url}/#/audit`);
       await page.locator("table.entries tbody tr").first().waitFor();
+      // the rule field suggests the live rules' names
+      await expect
+        .poll(() =>
+          page
+            .locator("#rule-names option")
+            .evaluateAll((o) => o.map((x) => (x as HTMLOptionElement).value)),
+        )
+        .toEqual(expect.arrayContaining(["expired_signature", "malware", "trusted_publisher"]));
+      expect(await page.getByLabel("Rule", { exact: true }).getAttribute("list")).toBe(
+        "rule-names",
+      );
       await page.getByLabel("Decision", { exact: true }).selectOption("review");
       await page.getByLabel("File name contains").fill("SETUP-29");
       await page.getByRole("button", { name: "Search" }).click();

@@ -86,6 +86,20 @@ function SearchForm({ filter, urlProblems }: { filter: AuditFilter; urlProblems:
     setProblems(urlProblems);
   }, [searchHash(filter), urlProblems.length]);
 
+  // the live and shadow rules' names, offered as the rule field's suggestions; the log also holds
+  // rules since removed, so any name may still be typed
+  const [ruleNames, setRuleNames] = useState<string[]>([]);
+  useEffect(() => {
+    api.ruleset().then(
+      (r) =>
+        setRuleNames(
+          [...new Set([...r.rules, ...(r.shadow?.rules ?? [])].map((x) => x.name))].sort(),
+        ),
+      // suggestions only: the search itself reports an API that does not answer
+      () => setRuleNames([]),
+    );
+  }, []);
+
   const first = useRef<HTMLInputElement>(null);
   useEffect(() => {
     const onKey = (event: KeyboardEvent) => {
@@ -186,12 +200,17 @@ function SearchForm({ filter, urlProblems }: { filter: AuditFilter; urlProblems:
         {text("sha256", { ref: first, class: "mono", placeholder: "64 hex digits" })}
         {text("fileName")}
         {select("decision", DECISIONS)}
-        {text("rule", { class: "mono" })}
+        {text("rule", { class: "mono", list: "rule-names" })}
         {text("requester")}
         {select("source", SOURCES)}
         {time("from")}
         {time("to")}
       </div>
+      <datalist id="rule-names">
+        {ruleNames.map((n) => (
+          <option key={n} value={n} />
+        ))}
+      </datalist>
       <div class="actions">
         <button type="submit" class="primary">
           Search
