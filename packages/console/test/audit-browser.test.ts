@@ -188,6 +188,15 @@ describe.skipIf(SKIP)(
       await expect.poll(() => page.locator(".pager span").first().innerText()).toMatch(/^Page 2/);
       const firstOfPage2 = await rows.first().locator("td.name").innerText();
       expect(firstOfPage2).not.toBe(firstOfPage1);
+      // an entry opened from page 2 goes back to page 2, its row still selected
+      await rows.nth(2).locator("a.open").focus();
+      await page.keyboard.press("Enter");
+      await expect.poll(() => page.url()).toMatch(/#\/audit\/[0-9a-f-]{36}$/);
+      await page.locator("#entry-title").waitFor();
+      await page.keyboard.press("Escape");
+      await expect.poll(() => page.locator(".pager span").first().innerText()).toMatch(/^Page 2/);
+      await expect.poll(() => rows.first().locator("td.name").innerText()).toBe(firstOfPage2);
+      expect(await rows.nth(2).getAttribute("aria-current")).toBe("true");
       await page.getByRole("button", { name: "← Newer" }).first().click();
       await expect.poll(() => rows.first().locator("td.name").innerText()).toBe(firstOfPage1);
       // keyset paging: the second page was asked for with the first page's cursor, never an offset
