@@ -232,41 +232,41 @@ function SearchForm({ filter, urlProblems }: { filter: AuditFilter; urlProblems:
 function Results({ filter }: { filter: AuditFilter }) {
   const kept = keptFor(filter);
   const [paging, setPaging] = useState<Paging>(kept?.paging ?? FIRST_PAGE);
-  const [page, setPage] = useState<Page | null>(null);
+  // the rows shown, with the page they are of: until the page asked for arrives, the previous
+  // rows stay (dimmed) rather than show under the new page's number
+  const [shown, setShown] = useState<{ key: string; answer: Page } | null>(null);
   const [error, setError] = useState<string | null>(null);
-  const [loading, setLoading] = useState(true);
   const [selected, setSelected] = useState(kept?.selected ?? 0);
   const table = useRef<HTMLTableSectionElement>(null);
   const cursor = currentCursor(paging);
   const depth = pageNumber(paging);
+  const key = `${depth} ${cursor ?? ""}`;
+  const loading = shown?.key !== key && error === null;
 
   useEffect(() => {
     let stale = false;
-    setLoading(true);
     setError(null);
     api.search(searchUrl(filter, PAGE_SIZE, cursor)).then(
       (answer) => {
         if (stale) return;
-        setPage(answer);
+        setShown({ key, answer });
         setPaging((p) => loaded(p, answer.nextCursor));
         setSelected((s) => Math.min(s, Math.max(0, answer.entries.length - 1)));
-        setLoading(false);
       },
       (e: unknown) => {
-        if (stale) return;
-        setError(describeError(e));
-        setLoading(false);
+        if (!stale) setError(describeError(e));
       },
     );
     return () => {
       stale = true;
     };
-  }, [depth, cursor]);
+  }, [key]);
 
   useEffect(() => {
     keepList({ hash: searchHash(filter), paging, selected });
   }, [paging, selected]);
 
+  const page = shown?.answer ?? null;
   const entries = page?.entries ?? [];
   const focusRow = (index: number) => {
     table.current?.querySelectorAll<HTMLAnchorElement>("a.open")[index]?.focus();
@@ -308,7 +308,9 @@ function Results({ filter }: { filter: AuditFilter }) {
       </button>
       <span>
         Page {depth}
-        {page ? ` · ${entries.length} ${entries.length === 1 ? "entry" : "entries"}` : ""}
+        {loading
+          ? " · loading…"
+          : ` · ${entries.length} ${entries.length === 1 ? "entry" : "entries"}`}
       </span>
       <button type="button" disabled={!next || loading} onClick={() => go(next)}>
         Older →
@@ -328,10 +330,10 @@ function Results({ filter }: { filter: AuditFilter }) {
         <h2 id="results-title">Decisions, newest first</h2>
         {pager}
       </div>
-      {page && entries.length === 0 ? (
+      {!loading && entries.length === 0 ? (
         <p class="notice">No decision matches this filter.</p>
       ) : (
-        <table class="entries">
+        <table class={loading ? "entries stale" : "entries"}>
           <caption class="sr-only">
             Audit entries matching the filter, page {depth}; j and k move, Enter opens
           </caption>
