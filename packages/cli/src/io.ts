@@ -54,7 +54,13 @@ export function inputRoot(dir: string): string {
  * the root, a FIFO (opened without blocking), a device or an oversized file is an error that
  * shows none of its content.
  */
-export function readTextInside(path: string, root: string, what: string, maxBytes: number): string {
+export function readTextInside(
+  path: string,
+  root: string,
+  what: string,
+  maxBytes: number,
+  option?: string,
+): string {
   let real: string;
   try {
     real = realpathSync(path);
@@ -78,7 +84,10 @@ export function readTextInside(path: string, root: string, what: string, maxByte
     for (let n = 1; n > 0 && length < buffer.length; length += n)
       n = readSync(fd, buffer, length, buffer.length - length, null);
     if (length > maxBytes)
-      throw new CliError(`${what} \`${path}\` is over the limit of ${maxBytes} bytes`);
+      throw new CliError(
+        `${what} \`${path}\` is over the limit of ${maxBytes} bytes`,
+        option === undefined ? undefined : `raise it with ${option}`,
+      );
     return buffer.subarray(0, length).toString("utf8");
   } finally {
     closeSync(fd);
@@ -117,10 +126,20 @@ export function toResult(
   format?: InputFormat,
   maxBytes?: number,
 ): CanonicalOutcome & { ok: true } {
-  const outcome = toCanonical(value, {
-    ...(format ? { format } : {}),
-    ...(maxBytes === undefined ? {} : { limits: { maxBytes } }),
-  });
+  return resultOrFail(
+    toCanonical(value, {
+      ...(format ? { format } : {}),
+      ...(maxBytes === undefined ? {} : { limits: { maxBytes } }),
+    }),
+    source,
+  );
+}
+
+/** The result of an outcome, or a CliError listing its problems by JSON Pointer. */
+export function resultOrFail(
+  outcome: CanonicalOutcome,
+  source: string,
+): CanonicalOutcome & { ok: true } {
   if (!outcome.ok) {
     const lines = outcome.problems.map((p) => `  ${p.pointer || "/"}: ${p.message}`).join("\n");
     throw new CliError(

@@ -106,7 +106,7 @@ export function buildProgram(
     .addOption(
       required(
         "-i, --input <file>",
-        "analysis result (canonical JSON or a VirusTotal file object)",
+        "analysis result (canonical JSON or a VirusTotal file object), or a list of them",
       ),
     )
     .option("-r, --rules <dir>", "rule directory", "rules")
@@ -132,7 +132,7 @@ export function buildProgram(
     )
     .addHelpText(
       "after",
-      "\nExamples:\n  clearance eval --input examples/results/malware.json --explain\n  clearance eval -i report.json --format virustotal --json",
+      "\nExamples:\n  clearance eval --input examples/results/malware.json --explain\n  clearance eval -i report.json --format virustotal --json\n  clearance eval -i search.json     # a VirusTotal search answer: each file decided",
     )
     .action(async (opts) => setExit((await commands.eval()).evalCommand(output, opts)));
 
@@ -158,7 +158,7 @@ export function buildProgram(
     .option("-r, --rules <dir>", "candidate rule directory", "rules")
     .option(
       "-f, --from <source...>",
-      "NDJSON (.gz), JSON array, directory, - for stdin, audit:<sqlite file> or a postgres:// URL (an audit log), platform (its results), virustotal:<file of SHA-256s> (reports from VirusTotal: $CLEARANCE_VT_KEY); several allowed",
+      "NDJSON (.gz), JSON array, directory, - for stdin, audit:<sqlite file> or a postgres:// URL (an audit log), platform (its results), virustotal:<file of MD5s, SHA-1s or SHA-256s> (reports from VirusTotal: $CLEARANCE_VT_KEY); several allowed",
       [],
     )
     .option(
@@ -182,6 +182,11 @@ export function buildProgram(
     )
     .option("--strict", "stop at the first malformed or invalid record", false)
     .option("--limit <n>", "read at most this many records", positiveInt)
+    .option(
+      "--max-input-bytes <n>",
+      "largest record read, in bytes (default 1048576); a larger one is counted malformed",
+      positiveInt,
+    )
     .option(
       "--since <time>",
       "audit-log and platform sources: from this time (RFC 3339, or 30d, 12h ago; platform default 30d)",
@@ -559,7 +564,10 @@ export function buildProgram(
         .choices(["platform", "virustotal"])
         .default("platform"),
     )
-    .option("--hashes <file>", "--source virustotal: the SHA-256s to look up, one a line")
+    .option(
+      "--hashes <file>",
+      "--source virustotal: the MD5s, SHA-1s or SHA-256s to look up, one a line",
+    )
     .addHelpText(
       "after",
       "\nThe platform key comes from $CLEARANCE_PLATFORM_KEY (scope files.read). VirusTotal's from $CLEARANCE_VT_KEY (or $VT_API_KEY), its URL from $CLEARANCE_VT_URL (default https://www.virustotal.com), its quotas from $CLEARANCE_VT_QUOTA (`public`, the default: 4 a minute, 500 a day; or `<per minute>/<per day>`).\n\nExamples:\n  clearance pull --since 30d --out history.ndjson\n  clearance pull --source virustotal --hashes hashes.txt --out vt.ndjson\n  clearance dry-run --from history.ndjson --baseline main",
@@ -580,7 +588,7 @@ export function buildProgram(
     )
     .option(
       "--virustotal",
-      "also serve VirusTotal v3 `GET /api/v3/files/{sha256}` (public key sim_vt_key: 4 a minute, 500 a day)",
+      "also serve VirusTotal v3 `GET /api/v3/files/{md5|sha1|sha256}` (public key sim_vt_key: 4 a minute, 500 a day)",
       false,
     )
     .addHelpText(

@@ -30,11 +30,15 @@ export interface TestCase {
 export interface TestFile {
   path: string;
   now?: string;
+  /** the largest input file read, in bytes (eval's `--max-input-bytes`) */
+  maxInputBytes?: number;
   context?: Record<string, unknown>;
   cases: TestCase[];
 }
 
 const decision = { enum: ["allow", "deny", "review"] };
+/** The most `maxInputBytes` may raise the input limit to: 256 MiB, as eval's option. */
+const MAX_INPUT_BYTES = 256 * 1024 * 1024;
 const SCHEMA = {
   type: "object",
   additionalProperties: false,
@@ -42,6 +46,7 @@ const SCHEMA = {
   properties: {
     now: { type: "string" },
     context: { type: "object" },
+    maxInputBytes: { type: "integer", minimum: 1, maximum: MAX_INPUT_BYTES },
     cases: {
       type: "array",
       minItems: 1,

@@ -1,8 +1,9 @@
 /**
- * VirusTotal as a source of reports: a file of SHA-256s looked up one by one through
- * `VirusTotalClient`, within the key's quotas. Only reports go on to be decided; hashes VirusTotal
- * never saw, analyses still queued and hashes left when the day's quota ran out are counted and
- * said, never decided.
+ * VirusTotal as a source of reports: a file of hashes (MD5, SHA-1 or SHA-256, as IOC feeds and EDR
+ * exports give them) looked up one by one through `VirusTotalClient`, within the key's quotas.
+ * Only reports go on to be decided, each file once whichever of its hashes named it; hashes
+ * VirusTotal never saw, analyses still queued and hashes left when the day's quota ran out are
+ * counted and said, never decided.
  */
 import { readFileSync } from "node:fs";
 import { Readable } from "node:stream";
@@ -12,6 +13,7 @@ import {
   VirusTotalClient,
   type VirusTotalFileObject,
   type VirusTotalQuota,
+  virustotalHashKind,
 } from "@clearance/client";
 import { CliError } from "./output.js";
 
@@ -48,11 +50,10 @@ export function virustotalSettings(env: Env): {
   return { apiKey, baseUrl, quota: { perMinute, perDay } };
 }
 
-const SHA256 = /^[0-9a-fA-F]{64}$/;
-
 /**
- * The SHA-256s of a file, one a line (blank lines and `#` comments skipped, repeats dropped), in
- * lower case. A line that is not a SHA-256 is an error naming the file and the line.
+ * The hashes of a file, one a line: MD5s, SHA-1s and SHA-256s, in any mix (blank lines and `#`
+ * comments skipped, repeats dropped), in lower case. A line that is none of them is an error naming
+ * the file and the line.
  */
 export function readHashes(path: string): string[] {
   let text: string;
@@ -67,14 +68,14 @@ export function readHashes(path: string): string[] {
   text.split(/\r?\n/).forEach((line, i) => {
     const value = line.replace(/#.*$/, "").trim();
     if (value === "") return;
-    if (!SHA256.test(value))
+    if (virustotalHashKind(value) === undefined)
       throw new CliError(
-        `\`${path}\` line ${i + 1}: \`${value.length > 80 ? `${value.slice(0, 80)}...` : value}\` is not a SHA-256`,
-        "give one SHA-256 (64 hexadecimal digits) a line",
+        `\`${path}\` line ${i + 1}: \`${value.length > 80 ? `${value.slice(0, 80)}...` : value}\` is not an MD5, SHA-1 or SHA-256`,
+        "give one hash a line: an MD5 (32 hexadecimal digits), a SHA-1 (40) or a SHA-256 (64)",
       );
     seen.add(value.toLowerCase());
   });
-  if (seen.size === 0) throw new CliError(`\`${path}\` holds no SHA-256`);
+  if (seen.size === 0) throw new CliError(`\`${path}\` holds no hash`);
   return [...seen];
 }
 
@@ -86,15 +87,24 @@ export class VirusTotalTally {
   queued: string[] = [];
   /** hashes not looked up: the day's quota ran out */
   unlooked: string[] = [];
+  /** hashes whose report is of a file another hash already named (an MD5 and its SHA-256) */
+  same: { id: string; sha256: string }[] = [];
   resetsAt: string | undefined;
 
-  /** Lines for standard error, one a kind; none when every hash had a report. */
-  lines(): string[] {
+  /**
+   * Lines for standard error, one a kind; none when every hash had a report of its own. `verb`
+   * says what happened to a file's one report (`decided`, `written`).
+   */
+  lines(verb = "decided"): string[] {
     const list = (hashes: string[]) =>
       hashes.length <= 5
         ? hashes.join(", ")
         : `${hashes.slice(0, 5).join(", ")} and ${hashes.length - 5} more`;
     const out: string[] = [];
+    if (this.same.length > 0)
+      out.push(
+        `virustotal: ${this.same.length} ${this.same.length === 1 ? "hash names a file" : "hashes name files"} another hash named, ${verb} once: ${list(this.same.map((s) => (s.id === s.sha256 ? s.id : `${s.id} (${s.sha256})`)))}`,
+      );
     if (this.notFound.length > 0)
       out.push(
         `virustotal: ${this.notFound.length} not found (VirusTotal never saw them), not decided: ${list(this.notFound)}`,
@@ -111,19 +121,29 @@ export class VirusTotalTally {
   }
 }
 
+/** A report found, with the hash it was asked by and the file's SHA-256. */
+export interface VirusTotalFound {
+  id: string;
+  sha256: string;
+  report: VirusTotalFileObject;
+}
+
 /**
- * Looks the hashes up in order and yields each report; everything else goes to the tally. Once the
- * day's quota is used up, the rest are tallied as not looked up.
+ * Looks the hashes up in order and yields each file's report once: a report of a file whose
+ * SHA-256 is in `files` (another hash of it came first, or an earlier run had it) is tallied as
+ * `same`, not yielded. Everything else goes to the tally. Once the day's quota is used up, the
+ * rest are tallied as not looked up.
  */
 export async function* lookUp(
   client: VirusTotalClient,
   hashes: readonly string[],
   tally: VirusTotalTally,
-): AsyncGenerator<VirusTotalFileObject> {
-  for (const [i, sha256] of hashes.entries()) {
+  files: Set<string> = new Set(),
+): AsyncGenerator<VirusTotalFound> {
+  for (const [i, hash] of hashes.entries()) {
     let outcome: Awaited<ReturnType<VirusTotalClient["getFile"]>>;
     try {
-      outcome = await client.getFile(sha256);
+      outcome = await client.getFile(hash);
     } catch (error) {
       if (error instanceof PlatformError) throw new CliError(`virustotal: ${error.message}`);
       throw error;
@@ -132,13 +152,18 @@ export async function* lookUp(
       case "report":
         tally.reports++;
         if (outcome.cached) tally.cached++;
-        yield outcome.report;
+        if (files.has(outcome.sha256)) {
+          tally.same.push({ id: outcome.id, sha256: outcome.sha256 });
+          break;
+        }
+        files.add(outcome.sha256);
+        yield { id: outcome.id, sha256: outcome.sha256, report: outcome.report };
         break;
       case "not_found":
-        tally.notFound.push(sha256);
+        tally.notFound.push(outcome.id);
         break;
       case "queued":
-        tally.queued.push(sha256);
+        tally.queued.push(outcome.id);
         break;
       case "quota_exhausted":
         tally.unlooked.push(...hashes.slice(i));
@@ -167,13 +192,14 @@ export function virustotalSource(
   const path = spec.slice(VIRUSTOTAL_PREFIX.length);
   if (path === "")
     throw new CliError(
-      "`--from virustotal:` needs a file of SHA-256s, e.g. `--from virustotal:hashes.txt`",
+      "`--from virustotal:` needs a file of hashes (MD5, SHA-1 or SHA-256), e.g. `--from virustotal:hashes.txt`",
     );
   const hashes = readHashes(path);
   const client = new VirusTotalClient(virustotalSettings(env));
   async function* lines(): AsyncGenerator<string> {
     try {
-      for await (const report of lookUp(client, hashes, tally)) yield `${JSON.stringify(report)}\n`;
+      for await (const { report } of lookUp(client, hashes, tally))
+        yield `${JSON.stringify(report)}\n`;
     } finally {
       await client.close();
     }

@@ -188,8 +188,15 @@ function normalise(lines: string[]): string[] {
  * The best alignment of the block's lines with the output: `ok` when every line matches; else
  * a diff, `-` for the block's lines the output lacks and `+` for output lines the block lacks.
  */
-function compare(expectedLines: string[], actualLines: string[]): { ok: boolean; diff: string[] } {
+function compare(
+  expectedLines: string[],
+  actualLines: string[],
+): { ok: boolean; diff: string[]; merged: string[] } {
   const expected = normalise(expectedLines).map(pattern);
+  const docLines = normalise(expectedLines);
+  // the block's lines brought up to date: its own where they match (placeholders and gaps kept),
+  // the output's where they differ (UPDATE_DOCS=1 writes them back)
+  const merged: string[] = [];
   const actual = normalise(actualLines);
   const m = expected.length;
   const n = actual.length;
@@ -229,24 +236,27 @@ function compare(expectedLines: string[], actualLines: string[]): { ok: boolean;
         j++;
       } else {
         flush();
+        merged.push(docLines[i]!);
         i++;
       }
       continue;
     }
     if (i < m && j < n && p!.re.test(actual[j]!) && cost[i]![j] === cost[i + 1]![j + 1]) {
       diff.push(`  ${actual[j]}`);
+      merged.push(docLines[i]!);
       i++;
       j++;
     } else if (i < m && cost[i]![j] === 1 + cost[i + 1]![j]!) {
-      diff.push(`- ${normalise(expectedLines)[i]}`);
+      diff.push(`- ${docLines[i]}`);
       i++;
     } else {
       diff.push(`+ ${actual[j]}`);
+      merged.push(actual[j]!);
       j++;
     }
   }
   flush();
-  return { ok: cost[0]![0] === 0, diff };
+  return { ok: cost[0]![0] === 0, diff, merged };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -798,8 +808,8 @@ const SETUPS: Setup[] = [
       edit(
         w,
         "rules/publishers.rules",
-        "trusted_vendors and trustScore >= 70",
-        "trusted_vendors and trustscore >= 70",
+        "(trustScore >= 70 or virustotal.reputation >= 0)",
+        "(trustscore >= 70 or virustotal.reputation >= 0)",
       ),
     after: restore,
   },
@@ -1195,7 +1205,7 @@ const SETUPS: Setup[] = [
       const text = readFileSync(w.path(file), "utf8");
       const start = text.indexOf("  - name: a self-signed developer tool goes to review");
       const end = text.indexOf("  - name:", start + 1);
-      if (start < 0 || end < 0) throw new Error(`${file} no longer has the self_signed_tool case`);
+      if (start < 0 || end < 0) throw new Error(`${file} no longer has the self_signed case`);
       writeFileSync(w.path(file), text.slice(0, start) + text.slice(end));
     },
     after: restore,
@@ -1204,6 +1214,22 @@ const SETUPS: Setup[] = [
 
 // ---------------------------------------------------------------------------------------------
 // The test
+
+/**
+ * `UPDATE_DOCS=1` writes each failing block's output back into its page (its own lines kept where
+ * they match, so placeholders and `...` gaps survive): read the diff before committing it.
+ */
+const UPDATE_DOCS = process.env.UPDATE_DOCS === "1";
+const updates: { page: string; start: number; count: number; lines: string[] }[] = [];
+afterAll(() => {
+  const pages = new Set(updates.map((u) => u.page));
+  for (const page of pages) {
+    const lines = readFileSync(join(root, page), "utf8").split("\n");
+    for (const u of updates.filter((x) => x.page === page).sort((a, b) => b.start - a.start))
+      lines.splice(u.start, u.count, ...u.lines);
+    writeFileSync(join(root, page), lines.join("\n"));
+  }
+});
 
 const blocks = PAGES.flatMap(consoleBlocks);
 const HAVE = {
@@ -1275,7 +1301,18 @@ describe("the command outputs shown in the docs", () => {
       try {
         for (const step of block.steps) {
           const output = await runStep(world, step, setup, cwd);
-          const { ok, diff } = compare(step.expected, output);
+          const { ok, diff, merged } = compare(step.expected, output);
+          if (!ok && UPDATE_DOCS) {
+            // the expected lines follow the command's own lines; trailing blank lines are kept
+            const commandLines = step.command.split("\n").length;
+            const kept = step.expected.length - normalise(step.expected).length;
+            updates.push({
+              page: block.page,
+              start: step.line - 1 + commandLines,
+              count: step.expected.length,
+              lines: [...merged, ...Array<string>(kept).fill("")],
+            });
+          }
           if (!ok)
             problems.push(
               `${block.page}:${step.line}: \`$ ${step.command}\` printed something else (- the doc, + the command):\n${diff.join("\n")}`,

@@ -74,7 +74,7 @@ describe("clearance dry-run", () => {
     expect(fails.code).toBe(3);
     expect(fails.out).toContain("review -> deny: 1");
     expect(fails.out).toContain(
-      "pdf-merge-free-setup.exe 20cf89b0d351  default -> low_trust: trust score 38 is below 40",
+      "pdf-merge-free-setup.exe 20cf89b0d351  default -> low_trust: too little trust (trust score 38, VirusTotal reputation unknown)",
     );
     expect(fails.out).toContain("--fail-on: review->deny (1)");
     const none = await run(...args("--baseline", join(root, "rules"), "--fail-on", "allow->deny"));

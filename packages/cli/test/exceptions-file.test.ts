@@ -49,7 +49,7 @@ describe("clearance check with exceptions.json", () => {
       `warning[exception_expired]: exception \`gone\` expired on ${at(-1)} and no longer applies`,
     );
     expect(r.err).toContain(`${join(rules, "exceptions.json")}:9:16`);
-    expect(r.out).toMatch(/16 rules in 4 files, 3 exceptions in exceptions\.json, revision /);
+    expect(r.out).toMatch(/18 rules in 4 files, 3 exceptions in exceptions\.json, revision /);
     expect(r.out).toMatch(/0 errors, 2 warnings$/);
     const json = JSON.parse((await run("check", rules, "--now", NOW, "--format", "json")).out);
     expect(json.ruleset.exceptions).toBe(3);

@@ -100,7 +100,7 @@ describe.skipIf(!ENABLED)(
       expect(run("--version").out.trim()).toMatch(/^\d+\.\d+\.\d+$/);
       const check = run("check", "rules");
       expect(check.code).toBe(0);
-      expect(check.out).toContain("16 rules in 4 files");
+      expect(check.out).toContain("18 rules in 4 files");
       const evaluated = JSON.parse(
         run("eval", "--input", "examples/results/malware.json", "--json").out,
       ) as { decision: string; rule: string };

@@ -40,6 +40,17 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+/** A file's MD5 and SHA-1, as the simulator's VirusTotal mode reports them. */
+async function digestsOf(sha256: string): Promise<{ md5: string; sha1: string }> {
+  const res = await sim.app.inject({
+    method: "GET",
+    url: `/api/v3/files/${sha256}`,
+    headers: { "x-apikey": KEY },
+  });
+  const { md5, sha1 } = res.json().data.attributes;
+  return { md5, sha1 };
+}
+
 function file(name: string, content: string): string {
   const p = join(dir, name);
   writeFileSync(p, content);
@@ -77,8 +88,21 @@ describe("clearance dry-run --from virustotal:<file>", () => {
     expect(r.err).toContain(QUEUED);
   });
 
-  test("a line that is not a SHA-256 fails before any lookup, naming the line", async () => {
-    const hashes = file("bad.txt", `${seeded[0]}\nnot-a-hash\n`);
+  test("takes MD5s, SHA-1s and SHA-256s mixed, and decides a file named twice once", async () => {
+    const [a, b] = [await digestsOf(seeded[0]!), await digestsOf(seeded[1]!)];
+    const hashes = file(
+      "mixed.txt",
+      [
+        "# an EDR export and an IOC feed",
+        a.md5,
+        b.sha1.toUpperCase(),
+        `${seeded[2]}  # by SHA-256`,
+        seeded[0], // the file of the MD5 above
+        a.sha1.toUpperCase(), // and again
+        "",
+      ].join("\n"),
+    );
+    const decisions = join(dir, "mixed.ndjson");
     const r = await runWith(
       env,
       "dry-run",
@@ -86,10 +110,46 @@ describe("clearance dry-run --from virustotal:<file>", () => {
       join(root, "rules"),
       "--from",
       `virustotal:${hashes}`,
+      "--decisions",
+      decisions,
+      "--no-progress",
     );
-    expect(r.code).toBe(1);
-    expect(r.err).toContain("line 2: `not-a-hash` is not a SHA-256");
+    expect(r.code, r.err).toBe(0);
+    const decided = readFileSync(decisions, "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l).sha256);
+    expect(decided).toEqual(seeded.slice(0, 3));
+    expect(r.err).toContain(
+      `virustotal: 2 hashes name files another hash named, decided once: ${seeded[0]}, ${a.sha1} (${seeded[0]})`,
+    );
+    expect(r.err).not.toContain("not found");
   });
+
+  test.each([
+    ["not-a-hash"],
+    ["ab".repeat(16).slice(1)], // an MD5 a digit short
+    ["ab".repeat(24)], // 48 digits: no hash VirusTotal takes
+    [`${"ab".repeat(31)}zz`],
+  ])(
+    "a line that is not an MD5, SHA-1 or SHA-256 (%s) fails before any lookup, naming the line",
+    async (bad) => {
+      const hashes = file("bad.txt", `${seeded[0]}\n${"cd".repeat(16)}\n${bad}\n`);
+      const r = await runWith(
+        env,
+        "dry-run",
+        "--rules",
+        join(root, "rules"),
+        "--from",
+        `virustotal:${hashes}`,
+      );
+      expect(r.code).toBe(1);
+      expect(r.err).toBe(
+        `error: \`${hashes}\` line 3: \`${bad}\` is not an MD5, SHA-1 or SHA-256\n` +
+          "hint: give one hash a line: an MD5 (32 hexadecimal digits), a SHA-1 (40) or a SHA-256 (64)",
+      );
+    },
+  );
 
   test("no key, a wrong key, a bad quota", async () => {
     const hashes = file("one.txt", `${seeded[0]}\n`);
@@ -178,6 +238,39 @@ describe("clearance pull --source virustotal", () => {
       "--strict",
     );
     expect(r.code, r.err).toBe(0);
+  });
+
+  test("pulls MD5s, SHA-1s and SHA-256s mixed; a file named twice is written once, on a rerun too", async () => {
+    const [d, e] = [await digestsOf(seeded[3]!), await digestsOf(seeded[4]!)];
+    const out = join(dir, "mixed-vt.ndjson");
+    const pull = (hashes: string) =>
+      runWith(env, "pull", "--source", "virustotal", "--hashes", hashes, "--out", out);
+    const first = await pull(file("pull-mixed.txt", `${d.md5}\n${e.sha1}\n${seeded[3]}\n`));
+    expect(first.code, first.err).toBe(0);
+    const ids = () =>
+      readFileSync(out, "utf8")
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l).data.id);
+    expect(ids()).toEqual([seeded[3], seeded[4]]);
+    expect(first.err).toContain("2 new VirusTotal reports written");
+    expect(first.err).toContain(
+      `virustotal: 1 hash names a file another hash named, written once: ${seeded[3]}`,
+    );
+    const state = JSON.parse(readFileSync(`${out}.state.json`, "utf8"));
+    expect([...state.done].sort()).toEqual([d.md5, e.sha1, seeded[3], seeded[4]].sort());
+
+    // the hashes already pulled are not looked up again; a new hash of a file there is not written
+    const second = await pull(
+      file("pull-mixed2.txt", `${d.md5}\n${e.sha1}\n${seeded[3]}\n${d.sha1.toUpperCase()}\n`),
+    );
+    expect(second.code, second.err).toBe(0);
+    expect(second.err).toContain("0 new VirusTotal reports written");
+    expect(second.err).toContain("(2 in all, 3 already there)");
+    expect(second.err).toContain(
+      `1 hash names a file another hash named, written once: ${d.sha1} (${seeded[3]})`,
+    );
+    expect(ids()).toEqual([seeded[3], seeded[4]]);
   });
 
   test("--hashes is required, and is only for VirusTotal", async () => {

@@ -62,4 +62,5 @@ export {
   type VirusTotalFileObject,
   type VirusTotalOutcome,
   type VirusTotalQuota,
+  virustotalHashKind,
 } from "./virustotal.js";

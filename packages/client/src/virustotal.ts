@@ -11,7 +11,10 @@
  * is waited out for a minute; a second 429 right after a full minute's wait can only be the daily
  * (or monthly) quota, and the day is over for this client.
  *
- * Every lookup has one of four outcomes, and only a report is something to decide on: a file whose
+ * A file is looked up by its MD5, SHA-1 or SHA-256, as VirusTotal takes any of them; a report is
+ * always the file's, keyed by its SHA-256, and one that does not carry the hash asked for is refused.
+ *
+ * Every lookup has one of five outcomes, and only a report is something to decide on: a file whose
  * analysis is still queued (no `last_analysis_date`, no engine results) is `queued`, never a report.
  */
 import { setTimeout as delay } from "node:timers/promises";
@@ -42,6 +45,19 @@ const MINUTE_MS = 60_000;
 const DAY_MS = 86_400_000;
 const MAX_BODY_BYTES = 16 * 1024 * 1024;
 const HEX64 = /^[0-9a-fA-F]{64}$/;
+/** The hashes VirusTotal knows a file by, by their length in hexadecimal digits. */
+const HASH_KINDS = new Map([
+  [32, "md5"],
+  [40, "sha1"],
+  [64, "sha256"],
+] as const);
+
+/** `md5`, `sha1` or `sha256` for a hash of 32, 40 or 64 hexadecimal digits; undefined otherwise. */
+export function virustotalHashKind(hash: string): "md5" | "sha1" | "sha256" | undefined {
+  return typeof hash === "string" && /^[0-9a-fA-F]+$/.test(hash)
+    ? HASH_KINDS.get(hash.length as 32 | 40 | 64)
+    : undefined;
+}
 
 const QUOTA = Group({
   /** requests in any 60 s */
@@ -51,7 +67,7 @@ const QUOTA = Group({
 });
 
 const CACHE = Group({
-  /** reports kept (least recently used go first) */
+  /** hashes kept, a report under each of its SHA-256, MD5 and SHA-1 (least recently used go first) */
   max: Type.Integer({ minimum: 1, maximum: 10_000_000, default: 10_000 }),
   /** how long a report is served without asking VirusTotal again */
   ttlMs: Type.Integer({ minimum: 1, default: 3_600_000 }),
@@ -64,7 +80,7 @@ const VT_OPTIONS = Group({
   apiKey: Type.Optional(Type.String()),
   /** `public` (4 a minute, 500 a day) or a premium key's quotas */
   quota: Type.Union([Type.Literal("public"), QUOTA], { default: "public" }),
-  /** reports by SHA-256; `false` disables it */
+  /** reports by the file's hashes; `false` disables it */
   cache: Type.Union([CACHE, Type.Literal(false)], { default: {} }),
   timeouts: TIMEOUTS,
   retry: RETRY,
@@ -114,23 +130,27 @@ export interface VirusTotalFileObject {
   data: { type: "file"; id: string; attributes: Record<string, unknown>; [key: string]: unknown };
 }
 
-/** What a lookup found. Only a `report` is to be decided on. */
+/**
+ * What a lookup found. Only a `report` is to be decided on. `id` is the hash asked for (an MD5,
+ * SHA-1 or SHA-256, in lower case); a report's `sha256` is the file's, whichever hash was asked.
+ */
 export type VirusTotalOutcome =
   | {
       kind: "report";
+      id: string;
       sha256: string;
       report: VirusTotalFileObject;
       /** served from the cache, no request sent */
       cached: boolean;
     }
   /** VirusTotal has never seen the file (404 NotFoundError) */
-  | { kind: "not_found"; sha256: string }
+  | { kind: "not_found"; id: string }
   /** VirusTotal knows the file but its analysis is still queued: nothing to decide on yet */
-  | { kind: "queued"; sha256: string }
+  | { kind: "queued"; id: string }
   /** the key's daily quota is used up: no request was sent, or VirusTotal refused it */
-  | { kind: "quota_exhausted"; sha256: string; resetsAt: string }
+  | { kind: "quota_exhausted"; id: string; resetsAt: string }
   /** the minute's quota is used up and waiting for it would pass `maxWaitMs`: nothing was sent */
-  | { kind: "rate_limited"; sha256: string; retryAfterMs: number };
+  | { kind: "rate_limited"; id: string; retryAfterMs: number };
 
 interface Slot {
   at: number | null;
@@ -240,6 +260,23 @@ function resolveOptions(options: VirusTotalClientOptions): {
   return { resolved, apiKey, dispatcher };
 }
 
+/** The lower-case SHA-256 of a file object `#fileObject` accepted. */
+function sha256Of(report: VirusTotalFileObject): string {
+  const { sha256 } = report.data.attributes;
+  return (typeof sha256 === "string" ? sha256 : report.data.id).toLowerCase();
+}
+
+/** The report's own MD5 and SHA-1 (lower case), those that are well formed. */
+function otherHashes(report: VirusTotalFileObject): string[] {
+  const { attributes } = report.data;
+  return (["md5", "sha1"] as const).flatMap((kind) => {
+    const hash = attributes[kind];
+    return typeof hash === "string" && virustotalHashKind(hash) === kind
+      ? [hash.toLowerCase()]
+      : [];
+  });
+}
+
 /** The start of the next UTC day after `ms`, as RFC 3339. */
 function nextUtcDay(ms: number): string {
   return new Date((Math.floor(ms / DAY_MS) + 1) * DAY_MS).toISOString();
@@ -247,7 +284,10 @@ function nextUtcDay(ms: number): string {
 
 export class VirusTotalClient {
   readonly options: ResolvedVirusTotalOptions;
-  /** Reports by lower-case SHA-256; undefined when `cache: false`. */
+  /**
+   * Reports by each of the file's lower-case hashes (its SHA-256, MD5 and SHA-1, as the report
+   * says): a report asked by one is served to the others; undefined when `cache: false`.
+   */
   readonly cache: LRUCache<string, VirusTotalFileObject> | undefined;
 
   readonly #apiKey: string;
@@ -309,35 +349,36 @@ export class VirusTotalClient {
   }
 
   /**
-   * The report of the file with this SHA-256, or why there is none. Waits for the minute quota
+   * The report of the file with this MD5, SHA-1 or SHA-256, or why there is none. Waits for the minute quota
    * when it is used up; never sends past the daily quota. Throws `InvalidApiKeyError` (401),
    * `PlatformUnavailableError` (5xx or network failures after the retries), `InvalidResponseError`
-   * (a 200 that is not a file object of this file), `RequestRejectedError` (any other refusal) and
+   * (a 200 that is not a file object of this file: its md5, sha1 or sha256 is not the hash asked), `RequestRejectedError` (any other refusal) and
    * `AbortedError`.
    */
-  async getFile(sha256: string, options?: { fresh?: boolean }): Promise<VirusTotalOutcome> {
-    if (typeof sha256 !== "string" || !HEX64.test(sha256))
-      throw new TypeError(`expected a SHA-256 of 64 hexadecimal digits, got \`${String(sha256)}\``);
+  async getFile(hash: string, options?: { fresh?: boolean }): Promise<VirusTotalOutcome> {
+    const kind = virustotalHashKind(hash);
+    if (kind === undefined)
+      throw new TypeError(
+        `expected an MD5, SHA-1 or SHA-256 (32, 40 or 64 hexadecimal digits), got \`${String(hash)}\``,
+      );
     if (this.#closed) throw new Error("this VirusTotalClient is closed");
-    const sha = sha256.toLowerCase();
+    const id = hash.toLowerCase();
     if (options?.fresh !== true) {
-      const cached = this.cache?.get(sha);
+      const cached = this.cache?.get(id);
       if (cached !== undefined)
-        return { kind: "report", sha256: sha, report: cached, cached: true };
+        return { kind: "report", id, sha256: sha256Of(cached), report: cached, cached: true };
     }
-    const what = `GET /api/v3/files/${sha}`;
+    const what = `GET /api/v3/files/${id}`;
     let failures = 0;
     let refusedAfterWait = false;
     const budget = { waitedMs: 0 };
     for (;;) {
       const slot = await this.#reserve(what, budget);
-      if (slot === "day")
-        return { kind: "quota_exhausted", sha256: sha, resetsAt: this.#resetsAt() };
-      if (typeof slot === "number")
-        return { kind: "rate_limited", sha256: sha, retryAfterMs: slot };
+      if (slot === "day") return { kind: "quota_exhausted", id, resetsAt: this.#resetsAt() };
+      if (typeof slot === "number") return { kind: "rate_limited", id, retryAfterMs: slot };
       let answer: { status: number; text: string };
       try {
-        answer = await this.#exchange(`${this.options.baseUrl}/api/v3/files/${sha}`);
+        answer = await this.#exchange(`${this.options.baseUrl}/api/v3/files/${id}`);
       } catch (error) {
         this.#checkSignal(what);
         if (error instanceof PlatformError) throw error;
@@ -369,29 +410,32 @@ export class VirusTotalClient {
       const said = typeof error?.message === "string" ? `: ${error.message}` : "";
       const init = { status, platformCode: code };
       if (status === 200) {
-        const report = this.#fileObject(body, sha, status);
-        if (!isAnalysed(report.data.attributes)) return { kind: "queued", sha256: sha };
-        this.cache?.set(sha, report);
-        return { kind: "report", sha256: sha, report, cached: false };
+        const report = this.#fileObject(body, id, kind, status);
+        if (!isAnalysed(report.data.attributes)) return { kind: "queued", id };
+        const sha256 = sha256Of(report);
+        // under each of the file's hashes, so asking by another costs no quota
+        for (const key of new Set([id, sha256, ...otherHashes(report)]))
+          this.cache?.set(key, report);
+        return { kind: "report", id, sha256, report, cached: false };
       }
       if (status === 404) {
-        this.cache?.delete(sha);
-        return { kind: "not_found", sha256: sha };
+        this.cache?.delete(id);
+        return { kind: "not_found", id };
       }
       // "The resource is not available yet, but will become available later."
-      if (status === 400 && code === "NotAvailableYet") return { kind: "queued", sha256: sha };
+      if (status === 400 && code === "NotAvailableYet") return { kind: "queued", id };
       if (status === 429) {
         if (refusedAfterWait) {
           // A full minute's wait did not help: the daily (or monthly) quota is used up.
           this.#inDay = Math.max(this.#inDay, this.options.quota.perDay);
-          return { kind: "quota_exhausted", sha256: sha, resetsAt: this.#resetsAt() };
+          return { kind: "quota_exhausted", id, resetsAt: this.#resetsAt() };
         }
         // The minute quota, used by someone else too: wait until a minute has passed since now.
         refusedAfterWait = true;
         const now = this.options.now();
         for (const s of this.#sent) if (s.at !== null) s.at = now;
         if (budget.waitedMs + MINUTE_MS > this.options.maxWaitMs)
-          return { kind: "rate_limited", sha256: sha, retryAfterMs: MINUTE_MS };
+          return { kind: "rate_limited", id, retryAfterMs: MINUTE_MS };
         budget.waitedMs += MINUTE_MS;
         await this.#sleep(MINUTE_MS, `${what} (VirusTotal answered 429${said})`);
         continue;
@@ -473,7 +517,17 @@ export class VirusTotalClient {
     return turn;
   }
 
-  #fileObject(body: unknown, sha: string, status: number): VirusTotalFileObject {
+  /**
+   * The file object of a 200, checked to be of the file asked for: the attribute of the hash's
+   * kind (`sha256`, else the object's id, for a SHA-256) must be that hash, and the file's SHA-256
+   * must be one, as the report is keyed by it.
+   */
+  #fileObject(
+    body: unknown,
+    id: string,
+    kind: "md5" | "sha1" | "sha256",
+    status: number,
+  ): VirusTotalFileObject {
     if (!isObject(body) || !isObject(body.data))
       throw new InvalidResponseError("/data", "expected a VirusTotal file object", { status });
     const data = body.data;
@@ -488,14 +542,19 @@ export class VirusTotalClient {
     if (!isObject(data.attributes))
       throw new InvalidResponseError("/data/attributes", "expected an object", { status });
     const attributes = data.attributes;
-    const id = typeof attributes.sha256 === "string" ? attributes.sha256 : data.id;
-    if (typeof id !== "string" || id.toLowerCase() !== sha)
+    const sha256 = typeof attributes.sha256 === "string" ? attributes.sha256 : data.id;
+    const answered = kind === "sha256" ? sha256 : attributes[kind];
+    if (typeof answered !== "string" || answered.toLowerCase() !== id)
+      throw new InvalidResponseError(
+        `/data/attributes/${kind}`,
+        `asked for ${id}, got \`${String(answered)}\``,
+        { status },
+      );
+    if (typeof sha256 !== "string" || !HEX64.test(sha256))
       throw new InvalidResponseError(
         "/data/attributes/sha256",
-        `asked for ${sha}, got \`${String(id)}\``,
-        {
-          status,
-        },
+        `expected the file's SHA-256 (64 hexadecimal digits), got \`${String(sha256)}\``,
+        { status },
       );
     return body as unknown as VirusTotalFileObject;
   }

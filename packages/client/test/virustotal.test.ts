@@ -12,6 +12,7 @@ import {
   PlatformUnavailableError,
   VirusTotalClient,
   type VirusTotalClientOptions,
+  type VirusTotalFileObject,
 } from "../src/index.js";
 import { startStub } from "./stub.js";
 
@@ -112,11 +113,87 @@ describe("VirusTotalClient", () => {
     expect(statuses).toEqual([200, 200]);
   });
 
+  it("asks by MD5, SHA-1 or SHA-256 in either case; the report is keyed by the file's SHA-256", async () => {
+    const { sim, client, statuses } = await setUp([{ key: PUBLIC, perMinute: 1000, perDay: 1000 }]);
+    const [sha] = await seeded(sim, 1);
+    const quota = { perMinute: 1000, perDay: 1000 };
+    const first = await client({ quota }).getFile(sha!);
+    if (first.kind !== "report") throw new Error(`expected a report, got ${first.kind}`);
+    const { md5, sha1 } = first.report.data.attributes as { md5: string; sha1: string };
+    const cases = [
+      { ask: md5, kind: "md5" },
+      { ask: sha1, kind: "sha1" },
+      { ask: sha!, kind: "sha256" },
+      { ask: md5.toUpperCase(), kind: "md5" },
+      { ask: sha1.toUpperCase(), kind: "sha1" },
+      { ask: sha!.toUpperCase(), kind: "sha256" },
+    ];
+    for (const { ask, kind } of cases) {
+      statuses.length = 0;
+      // a client of its own: no cache to answer from
+      const outcome = await client({ quota }).getFile(ask);
+      expect(outcome, ask).toMatchObject({
+        kind: "report",
+        id: ask.toLowerCase(),
+        sha256: sha,
+        cached: false,
+      });
+      if (outcome.kind !== "report") continue;
+      expect(outcome.report.data.id, ask).toBe(sha);
+      expect(outcome.report.data.attributes[kind], ask).toBe(ask.toLowerCase());
+      expect(statuses, ask).toEqual([200]);
+    }
+  });
+
+  it("keeps a report under each of the file's hashes: asked by another, no request is sent", async () => {
+    const { sim, client, statuses } = await setUp();
+    const [sha] = await seeded(sim, 1);
+    const vt = client();
+    const { md5, sha1 } = (
+      (await client({ cache: false }).getFile(sha!)) as { report: VirusTotalFileObject }
+    ).report.data.attributes as { md5: string; sha1: string };
+    statuses.length = 0;
+    expect(await vt.getFile(md5)).toMatchObject({ kind: "report", sha256: sha, cached: false });
+    for (const ask of [sha!, sha1, md5.toUpperCase()])
+      expect(await vt.getFile(ask), ask).toMatchObject({
+        kind: "report",
+        id: ask.toLowerCase(),
+        sha256: sha,
+        cached: true,
+      });
+    expect(statuses).toEqual([200]);
+  });
+
+  it("reports an MD5 or SHA-1 VirusTotal never saw as not found, by the hash asked", async () => {
+    const { client, statuses } = await setUp();
+    const vt = client();
+    for (const id of ["AB".repeat(16), "cd".repeat(20)])
+      expect(await vt.getFile(id)).toEqual({ kind: "not_found", id: id.toLowerCase() });
+    expect(statuses).toEqual([404, 404]);
+  });
+
+  it("refuses, before sending, what is not an MD5, SHA-1 or SHA-256", async () => {
+    const { client, statuses } = await setUp();
+    const vt = client();
+    for (const bad of [
+      "",
+      "ab".repeat(15),
+      "ab".repeat(24),
+      `${"ab".repeat(31)}a`,
+      "zz".repeat(16),
+      ` ${"ab".repeat(16)}`,
+    ])
+      await expect(vt.getFile(bad), bad).rejects.toThrow(
+        `expected an MD5, SHA-1 or SHA-256 (32, 40 or 64 hexadecimal digits), got \`${bad}\``,
+      );
+    expect(statuses).toEqual([]);
+  });
+
   it("reports a file VirusTotal never saw and a queued analysis, never as a report", async () => {
     const { client } = await setUp();
     const vt = client();
-    expect(await vt.getFile(UNKNOWN)).toEqual({ kind: "not_found", sha256: UNKNOWN });
-    expect(await vt.getFile(QUEUED)).toEqual({ kind: "queued", sha256: QUEUED });
+    expect(await vt.getFile(UNKNOWN)).toEqual({ kind: "not_found", id: UNKNOWN });
+    expect(await vt.getFile(QUEUED)).toEqual({ kind: "queued", id: QUEUED });
     // nothing cached: asked again, VirusTotal is asked again
     expect(vt.cache?.size).toBe(0);
   });
@@ -173,7 +250,7 @@ describe("VirusTotalClient", () => {
     for (const s of shas.slice(0, 3)) expect((await vt.getFile(s)).kind).toBe("report");
     expect(await vt.getFile(shas[3]!)).toEqual({
       kind: "quota_exhausted",
-      sha256: shas[3],
+      id: shas[3],
       resetsAt: "2026-11-27T00:00:00.000Z",
     });
     expect(statuses).toHaveLength(3);
@@ -203,7 +280,7 @@ describe("VirusTotalClient", () => {
     advance(15_000);
     expect(await vt.getFile(shas[4]!)).toEqual({
       kind: "rate_limited",
-      sha256: shas[4],
+      id: shas[4],
       retryAfterMs: 45_000,
     });
     expect(statuses).toHaveLength(4);
@@ -287,12 +364,77 @@ describe("VirusTotalClient against a stand-in for the answers the simulator neve
     await down.stub.close();
   });
 
+  it("refuses a report whose md5, sha1 or sha256 is not the hash asked for", async () => {
+    const MD5 = "12".repeat(16);
+    const SHA1 = "34".repeat(20);
+    const report = (attributes: Record<string, unknown>, id = SHA) => ({
+      data: {
+        type: "file",
+        id,
+        attributes: {
+          last_analysis_date: 1_790_000_000,
+          last_analysis_results: { A: {} },
+          ...attributes,
+        },
+      },
+    });
+    const cases = [
+      {
+        ask: MD5,
+        body: report({ md5: "56".repeat(16), sha1: SHA1 }),
+        pointer: "/data/attributes/md5",
+        says: `asked for ${MD5}, got \`${"56".repeat(16)}\``,
+      },
+      {
+        ask: MD5,
+        body: report({ sha1: SHA1 }),
+        pointer: "/data/attributes/md5",
+        says: `asked for ${MD5}, got \`undefined\``,
+      },
+      {
+        ask: SHA1,
+        body: report({ md5: MD5, sha1: "78".repeat(20) }),
+        pointer: "/data/attributes/sha1",
+        says: `asked for ${SHA1}, got \`${"78".repeat(20)}\``,
+      },
+      // asked by SHA-256, the md5 of another file does not matter: the sha256 does
+      {
+        ask: SHA,
+        body: report({ sha256: "ef".repeat(32) }),
+        pointer: "/data/attributes/sha256",
+        says: `asked for ${SHA}, got \`${"ef".repeat(32)}\``,
+      },
+      // the report is keyed by the file's SHA-256: one it cannot be keyed by is refused
+      {
+        ask: MD5,
+        body: report({ md5: MD5 }, "not-a-sha256"),
+        pointer: "/data/attributes/sha256",
+        says: "expected the file's SHA-256 (64 hexadecimal digits), got `not-a-sha256`",
+      },
+    ];
+    for (const { ask, body, pointer, says } of cases) {
+      const { stub, vt } = await stubbed([{ status: 200, body }]);
+      const error = await vt.getFile(ask).catch((e: unknown) => e);
+      expect(error, says).toBeInstanceOf(InvalidResponseError);
+      expect((error as InvalidResponseError).pointer, says).toBe(pointer);
+      expect((error as Error).message, says).toContain(says);
+      expect(vt.cache?.size, says).toBe(0);
+      await stub.close();
+    }
+    // upper case in the report is the same hash
+    const { stub, vt } = await stubbed([
+      { status: 200, body: report({ md5: MD5.toUpperCase(), sha256: SHA.toUpperCase() }) },
+    ]);
+    expect(await vt.getFile(MD5)).toMatchObject({ kind: "report", id: MD5, sha256: SHA });
+    await stub.close();
+  });
+
   it("reads NotAvailableYet as queued, and refuses a file object of another file", async () => {
     const { stub, vt } = await stubbed([
       { status: 400, body: { error: { code: "NotAvailableYet", message: "later" } } },
       { status: 200, body: fileObject("ef".repeat(32)) },
     ]);
-    expect(await vt.getFile(SHA)).toEqual({ kind: "queued", sha256: SHA });
+    expect(await vt.getFile(SHA)).toEqual({ kind: "queued", id: SHA });
     const error = await vt.getFile(SHA).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(InvalidResponseError);
     expect((error as InvalidResponseError).pointer).toBe("/data/attributes/sha256");

@@ -36,6 +36,7 @@ export { type DryRunOptions, dryRun } from "./run.js";
 export {
   DEFAULT_SOURCE_OPTIONS,
   listDirectory,
+  MAX_RECORD_BYTES_LIMIT,
   openSource,
   openSources,
   resolveSourceOptions,

@@ -7,6 +7,7 @@ import {
   INPUT_FORMATS,
   type InputFormat,
   type InputLimits,
+  listOf,
   type Problem,
   toCanonical,
 } from "@clearance/engine";
@@ -112,7 +113,20 @@ export function parseRecord(raw: RawRecord, options?: ParseRecordOptions): Parse
       parsed = { kind: "malformed", message: syntaxMessage(raw) };
     } else {
       const entry = auditEntryInput(value);
-      if (entry && entry.snapshot === null) {
+      const list = entry ? undefined : listOf(value);
+      if (list !== undefined) {
+        // one record, one result, one location in the reports: a list is not split here, but
+        // said to be one, with the way to write its items one per line
+        parsed = {
+          kind: "invalid",
+          problems: [
+            {
+              pointer: "",
+              message: `the record is a list of ${list.items.length} item${list.items.length === 1 ? "" : "s"} (${list.what}), not one result: write one item per line, for example with \`jq -c '${list.at === "" ? ".[]" : `.${list.at}[]`}'\``,
+            },
+          ],
+        };
+      } else if (entry && entry.snapshot === null) {
         parsed = {
           kind: "invalid",
           problems: [

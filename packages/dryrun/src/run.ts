@@ -34,6 +34,8 @@ export interface DryRunOptions {
   strict?: boolean;
   /** stop after reading this many records */
   limit?: number;
+  /** the largest record read, in UTF-8 bytes (`SourceOptions.maxRecordBytes`, default 1 MiB) */
+  maxRecordBytes?: number;
   /**
    * apply the rule sets' exceptions (`exceptions.json`) to the records (default true); false
    * replays without them (`--no-exceptions`)
@@ -119,6 +121,7 @@ export async function dryRun(options: DryRunOptions): Promise<DryRunReport> {
       openSources(options.from, {
         ...(options.stdin ? { stdin: options.stdin } : {}),
         ...(options.external ? { external: options.external } : {}),
+        ...(options.maxRecordBytes === undefined ? {} : { maxRecordBytes: options.maxRecordBytes }),
       }),
       options.limit,
     ),

@@ -37,7 +37,7 @@ export {
 } from "./records.js";
 
 /** The most a record may be: the largest string V8 makes is about 512 MiB. */
-const MAX_RECORD_BYTES_LIMIT = 256 * 1_048_576;
+export const MAX_RECORD_BYTES_LIMIT = 256 * 1_048_576;
 
 /** Source options, declared once: the type, the check and the defaults. */
 const SOURCE_OPTIONS = Type.Object(

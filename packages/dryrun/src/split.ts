@@ -42,7 +42,7 @@ export interface Splitter {
 }
 
 function tooLong(what: string, bytes: number, max: number): string {
-  return `${what} is ${bytes} bytes, longer than the limit of ${max} bytes`;
+  return `${what} is ${bytes} bytes, over the limit of ${max} bytes`;
 }
 
 function decode(parts: Buffer[]): string {

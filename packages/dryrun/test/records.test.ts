@@ -97,6 +97,29 @@ describe("parseRecord", () => {
   });
 
   it.each([
+    [
+      "a VirusTotal search answer",
+      '{"data":[{"type":"file","id":"x","attributes":{}},{"type":"url","id":"y","attributes":{}}],"meta":{}}',
+      "the record is a list of 2 items (a VirusTotal search or collection answer), not one result: write one item per line, for example with `jq -c '.data[]'`",
+    ],
+    [
+      "vt-cli's output in an array element",
+      '[{"_id":"x","_type":"file"}]',
+      "the record is a list of 1 item (vt-cli's output), not one result: write one item per line, for example with `jq -c '.[]'`",
+    ],
+    [
+      "a JSON array in an array element",
+      "[]",
+      "the record is a list of 0 items (a JSON array), not one result: write one item per line, for example with `jq -c '.[]'`",
+    ],
+  ])("a record that is a list (%s) is invalid, saying how to split it", (_name, text, message) => {
+    expect(parseRecord(raw(text))).toEqual({
+      kind: "invalid",
+      problems: [{ pointer: "", message }],
+    });
+  });
+
+  it.each([
     [raw('{"sha256":}'), "malformed JSON at column 11: expected a value, got `}`"],
     [
       raw('{"sha256":"'),
@@ -112,8 +135,8 @@ describe("parseRecord", () => {
       "malformed JSON at line 2 of the element, column 7: expected a value, got `x`",
     ],
     [
-      raw("", { error: "line is 9 bytes, longer than the limit of 8 bytes" }),
-      "line is 9 bytes, longer than the limit of 8 bytes",
+      raw("", { error: "line is 9 bytes, over the limit of 8 bytes" }),
+      "line is 9 bytes, over the limit of 8 bytes",
     ],
   ])("malformed: %j", (record, message) => {
     expect(parseRecord(record)).toEqual({ kind: "malformed", message });
@@ -229,7 +252,7 @@ describe("a run over bad input", () => {
     expect(bad).toEqual([
       `${a}:3: invalid`,
       `${a}:5: malformed JSON at column 2: expected a double-quoted property name, got \`t\``,
-      `${a}:7: line is 60008 bytes, longer than the limit of 50000 bytes`,
+      `${a}:7: line is 60008 bytes, over the limit of 50000 bytes`,
       `${b}[1]: malformed JSON at column 6: expected a value, got \`}\``,
       `${b}[3]: empty array element (a doubled or trailing \`,\`)`,
       `${b}[4]: invalid`,

@@ -166,7 +166,7 @@ describe("record size limit", () => {
       `${A}\n${long}\n${B}\n`,
       [
         [1, A],
-        [2, "", "line is 38 bytes, longer than the limit of 30 bytes"],
+        [2, "", "line is 38 bytes, over the limit of 30 bytes"],
         [3, B],
       ],
     ],
@@ -176,7 +176,7 @@ describe("record size limit", () => {
       `${A}\n${long}`,
       [
         [1, A],
-        [2, "", "line is 38 bytes, longer than the limit of 30 bytes"],
+        [2, "", "line is 38 bytes, over the limit of 30 bytes"],
       ],
     ],
     ["a CR does not count", "a.ndjson", `${"1".repeat(30)}\r\n`, [[1, "1".repeat(30)]]],
@@ -186,7 +186,7 @@ describe("record size limit", () => {
       `[${A}, ${long}, ${B}]`,
       [
         [0, A],
-        [1, "", "array element is 38 bytes, longer than the limit of 30 bytes"],
+        [1, "", "array element is 38 bytes, over the limit of 30 bytes"],
         [2, B],
       ],
     ],
@@ -195,7 +195,7 @@ describe("record size limit", () => {
       "a.json",
       `${long}\n${A}`,
       [
-        [1, "", "JSON value is 38 bytes, longer than the limit of 30 bytes"],
+        [1, "", "JSON value is 38 bytes, over the limit of 30 bytes"],
         [2, A],
       ],
     ],
@@ -224,9 +224,7 @@ describe("record size limit", () => {
     expect(DEFAULT_SOURCE_OPTIONS.maxRecordBytes).toBe(1_048_576);
     const big = `{"k":"${"z".repeat(1_048_576)}"}`;
     const records = await readSource(file("big.ndjson", `${big}\n${A}\n`));
-    expect(records[0]!.error).toBe(
-      `line is ${big.length} bytes, longer than the limit of 1048576 bytes`,
-    );
+    expect(records[0]!.error).toBe(`line is ${big.length} bytes, over the limit of 1048576 bytes`);
     expect(records[1]!.text).toBe(A);
   });
 

@@ -874,7 +874,8 @@ export class AstBuilder extends BaseVisitor implements Cst.RulesCstVisitor<Visit
     const inner = ch.expression?.[0];
     if (inner) {
       if (this.tooDeep(span, depth + 1)) return { kind: "error", span };
-      return this.expression(inner.children, { node: inner, depth: depth + 1 });
+      // the parentheses belong to the expression's span, so that `a and (b or c)` spans its `)`
+      return { ...this.expression(inner.children, { node: inner, depth: depth + 1 }), span };
     }
     return { kind: "error", span };
   }

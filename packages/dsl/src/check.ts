@@ -21,6 +21,7 @@ import {
   typeFromName,
   typeName,
 } from "./types.js";
+import { someExpr } from "./walk.js";
 
 /** What a path expression refers to, decided once here so the compiler never guesses. */
 export type Resolution =
@@ -643,12 +644,54 @@ class Checker {
         ];
         const body = this.expr(e.body, inner);
         this.expectBool(e.body, body.type, e.kind === "count" ? "`where`" : `\`${e.quantifier}\``);
-        if (e.kind === "quantifier") this.unguardedElementField(e, scope.length);
+        if (e.kind === "quantifier") {
+          this.unguardedElementField(e, scope.length);
+          this.quantifierBodyExtends(e, scope.length);
+        }
         return this.set(e, e.kind === "count" ? T.number : T.bool, coll.optional);
       }
       case "call":
         return this.call(e, scope);
     }
+  }
+
+  /**
+   * Warns when the body of `any`/`all` is an unparenthesised `and`/`or` chain that starts with a
+   * test of the item and goes on with an operand that does not read it: `any e in engines:
+   * e.category == "malicious" or trustScore < 10` reads the whole `or` as the body (the body runs
+   * as far right as possible), so the second operand is never seen for an empty list. What was
+   * meant is nearly always `(any e in engines: ...) or ...`; a body meant whole is written in
+   * parentheses, which ends the warning.
+   */
+  private quantifierBodyExtends(q: A.QuantifierExpr, depth: number): void {
+    const body = q.body;
+    if (body.kind !== "binary" || (body.op !== "and" && body.op !== "or")) return;
+    // a parenthesised body spans its `(`, which its first operand does not
+    if (body.left.span.start > body.span.start) return;
+    const operands: A.Expr[] = [];
+    let x: A.Expr = body;
+    while (x.kind === "binary" && x.op === body.op && x.left.span.start === body.span.start) {
+      operands.push(x.right);
+      x = x.left;
+    }
+    operands.push(x);
+    operands.reverse();
+    const readsItem = (e: A.Expr) =>
+      someExpr([e], (n) => {
+        if (n.kind !== "path") return false;
+        const res = this.resolutions.get(n);
+        return res?.kind === "variable" && res.depth === depth;
+      });
+    if (!readsItem(operands[0]!)) return;
+    const stray = operands.find((operand, i) => i > 0 && !readsItem(operand));
+    if (stray === undefined) return;
+    const name = q.variable.name;
+    this.report(
+      "quantifier_body_extends",
+      `the body of \`${q.quantifier}\` runs to the end of this \`${body.op}\`: this operand does not read \`${name}\`, yet it is tested for each item of ${printable(q.collection)}, and never for an empty list`,
+      stray.span,
+      `end the quantifier with parentheses: \`(${q.quantifier} ${name} in ...: ...) ${body.op} ...\`; or, if the whole is meant, put the body in parentheses: \`${q.quantifier} ${name} in ...: (... ${body.op} ...)\``,
+    );
   }
 
   /**

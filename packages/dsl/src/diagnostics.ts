@@ -64,6 +64,7 @@ export const DIAGNOSTIC_CODES = Object.freeze({
   exists_needs_path: "error",
   shadowed_variable: "warning",
   unguarded_element_field: "warning",
+  quantifier_body_extends: "warning",
   // regular expressions
   invalid_regex: "error",
   unsafe_regex: "error",

@@ -39,6 +39,32 @@ function intersection(a: Needs, b: Needs): Needs {
   return out;
 }
 
+/**
+ * A field and every field it lies in: `virustotal.sigmaMatches[].level` is absent when
+ * `virustotal.sigmaMatches` or `virustotal` is. Keeping the ancestors lets `a or b` see what both
+ * branches need when they read different fields of one object: `(any m in virustotal.sigmaMatches:
+ * ...) or (any a in virustotal.idsAlerts: ...)` needs `virustotal`.
+ */
+function withAncestors(field: string, span: Span): Needs {
+  const out: Needs = new Map([[field, span]]);
+  for (let path = parentOf(field); path !== undefined; path = parentOf(path)) out.set(path, span);
+  return out;
+}
+
+/** `a.b[].c` -> `a.b`, `a.b` -> `a`, `a` -> undefined. */
+function parentOf(field: string): string | undefined {
+  const cut = field.lastIndexOf(".");
+  return cut < 0 ? undefined : field.slice(0, cut).replace(/\[\]$/, "");
+}
+
+/** The needed fields with no needed field inside them: the most specific of each chain. */
+function mostSpecific(needs: Needs): Needs {
+  const ancestors = new Set<string>();
+  for (const field of needs.keys())
+    for (let path = parentOf(field); path !== undefined; path = parentOf(path)) ancestors.add(path);
+  return new Map([...needs].filter(([field]) => !ancestors.has(field)));
+}
+
 interface Both {
   /** absence makes it not true */
   t: Needs;
@@ -81,7 +107,7 @@ class NeedsAnalysis {
         return NONE;
       case "path": {
         const field = this.field(e);
-        return field === undefined ? NONE : new Map([[field, e.span]]);
+        return field === undefined ? NONE : withAncestors(field, e.span);
       }
       case "unary":
         return e.op === "neg" ? this.value(e.operand) : this.both(e).t;
@@ -156,7 +182,7 @@ class NeedsAnalysis {
           // false, never unknown, when the field is absent
           const arg = e.args[0];
           const field = arg?.kind === "path" ? this.field(arg) : undefined;
-          return { t: field === undefined ? NONE : new Map([[field, arg!.span]]), f: NONE };
+          return { t: field === undefined ? NONE : withAncestors(field, arg!.span), f: NONE };
         }
         break;
       case "quantifier": {
@@ -219,7 +245,7 @@ export function checkInputProfiles(
   if (inputs.length === 0) return out;
   for (const rule of rules) {
     if (rule.monitor) continue; // not enforced: it never decides anything
-    for (const [field, span] of ruleNeeds(rule, resolutions)) {
+    for (const [field, span] of mostSpecific(ruleNeeds(rule, resolutions))) {
       const lacking = inputs.filter((input) => !input.fields.has(field));
       if (lacking.length === 0) continue;
       const names = lacking.map((i) => `\`${i.name}\``);

@@ -29,8 +29,14 @@ export {
   detectFormat,
   INPUT_FORMATS,
   type InputFormat,
+  type InputItem,
+  type InputItems,
+  listOf,
   type ToCanonicalOptions,
   toCanonical,
+  // an input that may be a list of results (a VirusTotal search answer, vt-cli's output): one
+  // outcome per item, for the CLI, the dry-run and the server to share
+  toCanonicalItems,
 } from "./adapters/detect.js";
 export { fromVirusTotal } from "./adapters/virustotal.js";
 export { type RuleError, SEVERITY } from "./combine.js";

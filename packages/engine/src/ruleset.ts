@@ -166,8 +166,9 @@ export class Ruleset {
     this.compiled = compiled;
     this.allRules = Int32Array.from(compiled.rules.keys());
     this.defaultAction = program.defaultOutcome.action;
+    // a condition written over several lines is explained on one
     const text = (span: Ast.Node["span"]) =>
-      files.get(span.file)?.text.slice(span.start, span.end) ?? "";
+      (files.get(span.file)?.text.slice(span.start, span.end) ?? "").replace(/\s*\n\s*/g, " ");
     this.interpreter = new Interpreter(program, values, text, compiled.loopBodies, compiled.budget);
     this.locations = compiled.rules.map((r) => {
       const file = files.get(r.decl.span.file);

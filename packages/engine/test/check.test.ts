@@ -98,6 +98,45 @@ describe("unguarded_element_field: a body of any/all that reads an item's missin
   });
 });
 
+describe("quantifier_body_extends: an `and`/`or` that runs on past the item's test", () => {
+  const code = "quantifier_body_extends";
+  it.each([
+    [
+      'any e in engines: e.engine == "A" or trustScore < 10',
+      "trustScore < 10",
+      "runs to the end of this `or`",
+    ],
+    ['all e in engines: e.engine == "A" and trustScore < 10', "trustScore < 10", "`all` runs"],
+    // the trap the example rules fell into: a second quantifier swallowed by the first
+    [
+      'any e in engines: e.engine == "A" or any t in tags: t == "x"',
+      'any t in tags: t == "x"',
+      "does not read `e`",
+    ],
+    [
+      'any e in engines: e.engine == "A" or fileName == "b" or e.engine == "C"',
+      'fileName == "b"',
+      "(any e in ...: ...) or ...",
+    ],
+    ['any e in engines: (e.engine == "A") or trustScore < 10', "trustScore < 10", "`or`"],
+  ])("%s warns at %s", (cond, at, text) => {
+    const d = diagnosticsOf(rule(cond)).find((x) => x.code === code);
+    expect(d?.severity).toBe("warning");
+    expect(d?.at).toBe(at);
+    expect(`${d?.message} ${d?.help}`).toContain(text);
+  });
+  it.each([
+    '(any e in engines: e.engine == "A") or trustScore < 10',
+    'any e in engines: (e.engine == "A" or trustScore < 10)',
+    "any e in engines: exists(e.result) and e.result matches /x/",
+    // an operand that does not start with the item is not a test of the item cut short
+    'any e in engines: trustScore < 10 or e.engine == "A"',
+    'any e in engines: e.engine == "A"',
+  ])("%s does not warn", (cond) => {
+    expect(diagnosticsOf(rule(cond)).map((x) => x.code)).not.toContain(code);
+  });
+});
+
 describe("structure", () => {
   it("duplicate rules point at both places", () => {
     const ds = diagnosticsOf(`${rule("true")}${rule("false")}`);

@@ -207,6 +207,20 @@ rule ransom { when any e in engines: e.result matches /ransom/i deny "ransomware
     });
     expect(d.explain!.decidedBy).toBe("rule");
   });
+  it("shows a condition written over several lines on one, with its closing parenthesis", () => {
+    const multi = rules(`
+rule r {
+  when fileSize > 10
+    and (trustScore >= 70
+      or fileName == "a.exe")
+  allow "ok"
+}
+`);
+    const d = decide(multi, { fileSize: 20, trustScore: 80 }, { explain: true });
+    const when = d.explain!.rules[0]!.when!;
+    expect(when.expr).toBe('fileSize > 10 and (trustScore >= 70 or fileName == "a.exe")');
+    expect(when.children![1]!.expr).toBe('(trustScore >= 70 or fileName == "a.exe")');
+  });
   it("an unknown `any` says how many items left it unknown, and traces the first", () => {
     const d = decide(
       rs,

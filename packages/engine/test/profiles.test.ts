@@ -57,12 +57,10 @@ const whenCases: [string, [string, string][]][] = [
   ["len(scoreBreakdown) > 2", [["scoreBreakdown", "scoreBreakdown"]]],
   // nested fields and list items
   ['vendor.name == "x" and signature.signer == "x"', []],
+  // a field and the list or object it lies in: the most specific is named, once
   [
     'any s in scoreBreakdown: s.component == "threat"',
-    [
-      ["scoreBreakdown", "scoreBreakdown"],
-      ["scoreBreakdown[].component", "s.component"],
-    ],
+    [["scoreBreakdown[].component", "s.component"]],
   ],
   [
     'count(s in scoreBreakdown where s.component == "threat") > 0',
@@ -81,6 +79,25 @@ const whenCases: [string, [string, string][]][] = [
   // the request context is not an input field
   ["context.strict", []],
 ];
+
+describe("which fields a rule needs, with `inputs platform`", () => {
+  // branches reading different fields of one object both need the object
+  it.each([
+    [
+      '(any m in virustotal.sigmaMatches: m.level == "high") or (any a in virustotal.idsAlerts: a.severity == "high")',
+      [["virustotal", "virustotal.sigmaMatches"]],
+    ],
+    [
+      "virustotal.reputation < 0 or virustotal.votes.malicious > 3",
+      [["virustotal", "virustotal.reputation"]],
+    ],
+    ["virustotal.reputation < 0 or trustScore < 30", []],
+  ] as [string, [string, string][]][])("when %s", (cond, expected) => {
+    expect(warned("inputs platform", `when ${cond}`)).toEqual(
+      expected.map(([field, at]) => ({ field, at })),
+    );
+  });
+});
 
 describe("which fields a rule needs, with `inputs virustotal`", () => {
   it.each(whenCases)("when %s", (cond, expected) => {
@@ -236,8 +253,11 @@ describe("the `inputs` declaration's syntax", () => {
   });
 
   it("reserves `inputs` as a keyword but not the names of inputs", () => {
+    // `virustotal` is also a field (the VirusTotal section), so only the other names are free
     expect(
-      diagnosticsOf('list virustotal = ["x"]\nrule r { when fileName in virustotal deny "x" }\n'),
+      diagnosticsOf(
+        'list canonical = ["x"]\nlist platform = ["y"]\nrule r { when fileName in canonical or fileName in platform deny "x" }\n',
+      ),
     ).toEqual([]);
   });
 });

@@ -4,6 +4,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { toCanonical } from "../src/adapters/detect.js";
 import { fromVirusTotal, parseVirusTotalDate } from "../src/adapters/virustotal.js";
+import { compile } from "../src/compile.js";
 
 const SHA = "669fcc39fc51b6f09a953a39a8ac9a3cf944083ef2ce9563b483c6297ff52601";
 const OTHER = "b".repeat(64);
@@ -227,6 +228,12 @@ describe("fromVirusTotal: field mappings", () => {
       firstSeen: "2026-05-12T17:03:22Z",
       analyzedAt: "2026-11-24T08:16:40Z",
       tags: ["peexe", "signed", "64bits", "overlay", "installer"],
+      virustotal: {
+        reputation: 12,
+        votes: { harmless: 9, malicious: 0 },
+        timesSubmitted: 214,
+        names: ["Git-2.47.1-64-bit.exe", "git-installer.exe"],
+      },
     });
     expect(engines).toHaveLength(28);
     expect(engines?.[0]).toEqual({
@@ -849,6 +856,230 @@ describe("fromVirusTotal: vendor and file name", () => {
   ];
   it.each(names)("fileName: %s", (_name, attributes, fileName) => {
     expect(mapped(vt(attributes)).result.fileName).toBe(fileName);
+  });
+});
+
+describe("fromVirusTotal: the virustotal section", () => {
+  // [name, attributes, expected section, expected warnings]
+  const cases: [string, Record<string, unknown>, AnalysisResult["virustotal"], string[]][] = [
+    ["nothing VirusTotal-specific", {}, undefined, []],
+    ["negative reputation", { reputation: -48 }, { reputation: -48 }, []],
+    [
+      "reputation as text",
+      { reputation: "bad" },
+      undefined,
+      ["skipped `data.attributes.reputation`: expected an integer, got a string"],
+    ],
+    [
+      "votes, one of them unreadable",
+      { total_votes: { harmless: 3, malicious: "x" } },
+      { votes: { harmless: 3 } },
+      [
+        "skipped `data.attributes.total_votes.malicious`: expected a non-negative integer, got a string",
+      ],
+    ],
+    [
+      "threat classification, a ranked item without value",
+      {
+        popular_threat_classification: {
+          suggested_threat_label: "trojan.orcusrat/msil",
+          popular_threat_category: [{ value: "trojan", count: 21 }, { count: 2 }],
+          popular_threat_name: [{ value: "orcusrat", count: 12 }, "msil"],
+        },
+      },
+      {
+        threatLabel: "trojan.orcusrat/msil",
+        threatCategories: [{ name: "trojan", count: 21 }],
+        threatNames: [{ name: "orcusrat", count: 12 }],
+      },
+      [
+        "skipped `data.attributes.popular_threat_classification.popular_threat_category[1]`: it has no `value`",
+        "skipped `data.attributes.popular_threat_classification.popular_threat_name[1]`: expected an object, got a string",
+      ],
+    ],
+    [
+      "known distributors, renamed",
+      {
+        known_distributors: {
+          distributors: ["Linux"],
+          filenames: ["cli-32.exe"],
+          products: ["debian-12"],
+          data_sources: ["HashDB", 7],
+        },
+      },
+      {
+        knownDistributors: {
+          distributors: ["Linux"],
+          products: ["debian-12"],
+          fileNames: ["cli-32.exe"],
+          sources: ["HashDB"],
+        },
+      },
+      [
+        "skipped `data.attributes.known_distributors.data_sources[1]`: expected a string, got a number",
+      ],
+    ],
+    [
+      "YARA matches; one without a rule name",
+      {
+        crowdsourced_yara_results: [
+          {
+            rule_name: "Agenttesla_type2",
+            ruleset_name: "rule",
+            ruleset_id: "004629696d",
+            source: "https://github.com/JPCERTCC/MalConfScan",
+            author: "JPCERT/CC Incident Response Group",
+            description: "detect Agenttesla in memory",
+            match_date: 1722226971,
+          },
+          { ruleset_name: "orphan" },
+        ],
+      },
+      {
+        yaraMatches: [
+          {
+            rule: "Agenttesla_type2",
+            ruleset: "rule",
+            source: "https://github.com/JPCERTCC/MalConfScan",
+            author: "JPCERT/CC Incident Response Group",
+            description: "detect Agenttesla in memory",
+          },
+        ],
+      },
+      ["skipped `data.attributes.crowdsourced_yara_results[1]`: it has no `rule_name`"],
+    ],
+    [
+      "an empty list stays empty, not unknown",
+      { crowdsourced_yara_results: [] },
+      { yaraMatches: [] },
+      [],
+    ],
+    [
+      "Sigma matches; one whose level is outside the enum is skipped",
+      {
+        sigma_analysis_results: [
+          { rule_level: "High", rule_title: "A", rule_source: "S", rule_id: "1" },
+          { rule_level: "severe", rule_title: "B" },
+        ],
+      },
+      {
+        sigmaMatches: [{ level: "high", title: "A", source: "S", id: "1" }],
+      },
+      [
+        "skipped `data.attributes.sigma_analysis_results[1]`: its `rule_level` `severe` is not one of `critical`, `high`, `medium`, `low`",
+      ],
+    ],
+    [
+      "IDS alerts",
+      {
+        crowdsourced_ids_results: [
+          {
+            rule_category: "Potentially Bad Traffic",
+            alert_severity: "low",
+            rule_msg: "ET DNS Query to a *.top domain - Likely Hostile",
+            rule_id: "1:2023883",
+            rule_source: "Proofpoint Emerging Threats Open",
+            alert_context: [{ dest_ip: "8.8.8.8", dest_port: 53 }],
+          },
+        ],
+      },
+      {
+        idsAlerts: [
+          {
+            message: "ET DNS Query to a *.top domain - Likely Hostile",
+            severity: "low",
+            category: "Potentially Bad Traffic",
+            source: "Proofpoint Emerging Threats Open",
+            id: "1:2023883",
+          },
+        ],
+      },
+      [],
+    ],
+    [
+      "sandbox verdicts, keyed by sandbox, in VirusTotal's order",
+      {
+        sandbox_verdicts: {
+          Zenbox: {
+            category: "malicious",
+            confidence: 100,
+            sandbox_name: "Zenbox",
+            malware_classification: ["MALWARE", "RAT"],
+            malware_names: ["Orcus"],
+          },
+          "CAPE Sandbox": { category: "harmless", confidence: 140 },
+          Broken: "yes",
+          "No verdict": { sandbox_name: "No verdict", confidence: 10 },
+        },
+      },
+      {
+        sandboxVerdicts: [
+          {
+            sandbox: "Zenbox",
+            category: "malicious",
+            confidence: 100,
+            classifications: ["MALWARE", "RAT"],
+            malwareNames: ["Orcus"],
+          },
+          { sandbox: "CAPE Sandbox", category: "harmless" },
+        ],
+      },
+      [
+        "skipped `data.attributes.sandbox_verdicts.CAPE Sandbox.confidence`: `140` is over 100",
+        "skipped `data.attributes.sandbox_verdicts.Broken`: expected an object, got a string",
+        "skipped `data.attributes.sandbox_verdicts.No verdict`: it has no `category`",
+      ],
+    ],
+    [
+      "GTI assessment, unwrapped and without prefixes",
+      {
+        gti_assessment: {
+          verdict: { value: "VERDICT_MALICIOUS" },
+          severity: { value: "SEVERITY_LOW" },
+          threat_score: { value: 35 },
+          contributing_factors: { mandiant_confidence_score: 14 },
+        },
+      },
+      { gti: { verdict: "malicious", severity: "low", threatScore: 35 } },
+      [],
+    ],
+    [
+      "GTI assessment with an unknown verdict",
+      { gti_assessment: { verdict: { value: "VERDICT_WEIRD" }, threat_score: 1 } },
+      undefined,
+      [
+        "skipped `data.attributes.gti_assessment.verdict.value`: `VERDICT_WEIRD` is not one of `malicious`, `suspicious`, `undetected`, `benign`, `unknown`",
+        "skipped `data.attributes.gti_assessment.threat_score`: expected an object, got a number",
+      ],
+    ],
+    [
+      "submissions and names, directories kept",
+      { times_submitted: 861, unique_sources: 4, names: ["C:\\Temp\\a.exe", "", 3] },
+      { timesSubmitted: 861, uniqueSources: 4, names: ["C:\\Temp\\a.exe"] },
+      ["skipped `data.attributes.names[2]`: expected a string, got a number"],
+    ],
+  ];
+  it.each(cases)("%s", (_name, attributes, expected, warnings) => {
+    const outcome = mapped(vt(attributes));
+    expect(outcome.result.virustotal).toEqual(expected);
+    expect(outcome.warnings).toEqual(warnings);
+    // what the adapter produces always passes the canonical schema
+    expect(validateResult(outcome.result).ok).toBe(true);
+  });
+
+  it.each([
+    ['any m in virustotal.sigmaMatches: m.level == "severe"', "`severe` is not a possible value"],
+    ["virustotal.reputaton < 0", "did you mean `reputation`?"],
+    ['virustotal.gti.verdict == "VERDICT_MALICIOUS"', "allowed: `malicious`, `suspicious`"],
+    // the fields every item has are required, so reading them needs no `exists` guard
+    ['any m in virustotal.sigmaMatches: m.level == "critical"', "[]"],
+    ['count(s in virustotal.sandboxVerdicts where s.category == "malicious") >= 2', "[]"],
+    ['any a in virustotal.idsAlerts: a.severity == "high"', "[]"],
+  ])("the checker knows the section: `%s`", (condition, expected) => {
+    const { diagnostics } = compile([
+      { path: "test.rules", text: `rule r { when ${condition} deny "x" }\n` },
+    ]);
+    expect(JSON.stringify(diagnostics)).toContain(expected);
   });
 });
 

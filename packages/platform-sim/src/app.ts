@@ -250,13 +250,21 @@ async function simulator(app: FastifyInstance, { state }: SimulatorAppOptions): 
       async (request) => {
         const upload = state.openUpload(request.params.uploadId, request.query.token);
         const hash = createHash("sha256");
+        // VirusTotal's MD5 and SHA-1 of the file, for the VirusTotal mode
+        const md5 = createHash("md5");
+        const sha1 = createHash("sha1");
         let size = 0;
         const body = (request.body ?? request.raw) as AsyncIterable<Buffer>;
         for await (const chunk of body) {
           hash.update(chunk);
+          md5.update(chunk);
+          sha1.update(chunk);
           size += chunk.length;
         }
-        return state.finishUpload(upload, hash.digest("hex"), size);
+        return state.finishUpload(upload, hash.digest("hex"), size, {
+          md5: md5.digest("hex"),
+          sha1: sha1.digest("hex"),
+        });
       },
     );
   });

@@ -100,7 +100,7 @@ const VIRUSTOTAL_KEY = Group({
   }),
 });
 
-/** The VirusTotal v3 mode: `GET /api/v3/files/{sha256}` beside the platform's routes. */
+/** The VirusTotal v3 mode: `GET /api/v3/files/{md5|sha1|sha256}` beside the platform's routes. */
 const VIRUSTOTAL = Group({
   /** keys and their quotas; default one public key `sim_vt_key` */
   keys: Type.Array(VIRUSTOTAL_KEY, {

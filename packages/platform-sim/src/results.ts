@@ -31,6 +31,25 @@ export interface FileFacts {
   uploadedAtMs?: number;
   analyzedAtMs?: number;
   version?: number;
+  /** the MD5 and SHA-1 VirusTotal reports (see `fileDigests`) */
+  digests?: FileDigests;
+}
+
+/** The other hashes VirusTotal knows a file by, in lower-case hexadecimal. */
+export interface FileDigests {
+  md5: string;
+  sha1: string;
+}
+
+/**
+ * The MD5 and SHA-1 of a file the simulator has no bytes of (seeded files, `virustotal.queued`):
+ * stand-ins derived from its SHA-256, stable for a file, so the VirusTotal mode can be asked by
+ * any of its three hashes. Uploaded files get the real ones of their bytes instead.
+ */
+export function derivedDigests(sha256: string): FileDigests {
+  const of = (algorithm: string) =>
+    createHash(algorithm).update(`clearance-platform-sim:${algorithm}:${sha256}`).digest("hex");
+  return { md5: of("md5"), sha1: of("sha1") };
 }
 
 interface Draft {
@@ -110,7 +129,7 @@ export function simulatedFile(sha256: string, seed: number, facts: FileFacts): P
 }
 
 /**
- * A completed file as VirusTotal v3 answers `GET /api/v3/files/{sha256}`: the simulated result
+ * A completed file as VirusTotal v3 answers `GET /api/v3/files/{id}`: the simulated result
  * written by the test-data generator's `toVirusTotal` (real v3 shapes: `last_analysis_stats`,
  * `last_analysis_results`, `signature_info`, `names`, ...), the same for the same file and seed.
  */
@@ -122,7 +141,13 @@ export function simulatedVirusTotalFile(
   const result = simulatedResult(sha256, seed, facts);
   delete result.platformVersion;
   delete result.uploadedAt;
-  return toVirusTotal(result, mulberry32(mixSeed("virustotal", seed, sha256)));
+  const file = toVirusTotal(result, mulberry32(mixSeed("virustotal", seed, sha256)));
+  // the generator draws md5 and sha1 at random; VirusTotal's are the file's own
+  Object.assign(
+    (file.data as { attributes: object }).attributes,
+    facts.digests ?? derivedDigests(sha256),
+  );
+  return file;
 }
 
 /**
@@ -136,6 +161,7 @@ export function queuedVirusTotalFile(
 ): Record<string, unknown> {
   const submitted = Math.floor((facts.uploadedAtMs ?? nowMs) / 1000);
   const attributes: Record<string, unknown> = {
+    ...(facts.digests ?? derivedDigests(sha256)),
     sha256,
     names: facts.fileName === undefined ? [] : [facts.fileName],
     first_submission_date: submitted,

@@ -15,7 +15,15 @@ import { invalidRequest, PlatformError } from "./errors.js";
 import { FaultInjector } from "./faults.js";
 import type { ResolvedKey, ResolvedOptions, Scope } from "./options.js";
 import { RateLimiter } from "./rate-limit.js";
-import { type FileFacts, firstSeenAgeMs, mixSeed, seededSha256, simulatedFile } from "./results.js";
+import {
+  derivedDigests,
+  type FileDigests,
+  type FileFacts,
+  firstSeenAgeMs,
+  mixSeed,
+  seededSha256,
+  simulatedFile,
+} from "./results.js";
 import { VirusTotalQuotas } from "./virustotal.js";
 import { WebhookDispatcher } from "./webhooks.js";
 
@@ -30,6 +38,8 @@ interface FileRecord {
   version: number;
   analyzedAtMs: number;
   pending: { version: number; readyAtMs: number } | null;
+  /** the real MD5 and SHA-1 of uploaded bytes, stand-ins for seeded files */
+  digests: FileDigests;
 }
 
 interface Upload {
@@ -89,6 +99,8 @@ export class SimulatorState {
   #keys = new Map<string, ResolvedKey>();
   #usage = new Map<string, { month: string; used: number }>();
   #files = new Map<string, FileRecord>();
+  /** the SHA-256 of each file by its MD5 and SHA-1, for the VirusTotal mode */
+  #byDigest = new Map<string, string>();
   /** completed analyses in list order; new ones are always stamped after the last (see #stamp) */
   #completed: FileRecord[] = [];
   #pending = new Set<FileRecord>();
@@ -112,6 +124,8 @@ export class SimulatorState {
 
   #init(): void {
     this.#keys = new Map(this.options.keys.map((k) => [k.key, k]));
+    for (const sha256 of this.options.virustotal?.queued ?? [])
+      this.#indexDigests(sha256.toLowerCase(), derivedDigests(sha256.toLowerCase()));
     const n = this.options.seedFiles;
     if (n > 0) {
       // Seeded analyses predate the start, one second apart, so later ones sort after them.
@@ -230,8 +244,29 @@ export class SimulatorState {
     return upload;
   }
 
-  /** Records the bytes of an upload once they hashed to the declared SHA-256. */
-  finishUpload(upload: Upload, actual: string, size: number): PutAnswer {
+  #indexDigests(sha256: string, digests: FileDigests): void {
+    this.#byDigest.set(digests.md5, sha256);
+    this.#byDigest.set(digests.sha1, sha256);
+  }
+
+  /**
+   * The SHA-256 of the file VirusTotal would answer for an MD5, SHA-1 or SHA-256 (lower case), or
+   * undefined when the simulator knows no file by it.
+   */
+  sha256ByHash(hash: string): string | undefined {
+    return hash.length === 64 ? hash : this.#byDigest.get(hash);
+  }
+
+  /**
+   * Records the bytes of an upload once they hashed to the declared SHA-256; their MD5 and SHA-1
+   * replace a seeded file's stand-ins.
+   */
+  finishUpload(
+    upload: Upload,
+    actual: string,
+    size: number,
+    digests: FileDigests = derivedDigests(actual),
+  ): PutAnswer {
     if (actual !== upload.sha256)
       throw new PlatformError(
         "sha256_mismatch",
@@ -250,11 +285,16 @@ export class SimulatorState {
         version: 0,
         analyzedAtMs: 0,
         pending: null,
+        digests,
       });
     } else {
       // The latest upload's name and type win; the result of a running analysis is unaffected.
       Object.assign(record, facts, { uploadedAtMs: nowMs });
+      this.#byDigest.delete(record.digests.md5);
+      this.#byDigest.delete(record.digests.sha1);
+      record.digests = digests;
     }
+    this.#indexDigests(upload.sha256, digests);
     return { sha256: upload.sha256, size };
   }
 
@@ -370,8 +410,10 @@ export class SimulatorState {
           version: 0,
           analyzedAtMs: 0,
           pending: null,
+          digests: derivedDigests(sha256),
         };
         this.#files.set(sha256, record);
+        this.#indexDigests(sha256, record.digests);
       }
       if (f.fileName !== undefined) record.fileName = f.fileName;
       if (f.contentType !== undefined) record.contentType = f.contentType;
@@ -445,6 +487,7 @@ export class SimulatorState {
       uploadedAtMs: record.uploadedAtMs,
       analyzedAtMs: record.analyzedAtMs,
       version: record.version,
+      digests: record.digests,
     };
     if (listed || record.version === 0) return { state: "queued", facts };
     return { state: "done", facts };
@@ -504,6 +547,7 @@ export class SimulatorState {
     await this.webhooks.reset();
     this.#usage.clear();
     this.#files.clear();
+    this.#byDigest.clear();
     this.#completed = [];
     this.#pending.clear();
     this.#uploads.clear();

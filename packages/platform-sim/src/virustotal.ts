@@ -1,6 +1,6 @@
 /**
- * The VirusTotal v3 mode: `GET /api/v3/files/{sha256}` as VirusTotal answers it, built from the
- * simulator's files, with VirusTotal's authentication (`x-apikey`), per-key quotas (a minute and a
+ * The VirusTotal v3 mode: `GET /api/v3/files/{id}` as VirusTotal answers it (the id an MD5, a
+ * SHA-1 or a SHA-256 of the file), built from the simulator's files, with VirusTotal's authentication (`x-apikey`), per-key quotas (a minute and a
  * UTC day) and error bodies (`{"error": {"code", "message"}}` with VirusTotal's codes:
  * docs.virustotal.com/reference/errors). The platform's rate limit and faults do not apply here.
  */
@@ -79,7 +79,8 @@ export class VirusTotalQuotas {
   }
 }
 
-const SHA256 = /^[0-9a-fA-F]{64}$/;
+/** An MD5, a SHA-1 or a SHA-256: the ids VirusTotal takes for a file. */
+const FILE_ID = /^(?:[0-9a-fA-F]{32}|[0-9a-fA-F]{40}|[0-9a-fA-F]{64})$/;
 
 /** Registers the mode's routes on the simulator (only when `virustotal` is configured). */
 export async function virustotalRoutes(
@@ -112,13 +113,11 @@ export async function virustotalRoutes(
           throw new VirusTotalError("WrongCredentialsError", "Wrong API key");
         quotas.take(key, state.now());
         const id = request.params.id;
-        if (!SHA256.test(id))
-          // VirusTotal also takes MD5 and SHA-1 ids; the simulator knows files by SHA-256 only.
+        const sha256 = FILE_ID.test(id) ? state.sha256ByHash(id.toLowerCase()) : undefined;
+        const analysis =
+          sha256 === undefined ? { state: "unknown" as const } : state.analysisOf(sha256);
+        if (sha256 === undefined || analysis.state === "unknown")
           throw new VirusTotalError("NotFoundError", `File "${id}" not found`);
-        const sha256 = id.toLowerCase();
-        const analysis = state.analysisOf(sha256);
-        if (analysis.state === "unknown")
-          throw new VirusTotalError("NotFoundError", `File "${sha256}" not found`);
         if (analysis.state === "queued")
           return queuedVirusTotalFile(sha256, analysis.facts, state.now());
         return simulatedVirusTotalFile(sha256, state.options.seed, analysis.facts);

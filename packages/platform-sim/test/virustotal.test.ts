@@ -1,6 +1,7 @@
+import { createHash } from "node:crypto";
 import { afterEach, describe, expect, it } from "vitest";
 import { createSimulator, type SimulatorOptions } from "../src/index.js";
-import { seededSha256 } from "../src/results.js";
+import { derivedDigests, seededSha256 } from "../src/results.js";
 import { clock, makeSim, type Sim, T0 } from "./helpers.js";
 
 const PUBLIC = "vt_public_key";
@@ -57,6 +58,65 @@ describe("the VirusTotal mode", () => {
     expect(Object.keys(a.last_analysis_results).length).toBeGreaterThan(0);
     // the same file, the same answer
     expect((await get(sha)).body).toBe(res.body);
+  });
+
+  it("answers a file by its MD5 and SHA-1 as by its SHA-256, in either case", async () => {
+    const { get, sim } = await vt();
+    const bytes = "bytes uploaded to the platform";
+    const real = (algorithm: string) => createHash(algorithm).update(bytes).digest("hex");
+    const uploaded = (await sim.upload(bytes)).sha256;
+    const files = [
+      { what: "a seeded file", sha256: seededSha256(42, 0), status: "done" },
+      { what: "a queued one", sha256: QUEUED, status: "queued" },
+      { what: "an uploaded one", sha256: uploaded, status: "queued" },
+    ];
+    for (const { what, sha256, status } of files) {
+      const bySha256 = await get(sha256, PREMIUM);
+      expect(bySha256.statusCode, what).toBe(200);
+      const { md5, sha1 } = bySha256.json().data.attributes;
+      // uploaded bytes have their real MD5 and SHA-1; files without bytes, stable stand-ins
+      expect({ md5, sha1 }, what).toEqual(
+        sha256 === uploaded ? { md5: real("md5"), sha1: real("sha1") } : derivedDigests(sha256),
+      );
+      for (const id of [md5, sha1, md5.toUpperCase(), sha1.toUpperCase(), sha256.toUpperCase()]) {
+        const res = await get(id, PREMIUM);
+        expect(res.statusCode, `${what} by ${id}`).toBe(200);
+        expect(res.body, `${what} by ${id}`).toBe(bySha256.body);
+      }
+      expect(bySha256.json().data.attributes.last_analysis_date === undefined, what).toBe(
+        status === "queued",
+      );
+    }
+  });
+
+  it("replaces a seeded file's stand-in MD5 and SHA-1 by the real ones once its bytes are uploaded", async () => {
+    const { get, sim } = await vt();
+    const bytes = "seeded first, uploaded later";
+    const sha256 = createHash("sha256").update(bytes).digest("hex");
+    await sim.app.inject({ method: "POST", url: "/_sim/files", payload: { files: [{ sha256 }] } });
+    const stand = derivedDigests(sha256);
+    expect((await get(stand.md5, PREMIUM)).statusCode).toBe(200);
+    await sim.upload(bytes);
+    expect((await get(stand.md5, PREMIUM)).statusCode).toBe(404);
+    expect((await get(stand.sha1, PREMIUM)).statusCode).toBe(404);
+    const md5 = createHash("md5").update(bytes).digest("hex");
+    const res = await get(md5, PREMIUM);
+    expect(res.statusCode).toBe(200);
+    expect(res.json().data.id).toBe(sha256);
+  });
+
+  it("answers 404 NotFoundError, as VirusTotal words it, for a hash it does not know", async () => {
+    const { get, time } = await vt();
+    time.set(T0 - (T0 % 60_000));
+    for (const id of ["00".repeat(16), "00".repeat(20), "00".repeat(32), "not-a-hash"]) {
+      const res = await get(id);
+      expect(res.statusCode, id).toBe(404);
+      expect(res.json(), id).toEqual({
+        error: { code: "NotFoundError", message: `File "${id}" not found` },
+      });
+    }
+    // each counted against the key's quota, as VirusTotal counts 404s
+    expect((await get(seededSha256(42, 0))).statusCode).toBe(429);
   });
 
   it("answers 404 NotFoundError for a file it does not know", async () => {

@@ -52,6 +52,53 @@ export const CANONICAL_FIELDS: readonly string[] = Object.freeze([
   "firstSeen",
   "analyzedAt",
   "tags",
+  "virustotal",
+  "virustotal.reputation",
+  "virustotal.votes",
+  "virustotal.votes.harmless",
+  "virustotal.votes.malicious",
+  "virustotal.threatLabel",
+  "virustotal.threatCategories",
+  "virustotal.threatCategories[].name",
+  "virustotal.threatCategories[].count",
+  "virustotal.threatNames",
+  "virustotal.threatNames[].name",
+  "virustotal.threatNames[].count",
+  "virustotal.knownDistributors",
+  "virustotal.knownDistributors.distributors",
+  "virustotal.knownDistributors.products",
+  "virustotal.knownDistributors.fileNames",
+  "virustotal.knownDistributors.sources",
+  "virustotal.yaraMatches",
+  "virustotal.yaraMatches[].rule",
+  "virustotal.yaraMatches[].ruleset",
+  "virustotal.yaraMatches[].source",
+  "virustotal.yaraMatches[].author",
+  "virustotal.yaraMatches[].description",
+  "virustotal.sigmaMatches",
+  "virustotal.sigmaMatches[].level",
+  "virustotal.sigmaMatches[].title",
+  "virustotal.sigmaMatches[].source",
+  "virustotal.sigmaMatches[].id",
+  "virustotal.idsAlerts",
+  "virustotal.idsAlerts[].severity",
+  "virustotal.idsAlerts[].message",
+  "virustotal.idsAlerts[].category",
+  "virustotal.idsAlerts[].source",
+  "virustotal.idsAlerts[].id",
+  "virustotal.sandboxVerdicts",
+  "virustotal.sandboxVerdicts[].sandbox",
+  "virustotal.sandboxVerdicts[].category",
+  "virustotal.sandboxVerdicts[].confidence",
+  "virustotal.sandboxVerdicts[].classifications",
+  "virustotal.sandboxVerdicts[].malwareNames",
+  "virustotal.gti",
+  "virustotal.gti.verdict",
+  "virustotal.gti.severity",
+  "virustotal.gti.threatScore",
+  "virustotal.timesSubmitted",
+  "virustotal.uniqueSources",
+  "virustotal.names",
 ]);
 
 /** What VirusTotal has no value for: the trust score is the platform's own (docs/language.md). */
@@ -66,6 +113,11 @@ const PLATFORM_ONLY = new Set([
   "scoreBreakdown[].description",
 ]);
 
+/** What only VirusTotal reports: the `virustotal` section. */
+const VIRUSTOTAL_ONLY = new Set(
+  CANONICAL_FIELDS.filter((field) => field === "virustotal" || field.startsWith("virustotal.")),
+);
+
 /** The inputs a rule set can declare, in the order they are listed in messages. */
 export type InputProfileName = "canonical" | "platform" | "virustotal";
 
@@ -73,14 +125,15 @@ export type InputProfileName = "canonical" | "platform" | "virustotal";
  * For each input, the fields it can ever carry:
  * - `canonical`: a canonical result sent as is may carry any field of the schema;
  * - `platform`: a platform file object, mapped by `@clearance/platform` (`platformToCanonical`),
- *   carries every canonical field (the platform computes the trust score and verdict);
+ *   carries every canonical field but the `virustotal` section (the platform computes the trust
+ *   score and verdict);
  * - `virustotal`: a VirusTotal v3 file object, mapped by the engine's adapter (`fromVirusTotal`),
  *   never has a trust score, a verdict or a score breakdown.
  */
 export const INPUT_PROFILES: Readonly<Record<InputProfileName, ReadonlySet<string>>> =
   Object.freeze({
     canonical: new Set(CANONICAL_FIELDS),
-    platform: new Set(CANONICAL_FIELDS),
+    platform: new Set(CANONICAL_FIELDS.filter((field) => !VIRUSTOTAL_ONLY.has(field))),
     virustotal: new Set(CANONICAL_FIELDS.filter((field) => !PLATFORM_ONLY.has(field))),
   });
 

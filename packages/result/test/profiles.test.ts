@@ -31,9 +31,12 @@ describe("input profiles", () => {
     }
   });
 
-  it("give canonical and platform input every field, and VirusTotal input no trust score", () => {
+  it("give canonical input every field, platform input all but the VirusTotal section, and VirusTotal input no trust score", () => {
     expect(INPUT_PROFILES.canonical.size).toBe(CANONICAL_FIELDS.length);
-    expect(INPUT_PROFILES.platform.size).toBe(CANONICAL_FIELDS.length);
+    expect(CANONICAL_FIELDS.filter((f) => !INPUT_PROFILES.platform.has(f))).toEqual(
+      CANONICAL_FIELDS.filter((f) => f === "virustotal" || f.startsWith("virustotal.")),
+    );
+    expect(CANONICAL_FIELDS.filter((f) => !INPUT_PROFILES.platform.has(f))).toHaveLength(47);
     const missing = CANONICAL_FIELDS.filter((f) => !INPUT_PROFILES.virustotal.has(f));
     expect(missing).toEqual([
       "trustScore",

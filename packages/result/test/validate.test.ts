@@ -613,6 +613,7 @@ describe("RESULT_SCHEMA", () => {
       "firstSeen",
       "analyzedAt",
       "tags",
+      "virustotal",
     ]);
     expect(RESULT_SCHEMA.properties.verdict.enum).toEqual(["clean", "caution", "high_risk"]);
     expect(RESULT_SCHEMA.properties.signature.properties.status.enum).toEqual([

@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from "node:crypto";
 import { setImmediate as yieldToLoop } from "node:timers/promises";
 import type { CaseInput, Decision, ExceptionInput, InputFormat, Ruleset } from "@clearance/engine";
-import { INPUT_FORMATS, toCanonical } from "@clearance/engine";
+import { INPUT_FORMATS, listOf, toCanonical } from "@clearance/engine";
 import { AuditUnavailableError } from "./audit/backend.js";
 import {
   type AuditEntry,
@@ -426,6 +426,24 @@ export class DecisionService {
     track = true,
   ): Prepared {
     const ruleset = this.rules.ruleset;
+    // one request, one decision: a list of results (a VirusTotal search answer) is refused with
+    // the endpoint that takes its items, each as it is
+    const list = listOf(request.result);
+    if (list !== undefined) {
+      const n = list.items.length;
+      const items = `${n} item${n === 1 ? "" : "s"}`;
+      throw new InvalidResultError(
+        at === ""
+          ? `the analysis result is a list of ${items} (${list.what}), not one result: send its items to \`POST /v1/decisions/batch\`, each as the \`result\` of one item (\`{"items": [{"result": <${list.at}[0]>}, ...]}\`)`
+          : `the analysis result is a list of ${items} (${list.what}), not one result: make each of them an item of the batch`,
+        [
+          {
+            pointer: `${at}/result${list.at === "" ? "" : `/${list.at}`}`,
+            message: `a list of ${items}`,
+          },
+        ],
+      );
+    }
     const canonical = toCanonical(
       request.result,
       request.format === undefined ? undefined : { format: request.format },

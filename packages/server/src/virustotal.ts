@@ -56,7 +56,7 @@ export class VirusTotalResults {
         return undefined;
       case "queued":
         throw new PlatformResultInvalidError(
-          `VirusTotal's analysis of \`${outcome.sha256}\` is still queued: nothing to decide yet, ask again later`,
+          `VirusTotal's analysis of \`${outcome.id}\` is still queued: nothing to decide yet, ask again later`,
           [
             {
               pointer: "virustotal:/data/attributes/last_analysis_date",

@@ -615,7 +615,10 @@ describe("rules in production", () => {
 
       writeFileSync(
         file,
-        original.replace('deny "trust score {trustScore} is below 30"', 'deny "trust below 30"'),
+        original.replace(
+          'deny "sandboxes saw it behave as malware"',
+          'deny "sandboxes saw malware"',
+        ),
       );
       const ok = await t.app.inject({ method: "POST", url: "/v1/ruleset/reload" });
       expect(ok.statusCode).toBe(200);

@@ -5,6 +5,7 @@ import {
   CSV_HEADER,
   type DryRunReport,
   dryRun,
+  MAX_RECORD_BYTES_LIMIT,
   RulesError,
   renderHtml,
   renderMarkdown,
@@ -32,6 +33,8 @@ export interface DryRunCliOptions {
   failOn?: { from: Action; to: Action }[];
   strict: boolean;
   limit?: number;
+  /** `--max-input-bytes`: the largest record read */
+  maxInputBytes?: number;
   format?: InputFormat;
   progress: boolean;
   /** false with `--no-exceptions`: replay without the rule sets' exceptions.json */
@@ -69,6 +72,11 @@ export async function dryRunCommand(
     : undefined;
   if (options.decisions && !decisionsFormat)
     throw new CliError(`--decisions \`${options.decisions}\` must end in .ndjson or .csv`);
+  // the reader keeps a record whole as one string: V8 makes none much over 512 MiB
+  if (options.maxInputBytes !== undefined && options.maxInputBytes > MAX_RECORD_BYTES_LIMIT)
+    throw new CliError(
+      `--max-input-bytes must be at most ${MAX_RECORD_BYTES_LIMIT}, got \`${options.maxInputBytes}\``,
+    );
   const now = parseNow(options.now);
   const auditFilter: AuditFilter = {};
   if (options.since) auditFilter.from = new Date(parseTime(options.since, "--since")).toISOString();
@@ -109,6 +117,7 @@ export async function dryRunCommand(
       ...(context === undefined ? {} : { context }),
       ...(now === undefined ? {} : { now }),
       ...(options.limit === undefined ? {} : { limit: options.limit }),
+      ...(options.maxInputBytes === undefined ? {} : { maxRecordBytes: options.maxInputBytes }),
       ...(options.format === undefined ? {} : { format: options.format }),
       ...(options.failOn ? { failOn: options.failOn } : {}),
       ...(decisionsStream

@@ -25,7 +25,7 @@ export interface PullOptions {
   force: boolean;
   /** where the results come from (default the platform) */
   source?: string;
-  /** `--source virustotal`: the file of SHA-256s to look up */
+  /** `--source virustotal`: the file of hashes (MD5, SHA-1 or SHA-256) to look up */
   hashes?: string;
 }
 
@@ -182,8 +182,9 @@ export async function pullCommand(output: Output, options: PullOptions, env: Env
 }
 
 /**
- * Where a VirusTotal pull stopped: the hashes whose reports are in the output (a rerun looks up
- * only the others, sparing the quota), and how many bytes of the output they fill.
+ * Where a VirusTotal pull stopped: the hashes whose reports are in the output, both those asked
+ * for and the files' SHA-256s (a rerun looks up only the others, sparing the quota, and writes no
+ * file twice), and how many bytes of the output they fill.
  */
 interface VirusTotalPullState {
   version: 1;
@@ -220,7 +221,7 @@ async function pullVirusTotal(output: Output, options: PullOptions, env: Env): P
     );
   if (options.hashes === undefined)
     throw new CliError(
-      "`--source virustotal` needs --hashes <file>: the SHA-256s to look up, one a line",
+      "`--source virustotal` needs --hashes <file>: the MD5s, SHA-1s or SHA-256s to look up, one a line",
     );
   if (options.platform !== undefined)
     throw new CliError(
@@ -250,17 +251,22 @@ async function pullVirusTotal(output: Output, options: PullOptions, env: Env): P
   let written = 0;
   const save = () => {
     fsyncSync(fd);
+    // a hash whose file another hash had written is done too
+    for (const same of tally.same) done.add(same.id);
     st.done = [...done];
     writeState(statePath, st);
   };
   try {
-    for await (const report of lookUp(client, todo, tally)) {
+    // `done` holds the SHA-256s already written: a file named again by another hash is not
+    const files = new Set(done);
+    for await (const { id, sha256, report } of lookUp(client, todo, tally, files)) {
       const line = `${JSON.stringify(report)}\n`;
       writeSync(fd, line);
       st.bytes += Buffer.byteLength(line);
       st.records++;
       written++;
-      done.add(report.data.id.toLowerCase());
+      done.add(id);
+      done.add(sha256);
       // each lookup costs quota: never lose one to a crash
       save();
       output.status?.(
@@ -286,6 +292,6 @@ async function pullVirusTotal(output: Output, options: PullOptions, env: Env): P
   output.err(
     `${written} new VirusTotal reports written to ${options.out} (${st.records} in all${already ? `, ${already} already there` : ""})`,
   );
-  for (const line of tally.lines()) output.err(line);
+  for (const line of tally.lines("written")) output.err(line);
   return 0;
 }

@@ -46,7 +46,7 @@ export async function simCommand(output: Output, options: SimOptions, env: Env):
   if (options.webhook) output.err(`  webhooks to ${options.webhook}`);
   if (options.virustotal === true)
     output.err(
-      `  VirusTotal v3 at ${sim.url}/api/v3/files/{sha256}, key ${SIM_VT_KEY} (4 a minute, 500 a day):\n    export CLEARANCE_VT_URL=${sim.url} CLEARANCE_VT_KEY=${SIM_VT_KEY}`,
+      `  VirusTotal v3 at ${sim.url}/api/v3/files/{md5|sha1|sha256}, key ${SIM_VT_KEY} (4 a minute, 500 a day):\n    export CLEARANCE_VT_URL=${sim.url} CLEARANCE_VT_KEY=${SIM_VT_KEY}`,
     );
   output.err("  try:");
   output.err(`    export CLEARANCE_PLATFORM_URL=${sim.url} CLEARANCE_PLATFORM_KEY=${DEFAULT_KEY}`);

@@ -33,6 +33,8 @@ export function runTests(ruleset: Ruleset, dir: string, output: Output): TestRep
   };
   for (const path of files) {
     const file = parseTestFile(path, readFileSync(path, "utf8"));
+    const maxBytes = file.maxInputBytes ?? DEFAULT_INPUT_LIMITS.maxBytes;
+    const limit = { maxBytes, option: `\`maxInputBytes\` in \`${path}\`` };
     for (const c of file.cases) {
       const raw =
         typeof c.input === "string"
@@ -43,15 +45,17 @@ export function runTests(ruleset: Ruleset, dir: string, output: Output): TestRep
                 resolveInputPath(path, c.input),
                 root,
                 "test input",
-                DEFAULT_INPUT_LIMITS.maxBytes,
+                maxBytes,
+                limit.option,
               ),
+              limit,
             )
           : c.input;
       const where =
         typeof c.input === "string"
           ? `input \`${c.input}\` of \`${c.name}\``
           : `the input of \`${c.name}\``;
-      const canonical = toResult(raw, where, c.format);
+      const canonical = toResult(raw, where, c.format, maxBytes);
       const now = parseNow(c.now ?? file.now, `\`now\` in \`${path}\` (case \`${c.name}\`)`);
       const context = c.context ?? file.context;
       const d = ruleset.decide(canonical.result, {

@@ -10,6 +10,7 @@ import {
   validateResult,
 } from "@clearance/result";
 import { fromVirusTotal } from "./virustotal.js";
+import { isV2Report, isVtCliObject, unwrap, V2_REPORT_MESSAGE, vtObjectType } from "./wrappers.js";
 
 export type InputFormat = "canonical" | "virustotal" | "platform";
 
@@ -101,10 +102,13 @@ const FORMAT_NAMES: Readonly<Record<InputFormat, string>> = {
 
 /**
  * Why the input is no file report at all, for what tools commonly hand over instead: VirusTotal's
- * error body (`{"error": {"code": "NotFoundError", ...}}`), or a search or list answer whose
- * `data` is an array of objects. Undefined for anything else.
+ * error body (`{"error": {"code": "NotFoundError", ...}}`), a search or list answer whose `data`
+ * is an array of objects, a JSON array, a VirusTotal object of another type (`url`, `analysis`),
+ * or a VirusTotal API v2 report. Undefined for anything else.
  */
 function notAReport(input: unknown): string | undefined {
+  if (Array.isArray(input))
+    return `the input is a list of ${plural(input.length, "item")} (a JSON array), not one file report: decide each \`[i]\` on its own`;
   if (!isObject(input)) return undefined;
   const error = own(input, "error");
   if (
@@ -117,8 +121,16 @@ function notAReport(input: unknown): string | undefined {
   }
   const data = own(input, "data");
   if (Array.isArray(data))
-    return `the input is a list of ${data.length} VirusTotal object${data.length === 1 ? "" : "s"} (a search or collection answer), not one file report: decide each \`data[i]\` on its own`;
+    return `the input is a list of ${plural(data.length, "VirusTotal object")} (a search or collection answer), not one file report: decide each \`data[i]\` on its own`;
+  const type = vtObjectType(isObject(data) ? data : input);
+  if (type !== undefined && type !== "file")
+    return `the input is a VirusTotal \`${type}\` object, not a file object`;
+  if (isV2Report(input)) return V2_REPORT_MESSAGE;
   return undefined;
+}
+
+function plural(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? "" : "s"}`;
 }
 
 /**
@@ -129,14 +141,16 @@ function notAReport(input: unknown): string | undefined {
  * listed. Throws (TypeError) only for invalid options.
  */
 export function toCanonical(input: unknown, opts?: ToCanonicalOptions): CanonicalOutcome {
-  const limits = resolveInputLimits(opts?.limits);
-  if (opts?.format !== undefined && !INPUT_FORMATS.includes(opts.format)) {
-    throw new TypeError(
-      `unknown input format \`${String(opts.format)}\` (known formats: ${INPUT_FORMATS.map((f) => `\`${f}\``).join(", ")})`,
-    );
-  }
+  const limits = checkOptions(opts);
   const failure = notAReport(input);
   if (failure !== undefined) return { ok: false, problems: [{ pointer: "", message: failure }] };
+  // a wrapper is looked inside unless the input was declared a format that has none
+  if (opts?.format === undefined || opts.format === "virustotal") {
+    const wrapped = unwrap(input);
+    if (wrapped?.kind === "refused")
+      return { ok: false, problems: [{ pointer: "", message: wrapped.message }] };
+    if (wrapped !== undefined) return readInner(wrapped, limits);
+  }
   const detected = detectFormat(input);
   // a declared format is a promise about the input: one the input plainly breaks is an error, never
   // a decision on fields read from the wrong places (`canonical` stays the way to force a reading)
@@ -194,7 +208,114 @@ export function toCanonical(input: unknown, opts?: ToCanonicalOptions): Canonica
   }
   if (format === "canonical") return { ...validateResult(input, limits), format };
   if (format === "platform") return platformToCanonical(input, limits);
+  return readVirusTotal(input, limits);
+}
+
+/** The input limits of the options, after checking the options; throws a TypeError. */
+function checkOptions(opts: ToCanonicalOptions | undefined): InputLimits {
+  const limits = resolveInputLimits(opts?.limits);
+  if (opts?.format !== undefined && !INPUT_FORMATS.includes(opts.format)) {
+    throw new TypeError(
+      `unknown input format \`${String(opts.format)}\` (known formats: ${INPUT_FORMATS.map((f) => `\`${f}\``).join(", ")})`,
+    );
+  }
+  return limits;
+}
+
+function readVirusTotal(input: unknown, limits: InputLimits): CanonicalOutcome {
   const adapted = fromVirusTotal(input);
-  if (!adapted.ok) return { ok: false, problems: adapted.problems, format };
-  return { ...validateResult(adapted.result, limits), format, warnings: adapted.warnings };
+  if (!adapted.ok) return { ok: false, problems: adapted.problems, format: "virustotal" };
+  return {
+    ...validateResult(adapted.result, limits),
+    format: "virustotal",
+    warnings: adapted.warnings,
+  };
+}
+
+/**
+ * The file object inside a wrapper, read as VirusTotal: its problems point into the input, and
+ * the warning that says where it was read comes first.
+ */
+function readInner(
+  wrapped: { value: unknown; pointer: string; warning: string },
+  limits: InputLimits,
+): CanonicalOutcome {
+  const outcome = readVirusTotal(wrapped.value, limits);
+  if (!outcome.ok)
+    return {
+      ...outcome,
+      problems: outcome.problems.map((p) => ({ ...p, pointer: `${wrapped.pointer}${p.pointer}` })),
+    };
+  return { ...outcome, warnings: [wrapped.warning, ...(outcome.warnings ?? [])] };
+}
+
+/** One item of a list input, and what it became. */
+export interface InputItem {
+  /** where the item is in the input, as people write it: `data[2]`, `[0]` */
+  at: string;
+  /** the same as a JSON Pointer: `/data/2`, `/0`; the outcome's problems are relative to it */
+  pointer: string;
+  outcome: CanonicalOutcome;
+}
+
+/**
+ * An input as one result, or as a list of items each read on its own: what `toCanonicalItems`
+ * returns. `what` names the list for messages (`a VirusTotal search or collection answer`).
+ */
+export type InputItems =
+  | { list: false; outcome: CanonicalOutcome }
+  | { list: true; what: string; items: InputItem[] };
+
+/**
+ * Tells whether the input is a list of results and, if so, what kind: VirusTotal's list answers
+ * (`{"data": [...]}`: intelligence search, collections, relationships), vt-cli's output (a JSON
+ * array of its flattened objects) or any other JSON array. Undefined for one object.
+ */
+export function listOf(input: unknown): { what: string; items: unknown[]; at: string } | undefined {
+  if (Array.isArray(input))
+    return {
+      what: input.some(isVtCliObject) ? "vt-cli's output" : "a JSON array",
+      items: input,
+      at: "",
+    };
+  if (!isObject(input)) return undefined;
+  const data = own(input, "data");
+  return Array.isArray(data)
+    ? { what: "a VirusTotal search or collection answer", items: data, at: "data" }
+    : undefined;
+}
+
+/**
+ * `toCanonical` for inputs that may be lists: a list (see `listOf`) gives one outcome per item,
+ * in order, each read as `toCanonical` reads one input (with the same options, wrappers such as
+ * vt-cli's unwrapped); a typed VirusTotal object of another type (a `url` in a search answer)
+ * is a problem naming the item and its type. Anything else is read by `toCanonical`. Throws
+ * (TypeError) only for invalid options.
+ */
+export function toCanonicalItems(input: unknown, opts?: ToCanonicalOptions): InputItems {
+  checkOptions(opts); // bad options throw even for an empty list
+  const list = listOf(input);
+  if (list === undefined) return { list: false, outcome: toCanonical(input, opts) };
+  const items = list.items.map((item, i): InputItem => {
+    const at = `${list.at}[${i}]`;
+    const pointer = `${list.at === "" ? "" : `/${list.at}`}/${i}`;
+    const type = vtObjectType(item) ?? (isVtCliObject(item) ? String(item._type) : undefined);
+    if (type !== undefined && type !== "file")
+      return {
+        at,
+        pointer,
+        outcome: {
+          ok: false,
+          problems: [
+            {
+              pointer: "",
+              message: `\`${at}\` is a VirusTotal \`${type}\` object, not a file object`,
+            },
+          ],
+        },
+      };
+    // a list inside a list is not a file report: say so for the item rather than look inside
+    return { at, pointer, outcome: toCanonical(item, opts) };
+  });
+  return { list: true, what: list.what, items };
 }

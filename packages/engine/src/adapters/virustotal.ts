@@ -11,10 +11,21 @@ import {
   type AnalysisResult,
   type Detections,
   type EngineResult,
+  type GtiSeverity,
+  type GtiVerdict,
+  type IdsAlert,
+  type IdsSeverity,
+  type NamedCount,
+  type SandboxCategory,
+  type SandboxVerdict,
+  type SigmaLevel,
+  type SigmaMatch,
   type Signature,
   type SignatureStatus,
   show,
   type Vendor,
+  type VirusTotalSection,
+  type YaraMatch,
 } from "@clearance/result";
 
 /** VirusTotal v3 field names. */
@@ -61,6 +72,51 @@ const VT = {
   validUsage: "valid usage",
   product: "product",
   fileVersion: "file version",
+  reputation: "reputation",
+  totalVotes: "total_votes",
+  votesHarmless: "harmless",
+  votesMalicious: "malicious",
+  threatClassification: "popular_threat_classification",
+  suggestedThreatLabel: "suggested_threat_label",
+  threatCategory: "popular_threat_category",
+  threatName: "popular_threat_name",
+  rankedValue: "value",
+  rankedCount: "count",
+  knownDistributors: "known_distributors",
+  distributors: "distributors",
+  distributorProducts: "products",
+  distributorFileNames: "filenames",
+  distributorSources: "data_sources",
+  yaraResults: "crowdsourced_yara_results",
+  yaraRule: "rule_name",
+  yaraRuleset: "ruleset_name",
+  yaraSource: "source",
+  yaraAuthor: "author",
+  yaraDescription: "description",
+  sigmaResults: "sigma_analysis_results",
+  sigmaLevel: "rule_level",
+  sigmaTitle: "rule_title",
+  sigmaSource: "rule_source",
+  sigmaId: "rule_id",
+  idsResults: "crowdsourced_ids_results",
+  idsSeverity: "alert_severity",
+  idsMessage: "rule_msg",
+  idsCategory: "rule_category",
+  idsSource: "rule_source",
+  idsId: "rule_id",
+  sandboxVerdicts: "sandbox_verdicts",
+  sandboxName: "sandbox_name",
+  sandboxCategory: "category",
+  sandboxConfidence: "confidence",
+  sandboxClassification: "malware_classification",
+  sandboxMalwareNames: "malware_names",
+  gtiAssessment: "gti_assessment",
+  gtiVerdict: "verdict",
+  gtiSeverity: "severity",
+  gtiThreatScore: "threat_score",
+  gtiValue: "value",
+  timesSubmitted: "times_submitted",
+  uniqueSources: "unique_sources",
 } as const;
 
 /** VirusTotal engine category / stats key -> canonical category (and `detections` key). */
@@ -166,6 +222,61 @@ class Reader {
     }
     this.skip(path, "a non-negative integer", value);
     return undefined;
+  }
+
+  /** An integer of any sign; digit strings are converted with a warning; null is absent. */
+  integer(object: Obj | undefined, key: string, path: string): number | undefined {
+    const value = own(object, key);
+    if (value === undefined || value === null) return undefined;
+    if (typeof value === "number" && Number.isSafeInteger(value)) return value;
+    if (typeof value === "string" && /^-?\d{1,15}$/.test(value.trim())) {
+      this.warn(`read \`${path}\` from a string`);
+      return Number(value.trim());
+    }
+    this.skip(path, "an integer", value);
+    return undefined;
+  }
+
+  /** A count no greater than `max` (confidences and scores out of 100). */
+  bounded(object: Obj | undefined, key: string, path: string, max: number): number | undefined {
+    const value = this.count(object, key, path);
+    if (value === undefined || value <= max) return value;
+    this.warn(`skipped \`${path}\`: \`${value}\` is over ${max}`);
+    return undefined;
+  }
+
+  /** One of `values`, compared without case, after dropping `prefix` (GTI's `VERDICT_`). */
+  oneOf<T extends string>(
+    object: Obj | undefined,
+    key: string,
+    path: string,
+    values: readonly T[],
+    prefix = "",
+  ): T | undefined {
+    const value = this.string(object, key, path);
+    if (value === undefined) return undefined;
+    let name = value.trim().toLowerCase();
+    if (prefix !== "" && name.startsWith(prefix)) name = name.slice(prefix.length);
+    const known = values.find((candidate) => candidate === name);
+    if (known === undefined) {
+      this.warn(
+        `skipped \`${path}\`: ${show(value)} is not one of ${values.map((v) => `\`${v}\``).join(", ")}`,
+      );
+    }
+    return known;
+  }
+
+  /** A list keeping only its non-empty strings (with a warning for the others). */
+  strings(object: Obj | undefined, key: string, path: string): string[] | undefined {
+    const list = this.array(object, key, path);
+    if (list === undefined) return undefined;
+    const strings: string[] = [];
+    list.forEach((item, index) => {
+      if (typeof item === "string") {
+        if (item !== "") strings.push(item);
+      } else this.skip(`${path}[${index}]`, "a string", item);
+    });
+    return strings;
   }
 
   object(object: Obj | undefined, key: string, path: string): Obj | undefined {
@@ -605,6 +716,299 @@ function mapVendor(
   return hasVendor ? vendor : undefined;
 }
 
+/** Sets `key` of `target` when `value` is defined: keeps absent fields absent. */
+function put<T extends object, K extends keyof T>(
+  target: T,
+  key: K,
+  value: T[K] | undefined,
+): void {
+  if (value !== undefined) target[key] = value;
+}
+
+/** The object's fields that are set, or undefined when none is. */
+function nonEmpty<T extends object>(value: T): T | undefined {
+  return Object.keys(value).length > 0 ? value : undefined;
+}
+
+/**
+ * The items of a list of objects, each mapped by `item`; an item that lacks what `item` requires
+ * is skipped (it returns undefined, having warned). Undefined when the list is absent, so that a
+ * list VirusTotal did not send stays unknown to rules, while an empty one stays empty.
+ */
+function listOf<T>(
+  attrs: Obj,
+  key: string,
+  path: string,
+  reader: Reader,
+  item: (entry: Obj, entryPath: string) => T | undefined,
+): T[] | undefined {
+  const raw = reader.array(attrs, key, `${path}${key}`);
+  if (raw === undefined) return undefined;
+  const items: T[] = [];
+  raw.forEach((entry, index) => {
+    const entryPath = `${path}${key}[${index}]`;
+    if (!isObject(entry)) {
+      reader.skip(entryPath, "an object", entry);
+      return;
+    }
+    const mapped = item(entry, entryPath);
+    if (mapped !== undefined) items.push(mapped);
+  });
+  return items;
+}
+
+/** A required text of a list item: the item is skipped without it. */
+function required(reader: Reader, entry: Obj, key: string, entryPath: string): string | undefined {
+  const value = reader.string(entry, key, `${entryPath}.${key}`);
+  if (value === undefined) reader.warn(`skipped \`${entryPath}\`: it has no \`${key}\``);
+  return value;
+}
+
+/** A required enum value of a list item: the item is skipped without one of `values`. */
+function requiredOneOf<T extends string>(
+  reader: Reader,
+  entry: Obj,
+  key: string,
+  entryPath: string,
+  values: readonly T[],
+): T | undefined {
+  const value = reader.string(entry, key, `${entryPath}.${key}`);
+  if (value === undefined) {
+    reader.warn(`skipped \`${entryPath}\`: it has no \`${key}\``);
+    return undefined;
+  }
+  const known = values.find((candidate) => candidate === value.trim().toLowerCase());
+  if (known === undefined) {
+    reader.warn(
+      `skipped \`${entryPath}\`: its \`${key}\` ${show(value)} is not one of ${values.map((v) => `\`${v}\``).join(", ")}`,
+    );
+  }
+  return known;
+}
+
+const SIGMA_LEVELS: readonly SigmaLevel[] = ["critical", "high", "medium", "low"];
+const IDS_SEVERITIES: readonly IdsSeverity[] = ["high", "medium", "low", "info"];
+const SANDBOX_CATEGORIES: readonly SandboxCategory[] = [
+  "malicious",
+  "suspicious",
+  "harmless",
+  "undetected",
+];
+const GTI_VERDICTS: readonly GtiVerdict[] = [
+  "malicious",
+  "suspicious",
+  "undetected",
+  "benign",
+  "unknown",
+];
+const GTI_SEVERITIES: readonly GtiSeverity[] = ["high", "medium", "low", "none", "unknown"];
+
+/** `popular_threat_category` and `popular_threat_name`: `[{value, count}]`. */
+function rankedNames(attrs: Obj, key: string, path: string, reader: Reader) {
+  return listOf(attrs, key, path, reader, (entry, entryPath): NamedCount | undefined => {
+    const name = required(reader, entry, VT.rankedValue, entryPath);
+    if (name === undefined) return undefined;
+    const named: NamedCount = { name };
+    put(named, "count", reader.count(entry, VT.rankedCount, `${entryPath}.${VT.rankedCount}`));
+    return named;
+  });
+}
+
+/**
+ * The `virustotal` section: what VirusTotal knows beside the engines' results, under the names of
+ * docs/language.md. GTI's `{"value": "VERDICT_MALICIOUS"}` wrappers are unwrapped and its enum
+ * values lower-cased without their prefix; a value outside an enum is skipped with a warning.
+ */
+function mapVirusTotalSection(
+  attrs: Obj,
+  path: string,
+  names: string[] | undefined,
+  reader: Reader,
+): VirusTotalSection | undefined {
+  const section: VirusTotalSection = {};
+  put(section, "reputation", reader.integer(attrs, VT.reputation, `${path}${VT.reputation}`));
+
+  const votesPath = `${path}${VT.totalVotes}`;
+  const votes = reader.object(attrs, VT.totalVotes, votesPath);
+  if (votes !== undefined) {
+    const mapped: NonNullable<VirusTotalSection["votes"]> = {};
+    put(
+      mapped,
+      "harmless",
+      reader.count(votes, VT.votesHarmless, `${votesPath}.${VT.votesHarmless}`),
+    );
+    put(
+      mapped,
+      "malicious",
+      reader.count(votes, VT.votesMalicious, `${votesPath}.${VT.votesMalicious}`),
+    );
+    put(section, "votes", nonEmpty(mapped));
+  }
+
+  const threatPath = `${path}${VT.threatClassification}`;
+  const threat = reader.object(attrs, VT.threatClassification, threatPath);
+  if (threat !== undefined) {
+    put(
+      section,
+      "threatLabel",
+      reader.string(threat, VT.suggestedThreatLabel, `${threatPath}.${VT.suggestedThreatLabel}`),
+    );
+    put(
+      section,
+      "threatCategories",
+      rankedNames(threat, VT.threatCategory, `${threatPath}.`, reader),
+    );
+    put(section, "threatNames", rankedNames(threat, VT.threatName, `${threatPath}.`, reader));
+  }
+
+  const distributorsPath = `${path}${VT.knownDistributors}`;
+  const distributors = reader.object(attrs, VT.knownDistributors, distributorsPath);
+  if (distributors !== undefined) {
+    const mapped: NonNullable<VirusTotalSection["knownDistributors"]> = {};
+    const list = (key: string) => reader.strings(distributors, key, `${distributorsPath}.${key}`);
+    put(mapped, "distributors", list(VT.distributors));
+    put(mapped, "products", list(VT.distributorProducts));
+    put(mapped, "fileNames", list(VT.distributorFileNames));
+    put(mapped, "sources", list(VT.distributorSources));
+    put(section, "knownDistributors", nonEmpty(mapped));
+  }
+
+  const text = (entry: Obj, key: string, entryPath: string) =>
+    reader.string(entry, key, `${entryPath}.${key}`);
+  put(
+    section,
+    "yaraMatches",
+    listOf(attrs, VT.yaraResults, path, reader, (entry, entryPath): YaraMatch | undefined => {
+      const rule = required(reader, entry, VT.yaraRule, entryPath);
+      if (rule === undefined) return undefined;
+      const match: YaraMatch = { rule };
+      put(match, "ruleset", text(entry, VT.yaraRuleset, entryPath));
+      put(match, "source", text(entry, VT.yaraSource, entryPath));
+      put(match, "author", text(entry, VT.yaraAuthor, entryPath));
+      put(match, "description", text(entry, VT.yaraDescription, entryPath));
+      return match;
+    }),
+  );
+  put(
+    section,
+    "sigmaMatches",
+    listOf(attrs, VT.sigmaResults, path, reader, (entry, entryPath): SigmaMatch | undefined => {
+      const level = requiredOneOf(reader, entry, VT.sigmaLevel, entryPath, SIGMA_LEVELS);
+      const title = level && required(reader, entry, VT.sigmaTitle, entryPath);
+      if (level === undefined || title === undefined) return undefined;
+      const match: SigmaMatch = { level, title };
+      put(match, "source", text(entry, VT.sigmaSource, entryPath));
+      put(match, "id", text(entry, VT.sigmaId, entryPath));
+      return match;
+    }),
+  );
+  put(
+    section,
+    "idsAlerts",
+    listOf(attrs, VT.idsResults, path, reader, (entry, entryPath): IdsAlert | undefined => {
+      const severity = requiredOneOf(reader, entry, VT.idsSeverity, entryPath, IDS_SEVERITIES);
+      const message = severity && required(reader, entry, VT.idsMessage, entryPath);
+      if (severity === undefined || message === undefined) return undefined;
+      const alert: IdsAlert = { severity, message };
+      put(alert, "category", text(entry, VT.idsCategory, entryPath));
+      put(alert, "source", text(entry, VT.idsSource, entryPath));
+      put(alert, "id", text(entry, VT.idsId, entryPath));
+      return alert;
+    }),
+  );
+
+  // `sandbox_verdicts` is keyed by sandbox name; the list keeps VirusTotal's order.
+  const sandboxesPath = `${path}${VT.sandboxVerdicts}`;
+  const sandboxes = reader.object(attrs, VT.sandboxVerdicts, sandboxesPath);
+  if (sandboxes !== undefined) {
+    const verdicts: SandboxVerdict[] = [];
+    for (const key of Object.keys(sandboxes)) {
+      const entryPath = `${sandboxesPath}.${key}`;
+      const entry = sandboxes[key];
+      if (!isObject(entry)) {
+        reader.skip(entryPath, "an object", entry);
+        continue;
+      }
+      const category = requiredOneOf(
+        reader,
+        entry,
+        VT.sandboxCategory,
+        entryPath,
+        SANDBOX_CATEGORIES,
+      );
+      if (category === undefined) continue;
+      const sandbox = text(entry, VT.sandboxName, entryPath) ?? key;
+      const verdict: SandboxVerdict = { sandbox, category };
+      put(
+        verdict,
+        "confidence",
+        reader.bounded(entry, VT.sandboxConfidence, `${entryPath}.${VT.sandboxConfidence}`, 100),
+      );
+      put(
+        verdict,
+        "classifications",
+        reader.strings(entry, VT.sandboxClassification, `${entryPath}.${VT.sandboxClassification}`),
+      );
+      put(
+        verdict,
+        "malwareNames",
+        reader.strings(entry, VT.sandboxMalwareNames, `${entryPath}.${VT.sandboxMalwareNames}`),
+      );
+      verdicts.push(verdict);
+    }
+    section.sandboxVerdicts = verdicts;
+  }
+
+  const gtiPath = `${path}${VT.gtiAssessment}`;
+  const gti = reader.object(attrs, VT.gtiAssessment, gtiPath);
+  if (gti !== undefined) {
+    const mapped: NonNullable<VirusTotalSection["gti"]> = {};
+    const inner = (key: string) => reader.object(gti, key, `${gtiPath}.${key}`);
+    const valuePath = (key: string) => `${gtiPath}.${key}.${VT.gtiValue}`;
+    put(
+      mapped,
+      "verdict",
+      reader.oneOf(
+        inner(VT.gtiVerdict),
+        VT.gtiValue,
+        valuePath(VT.gtiVerdict),
+        GTI_VERDICTS,
+        "verdict_",
+      ),
+    );
+    put(
+      mapped,
+      "severity",
+      reader.oneOf(
+        inner(VT.gtiSeverity),
+        VT.gtiValue,
+        valuePath(VT.gtiSeverity),
+        GTI_SEVERITIES,
+        "severity_",
+      ),
+    );
+    put(
+      mapped,
+      "threatScore",
+      reader.bounded(inner(VT.gtiThreatScore), VT.gtiValue, valuePath(VT.gtiThreatScore), 100),
+    );
+    put(section, "gti", nonEmpty(mapped));
+  }
+
+  put(
+    section,
+    "timesSubmitted",
+    reader.count(attrs, VT.timesSubmitted, `${path}${VT.timesSubmitted}`),
+  );
+  put(
+    section,
+    "uniqueSources",
+    reader.count(attrs, VT.uniqueSources, `${path}${VT.uniqueSources}`),
+  );
+  put(section, "names", names);
+  return nonEmpty(section);
+}
+
 /** The last segment of a Windows or POSIX path ("" when it ends with a separator). */
 export function baseName(name: string): string {
   const cut = Math.max(name.lastIndexOf("/"), name.lastIndexOf("\\"));
@@ -687,9 +1091,10 @@ export function fromVirusTotal(input: unknown): AdapterOutcome {
   // name has none.
   let fileName = reader.string(attrs, VT.meaningfulName, `${path}${VT.meaningfulName}`);
   if (fileName !== undefined) fileName = baseName(fileName) || undefined;
+  const names = reader.strings(attrs, VT.names, `${path}${VT.names}`);
   if (fileName === undefined) {
-    for (const name of reader.array(attrs, VT.names, `${path}${VT.names}`) ?? []) {
-      fileName = typeof name === "string" ? baseName(name) || undefined : undefined;
+    for (const name of names ?? []) {
+      fileName = baseName(name) || undefined;
       if (fileName !== undefined) break;
     }
   }
@@ -753,6 +1158,9 @@ export function fromVirusTotal(input: unknown): AdapterOutcome {
   if (analyzedAt !== undefined) result.analyzedAt = analyzedAt;
 
   if (tags !== undefined) result.tags = tags;
+
+  const section = mapVirusTotalSection(attrs, path, names, reader);
+  if (section !== undefined) result.virustotal = section;
 
   return { ok: true, result, warnings: reader.warnings };
 }

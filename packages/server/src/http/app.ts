@@ -14,7 +14,7 @@ import { DomainError } from "../errors.js";
 import type { Services } from "../services.js";
 import { VERSION } from "../version.js";
 import { CONSOLE_DIR, consoleRoutes } from "./console.js";
-import { readJsonBody } from "./json-body.js";
+import { bodyTooLarge, readJsonBody } from "./json-body.js";
 import {
   PROBLEMS,
   type ProblemCode,
@@ -45,6 +45,11 @@ declare module "fastify" {
     scopes?: readonly Scope[];
     /** counts against `limits.inFlightPerKey` (the decision routes) */
     limitInFlight?: boolean;
+    /**
+     * what sets the route's `bodyLimit`, for the message that refuses a larger body (default
+     * `` `server.bodyLimit` ``)
+     */
+    bodyLimitName?: string;
   }
 }
 
@@ -187,7 +192,10 @@ function handleError(
       return sendProblem(
         reply,
         "body_too_large",
-        `the body is larger than the limit of ${request.routeOptions.bodyLimit ?? "the configured"} bytes`,
+        bodyTooLarge(
+          request.routeOptions.bodyLimit ?? request.server.clearance.config.server.bodyLimit,
+          request.routeOptions.config.bodyLimitName,
+        ),
       );
     case "FST_ERR_CTP_EMPTY_JSON_BODY":
       return sendProblem(reply, "malformed_json", "the body is empty; send a JSON object");
@@ -329,6 +337,7 @@ async function clearanceApp(fastify: FastifyInstance, options: AppOptions): Prom
         Number.isSafeInteger(declared) && declared >= 0 ? declared : undefined,
         request.routeOptions.bodyLimit ?? services.config.server.bodyLimit,
         jsonOptions,
+        request.routeOptions.config.bodyLimitName,
       );
       if (parsed.text !== undefined) request.rawJson = parsed.text;
       return parsed.value;

@@ -82,9 +82,11 @@ export function readJsonBody(
   declaredLength: number | undefined,
   limit: number,
   options: JsonBodyOptions,
+  /** the setting `limit` comes from, for the refusal (default `` `server.bodyLimit` ``) */
+  limitName?: string,
 ): Promise<JsonBody> {
   if (declaredLength !== undefined && declaredLength > limit)
-    return Promise.reject(tooLarge(limit));
+    return Promise.reject(tooLarge(limit, limitName));
   return new Promise((resolve, reject) => {
     // with a declared length (every ordinary client sends one) the bytes are copied into place as
     // they come; without, chunks are joined at the end and scanned then
@@ -102,7 +104,7 @@ export function readJsonBody(
     };
     const onData = (chunk: Buffer) => {
       if (received + chunk.length > limit) {
-        done(tooLarge(limit));
+        done(tooLarge(limit, limitName));
         return;
       }
       if (refused === undefined) {
@@ -170,8 +172,16 @@ export async function parseJsonBody(body: Buffer, options: JsonBodyOptions): Pro
   return finishBody(body, scan, options);
 }
 
-function tooLarge(limit: number): ProblemError {
-  return new ProblemError("body_too_large", `the body is larger than the limit of ${limit} bytes`);
+function tooLarge(limit: number, name: string | undefined): ProblemError {
+  return new ProblemError("body_too_large", bodyTooLarge(limit, name));
+}
+
+/**
+ * Why a body is refused for its size, naming the setting that limits it, as every input limit
+ * says it: ``the body is over the limit of 1048576 bytes (`server.bodyLimit`)``.
+ */
+export function bodyTooLarge(limit: number, name = "`server.bodyLimit`"): string {
+  return `the body is over the limit of ${limit} bytes (${name})`;
 }
 
 /** A byte-order mark is skipped, as JSON.parse of fastify's reader did; offsets stay the body's. */
@@ -552,7 +562,7 @@ class Scanner {
     const at = pointer();
     throw new ProblemError(
       "body_too_large",
-      `\`${at || "(body)"}\` is ${size} bytes; in a large body no single value may be larger than ${this.options.pieceBytes} bytes (\`${this.options.names.pieceBytes}\`)`,
+      `\`${at || "(body)"}\` is ${size} bytes, over the limit of ${this.options.pieceBytes} bytes for one value of a large body (\`${this.options.names.pieceBytes}\`)`,
       [{ pointer: at, message: `at most ${this.options.pieceBytes} bytes` }],
     );
   }

@@ -63,7 +63,11 @@ export async function decisionRoutes(fastify: FastifyInstance): Promise<void> {
     "/v1/decisions/batch",
     {
       bodyLimit: Math.max(config.server.bodyLimit, batchLimit * BATCH_BYTES_PER_ITEM),
-      config: { scopes: ["decide"], limitInFlight: true },
+      config: {
+        scopes: ["decide"],
+        limitInFlight: true,
+        bodyLimitName: `the larger of \`server.bodyLimit\` and \`server.batchLimit\` × ${BATCH_BYTES_PER_ITEM}`,
+      },
       schema: {
         summary: "Decide several analysis results",
         description: `Up to ${batchLimit} items (\`server.batchLimit\`). One answer per item, in order, each on its own: a decision once its entry is durable, or \`error\` (bad input, or \`audit_unavailable\` for an item the audit log could not record, with \`Retry-After\`). Only when the log records none of the items is the whole batch refused with 503. Send again only the items answered with \`audit_unavailable\`, or the whole batch with the same \`Idempotency-Key\`: items already recorded under it are answered as recorded, never recorded twice.`,
