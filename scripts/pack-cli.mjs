@@ -112,6 +112,12 @@ try {
     copyBuild(dir, target);
     if (existsSync(join(dir, "bin")))
       cpSync(join(dir, "bin"), join(target, "bin"), { recursive: true });
+    // the server's web console, built by Vite (packages/console) into packages/server/console
+    if (manifest.files?.includes("console")) {
+      if (!existsSync(join(dir, "console", "index.html")))
+        throw new Error(`${name} has no console/index.html: run pnpm build first`);
+      cpSync(join(dir, "console"), join(target, "console"), { recursive: true });
+    }
     // npm treats every dependency of a bundled package as bundled too, and would expect
     // better-sqlite3 inside the tarball: the bundled packages name only each other, and the
     // root, where Node's resolution finds them, lists every third-party dependency.

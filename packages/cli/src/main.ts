@@ -291,6 +291,7 @@ export function buildProgram(
         ]),
       )
       .option("--requester <key-id>", "asked with this API key")
+      .option("--file-name <text>", "the file name contains this text (ASCII letters in any case)")
       .option("--since <time>", "from this time (RFC 3339, or 30d, 12h, 15m ago)")
       .option("--until <time>", "before this time");
   withStore(

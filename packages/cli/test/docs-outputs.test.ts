@@ -962,6 +962,15 @@ const SETUPS: Setup[] = [
     },
   },
 
+  // docs/console.md: the headers of the console's page, from `pnpm start`'s server
+  {
+    page: "docs/console.md",
+    command: "curl -sI http://127.0.0.1:8080/",
+    before: async (w) => {
+      await w.use("default");
+    },
+  },
+
   // docs/reviews.md: the walkthrough's server, examples/configs/reviews-demo.yaml, on a new log
   // (the page's `clearance serve` block made one and was stopped); its later blocks use it as it is
   {

@@ -2,7 +2,8 @@
  * The CLI as a user outside this repository gets it: `scripts/pack-cli.mjs` makes one tarball,
  * `npm install -g --prefix <empty dir>` installs it with npm alone (third-party dependencies from
  * the registry, better-sqlite3 built for this machine), and the installed `clearance` runs check,
- * eval, dry-run, serve, sim and gate from a directory that is not the repository.
+ * eval, dry-run, serve (with its web console), sim and gate from a directory that is not the
+ * repository.
  *
  * The install takes a minute or two (better-sqlite3 compiles where no prebuilt binary can be
  * downloaded), so the test runs when CLEARANCE_TEST_PACK=1, as `.ci/run` sets; elsewhere it is
@@ -121,6 +122,19 @@ describe.skipIf(!ENABLED)(
       ).json()) as { decision: string; decisionId: string };
       expect(answer.decision).toBe("deny");
       expect(answer.decisionId).toMatch(/^[0-9a-f-]{36}$/);
+
+      // the web console ships inside the tarball: its page and the script it names are served
+      const page = await fetch(`${server}/`);
+      expect(page.status).toBe(200);
+      expect(page.headers.get("content-security-policy")).toContain("script-src 'self'");
+      const html = await page.text();
+      const script = /<script type="module" crossorigin src="(\/assets\/[^"]+\.js)"/.exec(
+        html,
+      )?.[1];
+      expect(script).toBeDefined();
+      const js = await fetch(`${server}${script}`);
+      expect(js.status).toBe(200);
+      expect(js.headers.get("cache-control")).toBe("public, max-age=31536000, immutable");
 
       const sim = await start("sim", "--port", "0", "--delay", "50");
       const gate = runEnv(

@@ -110,6 +110,11 @@ describe("clearance audit", () => {
     expect(tail.out.split("\n")).toHaveLength(2);
     const json = JSON.parse((await audit("query", "--json", "--requester", "tester")).out);
     expect(json.entries).toHaveLength(3);
+    const named = await audit("query", "--file-name", "INVOICE_2026");
+    expect(named.out.split("\n")).toHaveLength(1);
+    expect(named.out).toContain("invoice_2026-11_0453.exe");
+    const unnamed = await audit("query", "--file-name", "no-such-name");
+    expect(unnamed.err).toContain("no entries match");
     const none = await audit("query", "--since", "2999-01-01T00:00:00Z");
     expect(none.err).toContain("no entries match");
     const bad = await audit("query", "--since", "yesterday");
@@ -211,6 +216,18 @@ describe("clearance audit export --kind", () => {
       );
       expect(filtered.code).toBe(1);
       expect(filtered.err).toContain("--sha256 filters decisions");
+      const named = await run(
+        "audit",
+        "export",
+        "--db",
+        db,
+        "--kind",
+        "exception",
+        "--file-name",
+        "x",
+      );
+      expect(named.code).toBe(1);
+      expect(named.err).toContain("--file-name filters decisions");
       const unknown = await run("audit", "export", "--db", db, "--kind", "votes");
       expect(unknown.code).toBe(1);
       expect(unknown.err).toContain("`--kind votes` is not an entry kind");

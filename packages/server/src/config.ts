@@ -341,6 +341,15 @@ export const CONFIG_SCHEMA = Type.Object(
       },
       { description: "review cases, votes and exceptions (docs/reviews.md)" },
     ),
+    console: Section(
+      {
+        enabled: Type.Boolean({
+          default: true,
+          description: "serve the web console at `/`; `false` answers 404 there",
+        }),
+      },
+      { description: "the web console (docs/console.md): the Audit page, over the HTTP API" },
+    ),
     notifications: Section(
       {
         targets: Type.Array(

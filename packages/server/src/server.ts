@@ -35,9 +35,10 @@ export function fastifyOptions(
 export async function buildApp(
   services: Services,
   logger?: FastifyServerOptions["logger"],
+  options: { consoleDir?: string } = {},
 ): Promise<FastifyInstance> {
   const fastify = Fastify(fastifyOptions(services.config, logger));
-  await fastify.register(app, { services });
+  await fastify.register(app, { services, ...options });
   await fastify.ready();
   return fastify;
 }

@@ -404,8 +404,21 @@ for (const { title, make, skip, oneWriter } of backends) {
       const SHAS = ["a", "b", "c"].map((c) => c.repeat(64));
       const SOURCES = ["api", "batch", "webhook", "gate", "sync"] as const;
       const DECISIONS = ["allow", "deny", "review"] as const;
+      const NAMES = [
+        "Invoice_2026.EXE",
+        "report.pdf",
+        null,
+        "<script>alert(1)</script>.exe",
+        "100%_off[1].exe",
+        "ÉTÉ.exe",
+        "setup.msi",
+      ];
       const at = (i: number) => `2026-01-01T00:${String(i).padStart(2, "0")}:00.000Z`;
       const N = 30;
+      /** the file-name filter's folding: ASCII letters only */
+      const fold = (s: string) => s.replace(/[A-Z]/g, (c) => c.toLowerCase());
+      const named = (part: string) => (r: RecordFields) =>
+        r.fileName != null && fold(r.fileName).includes(fold(part));
 
       function dataset(): RecordFields[] {
         return Array.from({ length: N }, (_, i) =>
@@ -416,6 +429,7 @@ for (const { title, make, skip, oneWriter } of backends) {
             rule: i % 4 === 0 ? null : `rule-${i % 2}`,
             source: SOURCES[i % 5]!,
             requester: i % 2 ? "key-a" : "key-b",
+            fileName: NAMES[i % NAMES.length] ?? null,
           }),
         );
       }
@@ -452,6 +466,26 @@ for (const { title, make, skip, oneWriter } of backends) {
             match: (r) => r.sha256 === SHAS[0] && r.decision === "allow",
           },
           { name: "nothing matches", filter: { rule: "no-such-rule" }, match: () => false },
+          { name: "part of a file name", filter: { fileName: "port" }, match: named("port") },
+          {
+            name: "a file name in any case",
+            filter: { fileName: "invoice_" },
+            match: named("invoice_"),
+          },
+          { name: "a file name's extension", filter: { fileName: ".exe" }, match: named(".exe") },
+          {
+            name: "a file name's markup, as text",
+            filter: { fileName: "<script>" },
+            match: named("<script>"),
+          },
+          { name: "LIKE wildcards, literally", filter: { fileName: "%_" }, match: named("%_") },
+          { name: "non-ASCII letters as given", filter: { fileName: "ÉTÉ" }, match: named("ÉTÉ") },
+          { name: "non-ASCII letters not folded", filter: { fileName: "été" }, match: () => false },
+          {
+            name: "a file name and a decision",
+            filter: { fileName: "exe", decision: "deny" },
+            match: (r) => named("exe")(r) && r.decision === "deny",
+          },
         ];
 
       it.each(filters)(

@@ -121,6 +121,11 @@ describe("configuration: audit reads and damaged logs", () => {
       "`audit.sqlite.startupCheck` must be one of `quick`, `fast`",
     ],
     [{ audit: { startNewLog: "yes" } }, "`audit.startNewLog` must be boolean"],
+    [{ console: { enabled: "no" } }, "`console.enabled` must be boolean"],
+    [
+      { console: { enable: false } },
+      "unknown key `console.enable` (known: enabled); did you mean `console.enabled`?",
+    ],
     [
       { reviews: { approvalsRequired: 3 } },
       "`reviews.broaderScopeApprovals` (2) is fewer than `reviews.approvalsRequired` (3): a signer or vendor exception would be easier to get than one file's",

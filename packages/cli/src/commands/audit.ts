@@ -25,6 +25,7 @@ export interface FilterOptions {
   rule?: string;
   source?: string;
   requester?: string;
+  fileName?: string;
   since?: string;
   until?: string;
 }
@@ -87,6 +88,7 @@ function filterOf(o: FilterOptions): AuditFilter {
   if (o.rule) f.rule = o.rule;
   if (o.source) f.source = o.source;
   if (o.requester) f.requester = o.requester;
+  if (o.fileName) f.fileName = o.fileName;
   if (o.since) f.from = new Date(parseTime(o.since, "--since")).toISOString();
   if (o.until) f.to = new Date(parseTime(o.until, "--until")).toISOString();
   return f;
@@ -162,10 +164,10 @@ export async function auditExportCommand(
   const kind = options.kind ?? "decision";
   if (kind !== "decision") {
     const filters = (
-      ["sha256", "decision", "rule", "source", "requester", "since", "until"] as const
+      ["sha256", "decision", "rule", "source", "requester", "fileName", "since", "until"] as const
     )
       .filter((f) => options[f] !== undefined)
-      .map((f) => `--${f}`);
+      .map((f) => (f === "fileName" ? "--file-name" : `--${f}`));
     if (filters.length > 0)
       throw new CliError(
         `${filters.join(", ")} ${filters.length === 1 ? "filters" : "filter"} decisions; \`--kind ${kind}\` exports every entry of its kind`,

@@ -113,6 +113,8 @@ export interface AuditFilter {
   rule?: string;
   source?: string;
   requester?: string;
+  /** part of the file name, ASCII letters in any case */
+  fileName?: string;
   /** inclusive, RFC 3339 */
   from?: string;
   /** exclusive, RFC 3339 */

@@ -582,6 +582,13 @@ export class PostgresBackend implements AuditStore {
     cond("rule =", q.rule);
     cond("source =", q.source);
     cond("requester =", q.requester);
+    // as on SQLite: a literal part of the name, ASCII letters in any case (the C collation's lower())
+    if (q.fileName !== undefined) {
+      args.push(q.fileName);
+      where.push(
+        `strpos(lower((body::jsonb ->> 'fileName') COLLATE "C"), lower($${args.length} COLLATE "C")) > 0`,
+      );
+    }
     cond("time >=", q.from);
     cond("time <", q.to);
     // a time range is also an id range (UUIDv7 ids begin with their time): the primary key answers it

@@ -98,6 +98,13 @@ export class SqliteReads {
     eq("rule", q.rule);
     eq("source", q.source);
     eq("requester", q.requester);
+    // the name is in the body only: read from the rows the other conditions leave; instr() takes
+    // the text literally (no LIKE wildcards), lower() folds ASCII letters only, as PostgreSQL's
+    // lower() under the C collation does
+    if (q.fileName !== undefined) {
+      where.push("instr(lower(json_extract(body, '$.fileName')), lower(?)) > 0");
+      args.push(q.fileName);
+    }
     // a time range is also an id range (UUIDv7 ids begin with their time), which the primary
     // key answers without a time index
     if (q.from !== undefined) {

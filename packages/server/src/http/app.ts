@@ -13,6 +13,7 @@ import { bearerToken, hasScope, type Scope } from "../auth.js";
 import { DomainError } from "../errors.js";
 import type { Services } from "../services.js";
 import { VERSION } from "../version.js";
+import { CONSOLE_DIR, consoleRoutes } from "./console.js";
 import { bodyTooLarge, readJsonBody } from "./json-body.js";
 import {
   PROBLEMS,
@@ -54,6 +55,8 @@ declare module "fastify" {
 
 export interface AppOptions {
   services: Services;
+  /** the built web console served at `/` (when `console.enabled`); `CONSOLE_DIR` unless given */
+  consoleDir?: string;
 }
 
 /** Turns a problem into an RFC 9457 answer. */
@@ -408,6 +411,8 @@ async function clearanceApp(fastify: FastifyInstance, options: AppOptions): Prom
   await fastify.register(rulesetRoutes);
   await fastify.register(reviewRoutes);
   await fastify.register(healthRoutes);
+  if (services.config.console.enabled)
+    await fastify.register(consoleRoutes, { dir: options.consoleDir ?? CONSOLE_DIR });
 }
 
 /**

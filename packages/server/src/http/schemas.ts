@@ -106,6 +106,13 @@ export const auditFilterSchema = Type.Object(
     rule: Type.Optional(Type.String({ minLength: 1 })),
     source: Type.Optional(Type.Enum([...DECISION_SOURCES], { type: "string" })),
     requester: Type.Optional(Type.String({ minLength: 1 })),
+    fileName: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 1024,
+        description: "part of the file name; ASCII letters match in any case",
+      }),
+    ),
     from: Type.Optional(Type.Unsafe<string>({ ...TIME, description: "inclusive" })),
     to: Type.Optional(Type.Unsafe<string>({ ...TIME, description: "exclusive" })),
   },
