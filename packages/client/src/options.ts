@@ -134,6 +134,62 @@ export const DEFAULT_RETRY: Readonly<RetryOptions> = defaultsOf(RETRY);
 export const DEFAULT_RATE_LIMIT: Readonly<RateLimitOptions> = defaultsOf(RATE_LIMIT);
 export const DEFAULT_CACHE: Readonly<CacheOptions> = defaultsOf(CACHE);
 
+/**
+ * Checks what every client of this package connects with (`baseUrl`, `apiKey`, `userAgent`,
+ * `dispatcher`, `signal`), naming `client` in each TypeError; gives the base URL without a
+ * trailing slash, and the key.
+ */
+export function checkConnection(
+  client: string,
+  rawBase: unknown,
+  apiKey: unknown,
+  userAgent: string,
+  dispatcher: unknown,
+  signal: unknown,
+): { baseUrl: string; apiKey: string } {
+  let base: URL;
+  try {
+    if (typeof rawBase !== "string" && !(rawBase instanceof URL)) throw new Error();
+    base = new URL(String(rawBase));
+  } catch {
+    throw new TypeError(
+      `${client} option \`baseUrl\` must be an http or https URL, got \`${String(rawBase)}\``,
+    );
+  }
+  if (base.protocol !== "http:" && base.protocol !== "https:") {
+    throw new TypeError(
+      `${client} option \`baseUrl\` must be an http or https URL, got \`${base.href}\``,
+    );
+  }
+  if (base.search !== "" || base.hash !== "" || base.username !== "" || base.password !== "") {
+    throw new TypeError(
+      `${client} option \`baseUrl\` must not have a query, a fragment or credentials (the API key goes in \`apiKey\`)`,
+    );
+  }
+  if (
+    typeof apiKey !== "string" ||
+    apiKey.trim() === "" ||
+    /[\s\u0000-\u001f\u007f]/.test(apiKey)
+  ) {
+    throw new TypeError(
+      `${client} option \`apiKey\` must be a non-empty string without spaces or control characters`,
+    );
+  }
+  if (/[\r\n\u0000]/.test(userAgent)) {
+    throw new TypeError(`${client} option \`userAgent\` must be a non-empty single-line string`);
+  }
+  if (
+    dispatcher !== undefined &&
+    (dispatcher === null || typeof (dispatcher as { dispatch?: unknown }).dispatch !== "function")
+  ) {
+    throw new TypeError(`${client} option \`dispatcher\` must be an undici Dispatcher`);
+  }
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw new TypeError(`${client} option \`signal\` must be an AbortSignal`);
+  }
+  return { baseUrl: `${base.origin}${base.pathname.replace(/\/+$/, "")}`, apiKey };
+}
+
 /** Validates and freezes the options. Throws a TypeError naming the offending options. */
 export function resolveOptions(options: PlatformClientOptions): {
   resolved: ResolvedOptions;
@@ -148,52 +204,19 @@ export function resolveOptions(options: PlatformClientOptions): {
     ...data
   } = resolveShared(CLIENT_OPTIONS, options, { noun: "PlatformClient option" });
 
-  let base: URL;
-  try {
-    if (typeof rawBase !== "string" && !(rawBase instanceof URL)) throw new Error();
-    base = new URL(String(rawBase));
-  } catch {
-    throw new TypeError(
-      `PlatformClient option \`baseUrl\` must be an http or https URL, got \`${String(rawBase)}\``,
-    );
-  }
-  if (base.protocol !== "http:" && base.protocol !== "https:") {
-    throw new TypeError(
-      `PlatformClient option \`baseUrl\` must be an http or https URL, got \`${base.href}\``,
-    );
-  }
-  if (base.search !== "" || base.hash !== "" || base.username !== "" || base.password !== "") {
-    throw new TypeError(
-      "PlatformClient option `baseUrl` must not have a query, a fragment or credentials (the API key goes in `apiKey`)",
-    );
-  }
-  const baseUrl = `${base.origin}${base.pathname.replace(/\/+$/, "")}`;
+  const connection = checkConnection(
+    "PlatformClient",
+    rawBase,
+    apiKey,
+    data.userAgent,
+    dispatcher,
+    signal,
+  );
 
-  if (
-    typeof apiKey !== "string" ||
-    apiKey.trim() === "" ||
-    /[\s\u0000-\u001f\u007f]/.test(apiKey)
-  ) {
-    throw new TypeError(
-      "PlatformClient option `apiKey` must be a non-empty string without spaces or control characters",
-    );
-  }
-
-  if (/[\r\n\u0000]/.test(data.userAgent)) {
-    throw new TypeError("PlatformClient option `userAgent` must be a non-empty single-line string");
-  }
-
-  if (
-    dispatcher !== undefined &&
-    (dispatcher === null || typeof (dispatcher as { dispatch?: unknown }).dispatch !== "function")
-  ) {
-    throw new TypeError("PlatformClient option `dispatcher` must be an undici Dispatcher");
-  }
-
-  if (signal !== undefined && !(signal instanceof AbortSignal)) {
-    throw new TypeError("PlatformClient option `signal` must be an AbortSignal");
-  }
-
-  const resolved: ResolvedOptions = Object.freeze({ ...data, baseUrl, signal });
-  return { resolved, apiKey, dispatcher };
+  const resolved: ResolvedOptions = Object.freeze({
+    ...data,
+    baseUrl: connection.baseUrl,
+    signal,
+  });
+  return { resolved, apiKey: connection.apiKey, dispatcher };
 }

@@ -35,7 +35,7 @@ import {
   PlatformUnavailableError,
   RequestRejectedError,
 } from "./errors.js";
-import { DEFAULT_USER_AGENT, Group, RETRY, TIMEOUTS } from "./options.js";
+import { checkConnection, DEFAULT_USER_AGENT, Group, RETRY, TIMEOUTS } from "./options.js";
 
 /** VirusTotal's public API allowance (docs.virustotal.com, "Public vs Premium API"). */
 export const VIRUSTOTAL_PUBLIC_QUOTA = Object.freeze({ perMinute: 4, perDay: 500 });
@@ -220,44 +220,21 @@ function resolveOptions(options: VirusTotalClientOptions): {
     quota,
     ...data
   } = resolveShared(VT_OPTIONS, options, { noun: "VirusTotalClient option" });
-  let base: URL;
-  try {
-    base = new URL(String(rawBase));
-  } catch {
-    throw new TypeError(
-      `VirusTotalClient option \`baseUrl\` must be an http or https URL, got \`${String(rawBase)}\``,
-    );
-  }
-  if (base.protocol !== "http:" && base.protocol !== "https:")
-    throw new TypeError(
-      `VirusTotalClient option \`baseUrl\` must be an http or https URL, got \`${base.href}\``,
-    );
-  if (base.search !== "" || base.hash !== "" || base.username !== "" || base.password !== "")
-    throw new TypeError(
-      "VirusTotalClient option `baseUrl` must not have a query, a fragment or credentials (the key goes in `apiKey`)",
-    );
-  if (typeof apiKey !== "string" || apiKey.trim() === "" || /[\s\u0000-\u001f\u007f]/.test(apiKey))
-    throw new TypeError(
-      "VirusTotalClient option `apiKey` must be a non-empty string without spaces or control characters",
-    );
-  if (/[\r\n\u0000]/.test(data.userAgent))
-    throw new TypeError(
-      "VirusTotalClient option `userAgent` must be a non-empty single-line string",
-    );
-  if (
-    dispatcher !== undefined &&
-    (dispatcher === null || typeof (dispatcher as { dispatch?: unknown }).dispatch !== "function")
-  )
-    throw new TypeError("VirusTotalClient option `dispatcher` must be an undici Dispatcher");
-  if (signal !== undefined && !(signal instanceof AbortSignal))
-    throw new TypeError("VirusTotalClient option `signal` must be an AbortSignal");
+  const connection = checkConnection(
+    "VirusTotalClient",
+    rawBase,
+    apiKey,
+    data.userAgent,
+    dispatcher,
+    signal,
+  );
   const resolved: ResolvedVirusTotalOptions = Object.freeze({
     ...data,
-    baseUrl: `${base.origin}${base.pathname.replace(/\/+$/, "")}`,
+    baseUrl: connection.baseUrl,
     quota: Object.freeze(quota === "public" ? { ...VIRUSTOTAL_PUBLIC_QUOTA } : { ...quota }),
     signal,
   });
-  return { resolved, apiKey, dispatcher };
+  return { resolved, apiKey: connection.apiKey, dispatcher };
 }
 
 /** The lower-case SHA-256 of a file object `#fileObject` accepted. */
