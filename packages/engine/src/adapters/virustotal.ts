@@ -255,9 +255,7 @@ class Reader {
   ): T | undefined {
     const value = this.string(object, key, path);
     if (value === undefined) return undefined;
-    let name = value.trim().toLowerCase();
-    if (prefix !== "" && name.startsWith(prefix)) name = name.slice(prefix.length);
-    const known = values.find((candidate) => candidate === name);
+    const known = enumValue(value, values, prefix);
     if (known === undefined) {
       this.warn(
         `skipped \`${path}\`: ${show(value)} is not one of ${values.map((v) => `\`${v}\``).join(", ")}`,
@@ -323,6 +321,17 @@ class Reader {
     if (typeof value === "string") this.warn(`read \`${path}\` from a string`);
     return isoString(seconds * 1000);
   }
+}
+
+/** The one of `values` that `text` names, without case and without `prefix` (GTI's `verdict_`). */
+function enumValue<T extends string>(
+  text: string,
+  values: readonly T[],
+  prefix = "",
+): T | undefined {
+  let name = text.trim().toLowerCase();
+  if (prefix !== "" && name.startsWith(prefix)) name = name.slice(prefix.length);
+  return values.find((candidate) => candidate === name);
 }
 
 function isoString(milliseconds: number): string {
@@ -777,7 +786,7 @@ function requiredOneOf<T extends string>(
     reader.warn(`skipped \`${entryPath}\`: it has no \`${key}\``);
     return undefined;
   }
-  const known = values.find((candidate) => candidate === value.trim().toLowerCase());
+  const known = enumValue(value, values);
   if (known === undefined) {
     reader.warn(
       `skipped \`${entryPath}\`: its \`${key}\` ${show(value)} is not one of ${values.map((v) => `\`${v}\``).join(", ")}`,
