@@ -5,331 +5,253 @@
  * Needs the console built (`pnpm build`). Screenshots go to out/screenshots/ (git-ignored).
  */
 // biome-ignore-all lint/performance/useDomNodeTextContent: these are Playwright's innerText(), the text as the analyst sees it, not the DOM property the rule is about
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { createRequire } from "node:module";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { createApiKey, type RunningServer, resolveConfig, startServer } from "@clearance/server";
 import { decisionRecord } from "@clearance/server/testing";
-import { type BrowserContext, chromium, type Page } from "playwright-core";
+import type { BrowserContext } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  axeViolations,
+  browserAvailability,
+  launchBrowser,
+  REPO,
+  SCREENSHOTS,
+  type WatchedPage,
+  watchedPage,
+} from "../../../test/support/browser.js";
 
-const CHROMIUM = "/usr/bin/chromium";
-const REPO = resolve(import.meta.dirname, "../../..");
-const SCREENSHOTS = join(REPO, "out/screenshots");
 const BUILT = join(REPO, "packages/server/console/index.html");
-const REQUIRED = process.env.CLEARANCE_TEST_BROWSER === "1";
-const PRESENT = existsSync(CHROMIUM);
-const SKIP = !PRESENT && !REQUIRED;
-const SKIP_REASON = `${CHROMIUM} not found: install it with scripts/install-chromium.sh (set CLEARANCE_TEST_BROWSER=1 to make this test mandatory)`;
-if (SKIP) console.warn(`audit-browser.test.ts skipped: ${SKIP_REASON}`);
-
-const ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
+const { skip: SKIP, titleSuffix } = browserAvailability("audit-browser.test.ts");
 
 const HOSTILE = "<script>alert(1)</script>.exe";
 const RECORDED = 300;
 const RULES = ["malware", "low_trust", "trusted_publisher", "expired_signature", null];
 const DECISIONS = ["allow", "deny", "review"] as const;
 
-/** axe-core's source, evaluated in the page: the CSP forbids adding it as an inline script. */
-const AXE = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+describe.skipIf(SKIP)(`the Audit page in headless Chromium${titleSuffix}`, () => {
+  let dir = "";
+  let server: RunningServer | undefined;
+  let locked: RunningServer | undefined;
+  let context: BrowserContext | undefined;
+  let hostileSha = "";
 
-interface Opened {
-  page: Page;
-  /** console errors, uncaught exceptions, dialogs (an injected alert), CSP reports */
-  errors: string[];
-  /** the API requests the page made */
-  requests: string[];
-}
-
-describe.skipIf(SKIP)(
-  `the Audit page in headless Chromium${SKIP ? ` (skipped: ${SKIP_REASON})` : ""}`,
-  () => {
-    let dir = "";
-    let server: RunningServer | undefined;
-    let locked: RunningServer | undefined;
-    let context: BrowserContext | undefined;
-    let hostileSha = "";
-
-    beforeAll(async () => {
-      if (!PRESENT)
-        throw new Error(
-          `CLEARANCE_TEST_BROWSER=1 requires ${CHROMIUM}, which is missing: run scripts/install-chromium.sh`,
-        );
-      if (!existsSync(BUILT))
-        throw new Error(`the console is not built (no ${BUILT}): run \`pnpm build\` first`);
-      dir = mkdtempSync(join(tmpdir(), "clearance-console-browser-"));
-      const config = (name: string, keys: { id: string; scopes: string[]; sha256: string }[]) =>
-        resolveConfig({
-          server: { port: 0, logLevel: "warn" },
-          rules: { dir: join(REPO, "rules"), watch: false },
-          audit: { sqlite: { path: join(dir, `${name}.db`), synchronous: "normal" } },
-          limits: { pressure: { maxEventLoopDelayMs: 0 } },
-          auth: { keys },
-        });
-      server = await startServer(config("open", []), { logger: false });
-      // A few hundred decisions over the last three days, newest last...
-      const now = Date.now();
-      await Promise.all(
-        Array.from({ length: RECORDED }, (_, i) =>
-          server!.services.audit.append(
-            decisionRecord({
-              time: new Date(now - (RECORDED - i) * 15 * 60_000).toISOString(),
-              decision: DECISIONS[i % 3]!,
-              rule: RULES[i % RULES.length]!,
-              fileName: i % 17 === 0 ? null : `setup-${String(i).padStart(3, "0")}.exe`,
-              requester: i % 2 ? "ci" : null,
-              source: i % 4 ? "api" : "webhook",
-              reason: `recorded reason ${i}`,
-            }),
-            JSON.stringify({ result: { sha256: "0".repeat(64), fileName: `setup-${i}.exe` } }),
-          ),
+  beforeAll(async () => {
+    if (!existsSync(BUILT))
+      throw new Error(`the console is not built (no ${BUILT}): run \`pnpm build\` first`);
+    dir = mkdtempSync(join(tmpdir(), "clearance-console-browser-"));
+    const config = (name: string, keys: { id: string; scopes: string[]; sha256: string }[]) =>
+      resolveConfig({
+        server: { port: 0, logLevel: "warn" },
+        rules: { dir: join(REPO, "rules"), watch: false },
+        audit: { sqlite: { path: join(dir, `${name}.db`), synchronous: "normal" } },
+        limits: { pressure: { maxEventLoopDelayMs: 0 } },
+        auth: { keys },
+      });
+    server = await startServer(config("open", []), { logger: false });
+    // A few hundred decisions over the last three days, newest last...
+    const now = Date.now();
+    await Promise.all(
+      Array.from({ length: RECORDED }, (_, i) =>
+        server!.services.audit.append(
+          decisionRecord({
+            time: new Date(now - (RECORDED - i) * 15 * 60_000).toISOString(),
+            decision: DECISIONS[i % 3]!,
+            rule: RULES[i % RULES.length]!,
+            fileName: i % 17 === 0 ? null : `setup-${String(i).padStart(3, "0")}.exe`,
+            requester: i % 2 ? "ci" : null,
+            source: i % 4 ? "api" : "webhook",
+            reason: `recorded reason ${i}`,
+          }),
+          JSON.stringify({ result: { sha256: "0".repeat(64), fileName: `setup-${i}.exe` } }),
         ),
-      );
-      // ...and real ones, decided by the rules, one of them a file named as markup
-      const body = JSON.parse(readFileSync(join(REPO, "examples/requests/malware.json"), "utf8"));
-      body.result.fileName = HOSTILE;
-      body.explain = true;
-      hostileSha = body.result.sha256;
-      const answer = await fetch(`${server.url}/v1/decisions`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify(body),
-      });
-      expect(answer.status).toBe(200);
-
-      // a server with API keys: the console cannot sign in yet and must say so
-      const key = createApiKey();
-      locked = await startServer(
-        config("locked", [{ id: "reader", scopes: ["audit:read"], sha256: key.sha256 }]),
-        { logger: false },
-      );
-
-      mkdirSync(SCREENSHOTS, { recursive: true });
-      context = await chromium.launchPersistentContext(join(dir, "profile"), {
-        executablePath: CHROMIUM,
-        headless: true,
-        args: ARGS,
-        viewport: { width: 1440, height: 900 },
-        // generous: on a loaded 2-core machine Chromium has taken over 15 s to start
-        timeout: 60_000,
-      });
-    }, 120_000);
-
-    afterAll(async () => {
-      await context?.close();
-      await server?.close();
-      await locked?.close();
-      if (dir) rmSync(dir, { recursive: true, force: true });
+      ),
+    );
+    // ...and real ones, decided by the rules, one of them a file named as markup
+    const body = JSON.parse(readFileSync(join(REPO, "examples/requests/malware.json"), "utf8"));
+    body.result.fileName = HOSTILE;
+    body.explain = true;
+    hostileSha = body.result.sha256;
+    const answer = await fetch(`${server.url}/v1/decisions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body),
     });
+    expect(answer.status).toBe(200);
 
-    async function open(url: string): Promise<Opened> {
-      const page = await context!.newPage();
-      const opened: Opened = { page, errors: [], requests: [] };
-      page.on("console", (m) => {
-        if (m.type() === "error") opened.errors.push(`console: ${m.text()}`);
-      });
-      page.on("pageerror", (e) => opened.errors.push(`page error: ${e.message}`));
-      page.on("dialog", (d) => {
-        opened.errors.push(`dialog: ${d.message()}`);
-        void d.dismiss();
-      });
-      page.on("request", (r) => {
-        const u = new URL(r.url());
-        if (u.pathname.startsWith("/v1/"))
-          opened.requests.push(`${r.method()} ${u.pathname}${u.search}`);
-      });
-      await page.goto(url);
-      return opened;
-    }
+    // a server with API keys: the console cannot sign in yet and must say so
+    const key = createApiKey();
+    locked = await startServer(
+      config("locked", [{ id: "reader", scopes: ["audit:read"], sha256: key.sha256 }]),
+      { logger: false },
+    );
 
-    /** axe-core's serious and critical violations on the page as it is now. */
-    async function axe(page: Page): Promise<string[]> {
-      await page.evaluate(AXE);
-      const result = await page.evaluate(async () => {
-        const w = window as unknown as {
-          axe: {
-            run(): Promise<{
-              passes: unknown[];
-              violations: { id: string; impact: string; nodes: { target: string[] }[] }[];
-            }>;
-          };
-        };
-        const r = await w.axe.run();
-        return { passes: r.passes.length, violations: r.violations };
-      });
-      // axe ran and checked something: an empty list of violations means what it says
-      expect(result.passes).toBeGreaterThan(10);
-      return result.violations
-        .filter((v) => v.impact === "serious" || v.impact === "critical")
-        .map((v) => `${v.impact} ${v.id}: ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
-    }
+    context = await launchBrowser(join(dir, "profile"));
+  }, 120_000);
 
-    it("lists the newest decisions, pages with the API's cursor, and passes axe", async () => {
-      const { page, errors, requests } = await open(`${server!.url}/`);
-      const rows = page.locator("table.entries tbody tr");
-      await expect.poll(() => rows.count()).toBe(50);
-      const firstOfPage1 = await rows.first().locator("td.name").innerText();
-      expect(firstOfPage1).toBe(HOSTILE);
-      // every decision shows its word, not only a colour
-      expect(await page.locator("table.entries .badge").first().innerText()).toMatch(/DENY$/);
-      await page.screenshot({ path: join(SCREENSHOTS, "console-audit-list.png"), fullPage: false });
+  afterAll(async () => {
+    await context?.close();
+    await server?.close();
+    await locked?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
 
-      await page.getByRole("button", { name: "Older →" }).first().click();
-      // the page's number shows its count only once its rows have arrived
-      await expect
-        .poll(() => page.locator(".pager span").first().innerText())
-        .toBe("Page 2 · 50 entries");
-      const firstOfPage2 = await rows.first().locator("td.name").innerText();
-      expect(firstOfPage2).not.toBe(firstOfPage1);
-      // an entry opened from page 2 goes back to page 2, its row still selected
-      await rows.nth(2).locator("a.open").focus();
-      await page.keyboard.press("Enter");
-      await expect.poll(() => page.url()).toMatch(/#\/audit\/[0-9a-f-]{36}$/);
-      await page.locator("#entry-title").waitFor();
-      await page.keyboard.press("Escape");
-      await expect
-        .poll(() => page.locator(".pager span").first().innerText())
-        .toBe("Page 2 · 50 entries");
-      await expect.poll(() => rows.first().locator("td.name").innerText()).toBe(firstOfPage2);
-      await expect.poll(() => rows.nth(2).getAttribute("aria-current")).toBe("true");
-      await page.getByRole("button", { name: "← Newer" }).first().click();
-      await expect.poll(() => rows.first().locator("td.name").innerText()).toBe(firstOfPage1);
-      // keyset paging: the second page was asked for with the first page's cursor, never an offset
-      const searches = requests.filter((r) => r.startsWith("GET /v1/audit?"));
-      expect(searches[0]).toBe("GET /v1/audit?limit=50");
-      expect(searches[1]).toMatch(/^GET \/v1\/audit\?limit=50&cursor=[0-9a-f-]{36}$/);
-      expect(searches.join(" ")).not.toMatch(/offset|page=/);
+  async function open(url: string): Promise<WatchedPage> {
+    const watched = await watchedPage(context!);
+    await watched.page.goto(url);
+    return watched;
+  }
 
-      expect(await axe(page)).toEqual([]);
-      expect(errors).toEqual([]);
-      await page.close();
-    }, 60_000);
+  it("lists the newest decisions, pages with the API's cursor, and passes axe", async () => {
+    const { page, errors, requests } = await open(`${server!.url}/`);
+    const rows = page.locator("table.entries tbody tr");
+    await expect.poll(() => rows.count()).toBe(50);
+    const firstOfPage1 = await rows.first().locator("td.name").innerText();
+    expect(firstOfPage1).toBe(HOSTILE);
+    // every decision shows its word, not only a colour
+    expect(await page.locator("table.entries .badge").first().innerText()).toMatch(/DENY$/);
+    await page.screenshot({ path: join(SCREENSHOTS, "console-audit-list.png"), fullPage: false });
 
-    it("finds a file by SHA-256 with the keyboard, shows its markup name as text, and opens it", async () => {
-      const { page, errors } = await open(`${server!.url}/#/audit`);
-      await page.locator("table.entries tbody tr").first().waitFor();
-      await page.keyboard.press("/");
-      expect(await page.evaluate(() => document.activeElement?.id)).toBe("f-sha256");
-      await page.keyboard.type(hostileSha.toUpperCase());
-      await page.keyboard.press("Enter");
-      await expect.poll(() => page.url()).toContain(`#/audit?sha256=${hostileSha}`);
-      const rows = page.locator("table.entries tbody tr");
-      await expect.poll(() => rows.count()).toBe(1);
-      const name = rows.first().locator("td.name");
-      expect(await name.innerText()).toBe(HOSTILE);
-      expect(await page.locator("table.entries script").count()).toBe(0);
+    await page.getByRole("button", { name: "Older →" }).first().click();
+    // the page's number shows its count only once its rows have arrived
+    await expect
+      .poll(() => page.locator(".pager span").first().innerText())
+      .toBe("Page 2 · 50 entries");
+    const firstOfPage2 = await rows.first().locator("td.name").innerText();
+    expect(firstOfPage2).not.toBe(firstOfPage1);
+    // an entry opened from page 2 goes back to page 2, its row still selected
+    await rows.nth(2).locator("a.open").focus();
+    await page.keyboard.press("Enter");
+    await expect.poll(() => page.url()).toMatch(/#\/audit\/[0-9a-f-]{36}$/);
+    await page.locator("#entry-title").waitFor();
+    await page.keyboard.press("Escape");
+    await expect
+      .poll(() => page.locator(".pager span").first().innerText())
+      .toBe("Page 2 · 50 entries");
+    await expect.poll(() => rows.first().locator("td.name").innerText()).toBe(firstOfPage2);
+    await expect.poll(() => rows.nth(2).getAttribute("aria-current")).toBe("true");
+    await page.getByRole("button", { name: "← Newer" }).first().click();
+    await expect.poll(() => rows.first().locator("td.name").innerText()).toBe(firstOfPage1);
+    // keyset paging: the second page was asked for with the first page's cursor, never an offset
+    const searches = requests.filter((r) => r.startsWith("GET /v1/audit?"));
+    expect(searches[0]).toBe("GET /v1/audit?limit=50");
+    expect(searches[1]).toMatch(/^GET \/v1\/audit\?limit=50&cursor=[0-9a-f-]{36}$/);
+    expect(searches.join(" ")).not.toMatch(/offset|page=/);
 
-      // the export link carries the same filter, and answers that file's line
-      const href = await page
-        .getByRole("link", { name: "Export this filter (NDJSON)" })
-        .getAttribute("href");
-      expect(href).toBe(`/v1/audit/export?sha256=${hostileSha}`);
-      const exported = await page.evaluate(async (h) => {
-        const r = await fetch(h!);
-        return { type: r.headers.get("content-type"), text: await r.text() };
-      }, href);
-      expect(exported.type).toBe("application/x-ndjson; charset=utf-8");
-      const lines = exported.text
-        .trim()
-        .split("\n")
-        .map((l) => JSON.parse(l));
-      expect(lines.map((l) => [l.sha256, l.fileName, l.decision])).toEqual([
-        [hostileSha, HOSTILE, "deny"],
-      ]);
+    expect(await axeViolations(page)).toEqual([]);
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 60_000);
 
-      // j/k move the selection; Enter opens it
-      await page.locator("body").click({ position: { x: 5, y: 5 } });
-      await page.keyboard.press("j");
-      await page.keyboard.press("Enter");
-      await expect.poll(() => page.url()).toMatch(/#\/audit\/[0-9a-f-]{36}$/);
-      const title = page.locator("#entry-title");
-      await expect.poll(() => title.innerText()).toBe(HOSTILE);
-      expect(await page.locator("article.entry script").count()).toBe(0);
-      expect(await page.locator(".facts").first().innerText()).toContain("malware");
-      // the explanation tree, the input snapshot as JSON text, the chain and its verification
-      await expect.poll(() => page.locator(".tag-deciding").count()).toBe(1);
-      expect(await page.locator(".rule-node.outcome-matched .rule-name").allInnerTexts()).toContain(
-        "malware",
-      );
-      const snapshot = JSON.parse(await page.locator("pre.json").innerText());
-      expect(snapshot.result.fileName).toBe(HOSTILE);
-      const chain = await page.locator("#chain-title + dl").innerText();
-      expect(chain).toMatch(/Seq\s+301/);
-      await expect
-        .poll(() => page.locator(".chain-state").innerText())
-        .toContain("Chains verified");
-      expect(await page.locator(".chain-state").innerText()).toContain(
-        "This entry (seq 301) is within the verified part",
-      );
-      await page.screenshot({ path: join(SCREENSHOTS, "console-audit-entry.png"), fullPage: true });
-      expect(await axe(page)).toEqual([]);
+  it("finds a file by SHA-256 with the keyboard, shows its markup name as text, and opens it", async () => {
+    const { page, errors } = await open(`${server!.url}/#/audit`);
+    await page.locator("table.entries tbody tr").first().waitFor();
+    await page.keyboard.press("/");
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe("f-sha256");
+    await page.keyboard.type(hostileSha.toUpperCase());
+    await page.keyboard.press("Enter");
+    await expect.poll(() => page.url()).toContain(`#/audit?sha256=${hostileSha}`);
+    const rows = page.locator("table.entries tbody tr");
+    await expect.poll(() => rows.count()).toBe(1);
+    const name = rows.first().locator("td.name");
+    expect(await name.innerText()).toBe(HOSTILE);
+    expect(await page.locator("table.entries script").count()).toBe(0);
 
-      // Escape goes back to the list it came from
-      await page.keyboard.press("Escape");
-      await expect.poll(() => page.url()).toContain(`#/audit?sha256=${hostileSha}`);
-      expect(errors).toEqual([]);
-      await page.close();
-    }, 60_000);
+    // the export link carries the same filter, and answers that file's line
+    const href = await page
+      .getByRole("link", { name: "Export this filter (NDJSON)" })
+      .getAttribute("href");
+    expect(href).toBe(`/v1/audit/export?sha256=${hostileSha}`);
+    const exported = await page.evaluate(async (h) => {
+      const r = await fetch(h!);
+      return { type: r.headers.get("content-type"), text: await r.text() };
+    }, href);
+    expect(exported.type).toBe("application/x-ndjson; charset=utf-8");
+    const lines = exported.text
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    expect(lines.map((l) => [l.sha256, l.fileName, l.decision])).toEqual([
+      [hostileSha, HOSTILE, "deny"],
+    ]);
 
-    it("filters by decision, file name and time from the form, and says what it refuses", async () => {
-      const { page, errors, requests } = await open(`${server!.url}/#/audit`);
-      await page.locator("table.entries tbody tr").first().waitFor();
-      // the rule field suggests the live rules' names
-      await expect
-        .poll(() =>
-          page
-            .locator("#rule-names option")
-            .evaluateAll((o) => o.map((x) => (x as HTMLOptionElement).value)),
-        )
-        .toEqual(expect.arrayContaining(["expired_signature", "malware", "trusted_publisher"]));
-      expect(await page.getByLabel("Rule", { exact: true }).getAttribute("list")).toBe(
-        "rule-names",
-      );
-      await page.getByLabel("Decision", { exact: true }).selectOption("review");
-      await page.getByLabel("File name contains").fill("SETUP-29");
-      await page.getByRole("button", { name: "Search" }).click();
-      const rows = page.locator("table.entries tbody tr");
-      // setup-290 ... setup-299, of which the reviews are every third: 290, 293, 296, 299
-      await expect.poll(() => rows.count()).toBe(4);
-      for (const text of await rows.locator("td.name").allInnerTexts())
-        expect(text).toMatch(/^setup-29\d\.exe$/);
-      expect(requests.at(-1)).toBe("GET /v1/audit?fileName=SETUP-29&decision=review&limit=50");
+    // j/k move the selection; Enter opens it
+    await page.locator("body").click({ position: { x: 5, y: 5 } });
+    await page.keyboard.press("j");
+    await page.keyboard.press("Enter");
+    await expect.poll(() => page.url()).toMatch(/#\/audit\/[0-9a-f-]{36}$/);
+    const title = page.locator("#entry-title");
+    await expect.poll(() => title.innerText()).toBe(HOSTILE);
+    expect(await page.locator("article.entry script").count()).toBe(0);
+    expect(await page.locator(".facts").first().innerText()).toContain("malware");
+    // the explanation tree, the input snapshot as JSON text, the chain and its verification
+    await expect.poll(() => page.locator(".tag-deciding").count()).toBe(1);
+    expect(await page.locator(".rule-node.outcome-matched .rule-name").allInnerTexts()).toContain(
+      "malware",
+    );
+    const snapshot = JSON.parse(await page.locator("pre.json").innerText());
+    expect(snapshot.result.fileName).toBe(HOSTILE);
+    const chain = await page.locator("#chain-title + dl").innerText();
+    expect(chain).toMatch(/Seq\s+301/);
+    await expect.poll(() => page.locator(".chain-state").innerText()).toContain("Chains verified");
+    expect(await page.locator(".chain-state").innerText()).toContain(
+      "This entry (seq 301) is within the verified part",
+    );
+    await page.screenshot({ path: join(SCREENSHOTS, "console-audit-entry.png"), fullPage: true });
+    expect(await axeViolations(page)).toEqual([]);
 
-      await page.getByLabel("SHA-256").fill("abc");
-      await page.getByLabel("From (UTC)").fill("2026-12-02T10:00");
-      await page.getByLabel("To (UTC, exclusive)").fill("2026-12-01T10:00");
-      await page.getByRole("button", { name: "Search" }).click();
-      expect(await page.locator("#f-sha256-problem").innerText()).toBe(
-        "a SHA-256 is 64 hex digits; `abc` has 3 characters",
-      );
-      expect(await page.locator("#f-to-problem").innerText()).toBe(
-        "`to` must be later than `from`",
-      );
-      expect(await page.getByLabel("SHA-256").getAttribute("aria-invalid")).toBe("true");
-      expect(await axe(page)).toEqual([]);
-      expect(errors).toEqual([]);
-      await page.close();
-    }, 60_000);
+    // Escape goes back to the list it came from
+    await page.keyboard.press("Escape");
+    await expect.poll(() => page.url()).toContain(`#/audit?sha256=${hostileSha}`);
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 60_000);
 
-    it("says in words that a server with API keys needs a sign-in the console does not have yet", async () => {
-      const { page, errors } = await open(`${locked!.url}/`);
-      const alert = page.getByRole("alert");
-      await expect
-        .poll(() => alert.innerText())
-        .toContain("The server asks for an API key (401 unauthorized)");
-      // the browser reports the 401 itself as a console error: that one is expected
-      expect(errors.filter((e) => !e.includes("401"))).toEqual([]);
-      await page.close();
-    }, 60_000);
-  },
-);
+  it("filters by decision, file name and time from the form, and says what it refuses", async () => {
+    const { page, errors, requests } = await open(`${server!.url}/#/audit`);
+    await page.locator("table.entries tbody tr").first().waitFor();
+    // the rule field suggests the live rules' names
+    await expect
+      .poll(() =>
+        page
+          .locator("#rule-names option")
+          .evaluateAll((o) => o.map((x) => (x as HTMLOptionElement).value)),
+      )
+      .toEqual(expect.arrayContaining(["expired_signature", "malware", "trusted_publisher"]));
+    expect(await page.getByLabel("Rule", { exact: true }).getAttribute("list")).toBe("rule-names");
+    await page.getByLabel("Decision", { exact: true }).selectOption("review");
+    await page.getByLabel("File name contains").fill("SETUP-29");
+    await page.getByRole("button", { name: "Search" }).click();
+    const rows = page.locator("table.entries tbody tr");
+    // setup-290 ... setup-299, of which the reviews are every third: 290, 293, 296, 299
+    await expect.poll(() => rows.count()).toBe(4);
+    for (const text of await rows.locator("td.name").allInnerTexts())
+      expect(text).toMatch(/^setup-29\d\.exe$/);
+    expect(requests.at(-1)).toBe("GET /v1/audit?fileName=SETUP-29&decision=review&limit=50");
+
+    await page.getByLabel("SHA-256").fill("abc");
+    await page.getByLabel("From (UTC)").fill("2026-12-02T10:00");
+    await page.getByLabel("To (UTC, exclusive)").fill("2026-12-01T10:00");
+    await page.getByRole("button", { name: "Search" }).click();
+    expect(await page.locator("#f-sha256-problem").innerText()).toBe(
+      "a SHA-256 is 64 hex digits; `abc` has 3 characters",
+    );
+    expect(await page.locator("#f-to-problem").innerText()).toBe("`to` must be later than `from`");
+    expect(await page.getByLabel("SHA-256").getAttribute("aria-invalid")).toBe("true");
+    expect(await axeViolations(page)).toEqual([]);
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 60_000);
+
+  it("says in words that a server with API keys needs a sign-in the console does not have yet", async () => {
+    const { page, errors } = await open(`${locked!.url}/`);
+    const alert = page.getByRole("alert");
+    await expect
+      .poll(() => alert.innerText())
+      .toContain("The server asks for an API key (401 unauthorized)");
+    // the browser reports the 401 itself as a console error: that one is expected
+    expect(errors.filter((e) => !e.includes("401"))).toEqual([]);
+    await page.close();
+  }, 60_000);
+});

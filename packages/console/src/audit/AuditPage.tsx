@@ -1,4 +1,4 @@
-import { useEffect, useMemo, useRef, useState } from "preact/hooks";
+import { useEffect, useLayoutEffect, useMemo, useRef, useState } from "preact/hooks";
 import { api, describeError, type AuditPage as Page } from "../api.js";
 import {
   type AuditFilter,
@@ -262,7 +262,9 @@ function Results({ filter }: { filter: AuditFilter }) {
     };
   }, [key]);
 
-  useEffect(() => {
+  // kept as the row is selected, not after the next paint: Enter on a row focused a moment ago
+  // leaves the page before a deferred effect would run (headless Chromium paints late, if at all)
+  useLayoutEffect(() => {
     keepList({ hash: searchHash(filter), paging, selected });
   }, [paging, selected]);
 
