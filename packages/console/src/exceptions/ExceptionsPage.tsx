@@ -1,4 +1,4 @@
-import { useEffect, useMemo, useRef, useState } from "preact/hooks";
+import { useEffect, useLayoutEffect, useMemo, useRef, useState } from "preact/hooks";
 import { type ExceptionView, reviewsApi } from "../api.js";
 import { typing } from "../audit/AuditPage.js";
 import { searchHash } from "../query.js";
@@ -388,10 +388,11 @@ function RevokeForm({
   const [done, setDone] = useState<ExceptionView | null>(null);
   const confirmRef = useRef<HTMLButtonElement>(null);
   const resultRef = useRef<HTMLDivElement>(null);
-  useEffect(() => {
+  // moved as it renders: a deferred effect waits for a paint that headless Chromium may not make
+  useLayoutEffect(() => {
     if (confirming) confirmRef.current?.focus();
   }, [confirming]);
-  useEffect(() => {
+  useLayoutEffect(() => {
     if (refused || done) resultRef.current?.focus();
   }, [refused, done]);
 

@@ -1,4 +1,4 @@
-import { useEffect, useMemo, useRef, useState } from "preact/hooks";
+import { useEffect, useLayoutEffect, useMemo, useRef, useState } from "preact/hooks";
 import {
   type CaseView,
   type ExceptionKind,
@@ -79,7 +79,8 @@ export function VoteForm({
     return () => removeEventListener("keydown", onKey);
   }, [forbidden]);
 
-  useEffect(() => {
+  // moved as it renders: a deferred effect waits for a paint that headless Chromium may not make
+  useLayoutEffect(() => {
     if (refused) refusedRef.current?.focus();
   }, [refused]);
 
