@@ -198,7 +198,7 @@ describe.skipIf(SKIP)(`the Reviews and Exceptions pages in headless Chromium${ti
     expect(facts).toMatch(/Trust score\s+38/);
     expect(facts).toMatch(/First seen\s+.*2026-09-02T14:05:48Z/);
     expect(await page.locator("section[aria-labelledby=reason-title]").innerText()).toContain(
-      "No rule matched: the default decided. no rule matched",
+      "No rule matched: the rule set's default asked for review: “no rule matched”.",
     );
     expect(await page.locator(".explain .rule-node").count()).toBeGreaterThan(5);
     expect(await page.locator("section[aria-labelledby=requests-title] tbody tr").count()).toBe(1);
@@ -369,9 +369,12 @@ describe.skipIf(SKIP)(`the Reviews and Exceptions pages in headless Chromium${ti
     await expect.poll(() => rows.count()).toBe(2);
     const all = await rows.allInnerTexts();
     // newest first: putty's rejection, then the approval of the pdf tool
-    expect(all[0]).toContain(`file ${FILES.putty.sha256}`);
+    expect(all[0]).toContain(`file ${FILES.putty.sha256.slice(0, 12)}…`);
     expect(all[0]).toContain("REJECTED");
-    expect(all[1]).toContain(`file ${FILES.pdf.sha256}`);
+    expect(all[1]).toContain(`file ${FILES.pdf.sha256.slice(0, 12)}…`);
+    expect(await rows.nth(1).locator("td.covers").getAttribute("title")).toBe(
+      `file ${FILES.pdf.sha256}`,
+    );
     expect(all[1]).toContain("APPROVED");
     expect(all[1]).toContain("ana, ben");
     expect(all[1]).toMatch(/in 2 d 23 h|in 3 d/);
@@ -385,7 +388,9 @@ describe.skipIf(SKIP)(`the Reviews and Exceptions pages in headless Chromium${ti
     await page.getByRole("link", { name: "Expiring within 7 days" }).click();
     await expect.poll(() => page.url()).toContain("#/exceptions?tab=soon");
     await expect.poll(() => rows.count()).toBe(1);
-    expect(await rows.first().innerText()).toContain(FILES.pdf.sha256);
+    expect(await rows.first().locator("td.covers").getAttribute("title")).toBe(
+      `file ${FILES.pdf.sha256}`,
+    );
     // the kind and SHA-256 filters
     await page.getByLabel("SHA-256 (file exceptions)").fill("abc");
     await page.getByRole("button", { name: "Filter" }).click();

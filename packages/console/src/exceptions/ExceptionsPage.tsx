@@ -1,6 +1,7 @@
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from "preact/hooks";
 import { type ExceptionView, reviewsApi } from "../api.js";
 import { typing } from "../audit/AuditPage.js";
+import { shortHash } from "../audit/format.js";
 import { searchHash } from "../query.js";
 import {
   readFailure,
@@ -155,6 +156,13 @@ export function StatusBadge({ status }: { status: ExceptionView["status"] }) {
   );
 }
 
+/** What it covers, a hash shortened for a table (the whole in the cell's title and on its page). */
+function shortScope(e: ExceptionView): string {
+  if (e.kind === "file") return `file ${shortHash(e.scope.sha256 ?? "?")}`;
+  if (e.kind === "signer") return `certificate ${shortHash(e.scope.signer ?? "?")}`;
+  return scopeText(e);
+}
+
 function Expires({ e, now }: { e: ExceptionView; now: number }) {
   if (e.expires === null) return <span>never</span>;
   return (
@@ -222,13 +230,12 @@ function ExceptionList({ filter }: { filter: ExceptionFilter }) {
         <tbody>
           {rows.map((e) => (
             <tr key={e.id}>
-              <td>
+              <td>{e.kind}</td>
+              <td class="mono covers" title={scopeText(e)}>
                 <a class="open" href={`#/exceptions/${e.id}`}>
-                  {e.kind}
-                  <span class="sr-only"> exception {e.id}</span>
+                  {shortScope(e)}
                 </a>
               </td>
-              <td class="mono break covers">{scopeText(e)}</td>
               <td>
                 <StatusBadge status={e.status} />
               </td>

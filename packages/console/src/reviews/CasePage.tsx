@@ -111,6 +111,9 @@ function CaseBody({
           every decision on this file
         </a>
       </p>
+      <p class="case-why">
+        {c.rule === null ? <span class="muted">(default)</span> : <code>{c.rule}</code>} {c.reason}
+      </p>
       <p class="case-line">
         Opened {span(now - Date.parse(c.opened))} ago ({utcMinute(c.opened)})
         {c.status === "open"
@@ -123,7 +126,7 @@ function CaseBody({
       {forbidden && (
         <p class="notice forbidden" id="forbidden-reason">
           <strong>
-            <span aria-hidden="true">⛔ </span>Approval forbidden.
+            <span aria-hidden="true">✕ </span>Approval forbidden.
           </strong>{" "}
           {forbidden}
         </p>
@@ -228,13 +231,13 @@ function CaseBody({
         <h2 id="reason-title">Why it is in review</h2>
         <p>
           {c.rule === null ? (
-            <span class="muted">No rule matched: the default decided. </span>
+            "No rule matched: the rule set's default"
           ) : (
             <>
-              Rule <code>{c.rule}</code>:{" "}
+              Rule <code>{c.rule}</code>
             </>
-          )}
-          {c.reason}
+          )}{" "}
+          asked for review: “{c.reason}”.
         </p>
         {explain ? (
           <ExplainTree explain={explain} decidingRule={c.rule} />

@@ -7,6 +7,7 @@ import {
   type VoteAnswer,
 } from "../api.js";
 import { typing } from "../audit/AuditPage.js";
+import { shortHash } from "../audit/format.js";
 import {
   checkVote,
   expiryBounds,
@@ -203,7 +204,10 @@ export function VoteForm({
               checked={kind === o.kind}
               onChange={() => setKind(o.kind)}
             />{" "}
-            {o.label} <span class="mono small muted break">{o.covers}</span>
+            {o.label}{" "}
+            <span class="mono small muted" title={o.covers}>
+              {o.kind === "file" ? shortHash(o.covers) : o.covers}
+            </span>
           </label>
         ))}
         {vote === "reject" ? (
