@@ -429,6 +429,8 @@ describe.skipIf(SKIP)(`the Reviews and Exceptions pages in headless Chromium${ti
         /^Revoked \d{4}-.* UTC by ana: the vendor was sold; the new installer bundles adware\./,
       );
     expect(await page.locator(".facts").first().innerText()).toMatch(/State\s+revoked/);
+    await page.screenshot({ path: join(SCREENSHOTS, "console-exceptions-revoked.png") });
+    expect(await axeViolations(page)).toEqual([]);
 
     // the file is decided again without it: back to review, with a new case
     const decided = await api(`/v1/decisions/${FILES.pdf.sha256}`);

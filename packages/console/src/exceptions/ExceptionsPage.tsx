@@ -65,7 +65,8 @@ export function ExceptionsPage({ params }: { params: URLSearchParams }) {
             ? "Exceptions in force, newest first: the rules read them when the files they cover are decided."
             : `Exceptions ${filter.tab}, newest first, read from the audit log.`}
       </p>
-      <ExceptionFilterForm filter={filter} problems={problems} />
+      {/* a new address (a tab, Back) mounts the form again with its own filter */}
+      <ExceptionFilterForm key={hash} filter={filter} problems={problems} />
       {problems.length > 0 ? (
         <p class="notice" role="alert">
           This address has a filter the API would refuse; correct the fields marked above.
@@ -87,11 +88,6 @@ function ExceptionFilterForm({
   const [kind, setKind] = useState<string>(filter.kind ?? "");
   const [sha256, setSha256] = useState(filter.sha256 ?? "");
   const [shown, setShown] = useState(problems);
-  useEffect(() => {
-    setKind(filter.kind ?? "");
-    setSha256(filter.sha256 ?? "");
-    setShown(problems);
-  }, [exceptionsHash(filter), problems.length]);
   const submit = (event: Event) => {
     event.preventDefault();
     const params = new URLSearchParams({ tab: filter.tab, kind, sha256 });
@@ -291,7 +287,9 @@ export function ExceptionPage({ id }: { id: string }) {
     document.title = `Exception ${id} · Clearance`;
     if (e) document.getElementById("exception-title")?.focus();
   }, [e !== null]);
-  useEffect(() => {
+  // registered as it renders: a deferred effect waits for a paint headless Chromium may delay,
+  // and keys pressed meanwhile would be lost
+  useLayoutEffect(() => {
     const onKey = (event: KeyboardEvent) => {
       if (event.key !== "Escape" || typing(event.target)) return;
       navigate(lastList);

@@ -1,4 +1,4 @@
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useLayoutEffect, useState } from "preact/hooks";
 import {
   type CaseDetail,
   type CaseView,
@@ -42,7 +42,9 @@ export function CasePage({ id }: { id: string }) {
     document.title = `${detail?.case.fileName ?? "Case"} · Reviews · Clearance`;
     if (detail) document.getElementById("case-title")?.focus();
   }, [detail]);
-  useEffect(() => {
+  // registered as it renders: a deferred effect waits for a paint headless Chromium may delay,
+  // and keys pressed meanwhile would be lost
+  useLayoutEffect(() => {
     const onKey = (event: KeyboardEvent) => {
       if (event.key !== "Escape" || typing(event.target)) return;
       navigate(queueBack());

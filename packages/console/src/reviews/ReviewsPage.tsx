@@ -48,7 +48,8 @@ export function ReviewsPage({ params }: { params: URLSearchParams }) {
     <>
       <h1 class="page-title">Review queue</h1>
       <LastOutcome />
-      <QueueForm filter={filter} urlProblems={problems} />
+      {/* a new address (Back, a shared link) mounts the form again with its own filter */}
+      <QueueForm key={queueHash(filter)} filter={filter} urlProblems={problems} />
       {problems.length > 0 ? (
         <p class="notice" role="alert">
           This address has a filter the API would refuse; correct the fields marked above.
@@ -70,11 +71,6 @@ function QueueForm({
   const [rule, setRule] = useState(filter.rule ?? "");
   const [olderThan, setOlderThan] = useState(filter.olderThan ?? "");
   const [problems, setProblems] = useState(urlProblems);
-  useEffect(() => {
-    setRule(filter.rule ?? "");
-    setOlderThan(filter.olderThan ?? "");
-    setProblems(urlProblems);
-  }, [queueHash(filter), urlProblems.length]);
   const [ruleNames, setRuleNames] = useState<string[]>([]);
   useEffect(() => {
     api.ruleset().then(
@@ -189,7 +185,9 @@ function Queue({ filter }: { filter: QueueFilter }) {
   }, [paging, selected]);
 
   const cases = shown?.answer.cases ?? [];
-  useEffect(() => {
+  // registered as it renders: a deferred effect waits for a paint headless Chromium may delay,
+  // and keys pressed meanwhile would be lost
+  useLayoutEffect(() => {
     const onKey = (event: KeyboardEvent) => {
       if (typing(event.target) || event.ctrlKey || event.metaKey || event.altKey) return;
       if (cases.length === 0) return;

@@ -64,7 +64,9 @@ export function VoteForm({
   }, [vote]);
 
   // a / r choose the vote and put the cursor in the justification
-  useEffect(() => {
+  // registered as it renders: a deferred effect waits for a paint headless Chromium may delay,
+  // and keys pressed meanwhile would be lost
+  useLayoutEffect(() => {
     const onKey = (event: KeyboardEvent) => {
       if (typing(event.target) || event.ctrlKey || event.metaKey || event.altKey) return;
       if (event.key !== "a" && event.key !== "r") return;
