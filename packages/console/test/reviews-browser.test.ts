@@ -407,6 +407,9 @@ describe.skipIf(SKIP)(`the Reviews and Exceptions pages in headless Chromium${ti
     await rows.first().locator("a.open").click();
     await expect.poll(() => page.url()).toMatch(/#\/exceptions\/[0-9a-f-]{36}$/);
     await page.locator("#exception-title").waitFor();
+    await expect
+      .poll(() => page.locator(".facts").first().innerText())
+      .toMatch(/File name \(its case\)\s+pdf-merge-free-setup\.exe/);
     await page.getByLabel("Revoking as").fill("ana");
     await page.getByRole("button", { name: "Revoke…" }).click();
     expect(await page.locator("#r-justification-problem").innerText()).toBe(
@@ -439,6 +442,7 @@ describe.skipIf(SKIP)(`the Reviews and Exceptions pages in headless Chromium${ti
     await page.goto(`${server!.url}/#/exceptions?tab=revoked`);
     await expect.poll(() => rows.count()).toBe(1);
     expect(await rows.first().innerText()).toContain("revoked");
+    expect(await rows.first().innerText()).toContain("was due");
     expect(errors).toEqual([]);
     await page.close();
   }, 90_000);

@@ -161,6 +161,13 @@ function shortScope(e: ExceptionView): string {
 
 function Expires({ e, now }: { e: ExceptionView; now: number }) {
   if (e.expires === null) return <span>never</span>;
+  // an ended exception's expiry is no longer ahead of it: say when it was due, not "in 3 d"
+  if (e.state === "revoked")
+    return (
+      <span class="muted">
+        was due <span class="mono small">{utcMinute(e.expires)}</span>
+      </span>
+    );
   return (
     <span>
       {relative(e.expires, now)}
@@ -269,6 +276,21 @@ export function ExceptionPage({ id }: { id: string }) {
   const [now, setNow] = useState(Date.now());
   // revoked on this page: the form stays, to show what the revocation did
   const [revokedHere, setRevokedHere] = useState(false);
+  // the file name, which an exception does not carry: its case's, when it came from one
+  const [fileName, setFileName] = useState<string | null>(null);
+  const caseId = e?.case ?? null;
+  useEffect(() => {
+    if (caseId === null) return;
+    let live = true;
+    reviewsApi.case(caseId).then(
+      (d) => live && setFileName(d.case.fileName),
+      // a fact beside the exception: without it the page still says everything else
+      () => {},
+    );
+    return () => {
+      live = false;
+    };
+  }, [caseId]);
   useEffect(() => {
     let live = true;
     reviewsApi.exception(id).then(
@@ -337,6 +359,7 @@ export function ExceptionPage({ id }: { id: string }) {
         <section aria-labelledby="exc-facts" class="panel">
           <h2 id="exc-facts">The exception</h2>
           <dl class="facts">
+            {fileName !== null && row("File name (its case)", fileName)}
             {row("Kind", e.kind)}
             {row("Covers", <span class="mono break">{scopeText(e)}</span>)}
             {row("Status", <StatusBadge status={e.status} />)}
