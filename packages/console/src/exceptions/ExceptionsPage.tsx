@@ -354,6 +354,7 @@ export function ExceptionPage({ id }: { id: string }) {
         <h1 id="exception-title" tabIndex={-1}>
           {e.kind} exception <span class="mono small">{e.id}</span>
         </h1>
+        <span class={`tag case-status state-${e.state}`}>{e.state}</span>
       </header>
       <div class="entry-grid">
         <section aria-labelledby="exc-facts" class="panel">

@@ -264,6 +264,9 @@ export function VoteForm({
         <button type="submit" class="primary" disabled={sending}>
           {sending ? "Sending…" : vote === "approve" ? "Send approval" : "Send rejection"}
         </button>
+        <span class="hint" aria-hidden="true">
+          <kbd>a</kbd> approve · <kbd>r</kbd> reject · <kbd>Esc</kbd> back to the queue
+        </span>
       </div>
     </form>
   );
