@@ -378,6 +378,8 @@ describe.skipIf(SKIP)(`the Reviews and Exceptions pages in headless Chromium${ti
     expect(all[1]).toContain("APPROVED");
     expect(all[1]).toContain("ana, ben");
     expect(all[1]).toMatch(/in 2 d 23 h|in 3 d/);
+    expect(all[1]).toContain("within 7 days");
+    expect(all[0]).not.toContain("within 7 days");
     expect(await rows.nth(1).getByRole("link", { name: "review case" }).getAttribute("href")).toBe(
       `#/reviews/${cases.pdf}`,
     );

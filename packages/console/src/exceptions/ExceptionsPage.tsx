@@ -19,6 +19,7 @@ import {
   type ExceptionFilter,
   exceptionsHash,
   exceptionsUrl,
+  expiringSoon,
   KINDS,
   readExceptionFilter,
   scopeText,
@@ -171,6 +172,7 @@ function Expires({ e, now }: { e: ExceptionView; now: number }) {
   return (
     <span>
       {relative(e.expires, now)}
+      {expiringSoon(e, now) && <span class="tag tag-soon">within 7 days</span>}
       <br />
       <span class="mono small muted">{utcMinute(e.expires)}</span>
     </span>
