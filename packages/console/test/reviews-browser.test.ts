@@ -144,6 +144,41 @@ describe.skipIf(SKIP)(`the Reviews and Exceptions pages in headless Chromium${ti
     await b.page.close();
   }, 60_000);
 
+  it("pages a long queue with the API's cursor, never an offset", async () => {
+    // the empty server's log gets 55 cases of its own here (the landing test has run on it)
+    for (let i = 0; i < 55; i++) {
+      const r = {
+        ...FILES.fresh,
+        sha256: i.toString(16).padStart(64, "0"),
+        fileName: `setup-${i}.exe`,
+      };
+      const res = await fetch(`${empty!.url}/v1/decisions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ result: r }),
+      });
+      expect((await res.json()).case).toBeTruthy();
+    }
+    const { page, errors, requests } = await open(`${empty!.url}/#/reviews`);
+    const rows = page.locator("table.queue tbody tr");
+    await expect.poll(() => rows.count()).toBe(50);
+    expect(await rows.first().locator("a.open").innerText()).toBe("setup-0.exe");
+    await page.getByRole("button", { name: "Newer →" }).click();
+    await expect.poll(() => page.locator(".pager span").innerText()).toBe("Page 2 · 5 cases");
+    expect(await rows.locator("a.open").allInnerTexts()).toEqual(
+      [50, 51, 52, 53, 54].map((i) => `setup-${i}.exe`),
+    );
+    expect(await page.getByRole("button", { name: "Newer →" }).isDisabled()).toBe(true);
+    await page.getByRole("button", { name: "← Older" }).click();
+    await expect.poll(() => page.locator(".pager span").innerText()).toBe("Page 1 · 50 cases");
+    const pages = requests.filter((r) => r.startsWith("GET /v1/reviews?"));
+    expect(pages[0]).toBe("GET /v1/reviews?limit=50");
+    expect(pages[1]).toMatch(/^GET \/v1\/reviews\?limit=50&cursor=[0-9a-f-]{36}$/);
+    expect(pages.join(" ")).not.toMatch(/offset|page=/);
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 90_000);
+
   it("lists the open cases oldest first, file names as text, and filters by rule", async () => {
     const { page, errors, requests } = await open(`${server!.url}/#/reviews`);
     const rows = page.locator("table.queue tbody tr");
