@@ -24,6 +24,8 @@ describe("GET /v1/reviews/policy", () => {
           server: { port: 0, logLevel: "silent" },
           rules: { dir: RULES, watch: false },
           audit: { sqlite: { path: join(tmp.dir, "audit.db") } },
+          // no load shedding: a loaded test machine's event loop is not what is tested here
+          limits: { pressure: { maxEventLoopDelayMs: 0 } },
           auth: {
             keys: keys
               ? [
