@@ -92,6 +92,8 @@ export class ApiError extends Error {
     readonly status: number,
     readonly code: string | undefined,
     readonly detail: string,
+    /** where in the request body the server found what it refused (`/exception/expires`) */
+    readonly problems: readonly { pointer: string; message: string }[] = [],
   ) {
     super(detail);
   }
@@ -102,14 +104,14 @@ async function call<T>(url: string, init: RequestInit = {}): Promise<T> {
   try {
     response = await fetch(url, {
       ...init,
-      headers: { accept: "application/json" },
+      headers: { accept: "application/json", ...(init.headers as Record<string, string>) },
       credentials: "same-origin",
     });
   } catch (error) {
     throw new ApiError(0, undefined, `the server cannot be reached (${(error as Error).message})`);
   }
   if (!response.ok) {
-    let problem: { code?: unknown; detail?: unknown } = {};
+    let problem: { code?: unknown; detail?: unknown; problems?: unknown } = {};
     try {
       problem = (await response.json()) as typeof problem;
     } catch {
@@ -119,6 +121,7 @@ async function call<T>(url: string, init: RequestInit = {}): Promise<T> {
       response.status,
       typeof problem.code === "string" ? problem.code : undefined,
       typeof problem.detail === "string" ? problem.detail : response.statusText,
+      Array.isArray(problem.problems) ? (problem.problems as ApiError["problems"]) : [],
     );
   }
   return (await response.json()) as T;
@@ -147,3 +150,130 @@ export function describeError(error: unknown): string {
   if (error.status === 0) return `The server cannot be reached: ${error.detail}.`;
   return `The server answered ${error.status}${error.code ? ` ${error.code}` : ""}: ${error.detail}`;
 }
+
+// Reviews and exceptions (docs/reviews.md, the review endpoints of docs/http-api.md).
+
+export interface VoteView {
+  id: string;
+  time: string;
+  caseId: string;
+  voter: string;
+  vote: "approve" | "reject";
+  justification: string;
+  exception: { kind: string; expires: string | null } | null;
+}
+
+export interface CaseView {
+  id: string;
+  sha256: string;
+  fileName: string | null;
+  status: "open" | "resolved" | "withdrawn" | "expired";
+  opened: string;
+  expires: string;
+  closed: string | null;
+  decisionId: string;
+  rule: string | null;
+  reason: string;
+  requester: string | null;
+  context: Record<string, string>;
+  approvalForbiddenBy: string[];
+  signer: string | null;
+  vendor: { name: string; product: string } | null;
+  outcome: "approved" | "rejected" | null;
+  exception: string | null;
+  votes: VoteView[];
+  waitingFor: string | null;
+}
+
+export interface CasePage {
+  cases: CaseView[];
+  nextCursor: string | null;
+}
+
+/** A decision in a case's listing: what, when, for whom. */
+export interface DecisionBrief {
+  decisionId: string;
+  time: string;
+  decision: Decision;
+  rule: string | null;
+  reason: string;
+  source: string;
+  requester: string | null;
+  exception: string | null;
+  case: string | null;
+}
+
+export interface CaseDetail {
+  case: CaseView;
+  decision: EntrySummary | null;
+  explain: Explanation | null;
+  input: Record<string, unknown> | null;
+  requests: DecisionBrief[];
+  fileDecisions: DecisionBrief[];
+}
+
+export interface ReviewPolicy {
+  approvalsRequired: number;
+  broaderScopeApprovals: number;
+  rejectionVetoes: boolean;
+  selfApproval: boolean;
+  caseExpiry: string;
+  exceptionExpiry: {
+    default: string;
+    defaultMs: number;
+    max: string;
+    maxMs: number;
+    allowNoExpiry: boolean;
+  };
+}
+
+export type ExceptionKind = "file" | "signer" | "vendor";
+
+export interface ExceptionView {
+  id: string;
+  status: "approved" | "rejected";
+  kind: ExceptionKind;
+  scope: { sha256?: string; signer?: string; vendor?: string; product?: string };
+  context: Record<string, string> | null;
+  created: string;
+  expires: string | null;
+  approvers: string[];
+  justification: string;
+  case: string | null;
+  createdBy: string | null;
+  state: "active" | "revoked" | "expired";
+  ended: { time: string; by: string | null; justification: string | null } | null;
+}
+
+export interface VoteBody {
+  vote: "approve" | "reject";
+  justification: string;
+  voter?: string;
+  exception?: { kind?: ExceptionKind; expires?: string | null };
+}
+
+export interface VoteAnswer {
+  vote: VoteView;
+  replayed: boolean;
+  case: CaseView;
+  exception: ExceptionView | null;
+  decision: { decisionId: string; decision: Decision; rule: string | null; reason: string } | null;
+}
+
+const json = (method: string, body: unknown): RequestInit => ({
+  method,
+  headers: { "content-type": "application/json" },
+  body: JSON.stringify(body),
+});
+
+export const reviewsApi = {
+  cases: (url: string) => call<CasePage>(url),
+  case: (id: string) => call<CaseDetail>(`/v1/reviews/${encodeURIComponent(id)}`),
+  policy: () => call<ReviewPolicy>("/v1/reviews/policy"),
+  vote: (id: string, body: VoteBody) =>
+    call<VoteAnswer>(`/v1/reviews/${encodeURIComponent(id)}/votes`, json("POST", body)),
+  exceptions: (url: string) => call<{ exceptions: ExceptionView[] }>(url),
+  exception: (id: string) => call<ExceptionView>(`/v1/exceptions/${encodeURIComponent(id)}`),
+  revoke: (id: string, body: { justification: string; by?: string }) =>
+    call<ExceptionView>(`/v1/exceptions/${encodeURIComponent(id)}`, json("DELETE", body)),
+};

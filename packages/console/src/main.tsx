@@ -1,17 +1,31 @@
 import { render } from "preact";
 import { AuditPage } from "./audit/AuditPage.js";
 import { EntryPage } from "./audit/EntryPage.js";
+import { ExceptionPage, ExceptionsPage } from "./exceptions/ExceptionsPage.js";
+import { CasePage } from "./reviews/CasePage.js";
+import { Landing } from "./reviews/Landing.js";
+import { ReviewsPage } from "./reviews/ReviewsPage.js";
 import { useRoute } from "./router.js";
 import "./styles.css";
 
-/** The pages there are; Reviews, Rules, Playground and Exceptions join this table when built. */
-const PAGES = [{ path: "audit", title: "Audit" }] as const;
+/** The pages there are; Rules and Playground join this table when built. */
+const PAGES = [
+  { path: "reviews", title: "Reviews" },
+  { path: "exceptions", title: "Exceptions" },
+  { path: "audit", title: "Audit" },
+] as const;
 
 function App() {
   const route = useRoute();
-  const [page = "audit", id] = route.segments;
+  const [page, id] = route.segments;
   let body: preact.ComponentChildren;
-  if (page === "audit" && id !== undefined) body = <EntryPage id={id} />;
+  // `#/`: Reviews when cases are waiting, else Audit (decided by the API's answer)
+  if (page === undefined) body = <Landing />;
+  else if (page === "reviews" && id !== undefined) body = <CasePage key={id} id={id} />;
+  else if (page === "reviews") body = <ReviewsPage params={route.params} />;
+  else if (page === "exceptions" && id !== undefined) body = <ExceptionPage key={id} id={id} />;
+  else if (page === "exceptions") body = <ExceptionsPage params={route.params} />;
+  else if (page === "audit" && id !== undefined) body = <EntryPage id={id} />;
   else if (page === "audit") body = <AuditPage params={route.params} />;
   else
     body = (
