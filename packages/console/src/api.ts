@@ -102,7 +102,7 @@ async function call<T>(url: string, init: RequestInit = {}): Promise<T> {
   try {
     response = await fetch(url, {
       ...init,
-      headers: { accept: "application/json" },
+      headers: { accept: "application/json", ...(init.headers as Record<string, string>) },
       credentials: "same-origin",
     });
   } catch (error) {
@@ -147,3 +147,80 @@ export function describeError(error: unknown): string {
   if (error.status === 0) return `The server cannot be reached: ${error.detail}.`;
   return `The server answered ${error.status}${error.code ? ` ${error.code}` : ""}: ${error.detail}`;
 }
+
+// The Playground's calls: the live rule files, and candidate rules decided on one input or replayed
+// over a period (docs/http-api.md, "Playground"). Nothing here changes the live rules.
+
+export interface RuleFile {
+  path: string;
+  text: string;
+}
+
+export interface PlaygroundDiagnostic {
+  code: string;
+  severity: "error" | "warning" | "info";
+  message: string;
+  help: string | null;
+  file: string;
+  line: number;
+  column: number;
+  endLine: number;
+  endColumn: number;
+  span: { start: number; end: number };
+}
+
+export interface PlaygroundDecision {
+  diagnostics: PlaygroundDiagnostic[];
+  candidate: {
+    decision: Decision;
+    rule: string | null;
+    reason: string;
+    matched: string[];
+    explain: Explanation;
+  } | null;
+  live: { decision: Decision; rule: string | null; reason: string; revision: string };
+  input: { sha256: string; fileName: string | null; auditId: string | null; now: string };
+}
+
+export interface PlaygroundSide {
+  decision: Decision;
+  rule: string | null;
+  reason: string;
+}
+
+export interface PlaygroundDryRun {
+  diagnostics: PlaygroundDiagnostic[];
+  ran: boolean;
+  period: { from: string; to: string; now: string };
+  totals: { read: number; decided: number; invalid: number; malformed: number };
+  truncated: boolean;
+  outcomes: { live: Record<Decision, number>; candidate: Record<Decision, number> };
+  transitions: { from: Decision; to: Decision; count: number }[];
+  changed: number;
+  changes: {
+    auditId: string;
+    sha256: string;
+    fileName: string | null;
+    before: PlaygroundSide;
+    after: PlaygroundSide;
+  }[];
+  changesLimit: number;
+  invalid: { auditId: string; problems: { pointer: string; message: string }[] }[];
+}
+
+/** The candidate's input: an audit entry's stored input, or a pasted result. */
+export type PlaygroundInput = { auditId: string } | { input: unknown };
+
+const postJson = (body: unknown): RequestInit => ({
+  method: "POST",
+  headers: { "content-type": "application/json" },
+  body: JSON.stringify(body),
+});
+
+export const playgroundApi = {
+  files: () => call<{ revision: string; files: RuleFile[] }>("/v1/ruleset/files"),
+  decide: (files: RuleFile[], input: PlaygroundInput) =>
+    call<PlaygroundDecision>("/v1/playground/decide", postJson({ files, ...input })),
+  dryRun: (files: RuleFile[], from: string, to: string) =>
+    call<PlaygroundDryRun>("/v1/playground/dry-run", postJson({ files, from, to, limit: 200 })),
+};

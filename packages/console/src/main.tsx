@@ -1,11 +1,15 @@
 import { render } from "preact";
 import { AuditPage } from "./audit/AuditPage.js";
 import { EntryPage } from "./audit/EntryPage.js";
+import { PlaygroundPage } from "./playground/PlaygroundPage.js";
 import { useRoute } from "./router.js";
 import "./styles.css";
 
 /** The pages there are; Reviews, Rules, Playground and Exceptions join this table when built. */
-const PAGES = [{ path: "audit", title: "Audit" }] as const;
+const PAGES = [
+  { path: "audit", title: "Audit" },
+  { path: "playground", title: "Playground" },
+] as const;
 
 function App() {
   const route = useRoute();
@@ -13,6 +17,7 @@ function App() {
   let body: preact.ComponentChildren;
   if (page === "audit" && id !== undefined) body = <EntryPage id={id} />;
   else if (page === "audit") body = <AuditPage params={route.params} />;
+  else if (page === "playground") body = <PlaygroundPage params={route.params} />;
   else
     body = (
       <section class="notice" role="alert">
