@@ -65,6 +65,12 @@ const theme = EditorView.theme({
   // a mark is a wavy underline and a gutter sign, with its message on hover and in the page's list
   ".cm-lintRange-error": { textDecoration: "underline wavy #b91c1c", backgroundImage: "none" },
   ".cm-lintRange-warning": { textDecoration: "underline wavy #a16207", backgroundImage: "none" },
+  // the gutter's signs are drawn with CSS: CodeMirror's are `data:` images, which `img-src 'self'`
+  // refuses. An error is a solid square, a warning a dashed one: a shape, not only a colour.
+  ".cm-lint-marker": { width: "0.8em", height: "0.8em", margin: "0.3em 0.1em 0" },
+  ".cm-lint-marker-error": { content: "normal", backgroundColor: "#b91c1c" },
+  ".cm-lint-marker-warning": { content: "normal", border: "2px dashed #a16207" },
+  ".cm-lint-marker-info": { content: "normal", border: "2px solid #1d4ed8", borderRadius: "50%" },
 });
 
 export function createRuleEditor(options: RuleEditorOptions): RuleEditor {
@@ -98,6 +104,9 @@ export function createRuleEditor(options: RuleEditorOptions): RuleEditor {
         EditorView.contentAttributes.of({
           "aria-label": options.label,
           "aria-multiline": "true",
+          // in the tab order by its attribute too, so that checkers (axe) see the scrolling
+          // region holds something the keyboard reaches
+          tabindex: "0",
         }),
         EditorState.readOnly.of(options.readOnly === true),
         EditorView.editable.of(options.readOnly !== true),

@@ -79,38 +79,40 @@ export function HistoryRun({ files }: { files: RuleFile[] }) {
         with an export of the audit log. Nothing is recorded and the live rules do not change.
       </p>
       <form class="pg-period" onSubmit={run}>
-        <label class="field">
-          <span>Period</span>
-          <select value={period} onChange={(e) => setPeriod((e.target as HTMLSelectElement).value as PeriodId)}>
+        <div class="field">
+          <label for="pg-period">Period</label>
+          <select id="pg-period" value={period} onChange={(e) => setPeriod((e.target as HTMLSelectElement).value as PeriodId)}>
             {PERIODS.map((p) => (
               <option key={p.id} value={p.id}>
                 {p.label}
               </option>
             ))}
           </select>
-        </label>
+        </div>
         {period === "custom" && (
           <>
-            <label class="field">
-              <span>From (UTC)</span>
+            <div class="field">
+              <label for="pg-from">From (UTC)</label>
               <input
+                id="pg-from"
                 class="mono"
                 value={from}
                 aria-invalid={problem !== null}
                 aria-describedby={problem ? "pg-period-problem" : undefined}
                 onInput={(e) => setFrom((e.target as HTMLInputElement).value)}
               />
-            </label>
-            <label class="field">
-              <span>To (UTC)</span>
+            </div>
+            <div class="field">
+              <label for="pg-to">To (UTC)</label>
               <input
+                id="pg-to"
                 class="mono"
                 value={to}
                 aria-invalid={problem !== null}
                 aria-describedby={problem ? "pg-period-problem" : undefined}
                 onInput={(e) => setTo((e.target as HTMLInputElement).value)}
               />
-            </label>
+            </div>
           </>
         )}
         <button type="submit" class="primary" disabled={running}>

@@ -89,7 +89,7 @@ export function PlaygroundPage({ params }: { params: URLSearchParams }) {
         editor.current = createRuleEditor({
           host: editorHost.current,
           text: file.text,
-          label: `Rule file ${file.path}`,
+          label: `Text of ${file.path}`,
           onChange: (text) =>
             setFiles((fs) => fs && fs.map((f) => (f.path === file.path ? { ...f, text } : f))),
         });
@@ -180,9 +180,10 @@ export function PlaygroundPage({ params }: { params: URLSearchParams }) {
           <div class="pg-rules-head">
             <h2 id="pg-rules-title">Candidate rules</h2>
             {files && (
-              <label class="field pg-file">
-                <span>Rule file</span>
+              <div class="field pg-file">
+                <label for="pg-file">Rule file</label>
                 <select
+                  id="pg-file"
                   value={current}
                   onChange={(e) => setCurrent((e.target as HTMLSelectElement).value)}
                 >
@@ -192,7 +193,7 @@ export function PlaygroundPage({ params }: { params: URLSearchParams }) {
                     </option>
                   ))}
                 </select>
-              </label>
+              </div>
             )}
           </div>
           {!files && !loadError && <p role="status">Loading the live rules…</p>}
@@ -290,9 +291,10 @@ function InputPanel({
       <details>
         <summary>Paste a result (canonical or VirusTotal)</summary>
         <form class="pg-paste" onSubmit={use}>
-          <label class="field">
-            <span>Result JSON</span>
+          <div class="field">
+            <label for="pg-paste">Result JSON</label>
             <textarea
+              id="pg-paste"
               class="mono"
               rows={6}
               value={text}
@@ -300,7 +302,7 @@ function InputPanel({
               aria-describedby={problem ? "pg-paste-problem" : undefined}
               onInput={(e) => setText((e.target as HTMLTextAreaElement).value)}
             />
-          </label>
+          </div>
           {problem && (
             <p id="pg-paste-problem" class="field-problem">
               {problem}
