@@ -98,6 +98,8 @@ export function createRuleEditor(options: RuleEditorOptions): RuleEditor {
         clearanceLanguage,
         syntaxHighlighting(clearanceHighlight),
         lintGutter(),
+        // long reasons wrap: no sideways scrolling in a narrow column
+        EditorView.lineWrapping,
         theme,
         // Tab indents; Esc then Tab leaves the editor (CodeMirror's escape hatch for keyboards)
         keymap.of([...defaultKeymap, ...historyKeymap, indentWithTab]),

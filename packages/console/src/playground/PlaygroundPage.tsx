@@ -338,7 +338,8 @@ function Diagnostics({
         </span>
       </h3>
       {list.length > 0 && (
-        <ul>
+        // biome-ignore lint/a11y/noNoninteractiveTabindex: a scrolling region must be reachable by keyboard (WCAG 2.1.1)
+        <ul tabIndex={0} aria-label="Diagnostics of the candidate rules">
           {list.map((d, i) => (
             <li key={i} class={`diag diag-${d.severity}`}>
               <button type="button" class="linkish" onClick={() => onSelect(d)}>
@@ -374,15 +375,14 @@ function Outcome({ answer, pending }: { answer: PlaygroundDecision | null; pendi
               : "The decision is the same."}
       </p>
       <div class="pg-compare">
-        <div>
-          <span class="label">live</span> <DecisionBadge decision={live.decision} />{" "}
-          <code>{live.rule ?? "(default)"}</code>
-        </div>
-        <span aria-hidden="true" class="pg-arrow">
-          →
+        <span class="label">live</span>
+        <span>
+          <DecisionBadge decision={live.decision} /> <code>{live.rule ?? "(default)"}</code>
         </span>
-        <div>
-          <span class="label">candidate</span>{" "}
+        <span class="label">
+          <span aria-hidden="true">→ </span>candidate
+        </span>
+        <span>
           {candidate ? (
             <>
               <DecisionBadge decision={candidate.decision} />{" "}
@@ -391,8 +391,8 @@ function Outcome({ answer, pending }: { answer: PlaygroundDecision | null; pendi
           ) : (
             <span class="muted">does not compile</span>
           )}
-        </div>
-        {changed && <span class="tag tag-changed">changed</span>}
+          {changed && <span class="tag tag-changed">changed</span>}
+        </span>
       </div>
       <dl class="facts">
         <dt>File</dt>
