@@ -105,9 +105,9 @@ describe.skipIf(SKIP)(`the Playground in headless Chromium${titleSuffix}`, () =>
     // the live rules in the editor, decided on the entry's stored input: the same as recorded
     const compare = page.locator(".pg-compare");
     await expect.poll(() => compare.innerText()).toMatch(/live\s+✕\s*DENY\s+invalid_signature/);
-    await expect.poll(() => page.locator(".pg-status").first().innerText()).toBe(
-      "The decision is the same.",
-    );
+    await expect
+      .poll(() => page.locator(".pg-status").first().innerText())
+      .toBe("The decision is the same.");
     // the file name is text, never markup
     expect(await page.locator(".pg-input .pg-name").innerText()).toBe(HOSTILE);
     expect(await page.locator("section.playground script").count()).toBe(0);
@@ -125,7 +125,8 @@ describe.skipIf(SKIP)(`the Playground in headless Chromium${titleSuffix}`, () =>
       )!;
       return {
         sheets: root.adoptedStyleSheets.length,
-        styleTags: document.querySelectorAll("style").length + root.querySelectorAll("style").length,
+        styleTags:
+          document.querySelectorAll("style").length + root.querySelectorAll("style").length,
         gutter: getComputedStyle(gutter).backgroundColor,
         keyword: getComputedStyle(keyword).color,
       };
@@ -143,9 +144,9 @@ describe.skipIf(SKIP)(`the Playground in headless Chromium${titleSuffix}`, () =>
     await expect.poll(() => diagnostics.count()).toBeGreaterThan(0);
     expect(await diagnostics.first().innerText()).toMatch(/ERROR\s+threats\.rules:\d+:\d+\s+\[/);
     await expect.poll(() => page.locator(".cm-lintRange-error").count()).toBeGreaterThan(0);
-    await expect.poll(() => page.locator(".pg-status").first().innerText()).toBe(
-      "The candidate does not compile: fix the errors listed.",
-    );
+    await expect
+      .poll(() => page.locator(".pg-status").first().innerText())
+      .toBe("The candidate does not compile: fix the errors listed.");
     await page.screenshot({
       path: join(SCREENSHOTS, "console-playground-errors.png"),
       fullPage: false,
@@ -161,9 +162,9 @@ describe.skipIf(SKIP)(`the Playground in headless Chromium${titleSuffix}`, () =>
       .poll(() => page.locator(".cm-line", { hasText: '"its signature is invalid"' }).innerText())
       .toBe('  review "its signature is invalid"');
 
-    await expect.poll(() => page.locator(".pg-status").first().innerText()).toBe(
-      "The decision changes.",
-    );
+    await expect
+      .poll(() => page.locator(".pg-status").first().innerText())
+      .toBe("The decision changes.");
     expect(await compare.innerText()).toMatch(/candidate\s+\?\s*REVIEW/);
     expect(await compare.innerText()).toContain("CHANGED");
     // the explanation of the candidate's decision: invalid_signature matched, now a review
@@ -235,7 +236,9 @@ describe.skipIf(SKIP)(`the Playground in headless Chromium${titleSuffix}`, () =>
     expect(await page.locator("#pg-paste-problem").innerText()).toMatch(/^this is not JSON/);
     await box.fill(readFileSync(join(REPO, "examples/virustotal/malicious-unsigned.json"), "utf8"));
     await page.getByRole("button", { name: "Decide this result" }).click();
-    await expect.poll(() => page.locator(".pg-compare").innerText()).toMatch(/live\s+✕\s*DENY\s+malware/);
+    await expect
+      .poll(() => page.locator(".pg-compare").innerText())
+      .toMatch(/live\s+✕\s*DENY\s+malware/);
     expect(await page.locator(".pg-compare").innerText()).toMatch(/candidate\s+✕\s*DENY\s+malware/);
     expect(await axeViolations(page)).toEqual([]);
     expect(errors).toEqual([]);

@@ -375,7 +375,8 @@ export const CONFIG_SCHEMA = Type.Object(
           minimum: 1,
           maximum: 10_000_000,
           default: 100_000,
-          description: "decisions of a period replayed at most; later ones are left out, and said so",
+          description:
+            "decisions of a period replayed at most; later ones are left out, and said so",
         }),
         changesLimit: Type.Integer({
           minimum: 1,

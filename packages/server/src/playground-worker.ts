@@ -72,7 +72,10 @@ export type WorkerReply =
 const ROOT = ".";
 
 function normalise(path: string): string {
-  return path.split("/").filter((s) => s !== "" && s !== ".").join("/");
+  return path
+    .split("/")
+    .filter((s) => s !== "" && s !== ".")
+    .join("/");
 }
 
 /**

@@ -243,7 +243,10 @@ export class PlaygroundService {
     checkFiles(req.files);
     if ((req.input === undefined) === (req.auditId === undefined))
       throw new InvalidRequestError("give either `input` or `auditId`, not both and not neither", [
-        { pointer: req.input === undefined ? "" : "/auditId", message: "one of `input`, `auditId`" },
+        {
+          pointer: req.input === undefined ? "" : "/auditId",
+          message: "one of `input`, `auditId`",
+        },
       ]);
     let raw: unknown;
     let context = req.context;
@@ -286,7 +289,10 @@ export class PlaygroundService {
     const live = this.rules.ruleset;
     const contextProblems = live.checkContext(context);
     if (contextProblems.length > 0)
-      throw new InvalidContextError(contextProblems[0]!.message, under("/context", contextProblems));
+      throw new InvalidContextError(
+        contextProblems[0]!.message,
+        under("/context", contextProblems),
+      );
     const l = live.decide(canonical, { context, now });
     const liveFiles = this.rules.files;
     const slot = this.pool.acquire();
@@ -342,7 +348,11 @@ export class PlaygroundService {
     const liveFiles = this.rules.files;
     const liveRevision = this.rules.ruleset.revision;
     const deadline = Date.now() + this.options.runTimeoutMs;
-    const period = { from: from.toISOString(), to: to.toISOString(), now: new Date(now).toISOString() };
+    const period = {
+      from: from.toISOString(),
+      to: to.toISOString(),
+      now: new Date(now).toISOString(),
+    };
     const slot = this.pool.acquire();
     try {
       const start = await this.pool.call<StartReply>(
@@ -413,7 +423,11 @@ export class PlaygroundService {
           auditId: c.source,
           sha256: c.sha256,
           fileName: c.fileName,
-          before: { decision: c.baseline.decision, rule: c.baseline.rule, reason: c.baseline.reason },
+          before: {
+            decision: c.baseline.decision,
+            rule: c.baseline.rule,
+            reason: c.baseline.reason,
+          },
           after: {
             decision: c.candidate.decision,
             rule: c.candidate.rule,

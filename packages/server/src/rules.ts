@@ -2,10 +2,10 @@ import { type FSWatcher, watch } from "node:fs";
 import { relative, sep } from "node:path";
 import {
   type Diagnostic,
-  type SourceFile,
   failureMessage,
   formatDiagnostic,
   formatDiagnosticShort,
+  type SourceFile,
 } from "@clearance/dsl";
 import { type CompileResult, type Ruleset, RulesetLoader } from "@clearance/engine";
 

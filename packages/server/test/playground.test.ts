@@ -97,17 +97,20 @@ describe("the playground", () => {
   test.each([
     ["canonical", result("signed-microsoft"), "allow"],
     ["VirusTotal", vt("malicious-unsigned"), "deny"],
-  ])("a pasted %s result is decided by both, the same with the live rules' text", async (_, input, expected) => {
-    const res = await post("/v1/playground/decide", { files: liveFiles(), input });
-    expect(res.statusCode, res.body).toBe(200);
-    const body = res.json();
-    expect(body.live.decision).toBe(expected);
-    expect(body.candidate).toMatchObject({
-      decision: body.live.decision,
-      rule: body.live.rule,
-      reason: body.live.reason,
-    });
-  });
+  ])(
+    "a pasted %s result is decided by both, the same with the live rules' text",
+    async (_, input, expected) => {
+      const res = await post("/v1/playground/decide", { files: liveFiles(), input });
+      expect(res.statusCode, res.body).toBe(200);
+      const body = res.json();
+      expect(body.live.decision).toBe(expected);
+      expect(body.candidate).toMatchObject({
+        decision: body.live.decision,
+        rule: body.live.rule,
+        reason: body.live.reason,
+      });
+    },
+  );
 
   test("compile errors are data: located diagnostics, no decision, still the live one", async () => {
     const res = await post("/v1/playground/decide", {
@@ -130,7 +133,11 @@ describe("the playground", () => {
   test.each([
     ["an absolute list path", 'hashlist x from "/etc/passwd"', /absolute/],
     ["a list path out of the directory", 'hashlist x from "../../../etc/passwd"', /outside/],
-    ["a list neither sent nor live", 'hashlist x from "lists/passwd"', /neither among the files sent/],
+    [
+      "a list neither sent nor live",
+      'hashlist x from "lists/passwd"',
+      /neither among the files sent/,
+    ],
   ])("hostile rules: %s reads no host file", async (_, decl, message) => {
     const res = await post("/v1/playground/decide", {
       files: [{ path: "h.rules", text: `${decl}\nrule r { when sha256 in x deny "x" }\n` }],
@@ -139,9 +146,7 @@ describe("the playground", () => {
     expect(res.statusCode).toBe(200);
     const body = res.json();
     expect(body.candidate).toBeNull();
-    expect(body.diagnostics.map((d: { message: string }) => d.message).join("\n")).toMatch(
-      message,
-    );
+    expect(body.diagnostics.map((d: { message: string }) => d.message).join("\n")).toMatch(message);
     expect(res.body).not.toMatch(/root:x:0:0/);
   });
 
@@ -158,7 +163,11 @@ describe("the playground", () => {
     ["neither input nor auditId", { files: liveFiles() }, 400, "invalid_request"],
     [
       "both input and auditId",
-      { files: liveFiles(), input: result("malware"), auditId: "0190d3f5-8e54-7a2b-9c3d-0123456789ab" },
+      {
+        files: liveFiles(),
+        input: result("malware"),
+        auditId: "0190d3f5-8e54-7a2b-9c3d-0123456789ab",
+      },
       400,
       "invalid_request",
     ],
@@ -168,7 +177,12 @@ describe("the playground", () => {
       404,
       "not_found",
     ],
-    ["an input that is no result", { files: liveFiles(), input: { hello: 1 } }, 400, "invalid_result"],
+    [
+      "an input that is no result",
+      { files: liveFiles(), input: { hello: 1 } },
+      400,
+      "invalid_result",
+    ],
     [
       "a path leaving the directory",
       { files: [{ path: "../x.rules", text: "" }], input: result("malware") },
@@ -300,7 +314,8 @@ describe("the playground's bounds", () => {
       // thousands of rules: far more than 100 ms to compile (under the 1 MiB a value may have)
       const text = Array.from(
         { length: 8_000 },
-        (_, i) => `rule r${i} { when fileSize > ${i} and fileName endsWith ".x${i}" deny "r${i} {fileName}" }\n`,
+        (_, i) =>
+          `rule r${i} { when fileSize > ${i} and fileName endsWith ".x${i}" deny "r${i} {fileName}" }\n`,
       ).join("");
       const slow = t.app.inject({
         method: "POST",

@@ -124,7 +124,12 @@ export function createRuleEditor(options: RuleEditorOptions): RuleEditor {
       const length = view.state.doc.length;
       const marks: Diagnostic[] = diagnostics.map((d) => {
         const from = Math.min(d.from, length);
-        return { from, to: Math.min(Math.max(d.to, from), length), severity: d.severity, message: d.message };
+        return {
+          from,
+          to: Math.min(Math.max(d.to, from), length),
+          severity: d.severity,
+          message: d.message,
+        };
       });
       view.dispatch(setDiagnostics(view.state, marks));
     },

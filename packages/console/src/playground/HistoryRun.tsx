@@ -1,5 +1,11 @@
 import { useState } from "preact/hooks";
-import { type Decision, describeError, type PlaygroundDryRun, playgroundApi, type RuleFile } from "../api.js";
+import {
+  type Decision,
+  describeError,
+  type PlaygroundDryRun,
+  playgroundApi,
+  type RuleFile,
+} from "../api.js";
 import { DecisionBadge, FileName, shortHash, utc } from "../audit/format.js";
 
 // Running the candidate over recorded history: the decisions of a period decided again with the
@@ -81,7 +87,11 @@ export function HistoryRun({ files }: { files: RuleFile[] }) {
       <form class="pg-period" onSubmit={run}>
         <div class="field">
           <label for="pg-period">Period</label>
-          <select id="pg-period" value={period} onChange={(e) => setPeriod((e.target as HTMLSelectElement).value as PeriodId)}>
+          <select
+            id="pg-period"
+            value={period}
+            onChange={(e) => setPeriod((e.target as HTMLSelectElement).value as PeriodId)}
+          >
             {PERIODS.map((p) => (
               <option key={p.id} value={p.id}>
                 {p.label}
@@ -141,8 +151,9 @@ function DryRunResult({ result }: { result: PlaygroundDryRun }) {
   if (!result.ran)
     return (
       <p class="notice error" role="alert">
-        The candidate does not compile ({result.diagnostics.filter((d) => d.severity === "error").length}{" "}
-        errors, listed under the editor): nothing was replayed.
+        The candidate does not compile (
+        {result.diagnostics.filter((d) => d.severity === "error").length} errors, listed under the
+        editor): nothing was replayed.
       </p>
     );
   const count = (from: Decision, to: Decision) =>
@@ -151,8 +162,8 @@ function DryRunResult({ result }: { result: PlaygroundDryRun }) {
   return (
     <div class="pg-run">
       <p>
-        {totals.read} decision{totals.read === 1 ? "" : "s"} recorded from {utc(result.period.from)} to{" "}
-        {utc(result.period.to)} UTC, decided again at {utc(result.period.now)} UTC:{" "}
+        {totals.read} decision{totals.read === 1 ? "" : "s"} recorded from {utc(result.period.from)}{" "}
+        to {utc(result.period.to)} UTC, decided again at {utc(result.period.now)} UTC:{" "}
         <strong>
           {result.changed} change{result.changed === 1 ? "" : "s"}
         </strong>
@@ -160,13 +171,16 @@ function DryRunResult({ result }: { result: PlaygroundDryRun }) {
           `; ${totals.invalid + totals.malformed} could not be read again`}
         .
         {result.truncated && (
-          <strong> Only the first {totals.read} decisions of the period were replayed (the server's limit).</strong>
+          <strong>
+            {" "}
+            Only the first {totals.read} decisions of the period were replayed (the server's limit).
+          </strong>
         )}
       </p>
       <table class="pg-matrix">
         <caption>
-          Transitions: rows are the live rules' decisions, columns the candidate's. A changed cell is
-          marked <span class="mark-looser">▲ looser</span> (lets more through) or{" "}
+          Transitions: rows are the live rules' decisions, columns the candidate's. A changed cell
+          is marked <span class="mark-looser">▲ looser</span> (lets more through) or{" "}
           <span class="mark-stricter">▼ stricter</span>.
         </caption>
         <thead>
@@ -238,10 +252,12 @@ function DryRunResult({ result }: { result: PlaygroundDryRun }) {
                   {shortHash(c.sha256)}
                 </td>
                 <td>
-                  <DecisionBadge decision={c.before.decision} /> <code>{c.before.rule ?? "(default)"}</code>
+                  <DecisionBadge decision={c.before.decision} />{" "}
+                  <code>{c.before.rule ?? "(default)"}</code>
                 </td>
                 <td>
-                  <DecisionBadge decision={c.after.decision} /> <code>{c.after.rule ?? "(default)"}</code>
+                  <DecisionBadge decision={c.after.decision} />{" "}
+                  <code>{c.after.rule ?? "(default)"}</code>
                 </td>
                 <td class="reason">{c.after.reason}</td>
                 <td>

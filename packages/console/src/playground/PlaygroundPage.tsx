@@ -91,7 +91,9 @@ export function PlaygroundPage({ params }: { params: URLSearchParams }) {
           text: file.text,
           label: `Text of ${file.path}`,
           onChange: (text) =>
-            setFiles((fs) => fs && fs.map((f) => (f.path === file.path ? { ...f, text } : f))),
+            setFiles((fs) =>
+              fs === null ? fs : fs.map((f) => (f.path === file.path ? { ...f, text } : f)),
+            ),
         });
       },
       (e: unknown) => setEditorError(`the editor could not be loaded: ${String(e)}`),
