@@ -31,8 +31,12 @@ export interface PlaygroundDiagnostic {
 export interface CompileInput {
   /** the candidate's files: `*.rules`, list files, `exceptions.json` */
   files: readonly PlaygroundFile[];
-  /** the live revision's files: the lists a candidate names and does not carry are read here */
-  live: readonly PlaygroundFile[];
+  /**
+   * the live revision's files: the lists a candidate names and does not carry are read here.
+   * Sent once per revision: a thread keeps the last ones it was sent (hash lists can be large).
+   */
+  live?: readonly PlaygroundFile[];
+  liveRevision: string;
   now: number;
 }
 
@@ -82,12 +86,25 @@ function normalise(path: string): string {
  * Compiles files held in memory. A list file is looked up among the candidate's files, then
  * among the live revision's: never on disk, so a rule file cannot name a host file to read.
  */
-function compileFiles(input: CompileInput): {
+/** The live revision's files this thread was last sent. */
+let liveFiles: { revision: string; files: readonly PlaygroundFile[] } | undefined;
+
+function live(input: CompileInput): readonly PlaygroundFile[] {
+  if (input.live) liveFiles = { revision: input.liveRevision, files: input.live };
+  if (liveFiles?.revision !== input.liveRevision)
+    throw new Error("the live rules' files were not sent to this playground thread");
+  return liveFiles.files;
+}
+
+function compileFiles(
+  input: Pick<CompileInput, "files" | "now">,
+  liveFiles: readonly PlaygroundFile[],
+): {
   ruleset: Ruleset | undefined;
   diagnostics: PlaygroundDiagnostic[];
 } {
   const given = new Map(input.files.map((f) => [normalise(f.path), f.text]));
-  const live = new Map(input.live.map((f) => [normalise(f.path), f.text]));
+  const live = new Map(liveFiles.map((f) => [normalise(f.path), f.text]));
   const sources: SourceFile[] = [];
   let exceptions: SourceFile | undefined;
   for (const [path, text] of given) {
@@ -138,7 +155,7 @@ let run: { processor: RecordProcessor; tallies: Tallies } | undefined;
 function handle(req: WorkerRequest): unknown {
   switch (req.op) {
     case "decide": {
-      const { ruleset, diagnostics } = compileFiles(req);
+      const { ruleset, diagnostics } = compileFiles(req, live(req));
       if (!ruleset) return { diagnostics, decision: null } satisfies DecideReply;
       const d = ruleset.decide(req.result as never, {
         now: req.now,
@@ -159,7 +176,8 @@ function handle(req: WorkerRequest): unknown {
       } satisfies DecideReply;
     }
     case "start": {
-      const candidate = compileFiles(req);
+      const files = live(req);
+      const candidate = compileFiles(req, files);
       if (!candidate.ruleset)
         return {
           diagnostics: candidate.diagnostics,
@@ -168,7 +186,7 @@ function handle(req: WorkerRequest): unknown {
           revision: null,
         } satisfies StartReply;
       // the live rules compiled from the same text as the server's: the baseline
-      const baseline = compileFiles({ files: req.live, live: req.live, now: req.now });
+      const baseline = compileFiles({ files, now: req.now }, files);
       if (!baseline.ruleset) throw new Error("the live rules did not compile in the playground");
       const c = candidate.ruleset;
       run = {

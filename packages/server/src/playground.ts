@@ -102,6 +102,8 @@ const BATCH = 256;
 
 interface Slot {
   worker: Worker;
+  /** the live revision whose files this thread was sent last */
+  liveRevision: string | undefined;
   ready: Promise<void>;
   busy: boolean;
   pending: Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>;
@@ -140,6 +142,17 @@ class PlaygroundPool {
     slot.busy = false;
   }
 
+  /** The live files to send with a job: none when the thread holds this revision's already. */
+  live(
+    slot: Slot,
+    revision: string,
+    files: () => PlaygroundFile[],
+  ): { live?: PlaygroundFile[]; liveRevision: string } {
+    if (slot.liveRevision === revision) return { liveRevision: revision };
+    slot.liveRevision = revision;
+    return { live: files(), liveRevision: revision };
+  }
+
   /** Sends one request to the slot's thread; past `deadline` (epoch ms) the thread is ended. */
   async call<T>(slot: Slot, req: WithoutId<WorkerRequest>, deadline: number): Promise<T> {
     await slot.ready;
@@ -166,10 +179,15 @@ class PlaygroundPool {
   }
 
   private start(): Slot {
-    const worker = new Worker(this.url, { execArgv: [] });
+    // a rule set that allocates without end runs this thread out of memory, not the server
+    const worker = new Worker(this.url, {
+      execArgv: [],
+      resourceLimits: { maxOldGenerationSizeMb: 1024 },
+    });
     let ready!: () => void;
     const slot: Slot = {
       worker,
+      liveRevision: undefined,
       ready: new Promise<void>((r) => {
         ready = r;
       }),
@@ -294,7 +312,6 @@ export class PlaygroundService {
         under("/context", contextProblems),
       );
     const l = live.decide(canonical, { context, now });
-    const liveFiles = this.rules.files;
     const slot = this.pool.acquire();
     try {
       const reply = await this.pool.call<DecideReply>(
@@ -302,7 +319,7 @@ export class PlaygroundService {
         {
           op: "decide",
           files: req.files,
-          live: liveFiles,
+          ...this.pool.live(slot, live.revision, () => this.rules.files),
           now,
           result: canonical,
           ...(context === undefined ? {} : { context }),
@@ -345,7 +362,6 @@ export class PlaygroundService {
       ]);
     const limit = Math.min(req.limit ?? 200, this.options.changesLimit);
     const now = this.clock();
-    const liveFiles = this.rules.files;
     const liveRevision = this.rules.ruleset.revision;
     const deadline = Date.now() + this.options.runTimeoutMs;
     const period = {
@@ -357,7 +373,13 @@ export class PlaygroundService {
     try {
       const start = await this.pool.call<StartReply>(
         slot,
-        { op: "start", files: req.files, live: liveFiles, now, changesLimit: limit },
+        {
+          op: "start",
+          files: req.files,
+          ...this.pool.live(slot, liveRevision, () => this.rules.files),
+          now,
+          changesLimit: limit,
+        },
         deadline,
       );
       const empty = { allow: 0, deny: 0, review: 0 };

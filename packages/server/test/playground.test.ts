@@ -1,7 +1,14 @@
 // The playground's endpoints: candidate rules compiled on a thread, decided beside the live rules,
 // replayed over recorded decisions; bounded, and never reading a file the body did not send.
 // Threads run the built JavaScript: `pnpm build` first.
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import {
+  appendFileSync,
+  cpSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { dryRun } from "@clearance/dryrun";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
@@ -372,6 +379,39 @@ describe("the playground's bounds", () => {
       expect(res.json().detail).toMatch(/playground\.bodyLimit/);
     } finally {
       await t.close();
+    }
+  });
+
+  test("a list the candidate names is read from the live revision, also after a reload", async () => {
+    const rules = tempDir();
+    cpSync(RULES, rules.dir, { recursive: true });
+    const t = await makeApp({ rules: { dir: rules.dir, watch: false } });
+    try {
+      const input = result("signed-microsoft");
+      const files = [
+        {
+          path: "only.rules",
+          text: 'hashlist bad from "lists/known-bad.sha256"\nrule listed { when sha256 in bad deny "listed" }\n',
+        },
+      ];
+      const decide = async () => {
+        const res = await t.app.inject({
+          method: "POST",
+          url: "/v1/playground/decide",
+          payload: { files, input },
+        });
+        expect(res.statusCode, res.body).toBe(200);
+        return res.json().candidate.rule;
+      };
+      expect(await decide()).toBeNull();
+      // the file is listed and the rules reloaded: the same thread sees the new revision's list
+      appendFileSync(join(rules.dir, "lists/known-bad.sha256"), `${input.sha256}\n`);
+      const reload = await t.app.inject({ method: "POST", url: "/v1/ruleset/reload" });
+      expect(reload.json().changed).toBe(true);
+      expect(await decide()).toBe("listed");
+    } finally {
+      await t.close();
+      rules.remove();
     }
   });
 
