@@ -224,7 +224,7 @@ describe.skipIf(SKIP)(`the Playground in headless Chromium${titleSuffix}`, () =>
     await page.close();
   }, 120_000);
 
-  it("decides a pasted VirusTotal report, and says what is wrong with one that is not JSON", async () => {
+  it("decides pasted results (not JSON is said so), and never shows a stale answer over a newer one", async () => {
     const { page, errors } = await open(`${server!.url}/#/playground`);
     await expect
       .poll(() => page.locator(".pg-result").innerText())
@@ -241,6 +241,32 @@ describe.skipIf(SKIP)(`the Playground in headless Chromium${titleSuffix}`, () =>
       .toMatch(/live\s+✕\s*DENY\s+malware/);
     expect(await page.locator(".pg-compare").innerText()).toMatch(/candidate\s+✕\s*DENY\s+malware/);
     expect(await axeViolations(page)).toEqual([]);
+
+    // a stale answer never overwrites a newer one: the next answer is held back by the network
+    // until after the one asked for later has been shown
+    let held: Promise<void> | undefined;
+    await page.route("**/v1/playground/decide", async (route) => {
+      if (held !== undefined) return route.continue();
+      held = (async () => {
+        const response = await route.fetch();
+        await new Promise((r) => setTimeout(r, 1_500));
+        await route.fulfill({ response });
+      })();
+      await held;
+    });
+    const first = page.waitForRequest("**/v1/playground/decide");
+    await box.fill(readFileSync(join(REPO, "examples/virustotal/signed-revoked.json"), "utf8"));
+    await page.getByRole("button", { name: "Decide this result" }).click();
+    await first;
+    await box.fill(readFileSync(join(REPO, "examples/results/signed-microsoft.json"), "utf8"));
+    await page.getByRole("button", { name: "Decide this result" }).click();
+    await expect
+      .poll(() => page.locator(".pg-compare").innerText())
+      .toMatch(/live\s+✓\s*ALLOW\s+trusted_publisher/);
+    await held;
+    await new Promise((r) => setTimeout(r, 200));
+    expect(await page.locator(".pg-compare").innerText()).toMatch(/ALLOW/);
+    expect(await page.locator(".pg-compare").innerText()).not.toMatch(/invalid_signature/);
     expect(errors).toEqual([]);
     await page.close();
   }, 60_000);

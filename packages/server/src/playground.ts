@@ -266,7 +266,6 @@ export class PlaygroundService {
           message: "one of `input`, `auditId`",
         },
       ]);
-    let raw: unknown;
     let context = req.context;
     let now = req.now === undefined ? this.clock() : Date.parse(req.now);
     let result: ReturnType<typeof toCanonical>;
@@ -289,14 +288,13 @@ export class PlaygroundService {
       // as it was decided, unless another time is asked for
       if (req.now === undefined) now = Date.parse(found.entry.time);
     } else {
-      raw = req.input;
-      const list = listOf(raw);
+      const list = listOf(req.input);
       if (list !== undefined)
         throw new InvalidResultError(
           `the input is a list of ${list.items.length} items (${list.what}), not one result: paste one of them`,
           [{ pointer: `/input${list.at === "" ? "" : `/${list.at}`}`, message: "a list" }],
         );
-      result = toCanonical(raw, req.format === undefined ? undefined : { format: req.format });
+      result = toCanonical(req.input, req.format === undefined ? undefined : { format: req.format });
       if (!result.ok)
         throw new InvalidResultError(
           `the analysis result has ${result.problems.length} problem${result.problems.length === 1 ? "" : "s"}`,
