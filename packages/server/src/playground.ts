@@ -294,7 +294,10 @@ export class PlaygroundService {
           `the input is a list of ${list.items.length} items (${list.what}), not one result: paste one of them`,
           [{ pointer: `/input${list.at === "" ? "" : `/${list.at}`}`, message: "a list" }],
         );
-      result = toCanonical(req.input, req.format === undefined ? undefined : { format: req.format });
+      result = toCanonical(
+        req.input,
+        req.format === undefined ? undefined : { format: req.format },
+      );
       if (!result.ok)
         throw new InvalidResultError(
           `the analysis result has ${result.problems.length} problem${result.problems.length === 1 ? "" : "s"}`,
