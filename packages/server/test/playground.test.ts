@@ -4,6 +4,7 @@
 import {
   appendFileSync,
   cpSync,
+  lstatSync,
   mkdirSync,
   readdirSync,
   readFileSync,
@@ -11,6 +12,13 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import { dryRun } from "@clearance/dryrun";
+import {
+  environMarker,
+  HOSTILE_CASES,
+  makeRuleDir,
+  OUTSIDE_SECRET,
+  passwdLine,
+} from "@clearance/engine/testing";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { createApiKey } from "../src/auth.js";
 import { makeApp, REPO, RULES, type TestApp, tempDir } from "./helpers.js";
@@ -156,6 +164,37 @@ describe("the playground", () => {
     expect(body.diagnostics.map((d: { message: string }) => d.message).join("\n")).toMatch(message);
     expect(res.body).not.toMatch(/root:x:0:0/);
   });
+
+  // the engine's hostile rule directories, sent as files: whatever they name, nothing of the host
+  // comes back (there is no disk to read: a list is a file sent, or the live rule set's)
+  test.each(HOSTILE_CASES.map((c) => [c.name, c] as const))(
+    "hostile rule directory: %s",
+    async (_, c) => {
+      const dir = makeRuleDir();
+      try {
+        c.setup(dir);
+        const files: { path: string; text: string }[] = [];
+        const walk = (rel: string) => {
+          for (const name of readdirSync(join(dir.root, rel))) {
+            const path = rel === "" ? name : `${rel}/${name}`;
+            const st = lstatSync(join(dir.root, path));
+            if (st.isDirectory()) walk(path);
+            // only what a browser could send: the text of plain files, never a link or a FIFO
+            else if (st.isFile())
+              files.push({ path, text: readFileSync(join(dir.root, path), "utf8") });
+          }
+        };
+        walk("");
+        if (!files.some((f) => f.path.endsWith(".rules"))) return;
+        const res = await post("/v1/playground/decide", { files, input: result("malware") });
+        expect([200, 413]).toContain(res.statusCode);
+        for (const secret of [OUTSIDE_SECRET, environMarker(), passwdLine()])
+          expect(res.body).not.toContain(secret);
+      } finally {
+        dir.remove();
+      }
+    },
+  );
 
   test("a candidate may name the live rule set's lists without sending them", async () => {
     const res = await post("/v1/playground/decide", {
