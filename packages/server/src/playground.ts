@@ -104,7 +104,9 @@ interface Slot {
   worker: Worker;
   /** the live revision whose files this thread was sent last */
   liveRevision: string | undefined;
+  /** resolves when the thread has loaded; rejects when it ends before */
   ready: Promise<void>;
+  fail: (error: Error) => void;
   busy: boolean;
   pending: Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>;
 }
@@ -153,9 +155,11 @@ class PlaygroundPool {
     return { live: files(), liveRevision: revision };
   }
 
-  /** Sends one request to the slot's thread; past `deadline` (epoch ms) the thread is ended. */
-  async call<T>(slot: Slot, req: WithoutId<WorkerRequest>, deadline: number): Promise<T> {
-    await slot.ready;
+  /**
+   * Sends one request to the slot's thread; past `deadline` (epoch ms), whether the thread is
+   * still loading or at work, the thread is ended and the request fails.
+   */
+  call<T>(slot: Slot, req: WithoutId<WorkerRequest>, deadline: number): Promise<T> {
     const id = ++this.nextId;
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(
@@ -174,7 +178,13 @@ class PlaygroundPool {
           reject(e);
         },
       });
-      slot.worker.postMessage({ ...req, id } as WorkerRequest);
+      // a thread that ends while loading has failed this request already (`end`)
+      slot.ready.then(
+        () => {
+          if (slot.pending.has(id)) slot.worker.postMessage({ ...req, id } as WorkerRequest);
+        },
+        () => {},
+      );
     });
   }
 
@@ -185,15 +195,19 @@ class PlaygroundPool {
       resourceLimits: { maxOldGenerationSizeMb: 1024 },
     });
     let ready!: () => void;
+    let fail!: (error: Error) => void;
     const slot: Slot = {
       worker,
       liveRevision: undefined,
-      ready: new Promise<void>((r) => {
-        ready = r;
+      ready: new Promise<void>((resolve, reject) => {
+        ready = resolve;
+        fail = reject;
       }),
+      fail: (error) => fail(error),
       busy: false,
       pending: new Map(),
     };
+    slot.ready.catch(() => {});
     worker.on("message", (m: WorkerReply | "ready") => {
       if (m === "ready") return ready();
       const waiting = slot.pending.get(m.id);
@@ -214,6 +228,7 @@ class PlaygroundPool {
   private end(slot: Slot, error: Error): void {
     const at = this.slots.indexOf(slot);
     if (at >= 0) this.slots.splice(at, 1);
+    slot.fail(error);
     for (const w of slot.pending.values()) w.reject(error);
     slot.pending.clear();
     void slot.worker.terminate();
