@@ -267,6 +267,26 @@ describe.skipIf(SKIP)(`the Playground in headless Chromium${titleSuffix}`, () =>
     await new Promise((r) => setTimeout(r, 200));
     expect(await page.locator(".pg-compare").innerText()).toMatch(/ALLOW/);
     expect(await page.locator(".pg-compare").innerText()).not.toMatch(/invalid_signature/);
+    await page.unroute("**/v1/playground/decide");
+
+    // a custom period: checked before it is sent, then run with the live rules' own text
+    await page.getByLabel("Period").selectOption("custom");
+    await page.getByLabel("From (UTC)").fill("2026-12-02T10:00");
+    await page.getByLabel("To (UTC)").fill("2026-12-01T10:00");
+    await page.getByRole("button", { name: "Run over history" }).click();
+    expect(await page.locator("#pg-period-problem").innerText()).toBe(
+      "the end of the period must be after its start",
+    );
+    expect(await page.getByLabel("From (UTC)").getAttribute("aria-invalid")).toBe("true");
+    const hour = (ms: number) => new Date(ms).toISOString().slice(0, 16);
+    await page.getByLabel("From (UTC)").fill(hour(Date.now() - 3_600_000));
+    await page.getByLabel("To (UTC)").fill(hour(Date.now() + 3_600_000));
+    await page.getByRole("button", { name: "Run over history" }).click();
+    await expect
+      .poll(() => page.locator(".pg-run p").first().innerText())
+      .toMatch(/^6 decisions recorded from .*: 0 changes\.$/);
+    expect(await page.locator("#pg-period-problem").count()).toBe(0);
+    expect(await axeViolations(page)).toEqual([]);
     expect(errors).toEqual([]);
     await page.close();
   }, 60_000);
