@@ -157,10 +157,16 @@ function handle(req: WorkerRequest): unknown {
     case "decide": {
       const { ruleset, diagnostics } = compileFiles(req, live(req));
       if (!ruleset) return { diagnostics, decision: null } satisfies DecideReply;
+      // the rule set's own `exceptions.json`, found as the dry-run finds it for a record
+      const exception =
+        ruleset.exceptions.length > 0
+          ? ruleset.exceptionSet.find(req.result as never, req.context, req.now)
+          : undefined;
       const d = ruleset.decide(req.result as never, {
         now: req.now,
         explain: true,
         ...(req.context === undefined ? {} : { context: req.context }),
+        ...(exception ? { exception } : {}),
       });
       return {
         diagnostics,

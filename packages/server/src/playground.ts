@@ -327,7 +327,10 @@ export class PlaygroundService {
         contextProblems[0]!.message,
         under("/context", contextProblems),
       );
-    const l = live.decide(canonical, { context, now });
+    // as the candidate: with the rule directory's `exceptions.json`, not the reviews' exceptions
+    const exception =
+      live.exceptions.length > 0 ? live.exceptionSet.find(canonical, context, now) : undefined;
+    const l = live.decide(canonical, { context, now, ...(exception ? { exception } : {}) });
     const slot = this.pool.acquire();
     try {
       const reply = await this.pool.call<DecideReply>(

@@ -196,6 +196,28 @@ describe("the playground", () => {
     },
   );
 
+  test("the candidate's exceptions.json applies, as the dry-run applies it", async () => {
+    const input = result("minimal");
+    const exceptions = [
+      {
+        id: "ex-1",
+        status: "approved",
+        scope: { sha256: input.sha256 },
+        created: "2026-11-01T09:00:00Z",
+        expires: "2099-01-01T00:00:00Z",
+        approvers: ["alice", "bob"],
+        justification: "the team's own build",
+        case: null,
+      },
+    ];
+    const files = [...liveFiles(), { path: "exceptions.json", text: JSON.stringify(exceptions) }];
+    const res = await post("/v1/playground/decide", { files, input });
+    expect(res.statusCode, res.body).toBe(200);
+    expect(res.json().diagnostics).toEqual([]);
+    expect(res.json().live.decision).toBe("review");
+    expect(res.json().candidate).toMatchObject({ decision: "allow", rule: "approved_by_people" });
+  });
+
   test("a candidate may name the live rule set's lists without sending them", async () => {
     const res = await post("/v1/playground/decide", {
       files: liveFiles().filter((f) => f.path.endsWith(".rules")),
