@@ -2,17 +2,19 @@ import { render } from "preact";
 import { AuditPage } from "./audit/AuditPage.js";
 import { EntryPage } from "./audit/EntryPage.js";
 import { ExceptionPage, ExceptionsPage } from "./exceptions/ExceptionsPage.js";
+import { PlaygroundPage } from "./playground/PlaygroundPage.js";
 import { CasePage } from "./reviews/CasePage.js";
 import { Landing } from "./reviews/Landing.js";
 import { ReviewsPage } from "./reviews/ReviewsPage.js";
 import { useRoute } from "./router.js";
 import "./styles.css";
 
-/** The pages there are; Rules and Playground join this table when built. */
+/** The pages there are; Rules joins this table when built. */
 const PAGES = [
   { path: "reviews", title: "Reviews" },
   { path: "exceptions", title: "Exceptions" },
   { path: "audit", title: "Audit" },
+  { path: "playground", title: "Playground" },
 ] as const;
 
 function App() {
@@ -27,6 +29,7 @@ function App() {
   else if (page === "exceptions") body = <ExceptionsPage params={route.params} />;
   else if (page === "audit" && id !== undefined) body = <EntryPage id={id} />;
   else if (page === "audit") body = <AuditPage params={route.params} />;
+  else if (page === "playground") body = <PlaygroundPage params={route.params} />;
   else
     body = (
       <section class="notice" role="alert">

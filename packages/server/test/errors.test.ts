@@ -44,6 +44,11 @@ const CASES: [error: errors.DomainError, code: string, status: number, retryAfte
   [new errors.AlreadyVotedError("`ana` voted `approve`"), "already_voted", 409],
   [new errors.ExceptionEndedError("exception `e` was revoked"), "exception_ended", 409],
   [new errors.ReviewsDisabledError("reviews are turned off"), "reviews_disabled", 404],
+  [
+    new errors.PlaygroundTimeoutError("the candidate rules ran over the time limit"),
+    "playground_timeout",
+    422,
+  ],
   [new backend.AuditUnavailableError("down"), "audit_unavailable", 503, "1"],
   [new backend.AuditDamagedError("damaged"), "audit_unavailable", 503, "1"],
 ];
