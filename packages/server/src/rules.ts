@@ -4,6 +4,8 @@ import {
   failureMessage,
   formatDiagnostic,
   formatDiagnosticShort,
+  positionAt,
+  type SourceFile,
 } from "@clearance/dsl";
 import { type CompileResult, type Ruleset, RulesetLoader } from "@clearance/engine";
 
@@ -13,6 +15,29 @@ export interface ReloadError {
   messages: string[];
   /** the diagnostics printed with code frames, as `clearance check` shows them */
   printed: string;
+  /** the same errors as data, each with its place and its code frame as plain text */
+  diagnostics: ReloadDiagnostic[];
+}
+
+/** One error of a failed reload: where it is (1-based lines and columns) and its printed frame. */
+export interface ReloadDiagnostic {
+  code: string;
+  severity: string;
+  message: string;
+  file: string;
+  line: number;
+  column: number;
+  endLine: number;
+  endColumn: number;
+  help: string | null;
+  /** `formatDiagnostic` without colour: the message, the line with carets, help and notes */
+  frame: string;
+}
+
+/** A rule file of the live rule set, as it was read when the rules were compiled. */
+export interface RuleFile {
+  path: string;
+  text: string;
 }
 
 export interface RulesStatus {
@@ -42,17 +67,45 @@ export class RulesLoadError extends Error {
 function reloadError(result: CompileResult): ReloadError {
   const errors = result.diagnostics.filter((d: Diagnostic) => d.severity === "error");
   const lookup = (path: string) => result.files.get(path);
+  const frames = errors.map((d) => formatDiagnostic(d, lookup, { color: false }));
   return {
     at: new Date().toISOString(),
     messages: errors.map((d) => formatDiagnosticShort(d, lookup)),
-    printed: errors.map((d) => formatDiagnostic(d, lookup, { color: false })).join("\n"),
+    printed: frames.join("\n"),
+    diagnostics: errors.map((d, i) => {
+      const file = lookup(d.span.file);
+      const at = (offset: number) =>
+        file ? positionAt(file, Math.min(offset, file.text.length)) : { line: 0, column: 0 };
+      const start = at(d.span.start);
+      const end = at(Math.max(d.span.end, d.span.start));
+      return {
+        code: d.code,
+        severity: d.severity,
+        message: d.message,
+        file: d.span.file,
+        line: start.line,
+        column: start.column,
+        endLine: end.line,
+        endColumn: end.column,
+        help: d.help ?? null,
+        frame: frames[i]!,
+      };
+    }),
   };
+}
+
+/** The rule files among what a compile read (lists and `exceptions.json` are data, not rules). */
+function ruleFilesOf(files: ReadonlyMap<string, SourceFile>): RuleFile[] {
+  return [...files.values()]
+    .filter((f) => f.path.endsWith(".rules"))
+    .map((f) => ({ path: f.path, text: f.text }))
+    .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 
 /** Loads the rules; a failure of the loader itself (a bug) is a reload error, never a crash. */
 async function compileWith(
   loader: RulesetLoader,
-): Promise<{ ruleset?: Ruleset; error?: ReloadError }> {
+): Promise<{ ruleset?: Ruleset; files?: RuleFile[]; error?: ReloadError }> {
   let result: CompileResult;
   try {
     result = await loader.load();
@@ -61,9 +114,13 @@ async function compileWith(
     // bug): a reload by file watch or SIGHUP runs outside any request, and a throw there would
     // take the server down, with rules it then cannot start on.
     const message = `the rules could not be loaded: ${failureMessage(error)}; this is a bug in Clearance, please report it`;
-    return { error: { at: new Date().toISOString(), messages: [message], printed: message } };
+    return {
+      error: { at: new Date().toISOString(), messages: [message], printed: message, diagnostics: [] },
+    };
   }
-  return result.ruleset ? { ruleset: result.ruleset } : { error: reloadError(result) };
+  return result.ruleset
+    ? { ruleset: result.ruleset, files: ruleFilesOf(result.files) }
+    : { error: reloadError(result) };
 }
 
 export interface RulesHolderOptions {
@@ -84,6 +141,8 @@ export interface RulesHolderOptions {
  */
 export class RulesHolder {
   private current: Ruleset;
+  /** the rule files `current` was compiled from, swapped with it */
+  private currentFiles: readonly RuleFile[];
   private loadedAt: string;
   private reloads = 0;
   private lastError: ReloadError | null = null;
@@ -97,9 +156,11 @@ export class RulesHolder {
     /** reads the directory; keeps the list files it parsed for the next reload */
     readonly loader: RulesetLoader,
     ruleset: Ruleset,
+    files: readonly RuleFile[],
     private readonly options: RulesHolderOptions,
   ) {
     this.current = ruleset;
+    this.currentFiles = files;
     this.loadedAt = new Date().toISOString();
   }
 
@@ -108,15 +169,20 @@ export class RulesHolder {
     const loader = new RulesetLoader(dir, {
       exceptionOptions: { allowNoExpiry: options.allowNoExpiry === true },
     });
-    const { ruleset, error } = await compileWith(loader);
+    const { ruleset, files, error } = await compileWith(loader);
     if (!ruleset) throw new RulesLoadError(dir, error!);
-    const holder = new RulesHolder(dir, loader, ruleset, options);
+    const holder = new RulesHolder(dir, loader, ruleset, files!, options);
     if (options.watch) holder.startWatching();
     return holder;
   }
 
   get ruleset(): Ruleset {
     return this.current;
+  }
+
+  /** The text of the live rules' files, as compiled (not as the files may be now). */
+  get files(): readonly RuleFile[] {
+    return this.currentFiles;
   }
 
   status(): RulesStatus {
@@ -155,7 +221,7 @@ export class RulesHolder {
   }
 
   private async reloadNow(trigger: string): Promise<ReloadOutcome> {
-    const { ruleset, error } = await compileWith(this.loader);
+    const { ruleset, files, error } = await compileWith(this.loader);
     let outcome: ReloadOutcome;
     if (ruleset) {
       const changed =
@@ -163,6 +229,7 @@ export class RulesHolder {
         ruleset.commit?.sha !== this.current.commit?.sha;
       // the swap: one assignment, after everything else was built
       this.current = ruleset;
+      this.currentFiles = files!;
       this.loadedAt = new Date().toISOString();
       this.lastError = null;
       this.reloads++;

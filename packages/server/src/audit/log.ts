@@ -6,6 +6,8 @@ import {
   type ChainAppend,
   type Checkpoint,
   DuplicateDeliveryError,
+  type HitCount,
+  type HitsQuery,
   type KeyClaim,
   type KeyClaimOutcome,
   type KindQuery,
@@ -491,6 +493,11 @@ export class AuditLog {
       if (page.length < READ_PAGE) return;
       after = page[page.length - 1]!.id;
     }
+  }
+
+  /** Decisions counted per time bucket, rule and kind (`EntryStore.hits`). */
+  async hits(query: HitsQuery): Promise<HitCount[]> {
+    return this.observed(this.store.entries.hits(query));
   }
 
   /** Newest first; `cursor` is the last id of the previous page. */

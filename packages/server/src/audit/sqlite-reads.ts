@@ -8,6 +8,8 @@ import type {
   DecisionRow,
   EntryRow,
   ExportChunk,
+  HitCount,
+  HitsQuery,
   KindQuery,
   PageQuery,
   RecordedHead,
@@ -32,6 +34,25 @@ export function heldKinds(db: Database.Database, kinds: readonly EntryKind[]): E
   );
   return kinds.filter((k) => tables.has(k.table));
 }
+
+// One pass per kind of count over the decisions in the range, each a range scan of the time index
+// (`entries_time`); `matched` and `monitored` are in the body only, read with json_each. Times are
+// stored as RFC 3339 UTC, so strftime('%s') is the second, and `from` is on a bucket's first
+// second: integer division gives the bucket.
+const HITS_SQL = `
+WITH r AS (
+  SELECT (CAST(strftime('%s', time) AS INTEGER) - :fromSeconds) / :bucketSeconds AS bucket, rule, decision, body
+  FROM entries WHERE time >= :from AND time < :to
+)
+SELECT bucket, rule, decision AS kind, COUNT(*) AS count FROM r GROUP BY bucket, rule, decision
+UNION ALL
+SELECT bucket, m.value, 'matched', COUNT(*) FROM r, json_each(r.body, '$.matched') AS m GROUP BY bucket, m.value
+UNION ALL
+SELECT bucket, m.value, 'monitored', COUNT(*) FROM r, json_each(r.body, '$.monitored') AS m GROUP BY bucket, m.value
+UNION ALL
+SELECT bucket, rule, 'disagreements', COUNT(*) FROM r
+  WHERE json_extract(r.body, '$.shadow.decision') NOT IN (r.decision, 'error')
+  GROUP BY bucket, rule`;
 
 /** Every read the log makes of an SQLite store, as plain synchronous calls. */
 export class SqliteReads {
@@ -125,6 +146,15 @@ export class SqliteReads {
     }
     const sql = `${DECISIONS} ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY id ${q.ascending ? "ASC" : "DESC"} LIMIT ?`;
     return this.statement(sql).all(...args, q.limit) as DecisionRow[];
+  }
+
+  hits(q: HitsQuery): HitCount[] {
+    return this.statement(HITS_SQL).all({
+      from: q.from,
+      to: q.to,
+      fromSeconds: Math.floor(Date.parse(q.from) / 1000),
+      bucketSeconds: q.bucketSeconds,
+    }) as HitCount[];
   }
 
   /**

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from "fastify";
+import { BUCKET_PATTERN, HIT_KINDS, type HitsRequest, ruleHits } from "../../hits.js";
 import type { RulesHolder } from "../../rules.js";
 import { ProblemError } from "../problems.js";
 import { problemResponses } from "../schemas.js";
@@ -20,6 +21,28 @@ const statusSchema = {
       properties: {
         at: { type: "string" },
         messages: { type: "array", items: { type: "string" } },
+        diagnostics: {
+          type: "array",
+          description: "the same errors as data, each with its place and its code frame",
+          items: {
+            type: "object",
+            properties: {
+              code: { type: "string" },
+              severity: { type: "string" },
+              message: { type: "string" },
+              file: { type: "string" },
+              line: { type: "integer" },
+              column: { type: "integer" },
+              endLine: { type: "integer" },
+              endColumn: { type: "integer" },
+              help: { type: ["string", "null"] },
+              frame: {
+                type: "string",
+                description: "the error as `clearance check` prints it, without colour",
+              },
+            },
+          },
+        },
       },
     },
     rules: {
@@ -46,18 +69,44 @@ const statusSchema = {
   },
 } as const;
 
+const filesSchema = {
+  type: "object",
+  properties: {
+    revision: { type: "string" },
+    files: {
+      type: "array",
+      items: {
+        type: "object",
+        properties: {
+          path: { type: "string", description: "as rules' `location.file` names it" },
+          text: { type: "string" },
+        },
+      },
+    },
+  },
+} as const;
+
+const countsSchema = {
+  type: "object",
+  properties: Object.fromEntries(HIT_KINDS.map((k) => [k, { type: "integer" }])),
+} as const;
+
 function describe(holder: RulesHolder) {
   const { lastError, ...status } = holder.status();
   return {
     ...status,
     watching: holder.watching,
-    lastError: lastError && { at: lastError.at, messages: lastError.messages },
+    lastError: lastError && {
+      at: lastError.at,
+      messages: lastError.messages,
+      diagnostics: lastError.diagnostics,
+    },
     rules: holder.ruleset.rules,
   };
 }
 
 export async function rulesetRoutes(fastify: FastifyInstance): Promise<void> {
-  const { rules, shadow } = fastify.clearance;
+  const { rules, shadow, audit } = fastify.clearance;
 
   fastify.get(
     "/v1/ruleset",
@@ -80,6 +129,98 @@ export async function rulesetRoutes(fastify: FastifyInstance): Promise<void> {
       },
     },
     async () => ({ ...describe(rules), shadow: shadow ? describe(shadow) : null }),
+  );
+
+  fastify.get(
+    "/v1/ruleset/files",
+    {
+      config: { scopes: ["decide", "audit:read"] },
+      schema: {
+        summary: "The text of the live (and shadow) rule files, as compiled",
+        description:
+          "Each `.rules` file of the rule set being served, as it was read when it was compiled: a file edited since, or a reload that failed, does not change it.",
+        tags: ["ruleset"],
+        security: [{ bearer: [] }],
+        response: {
+          200: {
+            type: "object",
+            properties: {
+              ...filesSchema.properties,
+              shadow: { ...filesSchema, type: ["object", "null"] },
+            },
+          },
+          ...problemResponses(401, 403),
+        },
+      },
+    },
+    async () => {
+      const files = (holder: RulesHolder) => ({
+        revision: holder.ruleset.revision,
+        files: holder.files,
+      });
+      return { ...files(rules), shadow: shadow ? files(shadow) : null };
+    },
+  );
+
+  fastify.get<{ Querystring: HitsRequest }>(
+    "/v1/ruleset/hits",
+    {
+      config: { scopes: ["audit:read"] },
+      schema: {
+        summary: "Each rule's hits over time, counted from the audit log",
+        description:
+          "Decisions of `[from, to)` (widened to whole buckets) counted per bucket and rule: the decisions each rule decided by outcome, those it matched, monitor matches, and shadow disagreements.",
+        tags: ["ruleset"],
+        security: [{ bearer: [] }],
+        querystring: {
+          type: "object",
+          additionalProperties: false,
+          properties: {
+            from: { type: "string", format: "date-time", description: "inclusive; default: a day before `to`" },
+            to: { type: "string", format: "date-time", description: "exclusive; default: now" },
+            bucket: {
+              type: "string",
+              pattern: BUCKET_PATTERN,
+              description: "`15m`, `1h`, `1d`...; default `1h`",
+            },
+          },
+        },
+        response: {
+          200: {
+            type: "object",
+            properties: {
+              from: { type: "string", format: "date-time" },
+              to: { type: "string", format: "date-time" },
+              bucket: { type: "string" },
+              bucketSeconds: { type: "integer" },
+              bucketCount: { type: "integer" },
+              rules: {
+                type: "array",
+                items: {
+                  type: "object",
+                  properties: {
+                    rule: { type: ["string", "null"] },
+                    totals: countsSchema,
+                    buckets: {
+                      type: "array",
+                      items: {
+                        type: "object",
+                        properties: {
+                          at: { type: "string", format: "date-time" },
+                          ...countsSchema.properties,
+                        },
+                      },
+                    },
+                  },
+                },
+              },
+            },
+          },
+          ...problemResponses(400, 401, 403, 503),
+        },
+      },
+    },
+    async (request) => ruleHits(audit, request.query),
   );
 
   fastify.post(
