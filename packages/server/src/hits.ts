@@ -91,7 +91,8 @@ export async function ruleHits(
   const bucket = request.bucket ?? DEFAULT_BUCKET;
   const size = bucketSeconds(bucket) * 1000;
   const toMs = request.to === undefined ? now.getTime() : instant("to", request.to);
-  const fromMs = request.from === undefined ? toMs - DEFAULT_RANGE_MS : instant("from", request.from);
+  const fromMs =
+    request.from === undefined ? toMs - DEFAULT_RANGE_MS : instant("from", request.from);
   if (fromMs >= toMs)
     throw new InvalidRequestError(
       `\`from\` (${new Date(fromMs).toISOString()}) must be before \`to\` (${new Date(toMs).toISOString()})`,
@@ -100,7 +101,12 @@ export async function ruleHits(
   if (toMs - fromMs > MAX_HIT_RANGE_DAYS * 86400_000)
     throw new InvalidRequestError(
       `the range from \`from\` to \`to\` must be at most ${MAX_HIT_RANGE_DAYS} days, got ${Math.ceil((toMs - fromMs) / 86400_000)}`,
-      [{ pointer: "querystring:/from", message: `more than ${MAX_HIT_RANGE_DAYS} days before \`to\`` }],
+      [
+        {
+          pointer: "querystring:/from",
+          message: `more than ${MAX_HIT_RANGE_DAYS} days before \`to\``,
+        },
+      ],
     );
   const start = Math.floor(fromMs / size) * size;
   const end = Math.ceil(toMs / size) * size;
@@ -134,8 +140,7 @@ export async function ruleHits(
   });
   rules.sort(
     (a, b) =>
-      b.totals.matched - a.totals.matched ||
-      (a.rule ?? "\uffff").localeCompare(b.rule ?? "\uffff"),
+      b.totals.matched - a.totals.matched || (a.rule ?? "\uffff").localeCompare(b.rule ?? "\uffff"),
   );
   return { from, to, bucket, bucketSeconds: size / 1000, bucketCount: count, rules };
 }

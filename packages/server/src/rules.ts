@@ -115,7 +115,12 @@ async function compileWith(
     // take the server down, with rules it then cannot start on.
     const message = `the rules could not be loaded: ${failureMessage(error)}; this is a bug in Clearance, please report it`;
     return {
-      error: { at: new Date().toISOString(), messages: [message], printed: message, diagnostics: [] },
+      error: {
+        at: new Date().toISOString(),
+        messages: [message],
+        printed: message,
+        diagnostics: [],
+      },
     };
   }
   return result.ruleset

@@ -607,14 +607,15 @@ export class PostgresBackend implements AuditStore {
 
   /**
    * Decisions counted per bucket, rule and kind (`EntryStore.hits`): the same counts as SQLite's,
-   * one statement whose passes each scan the time index (`entries_time`) over the range. `from`
-   * is on a whole second, so flooring the seconds since it gives the bucket.
+   * one statement whose passes each read the range as an id range of the primary key (UUIDv7 ids
+   * begin with their time), as `page` does. `from` is on a whole second, so flooring the seconds
+   * since it gives the bucket.
    */
   private async hits(q: HitsQuery): Promise<HitCount[]> {
     const sql = `
 WITH r AS NOT MATERIALIZED (
   SELECT floor((extract(epoch FROM time::timestamptz) - $3) / $4)::int AS bucket, rule, decision, body::jsonb AS j
-  FROM entries WHERE time >= $1 AND time < $2
+  FROM entries WHERE id >= $5 AND id < $6 AND time >= $1 AND time < $2
 )
 SELECT bucket, rule, decision AS kind, COUNT(*)::int AS count FROM r GROUP BY bucket, rule, decision
 UNION ALL
@@ -630,6 +631,8 @@ SELECT bucket, rule, 'disagreements', COUNT(*)::int FROM r
       q.to,
       Math.floor(Date.parse(q.from) / 1000),
       q.bucketSeconds,
+      idFloor(Date.parse(q.from)),
+      idFloor(Date.parse(q.to) + 1),
     ]);
     return rows;
   }

@@ -35,14 +35,15 @@ export function heldKinds(db: Database.Database, kinds: readonly EntryKind[]): E
   return kinds.filter((k) => tables.has(k.table));
 }
 
-// One pass per kind of count over the decisions in the range, each a range scan of the time index
-// (`entries_time`); `matched` and `monitored` are in the body only, read with json_each. Times are
-// stored as RFC 3339 UTC, so strftime('%s') is the second, and `from` is on a bucket's first
-// second: integer division gives the bucket.
-const HITS_SQL = `
+// One pass per kind of count over the decisions in the range, each a range scan of the primary
+// key: a time range is an id range (UUIDv7 ids begin with their time; migration 4 dropped the time
+// index for that reason), as `page` reads it. `matched` and `monitored` are in the body only, read
+// with json_each. Times are stored as RFC 3339 UTC, so strftime('%s') is the second, and `from`
+// is on a bucket's first second: integer division gives the bucket.
+export const HITS_SQL = `
 WITH r AS (
-  SELECT (CAST(strftime('%s', time) AS INTEGER) - :fromSeconds) / :bucketSeconds AS bucket, rule, decision, body
-  FROM entries WHERE time >= :from AND time < :to
+  SELECT (CAST(strftime('%s', time) AS INTEGER) - CAST(:fromSeconds AS INTEGER)) / CAST(:bucketSeconds AS INTEGER) AS bucket, rule, decision, body
+  FROM entries WHERE id >= :fromId AND id < :toId AND time >= :from AND time < :to
 )
 SELECT bucket, rule, decision AS kind, COUNT(*) AS count FROM r GROUP BY bucket, rule, decision
 UNION ALL
@@ -152,6 +153,8 @@ export class SqliteReads {
     return this.statement(HITS_SQL).all({
       from: q.from,
       to: q.to,
+      fromId: idFloor(Date.parse(q.from)),
+      toId: idFloor(Date.parse(q.to) + 1),
       fromSeconds: Math.floor(Date.parse(q.from) / 1000),
       bucketSeconds: q.bucketSeconds,
     }) as HitCount[];

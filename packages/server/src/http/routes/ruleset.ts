@@ -176,7 +176,11 @@ export async function rulesetRoutes(fastify: FastifyInstance): Promise<void> {
           type: "object",
           additionalProperties: false,
           properties: {
-            from: { type: "string", format: "date-time", description: "inclusive; default: a day before `to`" },
+            from: {
+              type: "string",
+              format: "date-time",
+              description: "inclusive; default: a day before `to`",
+            },
             to: { type: "string", format: "date-time", description: "exclusive; default: now" },
             bucket: {
               type: "string",
