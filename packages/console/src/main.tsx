@@ -2,10 +2,15 @@ import { render } from "preact";
 import { AuditPage } from "./audit/AuditPage.js";
 import { EntryPage } from "./audit/EntryPage.js";
 import { useRoute } from "./router.js";
+import { RulePage } from "./rules/RulePage.js";
+import { RulesPage } from "./rules/RulesPage.js";
 import "./styles.css";
 
 /** The pages there are; Reviews, Rules, Playground and Exceptions join this table when built. */
-const PAGES = [{ path: "audit", title: "Audit" }] as const;
+const PAGES = [
+  { path: "audit", title: "Audit" },
+  { path: "rules", title: "Rules" },
+] as const;
 
 function App() {
   const route = useRoute();
@@ -13,6 +18,8 @@ function App() {
   let body: preact.ComponentChildren;
   if (page === "audit" && id !== undefined) body = <EntryPage id={id} />;
   else if (page === "audit") body = <AuditPage params={route.params} />;
+  else if (page === "rules" && id !== undefined) body = <RulePage name={id} params={route.params} />;
+  else if (page === "rules") body = <RulesPage params={route.params} />;
   else
     body = (
       <section class="notice" role="alert">
