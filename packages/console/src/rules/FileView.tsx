@@ -1,9 +1,8 @@
 import { useEffect, useMemo } from "preact/hooks";
-import { relativeTo } from "../audit/format.js";
 import { type RulesData, valueOf } from "./data.js";
 import { tokenize } from "./highlight.js";
 import type { RangeId } from "./model.js";
-import { Await, ruleHash, rulesHash } from "./parts.js";
+import { Await, relativePaths, ruleHash, rulesHash } from "./parts.js";
 
 /** `#/rules?file=<path>&line=<n>`: one rule file, numbered and highlighted, at a line. */
 export function FileView({
@@ -28,7 +27,7 @@ export function FileView({
       <Await loaded={data.files} what="the rule files (GET /v1/ruleset/files)">
         {(all) => {
           const files = set === "shadow" ? all.shadow?.files : all.files;
-          const rel = relativeTo([...all.files, ...(all.shadow?.files ?? [])].map((f) => f.path));
+          const rel = relativePaths(status);
           const file = files?.find((f) => f.path === path);
           if (!file)
             return (

@@ -1,11 +1,19 @@
 import { useEffect } from "preact/hooks";
 import type { Hits, RuleInfo, RulesetStatus } from "../api.js";
-import { relativeTo, utcSeconds } from "../audit/format.js";
+import { utcSeconds } from "../audit/format.js";
 import { navigate } from "../router.js";
-import { type RulesData, useRulesData, valueOf } from "./data.js";
+import { type RulesData, useRulesData } from "./data.js";
 import { HitsChart } from "./HitsChart.js";
 import { denseSeries, fromNow, rangeOf, SERIES, totalsOf } from "./model.js";
-import { ActionBadge, Await, fileHash, RangePicker, ruleHash, rulesHash } from "./parts.js";
+import {
+  ActionBadge,
+  Await,
+  fileHash,
+  RangePicker,
+  relativePaths,
+  ruleHash,
+  rulesHash,
+} from "./parts.js";
 
 const PER: Record<string, string> = { "1h": "per hour", "6h": "per 6 hours", "1d": "per day" };
 
@@ -48,12 +56,7 @@ function Rule({
   const live = status.rules.find((r) => r.name === name);
   const shadow = status.shadow?.rules.find((r) => r.name === name);
   const rule: RuleInfo | undefined = live ?? shadow;
-  const files = valueOf(data.files);
-  const rel = relativeTo(
-    [...(files?.files ?? []), ...(files?.shadow?.files ?? [])].map((f) => f.path).concat(
-      status.rules.map((r) => r.location.file),
-    ),
-  );
+  const rel = relativePaths(status);
   return (
     <>
       <div class="entry-head">

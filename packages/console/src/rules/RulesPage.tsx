@@ -1,6 +1,6 @@
 import { useEffect } from "preact/hooks";
 import type { ExceptionView, Hits, ReloadDiagnostic, RuleFiles, RulesetStatus, RulesStatus } from "../api.js";
-import { relativeTo, utcSeconds } from "../audit/format.js";
+import { utcSeconds } from "../audit/format.js";
 import { type RulesData, useRulesData, valueOf } from "./data.js";
 import { FileView } from "./FileView.js";
 import {
@@ -16,7 +16,15 @@ import {
   sortRules,
   totalsOf,
 } from "./model.js";
-import { ActionBadge, Await, fileHash, RangePicker, ruleHash, rulesHash } from "./parts.js";
+import {
+  ActionBadge,
+  Await,
+  fileHash,
+  RangePicker,
+  relativePaths,
+  ruleHash,
+  rulesHash,
+} from "./parts.js";
 
 const SORTS: { id: SortKey; label: string }[] = [
   { id: "hits", label: "Hits (most matched first)" },
@@ -72,8 +80,7 @@ function Overview({
 }) {
   const hits = valueOf(data.hits);
   const files = valueOf(data.files);
-  const paths = [...(files?.files ?? []), ...(files?.shadow?.files ?? [])].map((f) => f.path);
-  const rel = relativeTo(paths.length ? paths : status.rules.map((r) => r.location.file));
+  const rel = relativePaths(status);
   const shadowNames = new Set(status.shadow?.rules.map((r) => r.name));
   const rules = sortRules(status.rules, hits, sort);
   const counts = { allow: 0, deny: 0, review: 0, monitor: 0 };

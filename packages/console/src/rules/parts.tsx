@@ -67,3 +67,19 @@ export function Await<T>({
     );
   return <>{children(loaded.value)}</>;
 }
+
+/**
+ * A rule file's path without its rule set's directory (`threats.rules`): the live and the shadow
+ * directories both, which need share nothing.
+ */
+export function relativePaths(
+  status: { dir: string; shadow?: { dir: string } | null } | undefined,
+): (path: string) => string {
+  const dirs = [status?.dir, status?.shadow?.dir]
+    .filter((d): d is string => d !== undefined)
+    .map((d) => (d.endsWith("/") ? d : `${d}/`));
+  return (path) => {
+    const dir = dirs.find((d) => path.startsWith(d));
+    return dir ? path.slice(dir.length) : path;
+  };
+}
