@@ -193,7 +193,7 @@ function Overview({
                   <td class="flags">
                     {r.monitor && <span class="flag">monitor</span>}
                     {status.shadow && !shadowNames.has(r.name) && <span class="flag">not in shadow</span>}
-                    {r.expires && <span class="flag">expires {r.expires.slice(0, 10)}</span>}
+                    {r.expires && <span class="flag">expires {utcSeconds(r.expires).slice(0, 16)} UTC</span>}
                   </td>
                   <td class="num">{r.priority}</td>
                   <td class="nowrap">

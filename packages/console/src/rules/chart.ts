@@ -6,12 +6,14 @@ import "uplot/dist/uPlot.min.css";
 import type { HitKind } from "../api.js";
 import { SERIES } from "./model.js";
 
-// Series differ by dash and width as well as colour, and the legend names each in words.
+// Series differ by dash and width as well as colour, and the legend names each in words. Matched
+// is a wide pale line drawn first: a deciding rule's decisions often equal its matches, and the
+// decision's line must stay visible on top of it.
 const LOOK: Record<HitKind, { stroke: string; width: number; dash?: number[] }> = {
-  deny: { stroke: "#a3231a", width: 2.5 },
+  deny: { stroke: "#a3231a", width: 2 },
   review: { stroke: "#8a5a00", width: 2, dash: [8, 4] },
   allow: { stroke: "#17663a", width: 2, dash: [2, 3] },
-  matched: { stroke: "#1f5fbf", width: 1.5 },
+  matched: { stroke: "rgba(31, 95, 191, 0.35)", width: 7 },
   monitored: { stroke: "#6b3fa0", width: 1.5, dash: [12, 3, 2, 3] },
   disagreements: { stroke: "#444c56", width: 1.5, dash: [4, 4] },
 };
@@ -36,7 +38,7 @@ export function drawChart(el: HTMLElement, data: ChartData): () => void {
       tzDate: utc,
       scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(4, max)] } },
       series: [
-        { label: "Bucket (UTC)", value: "{YYYY}-{MM}-{DD} {HH}:{mm}" },
+        { label: "Time (UTC)" },
         ...shown.map((s) => ({
           label: s.label,
           ...LOOK[s.kind],
@@ -44,7 +46,18 @@ export function drawChart(el: HTMLElement, data: ChartData): () => void {
         })),
       ],
       axes: [
-        { label: "Time (UTC)", stroke: "#1c2430" },
+        {
+          label: "Time (UTC)",
+          stroke: "#1c2430",
+          space: 70,
+          size: 56,
+          // 24-hour UTC times, the date under each: the console writes every time so
+          values: (_u, ticks) =>
+            ticks.map((t) => {
+              const d = new Date(t * 1000).toISOString();
+              return `${d.slice(11, 16)}\n${d.slice(5, 10)}`;
+            }),
+        },
         {
           label: `Decisions ${data.per}`,
           stroke: "#1c2430",
@@ -53,7 +66,8 @@ export function drawChart(el: HTMLElement, data: ChartData): () => void {
           values: (_u, ticks) => ticks.map((t) => String(t)),
         },
       ],
-      legend: { show: true },
+      // the legend names the lines; the numbers are in the table beside the chart
+      legend: { show: true, live: false },
     },
     [data.times, ...shown.map((s) => data.values[s.kind])],
     el,

@@ -73,9 +73,15 @@ export function denseSeries(
 
 export type SortKey = "hits" | "name" | "priority";
 
-/** The live rules in the table's order: most matched first (by name on ties), or by name. */
+/**
+ * The live rules in the table's order: most matched first (a monitor rule's matches are its monitor
+ * matches; by name on ties), by name, or by priority.
+ */
 export function sortRules(rules: readonly RuleInfo[], hits: Hits | undefined, by: SortKey) {
-  const matched = (r: RuleInfo) => totalsOf(hits, r.name).matched;
+  const matched = (r: RuleInfo) => {
+    const t = totalsOf(hits, r.name);
+    return t.matched + t.monitored;
+  };
   return [...rules].sort((a, b) => {
     if (by === "hits") return matched(b) - matched(a) || a.name.localeCompare(b.name);
     if (by === "priority") return b.priority - a.priority || a.name.localeCompare(b.name);
