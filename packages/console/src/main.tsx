@@ -18,7 +18,8 @@ function App() {
   let body: preact.ComponentChildren;
   if (page === "audit" && id !== undefined) body = <EntryPage id={id} />;
   else if (page === "audit") body = <AuditPage params={route.params} />;
-  else if (page === "rules" && id !== undefined) body = <RulePage name={id} params={route.params} />;
+  else if (page === "rules" && id !== undefined)
+    body = <RulePage name={id} params={route.params} />;
   else if (page === "rules") body = <RulesPage params={route.params} />;
   else
     body = (

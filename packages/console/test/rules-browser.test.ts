@@ -145,7 +145,9 @@ describe.skipIf(SKIP)(`the Rules page in headless Chromium${titleSuffix}`, () =>
     return {
       ...watched,
       csp: () =>
-        watched.page.evaluate(() => (window as unknown as { cspViolations: string[] }).cspViolations),
+        watched.page.evaluate(
+          () => (window as unknown as { cspViolations: string[] }).cspViolations,
+        ),
     };
   }
 
@@ -163,7 +165,9 @@ describe.skipIf(SKIP)(`the Rules page in headless Chromium${titleSuffix}`, () =>
     const most = [...matched].sort((a, b) => b[1] - a[1])[0]![0];
     expect(first).toBe(most);
     // summary: both revisions; the rule missing from the shadow says so
-    await expect.poll(() => page.locator(".rules-summary").innerText()).toContain("Shadow rule set");
+    await expect
+      .poll(() => page.locator(".rules-summary").innerText())
+      .toContain("Shadow rule set");
     expect(await row("legacy_installer").innerText()).toContain("not in shadow");
     expect(await row("legacy_installer").locator("td.flags").innerText()).toContain("expires");
     // never matched: a rule no record names
@@ -173,7 +177,9 @@ describe.skipIf(SKIP)(`the Rules page in headless Chromium${titleSuffix}`, () =>
     // expiring soon: the rule and the exception, the exception linked to its page
     const expiring = page.locator("section[aria-labelledby=expiring-title]");
     await expect.poll(() => expiring.innerText()).toContain("legacy_installer");
-    await expect.poll(() => expiring.locator(`a[href="#/exceptions/${exceptionId}"]`).count()).toBe(1);
+    await expect
+      .poll(() => expiring.locator(`a[href="#/exceptions/${exceptionId}"]`).count())
+      .toBe(1);
     expect(await expiring.innerText()).toContain("vendor Example Tools <b>Ltd</b> / Builder");
     // a file named as markup is a file name
     const files = page.locator("section[aria-labelledby=files-title]");
@@ -199,7 +205,10 @@ describe.skipIf(SKIP)(`the Rules page in headless Chromium${titleSuffix}`, () =>
     expect(box!.height).toBeGreaterThan(100);
     // the legend names the series in words
     const legend = await page.locator(".hits-chart .u-legend").innerText();
-    for (const word of ["Denied by it", "Matched", "Shadow disagreed"]) expect(legend).toContain(word);
+    for (const word of ["Denied by it", "Matched", "Shadow disagreed"])
+      expect(legend).toContain(word);
+    // a deny rule never allows: no line that is always zero
+    expect(legend).not.toContain("Allowed by it");
     // the chart came in its own script and stylesheet
     expect(requests.some((r) => /assets\/chart-[\w-]+\.js$/.test(r))).toBe(true);
     expect(requests.some((r) => /assets\/chart-[\w-]+\.css$/.test(r))).toBe(true);
@@ -226,9 +235,11 @@ describe.skipIf(SKIP)(`the Rules page in headless Chromium${titleSuffix}`, () =>
 
   it("shows a rule file numbered and highlighted, at the rule's line", async () => {
     const { page, errors, csp } = await open(`${server!.url}/#/rules?range=7d`);
-    const link = page.locator("table.rules-table tbody tr", {
-      has: page.locator('th a:text-is("legacy_installer")'),
-    }).locator("td a");
+    const link = page
+      .locator("table.rules-table tbody tr", {
+        has: page.locator('th a:text-is("legacy_installer")'),
+      })
+      .locator("td a");
     await link.click();
     const target = page.locator("pre.source .line.target");
     await target.waitFor();

@@ -36,13 +36,32 @@ describe("tokenizeLine", () => {
       .map((t) => `${t.kind}:${t.text}`);
 
   it.each([
-    ["rule malware priority 100 {", ["keyword:rule", "name:malware", "keyword:priority", "number:100"]],
-    ['  deny "flagged by {n} engines" # why', ["keyword:deny", 'string:"flagged by {n} engines"', "comment:# why"]],
-    ["when e.result matches /ransom|lock\\/bit/i", ["keyword:when", "name:e", "name:result", "keyword:matches", "regex:/ransom|lock\\/bit/i"]],
+    [
+      "rule malware priority 100 {",
+      ["keyword:rule", "name:malware", "keyword:priority", "number:100"],
+    ],
+    [
+      '  deny "flagged by {n} engines" # why',
+      ["keyword:deny", 'string:"flagged by {n} engines"', "comment:# why"],
+    ],
+    [
+      "when e.result matches /ransom|lock\\/bit/i",
+      ["keyword:when", "name:e", "name:result", "keyword:matches", "regex:/ransom|lock\\/bit/i"],
+    ],
     ["x / 2 > 1", ["name:x", "number:2", "number:1"]],
     ["strategy deny-overrides", ["keyword:strategy", "keyword:deny-overrides"]],
     ["when x.count > 3", ["keyword:when", "name:x", "name:count", "number:3"]],
-    ["expires 2027-01-31 when age(firstSeen) < 24h", ["keyword:expires", "number:2027-01-31", "keyword:when", "name:age", "name:firstSeen", "number:24h"]],
+    [
+      "expires 2027-01-31 when age(firstSeen) < 24h",
+      [
+        "keyword:expires",
+        "number:2027-01-31",
+        "keyword:when",
+        "name:age",
+        "name:firstSeen",
+        "number:24h",
+      ],
+    ],
     ['"a \\" # not a comment"', ['string:"a \\" # not a comment"']],
     ["denylist inputs", ["name:denylist", "keyword:inputs"]],
     ["<script>alert(1)</script>", ["name:script", "name:alert", "number:1", "name:script"]],
@@ -115,9 +134,24 @@ describe("what the page computes", () => {
   });
 
   it("sorts by hits (monitor matches count), name or priority", () => {
-    const rules = [rule("b"), rule("malware"), rule("watch", { monitor: true }), rule("a", { priority: 9 })];
-    expect(sortRules(rules, HITS, "hits").map((r) => r.name)).toEqual(["watch", "malware", "a", "b"]);
-    expect(sortRules(rules, HITS, "name").map((r) => r.name)).toEqual(["a", "b", "malware", "watch"]);
+    const rules = [
+      rule("b"),
+      rule("malware"),
+      rule("watch", { monitor: true }),
+      rule("a", { priority: 9 }),
+    ];
+    expect(sortRules(rules, HITS, "hits").map((r) => r.name)).toEqual([
+      "watch",
+      "malware",
+      "a",
+      "b",
+    ]);
+    expect(sortRules(rules, HITS, "name").map((r) => r.name)).toEqual([
+      "a",
+      "b",
+      "malware",
+      "watch",
+    ]);
     expect(sortRules(rules, HITS, "priority")[0]!.name).toBe("a");
   });
 
@@ -136,10 +170,23 @@ describe("what the page computes", () => {
     ];
     expect(expiringRules(rules, now).map((r) => r.name)).toEqual(["gone", "soon"]);
     const ex = (id: string, expires: string | null, state: ExceptionView["state"] = "active") =>
-      ({ id, kind: "file", scope: { sha256: "0" }, expires, justification: "", state }) as ExceptionView;
+      ({
+        id,
+        kind: "file",
+        scope: { sha256: "0" },
+        expires,
+        justification: "",
+        state,
+      }) as ExceptionView;
     expect(
       expiringExceptions(
-        [ex("a", "2026-12-05T00:00:00Z"), ex("b", null), ex("c", "2026-12-02T00:00:00Z"), ex("d", "2026-12-03T00:00:00Z", "revoked"), ex("e", "2027-01-01T00:00:00Z")],
+        [
+          ex("a", "2026-12-05T00:00:00Z"),
+          ex("b", null),
+          ex("c", "2026-12-02T00:00:00Z"),
+          ex("d", "2026-12-03T00:00:00Z", "revoked"),
+          ex("e", "2027-01-01T00:00:00Z"),
+        ],
         now,
       ).map((e) => e.id),
     ).toEqual(["c", "a"]);

@@ -1,5 +1,5 @@
 import { useEffect, useMemo } from "preact/hooks";
-import { type RulesData, valueOf } from "./data.js";
+import { answerOf, type RulesData } from "./data.js";
 import { tokenize } from "./highlight.js";
 import type { RangeId } from "./model.js";
 import { Await, relativePaths, ruleHash, rulesHash } from "./parts.js";
@@ -18,7 +18,7 @@ export function FileView({
   set: "live" | "shadow";
   range: RangeId;
 }) {
-  const status = valueOf(data.status);
+  const status = answerOf(data.status);
   return (
     <>
       <p class="back">
@@ -88,7 +88,7 @@ function Source({
         {target !== undefined && ` Line ${target} is marked.`}
       </p>
       <div class="source-wrap">
-        <pre class="source" aria-label={`${title}, ${lines.length} lines`}>
+        <pre class="source">
           <code>
             {lines.map((tokens, i) => {
               const n = i + 1;
@@ -107,14 +107,17 @@ function Source({
                     t.kind === "text" ? (
                       t.text
                     ) : (
-                      // biome-ignore lint/suspicious/noArrayIndexKey: tokens are positional
                       <span key={j} class={`tok-${t.kind}`}>
                         {t.text}
                       </span>
                     ),
                   )}
                   {rule && (
-                    <a class="rule-link" href={ruleHash(rule, range)} aria-label={`Hits of rule ${rule}`}>
+                    <a
+                      class="rule-link"
+                      href={ruleHash(rule, range)}
+                      aria-label={`Hits of rule ${rule}`}
+                    >
                       hits
                     </a>
                   )}

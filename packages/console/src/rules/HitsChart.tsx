@@ -10,7 +10,6 @@ export function HitsChart({ data, label }: { data: ChartData; label: string }) {
   const el = useRef<HTMLDivElement>(null);
   const [failed, setFailed] = useState<string | null>(null);
   const key = JSON.stringify([data.times[0], data.times.length, data.kinds, data.values]);
-  // biome-ignore lint/correctness/useExhaustiveDependencies: `key` stands for the data drawn
   useEffect(() => {
     let destroy: (() => void) | undefined;
     let gone = false;
@@ -32,4 +31,3 @@ export function HitsChart({ data, label }: { data: ChartData; label: string }) {
     );
   return <div class="hits-chart" ref={el} role="img" aria-label={label} />;
 }
-

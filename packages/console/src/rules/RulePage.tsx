@@ -86,7 +86,12 @@ function Rule({
             <dt>Where</dt>
             <dd>
               <a
-                href={fileHash(rule.location.file, rule.location.line, range.id, live ? undefined : "shadow")}
+                href={fileHash(
+                  rule.location.file,
+                  rule.location.line,
+                  range.id,
+                  live ? undefined : "shadow",
+                )}
                 class="mono"
               >
                 {rel(rule.location.file)}:{rule.location.line}
@@ -115,23 +120,34 @@ function Rule({
       <section class="panel" aria-labelledby="hits-title">
         <h2 id="hits-title">Hits over time</h2>
         <Await loaded={data.hits} what="the hits (GET /v1/ruleset/hits)">
-          {(hits) => <RuleHitsView name={name} hits={hits} monitor={rule?.monitor ?? false} />}
+          {(hits) => <RuleHitsView name={name} hits={hits} rule={rule} />}
         </Await>
       </section>
     </>
   );
 }
 
-function RuleHitsView({ name, hits, monitor }: { name: string; hits: Hits; monitor: boolean }) {
+function RuleHitsView({
+  name,
+  hits,
+  rule,
+}: {
+  name: string;
+  hits: Hits;
+  rule: RuleInfo | undefined;
+}) {
   const ofRule = hits.rules.find((r) => r.rule === name);
   const { times, values } = denseSeries(hits, ofRule);
   const t = totalsOf(hits, name);
-  // a monitor rule never decides: its lines are its matches; a deciding rule's are its decisions
-  const kinds = SERIES.filter((s) =>
-    monitor
-      ? s.kind === "matched" || s.kind === "monitored"
-      : s.kind !== "monitored" || t.monitored > 0,
-  ).map((s) => s.kind);
+  // A rule decides only its own action, and a monitor rule never decides: the chart draws what the
+  // rule can have done (a rule no longer in the rules: everything), so no line is always zero.
+  const kinds = SERIES.filter((s) => {
+    if (!rule) return true;
+    if (s.kind === "matched") return true;
+    if (s.kind === "monitored") return rule.monitor || t.monitored > 0;
+    if (s.kind === "disagreements") return !rule.monitor;
+    return !rule.monitor && s.kind === rule.action;
+  }).map((s) => s.kind);
   const per = PER[hits.bucket] ?? `per ${hits.bucket}`;
   const summary = `${t.matched} matched, ${t.deny} denied, ${t.review} sent to review, ${t.allow} allowed, ${t.monitored} monitor matches, ${t.disagreements} shadow disagreements`;
   return (

@@ -1,7 +1,14 @@
 import { useEffect } from "preact/hooks";
-import type { ExceptionView, Hits, ReloadDiagnostic, RuleFiles, RulesetStatus, RulesStatus } from "../api.js";
+import type {
+  ExceptionView,
+  Hits,
+  ReloadDiagnostic,
+  RuleFiles,
+  RulesetStatus,
+  RulesStatus,
+} from "../api.js";
 import { utcSeconds } from "../audit/format.js";
-import { type RulesData, useRulesData, valueOf } from "./data.js";
+import { answerOf, type RulesData, useRulesData } from "./data.js";
 import { FileView } from "./FileView.js";
 import {
   EXPIRING_DAYS,
@@ -78,8 +85,8 @@ function Overview({
   range: RangeId;
   sort: SortKey;
 }) {
-  const hits = valueOf(data.hits);
-  const files = valueOf(data.files);
+  const hits = answerOf(data.hits);
+  const files = answerOf(data.files);
   const rel = relativePaths(status);
   const shadowNames = new Set(status.shadow?.rules.map((r) => r.name));
   const rules = sortRules(status.rules, hits, sort);
@@ -118,7 +125,13 @@ function Overview({
       </div>
 
       {status.lastError && (
-        <ReloadErrorPanel title="Last reload failed" error={status.lastError} rel={rel} range={range} files={files} />
+        <ReloadErrorPanel
+          title="Last reload failed"
+          error={status.lastError}
+          rel={rel}
+          range={range}
+          files={files}
+        />
       )}
       {status.shadow?.lastError && (
         <ReloadErrorPanel
@@ -192,8 +205,12 @@ function Overview({
                   </td>
                   <td class="flags">
                     {r.monitor && <span class="flag">monitor</span>}
-                    {status.shadow && !shadowNames.has(r.name) && <span class="flag">not in shadow</span>}
-                    {r.expires && <span class="flag">expires {utcSeconds(r.expires).slice(0, 16)} UTC</span>}
+                    {status.shadow && !shadowNames.has(r.name) && (
+                      <span class="flag">not in shadow</span>
+                    )}
+                    {r.expires && (
+                      <span class="flag">expires {utcSeconds(r.expires).slice(0, 16)} UTC</span>
+                    )}
                   </td>
                   <td class="num">{r.priority}</td>
                   <td class="nowrap">
@@ -263,13 +280,16 @@ function RevisionPanel({ title, status }: { title: string; status: RulesStatus }
         <dd class="mono">{status.revision}</dd>
         <dt>Commit</dt>
         <dd class="mono">
-          {status.commit ? `${status.commit.sha.slice(0, 12)}${status.commit.dirty ? " (with uncommitted changes)" : ""}` : "not in git"}
+          {status.commit
+            ? `${status.commit.sha.slice(0, 12)}${status.commit.dirty ? " (with uncommitted changes)" : ""}`
+            : "not in git"}
         </dd>
         <dt>Loaded</dt>
         <dd>{utcSeconds(status.loadedAt)} UTC</dd>
         <dt>Reloads</dt>
         <dd>
-          {status.reloads} since start · {status.watching ? "watching the files" : "not watching the files"}
+          {status.reloads} since start ·{" "}
+          {status.watching ? "watching the files" : "not watching the files"}
         </dd>
         <dt>Last reload</dt>
         <dd>{status.lastError ? <strong>failed (see below)</strong> : "no error"}</dd>
@@ -307,10 +327,11 @@ function ReloadErrorPanel({
         <pre class="code-frame">{error.messages.join("\n")}</pre>
       ) : (
         diagnostics.map((d, i) => (
-          // biome-ignore lint/suspicious/noArrayIndexKey: diagnostics have no identity but their order
           <div class="diagnostic" key={i}>
             <p>
-              <span class={`severity severity-${d.severity}`}>{d.severity === "error" ? "Error" : d.severity === "warning" ? "Warning" : "Note"}</span>{" "}
+              <span class={`severity severity-${d.severity}`}>
+                {d.severity === "error" ? "Error" : d.severity === "warning" ? "Warning" : "Note"}
+              </span>{" "}
               <code>{d.code}</code>: {d.message} —{" "}
               {known.has(d.file) ? (
                 <a href={fileHash(d.file, d.line, range)} class="mono">
@@ -322,9 +343,7 @@ function ReloadErrorPanel({
                 </span>
               )}
             </p>
-            <pre class="code-frame" aria-label={`Code frame of ${d.code} at line ${d.line}`}>
-              {d.frame}
-            </pre>
+            <pre class="code-frame">{d.frame}</pre>
           </div>
         ))
       )}
@@ -366,7 +385,15 @@ function DefaultRow({ hits }: { hits: Hits }) {
   );
 }
 
-function ExpiringPanel({ status, data, range }: { status: RulesetStatus; data: RulesData; range: RangeId }) {
+function ExpiringPanel({
+  status,
+  data,
+  range,
+}: {
+  status: RulesetStatus;
+  data: RulesData;
+  range: RangeId;
+}) {
   const rules = expiringRules(status.rules, data.now);
   return (
     <section class="panel" aria-labelledby="expiring-title">
@@ -381,8 +408,8 @@ function ExpiringPanel({ status, data, range }: { status: RulesetStatus; data: R
               <a href={ruleHash(r.name, range)} class="mono">
                 {r.name}
               </a>{" "}
-              {Date.parse(r.expires!) <= data.now ? "expired" : "expires"} {utcSeconds(r.expires!)} UTC{" "}
-              <span class="muted">({fromNow(r.expires!, data.now)})</span>
+              {Date.parse(r.expires!) <= data.now ? "expired" : "expires"} {utcSeconds(r.expires!)}{" "}
+              UTC <span class="muted">({fromNow(r.expires!, data.now)})</span>
             </li>
           ))}
         </ul>
@@ -400,8 +427,8 @@ function ExpiringPanel({ status, data, range }: { status: RulesetStatus; data: R
                   <a href={`#/exceptions/${encodeURIComponent(e.id)}`} class="mono small">
                     {e.id}
                   </a>{" "}
-                  <span class="break">{exceptionScope(e)}</span>, expires {utcSeconds(e.expires!)} UTC{" "}
-                  <span class="muted">({fromNow(e.expires!, data.now)})</span>
+                  <span class="break">{exceptionScope(e)}</span>, expires {utcSeconds(e.expires!)}{" "}
+                  UTC <span class="muted">({fromNow(e.expires!, data.now)})</span>
                 </li>
               ))}
             </ul>
@@ -412,7 +439,15 @@ function ExpiringPanel({ status, data, range }: { status: RulesetStatus; data: R
   );
 }
 
-function FileList({ files, rel, range }: { files: RuleFiles; rel: (p: string) => string; range: RangeId }) {
+function FileList({
+  files,
+  rel,
+  range,
+}: {
+  files: RuleFiles;
+  rel: (p: string) => string;
+  range: RangeId;
+}) {
   const lines = (text: string) => text.split("\n").length - (text.endsWith("\n") ? 1 : 0);
   return (
     <>

@@ -10,11 +10,13 @@ import {
 import { hitsQuery, type RANGES } from "./model.js";
 
 /** One request's state: loading, its answer, or why it failed in words. */
-export type Loaded<T> = { state: "loading" } | { state: "ok"; value: T } | { state: "error"; message: string };
+export type Loaded<T> =
+  | { state: "loading" }
+  | { state: "ok"; value: T }
+  | { state: "error"; message: string };
 
 function useLoad<T>(load: () => Promise<T>, key: string): Loaded<T> {
   const [value, setValue] = useState<Loaded<T>>({ state: "loading" });
-  // biome-ignore lint/correctness/useExhaustiveDependencies: `key` names what is loaded
   useEffect(() => {
     let gone = false;
     setValue({ state: "loading" });
@@ -51,6 +53,6 @@ export function useRulesData(range: (typeof RANGES)[number]): RulesData {
   return { status, files, hits, exceptions, now };
 }
 
-export function valueOf<T>(l: Loaded<T>): T | undefined {
+export function answerOf<T>(l: Loaded<T>): T | undefined {
   return l.state === "ok" ? l.value : undefined;
 }

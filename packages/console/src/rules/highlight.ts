@@ -62,7 +62,8 @@ export interface Token {
 
 const NAME = /[A-Za-z_][A-Za-z0-9_]*/y;
 // timestamps, durations and numbers all read as numbers here
-const NUMBER = /\d{4}-\d{2}-\d{2}(?:T[\d:.]+(?:Z|[+-]\d{2}:\d{2})?)?|\d+(?:ms|[smhdw])(?:\d+(?:ms|[smhdw]))*|\d+(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
+const NUMBER =
+  /\d{4}-\d{2}-\d{2}(?:T[\d:.]+(?:Z|[+-]\d{2}:\d{2})?)?|\d+(?:ms|[smhdw])(?:\d+(?:ms|[smhdw]))*|\d+(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
 
 function stringEnd(line: string, at: number): number {
   let i = at + 1;

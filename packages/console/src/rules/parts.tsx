@@ -26,7 +26,13 @@ export function fileHash(path: string, line: number | undefined, range: RangeId,
 }
 
 /** Last 24 hours / 7 days / 30 days, as links: the range is part of the address. */
-export function RangePicker({ current, hashFor }: { current: RangeId; hashFor: (r: RangeId) => string }) {
+export function RangePicker({
+  current,
+  hashFor,
+}: {
+  current: RangeId;
+  hashFor: (r: RangeId) => string;
+}) {
   return (
     <nav class="range-picker" aria-label="Time range">
       <span class="muted">Hits in:</span>
