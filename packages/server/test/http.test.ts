@@ -827,6 +827,8 @@ describe("operations endpoints", () => {
         "/v1/decisions/batch",
         "/v1/decisions/{sha256}",
         "/v1/ruleset",
+        "/v1/ruleset/files",
+        "/v1/ruleset/hits",
         "/v1/ruleset/reload",
         "/v1/webhooks/platform",
         "/v1/reviews",
