@@ -36,7 +36,11 @@ const progress = (s) => process.stderr.isTTY && process.stderr.write(`${s}\x1b[K
 
 // The shipped rules' names, in the shapes decisions take: the deciding rule among what matched.
 const SHAPES = [
-  { decision: "deny", rule: "malware", matched: ["any_malicious_detection", "malware", "low_trust", "many_detections"] },
+  {
+    decision: "deny",
+    rule: "malware",
+    matched: ["any_malicious_detection", "malware", "low_trust", "many_detections"],
+  },
   { decision: "allow", rule: "trusted_publisher", matched: ["trusted_publisher"] },
   { decision: "review", rule: "expired_signature", matched: ["expired_signature"] },
   { decision: "deny", rule: "low_trust", matched: ["low_trust"] },
@@ -75,7 +79,11 @@ async function logOf(count) {
             monitored: j % 7 === 0 ? ["fresh_files"] : [],
             shadow:
               j % 3 === 0
-                ? { decision: j % 11 === 0 ? "review" : shape.decision, rule: shape.rule, revision: "next" }
+                ? {
+                    decision: j % 11 === 0 ? "review" : shape.decision,
+                    rule: shape.rule,
+                    revision: "next",
+                  }
                 : null,
             reason: "generated for bench/server/hits.js",
             ruleset: { revision: "bench", commit: null, dirty: false },
@@ -179,13 +187,25 @@ for (const range of RANGES) {
 db.close();
 await backend.close();
 
-console.log(`## hits: per-rule counts per bucket on ${ENTRIES.toLocaleString("en")} decisions over 30 days (SQLite)\n`);
+console.log(
+  `## hits: per-rule counts per bucket on ${ENTRIES.toLocaleString("en")} decisions over 30 days (SQLite)\n`,
+);
 console.log(
   table(
-    ["range", "entries in range", "hits", "per entry", "floor: count by id", "floor: parse `matched` once", "hits / parse floor"],
+    [
+      "range",
+      "entries in range",
+      "hits",
+      "per entry",
+      "floor: count by id",
+      "floor: parse `matched` once",
+      "hits / parse floor",
+    ],
     rows,
     "lrrrrrr",
   ),
 );
-console.log(`\nMedian of ${ROUNDS} rounds each, read inline on one connection (the server reads on a reader thread).`);
+console.log(
+  `\nMedian of ${ROUNDS} rounds each, read inline on one connection (the server reads on a reader thread).`,
+);
 if (args.json) writeJson(args.json, { environment: environment(), entries: ENTRIES, results });

@@ -100,7 +100,14 @@ function Overview({
       <div class="rules-summary">
         <RevisionPanel title="Live rule set" status={status} />
         {status.shadow ? (
-          <RevisionPanel title="Shadow rule set" status={status.shadow} />
+          <RevisionPanel
+            title="Shadow rule set"
+            status={status.shadow}
+            onlyHere={status.shadow.rules.filter(
+              (r) => !status.rules.some((l) => l.name === r.name),
+            )}
+            range={range}
+          />
         ) : (
           <section class="panel" aria-labelledby="shadow-none">
             <h2 id="shadow-none">Shadow rule set</h2>
@@ -270,7 +277,18 @@ function Overview({
   );
 }
 
-function RevisionPanel({ title, status }: { title: string; status: RulesStatus }) {
+function RevisionPanel({
+  title,
+  status,
+  onlyHere,
+  range,
+}: {
+  title: string;
+  status: RulesStatus;
+  /** the shadow's rules the live rule set does not have */
+  onlyHere?: RulesStatus["rules"];
+  range?: RangeId;
+}) {
   const id = title.toLowerCase().replace(/\W+/g, "-");
   return (
     <section class="panel" aria-labelledby={id}>
@@ -293,6 +311,23 @@ function RevisionPanel({ title, status }: { title: string; status: RulesStatus }
         </dd>
         <dt>Last reload</dt>
         <dd>{status.lastError ? <strong>failed (see below)</strong> : "no error"}</dd>
+        {onlyHere && (
+          <>
+            <dt>Rules</dt>
+            <dd>
+              {status.rules.length}
+              {onlyHere.length === 0 ? ", all of them live too" : ", not live: "}
+              {onlyHere.map((r, i) => (
+                <span key={r.name}>
+                  {i > 0 && ", "}
+                  <a href={ruleHash(r.name, range ?? "24h")} class="mono">
+                    {r.name}
+                  </a>
+                </span>
+              ))}
+            </dd>
+          </>
+        )}
       </dl>
     </section>
   );
