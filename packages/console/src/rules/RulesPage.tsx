@@ -4,6 +4,7 @@ import type {
   Hits,
   ReloadDiagnostic,
   RuleFiles,
+  RuleInfo,
   RulesetStatus,
   RulesStatus,
 } from "../api.js";
@@ -11,6 +12,7 @@ import { utcSeconds } from "../audit/format.js";
 import { answerOf, type RulesData, useRulesData } from "./data.js";
 import { FileView } from "./FileView.js";
 import {
+  denseSeries,
   EXPIRING_DAYS,
   exceptionScope,
   expiringExceptions,
@@ -177,6 +179,12 @@ function Overview({
               <th scope="col" class="num">
                 Matched
               </th>
+              <th scope="col">
+                <span class="sr-only">
+                  Matched over the range (a line; the numbers are on the rule's page)
+                </span>
+                <span aria-hidden="true">Trend</span>
+              </th>
               <th scope="col" class="num">
                 Denied
               </th>
@@ -200,6 +208,7 @@ function Overview({
             {rules.map((r) => {
               const t = totalsOf(hits, r.name);
               const n = (v: number) => (hits ? v : "…");
+              const z = (v: number) => (hits && v === 0 ? "num zero" : "num");
               return (
                 <tr key={r.name}>
                   <th scope="row" class="rule-cell">
@@ -225,12 +234,13 @@ function Overview({
                       {rel(r.location.file)}:{r.location.line}
                     </a>
                   </td>
-                  <td class={`num${t.matched ? " strong" : ""}`}>{n(t.matched)}</td>
-                  <td class="num">{n(t.deny)}</td>
-                  <td class="num">{n(t.review)}</td>
-                  <td class="num">{n(t.allow)}</td>
-                  <td class="num">{n(t.monitored)}</td>
-                  {status.shadow && <td class="num">{n(t.disagreements)}</td>}
+                  <td class={t.matched ? "num strong" : z(0)}>{n(t.matched)}</td>
+                  <td class="spark-cell">{hits && <Sparkline hits={hits} rule={r} />}</td>
+                  <td class={z(t.deny)}>{n(t.deny)}</td>
+                  <td class={z(t.review)}>{n(t.review)}</td>
+                  <td class={z(t.allow)}>{n(t.allow)}</td>
+                  <td class={z(t.monitored)}>{n(t.monitored)}</td>
+                  {status.shadow && <td class={z(t.disagreements)}>{n(t.disagreements)}</td>}
                 </tr>
               );
             })}
@@ -274,6 +284,36 @@ function Overview({
         </section>
       </div>
     </>
+  );
+}
+
+/**
+ * A rule's matches (a monitor rule's monitor matches) over the range as a small line: the shape at
+ * a glance, hidden from screen readers (the numbers are in the row and on the rule's page).
+ */
+function Sparkline({ hits, rule }: { hits: Hits; rule: RuleInfo }) {
+  const of = hits.rules.find((h) => h.rule === rule.name);
+  if (!of) return null;
+  const { values } = denseSeries(hits, of);
+  const ys = rule.monitor ? values.monitored : values.matched;
+  const max = Math.max(1, ...ys);
+  const w = 80;
+  const h = 18;
+  const step = ys.length > 1 ? w / (ys.length - 1) : w;
+  const points = ys.map(
+    (y, i) => `${(i * step).toFixed(1)},${(h - 1 - (y / max) * (h - 2)).toFixed(1)}`,
+  );
+  return (
+    <svg
+      class="spark"
+      width={w}
+      height={h}
+      viewBox={`0 0 ${w} ${h}`}
+      aria-hidden="true"
+      focusable="false"
+    >
+      <polyline points={points.join(" ")} />
+    </svg>
   );
 }
 
