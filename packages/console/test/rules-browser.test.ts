@@ -255,6 +255,8 @@ describe.skipIf(SKIP)(`the Rules page in headless Chromium${titleSuffix}`, () =>
     expect(await axeViolations(page)).toEqual([]);
     expect(await csp()).toEqual([]);
     expect(errors).toEqual([]);
+    await page.keyboard.press("Escape");
+    await expect.poll(() => page.url()).toMatch(/#\/rules\?range=7d$/);
     await page.close();
   }, 60_000);
 

@@ -1,4 +1,5 @@
 import { useEffect, useMemo } from "preact/hooks";
+import { navigate } from "../router.js";
 import { answerOf, type RulesData } from "./data.js";
 import { tokenize } from "./highlight.js";
 import type { RangeId } from "./model.js";
@@ -19,6 +20,14 @@ export function FileView({
   range: RangeId;
 }) {
   const status = answerOf(data.status);
+  useEffect(() => {
+    // Esc goes back to the list, as from a rule's page
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key === "Escape" && !e.defaultPrevented) navigate(rulesHash("", { range }));
+    };
+    addEventListener("keydown", onKey);
+    return () => removeEventListener("keydown", onKey);
+  }, [range]);
   return (
     <>
       <p class="back">
