@@ -209,6 +209,8 @@ describe.skipIf(SKIP)(`the Rules page in headless Chromium${titleSuffix}`, () =>
       expect(legend).toContain(word);
     // a deny rule never allows: no line that is always zero
     expect(legend).not.toContain("Allowed by it");
+    // a rule's page reads what it shows: no exceptions
+    expect(requests.filter((r) => r.startsWith("GET /v1/exceptions"))).toEqual([]);
     // the chart came in its own script and stylesheet
     expect(requests.some((r) => /assets\/chart-[\w-]+\.js$/.test(r))).toBe(true);
     expect(requests.some((r) => /assets\/chart-[\w-]+\.css$/.test(r))).toBe(true);

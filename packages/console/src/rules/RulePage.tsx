@@ -20,7 +20,7 @@ const PER: Record<string, string> = { "1h": "per hour", "6h": "per 6 hours", "1d
 /** `#/rules/<name>`: one rule, its place, and its hits over the range as a chart and a table. */
 export function RulePage({ name, params }: { name: string; params: URLSearchParams }) {
   const range = rangeOf(params);
-  const data = useRulesData(range);
+  const data = useRulesData(range, { exceptions: false });
   useEffect(() => {
     document.title = `${name} · Rules · Clearance`;
     // Esc goes back to the list, as it does from an audit entry

@@ -40,15 +40,24 @@ export interface RulesData {
   now: number;
 }
 
-/** What the Rules pages read, each request on its own so one failing leaves the others shown. */
-export function useRulesData(range: (typeof RANGES)[number]): RulesData {
+/**
+ * What the Rules pages read, each request on its own so one failing leaves the others shown. The
+ * exceptions (another scope than the rules') are read only where they are shown.
+ */
+export function useRulesData(
+  range: (typeof RANGES)[number],
+  options: { exceptions: boolean } = { exceptions: true },
+): RulesData {
   const [now] = useState(() => Date.now());
   const status = useLoad(rulesApi.status, "status");
   const files = useLoad(rulesApi.files, "files");
   const hits = useLoad(() => rulesApi.hits(hitsQuery(range, Date.now())), range.id);
-  const exceptions = useLoad(
-    () => rulesApi.activeExceptions().then((a) => a.exceptions),
-    "exceptions",
+  const exceptions = useLoad<ExceptionView[]>(
+    () =>
+      options.exceptions
+        ? rulesApi.activeExceptions().then((a) => a.exceptions)
+        : Promise.resolve([]),
+    `exceptions:${options.exceptions}`,
   );
   return { status, files, hits, exceptions, now };
 }
