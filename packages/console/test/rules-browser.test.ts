@@ -188,6 +188,13 @@ describe.skipIf(SKIP)(`the Rules page in headless Chromium${titleSuffix}`, () =>
     // the range is the address's: 7 days asked with 6-hour buckets
     expect(requests.some((r) => /^GET \/v1\/ruleset\/hits\?from=.*&bucket=6h$/.test(r))).toBe(true);
     await page.screenshot({ path: join(SCREENSHOTS, "console-rules.png"), fullPage: true });
+    // a laptop's width: the table scrolls in its own box, the page does not
+    await page.setViewportSize({ width: 1024, height: 800 });
+    await page.screenshot({ path: join(SCREENSHOTS, "console-rules-narrow.png"), fullPage: false });
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(
+      1024,
+    );
+    await page.setViewportSize({ width: 1440, height: 900 });
     expect(await axeViolations(page)).toEqual([]);
     expect(await csp()).toEqual([]);
     expect(errors).toEqual([]);

@@ -166,86 +166,93 @@ function Overview({
             </p>
           )}
         </Await>
-        <table class="entries rules-table">
-          <thead>
-            <tr>
-              <th scope="col">Rule</th>
-              <th scope="col">Action</th>
-              <th scope="col">Flags</th>
-              <th scope="col" class="num">
-                Priority
-              </th>
-              <th scope="col">Where</th>
-              <th scope="col" class="num">
-                Matched
-              </th>
-              <th scope="col">
-                <span class="sr-only">
-                  Matched over the range (a line; the numbers are on the rule's page)
-                </span>
-                <span aria-hidden="true">Trend</span>
-              </th>
-              <th scope="col" class="num">
-                Denied
-              </th>
-              <th scope="col" class="num">
-                Review
-              </th>
-              <th scope="col" class="num">
-                Allowed
-              </th>
-              <th scope="col" class="num">
-                Monitor
-              </th>
-              {status.shadow && (
+        {/* a narrow window scrolls the table in its own box, which the keyboard can scroll too */}
+        {/* biome-ignore lint/a11y/noNoninteractiveTabindex: a scrollable region must be focusable to be scrolled without a mouse */}
+        <section class="table-scroll" aria-label="Rules table" tabIndex={0}>
+          <table class="entries rules-table">
+            <thead>
+              <tr>
+                <th scope="col">Rule</th>
+                <th scope="col">Action</th>
+                <th scope="col">Flags</th>
                 <th scope="col" class="num">
-                  Shadow disagreed
+                  Priority
                 </th>
-              )}
-            </tr>
-          </thead>
-          <tbody>
-            {rules.map((r) => {
-              const t = totalsOf(hits, r.name);
-              const n = (v: number) => (hits ? v : "…");
-              const z = (v: number) => (hits && v === 0 ? "num zero" : "num");
-              return (
-                <tr key={r.name}>
-                  <th scope="row" class="rule-cell">
-                    <a href={ruleHash(r.name, range)} class="mono">
-                      {r.name}
-                    </a>
+                <th scope="col">Where</th>
+                <th scope="col" class="num">
+                  Matched
+                </th>
+                <th scope="col">
+                  <span class="sr-only">
+                    Matched over the range (a line; the numbers are on the rule's page)
+                  </span>
+                  <span aria-hidden="true">Trend</span>
+                </th>
+                <th scope="col" class="num">
+                  Denied
+                </th>
+                <th scope="col" class="num">
+                  Review
+                </th>
+                <th scope="col" class="num">
+                  Allowed
+                </th>
+                <th scope="col" class="num">
+                  Monitor
+                </th>
+                {status.shadow && (
+                  <th scope="col" class="num">
+                    Shadow disagreed
                   </th>
-                  <td>
-                    <ActionBadge rule={r} />
-                  </td>
-                  <td class="flags">
-                    {r.monitor && <span class="flag">monitor</span>}
-                    {status.shadow && !shadowNames.has(r.name) && (
-                      <span class="flag">not in shadow</span>
-                    )}
-                    {r.expires && (
-                      <span class="flag">expires {utcSeconds(r.expires).slice(0, 16)} UTC</span>
-                    )}
-                  </td>
-                  <td class="num">{r.priority}</td>
-                  <td class="nowrap">
-                    <a href={fileHash(r.location.file, r.location.line, range)} class="mono small">
-                      {rel(r.location.file)}:{r.location.line}
-                    </a>
-                  </td>
-                  <td class={t.matched ? "num strong" : z(0)}>{n(t.matched)}</td>
-                  <td class="spark-cell">{hits && <Sparkline hits={hits} rule={r} />}</td>
-                  <td class={z(t.deny)}>{n(t.deny)}</td>
-                  <td class={z(t.review)}>{n(t.review)}</td>
-                  <td class={z(t.allow)}>{n(t.allow)}</td>
-                  <td class={z(t.monitored)}>{n(t.monitored)}</td>
-                  {status.shadow && <td class={z(t.disagreements)}>{n(t.disagreements)}</td>}
-                </tr>
-              );
-            })}
-          </tbody>
-        </table>
+                )}
+              </tr>
+            </thead>
+            <tbody>
+              {rules.map((r) => {
+                const t = totalsOf(hits, r.name);
+                const n = (v: number) => (hits ? v : "…");
+                const z = (v: number) => (hits && v === 0 ? "num zero" : "num");
+                return (
+                  <tr key={r.name}>
+                    <th scope="row" class="rule-cell">
+                      <a href={ruleHash(r.name, range)} class="mono">
+                        {r.name}
+                      </a>
+                    </th>
+                    <td>
+                      <ActionBadge rule={r} />
+                    </td>
+                    <td class="flags">
+                      {r.monitor && <span class="flag">monitor</span>}
+                      {status.shadow && !shadowNames.has(r.name) && (
+                        <span class="flag">not in shadow</span>
+                      )}
+                      {r.expires && (
+                        <span class="flag">expires {utcSeconds(r.expires).slice(0, 16)} UTC</span>
+                      )}
+                    </td>
+                    <td class="num">{r.priority}</td>
+                    <td class="nowrap">
+                      <a
+                        href={fileHash(r.location.file, r.location.line, range)}
+                        class="mono small"
+                      >
+                        {rel(r.location.file)}:{r.location.line}
+                      </a>
+                    </td>
+                    <td class={t.matched ? "num strong" : z(0)}>{n(t.matched)}</td>
+                    <td class="spark-cell">{hits && <Sparkline hits={hits} rule={r} />}</td>
+                    <td class={z(t.deny)}>{n(t.deny)}</td>
+                    <td class={z(t.review)}>{n(t.review)}</td>
+                    <td class={z(t.allow)}>{n(t.allow)}</td>
+                    <td class={z(t.monitored)}>{n(t.monitored)}</td>
+                    {status.shadow && <td class={z(t.disagreements)}>{n(t.disagreements)}</td>}
+                  </tr>
+                );
+              })}
+            </tbody>
+          </table>
+        </section>
         {hits && <DefaultRow hits={hits} />}
       </section>
 
