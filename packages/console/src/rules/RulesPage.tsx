@@ -393,11 +393,13 @@ function ReloadErrorPanel({
   range: RangeId;
   files: RuleFiles | undefined;
 }) {
+  // the live and the shadow rule set may both have one: an id each
+  const id = `${title.toLowerCase().replace(/\W+/g, "-")}-title`;
   const known = new Set(files?.files.map((f) => f.path));
   const diagnostics: ReloadDiagnostic[] = error.diagnostics ?? [];
   return (
-    <section class="panel reload-error" aria-labelledby="reload-error-title" role="alert">
-      <h2 id="reload-error-title">
+    <section class="panel reload-error" aria-labelledby={id} role="alert">
+      <h2 id={id}>
         {title} at {utcSeconds(error.at)} UTC
       </h2>
       <p>
