@@ -90,6 +90,12 @@ const BENCHMARKS = [
       "POST /v1/decisions alone, during exports and during verifications of a 200,000-entry SQLite log: p50/p99 ratios",
   },
   {
+    name: "hits",
+    script: "server/hits.js",
+    description:
+      "GET /v1/ruleset/hits' aggregate read on 1,000,000 decisions over 30 days (SQLite): 24 h, 7 d, 30 d against reading the range",
+  },
+  {
     name: "reviews",
     script: "server/reviews.js",
     description:

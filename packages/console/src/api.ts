@@ -348,3 +348,78 @@ export const playgroundApi = {
   dryRun: (files: RuleFile[], from: string, to: string) =>
     call<PlaygroundDryRun>("/v1/playground/dry-run", json("POST", { files, from, to, limit: 200 })),
 };
+
+// ---- Rules page (GET /v1/ruleset, /v1/ruleset/files, /v1/ruleset/hits, /v1/exceptions) ----
+
+export interface RuleInfo {
+  name: string;
+  action: Decision;
+  monitor: boolean;
+  priority: number;
+  expires?: string;
+  location: { file: string; line: number; column: number };
+}
+
+export interface ReloadDiagnostic {
+  code: string;
+  severity: string;
+  message: string;
+  file: string;
+  line: number;
+  column: number;
+  endLine: number;
+  endColumn: number;
+  help: string | null;
+  /** the error printed as `clearance check` prints it, code frame included */
+  frame: string;
+}
+
+export interface RulesStatus {
+  dir: string;
+  revision: string;
+  commit: { sha: string; dirty: boolean } | null;
+  loadedAt: string;
+  reloads: number;
+  watching: boolean;
+  lastError: { at: string; messages: string[]; diagnostics?: ReloadDiagnostic[] } | null;
+  rules: RuleInfo[];
+}
+
+export interface RulesetStatus extends RulesStatus {
+  shadow: RulesStatus | null;
+}
+
+export interface RuleFilesOf {
+  revision: string;
+  files: { path: string; text: string }[];
+}
+
+export interface RuleFiles extends RuleFilesOf {
+  shadow: RuleFilesOf | null;
+}
+
+export type HitKind = "allow" | "deny" | "review" | "matched" | "monitored" | "disagreements";
+export type HitCounts = Record<HitKind, number>;
+
+export interface RuleHits {
+  rule: string | null;
+  totals: HitCounts;
+  buckets: (HitCounts & { at: string })[];
+}
+
+export interface Hits {
+  from: string;
+  to: string;
+  bucket: string;
+  bucketSeconds: number;
+  bucketCount: number;
+  rules: RuleHits[];
+}
+
+export const rulesApi = {
+  status: () => call<RulesetStatus>("/v1/ruleset"),
+  files: () => call<RuleFiles>("/v1/ruleset/files"),
+  hits: (query: { from: string; to: string; bucket: string }) =>
+    call<Hits>(`/v1/ruleset/hits?${new URLSearchParams(query).toString()}`),
+  activeExceptions: () => call<{ exceptions: ExceptionView[] }>("/v1/exceptions?state=active"),
+};

@@ -7,13 +7,16 @@ import { CasePage } from "./reviews/CasePage.js";
 import { Landing } from "./reviews/Landing.js";
 import { ReviewsPage } from "./reviews/ReviewsPage.js";
 import { useRoute } from "./router.js";
+import { RulePage } from "./rules/RulePage.js";
+import { RulesPage } from "./rules/RulesPage.js";
 import "./styles.css";
 
-/** The pages there are; Rules joins this table when built. */
+/** The pages there are, in the order an analyst's day goes. */
 const PAGES = [
   { path: "reviews", title: "Reviews" },
   { path: "exceptions", title: "Exceptions" },
   { path: "audit", title: "Audit" },
+  { path: "rules", title: "Rules" },
   { path: "playground", title: "Playground" },
 ] as const;
 
@@ -30,6 +33,9 @@ function App() {
   else if (page === "audit" && id !== undefined) body = <EntryPage id={id} />;
   else if (page === "audit") body = <AuditPage params={route.params} />;
   else if (page === "playground") body = <PlaygroundPage params={route.params} />;
+  else if (page === "rules" && id !== undefined)
+    body = <RulePage name={id} params={route.params} />;
+  else if (page === "rules") body = <RulesPage params={route.params} />;
   else
     body = (
       <section class="notice" role="alert">

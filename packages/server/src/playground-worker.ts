@@ -107,10 +107,10 @@ function compileFiles(
   const live = new Map(liveFiles.map((f) => [normalise(f.path), f.text]));
   const sources: SourceFile[] = [];
   let exceptions: SourceFile | undefined;
-  for (const [path, text] of given) {
-    if (path === "exceptions.json") exceptions = { path, text };
-    else if (path.endsWith(".rules")) sources.push({ path, text });
-  }
+  for (const [path, text] of given) if (path.endsWith(".rules")) sources.push({ path, text });
+  // the candidate's own exceptions.json when it sends one, else the live revision's
+  const exceptionsText = given.get("exceptions.json") ?? live.get("exceptions.json");
+  if (exceptionsText !== undefined) exceptions = { path: "exceptions.json", text: exceptionsText };
   const result = compile(sources, {
     root: ROOT,
     now: input.now,

@@ -83,12 +83,14 @@ describe("the playground", () => {
   const post = (url: string, payload: unknown) =>
     t.app.inject({ method: "POST", url, payload: payload as object });
 
-  test("GET /v1/ruleset/files gives the live revision's rule and list files", async () => {
+  test("GET /v1/ruleset/files gives the live revision's rule files, not its lists", async () => {
     const res = await t.app.inject({ method: "GET", url: "/v1/ruleset/files" });
     expect(res.statusCode).toBe(200);
     const body = res.json();
     expect(body.revision).toBe(t.services.rules.ruleset.revision);
-    expect(body.files).toEqual(liveFiles());
+    // lists and exceptions.json stay on the server: the playground reads them there
+    expect(body.files).toEqual(liveFiles().filter((f) => f.path.endsWith(".rules")));
+    expect(liveFiles().some((f) => !f.path.endsWith(".rules"))).toBe(true);
   });
 
   test("an audit entry decided with candidate rules: the live deny becomes a review", async () => {

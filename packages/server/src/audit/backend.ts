@@ -136,6 +136,32 @@ export interface KindQuery {
   limit: number;
 }
 
+/**
+ * Decisions counted per time bucket (`GET /v1/ruleset/hits`): `from` and `to` are RFC 3339 on
+ * whole seconds, `from` inclusive, `to` exclusive; bucket `b` holds the decisions from
+ * `from + b * bucketSeconds` on.
+ */
+export interface HitsQuery {
+  from: string;
+  to: string;
+  bucketSeconds: number;
+}
+
+/**
+ * What is counted per rule: the decisions it decided (`allow`, `deny`, `review`), the decisions in
+ * whose `matched` list it is, those in whose `monitored` list it is, and the decisions it decided
+ * that the shadow rule set answered otherwise (`disagreements`; a failed shadow is not one).
+ */
+export type HitKind = "allow" | "deny" | "review" | "matched" | "monitored" | "disagreements";
+
+/** One count of one bucket; `rule` null for decisions no rule decided (the default). */
+export interface HitCount {
+  bucket: number;
+  rule: string | null;
+  kind: HitKind;
+  count: number;
+}
+
 export interface PageQuery extends AuditFilter {
   limit: number;
   /** only entries with a smaller id (newest first paging) */
@@ -222,6 +248,11 @@ export interface EntryStore {
   latestFor(sha256: string): Promise<DecisionRow | undefined>;
   /** decisions matching a filter, a page at a time */
   page(query: PageQuery): Promise<DecisionRow[]>;
+  /**
+   * Decisions in a time range counted per bucket, rule and `HitKind`, in one aggregate read over
+   * the time index (only non-zero counts; no order).
+   */
+  hits(query: HitsQuery): Promise<HitCount[]>;
   /** The next piece of an export of decisions as NDJSON text, made where the rows are. */
   exportChunk(query: PageQuery, inputs: boolean, maxBytes: number): Promise<ExportChunk>;
   /**

@@ -6,6 +6,8 @@ import {
   type ChainAppend,
   type Checkpoint,
   DuplicateDeliveryError,
+  type HitCount,
+  type HitsQuery,
   type KeyClaim,
   type KeyClaimOutcome,
   type KindQuery,
@@ -118,6 +120,8 @@ interface Pending {
 
 /** Entries of a chain read and checked at a time by verification. */
 const VERIFY_PAGE = 500;
+/** How much of a hits range one read covers (`hits`): a day, in whole buckets. */
+const HITS_READ_MS = 86_400_000;
 /** Entries read at a time by `export` (objects), and at most by one chunk of `exportLines`. */
 const READ_PAGE = 500;
 /** About this many characters of NDJSON in one chunk of `exportLines`. */
@@ -491,6 +495,33 @@ export class AuditLog {
       if (page.length < READ_PAGE) return;
       after = page[page.length - 1]!.id;
     }
+  }
+
+  /**
+   * Decisions counted per time bucket, rule and kind (`EntryStore.hits`), read a day's buckets at
+   * a time: each read is then bounded (a month of a large log is seconds of reading, which must
+   * neither hold a reader thread from other reads nor run into PostgreSQL's statement timeout),
+   * and reads of other kinds take turns between them. A bucket longer than a day is read whole.
+   */
+  async hits(query: HitsQuery): Promise<HitCount[]> {
+    const size = query.bucketSeconds * 1000;
+    const perRead = Math.max(1, Math.floor(HITS_READ_MS / size)) * size;
+    const from = Date.parse(query.from);
+    const to = Date.parse(query.to);
+    const counts: HitCount[] = [];
+    for (let start = from; start < to; start += perRead) {
+      const end = Math.min(to, start + perRead);
+      const offset = Math.round((start - from) / size);
+      const part = await this.observed(
+        this.store.entries.hits({
+          from: new Date(start).toISOString(),
+          to: new Date(end).toISOString(),
+          bucketSeconds: query.bucketSeconds,
+        }),
+      );
+      for (const c of part) counts.push({ ...c, bucket: c.bucket + offset });
+    }
+    return counts;
   }
 
   /** Newest first; `cursor` is the last id of the previous page. */

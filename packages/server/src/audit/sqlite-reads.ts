@@ -8,6 +8,8 @@ import type {
   DecisionRow,
   EntryRow,
   ExportChunk,
+  HitCount,
+  HitsQuery,
   KindQuery,
   PageQuery,
   RecordedHead,
@@ -32,6 +34,32 @@ export function heldKinds(db: Database.Database, kinds: readonly EntryKind[]): E
   );
   return kinds.filter((k) => tables.has(k.table));
 }
+
+// One pass over the decisions in the range, a range scan of the primary key: a time range is an
+// id range (UUIDv7 ids begin with their time; migration 4 dropped the time index for that reason),
+// as `page` reads it. Each body is parsed once (one json_extract of the three paths, which answers
+// them as a small array) and the rows are grouped at once by what is counted: decisions repeat their
+// `matched` lists, so the groups are few, and the lists are expanded (json_each) per group, not
+// per decision. Times are stored as RFC 3339 UTC, so strftime('%s') is the second, and `from` is
+// on a bucket's first second: integer division gives the bucket.
+export const HITS_SQL = `
+WITH g AS MATERIALIZED (
+  SELECT bucket, rule, decision, counted, COUNT(*) AS n FROM (
+    SELECT (CAST(strftime('%s', time) AS INTEGER) - CAST(:fromSeconds AS INTEGER)) / CAST(:bucketSeconds AS INTEGER) AS bucket,
+      rule, decision,
+      json_extract(body, '$.matched', '$.monitored', '$.shadow.decision') AS counted
+    FROM entries WHERE id >= :fromId AND id < :toId AND time >= :from AND time < :to
+  ) GROUP BY bucket, rule, decision, counted
+)
+SELECT bucket, rule, decision AS kind, SUM(n) AS count FROM g GROUP BY bucket, rule, decision
+UNION ALL
+SELECT bucket, m.value, 'matched', SUM(n) FROM g, json_each(g.counted, '$[0]') AS m GROUP BY bucket, m.value
+UNION ALL
+SELECT bucket, m.value, 'monitored', SUM(n) FROM g, json_each(g.counted, '$[1]') AS m GROUP BY bucket, m.value
+UNION ALL
+SELECT bucket, rule, 'disagreements', SUM(n) FROM g
+  WHERE json_extract(g.counted, '$[2]') NOT IN (g.decision, 'error')
+  GROUP BY bucket, rule`;
 
 /** Every read the log makes of an SQLite store, as plain synchronous calls. */
 export class SqliteReads {
@@ -125,6 +153,17 @@ export class SqliteReads {
     }
     const sql = `${DECISIONS} ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY id ${q.ascending ? "ASC" : "DESC"} LIMIT ?`;
     return this.statement(sql).all(...args, q.limit) as DecisionRow[];
+  }
+
+  hits(q: HitsQuery): HitCount[] {
+    return this.statement(HITS_SQL).all({
+      from: q.from,
+      to: q.to,
+      fromId: idFloor(Date.parse(q.from)),
+      toId: idFloor(Date.parse(q.to) + 1),
+      fromSeconds: Math.floor(Date.parse(q.from) / 1000),
+      bucketSeconds: q.bucketSeconds,
+    }) as HitCount[];
   }
 
   /**

@@ -201,6 +201,7 @@ export class SqliteBackend implements AuditStore {
       latestFor: (sha256) => this.read("latestFor", sha256),
       page: (query) => this.read("page", query),
       exportChunk: (query, inputs, maxBytes) => this.read("exportChunk", query, inputs, maxBytes),
+      hits: (query) => this.read("hits", query),
       kindPage: async (kind, query) => {
         // checked here, not only on the reader thread: a reader's failure comes back as the
         // store's (AuditUnavailableError), and a bad query is the caller's mistake

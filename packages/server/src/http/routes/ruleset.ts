@@ -1,4 +1,5 @@
 import type { FastifyInstance } from "fastify";
+import { BUCKET_PATTERN, HIT_KINDS, type HitsRequest, ruleHits } from "../../hits.js";
 import type { RulesHolder } from "../../rules.js";
 import { ProblemError } from "../problems.js";
 import { problemResponses } from "../schemas.js";
@@ -20,6 +21,28 @@ const statusSchema = {
       properties: {
         at: { type: "string" },
         messages: { type: "array", items: { type: "string" } },
+        diagnostics: {
+          type: "array",
+          description: "the same errors as data, each with its place and its code frame",
+          items: {
+            type: "object",
+            properties: {
+              code: { type: "string" },
+              severity: { type: "string" },
+              message: { type: "string" },
+              file: { type: "string" },
+              line: { type: "integer" },
+              column: { type: "integer" },
+              endLine: { type: "integer" },
+              endColumn: { type: "integer" },
+              help: { type: ["string", "null"] },
+              frame: {
+                type: "string",
+                description: "the error as `clearance check` prints it, without colour",
+              },
+            },
+          },
+        },
       },
     },
     rules: {
@@ -46,18 +69,47 @@ const statusSchema = {
   },
 } as const;
 
+const filesSchema = {
+  type: "object",
+  properties: {
+    revision: { type: "string" },
+    files: {
+      type: "array",
+      items: {
+        type: "object",
+        properties: {
+          path: {
+            type: "string",
+            description: "relative to the rule directory, with `/` separators",
+          },
+          text: { type: "string" },
+        },
+      },
+    },
+  },
+} as const;
+
+const countsSchema = {
+  type: "object",
+  properties: Object.fromEntries(HIT_KINDS.map((k) => [k, { type: "integer" }])),
+} as const;
+
 function describe(holder: RulesHolder) {
   const { lastError, ...status } = holder.status();
   return {
     ...status,
     watching: holder.watching,
-    lastError: lastError && { at: lastError.at, messages: lastError.messages },
+    lastError: lastError && {
+      at: lastError.at,
+      messages: lastError.messages,
+      diagnostics: lastError.diagnostics,
+    },
     rules: holder.ruleset.rules,
   };
 }
 
 export async function rulesetRoutes(fastify: FastifyInstance): Promise<void> {
-  const { rules, shadow } = fastify.clearance;
+  const { rules, shadow, audit } = fastify.clearance;
 
   fastify.get(
     "/v1/ruleset",
@@ -87,30 +139,97 @@ export async function rulesetRoutes(fastify: FastifyInstance): Promise<void> {
     {
       config: { scopes: ["decide", "audit:read"] },
       schema: {
-        summary: "The text of every file of the live rule set",
+        summary: "The rule files of the live (and shadow) rule set",
         description:
-          "The rule files, the list files they name and `exceptions.json`, as the live revision was compiled from them (not as the directory holds them now), named relative to the rule directory.",
+          "The `.rules` files, as each revision was compiled from them (a file edited since, or a reload that failed, does not change them), named relative to its rule directory with `/` separators. List files and `exceptions.json` are not sent: a hash list can be hundreds of megabytes, and the playground uses the live ones on the server.",
         tags: ["ruleset"],
         security: [{ bearer: [] }],
         response: {
           200: {
             type: "object",
             properties: {
-              revision: { type: "string" },
-              files: {
-                type: "array",
-                items: {
-                  type: "object",
-                  properties: { path: { type: "string" }, text: { type: "string" } },
-                },
-              },
+              ...filesSchema.properties,
+              shadow: { ...filesSchema, type: ["object", "null"] },
             },
           },
           ...problemResponses(401, 403),
         },
       },
     },
-    async () => ({ revision: rules.ruleset.revision, files: rules.files }),
+    async () => {
+      // rule files only: a hash list can be hundreds of megabytes, and the playground reads the
+      // live lists where they are, in the server's memory
+      const files = (holder: RulesHolder) => ({
+        revision: holder.ruleset.revision,
+        files: holder.files.filter((f) => f.path.endsWith(".rules")),
+      });
+      return { ...files(rules), shadow: shadow ? files(shadow) : null };
+    },
+  );
+
+  fastify.get<{ Querystring: HitsRequest }>(
+    "/v1/ruleset/hits",
+    {
+      config: { scopes: ["audit:read"] },
+      schema: {
+        summary: "Each rule's hits over time, counted from the audit log",
+        description:
+          "Decisions of `[from, to)` (widened to whole buckets) counted per bucket and rule: the decisions each rule decided by outcome, those it matched, monitor matches, and shadow disagreements.",
+        tags: ["ruleset"],
+        security: [{ bearer: [] }],
+        querystring: {
+          type: "object",
+          additionalProperties: false,
+          properties: {
+            from: {
+              type: "string",
+              format: "date-time",
+              description: "inclusive; default: a day before `to`",
+            },
+            to: { type: "string", format: "date-time", description: "exclusive; default: now" },
+            bucket: {
+              type: "string",
+              pattern: BUCKET_PATTERN,
+              description: "`15m`, `1h`, `1d`...; default `1h`",
+            },
+          },
+        },
+        response: {
+          200: {
+            type: "object",
+            properties: {
+              from: { type: "string", format: "date-time" },
+              to: { type: "string", format: "date-time" },
+              bucket: { type: "string" },
+              bucketSeconds: { type: "integer" },
+              bucketCount: { type: "integer" },
+              rules: {
+                type: "array",
+                items: {
+                  type: "object",
+                  properties: {
+                    rule: { type: ["string", "null"] },
+                    totals: countsSchema,
+                    buckets: {
+                      type: "array",
+                      items: {
+                        type: "object",
+                        properties: {
+                          at: { type: "string", format: "date-time" },
+                          ...countsSchema.properties,
+                        },
+                      },
+                    },
+                  },
+                },
+              },
+            },
+          },
+          ...problemResponses(400, 401, 403, 503),
+        },
+      },
+    },
+    async (request) => ruleHits(audit, request.query),
   );
 
   fastify.post(
