@@ -11,6 +11,7 @@ import { Notifier } from "./notify.js";
 import { Platform } from "./platform.js";
 import { REDECIDE_TARGET, ReviewService } from "./reviews.js";
 import { type ReloadOutcome, RulesHolder } from "./rules.js";
+import { SignIn } from "./signin.js";
 import { PlatformSync, type SyncReport } from "./sync.js";
 import { VirusTotalResults } from "./virustotal.js";
 import { WebhookService } from "./webhook.js";
@@ -26,6 +27,8 @@ export interface Services {
   webhooks: WebhookService;
   metrics: Metrics;
   keys: KeyRing;
+  /** console sign-in: sessions, OpenID Connect */
+  signIn: SignIn;
   notifier: Notifier | null;
   platform: Platform | null;
   sync: PlatformSync | null;
@@ -223,6 +226,7 @@ export async function createServices(
             },
           })
         : null;
+    const keys = new KeyRing(config.auth.keys);
     return {
       config,
       rules,
@@ -237,7 +241,8 @@ export async function createServices(
         busyRetryAfterSeconds: config.limits.pressure.retryAfterSeconds,
       }),
       metrics,
-      keys: new KeyRing(config.auth.keys),
+      keys,
+      signIn: new SignIn(config, keys, hooks.clock ?? Date.now),
       notifier,
       platform,
       sync,
