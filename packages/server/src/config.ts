@@ -94,7 +94,8 @@ const OIDC = Section({
   clientId: Type.String({ minLength: 1 }),
   clientSecret: Type.String({
     minLength: 1,
-    description: "the client's secret at the provider; give it from an environment variable, as other secrets",
+    description:
+      "the client's secret at the provider; give it from an environment variable, as other secrets",
   }),
   publicUrl: Type.String({
     pattern: HTTP_URL,

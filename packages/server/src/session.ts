@@ -88,12 +88,17 @@ export function newSession(
     identity: who.identity,
     name: who.name,
     via: who.via,
-    scopes: [...who.scopes],
+    scopes: inScopeOrder(who.scopes),
     issued: now,
     expires: now + times.ttlMs,
     seen: now,
     csrf: randomBytes(24).toString("base64url"),
   };
+}
+
+/** Scopes as SCOPES lists them, each once: how they are shown and compared. */
+export function inScopeOrder(scopes: readonly Scope[]): Scope[] {
+  return SCOPES.filter((s) => scopes.includes(s));
 }
 
 /** Why a sealed cookie is not a session now. */

@@ -1,6 +1,13 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { isLoopback } from "../auth.js";
-import { csrfMatches, openSession, readCookie, type Session, setCookie } from "../session.js";
+import {
+  csrfMatches,
+  inScopeOrder,
+  openSession,
+  readCookie,
+  type Session,
+  setCookie,
+} from "../session.js";
 import type { SignIn } from "../signin.js";
 
 // The HTTP side of console sessions: which cookie, with which attributes, and the checks a request
@@ -65,7 +72,7 @@ export function sessionOf(signIn: SignIn, request: FastifyRequest): CookieSessio
   if (!opened.ok) return { state: "ended", why: opened.why };
   const scopes = signIn.scopesNow(opened.session);
   if (scopes === undefined) return { state: "ended", why: "key_removed" };
-  return { state: "active", session: { ...opened.session, scopes: [...scopes] } };
+  return { state: "active", session: { ...opened.session, scopes: inScopeOrder(scopes) } };
 }
 
 /** Why a session ended, in words for a 401. */
