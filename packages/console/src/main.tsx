@@ -1,7 +1,12 @@
 import { render } from "preact";
+import { useEffect, useState } from "preact/hooks";
+import { allows, describeError, type SessionView, sessionApi } from "./api.js";
 import { AuditPage } from "./audit/AuditPage.js";
 import { EntryPage } from "./audit/EntryPage.js";
-import { useRoute } from "./router.js";
+import { navigate, useRoute } from "./router.js";
+import { Account, NeedsScope } from "./signin/Account.js";
+import { SignInPage } from "./signin/SignInPage.js";
+import { returnPath } from "./signin/words.js";
 import "./styles.css";
 
 /** The pages there are; Reviews, Rules, Playground and Exceptions join this table when built. */
@@ -10,8 +15,43 @@ const PAGES = [{ path: "audit", title: "Audit" }] as const;
 function App() {
   const route = useRoute();
   const [page = "audit", id] = route.segments;
+  const signInPage = page === "sign-in";
+  const session = useSession(signInPage);
+  useEffect(() => {
+    if (session.view === null) return;
+    const here = location.hash.replace(/^#/, "") || "/audit";
+    // signed out: every page but the sign-in page sends there, and comes back after
+    if (session.view.mode === "signed-out" && !signInPage)
+      navigate(`#/sign-in?${new URLSearchParams({ return: here })}`);
+    if (session.view.mode !== "signed-out" && signInPage)
+      navigate(`#${returnPath(route.params.get("return")) ?? "/audit"}`);
+  }, [session.view, signInPage]);
+  async function signOut() {
+    try {
+      await sessionApi.signOut();
+      navigate(`#/sign-in?${new URLSearchParams({ message: "You signed out." })}`);
+    } catch (error) {
+      session.setError(describeError(error));
+    }
+  }
+  const view = session.view;
   let body: preact.ComponentChildren;
-  if (page === "audit" && id !== undefined) body = <EntryPage id={id} />;
+  if (session.error !== null)
+    body = (
+      <p class="notice error" role="alert">
+        {session.error}
+      </p>
+    );
+  else if (view === null) body = <p class="muted">Loading…</p>;
+  else if (signInPage)
+    body =
+      view.mode === "signed-out" ? (
+        <SignInPage session={view} params={route.params} onSignedIn={session.set} />
+      ) : null;
+  else if (view.mode === "signed-out") body = null;
+  else if (page === "audit" && !allows(view.scopes, "audit:read"))
+    body = <NeedsScope session={view} page="Audit" scope="audit:read" />;
+  else if (page === "audit" && id !== undefined) body = <EntryPage id={id} />;
   else if (page === "audit") body = <AuditPage params={route.params} />;
   else
     body = (
@@ -41,12 +81,37 @@ function App() {
             ))}
           </ul>
         </nav>
+        {view !== null && <Account session={view} onSignOut={signOut} />}
       </header>
       <main id="main" tabIndex={-1}>
         {body}
       </main>
     </>
   );
+}
+
+/**
+ * The session (GET /v1/session), read at start and again each time the sign-in page is entered:
+ * after a 401, a sign-out, or the provider's redirect back.
+ */
+function useSession(signInPage: boolean) {
+  const [view, set] = useState<SessionView | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    let live = true;
+    sessionApi.current().then(
+      (v) => {
+        if (!live) return;
+        set(v);
+        setError(null);
+      },
+      (e: unknown) => live && setError(describeError(e)),
+    );
+    return () => {
+      live = false;
+    };
+  }, [signInPage]);
+  return { view, set, error, setError };
 }
 
 /** A button rather than a link to `#main`: the address's fragment is the router's. */

@@ -170,7 +170,7 @@ describe("configuration", () => {
 
   test("an OpenID Connect section gets its defaults; the secret comes from the environment", () => {
     const c = resolveConfig(
-      { auth: { oidc: { ...OIDC, clientSecret: "${OIDC_SECRET}" } } },
+      { auth: { oidc: { ...OIDC, clientSecret: `$${"{"}OIDC_SECRET}` } } },
       { env: { OIDC_SECRET: "from-env" } },
     );
     expect(c.auth.oidc).toMatchObject({
