@@ -186,8 +186,12 @@ export interface SessionView {
 /** This session's CSRF token, in memory only (never in storage): read from GET /v1/session. */
 let csrfToken: string | null = null;
 
+/** Signing out: a 401 of a request still in flight says nothing new. */
+let signingOut = false;
+
 function keep(view: SessionView): SessionView {
   csrfToken = view.csrfToken;
+  signingOut = false;
   return view;
 }
 
@@ -195,7 +199,7 @@ function keep(view: SessionView): SessionView {
 function signInAgain(detail: string): void {
   csrfToken = null;
   const route = parseHash(location.hash);
-  if (route.segments[0] === "sign-in") return;
+  if (signingOut || route.segments[0] === "sign-in") return;
   const here = location.hash.replace(/^#/, "") || "/audit";
   navigate(`#/sign-in?${new URLSearchParams({ message: detail, return: here })}`);
 }
@@ -209,10 +213,18 @@ export const sessionApi = {
       { method: "POST", json: { apiKey } },
       { signInOn401: false },
     ).then(keep),
-  signOut: () =>
-    call<void>("/v1/session", { method: "DELETE" }).then(() => {
-      csrfToken = null;
-    }),
+  signOut: () => {
+    signingOut = true;
+    return call<void>("/v1/session", { method: "DELETE" }).then(
+      () => {
+        csrfToken = null;
+      },
+      (error: unknown) => {
+        signingOut = false;
+        throw error;
+      },
+    );
+  },
 };
 
 /** Whether `scopes` allow what `needed` allows; `admin` allows everything (as the server says). */

@@ -3,7 +3,7 @@ import { useEffect, useState } from "preact/hooks";
 import { allows, describeError, type SessionView, sessionApi } from "./api.js";
 import { AuditPage } from "./audit/AuditPage.js";
 import { EntryPage } from "./audit/EntryPage.js";
-import { navigate, useRoute } from "./router.js";
+import { navigate, parseHash, useRoute } from "./router.js";
 import { Account, NeedsScope } from "./signin/Account.js";
 import { SignInPage } from "./signin/SignInPage.js";
 import { returnPath } from "./signin/words.js";
@@ -19,17 +19,32 @@ function App() {
   const session = useSession(signInPage);
   useEffect(() => {
     if (session.view === null) return;
+    // the address as it is now (a navigation may be on its way to the route state)
+    const live = parseHash(location.hash);
+    const onSignIn = live.segments[0] === "sign-in";
     const here = location.hash.replace(/^#/, "") || "/audit";
     // signed out: every page but the sign-in page sends there, and comes back after
-    if (session.view.mode === "signed-out" && !signInPage)
+    if (session.view.mode === "signed-out" && !onSignIn)
       navigate(`#/sign-in?${new URLSearchParams({ return: here })}`);
-    if (session.view.mode !== "signed-out" && signInPage)
-      navigate(`#${returnPath(route.params.get("return")) ?? "/audit"}`);
+    if (session.view.mode !== "signed-out" && onSignIn)
+      navigate(`#${returnPath(live.params.get("return")) ?? "/audit"}`);
   }, [session.view, signInPage]);
   async function signOut() {
     try {
       await sessionApi.signOut();
       navigate(`#/sign-in?${new URLSearchParams({ message: "You signed out." })}`);
+      // signed out now, as the server will say when the sign-in page asks again
+      if (session.view !== null)
+        session.set({
+          ...session.view,
+          mode: "signed-out",
+          identity: null,
+          name: null,
+          via: null,
+          scopes: [],
+          csrfToken: null,
+          ended: null,
+        });
     } catch (error) {
       session.setError(describeError(error));
     }
