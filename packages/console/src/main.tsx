@@ -85,17 +85,19 @@ function App() {
       </button>
       <header class="top">
         <span class="brand">Clearance</span>
-        <nav aria-label="Pages">
-          <ul class="pages">
-            {PAGES.map((p) => (
-              <li key={p.path}>
-                <a href={`#/${p.path}`} aria-current={page === p.path ? "page" : undefined}>
-                  {p.title}
-                </a>
-              </li>
-            ))}
-          </ul>
-        </nav>
+        {view?.mode !== "signed-out" && (
+          <nav aria-label="Pages">
+            <ul class="pages">
+              {PAGES.map((p) => (
+                <li key={p.path}>
+                  <a href={`#/${p.path}`} aria-current={page === p.path ? "page" : undefined}>
+                    {p.title}
+                  </a>
+                </li>
+              ))}
+            </ul>
+          </nav>
+        )}
         {view !== null && <Account session={view} onSignOut={signOut} />}
       </header>
       <main id="main" tabIndex={-1}>

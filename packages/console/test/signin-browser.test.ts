@@ -237,8 +237,15 @@ describe.skipIf(SKIP)(`signing in to the console in headless Chromium${titleSuff
     await expect
       .poll(() => alert.innerText())
       .toBe(
-        "Sign-in refused. none of `mallory@example.com`'s `groups` (`marketing`) is mapped to a Clearance scope in `auth.oidc.roles`: ask an administrator for access",
+        "Sign-in refused. none of mallory@example.com's groups (marketing) is mapped to a Clearance scope in auth.oidc.roles: ask an administrator for access",
       );
+    // the server's backticked names are shown as code, as text
+    expect(await alert.locator("code").allInnerTexts()).toEqual([
+      "mallory@example.com",
+      "groups",
+      "marketing",
+      "auth.oidc.roles",
+    ]);
     expect((await session(page)).mode).toBe("signed-out");
     expect(await axeViolations(page)).toEqual([]);
     await page.screenshot({ path: join(SCREENSHOTS, "console-sign-in-refused.png") });

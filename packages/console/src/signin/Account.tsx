@@ -42,7 +42,7 @@ export function NeedsScope({
   scope: keyof typeof SCOPE_WORDS;
 }) {
   return (
-    <section class="notice error" role="alert">
+    <section class="notice error scope-needed" role="alert">
       <h1>{page} needs another scope</h1>
       <p>
         The {page} page needs the <code>{scope}</code> scope ({SCOPE_WORDS[scope]}). You (

@@ -1,5 +1,6 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import { ApiError, describeError, type SessionView, sessionApi } from "../api.js";
+import { Ticked } from "./Ticked.js";
 import { returnPath } from "./words.js";
 
 /**
@@ -59,16 +60,20 @@ export function SignInPage({
       <h1 id="signin-title" class="page-title" tabIndex={-1} ref={title}>
         Sign in to Clearance
       </h1>
+      <p class="muted signin-intro">
+        This server asks who you are. What you do in the console (a vote, a verification) is
+        recorded in the audit log under the name you sign in with.
+      </p>
       {refused !== null && (
         <div class="notice error" role="alert">
           <p>
-            <strong>Sign-in refused.</strong> {refused}
+            <strong>Sign-in refused.</strong> <Ticked text={refused} />
           </p>
         </div>
       )}
       {refused === null && message !== null && (
         <p class="notice" role="status">
-          {message}
+          <Ticked text={message} />
         </p>
       )}
       <div class="signin-ways">
@@ -105,7 +110,7 @@ export function SignInPage({
               />
               {keyProblem !== null && (
                 <span id="api-key-problem" class="field-problem">
-                  {keyProblem}
+                  <Ticked text={keyProblem} />
                 </span>
               )}
             </div>
