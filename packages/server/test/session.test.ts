@@ -1,4 +1,7 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { parse as parseYaml } from "yaml";
 import { createApiKey } from "../src/auth.js";
 import { ConfigError, resolveConfig } from "../src/config.js";
 import {
@@ -9,7 +12,7 @@ import {
   Sealer,
   type Session,
 } from "../src/session.js";
-import { example, makeApp, type TestApp } from "./helpers.js";
+import { example, makeApp, REPO, type TestApp } from "./helpers.js";
 
 const TIMES = { ttlMs: 8 * 3_600_000, idleMs: 3_600_000 };
 const T0 = Date.parse("2026-12-01T10:00:00Z");
@@ -236,6 +239,24 @@ describe("configuration", () => {
   ])("%s: refused, naming the key", (_name, auth, message) => {
     expect(() => resolveConfig({ auth })).toThrow(ConfigError);
     expect(() => resolveConfig({ auth })).toThrow(message);
+  });
+
+  test("docs/console.md's sign-in example is a valid configuration", () => {
+    const text = readFileSync(join(REPO, "docs/console.md"), "utf8");
+    const section = text.slice(text.indexOf("## Signing in"), text.indexOf("## Configuration"));
+    const block = /```yaml\n([\s\S]*?)```/.exec(section)?.[1];
+    expect(block).toBeDefined();
+    const c = resolveConfig(parseYaml(block!), {
+      env: {
+        CLEARANCE_OIDC_SECRET: "an-oidc-client-secret",
+        CLEARANCE_SESSION_SECRET: "a-session-secret-of-32-characters-or-more",
+      },
+    });
+    expect(c.auth.oidc?.roles).toEqual({
+      "security-analysts": ["audit:read"],
+      "security-reviewers": ["review", "audit:read"],
+      "clearance-admins": ["admin"],
+    });
   });
 
   test.each([["http://127.0.0.1:4000"], ["http://localhost:4000/realms/x"], ["http://[::1]:4000"]])(
