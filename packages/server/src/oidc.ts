@@ -97,6 +97,11 @@ export class OidcSignIn {
     const config = await this.configuration();
     const current = new URL(this.redirectUri);
     current.search = search;
+    // an answer to another sign-in (or forged) is refused before anything in it is believed
+    if (current.searchParams.get("state") !== transaction.state)
+      throw new SignInRefusedError(
+        "the provider's answer is not for the sign-in this browser started (`state` differs): sign in again",
+      );
     const error = current.searchParams.get("error");
     if (error !== null)
       throw new SignInRefusedError(

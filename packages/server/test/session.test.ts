@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { parse as parseYaml } from "yaml";
 import { createApiKey } from "../src/auth.js";
 import { ConfigError, resolveConfig } from "../src/config.js";
+import { checkExposure } from "../src/server.js";
 import {
   mapClaims,
   newSession,
@@ -239,6 +240,12 @@ describe("configuration", () => {
   ])("%s: refused, naming the key", (_name, auth, message) => {
     expect(() => resolveConfig({ auth })).toThrow(ConfigError);
     expect(() => resolveConfig({ auth })).toThrow(message);
+  });
+
+  test("with OpenID Connect and no keys the server may listen beyond loopback; with neither it may not", () => {
+    const server = { host: "0.0.0.0" };
+    expect(() => checkExposure(resolveConfig({ server, auth: { oidc: OIDC } }))).not.toThrow();
+    expect(() => checkExposure(resolveConfig({ server }))).toThrow(/refusing to listen/);
   });
 
   test("docs/console.md's sign-in example is a valid configuration", () => {
