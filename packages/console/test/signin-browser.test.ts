@@ -187,9 +187,26 @@ describe.skipIf(SKIP)(`signing in to the console in headless Chromium${titleSuff
   it("refuses a cross-site POST: another site's form cannot use the session", async () => {
     const { page } = await open(`${server!.url}/`);
     await page.locator("#signin-title").waitFor();
-    await page.getByLabel("API key").fill(reviewerKey.secret);
-    await page.getByRole("button", { name: "Sign in with the key" }).click();
+    // by keyboard alone: Tab from the title to the provider's link, on to the key, Enter
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe("signin-title");
+    await page.keyboard.press("Tab");
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe(
+      "Sign in with Test SSO",
+    );
+    await page.keyboard.press("Tab");
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe("api-key");
+    await page.keyboard.type(reviewerKey.secret);
+    await page.keyboard.press("Enter");
     await expect.poll(() => page.locator("header .account").innerText()).toContain("triage");
+    // the key is nowhere the page keeps things
+    expect(
+      await page.evaluate(
+        () =>
+          JSON.stringify({ ...localStorage }) +
+          JSON.stringify({ ...sessionStorage }) +
+          location.href,
+      ),
+    ).not.toContain(reviewerKey.secret);
     // a page of another site (the provider's origin) posts a form to the API
     await page.goto(`${provider!.issuer}/.well-known/openid-configuration`);
     await page.setContent(
