@@ -89,4 +89,22 @@ describe.skipIf(!existsSync(BIN))("the clearance binary (built CLI)", () => {
     expect(r.stderr).toContain("error[too_many_holes]");
     expect(r.stderr).not.toMatch(STACK_FRAME);
   });
+
+  it("`clearance check` on one 14 MB rule of 640,000 `unless` clauses: exit 1 in a 1 GB heap", () => {
+    // under the 16 MiB file limit, this one rule's syntax tree took over 4 GB and the process
+    // died out of memory; now the declaration is refused before it is parsed
+    const dir = ruleDir(
+      "unless",
+      `rule r {\n  when verdict == "malicious"\n${'  unless fileName == "a"\n'.repeat(640_000)}  deny "m"\n}\n`,
+    );
+    const r = spawnSync(process.execPath, ["--max-old-space-size=1024", BIN, "check", dir], {
+      encoding: "utf8",
+    });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(
+      "error[declaration_too_large]: this declaration has 2560010 tokens, more than the limit of 250000; it is not parsed",
+    );
+    expect(r.stderr).toContain(`--> ${join(dir, "a.rules")}:1:1`);
+    expect(r.stderr).not.toMatch(STACK_FRAME);
+  }, 60_000);
 });

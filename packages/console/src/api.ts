@@ -94,6 +94,8 @@ export class ApiError extends Error {
     readonly status: number,
     readonly code: string | undefined,
     readonly detail: string,
+    /** where in the request body the server found what it refused (`/exception/expires`) */
+    readonly problems: readonly { pointer: string; message: string }[] = [],
   ) {
     super(detail);
   }
@@ -105,8 +107,11 @@ async function call<T>(
   options: { signInOn401?: boolean } = {},
 ): Promise<T> {
   let response: Response;
-  const { json, ...rest } = init;
-  const headers: Record<string, string> = { accept: "application/json" };
+  const { json, headers: given, ...rest } = init;
+  const headers: Record<string, string> = {
+    accept: "application/json",
+    ...(given as Record<string, string> | undefined),
+  };
   if (json !== undefined) headers["content-type"] = "application/json";
   // the session cookie is HttpOnly; what proves a write comes from this page is the CSRF token
   // that only this page read (GET /v1/session), sent with every request that changes something
@@ -122,7 +127,7 @@ async function call<T>(
     throw new ApiError(0, undefined, `the server cannot be reached (${(error as Error).message})`);
   }
   if (!response.ok) {
-    let problem: { code?: unknown; detail?: unknown } = {};
+    let problem: { code?: unknown; detail?: unknown; problems?: unknown } = {};
     try {
       problem = (await response.json()) as typeof problem;
     } catch {
@@ -132,6 +137,7 @@ async function call<T>(
       response.status,
       typeof problem.code === "string" ? problem.code : undefined,
       typeof problem.detail === "string" ? problem.detail : response.statusText,
+      Array.isArray(problem.problems) ? (problem.problems as ApiError["problems"]) : [],
     );
     if (response.status === 401 && options.signInOn401 !== false) signInAgain(error.detail);
     throw error;
@@ -161,11 +167,137 @@ export function describeError(error: unknown): string {
   if (error.code === "csrf_refused")
     return `The server refused a change that did not prove it came from this console (403 csrf_refused): ${error.detail}. Reload the page; if it happens again, sign in again.`;
   if (error.status === 403)
-    return `The server refused this request (403 forbidden): ${error.detail}. Reading the audit log needs the audit:read scope.`;
+    return `The server refused this request (403 forbidden): ${error.detail}.`;
   if (error.status === 0) return `The server cannot be reached: ${error.detail}.`;
   return `The server answered ${error.status}${error.code ? ` ${error.code}` : ""}: ${error.detail}`;
 }
 
+// Reviews and exceptions (docs/reviews.md, the review endpoints of docs/http-api.md).
+
+export interface VoteView {
+  id: string;
+  time: string;
+  caseId: string;
+  voter: string;
+  vote: "approve" | "reject";
+  justification: string;
+  exception: { kind: string; expires: string | null } | null;
+}
+
+export interface CaseView {
+  id: string;
+  sha256: string;
+  fileName: string | null;
+  status: "open" | "resolved" | "withdrawn" | "expired";
+  opened: string;
+  expires: string;
+  closed: string | null;
+  decisionId: string;
+  rule: string | null;
+  reason: string;
+  requester: string | null;
+  context: Record<string, string>;
+  approvalForbiddenBy: string[];
+  signer: string | null;
+  vendor: { name: string; product: string } | null;
+  outcome: "approved" | "rejected" | null;
+  exception: string | null;
+  votes: VoteView[];
+  waitingFor: string | null;
+}
+
+export interface CasePage {
+  cases: CaseView[];
+  nextCursor: string | null;
+}
+
+/** A decision in a case's listing: what, when, for whom. */
+export interface DecisionBrief {
+  decisionId: string;
+  time: string;
+  decision: Decision;
+  rule: string | null;
+  reason: string;
+  source: string;
+  requester: string | null;
+  exception: string | null;
+  case: string | null;
+}
+
+export interface CaseDetail {
+  case: CaseView;
+  decision: EntrySummary | null;
+  explain: Explanation | null;
+  input: Record<string, unknown> | null;
+  requests: DecisionBrief[];
+  fileDecisions: DecisionBrief[];
+}
+
+export interface ReviewPolicy {
+  approvalsRequired: number;
+  broaderScopeApprovals: number;
+  rejectionVetoes: boolean;
+  selfApproval: boolean;
+  caseExpiry: string;
+  exceptionExpiry: {
+    default: string;
+    defaultMs: number;
+    max: string;
+    maxMs: number;
+    allowNoExpiry: boolean;
+  };
+}
+
+export type ExceptionKind = "file" | "signer" | "vendor";
+
+export interface ExceptionView {
+  id: string;
+  status: "approved" | "rejected";
+  kind: ExceptionKind;
+  scope: { sha256?: string; signer?: string; vendor?: string; product?: string };
+  context: Record<string, string> | null;
+  created: string;
+  expires: string | null;
+  approvers: string[];
+  justification: string;
+  case: string | null;
+  createdBy: string | null;
+  state: "active" | "revoked" | "expired";
+  ended: { time: string; by: string | null; justification: string | null } | null;
+}
+
+export interface VoteBody {
+  vote: "approve" | "reject";
+  justification: string;
+  voter?: string;
+  exception?: { kind?: ExceptionKind; expires?: string | null };
+}
+
+export interface VoteAnswer {
+  vote: VoteView;
+  replayed: boolean;
+  case: CaseView;
+  exception: ExceptionView | null;
+  decision: { decisionId: string; decision: Decision; rule: string | null; reason: string } | null;
+}
+
+const json = (method: string, body: unknown): RequestInit => ({
+  method,
+  headers: { "content-type": "application/json" },
+  body: JSON.stringify(body),
+});
+
+export const reviewsApi = {
+  cases: (url: string) => call<CasePage>(url),
+  case: (id: string) => call<CaseDetail>(`/v1/reviews/${encodeURIComponent(id)}`),
+  policy: () => call<ReviewPolicy>("/v1/reviews/policy"),
+  vote: (id: string, body: VoteBody) =>
+    call<VoteAnswer>(`/v1/reviews/${encodeURIComponent(id)}/votes`, json("POST", body)),
+  exceptions: (url: string) => call<{ exceptions: ExceptionView[] }>(url),
+  exception: (id: string) => call<ExceptionView>(`/v1/exceptions/${encodeURIComponent(id)}`),
+  revoke: (id: string, body: { justification: string; by?: string }) =>
+    call<ExceptionView>(`/v1/exceptions/${encodeURIComponent(id)}`, json("DELETE", body)),
+};
 // ---- sessions and sign-in (docs/console.md#signing-in) ----------------------------------------
 
 export type Scope = "decide" | "audit:read" | "review" | "exceptions" | "admin";
@@ -189,7 +321,16 @@ let csrfToken: string | null = null;
 /** Signing out: a 401 of a request still in flight says nothing new. */
 let signingOut = false;
 
+/** The session as last read: whom votes and revocations are recorded under. */
+let sessionNow: SessionView | null = null;
+
+/** The signed-in identity (`user:<name>`, or a key id); null on an open server or signed out. */
+export function signedInAs(): string | null {
+  return sessionNow?.mode === "signed-in" ? sessionNow.identity : null;
+}
+
 function keep(view: SessionView): SessionView {
+  sessionNow = view;
   csrfToken = view.csrfToken;
   signingOut = false;
   return view;
@@ -218,6 +359,7 @@ export const sessionApi = {
     return call<void>("/v1/session", { method: "DELETE" }).then(
       () => {
         csrfToken = null;
+        sessionNow = null;
       },
       (error: unknown) => {
         signingOut = false;

@@ -1,20 +1,37 @@
 import { render } from "preact";
 import { useEffect, useState } from "preact/hooks";
-import { allows, describeError, type SessionView, sessionApi } from "./api.js";
+import { allows, describeError, type Scope, type SessionView, sessionApi } from "./api.js";
 import { AuditPage } from "./audit/AuditPage.js";
 import { EntryPage } from "./audit/EntryPage.js";
+import { ExceptionPage, ExceptionsPage } from "./exceptions/ExceptionsPage.js";
+import { CasePage } from "./reviews/CasePage.js";
+import { Landing } from "./reviews/Landing.js";
+import { ReviewsPage } from "./reviews/ReviewsPage.js";
 import { navigate, parseHash, useRoute } from "./router.js";
 import { Account, NeedsScope } from "./signin/Account.js";
 import { SignInPage } from "./signin/SignInPage.js";
 import { returnPath } from "./signin/words.js";
 import "./styles.css";
 
-/** The pages there are; Reviews, Rules, Playground and Exceptions join this table when built. */
-const PAGES = [{ path: "audit", title: "Audit" }] as const;
+/**
+ * The pages there are, and the scopes that open them (any of them; `admin` opens all), as the
+ * API's routes ask; Rules and Playground join this table when built.
+ */
+const PAGES = [
+  { path: "reviews", title: "Reviews", scopes: ["review"] },
+  { path: "exceptions", title: "Exceptions", scopes: ["review", "exceptions"] },
+  { path: "audit", title: "Audit", scopes: ["audit:read"] },
+] as const satisfies readonly { path: string; title: string; scopes: readonly Scope[] }[];
+
+const needs = (page: string): readonly Scope[] | undefined =>
+  PAGES.find((p) => p.path === page)?.scopes;
+const titleOf = (page: string): string => PAGES.find((p) => p.path === page)?.title ?? page;
+const allowsAny = (view: SessionView, scopes: readonly Scope[]): boolean =>
+  scopes.some((s) => allows(view.scopes, s));
 
 function App() {
   const route = useRoute();
-  const [page = "audit", id] = route.segments;
+  const [page, id] = route.segments;
   const signInPage = page === "sign-in";
   const session = useSession(signInPage);
   useEffect(() => {
@@ -22,12 +39,12 @@ function App() {
     // the address as it is now (a navigation may be on its way to the route state)
     const live = parseHash(location.hash);
     const onSignIn = live.segments[0] === "sign-in";
-    const here = location.hash.replace(/^#/, "") || "/audit";
+    const here = location.hash.replace(/^#/, "") || "/";
     // signed out: every page but the sign-in page sends there, and comes back after
     if (session.view.mode === "signed-out" && !onSignIn)
       navigate(`#/sign-in?${new URLSearchParams({ return: here })}`);
     if (session.view.mode !== "signed-out" && onSignIn)
-      navigate(`#${returnPath(live.params.get("return")) ?? "/audit"}`);
+      navigate(`#${returnPath(live.params.get("return")) ?? "/"}`);
   }, [session.view, signInPage]);
   async function signOut() {
     try {
@@ -64,8 +81,14 @@ function App() {
         <SignInPage session={view} params={route.params} onSignedIn={session.set} />
       ) : null;
   else if (view.mode === "signed-out") body = null;
-  else if (page === "audit" && !allows(view.scopes, "audit:read"))
-    body = <NeedsScope session={view} page="Audit" scope="audit:read" />;
+  else if (page !== undefined && needs(page) !== undefined && !allowsAny(view, needs(page)!))
+    body = <NeedsScope session={view} page={titleOf(page)} scopes={needs(page)!} />;
+  // `#/`: Reviews when cases are waiting, else Audit (decided by the API's answer)
+  else if (page === undefined) body = <Landing />;
+  else if (page === "reviews" && id !== undefined) body = <CasePage key={id} id={id} />;
+  else if (page === "reviews") body = <ReviewsPage params={route.params} />;
+  else if (page === "exceptions" && id !== undefined) body = <ExceptionPage key={id} id={id} />;
+  else if (page === "exceptions") body = <ExceptionsPage params={route.params} />;
   else if (page === "audit" && id !== undefined) body = <EntryPage id={id} />;
   else if (page === "audit") body = <AuditPage params={route.params} />;
   else

@@ -17,6 +17,7 @@ export const DIAGNOSTIC_CODES = Object.freeze({
   // reading and lexing
   invalid_utf8: "error",
   file_too_large: "error",
+  declaration_too_large: "error",
   file_unreadable: "error",
   list_path_absolute: "error",
   path_outside_root: "error",

@@ -11,6 +11,12 @@ const limit = (fallback: number, description: string) =>
 const LANGUAGE_LIMITS = Type.Object(
   {
     maxFileBytes: limit(16 * 1024 * 1024, "bytes of one rule file"),
+    // a declaration's syntax tree is built whole, at about 2 KB a token: 250,000 tokens (a
+    // 200,000-operand sum, 60,000 `unless` clauses) stay under a gigabyte
+    maxDeclarationTokens: limit(
+      250_000,
+      "tokens of one declaration (a rule, list, default) or one `{}` hole of a reason",
+    ),
     maxNestingDepth: limit(
       64,
       "nesting of parentheses, lists, quantifiers and `not` in one expression",

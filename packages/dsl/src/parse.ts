@@ -81,6 +81,17 @@ export function parseFile(file: SourceFile, limits: LanguageLimits = DEFAULT_LIM
         stopAt(chunk[0]!);
         break;
       }
+      if (chunk.length > limits.maxDeclarationTokens) {
+        const first = chunk[0]!;
+        const last = chunk[chunk.length - 1]!;
+        // marked at its first token: the declaration itself may be megabytes long
+        const end = first.startOffset + first.image.length;
+        collected.add(
+          tooManyTokens(file.path, first.startOffset, end, chunk.length, limits, "declaration"),
+        );
+        erroneous.push({ start: first.startOffset, end: last.endOffset! });
+        continue;
+      }
       parser.input = chunk;
       parser.errorLimit = budget;
       let cst: Cst.FileCstNode;
@@ -154,6 +165,14 @@ function parseHole(
     span: { ...d.span, start: d.span.start + base, end: d.span.end + base },
   });
   const diagnostics = lexed.diagnostics.map(shift);
+  if (lexed.tokens.length > limits.maxDeclarationTokens)
+    return {
+      expr: { kind: "error", span },
+      diagnostics: [
+        ...diagnostics,
+        tooManyTokens(path, span.start, span.end, lexed.tokens.length, limits, "reason hole"),
+      ],
+    };
   const tooDeep = nestingProblem(lexed.tokens, path, limits);
   if (tooDeep)
     return { expr: { kind: "error", span }, diagnostics: [...diagnostics, shift(tooDeep)] };
@@ -346,6 +365,28 @@ function startsDeclaration(tokens: IToken[], i: number, open: readonly TokenType
     tokens[i + 1]?.tokenType === t.Identifier &&
     tokens[i - 1]?.tokenType !== t.Dot &&
     open.every((b) => b === t.LBrace)
+  );
+}
+
+/** A declaration or hole too long to parse: its syntax tree would not fit in memory. */
+function tooManyTokens(
+  file: string,
+  start: number,
+  end: number,
+  tokens: number,
+  limits: LanguageLimits,
+  what: "declaration" | "reason hole",
+): Diagnostic {
+  return diagnostic(
+    "declaration_too_large",
+    `this ${what} has ${tokens} tokens, more than the limit of ${limits.maxDeclarationTokens}; it is not parsed`,
+    { file, start, end },
+    {
+      help:
+        what === "declaration"
+          ? "split the rule, or move long lists of values to a `list` or `hashlist` file"
+          : "compute less in the reason: a hole shows a field or a short expression",
+    },
   );
 }
 

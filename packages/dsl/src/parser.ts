@@ -72,7 +72,7 @@ export class RulesParser extends CstParser {
     super(t.allTokens, {
       recoveryEnabled: true,
       maxLookahead: 3,
-      nodeLocationTracking: "full",
+      nodeLocationTracking: "onlyOffset",
       errorMessageProvider: errorMessages,
     });
     this.performSelfAnalysis();

@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { DIAGNOSTIC_CODES, format } from "@clearance/dsl";
 import fc from "fast-check";
@@ -18,6 +18,7 @@ import { NOW, SHA } from "./helpers.js";
  */
 
 const REPO = join(import.meta.dirname, "..", "..", "..");
+const OUT = join(REPO, "out", "fuzz");
 const SECONDS = Number(process.env.CLEARANCE_FUZZ_SECONDS ?? 8);
 const SEED = process.env.CLEARANCE_FUZZ_SEED;
 
@@ -213,10 +214,11 @@ describe("fuzzing rule text", () => {
     `never throws and always ends (${SECONDS} s of mutated rule files)`,
     () => {
       let cases = 0;
-      let slowest = 0;
+      let slowest = { ms: 0, text: "" };
       fc.assert(
         fc.property(mutated, (text) => {
-          slowest = Math.max(slowest, exercise(text));
+          const ms = exercise(text);
+          if (ms > slowest.ms) slowest = { ms, text };
           cases++;
         }),
         {
@@ -226,8 +228,12 @@ describe("fuzzing rule text", () => {
           ...(SEED === undefined ? {} : { seed: Number(SEED) }),
         },
       );
+      // the slowest case is kept to replay: a slow one that is not simply large is a finding
+      mkdirSync(OUT, { recursive: true });
+      writeFileSync(join(OUT, "slowest.rules"), slowest.text);
+      const megabytes = Buffer.byteLength(slowest.text) / 1e6;
       console.log(
-        `fuzz: ${cases} mutated rule files in ${SECONDS} s, slowest ${slowest.toFixed(0)} ms`,
+        `fuzz: ${cases} mutated rule files in ${SECONDS} s, slowest ${slowest.ms.toFixed(0)} ms for ${megabytes.toFixed(2)} MB (${(slowest.ms / Math.max(megabytes, 0.001)).toFixed(0)} ms/MB), kept in out/fuzz/slowest.rules`,
       );
       expect(cases).toBeGreaterThan(0);
     },

@@ -275,6 +275,40 @@ describe("language limits: at the limit accepted, just over it a diagnostic", ()
     expect(DEFAULT_LIMITS.maxTemplateHoles).toBe(100);
   });
 
+  it("maxDeclarationTokens: a declaration over it is not parsed, and the next one is", () => {
+    // `rule t { when fileSize > 1 deny "x" }` is 10 tokens; each `and fileSize > 1` adds 4
+    const rule = (name: string, ands: number) =>
+      `rule ${name} { when fileSize > 1${" and fileSize > 1".repeat(ands)} deny "x" }`;
+    const limit = 10 + 4 * 3;
+    expect(compileWith(rule("t", 3), { maxDeclarationTokens: limit }).printed).toBe("");
+    const source = `${rule("t", 3)}\n${rule("u", 0)} \nrule v { when nosuch == 1 deny "y" }`;
+    const over = compileWith(source, { maxDeclarationTokens: limit - 1 });
+    expect(errorCodes(over)).toEqual(["declaration_too_large", "unknown_field"]);
+    const d = over.diagnostics[0]!;
+    expect(d.message).toBe(
+      `this declaration has ${limit} tokens, more than the limit of ${limit - 1}; it is not parsed`,
+    );
+    // marked at its first token, not underlined for megabytes
+    expect(source.slice(d.span.start, d.span.end)).toBe("rule");
+    expect(d.span.start).toBe(0);
+    // no follow-on noise about the rule it hid (`t` has no outcome, ...)
+    expect(over.codes).not.toContain("missing_outcome");
+    expect(DEFAULT_LIMITS.maxDeclarationTokens).toBe(250_000);
+  });
+
+  it("maxDeclarationTokens bounds a reason's `{}` hole too", () => {
+    // the rule is 8 tokens; the hole `{1+1+1+1+1+1}` is 11
+    const text = 'rule t { when true deny "sum {1+1+1+1+1+1}" }';
+    expect(compileWith(text, { maxDeclarationTokens: 11 }).printed).toBe("");
+    const over = compileWith(text, { maxDeclarationTokens: 10 });
+    expect(errorCodes(over)).toEqual(["declaration_too_large"]);
+    const d = over.diagnostics[0]!;
+    expect(d.message).toBe(
+      "this reason hole has 11 tokens, more than the limit of 10; it is not parsed",
+    );
+    expect(text.slice(d.span.start, d.span.end)).toBe("1+1+1+1+1+1");
+  });
+
   it("maxEvaluationSteps: a loop over N items costs N; over the budget the rule fails", () => {
     const limit = 4;
     const text =

@@ -428,7 +428,10 @@ export const CONFIG_SCHEMA = Type.Object(
           description: "serve the web console at `/`; `false` answers 404 there",
         }),
       },
-      { description: "the web console (docs/console.md): the Audit page, over the HTTP API" },
+      {
+        description:
+          "the web console (docs/console.md): Reviews, Exceptions and Audit, over the HTTP API",
+      },
     ),
     notifications: Section(
       {

@@ -88,6 +88,22 @@ interface OpenedDetail {
   vendor: { name: string; product: string } | null;
 }
 
+/** `GET /v1/reviews/policy`: the `reviews` configuration a reviewer votes under. */
+export interface ReviewPolicyView {
+  approvalsRequired: number;
+  broaderScopeApprovals: number;
+  rejectionVetoes: boolean;
+  selfApproval: boolean;
+  caseExpiry: string;
+  exceptionExpiry: {
+    default: string;
+    defaultMs: number;
+    max: string;
+    maxMs: number;
+    allowNoExpiry: boolean;
+  };
+}
+
 export interface VoteView {
   id: string;
   time: string;
@@ -254,6 +270,29 @@ export class ReviewService {
     if (options.fileExceptions) service.fileExceptions = options.fileExceptions;
     await service.refresh(true);
     return service;
+  }
+
+  /**
+   * The voting policy as reviewers need it to vote: what resolves a case, and the expiries an
+   * approval may ask for (durations as configured, and in milliseconds for a client to bound a date).
+   */
+  policy(): ReviewPolicyView {
+    this.enabled();
+    const c = this.config;
+    return {
+      approvalsRequired: c.approvalsRequired,
+      broaderScopeApprovals: c.broaderScopeApprovals,
+      rejectionVetoes: c.rejectionVetoes,
+      selfApproval: c.selfApproval,
+      caseExpiry: c.caseExpiry,
+      exceptionExpiry: {
+        default: c.exceptionExpiry.default,
+        defaultMs: this.defaultExpiryMs,
+        max: c.exceptionExpiry.max,
+        maxMs: this.maxExpiryMs,
+        allowNoExpiry: c.exceptionExpiry.allowNoExpiry,
+      },
+    };
   }
 
   /** Who decides files again after a case is resolved or an exception ends. */

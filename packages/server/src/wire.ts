@@ -4,7 +4,7 @@
 import { INPUT_FORMATS } from "@clearance/engine";
 import { type Static, Type } from "@clearance/options";
 import type { DecisionAnswer } from "./decide.js";
-import type { CaseView, ExceptionView, VoteView } from "./reviews.js";
+import type { CaseView, ExceptionView, ReviewPolicyView, VoteView } from "./reviews.js";
 
 export const DECISION = Type.Enum(["allow", "deny", "review"], { type: "string" });
 export const TIME = Type.Unsafe<string>({ type: "string", format: "date-time" });
@@ -329,7 +329,29 @@ export const CASE_VIEW = Type.Object({
   ),
 });
 
+/** `GET /v1/reviews/policy`: what a reviewer votes under (the `reviews` configuration). */
+export const REVIEW_POLICY_VIEW = Type.Object({
+  approvalsRequired: Type.Integer({ description: "approvals that resolve a case for the file" }),
+  broaderScopeApprovals: Type.Integer({
+    description: "approvals asking for a signer or vendor exception that resolve a case with one",
+  }),
+  rejectionVetoes: Type.Boolean({ description: "one rejection resolves a case rejected" }),
+  selfApproval: Type.Boolean({
+    description: "whether a key that asked about a file may approve it",
+  }),
+  caseExpiry: Type.String({ description: "how long a case waits for an answer (`7d`)" }),
+  exceptionExpiry: Type.Object({
+    default: Type.String({ description: "the expiry an approval asks for when it names none" }),
+    defaultMs: Type.Integer({ description: "`default` in milliseconds" }),
+    max: Type.String({ description: "the furthest expiry an approval may ask for" }),
+    maxMs: Type.Integer({ description: "`max` in milliseconds" }),
+    allowNoExpiry: Type.Boolean({ description: "whether an approval may ask for no expiry" }),
+  }),
+});
+const policyFieldsAgree: Same<keyof ReviewPolicyView, keyof Static<typeof REVIEW_POLICY_VIEW>> =
+  true;
+
 const caseFieldsAgree: Same<keyof CaseView, keyof Static<typeof CASE_VIEW>> = true;
 const exceptionFieldsAgree: Same<keyof ExceptionView, keyof Static<typeof EXCEPTION_VIEW>> = true;
 const voteFieldsAgree: Same<keyof VoteView, keyof Static<typeof VOTE_VIEW>> = true;
-void [caseFieldsAgree, exceptionFieldsAgree, voteFieldsAgree];
+void [caseFieldsAgree, exceptionFieldsAgree, voteFieldsAgree, policyFieldsAgree];

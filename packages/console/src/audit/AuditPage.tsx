@@ -38,7 +38,7 @@ const LABELS: Record<FilterKey, string> = {
 };
 
 /** `/`, `j`, `k` and Enter act on the page unless a form field has the keyboard. */
-function typing(target: EventTarget | null): boolean {
+export function typing(target: EventTarget | null): boolean {
   return (
     target instanceof HTMLElement &&
     (target.isContentEditable || ["INPUT", "SELECT", "TEXTAREA"].includes(target.tagName))

@@ -122,8 +122,20 @@ export function EntryPage({ id }: { id: string }) {
             {e.approvalForbiddenBy &&
               e.approvalForbiddenBy.length > 0 &&
               row("Approval forbidden by", list(e.approvalForbiddenBy))}
-            {e.exception && row("Exception", <code>{e.exception}</code>)}
-            {e.case && row("Review case", <code>{e.case}</code>)}
+            {e.exception &&
+              row(
+                "Exception",
+                <a href={`#/exceptions/${e.exception}`} class="mono">
+                  {e.exception}
+                </a>,
+              )}
+            {e.case &&
+              row(
+                "Review case",
+                <a href={`#/reviews/${e.case}`} class="mono">
+                  {e.case}
+                </a>,
+              )}
             {e.shadow &&
               row(
                 "Shadow rules",

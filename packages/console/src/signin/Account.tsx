@@ -1,4 +1,4 @@
-import type { SessionView } from "../api.js";
+import type { Scope, SessionView } from "../api.js";
 import { SCOPE_WORDS } from "./words.js";
 
 /** The header's right side: who is signed in, what they may do (in words), and Sign out. */
@@ -35,18 +35,25 @@ export function Account({ session, onSignOut }: { session: SessionView; onSignOu
 export function NeedsScope({
   session,
   page,
-  scope,
+  scopes,
 }: {
   session: SessionView;
   page: string;
-  scope: keyof typeof SCOPE_WORDS;
+  /** any of these opens the page */
+  scopes: readonly Scope[];
 }) {
   return (
     <section class="notice error scope-needed" role="alert">
       <h1>{page} needs another scope</h1>
       <p>
-        The {page} page needs the <code>{scope}</code> scope ({SCOPE_WORDS[scope]}). You (
-        <strong>{session.name}</strong>) have{" "}
+        The {page} page needs {scopes.length > 1 ? "one of the scopes " : "the scope "}
+        {scopes.map((s, i) => (
+          <span key={s}>
+            {i > 0 ? " or " : ""}
+            <code>{s}</code> ({SCOPE_WORDS[s]})
+          </span>
+        ))}
+        . You (<strong>{session.name}</strong>) have{" "}
         {session.scopes.length === 0
           ? "no scope"
           : session.scopes.map((s, i) => (

@@ -25,7 +25,7 @@ export function SignInPage({
     document.title = "Sign in · Clearance";
     title.current?.focus();
   }, []);
-  const back = returnPath(params.get("return")) ?? "/audit";
+  const back = returnPath(params.get("return")) ?? "/";
   // why the person is here: refused by the provider's answer, a session that ended, or a 401
   const refused = params.get("refused");
   const message = params.get("message") ?? session.ended;

@@ -9,6 +9,7 @@ import {
   DECISION_ANSWER,
   EXCEPTION_BODY,
   EXCEPTION_VIEW,
+  REVIEW_POLICY_VIEW,
   REVOKE_BODY,
   VOTE_BODY,
   VOTE_VIEW,
@@ -164,6 +165,23 @@ export async function reviewRoutes(fastify: FastifyInstance): Promise<void> {
       const page = cases.slice(0, q.limit);
       return { cases: page, nextCursor: more ? page[page.length - 1]!.id : null };
     },
+  );
+
+  fastify.get(
+    "/v1/reviews/policy",
+    {
+      config: review,
+      schema: {
+        summary:
+          "The voting policy: what resolves a case, and the expiries an approval may ask for",
+        description:
+          "The server's `reviews` configuration as a reviewer needs it to vote (the console's vote form bounds its expiry with it).",
+        tags: ["reviews"],
+        security: [{ bearer: [] }],
+        response: { 200: REVIEW_POLICY_VIEW, ...problemResponses(401, 403, 404) },
+      },
+    },
+    async () => reviews.policy(),
   );
 
   fastify.get<{ Params: { id: string } }>(

@@ -1,0 +1,300 @@
+import { useEffect, useLayoutEffect, useMemo, useRef, useState } from "preact/hooks";
+import { api, type CasePage, reviewsApi } from "../api.js";
+import { typing } from "../audit/AuditPage.js";
+import { FileName, shortHash } from "../audit/format.js";
+import {
+  currentCursor,
+  FIRST_PAGE,
+  loaded,
+  newer,
+  older,
+  type Paging,
+  pageNumber,
+} from "../query.js";
+import { navigate } from "../router.js";
+import {
+  casesUrl,
+  type QueueFilter,
+  queueHash,
+  readFailure,
+  readQueueFilter,
+  relative,
+  span,
+  utcMinute,
+  votesLine,
+} from "./logic.js";
+import { LastOutcome } from "./outcome.js";
+
+const PAGE_SIZE = 50;
+
+/** The queue an analyst left to open a case: its address, page and row, to come back to. */
+let kept: { hash: string; paging: Paging; selected: number } | undefined;
+
+/** Where a case's "back" goes: the queue as it was left. */
+export function queueBack(): string {
+  return kept?.hash ?? "#/reviews";
+}
+
+export function ReviewsPage({ params }: { params: URLSearchParams }) {
+  const query = params.toString();
+  const { filter, problems } = useMemo(
+    () => readQueueFilter({ rule: params.get("rule"), olderThan: params.get("olderThan") }),
+    [query],
+  );
+  useEffect(() => {
+    document.title = "Reviews · Clearance";
+  }, []);
+  return (
+    <>
+      <h1 class="page-title">Review queue</h1>
+      <LastOutcome />
+      {/* a new address (Back, a shared link) mounts the form again with its own filter */}
+      <QueueForm key={queueHash(filter)} filter={filter} urlProblems={problems} />
+      {problems.length > 0 ? (
+        <p class="notice" role="alert">
+          This address has a filter the API would refuse; correct the fields marked above.
+        </p>
+      ) : (
+        <Queue key={queueHash(filter)} filter={filter} />
+      )}
+    </>
+  );
+}
+
+function QueueForm({
+  filter,
+  urlProblems,
+}: {
+  filter: QueueFilter;
+  urlProblems: { field: "rule" | "olderThan"; message: string }[];
+}) {
+  const [rule, setRule] = useState(filter.rule ?? "");
+  const [olderThan, setOlderThan] = useState(filter.olderThan ?? "");
+  const [problems, setProblems] = useState(urlProblems);
+  const [ruleNames, setRuleNames] = useState<string[]>([]);
+  useEffect(() => {
+    api.ruleset().then(
+      (r) => setRuleNames([...new Set(r.rules.map((x) => x.name))].sort()),
+      // suggestions only: the queue itself reports an API that does not answer
+      () => setRuleNames([]),
+    );
+  }, []);
+  const submit = (event: Event) => {
+    event.preventDefault();
+    const read = readQueueFilter({ rule, olderThan });
+    setProblems(read.problems);
+    if (read.problems.length === 0) navigate(queueHash(read.filter));
+    else document.getElementById(`q-${read.problems[0]!.field}`)?.focus();
+  };
+  const problem = (field: "rule" | "olderThan") => problems.find((p) => p.field === field);
+  const older = problem("olderThan");
+  return (
+    <form class="search" aria-label="Filter the review queue" onSubmit={submit}>
+      <div class="fields">
+        <div class="field">
+          <label for="q-rule">Rule that asked for review</label>
+          <input
+            id="q-rule"
+            type="text"
+            class="mono"
+            list="queue-rule-names"
+            autoComplete="off"
+            spellcheck={false}
+            value={rule}
+            onInput={(e) => setRule(e.currentTarget.value)}
+          />
+        </div>
+        <div class="field">
+          <label for="q-olderThan">Open at least (2h, 3d, 1d12h)</label>
+          <input
+            id="q-olderThan"
+            type="text"
+            class="mono"
+            autoComplete="off"
+            spellcheck={false}
+            value={olderThan}
+            onInput={(e) => setOlderThan(e.currentTarget.value)}
+            aria-invalid={older ? "true" : undefined}
+            aria-describedby={older ? "q-olderThan-problem" : undefined}
+          />
+          {older && (
+            <span class="field-problem" id="q-olderThan-problem">
+              {older.message}
+            </span>
+          )}
+        </div>
+      </div>
+      <datalist id="queue-rule-names">
+        {ruleNames.map((n) => (
+          <option key={n} value={n} />
+        ))}
+      </datalist>
+      <div class="actions">
+        <button type="submit" class="primary">
+          Filter
+        </button>
+        <a class="button" href="#/reviews">
+          Clear
+        </a>
+        <span class="hint" aria-hidden="true">
+          <kbd>j</kbd> <kbd>k</kbd> move · <kbd>Enter</kbd> open · on a case: <kbd>a</kbd> approve ·{" "}
+          <kbd>r</kbd> reject · <kbd>Esc</kbd> back
+        </span>
+      </div>
+    </form>
+  );
+}
+
+function Queue({ filter }: { filter: QueueFilter }) {
+  const hash = queueHash(filter);
+  const mine = kept?.hash === hash ? kept : undefined;
+  const [paging, setPaging] = useState<Paging>(mine?.paging ?? FIRST_PAGE);
+  const [shown, setShown] = useState<{ key: string; answer: CasePage } | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [selected, setSelected] = useState(mine?.selected ?? 0);
+  const [now, setNow] = useState(Date.now());
+  const body = useRef<HTMLTableSectionElement>(null);
+  const cursor = currentCursor(paging);
+  const depth = pageNumber(paging);
+  const key = `${depth} ${cursor ?? ""}`;
+  const loading = shown?.key !== key && error === null;
+
+  useEffect(() => {
+    let stale = false;
+    setError(null);
+    reviewsApi.cases(casesUrl(filter, PAGE_SIZE, cursor)).then(
+      (answer) => {
+        if (stale) return;
+        setNow(Date.now());
+        setShown({ key, answer });
+        setPaging((p) => loaded(p, answer.nextCursor));
+        setSelected((s) => Math.min(s, Math.max(0, answer.cases.length - 1)));
+      },
+      (e: unknown) => {
+        if (!stale) setError(readFailure(e));
+      },
+    );
+    return () => {
+      stale = true;
+    };
+  }, [key]);
+
+  // kept as the row is selected: Enter leaves the page before a deferred effect would run
+  useLayoutEffect(() => {
+    kept = { hash, paging, selected };
+  }, [paging, selected]);
+
+  const cases = shown?.answer.cases ?? [];
+  // registered as it renders: a deferred effect waits for a paint headless Chromium may delay,
+  // and keys pressed meanwhile would be lost
+  useLayoutEffect(() => {
+    const onKey = (event: KeyboardEvent) => {
+      if (typing(event.target) || event.ctrlKey || event.metaKey || event.altKey) return;
+      if (cases.length === 0) return;
+      if (event.key === "j" || event.key === "k") {
+        event.preventDefault();
+        const to = Math.max(0, Math.min(cases.length - 1, selected + (event.key === "j" ? 1 : -1)));
+        setSelected(to);
+        body.current?.querySelectorAll<HTMLAnchorElement>("a.open")[to]?.focus();
+      } else if (event.key === "Enter" && !(event.target instanceof HTMLAnchorElement)) {
+        if (event.target instanceof HTMLButtonElement) return;
+        event.preventDefault();
+        navigate(`#/reviews/${cases[selected]!.id}`);
+      }
+    };
+    addEventListener("keydown", onKey);
+    return () => removeEventListener("keydown", onKey);
+  }, [cases, selected]);
+
+  const go = (to: Paging | undefined) => {
+    if (!to) return;
+    setSelected(0);
+    setPaging(to);
+  };
+  const prev = newer(paging);
+  const next = older(paging);
+  if (error)
+    return (
+      <p class="notice error" role="alert">
+        {error}
+      </p>
+    );
+  return (
+    <section aria-labelledby="queue-title" aria-busy={loading}>
+      <div class="results-head">
+        <h2 id="queue-title">Open cases, oldest first</h2>
+        <nav class="pager" aria-label="Pages of cases">
+          <button type="button" disabled={!prev || loading} onClick={() => go(prev)}>
+            ← Older
+          </button>
+          <span>
+            Page {depth}
+            {loading
+              ? " · loading…"
+              : ` · ${cases.length} ${cases.length === 1 ? "case" : "cases"}`}
+          </span>
+          <button type="button" disabled={!next || loading} onClick={() => go(next)}>
+            Newer →
+          </button>
+        </nav>
+      </div>
+      {!loading && cases.length === 0 ? (
+        <p class="notice">
+          No open case{filter.rule || filter.olderThan ? " matches this filter" : ""}: nothing is
+          waiting for a reviewer. <a href="#/exceptions">See the exceptions</a> or{" "}
+          <a href="#/audit">the audit log</a>.
+        </p>
+      ) : (
+        <table class={loading ? "entries queue stale" : "entries queue"}>
+          <caption class="sr-only">
+            Open review cases, oldest first, page {depth}; j and k move, Enter opens
+          </caption>
+          <thead>
+            <tr>
+              <th scope="col">File name</th>
+              <th scope="col">SHA-256</th>
+              <th scope="col">Rule and reason</th>
+              <th scope="col">Open for</th>
+              <th scope="col">Expires</th>
+              <th scope="col">Votes</th>
+              <th scope="col">Waiting for</th>
+            </tr>
+          </thead>
+          <tbody ref={body}>
+            {cases.map((c, i) => (
+              <tr
+                key={c.id}
+                class={i === selected ? "selected" : undefined}
+                aria-current={i === selected ? "true" : undefined}
+                onClick={() => setSelected(i)}
+              >
+                <td class="name">
+                  <a class="open" href={`#/reviews/${c.id}`} onFocus={() => setSelected(i)}>
+                    <FileName name={c.fileName} />
+                  </a>
+                  {c.approvalForbiddenBy.length > 0 && (
+                    <span class="tag tag-forbidden">approval forbidden</span>
+                  )}
+                </td>
+                <td class="mono nowrap" title={c.sha256}>
+                  {shortHash(c.sha256)}
+                </td>
+                <td class="reason">
+                  <code class="rule-cell">{c.rule ?? "(default)"}</code> {c.reason}
+                </td>
+                <td class="nowrap" title={`opened ${utcMinute(c.opened)}`}>
+                  {span(now - Date.parse(c.opened))}
+                </td>
+                <td class="nowrap" title={utcMinute(c.expires)}>
+                  {relative(c.expires, now)}
+                </td>
+                <td class="votes">{votesLine(c.votes)}</td>
+                <td>{c.waitingFor ?? <span class="muted">—</span>}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
+}
