@@ -45,7 +45,14 @@ function App() {
       navigate(`#/sign-in?${new URLSearchParams({ return: here })}`);
     if (session.view.mode !== "signed-out" && onSignIn)
       navigate(`#${returnPath(live.params.get("return")) ?? "/"}`);
-  }, [session.view, signInPage]);
+    // `#/` chooses between Reviews and Audit by the review queue: without `review`, Audit
+    if (
+      session.view.mode !== "signed-out" &&
+      live.segments.length === 0 &&
+      !allowsAny(session.view, ["review"])
+    )
+      location.replace("#/audit");
+  }, [session.view, signInPage, page]);
   async function signOut() {
     try {
       await sessionApi.signOut();
@@ -84,7 +91,7 @@ function App() {
   else if (page !== undefined && needs(page) !== undefined && !allowsAny(view, needs(page)!))
     body = <NeedsScope session={view} page={titleOf(page)} scopes={needs(page)!} />;
   // `#/`: Reviews when cases are waiting, else Audit (decided by the API's answer)
-  else if (page === undefined) body = <Landing />;
+  else if (page === undefined) body = allowsAny(view, ["review"]) ? <Landing /> : null;
   else if (page === "reviews" && id !== undefined) body = <CasePage key={id} id={id} />;
   else if (page === "reviews") body = <ReviewsPage params={route.params} />;
   else if (page === "exceptions" && id !== undefined) body = <ExceptionPage key={id} id={id} />;

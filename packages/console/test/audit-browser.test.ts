@@ -247,7 +247,7 @@ describe.skipIf(SKIP)(`the Audit page in headless Chromium${titleSuffix}`, () =>
   it("on a server with API keys, asks to sign in before the Audit page, and shows it after", async () => {
     const { page, errors } = await open(`${locked!.url}/`);
     await page.locator("#signin-title").waitFor();
-    expect(page.url()).toBe(`${locked!.url}/#/sign-in?return=%2Faudit`);
+    expect(page.url()).toBe(`${locked!.url}/#/sign-in?return=%2F`);
     await page.getByLabel("API key").fill(readerKey.secret);
     await page.getByRole("button", { name: "Sign in with the key" }).click();
     await expect.poll(() => page.url()).toBe(`${locked!.url}/#/audit`);

@@ -123,7 +123,7 @@ describe.skipIf(SKIP)(`signing in to the console in headless Chromium${titleSuff
     const { page, errors } = await open(`${server!.url}/`);
     // signed out: the sign-in page, with both ways in, returning to the Audit page afterwards
     await page.locator("#signin-title").waitFor();
-    expect(page.url()).toBe(`${server!.url}/#/sign-in?return=%2Faudit`);
+    expect(page.url()).toBe(`${server!.url}/#/sign-in?return=%2F`);
     expect(await page.getByLabel("API key").getAttribute("type")).toBe("password");
     expect(await axeViolations(page)).toEqual([]);
     await page.screenshot({ path: join(SCREENSHOTS, "console-sign-in.png") });
@@ -227,7 +227,7 @@ describe.skipIf(SKIP)(`signing in to the console in headless Chromium${titleSuff
     const alert = page.getByRole("alert");
     await expect
       .poll(() => alert.innerText())
-      .toContain("The Audit page needs the audit:read scope (Read the audit log)");
+      .toContain("The Audit page needs the scope audit:read (Read the audit log).");
     expect(await alert.innerText()).toContain("You (triage) have review.");
     expect(await axeViolations(page)).toEqual([]);
     await page.screenshot({ path: join(SCREENSHOTS, "console-audit-needs-scope.png") });
