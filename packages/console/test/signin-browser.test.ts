@@ -171,6 +171,34 @@ describe.skipIf(SKIP)(`signing in to the console in headless Chromium${titleSuff
     });
     expect(bare).toMatchObject({ status: 403, body: { code: "csrf_refused" } });
 
+    // a vote from the Reviews page is recorded under the person's sign-in, not a typed name
+    const asked = await fetch(`${server!.url}/v1/decisions`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${writer.secret}` },
+      body:
+        readFileSync(join(REPO, "examples/results/unsigned-lowscore.json"), "utf8").replace(
+          /^/,
+          '{"result":',
+        ) + "}",
+    });
+    const caseId = ((await asked.json()) as { case: string }).case;
+    expect(caseId).toMatch(/^[0-9a-f-]{36}$/);
+    await page.goto(`${server!.url}/#/reviews/${caseId}`);
+    const votingAs = page.getByLabel("Voting as");
+    await expect.poll(() => votingAs.inputValue()).toBe("user:alice@example.com");
+    expect(await votingAs.getAttribute("readonly")).not.toBeNull();
+    await page.getByLabel("Approve").check();
+    await page.getByLabel("Justification (required)").fill("vendor tool, checked with the owner");
+    await page.screenshot({ path: join(SCREENSHOTS, "console-reviews-signed-in.png") });
+    await page.getByRole("button", { name: "Send approval" }).click();
+    await expect
+      .poll(
+        async () =>
+          (await page.evaluate(async (id) => (await fetch(`/v1/reviews/${id}`)).json(), caseId))
+            .case.votes,
+      )
+      .toMatchObject([{ voter: "user:alice@example.com", vote: "approve" }]);
+
     // sign out: back to the sign-in page, and the session is gone
     await page.getByRole("button", { name: "Sign out" }).click();
     await page.locator("#signin-title").waitFor();
