@@ -175,11 +175,11 @@ describe.skipIf(SKIP)(`signing in to the console in headless Chromium${titleSuff
     const asked = await fetch(`${server!.url}/v1/decisions`, {
       method: "POST",
       headers: { "content-type": "application/json", authorization: `Bearer ${writer.secret}` },
-      body:
-        readFileSync(join(REPO, "examples/results/unsigned-lowscore.json"), "utf8").replace(
-          /^/,
-          '{"result":',
-        ) + "}",
+      body: JSON.stringify({
+        result: JSON.parse(
+          readFileSync(join(REPO, "examples/results/unsigned-lowscore.json"), "utf8"),
+        ),
+      }),
     });
     const caseId = ((await asked.json()) as { case: string }).case;
     expect(caseId).toMatch(/^[0-9a-f-]{36}$/);
