@@ -177,7 +177,7 @@ export async function reviewRoutes(fastify: FastifyInstance): Promise<void> {
         description:
           "The server's `reviews` configuration as a reviewer needs it to vote (the console's vote form bounds its expiry with it).",
         tags: ["reviews"],
-        security: [{ bearer: [] }],
+        security: [{ bearer: [] }, { session: [] }],
         response: { 200: REVIEW_POLICY_VIEW, ...problemResponses(401, 403, 404) },
       },
     },
