@@ -583,6 +583,49 @@ describe("sessions over HTTP", () => {
   });
 });
 
+describe("sessions across servers", () => {
+  const SAME = { origin: "http://localhost:80", host: "localhost:80" };
+  const key = createApiKey();
+  const keyConfig = { id: "ops", scopes: ["admin"], sha256: key.sha256 };
+
+  test("a replica with the same secret reads the session; another secret, or the key removed, ends it", async () => {
+    const secret = "one sessions secret shared by replicas";
+    const a = await makeApp({ auth: { keys: [keyConfig], sessions: { secret } } });
+    const b = await makeApp({ auth: { keys: [keyConfig], sessions: { secret } } });
+    const other = await makeApp({
+      auth: { keys: [keyConfig], sessions: { secret: "another secret, as after a rotation" } },
+    });
+    const removed = await makeApp({
+      auth: { keys: [{ ...keyConfig, id: "ops2" }], sessions: { secret } },
+    });
+    const ephemeral = await makeApp({ auth: { keys: [keyConfig] } });
+    try {
+      const signedIn = await a.app.inject({
+        method: "POST",
+        url: "/v1/session",
+        headers: SAME,
+        payload: { apiKey: key.secret },
+      });
+      const cookie = String(signedIn.headers["set-cookie"]).split(";")[0]!;
+      const read = (t: TestApp) => t.app.inject({ url: "/v1/audit", headers: { cookie } });
+      expect((await read(b)).statusCode).toBe(200);
+      const otherAnswer = await read(other);
+      expect(otherAnswer.statusCode).toBe(401);
+      expect(otherAnswer.json().detail).toBe(
+        "the session cookie is not one this server issued (or its secret changed); sign in again",
+      );
+      expect((await read(ephemeral)).statusCode).toBe(401);
+      const gone = await read(removed);
+      expect(gone.statusCode).toBe(401);
+      expect(gone.json().detail).toBe(
+        "the API key this session signed in with is no longer configured; sign in again",
+      );
+    } finally {
+      for (const t of [a, b, other, removed, ephemeral]) await t.close();
+    }
+  });
+});
+
 describe("an open server (loopback, no keys, no sign-in)", () => {
   let t: TestApp;
   beforeAll(async () => {
