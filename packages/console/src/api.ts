@@ -336,11 +336,20 @@ function keep(view: SessionView): SessionView {
   return view;
 }
 
+/** Told when a 401 shows the session is gone (the console then shows itself signed out). */
+const lostListeners = new Set<() => void>();
+export function onSessionLost(listener: () => void): () => void {
+  lostListeners.add(listener);
+  return () => lostListeners.delete(listener);
+}
+
 /** A 401 anywhere: the session is gone; the sign-in page says why and returns here afterwards. */
 function signInAgain(detail: string): void {
   csrfToken = null;
   const route = parseHash(location.hash);
   if (signingOut || route.segments[0] === "sign-in") return;
+  sessionNow = null;
+  for (const listener of lostListeners) listener();
   const here = location.hash.replace(/^#/, "") || "/audit";
   navigate(`#/sign-in?${new URLSearchParams({ message: detail, return: here })}`);
 }

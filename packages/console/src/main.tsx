@@ -1,6 +1,13 @@
 import { render } from "preact";
 import { useEffect, useState } from "preact/hooks";
-import { allows, describeError, type Scope, type SessionView, sessionApi } from "./api.js";
+import {
+  allows,
+  describeError,
+  onSessionLost,
+  type Scope,
+  type SessionView,
+  sessionApi,
+} from "./api.js";
 import { AuditPage } from "./audit/AuditPage.js";
 import { EntryPage } from "./audit/EntryPage.js";
 import { ExceptionPage, ExceptionsPage } from "./exceptions/ExceptionsPage.js";
@@ -57,18 +64,7 @@ function App() {
     try {
       await sessionApi.signOut();
       navigate(`#/sign-in?${new URLSearchParams({ message: "You signed out." })}`);
-      // signed out now, as the server will say when the sign-in page asks again
-      if (session.view !== null)
-        session.set({
-          ...session.view,
-          mode: "signed-out",
-          identity: null,
-          name: null,
-          via: null,
-          scopes: [],
-          csrfToken: null,
-          ended: null,
-        });
+      session.lost();
     } catch (error) {
       session.setError(describeError(error));
     }
@@ -158,7 +154,25 @@ function useSession(signInPage: boolean) {
       live = false;
     };
   }, [signInPage]);
-  return { view, set, error, setError };
+  // signed out now, as the server will say when the sign-in page asks again: until it answers,
+  // the sign-in page must not take the old session for a live one and send the person back
+  const lost = () =>
+    set((v) =>
+      v === null
+        ? v
+        : {
+            ...v,
+            mode: "signed-out",
+            identity: null,
+            name: null,
+            via: null,
+            scopes: [],
+            csrfToken: null,
+            ended: null,
+          },
+    );
+  useEffect(() => onSessionLost(lost), []);
+  return { view, set, error, setError, lost };
 }
 
 /** A button rather than a link to `#main`: the address's fragment is the router's. */

@@ -269,6 +269,26 @@ describe.skipIf(SKIP)(`signing in to the console in headless Chromium${titleSuff
       .toBe("this API key is not valid (it may have been rotated out)");
     expect(await page.getByLabel("API key").getAttribute("aria-invalid")).toBe("true");
     expect(await axeViolations(page)).toEqual([]);
+
+    // signed in again, the session then ends under the page (here: a cookie this server did not
+    // seal): the next request's 401 brings the sign-in page back, saying why, to return after
+    await page.getByLabel("API key").fill(reviewerKey.secret);
+    await page.getByRole("button", { name: "Sign in with the key" }).click();
+    await expect.poll(() => page.locator("header .account").innerText()).toContain("triage");
+    await context!.addCookies([
+      { name: "clearance_session", value: "x".repeat(64), url: server!.url, httpOnly: true },
+    ]);
+    await page.getByRole("link", { name: "Exceptions" }).click();
+    await expect
+      .poll(() => page.url())
+      .toBe(
+        `${server!.url}/#/sign-in?${new URLSearchParams({ message: "the session cookie is not one this server issued (or its secret changed); sign in again", return: "/exceptions" })}`,
+      );
+    await expect
+      .poll(() => page.getByRole("status").innerText())
+      .toBe(
+        "the session cookie is not one this server issued (or its secret changed); sign in again",
+      );
     await page.close();
   }, 60_000);
 
