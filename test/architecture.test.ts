@@ -48,7 +48,8 @@ const ALLOWED: Record<string, string[]> = {
   client: ["options", "platform"],
   "platform-sim": ["options", "platform", "result", "testdata"],
   dryrun: ["engine", "options"],
-  server: ["client", "dsl", "engine", "options"],
+  // the playground replays audit entries with candidate rules as `clearance dry-run` does
+  server: ["client", "dryrun", "dsl", "engine", "options"],
   cli: ["client", "dryrun", "dsl", "engine", "platform-sim", "server"],
   // a browser app: it reads the server over HTTP only, and imports no Clearance code
   console: [],

@@ -281,6 +281,69 @@ export interface VoteAnswer {
   decision: { decisionId: string; decision: Decision; rule: string | null; reason: string } | null;
 }
 
+// The Playground's calls: the live rule files, and candidate rules decided on one input or replayed
+// over a period (docs/http-api.md, "Playground"). Nothing here changes the live rules.
+
+export interface RuleFile {
+  path: string;
+  text: string;
+}
+
+export interface PlaygroundDiagnostic {
+  code: string;
+  severity: "error" | "warning" | "info";
+  message: string;
+  help: string | null;
+  file: string;
+  line: number;
+  column: number;
+  endLine: number;
+  endColumn: number;
+  span: { start: number; end: number };
+}
+
+export interface PlaygroundDecision {
+  diagnostics: PlaygroundDiagnostic[];
+  candidate: {
+    decision: Decision;
+    rule: string | null;
+    reason: string;
+    matched: string[];
+    explain: Explanation;
+  } | null;
+  live: { decision: Decision; rule: string | null; reason: string; revision: string };
+  input: { sha256: string; fileName: string | null; auditId: string | null; now: string };
+}
+
+export interface PlaygroundSide {
+  decision: Decision;
+  rule: string | null;
+  reason: string;
+}
+
+export interface PlaygroundDryRun {
+  diagnostics: PlaygroundDiagnostic[];
+  ran: boolean;
+  period: { from: string; to: string; now: string };
+  totals: { read: number; decided: number; invalid: number; malformed: number };
+  truncated: boolean;
+  outcomes: { live: Record<Decision, number>; candidate: Record<Decision, number> };
+  transitions: { from: Decision; to: Decision; count: number }[];
+  changed: number;
+  changes: {
+    auditId: string;
+    sha256: string;
+    fileName: string | null;
+    before: PlaygroundSide;
+    after: PlaygroundSide;
+  }[];
+  changesLimit: number;
+  invalid: { auditId: string; problems: { pointer: string; message: string }[] }[];
+}
+
+/** The candidate's input: an audit entry's stored input, or a pasted result. */
+export type PlaygroundInput = { auditId: string } | { input: unknown };
+
 const json = (method: string, body: unknown): RequestInit => ({
   method,
   headers: { "content-type": "application/json" },
@@ -297,6 +360,14 @@ export const reviewsApi = {
   exception: (id: string) => call<ExceptionView>(`/v1/exceptions/${encodeURIComponent(id)}`),
   revoke: (id: string, body: { justification: string; by?: string }) =>
     call<ExceptionView>(`/v1/exceptions/${encodeURIComponent(id)}`, json("DELETE", body)),
+};
+
+export const playgroundApi = {
+  files: () => call<{ revision: string; files: RuleFile[] }>("/v1/ruleset/files"),
+  decide: (files: RuleFile[], input: PlaygroundInput) =>
+    call<PlaygroundDecision>("/v1/playground/decide", json("POST", { files, ...input })),
+  dryRun: (files: RuleFile[], from: string, to: string) =>
+    call<PlaygroundDryRun>("/v1/playground/dry-run", json("POST", { files, from, to, limit: 200 })),
 };
 // ---- sessions and sign-in (docs/console.md#signing-in) ----------------------------------------
 

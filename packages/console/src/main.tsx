@@ -11,6 +11,7 @@ import {
 import { AuditPage } from "./audit/AuditPage.js";
 import { EntryPage } from "./audit/EntryPage.js";
 import { ExceptionPage, ExceptionsPage } from "./exceptions/ExceptionsPage.js";
+import { PlaygroundPage } from "./playground/PlaygroundPage.js";
 import { CasePage } from "./reviews/CasePage.js";
 import { Landing } from "./reviews/Landing.js";
 import { ReviewsPage } from "./reviews/ReviewsPage.js";
@@ -22,12 +23,13 @@ import "./styles.css";
 
 /**
  * The pages there are, and the scopes that open them (any of them; `admin` opens all), as the
- * API's routes ask; Rules and Playground join this table when built.
+ * API's routes ask; Rules joins this table when built.
  */
 const PAGES = [
   { path: "reviews", title: "Reviews", scopes: ["review"] },
   { path: "exceptions", title: "Exceptions", scopes: ["review", "exceptions"] },
   { path: "audit", title: "Audit", scopes: ["audit:read"] },
+  { path: "playground", title: "Playground", scopes: ["audit:read"] },
 ] as const satisfies readonly { path: string; title: string; scopes: readonly Scope[] }[];
 
 const needs = (page: string): readonly Scope[] | undefined =>
@@ -94,6 +96,7 @@ function App() {
   else if (page === "exceptions") body = <ExceptionsPage params={route.params} />;
   else if (page === "audit" && id !== undefined) body = <EntryPage id={id} />;
   else if (page === "audit") body = <AuditPage params={route.params} />;
+  else if (page === "playground") body = <PlaygroundPage params={route.params} />;
   else
     body = (
       <section class="notice" role="alert">

@@ -1,10 +1,19 @@
 // The public surface of @clearance/dryrun, listed by name: record sources and parsing, and the
 // dry-run itself (runner, report model and renderers). The history generator is @clearance/testdata.
-export { ACTIONS } from "./aggregate.js";
+// the tallies and the record processor, for a caller that replays records of its own (the
+// server's playground replays audit entries with rules sent over HTTP, as `--from audit:` does)
+export { ACTIONS, emptyTallies, type Tallies, transitionAt } from "./aggregate.js";
 export { loadBaseline, RulesError } from "./baseline.js";
 export { SOURCE_ERROR_CODES, SourceError, type SourceErrorCode } from "./errors.js";
 export { findJsonSyntaxError, type JsonSyntaxError } from "./json-error.js";
-export { CSV_HEADER, csvField, type DecisionsFormat, StrictError } from "./process.js";
+export {
+  CSV_HEADER,
+  csvField,
+  type DecisionsFormat,
+  type ProcessOptions,
+  RecordProcessor,
+  StrictError,
+} from "./process.js";
 export {
   type ParsedRecord,
   type ParseRecordOptions,

@@ -433,6 +433,52 @@ export const CONFIG_SCHEMA = Type.Object(
           "the web console (docs/console.md): Reviews, Exceptions and Audit, over the HTTP API",
       },
     ),
+    playground: Section(
+      {
+        workers: Type.Integer({
+          minimum: 1,
+          maximum: 16,
+          default: 1,
+          description:
+            "threads compiling and running candidate rules; a request finding them all at work is answered 503",
+        }),
+        compileTimeoutMs: Type.Integer({
+          minimum: 100,
+          maximum: 600_000,
+          default: 10_000,
+          description: "longest compile and decision of candidate rules before the thread is ended",
+        }),
+        runTimeoutMs: Type.Integer({
+          minimum: 1_000,
+          maximum: 3_600_000,
+          default: 120_000,
+          description: "longest replay of a period before the thread is ended",
+        }),
+        maxRecords: Type.Integer({
+          minimum: 1,
+          maximum: 10_000_000,
+          default: 100_000,
+          description:
+            "decisions of a period replayed at most; later ones are left out, and said so",
+        }),
+        changesLimit: Type.Integer({
+          minimum: 1,
+          maximum: 100_000,
+          default: 1_000,
+          description: "changed decisions listed in one answer at most",
+        }),
+        bodyLimit: Type.Integer({
+          minimum: 1_024,
+          maximum: 256 * 1024 * 1024,
+          default: 4 * 1024 * 1024,
+          description: "largest request body of the playground's endpoints, in bytes",
+        }),
+      },
+      {
+        description:
+          "candidate rules tried in the console's Playground (docs/console.md): compiled and replayed on threads, never made live",
+      },
+    ),
     notifications: Section(
       {
         targets: Type.Array(

@@ -649,7 +649,7 @@ export class DecisionService {
  * `{result, context, format: "canonical"}`. Snapshots stored before snapshots said their format
  * were all canonical: when detection fails on one of those, it is read as canonical.
  */
-function replayInput(snapshot: {
+export function replayInput(snapshot: {
   result?: unknown;
   format?: unknown;
 }): ReturnType<typeof toCanonical> {

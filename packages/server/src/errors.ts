@@ -139,6 +139,11 @@ export class ReviewsDisabledError extends DomainError {
   override name = "ReviewsDisabledError";
 }
 
+/** Candidate rules in the playground took longer than `playground.*TimeoutMs` to compile or run. */
+export class PlaygroundTimeoutError extends DomainError {
+  override name = "PlaygroundTimeoutError";
+}
+
 /** Prefixes every pointer, so problems found inside `result` point into the request body. */
 export function under(prefix: string, problems: readonly InputProblem[]): InputProblem[] {
   return problems.map((p) => ({ pointer: `${prefix}${p.pointer}`, message: p.message }));

@@ -1,9 +1,11 @@
 import { type FSWatcher, watch } from "node:fs";
+import { relative, sep } from "node:path";
 import {
   type Diagnostic,
   failureMessage,
   formatDiagnostic,
   formatDiagnosticShort,
+  type SourceFile,
 } from "@clearance/dsl";
 import { type CompileResult, type Ruleset, RulesetLoader } from "@clearance/engine";
 
@@ -52,7 +54,7 @@ function reloadError(result: CompileResult): ReloadError {
 /** Loads the rules; a failure of the loader itself (a bug) is a reload error, never a crash. */
 async function compileWith(
   loader: RulesetLoader,
-): Promise<{ ruleset?: Ruleset; error?: ReloadError }> {
+): Promise<{ ruleset?: Ruleset; files?: ReadonlyMap<string, SourceFile>; error?: ReloadError }> {
   let result: CompileResult;
   try {
     result = await loader.load();
@@ -63,7 +65,9 @@ async function compileWith(
     const message = `the rules could not be loaded: ${failureMessage(error)}; this is a bug in Clearance, please report it`;
     return { error: { at: new Date().toISOString(), messages: [message], printed: message } };
   }
-  return result.ruleset ? { ruleset: result.ruleset } : { error: reloadError(result) };
+  return result.ruleset
+    ? { ruleset: result.ruleset, files: result.files }
+    : { error: reloadError(result) };
 }
 
 export interface RulesHolderOptions {
@@ -84,6 +88,8 @@ export interface RulesHolderOptions {
  */
 export class RulesHolder {
   private current: Ruleset;
+  /** the files `current` was compiled from (rules, lists, `exceptions.json`), by the loader's path */
+  private currentFiles: ReadonlyMap<string, SourceFile>;
   private loadedAt: string;
   private reloads = 0;
   private lastError: ReloadError | null = null;
@@ -97,9 +103,11 @@ export class RulesHolder {
     /** reads the directory; keeps the list files it parsed for the next reload */
     readonly loader: RulesetLoader,
     ruleset: Ruleset,
+    files: ReadonlyMap<string, SourceFile>,
     private readonly options: RulesHolderOptions,
   ) {
     this.current = ruleset;
+    this.currentFiles = files;
     this.loadedAt = new Date().toISOString();
   }
 
@@ -108,15 +116,26 @@ export class RulesHolder {
     const loader = new RulesetLoader(dir, {
       exceptionOptions: { allowNoExpiry: options.allowNoExpiry === true },
     });
-    const { ruleset, error } = await compileWith(loader);
+    const { ruleset, files, error } = await compileWith(loader);
     if (!ruleset) throw new RulesLoadError(dir, error!);
-    const holder = new RulesHolder(dir, loader, ruleset, options);
+    const holder = new RulesHolder(dir, loader, ruleset, files!, options);
     if (options.watch) holder.startWatching();
     return holder;
   }
 
   get ruleset(): Ruleset {
     return this.current;
+  }
+
+  /**
+   * The text of every file the live rule set was compiled from, named relative to the rule
+   * directory with `/` separators, in path order: the same revision as `ruleset`, whatever the
+   * directory holds now.
+   */
+  get files(): { path: string; text: string }[] {
+    return [...this.currentFiles.values()]
+      .map((f) => ({ path: relative(this.dir, f.path).split(sep).join("/"), text: f.text }))
+      .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   }
 
   status(): RulesStatus {
@@ -155,7 +174,7 @@ export class RulesHolder {
   }
 
   private async reloadNow(trigger: string): Promise<ReloadOutcome> {
-    const { ruleset, error } = await compileWith(this.loader);
+    const { ruleset, files, error } = await compileWith(this.loader);
     let outcome: ReloadOutcome;
     if (ruleset) {
       const changed =
@@ -163,6 +182,7 @@ export class RulesHolder {
         ruleset.commit?.sha !== this.current.commit?.sha;
       // the swap: one assignment, after everything else was built
       this.current = ruleset;
+      this.currentFiles = files!;
       this.loadedAt = new Date().toISOString();
       this.lastError = null;
       this.reloads++;

@@ -9,6 +9,7 @@ import { DecisionService } from "./decide.js";
 import { Metrics } from "./metrics.js";
 import { Notifier } from "./notify.js";
 import { Platform } from "./platform.js";
+import { PlaygroundService } from "./playground.js";
 import { REDECIDE_TARGET, ReviewService } from "./reviews.js";
 import { type ReloadOutcome, RulesHolder } from "./rules.js";
 import { SignIn } from "./signin.js";
@@ -23,6 +24,8 @@ export interface Services {
   shadow: RulesHolder | null;
   audit: AuditLog;
   decisions: DecisionService;
+  /** candidate rules tried on threads, beside the live ones: never made live */
+  playground: PlaygroundService;
   reviews: ReviewService;
   webhooks: WebhookService;
   metrics: Metrics;
@@ -227,12 +230,14 @@ export async function createServices(
           })
         : null;
     const keys = new KeyRing(config.auth.keys);
+    const playground = new PlaygroundService(rules, log, config.playground, hooks.clock);
     return {
       config,
       rules,
       shadow,
       audit: log,
       decisions,
+      playground,
       reviews,
       webhooks: new WebhookService(decisions, log, {
         secret: config.webhook.secret,
@@ -254,6 +259,7 @@ export async function createServices(
         await sync?.stop();
         await reviews.stop();
         await notifier?.stop();
+        await playground.close();
         await log.close();
         await platform?.close();
         await virustotal?.close();

@@ -46,6 +46,11 @@ const CASES: [error: errors.DomainError, code: string, status: number, retryAfte
   [new errors.ReviewsDisabledError("reviews are turned off"), "reviews_disabled", 404],
   [new errors.SignInRefusedError("no Clearance scope"), "sign_in_refused", 403],
   [new errors.IdentityProviderError("cannot reach it"), "identity_provider_error", 502],
+  [
+    new errors.PlaygroundTimeoutError("the candidate rules ran over the time limit"),
+    "playground_timeout",
+    422,
+  ],
   [new backend.AuditUnavailableError("down"), "audit_unavailable", 503, "1"],
   [new backend.AuditDamagedError("damaged"), "audit_unavailable", 503, "1"],
 ];

@@ -85,6 +85,12 @@ export function EntryPage({ id }: { id: string }) {
           <FileName name={e.fileName} />
         </h1>
       </header>
+      <p class="entry-actions">
+        <a class="button" href={`#/playground?entry=${encodeURIComponent(e.id)}`}>
+          Open in playground
+        </a>{" "}
+        <span class="muted small">try a change to the rules on this input</span>
+      </p>
       <p class="mono hash-line">
         <span class="label">SHA-256</span> {e.sha256}{" "}
         <a href={searchHash({ sha256: e.sha256 })} class="small">

@@ -25,6 +25,7 @@ import {
 import { auditRoutes } from "./routes/audit.js";
 import { decisionRoutes } from "./routes/decisions.js";
 import { healthRoutes } from "./routes/health.js";
+import { playgroundRoutes } from "./routes/playground.js";
 import { reviewRoutes } from "./routes/reviews.js";
 import { rulesetRoutes } from "./routes/ruleset.js";
 import { sessionRoutes } from "./routes/session.js";
@@ -469,6 +470,7 @@ async function clearanceApp(fastify: FastifyInstance, options: AppOptions): Prom
   await fastify.register(auditRoutes);
   await fastify.register(rulesetRoutes);
   await fastify.register(reviewRoutes);
+  await fastify.register(playgroundRoutes);
   await fastify.register(healthRoutes);
   await fastify.register(sessionRoutes);
   if (services.config.console.enabled)

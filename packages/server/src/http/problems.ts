@@ -18,6 +18,7 @@ import {
   PlatformRefusedError,
   PlatformResultInvalidError,
   PlatformUnavailableError,
+  PlaygroundTimeoutError,
   ReplayedDeliveryError,
   ReviewsDisabledError,
   SelfApprovalError,
@@ -89,6 +90,10 @@ export const PROBLEMS = Object.freeze({
   reload_failed: {
     status: 422,
     title: "The new rules do not compile; the previous rules are still served",
+  },
+  playground_timeout: {
+    status: 422,
+    title: "The candidate rules took longer than the playground's time limit",
   },
   internal_error: { status: 500, title: "Internal error" },
   platform_error: {
@@ -183,6 +188,7 @@ export const DOMAIN_PROBLEMS: readonly DomainProblem[] = Object.freeze([
   row({ error: PlatformRefusedError, code: "platform_error" }),
   row({ error: SignInRefusedError, code: "sign_in_refused" }),
   row({ error: IdentityProviderError, code: "identity_provider_error" }),
+  row({ error: PlaygroundTimeoutError, code: "playground_timeout" }),
   row({ error: PlatformResultInvalidError, code: "platform_result_invalid" }),
   // a write refused (no decision is given unrecorded), or a read the store could not answer
   row({ error: AuditUnavailableError, code: "audit_unavailable", retryAfter: () => 1 }),

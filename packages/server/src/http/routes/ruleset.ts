@@ -82,6 +82,37 @@ export async function rulesetRoutes(fastify: FastifyInstance): Promise<void> {
     async () => ({ ...describe(rules), shadow: shadow ? describe(shadow) : null }),
   );
 
+  fastify.get(
+    "/v1/ruleset/files",
+    {
+      config: { scopes: ["decide", "audit:read"] },
+      schema: {
+        summary: "The text of every file of the live rule set",
+        description:
+          "The rule files, the list files they name and `exceptions.json`, as the live revision was compiled from them (not as the directory holds them now), named relative to the rule directory.",
+        tags: ["ruleset"],
+        security: [{ bearer: [] }],
+        response: {
+          200: {
+            type: "object",
+            properties: {
+              revision: { type: "string" },
+              files: {
+                type: "array",
+                items: {
+                  type: "object",
+                  properties: { path: { type: "string" }, text: { type: "string" } },
+                },
+              },
+            },
+          },
+          ...problemResponses(401, 403),
+        },
+      },
+    },
+    async () => ({ revision: rules.ruleset.revision, files: rules.files }),
+  );
+
   fastify.post(
     "/v1/ruleset/reload",
     {
