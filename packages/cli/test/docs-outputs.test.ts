@@ -379,6 +379,8 @@ class World {
       CLEARANCE_VT_KEY: "a-virustotal-key",
       CLEARANCE_SIEM_URL: this.receiverUrl,
       CLEARANCE_SIEM_SECRET: "siem-secret-0123456789",
+      CLEARANCE_OIDC_SECRET: "an-oidc-client-secret",
+      CLEARANCE_SESSION_SECRET: "a-session-secret-of-32-characters-or-more",
       // the default of `reviews` and `exceptions`: the server `http://127.0.0.1:8080` stands for
       ...(this.server ? { CLEARANCE_SERVER_URL: this.server.url } : {}),
       ...this.vars,

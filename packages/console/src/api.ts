@@ -2,6 +2,8 @@
 // written here rather than imported, since the console is built for the browser and depends on no
 // server code.
 
+import { navigate, parseHash } from "./router.js";
+
 export type Decision = "allow" | "deny" | "review";
 
 export interface EntrySummary {
@@ -99,12 +101,26 @@ export class ApiError extends Error {
   }
 }
 
-async function call<T>(url: string, init: RequestInit = {}): Promise<T> {
+async function call<T>(
+  url: string,
+  init: RequestInit & { json?: unknown } = {},
+  options: { signInOn401?: boolean } = {},
+): Promise<T> {
   let response: Response;
+  const { json, headers: given, ...rest } = init;
+  const headers: Record<string, string> = {
+    accept: "application/json",
+    ...(given as Record<string, string> | undefined),
+  };
+  if (json !== undefined) headers["content-type"] = "application/json";
+  // the session cookie is HttpOnly; what proves a write comes from this page is the CSRF token
+  // that only this page read (GET /v1/session), sent with every request that changes something
+  if ((rest.method ?? "GET") !== "GET" && csrfToken !== null) headers["x-csrf-token"] = csrfToken;
   try {
     response = await fetch(url, {
-      ...init,
-      headers: { accept: "application/json", ...(init.headers as Record<string, string>) },
+      ...rest,
+      ...(json === undefined ? {} : { body: JSON.stringify(json) }),
+      headers,
       credentials: "same-origin",
     });
   } catch (error) {
@@ -117,13 +133,16 @@ async function call<T>(url: string, init: RequestInit = {}): Promise<T> {
     } catch {
       // not a problem document (a proxy's page): the status says enough
     }
-    throw new ApiError(
+    const error = new ApiError(
       response.status,
       typeof problem.code === "string" ? problem.code : undefined,
       typeof problem.detail === "string" ? problem.detail : response.statusText,
       Array.isArray(problem.problems) ? (problem.problems as ApiError["problems"]) : [],
     );
+    if (response.status === 401 && options.signInOn401 !== false) signInAgain(error.detail);
+    throw error;
   }
+  if (response.status === 204) return undefined as T;
   return (await response.json()) as T;
 }
 
@@ -144,9 +163,11 @@ export const api = {
 export function describeError(error: unknown): string {
   if (!(error instanceof ApiError)) return `the console failed: ${String(error)}`;
   if (error.status === 401)
-    return "The server asks for an API key (401 unauthorized). The console cannot sign in yet: open it on a server without API keys (loopback), or use the CLI or the HTTP API with a key.";
+    return `You are not signed in, or your session has ended (401 unauthorized): ${error.detail}. Sign in again.`;
+  if (error.code === "csrf_refused")
+    return `The server refused a change that did not prove it came from this console (403 csrf_refused): ${error.detail}. Reload the page; if it happens again, sign in again.`;
   if (error.status === 403)
-    return `The server refused this request (403 forbidden): ${error.detail}. Reading the audit log needs the audit:read scope.`;
+    return `The server refused this request (403 forbidden): ${error.detail}.`;
   if (error.status === 0) return `The server cannot be reached: ${error.detail}.`;
   return `The server answered ${error.status}${error.code ? ` ${error.code}` : ""}: ${error.detail}`;
 }
@@ -423,3 +444,88 @@ export const rulesApi = {
     call<Hits>(`/v1/ruleset/hits?${new URLSearchParams(query).toString()}`),
   activeExceptions: () => call<{ exceptions: ExceptionView[] }>("/v1/exceptions?state=active"),
 };
+
+// ---- sessions and sign-in (docs/console.md#signing-in) ----------------------------------------
+
+export type Scope = "decide" | "audit:read" | "review" | "exceptions" | "admin";
+
+/** `GET /v1/session`: who is signed in, with which scopes, and how to sign in. */
+export interface SessionView {
+  mode: "open" | "signed-in" | "signed-out";
+  identity: string | null;
+  name: string | null;
+  via: "oidc" | "key" | null;
+  scopes: Scope[];
+  expires: string | null;
+  csrfToken: string | null;
+  ended: string | null;
+  signIn: { oidc: { name: string; url: string } | null; apiKey: boolean };
+}
+
+/** This session's CSRF token, in memory only (never in storage): read from GET /v1/session. */
+let csrfToken: string | null = null;
+
+/** Signing out: a 401 of a request still in flight says nothing new. */
+let signingOut = false;
+
+/** The session as last read: whom votes and revocations are recorded under. */
+let sessionNow: SessionView | null = null;
+
+/** The signed-in identity (`user:<name>`, or a key id); null on an open server or signed out. */
+export function signedInAs(): string | null {
+  return sessionNow?.mode === "signed-in" ? sessionNow.identity : null;
+}
+
+function keep(view: SessionView): SessionView {
+  sessionNow = view;
+  csrfToken = view.csrfToken;
+  signingOut = false;
+  return view;
+}
+
+/** Told when a 401 shows the session is gone (the console then shows itself signed out). */
+const lostListeners = new Set<() => void>();
+export function onSessionLost(listener: () => void): () => void {
+  lostListeners.add(listener);
+  return () => lostListeners.delete(listener);
+}
+
+/** A 401 anywhere: the session is gone; the sign-in page says why and returns here afterwards. */
+function signInAgain(detail: string): void {
+  csrfToken = null;
+  const route = parseHash(location.hash);
+  if (signingOut || route.segments[0] === "sign-in") return;
+  sessionNow = null;
+  for (const listener of lostListeners) listener();
+  const here = location.hash.replace(/^#/, "") || "/audit";
+  navigate(`#/sign-in?${new URLSearchParams({ message: detail, return: here })}`);
+}
+
+export const sessionApi = {
+  current: () => call<SessionView>("/v1/session").then(keep),
+  /** the key goes to the server once; the answer is a cookie the page cannot read */
+  signInWithKey: (apiKey: string) =>
+    call<SessionView>(
+      "/v1/session",
+      { method: "POST", json: { apiKey } },
+      { signInOn401: false },
+    ).then(keep),
+  signOut: () => {
+    signingOut = true;
+    return call<void>("/v1/session", { method: "DELETE" }).then(
+      () => {
+        csrfToken = null;
+        sessionNow = null;
+      },
+      (error: unknown) => {
+        signingOut = false;
+        throw error;
+      },
+    );
+  },
+};
+
+/** Whether `scopes` allow what `needed` allows; `admin` allows everything (as the server says). */
+export function allows(scopes: readonly Scope[], needed: Scope): boolean {
+  return scopes.includes(needed) || scopes.includes("admin");
+}

@@ -437,6 +437,13 @@ describe("the queue", () => {
     expect(() => rememberVoter(refusing, "ana")).not.toThrow();
     expect(votingAs(refusing).name).toBe("");
   });
+  it("signed in, votes as the session's identity, not as a name typed or remembered", () => {
+    const storage = { getItem: () => "ana" };
+    expect(votingAs(storage, "user:alice@example.com")).toEqual({
+      name: "user:alice@example.com",
+      editable: false,
+    });
+  });
 });
 
 describe("fileFacts", () => {

@@ -44,6 +44,11 @@ export class KeyRing {
     return this.keys.length;
   }
 
+  /** The key with this id, or undefined (a session signed in with a key is checked by it). */
+  byId(id: string): ApiKey | undefined {
+    return this.keys.find((k) => k.key.id === id)?.key;
+  }
+
   /** The key whose secret is `token`, or undefined. */
   find(token: string): ApiKey | undefined {
     const digest = createHash("sha256").update(token).digest();

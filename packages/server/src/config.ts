@@ -13,7 +13,7 @@ import {
 } from "@clearance/options";
 import { parse as parseYaml } from "yaml";
 import { DECISION_SOURCES } from "./audit/entry.js";
-import { SCOPES } from "./auth.js";
+import { isLoopback, SCOPES } from "./auth.js";
 
 // The configuration is declared once: CONFIG_SCHEMA is the JSON Schema the file is checked
 // against, its `default`s are the defaults, and ServerConfig is its type. docs/configuration.md
@@ -76,6 +76,76 @@ const REQUEST_LIMITS = Section({
     },
     { description: "`@fastify/under-pressure` thresholds; 0 turns one off" },
   ),
+});
+
+/**
+ * Sign-in with OpenID Connect (docs/console.md#signing-in): the provider, this server's client at
+ * it, and how a person's claims become an identity and Clearance scopes.
+ */
+const OIDC = Section({
+  issuer: Type.String({
+    pattern: HTTP_URL,
+    description: "the provider's issuer URL; https unless it is on loopback",
+  }),
+  name: Type.Union([Type.String({ minLength: 1, maxLength: 64 }), Type.Null()], {
+    default: null,
+    description: "what the sign-in button calls the provider; the issuer's host name when null",
+  }),
+  clientId: Type.String({ minLength: 1 }),
+  clientSecret: Type.String({
+    minLength: 1,
+    description:
+      "the client's secret at the provider; give it from an environment variable, as other secrets",
+  }),
+  publicUrl: Type.String({
+    pattern: HTTP_URL,
+    description:
+      "the URL people open the console at; the provider redirects to `<publicUrl>/auth/callback`",
+  }),
+  scopes: Type.Array(Type.String({ pattern: "^[\\x21\\x23-\\x5B\\x5D-\\x7E]+$" }), {
+    uniqueItems: true,
+    default: ["email", "profile"],
+    description: "scopes asked for besides `openid` (add the one that carries `rolesClaim`)",
+  }),
+  usernameClaim: Type.String({
+    minLength: 1,
+    default: "email",
+    description: "the claim that names the person (recorded as `user:<value>`)",
+  }),
+  rolesClaim: Type.String({
+    minLength: 1,
+    default: "groups",
+    description: "the claim listing the person's roles or groups (a string or a list of strings)",
+  }),
+  roles: Type.Object(
+    {},
+    {
+      additionalProperties: Type.Array(Type.String()),
+      default: {},
+      description:
+        "a value of `rolesClaim` -> the Clearance scopes it gives; a person with none is refused",
+    },
+  ),
+});
+
+/** Console sessions: sealed cookies (docs/console.md#signing-in). */
+const SESSIONS = Section({
+  secret: Type.Union([Type.String({ minLength: 32 }), Type.Null()], {
+    default: null,
+    description:
+      "key that seals session cookies; null: a random one per process (sessions end at restart; replicas need one shared secret)",
+  }),
+  ttl: Type.String({
+    pattern: DURATION,
+    default: "8h",
+    description: "how long a session lasts after sign-in",
+  }),
+  idleTimeout: Type.String({
+    pattern: DURATION,
+    default: "1h",
+    description: "a session unused this long ends",
+  }),
+  cookieName: Type.String({ pattern: "^[A-Za-z0-9_-]{1,64}$", default: "clearance_session" }),
 });
 
 export const CONFIG_SCHEMA = Type.Object(
@@ -185,6 +255,16 @@ export const CONFIG_SCHEMA = Type.Object(
         }),
         { default: [] },
       ),
+      apiKeySignIn: Type.Boolean({
+        default: true,
+        description:
+          "whether the console's sign-in page takes an API key (a one-person setup); Bearer keys work either way",
+      }),
+      oidc: Type.Union([OIDC, Type.Null()], {
+        default: null,
+        description: "sign-in with OpenID Connect for the console (docs/console.md#signing-in)",
+      }),
+      sessions: SESSIONS,
     }),
     webhook: Section({
       secret: Type.Union([Type.String({ minLength: 16 }), Type.Null()], {
@@ -596,7 +676,61 @@ export function resolveConfig(raw: unknown, options: ResolveOptions = {}): Reado
       throw new ConfigError([`\`auth.keys[${i}].id\`: \`${key.id}\` is used twice`]);
     ids.add(key.id);
   }
+  checkSignIn(config);
   return deepFreeze(config);
+}
+
+/** A URL's host is loopback: plain http to it never leaves the machine. */
+function loopbackUrl(url: string): boolean {
+  try {
+    return isLoopback(new URL(url).hostname);
+  } catch {
+    return false;
+  }
+}
+
+/** `auth.oidc` and `auth.sessions`: what their declaration cannot say. */
+function checkSignIn(config: ServerConfig): void {
+  const s = config.auth.sessions;
+  for (const key of ["ttl", "idleTimeout"] as const)
+    if (!(parseDuration(s[key])! > 0))
+      throw new ConfigError([
+        `\`auth.sessions.${key}\`: \`${s[key]}\` is not a duration (units from largest to smallest, each once: \`8h\`, \`1h30m\`)`,
+      ]);
+  const oidc = config.auth.oidc;
+  if (oidc === null) return;
+  for (const key of ["issuer", "publicUrl"] as const) {
+    let url: URL;
+    try {
+      url = new URL(oidc[key]);
+    } catch {
+      throw new ConfigError([`\`auth.oidc.${key}\`: \`${oidc[key]}\` is not a URL`]);
+    }
+    if (url.protocol !== "https:" && !loopbackUrl(oidc[key]))
+      throw new ConfigError([
+        `\`auth.oidc.${key}\`: \`${oidc[key]}\` is not https; plain http is allowed only to a loopback address`,
+      ]);
+    if (key === "publicUrl" && (url.search !== "" || url.hash !== ""))
+      throw new ConfigError([
+        `\`auth.oidc.publicUrl\`: \`${oidc[key]}\` has a query or fragment; give the console's base URL`,
+      ]);
+  }
+  const entries = Object.entries(oidc.roles as Record<string, unknown>);
+  if (entries.length === 0)
+    throw new ConfigError([
+      "`auth.oidc.roles` is empty: map at least one value of the roles claim to Clearance scopes, e.g. `clearance-reviewers: [review, audit:read]`",
+    ]);
+  const known = SCOPES as readonly string[];
+  for (const [role, scopes] of entries) {
+    const at = `auth.oidc.roles.${role}`;
+    if (!Array.isArray(scopes) || scopes.length === 0)
+      throw new ConfigError([`\`${at}\` must be a non-empty list of scopes`]);
+    for (const [i, scope] of scopes.entries())
+      if (typeof scope !== "string" || !known.includes(scope))
+        throw new ConfigError([
+          `\`${at}[${i}]\`: \`${String(scope)}\` is not a scope; the scopes are ${known.map((k) => `\`${k}\``).join(", ")}`,
+        ]);
+  }
 }
 
 /** Reads and resolves a YAML config file; relative paths in it are relative to the file. */

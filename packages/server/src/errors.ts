@@ -148,3 +148,13 @@ export class PlaygroundTimeoutError extends DomainError {
 export function under(prefix: string, problems: readonly InputProblem[]): InputProblem[] {
   return problems.map((p) => ({ pointer: `${prefix}${p.pointer}`, message: p.message }));
 }
+
+/** A person signed in at the identity provider, but Clearance gives them nothing (or no name). */
+export class SignInRefusedError extends DomainError {
+  override name = "SignInRefusedError";
+}
+
+/** The identity provider could not be reached, or its answer did not check out. */
+export class IdentityProviderError extends DomainError {
+  override name = "IdentityProviderError";
+}

@@ -6,6 +6,7 @@
 // (a vote per voter, a case's closing, a case's exception) carries a `once` key that a unique
 // index keeps to one entry across replicas, and votes are counted from the log after each vote is
 // committed, so the last of two concurrent voters always sees both.
+
 import { parseDuration } from "@clearance/dsl";
 import {
   type CaseInput,
@@ -37,6 +38,7 @@ import {
   SelfApprovalError,
 } from "./errors.js";
 import type { Metrics } from "./metrics.js";
+import { PERSON_PREFIX } from "./session.js";
 import type { ExceptionBody, RevokeBody, VoteBody } from "./wire.js";
 
 export type ReviewConfig = ServerConfig["reviews"];
@@ -186,9 +188,12 @@ export interface VoteOutcome {
   decision: DecisionRecord | null;
 }
 
-/** Who acts: the API key, or on a server without keys the name the person gave. */
+/**
+ * Who acts: the API key, the signed-in person (`user:<name>`), or on an open server (no keys, no
+ * sign-in) the name the person gave.
+ */
 export interface Actor {
-  /** the API key id; null without keys */
+  /** the request's authenticated identity (a key id, or `user:<name>`); null on an open server */
   key: string | null;
   /** the name given in the body (`voter`, `by`), if any */
   named?: string | undefined;
@@ -1260,9 +1265,15 @@ export class ReviewService {
   private actorName(actor: Actor, field: "voter" | "by"): string {
     if (actor.key !== null) {
       if (actor.named !== undefined && actor.named !== actor.key)
-        throw new InvalidReviewError(`\`${field}\` must name this API key, \`${actor.key}\``, [
-          { pointer: `/${field}`, message: `must be \`${actor.key}\` (the key) or left out` },
-        ]);
+        throw new InvalidReviewError(
+          `\`${field}\` must name ${actor.key.startsWith(PERSON_PREFIX) ? "you" : "this API key"}, \`${actor.key}\``,
+          [
+            {
+              pointer: `/${field}`,
+              message: `must be \`${actor.key}\` (${actor.key.startsWith(PERSON_PREFIX) ? "you, as signed in" : "the key"}) or left out`,
+            },
+          ],
+        );
       return actor.key;
     }
     if (actor.named === undefined || actor.named.trim() === "")

@@ -53,11 +53,11 @@ export interface RunningServer {
 }
 
 /**
- * Refuses a configuration that would expose decisions without authentication: without keys the
- * server only listens on loopback.
+ * Refuses a configuration that would expose decisions without authentication: without keys or
+ * OpenID Connect sign-in the server only listens on loopback.
  */
 export function checkExposure(config: Readonly<ServerConfig>): void {
-  if (config.auth.keys.length === 0 && !isLoopback(config.server.host))
+  if (config.auth.keys.length === 0 && config.auth.oidc === null && !isLoopback(config.server.host))
     throw new ConfigError([
       `refusing to listen on \`${config.server.host}\` without API keys: anyone who can reach it could ask for decisions and read the audit log. Add keys (\`clearance keys create\`) or listen on 127.0.0.1`,
     ]);
@@ -104,7 +104,11 @@ export async function startServer(
         `audit log damaged: ${change.reason}. Readiness fails until the log is restored or replaced (docs/operations.md#damaged-logs)`,
       );
   });
-  if (config.auth.keys.length === 0)
+  if (services.signIn.required && services.signIn.ephemeralSecret)
+    log.warn(
+      "auth.sessions.secret is not set: console sessions are sealed with a random key, so they end when this process does, and other replicas cannot read them",
+    );
+  if (config.auth.keys.length === 0 && config.auth.oidc === null)
     log.warn(
       "NO API KEYS CONFIGURED: every request is accepted without authentication; listening on loopback only",
     );

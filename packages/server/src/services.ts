@@ -12,6 +12,7 @@ import { Platform } from "./platform.js";
 import { PlaygroundService } from "./playground.js";
 import { REDECIDE_TARGET, ReviewService } from "./reviews.js";
 import { type ReloadOutcome, RulesHolder } from "./rules.js";
+import { SignIn } from "./signin.js";
 import { PlatformSync, type SyncReport } from "./sync.js";
 import { VirusTotalResults } from "./virustotal.js";
 import { WebhookService } from "./webhook.js";
@@ -29,6 +30,8 @@ export interface Services {
   webhooks: WebhookService;
   metrics: Metrics;
   keys: KeyRing;
+  /** console sign-in: sessions, OpenID Connect */
+  signIn: SignIn;
   notifier: Notifier | null;
   platform: Platform | null;
   sync: PlatformSync | null;
@@ -226,6 +229,7 @@ export async function createServices(
             },
           })
         : null;
+    const keys = new KeyRing(config.auth.keys);
     const playground = new PlaygroundService(rules, log, config.playground, hooks.clock);
     return {
       config,
@@ -242,7 +246,8 @@ export async function createServices(
         busyRetryAfterSeconds: config.limits.pressure.retryAfterSeconds,
       }),
       metrics,
-      keys: new KeyRing(config.auth.keys),
+      keys,
+      signIn: new SignIn(config, keys, hooks.clock ?? Date.now),
       notifier,
       platform,
       sync,

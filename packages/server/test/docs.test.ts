@@ -68,6 +68,8 @@ const EXAMPLE_ENV = {
   CLEARANCE_SIEM_SECRET: "a-siem-secret-of-some-length",
   CLEARANCE_PG_URL: "postgres://clearance:password@db.internal:5432/clearance",
   CLEARANCE_CHAIN: "replica-1",
+  CLEARANCE_OIDC_SECRET: "an-oidc-client-secret",
+  CLEARANCE_SESSION_SECRET: "a-session-secret-of-32-characters-or-more",
 };
 
 describe("docs/http-api.md", () => {

@@ -44,6 +44,8 @@ const CASES: [error: errors.DomainError, code: string, status: number, retryAfte
   [new errors.AlreadyVotedError("`ana` voted `approve`"), "already_voted", 409],
   [new errors.ExceptionEndedError("exception `e` was revoked"), "exception_ended", 409],
   [new errors.ReviewsDisabledError("reviews are turned off"), "reviews_disabled", 404],
+  [new errors.SignInRefusedError("no Clearance scope"), "sign_in_refused", 403],
+  [new errors.IdentityProviderError("cannot reach it"), "identity_provider_error", 502],
   [
     new errors.PlaygroundTimeoutError("the candidate rules ran over the time limit"),
     "playground_timeout",

@@ -31,7 +31,7 @@ const LABELS: Record<FilterKey, string> = {
   fileName: "File name contains",
   decision: "Decision",
   rule: "Rule",
-  requester: "Requester (API key id)",
+  requester: "Requester (key id or user:name)",
   source: "Source",
   from: "From (UTC)",
   to: "To (UTC, exclusive)",

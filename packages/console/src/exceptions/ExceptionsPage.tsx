@@ -1,5 +1,5 @@
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from "preact/hooks";
-import { type ExceptionView, reviewsApi } from "../api.js";
+import { type ExceptionView, reviewsApi, signedInAs } from "../api.js";
 import { typing } from "../audit/AuditPage.js";
 import { shortHash } from "../audit/format.js";
 import { searchHash } from "../query.js";
@@ -411,7 +411,8 @@ function RevokeForm({
   exception: ExceptionView;
   onRevoked: (e: ExceptionView) => void;
 }) {
-  const [by, setBy] = useState(() => votingAs(storage()).name);
+  const identity = useMemo(() => votingAs(storage(), signedInAs()), []);
+  const [by, setBy] = useState(identity.name);
   const [justification, setJustification] = useState("");
   const [problems, setProblems] = useState<{ field: string; message: string }[]>([]);
   const [confirming, setConfirming] = useState(false);
@@ -441,7 +442,7 @@ function RevokeForm({
   const revoke = async () => {
     const checked = checkRevoke(justification, by);
     if (!checked.body) return;
-    rememberVoter(storage(), by);
+    if (identity.editable) rememberVoter(storage(), by);
     try {
       const ended = await reviewsApi.revoke(exception.id, checked.body);
       setDone(ended);
@@ -506,11 +507,14 @@ function RevokeForm({
           autoComplete="username"
           spellcheck={false}
           value={by}
+          readOnly={!identity.editable}
           onInput={(ev) => setBy(ev.currentTarget.value)}
           aria-invalid={problem("by") ? "true" : undefined}
           aria-describedby={describedBy("by", true)}
         />,
-        "This server has no API keys: every revocation names its author.",
+        identity.editable
+          ? "This server has no API keys: every revocation names its author."
+          : "Signed in: the revocation is recorded under your sign-in.",
       )}
       {field(
         "justification",

@@ -4,6 +4,7 @@ import {
   type ExceptionKind,
   type ReviewPolicy,
   reviewsApi,
+  signedInAs,
   type VoteAnswer,
 } from "../api.js";
 import { typing } from "../audit/AuditPage.js";
@@ -44,7 +45,7 @@ export function VoteForm({
   onVoted: (answer: VoteAnswer, lines: string[]) => void;
 }) {
   const bounds = useMemo(() => expiryBounds(policy, Date.now()), [policy]);
-  const identity = useMemo(() => votingAs(storage()), []);
+  const identity = useMemo(() => votingAs(storage(), signedInAs()), []);
   const [voter, setVoter] = useState(identity.name);
   const [vote, setVote] = useState<Vote>(forbidden ? "reject" : "approve");
   const [justification, setJustification] = useState("");
@@ -117,7 +118,7 @@ export function VoteForm({
       document.getElementById(first === "vote" ? `v-vote-${vote}` : `v-${first}`)?.focus();
       return;
     }
-    rememberVoter(storage(), voter);
+    if (identity.editable) rememberVoter(storage(), voter);
     setSending(true);
     try {
       const answer = await reviewsApi.vote(kase.id, checked.body);
@@ -139,12 +140,15 @@ export function VoteForm({
           autoComplete="username"
           spellcheck={false}
           value={voter}
+          readOnly={!identity.editable}
           onInput={(e) => setVoter(e.currentTarget.value)}
           aria-invalid={problemOf("voter") ? "true" : undefined}
           aria-describedby={describedBy("voter", "v-voter-hint")}
         />
         <span class="small muted" id="v-voter-hint">
-          This server has no API keys: every vote names its voter. Remembered in this browser.
+          {identity.editable
+            ? "This server has no API keys: every vote names its voter. Remembered in this browser."
+            : "Signed in: the vote is recorded under your sign-in."}
         </span>
         {problemText("voter")}
       </div>

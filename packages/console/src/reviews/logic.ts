@@ -118,14 +118,19 @@ export function votesLine(votes: CaseView["votes"]): string {
 const VOTER_KEY = "clearance.voter";
 
 /**
- * Who the console votes as. Today, on a server without API keys, the name typed in "Voting as"
- * (remembered in this browser) that every vote and revocation sends as `voter`/`by`; the one place
- * to change when the console can sign in and the signed-in identity answers instead.
+ * Who the console votes as. Signed in (a person, or an API key), the session's identity: the server
+ * records that whatever the body says, so it is shown, not asked. On an open server (no keys, no
+ * sign-in), the name typed in "Voting as" (remembered in this browser) that every vote and
+ * revocation sends as `voter`/`by`.
  */
-export function votingAs(storage: Pick<Storage, "getItem"> | undefined): {
+export function votingAs(
+  storage: Pick<Storage, "getItem"> | undefined,
+  signedIn: string | null = null,
+): {
   name: string;
-  editable: true;
+  editable: boolean;
 } {
+  if (signedIn !== null) return { name: signedIn, editable: false };
   let name = "";
   try {
     name = storage?.getItem(VOTER_KEY) ?? "";

@@ -28,15 +28,27 @@ import { healthRoutes } from "./routes/health.js";
 import { playgroundRoutes } from "./routes/playground.js";
 import { reviewRoutes } from "./routes/reviews.js";
 import { rulesetRoutes } from "./routes/ruleset.js";
+import { sessionRoutes } from "./routes/session.js";
 import { webhookRoutes } from "./routes/webhooks.js";
 import { problemSchema } from "./schemas.js";
+import {
+  crossSiteRefusal,
+  ENDED,
+  STATE_CHANGING,
+  sessionCookie,
+  sessionOf,
+  touch,
+} from "./sessions.js";
 
 declare module "fastify" {
   interface FastifyInstance {
     clearance: Services;
   }
   interface FastifyRequest {
-    /** the API key id that authenticated the request; null without keys */
+    /**
+     * who made the request: the API key id, or a signed-in person (`user:<name>`); null on an open
+     * server (no keys, no sign-in)
+     */
     requester: string | null;
     /** the JSON body as text, when it was parsed whole: stored as the input snapshot */
     rawJson?: string;
@@ -357,6 +369,13 @@ async function clearanceApp(fastify: FastifyInstance, options: AppOptions): Prom
       components: {
         securitySchemes: {
           bearer: { type: "http", scheme: "bearer", description: "an API key (`clr_...`)" },
+          session: {
+            type: "apiKey",
+            in: "cookie",
+            name: services.config.auth.sessions.cookieName,
+            description:
+              "a console session (`POST /v1/session`, `/auth/login`); state-changing requests also send `x-csrf-token`",
+          },
         },
       },
     },
@@ -369,28 +388,68 @@ async function clearanceApp(fastify: FastifyInstance, options: AppOptions): Prom
     sendProblem(reply, "not_found", `no route \`${request.method} ${request.url.split("?")[0]}\``),
   );
 
+  const signIn = services.signIn;
   fastify.addHook("onRequest", async (request, reply) => {
     const scopes = request.routeOptions.config.scopes;
-    if (scopes === undefined || services.keys.size === 0) return;
+    if (scopes === undefined || !signIn.required) return;
+    const lacks = scopes.map((s) => `\`${s}\``).join(" or ");
     const token = bearerToken(request.headers.authorization);
-    const key = token === undefined ? undefined : services.keys.find(token);
-    if (!key)
+    // a Bearer key is not an ambient credential: it needs no CSRF token, and wins over a cookie
+    if (token !== undefined) {
+      const key = services.keys.find(token);
+      if (!key)
+        return sendProblem(
+          reply,
+          "unauthorized",
+          "the API key is not valid (it may have been rotated out)",
+          [],
+          { "www-authenticate": 'Bearer realm="clearance"' },
+        );
+      if (!scopes.some((s) => hasScope(key.scopes, s)))
+        return sendProblem(reply, "forbidden", `this key (\`${key.id}\`) lacks the ${lacks} scope`);
+      request.requester = key.id;
+      return;
+    }
+    const cookie = sessionOf(signIn, request);
+    if (cookie.state !== "active")
       return sendProblem(
         reply,
         "unauthorized",
-        token === undefined
-          ? "send an API key as `Authorization: Bearer <key>`"
-          : "the API key is not valid (it may have been rotated out)",
+        cookie.state === "ended"
+          ? ENDED[cookie.why]
+          : "sign in to the console, or send an API key as `Authorization: Bearer <key>`",
         [],
-        { "www-authenticate": 'Bearer realm="clearance"' },
+        {
+          "www-authenticate": 'Bearer realm="clearance"',
+          ...(cookie.state === "ended"
+            ? { "set-cookie": sessionCookie(signIn, request, null) }
+            : {}),
+        },
       );
-    if (!scopes.some((s) => hasScope(key.scopes, s)))
+    const session = cookie.session;
+    if (STATE_CHANGING.has(request.method)) {
+      const refused = crossSiteRefusal(signIn, request, session);
+      if (refused !== undefined) return sendProblem(reply, "csrf_refused", refused);
+    }
+    if (!scopes.some((s) => hasScope(session.scopes, s)))
       return sendProblem(
         reply,
         "forbidden",
-        `this key (\`${key.id}\`) lacks the ${scopes.map((s) => `\`${s}\``).join(" or ")} scope`,
+        `you (\`${session.name}\`) lack the ${lacks} scope this needs`,
       );
-    request.requester = key.id;
+    request.requester = session.identity;
+    touch(signIn, request, reply, session);
+  });
+
+  // API answers are JSON; a policy that runs nothing keeps a browser from ever running one as a page
+  // (the console's files carry their own, CONSOLE_HEADERS)
+  fastify.addHook("onSend", async (_request, reply, payload) => {
+    if (
+      !reply.hasHeader("content-security-policy") &&
+      !reply.raw.hasHeader("content-security-policy")
+    )
+      reply.header("content-security-policy", "default-src 'none'; frame-ancestors 'none'");
+    return payload;
   });
 
   limitInFlight(fastify, limits.inFlightPerKey);
@@ -413,6 +472,7 @@ async function clearanceApp(fastify: FastifyInstance, options: AppOptions): Prom
   await fastify.register(reviewRoutes);
   await fastify.register(playgroundRoutes);
   await fastify.register(healthRoutes);
+  await fastify.register(sessionRoutes);
   if (services.config.console.enabled)
     await fastify.register(consoleRoutes, { dir: options.consoleDir ?? CONSOLE_DIR });
 }

@@ -7,6 +7,7 @@ import {
   ExceptionEndedError,
   IdempotencyKeyInUseError,
   IdempotencyKeyReusedError,
+  IdentityProviderError,
   type InputProblem,
   InvalidContextError,
   InvalidRequestError,
@@ -22,6 +23,7 @@ import {
   ReviewsDisabledError,
   SelfApprovalError,
   ServerBusyError,
+  SignInRefusedError,
   StaleTimestampError,
 } from "../errors.js";
 
@@ -44,10 +46,18 @@ export const PROBLEMS = Object.freeze({
   invalid_context: { status: 400, title: "The request context is invalid" },
   invalid_cursor: { status: 400, title: "The pagination cursor is invalid" },
   invalid_review: { status: 400, title: "The vote or exception is invalid" },
-  unauthorized: { status: 401, title: "A valid API key is required" },
+  unauthorized: { status: 401, title: "Sign-in or a valid API key is required" },
   invalid_signature: { status: 401, title: "The webhook signature is missing or wrong" },
   stale_timestamp: { status: 401, title: "The webhook timestamp is outside the accepted window" },
-  forbidden: { status: 403, title: "The API key lacks a required scope" },
+  forbidden: { status: 403, title: "The API key or signed-in person lacks a required scope" },
+  csrf_refused: {
+    status: 403,
+    title: "A request with the session cookie lacks its CSRF token or comes from another site",
+  },
+  sign_in_refused: {
+    status: 403,
+    title: "The sign-in was refused: no Clearance scope for this person, or it could not finish",
+  },
   self_approval: {
     status: 403,
     title: "Nobody approves a file they asked about themselves",
@@ -89,6 +99,10 @@ export const PROBLEMS = Object.freeze({
   platform_error: {
     status: 502,
     title: "The platform refused the server's request (its key or scopes)",
+  },
+  identity_provider_error: {
+    status: 502,
+    title: "The identity provider could not be reached, or its answer did not check out",
   },
   platform_result_invalid: {
     status: 502,
@@ -172,6 +186,8 @@ export const DOMAIN_PROBLEMS: readonly DomainProblem[] = Object.freeze([
     retryAfter: (e: PlatformUnavailableError) => e.retryAfterSeconds,
   }),
   row({ error: PlatformRefusedError, code: "platform_error" }),
+  row({ error: SignInRefusedError, code: "sign_in_refused" }),
+  row({ error: IdentityProviderError, code: "identity_provider_error" }),
   row({ error: PlaygroundTimeoutError, code: "playground_timeout" }),
   row({ error: PlatformResultInvalidError, code: "platform_result_invalid" }),
   // a write refused (no decision is given unrecorded), or a read the store could not answer

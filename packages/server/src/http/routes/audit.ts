@@ -35,7 +35,7 @@ export async function auditRoutes(fastify: FastifyInstance): Promise<void> {
       schema: {
         summary: "Search the audit log, newest first",
         tags: ["audit"],
-        security: [{ bearer: [] }],
+        security: [{ bearer: [] }, { session: [] }],
         querystring: {
           ...auditFilterSchema,
           properties: {
@@ -84,7 +84,7 @@ export async function auditRoutes(fastify: FastifyInstance): Promise<void> {
         description:
           "One entry per line, each with its `input` snapshot (`inputs=false` leaves them out). The lines replay with `clearance dry-run --from`.",
         tags: ["audit"],
-        security: [{ bearer: [] }],
+        security: [{ bearer: [] }, { session: [] }],
         querystring: {
           ...auditFilterSchema,
           properties: {
@@ -139,7 +139,7 @@ export async function auditRoutes(fastify: FastifyInstance): Promise<void> {
         description:
           "Recomputes every entry's hash from the start of its chain (or its retention checkpoint). `ok: false` names the first broken link, or the damage to the store (`damage`).",
         tags: ["audit"],
-        security: [{ bearer: [] }],
+        security: [{ bearer: [] }, { session: [] }],
         response: {
           200: {
             type: "object",
@@ -206,7 +206,7 @@ export async function auditRoutes(fastify: FastifyInstance): Promise<void> {
       schema: {
         summary: "One audit entry with its input snapshot and explanation",
         tags: ["audit"],
-        security: [{ bearer: [] }],
+        security: [{ bearer: [] }, { session: [] }],
         params: {
           type: "object",
           required: ["id"],

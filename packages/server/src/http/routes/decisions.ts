@@ -35,7 +35,7 @@ export async function decisionRoutes(fastify: FastifyInstance): Promise<void> {
         description:
           "Validates the result (canonical or VirusTotal), decides it with the live rules, records the decision in the audit log and answers. The answer is sent only after the entry is durable. With `Idempotency-Key`, a decision recorded under the key is answered as recorded, never recorded twice.",
         tags: ["decisions"],
-        security: [{ bearer: [] }],
+        security: [{ bearer: [] }, { session: [] }],
         headers: IDEMPOTENCY_HEADERS,
         body: decisionBodySchema,
         response: {
@@ -72,7 +72,7 @@ export async function decisionRoutes(fastify: FastifyInstance): Promise<void> {
         summary: "Decide several analysis results",
         description: `Up to ${batchLimit} items (\`server.batchLimit\`). One answer per item, in order, each on its own: a decision once its entry is durable, or \`error\` (bad input, or \`audit_unavailable\` for an item the audit log could not record, with \`Retry-After\`). Only when the log records none of the items is the whole batch refused with 503. Send again only the items answered with \`audit_unavailable\`, or the whole batch with the same \`Idempotency-Key\`: items already recorded under it are answered as recorded, never recorded twice.`,
         tags: ["decisions"],
-        security: [{ bearer: [] }],
+        security: [{ bearer: [] }, { session: [] }],
         headers: IDEMPOTENCY_HEADERS,
         body: batchRequestSchema,
         response: {
@@ -120,7 +120,7 @@ export async function decisionRoutes(fastify: FastifyInstance): Promise<void> {
         description:
           "With a platform configured, a file never decided (or `refresh=true`) is fetched from the platform, decided with the live rules and recorded; the answer is then a new decision.",
         tags: ["decisions"],
-        security: [{ bearer: [] }],
+        security: [{ bearer: [] }, { session: [] }],
         params: { type: "object", properties: { sha256: SHA256 }, required: ["sha256"] },
         querystring: {
           type: "object",

@@ -125,7 +125,7 @@ export async function reviewRoutes(fastify: FastifyInstance): Promise<void> {
         description:
           "Open cases by default, from memory; other statuses are read from the audit log. Page with `cursor`.",
         tags: ["reviews"],
-        security: [{ bearer: [] }],
+        security: [{ bearer: [] }, { session: [] }],
         querystring: CASES_QUERY,
         response: {
           200: {
@@ -177,7 +177,7 @@ export async function reviewRoutes(fastify: FastifyInstance): Promise<void> {
         description:
           "The server's `reviews` configuration as a reviewer needs it to vote (the console's vote form bounds its expiry with it).",
         tags: ["reviews"],
-        security: [{ bearer: [] }],
+        security: [{ bearer: [] }, { session: [] }],
         response: { 200: REVIEW_POLICY_VIEW, ...problemResponses(401, 403, 404) },
       },
     },
@@ -192,7 +192,7 @@ export async function reviewRoutes(fastify: FastifyInstance): Promise<void> {
         summary:
           "One review case: its decision, explanation, input, requests, votes and the file's other decisions",
         tags: ["reviews"],
-        security: [{ bearer: [] }],
+        security: [{ bearer: [] }, { session: [] }],
         params: ID_PARAMS,
         response: {
           200: {
@@ -243,7 +243,7 @@ export async function reviewRoutes(fastify: FastifyInstance): Promise<void> {
         description:
           "Recorded in the audit log. When the votes reach the policy (`reviews`), the case is resolved: an exception is created and the file decided again at once (source `review`), and the answer carries both. The same vote sent again is answered as recorded (200, `replayed`).",
         tags: ["reviews"],
-        security: [{ bearer: [] }],
+        security: [{ bearer: [] }, { session: [] }],
         params: ID_PARAMS,
         body: VOTE_BODY,
         response: {
@@ -288,7 +288,7 @@ export async function reviewRoutes(fastify: FastifyInstance): Promise<void> {
         description:
           "Those in force by default (`state=active`); others are read from the audit log.",
         tags: ["exceptions"],
-        security: [{ bearer: [] }],
+        security: [{ bearer: [] }, { session: [] }],
         querystring: EXCEPTIONS_QUERY,
         response: {
           200: {
@@ -319,7 +319,7 @@ export async function reviewRoutes(fastify: FastifyInstance): Promise<void> {
       schema: {
         summary: "One exception, in force or ended",
         tags: ["exceptions"],
-        security: [{ bearer: [] }],
+        security: [{ bearer: [] }, { session: [] }],
         params: ID_PARAMS,
         response: { 200: EXCEPTION_VIEW, ...problemResponses(400, 401, 403, 404, 503) },
       },
@@ -336,7 +336,7 @@ export async function reviewRoutes(fastify: FastifyInstance): Promise<void> {
         description:
           "Recorded in the audit log; a file exception decides its file again at once. Needs the `exceptions` scope.",
         tags: ["exceptions"],
-        security: [{ bearer: [] }],
+        security: [{ bearer: [] }, { session: [] }],
         body: EXCEPTION_BODY,
         response: { 201: EXCEPTION_VIEW, ...problemResponses(400, 401, 403, 404, 503) },
       },
@@ -358,7 +358,7 @@ export async function reviewRoutes(fastify: FastifyInstance): Promise<void> {
         description:
           "Recorded in the audit log; the file is decided again without it. The body carries the justification.",
         tags: ["exceptions"],
-        security: [{ bearer: [] }],
+        security: [{ bearer: [] }, { session: [] }],
         params: ID_PARAMS,
         body: REVOKE_BODY,
         response: { 200: EXCEPTION_VIEW, ...problemResponses(400, 401, 403, 404, 409, 503) },

@@ -118,7 +118,7 @@ export async function rulesetRoutes(fastify: FastifyInstance): Promise<void> {
       schema: {
         summary: "The live rule set (and the shadow one), with the last reload error",
         tags: ["ruleset"],
-        security: [{ bearer: [] }],
+        security: [{ bearer: [] }, { session: [] }],
         response: {
           200: {
             type: "object",
@@ -241,7 +241,7 @@ export async function rulesetRoutes(fastify: FastifyInstance): Promise<void> {
         description:
           "When the new rules do not compile, the previous rules keep serving and the answer is 422 with the diagnostics.",
         tags: ["ruleset"],
-        security: [{ bearer: [] }],
+        security: [{ bearer: [] }, { session: [] }],
         response: {
           200: {
             type: "object",
