@@ -839,7 +839,6 @@ describe("operations endpoints", () => {
         "/v1/reviews/{id}/votes",
         "/v1/exceptions",
         "/v1/exceptions/{id}",
-        "/v1/reviews/policy",
         "/v1/session",
         "/auth/login",
         "/auth/callback",
