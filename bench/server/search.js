@@ -94,7 +94,10 @@ const SOURCES = [
 ];
 /** 40 service requesters (weighted 1/rank), people, a rare auditor; null: an unauthenticated call */
 const REQUESTERS = [
-  ...Array.from({ length: 40 }, (_, i) => [`ci-team-${String(i + 1).padStart(2, "0")}`, 30 / (i + 1)]),
+  ...Array.from({ length: 40 }, (_, i) => [
+    `ci-team-${String(i + 1).padStart(2, "0")}`,
+    30 / (i + 1),
+  ]),
   ["alice@example.com", 3],
   ["bob@example.com", 2],
   ["auditor@example.com", 0.01],
@@ -164,7 +167,9 @@ async function fill(auditLog) {
       await Promise.all(wave.splice(0));
       n += 10_000;
       const rate = n / ((performance.now() - t0) / 1000);
-      progress(`writing the log: ${n.toLocaleString("en")} of ${ENTRIES.toLocaleString("en")} (${Math.round(rate)}/s)`);
+      progress(
+        `writing the log: ${n.toLocaleString("en")} of ${ENTRIES.toLocaleString("en")} (${Math.round(rate)}/s)`,
+      );
     }
   }
   await Promise.all(wave);
@@ -238,7 +243,10 @@ function searches(sample) {
     ["file name, rare (~10)", { fileName: sample.rareName }],
     ["file name, no match", { fileName: "no-such-file-name" }],
     ["requester + file name", { requester: "ci-team-01", fileName: "crack" }],
-    ["source + requester + decision", { source: "webhook", requester: "ci-team-02", decision: "review" }],
+    [
+      "source + requester + decision",
+      { source: "webhook", requester: "ci-team-02", decision: "review" },
+    ],
     ["rare requester, 2nd page", { requester: "auditor@example.com" }, "second"],
   ];
 }
@@ -276,7 +284,8 @@ async function measure(name, server) {
     const res = await fetch(`${url}/v1/audit?${q}`);
     const body = await res.json();
     const ms = performance.now() - t0;
-    if (res.status !== 200) throw new Error(`GET /v1/audit?${q}: ${res.status} ${JSON.stringify(body)}`);
+    if (res.status !== 200)
+      throw new Error(`GET /v1/audit?${q}: ${res.status} ${JSON.stringify(body)}`);
     return { ms, count: body.entries.length };
   };
   const store = async (filter, cursor) => {
@@ -298,7 +307,8 @@ async function measure(name, server) {
     progress(`${name}: warming up ${label}`);
     const a = await http(filter, cursor);
     const b = await store(filter, cursor);
-    if (a.count !== b.count) throw new Error(`${label}: HTTP found ${a.count}, the store ${b.count}`);
+    if (a.count !== b.count)
+      throw new Error(`${label}: HTTP found ${a.count}, the store ${b.count}`);
     counts.push(a.count);
   }
   const samples = list.map(() => ({ http: [], store: [] }));
@@ -370,7 +380,8 @@ for (const backend of BACKENDS) {
       continue;
     }
     const built = await postgresLog();
-    if (built.builtMs) log(`PostgreSQL log written in ${fmtMs(built.builtMs)} (schema ${built.schema}).`);
+    if (built.builtMs)
+      log(`PostgreSQL log written in ${fmtMs(built.builtMs)} (schema ${built.schema}).`);
     results.postgres = {
       ...(await run("PostgreSQL", {
         backend: "postgres",
@@ -397,7 +408,17 @@ for (const [backend, r] of Object.entries(results)) {
   );
   log(
     table(
-      ["search", "found", "HTTP p50", "HTTP p95", "store p50", "store p95", "HTTP ÷ store (p50)", "HTTP p50 ÷ floor", `p95 < ${BUDGET_MS} ms`],
+      [
+        "search",
+        "found",
+        "HTTP p50",
+        "HTTP p95",
+        "store p50",
+        "store p95",
+        "HTTP ÷ store (p50)",
+        "HTTP p50 ÷ floor",
+        `p95 < ${BUDGET_MS} ms`,
+      ],
       r.rows.map((row) => [
         row.label,
         String(row.found),

@@ -33,7 +33,11 @@ describe("consoleSizes", () => {
         },
         "_shared.js": { file: "assets/shared.js", imports: ["_deep.js"] },
         "_deep.js": { file: "assets/deep.js" },
-        "src/editor.ts": { file: "assets/editor.js", isDynamicEntry: true, imports: ["_shared.js"] },
+        "src/editor.ts": {
+          file: "assets/editor.js",
+          isDynamicEntry: true,
+          imports: ["_shared.js"],
+        },
       },
       {
         "index.html": "<!doctype html>",
@@ -62,7 +66,11 @@ describe("consoleSizes", () => {
 
   it.each([
     ["no manifest", null, /no Vite manifest/],
-    ["no entry", { "_a.js": { file: "assets/a.js" } }, /expected one entry, index.html \(found none\)/],
+    [
+      "no entry",
+      { "_a.js": { file: "assets/a.js" } },
+      /expected one entry, index.html \(found none\)/,
+    ],
     [
       "a missing import",
       { "index.html": { file: "assets/index.js", isEntry: true, imports: ["_gone.js"] } },

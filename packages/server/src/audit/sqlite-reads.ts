@@ -15,6 +15,7 @@ import type {
 import { exportChunkOf } from "./entry.js";
 import { idFloor } from "./ids.js";
 import { DECISION_KIND, type EntryKind, kindForQuery, selectList } from "./kinds.js";
+import { candidateChunks, ftsPhrase, indexablePart, NAME_CANDIDATES } from "./name-search.js";
 import type { ChainHead } from "./seal.js";
 import { type ChainPosition, type VerifyStep, verifyRows } from "./verify.js";
 
@@ -36,6 +37,8 @@ export function heldKinds(db: Database.Database, kinds: readonly EntryKind[]): E
 /** Every read the log makes of an SQLite store, as plain synchronous calls. */
 export class SqliteReads {
   private readonly statements = new Map<string, Database.Statement>();
+  /** whether the database has migration 9's index of file names (a log opened read-only may not) */
+  private readonly namesIndexed: boolean;
 
   /**
    * `kinds` is the store's registry; `held` the kinds whose tables the database has, which chain
@@ -46,7 +49,12 @@ export class SqliteReads {
     private readonly db: Database.Database,
     private readonly kinds: readonly EntryKind[],
     private readonly held: readonly EntryKind[] = kinds,
-  ) {}
+  ) {
+    this.namesIndexed =
+      db
+        .prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'entry_names_fts'")
+        .get() !== undefined;
+  }
 
   /** A statement prepared once per connection. */
   private statement(sql: string): Database.Statement {
@@ -86,6 +94,27 @@ export class SqliteReads {
   }
 
   page(q: PageQuery): DecisionRow[] {
+    if (q.fileName !== undefined && this.namesIndexed && indexablePart(q.fileName)) {
+      // candidates from the index of trigrams (`name-search.ts`); too many: the part is common
+      const ids = (
+        this.statement(
+          "SELECT n.id FROM entry_names_fts f JOIN entry_names n ON n.n = f.rowid WHERE entry_names_fts MATCH ? LIMIT ?",
+        ).all(ftsPhrase(q.fileName), NAME_CANDIDATES + 1) as { id: string }[]
+      ).map((r) => r.id);
+      if (ids.length <= NAME_CANDIDATES) {
+        const rows: DecisionRow[] = [];
+        for (const chunk of candidateChunks(ids, q)) {
+          rows.push(...this.scan({ ...q, limit: q.limit - rows.length }, chunk));
+          if (rows.length >= q.limit) break;
+        }
+        return rows;
+      }
+    }
+    return this.scan(q);
+  }
+
+  /** The page's query, over the entries whose ids are in `among` when given. */
+  private scan(q: PageQuery, among?: readonly string[]): DecisionRow[] {
     const where: string[] = [];
     const args: unknown[] = [];
     const eq = (column: string, value: string | undefined) => {
@@ -122,6 +151,10 @@ export class SqliteReads {
     if (q.after !== undefined) {
       where.push("id > ?");
       args.push(q.after);
+    }
+    if (among !== undefined) {
+      where.push("id IN (SELECT value FROM json_each(?))");
+      args.push(JSON.stringify(among));
     }
     const sql = `${DECISIONS} ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY id ${q.ascending ? "ASC" : "DESC"} LIMIT ?`;
     return this.statement(sql).all(...args, q.limit) as DecisionRow[];
