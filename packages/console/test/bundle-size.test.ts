@@ -15,7 +15,9 @@ import {
 
 const BUILT = manifestPath() !== undefined;
 if (!BUILT)
-  console.warn(`bundle-size.test.ts skipped: no Vite manifest under ${CONSOLE_DIR}: run \`pnpm build\``);
+  console.warn(
+    `bundle-size.test.ts skipped: no Vite manifest under ${CONSOLE_DIR}: run \`pnpm build\``,
+  );
 
 describe.skipIf(!BUILT)(
   `the console's first-load JavaScript${BUILT ? "" : " (skipped: the console is not built)"}`,
