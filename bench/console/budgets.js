@@ -19,9 +19,9 @@
 // page's own `GET /v1/audit` (from the Resource Timing entry); and outside the browser, the same
 // `GET /v1/audit` from Node.
 
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { resolveConfig, startServer } from "@clearance/server";
 import { decisionRecord } from "@clearance/server/testing";
@@ -151,7 +151,7 @@ await context.addInitScript(() => {
   observer.observe(document, { childList: true, subtree: true });
 });
 
-async function load(cold) {
+async function load(cold, screenshot) {
   const page = await context.newPage();
   const errors = [];
   page.on("pageerror", (e) => errors.push(e.message));
@@ -188,6 +188,10 @@ async function load(cold) {
   await page.waitForSelector("table.entries tbody tr:nth-child(2)[aria-current='true']", {
     timeout: 10_000,
   });
+  if (screenshot) {
+    mkdirSync(dirname(screenshot), { recursive: true });
+    await page.screenshot({ path: screenshot });
+  }
   await cdp.detach();
   await page.close();
   if (errors.length) throw new Error(`the page reported errors: ${errors.join("; ")}`);
@@ -196,8 +200,9 @@ async function load(cold) {
   return timing;
 }
 
-// one load first, not counted: Chromium's own start-up (its first page, its network service)
-await load(true);
+// one load first, not counted: Chromium's own start-up (its first page, its network service);
+// its page is kept for a look (out/screenshots/, as the browser tests keep theirs)
+await load(true, join(REPO, "out/screenshots/console-audit-bench-first-load.png"));
 const runs = { cold: [], warm: [] };
 for (let i = 0; i < LOADS; i++)
   for (const kind of i % 2 ? ["warm", "cold"] : ["cold", "warm"])
