@@ -33,6 +33,7 @@ import {
   candidateChunks,
   indexablePart,
   NAME_CANDIDATES,
+  NAME_PROBE_ROWS,
   POSTGRES_NAME_EXPRESSION,
   POSTGRES_NAME_INDEX_NAME,
 } from "./name-search.js";
@@ -591,7 +592,10 @@ export class PostgresBackend implements AuditStore {
 
   private async page(q: PageQuery): Promise<DecisionRow[]> {
     if (q.fileName !== undefined && indexablePart(q.fileName) && (await this.namesIndexed())) {
-      // candidates from the index of trigrams (`name-search.ts`); too many: the part is common.
+      // the newest entries first: a common part fills the page there (`name-search.ts`)
+      const probed = await this.scan(q, undefined, NAME_PROBE_ROWS);
+      if (probed.length >= q.limit) return probed;
+      // candidates from the index of trigrams; too many: the part is common, read in id order.
       // LIKE under the C collation, its wildcards escaped: the same literal part as strpos()
       const { rows } = await this.query<{ id: string }>(
         `SELECT id FROM entries WHERE ${POSTGRES_NAME_EXPRESSION} LIKE '%' || replace(replace(replace(lower($1 COLLATE "C"), '\\', '\\\\'), '%', '\\%'), '_', '\\_') || '%' LIMIT $2`,
@@ -627,8 +631,15 @@ export class PostgresBackend implements AuditStore {
     return this.nameIndex;
   }
 
-  /** The page's query, over the entries whose ids are in `among` when given. */
-  private async scan(q: PageQuery, among?: readonly string[]): Promise<DecisionRow[]> {
+  /**
+   * The page's query, over the entries whose ids are in `among` when given; with `probeRows`, the
+   * file-name filter only over the first `probeRows` entries that the other conditions leave.
+   */
+  private async scan(
+    q: PageQuery,
+    among?: readonly string[],
+    probeRows?: number,
+  ): Promise<DecisionRow[]> {
     const where: string[] = [];
     const args: unknown[] = [];
     const cond = (sql: string, value: string | undefined) => {
@@ -642,9 +653,10 @@ export class PostgresBackend implements AuditStore {
     cond("source =", q.source);
     cond("requester =", q.requester);
     // as on SQLite: a literal part of the name, ASCII letters in any case (the C collation's lower())
-    if (q.fileName !== undefined) {
+    const name = (n: number) => `strpos(${POSTGRES_NAME_EXPRESSION}, lower($${n} COLLATE "C")) > 0`;
+    if (q.fileName !== undefined && probeRows === undefined) {
       args.push(q.fileName);
-      where.push(`strpos(${POSTGRES_NAME_EXPRESSION}, lower($${args.length} COLLATE "C")) > 0`);
+      where.push(name(args.length));
     }
     cond("time >=", q.from);
     cond("time <", q.to);
@@ -657,8 +669,18 @@ export class PostgresBackend implements AuditStore {
       args.push(among);
       where.push(`id = ANY($${args.length}::text[])`);
     }
-    args.push(q.limit);
-    const sql = `${DECISIONS} ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY id ${q.ascending ? "ASC" : "DESC"} LIMIT $${args.length}`;
+    const conditions = where.length ? `WHERE ${where.join(" AND ")}` : "";
+    const order = `ORDER BY id ${q.ascending ? "ASC" : "DESC"}`;
+    let sql: string;
+    if (probeRows !== undefined && q.fileName !== undefined) {
+      args.push(probeRows, q.fileName, q.limit);
+      const n = args.length;
+      const first = `SELECT * FROM ${DECISION_KIND.table} ${conditions} ${order} LIMIT $${n - 2}`;
+      sql = `SELECT ${selectList(DECISION_KIND)} FROM (${first}) AS ${DECISION_KIND.table} WHERE ${name(n - 1)} ${order} LIMIT $${n}`;
+    } else {
+      args.push(q.limit);
+      sql = `${DECISIONS} ${conditions} ${order} LIMIT $${args.length}`;
+    }
     const { rows } = await this.query<Fetched<DecisionRow>>(sql, args);
     return rows.map(toRow);
   }

@@ -15,7 +15,13 @@ import type {
 import { exportChunkOf } from "./entry.js";
 import { idFloor } from "./ids.js";
 import { DECISION_KIND, type EntryKind, kindForQuery, selectList } from "./kinds.js";
-import { candidateChunks, ftsPhrase, indexablePart, NAME_CANDIDATES } from "./name-search.js";
+import {
+  candidateChunks,
+  ftsPhrase,
+  indexablePart,
+  NAME_CANDIDATES,
+  NAME_PROBE_ROWS,
+} from "./name-search.js";
 import type { ChainHead } from "./seal.js";
 import { type ChainPosition, type VerifyStep, verifyRows } from "./verify.js";
 
@@ -95,7 +101,10 @@ export class SqliteReads {
 
   page(q: PageQuery): DecisionRow[] {
     if (q.fileName !== undefined && this.namesIndexed && indexablePart(q.fileName)) {
-      // candidates from the index of trigrams (`name-search.ts`); too many: the part is common
+      // the newest entries first: a common part fills the page there (`name-search.ts`)
+      const probed = this.scan(q, undefined, NAME_PROBE_ROWS);
+      if (probed.length >= q.limit) return probed;
+      // candidates from the index of trigrams; too many: the part is common, read in id order
       const ids = (
         this.statement(
           "SELECT n.id FROM entry_names_fts f JOIN entry_names n ON n.n = f.rowid WHERE entry_names_fts MATCH ? LIMIT ?",
@@ -113,8 +122,11 @@ export class SqliteReads {
     return this.scan(q);
   }
 
-  /** The page's query, over the entries whose ids are in `among` when given. */
-  private scan(q: PageQuery, among?: readonly string[]): DecisionRow[] {
+  /**
+   * The page's query, over the entries whose ids are in `among` when given; with `probeRows`, the
+   * file-name filter only over the first `probeRows` entries that the other conditions leave.
+   */
+  private scan(q: PageQuery, among?: readonly string[], probeRows?: number): DecisionRow[] {
     const where: string[] = [];
     const args: unknown[] = [];
     const eq = (column: string, value: string | undefined) => {
@@ -130,8 +142,9 @@ export class SqliteReads {
     // the name is in the body only: read from the rows the other conditions leave; instr() takes
     // the text literally (no LIKE wildcards), lower() folds ASCII letters only, as PostgreSQL's
     // lower() under the C collation does
-    if (q.fileName !== undefined) {
-      where.push("instr(lower(json_extract(body, '$.fileName')), lower(?)) > 0");
+    const name = "instr(lower(json_extract(body, '$.fileName')), lower(?)) > 0";
+    if (q.fileName !== undefined && probeRows === undefined) {
+      where.push(name);
       args.push(q.fileName);
     }
     // a time range is also an id range (UUIDv7 ids begin with their time), which the primary
@@ -156,8 +169,17 @@ export class SqliteReads {
       where.push("id IN (SELECT value FROM json_each(?))");
       args.push(JSON.stringify(among));
     }
-    const sql = `${DECISIONS} ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY id ${q.ascending ? "ASC" : "DESC"} LIMIT ?`;
-    return this.statement(sql).all(...args, q.limit) as DecisionRow[];
+    const conditions = where.length ? `WHERE ${where.join(" AND ")}` : "";
+    const order = `ORDER BY id ${q.ascending ? "ASC" : "DESC"}`;
+    if (probeRows !== undefined && q.fileName !== undefined) {
+      const first = `SELECT * FROM ${DECISION_KIND.table} ${conditions} ${order} LIMIT ?`;
+      const sql = `SELECT ${selectList(DECISION_KIND)} FROM (${first}) AS ${DECISION_KIND.table} WHERE ${name} ${order} LIMIT ?`;
+      return this.statement(sql).all(...args, probeRows, q.fileName, q.limit) as DecisionRow[];
+    }
+    return this.statement(`${DECISIONS} ${conditions} ${order} LIMIT ?`).all(
+      ...args,
+      q.limit,
+    ) as DecisionRow[];
   }
 
   /**
