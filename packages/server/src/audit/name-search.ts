@@ -24,8 +24,8 @@ export const POSTGRES_NAME_INDEX_NAME = "entries_file_name";
 
 /** Parts shorter than this (in characters) have no trigram the index could look up. */
 export const MIN_INDEXED_PART = 3;
-/** Entries read in id order before the index is asked: a part held by 1 in 40 fills a page of 50. */
-export const NAME_PROBE_ROWS = 2_000;
+/** Entries read in id order before the index is asked: a part held by 1 in 20 fills a page of 50. */
+export const NAME_PROBE_ROWS = 1_000;
 /** The most candidates a page is read from; a part of more entries reads in id order. */
 export const NAME_CANDIDATES = 10_000;
 /** Candidates' ids in one query's IN list. */
