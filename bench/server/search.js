@@ -243,7 +243,7 @@ function searches(sample) {
     ["time range (one day)", { from: day, to: nextDay }],
     ["time range + decision", { from: day, to: nextDay, decision: "deny" }],
     ["file name, common", { fileName: "setup" }],
-    ["file name, rare (~10)", { fileName: sample.rareName }],
+    ["file name, rare (~20)", { fileName: sample.rareName }],
     ["file name, no match", { fileName: "no-such-file-name" }],
     ["requester + file name", { requester: "ci-team-01", fileName: "crack" }],
     [
