@@ -418,7 +418,7 @@ function report(backend, r) {
   );
   const worst = r.rows.reduce((a, b) => (b.http.p95 > a.http.p95 ? b : a));
   log(
-    `\nSlowest: ${worst.label}, p95 ${fmtMs(worst.http.p95)}; ${over.length} of ${r.rows.length} searches at or over ${BUDGET_MS} ms (p95).\n`,
+    `\nSlowest: ${worst.label}, ${worst.failed ? "failed" : `p95 ${fmtMs(worst.http.p95)}`}; ${over.length} of ${r.rows.length} searches at or over ${BUDGET_MS} ms (p95).\n`,
   );
   return over.length;
 }
