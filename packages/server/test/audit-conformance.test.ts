@@ -486,7 +486,11 @@ for (const { title, make, skip, oneWriter } of backends) {
             filter: { fileName: "\\SUB_1%" },
             match: named("\\SUB_1%"),
           },
-          { name: "a wildcard in a longer part", filter: { fileName: "0%_o" }, match: named("0%_o") },
+          {
+            name: "a wildcard in a longer part",
+            filter: { fileName: "0%_o" },
+            match: named("0%_o"),
+          },
           { name: "a wildcard matching nothing", filter: { fileName: "0_%o" }, match: () => false },
           { name: "non-ASCII letters as given", filter: { fileName: "ÉTÉ" }, match: named("ÉTÉ") },
           { name: "non-ASCII letters not folded", filter: { fileName: "été" }, match: () => false },
