@@ -386,10 +386,15 @@ export class PostgresBackend implements AuditStore {
 
   private async migrate(): Promise<number> {
     return this.transaction("migrating the audit database", async (client) => {
-      // replicas starting together wait here for the first one's migration, then see it applied
-      await client.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [
-        `clearance:migrate:${this.schema}`,
-      ]);
+      // A step may build an index over every entry (migration 9: tens of seconds for a million),
+      // and replicas starting together wait here for the first one's migration, then see it
+      // applied: neither is held to a statement's limit.
+      await client.query("SET LOCAL statement_timeout = 0");
+      await client.query({
+        text: "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+        values: [`clearance:migrate:${this.schema}`],
+        query_timeout: MIGRATION_TIMEOUT_MS,
+      } as pg.QueryConfig);
       // CREATE SCHEMA needs the CREATE privilege on the database even when the schema exists
       const exists = await client.query("SELECT 1 FROM pg_namespace WHERE nspname = $1", [
         this.schema,
@@ -405,9 +410,6 @@ export class PostgresBackend implements AuditStore {
         ).rows[0]?.v ?? 0;
       const current = await version();
       checkKnownVersion(`the audit database (${this.where})`, current);
-      // a step that builds an index over a large log (migration 9) takes as long as it takes
-      if (MIGRATIONS.some((m) => m.version > current))
-        await client.query("SET LOCAL statement_timeout = 0");
       for (const m of MIGRATIONS) {
         if (m.version <= current) continue;
         await client.query({
