@@ -26,6 +26,7 @@ import { parseArgs } from "node:util";
 import { resolveConfig, startServer } from "@clearance/server";
 import { decisionRecord } from "@clearance/server/testing";
 import { chromium } from "playwright-core";
+import { CHROMIUM, CHROMIUM_ARGS } from "../../test/support/chromium.js";
 import { consoleSizes, FIRST_LOAD_JS_BUDGET_BYTES, fmtKB, manifestPath } from "../lib/bundle.js";
 import {
   BENCH_DIR,
@@ -48,7 +49,6 @@ const { values: args } = parseArgs({
 const LOADS = Number(args.loads ?? (args.quick ? 6 : 20));
 const ENTRIES = Number(args.entries ?? (args.quick ? 2_000 : 5_000));
 const BUDGET_MS = 1000;
-const CHROMIUM = "/usr/bin/chromium";
 const REPO = resolve(BENCH_DIR, "..");
 const log = (...xs) => console.log(...xs);
 
@@ -124,17 +124,7 @@ for (let i = 0; i < LOADS; i++) {
 const context = await chromium.launchPersistentContext(join(dir, "profile"), {
   executablePath: CHROMIUM,
   headless: true,
-  // as test/support/browser.ts launches it
-  args: [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-  ],
+  args: [...CHROMIUM_ARGS],
   viewport: { width: 1440, height: 900 },
   timeout: 60_000,
 });
