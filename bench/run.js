@@ -102,6 +102,18 @@ const BENCHMARKS = [
       "POST /v1/decisions deciding review (1 in 10 opening a case, or every request) against allow: req/s ratio, p99",
   },
   {
+    name: "search",
+    script: "server/search.js",
+    description:
+      "GET /v1/audit searches on a 1,000,000-entry log (SQLite; PostgreSQL with CLEARANCE_BENCH_PG) beside the log without HTTP: p50/p95 against 100 ms",
+  },
+  {
+    name: "console",
+    script: "console/budgets.js",
+    description:
+      "the console's first-page JavaScript gzipped against 150 KB; first row of the Audit page in Chromium (cold and warm) against 1 s",
+  },
+  {
     name: "client",
     script: "client/run.js",
     description:

@@ -21,6 +21,9 @@ export default defineConfig({
     sourcemap: false,
     target: "es2022",
     reportCompressedSize: true,
+    // .vite/manifest.json: which chunks the first page loads statically, for the size budget
+    // (bench/lib/bundle.js); a dotfile, which the server does not serve
+    manifest: true,
   },
   // `pnpm --dir packages/console exec vite`: the console with live reload, the API from a server
   // started beside it with `pnpm start`

@@ -8,8 +8,9 @@ import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join, resolve } from "node:path";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
+import { CHROMIUM, CHROMIUM_ARGS } from "./chromium.js";
 
-export const CHROMIUM = "/usr/bin/chromium";
+export { CHROMIUM };
 export const REPO = resolve(import.meta.dirname, "../..");
 export const SCREENSHOTS = join(REPO, "out/screenshots");
 
@@ -31,17 +32,6 @@ export function browserAvailability(file: string): BrowserAvailability {
   return { skip, titleSuffix: skip ? ` (skipped: ${reason})` : "" };
 }
 
-const ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
-
 /** A fresh headless Chromium with its profile in `profileDir`; throws when CI requires a missing one. */
 export async function launchBrowser(
   profileDir: string,
@@ -55,7 +45,7 @@ export async function launchBrowser(
   return chromium.launchPersistentContext(profileDir, {
     executablePath: CHROMIUM,
     headless: true,
-    args: ARGS,
+    args: [...CHROMIUM_ARGS],
     viewport,
     // generous: on a loaded 2-core machine Chromium has taken over 15 s to start
     timeout: 60_000,

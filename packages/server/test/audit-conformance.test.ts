@@ -412,6 +412,7 @@ for (const { title, make, skip, oneWriter } of backends) {
         "100%_off[1].exe",
         "ÉTÉ.exe",
         "setup.msi",
+        "dir\\sub_1%.exe",
       ];
       const at = (i: number) => `2026-01-01T00:${String(i).padStart(2, "0")}:00.000Z`;
       const N = 30;
@@ -479,6 +480,18 @@ for (const { title, make, skip, oneWriter } of backends) {
             match: named("<script>"),
           },
           { name: "LIKE wildcards, literally", filter: { fileName: "%_" }, match: named("%_") },
+          {
+            // three characters or more: looked up in the index of trigrams, where one is
+            name: "LIKE wildcards and a backslash, literally, in a longer part",
+            filter: { fileName: "\\SUB_1%" },
+            match: named("\\SUB_1%"),
+          },
+          {
+            name: "a wildcard in a longer part",
+            filter: { fileName: "0%_o" },
+            match: named("0%_o"),
+          },
+          { name: "a wildcard matching nothing", filter: { fileName: "0_%o" }, match: () => false },
           { name: "non-ASCII letters as given", filter: { fileName: "ÉTÉ" }, match: named("ÉTÉ") },
           { name: "non-ASCII letters not folded", filter: { fileName: "été" }, match: () => false },
           {

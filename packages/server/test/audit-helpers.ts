@@ -118,6 +118,27 @@ export async function postgresStore(
   };
 }
 
+/** What migration 9 (search indexes) made in an SQLite log, undone: as schema version 8 left it. */
+export const SQLITE_UNDO_SEARCH_INDEXES = `
+DROP TRIGGER entries_name_added; DROP TRIGGER entries_name_removed;
+DROP TRIGGER entry_names_added; DROP TRIGGER entry_names_removed;
+DROP TABLE entry_names_fts; DROP TABLE entry_names;
+DROP INDEX entries_rule; DROP INDEX entries_requester; DROP INDEX entries_source;
+DELETE FROM schema_migrations WHERE version = 9;`;
+
+/** Migration 9 undone in `store`'s log (SQLite or PostgreSQL), as schema version 8 left it. */
+export async function undoSearchIndexes(store: Store): Promise<void> {
+  const statements =
+    store.kind === "sqlite"
+      ? SQLITE_UNDO_SEARCH_INDEXES.split(";")
+      : [
+          "DROP INDEX IF EXISTS entries_file_name",
+          "DROP INDEX entries_rule, entries_requester, entries_source",
+          "DELETE FROM schema_migrations WHERE version = 9",
+        ];
+  for (const sql of statements.map((s) => s.trim()).filter(Boolean)) await store.sql(sql);
+}
+
 /** Polls `condition` until it holds; fails after `timeoutMs` rather than hanging the test. */
 export async function until(
   condition: () => boolean | Promise<boolean>,

@@ -22,6 +22,7 @@ import {
   record,
   type Store,
   sqliteStore,
+  undoSearchIndexes,
 } from "./audit-helpers.js";
 
 const stores = [
@@ -427,6 +428,7 @@ describe("migration 8: review tables added to a log written before them", () => 
           // as Clearance of schema version 7 left it
           for (const table of ["review_cases", "review_votes", "exceptions"])
             await store.sql(`DROP TABLE ${table}`);
+          await undoSearchIndexes(store);
           await store.sql("DELETE FROM schema_migrations WHERE version = 8");
           const version = async () =>
             Number(
@@ -445,7 +447,7 @@ describe("migration 8: review tables added to a log written before them", () => 
           // a writer migrates it
           const writer = await logOn(store.open());
           expect(await version()).toBe(SCHEMA_VERSION);
-          expect(SCHEMA_VERSION).toBe(8);
+          expect(SCHEMA_VERSION).toBeGreaterThanOrEqual(8);
           expect(await count(store, "SELECT COUNT(*) AS n FROM review_votes")).toBe(0);
           expect(await writer.verify()).toMatchObject({ ok: true, entries: 3 });
           const voted = await writer.appendEntry(REVIEW_VOTE_KIND, vote("c1", "ana"));

@@ -19,6 +19,7 @@ import {
   PG_URL,
   postgresStore,
   record,
+  SQLITE_UNDO_SEARCH_INDEXES,
   type Store,
   sqliteStore,
 } from "./audit-helpers.js";
@@ -88,6 +89,7 @@ describe("a read-only open", () => {
     for (let i = 0; i < 3; i++) await log.append(record(), inputFor(record()));
     await log.close();
     const db = new Database(path);
+    db.exec(SQLITE_UNDO_SEARCH_INDEXES);
     db.exec(`DROP TABLE review_cases; DROP TABLE review_votes; DROP TABLE exceptions;
       DROP TABLE idempotency_keys; ALTER TABLE deliveries DROP COLUMN entry_id;
       DROP TABLE chain_heads; DELETE FROM schema_migrations WHERE version IN (6, 7, 8)`);

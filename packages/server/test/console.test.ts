@@ -68,6 +68,9 @@ describe("the web console at /", () => {
     writeFileSync(join(build, "assets", "index-AbC123.js"), SCRIPT);
     writeFileSync(join(build, "assets", "index-DeF456.css"), "body { margin: 0 }");
     writeFileSync(join(build, ".env"), "SECRET=1");
+    // Vite's manifest, which the build writes for the size budget: not the browser's business
+    mkdirSync(join(build, ".vite"), { recursive: true });
+    writeFileSync(join(build, ".vite", "manifest.json"), '{"SECRET": 1}');
     on = await serve("on", true, build, tmp.dir);
     off = await serve("off", false, build, tmp.dir);
     unbuilt = await serve("unbuilt", true, join(tmp.dir, "never-built"), tmp.dir);
@@ -122,6 +125,7 @@ describe("the web console at /", () => {
     "/assets/index-Missing.js",
     "/assets/",
     "/.env",
+    "/.vite/manifest.json",
     "/../package.json",
     "/%2e%2e/package.json",
     "/v2/audit",

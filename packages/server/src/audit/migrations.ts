@@ -7,6 +7,7 @@
  */
 import { AuditUnavailableError } from "./backend.js";
 import { EXCEPTION_KIND, kindTableSql, REVIEW_CASE_KIND, REVIEW_VOTE_KIND } from "./kinds.js";
+import { POSTGRES_NAME_EXPRESSION, POSTGRES_NAME_INDEX_NAME } from "./name-search.js";
 
 export interface Migration {
   version: number;
@@ -80,6 +81,63 @@ INSERT INTO chain_heads (chain, seq, hash, updated_at)
 const IDEMPOTENCY = (collate: string) => `
 ALTER TABLE deliveries ADD COLUMN entry_id TEXT;
 CREATE TABLE idempotency_keys (requester TEXT${collate} NOT NULL, key TEXT${collate} NOT NULL, body_hash TEXT NOT NULL, created_at TEXT NOT NULL, locked_until TEXT NOT NULL, holder TEXT NOT NULL, PRIMARY KEY (requester, key));`;
+
+// Searches by rule, requester or source: a value held by a few hundred entries of a million was a
+// scan of the whole log in id order (half a second on SQLite). Decisions have three values, each
+// common: that filter still rides the id order.
+const SEARCH_INDEXES = `
+CREATE INDEX entries_rule ON entries (rule, id);
+CREATE INDEX entries_requester ON entries (requester, id);
+CREATE INDEX entries_source ON entries (source, id);`;
+
+// The file-name filter (a literal part of the name, ASCII letters in any case) read every body the
+// other filters left. An index of trigrams finds the entries whose name may hold the part; the
+// filter itself still decides (`name-search.ts`). SQLite: an FTS5 trigram index over a table of
+// names kept by triggers, keyed by an INTEGER PRIMARY KEY (stable, unlike the entries' rowids,
+// which VACUUM may renumber). Filled from the entries already there, before the triggers exist.
+const SQLITE_NAME_INDEX = `
+CREATE TABLE entry_names (n INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, name TEXT NOT NULL);
+INSERT INTO entry_names (id, name)
+  SELECT id, json_extract(body, '$.fileName') FROM entries
+  WHERE json_extract(body, '$.fileName') IS NOT NULL ORDER BY id;
+CREATE VIRTUAL TABLE entry_names_fts USING fts5(name, content='entry_names', content_rowid='n', tokenize='trigram');
+INSERT INTO entry_names_fts (entry_names_fts) VALUES ('rebuild');
+CREATE TRIGGER entries_name_added AFTER INSERT ON entries
+  WHEN json_extract(new.body, '$.fileName') IS NOT NULL BEGIN
+  INSERT INTO entry_names (id, name) VALUES (new.id, json_extract(new.body, '$.fileName'));
+END;
+CREATE TRIGGER entries_name_removed AFTER DELETE ON entries BEGIN
+  DELETE FROM entry_names WHERE id = old.id;
+END;
+CREATE TRIGGER entry_names_added AFTER INSERT ON entry_names BEGIN
+  INSERT INTO entry_names_fts (rowid, name) VALUES (new.n, new.name);
+END;
+CREATE TRIGGER entry_names_removed AFTER DELETE ON entry_names BEGIN
+  INSERT INTO entry_names_fts (entry_names_fts, rowid, name) VALUES ('delete', old.n, old.name);
+END;`;
+
+// PostgreSQL: a pg_trgm GIN index on the filter's own expression, where the extension can be had
+// (installed already, or installable by this role: it is a trusted extension since 13); without
+// it the index is not made and the filter reads the bodies, as before. The operator class is named
+// with the extension's schema, which need not be on the search path.
+const POSTGRES_NAME_INDEX = `
+DO $$
+DECLARE
+  trgm text;
+BEGIN
+  SELECT n.nspname INTO trgm FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
+    WHERE e.extname = 'pg_trgm';
+  IF trgm IS NULL THEN
+    CREATE EXTENSION pg_trgm; -- into the first schema of the search path: the audit schema
+    trgm := current_schema();
+  END IF;
+  EXECUTE format(
+    $f$CREATE INDEX ${POSTGRES_NAME_INDEX_NAME} ON entries USING gin ((${POSTGRES_NAME_EXPRESSION}) %I.gin_trgm_ops)$f$,
+    trgm);
+EXCEPTION WHEN insufficient_privilege OR undefined_file OR feature_not_supported OR undefined_object THEN
+  NULL; -- no pg_trgm here: file-name searches read the bodies
+END
+$$;`;
 
 // as they were released: the step creates these tables once, and never changes
 const REVIEW_KINDS = [REVIEW_CASE_KIND, REVIEW_VOTE_KIND, EXCEPTION_KIND];
@@ -162,6 +220,12 @@ $$;`,
     description: "review cases, votes and exceptions",
     sqlite: REVIEW_KINDS.map((k) => kindTableSql(k, "sqlite")).join("\n"),
     postgres: REVIEW_KINDS.map((k) => kindTableSql(k, "postgres")).join("\n"),
+  },
+  {
+    version: 9,
+    description: "indexes for searches by rule, requester, source and part of a file name",
+    sqlite: `${SEARCH_INDEXES}\n${SQLITE_NAME_INDEX}`,
+    postgres: `${SEARCH_INDEXES}\n${POSTGRES_NAME_INDEX}`,
   },
 ]);
 

@@ -31,6 +31,14 @@ import {
   selectList,
 } from "./kinds.js";
 import { checkKnownVersion, MIGRATIONS, MIGRATIONS_TABLE } from "./migrations.js";
+import {
+  candidateChunks,
+  indexablePart,
+  NAME_CANDIDATES,
+  NAME_PROBE_ROWS,
+  POSTGRES_NAME_EXPRESSION,
+  POSTGRES_NAME_INDEX_NAME,
+} from "./name-search.js";
 import { type ChainHead, rowValues, type SealedBatch, type SealItem, sealBatch } from "./seal.js";
 import { type ChainPosition, type VerifyStep, verifyRows } from "./verify.js";
 
@@ -58,6 +66,11 @@ export const STATEMENT_TIMEOUT_MS = 10_000;
  * Just above the server's, so that a slow statement fails there first and keeps its connection.
  */
 const QUERY_TIMEOUT_MS = STATEMENT_TIMEOUT_MS + 500;
+/**
+ * Client-side limit for one migration step: a step may build an index over every entry (migration
+ * 9 over a million entries takes tens of seconds), so it is not held to a statement's limit.
+ */
+const MIGRATION_TIMEOUT_MS = 60 * 60_000;
 /** Idle time before TCP keepalive probes a connection, so a dead idle connection is found. */
 const KEEPALIVE_IDLE_MS = 5_000;
 
@@ -109,6 +122,8 @@ export class PostgresBackend implements AuditStore {
    * opened read-only on an older schema (version 7 has no review tables until a writer migrates it).
    */
   private held: readonly EntryKind[];
+  /** whether the schema has the index of file names, once asked (`namesIndexed`) */
+  private nameIndex: Promise<boolean> | undefined;
   /** the one-statement write for each set of kinds a batch holds */
   private readonly writeSql = new Map<string, string>();
 
@@ -374,10 +389,15 @@ export class PostgresBackend implements AuditStore {
 
   private async migrate(): Promise<number> {
     return this.transaction("migrating the audit database", async (client) => {
-      // replicas starting together wait here for the first one's migration, then see it applied
-      await client.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [
-        `clearance:migrate:${this.schema}`,
-      ]);
+      // A step may build an index over every entry (migration 9: tens of seconds for a million),
+      // and replicas starting together wait here for the first one's migration, then see it
+      // applied: neither is held to a statement's limit.
+      await client.query("SET LOCAL statement_timeout = 0");
+      await client.query({
+        text: "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+        values: [`clearance:migrate:${this.schema}`],
+        query_timeout: MIGRATION_TIMEOUT_MS,
+      } as pg.QueryConfig);
       // CREATE SCHEMA needs the CREATE privilege on the database even when the schema exists
       const exists = await client.query("SELECT 1 FROM pg_namespace WHERE nspname = $1", [
         this.schema,
@@ -395,7 +415,10 @@ export class PostgresBackend implements AuditStore {
       checkKnownVersion(`the audit database (${this.where})`, current);
       for (const m of MIGRATIONS) {
         if (m.version <= current) continue;
-        await client.query(m.postgres);
+        await client.query({
+          text: m.postgres,
+          query_timeout: MIGRATION_TIMEOUT_MS,
+        } as pg.QueryConfig);
         await client.query(
           "INSERT INTO schema_migrations (version, description, applied_at) VALUES ($1, $2, $3)",
           [m.version, m.description, new Date().toISOString()],
@@ -573,6 +596,55 @@ export class PostgresBackend implements AuditStore {
   }
 
   private async page(q: PageQuery): Promise<DecisionRow[]> {
+    if (q.fileName !== undefined && indexablePart(q.fileName) && (await this.namesIndexed())) {
+      // the newest entries first: a common part fills the page there (`name-search.ts`)
+      const probed = await this.scan(q, undefined, NAME_PROBE_ROWS);
+      if (probed.length >= q.limit) return probed;
+      // candidates from the index of trigrams; too many: the part is common, read in id order.
+      // LIKE under the C collation, its wildcards escaped: the same literal part as strpos()
+      const { rows } = await this.query<{ id: string }>(
+        `SELECT id FROM entries WHERE ${POSTGRES_NAME_EXPRESSION} LIKE '%' || replace(replace(replace(lower($1 COLLATE "C"), '\\', '\\\\'), '%', '\\%'), '_', '\\_') || '%' LIMIT $2`,
+        [q.fileName, NAME_CANDIDATES + 1],
+      );
+      if (rows.length <= NAME_CANDIDATES) {
+        const found: DecisionRow[] = [];
+        for (const chunk of candidateChunks(
+          rows.map((r) => r.id),
+          q,
+        )) {
+          found.push(...(await this.scan({ ...q, limit: q.limit - found.length }, chunk)));
+          if (found.length >= q.limit) break;
+        }
+        return found;
+      }
+    }
+    return this.scan(q);
+  }
+
+  /** Whether migration 9 made the index of file names (not where pg_trgm could not be had). */
+  private namesIndexed(): Promise<boolean> {
+    this.nameIndex ??= this.query(
+      "SELECT 1 FROM pg_indexes WHERE schemaname = $1 AND indexname = $2",
+      [this.schema, POSTGRES_NAME_INDEX_NAME],
+    ).then(
+      (r) => (r.rowCount ?? 0) > 0,
+      (error) => {
+        this.nameIndex = undefined;
+        throw error;
+      },
+    );
+    return this.nameIndex;
+  }
+
+  /**
+   * The page's query, over the entries whose ids are in `among` when given; with `probeRows`, the
+   * file-name filter only over the first `probeRows` entries that the other conditions leave.
+   */
+  private async scan(
+    q: PageQuery,
+    among?: readonly string[],
+    probeRows?: number,
+  ): Promise<DecisionRow[]> {
     const where: string[] = [];
     const args: unknown[] = [];
     const cond = (sql: string, value: string | undefined) => {
@@ -586,11 +658,10 @@ export class PostgresBackend implements AuditStore {
     cond("source =", q.source);
     cond("requester =", q.requester);
     // as on SQLite: a literal part of the name, ASCII letters in any case (the C collation's lower())
-    if (q.fileName !== undefined) {
+    const name = (n: number) => `strpos(${POSTGRES_NAME_EXPRESSION}, lower($${n} COLLATE "C")) > 0`;
+    if (q.fileName !== undefined && probeRows === undefined) {
       args.push(q.fileName);
-      where.push(
-        `strpos(lower((body::jsonb ->> 'fileName') COLLATE "C"), lower($${args.length} COLLATE "C")) > 0`,
-      );
+      where.push(name(args.length));
     }
     cond("time >=", q.from);
     cond("time <", q.to);
@@ -599,8 +670,22 @@ export class PostgresBackend implements AuditStore {
     if (q.to !== undefined) cond("id <", idFloor(Date.parse(q.to) + 1));
     cond("id <", q.before);
     cond("id >", q.after);
-    args.push(q.limit);
-    const sql = `${DECISIONS} ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY id ${q.ascending ? "ASC" : "DESC"} LIMIT $${args.length}`;
+    if (among !== undefined) {
+      args.push(among);
+      where.push(`id = ANY($${args.length}::text[])`);
+    }
+    const conditions = where.length ? `WHERE ${where.join(" AND ")}` : "";
+    const order = `ORDER BY id ${q.ascending ? "ASC" : "DESC"}`;
+    let sql: string;
+    if (probeRows !== undefined && q.fileName !== undefined) {
+      args.push(probeRows, q.fileName, q.limit);
+      const n = args.length;
+      const first = `SELECT * FROM ${DECISION_KIND.table} ${conditions} ${order} LIMIT $${n - 2}`;
+      sql = `SELECT ${selectList(DECISION_KIND)} FROM (${first}) AS ${DECISION_KIND.table} WHERE ${name(n - 1)} ${order} LIMIT $${n}`;
+    } else {
+      args.push(q.limit);
+      sql = `${DECISIONS} ${conditions} ${order} LIMIT $${args.length}`;
+    }
     const { rows } = await this.query<Fetched<DecisionRow>>(sql, args);
     return rows.map(toRow);
   }

@@ -17,6 +17,13 @@ import type {
 import { exportChunkOf } from "./entry.js";
 import { idFloor } from "./ids.js";
 import { DECISION_KIND, type EntryKind, kindForQuery, selectList } from "./kinds.js";
+import {
+  candidateChunks,
+  ftsPhrase,
+  indexablePart,
+  NAME_CANDIDATES,
+  NAME_PROBE_ROWS,
+} from "./name-search.js";
 import type { ChainHead } from "./seal.js";
 import { type ChainPosition, type VerifyStep, verifyRows } from "./verify.js";
 
@@ -64,6 +71,8 @@ SELECT bucket, rule, 'disagreements', SUM(n) FROM g
 /** Every read the log makes of an SQLite store, as plain synchronous calls. */
 export class SqliteReads {
   private readonly statements = new Map<string, Database.Statement>();
+  /** whether the database has migration 9's index of file names (a log opened read-only may not) */
+  private readonly namesIndexed: boolean;
 
   /**
    * `kinds` is the store's registry; `held` the kinds whose tables the database has, which chain
@@ -74,7 +83,12 @@ export class SqliteReads {
     private readonly db: Database.Database,
     private readonly kinds: readonly EntryKind[],
     private readonly held: readonly EntryKind[] = kinds,
-  ) {}
+  ) {
+    this.namesIndexed =
+      db
+        .prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'entry_names_fts'")
+        .get() !== undefined;
+  }
 
   /** A statement prepared once per connection. */
   private statement(sql: string): Database.Statement {
@@ -114,6 +128,33 @@ export class SqliteReads {
   }
 
   page(q: PageQuery): DecisionRow[] {
+    if (q.fileName !== undefined && this.namesIndexed && indexablePart(q.fileName)) {
+      // the newest entries first: a common part fills the page there (`name-search.ts`)
+      const probed = this.scan(q, undefined, NAME_PROBE_ROWS);
+      if (probed.length >= q.limit) return probed;
+      // candidates from the index of trigrams; too many: the part is common, read in id order
+      const ids = (
+        this.statement(
+          "SELECT n.id FROM entry_names_fts f JOIN entry_names n ON n.n = f.rowid WHERE entry_names_fts MATCH ? LIMIT ?",
+        ).all(ftsPhrase(q.fileName), NAME_CANDIDATES + 1) as { id: string }[]
+      ).map((r) => r.id);
+      if (ids.length <= NAME_CANDIDATES) {
+        const rows: DecisionRow[] = [];
+        for (const chunk of candidateChunks(ids, q)) {
+          rows.push(...this.scan({ ...q, limit: q.limit - rows.length }, chunk));
+          if (rows.length >= q.limit) break;
+        }
+        return rows;
+      }
+    }
+    return this.scan(q);
+  }
+
+  /**
+   * The page's query, over the entries whose ids are in `among` when given; with `probeRows`, the
+   * file-name filter only over the first `probeRows` entries that the other conditions leave.
+   */
+  private scan(q: PageQuery, among?: readonly string[], probeRows?: number): DecisionRow[] {
     const where: string[] = [];
     const args: unknown[] = [];
     const eq = (column: string, value: string | undefined) => {
@@ -129,8 +170,9 @@ export class SqliteReads {
     // the name is in the body only: read from the rows the other conditions leave; instr() takes
     // the text literally (no LIKE wildcards), lower() folds ASCII letters only, as PostgreSQL's
     // lower() under the C collation does
-    if (q.fileName !== undefined) {
-      where.push("instr(lower(json_extract(body, '$.fileName')), lower(?)) > 0");
+    const name = "instr(lower(json_extract(body, '$.fileName')), lower(?)) > 0";
+    if (q.fileName !== undefined && probeRows === undefined) {
+      where.push(name);
       args.push(q.fileName);
     }
     // a time range is also an id range (UUIDv7 ids begin with their time), which the primary
@@ -151,8 +193,21 @@ export class SqliteReads {
       where.push("id > ?");
       args.push(q.after);
     }
-    const sql = `${DECISIONS} ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY id ${q.ascending ? "ASC" : "DESC"} LIMIT ?`;
-    return this.statement(sql).all(...args, q.limit) as DecisionRow[];
+    if (among !== undefined) {
+      where.push("id IN (SELECT value FROM json_each(?))");
+      args.push(JSON.stringify(among));
+    }
+    const conditions = where.length ? `WHERE ${where.join(" AND ")}` : "";
+    const order = `ORDER BY id ${q.ascending ? "ASC" : "DESC"}`;
+    if (probeRows !== undefined && q.fileName !== undefined) {
+      const first = `SELECT * FROM ${DECISION_KIND.table} ${conditions} ${order} LIMIT ?`;
+      const sql = `SELECT ${selectList(DECISION_KIND)} FROM (${first}) AS ${DECISION_KIND.table} WHERE ${name} ${order} LIMIT ?`;
+      return this.statement(sql).all(...args, probeRows, q.fileName, q.limit) as DecisionRow[];
+    }
+    return this.statement(`${DECISIONS} ${conditions} ${order} LIMIT ?`).all(
+      ...args,
+      q.limit,
+    ) as DecisionRow[];
   }
 
   hits(q: HitsQuery): HitCount[] {

@@ -365,7 +365,11 @@ export class SqliteBackend implements AuditStore {
           checkKnownVersion(`the audit database \`${path}\``, version);
           // an older schema, never migrated here, may lack the tables of newer kinds
           reads = new SqliteReads(db, this.kinds, heldKinds(db, this.kinds));
-        } else version = migrate(db, path);
+        } else {
+          version = migrate(db, path);
+          // read what the migrations made (the index of file names)
+          reads = new SqliteReads(db, this.kinds);
+        }
         const identity = this.readonly ? undefined : fileIdentity(path);
         const readers = this.readonly ? 0 : (this.options.readers ?? 0);
         const pool =
