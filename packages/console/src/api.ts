@@ -281,6 +281,24 @@ export interface VoteAnswer {
   decision: { decisionId: string; decision: Decision; rule: string | null; reason: string } | null;
 }
 
+/** A compiler diagnostic as data: a failed reload's errors, the Playground's diagnostics. */
+export interface DiagnosticData {
+  code: string;
+  severity: "error" | "warning" | "info";
+  message: string;
+  help: string | null;
+  file: string;
+  /** 1-based, columns in UTF-16 code units */
+  line: number;
+  column: number;
+  endLine: number;
+  endColumn: number;
+  /** UTF-16 offsets into the file's text */
+  span: { start: number; end: number };
+  /** the diagnostic as `clearance check` prints it, code frame included */
+  frame: string;
+}
+
 // The Playground's calls: the live rule files, and candidate rules decided on one input or replayed
 // over a period (docs/http-api.md, "Playground"). Nothing here changes the live rules.
 
@@ -289,21 +307,8 @@ export interface RuleFile {
   text: string;
 }
 
-export interface PlaygroundDiagnostic {
-  code: string;
-  severity: "error" | "warning" | "info";
-  message: string;
-  help: string | null;
-  file: string;
-  line: number;
-  column: number;
-  endLine: number;
-  endColumn: number;
-  span: { start: number; end: number };
-}
-
 export interface PlaygroundDecision {
-  diagnostics: PlaygroundDiagnostic[];
+  diagnostics: DiagnosticData[];
   candidate: {
     decision: Decision;
     rule: string | null;
@@ -322,7 +327,7 @@ export interface PlaygroundSide {
 }
 
 export interface PlaygroundDryRun {
-  diagnostics: PlaygroundDiagnostic[];
+  diagnostics: DiagnosticData[];
   ran: boolean;
   period: { from: string; to: string; now: string };
   totals: { read: number; decided: number; invalid: number; malformed: number };
@@ -381,20 +386,6 @@ export interface RuleInfo {
   location: { file: string; line: number; column: number };
 }
 
-export interface ReloadDiagnostic {
-  code: string;
-  severity: string;
-  message: string;
-  file: string;
-  line: number;
-  column: number;
-  endLine: number;
-  endColumn: number;
-  help: string | null;
-  /** the error printed as `clearance check` prints it, code frame included */
-  frame: string;
-}
-
 export interface RulesStatus {
   dir: string;
   revision: string;
@@ -402,7 +393,7 @@ export interface RulesStatus {
   loadedAt: string;
   reloads: number;
   watching: boolean;
-  lastError: { at: string; messages: string[]; diagnostics?: ReloadDiagnostic[] } | null;
+  lastError: { at: string; messages: string[]; diagnostics?: DiagnosticData[] } | null;
   rules: RuleInfo[];
 }
 

@@ -332,3 +332,47 @@ export function formatDiagnosticShort(
   const pos = file ? positionAt(file, d.span.start) : { line: 0, column: 0 };
   return `${d.span.file}:${pos.line}:${pos.column}: ${d.severity}[${d.code}]: ${d.message}`;
 }
+
+/**
+ * A diagnostic as an API carries it: its code and words, where it is both as offsets (for an
+ * editor's marks) and as 1-based lines and columns in UTF-16 code units (for people), and its
+ * code frame as `formatDiagnostic` prints it without colour (for a page to show as text).
+ */
+export interface DiagnosticData {
+  code: string;
+  severity: Severity;
+  message: string;
+  help: string | null;
+  file: string;
+  line: number;
+  column: number;
+  endLine: number;
+  endColumn: number;
+  span: { start: number; end: number };
+  frame: string;
+}
+
+/** `d` as data (DiagnosticData); a file `lookup` does not have is placed at its line 1, column 1. */
+export function diagnosticData(
+  d: Diagnostic,
+  lookup: (path: string) => SourceFile | undefined,
+): DiagnosticData {
+  const file = lookup(d.span.file);
+  const at = (offset: number) =>
+    file ? positionAt(file, Math.min(offset, file.text.length)) : { line: 1, column: 1 };
+  const start = at(d.span.start);
+  const end = at(Math.max(d.span.end, d.span.start));
+  return {
+    code: d.code,
+    severity: d.severity,
+    message: d.message,
+    help: d.help ?? null,
+    file: d.span.file,
+    line: start.line,
+    column: start.column,
+    endLine: end.line,
+    endColumn: end.column,
+    span: { start: d.span.start, end: d.span.end },
+    frame: formatDiagnostic(d, lookup, { color: false }),
+  };
+}

@@ -4,28 +4,13 @@
 // pool (`playground.ts`) ends a thread that runs over its time.
 import { parentPort } from "node:worker_threads";
 import { emptyTallies, type RawRecord, RecordProcessor, type Tallies } from "@clearance/dryrun";
-import { type Diagnostic, positionAt, type SourceFile } from "@clearance/dsl";
+import { type DiagnosticData, diagnosticData, type SourceFile } from "@clearance/dsl";
 import { compile, type Explanation, ListFileError, type Ruleset } from "@clearance/engine";
 
 /** A file of a rule set as the API carries it: a path relative to the rule directory, and text. */
 export interface PlaygroundFile {
   path: string;
   text: string;
-}
-
-/** A diagnostic as data, located in its file by line and column as well as by offset. */
-export interface PlaygroundDiagnostic {
-  code: string;
-  severity: string;
-  message: string;
-  help: string | null;
-  file: string;
-  line: number;
-  column: number;
-  endLine: number;
-  endColumn: number;
-  /** UTF-16 offsets into the file's text */
-  span: { start: number; end: number };
 }
 
 export interface CompileInput {
@@ -47,7 +32,7 @@ export type WorkerRequest =
   | { id: number; op: "finish" };
 
 export interface DecideReply {
-  diagnostics: PlaygroundDiagnostic[];
+  diagnostics: DiagnosticData[];
   decision: {
     decision: string;
     rule: string | null;
@@ -60,7 +45,7 @@ export interface DecideReply {
 }
 
 export interface StartReply {
-  diagnostics: PlaygroundDiagnostic[];
+  diagnostics: DiagnosticData[];
   /** false when the candidate does not compile: nothing is replayed */
   ok: boolean;
   /** the candidate's rule names, in declaration order */
@@ -101,7 +86,7 @@ function compileFiles(
   liveFiles: readonly PlaygroundFile[],
 ): {
   ruleset: Ruleset | undefined;
-  diagnostics: PlaygroundDiagnostic[];
+  diagnostics: DiagnosticData[];
 } {
   const given = new Map(input.files.map((f) => [normalise(f.path), f.text]));
   const live = new Map(liveFiles.map((f) => [normalise(f.path), f.text]));
@@ -127,26 +112,8 @@ function compileFiles(
       return text;
     },
   });
-  const diagnostics = result.diagnostics.map((d) => asData(d, result.files));
+  const diagnostics = result.diagnostics.map((d) => diagnosticData(d, (p) => result.files.get(p)));
   return { ruleset: result.ruleset, diagnostics };
-}
-
-function asData(d: Diagnostic, files: ReadonlyMap<string, SourceFile>): PlaygroundDiagnostic {
-  const file = files.get(d.span.file);
-  const start = file ? positionAt(file, d.span.start) : { line: 1, column: 1 };
-  const end = file ? positionAt(file, d.span.end) : start;
-  return {
-    code: d.code,
-    severity: d.severity,
-    message: d.message,
-    help: d.help ?? null,
-    file: d.span.file,
-    line: start.line,
-    column: start.column,
-    endLine: end.line,
-    endColumn: end.column,
-    span: { start: d.span.start, end: d.span.end },
-  };
 }
 
 /** The dry-run this thread is running, between its `start` and its `finish`. */

@@ -2,8 +2,10 @@
 // decisions, beside the live rules. Nothing here changes the live rules or writes to the log.
 // The candidate is compiled and run on worker threads (`playground-worker.ts`), a few at a time,
 // each under a time limit: a hostile rule file costs its own thread, never the decisions.
+
 import { Worker } from "node:worker_threads";
 import type { RawRecord, Tallies } from "@clearance/dryrun";
+import type { DiagnosticData } from "@clearance/dsl";
 import { type InputFormat, listOf, toCanonical } from "@clearance/engine";
 import type { AuditLog } from "./audit/log.js";
 import type { ServerConfig } from "./config.js";
@@ -19,7 +21,6 @@ import {
 } from "./errors.js";
 import type {
   DecideReply,
-  PlaygroundDiagnostic,
   PlaygroundFile,
   StartReply,
   WorkerReply,
@@ -27,7 +28,7 @@ import type {
 } from "./playground-worker.js";
 import type { RulesHolder } from "./rules.js";
 
-export type { PlaygroundDiagnostic, PlaygroundFile } from "./playground-worker.js";
+export type { PlaygroundFile } from "./playground-worker.js";
 
 export type PlaygroundOptions = ServerConfig["playground"];
 
@@ -47,7 +48,7 @@ export interface PlaygroundDecideRequest {
 }
 
 export interface PlaygroundDecideAnswer {
-  diagnostics: PlaygroundDiagnostic[];
+  diagnostics: DiagnosticData[];
   /** the candidate's decision, null when it does not compile */
   candidate: DecideReply["decision"];
   /** the live rules' decision of the same input at the same time */
@@ -78,7 +79,7 @@ export interface PlaygroundChange {
 }
 
 export interface PlaygroundDryRunAnswer {
-  diagnostics: PlaygroundDiagnostic[];
+  diagnostics: DiagnosticData[];
   /** false when the candidate does not compile: nothing was replayed */
   ran: boolean;
   period: { from: string; to: string; now: string };

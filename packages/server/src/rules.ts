@@ -2,10 +2,11 @@ import { type FSWatcher, watch } from "node:fs";
 import { relative, sep } from "node:path";
 import {
   type Diagnostic,
+  type DiagnosticData,
+  diagnosticData,
   failureMessage,
   formatDiagnostic,
   formatDiagnosticShort,
-  positionAt,
   type SourceFile,
 } from "@clearance/dsl";
 import { type CompileResult, type Ruleset, RulesetLoader } from "@clearance/engine";
@@ -17,22 +18,7 @@ export interface ReloadError {
   /** the diagnostics printed with code frames, as `clearance check` shows them */
   printed: string;
   /** the same errors as data, each with its place and its code frame as plain text */
-  diagnostics: ReloadDiagnostic[];
-}
-
-/** One error of a failed reload: where it is (1-based lines and columns) and its printed frame. */
-export interface ReloadDiagnostic {
-  code: string;
-  severity: string;
-  message: string;
-  file: string;
-  line: number;
-  column: number;
-  endLine: number;
-  endColumn: number;
-  help: string | null;
-  /** `formatDiagnostic` without colour: the message, the line with carets, help and notes */
-  frame: string;
+  diagnostics: DiagnosticData[];
 }
 
 export interface RulesStatus {
@@ -62,30 +48,11 @@ export class RulesLoadError extends Error {
 function reloadError(result: CompileResult): ReloadError {
   const errors = result.diagnostics.filter((d: Diagnostic) => d.severity === "error");
   const lookup = (path: string) => result.files.get(path);
-  const frames = errors.map((d) => formatDiagnostic(d, lookup, { color: false }));
   return {
     at: new Date().toISOString(),
     messages: errors.map((d) => formatDiagnosticShort(d, lookup)),
-    printed: frames.join("\n"),
-    diagnostics: errors.map((d, i) => {
-      const file = lookup(d.span.file);
-      const at = (offset: number) =>
-        file ? positionAt(file, Math.min(offset, file.text.length)) : { line: 0, column: 0 };
-      const start = at(d.span.start);
-      const end = at(Math.max(d.span.end, d.span.start));
-      return {
-        code: d.code,
-        severity: d.severity,
-        message: d.message,
-        file: d.span.file,
-        line: start.line,
-        column: start.column,
-        endLine: end.line,
-        endColumn: end.column,
-        help: d.help ?? null,
-        frame: frames[i]!,
-      };
-    }),
+    printed: errors.map((d) => formatDiagnostic(d, lookup, { color: false })).join("\n"),
+    diagnostics: errors.map((d) => diagnosticData(d, lookup)),
   };
 }
 

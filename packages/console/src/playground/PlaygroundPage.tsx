@@ -1,10 +1,10 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import {
   api,
+  type DiagnosticData,
   describeError,
   type EntryDetail,
   type PlaygroundDecision,
-  type PlaygroundDiagnostic,
   type PlaygroundInput,
   playgroundApi,
   type RuleFile,
@@ -145,7 +145,7 @@ export function PlaygroundPage({ params }: { params: URLSearchParams }) {
     );
   }, [answer, current]);
 
-  const goTo = (d: PlaygroundDiagnostic) => {
+  const goTo = (d: DiagnosticData) => {
     if (d.file !== current) {
       setCurrent(d.file);
       // the new file's editor is made by the effect above; move there once it exists
@@ -324,7 +324,7 @@ function Diagnostics({
   onSelect,
 }: {
   answer: PlaygroundDecision | null;
-  onSelect: (d: PlaygroundDiagnostic) => void;
+  onSelect: (d: DiagnosticData) => void;
 }) {
   if (!answer) return null;
   const list = answer.diagnostics;

@@ -1,8 +1,8 @@
 import { useEffect } from "preact/hooks";
 import type {
+  DiagnosticData,
   ExceptionView,
   Hits,
-  ReloadDiagnostic,
   RuleFiles,
   RuleInfo,
   RulesetStatus,
@@ -396,7 +396,7 @@ function ReloadErrorPanel({
   // the live and the shadow rule set may both have one: an id each
   const id = `${title.toLowerCase().replace(/\W+/g, "-")}-title`;
   const known = new Set(files?.files.map((f) => f.path));
-  const diagnostics: ReloadDiagnostic[] = error.diagnostics ?? [];
+  const diagnostics: DiagnosticData[] = error.diagnostics ?? [];
   return (
     <section class="panel reload-error" aria-labelledby={id} role="alert">
       <h2 id={id}>

@@ -6,6 +6,45 @@ import { DECISION, nullableString, RULE_ERROR, type Same, TIME } from "../wire.j
 
 export const SHA256 = { type: "string", pattern: "^[0-9a-fA-F]{64}$" } as const;
 export { DECISION } from "../wire.js";
+/** A compiler diagnostic as data (`DiagnosticData` of @clearance/dsl): reload errors, the playground. */
+export const diagnosticDataSchema = {
+  type: "object",
+  required: [
+    "code",
+    "severity",
+    "message",
+    "help",
+    "file",
+    "line",
+    "column",
+    "endLine",
+    "endColumn",
+    "span",
+    "frame",
+  ],
+  properties: {
+    code: { type: "string", description: "stable: docs/diagnostics.md" },
+    severity: { type: "string", enum: ["error", "warning", "info"] },
+    message: { type: "string" },
+    help: { type: ["string", "null"] },
+    file: { type: "string" },
+    line: { type: "integer", description: "1-based" },
+    column: { type: "integer", description: "1-based, in UTF-16 code units" },
+    endLine: { type: "integer" },
+    endColumn: { type: "integer" },
+    span: {
+      type: "object",
+      description: "UTF-16 offsets into the file's text",
+      properties: { start: { type: "integer" }, end: { type: "integer" } },
+    },
+    frame: {
+      type: "string",
+      description:
+        "the diagnostic as `clearance check` prints it, code frame included, without colour",
+    },
+  },
+} as const;
+
 export const problemSchema = {
   $id: "Problem",
   type: "object",

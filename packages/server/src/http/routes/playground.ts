@@ -5,7 +5,7 @@ import { INPUT_FORMATS } from "@clearance/engine";
 import { type Static, Type } from "@clearance/options";
 import type { FastifyInstance } from "fastify";
 import { ID_PATTERN } from "../../audit/ids.js";
-import { problemResponses } from "../schemas.js";
+import { diagnosticDataSchema, problemResponses } from "../schemas.js";
 
 const MAX_FILES = 500;
 
@@ -83,24 +83,7 @@ const NULLABLE_STRING = { type: ["string", "null"] } as const;
 const DIAGNOSTICS = {
   type: "array",
   description: "the compiler's diagnostics, as `clearance check` reports them, as data",
-  items: {
-    type: "object",
-    properties: {
-      code: { type: "string" },
-      severity: { type: "string", enum: ["error", "warning", "info"] },
-      message: { type: "string" },
-      help: NULLABLE_STRING,
-      file: { type: "string" },
-      line: { type: "integer" },
-      column: { type: "integer" },
-      endLine: { type: "integer" },
-      endColumn: { type: "integer" },
-      span: {
-        type: "object",
-        properties: { start: { type: "integer" }, end: { type: "integer" } },
-      },
-    },
-  },
+  items: diagnosticDataSchema,
 } as const;
 
 const SIDE = {

@@ -2,7 +2,7 @@ import type { FastifyInstance } from "fastify";
 import { BUCKET_PATTERN, HIT_KINDS, type HitsRequest, ruleHits } from "../../hits.js";
 import type { RulesHolder } from "../../rules.js";
 import { ProblemError } from "../problems.js";
-import { problemResponses } from "../schemas.js";
+import { diagnosticDataSchema, problemResponses } from "../schemas.js";
 
 const statusSchema = {
   type: "object",
@@ -24,24 +24,7 @@ const statusSchema = {
         diagnostics: {
           type: "array",
           description: "the same errors as data, each with its place and its code frame",
-          items: {
-            type: "object",
-            properties: {
-              code: { type: "string" },
-              severity: { type: "string" },
-              message: { type: "string" },
-              file: { type: "string" },
-              line: { type: "integer" },
-              column: { type: "integer" },
-              endLine: { type: "integer" },
-              endColumn: { type: "integer" },
-              help: { type: ["string", "null"] },
-              frame: {
-                type: "string",
-                description: "the error as `clearance check` prints it, without colour",
-              },
-            },
-          },
+          items: diagnosticDataSchema,
         },
       },
     },
