@@ -1,5 +1,6 @@
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from "preact/hooks";
 import { api, describeError, type AuditPage as Page } from "../api.js";
+import { typing, useListKeys } from "../keys.js";
 import {
   type AuditFilter,
   currentCursor,
@@ -38,13 +39,6 @@ const LABELS: Record<FilterKey, string> = {
 };
 
 /** `/`, `j`, `k` and Enter act on the page unless a form field has the keyboard. */
-export function typing(target: EventTarget | null): boolean {
-  return (
-    target instanceof HTMLElement &&
-    (target.isContentEditable || ["INPUT", "SELECT", "TEXTAREA"].includes(target.tagName))
-  );
-}
-
 export function AuditPage({ params }: { params: URLSearchParams }) {
   const query = params.toString();
   const { filter, problems } = useMemo(
@@ -270,31 +264,13 @@ function Results({ filter }: { filter: AuditFilter }) {
 
   const page = shown?.answer ?? null;
   const entries = page?.entries ?? [];
-  const focusRow = (index: number) => {
-    table.current?.querySelectorAll<HTMLAnchorElement>("a.open")[index]?.focus();
-  };
-  useEffect(() => {
-    const onKey = (event: KeyboardEvent) => {
-      if (typing(event.target) || event.ctrlKey || event.metaKey || event.altKey) return;
-      if (entries.length === 0) return;
-      if (event.key === "j" || event.key === "k") {
-        event.preventDefault();
-        const to = Math.max(
-          0,
-          Math.min(entries.length - 1, selected + (event.key === "j" ? 1 : -1)),
-        );
-        setSelected(to);
-        focusRow(to);
-      } else if (event.key === "Enter" && !(event.target instanceof HTMLAnchorElement)) {
-        // on a row's link Enter follows it; elsewhere it opens the selected row
-        if (event.target instanceof HTMLButtonElement) return;
-        event.preventDefault();
-        navigate(`#/audit/${entries[selected]!.id}`);
-      }
-    };
-    addEventListener("keydown", onKey);
-    return () => removeEventListener("keydown", onKey);
-  }, [entries, selected]);
+  useListKeys({
+    count: entries.length,
+    selected,
+    select: setSelected,
+    rows: table,
+    open: (i) => navigate(`#/audit/${entries[i]!.id}`),
+  });
 
   const go = (to: Paging | undefined) => {
     if (!to) return;

@@ -1,5 +1,6 @@
 import { useEffect, useState } from "preact/hooks";
 import { api, describeError, type EntryDetail } from "../api.js";
+import { useEscapeTo } from "../keys.js";
 import { searchHash } from "../query.js";
 import { ChainState } from "./ChainState.js";
 import { ExplainTree } from "./ExplainTree.js";
@@ -31,16 +32,7 @@ export function EntryPage({ id }: { id: string }) {
     document.title = `${detail?.entry.fileName ?? "Entry"} · Audit · Clearance`;
     document.getElementById("entry-title")?.focus();
   }, [detail]);
-  useEffect(() => {
-    const onKey = (event: KeyboardEvent) => {
-      const t = event.target as HTMLElement | null;
-      if (event.key !== "Escape" || (t && ["INPUT", "SELECT", "TEXTAREA"].includes(t.tagName)))
-        return;
-      location.hash = backHash();
-    };
-    addEventListener("keydown", onKey);
-    return () => removeEventListener("keydown", onKey);
-  }, []);
+  useEscapeTo(backHash);
 
   const back = (
     <p class="back">

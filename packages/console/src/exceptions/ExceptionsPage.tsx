@@ -1,7 +1,7 @@
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from "preact/hooks";
 import { type ExceptionView, reviewsApi, signedInAs } from "../api.js";
-import { typing } from "../audit/AuditPage.js";
 import { shortHash } from "../audit/format.js";
+import { useEscapeTo } from "../keys.js";
 import { searchHash } from "../query.js";
 import {
   readFailure,
@@ -311,16 +311,7 @@ export function ExceptionPage({ id }: { id: string }) {
     document.title = `Exception ${id} · Clearance`;
     if (e) document.getElementById("exception-title")?.focus();
   }, [e !== null]);
-  // registered as it renders: a deferred effect waits for a paint headless Chromium may delay,
-  // and keys pressed meanwhile would be lost
-  useLayoutEffect(() => {
-    const onKey = (event: KeyboardEvent) => {
-      if (event.key !== "Escape" || typing(event.target)) return;
-      navigate(lastList);
-    };
-    addEventListener("keydown", onKey);
-    return () => removeEventListener("keydown", onKey);
-  }, []);
+  useEscapeTo(() => lastList);
   const back = (
     <p class="back">
       <a href={lastList}>← Back to the exceptions</a> <span class="hint">(Esc)</span>

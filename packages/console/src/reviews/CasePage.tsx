@@ -1,4 +1,4 @@
-import { useEffect, useLayoutEffect, useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
 import {
   type CaseDetail,
   type CaseView,
@@ -6,9 +6,9 @@ import {
   type ReviewPolicy,
   reviewsApi,
 } from "../api.js";
-import { typing } from "../audit/AuditPage.js";
 import { ExplainTree } from "../audit/ExplainTree.js";
 import { DecisionBadge, FileName, utcSeconds } from "../audit/format.js";
+import { useEscapeTo } from "../keys.js";
 import { searchHash } from "../query.js";
 import { navigate } from "../router.js";
 import { approvalForbidden, fileFacts, readFailure, relative, span, utcMinute } from "./logic.js";
@@ -42,16 +42,7 @@ export function CasePage({ id }: { id: string }) {
     document.title = `${detail?.case.fileName ?? "Case"} · Reviews · Clearance`;
     if (detail) document.getElementById("case-title")?.focus();
   }, [detail]);
-  // registered as it renders: a deferred effect waits for a paint headless Chromium may delay,
-  // and keys pressed meanwhile would be lost
-  useLayoutEffect(() => {
-    const onKey = (event: KeyboardEvent) => {
-      if (event.key !== "Escape" || typing(event.target)) return;
-      navigate(queueBack());
-    };
-    addEventListener("keydown", onKey);
-    return () => removeEventListener("keydown", onKey);
-  }, []);
+  useEscapeTo(() => queueBack());
 
   const back = (
     <p class="back">

@@ -1,7 +1,7 @@
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from "preact/hooks";
 import { api, type CasePage, reviewsApi } from "../api.js";
-import { typing } from "../audit/AuditPage.js";
 import { FileName, shortHash } from "../audit/format.js";
+import { useListKeys } from "../keys.js";
 import {
   currentCursor,
   FIRST_PAGE,
@@ -185,26 +185,13 @@ function Queue({ filter }: { filter: QueueFilter }) {
   }, [paging, selected]);
 
   const cases = shown?.answer.cases ?? [];
-  // registered as it renders: a deferred effect waits for a paint headless Chromium may delay,
-  // and keys pressed meanwhile would be lost
-  useLayoutEffect(() => {
-    const onKey = (event: KeyboardEvent) => {
-      if (typing(event.target) || event.ctrlKey || event.metaKey || event.altKey) return;
-      if (cases.length === 0) return;
-      if (event.key === "j" || event.key === "k") {
-        event.preventDefault();
-        const to = Math.max(0, Math.min(cases.length - 1, selected + (event.key === "j" ? 1 : -1)));
-        setSelected(to);
-        body.current?.querySelectorAll<HTMLAnchorElement>("a.open")[to]?.focus();
-      } else if (event.key === "Enter" && !(event.target instanceof HTMLAnchorElement)) {
-        if (event.target instanceof HTMLButtonElement) return;
-        event.preventDefault();
-        navigate(`#/reviews/${cases[selected]!.id}`);
-      }
-    };
-    addEventListener("keydown", onKey);
-    return () => removeEventListener("keydown", onKey);
-  }, [cases, selected]);
+  useListKeys({
+    count: cases.length,
+    selected,
+    select: setSelected,
+    rows: body,
+    open: (i) => navigate(`#/reviews/${cases[i]!.id}`),
+  });
 
   const go = (to: Paging | undefined) => {
     if (!to) return;

@@ -7,8 +7,8 @@ import {
   signedInAs,
   type VoteAnswer,
 } from "../api.js";
-import { typing } from "../audit/AuditPage.js";
 import { shortHash } from "../audit/format.js";
+import { typing } from "../keys.js";
 import {
   checkVote,
   expiryBounds,

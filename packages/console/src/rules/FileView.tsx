@@ -1,5 +1,5 @@
 import { useEffect, useMemo } from "preact/hooks";
-import { navigate } from "../router.js";
+import { useEscapeTo } from "../keys.js";
 import { answerOf, type RulesData } from "./data.js";
 import { tokenize } from "./highlight.js";
 import type { RangeId } from "./model.js";
@@ -20,14 +20,7 @@ export function FileView({
   range: RangeId;
 }) {
   const status = answerOf(data.status);
-  useEffect(() => {
-    // Esc goes back to the list, as from a rule's page
-    const onKey = (e: KeyboardEvent) => {
-      if (e.key === "Escape" && !e.defaultPrevented) navigate(rulesHash("", { range }));
-    };
-    addEventListener("keydown", onKey);
-    return () => removeEventListener("keydown", onKey);
-  }, [range]);
+  useEscapeTo(() => rulesHash("", { range }), [range]);
   return (
     <>
       <p class="back">

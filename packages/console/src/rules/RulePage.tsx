@@ -1,7 +1,7 @@
 import { useEffect } from "preact/hooks";
 import type { Hits, RuleInfo, RulesetStatus } from "../api.js";
 import { utcSeconds } from "../audit/format.js";
-import { navigate } from "../router.js";
+import { useEscapeTo } from "../keys.js";
 import { type RulesData, useRulesData } from "./data.js";
 import { HitsChart } from "./HitsChart.js";
 import { denseSeries, fromNow, rangeOf, SERIES, totalsOf } from "./model.js";
@@ -23,13 +23,8 @@ export function RulePage({ name, params }: { name: string; params: URLSearchPara
   const data = useRulesData(range, { exceptions: false });
   useEffect(() => {
     document.title = `${name} · Rules · Clearance`;
-    // Esc goes back to the list, as it does from an audit entry
-    const onKey = (e: KeyboardEvent) => {
-      if (e.key === "Escape" && !e.defaultPrevented) navigate(rulesHash("", { range: range.id }));
-    };
-    addEventListener("keydown", onKey);
-    return () => removeEventListener("keydown", onKey);
-  }, [name, range.id]);
+  }, [name]);
+  useEscapeTo(() => rulesHash("", { range: range.id }), [range.id]);
   return (
     <>
       <p class="back">
