@@ -4,7 +4,8 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { ExceptionView, Hits, RuleInfo } from "../src/api.js";
-import { KEYWORDS, tokenize, tokenizeLine } from "../src/rules/highlight.js";
+import { KEYWORDS } from "../src/rule-keywords.js";
+import { tokenize, tokenizeLine } from "../src/rules/highlight.js";
 import {
   denseSeries,
   expiringExceptions,

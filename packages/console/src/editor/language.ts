@@ -1,16 +1,15 @@
 import { HighlightStyle, StreamLanguage, type StringStream } from "@codemirror/language";
 import { tags } from "@lezer/highlight";
+import { KEYWORDS as ALL_KEYWORDS } from "../rule-keywords.js";
 
 // The rule language (docs/language.md) for CodeMirror, as a stream tokenizer: keywords, actions,
 // strings (with the `{...}` holes of reasons), numbers, durations, timestamps, comments and the
 // regular expressions after `matches`. It colours; the checker on the server says what is wrong.
 // Kept apart from the editor so that another page (Rules) can show rule files read-only with it.
 
-/** The language's reserved words (docs/language.md, "Keywords"), less the actions. */
+/** The language's reserved words, less the actions and the literals, which are coloured apart. */
 const KEYWORDS = new Set(
-  `ruleset strategy deny-overrides first-match default on-error ignore list hashlist from context
-  inputs rule priority monitor expires overrides forbid-approval when unless and or not in contains
-  startsWith endsWith matches any all count where exception case`.split(/\s+/),
+  ALL_KEYWORDS.filter((k) => !["allow", "deny", "review", "true", "false"].includes(k)),
 );
 const ACTIONS = new Set(["allow", "deny", "review"]);
 const ATOMS = new Set(["true", "false", "null"]);

@@ -1,53 +1,8 @@
 // A small tokenizer for showing rule files with syntax highlighting. It only colours text: the
 // server's compiler is the one that reads rules, so a construct this gets wrong is shown in the
-// wrong colour, never misunderstood. The console imports no Clearance package, so the keyword list
-// is a copy.
+// wrong colour, never misunderstood.
 
-/**
- * Copied from packages/dsl/src/tokens.ts (each `keyword("...")`, in its order);
- * test/highlight.test.ts fails when the two lists differ.
- */
-export const KEYWORDS: readonly string[] = [
-  "ruleset",
-  "strategy",
-  "deny-overrides",
-  "first-match",
-  "default",
-  "on-error",
-  "ignore",
-  "list",
-  "hashlist",
-  "from",
-  "context",
-  "inputs",
-  "rule",
-  "priority",
-  "monitor",
-  "expires",
-  "overrides",
-  "forbid-approval",
-  "when",
-  "unless",
-  "allow",
-  "deny",
-  "review",
-  "and",
-  "or",
-  "not",
-  "in",
-  "contains",
-  "startsWith",
-  "endsWith",
-  "matches",
-  "any",
-  "all",
-  "count",
-  "where",
-  "true",
-  "false",
-  "exception",
-  "case",
-];
+import { KEYWORDS } from "../rule-keywords.js";
 
 const KEYWORD_SET = new Set(KEYWORDS);
 // hyphenated keywords first, as the DSL's lexer tries them before the plain word they start with
