@@ -259,6 +259,10 @@ describe.skipIf(SKIP)(
       await expect
         .poll(() => page.locator(".vote-panel").innerText())
         .toContain("This case is resolved (approved): it takes no more votes.");
+      // the heading's badge is the decision that opened the case: the page says what the file is now
+      expect((await page.locator(".case-now").innerText()).replace(/\s+/g, " ")).toMatch(
+        /^The file is now decided ✓ ALLOW by rule approved_by_people \(source review, \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\)\.$/,
+      );
       const recorded = await votes.innerText();
       expect(recorded).toContain("user:alice@example.com");
       expect(recorded).toContain("user:bob@example.com");

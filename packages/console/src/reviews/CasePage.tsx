@@ -11,7 +11,15 @@ import { ExplainTree } from "../audit/ExplainTree.js";
 import { DecisionBadge, FileName, utcSeconds } from "../audit/format.js";
 import { searchHash } from "../query.js";
 import { navigate } from "../router.js";
-import { approvalForbidden, fileFacts, readFailure, relative, span, utcMinute } from "./logic.js";
+import {
+  approvalForbidden,
+  decidedSince,
+  fileFacts,
+  readFailure,
+  relative,
+  span,
+  utcMinute,
+} from "./logic.js";
 import { LastOutcome, rememberOutcome } from "./outcome.js";
 import { queueBack } from "./ReviewsPage.js";
 import { VoteForm } from "./VoteForm.js";
@@ -88,6 +96,7 @@ function CaseBody({
   const { case: c, input, explain, requests, fileDecisions } = detail;
   const facts = fileFacts(input);
   const forbidden = approvalForbidden(c);
+  const since = decidedSince(detail);
   const row = (term: string, value: preact.ComponentChildren) => (
     <>
       <dt>{term}</dt>
@@ -125,6 +134,20 @@ function CaseBody({
             : ""}
         {c.waitingFor ? `. Waiting for ${c.waitingFor}.` : "."}
       </p>
+      {since && (
+        <p class="case-now">
+          The file is now decided <DecisionBadge decision={since.decision} />{" "}
+          {since.rule === null ? (
+            <span class="muted">(default)</span>
+          ) : (
+            <>
+              by rule <code>{since.rule}</code>
+            </>
+          )}{" "}
+          (source {since.source},{" "}
+          <a href={`#/audit/${since.decisionId}`}>{utcSeconds(since.time)} UTC</a>).
+        </p>
+      )}
       {forbidden && (
         <p class="notice forbidden" id="forbidden-reason">
           <strong>
