@@ -176,9 +176,14 @@ describe.skipIf(SKIP)(
       const votingAs = page.getByLabel("Voting as");
       await expect.poll(() => votingAs.inputValue()).toBe("user:alice@example.com");
       expect(await votingAs.getAttribute("readonly")).not.toBeNull();
-      expect(await page.locator("section[aria-labelledby=requests-title]").innerText()).toContain(
-        "ci",
-      );
+      expect(
+        await page
+          .locator("section[aria-labelledby=requests-title] tbody tr td")
+          .last()
+          .innerText(),
+      ).toBe("ci");
+      // the open case, signed in, with its vote form
+      expect(await axeViolations(page)).toEqual([]);
       await approveByKeyboard(page, "vendor tool for the finance team, checked with its owner");
 
       // the only open case: back to the queue, which says what the vote came to
@@ -198,7 +203,7 @@ describe.skipIf(SKIP)(
         .poll(() => refused.innerText())
         .toContain("You have already voted on this case, and a vote cannot be changed");
       expect(await refused.innerText()).toContain("`user:alice@example.com` voted `approve`");
-      expect(await page.url()).toBe(`${server!.url}/#/reviews/${caseId}`);
+      expect(page.url()).toBe(`${server!.url}/#/reviews/${caseId}`);
       expect(unexpected(errors.slice(back))).toEqual([]);
       await page.close();
     }, 120_000);
@@ -214,6 +219,8 @@ describe.skipIf(SKIP)(
         .toContain("The Reviews page needs the scope review (Review cases).");
       expect(await alert.innerText()).toContain("You (carol@example.com) have audit:read.");
       expect(await page.locator("form.vote").count()).toBe(0);
+      expect(await axeViolations(page)).toEqual([]);
+      await page.screenshot({ path: join(SCREENSHOTS, "console-review-flow-needs-scope.png") });
       const back = errors.length;
       // were she to reach the API anyway (with her session's CSRF token), it refuses the vote
       const answer = await page.evaluate(async (id) => {
@@ -227,7 +234,9 @@ describe.skipIf(SKIP)(
       }, caseId);
       expect(answer.status).toBe(403);
       expect(answer.body.code).toBe("forbidden");
-      expect(answer.body.detail).toContain("review");
+      expect(answer.body.detail).toBe(
+        "you (`carol@example.com`) lack the `review` scope this needs",
+      );
       expect(unexpected(errors.slice(back))).toEqual([]);
       await page.close();
       // a new browser session at the provider too: carol's sign-in there must not be bob's
