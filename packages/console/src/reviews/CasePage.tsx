@@ -46,7 +46,9 @@ export function CasePage({ id }: { id: string }) {
       live = false;
     };
   }, [id]);
-  useEffect(() => {
+  // the focus moves as the case renders: deferred to after a paint, it could land after a key
+  // pressed meanwhile (`a` putting the cursor in the justification) and take the cursor away
+  useLayoutEffect(() => {
     document.title = `${detail?.case.fileName ?? "Case"} · Reviews · Clearance`;
     if (detail) document.getElementById("case-title")?.focus();
   }, [detail]);
