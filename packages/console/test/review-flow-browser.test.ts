@@ -60,13 +60,11 @@ describe.skipIf(SKIP)(
     const auditor = createApiKey();
 
     /** The server's API with a key, as a script outside the console would call it. */
-    const withKey = async (key: string, path: string, init: RequestInit = {}) => {
-      const res = await fetch(`${server!.url}${path}`, {
+    const withKey = (key: string, path: string, init: RequestInit = {}) =>
+      fetch(`${server!.url}${path}`, {
         ...init,
         headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
       });
-      return res;
-    };
 
     beforeAll(async () => {
       if (!existsSync(BUILT))
