@@ -4,8 +4,9 @@
  * form (devInteractions: any password) for the browser to fill in.
  */
 import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import { type AddressInfo, createServer as createNetServer } from "node:net";
 import Provider from "oidc-provider";
+import type { Page } from "playwright-core";
 
 export interface TestAccount {
   email: string;
@@ -78,4 +79,32 @@ export async function listenProvider(accounts: Record<string, TestAccount>): Pro
         server.close(() => resolve());
       }),
   };
+}
+
+/** A port nobody listens on now: Clearance's public URL (the redirect URI) is needed before it listens. */
+export async function freePort(): Promise<number> {
+  const probe = createNetServer();
+  await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
+  const { port } = probe.address() as AddressInfo;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  return port;
+}
+
+/**
+ * From the console's sign-in page through the provider's own pages (its login form, any password,
+ * then its consent) and back to the console at `consoleUrl`.
+ */
+export async function signInAtProvider(
+  page: Page,
+  provider: TestProvider,
+  consoleUrl: string,
+  login: string,
+): Promise<void> {
+  await page.getByRole("link", { name: "Sign in with Test SSO" }).click();
+  await page.waitForURL((u) => u.href.startsWith(provider.issuer));
+  await page.locator('input[name="login"]').fill(login);
+  await page.locator('input[name="password"]').fill("any password");
+  await page.getByRole("button", { name: "Sign-in" }).click();
+  await page.getByRole("button", { name: "Continue" }).click();
+  await page.waitForURL((u) => u.href.startsWith(consoleUrl));
 }

@@ -2,7 +2,13 @@
 // against the policy, expiries, outcomes and refusals in words, the facts read from an input, and
 // the exceptions' tabs.
 import { describe, expect, it } from "vitest";
-import { ApiError, type CaseView, type ReviewPolicy, type VoteAnswer } from "../src/api.js";
+import {
+  ApiError,
+  type CaseView,
+  type DecisionBrief,
+  type ReviewPolicy,
+  type VoteAnswer,
+} from "../src/api.js";
 import {
   checkRevoke,
   exceptionsUrl,
@@ -15,6 +21,7 @@ import {
   approvalForbidden,
   casesUrl,
   checkVote,
+  decidedSince,
   expiryBounds,
   fileFacts,
   landingPage,
@@ -554,5 +561,34 @@ describe("exceptions", () => {
     const checked = checkRevoke(justification, by);
     expect(checked.problems.map((p) => p.field)).toEqual(problems);
     if (problems.length === 0) expect(checked.body).toEqual({ justification: "sold", by: "ana" });
+  });
+});
+
+describe("decidedSince", () => {
+  const brief = (time: string, decision: DecisionBrief["decision"]): DecisionBrief => ({
+    decisionId: `d-${time}`,
+    time,
+    decision,
+    rule: decision === "allow" ? "approved_by_people" : null,
+    reason: "r",
+    source: decision === "allow" ? "review" : "api",
+    requester: null,
+    exception: null,
+    case: null,
+  });
+  const closed = "2026-12-04T12:00:00.000Z";
+  const allow = brief("2026-12-04T12:00:00.010Z", "allow");
+  const before = brief("2026-12-01T08:00:00.000Z", "deny");
+  it.each([
+    ["a resolved case and the re-decision it made", "resolved", closed, [allow, before], allow],
+    ["an open case: nothing since", "open", null, [before], undefined],
+    ["a closed case the file was not decided after", "expired", closed, [before], undefined],
+    ["a closed case of a file decided nowhere else", "withdrawn", closed, [], undefined],
+  ] as const)("%s", (_, status, at, fileDecisions, expected) => {
+    const detail = {
+      case: { ...CASE, status, closed: at } as unknown as CaseView,
+      fileDecisions: [...fileDecisions],
+    };
+    expect(decidedSince(detail)).toBe(expected);
   });
 });

@@ -6,7 +6,6 @@
  */
 // biome-ignore-all lint/performance/useDomNodeTextContent: these are Playwright's innerText(), the text as the analyst sees it
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createApiKey, type RunningServer, resolveConfig, startServer } from "@clearance/server";
@@ -21,7 +20,7 @@ import {
   type WatchedPage,
   watchedPage,
 } from "../../../test/support/browser.js";
-import { listenProvider, type TestProvider } from "./oidc-provider.js";
+import { freePort, listenProvider, signInAtProvider, type TestProvider } from "./oidc-provider.js";
 
 const BUILT = join(REPO, "packages/server/console/index.html");
 const { skip: SKIP, titleSuffix } = browserAvailability("signin-browser.test.ts");
@@ -31,15 +30,6 @@ const ACCOUNTS = {
   alice: { email: "alice@example.com", groups: ["sec-reviewers", "staff"] },
   mallory: { email: "mallory@example.com", groups: ["marketing"] },
 };
-
-/** A port nobody listens on now: the server's public URL must be known before it listens. */
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
-  const { port } = probe.address() as { port: number };
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  return port;
-}
 
 describe.skipIf(SKIP)(`signing in to the console in headless Chromium${titleSuffix}`, () => {
   let dir = "";
@@ -106,16 +96,8 @@ describe.skipIf(SKIP)(`signing in to the console in headless Chromium${titleSuff
     return watched;
   }
 
-  /** The provider's own pages: its login form (any password), then its consent. */
-  async function signInAtProvider(page: Page, login: string) {
-    await page.getByRole("link", { name: "Sign in with Test SSO" }).click();
-    await page.waitForURL((u) => u.href.startsWith(provider!.issuer));
-    await page.locator('input[name="login"]').fill(login);
-    await page.locator('input[name="password"]').fill("any password");
-    await page.getByRole("button", { name: "Sign-in" }).click();
-    await page.getByRole("button", { name: "Continue" }).click();
-    await page.waitForURL((u) => u.href.startsWith(server!.url));
-  }
+  const signIn = (page: Page, login: string) =>
+    signInAtProvider(page, provider!, server!.url, login);
 
   const session = (page: Page) => page.evaluate(async () => (await fetch("/v1/session")).json());
 
@@ -129,7 +111,7 @@ describe.skipIf(SKIP)(`signing in to the console in headless Chromium${titleSuff
     await page.screenshot({ path: join(SCREENSHOTS, "console-sign-in.png") });
 
     expect(errors).toEqual([]);
-    await signInAtProvider(page, "alice");
+    await signIn(page, "alice");
     await expect.poll(() => page.url()).toBe(`${server!.url}/#/audit`);
     // the provider's pages load web fonts and a favicon that are not there: its errors are its own
     const back = errors.length;
@@ -297,7 +279,7 @@ describe.skipIf(SKIP)(`signing in to the console in headless Chromium${titleSuff
     await context!.clearCookies();
     const { page } = await open(`${server!.url}/`);
     await page.locator("#signin-title").waitFor();
-    await signInAtProvider(page, "mallory");
+    await signIn(page, "mallory");
     const alert = page.getByRole("alert");
     await expect
       .poll(() => alert.innerText())

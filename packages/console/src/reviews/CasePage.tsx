@@ -11,7 +11,15 @@ import { DecisionBadge, FileName, utcSeconds } from "../audit/format.js";
 import { useEscapeTo } from "../keys.js";
 import { searchHash } from "../query.js";
 import { navigate } from "../router.js";
-import { approvalForbidden, fileFacts, readFailure, relative, span, utcMinute } from "./logic.js";
+import {
+  approvalForbidden,
+  decidedSince,
+  fileFacts,
+  readFailure,
+  relative,
+  span,
+  utcMinute,
+} from "./logic.js";
 import { LastOutcome, rememberOutcome } from "./outcome.js";
 import { queueBack } from "./ReviewsPage.js";
 import { VoteForm } from "./VoteForm.js";
@@ -38,7 +46,9 @@ export function CasePage({ id }: { id: string }) {
       live = false;
     };
   }, [id]);
-  useEffect(() => {
+  // the focus moves as the case renders: deferred to after a paint, it could land after a key
+  // pressed meanwhile (`a` putting the cursor in the justification) and take the cursor away
+  useLayoutEffect(() => {
     document.title = `${detail?.case.fileName ?? "Case"} · Reviews · Clearance`;
     if (detail) document.getElementById("case-title")?.focus();
   }, [detail]);
@@ -79,6 +89,7 @@ function CaseBody({
   const { case: c, input, explain, requests, fileDecisions } = detail;
   const facts = fileFacts(input);
   const forbidden = approvalForbidden(c);
+  const since = decidedSince(detail);
   const row = (term: string, value: preact.ComponentChildren) => (
     <>
       <dt>{term}</dt>
@@ -116,6 +127,20 @@ function CaseBody({
             : ""}
         {c.waitingFor ? `. Waiting for ${c.waitingFor}.` : "."}
       </p>
+      {since && (
+        <p class="case-now">
+          The file is now decided <DecisionBadge decision={since.decision} />{" "}
+          {since.rule === null ? (
+            <span class="muted">(default)</span>
+          ) : (
+            <>
+              by rule <code>{since.rule}</code>
+            </>
+          )}{" "}
+          (source {since.source},{" "}
+          <a href={`#/audit/${since.decisionId}`}>{utcSeconds(since.time)} UTC</a>).
+        </p>
+      )}
       {forbidden && (
         <p class="notice forbidden" id="forbidden-reason">
           <strong>

@@ -3,7 +3,9 @@
 // server's answers and refusals say in words, and the file's facts read from an input snapshot.
 import {
   ApiError,
+  type CaseDetail,
   type CaseView,
+  type DecisionBrief,
   describeError,
   type ExceptionKind,
   type ReviewPolicy,
@@ -294,6 +296,21 @@ export function checkVote(
 
 function forbiddenBy(rules: readonly string[]): string {
   return `${rules.length === 1 ? "rule" : "rules"} ${rules.join(", ")}`;
+}
+
+/**
+ * The file's decision since a closed case (the re-decision of its resolution, or a later request):
+ * the heading's `review` badge is the decision that opened the case, not what the file is now.
+ * Undefined while the case is open, or when nothing decided the file after it closed.
+ */
+export function decidedSince(
+  detail: Pick<CaseDetail, "case" | "fileDecisions">,
+): DecisionBrief | undefined {
+  const { closed } = detail.case;
+  if (detail.case.status === "open" || closed === null) return undefined;
+  // newest first (GET /v1/reviews/{id})
+  const newest = detail.fileDecisions[0];
+  return newest && Date.parse(newest.time) >= Date.parse(closed) ? newest : undefined;
 }
 
 /** Why approving is disabled, in words; undefined when it is not. */
