@@ -123,7 +123,8 @@ function App() {
         {view?.mode !== "signed-out" && (
           <nav aria-label="Pages">
             <ul class="pages">
-              {PAGES.map((p) => (
+              {/* a page the person's scopes do not open is not offered; its address still says why */}
+              {PAGES.filter((p) => view === null || allowsAny(view, p.scopes)).map((p) => (
                 <li key={p.path}>
                   <a href={`#/${p.path}`} aria-current={page === p.path ? "page" : undefined}>
                     {p.title}
