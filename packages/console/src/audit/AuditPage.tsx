@@ -32,7 +32,7 @@ const LABELS: Record<FilterKey, string> = {
   fileName: "File name contains",
   decision: "Decision",
   rule: "Rule",
-  requester: "Requester (key id or user:name)",
+  requester: "Requester",
   source: "Source",
   from: "From (UTC)",
   to: "To (UTC, exclusive)",
@@ -195,7 +195,7 @@ function SearchForm({ filter, urlProblems }: { filter: AuditFilter; urlProblems:
         {text("fileName")}
         {select("decision", DECISIONS)}
         {text("rule", { class: "mono", list: "rule-names" })}
-        {text("requester")}
+        {text("requester", { placeholder: "key id or user:name" })}
         {select("source", SOURCES)}
         {time("from")}
         {time("to")}
