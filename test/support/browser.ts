@@ -54,7 +54,7 @@ export async function launchBrowser(
 
 export interface WatchedPage {
   page: Page;
-  /** console errors, uncaught exceptions, dialogs (an injected alert), CSP reports */
+  /** console errors, uncaught exceptions, dialogs (an injected alert), CSP violations */
   errors: string[];
   /** requests that failed at the network level */
   failed: string[];
@@ -62,8 +62,8 @@ export interface WatchedPage {
   requests: string[];
 }
 
-/** A new page in `context`, watched for errors and requests from its first load. */
-export async function watchedPage(context: BrowserContext): Promise<WatchedPage> {
+/** A new page in `context`, watched for errors and requests from its first load, opened at `url`. */
+export async function watchedPage(context: BrowserContext, url?: string): Promise<WatchedPage> {
   const page = await context.newPage();
   const watched: WatchedPage = { page, errors: [], failed: [], requests: [] };
   page.on("console", (m) => {
@@ -81,6 +81,13 @@ export async function watchedPage(context: BrowserContext): Promise<WatchedPage>
       u.pathname.startsWith("/v1/") ? `${r.method()} ${u.pathname}${u.search}` : r.url(),
     );
   });
+  // a content security policy refusal is an error of the page, whatever the test checks
+  await page.addInitScript(() => {
+    addEventListener("securitypolicyviolation", (e) => {
+      console.error(`CSP violation: ${e.violatedDirective} ${e.blockedURI}`);
+    });
+  });
+  if (url !== undefined) await page.goto(url);
   return watched;
 }
 

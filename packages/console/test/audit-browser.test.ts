@@ -120,11 +120,7 @@ describe.skipIf(SKIP)(`the Audit page in headless Chromium${titleSuffix}`, () =>
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  async function open(url: string): Promise<WatchedPage> {
-    const watched = await watchedPage(context!);
-    await watched.page.goto(url);
-    return watched;
-  }
+  const open = (url: string): Promise<WatchedPage> => watchedPage(context!, url);
 
   it("lists the newest decisions, pages with the API's cursor, and passes axe", async () => {
     const { page, errors, requests } = await open(`${server!.url}/`);

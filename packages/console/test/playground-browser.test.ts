@@ -80,16 +80,7 @@ describe.skipIf(SKIP)(`the Playground in headless Chromium${titleSuffix}`, () =>
   });
 
   /** A watched page that also records every content-security-policy violation. */
-  async function open(url: string): Promise<WatchedPage> {
-    const watched = await watchedPage(context!);
-    await watched.page.addInitScript(() => {
-      addEventListener("securitypolicyviolation", (e) => {
-        console.error(`CSP violation: ${e.violatedDirective} ${e.blockedURI}`);
-      });
-    });
-    await watched.page.goto(url);
-    return watched;
-  }
+  const open = (url: string): Promise<WatchedPage> => watchedPage(context!, url);
 
   it("opens a denied entry, edits a rule with the keyboard, sees the decision change, runs it over history", async () => {
     const { page, errors, requests } = await open(`${server!.url}/#/audit?sha256=${hostileSha}`);

@@ -114,11 +114,8 @@ describe.skipIf(SKIP)(`the Reviews and Exceptions pages in headless Chromium${ti
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  async function open(url: string): Promise<WatchedPage> {
-    const watched = await watchedPage(context!);
-    await watched.page.goto(url);
-    return watched;
-  }
+  const open = (url: string): Promise<WatchedPage> => watchedPage(context!, url);
+
   /** Errors but the refusals the test provokes, which Chromium logs as failed loads. */
   const unexpected = (errors: string[]) => errors.filter((e) => !/status of (400|403|409)/.test(e));
 

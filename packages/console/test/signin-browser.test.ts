@@ -90,11 +90,7 @@ describe.skipIf(SKIP)(`signing in to the console in headless Chromium${titleSuff
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  async function open(url: string): Promise<WatchedPage> {
-    const watched = await watchedPage(context!);
-    await watched.page.goto(url);
-    return watched;
-  }
+  const open = (url: string): Promise<WatchedPage> => watchedPage(context!, url);
 
   const signIn = (page: Page, login: string) =>
     signInAtProvider(page, provider!, server!.url, login);
