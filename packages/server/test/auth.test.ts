@@ -147,3 +147,57 @@ describe("key handling", () => {
     ).not.toThrow();
   });
 });
+
+describe("a server without keys or sign-in answers loopback names only (DNS rebinding)", () => {
+  let open: TestApp;
+  let keyed: TestApp;
+  const key = createApiKey();
+  beforeAll(async () => {
+    open = await makeApp();
+    keyed = await makeApp({
+      auth: { keys: [{ id: "soc", scopes: ["audit:read"], sha256: key.sha256 }] },
+    });
+  });
+  afterAll(async () => {
+    await open.close();
+    await keyed.close();
+  });
+
+  test.each([
+    ["localhost:8080", 200],
+    ["127.0.0.1:8080", 200],
+    ["127.1.2.3", 200],
+    ["[::1]:8080", 200],
+    ["rebound.attacker.example:8080", 403],
+    ["127.0.0.1.nip.io:8080", 403],
+    ["10.0.0.5:8080", 403],
+  ])("Host %s: %i", async (host, status) => {
+    const res = await open.app.inject({ url: "/v1/audit", headers: { host } });
+    expect(res.statusCode).toBe(status);
+    if (status === 403)
+      expect(res.json()).toMatchObject({
+        code: "host_not_allowed",
+        detail: `this server has no API keys and no sign-in, so it answers only requests addressed to a loopback name (\`localhost\`, \`127.0.0.1\`, \`[::1]\`), not \`${host.replace(/:\d+$/, "")}\``,
+      });
+  });
+
+  test("a vote from a rebound page is refused before anything is read or recorded", async () => {
+    const before = (await open.services.audit.query({}, 10)).entries.length;
+    const res = await open.app.inject({
+      method: "POST",
+      url: "/v1/decisions",
+      headers: { host: "rebound.attacker.example" },
+      payload: { result: example("malware") },
+    });
+    expect(res.statusCode).toBe(403);
+    expect((await open.services.audit.query({}, 10)).entries).toHaveLength(before);
+  });
+
+  test("a server with keys authenticates every request instead, whatever its Host", async () => {
+    const res = await keyed.app.inject({
+      url: "/v1/audit",
+      headers: { host: "clearance.example.org", authorization: `Bearer ${key.secret}` },
+    });
+    expect(res.statusCode).toBe(200);
+  });
+});

@@ -9,7 +9,7 @@ import type {
   RawRequestDefaultExpression,
 } from "fastify";
 import fp from "fastify-plugin";
-import { bearerToken, hasScope, type Scope } from "../auth.js";
+import { bearerToken, hasScope, isLoopback, type Scope } from "../auth.js";
 import { DomainError } from "../errors.js";
 import type { Services } from "../services.js";
 import { VERSION } from "../version.js";
@@ -389,6 +389,19 @@ async function clearanceApp(fastify: FastifyInstance, options: AppOptions): Prom
   );
 
   const signIn = services.signIn;
+  // An open server (no keys, no sign-in) listens on loopback and trusts whatever reaches it. A web
+  // page elsewhere can still reach it through DNS rebinding (its own name made to resolve to
+  // 127.0.0.1), and would then read and vote as a same-origin page; its requests carry its own
+  // name as `Host`. Only loopback names are answered.
+  if (!signIn.required)
+    fastify.addHook("onRequest", async (request, reply) => {
+      if (isLoopback(request.hostname)) return;
+      return sendProblem(
+        reply,
+        "host_not_allowed",
+        `this server has no API keys and no sign-in, so it answers only requests addressed to a loopback name (\`localhost\`, \`127.0.0.1\`, \`[::1]\`), not \`${request.hostname}\``,
+      );
+    });
   fastify.addHook("onRequest", async (request, reply) => {
     const scopes = request.routeOptions.config.scopes;
     if (scopes === undefined || !signIn.required) return;

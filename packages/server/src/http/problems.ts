@@ -50,6 +50,10 @@ export const PROBLEMS = Object.freeze({
   invalid_signature: { status: 401, title: "The webhook signature is missing or wrong" },
   stale_timestamp: { status: 401, title: "The webhook timestamp is outside the accepted window" },
   forbidden: { status: 403, title: "The API key or signed-in person lacks a required scope" },
+  host_not_allowed: {
+    status: 403,
+    title: "A server without keys or sign-in answers requests to loopback names only",
+  },
   csrf_refused: {
     status: 403,
     title: "A request with the session cookie lacks its CSRF token or comes from another site",
