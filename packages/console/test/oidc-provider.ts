@@ -108,3 +108,20 @@ export async function signInAtProvider(
   await page.getByRole("button", { name: "Continue" }).click();
   await page.waitForURL((u) => u.href.startsWith(consoleUrl));
 }
+
+/** `auth.oidc` for a server on `port` signing people in at `provider`, with its roles. */
+export function oidcConfig(
+  provider: TestProvider,
+  port: number,
+  roles: Record<string, string[]>,
+): Record<string, unknown> {
+  return {
+    issuer: provider.issuer,
+    name: "Test SSO",
+    clientId: provider.clientId,
+    clientSecret: provider.clientSecret,
+    publicUrl: `http://127.0.0.1:${port}`,
+    scopes: ["email", "groups"],
+    roles,
+  };
+}

@@ -22,7 +22,13 @@ import {
   type WatchedPage,
   watchedPage,
 } from "../../../test/support/browser.js";
-import { freePort, listenProvider, signInAtProvider, type TestProvider } from "./oidc-provider.js";
+import {
+  freePort,
+  listenProvider,
+  oidcConfig,
+  signInAtProvider,
+  type TestProvider,
+} from "./oidc-provider.js";
 
 const BUILT = join(REPO, "packages/server/console/index.html");
 const { skip: SKIP, titleSuffix } = browserAvailability("review-flow-browser.test.ts");
@@ -83,15 +89,10 @@ describe.skipIf(SKIP)(
               { id: "ci", scopes: ["decide"], sha256: writer.sha256 },
               { id: "siem", scopes: ["audit:read"], sha256: auditor.sha256 },
             ],
-            oidc: {
-              issuer: provider.issuer,
-              name: "Test SSO",
-              clientId: provider.clientId,
-              clientSecret: provider.clientSecret,
-              publicUrl: `http://127.0.0.1:${port}`,
-              scopes: ["email", "groups"],
-              roles: { "sec-reviewers": ["review", "audit:read"], auditors: ["audit:read"] },
-            },
+            oidc: oidcConfig(provider, port, {
+              "sec-reviewers": ["review", "audit:read"],
+              auditors: ["audit:read"],
+            }),
             sessions: { secret: "a-session-secret-for-the-review-flow-test" },
           },
           reviews: { approvalsRequired: 2, sweepIntervalMs: 3_600_000 },

@@ -20,7 +20,13 @@ import {
   type WatchedPage,
   watchedPage,
 } from "../../../test/support/browser.js";
-import { freePort, listenProvider, signInAtProvider, type TestProvider } from "./oidc-provider.js";
+import {
+  freePort,
+  listenProvider,
+  oidcConfig,
+  signInAtProvider,
+  type TestProvider,
+} from "./oidc-provider.js";
 
 const BUILT = join(REPO, "packages/server/console/index.html");
 const { skip: SKIP, titleSuffix } = browserAvailability("signin-browser.test.ts");
@@ -56,15 +62,10 @@ describe.skipIf(SKIP)(`signing in to the console in headless Chromium${titleSuff
             { id: "ci", scopes: ["decide"], sha256: writer.sha256 },
             { id: "triage", scopes: ["review"], sha256: reviewerKey.sha256 },
           ],
-          oidc: {
-            issuer: provider.issuer,
-            name: "Test SSO",
-            clientId: provider.clientId,
-            clientSecret: provider.clientSecret,
-            publicUrl: `http://127.0.0.1:${port}`,
-            scopes: ["email", "groups"],
-            roles: { "sec-reviewers": ["review", "audit:read"], "sec-admins": ["admin"] },
-          },
+          oidc: oidcConfig(provider, port, {
+            "sec-reviewers": ["review", "audit:read"],
+            "sec-admins": ["admin"],
+          }),
           sessions: { secret: "a-session-secret-for-the-browser-test" },
         },
       }),

@@ -1,20 +1,14 @@
-import { useEffect, useLayoutEffect, useMemo, useRef, useState } from "preact/hooks";
-import { api, describeError, type AuditPage as Page } from "../api.js";
-import { typing, useListKeys } from "../keys.js";
+import { useEffect, useMemo, useRef, useState } from "preact/hooks";
+import { api, describeError } from "../api.js";
+import { typing } from "../keys.js";
+import { Pager, usePagedList } from "../paged-list.js";
 import {
   type AuditFilter,
-  currentCursor,
   DECISIONS,
   exportUrl,
   FILTER_KEYS,
-  FIRST_PAGE,
   type FieldProblem,
   type FilterKey,
-  loaded,
-  newer,
-  older,
-  type Paging,
-  pageNumber,
   readFilter,
   SOURCES,
   searchHash,
@@ -23,7 +17,7 @@ import {
 } from "../query.js";
 import { navigate } from "../router.js";
 import { DecisionBadge, FileName, shortHash, utcSeconds } from "./format.js";
-import { keepList, keptFor } from "./state.js";
+import { auditLists } from "./state.js";
 
 const PAGE_SIZE = 50;
 
@@ -224,76 +218,24 @@ function SearchForm({ filter, urlProblems }: { filter: AuditFilter; urlProblems:
 }
 
 function Results({ filter }: { filter: AuditFilter }) {
-  const kept = keptFor(filter);
-  const [paging, setPaging] = useState<Paging>(kept?.paging ?? FIRST_PAGE);
-  // the rows shown, with the page they are of: until the page asked for arrives, the previous
-  // rows stay (dimmed) rather than show under the new page's number
-  const [shown, setShown] = useState<{ key: string; answer: Page } | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const [selected, setSelected] = useState(kept?.selected ?? 0);
-  const table = useRef<HTMLTableSectionElement>(null);
-  const cursor = currentCursor(paging);
-  const depth = pageNumber(paging);
-  const key = `${depth} ${cursor ?? ""}`;
-  const loading = shown?.key !== key && error === null;
-
-  useEffect(() => {
-    let stale = false;
-    setError(null);
-    api.search(searchUrl(filter, PAGE_SIZE, cursor)).then(
-      (answer) => {
-        if (stale) return;
-        setShown({ key, answer });
-        setPaging((p) => loaded(p, answer.nextCursor));
-        setSelected((s) => Math.min(s, Math.max(0, answer.entries.length - 1)));
-      },
-      (e: unknown) => {
-        if (!stale) setError(describeError(e));
-      },
-    );
-    return () => {
-      stale = true;
-    };
-  }, [key]);
-
-  // kept as the row is selected, not after the next paint: Enter on a row focused a moment ago
-  // leaves the page before a deferred effect would run (headless Chromium paints late, if at all)
-  useLayoutEffect(() => {
-    keepList({ hash: searchHash(filter), paging, selected });
-  }, [paging, selected]);
-
-  const page = shown?.answer ?? null;
-  const entries = page?.entries ?? [];
-  useListKeys({
-    count: entries.length,
-    selected,
-    select: setSelected,
-    rows: table,
-    open: (i) => navigate(`#/audit/${entries[i]!.id}`),
+  const list = usePagedList({
+    hash: searchHash(filter),
+    memory: auditLists,
+    load: (cursor) => api.search(searchUrl(filter, PAGE_SIZE, cursor)),
+    rows: (page) => page.entries,
+    nextCursor: (page) => page.nextCursor,
+    describeError,
+    rowHash: (id) => `#/audit/${id}`,
   });
-
-  const go = (to: Paging | undefined) => {
-    if (!to) return;
-    setSelected(0);
-    setPaging(to);
-  };
-  const prev = newer(paging);
-  const next = older(paging);
+  const { error, loading, depth, selected, select: setSelected, body: table } = list;
+  const entries = list.answer?.entries ?? [];
   const pager = (
-    <nav class="pager" aria-label="Pages of results">
-      <button type="button" disabled={!prev || loading} onClick={() => go(prev)}>
-        ← Newer
-      </button>
-      <span>
-        Page {depth}
-        {loading
-          ? " · loading…"
-          : ` · ${entries.length} ${entries.length === 1 ? "entry" : "entries"}`}
-      </span>
-      <button type="button" disabled={!next || loading} onClick={() => go(next)}>
-        Older →
-      </button>
-    </nav>
+    <Pager
+      state={list.pager}
+      label="Pages of results"
+      count={entries.length}
+      noun={["entry", "entries"]}
+    />
   );
 
   if (error)

@@ -5,7 +5,7 @@ import { searchHash } from "../query.js";
 import { ChainState } from "./ChainState.js";
 import { ExplainTree } from "./ExplainTree.js";
 import { DecisionBadge, FileName, latency, utc } from "./format.js";
-import { backHash } from "./state.js";
+import { auditLists } from "./state.js";
 
 const EXPLAIN_SOURCE: Record<EntryDetail["explain"]["source"], string> = {
   stored: "recorded with the decision",
@@ -32,11 +32,11 @@ export function EntryPage({ id }: { id: string }) {
     document.title = `${detail?.entry.fileName ?? "Entry"} · Audit · Clearance`;
     document.getElementById("entry-title")?.focus();
   }, [detail]);
-  useEscapeTo(backHash);
+  useEscapeTo(() => auditLists.back());
 
   const back = (
     <p class="back">
-      <a href={backHash()}>← Back to the results</a> <span class="hint">(Esc)</span>
+      <a href={auditLists.back()}>← Back to the results</a> <span class="hint">(Esc)</span>
     </p>
   );
   if (error)

@@ -1,16 +1,7 @@
-import { useEffect, useLayoutEffect, useMemo, useRef, useState } from "preact/hooks";
-import { api, type CasePage, reviewsApi } from "../api.js";
+import { useEffect, useMemo, useState } from "preact/hooks";
+import { api, reviewsApi } from "../api.js";
 import { FileName, shortHash } from "../audit/format.js";
-import { useListKeys } from "../keys.js";
-import {
-  currentCursor,
-  FIRST_PAGE,
-  loaded,
-  newer,
-  older,
-  type Paging,
-  pageNumber,
-} from "../query.js";
+import { ListMemory, Pager, usePagedList } from "../paged-list.js";
 import { navigate } from "../router.js";
 import {
   casesUrl,
@@ -28,11 +19,11 @@ import { LastOutcome } from "./outcome.js";
 const PAGE_SIZE = 50;
 
 /** The queue an analyst left to open a case: its address, page and row, to come back to. */
-let kept: { hash: string; paging: Paging; selected: number } | undefined;
+const queueLists = new ListMemory("#/reviews");
 
 /** Where a case's "back" goes: the queue as it was left. */
 export function queueBack(): string {
-  return kept?.hash ?? "#/reviews";
+  return queueLists.back();
 }
 
 export function ReviewsPage({ params }: { params: URLSearchParams }) {
@@ -146,60 +137,19 @@ function QueueForm({
 }
 
 function Queue({ filter }: { filter: QueueFilter }) {
-  const hash = queueHash(filter);
-  const mine = kept?.hash === hash ? kept : undefined;
-  const [paging, setPaging] = useState<Paging>(mine?.paging ?? FIRST_PAGE);
-  const [shown, setShown] = useState<{ key: string; answer: CasePage } | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const [selected, setSelected] = useState(mine?.selected ?? 0);
-  const [now, setNow] = useState(Date.now());
-  const body = useRef<HTMLTableSectionElement>(null);
-  const cursor = currentCursor(paging);
-  const depth = pageNumber(paging);
-  const key = `${depth} ${cursor ?? ""}`;
-  const loading = shown?.key !== key && error === null;
-
-  useEffect(() => {
-    let stale = false;
-    setError(null);
-    reviewsApi.cases(casesUrl(filter, PAGE_SIZE, cursor)).then(
-      (answer) => {
-        if (stale) return;
-        setNow(Date.now());
-        setShown({ key, answer });
-        setPaging((p) => loaded(p, answer.nextCursor));
-        setSelected((s) => Math.min(s, Math.max(0, answer.cases.length - 1)));
-      },
-      (e: unknown) => {
-        if (!stale) setError(readFailure(e));
-      },
-    );
-    return () => {
-      stale = true;
-    };
-  }, [key]);
-
-  // kept as the row is selected: Enter leaves the page before a deferred effect would run
-  useLayoutEffect(() => {
-    kept = { hash, paging, selected };
-  }, [paging, selected]);
-
-  const cases = shown?.answer.cases ?? [];
-  useListKeys({
-    count: cases.length,
-    selected,
-    select: setSelected,
-    rows: body,
-    open: (i) => navigate(`#/reviews/${cases[i]!.id}`),
+  const list = usePagedList({
+    hash: queueHash(filter),
+    memory: queueLists,
+    load: (cursor) => reviewsApi.cases(casesUrl(filter, PAGE_SIZE, cursor)),
+    rows: (page) => page.cases,
+    nextCursor: (page) => page.nextCursor,
+    describeError: readFailure,
+    rowHash: (id) => `#/reviews/${id}`,
   });
-
-  const go = (to: Paging | undefined) => {
-    if (!to) return;
-    setSelected(0);
-    setPaging(to);
-  };
-  const prev = newer(paging);
-  const next = older(paging);
+  const { error, loading, depth, selected, select: setSelected, body } = list;
+  const cases = list.answer?.cases ?? [];
+  // ages and expiries are as of the page's arrival
+  const now = useMemo(() => Date.now(), [list.answer]);
   if (error)
     return (
       <p class="notice error" role="alert">
@@ -210,20 +160,13 @@ function Queue({ filter }: { filter: QueueFilter }) {
     <section aria-labelledby="queue-title" aria-busy={loading}>
       <div class="results-head">
         <h2 id="queue-title">Open cases, oldest first</h2>
-        <nav class="pager" aria-label="Pages of cases">
-          <button type="button" disabled={!prev || loading} onClick={() => go(prev)}>
-            ← Older
-          </button>
-          <span>
-            Page {depth}
-            {loading
-              ? " · loading…"
-              : ` · ${cases.length} ${cases.length === 1 ? "case" : "cases"}`}
-          </span>
-          <button type="button" disabled={!next || loading} onClick={() => go(next)}>
-            Newer →
-          </button>
-        </nav>
+        <Pager
+          state={list.pager}
+          label="Pages of cases"
+          count={cases.length}
+          noun={["case", "cases"]}
+          reversed
+        />
       </div>
       {!loading && cases.length === 0 ? (
         <p class="notice">
