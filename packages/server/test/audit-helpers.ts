@@ -118,20 +118,24 @@ export async function postgresStore(
   };
 }
 
-/** What migration 9 (search indexes) made in an SQLite log, undone: as schema version 8 left it. */
+/** What migrations 10 (server events, SIEM dead letters) and 9 (search indexes) made in an SQLite log, undone: as schema version 8 left it. */
 export const SQLITE_UNDO_SEARCH_INDEXES = `
+DROP TABLE server_events; DROP TABLE siem_dead_letters;
+DELETE FROM schema_migrations WHERE version = 10;
 DROP TRIGGER entries_name_added; DROP TRIGGER entries_name_removed;
 DROP TRIGGER entry_names_added; DROP TRIGGER entry_names_removed;
 DROP TABLE entry_names_fts; DROP TABLE entry_names;
 DROP INDEX entries_rule; DROP INDEX entries_requester; DROP INDEX entries_source;
 DELETE FROM schema_migrations WHERE version = 9;`;
 
-/** Migration 9 undone in `store`'s log (SQLite or PostgreSQL), as schema version 8 left it. */
+/** Migrations 10 and 9 undone in `store`'s log (SQLite or PostgreSQL), as schema version 8 left it. */
 export async function undoSearchIndexes(store: Store): Promise<void> {
   const statements =
     store.kind === "sqlite"
       ? SQLITE_UNDO_SEARCH_INDEXES.split(";")
       : [
+          "DROP TABLE server_events, siem_dead_letters",
+          "DELETE FROM schema_migrations WHERE version = 10",
           "DROP INDEX IF EXISTS entries_file_name",
           "DROP INDEX entries_rule, entries_requester, entries_source",
           "DELETE FROM schema_migrations WHERE version = 9",

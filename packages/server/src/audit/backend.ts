@@ -262,6 +262,8 @@ export interface EntryStore {
   kindPage(kind: string, query: KindQuery): Promise<EntryRow[]>;
   /** the last entry of `chain`, of any kind, older than `before` */
   lastBefore(chain: string, before: string): Promise<EntryRow | undefined>;
+  /** entries of `chain`, of every kind, in chain order from `afterSeq + 1`, at most `limit` */
+  chainAfter(chain: string, afterSeq: number, limit: number): Promise<EntryRow[]>;
   /** removes the chain's entries up to `checkpoint.seq` and records the checkpoint, atomically */
   prune(checkpoint: Checkpoint): Promise<number>;
 }
@@ -311,6 +313,27 @@ export interface OutboxStore {
   releaseKey(requester: string, key: string, holder: string): Promise<void>;
   /** removes delivered notifications, delivery ids and idempotency keys recorded before `before` */
   prune(before: string): Promise<{ notifications: number; deliveries: number }>;
+  /** keeps events a SIEM sink could not take; one already kept for its sink is left as it is */
+  deadLetter(letters: readonly DeadLetter[]): Promise<void>;
+  /** a sink's dead letters in chain order, at most `limit` */
+  deadLetters(sink: string, limit: number): Promise<DeadLetter[]>;
+  /** how many dead letters each sink has (sinks without any are absent) */
+  deadLetterCounts(): Promise<Map<string, number>>;
+}
+
+/** An event a SIEM sink did not take (docs/siem.md, "Delivery"): rendered, with why. */
+export interface DeadLetter {
+  sink: string;
+  eventId: string;
+  chain: string;
+  seq: number;
+  kind: string;
+  /** the event's time */
+  time: string;
+  /** as rendered for the sink */
+  body: string;
+  error: string;
+  createdAt: string;
 }
 
 export interface StateStore {

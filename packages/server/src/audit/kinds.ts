@@ -205,12 +205,27 @@ export const EXCEPTION_KIND: EntryKind = defineEntryKind({
   input: false,
 });
 
+/**
+ * The server's own events: a reload that made a rule set of another revision live
+ * (`ruleset_loaded`), a reload refused (`ruleset_failed`), and audit verification that found damage
+ * (`verify_failed`). Recorded so that the log says when the rules changed, and so that SIEMs hear
+ * of it like everything else.
+ */
+export const SERVER_EVENT_KIND: EntryKind = defineEntryKind({
+  name: "server_event",
+  table: "server_events",
+  fields: ["id", "time", "event", "detail"],
+  columns: [{ field: "event", column: "event", indexed: false }],
+  input: false,
+});
+
 /** Every kind the log records. A new kind goes here, with the migration creating its table. */
 export const ENTRY_KINDS: readonly EntryKind[] = Object.freeze([
   DECISION_KIND,
   REVIEW_CASE_KIND,
   REVIEW_VOTE_KIND,
   EXCEPTION_KIND,
+  SERVER_EVENT_KIND,
 ]);
 
 /** Checks a store's registry: kinds defined with `defineEntryKind`, decisions first, unique names and tables. */

@@ -6,7 +6,13 @@
  * (`kindTableSql` in `kinds.ts`).
  */
 import { AuditUnavailableError } from "./backend.js";
-import { EXCEPTION_KIND, kindTableSql, REVIEW_CASE_KIND, REVIEW_VOTE_KIND } from "./kinds.js";
+import {
+  EXCEPTION_KIND,
+  kindTableSql,
+  REVIEW_CASE_KIND,
+  REVIEW_VOTE_KIND,
+  SERVER_EVENT_KIND,
+} from "./kinds.js";
 import { POSTGRES_NAME_EXPRESSION, POSTGRES_NAME_INDEX_NAME } from "./name-search.js";
 
 export interface Migration {
@@ -55,6 +61,27 @@ CREATE TABLE outbox (
   created_at TEXT NOT NULL
 );
 CREATE INDEX outbox_due ON outbox (chain, delivered_at, next_attempt_at);`;
+
+// Events a SIEM sink could not take, kept with why (docs/siem.md, "Delivery"): one row per sink
+// and event, so that sending one again after a fix is idempotent.
+const SIEM_DEAD_LETTERS = (collate: string) => `
+CREATE TABLE siem_dead_letters (
+  sink TEXT${collate} NOT NULL,
+  event_id TEXT${collate} NOT NULL,
+  chain TEXT NOT NULL,
+  seq BIGINT NOT NULL,
+  kind TEXT NOT NULL,
+  time TEXT NOT NULL,
+  body TEXT NOT NULL,
+  error TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  PRIMARY KEY (sink, event_id)
+);`;
+
+/** The columns a dead letter is written to, and read back as `DeadLetter` fields. */
+export const DEAD_LETTER_INSERT = "sink, event_id, chain, seq, kind, time, body, error, created_at";
+export const DEAD_LETTER_COLUMNS =
+  'sink, event_id AS "eventId", chain, CAST(seq AS INTEGER) AS seq, kind, time, body, error, created_at AS "createdAt"';
 
 const STATE =
   "CREATE TABLE state (key TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at TEXT NOT NULL);";
@@ -226,6 +253,12 @@ $$;`,
     description: "indexes for searches by rule, requester, source and part of a file name",
     sqlite: `${SEARCH_INDEXES}\n${SQLITE_NAME_INDEX}`,
     postgres: `${SEARCH_INDEXES}\n${POSTGRES_NAME_INDEX}`,
+  },
+  {
+    version: 10,
+    description: "rule-set and verification events in the chain, and SIEM dead letters",
+    sqlite: `${kindTableSql(SERVER_EVENT_KIND, "sqlite")}\n${SIEM_DEAD_LETTERS("")}`,
+    postgres: `${kindTableSql(SERVER_EVENT_KIND, "postgres")}\n${SIEM_DEAD_LETTERS(' COLLATE "C"')}`,
   },
 ]);
 

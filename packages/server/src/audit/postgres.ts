@@ -5,6 +5,7 @@ import {
   AuditUnavailableError,
   type ChainAppend,
   type Checkpoint,
+  type DeadLetter,
   type DecisionRow,
   type EntryRow,
   type EntryStore,
@@ -30,7 +31,13 @@ import {
   kindForQuery,
   selectList,
 } from "./kinds.js";
-import { checkKnownVersion, MIGRATIONS, MIGRATIONS_TABLE } from "./migrations.js";
+import {
+  checkKnownVersion,
+  DEAD_LETTER_COLUMNS,
+  DEAD_LETTER_INSERT,
+  MIGRATIONS,
+  MIGRATIONS_TABLE,
+} from "./migrations.js";
 import {
   candidateChunks,
   indexablePart,
@@ -172,6 +179,7 @@ export class PostgresBackend implements AuditStore {
       hits: (query) => this.hits(query),
       kindPage: (kind, query) => this.kindPage(kind, query),
       lastBefore: (chain, before) => this.lastBefore(chain, before),
+      chainAfter: (chain, afterSeq, limit) => this.chainRows(chain, afterSeq, limit),
       prune: (cp) => this.prune(cp),
     };
     this.outbox = {
@@ -244,6 +252,39 @@ export class PostgresBackend implements AuditStore {
           before,
         ]);
         return { notifications: outbox.rowCount ?? 0, deliveries: deliveries.rowCount ?? 0 };
+      },
+      deadLetter: async (letters) => {
+        if (letters.length === 0) return;
+        const column = <K extends keyof DeadLetter>(key: K) => letters.map((l) => l[key]);
+        await this.query(
+          `INSERT INTO siem_dead_letters (${DEAD_LETTER_INSERT})
+           SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])
+           ON CONFLICT (sink, event_id) DO NOTHING`,
+          [
+            column("sink"),
+            column("eventId"),
+            column("chain"),
+            column("seq"),
+            column("kind"),
+            column("time"),
+            column("body"),
+            column("error"),
+            column("createdAt"),
+          ],
+        );
+      },
+      deadLetters: async (sink, limit) =>
+        (
+          await this.query<DeadLetter>(
+            `SELECT ${DEAD_LETTER_COLUMNS} FROM siem_dead_letters WHERE sink = $1 ORDER BY chain, seq LIMIT $2`,
+            [sink, limit],
+          )
+        ).rows,
+      deadLetterCounts: async () => {
+        const { rows } = await this.query<{ sink: string; n: string }>(
+          "SELECT sink, COUNT(*) AS n FROM siem_dead_letters GROUP BY sink",
+        );
+        return new Map(rows.map((r) => [r.sink, Number(r.n)]));
       },
     };
     this.state = {

@@ -8,6 +8,7 @@ import {
   AuditUnavailableError,
   type ChainAppend,
   type Checkpoint,
+  type DeadLetter,
   type EntryStore,
   type NotificationUpdate,
   notOpen,
@@ -17,7 +18,13 @@ import {
   UNLOCKED,
 } from "./backend.js";
 import { checkRegistry, ENTRY_KINDS, type EntryKind, kindForQuery } from "./kinds.js";
-import { checkKnownVersion, MIGRATIONS, MIGRATIONS_TABLE } from "./migrations.js";
+import {
+  checkKnownVersion,
+  DEAD_LETTER_COLUMNS,
+  DEAD_LETTER_INSERT,
+  MIGRATIONS,
+  MIGRATIONS_TABLE,
+} from "./migrations.js";
 import type { SealItem } from "./seal.js";
 import {
   type AppendRequest,
@@ -209,6 +216,7 @@ export class SqliteBackend implements AuditStore {
         return this.read("kindPage", kind, query);
       },
       lastBefore: (chain, before) => this.read("lastBefore", chain, before),
+      chainAfter: (chain, afterSeq, limit) => this.read("chainRows", chain, afterSeq, limit),
       prune: async (cp) => this.prune(cp),
     };
     // Outbox, delivery and state reads stay on this connection: each is one short indexed lookup,
@@ -286,6 +294,32 @@ export class SqliteBackend implements AuditStore {
           };
         })();
       },
+      deadLetter: async (letters) =>
+        this.here("keeping dead letters", (db) => {
+          const insert = db.prepare(
+            `INSERT OR IGNORE INTO siem_dead_letters (${DEAD_LETTER_INSERT}) VALUES (@sink, @eventId, @chain, @seq, @kind, @time, @body, @error, @createdAt)`,
+          );
+          db.transaction(() => {
+            for (const letter of letters) insert.run(letter);
+          })();
+        }),
+      deadLetters: async (sink, limit) =>
+        this.here(
+          "reading dead letters",
+          (db) =>
+            db
+              .prepare(
+                `SELECT ${DEAD_LETTER_COLUMNS} FROM siem_dead_letters WHERE sink = ? ORDER BY chain, seq LIMIT ?`,
+              )
+              .all(sink, limit) as DeadLetter[],
+        ),
+      deadLetterCounts: async () =>
+        this.here("counting dead letters", (db) => {
+          const rows = db
+            .prepare("SELECT sink, COUNT(*) AS n FROM siem_dead_letters GROUP BY sink")
+            .all() as { sink: string; n: number }[];
+          return new Map(rows.map((r) => [r.sink, r.n]));
+        }),
     };
     this.state = {
       recordedHeads: () => this.read("recordedHeads"),
