@@ -27,6 +27,7 @@ const commands = {
   pull: () => import("./commands/pull.js"),
   reviews: () => import("./commands/reviews.js"),
   serve: () => import("./commands/serve.js"),
+  siem: () => import("./commands/siem.js"),
   sim: () => import("./commands/sim.js"),
   test: () => import("./commands/test.js"),
   tour: () => import("./commands/tour.js"),
@@ -267,6 +268,26 @@ export function buildProgram(
           scopes: opts.scopes.length ? opts.scopes : ["decide"],
         }),
       ),
+    );
+
+  const siem = program
+    .command("siem")
+    .description("events for SIEMs: check a configured sink (docs/siem.md)");
+  siem
+    .command("test")
+    .description(
+      "send one sample event of each kind to a configured sink and say what happened; exit 1 if any failed",
+    )
+    .addOption(required("--sink <name>", "the sink's `name` in `siem.sinks`"))
+    .option("-c, --config <file>", "server configuration; default: clearance.yaml when present")
+    .option("--timeout-ms <n>", "how long each event may take", positiveInt, 10_000)
+    .option("--json", "machine-readable output", false)
+    .addHelpText(
+      "after",
+      "\nExamples:\n  clearance siem test --sink splunk\n  clearance siem test --sink archive -c /etc/clearance/clearance.yaml --json",
+    )
+    .action(async (opts) =>
+      setExit(await (await commands.siem()).siemTestCommand(output, opts, env)),
     );
 
   const audit = program

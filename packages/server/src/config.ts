@@ -11,6 +11,7 @@ import {
   type TProperties,
   Type,
 } from "@clearance/options";
+import { SIEM_EVENT_KINDS, SIEM_FORMATS } from "@clearance/siem";
 import { parse as parseYaml } from "yaml";
 import { DECISION_SOURCES } from "./audit/entry.js";
 import { isLoopback, SCOPES } from "./auth.js";
@@ -511,6 +512,83 @@ export const CONFIG_SCHEMA = Type.Object(
           "decisions POSTed to other systems (a SIEM, a chat webhook, a ticketing system)",
       },
     ),
+    siem: Section(
+      {
+        consoleUrl: Type.Union([Type.String({ pattern: HTTP_URL }), Type.Null()], {
+          default: null,
+          description:
+            "the console's base URL, for links from events to their entries; null: `auth.oidc.publicUrl` when sign-in is set up, else no links",
+        }),
+        pollMs: Type.Integer({
+          minimum: 10,
+          maximum: 3_600_000,
+          default: 1_000,
+          description: "how often the log is read for new events when no write wakes delivery",
+        }),
+        readLimit: Type.Integer({
+          minimum: 1,
+          maximum: 100_000,
+          default: 1_000,
+          description: "entries read from the log at a time",
+        }),
+        sinks: Type.Array(
+          Section({
+            name: Type.String({ pattern: ID, description: "names the sink in metrics and logs" }),
+            format: Type.Enum([...SIEM_FORMATS], { description: "`ocsf`, `ecs` or `cef`" }),
+            kinds: Type.Array(Type.Enum([...SIEM_EVENT_KINDS]), {
+              uniqueItems: true,
+              default: [],
+              description: "the event kinds sent; empty for all",
+            }),
+            decisions: Type.Array(Type.Enum(["allow", "deny", "review"]), {
+              uniqueItems: true,
+              default: [],
+              description: "decision events with these answers only; empty for all",
+            }),
+            rules: Type.Array(Type.String({ pattern: "^[A-Za-z0-9_*]{1,128}$" }), {
+              uniqueItems: true,
+              default: [],
+              description:
+                "decision events whose deciding rule matches one of these names (`*` matches any run of characters); empty for all",
+            }),
+            batch: Section({
+              maxEvents: Type.Integer({ minimum: 1, maximum: 100_000, default: 500 }),
+              maxBytes: Type.Integer({
+                minimum: 1_024,
+                maximum: 64 * 1024 * 1024,
+                default: 1_048_576,
+              }),
+              lingerMs: Type.Integer({
+                minimum: 0,
+                maximum: 60_000,
+                default: 0,
+                description:
+                  "after a write wakes delivery, wait this long for more events to batch",
+              }),
+            }),
+            retry: Section({
+              baseDelayMs: Type.Integer({ minimum: 1, maximum: 3_600_000, default: 500 }),
+              maxDelayMs: Type.Integer({ minimum: 1, maximum: 86_400_000, default: 60_000 }),
+            }),
+            deadLetterAfter: Type.String({
+              pattern: DURATION,
+              default: "7d",
+              description:
+                "an event its receiver has not acknowledged this long after it was recorded is set aside as a dead letter",
+            }),
+            transport: Type.Record(Type.String(), Type.Unknown(), {
+              description:
+                "where and how events go: `type` (`syslog`, `splunk-hec`, `https`, `nats`, `file`) and its keys (docs/siem.md)",
+            }),
+          }),
+          { default: [] },
+        ),
+      },
+      {
+        description:
+          "decision, review and rule-set events sent to SIEMs as OCSF, ECS or CEF (docs/siem.md)",
+      },
+    ),
   },
   { $id: "https://clearance.dev/schemas/config.json", additionalProperties: false },
 );
@@ -670,6 +748,7 @@ export function resolveConfig(raw: unknown, options: ResolveOptions = {}): Reado
       throw new ConfigError([`\`notifications.targets[${i}].id\`: \`${t.id}\` is used twice`]);
     targetIds.add(t.id);
   }
+  checkSiem(config);
   const ids = new Set<string>();
   for (const [i, key] of config.auth.keys.entries()) {
     if (ids.has(key.id))
@@ -678,6 +757,20 @@ export function resolveConfig(raw: unknown, options: ResolveOptions = {}): Reado
   }
   checkSignIn(config);
   return deepFreeze(config);
+}
+
+/** `siem`: sink names unique, durations that parse. Transports are checked when sinks are made. */
+function checkSiem(config: ServerConfig): void {
+  const names = new Set<string>();
+  for (const [i, sink] of config.siem.sinks.entries()) {
+    if (names.has(sink.name))
+      throw new ConfigError([`\`siem.sinks[${i}].name\`: \`${sink.name}\` is used twice`]);
+    names.add(sink.name);
+    if (!(parseDuration(sink.deadLetterAfter)! > 0))
+      throw new ConfigError([
+        `\`siem.sinks[${i}].deadLetterAfter\`: \`${sink.deadLetterAfter}\` is not a duration (units from largest to smallest, each once: \`7d\`, \`1h30m\`)`,
+      ]);
+  }
 }
 
 /** A URL's host is loopback: plain http to it never leaves the machine. */

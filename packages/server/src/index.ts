@@ -60,4 +60,5 @@ export {
   startServer,
 } from "./server.js";
 export { createServices, openBackend, type Services } from "./services.js";
+export { type SampleOutcome, type Sink, sendSamples, sinksFrom } from "./siem.js";
 export { signWebhook, WEBHOOK_HEADERS } from "./webhook.js";

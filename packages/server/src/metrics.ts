@@ -186,6 +186,47 @@ export class Metrics {
     },
   });
 
+  readonly siemSent = new Counter({
+    name: "clearance_siem_events_sent_total",
+    help: "Events a SIEM sink's receiver acknowledged, by sink",
+    labelNames: ["sink"] as const,
+    registers: [this.registry],
+  });
+  readonly siemFailures = new Counter({
+    name: "clearance_siem_send_failures_total",
+    help: "Batches a SIEM sink failed to send (retried, or dead-lettered), by sink and whether a retry could help",
+    labelNames: ["sink", "retryable"] as const,
+    registers: [this.registry],
+  });
+  readonly siemDeadLettered = new Counter({
+    name: "clearance_siem_dead_lettered_total",
+    help: "Events set aside as dead letters by this process, by sink and why (`rejected`: the receiver refused them; `expired`: undelivered past `deadLetterAfter`)",
+    labelNames: ["sink", "reason"] as const,
+    registers: [this.registry],
+  });
+  /** set by SIEM delivery; read at scrape time: per sink, seconds behind and entries behind */
+  siemLag: () => Promise<{ sink: string; seconds: number; entries: number }[]> = async () => [];
+  readonly siemLagSeconds: Gauge = new Gauge({
+    name: "clearance_siem_lag_seconds",
+    help: "Age of the oldest entry a SIEM sink has not yet had acknowledged (0 when it is caught up), by sink",
+    labelNames: ["sink"] as const,
+    registers: [this.registry],
+    collect: async () => {
+      for (const lag of await this.siemLag().catch(() => []))
+        this.siemLagSeconds.set({ sink: lag.sink }, lag.seconds);
+    },
+  });
+  readonly siemPending: Gauge = new Gauge({
+    name: "clearance_siem_pending_entries",
+    help: "Entries of this replica's chain after a SIEM sink's cursor, by sink",
+    labelNames: ["sink"] as const,
+    registers: [this.registry],
+    collect: async () => {
+      for (const lag of await this.siemLag().catch(() => []))
+        this.siemPending.set({ sink: lag.sink }, lag.entries);
+    },
+  });
+
   constructor(options: { process?: boolean } = {}) {
     if (options.process !== false) collectDefaultMetrics({ register: this.registry });
     this.auditAvailable.set(1);

@@ -12,6 +12,9 @@ import { Platform } from "./platform.js";
 import { PlaygroundService } from "./playground.js";
 import { REDECIDE_TARGET, ReviewService } from "./reviews.js";
 import { type ReloadOutcome, RulesHolder } from "./rules.js";
+import { ServerEvents } from "./server-events.js";
+import { SiemDelivery, sinksFrom } from "./siem.js";
+import { SiemEventSource } from "./siem-events.js";
 import { SignIn } from "./signin.js";
 import { PlatformSync, type SyncReport } from "./sync.js";
 import { VirusTotalResults } from "./virustotal.js";
@@ -33,6 +36,10 @@ export interface Services {
   /** console sign-in: sessions, OpenID Connect */
   signIn: SignIn;
   notifier: Notifier | null;
+  /** SIEM delivery, when sinks are configured */
+  siem: SiemDelivery | null;
+  /** rule-set and verification events recorded in the chain */
+  serverEvents: ServerEvents;
   platform: Platform | null;
   sync: PlatformSync | null;
   /** the damaged log set aside at start for a new one (`audit.startNewLog`), for the server to log */
@@ -61,6 +68,10 @@ export interface ServiceHooks {
   onSync?: (report: SyncReport | undefined, error?: Error) => void;
   /** a review sweep (expiries, other replicas' entries) failed; the next one tries again */
   onReviewError?: (error: Error) => void;
+  /** a SIEM sink failed to send (it retries) or could not read the log */
+  onSiemError?: (sink: string, error: Error) => void;
+  /** a rule-set or verification event could not be recorded */
+  onServerEventError?: (error: Error) => void;
   /** the time decisions, cases and exceptions are made at (tests move it) */
   clock?: () => number;
 }
@@ -135,6 +146,8 @@ export async function createServices(
   const metrics = new Metrics({ process: hooks.processMetrics !== false });
   // set once the review service exists: a reload of the live rules may withdraw open cases
   let rulesChanged: ((revision: string) => void) | undefined;
+  // set once the log is open: reloads of the live rules are recorded in the chain
+  let recordReload: ((outcome: ReloadOutcome, trigger: string) => void) | undefined;
   const holder = (role: "live" | "shadow", dir: string) =>
     RulesHolder.load(dir, {
       watch: config.rules.watch,
@@ -145,6 +158,7 @@ export async function createServices(
         if (role === "live") metrics.reloadFailing.set(outcome.ok ? 0 : 1);
         if (outcome.ok) metrics.setRuleset(role, outcome.revision);
         if (outcome.ok && outcome.changed && role === "live") rulesChanged?.(outcome.revision);
+        if (role === "live") recordReload?.(outcome, trigger);
         hooks.onReload?.(role, outcome, trigger);
       },
     });
@@ -156,6 +170,7 @@ export async function createServices(
     metrics.setRuleset("live", rules.ruleset.revision);
     if (shadow) metrics.setRuleset("shadow", shadow.ruleset.revision);
     let notifier: Notifier | null = null;
+    let siem: SiemDelivery | null = null;
     const opened = await openAuditLog(config, {
       onNotificationsQueued: () => notifier?.wake(),
       chain: config.audit.chain,
@@ -165,6 +180,7 @@ export async function createServices(
         metrics.auditWrite.observe(seconds);
         metrics.auditBatch.observe(entries);
         if (!ok) metrics.auditFailures.inc();
+        else siem?.wake();
       },
       appendTimeoutMs: RECORD_DEADLINE_MS,
       recoveryProbeMs: RECOVERY_PROBE_MS,
@@ -206,6 +222,33 @@ export async function createServices(
       reviews,
       ...(hooks.clock ? { clock: hooks.clock } : {}),
     });
+    const serverEvents = new ServerEvents(log, rules.ruleset, hooks.clock);
+    const serverEventFailed = (error: Error) => hooks.onServerEventError?.(error);
+    recordReload = (outcome, trigger) => {
+      const recorded = outcome.ok
+        ? outcome.changed
+          ? serverEvents.rulesetLoaded(rules.ruleset, trigger)
+          : Promise.resolve()
+        : serverEvents.rulesetFailed(rules.ruleset, outcome.error, trigger);
+      recorded.catch(serverEventFailed);
+    };
+    if (config.siem.sinks.length > 0) {
+      const consoleUrl = config.siem.consoleUrl ?? config.auth.oidc?.publicUrl ?? null;
+      siem = new SiemDelivery(
+        sinksFrom(config.siem.sinks),
+        log,
+        new SiemEventSource(log, { consoleUrl }),
+        metrics,
+        {
+          pollMs: config.siem.pollMs,
+          readLimit: config.siem.readLimit,
+          ...(hooks.clock ? { clock: hooks.clock } : {}),
+          ...(hooks.onSiemError ? { onError: hooks.onSiemError } : {}),
+        },
+      );
+      // events left by an earlier run (a crash, a receiver outage) go now
+      siem.start();
+    }
     // notifications and re-decisions left by an earlier run (a crash, a receiver outage) go now
     notifier.start();
     if (config.reviews.enabled) reviews.start((error) => hooks.onReviewError?.(error));
@@ -249,6 +292,8 @@ export async function createServices(
       keys,
       signIn: new SignIn(config, keys, hooks.clock ?? Date.now),
       notifier,
+      siem,
+      serverEvents,
       platform,
       sync,
       replacedLog: opened.replaced,
@@ -259,6 +304,7 @@ export async function createServices(
         await sync?.stop();
         await reviews.stop();
         await notifier?.stop();
+        await siem?.stop();
         await playground.close();
         await log.close();
         await platform?.close();

@@ -25,7 +25,7 @@ function normalise(q: AuditFilter): AuditFilter {
 }
 
 export async function auditRoutes(fastify: FastifyInstance): Promise<void> {
-  const { audit, decisions } = fastify.clearance;
+  const { audit, decisions, serverEvents } = fastify.clearance;
   const read = { scopes: ["audit:read"] as const };
 
   fastify.get<{ Querystring: Query }>(
@@ -196,7 +196,12 @@ export async function auditRoutes(fastify: FastifyInstance): Promise<void> {
         },
       },
     },
-    async () => audit.verify(),
+    async () => {
+      const report = await audit.verify();
+      // recorded for SIEMs; a log too damaged to take the entry still answers with the report
+      if (!report.ok) await serverEvents.verifyFailed(report).catch(() => {});
+      return report;
+    },
   );
 
   fastify.get<{ Params: { id: string } }>(

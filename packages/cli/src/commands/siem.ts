@@ -1,0 +1,76 @@
+import { sendSamples, sinksFrom } from "@clearance/server";
+import { CliError, type Output, paint } from "../output.js";
+import { VERSION } from "../version.js";
+import { type Env, readConfig } from "./serve.js";
+
+export interface SiemTestOptions {
+  config?: string;
+  sink: string;
+  json: boolean;
+  timeoutMs: number;
+}
+
+/**
+ * `clearance siem test --sink <name>`: one sample event of each kind to a configured sink, each
+ * sent alone, and what became of it. Exit 0 when the receiver took them all, 1 otherwise.
+ */
+export async function siemTestCommand(
+  output: Output,
+  options: SiemTestOptions,
+  env: Env,
+): Promise<number> {
+  const config = readConfig(options.config, env);
+  const index = config.siem.sinks.findIndex((s) => s.name === options.sink);
+  if (index === -1) {
+    const names = config.siem.sinks.map((s) => `\`${s.name}\``);
+    throw new CliError(
+      `no SIEM sink is named \`${options.sink}\``,
+      names.length > 0
+        ? `the configuration has ${names.join(", ")}`
+        : "the configuration has no `siem.sinks`; see docs/siem.md",
+    );
+  }
+  const configured = config.siem.sinks[index]!;
+  let sink: ReturnType<typeof sinksFrom>[number];
+  try {
+    [sink] = sinksFrom([configured]) as [ReturnType<typeof sinksFrom>[number]];
+  } catch (error) {
+    throw new CliError(
+      `invalid configuration: ${(error as Error).message.replace("siem.sinks[0]", `siem.sinks[${index}]`)}`,
+      "see docs/siem.md for each transport's keys",
+    );
+  }
+  const results = [];
+  if (!options.json)
+    output.out(
+      `Sending ${configured.format.toUpperCase()} samples to sink \`${configured.name}\` (${sink.transport.type}, ${sink.transport.target})`,
+    );
+  try {
+    for await (const r of sendSamples(sink, {
+      now: Date.now(),
+      version: VERSION,
+      timeoutMs: options.timeoutMs,
+    })) {
+      results.push(r);
+      if (options.json) continue;
+      const mark = r.ok ? paint(output, "green", "sent  ") : paint(output, "red", "failed");
+      const why = r.ok
+        ? ""
+        : `  ${r.error}${r.retryable ? " (may succeed later)" : " (will not succeed as sent)"}`;
+      output.out(`  ${mark} ${r.kind.padEnd(20)} ${String(r.ms).padStart(5)} ms${why}`);
+    }
+  } finally {
+    await sink.transport.close().catch(() => {});
+  }
+  const failed = results.filter((r) => !r.ok).length;
+  if (options.json)
+    output.out(
+      JSON.stringify(
+        { sink: configured.name, sent: results.length - failed, failed, results },
+        null,
+        2,
+      ),
+    );
+  else output.out(`${results.length - failed} sent, ${failed} failed`);
+  return failed === 0 ? 0 : 1;
+}

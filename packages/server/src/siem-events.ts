@@ -1,0 +1,390 @@
+// Audit entries as SIEM events (docs/siem.md). Every event is made from an entry of the chain, so
+// the log is what SIEM delivery reads from, and an event's id is its entry's id. Entries that say
+// only part of a story (a case's resolution names its case, an exception's end names its
+// exception) are completed from the entries they name, which are read once and kept while hot.
+
+import type {
+  DecisionEvent,
+  ExceptionEvent,
+  ReviewCaseEvent,
+  SiemEvent,
+  SiemFile,
+  SiemRuleset,
+} from "@clearance/siem";
+import type { EntryRow } from "./audit/backend.js";
+import type { DecisionRecord } from "./audit/entry.js";
+import { EXCEPTION_KIND, REVIEW_CASE_KIND, REVIEW_VOTE_KIND } from "./audit/kinds.js";
+import type { AuditLog, StoredEntry } from "./audit/log.js";
+import { replayInput } from "./decide.js";
+import type { ExceptionView } from "./reviews.js";
+import { VERSION } from "./version.js";
+
+/** What a `server_event` entry's `detail` holds, by its `event`. */
+export type ServerEventDetail =
+  | {
+      event: "ruleset_loaded";
+      ruleset: SiemRuleset;
+      previous: string | null;
+      rules: number;
+      trigger: string;
+    }
+  | {
+      event: "ruleset_failed";
+      ruleset: SiemRuleset | null;
+      trigger: string;
+      code: string;
+      message: string;
+      location: string | null;
+    }
+  | { event: "verify_failed"; chain: string; seq: number; problem: string; message: string };
+
+/** How many completed cases, exceptions and file facts are kept for events that name them. */
+const HOT = 2_048;
+
+/** A map that forgets its oldest keys past a size. */
+class Recent<V> {
+  private readonly map = new Map<string, V>();
+  constructor(private readonly max: number) {}
+  get(key: string): V | undefined {
+    return this.map.get(key);
+  }
+  set(key: string, value: V): void {
+    if (this.map.size >= this.max) this.map.delete(this.map.keys().next().value!);
+    this.map.set(key, value);
+  }
+}
+
+interface OpenedCase {
+  sha256: string;
+  file: SiemFile;
+  rule: string | null;
+  reason: string;
+  requester: string | null;
+}
+
+export interface SiemEventSourceOptions {
+  /** the console's base URL, for links to entries; null makes events without links */
+  consoleUrl: string | null;
+}
+
+export class SiemEventSource {
+  private readonly cases = new Recent<OpenedCase>(HOT);
+  private readonly exceptions = new Recent<ExceptionView>(HOT);
+  private readonly files = new Recent<SiemFile>(HOT);
+  private readonly product = Object.freeze({ name: "Clearance" as const, version: VERSION });
+  private readonly consoleUrl: string | null;
+
+  constructor(
+    private readonly audit: AuditLog,
+    options: SiemEventSourceOptions,
+  ) {
+    this.consoleUrl = options.consoleUrl?.replace(/\/+$/, "") ?? null;
+  }
+
+  /**
+   * The events of these rows of one chain, in their order; a row of no interest to a SIEM (a
+   * shadow-only detail, a kind without events) gives none. Reads what the rows name.
+   */
+  async eventsOf(rows: readonly EntryRow[]): Promise<{ row: EntryRow; event: SiemEvent }[]> {
+    await this.loadInputs(rows);
+    const out: { row: EntryRow; event: SiemEvent }[] = [];
+    for (const row of rows) {
+      const event = await this.eventOf(row);
+      if (event) out.push({ row, event });
+    }
+    return out;
+  }
+
+  private base(row: EntryRow, link: string | null) {
+    return {
+      id: row.id,
+      time: row.time,
+      entry: { id: row.id, chain: row.chain, seq: row.seq },
+      link: link && this.consoleUrl ? `${this.consoleUrl}/${link}` : null,
+      product: this.product,
+    };
+  }
+
+  private async eventOf(row: EntryRow): Promise<SiemEvent | null> {
+    const body = JSON.parse(row.body) as Record<string, unknown>;
+    switch (row.kind) {
+      case "decision":
+        return this.decisionEvent(row, body as unknown as DecisionRecord);
+      case "review_case":
+        return this.caseEvent(row, body);
+      case "review_vote": {
+        const opened = await this.openedCase(body.caseId as string);
+        return {
+          ...this.base(row, `#/reviews/${encodeURIComponent(body.caseId as string)}`),
+          kind: "review.vote",
+          caseId: body.caseId as string,
+          sha256: opened?.sha256 ?? "",
+          voter: body.voter as string,
+          vote: body.vote as "approve" | "reject",
+          justification: body.justification as string,
+        };
+      }
+      case "exception":
+        return this.exceptionEvent(row, body);
+      case "server_event":
+        return this.serverEvent(row, body.detail as ServerEventDetail);
+      default:
+        return null;
+    }
+  }
+
+  private decisionEvent(row: EntryRow, record: DecisionRecord): DecisionEvent {
+    const file = this.files.get(row.inputHash ?? "") ?? bareFile(record.sha256, record.fileName);
+    return {
+      ...this.base(row, `#/audit/${encodeURIComponent(record.id)}`),
+      kind: "decision",
+      decision: record.decision,
+      rule: record.rule,
+      reason: record.reason,
+      matched: record.matched,
+      ruleset: { revision: record.ruleset.revision, commit: record.ruleset.commit },
+      requester: record.requester,
+      source: record.source,
+      file: { ...file, sha256: record.sha256, name: record.fileName ?? file.name },
+      caseId: record.case ?? null,
+      exceptionId: record.exception ?? null,
+      approvalForbiddenBy: record.approvalForbiddenBy ?? [],
+    };
+  }
+
+  private async caseEvent(
+    row: EntryRow,
+    body: Record<string, unknown>,
+  ): Promise<ReviewCaseEvent | null> {
+    const caseId = body.caseId as string;
+    const detail = (body.detail ?? {}) as Record<string, unknown>;
+    if (body.event === "opened") {
+      const opened = await this.caseFromOpening(body);
+      this.cases.set(caseId, opened);
+      return { ...this.caseBase(row, caseId, opened), kind: "review.opened" };
+    }
+    const opened = await this.openedCase(caseId);
+    const fallback: OpenedCase = {
+      sha256: body.sha256 as string,
+      file: bareFile(body.sha256 as string, null),
+      rule: null,
+      reason: "",
+      requester: null,
+    };
+    const known = opened ?? fallback;
+    switch (body.event) {
+      case "resolved": {
+        const voteIds = (detail.votes ?? []) as string[];
+        return {
+          ...this.caseBase(row, caseId, known),
+          kind: "review.resolved",
+          outcome: detail.outcome as "approved" | "rejected",
+          exceptionId: (detail.exception as string | null) ?? null,
+          voters: await this.voters(caseId, voteIds),
+        };
+      }
+      case "withdrawn":
+        return { ...this.caseBase(row, caseId, known), kind: "review.withdrawn" };
+      case "expired":
+        return { ...this.caseBase(row, caseId, known), kind: "review.expired" };
+      default:
+        return null;
+    }
+  }
+
+  private caseBase(row: EntryRow, caseId: string, opened: OpenedCase) {
+    return {
+      ...this.base(row, `#/reviews/${encodeURIComponent(caseId)}`),
+      caseId,
+      file: opened.file,
+      rule: opened.rule,
+      reason: opened.reason,
+      requester: opened.requester,
+      outcome: null,
+      exceptionId: null,
+      voters: [] as string[],
+    };
+  }
+
+  private async caseFromOpening(body: Record<string, unknown>): Promise<OpenedCase> {
+    const detail = body.detail as {
+      decisionId: string;
+      fileName: string | null;
+      rule: string | null;
+      reason: string;
+      requester: string | null;
+    };
+    const sha256 = body.sha256 as string;
+    // the opening decision is written in the same commit, just before: its facts are hot
+    const decision = await this.audit.store.entries.get(detail.decisionId).catch(() => undefined);
+    if (decision) await this.loadHashes([decision.inputHash]);
+    const facts = decision ? this.files.get(decision.inputHash) : undefined;
+    return {
+      sha256,
+      file: facts
+        ? { ...facts, name: detail.fileName ?? facts.name }
+        : bareFile(sha256, detail.fileName),
+      rule: detail.rule,
+      reason: detail.reason,
+      requester: detail.requester,
+    };
+  }
+
+  private async openedCase(caseId: string): Promise<OpenedCase | undefined> {
+    const hot = this.cases.get(caseId);
+    if (hot) return hot;
+    const rows = await this.audit.entriesOf(REVIEW_CASE_KIND, {
+      field: "caseId",
+      value: caseId,
+      limit: 10,
+    });
+    const opening = rows.find((r) => r.event === "opened");
+    if (!opening) return undefined;
+    const opened = await this.caseFromOpening(opening);
+    this.cases.set(caseId, opened);
+    return opened;
+  }
+
+  private async voters(caseId: string, voteIds: readonly string[]): Promise<string[]> {
+    const votes = await this.audit.entriesOf(REVIEW_VOTE_KIND, {
+      field: "caseId",
+      value: caseId,
+      limit: 1_000,
+    });
+    const wanted = new Set(voteIds);
+    return votes.filter((v) => wanted.has(v.id)).map((v) => v.voter as string);
+  }
+
+  private async exceptionEvent(
+    row: EntryRow,
+    body: Record<string, unknown>,
+  ): Promise<ExceptionEvent | null> {
+    const exceptionId = body.exceptionId as string;
+    const event = body.event as "created" | "revoked" | "expired";
+    let view = body.record as ExceptionView | null;
+    if (view) this.exceptions.set(exceptionId, view);
+    else view = (await this.exceptionRecord(exceptionId)) ?? null;
+    if (!view) return null;
+    const by = body.by as string | null;
+    return {
+      ...this.base(row, `#/exceptions/${encodeURIComponent(exceptionId)}`),
+      kind: `exception.${event}`,
+      exceptionId,
+      status: view.status,
+      scope: scopeOf(view.scope),
+      expires: view.expires,
+      actors:
+        event === "created"
+          ? view.approvers.length > 0
+            ? view.approvers
+            : by
+              ? [by]
+              : []
+          : by
+            ? [by]
+            : [],
+      justification: (body.justification as string | null) ?? null,
+      caseId: view.case,
+    };
+  }
+
+  private async exceptionRecord(exceptionId: string): Promise<ExceptionView | undefined> {
+    const hot = this.exceptions.get(exceptionId);
+    if (hot) return hot;
+    const rows: StoredEntry[] = await this.audit.entriesOf(EXCEPTION_KIND, {
+      field: "exceptionId",
+      value: exceptionId,
+      limit: 10,
+    });
+    const created = rows.find((r) => r.event === "created");
+    const view = created?.record as ExceptionView | undefined;
+    if (view) this.exceptions.set(exceptionId, view);
+    return view;
+  }
+
+  private serverEvent(row: EntryRow, detail: ServerEventDetail): SiemEvent | null {
+    switch (detail.event) {
+      case "ruleset_loaded":
+        return {
+          ...this.base(row, "#/rules"),
+          kind: "ruleset.loaded",
+          ruleset: detail.ruleset,
+          previous: detail.previous,
+          rules: detail.rules,
+          trigger: detail.trigger,
+        };
+      case "ruleset_failed":
+        return {
+          ...this.base(row, "#/rules"),
+          kind: "ruleset.failed",
+          ruleset: detail.ruleset,
+          trigger: detail.trigger,
+          code: detail.code,
+          message: detail.message,
+          location: detail.location,
+        };
+      case "verify_failed":
+        return {
+          ...this.base(row, null),
+          kind: "audit.verify_failed",
+          chain: detail.chain,
+          seq: detail.seq,
+          problem: detail.problem,
+          message: detail.message,
+        };
+      default:
+        return null;
+    }
+  }
+
+  /** Reads the input snapshots of the rows' decisions not yet known, in one read. */
+  private loadInputs(rows: readonly EntryRow[]): Promise<void> {
+    return this.loadHashes(rows.filter((r) => r.kind === "decision").map((r) => r.inputHash));
+  }
+
+  private async loadHashes(hashes: readonly (string | null)[]): Promise<void> {
+    const wanted = new Set<string>();
+    for (const hash of hashes) if (hash && !this.files.get(hash)) wanted.add(hash);
+    if (wanted.size === 0) return;
+    const inputs = await this.audit.store.entries.inputs([...wanted]);
+    for (const [hash, text] of inputs) this.files.set(hash, fileFacts(text));
+  }
+}
+
+function bareFile(sha256: string, name: string | null): SiemFile {
+  return {
+    sha256,
+    name,
+    size: null,
+    contentType: null,
+    signatureStatus: null,
+    signer: null,
+    vendor: null,
+  };
+}
+
+/** The file facts of a stored input snapshot, as it was decided; none when it no longer maps. */
+function fileFacts(snapshot: string): SiemFile {
+  try {
+    const mapped = replayInput(JSON.parse(snapshot) as { result?: unknown; format?: unknown });
+    if (!mapped.ok) return bareFile("", null);
+    const r = mapped.result;
+    return {
+      sha256: r.sha256,
+      name: r.fileName ?? null,
+      size: r.fileSize ?? null,
+      contentType: r.contentType ?? null,
+      signatureStatus: r.signature?.status ?? null,
+      signer: r.signature?.signer ?? null,
+      vendor: r.vendor?.name ?? null,
+    };
+  } catch {
+    return bareFile("", null);
+  }
+}
+
+function scopeOf(scope: ExceptionView["scope"]): ExceptionEvent["scope"] {
+  if ("sha256" in scope) return { kind: "file", value: scope.sha256 };
+  if ("signer" in scope) return { kind: "signer", value: scope.signer };
+  return { kind: "vendor", value: `${scope.vendor} / ${scope.product}` };
+}
