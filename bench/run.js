@@ -102,6 +102,12 @@ const BENCHMARKS = [
       "POST /v1/decisions deciding review (1 in 10 opening a case, or every request) against allow: req/s ratio, p99",
   },
   {
+    name: "siem",
+    script: "server/siem.js",
+    description:
+      "POST /v1/decisions with two SIEM sinks (OCSF to rotating files, ECS to NATS JetStream) against none: req/s ratio, p99, every event delivered",
+  },
+  {
     name: "search",
     script: "server/search.js",
     description:

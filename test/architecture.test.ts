@@ -48,8 +48,10 @@ const ALLOWED: Record<string, string[]> = {
   client: ["options", "platform"],
   "platform-sim": ["options", "platform", "result", "testdata"],
   dryrun: ["engine", "options"],
+  // formats and transports for SIEMs; the server drives delivery from its audit log
+  siem: ["options"],
   // the playground replays audit entries with candidate rules as `clearance dry-run` does
-  server: ["client", "dryrun", "dsl", "engine", "options"],
+  server: ["client", "dryrun", "dsl", "engine", "options", "siem"],
   cli: ["client", "dryrun", "dsl", "engine", "platform-sim", "server"],
   // a browser app: it reads the server over HTTP only, and imports no Clearance code
   console: [],
