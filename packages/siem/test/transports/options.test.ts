@@ -244,6 +244,6 @@ describe("parseTransportOptions", () => {
       "http://[::1]:8088",
       "http://127.1.2.3",
     ])
-      expect(parseTransportOptions({ type: "https", url }, AT).url).toBe(url);
+      expect(parseTransportOptions({ type: "https", url }, AT)).toMatchObject({ url });
   });
 });
