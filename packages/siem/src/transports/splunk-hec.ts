@@ -132,8 +132,15 @@ export function createSplunkHecTransport(input: SplunkHecTransportOptions): Tran
   });
 
   function hecEvent(event: OutgoingEvent): string {
+    const ms = Date.parse(event.time);
+    if (Number.isNaN(ms))
+      throw new DeliveryError(
+        `${name}: event ${event.id} has no valid time (\`${event.time}\`)`,
+        false,
+      );
     return JSON.stringify({
-      time: Math.round(Date.parse(event.time)) / 1000,
+      // epoch seconds with milliseconds, as HEC's `time` takes them
+      time: ms / 1000,
       host,
       source: options.source,
       sourcetype: options.sourcetype,

@@ -195,6 +195,8 @@ export function createSyslogTransport(input: SyslogTransportOptions): Transport 
             });
       const fail = (error: Error) => {
         cleanup();
+        // a late error from the dying socket must find a listener, or it would crash the process
+        s.on("error", () => undefined);
         s.destroy();
         reject(
           new DeliveryError(`syslog ${target}: connect failed: ${error.message}`, true, {
