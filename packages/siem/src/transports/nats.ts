@@ -154,6 +154,13 @@ export function createNatsTransport(input: NatsTransportOptions): NatsTransport 
     }
   }
 
+  async function dropConnection(): Promise<void> {
+    const nc = connection;
+    connection = null;
+    jetstream = null;
+    if (nc !== null && !nc.isClosed()) await nc.close().catch(() => undefined);
+  }
+
   /** Why a publish failed, and whether sending again can help. */
   async function explain(error: unknown, subject: string): Promise<DeliveryError> {
     if (error instanceof NatsError && error.api_error?.err_code === EXPECTED_STREAM_MISMATCH)
@@ -209,8 +216,14 @@ export function createNatsTransport(input: NatsTransportOptions): NatsTransport 
         });
         const settled = await Promise.allSettled(acks);
         for (const [i, outcome] of settled.entries())
-          if (outcome.status === "rejected")
-            throw await explain(outcome.reason, subjectOf(batch[i] as OutgoingEvent));
+          if (outcome.status === "rejected") {
+            const error = await explain(outcome.reason, subjectOf(batch[i] as OutgoingEvent));
+            // A connection that lost a batch starts afresh on the next send: while the client
+            // reconnects it buffers every publish, and an hour of retried batches would pile up
+            // in memory and then flood the stream at once.
+            if (error.retryable) await dropConnection();
+            throw error;
+          }
         for (const outcome of settled)
           if ((outcome as PromiseFulfilledResult<PubAck>).value.duplicate) duplicates++;
       });
@@ -221,7 +234,8 @@ export function createNatsTransport(input: NatsTransportOptions): NatsTransport 
         const nc = connection;
         connection = null;
         jetstream = null;
-        if (nc !== null && !nc.isClosed()) await nc.drain();
+        // drain: what was published is flushed before the connection closes
+        if (nc !== null && !nc.isClosed()) await nc.drain().catch(() => nc.close());
       });
     },
   };

@@ -5,7 +5,13 @@
 import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { writeFile } from "node:fs/promises";
-import { createServer, connect as netConnect } from "node:net";
+import {
+  type AddressInfo,
+  createServer,
+  connect as netConnect,
+  type Server,
+  type Socket,
+} from "node:net";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { type OutgoingEvent, sampleEvents, syslogSeverity } from "../../src/index.js";
@@ -179,3 +185,44 @@ export async function opensslMissing(): Promise<string | null> {
 
 /** A signal that never aborts, for sends the test does not cancel. */
 export const NEVER = new AbortController().signal;
+
+/**
+ * A TCP relay to a real service that the test can take down and bring back on the same port,
+ * for a receiver that is unreachable for a while without stopping the shared service itself.
+ */
+export class TcpRelay {
+  #server: Server | null = null;
+  #sockets = new Set<Socket>();
+  port = 0;
+  constructor(readonly targetPort: number) {}
+
+  async start(): Promise<void> {
+    const server = createServer((client) => {
+      const upstream = netConnect({ host: "127.0.0.1", port: this.targetPort });
+      for (const s of [client, upstream]) {
+        this.#sockets.add(s);
+        s.on("close", () => this.#sockets.delete(s));
+        s.on("error", () => {
+          client.destroy();
+          upstream.destroy();
+        });
+      }
+      client.pipe(upstream);
+      upstream.pipe(client);
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(this.port, "127.0.0.1", () => resolve());
+    });
+    this.port = (server.address() as AddressInfo).port;
+    this.#server = server;
+  }
+
+  /** Refuses new connections and cuts the open ones. */
+  async stop(): Promise<void> {
+    const server = this.#server;
+    this.#server = null;
+    for (const s of this.#sockets) s.destroy();
+    if (server) await new Promise((resolve) => server.close(resolve));
+  }
+}

@@ -7,7 +7,7 @@ import { connect, type JetStreamManager, type NatsConnection, nanos, StringCodec
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { DeliveryError, type NatsTransport, type Transport } from "../../src/index.js";
 import { createTransport, parseTransportOptions } from "../../src/transports/index.js";
-import { freePort, listening, NEVER, outgoingEvents, serviceMissing } from "./helpers.js";
+import { freePort, listening, NEVER, outgoingEvents, serviceMissing, TcpRelay } from "./helpers.js";
 
 const NATS = "127.0.0.1:4222";
 
@@ -139,6 +139,34 @@ describe.skipIf(missing !== null)(`nats${missing ? ` (skipped: ${missing})` : ""
     expect(error).toBeInstanceOf(DeliveryError);
     expect((error as DeliveryError).retryable).toBe(false);
     expect((error as Error).message).toContain(says(prefix));
+  });
+
+  it("fails retryably while the server is unreachable, then delivers each event once", async () => {
+    const { stream, prefix } = await freshStream();
+    const relay = new TcpRelay(4222);
+    await relay.start();
+    try {
+      const transport = nats({
+        servers: [`127.0.0.1:${relay.port}`],
+        subject: `${prefix}.{kind}`,
+        ackTimeoutMs: 500,
+      });
+      const [first, second] = [outgoingEvents(), outgoingEvents()];
+      await transport.send(first, NEVER);
+      await relay.stop();
+      for (let i = 0; i < 3; i++) {
+        const error = await transport.send(second, NEVER).catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(DeliveryError);
+        expect((error as DeliveryError).retryable).toBe(true);
+      }
+      await relay.start();
+      await transport.send(second, NEVER);
+      expect((await stored(stream)).map((m) => m.id)).toEqual(
+        [...first, ...second].map((e) => e.id),
+      );
+    } finally {
+      await relay.stop();
+    }
   });
 
   it("fails retryably when the server is down", async () => {
