@@ -115,8 +115,9 @@ export function createNatsTransport(input: NatsTransportOptions): NatsTransport 
         { cause: error },
       );
     }
-    if (options.createStream !== null) await ensureStream(await nc.jetstreamManager(), nc);
+    // kept before the stream check, so a failure there closes this connection (dropConnection)
     connection = nc;
+    if (options.createStream !== null) await ensureStream(await nc.jetstreamManager(), nc);
     jetstream = nc.jetstream();
     return jetstream;
   }
@@ -202,7 +203,13 @@ export function createNatsTransport(input: NatsTransportOptions): NatsTransport 
         if (closed) throw new DeliveryError(`${name}: transport is closed`, true);
         if (signal.aborted) throw new DeliveryError(`${name}: ${abortMessage(signal)}`, true);
         if (batch.length === 0) return;
-        const js = await open();
+        const js = await open().catch(async (error: unknown) => {
+          // anything not yet classified (JetStream disabled on the server, a lost connection while
+          // setting up) may pass later
+          await dropConnection();
+          if (error instanceof DeliveryError) throw error;
+          throw new DeliveryError(`${name}: ${(error as Error).message}`, true, { cause: error });
+        });
         const encoder = new TextEncoder();
         const acks = batch.map((event) => {
           const h = natsHeaders();
