@@ -9,7 +9,7 @@
 
 import { connect as netConnect, type Socket } from "node:net";
 import { hostname as osHostname } from "node:os";
-import { connect as tlsConnect } from "node:tls";
+import { type TLSSocket, connect as tlsConnect } from "node:tls";
 import { type Static, Type } from "@clearance/options";
 import { DeliveryError, type OutgoingEvent, type Transport } from "../transport.js";
 import { at, Nullable, PemSource, readPem, resolveTransportOptions, Section } from "./options.js";
@@ -106,6 +106,9 @@ function machineName(): string {
       .slice(0, 255) || "-"
   );
 }
+
+/** How long a TLS 1.3 connection waits for the receiver to accept or refuse the client. */
+const TLS13_CONFIRM_MS = 500;
 
 const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})$/;
 const MSGID = /^[!-~]{1,32}$/;
@@ -209,6 +212,7 @@ export function createSyslogTransport(input: SyslogTransportOptions): Transport 
         options.connectTimeoutMs,
       );
       const onAbort = () => fail(new Error(abortMessage(signal)));
+      let confirmWait: NodeJS.Timeout | undefined;
       const ready = () => {
         cleanup();
         // the receiver closing or resetting the connection marks it dead: the next send reconnects
@@ -219,15 +223,42 @@ export function createSyslogTransport(input: SyslogTransportOptions): Transport 
         s.on("data", () => undefined);
         resolve(s);
       };
+      const confirmed = () => {
+        // In TLS 1.3 the client's handshake ends before the server has checked the client's
+        // certificate: a receiver that refuses it says so only afterwards, and every write would
+        // "succeed" into a connection it is closing. So wait for the server's word: a session
+        // ticket (sent once it accepted us), or a short while without an alert or a close.
+        const socket = s as TLSSocket;
+        if (socket.getProtocol?.() !== "TLSv1.3") return ready();
+        socket.on("data", () => undefined);
+        const refused = () =>
+          fail(
+            new Error(
+              "the receiver closed the connection right after the TLS handshake (does it require a client certificate, or refuse this one?)",
+            ),
+          );
+        const accept = () => {
+          socket.off("session", accept);
+          socket.off("close", refused);
+          socket.off("end", refused);
+          ready();
+        };
+        confirmWait = setTimeout(accept, TLS13_CONFIRM_MS);
+        socket.once("session", accept);
+        socket.once("close", refused);
+        socket.once("end", refused);
+      };
       const cleanup = () => {
         clearTimeout(timer);
+        clearTimeout(confirmWait);
         signal.removeEventListener("abort", onAbort);
         s.off("error", fail);
-        s.off(tls === null ? "connect" : "secureConnect", ready);
+        s.off(tls === null ? "connect" : "secureConnect", tls === null ? ready : confirmed);
       };
       signal.addEventListener("abort", onAbort, { once: true });
       s.once("error", fail);
-      s.once(tls === null ? "connect" : "secureConnect", ready);
+      if (tls === null) s.once("connect", ready);
+      else s.once("secureConnect", confirmed);
     });
   }
 

@@ -372,6 +372,23 @@ describe.skipIf(missing !== null)(
       expect((error as Error).message).toMatch(says);
     });
 
+    it("notices a receiver that refuses the connection for want of a client certificate", async () => {
+      // TLS 1.3 finishes the client's handshake before the server checks its certificate
+      const transport = syslog({
+        port: secure.port,
+        tls: { ca: pki.caCert, servername: "localhost" },
+      });
+      const before = (await secure.received()).length;
+      for (let i = 0; i < 2; i++) {
+        const error = await transport
+          .send(outgoingEvents().slice(0, 1), NEVER)
+          .catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(DeliveryError);
+        expect((error as DeliveryError).retryable).toBe(true);
+      }
+      expect((await secure.received()).length).toBe(before);
+    });
+
     it("fails retryably when nothing listens", async () => {
       const transport = syslog({ port: await freePort() });
       const error = await transport
