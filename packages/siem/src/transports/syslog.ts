@@ -7,7 +7,7 @@
 // deliverer resend the whole batch, and that receivers can drop repeats by the event id carried in
 // the structured data. A receiver that needs more should take events over HEC, HTTPS or NATS.
 
-import { connect as netConnect, type Socket } from "node:net";
+import { isIP, connect as netConnect, type Socket } from "node:net";
 import { hostname as osHostname } from "node:os";
 import { type TLSSocket, connect as tlsConnect } from "node:tls";
 import { type Static, Type } from "@clearance/options";
@@ -193,7 +193,13 @@ export function createSyslogTransport(input: SyslogTransportOptions): Transport 
               ca: tlsMaterial.ca,
               cert: tlsMaterial.cert,
               key: tlsMaterial.key,
-              servername: tls.servername ?? options.host,
+              // SNI takes names only (RFC 6066): an address is checked against the certificate
+              // without it
+              ...(tls.servername !== null
+                ? { servername: tls.servername }
+                : isIP(options.host) === 0
+                  ? { servername: options.host }
+                  : {}),
               rejectUnauthorized: tls.rejectUnauthorized,
             });
       const fail = (error: Error) => {

@@ -372,6 +372,18 @@ describe.skipIf(missing !== null)(
       expect((error as Error).message).toMatch(says);
     });
 
+    it("checks an address against the certificate's IP names when no servername is set", async () => {
+      const transport = syslog({
+        port: secure.port,
+        tls: { ca: pki.caCert, cert: pki.clientCert, key: pki.clientKey },
+      });
+      const before = (await secure.received()).length;
+      const events = outgoingEvents().slice(0, 2);
+      await transport.send(events, NEVER);
+      const received = await secure.awaitReceived(before + events.length);
+      expect(received.slice(before)).toMatchObject(expected(events));
+    });
+
     it("notices a receiver that refuses the connection for want of a client certificate", async () => {
       // TLS 1.3 finishes the client's handshake before the server checks its certificate
       const transport = syslog({
