@@ -1,3 +1,5 @@
+export { cefFormatter, renderCef } from "./cef.js";
+export { ECS_VERSION, ecsDocument, ecsFormatter } from "./ecs.js";
 export {
   type DecisionEvent,
   type ExceptionEvent,
@@ -14,7 +16,10 @@ export {
   type VoteEvent,
 } from "./event.js";
 export { type Formatter, SIEM_FORMATS, type SiemFormat, syslogSeverity } from "./format.js";
+export { formatter } from "./formats.js";
+export { OCSF_VERSION, ocsfEvent, ocsfFormatter } from "./ocsf.js";
 export { sampleEvents } from "./samples.js";
+export { type SeverityScore, severityScore } from "./severity.js";
 export {
   DeliveryError,
   type OutgoingEvent,
