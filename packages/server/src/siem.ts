@@ -11,7 +11,8 @@
 // - Backoff: a failed batch is retried, with exponential backoff and full jitter, until it is sent
 //   or its oldest event is older than `deadLetterAfter`; then the batch is set aside as dead
 //   letters and the sink moves on. A batch the receiver refuses for good (a malformed event, a 400)
-//   is sent again one event at a time, and only the events it refuses are set aside.
+//   is sent again one event at a time, and only the events it refuses are set aside. A receiver
+//   that refuses the sink itself (a bad token, a missing stream) is waited for like an outage.
 
 import { backoffDelay } from "@clearance/client";
 import { parseDuration } from "@clearance/dsl";
@@ -366,7 +367,9 @@ class SinkRunner {
             : new DeliveryError((error as Error).message, true, { cause: error });
         this.metrics.siemFailures.inc({ sink: this.name, retryable: String(failure.retryable) });
         this.options.onError?.(this.name, failure);
-        if (!failure.retryable) return this.isolate(batch, failure);
+        // refused events are set aside; a refused sink (credentials, a missing stream) keeps its
+        // events and waits, with backoff, for its operator: later, the same events may pass
+        if (!failure.retryable && !failure.sinkWide) return this.isolate(batch, failure);
         const age = this.options.clock() - Date.parse(batch[0]!.out.time);
         if (age > deadLetterAfterMs) {
           await this.setAside(

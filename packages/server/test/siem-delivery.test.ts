@@ -27,11 +27,14 @@ class MemoryTransport implements Transport {
   readonly acked: OutgoingEvent[] = [];
   readonly batches: number[] = [];
   down = false;
+  /** refuses the sink itself (a revoked token): a final error that is not about the events */
+  locked = false;
   refuse = new Set<string>();
   sends = 0;
   async send(batch: readonly OutgoingEvent[]): Promise<void> {
     this.sends++;
     if (this.down) throw new DeliveryError("connection refused", true);
+    if (this.locked) throw new DeliveryError("invalid token", false, { sinkWide: true });
     const refused = batch.find((e) => this.refuse.has(e.id));
     if (refused) throw new DeliveryError(`event ${refused.id} is malformed`, false);
     this.batches.push(batch.length);
@@ -189,6 +192,20 @@ describe("SIEM delivery from the audit log", () => {
     });
     expect(JSON.parse(letters[0]!.body).id).toBe(asked[1]!.decisionId);
     expect((await t.services.audit.store.outbox.deadLetterCounts()).get("memory")).toBe(1);
+  });
+
+  test("a receiver that refuses the sink itself is waited for: nothing is set aside", async () => {
+    const t = await app();
+    const m = new MemoryTransport();
+    m.locked = true;
+    deliver(t, m);
+    const asked = [];
+    for (let i = 0; i < 3; i++) asked.push(await decide(t, "malware", `g${i}.exe`));
+    await waitFor(() => m.sends >= 4, 10_000, "refused sends");
+    expect(await t.services.audit.store.outbox.deadLetters("memory", 10)).toEqual([]);
+    m.locked = false;
+    await waitFor(() => events(m).filter((e) => e.kind === "decision").length === 3);
+    expect(events(m).map((e) => e.id)).toEqual(asked.map((a) => a.decisionId));
   });
 
   test("events undelivered past deadLetterAfter are set aside and the sink moves on", async () => {

@@ -37,16 +37,21 @@ export interface Transport {
 
 /**
  * A batch the receiver did not take. `retryable` false means sending the same events again cannot
- * succeed (a 400 for a malformed event, a refused token): the deliverer isolates the events that
- * fail and dead-letters them. True means later may work (refused connection, timeout, 5xx, 429).
+ * succeed. Then `sinkWide` tells why: true when the receiver refuses this sink whatever it sends
+ * (a refused token or password, a missing stream, a wrong URL), which only its operator can fix,
+ * so the deliverer keeps the events and retries with backoff; false when it refused these events
+ * (a malformed event, a 400), so the deliverer isolates the events that fail and dead-letters
+ * them. `retryable` true means later may work (refused connection, timeout, 5xx, 429).
  */
 export class DeliveryError extends Error {
   override name = "DeliveryError";
+  readonly sinkWide: boolean;
   constructor(
     message: string,
     readonly retryable: boolean,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; sinkWide?: boolean },
   ) {
-    super(message, options);
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.sinkWide = !retryable && options?.sinkWide === true;
   }
 }

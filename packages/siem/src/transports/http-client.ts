@@ -71,6 +71,17 @@ export function retryableStatus(status: number): boolean {
   return status === 408 || status === 429 || status >= 500;
 }
 
+/**
+ * A 4xx that refuses the sink rather than its events: credentials (401, 403, 407), a wrong URL or
+ * method (404, 405, 410), a content type the receiver does not take (415).
+ */
+const SINK_WIDE_STATUSES = new Set([401, 403, 404, 405, 407, 410, 415]);
+
+/** The refusal class of an HTTP status, as `DeliveryError` takes it. */
+export function statusRefusal(status: number): { retryable: boolean; sinkWide: boolean } {
+  return { retryable: retryableStatus(status), sinkWide: SINK_WIDE_STATUSES.has(status) };
+}
+
 /** The start of a response body for an error message, on one line. */
 export function excerpt(body: string): string {
   const line = body.replace(/\s+/g, " ").trim();

@@ -4,7 +4,7 @@
 
 import { type Static, Type } from "@clearance/options";
 import { DeliveryError, type Transport } from "../transport.js";
-import { createHttpClient, excerpt, retryableStatus } from "./http-client.js";
+import { createHttpClient, excerpt, statusRefusal } from "./http-client.js";
 import {
   at,
   checkHttpUrl,
@@ -69,9 +69,11 @@ export function createHttpsTransport(input: HttpsTransportOptions): Transport {
       const body = batch.map((event) => `${event.body}\n`).join("");
       const reply = await client.post(url, headers, body, signal);
       if (reply.status >= 200 && reply.status < 300) return;
+      const { retryable, sinkWide } = statusRefusal(reply.status);
       throw new DeliveryError(
         `https ${target}: the receiver answered ${reply.status}${reply.body ? `: ${excerpt(reply.body)}` : ""}`,
-        retryableStatus(reply.status),
+        retryable,
+        { sinkWide },
       );
     },
     close: () => client.close(),

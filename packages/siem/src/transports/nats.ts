@@ -112,7 +112,7 @@ export function createNatsTransport(input: NatsTransportOptions): NatsTransport 
       throw new DeliveryError(
         `${name}: connect failed: ${(error as Error).message}${auth ? " (check user, password or token)" : ""}`,
         !auth,
-        { cause: error },
+        { cause: error, sinkWide: auth },
       );
     }
     // kept before the stream check, so a failure there closes this connection (dropConnection)
@@ -149,7 +149,7 @@ export function createNatsTransport(input: NatsTransportOptions): NatsTransport 
         throw new DeliveryError(
           `${name}: creating stream ${wanted.name} failed: ${(addError as Error).message}`,
           false,
-          { cause: addError },
+          { cause: addError, sinkWide: true },
         );
       }
     }
@@ -168,7 +168,7 @@ export function createNatsTransport(input: NatsTransportOptions): NatsTransport 
       return new DeliveryError(
         `${name}: subject ${subject} is not stored by stream ${options.streamName} (\`streamName\`)`,
         false,
-        { cause: error },
+        { cause: error, sinkWide: true },
       );
     if (error instanceof NatsError && error.code === ErrorCode.NoResponders && connection) {
       // no responders: either no stream stores the subject, or JetStream is not answering now
@@ -179,7 +179,7 @@ export function createNatsTransport(input: NatsTransportOptions): NatsTransport 
           return new DeliveryError(
             `${name}: no JetStream stream stores subject ${subject}; create one that does (or set \`createStream\`)`,
             false,
-            { cause: error },
+            { cause: error, sinkWide: true },
           );
       }
     }

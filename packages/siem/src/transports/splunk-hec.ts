@@ -8,7 +8,7 @@ import { randomUUID } from "node:crypto";
 import { hostname as osHostname } from "node:os";
 import { type Static, Type } from "@clearance/options";
 import { DeliveryError, type OutgoingEvent, type Transport } from "../transport.js";
-import { createHttpClient, excerpt, type HttpReply, retryableStatus } from "./http-client.js";
+import { createHttpClient, excerpt, type HttpReply, statusRefusal } from "./http-client.js";
 import {
   at,
   checkHttpUrl,
@@ -66,6 +66,13 @@ export function parseSplunkHecTransportOptions(
  * (13), ack disabled (14), indexed fields (15), query-string auth disabled (16).
  */
 const FINAL_CODES = new Set([1, 2, 3, 4, 5, 6, 7, 12, 13, 14, 15, 16]);
+/**
+ * Of those, the ones that refuse the sink whatever it sends: token disabled (1), required (2),
+ * invalid authorization (3), invalid token (4), incorrect index (7), acknowledgement off (14),
+ * query-string authorization off (16). The others (no data, invalid data format, event field
+ * missing or blank, indexed-field errors) refuse the events.
+ */
+const SINK_WIDE_CODES = new Set([1, 2, 3, 4, 7, 14, 16]);
 /** internal error (8), server busy (9), unhealthy (18): later may work */
 const RETRYABLE_CODES = new Set([8, 9, 18]);
 /** data channel missing (10) or invalid (11): HEC forgot the channel; a new one will do */
@@ -163,10 +170,13 @@ export function createSplunkHecTransport(input: SplunkHecTransportOptions): Tran
       return new DeliveryError(
         `${said}; the token has indexer acknowledgement off: turn it on for the token or set \`ack\` to false`,
         false,
+        { sinkWide: true },
       );
-    if (code !== null && FINAL_CODES.has(code)) return new DeliveryError(said, false);
+    if (code !== null && FINAL_CODES.has(code))
+      return new DeliveryError(said, false, { sinkWide: SINK_WIDE_CODES.has(code) });
     if (code !== null && RETRYABLE_CODES.has(code)) return new DeliveryError(said, true);
-    return new DeliveryError(said, retryableStatus(reply.status));
+    const { retryable, sinkWide } = statusRefusal(reply.status);
+    return new DeliveryError(said, retryable, { sinkWide });
   }
 
   async function awaitAck(ackId: number, signal: AbortSignal): Promise<void> {
