@@ -11,7 +11,7 @@ import {
   type TProperties,
   Type,
 } from "@clearance/options";
-import { SIEM_EVENT_KINDS, SIEM_FORMATS } from "@clearance/siem";
+import { parseTransportOptions, SIEM_EVENT_KINDS, SIEM_FORMATS } from "@clearance/siem";
 import { parse as parseYaml } from "yaml";
 import { DECISION_SOURCES } from "./audit/entry.js";
 import { isLoopback, SCOPES } from "./auth.js";
@@ -714,6 +714,7 @@ export function resolveConfig(raw: unknown, options: ResolveOptions = {}): Reado
   config.rules.dir = path(config.rules.dir);
   if (config.shadow) config.shadow.rules = path(config.shadow.rules);
   config.audit.sqlite.path = path(config.audit.sqlite.path);
+  for (const sink of config.siem.sinks) resolveTransportPaths(sink.transport, path);
   if (config.audit.backend === "postgres" && !config.audit.postgres.url)
     throw new ConfigError([
       "`audit.postgres.url` is required when `audit.backend` is `postgres` (for example `postgres://user@host/db`)",
@@ -759,7 +760,30 @@ export function resolveConfig(raw: unknown, options: ResolveOptions = {}): Reado
   return deepFreeze(config);
 }
 
-/** `siem`: sink names unique, durations that parse. Transports are checked when sinks are made. */
+/**
+ * Paths in a SIEM transport, relative to the configuration file like every path in it: a file
+ * sink's `dir`, and `ca`, `cert` and `key` (at the top or under `tls`) when they name PEM files.
+ */
+function resolveTransportPaths(
+  transport: Record<string, unknown>,
+  path: (p: string) => string,
+): void {
+  const pem = (holder: Record<string, unknown>) => {
+    for (const key of ["ca", "cert", "key"])
+      if (
+        typeof holder[key] === "string" &&
+        !(holder[key] as string).trimStart().startsWith("-----BEGIN")
+      )
+        holder[key] = path(holder[key] as string);
+  };
+  if (transport.type === "file" && typeof transport.dir === "string")
+    transport.dir = path(transport.dir);
+  pem(transport);
+  if (transport.tls !== null && typeof transport.tls === "object" && !Array.isArray(transport.tls))
+    pem(transport.tls as Record<string, unknown>);
+}
+
+/** `siem`: sink names unique, durations that parse, transports their own checks accept. */
 function checkSiem(config: ServerConfig): void {
   const names = new Set<string>();
   for (const [i, sink] of config.siem.sinks.entries()) {
@@ -770,6 +794,11 @@ function checkSiem(config: ServerConfig): void {
       throw new ConfigError([
         `\`siem.sinks[${i}].deadLetterAfter\`: \`${sink.deadLetterAfter}\` is not a duration (units from largest to smallest, each once: \`7d\`, \`1h30m\`)`,
       ]);
+    try {
+      parseTransportOptions(sink.transport, `siem.sinks[${i}].transport`);
+    } catch (error) {
+      throw new ConfigError([(error as Error).message]);
+    }
   }
 }
 

@@ -159,3 +159,70 @@ describe("configuration: audit reads and damaged logs", () => {
     expect(problems(raw)).toEqual([]);
   });
 });
+
+describe("configuration: siem", () => {
+  const sink = (over: Record<string, unknown> = {}, transport: Record<string, unknown> = {}) => ({
+    siem: {
+      sinks: [
+        {
+          name: "archive",
+          format: "ocsf",
+          transport: { type: "file", dir: "events", ...transport },
+          ...over,
+        },
+      ],
+    },
+  });
+
+  test("a sink's defaults, and a file sink's directory relative to the configuration", () => {
+    const c = resolveConfig(sink(), { baseDir: "/etc/clearance" });
+    expect(c.siem.sinks[0]).toMatchObject({
+      kinds: [],
+      decisions: [],
+      rules: [],
+      batch: { maxEvents: 500, maxBytes: 1_048_576, lingerMs: 0 },
+      retry: { baseDelayMs: 500, maxDelayMs: 60_000 },
+      deadLetterAfter: "7d",
+      transport: { type: "file", dir: "/etc/clearance/events" },
+    });
+    const tls = resolveConfig(
+      {
+        siem: {
+          sinks: [
+            {
+              name: "syslog",
+              format: "cef",
+              transport: { type: "syslog", host: "siem", port: 6514, tls: { ca: "ca.pem" } },
+            },
+          ],
+        },
+      },
+      { baseDir: "/etc/clearance" },
+    );
+    expect(tls.siem.sinks[0]!.transport).toMatchObject({ tls: { ca: "/etc/clearance/ca.pem" } });
+  });
+
+  test.each([
+    [sink({ format: "leef" }), "`siem.sinks[0].format` must be one of `ocsf`, `ecs`, `cef`"],
+    [sink({ kinds: ["decisions"] }), "`siem.sinks[0].kinds[0]` must be one of `decision`"],
+    [sink({ deadLetterAfter: "a week" }), "`siem.sinks[0].deadLetterAfter` must match pattern"],
+    [sink({}, { dri: "x" }), "siem.sinks[0].transport.dri"],
+    [sink({}, { type: "kafka" }), "`siem.sinks[0].transport.type` must be one of"],
+    [
+      {
+        siem: {
+          sinks: [
+            { name: "h", format: "ecs", transport: { type: "https", url: "http://siem.example/in" } },
+          ],
+        },
+      },
+      "loopback",
+    ],
+    [
+      { siem: { sinks: [sink().siem.sinks[0], sink().siem.sinks[0]] } },
+      "`siem.sinks[1].name`: `archive` is used twice",
+    ],
+  ])("%j is refused: %s", (raw, message) => {
+    expect(problems(raw).join("\n")).toContain(message);
+  });
+});
