@@ -1,10 +1,4 @@
-// The syslog transport against a real rsyslogd (Debian's), started by the test with a generated
-// configuration: imtcp on a free port for plain TCP, a second instance with the gtls driver that
-// requires a client certificate for TLS. rsyslog parses each message as RFC 5424 and writes its
-// fields as JSON, so the test checks what rsyslog understood, not the bytes the transport wrote.
-
-import { type ChildProcess, spawn } from "node:child_process";
-import { access, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -13,17 +7,15 @@ import { createTransport, parseTransportOptions } from "../../src/transports/ind
 import { octetCounted, type SyslogHeader, syslogMessage } from "../../src/transports/syslog.js";
 import {
   freePort,
-  listening,
   makeTestPki,
   NEVER,
-  opensslMissing,
   outgoingEvents,
+  type Received,
+  Rsyslog,
+  rsyslogMissing,
   serviceMissing,
   type TestPki,
-  waitFor,
 } from "./helpers.js";
-
-const RSYSLOGD = "/usr/sbin/rsyslogd";
 
 const HEADER: SyslogHeader = {
   facility: 16,
@@ -115,116 +107,7 @@ describe("syslogMessage", () => {
 // ---------------------------------------------------------------------------------------------
 // Against rsyslogd
 
-async function rsyslogMissing(): Promise<string | null> {
-  try {
-    await access(RSYSLOGD);
-  } catch {
-    return `${RSYSLOGD} is not installed (apt-get install rsyslog rsyslog-gnutls)`;
-  }
-  return opensslMissing();
-}
-
 const missing = serviceMissing(await rsyslogMissing());
-
-interface Received {
-  severity: string;
-  facility: string;
-  protocol: string;
-  timestamp: string;
-  hostname: string;
-  appname: string;
-  procid: string;
-  msgid: string;
-  sd: string;
-  msg: string;
-}
-
-/** One rsyslogd, its configuration generated: one listener, every message to `out` as JSON. */
-class Rsyslog {
-  process: ChildProcess | null = null;
-  log = "";
-  constructor(
-    readonly dir: string,
-    readonly port: number,
-    readonly tls: TestPki | null,
-  ) {}
-
-  get out(): string {
-    return join(this.dir, "received.ndjson");
-  }
-
-  config(): string {
-    const tls = this.tls;
-    const global = tls
-      ? ` DefaultNetstreamDriver="gtls" DefaultNetstreamDriverCAFile="${tls.caCert}" DefaultNetstreamDriverCertFile="${tls.serverCert}" DefaultNetstreamDriverKeyFile="${tls.serverKey}"`
-      : "";
-    const module = tls
-      ? `module(load="imtcp" StreamDriver.Name="gtls" StreamDriver.Mode="1" StreamDriver.AuthMode="x509/certvalid")`
-      : `module(load="imtcp")`;
-    const field = (out: string, name: string, extra = "") =>
-      `  property(outname="${out}" name="${name}" format="jsonf"${extra})`;
-    return [
-      `global(workDirectory="${this.dir}" maxMessageSize="64k"${global})`,
-      module,
-      `template(name="fields" type="list" option.jsonf="on") {`,
-      field("severity", "syslogseverity"),
-      field("facility", "syslogfacility"),
-      field("protocol", "protocol-version"),
-      field("timestamp", "timereported", ' dateFormat="rfc3339"'),
-      field("hostname", "hostname"),
-      field("appname", "app-name"),
-      field("procid", "procid"),
-      field("msgid", "msgid"),
-      field("sd", "structured-data"),
-      field("msg", "msg"),
-      "}",
-      `ruleset(name="out") { action(type="omfile" file="${this.out}" template="fields") }`,
-      `input(type="imtcp" address="127.0.0.1" port="${this.port}" ruleset="out")`,
-      "",
-    ].join("\n");
-  }
-
-  async start(): Promise<void> {
-    const conf = join(this.dir, "rsyslog.conf");
-    await writeFile(conf, this.config());
-    const child = spawn(RSYSLOGD, ["-n", "-f", conf, "-i", join(this.dir, "rsyslogd.pid")], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    child.stdout?.on("data", (d) => (this.log += d));
-    child.stderr?.on("data", (d) => (this.log += d));
-    this.process = child;
-    const up = await waitFor(
-      () => listening(this.port),
-      (ok) => ok || child.exitCode !== null,
-    );
-    if (!up) throw new Error(`rsyslogd did not listen on ${this.port}:\n${this.log}`);
-  }
-
-  async stop(): Promise<void> {
-    const child = this.process;
-    this.process = null;
-    if (child === null || child.exitCode !== null) return;
-    const exited = new Promise((resolve) => child.once("exit", resolve));
-    child.kill("SIGTERM");
-    await exited;
-  }
-
-  async received(): Promise<Received[]> {
-    const text = await readFile(this.out, "utf8").catch(() => "");
-    return text
-      .split("\n")
-      .filter((line) => line !== "")
-      .map((line) => JSON.parse(line) as Received);
-  }
-
-  /** What rsyslog wrote, once `count` messages are there (or 10 s passed). */
-  awaitReceived(count: number): Promise<Received[]> {
-    return waitFor(
-      () => this.received(),
-      (r) => r.length >= count,
-    );
-  }
-}
 
 /** Each event as rsyslog should have parsed it. */
 function expected(events: readonly OutgoingEvent[], facility = "16"): Partial<Received>[] {
