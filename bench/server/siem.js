@@ -28,7 +28,15 @@ import { connect } from "node:net";
 import { loadavg } from "node:os";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { BENCH_DIR, environment, fmtRate, median, outDir, table, writeJson } from "../lib/harness.js";
+import {
+  BENCH_DIR,
+  environment,
+  fmtRate,
+  median,
+  outDir,
+  table,
+  writeJson,
+} from "../lib/harness.js";
 import {
   autocannonVersion,
   exitIfFailed,
@@ -111,7 +119,12 @@ const SINKS = [
     : {
         name: "ecs-files",
         format: "ecs",
-        transport: { type: "file", dir: resolve(RUN_DIR, "ecs"), maxBytes: 64 * 1024 * 1024, keep: 2 },
+        transport: {
+          type: "file",
+          dir: resolve(RUN_DIR, "ecs"),
+          maxBytes: 64 * 1024 * 1024,
+          keep: 2,
+        },
       },
 ];
 const scenarios = [
@@ -199,12 +212,21 @@ try {
     const behind = Object.values(pending).some((n) => n > 0) || Object.keys(pending).length === 0;
     if (!behind || Date.now() > deadline) {
       for (const sink of SINKS) {
-        drained[sink.name] = { sent: sent[sink.name] ?? 0, decided, failures: failures[sink.name] ?? 0 };
+        drained[sink.name] = {
+          sent: sent[sink.name] ?? 0,
+          decided,
+          failures: failures[sink.name] ?? 0,
+        };
         if ((sent[sink.name] ?? 0) !== decided)
-          problems.push(`${sink.name}: ${sent[sink.name] ?? 0} events sent for ${decided} decisions`);
+          problems.push(
+            `${sink.name}: ${sent[sink.name] ?? 0} events sent for ${decided} decisions`,
+          );
         if (failures[sink.name]) problems.push(`${sink.name}: ${failures[sink.name]} failed sends`);
       }
-      if (behind) problems.push(`the sinks had not caught up 120 s after the last round: ${JSON.stringify(pending)}`);
+      if (behind)
+        problems.push(
+          `the sinks had not caught up 120 s after the last round: ${JSON.stringify(pending)}`,
+        );
       break;
     }
     await new Promise((r) => setTimeout(r, 200));
@@ -251,7 +273,16 @@ log(
 log("");
 log(
   table(
-    ["scenario", "req/s", "÷ no-sinks (per round)", "p50 ms", "p99 ms", "min – max req/s", "server CPU", "server CPU µs/request"],
+    [
+      "scenario",
+      "req/s",
+      "÷ no-sinks (per round)",
+      "p50 ms",
+      "p99 ms",
+      "min – max req/s",
+      "server CPU",
+      "server CPU µs/request",
+    ],
     rows.map((r) => [
       `${r.id}: ${r.label}`,
       fmtRate(r.rps),
@@ -272,7 +303,12 @@ log("");
 log(
   table(
     ["sink", "events sent", "decisions", "failed sends"],
-    Object.entries(drained).map(([name, d]) => [name, int(d.sent), int(d.decided), String(d.failures)]),
+    Object.entries(drained).map(([name, d]) => [
+      name,
+      int(d.sent),
+      int(d.decided),
+      String(d.failures),
+    ]),
     "lrrr",
   ),
 );

@@ -212,7 +212,11 @@ describe("configuration: siem", () => {
       {
         siem: {
           sinks: [
-            { name: "h", format: "ecs", transport: { type: "https", url: "http://siem.example/in" } },
+            {
+              name: "h",
+              format: "ecs",
+              transport: { type: "https", url: "http://siem.example/in" },
+            },
           ],
         },
       },
