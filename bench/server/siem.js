@@ -47,7 +47,9 @@ import {
   stopServers,
 } from "./processes.js";
 
-const { values: args } = parseArgs({ options: OPTIONS });
+const { values: args } = parseArgs({
+  options: { ...OPTIONS, sinks: { type: "string", default: "files,nats" } },
+});
 const ROUNDS = Number(args.rounds ?? (args.quick ? 5 : 11));
 const DURATION_S = Number(args.duration ?? (args.quick ? 1.5 : 3));
 const WARMUP_S = Number(args.warmup ?? (args.quick ? 1 : 3));
@@ -127,12 +129,17 @@ const SINKS = [
         },
       },
 ];
+// `--sinks files`, `--sinks nats`: one of the two alone, to see what each costs
+const chosen = args.sinks.split(",");
+const SINKS_RUN = SINKS.filter((s) =>
+  chosen.some((c) => s.name.includes(c === "files" ? "ocsf" : "ecs")),
+);
 const scenarios = [
   { id: "no-sinks", label: "no `siem` sinks", spec: clearance("no-sinks", null) },
   {
     id: "two-sinks",
     label: `OCSF to rotating files, ECS to ${natsUp ? "NATS JetStream" : "rotating files (no NATS server on 127.0.0.1:4222)"}`,
-    spec: clearance("two-sinks", SINKS),
+    spec: clearance("two-sinks", SINKS_RUN),
   },
 ];
 
@@ -179,7 +186,8 @@ const drained = {};
 try {
   for (const s of scenarios) {
     progress(`starting ${s.id}...`);
-    Object.assign(s, await startServer(s.id, s.spec), { runs: [] });
+    const profDir = args["cpu-prof"] ? resolve(DIR, "prof") : undefined;
+    Object.assign(s, await startServer(s.id, s.spec, { profDir }), { runs: [] });
     fastify = s.fastify;
   }
   for (const s of scenarios) {
@@ -211,7 +219,7 @@ try {
     const decided = decisionsIn(text);
     const behind = Object.values(pending).some((n) => n > 0) || Object.keys(pending).length === 0;
     if (!behind || Date.now() > deadline) {
-      for (const sink of SINKS) {
+      for (const sink of SINKS_RUN) {
         drained[sink.name] = {
           sent: sent[sink.name] ?? 0,
           decided,

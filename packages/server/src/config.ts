@@ -531,6 +531,13 @@ export const CONFIG_SCHEMA = Type.Object(
           default: 1_000,
           description: "entries read from the log at a time",
         }),
+        cursorSaveMs: Type.Integer({
+          minimum: 0,
+          maximum: 60_000,
+          default: 1_000,
+          description:
+            "while a sink is busy, its cursor is saved at most this often (always when it is caught up or stops); after a crash, what was acknowledged since is sent again, with the same ids",
+        }),
         sinks: Type.Array(
           Section({
             name: Type.String({ pattern: ID, description: "names the sink in metrics and logs" }),
@@ -561,9 +568,9 @@ export const CONFIG_SCHEMA = Type.Object(
               lingerMs: Type.Integer({
                 minimum: 0,
                 maximum: 60_000,
-                default: 0,
+                default: 50,
                 description:
-                  "after a write wakes delivery, wait this long for more events to batch",
+                  "once caught up, wait this long after a write for more before reading the log again, so that a busy log goes out in batches",
               }),
             }),
             retry: Section({

@@ -242,6 +242,7 @@ export async function createServices(
         {
           pollMs: config.siem.pollMs,
           readLimit: config.siem.readLimit,
+          cursorSaveMs: config.siem.cursorSaveMs,
           ...(hooks.clock ? { clock: hooks.clock } : {}),
           ...(hooks.onSiemError ? { onError: hooks.onSiemError } : {}),
         },

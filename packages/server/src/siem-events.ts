@@ -71,6 +71,8 @@ export class SiemEventSource {
   private readonly cases = new Recent<OpenedCase>(HOT);
   private readonly exceptions = new Recent<ExceptionView>(HOT);
   private readonly files = new Recent<SiemFile>(HOT);
+  /** events already made, by entry id: every sink reads the same entries, most of them hot */
+  private readonly made = new Recent<SiemEvent | null>(HOT * 4);
   private readonly product = Object.freeze({ name: "Clearance" as const, version: VERSION });
   private readonly consoleUrl: string | null;
 
@@ -86,10 +88,15 @@ export class SiemEventSource {
    * shadow-only detail, a kind without events) gives none. Reads what the rows name.
    */
   async eventsOf(rows: readonly EntryRow[]): Promise<{ row: EntryRow; event: SiemEvent }[]> {
-    await this.loadInputs(rows);
+    const fresh = rows.filter((r) => this.made.get(r.id) === undefined);
+    await this.loadInputs(fresh);
     const out: { row: EntryRow; event: SiemEvent }[] = [];
     for (const row of rows) {
-      const event = await this.eventOf(row);
+      let event = this.made.get(row.id);
+      if (event === undefined) {
+        event = await this.eventOf(row);
+        this.made.set(row.id, event);
+      }
       if (event) out.push({ row, event });
     }
     return out;
@@ -366,7 +373,12 @@ function bareFile(sha256: string, name: string | null): SiemFile {
 /** The file facts of a stored input snapshot, as it was decided; none when it no longer maps. */
 function fileFacts(snapshot: string): SiemFile {
   try {
-    const mapped = replayInput(JSON.parse(snapshot) as { result?: unknown; format?: unknown });
+    const parsed = JSON.parse(snapshot) as { result?: unknown; format?: unknown };
+    // a canonical result was checked when it was decided: its fields are read as they are; other
+    // formats (the platform's, VirusTotal's) are mapped again as the decision mapped them
+    if (parsed.format === "canonical" && isObject(parsed.result))
+      return canonicalFacts(parsed.result);
+    const mapped = replayInput(parsed);
     if (!mapped.ok) return bareFile("", null);
     const r = mapped.result;
     return {
@@ -381,6 +393,25 @@ function fileFacts(snapshot: string): SiemFile {
   } catch {
     return bareFile("", null);
   }
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === "object" && !Array.isArray(value);
+}
+
+function canonicalFacts(r: Record<string, unknown>): SiemFile {
+  const text = (v: unknown) => (typeof v === "string" ? v : null);
+  const signature = isObject(r.signature) ? r.signature : {};
+  const vendor = isObject(r.vendor) ? r.vendor : {};
+  return {
+    sha256: text(r.sha256) ?? "",
+    name: text(r.fileName),
+    size: typeof r.fileSize === "number" ? r.fileSize : null,
+    contentType: text(r.contentType),
+    signatureStatus: text(signature.status),
+    signer: text(signature.signer),
+    vendor: text(vendor.name),
+  };
 }
 
 function scopeOf(scope: ExceptionView["scope"]): ExceptionEvent["scope"] {

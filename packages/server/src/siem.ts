@@ -4,8 +4,9 @@
 // written on the decision path, so a sink costs a decision nothing, and a slow or dead sink only
 // lags: its cursor waits while the log goes on.
 //
-// - At least once: the cursor moves only after the receiver acknowledged a batch. A crash between
-//   the acknowledgement and the cursor's write sends that batch again, with the same event ids.
+// - At least once: the cursor moves only after the receiver acknowledged a batch, and is saved at
+//   most every `cursorSaveMs` while busy (always when caught up or stopping). A crash sends what
+//   was acknowledged since the last save again, with the same event ids.
 // - In order: one batch at a time per sink, in chain order, so the events of a file (and of
 //   everything else) arrive in the order they were recorded.
 // - Backoff: a failed batch is retried, with exponential backoff and full jitter, until it is sent
@@ -59,6 +60,8 @@ export interface SiemDeliveryOptions {
   pollMs: number;
   /** entries read from the log at a time */
   readLimit: number;
+  /** while busy, a sink's cursor is saved at most this often (and always when it is caught up) */
+  cursorSaveMs: number;
   clock?: () => number;
   random?: () => number;
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
@@ -188,6 +191,9 @@ const sleepFor = (ms: number, signal: AbortSignal) =>
 class SinkRunner {
   /** the seq of the last entry acknowledged (or passed over: not for this sink) */
   cursor = 0;
+  /** the cursor as last saved, and when */
+  private saved = 0;
+  private savedAt = 0;
   /** the time of the oldest entry after the cursor, while there is one */
   behindSince: number | null = null;
   private readonly takes: (event: SiemEvent) => boolean;
@@ -233,6 +239,7 @@ class SinkRunner {
       try {
         const saved = await state.get(key);
         this.cursor = saved === undefined ? 0 : Number(saved);
+        this.saved = this.cursor;
         break;
       } catch (error) {
         this.options.onError?.(this.name, error as Error);
@@ -250,13 +257,17 @@ class SinkRunner {
         await this.options.sleep(this.options.pollMs, this.stopping);
         continue;
       }
-      if (!caughtUp || this.woken) {
-        if (this.sink.settings.batch.lingerMs > 0 && caughtUp)
-          await this.options.sleep(this.sink.settings.batch.lingerMs, this.stopping);
-        continue;
+      if (!caughtUp) continue;
+      if (!this.woken) {
+        await this.save(key).catch((error: Error) => this.options.onError?.(this.name, error));
+        await this.idle();
       }
-      await this.idle();
+      // caught up and woken by a write: wait a little for the writes after it, so that a busy log
+      // is read and sent in batches rather than one group commit at a time
+      if (this.sink.settings.batch.lingerMs > 0)
+        await this.options.sleep(this.sink.settings.batch.lingerMs, this.stopping);
     }
+    await this.save(key).catch((error: Error) => this.options.onError?.(this.name, error));
   }
 
   /** Waits for a wake-up or the poll interval, whichever comes first. */
@@ -338,10 +349,25 @@ class SinkRunner {
     return batch;
   }
 
+  /**
+   * Moves the cursor past acknowledged (or unwanted) entries. It is saved at most every
+   * `cursorSaveMs` while delivery is busy, whenever it is caught up, and when it stops: each save
+   * is a write transaction beside the log's own, and under load one per batch halved the log's
+   * commits. A crash loses at most that interval's saves, whose events are sent again with the same
+   * ids.
+   */
   private async advance(key: string, seq: number): Promise<void> {
     if (seq <= this.cursor) return;
-    await this.audit.store.state.set(key, String(seq));
     this.cursor = seq;
+    if (this.options.clock() - this.savedAt >= this.options.cursorSaveMs) await this.save(key);
+  }
+
+  private async save(key: string): Promise<void> {
+    if (this.saved === this.cursor) return;
+    const cursor = this.cursor;
+    await this.audit.store.state.set(key, String(cursor));
+    this.saved = cursor;
+    this.savedAt = this.options.clock();
   }
 
   /**
@@ -434,6 +460,7 @@ export class SiemDelivery {
     const resolved = {
       pollMs: options.pollMs,
       readLimit: options.readLimit,
+      cursorSaveMs: options.cursorSaveMs,
       clock: options.clock ?? Date.now,
       random: options.random ?? Math.random,
       sleep: options.sleep ?? sleepFor,

@@ -180,7 +180,7 @@ describe("configuration: siem", () => {
       kinds: [],
       decisions: [],
       rules: [],
-      batch: { maxEvents: 500, maxBytes: 1_048_576, lingerMs: 0 },
+      batch: { maxEvents: 500, maxBytes: 1_048_576, lingerMs: 50 },
       retry: { baseDelayMs: 500, maxDelayMs: 60_000 },
       deadLetterAfter: "7d",
       transport: { type: "file", dir: "/etc/clearance/events" },
