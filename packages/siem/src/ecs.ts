@@ -1,7 +1,9 @@
-// Renders events as Elastic Common Schema 8.17.0 documents: the last 8.x release, whose fields
-// Elasticsearch 8 and 9 both map (no field used here changed in 9.0). Fields are nested objects, as
-// ECS documents them; Clearance's own data is under `clearance.*`, the place ECS leaves for custom
-// fields. event.kind, category, type and outcome take only ECS' allowed values (docs/siem.md).
+// Renders events as Elastic Common Schema 9.4.0 documents, the release Elastic's @elastic/ecs
+// package publishes and the tests validate against; every field used here has the same type and
+// allowed values as in 8.17.0, the last 8.x release, so 8.x mappings take them too. Fields are
+// nested objects, as ECS documents them; Clearance's own data is under `clearance.*`, the place
+// ECS leaves for custom fields. event.kind, category, type and outcome take only ECS' allowed
+// values (docs/siem.md).
 
 import type {
   DecisionEvent,
@@ -17,7 +19,7 @@ import type {
 import type { Formatter } from "./format.js";
 import { severityScore } from "./severity.js";
 
-export const ECS_VERSION = "8.17.0";
+export const ECS_VERSION = "9.4.0";
 
 type Json = Record<string, unknown>;
 

@@ -1,10 +1,11 @@
 // Renders events as OCSF 1.3.0 (https://schema.ocsf.io/1.3.0): the first release with every
 // attribute the mapping uses (1.1.0 lacks file.signature.state_id, evidences.user, a managed
-// entity's policy, ...; docs/siem.md), and the one the tests validate against
-// (test/schemas/ocsf-1.3.0.json). Three classes carry every kind; docs/siem.md says why each:
-// Detection Finding (2004) for decisions, review cases and audit-chain failures, Entity Management
-// (3004) for votes and exceptions, Application Lifecycle (6002) for rule-set reloads. Objects are
-// built directly from the event (no clones, no schema look-ups): rendering runs on the delivery path.
+// entity's policy, ...; docs/siem.md), and the one the tests validate against (compiled from
+// ocsf-schema's 1.3.0 tag when they run: test/support/ocsf-schema.ts). Three classes carry every
+// kind; docs/siem.md says why each: Detection Finding (2004) for decisions, review cases and
+// audit-chain failures, Entity Management (3004) for votes and exceptions, Application Lifecycle
+// (6002) for rule-set reloads. Objects are built directly from the event (no clones, no schema
+// look-ups): rendering runs on the delivery path.
 
 import type {
   DecisionEvent,

@@ -74,6 +74,12 @@ const broken: [string, (document: Json) => void, RegExp][] = [
 ];
 
 describe("ECS validator", () => {
+  it("refuses an @elastic/ecs of another ECS release than the renderer's", () => {
+    expect(() => loadEcsSchema("8.17.0")).toThrow(
+      `@elastic/ecs is ECS ${ECS_VERSION}, but the renderer writes ECS 8.17.0`,
+    );
+  });
+
   it("accepts the unbroken document", () => {
     expect(validateEcs(schema, valid())).toEqual([]);
   });

@@ -1,11 +1,11 @@
-// Validates an ECS document against the ECS field set (test/schemas/ecs-<version>.json, extracted
-// by scripts/compile-ecs-fields.mjs from the release's generated/ecs/ecs_flat.yml). Nested objects
+// Validates an ECS document against the ECS field set of Elastic's `@elastic/ecs` package (its
+// `EcsFlat`, generated from the release's ecs_flat.yml), read when the tests run. Nested objects
 // are walked down to their fields; every field must be an ECS field or under `clearance.` (custom
 // fields), hold a value of its ECS type, be an array where ECS normalizes it to one and a single
 // value elsewhere, and take allowed values where ECS lists them, with every event.type expected by
 // one of the event.category values (ECS' expected_event_types).
 
-import { readFileSync } from "node:fs";
+import { EcsFlat, EcsVersion } from "@elastic/ecs";
 
 interface EcsField {
   type: string;
@@ -18,9 +18,38 @@ export interface EcsSchema {
   fields: Record<string, EcsField>;
 }
 
+/** What this validator reads of an EcsFlat entry; the package types each field separately. */
+interface EcsFlatField {
+  type: string;
+  normalize?: readonly string[];
+  allowed_values?: readonly { name: string; expected_event_types?: readonly string[] }[];
+}
+
+/** The ECS field table of the installed `@elastic/ecs`, which must be the release `version`. */
 export function loadEcsSchema(version: string): EcsSchema {
-  const url = new URL(`../schemas/ecs-${version}.json`, import.meta.url);
-  return JSON.parse(readFileSync(url, "utf8")) as EcsSchema;
+  if (EcsVersion !== version) {
+    throw new Error(
+      `@elastic/ecs is ECS ${EcsVersion}, but the renderer writes ECS ${version}: install @elastic/ecs@${version}`,
+    );
+  }
+  const flat = EcsFlat as unknown as Record<string, EcsFlatField>;
+  const fields: Record<string, EcsField> = {};
+  for (const [name, field] of Object.entries(flat)) {
+    const allowed = field.allowed_values;
+    fields[name] = {
+      type: field.type,
+      ...(field.normalize?.includes("array") ? { array: true } : {}),
+      ...(allowed ? { allowed: allowed.map((value) => value.name) } : {}),
+      ...(allowed?.some((value) => value.expected_event_types)
+        ? {
+            expected_event_types: Object.fromEntries(
+              allowed.map((value) => [value.name, [...(value.expected_event_types ?? [])]]),
+            ),
+          }
+        : {}),
+    };
+  }
+  return { source: { version: EcsVersion }, fields };
 }
 
 const CUSTOM_PREFIX = "clearance.";
