@@ -1,6 +1,13 @@
 import { createHash, randomUUID } from "node:crypto";
 import { setImmediate as yieldToLoop } from "node:timers/promises";
-import type { CaseInput, Decision, ExceptionInput, InputFormat, Ruleset } from "@clearance/engine";
+import type {
+  AnalysisResult,
+  CaseInput,
+  Decision,
+  ExceptionInput,
+  InputFormat,
+  Ruleset,
+} from "@clearance/engine";
 import { INPUT_FORMATS, listOf, toCanonical } from "@clearance/engine";
 import { AuditUnavailableError } from "./audit/backend.js";
 import {
@@ -73,6 +80,11 @@ export interface DecisionServiceOptions {
   reviews?: ReviewService | null;
   /** the time decisions are made at (tests move it) */
   clock?: () => number;
+  /**
+   * Told of each decision's result as it was decided, when nothing is redacted from what is
+   * stored: SIEM events take the file's facts from it instead of reading the input back.
+   */
+  observe?: (decisionId: string, result: AnalysisResult) => void;
 }
 
 /**
@@ -517,6 +529,7 @@ export class DecisionService {
       approvalForbiddenBy: decision.decision === "review" ? decision.approvalForbiddenBy : [],
       exception: decision.exception,
     };
+    if (!redacting) this.options.observe?.(id, result);
     const tracked = track ? reviews?.track(record, result, request.context) : undefined;
     if (tracked?.caseId) record.case = tracked.caseId;
     return {

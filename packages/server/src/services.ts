@@ -214,7 +214,14 @@ export async function createServices(
     const virustotal = config.virustotal
       ? new VirusTotalResults(config.virustotal, hooks.clock ?? Date.now)
       : null;
+    const siemSource =
+      config.siem.sinks.length > 0
+        ? new SiemEventSource(log, {
+            consoleUrl: config.siem.consoleUrl ?? config.auth.oidc?.publicUrl ?? null,
+          })
+        : null;
     const decisions = new DecisionService(rules, shadow, audit, metrics, {
+      ...(siemSource ? { observe: (id, result) => siemSource.observe(id, result) } : {}),
       redact: config.audit.redact,
       notify: targets,
       platform,
@@ -232,21 +239,14 @@ export async function createServices(
         : serverEvents.rulesetFailed(rules.ruleset, outcome.error, trigger);
       recorded.catch(serverEventFailed);
     };
-    if (config.siem.sinks.length > 0) {
-      const consoleUrl = config.siem.consoleUrl ?? config.auth.oidc?.publicUrl ?? null;
-      siem = new SiemDelivery(
-        sinksFrom(config.siem.sinks),
-        log,
-        new SiemEventSource(log, { consoleUrl }),
-        metrics,
-        {
-          pollMs: config.siem.pollMs,
-          readLimit: config.siem.readLimit,
-          cursorSaveMs: config.siem.cursorSaveMs,
-          ...(hooks.clock ? { clock: hooks.clock } : {}),
-          ...(hooks.onSiemError ? { onError: hooks.onSiemError } : {}),
-        },
-      );
+    if (siemSource) {
+      siem = new SiemDelivery(sinksFrom(config.siem.sinks), log, siemSource, metrics, {
+        pollMs: config.siem.pollMs,
+        readLimit: config.siem.readLimit,
+        cursorSaveMs: config.siem.cursorSaveMs,
+        ...(hooks.clock ? { clock: hooks.clock } : {}),
+        ...(hooks.onSiemError ? { onError: hooks.onSiemError } : {}),
+      });
       // events left by an earlier run (a crash, a receiver outage) go now
       siem.start();
     }

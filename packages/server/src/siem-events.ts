@@ -3,6 +3,7 @@
 // only part of a story (a case's resolution names its case, an exception's end names its
 // exception) are completed from the entries they name, which are read once and kept while hot.
 
+import type { AnalysisResult } from "@clearance/engine";
 import type {
   DecisionEvent,
   ExceptionEvent,
@@ -71,6 +72,8 @@ export class SiemEventSource {
   private readonly cases = new Recent<OpenedCase>(HOT);
   private readonly exceptions = new Recent<ExceptionView>(HOT);
   private readonly files = new Recent<SiemFile>(HOT);
+  /** file facts of recent decisions, by decision id, as they were decided (`observe`) */
+  private readonly decided = new Recent<SiemFile>(HOT * 8);
   /** events already made, by entry id: every sink reads the same entries, most of them hot */
   private readonly made = new Recent<SiemEvent | null>(HOT * 4);
   private readonly product = Object.freeze({ name: "Clearance" as const, version: VERSION });
@@ -83,12 +86,27 @@ export class SiemEventSource {
     this.consoleUrl = options.consoleUrl?.replace(/\/+$/, "") ?? null;
   }
 
+  /** A decision's result, as it was decided: its file facts, kept while the decision is recent. */
+  observe(decisionId: string, result: AnalysisResult): void {
+    this.decided.set(decisionId, {
+      sha256: result.sha256,
+      name: result.fileName ?? null,
+      size: result.fileSize ?? null,
+      contentType: result.contentType ?? null,
+      signatureStatus: result.signature?.status ?? null,
+      signer: result.signature?.signer ?? null,
+      vendor: result.vendor?.name ?? null,
+    });
+  }
+
   /**
    * The events of these rows of one chain, in their order; a row of no interest to a SIEM (a
    * shadow-only detail, a kind without events) gives none. Reads what the rows name.
    */
   async eventsOf(rows: readonly EntryRow[]): Promise<{ row: EntryRow; event: SiemEvent }[]> {
-    const fresh = rows.filter((r) => this.made.get(r.id) === undefined);
+    const fresh = rows.filter(
+      (r) => this.made.get(r.id) === undefined && this.decided.get(r.id) === undefined,
+    );
     await this.loadInputs(fresh);
     const out: { row: EntryRow; event: SiemEvent }[] = [];
     for (const row of rows) {
@@ -141,7 +159,10 @@ export class SiemEventSource {
   }
 
   private decisionEvent(row: EntryRow, record: DecisionRecord): DecisionEvent {
-    const file = this.files.get(row.inputHash ?? "") ?? bareFile(record.sha256, record.fileName);
+    const file =
+      this.decided.get(record.id) ??
+      this.files.get(row.inputHash ?? "") ??
+      bareFile(record.sha256, record.fileName);
     return {
       ...this.base(row, `#/audit/${encodeURIComponent(record.id)}`),
       kind: "decision",

@@ -2,19 +2,22 @@
 // drops a resend inside its duplicate window. A batch counts as delivered once JetStream has
 // acknowledged (PubAck) every event of it: stored in the stream, or recognised as a duplicate.
 // Publishes are pipelined on the one connection (which keeps their order) and their PubAcks
-// awaited together.
+// awaited together. They are made as JetStream's own publish makes them (a core publish with a
+// reply subject, the PubAck the reply), but on one reply subscription per connection: the client's
+// `js.publish` builds a request and an error with a stack trace per message, which cost as much as
+// deciding the file did.
 
 import { type Static, Type } from "@clearance/options";
 import {
   connect,
+  createInbox,
   ErrorCode,
-  type JetStreamClient,
   type JetStreamManager,
+  type Msg,
   type NatsConnection,
   NatsError,
   nanos,
   headers as natsHeaders,
-  type PubAck,
 } from "nats";
 import { DeliveryError, type OutgoingEvent, type Transport } from "../transport.js";
 import { at, Nullable, resolveTransportOptions, Section } from "./options.js";
@@ -73,6 +76,94 @@ export function parseNatsTransportOptions(
   return options;
 }
 
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** What JetStream answered one publish. */
+type AckOutcome = { kind: "stored"; duplicate: boolean } | AckFailure;
+type AckFailure =
+  | { kind: "api"; code: number; errCode: number; description: string }
+  | { kind: "no-responders" }
+  | { kind: "timeout" }
+  | { kind: "error"; error: Error };
+
+/** A PubAck as JetStream sends it: the stream and sequence, or an API error. */
+function readAck(msg: Msg): AckOutcome {
+  if (msg.headers?.hasError && msg.headers.code === 503) return { kind: "no-responders" };
+  try {
+    const ack = JSON.parse(decoder.decode(msg.data)) as {
+      stream?: string;
+      duplicate?: boolean;
+      error?: { code?: number; err_code?: number; description?: string };
+    };
+    if (ack.error)
+      return {
+        kind: "api",
+        code: ack.error.code ?? 0,
+        errCode: ack.error.err_code ?? 0,
+        description: ack.error.description ?? "",
+      };
+    if (typeof ack.stream === "string")
+      return { kind: "stored", duplicate: ack.duplicate === true };
+  } catch {}
+  return {
+    kind: "error",
+    error: new Error(`an answer that is not a PubAck: ${decoder.decode(msg.data).slice(0, 200)}`),
+  };
+}
+
+/**
+ * The PubAcks of one connection, on one subscription (`<inbox>.<n>`): each batch asks for as many
+ * answers as it publishes, and gets them, or a timeout for those missing, together.
+ */
+class AckRouter {
+  private readonly inbox = createInbox();
+  private next = 0;
+  private readonly waiting = new Map<number, (outcome: AckOutcome) => void>();
+
+  constructor(nc: NatsConnection) {
+    nc.subscribe(`${this.inbox}.*`, {
+      callback: (error, msg) => {
+        if (error) return;
+        const n = Number(msg.subject.slice(this.inbox.length + 1));
+        const settle = this.waiting.get(n);
+        if (!settle) return;
+        this.waiting.delete(n);
+        settle(readAck(msg));
+      },
+    });
+  }
+
+  /** Reply subjects for `count` publishes, and their outcomes in order once all are in. */
+  expect(
+    count: number,
+    timeoutMs: number,
+  ): { subject(i: number): string; done: Promise<AckOutcome[]> } {
+    const first = this.next;
+    this.next += count;
+    const outcomes: Promise<AckOutcome>[] = [];
+    for (let i = 0; i < count; i++)
+      outcomes.push(new Promise((resolve) => this.waiting.set(first + i, resolve)));
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, timeoutMs);
+    });
+    const done = Promise.race([Promise.all(outcomes), timedOut]).then(() => {
+      clearTimeout(timer);
+      const settled: AckOutcome[] = [];
+      for (let i = 0; i < count; i++) {
+        const settle = this.waiting.get(first + i);
+        if (settle) {
+          this.waiting.delete(first + i);
+          settle({ kind: "timeout" });
+        }
+      }
+      return Promise.all(outcomes).then((all) => settled.concat(all));
+    });
+    return { subject: (i) => `${this.inbox}.${first + i}`, done };
+  }
+}
+
 /** JetStream API error 10060: the subject's stream is not the one `expect.streamName` names. */
 const EXPECTED_STREAM_MISMATCH = 10060;
 
@@ -87,14 +178,14 @@ export function createNatsTransport(input: NatsTransportOptions): NatsTransport 
   const name = `nats ${target}`;
   const serial = new Serial();
   let connection: NatsConnection | null = null;
-  let jetstream: JetStreamClient | null = null;
+  let acks: AckRouter | null = null;
   let closed = false;
   let duplicates = 0;
 
   const subjectOf = (event: OutgoingEvent) => options.subject.replaceAll("{kind}", event.kind);
 
-  async function open(): Promise<JetStreamClient> {
-    if (connection !== null && !connection.isClosed() && jetstream !== null) return jetstream;
+  async function open(): Promise<AckRouter> {
+    if (connection !== null && !connection.isClosed() && acks !== null) return acks;
     let nc: NatsConnection;
     try {
       nc = await connect({
@@ -118,8 +209,8 @@ export function createNatsTransport(input: NatsTransportOptions): NatsTransport 
     // kept before the stream check, so a failure there closes this connection (dropConnection)
     connection = nc;
     if (options.createStream !== null) await ensureStream(await nc.jetstreamManager(), nc);
-    jetstream = nc.jetstream();
-    return jetstream;
+    acks = new AckRouter(nc);
+    return acks;
   }
 
   async function ensureStream(jsm: JetStreamManager, nc: NatsConnection): Promise<void> {
@@ -158,19 +249,19 @@ export function createNatsTransport(input: NatsTransportOptions): NatsTransport 
   async function dropConnection(): Promise<void> {
     const nc = connection;
     connection = null;
-    jetstream = null;
+    acks = null;
     if (nc !== null && !nc.isClosed()) await nc.close().catch(() => undefined);
   }
 
   /** Why a publish failed, and whether sending again can help. */
-  async function explain(error: unknown, subject: string): Promise<DeliveryError> {
-    if (error instanceof NatsError && error.api_error?.err_code === EXPECTED_STREAM_MISMATCH)
+  async function explain(failure: AckFailure, subject: string): Promise<DeliveryError> {
+    if (failure.kind === "api" && failure.errCode === EXPECTED_STREAM_MISMATCH)
       return new DeliveryError(
         `${name}: subject ${subject} is not stored by stream ${options.streamName} (\`streamName\`)`,
         false,
-        { cause: error, sinkWide: true },
+        { sinkWide: true },
       );
-    if (error instanceof NatsError && error.code === ErrorCode.NoResponders && connection) {
+    if (failure.kind === "no-responders" && connection) {
       // no responders: either no stream stores the subject, or JetStream is not answering now
       try {
         await (await connection.jetstreamManager()).streams.find(subject);
@@ -179,17 +270,21 @@ export function createNatsTransport(input: NatsTransportOptions): NatsTransport 
           return new DeliveryError(
             `${name}: no JetStream stream stores subject ${subject}; create one that does (or set \`createStream\`)`,
             false,
-            { cause: error, sinkWide: true },
+            { cause: findError, sinkWide: true },
           );
       }
     }
-    return new DeliveryError(
-      `${name}: publish to ${subject} failed: ${(error as Error).message}`,
-      true,
-      {
-        cause: error,
-      },
-    );
+    const said =
+      failure.kind === "api"
+        ? `JetStream answered ${failure.code} (${failure.errCode}: ${failure.description})`
+        : failure.kind === "no-responders"
+          ? "no responders (JetStream did not answer)"
+          : failure.kind === "timeout"
+            ? `no PubAck within ${options.ackTimeoutMs} ms`
+            : failure.error.message;
+    return new DeliveryError(`${name}: publish to ${subject} failed: ${said}`, true, {
+      ...(failure.kind === "error" ? { cause: failure.error } : {}),
+    });
   }
 
   return {
@@ -203,36 +298,38 @@ export function createNatsTransport(input: NatsTransportOptions): NatsTransport 
         if (closed) throw new DeliveryError(`${name}: transport is closed`, true);
         if (signal.aborted) throw new DeliveryError(`${name}: ${abortMessage(signal)}`, true);
         if (batch.length === 0) return;
-        const js = await open().catch(async (error: unknown) => {
+        const router = await open().catch(async (error: unknown) => {
           // anything not yet classified (JetStream disabled on the server, a lost connection while
           // setting up) may pass later
           await dropConnection();
           if (error instanceof DeliveryError) throw error;
           throw new DeliveryError(`${name}: ${(error as Error).message}`, true, { cause: error });
         });
-        const encoder = new TextEncoder();
-        const acks = batch.map((event) => {
+        const nc = connection as NatsConnection;
+        const replies = router.expect(batch.length, options.ackTimeoutMs);
+        for (const [i, event] of batch.entries()) {
           const h = natsHeaders();
+          h.set("Nats-Msg-Id", event.id);
           h.set("Clearance-Event-Kind", event.kind);
-          return js.publish(subjectOf(event), encoder.encode(event.body), {
-            msgID: event.id,
-            timeout: options.ackTimeoutMs,
+          if (options.streamName !== null) h.set("Nats-Expected-Stream", options.streamName);
+          nc.publish(subjectOf(event), encoder.encode(event.body), {
+            reply: replies.subject(i),
             headers: h,
-            ...(options.streamName === null ? {} : { expect: { streamName: options.streamName } }),
           });
-        });
-        const settled = await Promise.allSettled(acks);
-        for (const [i, outcome] of settled.entries())
-          if (outcome.status === "rejected") {
-            const error = await explain(outcome.reason, subjectOf(batch[i] as OutgoingEvent));
-            // A connection that lost a batch starts afresh on the next send: while the client
-            // reconnects it buffers every publish, and an hour of retried batches would pile up
-            // in memory and then flood the stream at once.
-            if (error.retryable) await dropConnection();
-            throw error;
+        }
+        const outcomes = await replies.done;
+        for (const [i, outcome] of outcomes.entries()) {
+          if (outcome.kind === "stored") {
+            if (outcome.duplicate) duplicates++;
+            continue;
           }
-        for (const outcome of settled)
-          if ((outcome as PromiseFulfilledResult<PubAck>).value.duplicate) duplicates++;
+          const error = await explain(outcome, subjectOf(batch[i] as OutgoingEvent));
+          // A connection that lost a batch starts afresh on the next send: while the client
+          // reconnects it buffers every publish, and an hour of retried batches would pile up
+          // in memory and then flood the stream at once.
+          if (error.retryable) await dropConnection();
+          throw error;
+        }
       });
     },
     async close() {
@@ -240,7 +337,7 @@ export function createNatsTransport(input: NatsTransportOptions): NatsTransport 
       await serial.run(async () => {
         const nc = connection;
         connection = null;
-        jetstream = null;
+        acks = null;
         // drain: what was published is flushed before the connection closes
         if (nc !== null && !nc.isClosed()) await nc.drain().catch(() => nc.close());
       });
