@@ -81,10 +81,11 @@ export interface DecisionServiceOptions {
   /** the time decisions are made at (tests move it) */
   clock?: () => number;
   /**
-   * Told of each decision's result as it was decided, when nothing is redacted from what is
-   * stored: SIEM events take the file's facts from it instead of reading the input back.
+   * Told of each decision as it is recorded, with its result as it was decided, when nothing is
+   * redacted from what is stored: SIEM events are made from them instead of reading the entry and
+   * its input back.
    */
-  observe?: (decisionId: string, result: AnalysisResult) => void;
+  observe?: (record: DecisionRecord, result: AnalysisResult) => void;
 }
 
 /**
@@ -529,7 +530,7 @@ export class DecisionService {
       approvalForbiddenBy: decision.decision === "review" ? decision.approvalForbiddenBy : [],
       exception: decision.exception,
     };
-    if (!redacting) this.options.observe?.(id, result);
+    if (!redacting) this.options.observe?.(record, result);
     const tracked = track ? reviews?.track(record, result, request.context) : undefined;
     if (tracked?.caseId) record.case = tracked.caseId;
     return {

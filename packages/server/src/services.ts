@@ -221,7 +221,7 @@ export async function createServices(
           })
         : null;
     const decisions = new DecisionService(rules, shadow, audit, metrics, {
-      ...(siemSource ? { observe: (id, result) => siemSource.observe(id, result) } : {}),
+      ...(siemSource ? { observe: (record, result) => siemSource.observe(record, result) } : {}),
       redact: config.audit.redact,
       notify: targets,
       platform,

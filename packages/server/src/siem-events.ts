@@ -41,6 +41,8 @@ export type ServerEventDetail =
 
 /** How many completed cases, exceptions and file facts are kept for events that name them. */
 const HOT = 2_048;
+/** How many recent entries the sinks share (`entriesAfter`). */
+const WINDOW = 10_000;
 
 /** A map that forgets its oldest keys past a size. */
 class Recent<V> {
@@ -72,12 +74,15 @@ export class SiemEventSource {
   private readonly cases = new Recent<OpenedCase>(HOT);
   private readonly exceptions = new Recent<ExceptionView>(HOT);
   private readonly files = new Recent<SiemFile>(HOT);
-  /** file facts of recent decisions, by decision id, as they were decided (`observe`) */
-  private readonly decided = new Recent<SiemFile>(HOT * 8);
+  /** recent decisions and their files' facts, by decision id, as they were decided (`observe`) */
+  private readonly decided = new Recent<{ record: DecisionRecord; file: SiemFile }>(HOT * 8);
   /** events already made, by entry id: every sink reads the same entries, most of them hot */
   private readonly made = new Recent<SiemEvent | null>(HOT * 4);
   private readonly product = Object.freeze({ name: "Clearance" as const, version: VERSION });
   private readonly consoleUrl: string | null;
+  /** the newest entries read, consecutive in seq (see `entriesAfter`) */
+  private window: EntryRow[] = [];
+  private reading: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly audit: AuditLog,
@@ -86,16 +91,54 @@ export class SiemEventSource {
     this.consoleUrl = options.consoleUrl?.replace(/\/+$/, "") ?? null;
   }
 
+  /**
+   * Entries of `chain` after `afterSeq`, at most `limit`, in chain order: from the window of recent
+   * entries that every sink shares, and from the store past its end. Sinks that keep up read each
+   * new entry from the store once between them; a sink far behind reads the store itself.
+   */
+  async entriesAfter(chain: string, afterSeq: number, limit: number): Promise<EntryRow[]> {
+    const read = this.reading.then(() => this.readAfter(chain, afterSeq, limit));
+    // one read of the store at a time: a second sink asking for the same new entries finds them
+    this.reading = read.then(
+      () => {},
+      () => {},
+    );
+    return read;
+  }
+
+  private async readAfter(chain: string, afterSeq: number, limit: number): Promise<EntryRow[]> {
+    const w = this.window;
+    const lo = w.length > 0 ? w[0]!.seq : Number.POSITIVE_INFINITY;
+    const hi = w.length > 0 ? w[w.length - 1]!.seq : Number.NEGATIVE_INFINITY;
+    const out: EntryRow[] =
+      afterSeq >= lo - 1 && afterSeq < hi
+        ? w.slice(afterSeq - lo + 1, afterSeq - lo + 1 + limit)
+        : [];
+    if (out.length === limit) return out;
+    const from = out.length > 0 ? out[out.length - 1]!.seq : afterSeq;
+    const fresh = await this.audit.store.entries.chainAfter(chain, from, limit - out.length);
+    if (fresh.length > 0) {
+      // the window holds consecutive entries only: it grows from its end, or starts again
+      if (w.length === 0 || fresh[0]!.seq !== hi + 1) this.window = [...fresh];
+      else w.push(...fresh);
+      if (this.window.length > WINDOW) this.window.splice(0, this.window.length - WINDOW);
+    }
+    return out.concat(fresh);
+  }
+
   /** A decision's result, as it was decided: its file facts, kept while the decision is recent. */
-  observe(decisionId: string, result: AnalysisResult): void {
-    this.decided.set(decisionId, {
-      sha256: result.sha256,
-      name: result.fileName ?? null,
-      size: result.fileSize ?? null,
-      contentType: result.contentType ?? null,
-      signatureStatus: result.signature?.status ?? null,
-      signer: result.signature?.signer ?? null,
-      vendor: result.vendor?.name ?? null,
+  observe(record: DecisionRecord, result: AnalysisResult): void {
+    this.decided.set(record.id, {
+      record,
+      file: {
+        sha256: result.sha256,
+        name: result.fileName ?? null,
+        size: result.fileSize ?? null,
+        contentType: result.contentType ?? null,
+        signatureStatus: result.signature?.status ?? null,
+        signer: result.signature?.signer ?? null,
+        vendor: result.vendor?.name ?? null,
+      },
     });
   }
 
@@ -131,6 +174,9 @@ export class SiemEventSource {
   }
 
   private async eventOf(row: EntryRow): Promise<SiemEvent | null> {
+    // a decision this process just made is in memory as it was recorded: no need to parse it back
+    const recent = row.kind === "decision" ? this.decided.get(row.id) : undefined;
+    if (recent) return this.decisionEvent(row, recent.record);
     const body = JSON.parse(row.body) as Record<string, unknown>;
     switch (row.kind) {
       case "decision":
@@ -160,7 +206,7 @@ export class SiemEventSource {
 
   private decisionEvent(row: EntryRow, record: DecisionRecord): DecisionEvent {
     const file =
-      this.decided.get(record.id) ??
+      this.decided.get(record.id)?.file ??
       this.files.get(row.inputHash ?? "") ??
       bareFile(record.sha256, record.fileName);
     return {

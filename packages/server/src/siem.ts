@@ -289,11 +289,7 @@ class SinkRunner {
 
   /** Reads the entries after the cursor and sends them; true when nothing was left to read. */
   private async round(chain: string, key: string): Promise<boolean> {
-    const rows = await this.audit.store.entries.chainAfter(
-      chain,
-      this.cursor,
-      this.options.readLimit,
-    );
+    const rows = await this.source.entriesAfter(chain, this.cursor, this.options.readLimit);
     if (rows.length === 0) {
       this.behindSince = null;
       return true;
