@@ -5,8 +5,8 @@
 // lags: its cursor waits while the log goes on.
 //
 // - At least once: the cursor moves only after the receiver acknowledged a batch, and is saved at
-//   most every `cursorSaveMs` while busy (always when caught up or stopping). A crash sends what
-//   was acknowledged since the last save again, with the same event ids.
+//   most every `cursorSaveMs`, and when delivery stops. A crash sends what was acknowledged since
+//   the last save again, with the same event ids.
 // - In order: one batch at a time per sink, in chain order, so the events of a file (and of
 //   everything else) arrive in the order they were recorded.
 // - Backoff: a failed batch is retried, with exponential backoff and full jitter, until it is sent
@@ -259,7 +259,10 @@ class SinkRunner {
       }
       if (!caughtUp) continue;
       if (!this.woken) {
-        await this.save(key).catch((error: Error) => this.options.onError?.(this.name, error));
+        // a quiet sink saves its cursor once it is due (the next poll), not at every pause of a
+        // busy log: each save is a durable write beside the log's
+        if (this.options.clock() - this.savedAt >= this.options.cursorSaveMs)
+          await this.save(key).catch((error: Error) => this.options.onError?.(this.name, error));
         await this.idle();
       }
       // caught up and woken by a write: wait a little for the writes after it, so that a busy log
@@ -347,8 +350,8 @@ class SinkRunner {
 
   /**
    * Moves the cursor past acknowledged (or unwanted) entries. It is saved at most every
-   * `cursorSaveMs` while delivery is busy, whenever it is caught up, and when it stops: each save
-   * is a write transaction beside the log's own, and under load one per batch halved the log's
+   * `cursorSaveMs` (a quiet sink at its next poll once that is due), and when delivery stops: each
+   * save is a durable write beside the log's own, and under load one per batch halved the log's
    * commits. A crash loses at most that interval's saves, whose events are sent again with the same
    * ids.
    */
