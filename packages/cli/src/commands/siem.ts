@@ -41,6 +41,7 @@ export async function siemTestCommand(
     );
   }
   const results = [];
+  let unreachable = false;
   if (!options.json)
     output.out(
       `Sending ${configured.format.toUpperCase()} samples to sink \`${configured.name}\` (${sink.transport.type}, ${sink.transport.target})`,
@@ -52,12 +53,19 @@ export async function siemTestCommand(
       timeoutMs: options.timeoutMs,
     })) {
       results.push(r);
-      if (options.json) continue;
-      const mark = r.ok ? paint(output, "green", "sent  ") : paint(output, "red", "failed");
-      const why = r.ok
-        ? ""
-        : `  ${r.error}${r.retryable ? " (may succeed later)" : " (will not succeed as sent)"}`;
-      output.out(`  ${mark} ${r.kind.padEnd(20)} ${String(r.ms).padStart(5)} ms${why}`);
+      if (!options.json) {
+        const mark = r.ok ? paint(output, "green", "sent  ") : paint(output, "red", "failed");
+        const why = r.ok
+          ? ""
+          : `  ${r.error}${r.retryable ? " (may succeed later)" : " (will not succeed as sent)"}`;
+        output.out(`  ${mark} ${r.kind.padEnd(20)} ${String(r.ms).padStart(5)} ms${why}`);
+      }
+      // the first sample failing for a reason that is not about it (the receiver is not there):
+      // the others would only say the same
+      if (!r.ok && r.retryable && results.length === 1) {
+        unreachable = true;
+        break;
+      }
     }
   } finally {
     await sink.transport.close().catch(() => {});
@@ -66,11 +74,13 @@ export async function siemTestCommand(
   if (options.json)
     output.out(
       JSON.stringify(
-        { sink: configured.name, sent: results.length - failed, failed, results },
+        { sink: configured.name, sent: results.length - failed, failed, unreachable, results },
         null,
         2,
       ),
     );
+  else if (unreachable)
+    output.out("the sink's receiver could not be reached: no other sample was sent");
   else output.out(`${results.length - failed} sent, ${failed} failed`);
   return failed === 0 ? 0 : 1;
 }
