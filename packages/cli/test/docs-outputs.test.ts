@@ -381,6 +381,9 @@ class World {
       CLEARANCE_SIEM_SECRET: "siem-secret-0123456789",
       CLEARANCE_OIDC_SECRET: "an-oidc-client-secret",
       CLEARANCE_SESSION_SECRET: "a-session-secret-of-32-characters-or-more",
+      // a collector nobody runs: the complete example's Splunk sink retries in the background
+      CLEARANCE_HEC_URL: "http://127.0.0.1:9",
+      CLEARANCE_HEC_TOKEN: "hec-token-0123456789",
       // the default of `reviews` and `exceptions`: the server `http://127.0.0.1:8080` stands for
       ...(this.server ? { CLEARANCE_SERVER_URL: this.server.url } : {}),
       ...this.vars,

@@ -65,6 +65,8 @@ const EXAMPLE_ENV = {
   CLEARANCE_PLATFORM_KEY: "a-platform-key",
   CLEARANCE_VT_KEY: "a-virustotal-key",
   CLEARANCE_SIEM_URL: "https://siem.example.internal/hooks/clearance",
+  CLEARANCE_HEC_URL: "https://splunk.example.internal:8088",
+  CLEARANCE_HEC_TOKEN: "hec-token-0123456789",
   CLEARANCE_SIEM_SECRET: "a-siem-secret-of-some-length",
   CLEARANCE_PG_URL: "postgres://clearance:password@db.internal:5432/clearance",
   CLEARANCE_CHAIN: "replica-1",

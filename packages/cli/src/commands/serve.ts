@@ -123,6 +123,7 @@ export async function serveCommand(
     `starting: loading the rules in ${relative(process.cwd(), config.rules.dir) || "."} and opening the audit log`,
   );
   let server: Awaited<ReturnType<typeof startServer>>;
+  const siemErrors = new Map<string, string>();
   try {
     server = await startServer(config, {
       hooks: {
@@ -151,6 +152,17 @@ export async function serveCommand(
             { err: error },
             "a review step failed (a sweep, or a re-decision the outbox will retry)",
           ),
+        // a sink that is down fails at every retry: said when what it says changes, not each time
+        onSiemError: (sink, error) => {
+          if (siemErrors.get(sink) === error.message) return;
+          siemErrors.set(sink, error.message);
+          server?.app.log.warn(
+            { sink, err: error },
+            "a SIEM sink could not send; its events wait in the audit log and it retries",
+          );
+        },
+        onServerEventError: (error) =>
+          server?.app.log.warn({ err: error }, "a rule-set or verification event was not recorded"),
         onReload: (role, outcome, trigger) => {
           const log = server?.app.log;
           if (!log) return;

@@ -58,7 +58,7 @@ export async function siemTestCommand(
         const why = r.ok
           ? ""
           : `  ${r.error}${r.retryable ? " (may succeed later)" : " (will not succeed as sent)"}`;
-        output.out(`  ${mark} ${r.kind.padEnd(20)} ${String(r.ms).padStart(5)} ms${why}`);
+        output.out(`  ${mark} ${r.kind.padEnd(20)} ${r.ms} ms${why}`);
       }
       // the first sample failing for a reason that is not about it (the receiver is not there):
       // the others would only say the same

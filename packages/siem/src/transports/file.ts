@@ -141,13 +141,13 @@ export function createFileTransport(input: FileTransportOptions): Transport {
           // a half-written batch is cut off again, so no torn line stays for a shipper to read
           if (before !== null) await truncate(current, before).catch(() => undefined);
           const code = (error as NodeJS.ErrnoException).code;
-          throw new DeliveryError(
-            `file ${current}: ${(error as Error).message}`,
-            code !== "EACCES" && code !== "EROFS",
-            {
-              cause: error,
-            },
-          );
+          // a directory this process may not write, or a read-only file system, refuses every
+          // event until someone fixes it: final, and about the sink, not these events
+          const refused = code === "EACCES" || code === "EROFS";
+          throw new DeliveryError(`file ${current}: ${(error as Error).message}`, !refused, {
+            cause: error,
+            sinkWide: refused,
+          });
         }
       });
     },
