@@ -195,7 +195,8 @@ describe.skipIf(SKIP)(`signing in to the console in headless Chromium${titleSuff
     const { page } = await open(`${server!.url}/`);
     await page.locator("#signin-title").waitFor();
     // by keyboard alone: Tab from the title to the provider's link, on to the key, Enter
-    expect(await page.evaluate(() => document.activeElement?.id)).toBe("signin-title");
+    // the page moves focus to its title once it has rendered: after the title appears
+    await expect.poll(() => page.evaluate(() => document.activeElement?.id)).toBe("signin-title");
     await page.keyboard.press("Tab");
     expect(await page.evaluate(() => document.activeElement?.textContent)).toBe(
       "Sign in with Test SSO",
