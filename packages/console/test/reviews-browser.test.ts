@@ -430,6 +430,8 @@ describe.skipIf(SKIP)(`the Reviews and Exceptions pages in headless Chromium${ti
     await page.getByRole("button", { name: "Filter" }).click();
     expect(await page.locator("#x-sha256-problem").innerText()).toContain("64 hex digits");
     await page.getByRole("link", { name: "Active" }).click();
+    // the tab's page replaces the form (the bad value's problem goes with it): fill the new one
+    await page.locator("#x-sha256-problem").waitFor({ state: "detached" });
     await page.getByLabel("SHA-256 (file exceptions)").fill(FILES.putty.sha256);
     await page.getByRole("button", { name: "Filter" }).click();
     await expect.poll(() => page.url()).toContain(`sha256=${FILES.putty.sha256}`);
