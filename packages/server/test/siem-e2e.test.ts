@@ -144,7 +144,7 @@ describe.skipIf(syslogMissing !== null)(
       expect(one.msg).toMatch(/^CEF:0\|Clearance\|Clearance\|/);
       expect(one.msg).toContain(during[0]!.sha256);
       expect((await t.services.siem!.lag())[0]).toMatchObject({ entries: 0 });
-    });
+    }, 120_000);
   },
 );
 
@@ -197,7 +197,7 @@ describe.skipIf(natsMissing !== null)(
       return out;
     }
 
-    async function untilStored(stream: string, ids: readonly string[], ms = 30_000) {
+    async function untilStored(stream: string, ids: readonly string[], ms = 60_000) {
       const deadline = Date.now() + ms;
       for (;;) {
         const got = await stored(stream);
@@ -226,8 +226,8 @@ describe.skipIf(natsMissing !== null)(
                 servers: [`127.0.0.1:${relay.port}`],
                 subject: `${prefix}.{kind}`,
                 streamName: stream,
-                ackTimeoutMs: 2_000,
-                connectTimeoutMs: 2_000,
+                ackTimeoutMs: 5_000,
+                connectTimeoutMs: 5_000,
               },
             },
           ],
@@ -270,7 +270,7 @@ describe.skipIf(natsMissing !== null)(
         event: { id: during[0]!.id },
         file: { hash: { sha256: during[0]!.sha256 } },
       });
-    });
+    }, 120_000);
 
     it("a server killed with SIGKILL in the middle of delivery loses nothing", async () => {
       const { stream, prefix } = await freshStream();
@@ -358,6 +358,6 @@ describe.skipIf(natsMissing !== null)(
         got.map((m) => m.id),
       );
       expect(unique).toBe(asked.length);
-    });
+    }, 120_000);
   },
 );
