@@ -70,6 +70,8 @@ function mutated(root: unknown, edits: { path: Path; value: unknown }[]): unknow
     }
     if (parent === null || typeof parent !== "object" || path.length === 0) continue;
     const last = path[path.length - 1]!;
+    // an array's `length` is not a field a report can carry: setting it to an object throws
+    if (Array.isArray(parent) && last === "length") continue;
     if (value === undefined) delete (parent as Record<string | number, unknown>)[last];
     else (parent as Record<string | number, unknown>)[last] = value;
   }

@@ -24,6 +24,7 @@ import {
   formatter,
   type OutgoingEvent,
   parseTransportOptions,
+  pause,
   type SiemEvent,
   type SiemEventKind,
   sampleEvents,
@@ -174,18 +175,6 @@ interface Pending {
   out: OutgoingEvent;
   bytes: number;
 }
-
-const sleepFor = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
 
 /** One sink's delivery from this replica's chain. */
 class SinkRunner {
@@ -462,7 +451,7 @@ export class SiemDelivery {
       cursorSaveMs: options.cursorSaveMs,
       clock: options.clock ?? Date.now,
       random: options.random ?? Math.random,
-      sleep: options.sleep ?? sleepFor,
+      sleep: options.sleep ?? pause,
       onError: options.onError,
     };
     this.runners = sinks.map(

@@ -5,16 +5,18 @@
 // ECS leaves for custom fields. event.kind, category, type and outcome take only ECS' allowed
 // values (docs/siem.md).
 
-import type {
-  DecisionEvent,
-  ExceptionEvent,
-  ReviewCaseEvent,
-  RulesetFailedEvent,
-  RulesetLoadedEvent,
-  SiemEvent,
-  SiemFile,
-  VerifyFailedEvent,
-  VoteEvent,
+import {
+  type ByFamily,
+  byFamily,
+  type DecisionEvent,
+  type ExceptionEvent,
+  type ReviewCaseEvent,
+  type RulesetFailedEvent,
+  type RulesetLoadedEvent,
+  type SiemEvent,
+  type SiemFile,
+  type VerifyFailedEvent,
+  type VoteEvent,
 } from "./event.js";
 import type { Formatter } from "./format.js";
 import { severityScore } from "./severity.js";
@@ -260,28 +262,18 @@ function renderVerifyFailed(event: VerifyFailedEvent): Json {
 
 /** The event as an ECS document (before JSON): for tests and for callers that embed it. */
 export function ecsDocument(event: SiemEvent): Json {
-  switch (event.kind) {
-    case "decision":
-      return renderDecision(event);
-    case "review.opened":
-    case "review.resolved":
-    case "review.withdrawn":
-    case "review.expired":
-      return renderReview(event);
-    case "review.vote":
-      return renderVote(event);
-    case "exception.created":
-    case "exception.expired":
-    case "exception.revoked":
-      return renderException(event);
-    case "ruleset.loaded":
-      return renderRulesetLoaded(event);
-    case "ruleset.failed":
-      return renderRulesetFailed(event);
-    case "audit.verify_failed":
-      return renderVerifyFailed(event);
-  }
+  return byFamily(event, RENDERERS);
 }
+
+const RENDERERS: ByFamily<Json> = {
+  decision: renderDecision,
+  review: renderReview,
+  vote: renderVote,
+  exception: renderException,
+  rulesetLoaded: renderRulesetLoaded,
+  rulesetFailed: renderRulesetFailed,
+  verifyFailed: renderVerifyFailed,
+};
 
 export const ecsFormatter: Formatter = Object.freeze({
   name: "ecs",

@@ -160,25 +160,54 @@ export type SiemEvent =
   | RulesetFailedEvent
   | VerifyFailedEvent;
 
+/** One function per family of events: what a format needs to render every kind. */
+export interface ByFamily<T> {
+  decision(event: DecisionEvent): T;
+  review(event: ReviewCaseEvent): T;
+  vote(event: VoteEvent): T;
+  exception(event: ExceptionEvent): T;
+  rulesetLoaded(event: RulesetLoadedEvent): T;
+  rulesetFailed(event: RulesetFailedEvent): T;
+  verifyFailed(event: VerifyFailedEvent): T;
+}
+
+/** Calls the function of `event`'s family: the one place kinds map to families. */
+export function byFamily<T>(event: SiemEvent, f: ByFamily<T>): T {
+  switch (event.kind) {
+    case "decision":
+      return f.decision(event);
+    case "review.opened":
+    case "review.resolved":
+    case "review.withdrawn":
+    case "review.expired":
+      return f.review(event);
+    case "review.vote":
+      return f.vote(event);
+    case "exception.created":
+    case "exception.expired":
+    case "exception.revoked":
+      return f.exception(event);
+    case "ruleset.loaded":
+      return f.rulesetLoaded(event);
+    case "ruleset.failed":
+      return f.rulesetFailed(event);
+    case "audit.verify_failed":
+      return f.verifyFailed(event);
+  }
+}
+
 /**
  * The file an event is about, for ordering: events of one file are delivered in the order they
  * were recorded. Null for events about no file (rule sets, verification).
  */
 export function eventFile(event: SiemEvent): string | null {
-  switch (event.kind) {
-    case "decision":
-    case "review.opened":
-    case "review.resolved":
-    case "review.withdrawn":
-    case "review.expired":
-      return event.file.sha256;
-    case "review.vote":
-      return event.sha256;
-    case "exception.created":
-    case "exception.expired":
-    case "exception.revoked":
-      return event.scope.kind === "file" ? event.scope.value : null;
-    default:
-      return null;
-  }
+  return byFamily<string | null>(event, {
+    decision: (e) => e.file.sha256,
+    review: (e) => e.file.sha256,
+    vote: (e) => e.sha256,
+    exception: (e) => (e.scope.kind === "file" ? e.scope.value : null),
+    rulesetLoaded: () => null,
+    rulesetFailed: () => null,
+    verifyFailed: () => null,
+  });
 }

@@ -1,6 +1,8 @@
 export { cefFormatter, renderCef } from "./cef.js";
 export { ECS_VERSION, ecsDocument, ecsFormatter } from "./ecs.js";
 export {
+  type ByFamily,
+  byFamily,
   type DecisionEvent,
   type ExceptionEvent,
   eventFile,
@@ -47,3 +49,4 @@ export {
   type TransportOptions,
   type TransportType,
 } from "./transports/index.js";
+export { pause } from "./transports/serial.js";

@@ -7,16 +7,18 @@
 // (6002) for rule-set reloads. Objects are built directly from the event (no clones, no schema
 // look-ups): rendering runs on the delivery path.
 
-import type {
-  DecisionEvent,
-  ExceptionEvent,
-  ReviewCaseEvent,
-  RulesetFailedEvent,
-  RulesetLoadedEvent,
-  SiemEvent,
-  SiemFile,
-  VerifyFailedEvent,
-  VoteEvent,
+import {
+  type ByFamily,
+  byFamily,
+  type DecisionEvent,
+  type ExceptionEvent,
+  type ReviewCaseEvent,
+  type RulesetFailedEvent,
+  type RulesetLoadedEvent,
+  type SiemEvent,
+  type SiemFile,
+  type VerifyFailedEvent,
+  type VoteEvent,
 } from "./event.js";
 import type { Formatter } from "./format.js";
 
@@ -439,28 +441,18 @@ function renderRulesetFailed(event: RulesetFailedEvent): Json {
 
 /** The event as an OCSF object (before JSON): for tests and for callers that embed it. */
 export function ocsfEvent(event: SiemEvent): Json {
-  switch (event.kind) {
-    case "decision":
-      return renderDecision(event);
-    case "review.opened":
-    case "review.resolved":
-    case "review.withdrawn":
-    case "review.expired":
-      return renderReview(event);
-    case "review.vote":
-      return renderVote(event);
-    case "exception.created":
-    case "exception.expired":
-    case "exception.revoked":
-      return renderException(event);
-    case "ruleset.loaded":
-      return renderRulesetLoaded(event);
-    case "ruleset.failed":
-      return renderRulesetFailed(event);
-    case "audit.verify_failed":
-      return renderVerifyFailed(event);
-  }
+  return byFamily(event, RENDERERS);
 }
+
+const RENDERERS: ByFamily<Json> = {
+  decision: renderDecision,
+  review: renderReview,
+  vote: renderVote,
+  exception: renderException,
+  rulesetLoaded: renderRulesetLoaded,
+  rulesetFailed: renderRulesetFailed,
+  verifyFailed: renderVerifyFailed,
+};
 
 export const ocsfFormatter: Formatter = Object.freeze({
   name: "ocsf",

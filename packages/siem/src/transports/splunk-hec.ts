@@ -18,7 +18,7 @@ import {
   resolveTransportOptions,
   Section,
 } from "./options.js";
-import { abortMessage } from "./serial.js";
+import { abortMessage, pause } from "./serial.js";
 
 export const SplunkHecTransportOptionsSchema = Section({
   type: Type.Literal("splunk-hec"),
@@ -104,17 +104,6 @@ function eventValue(body: string): unknown {
   }
 }
 
-const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
-
 export function createSplunkHecTransport(input: SplunkHecTransportOptions): Transport {
   const options = parseSplunkHecTransportOptions(input, "");
   const base = checkHttpUrl(options.url, "url");
@@ -197,7 +186,7 @@ export function createSplunkHecTransport(input: SplunkHecTransportOptions): Tran
           `${name}: ack ${ackId} not reported indexed within ${options.ackTimeoutMs} ms; the batch will be sent again`,
           true,
         );
-      await sleep(Math.min(options.ackPollIntervalMs, left), signal);
+      await pause(Math.min(options.ackPollIntervalMs, left), signal);
     }
   }
 
