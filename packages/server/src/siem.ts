@@ -264,14 +264,16 @@ class SinkRunner {
 
   /** Waits for a wake-up or the poll interval, whichever comes first. */
   private idle(): Promise<void> {
+    const stopping = this.stopping;
     return new Promise<void>((resolve) => {
       const timer = setTimeout(finish, this.options.pollMs);
-      const stop = () => finish();
-      this.stopping.addEventListener("abort", stop, { once: true });
+      // removed when done: a listener left on the process-long signal at every pause would pile up
+      stopping.addEventListener("abort", finish, { once: true });
       this.wakeUp = finish;
       if (this.woken) finish();
       function finish() {
         clearTimeout(timer);
+        stopping.removeEventListener("abort", finish);
         resolve();
       }
     }).finally(() => {
