@@ -289,6 +289,19 @@ export function buildProgram(
     .action(async (opts) =>
       setExit(await (await commands.siem()).siemTestCommand(output, opts, env)),
     );
+  siem
+    .command("dead-letters")
+    .description(
+      "how many events each SIEM sink set aside, or with --sink those events, oldest first, and why",
+    )
+    .option("--sink <name>", "list this sink's dead letters")
+    .option("-c, --config <file>", "server configuration; default: clearance.yaml when present")
+    .option("--db <file>", "an SQLite audit database (instead of the configured log)")
+    .option("-n, --limit <n>", "at most this many", positiveInt, 100)
+    .option("--json", "machine-readable output", false)
+    .action(async (opts) =>
+      setExit(await (await commands.siem()).siemDeadLettersCommand(output, opts, env)),
+    );
 
   const audit = program
     .command("audit")

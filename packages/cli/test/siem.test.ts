@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { SqliteBackend } from "@clearance/server";
 import { afterEach, describe, expect, test } from "vitest";
 import { root, run } from "./helpers.js";
 
@@ -108,5 +109,81 @@ describe("clearance siem test", () => {
     const wrong = await run("siem", "test", "--sink", "archive", "--config", bad.file);
     expect(wrong.code).toBe(1);
     expect(wrong.err).toMatch(/^error: invalid configuration: .*siem\.sinks\[0\]\.transport/);
+  });
+});
+
+describe("clearance siem dead-letters", () => {
+  const dirs: string[] = [];
+  afterEach(() => {
+    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  });
+
+  test("counts per sink, then one sink's letters oldest first with why", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "clearance-siem-dl-"));
+    dirs.push(dir);
+    const db = join(dir, "audit.db");
+    const file = join(dir, "clearance.yaml");
+    writeFileSync(
+      file,
+      JSON.stringify({
+        rules: { dir: join(root, "rules") },
+        audit: { sqlite: { path: db } },
+        siem: {
+          sinks: [
+            { name: "archive", format: "ocsf", transport: { type: "file", dir: "events" } },
+            {
+              name: "splunk",
+              format: "ecs",
+              transport: { type: "https", url: "http://127.0.0.1:9" },
+            },
+          ],
+        },
+      }),
+    );
+    const store = new SqliteBackend({ path: db, synchronous: "normal" });
+    await store.open();
+    const letter = (seq: number, error: string) => ({
+      sink: "splunk",
+      eventId: `0193a5f0-0000-7000-8000-00000000000${seq}`,
+      chain: "main",
+      seq,
+      kind: "decision",
+      time: `2026-12-05T01:00:0${seq}.000Z`,
+      body: "{}",
+      error,
+      createdAt: "2026-12-05T02:00:00.000Z",
+    });
+    await store.outbox.deadLetter([
+      letter(2, "https 127.0.0.1:9: the receiver answered 400: bad event"),
+      letter(1, "undelivered for longer than deadLetterAfter: refused"),
+    ]);
+    await store.close();
+
+    const counts = await run("siem", "dead-letters", "--config", file);
+    expect(counts.code).toBe(0);
+    expect(counts.out).toBe(`${"archive".padEnd(24)} 0\n${"splunk".padEnd(24)} 2`);
+    const list = await run("siem", "dead-letters", "--config", file, "--sink", "splunk");
+    expect(list.out.split("\n")).toEqual([
+      "2026-12-05T01:00:01.000Z decision             0193a5f0-0000-7000-8000-000000000001 main:1",
+      "  undelivered for longer than deadLetterAfter: refused",
+      "2026-12-05T01:00:02.000Z decision             0193a5f0-0000-7000-8000-000000000002 main:2",
+      "  https 127.0.0.1:9: the receiver answered 400: bad event",
+    ]);
+    const json = await run(
+      "siem",
+      "dead-letters",
+      "--config",
+      file,
+      "--sink",
+      "splunk",
+      "--json",
+      "-n",
+      "1",
+    );
+    expect(JSON.parse(json.out)).toEqual([
+      letter(1, "undelivered for longer than deadLetterAfter: refused"),
+    ]);
+    const none = await run("siem", "dead-letters", "--config", file, "--sink", "archive");
+    expect(none.out).toBe("sink `archive` has set nothing aside");
   });
 });

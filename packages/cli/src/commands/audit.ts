@@ -55,7 +55,7 @@ async function reading<T>(work: () => Promise<T>, damageExit = 1): Promise<T> {
  * Opens the configured audit log (or `--db`, an SQLite file) for reading and checking. It never
  * creates or migrates anything: a mistyped path is an error, not a new empty log that verifies.
  */
-async function openLog(options: AuditOptions, env: Env, damageExit = 1): Promise<AuditLog> {
+export async function openLog(options: AuditOptions, env: Env, damageExit = 1): Promise<AuditLog> {
   const config = readConfig(options.config, env);
   const store =
     options.db !== undefined || config.audit.backend === "sqlite"

@@ -1,6 +1,7 @@
 import { sendSamples, sinksFrom } from "@clearance/server";
 import { CliError, type Output, paint } from "../output.js";
 import { VERSION } from "../version.js";
+import { openLog } from "./audit.js";
 import { type Env, readConfig } from "./serve.js";
 
 export interface SiemTestOptions {
@@ -83,4 +84,47 @@ export async function siemTestCommand(
     output.out("the sink's receiver could not be reached: no other sample was sent");
   else output.out(`${results.length - failed} sent, ${failed} failed`);
   return failed === 0 ? 0 : 1;
+}
+
+export interface DeadLettersOptions {
+  config?: string;
+  db?: string;
+  sink?: string;
+  limit: number;
+  json: boolean;
+}
+
+/**
+ * `clearance siem dead-letters`: how many events each sink set aside, or (`--sink`) those events,
+ * oldest first, with why. Reads the audit log without writing to it.
+ */
+export async function siemDeadLettersCommand(
+  output: Output,
+  options: DeadLettersOptions,
+  env: Env,
+): Promise<number> {
+  const config = readConfig(options.config, env);
+  const log = await openLog({ config: options.config, db: options.db }, env);
+  try {
+    const outbox = log.store.outbox;
+    if (options.sink === undefined) {
+      const counts = await outbox.deadLetterCounts();
+      const names = [...new Set([...config.siem.sinks.map((s) => s.name), ...counts.keys()])];
+      const rows = names.map((sink) => ({ sink, deadLetters: counts.get(sink) ?? 0 }));
+      if (options.json) output.out(JSON.stringify(rows, null, 2));
+      else if (rows.length === 0)
+        output.out("no SIEM sinks are configured, and none set anything aside");
+      else for (const r of rows) output.out(`${r.sink.padEnd(24)} ${r.deadLetters}`);
+      return 0;
+    }
+    const letters = await outbox.deadLetters(options.sink, options.limit);
+    if (options.json) output.out(JSON.stringify(letters, null, 2));
+    else if (letters.length === 0) output.out(`sink \`${options.sink}\` has set nothing aside`);
+    else
+      for (const l of letters)
+        output.out(`${l.time} ${l.kind.padEnd(20)} ${l.eventId} ${l.chain}:${l.seq}\n  ${l.error}`);
+    return 0;
+  } finally {
+    await log.close();
+  }
 }
