@@ -255,6 +255,9 @@ describe.skipIf(SKIP)(`signing in to the console in headless Chromium${titleSuff
     await page.getByLabel("API key").fill(reviewerKey.secret);
     await page.getByRole("button", { name: "Sign in with the key" }).click();
     await expect.poll(() => page.locator("header .account").innerText()).toContain("triage");
+    // back on the page it came from, with the session read again there: only then spoil it
+    await expect.poll(() => page.url()).toBe(`${server!.url}/#/audit`);
+    await page.waitForLoadState("networkidle");
     await context!.addCookies([
       { name: "clearance_session", value: "x".repeat(64), url: server!.url, httpOnly: true },
     ]);

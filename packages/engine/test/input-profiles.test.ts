@@ -73,7 +73,14 @@ function mutated(root: unknown, edits: { path: Path; value: unknown }[]): unknow
     // an array's `length` is not a field a report can carry: setting it to an object throws
     if (Array.isArray(parent) && last === "length") continue;
     if (value === undefined) delete (parent as Record<string | number, unknown>)[last];
-    else (parent as Record<string | number, unknown>)[last] = value;
+    // defined, not assigned: `__proto__` is then a key, as JSON.parse makes it, not a prototype
+    else
+      Object.defineProperty(parent, last, {
+        value,
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
   }
   return copy;
 }
