@@ -530,9 +530,9 @@ export class DecisionService {
       approvalForbiddenBy: decision.decision === "review" ? decision.approvalForbiddenBy : [],
       exception: decision.exception,
     };
-    if (!redacting) this.options.observe?.(record, result);
     const tracked = track ? reviews?.track(record, result, request.context) : undefined;
     if (tracked?.caseId) record.case = tracked.caseId;
+    if (!redacting) this.options.observe?.(record, result);
     return {
       record,
       asked: { fileName: result.fileName ?? null, warnings: canonical.warnings ?? [] },

@@ -128,8 +128,16 @@ export class SiemEventSource {
 
   /** A decision's result, as it was decided: its file facts, kept while the decision is recent. */
   observe(record: DecisionRecord, result: AnalysisResult): void {
+    // what an event reads of the record, not the record: it may hold a large explanation
+    const slim: DecisionRecord = {
+      ...record,
+      explain: null,
+      shadow: null,
+      errors: [],
+      monitored: [],
+    };
     this.decided.set(record.id, {
-      record,
+      record: slim,
       file: {
         sha256: result.sha256,
         name: result.fileName ?? null,

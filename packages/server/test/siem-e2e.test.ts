@@ -33,19 +33,25 @@ const FILES = ["malware", "ransomware", "fresh-unknown", "unsigned-lowscore", "s
 interface Asked {
   id: string;
   sha256: string;
+  /** the review case the decision opened or joined */
+  caseId: string | null;
 }
 
 /** Decides each of FILES `times` times, round-robin; the ids in the order they were recorded. */
 async function decideAll(
-  post: (result: unknown) => Promise<{ decisionId: string }>,
+  post: (result: unknown) => Promise<{ decisionId: string; case?: string | null }>,
   times: number,
 ) {
   const asked: Asked[] = [];
   for (let round = 0; round < times; round++)
     for (const name of FILES) {
       const result = example(name);
-      const { decisionId } = await post(result);
-      asked.push({ id: decisionId, sha256: result.sha256 as string });
+      const answer = await post(result);
+      asked.push({
+        id: answer.decisionId,
+        sha256: result.sha256 as string,
+        caseId: answer.case ?? null,
+      });
     }
   return asked;
 }
@@ -112,7 +118,7 @@ describe.skipIf(syslogMissing !== null)(
           payload: { result },
         });
         expect(res.statusCode).toBe(200);
-        return res.json() as { decisionId: string };
+        return res.json() as { decisionId: string; case?: string | null };
       };
       // one decision while it is up, then the outage
       const before = await decideAll(post, 1);
@@ -241,7 +247,7 @@ describe.skipIf(natsMissing !== null)(
           payload: { result },
         });
         expect(res.statusCode).toBe(200);
-        return res.json() as { decisionId: string };
+        return res.json() as { decisionId: string; case?: string | null };
       };
       const before = await decideAll(post, 1);
       await untilStored(
@@ -268,8 +274,12 @@ describe.skipIf(natsMissing !== null)(
       const event = JSON.parse(got.find((m) => m.id === during[0]!.id)!.body);
       expect(event).toMatchObject({
         event: { id: during[0]!.id },
-        file: { hash: { sha256: during[0]!.sha256 } },
+        file: { hash: { sha256: during[0]!.sha256 }, size: example(FILES[0]!).fileSize },
       });
+      // a review names its case, as the decision recorded it
+      const reviewed = during.find((a) => a.caseId !== null)!;
+      const review = JSON.parse(got.find((m) => m.id === reviewed.id)!.body);
+      expect(review.clearance).toMatchObject({ case_id: reviewed.caseId });
     }, 120_000);
 
     it("a server killed with SIGKILL in the middle of delivery loses nothing", async () => {
