@@ -1,3 +1,5 @@
+import { cpSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import {
   DeliveryError,
   type Formatter,
@@ -8,7 +10,7 @@ import {
 import { afterEach, describe, expect, test } from "vitest";
 import { cursorKey, SiemDelivery, type Sink, type SinkSettings, sinkTakes } from "../src/siem.js";
 import { SiemEventSource } from "../src/siem-events.js";
-import { example, makeApp, type TestApp, waitFor } from "./helpers.js";
+import { example, makeApp, RULES, type TestApp, tempDir, waitFor } from "./helpers.js";
 
 /** The event as JSON: the formats have tests of their own; this one is about delivery. */
 const asJson: Formatter = {
@@ -270,5 +272,72 @@ describe("SIEM delivery from the audit log", () => {
     m.down = false;
     await waitFor(() => events(m).filter((e) => e.kind === "decision").length === 10);
     expect(Math.max(...m.batches)).toBeLessThanOrEqual(4);
+  });
+});
+
+describe("the server's own events", () => {
+  const cleanups: (() => Promise<unknown> | void)[] = [];
+  afterEach(async () => {
+    for (const f of cleanups.splice(0).reverse()) await f();
+  });
+
+  test("a reload that changes the rules, a refused reload and a failed verification become events", async () => {
+    const rules = tempDir("clearance-siem-rules-");
+    cleanups.push(() => rules.remove());
+    cpSync(RULES, rules.dir, { recursive: true });
+    const t = await makeApp({ rules: { dir: rules.dir, watch: false } });
+    cleanups.push(() => t.close());
+    const m = new MemoryTransport();
+    const sink: Sink = { settings: SETTINGS, formatter: asJson, transport: m };
+    const delivery = new SiemDelivery(
+      [sink],
+      t.services.audit,
+      new SiemEventSource(t.services.audit, { consoleUrl: null }),
+      t.services.metrics,
+      { pollMs: 20, readLimit: 100, cursorSaveMs: 0 },
+    );
+    delivery.start();
+    cleanups.push(() => delivery.stop());
+    const before = t.services.rules.ruleset.revision;
+    // the same files again: no event
+    expect(await t.services.rules.reload("api")).toMatchObject({ ok: true, changed: false });
+    const file = join(rules.dir, "threats.rules");
+    writeFileSync(file, `${readFileSync(file, "utf8")}\n# a comment changes the revision\n`);
+    const loaded = await t.services.rules.reload("api");
+    expect(loaded).toMatchObject({ ok: true, changed: true });
+    writeFileSync(file, `${readFileSync(file, "utf8")}\nrule broken {\n`);
+    expect(await t.services.rules.reload("signal")).toMatchObject({ ok: false });
+    await t.services.serverEvents.verifyFailed({
+      ok: false,
+      entries: 3,
+      chains: [],
+      broken: { chain: "main", seq: 2, id: null, problem: "hash_mismatch" },
+    });
+    const events = () => m.acked.map((e) => JSON.parse(e.body) as SiemEvent);
+    await waitFor(() => events().length === 3);
+    const [reload, refused, verify] = events();
+    expect(reload).toMatchObject({
+      kind: "ruleset.loaded",
+      previous: before,
+      ruleset: { revision: (loaded as { revision: string }).revision },
+      trigger: "api",
+    });
+    expect(reload).toHaveProperty("rules", t.services.rules.ruleset.rules.length);
+    expect(refused).toMatchObject({
+      kind: "ruleset.failed",
+      trigger: "signal",
+      ruleset: { revision: (loaded as { revision: string }).revision },
+    });
+    expect((refused as { location: string }).location).toMatch(/threats\.rules:\d+:\d+$/);
+    expect(verify).toMatchObject({
+      kind: "audit.verify_failed",
+      chain: "main",
+      seq: 2,
+      problem: "hash_mismatch",
+      message: "entry 2 of chain `main` does not verify: hash mismatch",
+    });
+    // and they are entries of the chain, which verifies
+    const report = await t.services.audit.verify();
+    expect(report.ok).toBe(true);
   });
 });
