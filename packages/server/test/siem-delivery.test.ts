@@ -276,7 +276,7 @@ describe("SIEM delivery from the audit log", () => {
 });
 
 describe("the server's own events", () => {
-  const cleanups: (() => Promise<unknown> | void)[] = [];
+  const cleanups: (() => unknown)[] = [];
   afterEach(async () => {
     for (const f of cleanups.splice(0).reverse()) await f();
   });
