@@ -153,6 +153,11 @@ export function octetCounted(message: Buffer): Buffer {
   return Buffer.concat([Buffer.from(`${message.length} `, "ascii"), message]);
 }
 
+/** A connection unused this long counts as idle: its next write waits `IDLE_CHECK_MS` for a reset. */
+const IDLE_AFTER_MS = 200;
+/** Long enough for a reset to come back from a receiver on the same network. */
+const IDLE_CHECK_MS = 50;
+
 export function createSyslogTransport(input: SyslogTransportOptions): Transport {
   const options = parseSyslogTransportOptions(input, "");
   const tls = options.tls;
@@ -176,6 +181,8 @@ export function createSyslogTransport(input: SyslogTransportOptions): Transport 
   const serial = new Serial();
   let socket: Socket | null = null;
   let closed = false;
+  /** when the last batch was written on `socket` */
+  let lastWrite = 0;
 
   const drop = (s: Socket) => {
     if (socket === s) socket = null;
@@ -268,7 +275,13 @@ export function createSyslogTransport(input: SyslogTransportOptions): Transport 
     });
   }
 
-  function write(s: Socket, data: Buffer, signal: AbortSignal): Promise<void> {
+  /**
+   * Writes a batch. After writing on a connection that sat idle, it waits `IDLE_CHECK_MS` for the
+   * receiver to reset it: a receiver that went away while the connection was quiet takes the
+   * first write into the kernel and answers it with a reset, and that batch would be lost while
+   * counted as sent. On a busy connection a reset fails the next write instead, which is resent.
+   */
+  function write(s: Socket, data: Buffer, signal: AbortSignal, idle: boolean): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const fail = (error: Error) => {
         cleanup();
@@ -297,6 +310,12 @@ export function createSyslogTransport(input: SyslogTransportOptions): Transport 
       // the callback runs once the data has left Node's buffers for the kernel's
       s.write(data, (error) => {
         if (error) fail(error);
+        else if (idle)
+          setTimeout(() => {
+            if (s.destroyed) return; // `close` failed it
+            cleanup();
+            resolve();
+          }, IDLE_CHECK_MS);
         else {
           cleanup();
           resolve();
@@ -317,11 +336,17 @@ export function createSyslogTransport(input: SyslogTransportOptions): Transport 
         const data = Buffer.concat(
           batch.map((event) => octetCounted(syslogMessage(event, header))),
         );
+        // a connection kept from an earlier batch: let the events already received for it (the
+        // receiver's end of it) run first, so a connection it closed is not written to
+        if (socket !== null) await new Promise((resolve) => setImmediate(resolve));
+        let idle = socket !== null && Date.now() - lastWrite > IDLE_AFTER_MS;
         if (socket === null || socket.destroyed || !socket.writable) {
           if (socket !== null) drop(socket);
           socket = await open(signal);
+          idle = false;
         }
-        await write(socket, data, signal);
+        await write(socket, data, signal, idle);
+        lastWrite = Date.now();
       });
     },
     async close() {
