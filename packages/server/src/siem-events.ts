@@ -116,7 +116,11 @@ export class SiemEventSource {
         : [];
     if (out.length === limit) return out;
     const from = out.length > 0 ? out[out.length - 1]!.seq : afterSeq;
-    const fresh = await this.audit.store.entries.chainAfter(chain, from, limit - out.length);
+    const fresh = await this.consecutive(
+      chain,
+      from,
+      await this.audit.store.entries.chainAfter(chain, from, limit - out.length),
+    );
     if (fresh.length > 0) {
       // the window holds consecutive entries only: it grows from its end, or starts again
       if (w.length === 0 || fresh[0]!.seq !== hi + 1) this.window = [...fresh];
@@ -124,6 +128,32 @@ export class SiemEventSource {
       if (this.window.length > WINDOW) this.window.splice(0, this.window.length - WINDOW);
     }
     return out.concat(fresh);
+  }
+
+  /**
+   * The rows up to the first gap in seq. A chain read is one query per kind's table, not one
+   * snapshot: a group commit that lands between two of them can show its review case without the
+   * decision before it, and a sink that took that case would pass over the decision for good. A
+   * chain's entries are consecutive, so a gap is an entry not read yet: the next read finds it. The
+   * one gap allowed is at the start, where a pruned chain begins after its checkpoint.
+   */
+  private async consecutive(
+    chain: string,
+    afterSeq: number,
+    rows: readonly EntryRow[],
+  ): Promise<EntryRow[]> {
+    let expected = afterSeq + 1;
+    if (rows.length > 0 && rows[0]!.seq !== expected) {
+      const checkpoint = await this.audit.store.entries.checkpoint(chain);
+      if (checkpoint && afterSeq < checkpoint.seq && rows[0]!.seq === checkpoint.seq + 1)
+        expected = rows[0]!.seq;
+    }
+    let n = 0;
+    while (n < rows.length && rows[n]!.seq === expected) {
+      n++;
+      expected++;
+    }
+    return rows.slice(0, n);
   }
 
   /** A decision's result, as it was decided: its file facts, kept while the decision is recent. */

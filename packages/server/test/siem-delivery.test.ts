@@ -341,3 +341,36 @@ describe("the server's own events", () => {
     expect(report.ok).toBe(true);
   });
 });
+
+describe("reading the chain for sinks", () => {
+  /** A log whose chain read returns `seqs` (as a read across kinds' tables can, mid-commit). */
+  function source(seqs: number[], checkpoint?: number) {
+    const row = (seq: number) => ({ kind: "decision", id: `e${seq}`, chain: "c", seq }) as never;
+    const audit = {
+      store: {
+        entries: {
+          chainAfter: async (_chain: string, after: number, limit: number) =>
+            seqs
+              .filter((s) => s > after)
+              .slice(0, limit)
+              .map(row),
+          checkpoint: async () =>
+            checkpoint === undefined ? undefined : { chain: "c", seq: checkpoint },
+        },
+      },
+    } as never;
+    return new SiemEventSource(audit, { consoleUrl: null });
+  }
+  const seqs = async (s: SiemEventSource, after: number) =>
+    (await s.entriesAfter("c", after, 100)).map((r) => r.seq);
+
+  test.each([
+    ["consecutive entries", [1, 2, 3], 0, undefined, [1, 2, 3]],
+    ["a case seen before the decision under it: up to the gap", [1, 2, 4, 5], 0, undefined, [1, 2]],
+    ["a gap at the start: nothing yet", [3, 4], 1, undefined, []],
+    ["a chain pruned up to a checkpoint starts after it", [11, 12], 0, 10, [11, 12]],
+    ["after the checkpoint, gaps still stop the read", [11, 13], 0, 10, [11]],
+  ])("%s", async (_what, rows, after, checkpoint, expected) => {
+    expect(await seqs(source(rows, checkpoint), after)).toEqual(expected);
+  });
+});

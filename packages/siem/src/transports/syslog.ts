@@ -311,11 +311,17 @@ export function createSyslogTransport(input: SyslogTransportOptions): Transport 
       s.write(data, (error) => {
         if (error) fail(error);
         else if (idle)
-          setTimeout(() => {
-            if (s.destroyed) return; // `close` failed it
-            cleanup();
-            resolve();
-          }, IDLE_CHECK_MS);
+          // after the wait, one more turn for I/O: a busy event loop runs a due timer before the
+          // socket events that arrived meanwhile (the reset), and `setImmediate` runs after them
+          setTimeout(
+            () =>
+              setImmediate(() => {
+                if (s.destroyed) return; // `close` or `error` failed it
+                cleanup();
+                resolve();
+              }),
+            IDLE_CHECK_MS,
+          );
         else {
           cleanup();
           resolve();
