@@ -462,10 +462,6 @@ export class SiemDelivery {
     metrics.siemLag = () => this.lag();
   }
 
-  get sinks(): readonly string[] {
-    return this.runners.map((r) => r.name);
-  }
-
   start(): void {
     for (const r of this.runners) r.start();
   }

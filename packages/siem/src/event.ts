@@ -195,19 +195,3 @@ export function byFamily<T>(event: SiemEvent, f: ByFamily<T>): T {
       return f.verifyFailed(event);
   }
 }
-
-/**
- * The file an event is about, for ordering: events of one file are delivered in the order they
- * were recorded. Null for events about no file (rule sets, verification).
- */
-export function eventFile(event: SiemEvent): string | null {
-  return byFamily<string | null>(event, {
-    decision: (e) => e.file.sha256,
-    review: (e) => e.file.sha256,
-    vote: (e) => e.sha256,
-    exception: (e) => (e.scope.kind === "file" ? e.scope.value : null),
-    rulesetLoaded: () => null,
-    rulesetFailed: () => null,
-    verifyFailed: () => null,
-  });
-}
