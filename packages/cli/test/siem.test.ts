@@ -109,6 +109,22 @@ describe("clearance siem test", () => {
     const wrong = await run("siem", "test", "--sink", "archive", "--config", bad.file);
     expect(wrong.code).toBe(1);
     expect(wrong.err).toMatch(/^error: invalid configuration: .*siem\.sinks\[0\]\.transport/);
+    // a CA that is not PEM is found when the transport is made: the same kind of error, not a crash
+    const notPem = join(bad.dir, "ca.txt");
+    writeFileSync(notPem, "not a certificate\n");
+    const tls = config([
+      { name: "archive", format: "ocsf", transport: { type: "file", dir: "events" } },
+      {
+        name: "collector",
+        format: "cef",
+        transport: { type: "syslog", host: "127.0.0.1", port: 6514, tls: { ca: notPem } },
+      },
+    ]);
+    const unreadable = await run("siem", "test", "--sink", "collector", "--config", tls.file);
+    expect(unreadable.code).toBe(1);
+    expect(unreadable.err).toBe(
+      `error: invalid configuration: \`siem.sinks[1].transport\`: key \`tls.ca\` must be PEM text or the path of a PEM file; reading \`${notPem}\` failed: no \`-----BEGIN\` line: not a PEM file\nhint: see docs/siem.md for each transport's keys`,
+    );
   });
 });
 

@@ -33,7 +33,7 @@ import {
 } from "@clearance/siem";
 import type { DeadLetter, EntryRow } from "./audit/backend.js";
 import type { AuditLog } from "./audit/log.js";
-import type { ServerConfig } from "./config.js";
+import { ConfigError, type ServerConfig } from "./config.js";
 import type { Metrics } from "./metrics.js";
 import type { SiemEventSource } from "./siem-events.js";
 
@@ -75,19 +75,35 @@ export interface Sink {
   transport: Transport;
 }
 
-/** The configured sinks, each with its formatter and its transport (not yet connected). */
-export function sinksFrom(configs: ServerConfig["siem"]["sinks"]): Sink[] {
-  return configs.map((c, i) => ({
-    settings: {
-      name: c.name,
-      filter: { kinds: c.kinds, decisions: c.decisions, rules: c.rules },
-      batch: c.batch,
-      retry: c.retry,
-      deadLetterAfterMs: parseDuration(c.deadLetterAfter)!,
-    },
-    formatter: formatter(c.format),
-    transport: createTransport(parseTransportOptions(c.transport, `siem.sinks[${i}].transport`)),
-  }));
+/**
+ * The configured sinks (or only the one named `only`), each with its formatter and its transport,
+ * not yet connected. A transport that cannot be made (a CA file that is not PEM) is a ConfigError
+ * naming the sink's key, as every other configuration problem is.
+ */
+export function sinksFrom(configs: ServerConfig["siem"]["sinks"], only?: string): Sink[] {
+  const sinks: Sink[] = [];
+  for (const [i, c] of configs.entries()) {
+    if (only !== undefined && c.name !== only) continue;
+    const at = `siem.sinks[${i}].transport`;
+    let transport: Transport;
+    try {
+      transport = createTransport(parseTransportOptions(c.transport, at));
+    } catch (error) {
+      throw new ConfigError([`\`${at}\`: ${(error as Error).message}`]);
+    }
+    sinks.push({
+      settings: {
+        name: c.name,
+        filter: { kinds: c.kinds, decisions: c.decisions, rules: c.rules },
+        batch: c.batch,
+        retry: c.retry,
+        deadLetterAfterMs: parseDuration(c.deadLetterAfter)!,
+      },
+      formatter: formatter(c.format),
+      transport,
+    });
+  }
+  return sinks;
 }
 
 /** What sending one sample event to a sink came to (`clearance siem test`). */

@@ -1,4 +1,4 @@
-import { sendSamples, sinksFrom } from "@clearance/server";
+import { ConfigError, sendSamples, sinksFrom } from "@clearance/server";
 import { CliError, type Output, paint } from "../output.js";
 import { VERSION } from "../version.js";
 import { openLog } from "./audit.js";
@@ -34,10 +34,11 @@ export async function siemTestCommand(
   const configured = config.siem.sinks[index]!;
   let sink: ReturnType<typeof sinksFrom>[number];
   try {
-    [sink] = sinksFrom([configured]) as [ReturnType<typeof sinksFrom>[number]];
+    [sink] = sinksFrom(config.siem.sinks, configured.name) as [typeof sink];
   } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
     throw new CliError(
-      `invalid configuration: ${(error as Error).message.replace("siem.sinks[0]", `siem.sinks[${index}]`)}`,
+      `invalid configuration: ${error.message}`,
       "see docs/siem.md for each transport's keys",
     );
   }
