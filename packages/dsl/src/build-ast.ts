@@ -162,6 +162,11 @@ export class AstBuilder extends BaseVisitor implements Cst.RulesCstVisitor<Visit
     return { file: this.path, start: Math.min(a.start, b.start), end: Math.max(a.end, b.end) };
   }
 
+  /** The tokens of a child list that the source holds: not those error recovery inserted. */
+  private real(tokens: readonly IToken[] | undefined): IToken[] {
+    return (tokens ?? []).filter((tk) => !tk.isInsertedInRecovery && !Number.isNaN(tk.startOffset));
+  }
+
   /** The `index`th token of a child list, unless error recovery inserted it. */
   private tok(tokens: readonly IToken[] | undefined, index = 0): IToken | undefined {
     const e = tokens?.[index];
@@ -318,7 +323,8 @@ export class AstBuilder extends BaseVisitor implements Cst.RulesCstVisitor<Visit
   // inputsDecl ::= 'inputs' Identifier (',' Identifier)*
   inputsDecl(ch: Cst.InputsDeclCstChildren, at: Visit): A.InputsDecl | undefined {
     const span = this.nodeSpan(at.node);
-    const ids = ch.Identifier ?? [];
+    // a name error recovery made up has no place and no text: the syntax error already says so
+    const ids = this.real(ch.Identifier);
     if (ids.length === 0) return undefined;
     return { kind: "inputs", inputs: ids.map((id) => this.name(id)), span };
   }
@@ -825,9 +831,7 @@ export class AstBuilder extends BaseVisitor implements Cst.RulesCstVisitor<Visit
     const primaryNode = ch.primary?.[0];
     if (!primaryNode) return { kind: "error", span: this.nodeSpan(at.node) };
     const base = this.primary(primaryNode.children, { node: primaryNode, depth: at.depth });
-    const names = (ch.Name ?? []).filter(
-      (tk) => !tk.isInsertedInRecovery && !Number.isNaN(tk.startOffset),
-    );
+    const names = this.real(ch.Name);
     if (names.length === 0) return base;
     if (base.kind !== "path") {
       // `(x).y` or `f().y`: only paths have fields.

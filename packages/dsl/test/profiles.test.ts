@@ -66,3 +66,22 @@ describe("input profiles given by the caller", () => {
     ]);
   });
 });
+
+describe("an inputs declaration with a syntax error", () => {
+  // found by CI's fuzz run: recovery made up a name with no text and no place, which the checker
+  // then reported as an unknown input with a null span
+  it.each([["inputs full ,,\n  noScore\n"], ["inputs ,\n"], ["inputs full,\n"]])(
+    "%j: every diagnostic has a place, and none is about a made-up name",
+    (decl) => {
+      const text = `${decl}rule r { when name == "a" deny "x" }\n`;
+      const parsed = parseFile({ path: "t.rules", text });
+      expect(parsed.diagnostics.map((d) => d.code)).toContain("syntax_error");
+      const all = [
+        ...parsed.diagnostics,
+        ...checkProgram([parsed.ast], INPUT, { inputProfiles: PROFILES }).diagnostics,
+      ];
+      for (const d of all) expect(d.span.start <= d.span.end && d.span.start >= 0).toBe(true);
+      expect(all.map((d) => d.message)).not.toContain("unknown input ``");
+    },
+  );
+});
