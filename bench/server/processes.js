@@ -6,7 +6,7 @@
 // measures, checks beyond these and prints stays in its own file.
 
 import { spawn, spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { BENCH_DIR } from "../lib/harness.js";
@@ -58,6 +58,26 @@ export function cpuMsOf(pid) {
   const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
+}
+
+/** CPU time of the whole machine (every core, every process, kernel included), in ms. */
+export function machineCpuMs() {
+  const line = readFileSync("/proc/stat", "utf8").split("\n", 1)[0];
+  // cpu user nice system idle iowait irq softirq steal ...: all but idle and iowait
+  const t = line.trim().split(/\s+/).slice(1).map(Number);
+  const busy = t.reduce((a, b) => a + b, 0) - t[3] - (t[4] ?? 0);
+  return (busy * 1000) / CLK_TCK;
+}
+
+/** The pid of a running process whose command is `name` (Linux `/proc`), or undefined. */
+export function pidOf(name) {
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/comm`, "utf8").trim() === name) return Number(entry);
+    } catch {}
+  }
+  return undefined;
 }
 
 // ---------------------------------------------------------------- children
@@ -129,11 +149,15 @@ let loads = 0;
 /**
  * One load run (load.js with `spec`, given a `stampBase` of its own and a 30 s timeout) against
  * the server of scenario `s` (`s.id`, `s.pid`): load.js's figures, plus `serverCpuMs` (the
- * server's CPU time during the run) and `amount` (the requests sent, `spec.amount`).
+ * server's CPU time during the run), `machineCpuMs` (the whole machine's), `peerCpuMs` (that of
+ * `s.peers`, pids of servers it talks to, when given) and `amount` (the requests sent,
+ * `spec.amount`).
  */
 export async function runLoad(s, spec) {
   const full = { ...spec, stampBase: ++loads * 2 ** 32, timeoutS: 30 };
   const cpu0 = cpuMsOf(s.pid);
+  const machine0 = machineCpuMs();
+  const peers0 = (s.peers ?? []).map(cpuMsOf);
   return await new Promise((done, fail) => {
     const child = track(
       spawn(process.execPath, [LOAD, JSON.stringify(full)], {
@@ -147,6 +171,8 @@ export async function runLoad(s, spec) {
       if (code !== 0) return fail(new Error(`${s.id}: the load process exited ${code}`));
       const r = JSON.parse(out);
       r.serverCpuMs = cpuMsOf(s.pid) - cpu0;
+      r.machineCpuMs = machineCpuMs() - machine0;
+      r.peerCpuMs = (s.peers ?? []).reduce((sum, pid, i) => sum + cpuMsOf(pid) - peers0[i], 0);
       r.amount = spec.amount;
       done(r);
     });

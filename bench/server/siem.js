@@ -42,6 +42,7 @@ import {
   exitIfFailed,
   loadProblems,
   OPTIONS,
+  pidOf,
   runLoad as runLoadProcess,
   startServer,
   stopServers,
@@ -190,6 +191,9 @@ try {
     Object.assign(s, await startServer(s.id, s.spec, { profDir }), { runs: [] });
     fastify = s.fastify;
   }
+  // the NATS server's own work for the events it is sent, when it runs on this machine
+  const natsPid = natsUp && SINKS_RUN.some((k) => k.transport.type === "nats") && pidOf("nats-server");
+  if (natsPid) scenarios[1].peers = [natsPid];
   for (const s of scenarios) {
     progress(`warm-up: ${s.id}`);
     const first = await runLoad(s, 200);
@@ -264,6 +268,8 @@ const rows = scenarios.map((s) => {
     p99: median(s.runs.map((r) => r.latency.p99)),
     serverCpu: median(s.runs.map((r) => r.serverCpuMs / r.elapsedMs)),
     cpuPerRequestUs: median(s.runs.map((r) => (r.serverCpuMs * 1000) / r.ok)),
+    machineCpuPerRequestUs: median(s.runs.map((r) => (r.machineCpuMs * 1000) / r.ok)),
+    peerCpuPerRequestUs: s.peers ? median(s.runs.map((r) => (r.peerCpuMs * 1000) / r.ok)) : null,
   };
 });
 const acVersion = autocannonVersion();
@@ -290,6 +296,7 @@ log(
       "min – max req/s",
       "server CPU",
       "server CPU µs/request",
+      "machine CPU µs/request",
     ],
     rows.map((r) => [
       `${r.id}: ${r.label}`,
@@ -300,13 +307,26 @@ log(
       `${fmtRate(r.min)} – ${fmtRate(r.max)}`,
       pct(r.serverCpu),
       int(r.cpuPerRequestUs),
+      int(r.machineCpuPerRequestUs),
     ]),
-    "lrrrrrrr",
+    "lrrrrrrrr",
   ),
 );
 log("");
 const withSinks = rows[1];
 log(`two-sinks ÷ no-sinks, round by round: ${withSinks.ratios.map(pct).join(", ")}.`);
+log("");
+// The machine's cores are saturated (load, server, NATS): req/s is the machine's CPU over its CPU
+// per request, so the sinks' budget at the target is what that may grow by, whoever spends it.
+const budget = rows[0].machineCpuPerRequestUs * (1 / TARGET_RATIO - 1);
+log(
+  `Machine CPU per request (every process on the ${env.cores} cores): ${int(rows[0].machineCpuPerRequestUs)} µs ` +
+    `without sinks, ${int(withSinks.machineCpuPerRequestUs)} µs with (+${int(withSinks.machineCpuPerRequestUs - rows[0].machineCpuPerRequestUs)} µs; ` +
+    `the server's own +${int(withSinks.cpuPerRequestUs - rows[0].cpuPerRequestUs)} µs). At ${pct(TARGET_RATIO)}, the sinks may add ${int(budget)} µs.` +
+    (withSinks.peerCpuPerRequestUs === null
+      ? ""
+      : ` The NATS server took ${int(withSinks.peerCpuPerRequestUs)} µs of it per event (storing it and sending its PubAck).`),
+);
 log("");
 log(
   table(

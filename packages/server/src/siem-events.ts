@@ -57,6 +57,24 @@ class Recent<V> {
   }
 }
 
+/** What a decision event tells of its record. */
+type DecisionFacts = Pick<
+  DecisionRecord,
+  | "id"
+  | "sha256"
+  | "fileName"
+  | "decision"
+  | "rule"
+  | "reason"
+  | "matched"
+  | "ruleset"
+  | "requester"
+  | "source"
+  | "case"
+  | "exception"
+  | "approvalForbiddenBy"
+>;
+
 interface OpenedCase {
   sha256: string;
   file: SiemFile;
@@ -75,7 +93,7 @@ export class SiemEventSource {
   private readonly exceptions = new Recent<ExceptionView>(HOT);
   private readonly files = new Recent<SiemFile>(HOT);
   /** recent decisions and their files' facts, by decision id, as they were decided (`observe`) */
-  private readonly decided = new Recent<{ record: DecisionRecord; file: SiemFile }>(HOT * 8);
+  private readonly decided = new Recent<{ record: DecisionFacts; file: SiemFile }>(HOT * 8);
   /** events already made, by entry id: every sink reads the same entries, most of them hot */
   private readonly made = new Recent<SiemEvent | null>(HOT * 4);
   private readonly product = Object.freeze({ name: "Clearance" as const, version: VERSION });
@@ -159,15 +177,23 @@ export class SiemEventSource {
   /** A decision's result, as it was decided: its file facts, kept while the decision is recent. */
   observe(record: DecisionRecord, result: AnalysisResult): void {
     // what an event reads of the record, not the record: it may hold a large explanation
-    const slim: DecisionRecord = {
-      ...record,
-      explain: null,
-      shadow: null,
-      errors: [],
-      monitored: [],
+    const told: DecisionFacts = {
+      id: record.id,
+      sha256: record.sha256,
+      fileName: record.fileName,
+      decision: record.decision,
+      rule: record.rule,
+      reason: record.reason,
+      matched: record.matched,
+      ruleset: record.ruleset,
+      requester: record.requester,
+      source: record.source,
+      case: record.case,
+      exception: record.exception,
+      approvalForbiddenBy: record.approvalForbiddenBy,
     };
     this.decided.set(record.id, {
-      record: slim,
+      record: told,
       file: {
         sha256: result.sha256,
         name: result.fileName ?? null,
@@ -242,7 +268,7 @@ export class SiemEventSource {
     }
   }
 
-  private decisionEvent(row: EntryRow, record: DecisionRecord): DecisionEvent {
+  private decisionEvent(row: EntryRow, record: DecisionFacts): DecisionEvent {
     const file =
       this.decided.get(record.id)?.file ??
       this.files.get(row.inputHash ?? "") ??

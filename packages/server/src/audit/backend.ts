@@ -341,6 +341,12 @@ export interface StateStore {
   recordedHeads(): Promise<RecordedHead[]>;
   /** a background job's saved state (the sync cursor), or undefined */
   get(key: string): Promise<string | undefined>;
+  /**
+   * Saves a job's state so that it outlives the process, but not always the machine: the save does
+   * not wait for the disk (SQLite), so a power loss may take the last saves. What is kept here is a
+   * cursor whose loss redoes work (resends, re-reads), never loses it; each save was an fsync on
+   * the thread that serves requests.
+   */
   set(key: string, value: string): Promise<void>;
 }
 

@@ -329,18 +329,28 @@ export class SqliteBackend implements AuditStore {
           | undefined;
         return row?.value;
       },
-      set: async (key, value) => {
-        this.db
-          .prepare(
-            "INSERT INTO state (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-          )
-          .run(key, value, new Date().toISOString());
-      },
+      set: async (key, value) =>
+        this.here("saving state", (db) => {
+          // a save does not wait for the disk (see StateStore.set): on this thread, an fsync per
+          // save held every request behind it
+          db.pragma("synchronous = NORMAL");
+          try {
+            db.prepare(
+              "INSERT INTO state (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+            ).run(key, value, new Date().toISOString());
+          } finally {
+            db.pragma(`synchronous = ${this.synchronousPragma}`);
+          }
+        }),
     };
   }
 
   get path(): string {
     return this.options.path;
+  }
+
+  private get synchronousPragma(): "FULL" | "NORMAL" {
+    return this.options.synchronous === "full" ? "FULL" : "NORMAL";
   }
 
   open(): Promise<number> {
@@ -381,7 +391,7 @@ export class SqliteBackend implements AuditStore {
         const checked = new SqliteReads(db, this.kinds);
         if (!this.readonly) {
           db.pragma("journal_mode = WAL");
-          db.pragma(`synchronous = ${this.options.synchronous === "full" ? "FULL" : "NORMAL"}`);
+          db.pragma(`synchronous = ${this.synchronousPragma}`);
         }
         db.pragma("busy_timeout = 5000");
         if (existed && this.options.startupCheck === "quick") {
