@@ -402,15 +402,14 @@ function readValue(
     }
     case "strings": {
       if (!Array.isArray(value)) return wrong("a list of strings");
-      return value.map((item, i) =>
-        typeof item === "string"
-          ? item
-          : (problems.push({
-              pointer: `${pointer}/${i}`,
-              message: `should be a string, got \`${shown(item)}\``,
-            }),
-            ""),
-      );
+      return value.map((item, i) => {
+        if (typeof item === "string") return item;
+        problems.push({
+          pointer: `${pointer}/${i}`,
+          message: `should be a string, got \`${shown(item)}\``,
+        });
+        return "";
+      });
     }
     case "messages": {
       if (!Array.isArray(value)) return wrong("a list of objects");
