@@ -596,6 +596,99 @@ export const CONFIG_SCHEMA = Type.Object(
           "decision, review and rule-set events sent to SIEMs as OCSF, ECS or CEF (docs/siem.md)",
       },
     ),
+    santa: Section(
+      {
+        enabled: Type.Boolean({
+          default: false,
+          description: "serve Santa's sync protocol under `/santa/v1/` (docs/endpoints.md)",
+        }),
+        groups: Type.Array(
+          Section({
+            name: Type.String({
+              pattern: ID,
+              description: "what the rules see as `context.group` for this group's machines",
+            }),
+            mode: Type.Enum(["monitor", "lockdown"], {
+              default: "monitor",
+              description:
+                "the client mode the group's agents are told to run in: `monitor` allows what no rule covers, `lockdown` blocks it",
+            }),
+            tokens: Type.Array(Type.String({ pattern: "^[0-9a-f]{64}$" }), {
+              default: [],
+              uniqueItems: true,
+              description:
+                "SHA-256 (hex) of the enrollment tokens that register a new machine into this group on its first sync",
+            }),
+            batchSize: Type.Integer({
+              minimum: 1,
+              maximum: 1_000,
+              default: 50,
+              description: "events an agent uploads per request",
+            }),
+            fullSyncIntervalSeconds: Type.Integer({
+              minimum: 60,
+              maximum: 86_400,
+              default: 600,
+              description: "how often the group's agents sync",
+            }),
+            enableAllEventUpload: Type.Boolean({
+              default: false,
+              description:
+                "agents upload every execution they decide, not only those blocked (or that lockdown would block)",
+            }),
+            eventDetailUrl: Type.Union([Type.String({ pattern: HTTP_URL }), Type.Null()], {
+              default: null,
+              description:
+                "the page a user's block notification opens (Santa's placeholders, such as `%file_sha%`, allowed)",
+            }),
+          }),
+          { default: [] },
+        ),
+        machines: Type.Array(
+          Section({
+            id: Type.String({ minLength: 1, maxLength: 128 }),
+            group: Type.String({ pattern: ID }),
+            sha256: Type.String({
+              pattern: "^[0-9a-f]{64}$",
+              description: "SHA-256 (hex) of the machine's own token",
+            }),
+          }),
+          {
+            default: [],
+            description:
+              "machines with tokens of their own: each may sync only as itself, in its group",
+          },
+        ),
+        rulesPerDownload: Type.Integer({
+          minimum: 1,
+          maximum: 100_000,
+          default: 5_000,
+          description:
+            "rules per RuleDownload answer; an agent asks again with the cursor for more",
+        }),
+        maxEventsPerUpload: Type.Integer({
+          minimum: 1,
+          maximum: 10_000,
+          default: 1_000,
+          description: "events one EventUpload may carry; more is refused whole",
+        }),
+        bodyLimit: Type.Integer({
+          minimum: 1_024,
+          maximum: 256 * 1024 * 1024,
+          default: 8 * 1024 * 1024,
+          description: "largest request body in bytes, compressed or once inflated",
+        }),
+        blockMessage: Type.Union([Type.String({ minLength: 1, maxLength: 500 }), Type.Null()], {
+          default: null,
+          description:
+            "the message a user sees when a denied file is blocked; null: the deciding rule's reason",
+        }),
+      },
+      {
+        description:
+          "a sync server for Santa agents: their executions decided by the rules, the answers sent back as Santa rules (docs/endpoints.md)",
+      },
+    ),
   },
   { $id: "https://clearance.dev/schemas/config.json", additionalProperties: false },
 );
@@ -756,6 +849,7 @@ export function resolveConfig(raw: unknown, options: ResolveOptions = {}): Reado
       throw new ConfigError([`\`notifications.targets[${i}].id\`: \`${t.id}\` is used twice`]);
     targetIds.add(t.id);
   }
+  checkSanta(config);
   checkSiem(config);
   const ids = new Set<string>();
   for (const [i, key] of config.auth.keys.entries()) {
@@ -788,6 +882,42 @@ function resolveTransportPaths(
   pem(transport);
   if (transport.tls !== null && typeof transport.tls === "object" && !Array.isArray(transport.tls))
     pem(transport.tls as Record<string, unknown>);
+}
+
+/** `santa`: group names unique, machines in groups that exist, no token given twice. */
+function checkSanta(config: ServerConfig): void {
+  const s = config.santa;
+  const groups = new Set<string>();
+  const tokens = new Map<string, string>();
+  const taken = (sha: string, where: string) => {
+    const first = tokens.get(sha);
+    if (first !== undefined)
+      throw new ConfigError([
+        `\`${where}\`: the same token is also \`${first}\`: each token names one group or machine`,
+      ]);
+    tokens.set(sha, where);
+  };
+  for (const [i, g] of s.groups.entries()) {
+    if (groups.has(g.name))
+      throw new ConfigError([`\`santa.groups[${i}].name\`: \`${g.name}\` is used twice`]);
+    groups.add(g.name);
+    for (const [j, sha] of g.tokens.entries()) taken(sha, `santa.groups[${i}].tokens[${j}]`);
+  }
+  const machines = new Set<string>();
+  for (const [i, m] of s.machines.entries()) {
+    if (!groups.has(m.group))
+      throw new ConfigError([
+        `\`santa.machines[${i}].group\`: no group \`${m.group}\` in \`santa.groups\`${groups.size > 0 ? ` (groups: ${[...groups].map((g) => `\`${g}\``).join(", ")})` : ""}`,
+      ]);
+    if (machines.has(m.id))
+      throw new ConfigError([`\`santa.machines[${i}].id\`: \`${m.id}\` is used twice`]);
+    machines.add(m.id);
+    taken(m.sha256, `santa.machines[${i}].sha256`);
+  }
+  if (s.enabled && s.groups.length === 0)
+    throw new ConfigError([
+      "`santa.enabled` needs at least one group in `santa.groups` (its `name` and enrollment `tokens`)",
+    ]);
 }
 
 /** `siem`: sink names unique, durations that parse, transports their own checks accept. */

@@ -204,8 +204,12 @@ export class DecisionService {
     }
     const prepared = this.prepare(request, meta, "");
     await this.record(prepared, deliveryId);
+    this.redecided?.(r, prepared.record);
     return prepared.record;
   }
+
+  /** told of each re-decision once it is recorded (the Santa sync server follows them) */
+  redecided: ((r: Redecision, record: DecisionRecord) => void) | undefined;
 
   /**
    * Decides one request and records it; throws InvalidInputError for bad input and
@@ -253,23 +257,37 @@ export class DecisionService {
       throw new NotFoundError(
         `no decision is recorded for \`${sha256}\`, and no platform is configured to fetch its result from`,
       );
-    // the platform first; VirusTotal when the platform has no analysis (or there is none)
+    const fetched = await this.fetchAnalysis(sha256, options);
+    if (!fetched)
+      throw new NotFoundError(
+        `no decision is recorded for \`${sha256}\`, and ${platform && virustotal ? "neither the platform nor VirusTotal has" : `${platform ? "the platform" : "VirusTotal"} has no`} analysis of it`,
+      );
+    return this.decide({ result: fetched }, meta);
+  }
+
+  /**
+   * A file's analysis from the platform, else from VirusTotal (each through its cache unless
+   * `fresh`); undefined when neither is configured or has one. A result that is not a completed,
+   * valid analysis is PlatformResultInvalidError, naming the field at fault in the source's object.
+   */
+  async fetchAnalysis(
+    sha256: string,
+    options: { fresh?: boolean } = {},
+  ): Promise<AnalysisResult | undefined> {
+    const { platform, virustotal } = this.options;
     let r = platform ? await platform.getResult(sha256, options) : undefined;
     let from = "the platform";
     if (!r && virustotal) {
       r = await virustotal.getResult(sha256, options);
       from = "VirusTotal";
     }
-    if (!r)
-      throw new NotFoundError(
-        `no decision is recorded for \`${sha256}\`, and ${platform && virustotal ? "neither the platform nor VirusTotal has" : `${from} has no`} analysis of it`,
-      );
+    if (!r) return undefined;
     if (!r.outcome.ok)
       throw new PlatformResultInvalidError(
         `${from === "VirusTotal" ? "VirusTotal's report" : "the platform's result"} for \`${sha256}\` cannot be decided: ${r.outcome.problems[0]?.message ?? "invalid"}`,
         under(from === "VirusTotal" ? "virustotal:" : "platform:", r.outcome.problems),
       );
-    return this.decide({ result: r.outcome.result }, meta);
+    return r.outcome.result;
   }
 
   /**

@@ -158,3 +158,18 @@ export class SignInRefusedError extends DomainError {
 export class IdentityProviderError extends DomainError {
   override name = "IdentityProviderError";
 }
+
+/** A Santa agent sent no token, or one that names no group or machine (docs/endpoints.md). */
+export class AgentUnauthorizedError extends DomainError {
+  override name = "AgentUnauthorizedError";
+}
+
+/** A Santa agent's token is valid but may not sync this machine (another machine's, another group's). */
+export class AgentForbiddenError extends DomainError {
+  override name = "AgentForbiddenError";
+}
+
+/** An upload carries more events than one request may (`santa.maxEventsPerUpload`). */
+export class TooManyEventsError extends DomainError {
+  override name = "TooManyEventsError";
+}

@@ -227,6 +227,53 @@ export class Metrics {
     },
   });
 
+  readonly santaRequests = new Counter({
+    name: "clearance_santa_requests_total",
+    help: "Santa sync requests, by stage (`preflight`, `eventupload`, `ruledownload`, `postflight`) and outcome (`ok`, or the problem's code)",
+    labelNames: ["stage", "outcome"] as const,
+    registers: [this.registry],
+  });
+  readonly santaEvents = new Counter({
+    name: "clearance_santa_events_total",
+    help: "Executions Santa agents reported, by group and Clearance's decision",
+    labelNames: ["group", "decision"] as const,
+    registers: [this.registry],
+  });
+  readonly santaRulesSent = new Counter({
+    name: "clearance_santa_rules_sent_total",
+    help: "Santa rules sent in rule downloads, by group",
+    labelNames: ["group"] as const,
+    registers: [this.registry],
+  });
+  /** set by the Santa sync server; read at scrape time: per group and mode, machines and lag */
+  santaFleet: () => Promise<
+    { group: string; mode: string; machines: number; rulesBehind: number; neverSynced: number }[]
+  > = async () => [];
+  readonly santaMachines: Gauge = new Gauge({
+    name: "clearance_santa_machines",
+    help: "Registered Santa machines, by group and the client mode they last reported",
+    labelNames: ["group", "mode"] as const,
+    registers: [this.registry],
+    collect: async () => {
+      this.santaMachines.reset();
+      for (const f of await this.santaFleet().catch(() => []))
+        this.santaMachines.set({ group: f.group, mode: f.mode }, f.machines);
+    },
+  });
+  readonly santaRulesBehind: Gauge = new Gauge({
+    name: "clearance_santa_rules_behind",
+    help: "Rule changes not yet confirmed (at postflight) by the group's machines, summed over them: the rule download lag",
+    labelNames: ["group"] as const,
+    registers: [this.registry],
+    collect: async () => {
+      this.santaRulesBehind.reset();
+      const behind = new Map<string, number>();
+      for (const f of await this.santaFleet().catch(() => []))
+        behind.set(f.group, (behind.get(f.group) ?? 0) + f.rulesBehind);
+      for (const [group, n] of behind) this.santaRulesBehind.set({ group }, n);
+    },
+  });
+
   constructor(options: { process?: boolean } = {}) {
     if (options.process !== false) collectDefaultMetrics({ register: this.registry });
     this.auditAvailable.set(1);

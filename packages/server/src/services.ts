@@ -12,6 +12,7 @@ import { Platform } from "./platform.js";
 import { PlaygroundService } from "./playground.js";
 import { REDECIDE_TARGET, ReviewService } from "./reviews.js";
 import { type ReloadOutcome, RulesHolder } from "./rules.js";
+import { SantaService } from "./santa.js";
 import { ServerEvents } from "./server-events.js";
 import { SiemDelivery, sinksFrom } from "./siem.js";
 import { SiemEventSource } from "./siem-events.js";
@@ -42,6 +43,8 @@ export interface Services {
   serverEvents: ServerEvents;
   platform: Platform | null;
   sync: PlatformSync | null;
+  /** the Santa sync server, when `santa.enabled` */
+  santa: SantaService | null;
   /** the damaged log set aside at start for a new one (`audit.startNewLog`), for the server to log */
   replacedLog: { reason: string; movedTo: string[] } | null;
   /** an SQLite log created at start because there was no file: where (for the server to log) */
@@ -70,6 +73,8 @@ export interface ServiceHooks {
   onReviewError?: (error: Error) => void;
   /** a SIEM sink failed to send (it retries) or could not read the log */
   onSiemError?: (sink: string, error: Error) => void;
+  /** the Santa sync server could not follow a re-decision to its rules */
+  onSantaError?: (error: Error) => void;
   /** a rule-set or verification event could not be recorded */
   onServerEventError?: (error: Error) => void;
   /** the time decisions, cases and exceptions are made at (tests move it) */
@@ -273,6 +278,17 @@ export async function createServices(
             },
           })
         : null;
+    const santa = config.santa.enabled
+      ? new SantaService(
+          config.santa,
+          log,
+          decisions,
+          metrics,
+          () => rules.ruleset.contextFields,
+          hooks.clock ?? Date.now,
+          (error) => hooks.onSantaError?.(error),
+        )
+      : null;
     const keys = new KeyRing(config.auth.keys);
     const playground = new PlaygroundService(rules, log, config.playground, hooks.clock);
     return {
@@ -297,6 +313,7 @@ export async function createServices(
       serverEvents,
       platform,
       sync,
+      santa,
       replacedLog: opened.replaced,
       createdLog: log.store instanceof SqliteBackend && log.store.created ? log.store.path : null,
       async close() {

@@ -28,6 +28,7 @@
 
 import { DomainError } from "../errors.js";
 import type { EntryKind } from "./kinds.js";
+import type { SantaStore } from "./santa-store.js";
 import type { Placement, SealItem } from "./seal.js";
 import type { ChainPosition, VerifyStep } from "./verify.js";
 
@@ -191,6 +192,8 @@ export interface AuditStore {
   readonly entries: EntryStore;
   readonly outbox: OutboxStore;
   readonly state: StateStore;
+  /** the Santa sync server's machines, files and rules (docs/endpoints.md) */
+  readonly santa: SantaStore;
   /**
    * Opens the store: checks and opens its files or connects, and applies pending migrations
    * (never when read-only). Refuses a schema newer than this Clearance knows. Returns the schema

@@ -8,6 +8,7 @@ export const DECISION_SOURCES = Object.freeze([
   "gate",
   "sync",
   "review",
+  "santa",
 ] as const);
 export type DecisionSource = (typeof DECISION_SOURCES)[number];
 

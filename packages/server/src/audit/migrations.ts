@@ -14,6 +14,7 @@ import {
   SERVER_EVENT_KIND,
 } from "./kinds.js";
 import { POSTGRES_NAME_EXPRESSION, POSTGRES_NAME_INDEX_NAME } from "./name-search.js";
+import { SANTA_TABLES } from "./santa-store.js";
 
 export interface Migration {
   version: number;
@@ -259,6 +260,12 @@ $$;`,
     description: "rule-set and verification events in the chain, and SIEM dead letters",
     sqlite: `${kindTableSql(SERVER_EVENT_KIND, "sqlite")}\n${SIEM_DEAD_LETTERS("")}`,
     postgres: `${kindTableSql(SERVER_EVENT_KIND, "postgres")}\n${SIEM_DEAD_LETTERS(' COLLATE "C"')}`,
+  },
+  {
+    version: 11,
+    description: "the Santa sync server's machines, reported files and rules",
+    sqlite: SANTA_TABLES(""),
+    postgres: SANTA_TABLES(' COLLATE "C"'),
   },
 ]);
 

@@ -46,6 +46,8 @@ import {
   POSTGRES_NAME_EXPRESSION,
   POSTGRES_NAME_INDEX_NAME,
 } from "./name-search.js";
+import { postgresSantaStore } from "./santa-postgres.js";
+import type { SantaStore } from "./santa-store.js";
 import { type ChainHead, rowValues, type SealedBatch, type SealItem, sealBatch } from "./seal.js";
 import { type ChainPosition, type VerifyStep, verifyRows } from "./verify.js";
 
@@ -116,6 +118,7 @@ export class PostgresBackend implements AuditStore {
   readonly entries: EntryStore;
   readonly outbox: OutboxStore;
   readonly state: StateStore;
+  readonly santa: SantaStore;
   private readonly pool: pg.Pool;
   private readonly schema: string;
   private writer: Writer | undefined;
@@ -287,6 +290,10 @@ export class PostgresBackend implements AuditStore {
         return new Map(rows.map((r) => [r.sink, Number(r.n)]));
       },
     };
+    this.santa = postgresSantaStore(
+      (sql, params) => this.query(sql, params),
+      (what, work) => this.transaction(what, work),
+    );
     this.state = {
       recordedHeads: async () => {
         const { rows } = await this.query<{ chain: string; seq: string; hash: string }>(

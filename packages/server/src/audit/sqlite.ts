@@ -25,6 +25,8 @@ import {
   MIGRATIONS,
   MIGRATIONS_TABLE,
 } from "./migrations.js";
+import { sqliteSantaStore } from "./santa-sqlite.js";
+import type { SantaStore } from "./santa-store.js";
 import type { SealItem } from "./seal.js";
 import {
   type AppendRequest,
@@ -174,6 +176,7 @@ export class SqliteBackend implements AuditStore {
   readonly entries: EntryStore;
   readonly outbox: OutboxStore;
   readonly state: StateStore;
+  readonly santa: SantaStore;
   /** there was no file at the path: this is a new log (a log that was deleted whole looks so too) */
   created = false;
   private opened: Opened | undefined;
@@ -330,19 +333,18 @@ export class SqliteBackend implements AuditStore {
         return row?.value;
       },
       set: async (key, value) =>
-        this.here("saving state", (db) => {
-          // a save does not wait for the disk (see StateStore.set): on this thread, an fsync per
-          // save held every request behind it
-          db.pragma("synchronous = NORMAL");
-          try {
-            db.prepare(
-              "INSERT INTO state (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-            ).run(key, value, new Date().toISOString());
-          } finally {
-            db.pragma(`synchronous = ${this.synchronousPragma}`);
-          }
+        // a save does not wait for the disk (see StateStore.set): on this thread, an fsync per
+        // save held every request behind it
+        this.relaxed("saving state", (db) => {
+          db.prepare(
+            "INSERT INTO state (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+          ).run(key, value, new Date().toISOString());
         }),
     };
+    this.santa = sqliteSantaStore(
+      (what, work) => this.here(what, work),
+      (what, work) => this.relaxed(what, work),
+    );
   }
 
   get path(): string {
@@ -351,6 +353,21 @@ export class SqliteBackend implements AuditStore {
 
   private get synchronousPragma(): "FULL" | "NORMAL" {
     return this.options.synchronous === "full" ? "FULL" : "NORMAL";
+  }
+
+  /**
+   * A write on this thread that does not wait for the disk (derived state, cursors): a power loss
+   * may lose it, a crash of the process does not. An fsync here would hold every request.
+   */
+  private relaxed<T>(what: string, work: (db: Database.Database) => T): T {
+    return this.here(what, (db) => {
+      db.pragma("synchronous = NORMAL");
+      try {
+        return work(db);
+      } finally {
+        db.pragma(`synchronous = ${this.synchronousPragma}`);
+      }
+    });
   }
 
   open(): Promise<number> {

@@ -28,6 +28,7 @@ import { healthRoutes } from "./routes/health.js";
 import { playgroundRoutes } from "./routes/playground.js";
 import { reviewRoutes } from "./routes/reviews.js";
 import { rulesetRoutes } from "./routes/ruleset.js";
+import { santaRoutes } from "./routes/santa.js";
 import { sessionRoutes } from "./routes/session.js";
 import { webhookRoutes } from "./routes/webhooks.js";
 import { problemSchema } from "./schemas.js";
@@ -395,7 +396,7 @@ async function clearanceApp(fastify: FastifyInstance, options: AppOptions): Prom
   // name as `Host`. Only loopback names are answered.
   if (!signIn.required)
     fastify.addHook("onRequest", async (request, reply) => {
-      if (isLoopback(request.hostname)) return;
+      if (isLoopback(request.hostname) || request.routeOptions.config.agentAuth) return;
       return sendProblem(
         reply,
         "host_not_allowed",
@@ -486,6 +487,7 @@ async function clearanceApp(fastify: FastifyInstance, options: AppOptions): Prom
   await fastify.register(playgroundRoutes);
   await fastify.register(healthRoutes);
   await fastify.register(sessionRoutes);
+  if (services.santa) await fastify.register(santaRoutes, { santa: services.santa });
   if (services.config.console.enabled)
     await fastify.register(consoleRoutes, { dir: options.consoleDir ?? CONSOLE_DIR });
 }

@@ -1,5 +1,7 @@
 import { AuditUnavailableError } from "../audit/backend.js";
 import {
+  AgentForbiddenError,
+  AgentUnauthorizedError,
   AlreadyVotedError,
   ApprovalForbiddenError,
   CaseClosedError,
@@ -25,6 +27,7 @@ import {
   ServerBusyError,
   SignInRefusedError,
   StaleTimestampError,
+  TooManyEventsError,
 } from "../errors.js";
 
 /**
@@ -49,6 +52,11 @@ export const PROBLEMS = Object.freeze({
   unauthorized: { status: 401, title: "Sign-in or a valid API key is required" },
   invalid_signature: { status: 401, title: "The webhook signature is missing or wrong" },
   stale_timestamp: { status: 401, title: "The webhook timestamp is outside the accepted window" },
+  agent_unauthorized: {
+    status: 401,
+    title: "A Santa agent must send a valid token for its group or machine",
+  },
+  agent_forbidden: { status: 403, title: "This token may not sync this machine" },
   forbidden: { status: 403, title: "The API key or signed-in person lacks a required scope" },
   host_not_allowed: {
     status: 403,
@@ -193,6 +201,9 @@ export const DOMAIN_PROBLEMS: readonly DomainProblem[] = Object.freeze([
   row({ error: SignInRefusedError, code: "sign_in_refused" }),
   row({ error: IdentityProviderError, code: "identity_provider_error" }),
   row({ error: PlaygroundTimeoutError, code: "playground_timeout" }),
+  row({ error: AgentUnauthorizedError, code: "agent_unauthorized" }),
+  row({ error: AgentForbiddenError, code: "agent_forbidden" }),
+  row({ error: TooManyEventsError, code: "batch_too_large" }),
   row({ error: PlatformResultInvalidError, code: "platform_result_invalid" }),
   // a write refused (no decision is given unrecorded), or a read the store could not answer
   row({ error: AuditUnavailableError, code: "audit_unavailable", retryAfter: () => 1 }),
