@@ -27,6 +27,7 @@ import {
   AgentForbiddenError,
   AgentUnauthorizedError,
   InvalidRequestError,
+  NotFoundError,
   TooManyEventsError,
 } from "./errors.js";
 import type { Metrics } from "./metrics.js";
@@ -412,6 +413,25 @@ export class SantaService {
 
   // ---- the fleet -------------------------------------------------------------------------------
 
+  /** Machines as the API shows them: each with its group's rule head and what it has not confirmed. */
+  async listMachines(query: {
+    group?: string;
+    after?: string;
+    limit: number;
+  }): Promise<MachineView[]> {
+    const rows = await this.store.machines(query);
+    const heads = new Map<string, number>();
+    for (const g of new Set(rows.map((r) => r.group))) heads.set(g, await this.store.ruleHead(g));
+    return rows.map((r) => machineView(r, heads.get(r.group) ?? 0));
+  }
+
+  async getMachine(id: string): Promise<MachineView & { rules: RuleCount[] }> {
+    const row = await this.store.machine(id);
+    if (!row) throw new NotFoundError(`no Santa machine \`${id.slice(0, 128)}\` is registered`);
+    const head = await this.store.ruleHead(row.group);
+    return { ...machineView(row, head), rules: await this.store.ruleCounts(row.group) };
+  }
+
   private async fleet() {
     const counts = await this.store.machineCounts();
     const out: {
@@ -439,6 +459,21 @@ export class SantaService {
     }
     return out;
   }
+}
+
+type RuleCount = { ruleType: string; policy: string; rules: number };
+
+/** A machine as the API shows it. */
+export interface MachineView extends Omit<MachineRow, "syncTarget" | "syncType"> {
+  /** the sync in progress (since a preflight without its postflight), or null */
+  syncing: string | null;
+  /** the group's rule changes this machine has not confirmed */
+  rulesBehind: number;
+}
+
+function machineView(row: MachineRow, head: number): MachineView {
+  const { syncTarget: _target, syncType, ...rest } = row;
+  return { ...rest, syncing: syncType, rulesBehind: Math.max(0, head - row.rulesAcked) };
 }
 
 /** The same execution reported again has the same key: the agent's retries are not new events. */

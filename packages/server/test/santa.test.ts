@@ -214,6 +214,46 @@ describe("Santa sync", () => {
     expect(await t.services.audit.store.santa.machine("MAC-5")).toBeUndefined();
   });
 
+  test("the fleet: machines with their sync state, over the API", async () => {
+    const t = await santaApp();
+    const bad = await decided(t, "malware");
+    await sync(t, "FLEET-1", TOKENS.eng, [execution(bad)]);
+    await sync(t, "FLEET-2", TOKENS.eng);
+    await post(t, "preflight", "FLEET-3", { token: TOKENS.fin, body: {} });
+    const list = await t.app.inject({ method: "GET", url: "/v1/santa/machines?limit=2" });
+    expect(list.statusCode).toBe(200);
+    const page = list.json() as { machines: Record<string, unknown>[]; nextCursor: string };
+    expect(page.machines.map((m) => m.id)).toEqual(["FLEET-1", "FLEET-2"]);
+    expect(page.nextCursor).toBe("FLEET-2");
+    // FLEET-1 reported the file after its preflight: the rule came after its sync's target
+    expect(page.machines[0]).toMatchObject({
+      group: "engineering",
+      rulesBehind: 1,
+      eventsReceived: 1,
+    });
+    expect(page.machines[1]).toMatchObject({ rulesBehind: 0, syncing: null });
+    const rest = await t.app.inject({ method: "GET", url: "/v1/santa/machines?cursor=FLEET-2" });
+    expect((rest.json() as { machines: Record<string, unknown>[] }).machines).toMatchObject([
+      { id: "FLEET-3", group: "finance", syncing: "CLEAN", lastSyncAt: null },
+    ]);
+    const one = await t.app.inject({ method: "GET", url: "/v1/santa/machines/FLEET-1" });
+    expect(one.json()).toMatchObject({
+      id: "FLEET-1",
+      hostname: "FLEET-1.example",
+      rules: [{ ruleType: "BINARY", policy: "BLOCKLIST", rules: 1 }],
+    });
+    const none = await t.app.inject({ method: "GET", url: "/v1/santa/machines/NOPE" });
+    expect(none.statusCode).toBe(404);
+    const metrics = await t.app.inject({ method: "GET", url: "/metrics" });
+    expect(metrics.body).toContain(
+      'clearance_santa_machines{group="engineering",mode="monitor"} 2',
+    );
+    expect(metrics.body).toContain('clearance_santa_rules_behind{group="engineering"} 1');
+    expect(metrics.body).toContain(
+      'clearance_santa_events_total{group="engineering",decision="deny"} 1',
+    );
+  });
+
   test("a machine stays in the group it enrolled in", async () => {
     const t = await santaApp();
     await sync(t, "MAC-6", TOKENS.eng);

@@ -161,6 +161,11 @@ export async function serveCommand(
             "a SIEM sink could not send; its events wait in the audit log and it retries",
           );
         },
+        onSantaError: (error) =>
+          server?.app.log.error(
+            { err: error },
+            "a re-decision did not reach the Santa rules; the file's rules change again at its next reported execution",
+          ),
         onServerEventError: (error) =>
           server?.app.log.warn({ err: error }, "a rule-set or verification event was not recorded"),
         onReload: (role, outcome, trigger) => {

@@ -29,6 +29,7 @@ import { playgroundRoutes } from "./routes/playground.js";
 import { reviewRoutes } from "./routes/reviews.js";
 import { rulesetRoutes } from "./routes/ruleset.js";
 import { santaRoutes } from "./routes/santa.js";
+import { santaFleetRoutes } from "./routes/santa-fleet.js";
 import { sessionRoutes } from "./routes/session.js";
 import { webhookRoutes } from "./routes/webhooks.js";
 import { problemSchema } from "./schemas.js";
@@ -487,7 +488,10 @@ async function clearanceApp(fastify: FastifyInstance, options: AppOptions): Prom
   await fastify.register(playgroundRoutes);
   await fastify.register(healthRoutes);
   await fastify.register(sessionRoutes);
-  if (services.santa) await fastify.register(santaRoutes, { santa: services.santa });
+  if (services.santa) {
+    await fastify.register(santaRoutes, { santa: services.santa });
+    await fastify.register(santaFleetRoutes);
+  }
   if (services.config.console.enabled)
     await fastify.register(consoleRoutes, { dir: options.consoleDir ?? CONSOLE_DIR });
 }
