@@ -678,6 +678,11 @@ export const CONFIG_SCHEMA = Type.Object(
           default: 8 * 1024 * 1024,
           description: "largest request body in bytes, compressed or once inflated",
         }),
+        feedSigningKey: Type.Union([Type.String({ minLength: 1 }), Type.Null()], {
+          default: null,
+          description:
+            "an Ed25519 private key (PEM file) that signs the allow and block lists (`/v1/feeds/`); null: lists are not signed",
+        }),
         blockMessage: Type.Union([Type.String({ minLength: 1, maxLength: 500 }), Type.Null()], {
           default: null,
           description:
@@ -814,6 +819,8 @@ export function resolveConfig(raw: unknown, options: ResolveOptions = {}): Reado
   config.rules.dir = path(config.rules.dir);
   if (config.shadow) config.shadow.rules = path(config.shadow.rules);
   config.audit.sqlite.path = path(config.audit.sqlite.path);
+  if (config.santa.feedSigningKey !== null)
+    config.santa.feedSigningKey = path(config.santa.feedSigningKey);
   for (const sink of config.siem.sinks) resolveTransportPaths(sink.transport, path);
   if (config.audit.backend === "postgres" && !config.audit.postgres.url)
     throw new ConfigError([

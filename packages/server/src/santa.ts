@@ -32,6 +32,7 @@ import {
 } from "./errors.js";
 import type { Metrics } from "./metrics.js";
 import type { Redecision } from "./reviews.js";
+import { loadFeedKey, SantaFeeds } from "./santa-feeds.js";
 
 type SantaConfig = ServerConfig["santa"];
 type GroupConfig = SantaConfig["groups"][number];
@@ -62,6 +63,8 @@ export class SantaService {
   private readonly tokens = new Map<string, { group: string; machine: string | null }>();
   private readonly machineTokens = new Set<string>();
 
+  readonly feeds: SantaFeeds;
+
   constructor(
     private readonly config: SantaConfig,
     private readonly audit: AuditLog,
@@ -85,6 +88,10 @@ export class SantaService {
       this.followRedecision(r, record).catch((error: Error) => this.onError(error));
     };
     metrics.santaFleet = () => this.fleet();
+    this.feeds = new SantaFeeds(
+      () => this.store,
+      config.feedSigningKey === null ? null : loadFeedKey(config.feedSigningKey),
+    );
   }
 
   private get store() {
@@ -96,6 +103,16 @@ export class SantaService {
   }
 
   // ---- who syncs ---------------------------------------------------------------------------
+
+  /** The group a Santa token (a group's, or a machine's own) belongs to, or undefined. */
+  groupOfToken(token: string): string | undefined {
+    return this.tokens.get(sha256Hex(token))?.group;
+  }
+
+  /** Whether a group by this name is configured. */
+  hasGroup(name: string): boolean {
+    return this.groups.has(name);
+  }
 
   /**
    * The machine `machineId` as `token` may sync it, registered on its first contact: a group's

@@ -2,9 +2,13 @@
 // rules that decisions become, incremental and clean syncs, and bad requests refused clearly
 // without anything lost. Bodies are shaped as Santa's santasyncservice writes them
 // (protobuf's JSON names; docs/endpoints.md).
-import { createHash } from "node:crypto";
+import { createHash, createPublicKey, generateKeyPairSync, verify } from "node:crypto";
+import { rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { deflateSync, gzipSync } from "node:zlib";
 import { afterEach, describe, expect, test } from "vitest";
+import { createApiKey } from "../src/auth.js";
 import { example, makeApp, type TestApp } from "./helpers.js";
 
 const sha = (text: string) => createHash("sha256").update(text).digest("hex");
@@ -63,9 +67,14 @@ async function post(t: TestApp, stage: string, machine: string, sent: Sent) {
 }
 
 /** A file decided once through the API (so the server holds its analysis): its SHA-256. */
-async function decided(t: TestApp, name: string): Promise<string> {
+async function decided(t: TestApp, name: string, key?: string): Promise<string> {
   const result = example(name);
-  const res = await t.app.inject({ method: "POST", url: "/v1/decisions", payload: { result } });
+  const res = await t.app.inject({
+    method: "POST",
+    url: "/v1/decisions",
+    payload: { result },
+    ...(key ? { headers: { authorization: `Bearer ${key}` } } : {}),
+  });
   expect(res.statusCode).toBe(200);
   return (result.sha256 as string).toLowerCase();
 }
@@ -252,6 +261,66 @@ describe("Santa sync", () => {
     expect(metrics.body).toContain(
       'clearance_santa_events_total{group="engineering",decision="deny"} 1',
     );
+  });
+
+  test("feeds: a group's allow and block lists, polled by ETag, signed", async () => {
+    const keyFile = join(tmpdir(), `clearance-feed-${process.pid}.pem`);
+    const { privateKey } = generateKeyPairSync("ed25519");
+    writeFileSync(keyFile, privateKey.export({ type: "pkcs8", format: "pem" }));
+    const reader = createApiKey();
+    const t = await santaApp(
+      { feedSigningKey: keyFile },
+      { auth: { keys: [{ id: "soc", scopes: ["decide", "audit:read"], sha256: reader.sha256 }] } },
+    );
+    rmSync(keyFile);
+    const good = await decided(t, "signed-microsoft", reader.secret);
+    const bad = await decided(t, "malware", reader.secret);
+    await sync(t, "FEED-1", TOKENS.eng, [execution(good), execution(bad)]);
+    const get = (path: string, token: string, headers: Record<string, string> = {}) =>
+      t.app.inject({
+        method: "GET",
+        url: `/v1/feeds/${path}`,
+        headers: { authorization: `Bearer ${token}`, ...headers },
+      });
+    const allow = await get("engineering/allow.txt", TOKENS.eng);
+    expect(allow.statusCode).toBe(200);
+    expect(allow.headers["content-type"]).toBe("text/plain; charset=utf-8");
+    expect(allow.body).toBe(`${good}\n`);
+    const block = await get("engineering/block.json", reader.secret);
+    expect(block.json()).toEqual({
+      group: "engineering",
+      list: "block",
+      revision: 2,
+      sha256: [bad],
+    });
+    // unchanged since: 304 without a body
+    const again = await get("engineering/allow.txt", TOKENS.eng, {
+      "if-none-match": String(allow.headers.etag),
+    });
+    expect(again.statusCode).toBe(304);
+    expect(again.body).toBe("");
+    // the detached signature checks out with the published key, over the exact bytes
+    const sig = await get("engineering/allow.txt.sig", TOKENS.eng);
+    const pem = await t.app.inject({ method: "GET", url: "/v1/feeds/key.pem" });
+    expect(pem.statusCode).toBe(200);
+    const publicKey = createPublicKey(pem.body);
+    expect(verify(null, allow.rawPayload, publicKey, Buffer.from(sig.body.trim(), "base64"))).toBe(
+      true,
+    );
+    expect(
+      verify(null, Buffer.from(`${bad}\n`), publicKey, Buffer.from(sig.body.trim(), "base64")),
+    ).toBe(false);
+    // another group's token reads only its own group's lists
+    const other = await get("engineering/allow.txt", TOKENS.fin);
+    expect(other.statusCode).toBe(403);
+    expect(other.json().detail).toBe(
+      "this token is group `finance`'s: it cannot read group `engineering`'s lists",
+    );
+    expect((await get("finance/allow.txt", TOKENS.fin)).body).toBe("");
+    expect((await get("nobody/allow.txt", reader.secret)).statusCode).toBe(404);
+    expect(
+      (await t.app.inject({ method: "GET", url: "/v1/feeds/engineering/allow.txt" })).statusCode,
+    ).toBe(401);
   });
 
   test("a machine stays in the group it enrolled in", async () => {

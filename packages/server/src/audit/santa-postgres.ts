@@ -182,6 +182,13 @@ export function postgresSantaStore(query: Query, transaction: Transaction): Sant
           [group, after, upTo, limit],
         )
       ).rows,
+    identifiers: async (group, ruleType, policy) =>
+      (
+        await query<{ identifier: string }>(
+          "SELECT identifier FROM santa_rules WHERE grp = $1 AND rule_type = $2 AND policy = $3 ORDER BY identifier",
+          [group, ruleType, policy],
+        )
+      ).rows.map((r) => r.identifier),
     ruleCounts: async (group) =>
       (
         await query<{ ruleType: string; policy: string; rules: number }>(

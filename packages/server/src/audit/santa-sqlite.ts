@@ -199,6 +199,17 @@ export function sqliteSantaStore(
             )
             .all(group, after, upTo, limit) as SantaRuleRow[],
       ),
+    identifiers: async (group, ruleType, policy) =>
+      read("reading Santa rules", (db) =>
+        (
+          db
+            .prepare(
+              "SELECT identifier FROM santa_rules WHERE grp = ? AND rule_type = ? AND policy = ? ORDER BY identifier",
+            )
+            .raw()
+            .all(group, ruleType, policy) as [string][]
+        ).map((r) => r[0]),
+      ),
     ruleCounts: async (group) =>
       read(
         "counting Santa rules",

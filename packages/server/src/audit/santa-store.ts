@@ -137,6 +137,8 @@ export interface SantaStore {
     limit: number,
     live: boolean,
   ): Promise<SantaRuleRow[]>;
+  /** The identifiers of a group's standing rules of one type and policy, sorted. */
+  identifiers(group: string, ruleType: string, policy: string): Promise<string[]>;
   /** Rules standing in a group, by type and policy. */
   ruleCounts(group: string): Promise<{ ruleType: string; policy: string; rules: number }[]>;
 }

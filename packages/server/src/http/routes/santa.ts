@@ -12,8 +12,10 @@ import {
   ruleDownloadResponseJson,
 } from "@clearance/santa";
 import type { FastifyInstance, FastifyRequest } from "fastify";
-import { bearerToken } from "../../auth.js";
+import { bearerToken, hasScope } from "../../auth.js";
+import { AgentForbiddenError, AgentUnauthorizedError, NotFoundError } from "../../errors.js";
 import type { SantaService, SyncingMachine } from "../../santa.js";
+import type { FeedFormat, FeedList } from "../../santa-feeds.js";
 import { parseJsonBody } from "../json-body.js";
 import { ProblemError } from "../problems.js";
 import { problemResponses } from "../schemas.js";
@@ -153,10 +155,93 @@ export async function santaRoutes(
       ),
     ),
   );
+  fastify.get<{ Params: { group: string; file: string } }>(
+    "/v1/feeds/:group/:file",
+    {
+      config: { agentAuth: true },
+      schema: {
+        summary: "A group's allow or block list of SHA-256, as text or JSON, or its signature",
+        description:
+          "`allow.txt`, `allow.json`, `block.txt`, `block.json`: the group's standing Santa BINARY rules; add `.sig` for the base64 Ed25519 signature of the list's bytes (`santa.feedSigningKey`). `ETag` and `If-None-Match` make polling cheap. Read with one of the group's tokens or an API key with `audit:read` (docs/endpoints.md#feeds).",
+        tags: ["santa"],
+        params: {
+          type: "object",
+          properties: {
+            group: { type: "string", minLength: 1, maxLength: 64 },
+            file: { type: "string", pattern: "^(allow|block)\\.(txt|json)(\\.sig)?$" },
+          },
+          required: ["group", "file"],
+        },
+      },
+    },
+    async (request, reply) => {
+      const { group, file } = request.params;
+      authorizeFeed(request, santa, group);
+      if (!santa.hasGroup(group))
+        throw new NotFoundError(`no Santa group \`${group}\` is configured`);
+      const [list, format, sig] = file.split(".") as [FeedList, FeedFormat, string | undefined];
+      const feed = await santa.feeds.feed(group, list, format);
+      if (sig !== undefined && feed.signature === null)
+        throw new NotFoundError(
+          "lists are not signed on this server: set `santa.feedSigningKey` to an Ed25519 key",
+        );
+      const etag = sig === undefined ? feed.etag : `${feed.etag.slice(0, -1)}-sig"`;
+      reply.header("etag", etag).header("cache-control", "no-cache");
+      if (feed.signature !== null) reply.header("clearance-signature", `ed25519=${feed.signature}`);
+      if (request.headers["if-none-match"] === etag) return reply.code(304).send();
+      if (sig !== undefined)
+        return reply.type("text/plain; charset=utf-8").send(`${feed.signature}\n`);
+      return reply.type(feed.contentType).send(feed.body);
+    },
+  );
+
+  fastify.get(
+    "/v1/feeds/key.pem",
+    {
+      config: { agentAuth: true },
+      schema: {
+        summary: "The public key that checks the feeds' signatures (PEM)",
+        tags: ["santa"],
+      },
+    },
+    async (_request, reply) => {
+      const pem = santa.feeds.publicKey;
+      if (pem === null)
+        throw new NotFoundError(
+          "lists are not signed on this server: set `santa.feedSigningKey` to an Ed25519 key",
+        );
+      return reply.type("application/x-pem-file").send(pem);
+    },
+  );
+
   route("postflight", "Santa: postflight (the sync completed)", async (request) => {
     await santa.postflight(request.santaMachine!, await message(request, readPostflightRequest));
     return {};
   });
+}
+
+/** Who may read a group's feeds: that group's tokens (a machine's own too), or an `audit:read` key. */
+function authorizeFeed(request: FastifyRequest, santa: SantaService, group: string): void {
+  const token = bearerToken(request.headers.authorization);
+  if (token === undefined || token === "")
+    throw new AgentUnauthorizedError(
+      "send one of the group's tokens (or an API key with the `audit:read` scope) as `Authorization: Bearer <token>`",
+    );
+  const tokenGroup = santa.groupOfToken(token);
+  if (tokenGroup !== undefined) {
+    if (tokenGroup !== group)
+      throw new AgentForbiddenError(
+        `this token is group \`${tokenGroup}\`'s: it cannot read group \`${group}\`'s lists`,
+      );
+    return;
+  }
+  const key = request.server.clearance.keys.find(token);
+  if (!key)
+    throw new AgentUnauthorizedError(
+      "the token is neither a Santa token of this server nor an API key (it may have been rotated out)",
+    );
+  if (!hasScope(key.scopes, "audit:read"))
+    throw new AgentForbiddenError(`this key (\`${key.id}\`) lacks the \`audit:read\` scope`);
 }
 
 function invalid(problems: readonly ProtocolProblem[]): ProblemError {
