@@ -50,8 +50,10 @@ const ALLOWED: Record<string, string[]> = {
   dryrun: ["engine", "options"],
   // formats and transports for SIEMs; the server drives delivery from its audit log
   siem: ["options"],
+  // Santa's sync protocol and an agent that speaks it; the server serves it from its rules
+  santa: [],
   // the playground replays audit entries with candidate rules as `clearance dry-run` does
-  server: ["client", "dryrun", "dsl", "engine", "options", "siem"],
+  server: ["client", "dryrun", "dsl", "engine", "options", "santa", "siem"],
   cli: ["client", "dryrun", "dsl", "engine", "platform-sim", "server"],
   // a browser app: it reads the server over HTTP only, and imports no Clearance code
   console: [],

@@ -75,6 +75,22 @@ async function openLog(spec: string): Promise<AuditLog> {
   }
 }
 
+/** Runs `work` on the log named by `spec`, opened for reading; closes it after. */
+export async function withAuditLog<T>(
+  spec: string,
+  work: (log: AuditLog) => Promise<T>,
+): Promise<T> {
+  let log: AuditLog | undefined;
+  try {
+    log = await openLog(spec);
+    return await work(log);
+  } catch (error) {
+    throw noLogHere(spec, error) ?? error;
+  } finally {
+    await log?.close();
+  }
+}
+
 /** PostgreSQL's "relation does not exist", said as what it means here: no log in that schema. */
 function noLogHere(spec: string, error: unknown): Error | undefined {
   if (!POSTGRES.test(spec)) return undefined;

@@ -201,6 +201,11 @@ export function buildProgram(
     )
     .option("--no-progress", "no progress line")
     .option(
+      "--santa",
+      "with an audit-log source: the Santa rules the candidate would add or remove, and the machines that reported those files",
+      false,
+    )
+    .option(
       "--no-exceptions",
       "replay without the exceptions kept with the rules (exceptions.json); by default they apply",
     )

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createServices, resolveConfig } from "@clearance/server";
@@ -286,3 +286,108 @@ describe("clearance dry-run --from audit:", () => {
     }
   });
 });
+
+describe("clearance dry-run --santa", () => {
+  test("previews the Santa rules a candidate would add, remove and flip, with the machines", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "clearance-cli-santa-"));
+    try {
+      const db = join(dir, "audit.db");
+      const services = await createServices(
+        resolveConfig({
+          rules: { dir: join(root, "rules"), watch: false },
+          audit: { sqlite: { path: db } },
+          santa: {
+            enabled: true,
+            groups: [{ name: "engineering", tokens: ["a".repeat(64)] }],
+          },
+        }),
+        { processMetrics: false },
+      );
+      const { readFileSync } = await import("node:fs");
+      const sha = (name: string) => {
+        const result = JSON.parse(
+          readFileSync(join(root, "examples/results", `${name}.json`), "utf8"),
+        );
+        return { result, sha256: (result.sha256 as string).toLowerCase() };
+      };
+      const good = sha("signed-microsoft");
+      const bad = sha("malware");
+      for (const f of [good, bad])
+        await services.decisions.decide({ result: f.result }, { source: "api", requester: null });
+      const santa = services.santa!;
+      const group = { ...services.config.santa.groups[0]! };
+      for (const machine of ["M-1", "M-2"]) {
+        await services.audit.store.santa.register(
+          machine,
+          "engineering",
+          "2026-12-05T00:00:00.000Z",
+        );
+        const row = (await services.audit.store.santa.machine(machine))!;
+        await santa.eventUpload(
+          { row, group },
+          {
+            machineId: machine,
+            events: [good, bad].map((f) => ({
+              ...EVENT,
+              fileSha256: f.sha256,
+              pid: machine.length,
+            })),
+          },
+        );
+      }
+      await services.close();
+      // a candidate that denies every file: the allowed file's rule flips, the blocked one stays
+      const candidate = join(dir, "candidate");
+      mkdirSync(candidate);
+      writeFileSync(
+        join(candidate, "freeze.rules"),
+        'ruleset "freeze"\nstrategy deny-overrides\ndefault deny "frozen: nothing new runs"\non-error deny\n',
+      );
+      const r = await run("dry-run", "--rules", candidate, "--from", `audit:${db}`, "--santa");
+      expect(r.code, r.err).toBe(0);
+      expect(r.out).toContain("Santa rules: the candidate against what the fleet holds");
+      expect(r.out).toContain(
+        "engineering: 2 files; +0 allow, +0 block, -0 allow, -0 block, 1 flipped; 2 machines reported them",
+      );
+      expect(r.out).toContain(`engineering  ${good.sha256.slice(0, 12)}  `);
+      expect(r.out).toContain(
+        "ALLOWLIST -> BLOCKLIST  (default): frozen: nothing new runs  (2 machines)",
+      );
+      const two = await run("dry-run", "--from", `audit:${db}`, "--from", `audit:${db}`, "--santa");
+      expect(two.code).toBe(1);
+      expect(two.err).toContain("--santa reads the Santa rules of one audit log");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+const EVENT = {
+  filePath: "/Applications/Tool.app/Contents/MacOS",
+  fileName: "Tool",
+  executingUser: "alice",
+  executionTime: 1764936000,
+  loggedInUsers: [],
+  currentSessions: [],
+  decision: "BLOCK_UNKNOWN" as const,
+  fileBundleId: "",
+  fileBundlePath: "",
+  fileBundleExecutableRelPath: "",
+  fileBundleName: "",
+  fileBundleVersion: "",
+  fileBundleVersionString: "",
+  fileBundleHash: "",
+  fileBundleHashMillis: 0,
+  fileBundleBinaryCount: 0,
+  ppid: 1,
+  parentName: "launchd",
+  teamId: "",
+  signingId: "",
+  cdhash: "",
+  signingChain: [],
+  csFlags: 0,
+  signingStatus: "SIGNING_STATUS_UNSPECIFIED" as const,
+  secureSigningTime: 0,
+  signingTime: 0,
+  staticRule: false,
+};

@@ -53,6 +53,12 @@ export { PROBLEMS, type ProblemCode } from "./http/problems.js";
 export type { CaseView, ExceptionView, VoteView } from "./reviews.js";
 export { type ReloadOutcome, RulesLoadError } from "./rules.js";
 export {
+  previewSantaRules,
+  type SantaGroupPreview,
+  type SantaPreview,
+  type SantaRuleChange,
+} from "./santa-preview.js";
+export {
   buildApp,
   checkExposure,
   installSignalHandlers,

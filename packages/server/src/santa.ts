@@ -45,7 +45,31 @@ export const AGENT_FACTS = "santa-agent";
 const REDECIDE_PREFIX = "santa-redecide:";
 
 /** The decision that stands for a file: what its Santa rule is made from. */
-type Standing = Pick<DecisionRecord, "id" | "sha256" | "decision" | "reason">;
+export type Standing = Pick<DecisionRecord, "id" | "sha256" | "decision" | "reason">;
+
+/**
+ * The Santa rule a decision stands for in a group: the file's hash allowed, blocked (with what the
+ * user sees), or neither (`REMOVE`: a file under review has no rule, and the agent's mode decides).
+ */
+export function santaRuleFor(
+  group: string,
+  standing: Standing,
+  blockMessage: string | null,
+): RuleChange {
+  const base = { group, ruleType: "BINARY", identifier: standing.sha256, decisionId: standing.id };
+  switch (standing.decision) {
+    case "allow":
+      return { ...base, policy: "ALLOWLIST", customMsg: "" };
+    case "deny":
+      return {
+        ...base,
+        policy: "BLOCKLIST",
+        customMsg: (blockMessage ?? standing.reason).slice(0, 500),
+      };
+    default:
+      return { ...base, policy: "REMOVE", customMsg: "" };
+  }
+}
 
 /** A machine allowed to sync: its row and its group's settings. */
 export interface SyncingMachine {
@@ -251,7 +275,7 @@ export class SantaService {
         .filter(
           ({ record }, i) => files.get(decided[i]!.event.fileSha256)!.decisionId === record.id,
         )
-        .map(({ record }) => this.ruleFor(group.name, record)),
+        .map(({ record }) => santaRuleFor(group.name, record, this.config.blockMessage)),
       now,
     );
     await this.store.countEvents(row.id, req.events.length);
@@ -375,24 +399,6 @@ export class SantaService {
     }
   }
 
-  /** The Santa rule a decision stands for in a group: a file's hash allowed, blocked, or neither. */
-  private ruleFor(group: string, record: Standing): RuleChange {
-    const base = { group, ruleType: "BINARY", identifier: record.sha256, decisionId: record.id };
-    switch (record.decision) {
-      case "allow":
-        return { ...base, policy: "ALLOWLIST", customMsg: "" };
-      case "deny":
-        return {
-          ...base,
-          policy: "BLOCKLIST",
-          customMsg: (this.config.blockMessage ?? record.reason).slice(0, 500),
-        };
-      default:
-        // a file under review has no rule: the agent's mode decides (lockdown blocks it)
-        return { ...base, policy: "REMOVE", customMsg: "" };
-    }
-  }
-
   /**
    * A file was decided again (its review case resolved, an exception created or ended): the new
    * answer stands for the group whose decision it replays, and every other group that reported
@@ -424,7 +430,10 @@ export class SantaService {
         ],
         now,
       );
-      await this.store.applyRules([this.ruleFor(file.group, standing)], now);
+      await this.store.applyRules(
+        [santaRuleFor(file.group, standing, this.config.blockMessage)],
+        now,
+      );
     }
   }
 

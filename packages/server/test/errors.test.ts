@@ -51,6 +51,9 @@ const CASES: [error: errors.DomainError, code: string, status: number, retryAfte
     "playground_timeout",
     422,
   ],
+  [new errors.AgentUnauthorizedError("no token"), "agent_unauthorized", 401],
+  [new errors.AgentForbiddenError("another group's token"), "agent_forbidden", 403],
+  [new errors.TooManyEventsError("1001 events"), "batch_too_large", 413],
   [new backend.AuditUnavailableError("down"), "audit_unavailable", 503, "1"],
   [new backend.AuditDamagedError("damaged"), "audit_unavailable", 503, "1"],
 ];

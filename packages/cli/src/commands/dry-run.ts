@@ -14,8 +14,20 @@ import {
   StrictError,
 } from "@clearance/dryrun";
 import type { InputFormat } from "@clearance/engine";
-import type { AuditFilter } from "@clearance/server";
-import { auditSource, isAuditSource, PLATFORM_SOURCE, platformSource } from "../audit-source.js";
+import { loadRuleset, type Ruleset } from "@clearance/engine";
+import {
+  type AuditFilter,
+  defaultConfig,
+  previewSantaRules,
+  type SantaPreview,
+} from "@clearance/server";
+import {
+  auditSource,
+  isAuditSource,
+  PLATFORM_SOURCE,
+  platformSource,
+  withAuditLog,
+} from "../audit-source.js";
 import { parseNow, parseTime, readJson } from "../io.js";
 import { CliError, type Output, paint } from "../output.js";
 import { renderDiagnostics } from "../render.js";
@@ -39,6 +51,8 @@ export interface DryRunCliOptions {
   progress: boolean;
   /** false with `--no-exceptions`: replay without the rule sets' exceptions.json */
   exceptions?: boolean;
+  /** `--santa`: preview the Santa rules the candidate would change (one audit-log source) */
+  santa?: boolean;
   /** time range for audit-log sources */
   since?: string;
   until?: string;
@@ -92,6 +106,12 @@ export async function dryRunCommand(
     ...(auditFilter.to ? { until: auditFilter.to } : {}),
   };
   const context = options.context ? readJson(options.context, "context") : undefined;
+  const santaSources = options.from.filter(isAuditSource);
+  if (options.santa && santaSources.length !== 1)
+    throw new CliError(
+      "--santa reads the Santa rules of one audit log: give exactly one `--from audit:<file>` (or PostgreSQL URL) source",
+      "for example `--from audit:data/audit.db --santa`",
+    );
 
   let decisionsStream: WriteStream | undefined;
   if (options.decisions) {
@@ -158,23 +178,95 @@ export async function dryRunCommand(
   progress.done();
   // Hashes without a report were never records: said here, not counted as decided or malformed.
   for (const line of vtTally.lines()) output.err(line);
+  const santa = options.santa
+    ? await withAuditLog(santaSources[0]!, (log) =>
+        previewSantaRules(log, loadCandidate(options.rules, now ?? Date.now()), {
+          now: now ?? Date.now(),
+          reviews: defaultConfig().reviews,
+          blockMessage: null,
+          limit: 50,
+        }),
+      )
+    : undefined;
   for (const path of options.report) {
     const ext = extname(path);
     mkdirSync(dirname(path), { recursive: true });
     writeFileSync(
       path,
       ext === ".json"
-        ? `${JSON.stringify(report, null, 2)}\n`
+        ? `${JSON.stringify(santa ? { ...report, santa } : report, null, 2)}\n`
         : ext === ".md"
-          ? renderMarkdown(report)
+          ? renderMarkdown(report) + (santa ? santaMarkdown(santa) : "")
           : renderHtml(report),
     );
   }
   output.out(renderTerminal(report, (s, t) => paint(output, s, t)));
+  if (santa) output.out(santaTerminal(output, santa));
   for (const path of options.report) output.out(paint(output, "dim", `report written to ${path}`));
   if (options.decisions)
     output.out(paint(output, "dim", `decisions written to ${options.decisions}`));
   return report.failOn.triggered.length > 0 ? 3 : 0;
+}
+
+/** The candidate rules, compiled (the dry-run compiled them already: an error was said there). */
+function loadCandidate(dir: string, now: number): Ruleset {
+  const loaded = loadRuleset(dir, { now });
+  if (!loaded.ruleset) throw new CliError(`the candidate rules (\`${dir}\`) do not compile`);
+  return loaded.ruleset;
+}
+
+const FROM_TO = (c: SantaPreview["changes"][number]) =>
+  `${c.from === "none" ? "no rule" : c.from} -> ${c.to === "none" ? "no rule" : c.to}`;
+
+/** The Santa section of the terminal report. */
+function santaTerminal(output: Output, p: SantaPreview): string {
+  const lines = [
+    "",
+    paint(output, "bold", "Santa rules: the candidate against what the fleet holds"),
+  ];
+  if (p.groups.length === 0) lines.push("  no machine has reported a file yet");
+  for (const g of p.groups)
+    lines.push(
+      `  ${g.group}: ${g.files} files; +${g.added.ALLOWLIST} allow, +${g.added.BLOCKLIST} block, -${g.removed.ALLOWLIST} allow, -${g.removed.BLOCKLIST} block, ${g.flipped} flipped; ${g.machines} machines reported them`,
+    );
+  for (const c of p.changes)
+    lines.push(
+      `  ${c.group}  ${c.sha256.slice(0, 12)}  ${c.fileName ?? "(no name)"}  ${FROM_TO(c)}  ${c.rule ?? "(default)"}: ${c.reason}  (${c.machines} machine${c.machines === 1 ? "" : "s"})`,
+    );
+  if (p.skipped > 0)
+    lines.push(
+      paint(output, "dim", `  ${p.skipped} files skipped: their recorded input no longer maps`),
+    );
+  return lines.join("\n");
+}
+
+/** The Santa section of the Markdown report. */
+function santaMarkdown(p: SantaPreview): string {
+  const rows = p.groups.map(
+    (g) =>
+      `| ${g.group} | ${g.files} | ${g.added.ALLOWLIST} | ${g.added.BLOCKLIST} | ${g.removed.ALLOWLIST} | ${g.removed.BLOCKLIST} | ${g.flipped} | ${g.machines} |`,
+  );
+  const changes = p.changes.map(
+    (c) =>
+      `| ${c.group} | \`${c.sha256}\` | ${FROM_TO(c)} | ${c.rule ? `\`${c.rule}\`` : "(default)"} | ${c.machines} |`,
+  );
+  return [
+    "",
+    "## Santa rules",
+    "",
+    "| group | files | + allow | + block | - allow | - block | flipped | machines |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ...rows,
+    ...(changes.length > 0
+      ? [
+          "",
+          "| group | file | rule change | deciding rule | machines |",
+          "| --- | --- | --- | --- | ---: |",
+          ...changes,
+        ]
+      : []),
+    "",
+  ].join("\n");
 }
 
 /** A progress line: redrawn in place on a terminal, a plain line every few seconds otherwise. */

@@ -114,6 +114,20 @@ export function postgresSantaStore(query: Query, transaction: Transaction): Sant
         }
       });
     },
+    files: async ({ after, limit }) =>
+      (
+        await query<SantaFileRow>(
+          `SELECT ${FILE_COLUMNS} FROM santa_files f WHERE f.grp > $1 OR (f.grp = $1 AND f.sha256 > $2) ORDER BY f.grp, f.sha256 LIMIT $3`,
+          [after?.group ?? "", after?.sha256 ?? "", limit],
+        )
+      ).rows,
+    policies: async (group, ruleType, identifiers) => {
+      const { rows } = await query<{ identifier: string; policy: string }>(
+        "SELECT identifier, policy FROM santa_rules WHERE grp = $1 AND rule_type = $2 AND identifier = ANY($3)",
+        [group, ruleType, [...identifiers]],
+      );
+      return new Map(rows.map((r) => [r.identifier, r.policy]));
+    },
     filesOf: async (sha256) =>
       (
         await query<SantaFileRow>(

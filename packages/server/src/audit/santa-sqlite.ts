@@ -130,6 +130,33 @@ export function sqliteSantaStore(
         })();
       });
     },
+    files: async ({ after, limit }) =>
+      read(
+        "reading files Santa reported",
+        (db) =>
+          db
+            .prepare(
+              `SELECT ${FILE_COLUMNS} FROM santa_files f WHERE f.grp > ? OR (f.grp = ? AND f.sha256 > ?) ORDER BY f.grp, f.sha256 LIMIT ?`,
+            )
+            .all(
+              after?.group ?? "",
+              after?.group ?? "",
+              after?.sha256 ?? "",
+              limit,
+            ) as SantaFileRow[],
+      ),
+    policies: async (group, ruleType, identifiers) =>
+      read("reading Santa rules", (db) => {
+        const out = new Map<string, string>();
+        const one = db.prepare(
+          "SELECT policy FROM santa_rules WHERE grp = ? AND rule_type = ? AND identifier = ?",
+        );
+        for (const id of identifiers) {
+          const row = one.get(group, ruleType, id) as { policy: string } | undefined;
+          if (row) out.set(id, row.policy);
+        }
+        return out;
+      }),
     filesOf: async (sha256) =>
       read(
         "reading files Santa reported",

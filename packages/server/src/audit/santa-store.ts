@@ -117,6 +117,17 @@ export interface SantaStore {
   lag(): Promise<{ group: string; rulesBehind: number; neverSynced: number }[]>;
   /** Records files as reported, each with the decision that now stands for it in its group. */
   noteFiles(seen: readonly FileSeen[], now: string): Promise<void>;
+  /** Files as reported, by group then SHA-256, a page at a time (after `after`). */
+  files(query: {
+    after?: { group: string; sha256: string };
+    limit: number;
+  }): Promise<SantaFileRow[]>;
+  /** The policies of a group's rules of one type on these identifiers (absent: no rule). */
+  policies(
+    group: string,
+    ruleType: string,
+    identifiers: readonly string[],
+  ): Promise<Map<string, string>>;
   /** The groups that reported a file, with the decision standing in each. */
   filesOf(sha256: string): Promise<SantaFileRow[]>;
   /**
