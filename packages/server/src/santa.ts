@@ -41,6 +41,8 @@ type GroupConfig = SantaConfig["groups"][number];
 const MACHINE_ID = /^[\x21-\x7e]{1,128}$/;
 /** Marks a result made from what the agent said, for lack of an analysis: one is fetched next time. */
 export const AGENT_FACTS = "santa-agent";
+/** Pauses before following a re-decision again after a failure; then it waits for the next event. */
+const FOLLOW_RETRY_MS = [1_000, 5_000, 30_000, 120_000];
 /** Delivery ids of the re-decisions this server makes for other groups (never followed again). */
 const REDECIDE_PREFIX = "santa-redecide:";
 
@@ -109,7 +111,7 @@ export class SantaService {
     }
     decisions.redecided = (r, record) => {
       if (record.deliveryId?.startsWith(REDECIDE_PREFIX)) return;
-      this.followRedecision(r, record).catch((error: Error) => this.onError(error));
+      void this.follow(r, record);
     };
     metrics.santaFleet = () => this.fleet();
     this.feeds = new SantaFeeds(
@@ -396,6 +398,22 @@ export class SantaService {
       const recorded = id === undefined ? undefined : await this.audit.get(id);
       if (!recorded) throw error;
       return recorded.entry;
+    }
+  }
+
+  /**
+   * Follows a re-decision, trying again after a failure (the log or the Santa tables briefly
+   * unavailable): each step is idempotent, by delivery id and by rule. Told to `onError` each time.
+   */
+  private async follow(r: Redecision, record: DecisionRecord): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.followRedecision(r, record);
+      } catch (error) {
+        this.onError(error as Error);
+        if (attempt >= FOLLOW_RETRY_MS.length) return;
+        await new Promise((resolve) => setTimeout(resolve, FOLLOW_RETRY_MS[attempt]).unref());
+      }
     }
   }
 
