@@ -428,7 +428,8 @@ export class SantaAgent {
       throw new TypeError(`an event has no field ${unknown.map((key) => `\`${key}\``).join(", ")}`);
     if (typeof event.fileSha256 !== "string" || !/^[0-9a-fA-F]{64}$/.test(event.fileSha256))
       throw new TypeError("an event's `fileSha256` must be a SHA-256 (64 hex digits)");
-    const full: AgentEvent = { ...emptyEvent(), ...event };
+    // a copy, so the caller's later changes to its lists do not reach the queued event
+    const full: AgentEvent = structuredClone({ ...emptyEvent(), ...event });
     full.fileSha256 = event.fileSha256.toLowerCase();
     if (event.executionTime === undefined) full.executionTime = Date.now() / 1000;
     if (event.decision === undefined) {

@@ -560,6 +560,16 @@ describe(`a sync against a scripted server (${fixtureAnswers.source})`, () => {
     expect(Object.keys(event!)).not.toContain("file_bundle_id");
   });
 
+  it("queues a copy of a recorded event, which the caller's later changes do not reach", async () => {
+    script = syncServer({});
+    const agent = agentFor();
+    const loggedInUsers = ["alice"];
+    agent.recordExecution({ fileSha256: SHA("a"), loggedInUsers });
+    loggedInUsers.push("mallory");
+    await agent.sync();
+    expect(bodies("eventupload")[0]).toMatchObject({ events: [{ logged_in_users: ["alice"] }] });
+  });
+
   it("leaves events recorded during a sync for the next one", async () => {
     const agent = agentFor();
     script = syncServer({
