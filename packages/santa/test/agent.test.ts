@@ -537,24 +537,24 @@ describe(`a sync against a scripted server (${fixtureAnswers.source})`, () => {
     const before = Date.now() / 1000;
     agent.recordExecution({
       fileSha256: SHA("A"),
-      filePath: "/usr/bin",
-      fileName: "yes",
+      filePath: "/opt/tools/bin",
+      fileName: "deploy-helper",
       executingUser: "alice",
-      pid: 2222,
+      pid: 4812,
       ppid: 1,
-      signingId: "platform:com.apple.yes",
+      signingId: "platform:com.apple.ditto",
     });
     await agent.sync();
     const [event] = (bodies("eventupload")[0]!.events as Record<string, unknown>[]) ?? [];
     expect(event).toMatchObject({
       file_sha256: SHA("a"),
-      file_path: "/usr/bin",
-      file_name: "yes",
+      file_path: "/opt/tools/bin",
+      file_name: "deploy-helper",
       executing_user: "alice",
       decision: "ALLOW_UNKNOWN",
-      pid: 2222,
+      pid: 4812,
       ppid: 1,
-      signing_id: "platform:com.apple.yes",
+      signing_id: "platform:com.apple.ditto",
     });
     expect(event!.execution_time as number).toBeGreaterThanOrEqual(before);
     expect(Object.keys(event!)).not.toContain("file_bundle_id");

@@ -184,14 +184,14 @@ describe("readPreflightRequest", () => {
 describe("readEventUploadRequest", () => {
   const event = {
     file_sha256: SHA_A,
-    file_path: "/usr/bin",
-    file_name: "yes",
+    file_path: "/opt/tools/bin",
+    file_name: "deploy-helper",
     executing_user: "alice",
-    execution_time: 1751111111.25,
+    execution_time: 1767225600.25,
     logged_in_users: ["alice"],
     current_sessions: ["alice@console"],
     decision: "BLOCK_BINARY",
-    pid: 2222,
+    pid: 4812,
     ppid: 1,
     team_id: "ABCDE12345",
     signing_id: "ABCDE12345:com.example.yes",
@@ -209,11 +209,11 @@ describe("readEventUploadRequest", () => {
     expect(read.machineId).toBe("M-1");
     expect(read.events[0]).toMatchObject({
       fileSha256: SHA_A,
-      filePath: "/usr/bin",
-      fileName: "yes",
-      executionTime: 1751111111.25,
+      filePath: "/opt/tools/bin",
+      fileName: "deploy-helper",
+      executionTime: 1767225600.25,
       decision: "BLOCK_BINARY",
-      pid: 2222,
+      pid: 4812,
       signingChain: [
         { sha256: SHA_B, cn: "Leaf", org: "Example", ou: "Eng", validFrom: 1, validUntil: 2 },
       ],
@@ -283,7 +283,7 @@ describe("readEventUploadRequest", () => {
     ],
     [
       "a missing hash",
-      { events: [{ file_name: "yes" }] },
+      { events: [{ file_name: "deploy-helper" }] },
       [["/events/0/file_sha256", 'should be a SHA-256 (64 hex digits), got `""`']],
     ],
     [
@@ -614,7 +614,7 @@ describe("readRuleDownloadResponse", () => {
           { identifier: SHA_B.toUpperCase(), policy: "ALLOWLIST", rule_type: "CERTIFICATE" },
           { identifier: "abcde12345", policy: "ALLOWLIST", rule_type: "TEAMID" },
           { identifier: "abcde12345:com.Example.App", policy: "ALLOWLIST", rule_type: "SIGNINGID" },
-          { identifier: "PLATFORM:com.apple.yes", policy: "ALLOWLIST", rule_type: "SIGNINGID" },
+          { identifier: "PLATFORM:com.apple.ditto", policy: "ALLOWLIST", rule_type: "SIGNINGID" },
           {
             identifier: "ABCDE12345:com.example:helper",
             policy: "ALLOWLIST",
@@ -626,7 +626,7 @@ describe("readRuleDownloadResponse", () => {
         { identifier: SHA_B, policy: "ALLOWLIST", ruleType: "CERTIFICATE" },
         { identifier: "ABCDE12345", policy: "ALLOWLIST", ruleType: "TEAMID" },
         { identifier: "ABCDE12345:com.Example.App", policy: "ALLOWLIST", ruleType: "SIGNINGID" },
-        { identifier: "platform:com.apple.yes", policy: "ALLOWLIST", ruleType: "SIGNINGID" },
+        { identifier: "platform:com.apple.ditto", policy: "ALLOWLIST", ruleType: "SIGNINGID" },
         { identifier: "ABCDE12345:com.example:helper", policy: "ALLOWLIST", ruleType: "SIGNINGID" },
       ],
       "",
@@ -652,17 +652,17 @@ describe("readRuleDownloadResponse", () => {
       {
         rules: [
           {
-            identifier: "platform:com.apple.yes",
+            identifier: "platform:com.apple.ditto",
             policy: "ALLOWLIST",
             rule_type: "SIGNINGID",
-            notification_app_name: "yes",
+            notification_app_name: "Ditto",
             event_detail_button_label: "Ask",
             rule_id: 7,
           },
         ],
         file_access_rules: [{}],
       },
-      [{ identifier: "platform:com.apple.yes", policy: "ALLOWLIST", ruleType: "SIGNINGID" }],
+      [{ identifier: "platform:com.apple.ditto", policy: "ALLOWLIST", ruleType: "SIGNINGID" }],
       "",
     ],
     ["nulls, as an empty last page", { rules: null, cursor: null }, [], ""],

@@ -342,9 +342,9 @@ describe("the agent's requests, in protobuf's form", () => {
               value: EventUploadRequest;
             }
           ).value.events[0]!,
-          filePath: "/usr/bin",
-          fileName: "yes",
-          executionTime: 1751111111.5,
+          filePath: "/opt/tools/bin",
+          fileName: "deploy-helper",
+          executionTime: 1767225600.5,
           decision: "BLOCK_BINARY",
           signingChain: [
             { sha256: "b".repeat(64), cn: "Leaf", org: "", ou: "", validFrom: 1, validUntil: 0 },
@@ -357,9 +357,9 @@ describe("the agent's requests, in protobuf's form", () => {
     }).events as Record<string, unknown>[];
     expect(written).toEqual({
       file_sha256: "a".repeat(64),
-      file_path: "/usr/bin",
-      file_name: "yes",
-      execution_time: 1751111111.5,
+      file_path: "/opt/tools/bin",
+      file_name: "deploy-helper",
+      execution_time: 1767225600.5,
       decision: "BLOCK_BINARY",
       signing_chain: [{ sha256: "b".repeat(64), cn: "Leaf", valid_from: 1 }],
       csFlags: 1,
