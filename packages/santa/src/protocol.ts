@@ -6,7 +6,9 @@
 // parser ignores them too). Answers are written under the JSON names, enums as names.
 //
 // Each message is declared once, as a table of fields, and read by one function: a wrong type is
-// a problem with the field's JSON Pointer, never a guess.
+// a problem with the field's JSON Pointer, never a guess. Both sides are here: the server's
+// (it reads requests and writes answers) and the agent's (it writes requests as santasyncservice
+// writes them and reads answers with Santa's leniency), so each can be checked against the other.
 
 /** What an agent does with executions no rule covers. */
 export const CLIENT_MODES = ["MONITOR", "LOCKDOWN", "STANDALONE"] as const;
@@ -72,7 +74,8 @@ export type Policy = (typeof POLICIES)[number];
 
 /**
  * What a rule's identifier is. Santa applies the most specific rule that matches an execution:
- * CDHASH, then BINARY, then SIGNINGID, then CERTIFICATE, then TEAMID (docs/endpoints.md).
+ * CDHASH, then BINARY, then SIGNINGID, then CERTIFICATE, then TEAMID (the order of
+ * `executionRuleForIdentifiers` in Santa's Source/santad/DataLayer/SNTRuleTable.mm).
  */
 export const RULE_TYPES = ["BINARY", "CERTIFICATE", "TEAMID", "SIGNINGID", "CDHASH"] as const;
 export type RuleType = (typeof RULE_TYPES)[number];
@@ -105,6 +108,8 @@ export interface PreflightRequest {
   santaVersion: string;
   primaryUser: string;
   primaryUserGroups: string[];
+  /** set when the agent gets push notifications; empty otherwise */
+  pushNotificationToken: string;
   clientMode: ClientMode | null;
   requestCleanSync: boolean;
   binaryRuleCount: number;
@@ -188,8 +193,13 @@ export interface PreflightResponse {
   syncType: SyncType;
   batchSize: number;
   fullSyncIntervalSeconds: number;
+  enableBundles?: boolean;
+  enableTransitiveRules?: boolean;
   enableAllEventUpload?: boolean;
   disableUnknownEventUpload?: boolean;
+  /** ICU regexes for paths no rule covers: allowed, or blocked (which Santa applies first) */
+  allowedPathRegex?: string;
+  blockedPathRegex?: string;
   eventDetailUrl?: string;
   eventDetailText?: string;
 }
@@ -214,6 +224,22 @@ export interface EventUploadResponse {
   eventUploadBundleBinaries: string[];
 }
 
+// ---- answers, as an agent reads them -------------------------------------------------------
+
+/** The preflight answer as an agent reads it: `clientMode` is null when none was sent (the agent keeps its own). */
+export interface AgentPreflightResponse extends Omit<PreflightResponse, "clientMode"> {
+  clientMode: ClientMode | null;
+}
+
+/**
+ * A rule download as an agent reads it: the rules it applies (identifiers normalized as Santa
+ * stores them) and the rules it drops as Santa drops them, each with where and why. The page held
+ * `rules.length + dropped.length` rules, which is what postflight's `rules_received` counts.
+ */
+export interface AgentRuleDownloadResponse extends RuleDownloadResponse {
+  dropped: ProtocolProblem[];
+}
+
 // ---- reading ---------------------------------------------------------------------------------
 
 type Kind =
@@ -222,18 +248,33 @@ type Kind =
   | { t: "uint32" }
   | { t: "int32" }
   | { t: "double" }
-  | { t: "enum"; values: readonly string[]; aliases?: Record<string, string> }
+  | {
+      t: "enum";
+      values: readonly string[];
+      aliases?: Record<string, string>;
+      /**
+       * An enum name not in `values` leaves the field unset instead of being a problem: Santa
+       * parses answers with `ignore_unknown_fields`, which passes over unknown enum names too.
+       */
+      lenient?: boolean;
+    }
   | { t: "strings" }
   | { t: "messages"; of: Fields };
 
-/** A field: its name here, its JSON name and its proto name, and what it holds. */
-type Field = readonly [key: string, json: string, proto: string, kind: Kind];
+/**
+ * A field: its name here, its JSON name and its proto name, what it holds, and whether it has
+ * presence (a proto3 `optional`: absent reads as undefined rather than the zero value, and a
+ * zero value is still written). A table lists its fields in field-number order, the order
+ * protobuf's JSON printer writes them in.
+ */
+type Field = readonly [key: string, json: string, proto: string, kind: Kind, presence?: "optional"];
 type Fields = readonly Field[];
 
 const str: Kind = { t: "string" };
 const bool: Kind = { t: "bool" };
 const uint32: Kind = { t: "uint32" };
 const int32: Kind = { t: "int32" };
+const strings: Kind = { t: "strings" };
 
 const PREFLIGHT: Fields = [
   ["serialNumber", "serial_num", "serial_number", str],
@@ -243,7 +284,6 @@ const PREFLIGHT: Fields = [
   ["modelIdentifier", "model_identifier", "model_identifier", str],
   ["santaVersion", "santa_version", "santa_version", str],
   ["primaryUser", "primary_user", "primary_user", str],
-  ["primaryUserGroups", "primary_user_groups", "primary_user_groups", { t: "strings" }],
   ["pushNotificationToken", "push_notification_token", "push_notification_token", str],
   ["clientMode", "client_mode", "client_mode", { t: "enum", values: CLIENT_MODE_ENUM }],
   ["requestCleanSync", "request_clean_sync", "request_clean_sync", bool],
@@ -257,6 +297,8 @@ const PREFLIGHT: Fields = [
   ["machineId", "machine_id", "machine_id", str],
   ["pushNotificationSync", "push_notification_sync", "push_notification_sync", bool],
   ["sipStatus", "sipStatus", "sip_status", uint32],
+  // field 21, declared next to primary_user in the proto and written after sip_status
+  ["primaryUserGroups", "primary_user_groups", "primary_user_groups", strings],
   ["rulesHash", "rulesHash", "rules_hash", str],
 ];
 
@@ -275,8 +317,8 @@ const EVENT: Fields = [
   ["fileName", "file_name", "file_name", str],
   ["executingUser", "executing_user", "executing_user", str],
   ["executionTime", "execution_time", "execution_time", { t: "double" }],
-  ["loggedInUsers", "logged_in_users", "logged_in_users", { t: "strings" }],
-  ["currentSessions", "current_sessions", "current_sessions", { t: "strings" }],
+  ["loggedInUsers", "logged_in_users", "logged_in_users", strings],
+  ["currentSessions", "current_sessions", "current_sessions", strings],
   ["decision", "decision", "decision", { t: "enum", values: AGENT_DECISIONS }],
   ["fileBundleId", "file_bundle_id", "file_bundle_id", str],
   ["fileBundlePath", "file_bundle_path", "file_bundle_path", str],
@@ -329,6 +371,106 @@ const POSTFLIGHT: Fields = [
   ["rulesHash", "rulesHash", "rules_hash", str],
 ];
 
+// The answers' tables declare the fields an agent acts on, and the deprecated fields Santa still
+// reads in their place; the rest (USB mounts, push notifications, exports) are passed over like
+// unknown fields.
+
+const CLIENT_MODE_ANSWER: Kind = { t: "enum", values: CLIENT_MODE_ENUM, lenient: true };
+const SYNC_TYPE_ANSWER: Kind = {
+  t: "enum",
+  values: SYNC_TYPE_ENUM,
+  aliases: SYNC_TYPE_ALIASES,
+  lenient: true,
+};
+
+const PREFLIGHT_RESPONSE: Fields = [
+  ["clientMode", "clientMode", "client_mode", CLIENT_MODE_ANSWER],
+  ["syncType", "syncType", "sync_type", SYNC_TYPE_ANSWER, "optional"],
+  ["batchSize", "batchSize", "batch_size", uint32],
+  ["enableBundles", "enableBundles", "enable_bundles", bool, "optional"],
+  ["enableTransitiveRules", "enableTransitiveRules", "enable_transitive_rules", bool, "optional"],
+  ["enableAllEventUpload", "enableAllEventUpload", "enable_all_event_upload", bool, "optional"],
+  [
+    "disableUnknownEventUpload",
+    "disableUnknownEventUpload",
+    "disable_unknown_event_upload",
+    bool,
+    "optional",
+  ],
+  ["fullSyncIntervalSeconds", "full_sync_interval", "full_sync_interval_seconds", uint32],
+  ["allowedPathRegex", "allowedPathRegex", "allowed_path_regex", str, "optional"],
+  ["blockedPathRegex", "blockedPathRegex", "blocked_path_regex", str, "optional"],
+  ["eventDetailUrl", "eventDetailUrl", "event_detail_url", str, "optional"],
+  ["eventDetailText", "eventDetailText", "event_detail_text", str, "optional"],
+  [
+    "enabledTransitiveWhitelisting",
+    "enabled_transitive_whitelisting",
+    "deprecated_enabled_transitive_whitelisting",
+    bool,
+    "optional",
+  ],
+  [
+    "transitiveWhitelistingEnabled",
+    "transitive_whitelisting_enabled",
+    "deprecated_transitive_whitelisting_enabled",
+    bool,
+    "optional",
+  ],
+  ["bundlesEnabled", "bundles_enabled", "deprecated_bundles_enabled", bool, "optional"],
+  ["whitelistRegex", "whitelist_regex", "deprecated_whitelist_regex", str, "optional"],
+  ["blacklistRegex", "blacklist_regex", "deprecated_blacklist_regex", str, "optional"],
+  ["cleanSync", "clean_sync", "deprecated_clean_sync", bool, "optional"],
+];
+
+/** The `Policy` enum by number; 7 is reserved. */
+const POLICY_ENUM = [
+  "POLICY_UNKNOWN",
+  "ALLOWLIST",
+  "ALLOWLIST_COMPILER",
+  "BLOCKLIST",
+  "SILENT_BLOCKLIST",
+  "REMOVE",
+  "CEL",
+  "",
+  "SILENT_GUI_BLOCKLIST",
+  "SILENT_TTY_BLOCKLIST",
+] as const;
+const POLICY_ALIASES: Record<string, string> = {
+  WHITELIST: "ALLOWLIST",
+  WHITELIST_COMPILER: "ALLOWLIST_COMPILER",
+  BLACKLIST: "BLOCKLIST",
+  SILENT_BLACKLIST: "SILENT_BLOCKLIST",
+};
+const RULE_TYPE_ENUM = ["RULETYPE_UNKNOWN", ...RULE_TYPES] as const;
+
+const RULE: Fields = [
+  ["identifier", "identifier", "identifier", str],
+  [
+    "policy",
+    "policy",
+    "policy",
+    { t: "enum", values: POLICY_ENUM, aliases: POLICY_ALIASES, lenient: true },
+  ],
+  ["ruleType", "ruleType", "rule_type", { t: "enum", values: RULE_TYPE_ENUM, lenient: true }],
+  ["customMsg", "customMsg", "custom_msg", str],
+  ["customUrl", "customUrl", "custom_url", str],
+  ["sha256", "sha256", "deprecated_sha256", str],
+];
+
+const RULE_DOWNLOAD_RESPONSE: Fields = [
+  ["rules", "rules", "rules", { t: "messages", of: RULE }],
+  ["cursor", "cursor", "cursor", str],
+];
+
+const EVENT_UPLOAD_RESPONSE: Fields = [
+  [
+    "eventUploadBundleBinaries",
+    "eventUploadBundleBinaries",
+    "event_upload_bundle_binaries",
+    strings,
+  ],
+];
+
 function zero(kind: Kind): unknown {
   switch (kind.t) {
     case "string":
@@ -353,6 +495,9 @@ function shown(value: unknown): string {
   const text = JSON.stringify(value) ?? String(value);
   return text.length > 40 ? `${text.slice(0, 37)}...` : text;
 }
+
+/** What a lenient enum reads as when its name is unknown: the field stays unset. */
+const UNSET = Symbol("unset");
 
 function readValue(
   kind: Kind,
@@ -391,6 +536,7 @@ function readValue(
       if (typeof value === "string") {
         const name = kind.aliases?.[value] ?? value;
         if (name !== "" && kind.values.includes(name)) return name;
+        if (kind.lenient) return UNSET;
       }
       return wrong(
         `one of ${kind.values
@@ -430,14 +576,16 @@ function readMessage(
       pointer,
       message: `should be an object, got \`${shown(value)}\``,
     });
-    for (const [key, , , kind] of fields) out[key] = zero(kind);
+    for (const [key, , , kind, presence] of fields) if (!presence) out[key] = zero(kind);
     return out;
   }
-  for (const [key, json, proto, kind] of fields) {
+  for (const [key, json, proto, kind, presence] of fields) {
     const name = json in value ? json : proto in value ? proto : undefined;
     const raw = name === undefined ? null : value[name];
-    // null is the field's default in protobuf's JSON mapping
-    out[key] = raw === null ? zero(kind) : readValue(kind, raw, `${pointer}/${name}`, problems);
+    // null is the field's default (or, with presence, its absence) in protobuf's JSON mapping
+    const read = raw === null ? UNSET : readValue(kind, raw, `${pointer}/${name}`, problems);
+    if (read !== UNSET) out[key] = read;
+    else if (!presence) out[key] = zero(kind);
   }
   return out;
 }
@@ -495,7 +643,239 @@ export function readPostflightRequest(value: unknown): Read<PostflightRequest> {
   };
 }
 
-// ---- writing ---------------------------------------------------------------------------------
+// ---- answers, as an agent reads them (SNTSyncPreflight.mm, SNTSyncRuleDownload.mm) -----------
+
+interface PreflightAnswerFields {
+  clientMode: string;
+  syncType?: string;
+  batchSize: number;
+  fullSyncIntervalSeconds: number;
+  enableBundles?: boolean;
+  enableTransitiveRules?: boolean;
+  enableAllEventUpload?: boolean;
+  disableUnknownEventUpload?: boolean;
+  allowedPathRegex?: string;
+  blockedPathRegex?: string;
+  eventDetailUrl?: string;
+  eventDetailText?: string;
+  enabledTransitiveWhitelisting?: boolean;
+  transitiveWhitelistingEnabled?: boolean;
+  bundlesEnabled?: boolean;
+  whitelistRegex?: string;
+  blacklistRegex?: string;
+  cleanSync?: boolean;
+}
+
+/**
+ * The preflight answer as santasyncservice reads it: a field takes its deprecated form's value
+ * when absent (`whitelist_regex`, `bundles_enabled`, ...); `clean_sync` means CLEAN when no
+ * `sync_type` was sent; a sync type other than CLEAN and CLEAN_ALL (the v2 ones included) is a
+ * NORMAL sync. Whether a CLEAN becomes CLEAN_ALL (the agent asked for that) is the agent's call.
+ */
+export function readPreflightResponse(value: unknown): Read<AgentPreflightResponse> {
+  const r = read<PreflightAnswerFields>(PREFLIGHT_RESPONSE, value);
+  if (!r.ok) return r;
+  const m = r.value;
+  const syncType: SyncType =
+    m.syncType === "CLEAN" || m.syncType === "CLEAN_ALL"
+      ? m.syncType
+      : m.syncType === undefined && m.cleanSync
+        ? "CLEAN"
+        : "NORMAL";
+  const answer: AgentPreflightResponse = {
+    clientMode: m.clientMode === "UNKNOWN_CLIENT_MODE" ? null : (m.clientMode as ClientMode),
+    syncType,
+    batchSize: m.batchSize,
+    fullSyncIntervalSeconds: m.fullSyncIntervalSeconds,
+  };
+  const optional: Partial<AgentPreflightResponse> = {
+    enableBundles: m.enableBundles ?? m.bundlesEnabled,
+    enableTransitiveRules:
+      m.enableTransitiveRules ?? m.enabledTransitiveWhitelisting ?? m.transitiveWhitelistingEnabled,
+    enableAllEventUpload: m.enableAllEventUpload,
+    disableUnknownEventUpload: m.disableUnknownEventUpload,
+    allowedPathRegex: m.allowedPathRegex ?? m.whitelistRegex,
+    blockedPathRegex: m.blockedPathRegex ?? m.blacklistRegex,
+    eventDetailUrl: m.eventDetailUrl,
+    eventDetailText: m.eventDetailText,
+  };
+  for (const [key, v] of Object.entries(optional))
+    if (v !== undefined) (answer as unknown as Record<string, unknown>)[key] = v;
+  return { ok: true, value: answer };
+}
+
+/**
+ * What an agent makes of each policy. The silent variants differ from the others only in which
+ * notifications the user sees; ALLOWLIST_COMPILER also allowlists what the compiler writes, which
+ * this package does not simulate, and allows the compiler itself like ALLOWLIST.
+ */
+const APPLIED_POLICY: Readonly<Record<string, Policy>> = {
+  ALLOWLIST: "ALLOWLIST",
+  ALLOWLIST_COMPILER: "ALLOWLIST",
+  BLOCKLIST: "BLOCKLIST",
+  SILENT_BLOCKLIST: "SILENT_BLOCKLIST",
+  SILENT_GUI_BLOCKLIST: "SILENT_BLOCKLIST",
+  SILENT_TTY_BLOCKLIST: "BLOCKLIST",
+  REMOVE: "REMOVE",
+};
+
+const HEX = /^[0-9a-fA-F]*$/;
+const ALPHANUMERIC = /^[A-Za-z0-9]*$/;
+const IDENTIFIER_FORMS: Readonly<Record<RuleType, string>> = {
+  BINARY: "64 hex digits",
+  CERTIFICATE: "64 hex digits",
+  CDHASH: "40 hex digits",
+  TEAMID: "10 letters or digits",
+  SIGNINGID: "a team ID or `platform`, a colon, then a signing ID",
+};
+
+/**
+ * A rule identifier as Santa stores it (hashes in lower case, team IDs in upper case), or null
+ * when Santa refuses it for the rule type (SNTRule's initializer in Santa's Source/common/SNTRule.mm).
+ * The same form names an execution's identifiers when rules are matched against it.
+ */
+export function normalizeRuleIdentifier(ruleType: RuleType, identifier: string): string | null {
+  const isTeamId = (s: string) => s.length === 10 && ALPHANUMERIC.test(s);
+  switch (ruleType) {
+    case "BINARY":
+    case "CERTIFICATE":
+      return identifier.length === 64 && HEX.test(identifier) ? identifier.toLowerCase() : null;
+    case "CDHASH":
+      return identifier.length === 40 && HEX.test(identifier) ? identifier.toLowerCase() : null;
+    case "TEAMID":
+      return isTeamId(identifier) ? identifier.toUpperCase() : null;
+    case "SIGNINGID": {
+      // `TEAMID:signing.id`; the signing ID may itself hold colons and keeps its case
+      const colon = identifier.indexOf(":");
+      if (colon < 0 || colon === identifier.length - 1) return null;
+      const team = identifier.slice(0, colon);
+      const signingId = identifier.slice(colon + 1);
+      if (team.toLowerCase() === "platform") return `platform:${signingId}`;
+      return isTeamId(team) ? `${team.toUpperCase()}:${signingId}` : null;
+    }
+  }
+}
+
+interface RuleFields {
+  identifier: string;
+  policy: string;
+  ruleType: string;
+  customMsg: string;
+  customUrl: string;
+  sha256: string;
+}
+
+/**
+ * A rule download as santasyncservice reads it. A rule Santa would not apply is dropped, not a
+ * problem: Santa logs it and applies the rest (`RuleFromProtoRule`), so one odd rule does not
+ * stop a sync. That covers a rule without identifier (nor the deprecated `sha256`), with a policy
+ * or rule type Santa v1 does not know (SEATBELT is v2's), or with an identifier Santa refuses for
+ * its type. CEL rules are dropped too, where Santa would keep them: this agent cannot evaluate
+ * their expressions and this server never sends them, so keeping one would make `wouldRun`
+ * answer for a rule it does not understand; its postflight then counts one rule fewer in
+ * `rules_processed` than Santa would.
+ */
+export function readRuleDownloadResponse(value: unknown): Read<AgentRuleDownloadResponse> {
+  const r = read<{ rules: RuleFields[]; cursor: string }>(RULE_DOWNLOAD_RESPONSE, value);
+  if (!r.ok) return r;
+  const sources = (value as Record<string, unknown>).rules as Record<string, unknown>[] | null;
+  const rules: SantaRule[] = [];
+  const dropped: ProtocolProblem[] = [];
+  for (const [i, fields] of r.value.rules.entries()) {
+    const source = sources?.[i] ?? {};
+    const at = (json: string, proto: string) =>
+      `/rules/${i}/${json in source ? json : proto in source ? proto : json}`;
+    const drop = (pointer: string, why: string) =>
+      dropped.push({ pointer, message: `${why}: an agent drops the rule` });
+    const identifier = fields.identifier || fields.sha256;
+    if (identifier === "") {
+      drop(`/rules/${i}`, "has no `identifier` (nor the deprecated `sha256`)");
+      continue;
+    }
+    if (fields.policy === "CEL") {
+      drop(at("policy", "policy"), "`CEL` rules are not evaluated by this agent");
+      continue;
+    }
+    const policy = APPLIED_POLICY[fields.policy];
+    if (policy === undefined) {
+      const sent = source.policy ?? null;
+      drop(at("policy", "policy"), `policy \`${shown(sent)}\` is not one Santa v1 applies`);
+      continue;
+    }
+    if (fields.ruleType === "RULETYPE_UNKNOWN") {
+      const sent = source.ruleType ?? source.rule_type ?? null;
+      drop(at("ruleType", "rule_type"), `rule type \`${shown(sent)}\` is not one Santa v1 knows`);
+      continue;
+    }
+    const ruleType = fields.ruleType as RuleType;
+    const stored = normalizeRuleIdentifier(ruleType, identifier);
+    if (stored === null) {
+      const pointer = fields.identifier
+        ? at("identifier", "identifier")
+        : at("sha256", "deprecated_sha256");
+      drop(
+        pointer,
+        `\`${shown(identifier)}\` is not a ${ruleType} identifier (${IDENTIFIER_FORMS[ruleType]})`,
+      );
+      continue;
+    }
+    const rule: SantaRule = { identifier: stored, policy, ruleType };
+    // Santa keeps an empty message or URL as none
+    if (fields.customMsg) rule.customMsg = fields.customMsg;
+    if (fields.customUrl) rule.customUrl = fields.customUrl;
+    rules.push(rule);
+  }
+  return { ok: true, value: { rules, cursor: r.value.cursor, dropped } };
+}
+
+export function readEventUploadResponse(value: unknown): Read<EventUploadResponse> {
+  return read<EventUploadResponse>(EVENT_UPLOAD_RESPONSE, value);
+}
+
+// ---- requests, as an agent writes them (protobuf's MessageToJsonString) ----------------------
+
+/**
+ * A message under its JSON names, in field-number order, as protobuf's JSON printer writes it
+ * with default options: a field without presence is left out at its zero value, enums as names.
+ */
+function writeMessage(fields: Fields, message: object): Record<string, unknown> {
+  const source = message as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  for (const [key, json, , kind, presence] of fields) {
+    const value = source[key];
+    if (value === undefined || value === null) continue;
+    if (!presence && isZero(kind, value)) continue;
+    if (kind.t === "messages") out[json] = (value as object[]).map((m) => writeMessage(kind.of, m));
+    else if (kind.t === "strings") out[json] = [...(value as string[])];
+    else out[json] = value;
+  }
+  return out;
+}
+
+function isZero(kind: Kind, value: unknown): boolean {
+  if (kind.t === "strings" || kind.t === "messages") return (value as unknown[]).length === 0;
+  return value === zero(kind);
+}
+
+/** A preflight request as santasyncservice writes it; a null client mode is left out. */
+export function preflightRequestJson(r: PreflightRequest): Record<string, unknown> {
+  return writeMessage(PREFLIGHT, r);
+}
+
+export function eventUploadRequestJson(r: EventUploadRequest): Record<string, unknown> {
+  return writeMessage(EVENT_UPLOAD, r);
+}
+
+export function ruleDownloadRequestJson(r: RuleDownloadRequest): Record<string, unknown> {
+  return writeMessage(RULE_DOWNLOAD, r);
+}
+
+/** A postflight request as santasyncservice writes it; a null sync type is left out. */
+export function postflightRequestJson(r: PostflightRequest): Record<string, unknown> {
+  return writeMessage(POSTFLIGHT, r);
+}
+
+// ---- answers, as this server writes them ------------------------------------------------------
 
 /** The preflight answer under its JSON names. */
 export function preflightResponseJson(r: PreflightResponse): Record<string, unknown> {
@@ -505,9 +885,13 @@ export function preflightResponseJson(r: PreflightResponse): Record<string, unkn
     batch_size: r.batchSize,
     full_sync_interval: r.fullSyncIntervalSeconds,
   };
+  if (r.enableBundles !== undefined) out.enable_bundles = r.enableBundles;
+  if (r.enableTransitiveRules !== undefined) out.enable_transitive_rules = r.enableTransitiveRules;
   if (r.enableAllEventUpload !== undefined) out.enable_all_event_upload = r.enableAllEventUpload;
   if (r.disableUnknownEventUpload !== undefined)
     out.disable_unknown_event_upload = r.disableUnknownEventUpload;
+  if (r.allowedPathRegex !== undefined) out.allowed_path_regex = r.allowedPathRegex;
+  if (r.blockedPathRegex !== undefined) out.blocked_path_regex = r.blockedPathRegex;
   if (r.eventDetailUrl !== undefined) out.event_detail_url = r.eventDetailUrl;
   if (r.eventDetailText !== undefined) out.event_detail_text = r.eventDetailText;
   return out;
