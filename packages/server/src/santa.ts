@@ -4,7 +4,7 @@
 // re-decision (a review approved, an exception ended) changes the rule the next sync brings.
 
 import { createHash } from "node:crypto";
-import type { AnalysisResult } from "@clearance/engine";
+import type { AnalysisResult, ExceptionRecord } from "@clearance/engine";
 import type {
   AgentEvent,
   EventUploadRequest,
@@ -98,6 +98,8 @@ export class SantaService {
     private readonly metrics: Metrics,
     /** the request-context fields the live rules declare */
     private readonly contextFields: () => readonly string[],
+    /** the exceptions in force (the log's and the rule directory's) */
+    private readonly exceptions: () => readonly ExceptionRecord[],
     private readonly clock: () => number = Date.now,
     private readonly onError: (error: Error) => void = () => {},
   ) {
@@ -193,6 +195,7 @@ export class SantaService {
   async preflight(machine: SyncingMachine, req: PreflightRequest): Promise<PreflightResponse> {
     this.checkBodyMachine(machine, req.machineId);
     const { row, group } = machine;
+    await this.reconcileCertificates();
     const head = await this.store.ruleHead(group.name);
     // A first sync, one the agent asks for, or a group whose rules went back (a restored
     // database) replace the agent's rules: an incremental sync would leave rules behind.
@@ -423,6 +426,7 @@ export class SantaService {
    * the file has its own decision replayed with the same exceptions, so each group's rule follows.
    */
   private async followRedecision(r: Redecision, record: DecisionRecord): Promise<void> {
+    await this.reconcileCertificates();
     const files = await this.store.filesOf(record.sha256);
     if (files.length === 0) return;
     const now = this.now();
@@ -453,6 +457,71 @@ export class SantaService {
         now,
       );
     }
+  }
+
+  // ---- certificates --------------------------------------------------------------------------
+
+  private certificates = "";
+  private reconciling: Promise<void> = Promise.resolve();
+
+  /**
+   * Signer exceptions as CERTIFICATE rules: an approved one allows every binary its certificate
+   * signs, those no machine reported yet too; a rejected one blocks them. Santa names a certificate
+   * by the SHA-256 of the leaf, so a thumbprint of another length is not sent. An exception scoped
+   * to a group's context reaches that group; one scoped by other context fields reaches none (a
+   * Santa rule cannot say who runs the file). Made again when the exceptions in force change, at
+   * the next preflight or re-decision: an exception that expired or was revoked is removed.
+   */
+  reconcileCertificates(): Promise<void> {
+    const run = this.reconciling.then(() => this.reconcileNow());
+    this.reconciling = run.catch(() => {});
+    return run;
+  }
+
+  private async reconcileNow(): Promise<void> {
+    const now = this.clock();
+    const wanted = new Map<string, RuleChange>();
+    for (const e of this.exceptions()) {
+      if (!("signer" in e.scope)) continue;
+      const thumbprint = e.scope.signer.toLowerCase();
+      if (!/^[0-9a-f]{64}$/.test(thumbprint)) continue;
+      if (e.expires !== null && new Date(e.expires).getTime() <= now) continue;
+      const context = e.context ?? {};
+      const keys = Object.keys(context);
+      if (keys.some((k) => k !== "group")) continue;
+      const groups = context.group === undefined ? [...this.groups.keys()] : [context.group];
+      for (const group of groups) {
+        if (!this.groups.has(group)) continue;
+        const key = `${group}\n${thumbprint}`;
+        // a rejection wins over an approval of the same certificate, as deciding finds them
+        if (wanted.get(key)?.policy === "BLOCKLIST") continue;
+        wanted.set(key, {
+          group,
+          ruleType: "CERTIFICATE",
+          identifier: thumbprint,
+          policy: e.status === "approved" ? "ALLOWLIST" : "BLOCKLIST",
+          customMsg: e.status === "approved" ? "" : e.justification.slice(0, 500),
+          decisionId: null,
+        });
+      }
+    }
+    const fingerprint = JSON.stringify([...wanted.entries()].sort());
+    if (fingerprint === this.certificates) return;
+    const changes: RuleChange[] = [...wanted.values()];
+    for (const group of this.groups.keys())
+      for (const policy of ["ALLOWLIST", "BLOCKLIST"])
+        for (const identifier of await this.store.identifiers(group, "CERTIFICATE", policy))
+          if (!wanted.has(`${group}\n${identifier}`))
+            changes.push({
+              group,
+              ruleType: "CERTIFICATE",
+              identifier,
+              policy: "REMOVE",
+              customMsg: "",
+              decisionId: null,
+            });
+    await this.store.applyRules(changes, new Date(now).toISOString());
+    this.certificates = fingerprint;
   }
 
   // ---- the fleet -------------------------------------------------------------------------------

@@ -285,6 +285,7 @@ export async function createServices(
           decisions,
           metrics,
           () => rules.ruleset.contextFields,
+          () => [...reviews.activeRecords(), ...rules.ruleset.exceptions],
           hooks.clock ?? Date.now,
           (error) => hooks.onSantaError?.(error),
         )

@@ -323,6 +323,61 @@ describe("Santa sync", () => {
     ).toBe(401);
   });
 
+  test("signer exceptions are CERTIFICATE rules, for their group or all; revoked, they go", async () => {
+    const t = await santaApp();
+    const leaf = "c".repeat(64);
+    const other = "d".repeat(64);
+    const exception = async (
+      scope: Record<string, string>,
+      status: string,
+      context?: Record<string, string>,
+    ) => {
+      const res = await t.app.inject({
+        method: "POST",
+        url: "/v1/exceptions",
+        payload: {
+          status,
+          scope,
+          ...(context ? { context } : {}),
+          justification: "the vendor's signing certificate",
+          by: "alice",
+        },
+      });
+      expect(res.statusCode, res.body).toBe(201);
+      return (res.json() as { id: string }).id;
+    };
+    const everywhere = await exception({ signer: leaf }, "approved");
+    await exception({ signer: other }, "rejected", { group: "finance" });
+    // a thumbprint that is not a SHA-256 (Authenticode's SHA-1) names no Santa certificate
+    await exception({ signer: "e".repeat(40) }, "approved");
+    const eng = await sync(t, "CERT-ENG", TOKENS.eng);
+    const fin = await sync(t, "CERT-FIN", TOKENS.fin);
+    expect(eng.rules).toEqual([
+      { identifier: leaf, policy: "ALLOWLIST", rule_type: "CERTIFICATE" },
+    ]);
+    expect(fin.rules).toEqual(
+      expect.arrayContaining([
+        { identifier: leaf, policy: "ALLOWLIST", rule_type: "CERTIFICATE" },
+        {
+          identifier: other,
+          policy: "BLOCKLIST",
+          rule_type: "CERTIFICATE",
+          custom_msg: "the vendor's signing certificate",
+        },
+      ]),
+    );
+    expect(fin.rules).toHaveLength(2);
+    const revoked = await t.app.inject({
+      method: "DELETE",
+      url: `/v1/exceptions/${everywhere}`,
+      payload: { justification: "the certificate leaked", by: "alice" },
+    });
+    expect(revoked.statusCode).toBe(200);
+    // the next preflight sees the exceptions changed, and its download takes the rule away
+    const after = await sync(t, "CERT-ENG", TOKENS.eng);
+    expect(after.rules).toEqual([{ identifier: leaf, policy: "REMOVE", rule_type: "CERTIFICATE" }]);
+  });
+
   test("a machine stays in the group it enrolled in", async () => {
     const t = await santaApp();
     await sync(t, "MAC-6", TOKENS.eng);
