@@ -51,7 +51,7 @@ export function machineHash(id: string): string {
 
 /** What about a machine's sync needs a look, as the API's fields say it. */
 export interface Trouble {
-  /** no sync of this machine ever completed: it holds none of the group's rules from here */
+  /** no sync of this machine ever completed: it has confirmed none of its group's rules */
   neverSynced: boolean;
   /** the type of a sync it began and did not complete (its postflight never came), or null */
   syncOpen: string | null;
