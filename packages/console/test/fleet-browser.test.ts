@@ -483,6 +483,10 @@ describe.skipIf(SKIP)(`the Fleet page in headless Chromium${titleSuffix}`, () =>
       expect(text).toContain("santa.enabled is false");
       expect(text).toContain("docs/endpoints.md");
       expect(await page.locator(".notice.error").count()).toBe(0);
+      // no group form: there is no fleet to narrow
+      expect(await page.locator("form.search").count()).toBe(0);
+      if (path === "#/fleet")
+        await page.screenshot({ path: join(SCREENSHOTS, "console-fleet-santa-off.png") });
       expect(await axeViolations(page)).toEqual([]);
       expect(errors.filter((e) => !/status of 404/.test(e))).toEqual([]);
       await page.close();

@@ -29,20 +29,28 @@ export function FleetPage({ params }: { params: URLSearchParams }) {
     () => readFleetFilter({ group: params.get("group") }),
     [query],
   );
+  // Santa off is the server's state, whatever the filter: no form to narrow a fleet there is not
+  const [off, setOff] = useState(false);
   useEffect(() => {
     document.title = "Fleet · Clearance";
   }, []);
   return (
     <>
       <h1 class="page-title">Fleet: Santa machines</h1>
-      {/* a new address (Back, a group's link) mounts the form again with its own filter */}
-      <FleetForm key={fleetHash(filter)} filter={filter} urlProblem={problems[0]?.message} />
-      {problems.length > 0 ? (
-        <p class="notice" role="alert">
-          This address has a filter the API would refuse; correct the field marked above.
-        </p>
+      {off ? (
+        <SantaOff />
       ) : (
-        <Machines key={fleetHash(filter)} filter={filter} />
+        <>
+          {/* a new address (Back, a group's link) mounts the form again with its own filter */}
+          <FleetForm key={fleetHash(filter)} filter={filter} urlProblem={problems[0]?.message} />
+          {problems.length > 0 ? (
+            <p class="notice" role="alert">
+              This address has a filter the API would refuse; correct the field marked above.
+            </p>
+          ) : (
+            <Machines key={fleetHash(filter)} filter={filter} onSantaOff={() => setOff(true)} />
+          )}
+        </>
       )}
     </>
   );
@@ -97,8 +105,7 @@ function FleetForm({ filter, urlProblem }: { filter: FleetFilter; urlProblem?: s
   );
 }
 
-function Machines({ filter }: { filter: FleetFilter }) {
-  const [off, setOff] = useState(false);
+function Machines({ filter, onSantaOff }: { filter: FleetFilter; onSantaOff: () => void }) {
   const list = usePagedList({
     hash: fleetHash(filter),
     memory: fleetLists,
@@ -107,7 +114,7 @@ function Machines({ filter }: { filter: FleetFilter }) {
     nextCursor: (page) => page.nextCursor,
     // the list keeps a failure as words; Santa being off is an empty state, not a failure
     describeError: (error) => {
-      setOff(santaIsOff(error));
+      if (santaIsOff(error)) onSantaOff();
       return fleetFailure(error);
     },
     rowHash: machineHash,
@@ -116,7 +123,6 @@ function Machines({ filter }: { filter: FleetFilter }) {
   const machines = list.answer?.machines ?? [];
   // "3 min ago" as of the page's arrival
   const now = useMemo(() => Date.now(), [list.answer]);
-  if (off) return <SantaOff />;
   if (error)
     return (
       <p class="notice error" role="alert">
@@ -267,7 +273,8 @@ function Summary({ machines, loading }: { machines: SantaMachine[]; loading: boo
   const of = `${t.machines} machine${t.machines === 1 ? "" : "s"} on this page`;
   return parts.length === 0 ? (
     <p class="fleet-summary">
-      <span aria-hidden="true">✓</span> {of}: every one synced and holds its group's rules.
+      <span aria-hidden="true">✓</span> {of}: every one completed a sync and confirmed its group's
+      rule changes.
     </p>
   ) : (
     <p class="fleet-summary fleet-summary-trouble">
