@@ -436,6 +436,55 @@ export const rulesApi = {
   activeExceptions: () => call<{ exceptions: ExceptionView[] }>("/v1/exceptions?state=active"),
 };
 
+// ---- the Fleet page (GET /v1/santa/machines, /v1/santa/machines/{id}; docs/endpoints.md) ----
+
+/** A Santa machine as the API shows it: what its agent last reported, and its sync state. */
+export interface SantaMachine {
+  id: string;
+  group: string;
+  /** the agent's facts, from its last preflight; `""` when it did not send one */
+  serial: string;
+  hostname: string;
+  osVersion: string;
+  osBuild: string;
+  model: string;
+  santaVersion: string;
+  primaryUser: string;
+  /** as the agent last reported it: not necessarily the mode its group sends */
+  clientMode: string | null;
+  /** rules the agent held at its last preflight */
+  ruleCount: number;
+  registeredAt: string;
+  lastPreflightAt: string | null;
+  /** the last completed sync (its postflight); null if none ever completed */
+  lastSyncAt: string | null;
+  /** the type of a sync begun and not completed (`NORMAL`, `CLEAN`), or null */
+  syncing: string | null;
+  rulesAcked: number;
+  /** the group's rule changes this machine has not confirmed */
+  rulesBehind: number;
+  /** what the last postflight said it received and processed */
+  rulesReceived: number;
+  rulesProcessed: number;
+  /** executions it reported, since it registered */
+  eventsReceived: number;
+}
+
+export interface SantaMachinePage {
+  machines: SantaMachine[];
+  nextCursor: string | null;
+}
+
+/** One machine, with its group's standing rules counted by type and policy. */
+export interface SantaMachineDetail extends SantaMachine {
+  rules: { ruleType: string; policy: string; rules: number }[];
+}
+
+export const fleetApi = {
+  machines: (url: string) => call<SantaMachinePage>(url),
+  machine: (id: string) => call<SantaMachineDetail>(`/v1/santa/machines/${encodeURIComponent(id)}`),
+};
+
 // ---- sessions and sign-in (docs/console.md#signing-in) ----------------------------------------
 
 export type Scope = "decide" | "audit:read" | "review" | "exceptions" | "admin";

@@ -11,6 +11,8 @@ import {
 import { AuditPage } from "./audit/AuditPage.js";
 import { EntryPage } from "./audit/EntryPage.js";
 import { ExceptionPage, ExceptionsPage } from "./exceptions/ExceptionsPage.js";
+import { FleetPage } from "./fleet/FleetPage.js";
+import { MachinePage } from "./fleet/MachinePage.js";
 import { PlaygroundPage } from "./playground/PlaygroundPage.js";
 import { CasePage } from "./reviews/CasePage.js";
 import { Landing } from "./reviews/Landing.js";
@@ -33,6 +35,7 @@ const PAGES = [
   { path: "audit", title: "Audit", scopes: ["audit:read"] },
   { path: "rules", title: "Rules", scopes: ["audit:read", "decide"] },
   { path: "playground", title: "Playground", scopes: ["audit:read"] },
+  { path: "fleet", title: "Fleet", scopes: ["audit:read"] },
 ] as const satisfies readonly { path: string; title: string; scopes: readonly Scope[] }[];
 
 const needs = (page: string): readonly Scope[] | undefined =>
@@ -103,6 +106,8 @@ function App() {
   else if (page === "rules" && id !== undefined)
     body = <RulePage name={id} params={route.params} />;
   else if (page === "rules") body = <RulesPage params={route.params} />;
+  else if (page === "fleet" && id !== undefined) body = <MachinePage key={id} id={id} />;
+  else if (page === "fleet") body = <FleetPage params={route.params} />;
   else
     body = (
       <section class="notice" role="alert">

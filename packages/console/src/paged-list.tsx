@@ -145,7 +145,8 @@ export function usePagedList<A>(o: PagedListOptions<A>): PagedList<A> {
 
 /**
  * The page buttons and the page's number and count. `reversed` lists oldest first: the earlier
- * pages hold older rows, and the buttons say so.
+ * pages hold older rows, and the buttons say so. A list in another order (machines by id) names
+ * its buttons with `buttons`.
  */
 export function Pager({
   state,
@@ -153,25 +154,27 @@ export function Pager({
   count,
   noun,
   reversed = false,
+  buttons = reversed ? ["← Older", "Newer →"] : ["← Newer", "Older →"],
 }: {
   state: PagerState;
   label: string;
   count: number;
   noun: readonly [one: string, many: string];
   reversed?: boolean;
+  buttons?: readonly [previous: string, next: string];
 }) {
   const { depth, loading, toPrevious, toNext } = state;
   return (
     <nav class="pager" aria-label={label}>
       <button type="button" disabled={!toPrevious || loading} onClick={toPrevious}>
-        {reversed ? "← Older" : "← Newer"}
+        {buttons[0]}
       </button>
       <span>
         Page {depth}
         {loading ? " · loading…" : ` · ${count} ${count === 1 ? noun[0] : noun[1]}`}
       </span>
       <button type="button" disabled={!toNext || loading} onClick={toNext}>
-        {reversed ? "Newer →" : "Older →"}
+        {buttons[1]}
       </button>
     </nav>
   );

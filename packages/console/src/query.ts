@@ -5,7 +5,7 @@
 export const DECISIONS = ["allow", "deny", "review"] as const;
 export type Decision = (typeof DECISIONS)[number];
 /** `source` values the audit log records (packages/server/src/audit/entry.ts) */
-export const SOURCES = ["api", "batch", "webhook", "gate", "sync", "review"] as const;
+export const SOURCES = ["api", "batch", "webhook", "gate", "sync", "review", "santa"] as const;
 export type Source = (typeof SOURCES)[number];
 
 /** The filter of `GET /v1/audit` and `GET /v1/audit/export`, every field optional. */

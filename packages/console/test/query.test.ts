@@ -29,6 +29,7 @@ describe("readFilter", () => {
     ],
     ["a decision", { decision: "deny" }, { decision: "deny" }],
     ["a source", { source: "webhook" }, { source: "webhook" }],
+    ["a Santa agent's execution's source", { source: "santa" }, { source: "santa" }],
     [
       "times without a zone are UTC",
       { from: "2026-12-01T10:30", to: "2026-12-02T00:00:05" },
