@@ -176,6 +176,31 @@ describe("condition coverage report", () => {
   });
 });
 
+describe("a failing case under --coverage", () => {
+  it("prints the same explanation as without it, and still counts its conditions", async () => {
+    const { dir } = goldenRules();
+    const file = join(dir, "tests", "a.test.yaml");
+    // the unknown vendor becomes a trusted one without a trust score, and the case expects the
+    // wrong decision: `trusted` evaluates `not exists(trustScore)` before `flagged` denies
+    writeFileSync(
+      file,
+      readFileSync(file, "utf8")
+        .replace("vendor: { name: Nobody, verified: false }", "vendor: { name: Google LLC }")
+        .replace("{ decision: deny, rule: flagged }", "{ decision: allow }"),
+    );
+    const plain = await run("test", dir);
+    const covered = await run("test", dir, "--coverage", "--json");
+    expect(plain.code).toBe(1);
+    expect(plain.err).toContain("decision: expected allow, got deny");
+    expect(plain.err).toContain("not exists(trustScore) -> true");
+    // the coverage trace has a node for `exists(...)` under the `not`; the printed one does not
+    expect(plain.err).not.toMatch(/^ +exists\(trustScore\) ->/m);
+    expect(covered.err).toBe(plain.err);
+    const details: Detail[] = JSON.parse(covered.out).coverage.conditions.details;
+    expect(details.find((d) => d.expr === "exists(trustScore)")).toMatchObject({ false: 1 });
+  });
+});
+
 describe("--min-condition-coverage", () => {
   // The golden rules' tests see 7 of 16 outcomes: 43.7%.
   it("fails below the threshold, naming it, and shows what is missing", async () => {

@@ -1,5 +1,10 @@
 import { readFileSync } from "node:fs";
-import { DEFAULT_INPUT_LIMITS, type Decision, type Ruleset } from "@clearance/engine";
+import {
+  DEFAULT_INPUT_LIMITS,
+  type DecideOptions,
+  type Decision,
+  type Ruleset,
+} from "@clearance/engine";
 import {
   ConditionCoverage,
   type ConditionCoverageReport,
@@ -82,14 +87,17 @@ export function runTests(
       const canonical = toResult(raw, where, c.format, maxBytes);
       const now = parseNow(c.now ?? file.now, `\`now\` in \`${path}\` (case \`${c.name}\`)`);
       const context = c.context ?? file.context;
-      const d = ruleset.decide(canonical.result, {
+      const options: DecideOptions = {
         ...(context ? { context } : {}),
         ...(c.exception ? { exception: c.exception } : {}),
         ...(c.case ? { case: c.case } : {}),
         ...(now === undefined ? {} : { now }),
         explain: true,
-        ...(conditions ? { conditions: true } : {}),
-      });
+      };
+      const d = ruleset.decide(
+        canonical.result,
+        conditions ? { ...options, conditions: true } : options,
+      );
       for (const r of [...d.matched, ...d.monitored]) covered.add(r);
       conditions?.record(d.explain!);
       const problems = compare(c, d);
@@ -101,7 +109,14 @@ export function runTests(
       report.failures.push({ file: path, name: c.name, problems });
       output.err(`${paint(output, ["bold", "red"], "FAIL")} ${path} › ${c.name}`);
       for (const p of problems) output.err(`  ${p}`);
-      output.err(renderExplanation(output, d.explain!));
+      // A failure shows the explanation people read everywhere else: the coverage trace, with a
+      // node for every operand, would print differently with --coverage than without. Failures
+      // are few, so deciding again costs little.
+      // (at the same instant: a case without `now` is decided at the current time)
+      const shown = conditions
+        ? ruleset.decide(canonical.result, { ...options, now: d.explain!.now })
+        : d;
+      output.err(renderExplanation(output, shown.explain!));
       output.err("");
     }
   }
