@@ -139,13 +139,23 @@ export function buildProgram(
 
   program
     .command("test")
-    .description("run the YAML tests beside the rules and report rule coverage")
+    .description("run the YAML tests beside the rules and report rule and condition coverage")
     .argument("[dir]", "rule directory (tests are its *.test.yaml files)", "rules")
+    .option(
+      "--coverage",
+      "also report condition coverage: each condition never true or never false in the tests",
+      false,
+    )
     .option("--min-coverage <percent>", "fail when fewer rules are matched by a test", percent)
+    .option(
+      "--min-condition-coverage <percent>",
+      "fail when fewer condition outcomes (true and false of each) are seen (implies --coverage)",
+      percent,
+    )
     .option("--json", "machine-readable report", false)
     .addHelpText(
       "after",
-      "\nExamples:\n  clearance test\n  clearance test rules/ --min-coverage 100",
+      "\nExamples:\n  clearance test\n  clearance test rules/ --min-coverage 100\n  clearance test rules/ --coverage --min-condition-coverage 90",
     )
     .action(async (dir: string, opts) =>
       setExit((await commands.test()).testCommand(output, dir, opts)),

@@ -1,4 +1,4 @@
-import type { Diagnostic } from "@clearance/dsl";
+import type { Diagnostic, SourceFile } from "@clearance/dsl";
 import { hasErrors } from "@clearance/dsl";
 import { type LoadOptions, loadRuleset, type Ruleset } from "@clearance/engine";
 import { CliError, type Output } from "./output.js";
@@ -19,7 +19,7 @@ export function loadRulesWithDiagnostics(
   dir: string,
   options: LoadOptions = {},
   quiet = false,
-): { ruleset: Ruleset; diagnostics: Diagnostic[] } {
+): { ruleset: Ruleset; diagnostics: Diagnostic[]; files: ReadonlyMap<string, SourceFile> } {
   const result = loadRuleset(dir, options);
   const shown = quiet
     ? result.diagnostics.filter((d) => d.severity === "error")
@@ -31,5 +31,5 @@ export function loadRulesWithDiagnostics(
       `run \`clearance check ${dir}\` for details`,
     );
   }
-  return { ruleset: result.ruleset, diagnostics: result.diagnostics };
+  return { ruleset: result.ruleset, diagnostics: result.diagnostics, files: result.files };
 }

@@ -39,6 +39,53 @@ describe("clearance check", () => {
       "trusted_publisher",
     );
   });
+  it("--format json places every span and related span by line and column beside its offsets", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "clearance-json-"));
+    const a = join(dir, "a.rules");
+    const b = join(dir, "b.rules");
+    // The emoji is two UTF-16 code units: the column after it counts both, as editors do.
+    writeFileSync(a, 'rule r {\n  when fileName == "😀" and trustscore >= 70\n  deny "x"\n}\n');
+    writeFileSync(b, '\nrule r { when true deny "y" }\n');
+    const r = await run("check", dir, "--format", "json");
+    expect(r.code).toBe(1);
+    const { diagnostics } = JSON.parse(r.out);
+    const unknown = diagnostics.find((d: { code: string }) => d.code === "unknown_field");
+    const at = 'rule r {\n  when fileName == "😀" and '.length;
+    expect(unknown.span).toEqual({
+      file: a,
+      start: at,
+      end: at + "trustscore".length,
+      line: 2,
+      column: 29,
+      endLine: 2,
+      endColumn: 39,
+    });
+    const duplicate = diagnostics.find((d: { code: string }) => d.code === "duplicate_rule");
+    expect(duplicate.span).toEqual({
+      file: b,
+      start: 6,
+      end: 7,
+      line: 2,
+      column: 6,
+      endLine: 2,
+      endColumn: 7,
+    });
+    expect(duplicate.related).toEqual([
+      {
+        message: "first defined here",
+        span: { file: a, start: 5, end: 6, line: 1, column: 6, endLine: 1, endColumn: 7 },
+      },
+    ]);
+    // the keys keep the order of the documented shape
+    expect(Object.keys(duplicate)).toEqual([
+      "code",
+      "severity",
+      "message",
+      "span",
+      "help",
+      "related",
+    ]);
+  });
   it("--emit-js prints the generated JavaScript, naming the revision and every rule", async () => {
     const json = JSON.parse((await run("check", join(root, "rules"), "--format", "json")).out);
     const r = await run("check", join(root, "rules"), "--emit-js");

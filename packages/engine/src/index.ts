@@ -70,6 +70,7 @@ export {
 } from "./load.js";
 export { EXCEPTIONS_FILE, type ListFileCache } from "./rule-files.js";
 export {
+  type ConditionSite,
   type DecideOptions,
   type Decision,
   type Explanation,

@@ -38,6 +38,11 @@ export interface ConditionTrace {
   item?: number;
   /** for `any` / `all` whose result is unknown: how many items left it unknown */
   unknownItems?: number;
+  /**
+   * where the condition is in its rule file; only when `decide` was asked for `conditions`
+   * (condition coverage tells apart two conditions of the same text by it)
+   */
+  span?: Ast.Node["span"];
 }
 
 interface PathInfo {
@@ -59,6 +64,11 @@ interface Env {
   vars: unknown[];
   /** the trace being filled, when explaining */
   trace: ConditionTrace | undefined;
+  /**
+   * when explaining for condition coverage: every operand of `and`, `or` and `not` is traced,
+   * calls and boolean fields included, and each trace node carries its span
+   */
+  atoms?: boolean;
 }
 
 export class Interpreter {
@@ -95,23 +105,27 @@ export class Interpreter {
     return acc;
   }
 
-  /** Like ruleTest, with a trace of `when` and each `unless` that was evaluated. */
+  /**
+   * Like ruleTest, with a trace of `when` and each `unless` that was evaluated. With `atoms`, the
+   * trace also holds every operand of `and`, `or` and `not`, each with its span (see Env.atoms).
+   */
   explainRule(
     rule: Ast.RuleDecl,
     r: Record<string, unknown>,
     c: PreparedContext,
     n: number,
+    atoms = false,
   ): { value: Truth; when?: ConditionTrace; unless: ConditionTrace[] } {
     const unless: ConditionTrace[] = [];
     let when: ConditionTrace | undefined;
     let acc: Truth = null;
     if (rule.when) {
-      when = this.traced(rule.when, r, c, n);
+      when = this.traced(rule.when, r, c, n, atoms);
       acc = when.value;
     }
     for (const u of rule.unless) {
       if (acc === false) break;
-      const t = this.traced(u, r, c, n);
+      const t = this.traced(u, r, c, n, atoms);
       unless.push(t);
       acc = and3(acc, t.value === null ? null : !t.value);
     }
@@ -137,9 +151,14 @@ export class Interpreter {
     r: Record<string, unknown>,
     c: PreparedContext,
     n: number,
+    atoms: boolean,
   ): ConditionTrace {
     const trace: ConditionTrace = { expr: this.text(e), value: null };
     const env: Env = { r, c, n, vars: [], trace };
+    if (atoms) {
+      env.atoms = true;
+      trace.span = e.span;
+    }
     trace.value = this.truth(this.eval(e, env));
     return trace;
   }
@@ -165,6 +184,7 @@ export class Interpreter {
     const parent = env.trace;
     if (!parent) return this.eval(e, env);
     const node: ConditionTrace = { expr: this.text(e), value: null };
+    if (env.atoms) node.span = e.span;
     (parent.children ??= []).push(node);
     env.trace = node;
     try {
@@ -187,7 +207,7 @@ export class Interpreter {
       case "unary": {
         if (e.op === "not") {
           const v =
-            env.trace && isCondition(e.operand)
+            env.trace && (env.atoms || isCondition(e.operand))
               ? this.child(e.operand, env)
               : this.eval(e.operand, env);
           return v == null ? undefined : !v;
@@ -305,7 +325,9 @@ export class Interpreter {
       let unknown = false;
       for (const operand of operands) {
         const v = this.truth(
-          env.trace && isCondition(operand) ? this.child(operand, env) : this.eval(operand, env),
+          env.trace && (env.atoms || isCondition(operand))
+            ? this.child(operand, env)
+            : this.eval(operand, env),
         );
         if (v === decisive) return decisive;
         if (v === null) unknown = true;
@@ -431,6 +453,7 @@ export class Interpreter {
       trace.item = decidingItem;
       env.vars[depth] = list[decidingItem];
       const node: ConditionTrace = { expr: this.text(e.body), value: null };
+      if (env.atoms) node.span = e.body.span;
       (trace.children ??= []).push(node);
       env.trace = node;
       // The deciding item is evaluated again only to trace it: that replay was paid for above,

@@ -1,4 +1,4 @@
-import type { Action, Ast, OnError, Program, SourceFile, Strategy } from "@clearance/dsl";
+import type { Action, Ast, Expr, OnError, Program, SourceFile, Strategy } from "@clearance/dsl";
 import { positionAt } from "@clearance/dsl";
 import { type AnalysisResult, isValidated, type Problem, validateResult } from "@clearance/result";
 import type { CompiledProgram, CompiledRule, ListValues } from "./codegen.js";
@@ -35,6 +35,13 @@ export interface DecideOptions {
   now?: Date | number | string;
   /** record every rule's outcome and every condition's value */
   explain?: boolean;
+  /**
+   * With `explain`: the trace of each rule also holds every atomic condition (`conditions()`) that
+   * was evaluated, calls such as `exists(x)` and boolean fields included, and every trace node its
+   * `span`. For condition coverage (`clearance test --coverage`); an explanation shown to people
+   * leaves it off.
+   */
+  conditions?: boolean;
   /**
    * the one exception that applies to this decision (`exception.*` in the rules; see
    * ExceptionSet.find); checked like the context: a malformed one fails the rules that read it
@@ -97,6 +104,22 @@ export interface Explanation {
   notApplicable: number;
 }
 
+/**
+ * One atomic condition of a rule: an operand of the `and`, `or` and `not` that make up its `when` or
+ * one of its `unless` clauses, itself none of those. A loop (`any`, `all`, a `count` compared) is
+ * one condition: the explanation traces only the list item that decided it, not every item.
+ */
+export interface ConditionSite {
+  rule: string;
+  /** `when`, or the `unless` clause it is part of */
+  clause: "when" | "unless";
+  /** for `unless`: which of the rule's `unless` clauses, from 0 */
+  unless?: number;
+  /** the condition's source text, on one line */
+  expr: string;
+  span: Ast.Node["span"];
+}
+
 export interface RuleInfo {
   name: string;
   action: Action;
@@ -147,6 +170,7 @@ export class Ruleset {
   private readonly defaultAction: Action;
   private readonly locations: Location[];
   private readonly allRules: Int32Array;
+  private readonly sourceText: (span: Ast.Node["span"]) => string;
 
   constructor(
     private readonly program: Program,
@@ -169,6 +193,7 @@ export class Ruleset {
     // a condition written over several lines is explained on one
     const text = (span: Ast.Node["span"]) =>
       (files.get(span.file)?.text.slice(span.start, span.end) ?? "").replace(/\s*\n\s*/g, " ");
+    this.sourceText = text;
     this.interpreter = new Interpreter(program, values, text, compiled.loopBodies, compiled.budget);
     this.locations = compiled.rules.map((r) => {
       const file = files.get(r.decl.span.file);
@@ -197,6 +222,29 @@ export class Ruleset {
   get exceptionSet(): ExceptionSet {
     this.exceptionIndex ??= new ExceptionSet(this.exceptions, { allowNoExpiry: true });
     return this.exceptionIndex;
+  }
+
+  /**
+   * Every rule's atomic conditions, in declaration order and in the order they are written: what
+   * condition coverage counts. `decide(..., {explain: true, conditions: true})` traces each one
+   * that was evaluated under its `span`.
+   */
+  conditions(): ConditionSite[] {
+    const out: ConditionSite[] = [];
+    const atoms = (e: Expr, site: Omit<ConditionSite, "expr" | "span">) => {
+      if (e.kind === "binary" && (e.op === "and" || e.op === "or")) {
+        atoms(e.left, site);
+        atoms(e.right, site);
+      } else if (e.kind === "unary" && e.op === "not") atoms(e.operand, site);
+      else out.push({ ...site, expr: this.sourceText(e.span), span: e.span });
+    };
+    for (const { decl } of this.compiled.rules) {
+      if (decl.when) atoms(decl.when, { rule: decl.name.name, clause: "when" });
+      decl.unless.forEach((u, i) => {
+        atoms(u, { rule: decl.name.name, clause: "unless", unless: i });
+      });
+    }
+    return out;
   }
 
   /** The context fields the rules declare (`context { ... }`), by name. */
@@ -243,7 +291,7 @@ export class Ruleset {
     const c = this.prepare(options);
     // One budget per decision; `decide` is synchronous, so decisions never share it.
     this.compiled.budget.used = 0;
-    if (options.explain === true) return this.explainDecide(r, c, n);
+    if (options.explain === true) return this.explainDecide(r, c, n, options.conditions === true);
 
     const rules = this.compiled.rules;
     const order = this.candidates(r);
@@ -385,7 +433,12 @@ export class Ruleset {
     return mergeSorted(this.compiled.unindexed, hits);
   }
 
-  private explainDecide(r: Record<string, unknown>, c: PreparedContext, n: number): Decision {
+  private explainDecide(
+    r: Record<string, unknown>,
+    c: PreparedContext,
+    n: number,
+    atoms: boolean,
+  ): Decision {
     const rules = this.compiled.rules;
     // Small rule sets explain every rule, including those the index would skip (they show which
     // field was missing); large ones (per-hash lists) explain the rules that could apply.
@@ -424,7 +477,7 @@ export class Ruleset {
       }
       let hit: boolean | null;
       try {
-        const traced = this.interpreter.explainRule(rule.decl, r, c, n);
+        const traced = this.interpreter.explainRule(rule.decl, r, c, n, atoms);
         hit = traced.value;
         if (traced.when) entry.when = traced.when;
         if (traced.unless.length > 0) entry.unless = traced.unless;

@@ -293,6 +293,17 @@ function agree(
     const { explain, ...slow } = ruleset.decide(r, { ...options, explain: true });
     expect(explain).toBeDefined();
     expect(slow, "explain path").toEqual(fast);
+    // Tracing every atomic condition for coverage changes neither the decision nor any rule's
+    // outcome or clause values: it only adds trace nodes.
+    const { explain: atoms, ...covered } = ruleset.decide(r, {
+      ...options,
+      explain: true,
+      conditions: true,
+    });
+    expect(covered, "explain path with conditions").toEqual(fast);
+    const outcomes = (x: NonNullable<Decision["explain"]>) =>
+      x.rules.map((e) => [e.rule, e.outcome, e.when?.value, e.unless?.map((u) => u.value)]);
+    expect(outcomes(atoms!), "rule outcomes with conditions").toEqual(outcomes(explain!));
     expect(fast, "reference interpreter").toEqual(
       referenceDecide(ref, r, { context, exception, case: reviewCase }, now, ruleset.revision),
     );

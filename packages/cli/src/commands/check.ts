@@ -1,4 +1,4 @@
-import { hasErrors } from "@clearance/dsl";
+import { type Diagnostic, hasErrors, positionAt, type SourceFile, type Span } from "@clearance/dsl";
 import { loadRuleset } from "@clearance/engine";
 import { parseNow } from "../io.js";
 import { CliError, type Output, paint } from "../output.js";
@@ -30,7 +30,7 @@ export function checkCommand(output: Output, dir: string, options: CheckOptions)
       JSON.stringify(
         {
           ok: !failed,
-          diagnostics: result.diagnostics,
+          diagnostics: result.diagnostics.map((d) => withPositions(d, result.files)),
           ...(rs
             ? {
                 ruleset: {
@@ -72,4 +72,51 @@ export function checkCommand(output: Output, dir: string, options: CheckOptions)
     output.err(summary);
   } else output.out(summary);
   return 0;
+}
+
+/** A span in JSON: its offsets, and where it is as 1-based lines and columns (UTF-16 code units). */
+export interface PlacedSpan extends Span {
+  line: number;
+  column: number;
+  endLine: number;
+  endColumn: number;
+}
+
+/**
+ * A diagnostic as `check --format json` prints it: the offsets stay (editors mark by offset), and
+ * every span and related span also gets lines and columns, because problem matchers and most
+ * editors' protocols speak in lines and would otherwise have to read the file again to convert.
+ */
+export function withPositions(
+  d: Diagnostic,
+  files: ReadonlyMap<string, SourceFile>,
+): Omit<Diagnostic, "span" | "related"> & {
+  span: PlacedSpan;
+  related?: { message: string; span: PlacedSpan }[];
+} {
+  // The keys in the order of the Diagnostic shape, as before the positions were added.
+  const { span, related, help, ...rest } = d;
+  return {
+    ...rest,
+    span: place(span, files),
+    ...(help === undefined ? {} : { help }),
+    ...(related ? { related: related.map((r) => ({ ...r, span: place(r.span, files) })) } : {}),
+  };
+}
+
+function place(span: Span, files: ReadonlyMap<string, SourceFile>): PlacedSpan {
+  const file = files.get(span.file);
+  // A span in a file that was never read (an unreadable directory, a missing list) is at its
+  // start: line 1, column 1, as `diagnosticData` places it.
+  const at = (offset: number) =>
+    file ? positionAt(file, Math.min(offset, file.text.length)) : { line: 1, column: 1 };
+  const start = at(span.start);
+  const end = at(Math.max(span.end, span.start));
+  return {
+    ...span,
+    line: start.line,
+    column: start.column,
+    endLine: end.line,
+    endColumn: end.column,
+  };
 }

@@ -1,13 +1,27 @@
 import { readFileSync } from "node:fs";
-import { DEFAULT_INPUT_LIMITS, type Decision, type Ruleset } from "@clearance/engine";
+import {
+  DEFAULT_INPUT_LIMITS,
+  type DecideOptions,
+  type Decision,
+  type Ruleset,
+} from "@clearance/engine";
+import {
+  ConditionCoverage,
+  type ConditionCoverageReport,
+  percentOf,
+  renderConditionCoverage,
+} from "../coverage.js";
 import { inputRoot, parseNow, readJson, readTextInside, toResult } from "../io.js";
 import { CliError, type Output, paint } from "../output.js";
 import { renderExplanation } from "../render.js";
-import { loadRulesOrFail } from "../rules.js";
+import { loadRulesWithDiagnostics } from "../rules.js";
 import { findTestFiles, parseTestFile, resolveInputPath, type TestCase } from "../testfile.js";
 
 export interface TestOptions {
+  /** report condition coverage too */
+  coverage?: boolean;
   minCoverage?: number;
+  minConditionCoverage?: number;
   json: boolean;
 }
 
@@ -15,11 +29,26 @@ export interface TestReport {
   passed: number;
   failed: number;
   failures: { file: string; name: string; problems: string[] }[];
-  coverage: { rules: number; covered: number; percent: number; uncovered: string[] };
+  coverage: {
+    rules: number;
+    covered: number;
+    percent: number;
+    uncovered: string[];
+    /** with --coverage: the conditions' outcomes the cases saw */
+    conditions?: ConditionCoverageReport;
+  };
 }
 
-/** Runs every `*.test.yaml` under `dir` against the rules in `dir`. */
-export function runTests(ruleset: Ruleset, dir: string, output: Output): TestReport {
+/**
+ * Runs every `*.test.yaml` under `dir` against the rules in `dir`. With `conditions`, each case's
+ * explanation is also counted there (condition coverage); its report is the caller's to make.
+ */
+export function runTests(
+  ruleset: Ruleset,
+  dir: string,
+  output: Output,
+  conditions?: ConditionCoverage,
+): TestReport {
   const files = findTestFiles(dir);
   if (files.length === 0)
     throw new CliError(`no test files (*.test.yaml) under \`${dir}\``, "see docs/testing.md");
@@ -58,14 +87,19 @@ export function runTests(ruleset: Ruleset, dir: string, output: Output): TestRep
       const canonical = toResult(raw, where, c.format, maxBytes);
       const now = parseNow(c.now ?? file.now, `\`now\` in \`${path}\` (case \`${c.name}\`)`);
       const context = c.context ?? file.context;
-      const d = ruleset.decide(canonical.result, {
+      const options: DecideOptions = {
         ...(context ? { context } : {}),
         ...(c.exception ? { exception: c.exception } : {}),
         ...(c.case ? { case: c.case } : {}),
         ...(now === undefined ? {} : { now }),
         explain: true,
-      });
+      };
+      const d = ruleset.decide(
+        canonical.result,
+        conditions ? { ...options, conditions: true } : options,
+      );
       for (const r of [...d.matched, ...d.monitored]) covered.add(r);
+      conditions?.record(d.explain!);
       const problems = compare(c, d);
       if (problems.length === 0) {
         report.passed++;
@@ -75,7 +109,14 @@ export function runTests(ruleset: Ruleset, dir: string, output: Output): TestRep
       report.failures.push({ file: path, name: c.name, problems });
       output.err(`${paint(output, ["bold", "red"], "FAIL")} ${path} › ${c.name}`);
       for (const p of problems) output.err(`  ${p}`);
-      output.err(renderExplanation(output, d.explain!));
+      // A failure shows the explanation people read everywhere else: the coverage trace, with a
+      // node for every operand, would print differently with --coverage than without. Failures
+      // are few, so deciding again costs little.
+      // (at the same instant: a case without `now` is decided at the current time)
+      const shown = conditions
+        ? ruleset.decide(canonical.result, { ...options, now: d.explain!.now })
+        : d;
+      output.err(renderExplanation(output, shown.explain!));
       output.err("");
     }
   }
@@ -84,10 +125,7 @@ export function runTests(ruleset: Ruleset, dir: string, output: Output): TestRep
   report.coverage = {
     rules: names.length,
     covered: names.length - uncovered.length,
-    percent:
-      names.length === 0
-        ? 100
-        : Math.floor(((names.length - uncovered.length) / names.length) * 1000) / 10,
+    percent: percentOf(names.length - uncovered.length, names.length),
     uncovered,
   };
   return report;
@@ -127,12 +165,24 @@ function compare(c: TestCase, d: Decision): string[] {
   return problems;
 }
 
-/** `clearance test [dir]`: exit 1 when a case fails or coverage is below --min-coverage. */
+/**
+ * `clearance test [dir]`: exit 1 when a case fails, rule coverage is below --min-coverage or
+ * condition coverage below --min-condition-coverage.
+ */
 export function testCommand(output: Output, dir: string, options: TestOptions): number {
-  const ruleset = loadRulesOrFail(output, dir, {}, true);
-  const report = runTests(ruleset, dir, output);
+  const { ruleset, files } = loadRulesWithDiagnostics(output, dir, {}, true);
+  // A gate on condition coverage needs it counted, and a failing gate must show what is missing.
+  const withConditions = options.coverage === true || options.minConditionCoverage !== undefined;
+  const conditions = withConditions ? new ConditionCoverage(ruleset.conditions()) : undefined;
+  const report = runTests(ruleset, dir, output, conditions);
+  if (conditions) report.coverage.conditions = conditions.report(files);
   const belowCoverage =
     options.minCoverage !== undefined && report.coverage.percent < options.minCoverage;
+  const conditionPercent = report.coverage.conditions?.percent;
+  const belowConditionCoverage =
+    options.minConditionCoverage !== undefined &&
+    conditionPercent !== undefined &&
+    conditionPercent < options.minConditionCoverage;
   if (options.json) output.out(JSON.stringify(report, null, 2));
   else {
     const status =
@@ -144,6 +194,8 @@ export function testCommand(output: Output, dir: string, options: TestOptions): 
     output.out(
       `coverage: ${covered}/${rules} rules matched by a test (${percent}%)${uncovered.length ? `; never matched: ${uncovered.join(", ")}` : ""}`,
     );
+    if (report.coverage.conditions)
+      output.out(renderConditionCoverage(output, report.coverage.conditions, files));
     if (belowCoverage)
       output.err(
         paint(
@@ -152,6 +204,14 @@ export function testCommand(output: Output, dir: string, options: TestOptions): 
           `coverage ${percent}% is below --min-coverage ${options.minCoverage}%`,
         ),
       );
+    if (belowConditionCoverage)
+      output.err(
+        paint(
+          output,
+          "red",
+          `condition coverage ${conditionPercent}% is below --min-condition-coverage ${options.minConditionCoverage}%`,
+        ),
+      );
   }
-  return report.failed > 0 || belowCoverage ? 1 : 0;
+  return report.failed > 0 || belowCoverage || belowConditionCoverage ? 1 : 0;
 }
