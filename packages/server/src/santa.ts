@@ -249,6 +249,8 @@ export class SantaService {
       );
     const { row, group } = machine;
     const results = new Map<string, Promise<AnalysisResult>>();
+    // an execution listed twice in one upload is one decision, as it is when uploaded again
+    const byKey = new Map<string, Promise<Standing>>();
     const decided = await Promise.all(
       req.events.map(async (event) => {
         let result = results.get(event.fileSha256);
@@ -256,7 +258,13 @@ export class SantaService {
           result = this.resultFor(event);
           results.set(event.fileSha256, result);
         }
-        return { event, record: await this.decideEvent(row, group, event, await result) };
+        const key = eventKey(event);
+        let record = byKey.get(key);
+        if (!record) {
+          record = result.then((r) => this.decideEvent(row, group, event, key, r));
+          byKey.set(key, record);
+        }
+        return { event, record: await record };
       }),
     );
     // per file: the last decision stands, every execution counts
@@ -277,9 +285,7 @@ export class SantaService {
     await this.store.noteFiles([...files.values()], now);
     await this.store.applyRules(
       decided
-        .filter(
-          ({ record }, i) => files.get(decided[i]!.event.fileSha256)!.decisionId === record.id,
-        )
+        .filter(({ event, record }) => files.get(event.fileSha256)!.decisionId === record.id)
         .map(({ record }) => santaRuleFor(group.name, record, this.config.blockMessage)),
       now,
     );
@@ -365,9 +371,10 @@ export class SantaService {
     row: MachineRow,
     group: GroupConfig,
     event: AgentEvent,
+    key: string,
     result: AnalysisResult,
   ): Promise<Standing> {
-    const deliveryId = `santa:${row.id}:${eventKey(event)}`;
+    const deliveryId = `santa:${row.id}:${key}`;
     const user = event.executingUser || "unknown";
     const facts: Record<string, string> = {
       group: group.name,

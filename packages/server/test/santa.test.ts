@@ -194,7 +194,7 @@ describe("Santa sync", () => {
     const t = await santaApp();
     const bad = await decided(t, "malware");
     await sync(t, "MAC-4", TOKENS.eng);
-    const events = [execution(bad)];
+    const events = [execution(bad), execution(bad)]; // listed twice, then sent again
     await sync(t, "MAC-4", TOKENS.eng, events);
     await sync(t, "MAC-4", TOKENS.eng, events);
     const log = await t.app.inject({ method: "GET", url: `/v1/audit?sha256=${bad}&source=santa` });
