@@ -1,0 +1,25 @@
+import { startLanguageServer } from "@clearance/lsp";
+import { CliError } from "../output.js";
+
+export interface LspOptions {
+  rules?: string;
+  /** accepted because editors' clients pass it: standard input and output is the only transport */
+  stdio?: boolean;
+}
+
+/**
+ * `clearance lsp`: the language server over standard input and output, until the editor sends
+ * `exit` (the protocol library ends the process) or closes the stream.
+ */
+export function lspCommand(options: LspOptions): Promise<number> {
+  try {
+    const connection = startLanguageServer(
+      options.rules !== undefined ? { rules: options.rules } : {},
+    );
+    return new Promise((resolve) => connection.onExit(() => resolve(0)));
+  } catch (error) {
+    if (error instanceof RangeError)
+      throw new CliError(error.message, "pass a rule directory: `clearance lsp --rules rules`");
+    throw error;
+  }
+}

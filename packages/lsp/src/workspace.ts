@@ -1,0 +1,282 @@
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import {
+  type Ast,
+  checkProgram,
+  type Diagnostic,
+  type Expr,
+  finalizeDiagnostics,
+  hasErrors,
+  type Item,
+  type ParseResult,
+  type Program,
+  parseFile,
+  type RuleFile,
+  resolveLimits,
+  type SourceFile,
+  type Type,
+  typeFromJsonSchema,
+} from "@clearance/dsl";
+import {
+  type CompileResult,
+  compile,
+  EXCEPTIONS_FILE,
+  findRuleFiles,
+  RESULT_SCHEMA,
+} from "@clearance/engine";
+import { INPUT_PROFILES } from "@clearance/result";
+
+/** The type the checker checks rules against: the canonical result, as `clearance check` does. */
+export const INPUT_TYPE: Type = typeFromJsonSchema(RESULT_SCHEMA as never);
+
+/**
+ * Codes whose truth depends on the whole directory (every rule's uses, names across files, the
+ * whole set): a check of one file against the others' declarations cannot tell them, so they come
+ * from the last whole-directory check until the next one.
+ */
+const DIRECTORY_CODES: ReadonlySet<string> = new Set([
+  "unused_list",
+  "no_rules",
+  "duplicate_rule",
+  "duplicate_declaration",
+  "duplicate_list",
+  "duplicate_context_field",
+  "name_conflict",
+  "too_many_rules",
+  "too_many_diagnostics",
+]);
+
+/** Codes of the parser's recovery: a rule holding one gets no type errors (as in compile()). */
+const SYNTAX_CODES: ReadonlySet<string> = new Set([
+  "syntax_error",
+  "unknown_keyword",
+  "unexpected_character",
+  "unterminated_string",
+]);
+
+/** One rule file as the server knows it: the editor's text when open, else the disk's. */
+export interface FileState {
+  readonly path: string;
+  text: string;
+  /** the editor's version while open */
+  version: number | undefined;
+  parsed: ParseResult;
+  /** the file's declarations alone (no rules): what other files are checked against */
+  declarations: RuleFile;
+}
+
+export interface WorkspaceOptions {
+  /** the instant expiry warnings are computed against (tests); defaults to the time of each check */
+  now?: number;
+}
+
+/**
+ * A rule directory: its rule files (open ones as the editor has them), parsed once per change, and
+ * the results of checking them. A keystroke re-parses the file typed in and re-checks that file's
+ * rules against the declarations of all the others (`checkFile`); the whole directory goes through
+ * the engine's own compile (`checkDirectory`, what `clearance check` runs) when typing pauses, for
+ * what only the whole set tells (unused lists, duplicate names across files, list files, the
+ * exceptions file, code generation).
+ */
+export class Workspace {
+  readonly files = new Map<string, FileState>();
+  /** diagnostics of the last whole-directory check, by file */
+  private directoryDiagnostics = new Map<string, Diagnostic[]>();
+  /** the last program of a whole-directory check of the ASTs: for names, hovers, references */
+  private programCache: Program | undefined;
+  private readonly limits = resolveLimits();
+
+  constructor(
+    readonly root: string,
+    private readonly options: Readonly<WorkspaceOptions> = {},
+  ) {
+    for (const path of findRuleFiles(root)) {
+      try {
+        this.set(path, readFileSync(path, "utf8"), undefined);
+      } catch {
+        // unreadable: the whole-directory check reports it as `clearance check` does
+      }
+    }
+  }
+
+  /** Updates (or adds) a file's text and parses it again. */
+  set(path: string, text: string, version: number | undefined): FileState {
+    const existing = this.files.get(path);
+    if (existing && existing.text === text) {
+      existing.version = version;
+      return existing;
+    }
+    const parsed = parseFile({ path, text }, this.limits);
+    const state: FileState = {
+      path,
+      text,
+      version,
+      parsed,
+      declarations: { ...parsed.ast, items: parsed.ast.items.filter((i) => i.kind !== "rule") },
+    };
+    this.files.set(path, state);
+    this.programCache = undefined;
+    return state;
+  }
+
+  /** Forgets the editor's text of a closed file: the disk's counts again (or none, if deleted). */
+  reload(path: string): void {
+    if (!existsSync(path)) {
+      this.files.delete(path);
+      this.directoryDiagnostics.delete(path);
+      this.programCache = undefined;
+      return;
+    }
+    try {
+      this.set(path, readFileSync(path, "utf8"), undefined);
+    } catch {
+      this.files.delete(path);
+    }
+  }
+
+  private sortedFiles(): FileState[] {
+    return [...this.files.values()].sort((a, b) =>
+      a.path < b.path ? -1 : a.path > b.path ? 1 : 0,
+    );
+  }
+
+  /**
+   * The diagnostics of one file after an edit: its parse, its rules checked against every file's
+   * declarations, and the directory-wide findings of the last whole check for this file. The
+   * rules of other files are not checked again: one file's edit cannot change their types.
+   */
+  checkFile(path: string): Diagnostic[] {
+    const state = this.files.get(path);
+    if (!state) return [];
+    const asts = this.sortedFiles().map((f) => (f.path === path ? f.parsed.ast : f.declarations));
+    const checked = checkProgram(asts, INPUT_TYPE, this.checkOptions());
+    const own = state.parsed.diagnostics.slice();
+    const repaired = repairedItems(state.parsed.ast, own);
+    const parseFailed = hasErrors(own);
+    for (const d of checked.diagnostics) {
+      if (d.span.file !== path || DIRECTORY_CODES.has(d.code)) continue;
+      if (repaired.some((r) => r.start <= d.span.start && d.span.end <= r.end)) continue;
+      if (d.code === "no_rules" && parseFailed) continue;
+      own.push(d);
+    }
+    for (const d of this.directoryDiagnostics.get(path) ?? [])
+      if (DIRECTORY_CODES.has(d.code) && d.span.end <= state.text.length) own.push(d);
+    return finalizeDiagnostics(own, this.limits.maxDiagnostics);
+  }
+
+  /**
+   * Every file's diagnostics as `clearance check` reports them: the engine's compile of the
+   * directory's current texts, with list files and `exceptions.json` read from disk.
+   */
+  checkDirectory(): Map<string, Diagnostic[]> {
+    const sources: SourceFile[] = this.sortedFiles().map((f) => ({ path: f.path, text: f.text }));
+    const exceptionsPath = join(this.root, EXCEPTIONS_FILE);
+    let exceptions: SourceFile | undefined;
+    if (existsSync(exceptionsPath)) {
+      try {
+        exceptions = { path: exceptionsPath, text: readFileSync(exceptionsPath, "utf8") };
+      } catch {
+        exceptions = undefined;
+      }
+    }
+    const result: CompileResult = compile(sources, {
+      root: this.root,
+      loadList: (_written, _declaredIn, request) => readFileSync(request.file),
+      ...(exceptions ? { exceptions } : {}),
+      ...(this.options.now !== undefined ? { now: this.options.now } : {}),
+    });
+    const byFile = new Map<string, Diagnostic[]>();
+    for (const path of this.files.keys()) byFile.set(path, []);
+    for (const d of result.diagnostics) {
+      const list = byFile.get(d.span.file) ?? [];
+      list.push(d);
+      byFile.set(d.span.file, list);
+    }
+    this.directoryDiagnostics = byFile;
+    return byFile;
+  }
+
+  /** The whole directory checked (types and resolutions of every path), cached until an edit. */
+  program(): Program {
+    if (!this.programCache)
+      this.programCache = checkProgram(
+        this.sortedFiles().map((f) => f.parsed.ast),
+        INPUT_TYPE,
+        this.checkOptions(),
+      ).program;
+    return this.programCache;
+  }
+
+  /**
+   * One file's rules checked against the others' declarations: types and resolutions for the
+   * file being typed in, without checking every rule of the directory.
+   */
+  fileProgram(path: string): Program {
+    return checkProgram(
+      this.sortedFiles().map((f) => (f.path === path ? f.parsed.ast : f.declarations)),
+      INPUT_TYPE,
+      this.checkOptions(),
+    ).program;
+  }
+
+  private checkOptions() {
+    return {
+      limits: this.limits,
+      inputProfiles: INPUT_PROFILES,
+      ...(this.options.now !== undefined ? { now: this.options.now } : {}),
+    };
+  }
+}
+
+/** Spans of the items of `ast` holding a syntax error (see the engine's compile()). */
+function repairedItems(ast: RuleFile, diagnostics: readonly Diagnostic[]): Ast.Node["span"][] {
+  const syntax = diagnostics.filter((d) => SYNTAX_CODES.has(d.code));
+  if (syntax.length === 0) return [];
+  const out: Ast.Node["span"][] = [];
+  ast.items.forEach((item: Item, i) => {
+    const next = ast.items[i + 1]?.span.start ?? Number.POSITIVE_INFINITY;
+    if (syntax.some((d) => d.span.start >= item.span.start && d.span.start < next))
+      out.push(item.span);
+  });
+  return out;
+}
+
+/** Calls `visit` on every expression under `e`, parents first. */
+export function walkExpr(e: Expr | undefined, visit: (e: Expr) => void): void {
+  if (!e) return;
+  visit(e);
+  switch (e.kind) {
+    case "list":
+      for (const i of e.items) walkExpr(i, visit);
+      break;
+    case "unary":
+      walkExpr(e.operand, visit);
+      break;
+    case "binary":
+      walkExpr(e.left, visit);
+      walkExpr(e.right, visit);
+      break;
+    case "match":
+      walkExpr(e.operand, visit);
+      break;
+    case "quantifier":
+    case "count":
+      walkExpr(e.collection, visit);
+      walkExpr(e.body, visit);
+      break;
+    case "call":
+      for (const a of e.args) walkExpr(a, visit);
+      break;
+    default:
+      break;
+  }
+}
+
+/** Every expression of a rule: its condition, its `unless` clauses and its reason's holes. */
+export function ruleExprs(rule: Ast.RuleDecl): Expr[] {
+  const out: Expr[] = [];
+  if (rule.when) out.push(rule.when);
+  out.push(...rule.unless);
+  for (const part of rule.outcome?.reason.parts ?? []) if (typeof part !== "string") out.push(part);
+  return out;
+}
