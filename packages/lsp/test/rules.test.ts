@@ -1,0 +1,431 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { format } from "@clearance/dsl";
+import { loadRuleset } from "@clearance/engine";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type {
+  CodeAction,
+  CompletionItem,
+  DocumentSymbol,
+  Hover,
+  Location,
+  SemanticTokens,
+  TextEdit,
+  WorkspaceEdit,
+} from "vscode-languageserver-protocol";
+import { Client, positionOf, repo, uri } from "./support/client.js";
+
+// The server on the repository's own rule directory, driven over stdio by a real client. Nothing
+// is written: every edit is an editor's unsaved change.
+const rules = join(repo, "rules");
+const file = (name: string) => join(rules, name);
+const text = (name: string) => readFileSync(file(name), "utf8");
+
+let client: Client;
+
+beforeAll(async () => {
+  client = new Client([]);
+  await client.initialize(repo);
+});
+afterAll(async () => {
+  await client.close();
+});
+
+describe("diagnostics on rules/", () => {
+  it("are those of `clearance check` for every file of the directory, once a file is opened", async () => {
+    const expected = loadRuleset(rules, { git: false }).diagnostics;
+    await client.open(file("threats.rules"));
+    for (const name of [
+      "governance.rules",
+      "publishers.rules",
+      "reviews.rules",
+      "teams.rules",
+      "threats.rules",
+    ]) {
+      const got = await client.settled(file(name));
+      const want = expected.filter((d) => d.span.file === file(name));
+      expect(got.map((d) => [d.code, d.message.split("\nhelp: ")[0]])).toEqual(
+        want.map((d) => [d.code, d.message]),
+      );
+    }
+  });
+
+  it("follow typing, with the checker's help, code and a link to the docs", async () => {
+    const path = file("teams.rules");
+    const source = text("teams.rules");
+    await client.open(path, source);
+    const at = positionOf(source, "trustScore < 90");
+    const version = await client.change(path, [
+      { range: { start: at, end: { ...at, character: at.character + 10 } }, text: "trustscore" },
+    ]);
+    const published = await client.next(path, (p) => p.version === version);
+    const d = published.diagnostics.find((x) => x.code === "unknown_field");
+    expect(d?.message).toContain("unknown field `trustscore`");
+    expect(d?.message).toContain("did you mean `trustScore`?");
+    expect(d?.codeDescription?.href).toMatch(/docs\/diagnostics\.md#unknown_field$/);
+    expect(d?.range.start).toEqual(at);
+
+    const actions = await client.request<CodeAction[]>("textDocument/codeAction", {
+      textDocument: { uri: uri(path) },
+      range: d!.range,
+      context: { diagnostics: [d] },
+    });
+    const edit = actions[0]!.edit!.changes![uri(path)]![0]!;
+    expect(edit.newText).toBe("trustScore");
+    const fixed = await client.change(path, [{ range: edit.range, text: edit.newText }]);
+    const after = await client.next(path, (p) => p.version === fixed);
+    expect(after.diagnostics.filter((x) => x.severity === 1)).toEqual([]);
+    await client.change(path, [{ text: source }]);
+  });
+
+  it("carry related spans: a duplicate across files points at the first, after the whole directory is checked", async () => {
+    const path = file("teams.rules");
+    await client.change(path, [
+      {
+        text: `${text("teams.rules")}\nrule low_trust {\n  when trustScore < 1\n  deny "again"\n}\n`,
+      },
+    ]);
+    // files are read in path order: teams.rules has the first `low_trust` now
+    const list = await client.settled(file("threats.rules"), (ds) =>
+      ds.some((d) => d.code === "duplicate_rule"),
+    );
+    const dup = list.find((d) => d.code === "duplicate_rule")!;
+    expect(dup.relatedInformation?.[0]?.location.uri).toBe(uri(path));
+    expect(dup.relatedInformation?.[0]?.location.range.start.line).toBe(
+      text("teams.rules").split("\n").length,
+    );
+    await client.change(path, [{ text: text("teams.rules") }]);
+  });
+});
+
+// Quick fixes: a broken line, the diagnostic it gives and the text after the fix.
+const FIXES: { name: string; line: string; code: string; fixed: string }[] = [
+  {
+    name: "did you mean a field",
+    line: 'when signature.stauts == "valid"',
+    code: "unknown_field",
+    fixed: 'when signature.status == "valid"',
+  },
+  {
+    name: "did you mean an enum value",
+    line: 'when signature.status == "vaild"',
+    code: "unknown_enum_value",
+    fixed: 'when signature.status == "valid"',
+  },
+  {
+    name: "did you mean a list",
+    line: "when vendor.name in trusted_vendor",
+    code: "unknown_list",
+    fixed: "when vendor.name in trusted_vendors",
+  },
+  {
+    name: "did you mean a function",
+    line: 'when lowr(fileName) == "a"',
+    code: "unknown_function",
+    fixed: 'when lower(fileName) == "a"',
+  },
+  {
+    name: "`=` to `==`",
+    line: "when trustScore = 3",
+    code: "syntax_error",
+    fixed: "when trustScore == 3",
+  },
+  {
+    name: "single quotes",
+    line: "when fileName == 'setup.exe'",
+    code: "unexpected_character",
+    fixed: 'when fileName == "setup.exe"',
+  },
+  {
+    name: "quoted number",
+    line: 'when trustScore >= "70"',
+    code: "type_mismatch",
+    fixed: "when trustScore >= 70",
+  },
+];
+
+describe("quick fixes", () => {
+  it.each(FIXES)("$name", async ({ line, code, fixed }) => {
+    const path = file("reviews.rules");
+    const original = text("reviews.rules");
+    const source = `${original}\nrule quick_fix_case {\n  ${line}\n  review "x"\n}\n`;
+    await client.open(path, original);
+    const version = await client.change(path, [{ text: source }]);
+    const published = await client.next(path, (p) => p.version === version);
+    const d = published.diagnostics.find((x) => x.code === code);
+    expect(d, JSON.stringify(published.diagnostics)).toBeDefined();
+    const actions = await client.request<CodeAction[]>("textDocument/codeAction", {
+      textDocument: { uri: uri(path) },
+      range: d!.range,
+      context: { diagnostics: [d] },
+    });
+    const action = actions.find((a) => a.diagnostics?.[0]?.code === code);
+    expect(action).toBeDefined();
+    const edit = action!.edit!.changes![uri(path)]![0]!;
+    const lines = source.split("\n");
+    const row = lines[edit.range.start.line]!;
+    lines[edit.range.start.line] =
+      row.slice(0, edit.range.start.character) + edit.newText + row.slice(edit.range.end.character);
+    expect(lines.join("\n")).toContain(fixed);
+    await client.change(path, [{ text: original }]);
+  });
+});
+
+// Hover: where, and what the text must say.
+const HOVERS: { name: string; file: string; needle: string; shift: number; says: string[] }[] = [
+  {
+    name: "an enum field",
+    file: "publishers.rules",
+    needle: "signature.status",
+    shift: 11,
+    says: ["signature.status: string", '"valid"', '"expired"'],
+  },
+  {
+    name: "a field's documentation",
+    file: "threats.rules",
+    needle: "trustScore < 30",
+    shift: 1,
+    says: ["trustScore: number", "(optional)"],
+  },
+  {
+    name: "a hash list",
+    file: "threats.rules",
+    needle: "known_bad\n",
+    shift: 1,
+    says: ["hashlist known_bad", "lists/known-bad.sha256"],
+  },
+  {
+    name: "a list",
+    file: "publishers.rules",
+    needle: "trusted_vendors",
+    shift: 1,
+    says: ["list trusted_vendors: list<string>"],
+  },
+  {
+    name: "a function",
+    file: "teams.rules",
+    needle: "age(",
+    shift: 1,
+    says: ["age(timestamp) -> duration"],
+  },
+  {
+    name: "a rule",
+    file: "threats.rules",
+    needle: "malware",
+    shift: 1,
+    says: ["rule malware priority 100", "deny"],
+  },
+  {
+    name: "a context field",
+    file: "teams.rules",
+    needle: "context.group",
+    shift: 9,
+    says: ["context.group: string", "request context"],
+  },
+];
+
+describe("hover", () => {
+  it.each(HOVERS)("on $name", async ({ file: name, needle, shift, says }) => {
+    await client.open(file(name));
+    const hover = await client.request<Hover | null>("textDocument/hover", {
+      textDocument: { uri: uri(file(name)) },
+      position: positionOf(text(name), needle, 0, shift),
+    });
+    const value = (hover?.contents as { value: string } | undefined)?.value ?? "";
+    for (const s of says) expect(value).toContain(s);
+  });
+});
+
+describe("completion", () => {
+  const cases: { name: string; typed: string; includes: string[] }[] = [
+    { name: "nested fields", typed: "signature.", includes: ["status", "signer"] },
+    {
+      name: "enum values in a comparison",
+      typed: 'signature.status == "',
+      includes: ["valid", "self_signed"],
+    },
+    { name: "context fields", typed: "context.", includes: ["group", "tags"] },
+    {
+      name: "fields of a quantifier's items",
+      typed: "any e in engines: e.",
+      includes: ["category", "result"],
+    },
+    {
+      name: "fields, lists, functions and keywords",
+      typed: "",
+      includes: ["trustScore", "trusted_vendors", "known_bad", "age", "exists", "and", "context"],
+    },
+  ];
+  it.each(cases)("$name", async ({ typed, includes }) => {
+    const path = file("teams.rules");
+    const original = text("teams.rules");
+    const source = `${original}\nrule completing {\n  when ${typed}`;
+    await client.open(path, original);
+    await client.change(path, [{ text: source }]);
+    const items = await client.request<CompletionItem[]>("textDocument/completion", {
+      textDocument: { uri: uri(path) },
+      position: positionOf(source, `when ${typed}`, 0, 5 + typed.length),
+    });
+    const labels = items.map((i) => i.label.replace(/"/g, ""));
+    for (const x of includes) expect(labels).toContain(x);
+    await client.change(path, [{ text: original }]);
+  });
+
+  it("offers a rule snippet outside rules", async () => {
+    const path = file("teams.rules");
+    const source = text("teams.rules");
+    await client.open(path, source);
+    const items = await client.request<CompletionItem[]>("textDocument/completion", {
+      textDocument: { uri: uri(path) },
+      position: positionOf(source, "rule fresh_files"),
+    });
+    const snippet = items.find((i) => i.label === "rule" && i.insertTextFormat === 2);
+    expect(snippet?.insertText).toMatch(/^rule \$\{1:name\} \{/);
+  });
+});
+
+describe("definitions, references and rename", () => {
+  it("go from a list's use to its declaration in another file", async () => {
+    await client.open(file("publishers.rules"));
+    const locations = await client.request<Location[]>("textDocument/definition", {
+      textDocument: { uri: uri(file("publishers.rules")) },
+      position: positionOf(text("publishers.rules"), "trusted_vendors", 0, 2),
+    });
+    expect(locations.map((l) => l.uri)).toEqual([uri(file("governance.rules"))]);
+    expect(locations[0]!.range.start.line).toBe(
+      positionOf(text("governance.rules"), "trusted_vendors").line,
+    );
+  });
+
+  it("go from a hash list's and a context field's use to their declarations", async () => {
+    for (const [name, needle, shift, decl] of [
+      ["threats.rules", "known_bad\n", 0, "known_bad from"],
+      ["teams.rules", "context.group", 9, "group: string"],
+    ] as const) {
+      await client.open(file(name));
+      const locations = await client.request<Location[]>("textDocument/definition", {
+        textDocument: { uri: uri(file(name)) },
+        position: positionOf(text(name), needle, 0, shift),
+      });
+      expect(locations).toEqual([
+        expect.objectContaining({
+          uri: uri(file("governance.rules")),
+          range: expect.objectContaining({ start: positionOf(text("governance.rules"), decl) }),
+        }),
+      ]);
+    }
+  });
+
+  it("find every use of a list, across files", async () => {
+    await client.open(file("governance.rules"));
+    const locations = await client.request<Location[]>("textDocument/references", {
+      textDocument: { uri: uri(file("governance.rules")) },
+      position: positionOf(text("governance.rules"), "trusted_vendors", 0, 1),
+      context: { includeDeclaration: true },
+    });
+    expect(locations.map((l) => l.uri).sort()).toEqual([
+      uri(file("governance.rules")),
+      uri(file("publishers.rules")),
+    ]);
+  });
+
+  it("rename a list in every file that names it, and a rule", async () => {
+    const edit = await client.request<WorkspaceEdit>("textDocument/rename", {
+      textDocument: { uri: uri(file("governance.rules")) },
+      position: positionOf(text("governance.rules"), "trusted_vendors", 0, 1),
+      newName: "approved_vendors",
+    });
+    expect(Object.keys(edit.changes!).sort()).toEqual([
+      uri(file("governance.rules")),
+      uri(file("publishers.rules")),
+    ]);
+    for (const edits of Object.values(edit.changes!))
+      for (const e of edits) expect(e.newText).toBe("approved_vendors");
+    const rule = await client.request<WorkspaceEdit>("textDocument/rename", {
+      textDocument: { uri: uri(file("threats.rules")) },
+      position: positionOf(text("threats.rules"), "low_trust", 0, 1),
+      newName: "little_trust",
+    });
+    expect(rule.changes![uri(file("threats.rules"))]).toHaveLength(1);
+    await expect(
+      client.request("textDocument/rename", {
+        textDocument: { uri: uri(file("threats.rules")) },
+        position: positionOf(text("threats.rules"), "low_trust", 0, 1),
+        newName: "not a name",
+      }),
+    ).rejects.toThrow(/is not a name/);
+  });
+});
+
+describe("formatting, outline and tokens", () => {
+  it("formats with the real formatter", async () => {
+    const path = file("teams.rules");
+    const messy = text("teams.rules").replace(
+      "rule fresh_files monitor {",
+      "rule   fresh_files   monitor{",
+    );
+    await client.open(path, text("teams.rules"));
+    await client.change(path, [{ text: messy }]);
+    const edits = await client.request<TextEdit[]>("textDocument/formatting", {
+      textDocument: { uri: uri(path) },
+      options: { tabSize: 2, insertSpaces: true },
+    });
+    expect(edits).toHaveLength(1);
+    expect(edits[0]!.newText).toBe(format({ path, text: messy }).text);
+    await client.change(path, [{ text: text("teams.rules") }]);
+    const none = await client.request<TextEdit[]>("textDocument/formatting", {
+      textDocument: { uri: uri(path) },
+      options: { tabSize: 2, insertSpaces: true },
+    });
+    expect(none).toEqual(
+      format({ path, text: text("teams.rules") }).text === text("teams.rules")
+        ? []
+        : expect.any(Array),
+    );
+  });
+
+  it("outlines rules, lists and the context", async () => {
+    await client.open(file("governance.rules"));
+    const symbols = await client.request<DocumentSymbol[]>("textDocument/documentSymbol", {
+      textDocument: { uri: uri(file("governance.rules")) },
+    });
+    const names = symbols.map((s) => s.name);
+    expect(names).toEqual(expect.arrayContaining(["trusted_vendors", "known_bad", "context"]));
+    expect(symbols.find((s) => s.name === "context")!.children!.map((c) => c.name)).toEqual([
+      "group",
+      "tags",
+    ]);
+    await client.open(file("threats.rules"));
+    const rulesOutline = await client.request<DocumentSymbol[]>("textDocument/documentSymbol", {
+      textDocument: { uri: uri(file("threats.rules")) },
+    });
+    expect(rulesOutline.map((s) => s.name)).toContain("malware");
+  });
+
+  it("colours keywords, fields, lists, functions, strings and comments", async () => {
+    const path = file("threats.rules");
+    const source = text("threats.rules");
+    await client.open(path, source);
+    const result = await client.request<SemanticTokens>("textDocument/semanticTokens/full", {
+      textDocument: { uri: uri(path) },
+    });
+    // decode the relative encoding into (text, type index)
+    const lines = source.split("\n");
+    const seen: [string, number][] = [];
+    let line = 0;
+    let char = 0;
+    for (let i = 0; i < result.data.length; i += 5) {
+      const [dl, dc, len, type] = result.data.slice(i, i + 4) as [number, number, number, number];
+      line += dl;
+      char = dl === 0 ? char + dc : dc;
+      seen.push([lines[line]!.slice(char, char + len), type]);
+    }
+    const typeOf = (word: string) => seen.find(([w]) => w === word)?.[1];
+    expect(typeOf("rule")).toBe(0); // keyword
+    expect(typeOf("known_bad")).toBe(8); // class: the rule's name comes first
+    expect(typeOf("sha256")).toBe(5); // property
+    expect(typeOf("exists")).toBe(7); // function
+    expect(seen.some(([w, t]) => w.startsWith("#") && t === 1)).toBe(true);
+    expect(seen.some(([w, t]) => w.startsWith('"listed') && t === 2)).toBe(true);
+  });
+});
