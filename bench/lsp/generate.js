@@ -30,7 +30,8 @@ context { group: string, tags: list<string> }
     (i) => `fileName endsWith ".exe" and detections.malicious >= ${1 + (i % 9)}`,
     (i) => `context.group == "team${i % 7}" and signature.status == "valid"`,
     () => `sha256 in known_bad`,
-    (i) => `any e in engines: e.category == "malicious" and trustScore < ${20 + (i % 60)}`,
+    (i) =>
+      `(any e in engines: exists(e.category) and e.category == "malicious") and trustScore < ${20 + (i % 60)}`,
     () => `lower(fileName) contains "setup" and not (fileName in bad_words)`,
   ];
   const files = [];
