@@ -259,6 +259,10 @@ export function buildProgram(
       "-r, --rules <dir>",
       "rule directory (default: found from each file opened: the directories of .rules files above it)",
     )
+    .option(
+      "--docs-url <url>",
+      "URL of docs/diagnostics.md that diagnostics' codes link to (default: the page in this checkout)",
+    )
     .option("--stdio", "talk over standard input and output (the only transport; editors pass it)")
     .addHelpText(
       "after",

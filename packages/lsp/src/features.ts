@@ -330,8 +330,8 @@ export interface Completion {
   snippet?: string;
 }
 
-// biome-ignore lint/suspicious/noTemplateCurlyInString: an LSP snippet, not a template
 const RULE_SNIPPET =
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: an LSP snippet's placeholders, not a template
   'rule ${1:name} {\n  when ${2:condition}\n  ${3|deny,review,allow|} "${4:reason}"\n}';
 
 /**

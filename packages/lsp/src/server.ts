@@ -52,6 +52,12 @@ export interface LanguageServerOptions {
   settleMs?: number;
   /** the instant expiry warnings are computed against, in ms since the epoch (tests) */
   now?: number;
+  /**
+   * Where each diagnostic's code links to (LSP \`codeDescription\`), as the URL of
+   * docs/diagnostics.md: \`#<code>\` is appended. Default: the page beside this package in a
+   * checkout of the repository, when it is there; otherwise diagnostics carry no link.
+   */
+  diagnosticsDocs?: string;
   /** the protocol's streams; default standard input and output */
   input?: Readable;
   output?: Writable;
@@ -61,9 +67,16 @@ type Resolved = Readonly<{
   rules?: string;
   settleMs: number;
   now?: number;
+  diagnosticsDocs?: string;
   input: Readable;
   output: Writable;
 }>;
+
+/** docs/diagnostics.md of the checkout this package runs from (src/ or dist/ alike). */
+function checkoutDocs(): string | undefined {
+  const page = fileURLToPath(new URL("../../../docs/diagnostics.md", import.meta.url));
+  return existsSync(page) ? pathToFileURL(page).href : undefined;
+}
 
 /** Checks the options once, at the edge, and freezes them. */
 export function resolveOptions(options: LanguageServerOptions = {}): Resolved {
@@ -78,8 +91,17 @@ export function resolveOptions(options: LanguageServerOptions = {}): Resolved {
     if (!existsSync(rules) || !statSync(rules).isDirectory())
       throw new RangeError(`the rule directory \`${options.rules}\` is not a directory`);
   }
+  let diagnosticsDocs = options.diagnosticsDocs ?? checkoutDocs();
+  if (diagnosticsDocs !== undefined) {
+    try {
+      diagnosticsDocs = new URL(diagnosticsDocs).href.replace(/#.*$/, "");
+    } catch {
+      throw new RangeError(`diagnosticsDocs must be a URL, not \`${diagnosticsDocs}\``);
+    }
+  }
   return Object.freeze({
     ...(rules !== undefined ? { rules } : {}),
+    ...(diagnosticsDocs !== undefined ? { diagnosticsDocs } : {}),
     settleMs,
     ...(options.now !== undefined ? { now: options.now } : {}),
     input: options.input ?? process.stdin,
@@ -135,8 +157,6 @@ const SYMBOL_KIND: Record<OutlineEntry["kind"], SymbolKind> = {
   field: SymbolKind.Field,
 };
 
-const DIAGNOSTICS_DOCS = "https://github.com/clearance-dev/clearance/blob/main/docs/diagnostics.md";
-
 /**
  * Starts the language server on `options.input`/`output` and returns its connection. Rule files
  * are `*.rules`; a workspace per rule directory holds every file of it, open or not.
@@ -190,7 +210,9 @@ export function startLanguageServer(options: LanguageServerOptions = {}): Connec
       range: range(d.span, ws),
       severity: SEVERITY[d.severity],
       code: d.code,
-      codeDescription: { href: `${DIAGNOSTICS_DOCS}#${d.code}` },
+      ...(opts.diagnosticsDocs
+        ? { codeDescription: { href: `${opts.diagnosticsDocs}#${d.code}` } }
+        : {}),
       source: "clearance",
       message: d.help ? `${d.message}\nhelp: ${d.help}` : d.message,
       data: { help: d.help ?? null, span: { start: d.span.start, end: d.span.end } },

@@ -62,7 +62,9 @@ describe("diagnostics on rules/", () => {
     const d = published.diagnostics.find((x) => x.code === "unknown_field");
     expect(d?.message).toContain("unknown field `trustscore`");
     expect(d?.message).toContain("did you mean `trustScore`?");
-    expect(d?.codeDescription?.href).toMatch(/docs\/diagnostics\.md#unknown_field$/);
+    expect(d?.codeDescription?.href).toBe(
+      `${uri(join(repo, "docs", "diagnostics.md"))}#unknown_field`,
+    );
     expect(d?.range.start).toEqual(at);
 
     const actions = await client.request<CodeAction[]>("textDocument/codeAction", {

@@ -3,6 +3,7 @@ import { CliError } from "../output.js";
 
 export interface LspOptions {
   rules?: string;
+  docsUrl?: string;
   /** accepted because editors' clients pass it: standard input and output is the only transport */
   stdio?: boolean;
 }
@@ -19,7 +20,7 @@ export function lspCommand(options: LspOptions): Promise<number> {
     return new Promise((resolve) => connection.onExit(() => resolve(0)));
   } catch (error) {
     if (error instanceof RangeError)
-      throw new CliError(error.message, "pass a rule directory: `clearance lsp --rules rules`");
+      throw new CliError(error.message, "check `--rules` (a directory) and `--docs-url` (a URL)");
     throw error;
   }
 }
