@@ -26,6 +26,7 @@ import {
   type WorkspaceEdit,
 } from "vscode-languageserver/node.js";
 import { TextDocument } from "vscode-languageserver-textdocument";
+import { DirectoryChecker } from "./directory-checker.js";
 import {
   type CompletionKind,
   complete,
@@ -239,11 +240,37 @@ export function startLanguageServer(options: LanguageServerOptions = {}): Connec
       diagnostics,
     });
   };
-  const checkDirectories = () => {
+  const checker = new DirectoryChecker();
+  let checking = false;
+  let checkAgain = false;
+  // One whole check at a time, off this thread; a check that an edit overtook is dropped (the
+  // edit's own settle timer asks for the next).
+  const checkDirectories = async () => {
     settleTimer = undefined;
-    for (const ws of workspaces.values()) {
-      const all = ws.checkDirectory();
-      for (const [path, list] of all) publish(path, list, ws);
+    if (checking) {
+      checkAgain = true;
+      return;
+    }
+    checking = true;
+    try {
+      for (const ws of workspaces.values()) {
+        const generation = ws.generation;
+        let found: ClearanceDiagnostic[];
+        try {
+          found = await checker.check(ws.directoryRequest());
+        } catch (error) {
+          connection.console.error(`the rule directory check failed: ${(error as Error).message}`);
+          continue;
+        }
+        if (ws.generation !== generation) continue;
+        for (const [path, list] of ws.applyDirectoryCheck(found)) publish(path, list, ws);
+      }
+    } finally {
+      checking = false;
+      if (checkAgain) {
+        checkAgain = false;
+        void checkDirectories();
+      }
     }
   };
   const flush = () => {
@@ -507,8 +534,9 @@ export function startLanguageServer(options: LanguageServerOptions = {}): Connec
     return builder.build();
   });
 
-  connection.onShutdown(() => {
+  connection.onShutdown(async () => {
     if (settleTimer) clearTimeout(settleTimer);
+    await checker.close();
   });
   connection.listen();
   return connection;

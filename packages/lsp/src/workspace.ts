@@ -116,6 +116,7 @@ export class Workspace {
     };
     this.files.set(path, state);
     this.programCache = undefined;
+    this.generation++;
     return state;
   }
 
@@ -125,6 +126,7 @@ export class Workspace {
       this.files.delete(path);
       this.directoryDiagnostics.delete(path);
       this.programCache = undefined;
+      this.generation++;
       return;
     }
     try {
@@ -164,36 +166,34 @@ export class Workspace {
     return finalizeDiagnostics(own, this.limits.maxDiagnostics);
   }
 
-  /**
-   * Every file's diagnostics as `clearance check` reports them: the engine's compile of the
-   * directory's current texts, with list files and `exceptions.json` read from disk.
-   */
-  checkDirectory(): Map<string, Diagnostic[]> {
-    const sources: SourceFile[] = this.sortedFiles().map((f) => ({ path: f.path, text: f.text }));
-    const exceptionsPath = join(this.root, EXCEPTIONS_FILE);
-    let exceptions: SourceFile | undefined;
-    if (existsSync(exceptionsPath)) {
-      try {
-        exceptions = { path: exceptionsPath, text: readFileSync(exceptionsPath, "utf8") };
-      } catch {
-        exceptions = undefined;
-      }
-    }
-    const result: CompileResult = compile(sources, {
+  /** Bumped by every change of a file's text: a whole check of an older generation is stale. */
+  generation = 0;
+
+  /** What a whole-directory check needs: every file's current text (see `checkSources`). */
+  directoryRequest(): DirectoryRequest {
+    return {
       root: this.root,
-      loadList: (_written, _declaredIn, request) => readFileSync(request.file),
-      ...(exceptions ? { exceptions } : {}),
+      sources: this.sortedFiles().map((f) => ({ path: f.path, text: f.text })),
       ...(this.options.now !== undefined ? { now: this.options.now } : {}),
-    });
+    };
+  }
+
+  /** Keeps a whole-directory check's diagnostics (see `checkFile`) and returns them by file. */
+  applyDirectoryCheck(diagnostics: readonly Diagnostic[]): Map<string, Diagnostic[]> {
     const byFile = new Map<string, Diagnostic[]>();
     for (const path of this.files.keys()) byFile.set(path, []);
-    for (const d of result.diagnostics) {
+    for (const d of diagnostics) {
       const list = byFile.get(d.span.file) ?? [];
       list.push(d);
       byFile.set(d.span.file, list);
     }
     this.directoryDiagnostics = byFile;
     return byFile;
+  }
+
+  /** The whole-directory check, here and now (the server runs it on a worker thread instead). */
+  checkDirectory(): Map<string, Diagnostic[]> {
+    return this.applyDirectoryCheck(checkSources(this.directoryRequest()));
   }
 
   /** The whole directory checked (types and resolutions of every path), cached until an edit. */
@@ -226,6 +226,36 @@ export class Workspace {
       ...(this.options.now !== undefined ? { now: this.options.now } : {}),
     };
   }
+}
+
+/** A whole-directory check's input: plain data, so that it can go to a worker thread. */
+export interface DirectoryRequest {
+  root: string;
+  sources: SourceFile[];
+  now?: number;
+}
+
+/**
+ * Every file's diagnostics as `clearance check` reports them: the engine's compile of the
+ * directory's current texts, with list files and `exceptions.json` read from disk.
+ */
+export function checkSources(request: DirectoryRequest): Diagnostic[] {
+  const exceptionsPath = join(request.root, EXCEPTIONS_FILE);
+  let exceptions: SourceFile | undefined;
+  if (existsSync(exceptionsPath)) {
+    try {
+      exceptions = { path: exceptionsPath, text: readFileSync(exceptionsPath, "utf8") };
+    } catch {
+      exceptions = undefined;
+    }
+  }
+  const result: CompileResult = compile(request.sources, {
+    root: request.root,
+    loadList: (_written, _declaredIn, listRequest) => readFileSync(listRequest.file),
+    ...(exceptions ? { exceptions } : {}),
+    ...(request.now !== undefined ? { now: request.now } : {}),
+  });
+  return result.diagnostics;
 }
 
 /** Spans of the items of `ast` holding a syntax error (see the engine's compile()). */
