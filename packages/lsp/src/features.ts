@@ -734,3 +734,38 @@ function templateTokens(t: Ast.Template, out: Token[]): void {
   }
   if (t.span.end > at) out.push({ start: at, end: t.span.end, type: "string" });
 }
+
+// ---------------------------------------------------------------- rule names in test files
+
+/**
+ * Where the rule tests of the directory (`*.test.yaml`, as `clearance test` finds them) name the
+ * rule `name`: `rule: name`, and the items of `monitored` and `approvalForbiddenBy` (docs/testing.md),
+ * inline (`[a, b]`, also inside a `{ ... }` map) or one `- a` a line. A textual scan: rule names
+ * are plain words, and the scan needs no YAML parser in the server.
+ */
+export function testFileUses(file: string, text: string, name: string): Place[] {
+  const out: Place[] = [];
+  const at = (start: number) => out.push({ file, start, end: start + name.length });
+  const word = new RegExp(`(?<![\\w-])${name}(?![\\w-])`, "g");
+  for (const m of text.matchAll(new RegExp(`\\brule\\s*:\\s*["']?${name}(?![\\w-])`, "g")))
+    at(m.index + m[0].length - name.length);
+  for (const m of text.matchAll(/\b(?:monitored|approvalForbiddenBy)\s*:\s*\[([^\]]*)\]/g)) {
+    const from = m.index + m[0].indexOf("[") + 1;
+    for (const w of m[1]!.matchAll(word)) at(from + w.index);
+  }
+  // block lists: `monitored:` alone on its line, then `- name` lines indented deeper
+  let offset = 0;
+  let keyIndent: number | undefined;
+  for (const line of text.split("\n")) {
+    const key = /^(\s*)(?:monitored|approvalForbiddenBy)\s*:\s*(?:#.*)?$/.exec(line);
+    if (key) keyIndent = key[1]!.length;
+    else if (keyIndent !== undefined) {
+      const item = /^(\s*)-\s*["']?([\w-]+)/.exec(line);
+      if (item && item[1]!.length >= keyIndent) {
+        if (item[2] === name) at(offset + line.indexOf(name, item[1]!.length));
+      } else if (line.trim() !== "") keyIndent = undefined;
+    }
+    offset += line.length + 1;
+  }
+  return out.sort((a, b) => a.start - b.start);
+}

@@ -1,8 +1,9 @@
-import { existsSync, readdirSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import type { Readable, Writable } from "node:stream";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import type { Diagnostic as ClearanceDiagnostic, Severity } from "@clearance/dsl";
+import { findFiles } from "@clearance/engine";
 import {
   CodeActionKind,
   type CompletionItem,
@@ -41,6 +42,7 @@ import {
   symbolAt,
   TOKEN_MODIFIERS,
   TOKEN_TYPES,
+  testFileUses,
   tokens,
   uses,
 } from "./features.js";
@@ -188,9 +190,11 @@ export function startLanguageServer(options: LanguageServerOptions = {}): Connec
     if (!ws.files.has(path) && existsSync(path)) ws.reload(path);
     return ws;
   };
+  /** texts of other files the answers point into (rule tests), read when they are searched */
+  const otherTexts = new Map<string, string>();
   const documentOf = (path: string, ws: Workspace): TextDocument => {
     const state = ws.files.get(path);
-    const text = state?.text ?? "";
+    const text = state?.text ?? otherTexts.get(path) ?? "";
     let doc = documents.get(path);
     if (!doc || doc.getText() !== text) {
       doc = TextDocument.create(pathToFileURL(path).href, "clearance", state?.version ?? 0, text);
@@ -419,6 +423,33 @@ export function startLanguageServer(options: LanguageServerOptions = {}): Connec
     const asts = [...here.ws.files.values()].map((f) => f.parsed.ast);
     return { ...here, program, symbol, asts };
   };
+  /** Where the directory's rule tests name the rule `name`. */
+  const ruleUsesInTests = (ws: Workspace, name: string): Place[] => {
+    const out: Place[] = [];
+    let tests: string[];
+    try {
+      tests = findFiles(ws.root, (n) => n.endsWith(".test.yaml") || n.endsWith(".test.yml"));
+    } catch {
+      return out;
+    }
+    for (const test of tests) {
+      let text: string;
+      try {
+        text = readFileSync(test, "utf8");
+      } catch {
+        continue;
+      }
+      otherTexts.set(test, text);
+      documents.delete(test);
+      out.push(...testFileUses(test, text, name));
+    }
+    return out;
+  };
+  const usesOf = (found: NonNullable<ReturnType<typeof symbolHere>>): Place[] =>
+    found.symbol.kind === "rule"
+      ? ruleUsesInTests(found.ws, found.symbol.name)
+      : uses(found.asts, found.program, found.symbol);
+
   connection.onDefinition(({ textDocument, position }) => {
     const found = symbolHere(textDocument.uri, position);
     if (!found) return null;
@@ -429,7 +460,7 @@ export function startLanguageServer(options: LanguageServerOptions = {}): Connec
     if (!found) return null;
     const places = [
       ...(context.includeDeclaration ? declarations(found.asts, found.symbol) : []),
-      ...uses(found.asts, found.program, found.symbol),
+      ...usesOf(found),
     ];
     return places.map((p) => location(p, found.ws));
   });
@@ -446,10 +477,7 @@ export function startLanguageServer(options: LanguageServerOptions = {}): Connec
         `\`${newName}\` is not a name: letters, digits and \`_\`, not starting with a digit`,
       );
     const changes: Record<string, TextEdit[]> = {};
-    for (const p of [
-      ...declarations(found.asts, found.symbol),
-      ...uses(found.asts, found.program, found.symbol),
-    ]) {
+    for (const p of [...declarations(found.asts, found.symbol), ...usesOf(found)]) {
       const uri = pathToFileURL(p.file).href;
       (changes[uri] ??= []).push({ range: range(p, found.ws), newText: newName });
     }

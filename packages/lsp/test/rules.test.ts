@@ -359,6 +359,60 @@ describe("definitions, references and rename", () => {
   });
 });
 
+describe("rules named by the directory's tests", () => {
+  const tests = ["reviews.test.yaml", "virustotal.test.yaml", "governance.test.yaml"].map((n) =>
+    join(rules, "tests", n),
+  );
+  /** `text` with `edits` applied (from the end, so earlier ranges stay right). */
+  const apply = (text: string, edits: TextEdit[]) => {
+    const offset = (p: { line: number; character: number }) =>
+      text
+        .split("\n")
+        .slice(0, p.line)
+        .reduce((n, l) => n + l.length + 1, 0) + p.character;
+    let out = text;
+    for (const e of [...edits].sort((a, b) => offset(b.range.start) - offset(a.range.start)))
+      out = out.slice(0, offset(e.range.start)) + e.newText + out.slice(offset(e.range.end));
+    return out;
+  };
+
+  it.each([
+    ["reviews.rules", "any_malicious_detection"],
+    ["teams.rules", "fresh_files"],
+    ["publishers.rules", "trusted_publisher"],
+  ])(
+    "%s: references and rename of `%s` reach `rule:`, `monitored` and `approvalForbiddenBy`",
+    async (name, rule) => {
+      await client.open(file(name));
+      const position = positionOf(text(name), `rule ${rule}`, 0, 6);
+      const refs = await client.request<Location[]>("textDocument/references", {
+        textDocument: { uri: uri(file(name)) },
+        position,
+        context: { includeDeclaration: false },
+      });
+      expect(refs.length).toBeGreaterThan(0);
+      for (const r of refs) {
+        const lines = readFileSync(new URL(r.uri), "utf8").split("\n");
+        expect(
+          lines[r.range.start.line]!.slice(r.range.start.character, r.range.end.character),
+        ).toBe(rule);
+      }
+      const edit = await client.request<WorkspaceEdit>("textDocument/rename", {
+        textDocument: { uri: uri(file(name)) },
+        position,
+        newName: "renamed_rule",
+      });
+      for (const test of tests) {
+        const after = apply(readFileSync(test, "utf8"), edit.changes![uri(test)] ?? []);
+        expect(after).not.toMatch(new RegExp(`rule:\\s*${rule}\\b`));
+        expect(after).not.toMatch(
+          new RegExp(`(monitored|approvalForbiddenBy): \\[[^\\]]*\\b${rule}\\b`),
+        );
+      }
+    },
+  );
+});
+
 describe("formatting, outline and tokens", () => {
   it("formats with the real formatter", async () => {
     const path = file("teams.rules");
