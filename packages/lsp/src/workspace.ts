@@ -1,5 +1,4 @@
 import { existsSync, readFileSync } from "node:fs";
-import { join } from "node:path";
 import {
   type Ast,
   checkProgram,
@@ -17,13 +16,7 @@ import {
   type Type,
   typeFromJsonSchema,
 } from "@clearance/dsl";
-import {
-  type CompileResult,
-  compile,
-  EXCEPTIONS_FILE,
-  findRuleFiles,
-  RESULT_SCHEMA,
-} from "@clearance/engine";
+import { findRuleFiles, RESULT_SCHEMA, RulesetLoader } from "@clearance/engine";
 import { INPUT_PROFILES } from "@clearance/result";
 
 /** The type the checker checks rules against: the canonical result, as `clearance check` does. */
@@ -231,31 +224,30 @@ export class Workspace {
 /** A whole-directory check's input: plain data, so that it can go to a worker thread. */
 export interface DirectoryRequest {
   root: string;
+  /** every rule file's text as the server holds it, by path */
   sources: SourceFile[];
   now?: number;
 }
 
+/** One loader per directory, kept across checks: it caches list files (a big hash list). */
+const loaders = new Map<string, RulesetLoader>();
+
 /**
- * Every file's diagnostics as `clearance check` reports them: the engine's compile of the
- * directory's current texts, with list files and `exceptions.json` read from disk.
+ * Every file's diagnostics as `clearance check` reports them: the engine's loader on the
+ * directory (rule files found, list files and `exceptions.json` read as it reads them), with the
+ * server's texts of the rule files in place of the disk's.
  */
 export function checkSources(request: DirectoryRequest): Diagnostic[] {
-  const exceptionsPath = join(request.root, EXCEPTIONS_FILE);
-  let exceptions: SourceFile | undefined;
-  if (existsSync(exceptionsPath)) {
-    try {
-      exceptions = { path: exceptionsPath, text: readFileSync(exceptionsPath, "utf8") };
-    } catch {
-      exceptions = undefined;
-    }
+  const key = `${request.root}\0${request.now ?? ""}`;
+  let loader = loaders.get(key);
+  if (!loader) {
+    loader = new RulesetLoader(request.root, {
+      git: false,
+      ...(request.now !== undefined ? { now: request.now } : {}),
+    });
+    loaders.set(key, loader);
   }
-  const result: CompileResult = compile(request.sources, {
-    root: request.root,
-    loadList: (_written, _declaredIn, listRequest) => readFileSync(listRequest.file),
-    ...(exceptions ? { exceptions } : {}),
-    ...(request.now !== undefined ? { now: request.now } : {}),
-  });
-  return result.diagnostics;
+  return loader.loadSync(new Map(request.sources.map((s) => [s.path, s.text]))).diagnostics;
 }
 
 /** Spans of the items of `ast` holding a syntax error (see the engine's compile()). */

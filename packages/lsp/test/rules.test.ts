@@ -1,4 +1,5 @@
-import { readFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { format } from "@clearance/dsl";
 import { loadRuleset } from "@clearance/engine";
@@ -44,8 +45,19 @@ describe("diagnostics on rules/", () => {
     ]) {
       const got = await client.settled(file(name));
       const want = expected.filter((d) => d.span.file === file(name));
-      expect(got.map((d) => [d.code, d.message.split("\nhelp: ")[0]])).toEqual(
-        want.map((d) => [d.code, d.message]),
+      const lines = text(name).split("\n");
+      const offset = (p: { line: number; character: number }) =>
+        lines.slice(0, p.line).reduce((n, l) => n + l.length + 1, 0) + p.character;
+      expect(
+        got.map((d) => [d.code, d.severity, d.message, offset(d.range.start), offset(d.range.end)]),
+      ).toEqual(
+        want.map((d) => [
+          d.code,
+          { error: 1, warning: 2, info: 3 }[d.severity],
+          d.help ? `${d.message}\nhelp: ${d.help}` : d.message,
+          d.span.start,
+          d.span.end,
+        ]),
       );
     }
   });
@@ -97,6 +109,113 @@ describe("diagnostics on rules/", () => {
       text("teams.rules").split("\n").length,
     );
     await client.change(path, [{ text: text("teams.rules") }]);
+  });
+});
+
+// Broken variants of rules/: the server's diagnostics for every file, once the directory is checked
+// whole, are `clearance check`'s (loadRuleset) of a copy of rules/ with the same edit on disk; and
+// for the codes a file's own check can tell, they come with the keystroke already.
+const VARIANTS: { name: string; file: string; append: string; codes: string[] }[] = [
+  {
+    name: "an unknown field",
+    file: "teams.rules",
+    append: 'rule v {\n  when trustscore > 3\n  review "x"\n}\n',
+    codes: ["unknown_field"],
+  },
+  {
+    name: "an unguarded element field",
+    file: "teams.rules",
+    append: 'rule v {\n  when any e in engines: e.category == "malicious"\n  review "x"\n}\n',
+    codes: ["unguarded_element_field"],
+  },
+  {
+    name: "a syntax error",
+    file: "reviews.rules",
+    append: 'rule v {\n  when trustScore = 3\n  review "x"\n}\n',
+    codes: ["syntax_error"],
+  },
+  {
+    name: "an expired rule",
+    file: "reviews.rules",
+    append: 'rule v expires 2020-01-01 {\n  when trustScore > 3\n  review "x"\n}\n',
+    codes: ["rule_expired"],
+  },
+  {
+    name: "a duplicate across files",
+    file: "teams.rules",
+    append: 'rule malware {\n  when detections.malicious > 3\n  review "x"\n}\n',
+    codes: ["duplicate_rule"],
+  },
+  {
+    name: "an unused list",
+    file: "governance.rules",
+    append: 'list nobody = ["x"]\n',
+    codes: ["unused_list"],
+  },
+  {
+    name: "a missing list file",
+    file: "governance.rules",
+    append:
+      'hashlist gone from "lists/gone.sha256"\nrule v {\n  when sha256 in gone\n  deny "x"\n}\n',
+    codes: ["file_unreadable"],
+  },
+];
+
+describe("diagnostics of broken variants of rules/ are `clearance check`'s", () => {
+  it.each(VARIANTS)("$name", async ({ file: name, append, codes }) => {
+    const copy = mkdtempSync(join(tmpdir(), "clearance-lsp-rules-"));
+    try {
+      cpSync(rules, copy, { recursive: true });
+      const source = `${text(name)}\n${append}`;
+      writeFileSync(join(copy, name), source);
+      const expected = loadRuleset(copy, { git: false }).diagnostics;
+      expect(expected.map((d) => d.code)).toEqual(codes);
+
+      const path = file(name);
+      await client.open(path, text(name));
+      const version = await client.change(path, [{ text: source }]);
+      const fast = await client.next(path, (p) => p.version === version);
+      const whole = await client.next(path, (p) => p.version === version);
+      await new Promise((r) => setTimeout(r, 100)); // the other files' notifications of the same check
+      const shape = (d: { code?: unknown; message: string; range: { start: unknown } }) => [
+        d.code,
+        d.message,
+        d.range.start,
+      ];
+      for (const f of [
+        "governance.rules",
+        "publishers.rules",
+        "reviews.rules",
+        "teams.rules",
+        "threats.rules",
+      ]) {
+        const lines = (f === name ? source : text(f)).split("\n");
+        const pos = (offset: number) => {
+          let line = 0;
+          let at = offset;
+          while (line < lines.length && at > lines[line]!.length) at -= lines[line++]!.length + 1;
+          return { line, character: at };
+        };
+        const want = expected
+          .filter((d) => d.span.file === join(copy, f))
+          .map((d) => [
+            d.code,
+            d.help ? `${d.message}\nhelp: ${d.help}` : d.message,
+            pos(d.span.start),
+          ]);
+        const got =
+          f === name
+            ? whole.diagnostics
+            : (client.diagnostics.get(uri(file(f)))?.diagnostics ?? []);
+        expect(got.map(shape), f).toEqual(want);
+        if (f === name && !["duplicate_rule", "unused_list", "file_unreadable"].includes(codes[0]!))
+          expect(fast.diagnostics.map(shape)).toEqual(want);
+      }
+      await client.change(path, [{ text: text(name) }]);
+      await client.next(path, (p) => p.diagnostics.length === 0);
+    } finally {
+      rmSync(copy, { recursive: true, force: true });
+    }
   });
 });
 
