@@ -279,6 +279,14 @@ export function startLanguageServer(options: LanguageServerOptions = {}): Connec
   };
   const flush = () => {
     flushQueued = false;
+    // An edit to a declaration reaches the rules of every file: the open ones are checked again
+    // now, the others with the whole directory.
+    for (const path of [...pending]) {
+      const ws = workspaceFor(path);
+      if (!ws.declarationsChanged) continue;
+      ws.declarationsChanged = false;
+      for (const f of ws.files.values()) if (f.version !== undefined) pending.add(f.path);
+    }
     for (const path of pending) {
       const ws = workspaceFor(path);
       publish(path, ws.checkFile(path), ws);

@@ -56,6 +56,8 @@ export interface FileState {
   parsed: ParseResult;
   /** the file's declarations alone (no rules): what other files are checked against */
   declarations: RuleFile;
+  /** the declarations' text: when it changes, the other files' rules must be checked again */
+  declarationKey: string;
 }
 
 export interface WorkspaceOptions {
@@ -100,13 +102,17 @@ export class Workspace {
       return existing;
     }
     const parsed = parseFile({ path, text }, this.limits);
+    const items = parsed.ast.items.filter((i) => i.kind !== "rule");
     const state: FileState = {
       path,
       text,
       version,
       parsed,
-      declarations: { ...parsed.ast, items: parsed.ast.items.filter((i) => i.kind !== "rule") },
+      declarations: { ...parsed.ast, items },
+      declarationKey: items.map((i) => text.slice(i.span.start, i.span.end)).join("\0"),
     };
+    this.declarationsChanged ||=
+      existing === undefined || existing.declarationKey !== state.declarationKey;
     this.files.set(path, state);
     this.programCache = undefined;
     this.generation++;
@@ -158,6 +164,13 @@ export class Workspace {
       if (DIRECTORY_CODES.has(d.code) && d.span.end <= state.text.length) own.push(d);
     return finalizeDiagnostics(own, this.limits.maxDiagnostics);
   }
+
+  /**
+   * Set when an edit changed some file's declarations (a list, the context, the strategy): the
+   * rules of every other file may read them, so the server checks the open files again. The
+   * server clears it.
+   */
+  declarationsChanged = false;
 
   /** Bumped by every change of a file's text: a whole check of an older generation is stale. */
   generation = 0;

@@ -219,6 +219,24 @@ describe("diagnostics of broken variants of rules/ are `clearance check`'s", () 
   });
 });
 
+describe("an edit to a declaration", () => {
+  it("re-checks the other open files that read it", async () => {
+    await client.open(file("publishers.rules"));
+    await client.open(file("governance.rules"));
+    await client.settled(file("publishers.rules"), (ds) => ds.length === 0);
+    const renamed = text("governance.rules").replace(
+      "list trusted_vendors",
+      "list trusted_vendorz",
+    );
+    await client.change(file("governance.rules"), [{ text: renamed }]);
+    const list = await client.settled(file("publishers.rules"), (ds) => ds.length > 0);
+    expect(list.map((d) => d.code)).toEqual(["unknown_list"]);
+    expect(list[0]!.message).toContain("did you mean `trusted_vendorz`?");
+    await client.change(file("governance.rules"), [{ text: text("governance.rules") }]);
+    expect(await client.settled(file("publishers.rules"), (ds) => ds.length === 0)).toEqual([]);
+  });
+});
+
 // Quick fixes: a broken line, the diagnostic it gives and the text after the fix.
 const FIXES: { name: string; line: string; code: string; fixed: string }[] = [
   {
