@@ -339,12 +339,7 @@ const RULE_SNIPPET =
  * comparison with an enum field, else every name a condition may start with and the keywords.
  * Read from the text before the cursor, since the file is mostly broken while it is typed.
  */
-export function complete(
-  text: string,
-  offset: number,
-  program: Program,
-  asts: readonly RuleFile[],
-): Completion[] {
+export function complete(text: string, offset: number, program: Program): Completion[] {
   const lineStart = text.lastIndexOf("\n", offset - 1) + 1;
   const before = text.slice(lineStart, offset);
   const variables = quantifierVariables(
@@ -395,7 +390,6 @@ export function complete(
   // Outside a rule: a new rule. Rules' names of the directory are not offered: none is referenced.
   if (!insideBraces(text, offset))
     out.push({ label: "rule", kind: "snippet", detail: "a new rule", snippet: RULE_SNIPPET });
-  void asts;
   return out;
 }
 

@@ -410,7 +410,7 @@ export function startLanguageServer(options: LanguageServerOptions = {}): Connec
     const here = at(textDocument.uri, position);
     if (!here) return [];
     const program = here.ws.fileProgram(here.path);
-    return complete(here.state.text, here.offset, program, []).map((c) => {
+    return complete(here.state.text, here.offset, program).map((c) => {
       const item: CompletionItem = { label: c.label, kind: COMPLETION_KIND[c.kind] };
       if (c.detail) item.detail = c.detail;
       if (c.documentation) item.documentation = c.documentation;
