@@ -492,18 +492,13 @@ export function fixFor(d: Diagnostic, text: string): Fix | undefined {
   if (help.startsWith("compare with `==`") && written === "=")
     return { title: "Change `=` to `==`", span: d.span, newText: "==" };
   if (d.code === "unexpected_character") {
-    if (written === "&" && text[d.span.end] === "&")
-      return {
-        title: "Change `&&` to `and`",
-        span: { ...d.span, end: d.span.end + 1 },
-        newText: "and",
-      };
-    if (written === "|" && text[d.span.end] === "|")
-      return {
-        title: "Change `||` to `or`",
-        span: { ...d.span, end: d.span.end + 1 },
-        newText: "or",
-      };
+    // the lexer's span is `&&` or `||` whole, or one character of it
+    const pair = written.length === 1 && text[d.span.end] === written ? written + written : written;
+    const end = d.span.start + pair.length;
+    if (pair === "&&")
+      return { title: "Change `&&` to `and`", span: { ...d.span, end }, newText: "and" };
+    if (pair === "||")
+      return { title: "Change `||` to `or`", span: { ...d.span, end }, newText: "or" };
     if (written === "'" || written === "\u201c" || written === "\u201d") {
       // the string up to its closing quote on the same line, in straight double quotes
       const rest = text.slice(d.span.end, text.indexOf("\n", d.span.end) >>> 0);

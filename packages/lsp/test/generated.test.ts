@@ -110,4 +110,39 @@ describe("a directory of 10,000 rules", () => {
     });
     expect(tokens.data.length).toBeGreaterThan(100 * 5 * 5);
   });
+
+  it("completes, formats and fixes in a file of 100 rules", async () => {
+    const path = part(3);
+    const source = text(path);
+    await client.open(path, source);
+    const typed = `${source}\nrule extra {\n  when context.`;
+    await client.change(path, [{ text: typed }]);
+    const items = await client.request<{ label: string }[]>("textDocument/completion", {
+      textDocument: { uri: uri(path) },
+      position: positionOf(typed, "when context.", 0, "when context.".length),
+    });
+    expect(items.map((i) => i.label)).toEqual(["group", "tags"]);
+
+    const messy = source.replace("rule r00300 {", "rule   r00300{");
+    await client.change(path, [{ text: messy }]);
+    const edits = await client.request<{ newText: string }[]>("textDocument/formatting", {
+      textDocument: { uri: uri(path) },
+      options: { tabSize: 2, insertSpaces: true },
+    });
+    expect(edits[0]?.newText).toContain("rule r00300 {");
+
+    const typo = source.replace("trusted_vendors", "trusted_vendor");
+    const version = await client.change(path, [{ text: typo }]);
+    const published = await client.next(path, (p) => p.version === version);
+    const d = published.diagnostics.find((x) => x.code === "unknown_list")!;
+    const actions = await client.request<
+      { edit: { changes: Record<string, { newText: string }[]> } }[]
+    >("textDocument/codeAction", {
+      textDocument: { uri: uri(path) },
+      range: d.range,
+      context: { diagnostics: [d] },
+    });
+    expect(actions[0]!.edit.changes[uri(path)]![0]!.newText).toBe("trusted_vendors");
+    await client.change(path, [{ text: source }]);
+  });
 });

@@ -276,6 +276,18 @@ const FIXES: { name: string; line: string; code: string; fixed: string }[] = [
     fixed: 'when fileName == "setup.exe"',
   },
   {
+    name: "did you mean a keyword",
+    line: "wen trustScore > 3",
+    code: "unknown_keyword",
+    fixed: "when trustScore > 3",
+  },
+  {
+    name: "`&&` to `and`",
+    line: "when trustScore > 3 && trustScore < 9",
+    code: "unexpected_character",
+    fixed: "when trustScore > 3 and trustScore < 9",
+  },
+  {
     name: "quoted number",
     line: 'when trustScore >= "70"',
     code: "type_mismatch",
