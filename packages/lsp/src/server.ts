@@ -570,6 +570,12 @@ export function startLanguageServer(options: LanguageServerOptions = {}): Connec
     return builder.build();
   });
 
+  // The client gone (its end of the stream closed): nothing more will be asked, so the worker
+  // thread and the timer must not keep the process alive.
+  opts.input.once("end", () => {
+    if (settleTimer) clearTimeout(settleTimer);
+    void checker.close();
+  });
   connection.onShutdown(async () => {
     if (settleTimer) clearTimeout(settleTimer);
     await checker.close();
