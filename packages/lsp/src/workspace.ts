@@ -39,6 +39,30 @@ const DIRECTORY_CODES: ReadonlySet<string> = new Set([
   "too_many_diagnostics",
 ]);
 
+/**
+ * Codes only the whole check's later passes give (reading files, list files, `exceptions.json`,
+ * code generation): a keystroke's check does not run them, so their last findings are kept
+ * rather than dropped and shown again a moment later.
+ */
+const LOAD_CODES: ReadonlySet<string> = new Set([
+  "invalid_utf8",
+  "file_too_large",
+  "file_unreadable",
+  "list_path_absolute",
+  "path_outside_root",
+  "symlink_outside_root",
+  "not_a_regular_file",
+  "ruleset_too_large",
+  "list_file_bad_line",
+  "list_file_too_large",
+  "compile_failed",
+  "invalid_exceptions_file",
+  "invalid_exception",
+  "exceptions_file_too_large",
+  "exception_expired",
+  "exception_expiring_soon",
+]);
+
 /** Codes of the parser's recovery: a rule holding one gets no type errors (as in compile()). */
 const SYNTAX_CODES: ReadonlySet<string> = new Set([
   "syntax_error",
@@ -161,7 +185,11 @@ export class Workspace {
       own.push(d);
     }
     for (const d of this.directoryDiagnostics.get(path) ?? [])
-      if (DIRECTORY_CODES.has(d.code) && d.span.end <= state.text.length) own.push(d);
+      if (
+        (DIRECTORY_CODES.has(d.code) || LOAD_CODES.has(d.code)) &&
+        d.span.end <= state.text.length
+      )
+        own.push(d);
     return finalizeDiagnostics(own, this.limits.maxDiagnostics);
   }
 
