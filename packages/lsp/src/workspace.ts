@@ -186,7 +186,12 @@ export class Workspace {
     }
     for (const d of this.directoryDiagnostics.get(path) ?? [])
       if (
-        (DIRECTORY_CODES.has(d.code) || LOAD_CODES.has(d.code)) &&
+        (DIRECTORY_CODES.has(d.code) ||
+          LOAD_CODES.has(d.code) ||
+          // a finding about rules of two files (one rule shadowing another, say): the file's own
+          // check cannot see the other file's rules, so the whole check's finding stands (one
+          // pointing at a declaration elsewhere, such as `inputs`, the file's check gives itself)
+          d.related?.some((r) => r.span.file !== path && this.inRule(r.span))) &&
         d.span.end <= state.text.length
       )
         own.push(d);
@@ -199,6 +204,14 @@ export class Workspace {
    * server clears it.
    */
   declarationsChanged = false;
+
+  /** Whether `span` lies in a rule (not a declaration) of the file it names. */
+  private inRule(span: Ast.Node["span"]): boolean {
+    const items = this.files.get(span.file)?.parsed.ast.items ?? [];
+    return items.some(
+      (i) => i.kind === "rule" && i.span.start <= span.start && span.end <= i.span.end,
+    );
+  }
 
   /** Bumped by every change of a file's text: a whole check of an older generation is stale. */
   generation = 0;

@@ -209,7 +209,7 @@ describe("diagnostics of broken variants of rules/ are `clearance check`'s", () 
             : (client.diagnostics.get(uri(file(f)))?.diagnostics ?? []);
         expect(got.map(shape), f).toEqual(want);
         if (f === name && !["duplicate_rule", "unused_list", "file_unreadable"].includes(codes[0]!))
-          expect(fast.diagnostics.map(shape)).toEqual(want);
+          expect(fast.diagnostics.map(shape), JSON.stringify(fast.diagnostics)).toEqual(want);
       }
       await client.change(path, [{ text: text(name) }]);
       await client.next(path, (p) => p.diagnostics.length === 0);
