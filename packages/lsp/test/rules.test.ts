@@ -336,7 +336,11 @@ const HOVERS: { name: string; file: string; needle: string; shift: number; says:
     file: "threats.rules",
     needle: "trustScore < 30",
     shift: 1,
-    says: ["trustScore: number", "(optional)"],
+    says: [
+      "trustScore: number",
+      "(optional)",
+      "Trust score from 0 (untrusted) to 100 (fully trusted)",
+    ],
   },
   {
     name: "a hash list",
