@@ -84,6 +84,12 @@ const BENCHMARKS = [
       "clearance --version, --help, check and eval from process start, against node -e 0",
   },
   {
+    name: "lsp",
+    script: "lsp/latency.js",
+    description:
+      "clearance lsp on 10,000 rules: keystroke to publishDiagnostics over stdio, against parsing the changed file and checking it alone",
+  },
+  {
     name: "reads",
     script: "server/reads.js",
     description:

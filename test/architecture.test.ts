@@ -54,7 +54,10 @@ const ALLOWED: Record<string, string[]> = {
   santa: [],
   // the playground replays audit entries with candidate rules as `clearance dry-run` does
   server: ["client", "dryrun", "dsl", "engine", "options", "santa", "siem"],
-  cli: ["client", "dryrun", "dsl", "engine", "platform-sim", "server"],
+  // the language server: the dsl's parser, checker and formatter, the engine's compile (what
+  // `clearance check` runs) and the result's input profiles the checker warns with
+  lsp: ["dsl", "engine", "result"],
+  cli: ["client", "dryrun", "dsl", "engine", "lsp", "platform-sim", "server"],
   // a browser app: it reads the server over HTTP only, and imports no Clearance code
   console: [],
 };

@@ -24,6 +24,7 @@ const commands = {
   fmt: () => import("./commands/fmt.js"),
   gate: () => import("./commands/gate.js"),
   keys: () => import("./commands/keys.js"),
+  lsp: () => import("./commands/lsp.js"),
   pull: () => import("./commands/pull.js"),
   reviews: () => import("./commands/reviews.js"),
   serve: () => import("./commands/serve.js"),
@@ -260,6 +261,24 @@ export function buildProgram(
     .action(async (opts) =>
       setExit(await (await commands.serve()).serveCommand(output, opts, env)),
     );
+
+  program
+    .command("lsp")
+    .description("the language server for editors, over standard input and output")
+    .option(
+      "-r, --rules <dir>",
+      "rule directory (default: found from each file opened: the directories of .rules files above it)",
+    )
+    .option(
+      "--docs-url <url>",
+      "URL of docs/diagnostics.md that diagnostics' codes link to (default: the page in this checkout)",
+    )
+    .option("--stdio", "talk over standard input and output (the only transport; editors pass it)")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  clearance lsp\n  clearance lsp --rules rules\n\nSee docs/editors.md.",
+    )
+    .action(async (opts) => setExit(await (await commands.lsp()).lspCommand(opts)));
 
   const keys = program.command("keys").description("API keys for the server");
   keys

@@ -102,6 +102,18 @@ function* readRuleSet(dir: string, limits: Readonly<LanguageLimits>): Program<Ru
   };
 }
 
+/** The rule files read, with the texts given in place of the disk's (see `loadSync`). */
+function withTexts(set: RuleSetRead, texts: ReadonlyMap<string, string> | undefined): RuleSetRead {
+  if (!texts || "failed" in set) return set;
+  return {
+    ...set,
+    sources: set.sources.map((s) => {
+      const text = texts.get(s.path);
+      return text === undefined ? s : { path: s.path, text };
+    }),
+  };
+}
+
 /** The compile result, without a rule set when reading the rule files found errors. */
 function withReadDiagnostics(result: CompileResult, diagnostics: Diagnostic[]): CompileResult {
   if (diagnostics.length === 0) return result;
@@ -149,8 +161,13 @@ export class RulesetLoader {
     this.limits = resolveLimits(options.limits);
   }
 
-  loadSync(): CompileResult {
-    const set = runSync(readRuleSet(this.dir, this.limits));
+  /**
+   * `texts`: rule files' texts as an editor holds them, by path as the directory's files are found
+   * (`findRuleFiles`): used instead of what is on disk, so that a language server checks unsaved
+   * edits exactly as `clearance check` would check them saved.
+   */
+  loadSync(texts?: ReadonlyMap<string, string>): CompileResult {
+    const set = withTexts(runSync(readRuleSet(this.dir, this.limits)), texts);
     if ("failed" in set) return set.failed;
     const commit = this.options.git === false ? undefined : gitCommit(this.dir);
     const asked: ListRequest[] = [];
