@@ -227,3 +227,47 @@ describe("the analyser's soundness", () => {
       expect(seen[code] ?? 0, code).toBeGreaterThan(0);
   });
 });
+
+describe("regex_never_matches is sound", () => {
+  const piece = fc.constantFrom(
+    "a",
+    "b?",
+    "$",
+    "^",
+    "[]",
+    "[^\\s\\S]",
+    "[^\\d]",
+    "(a|$)",
+    "x*",
+    ".",
+    "\\n",
+  );
+  const pattern = fc
+    .tuple(fc.array(piece, { minLength: 1, maxLength: 4 }), fc.array(piece, { maxLength: 3 }))
+    .map(([a, b]) => (b.length > 0 ? `${a.join("")}|${b.join("")}` : a.join("")));
+  const strings = ["", "a", "ab", "a\nb", "\n", "x", "ba", "a\n", "\na", "1"];
+
+  it("a regex it flags matches no string", () => {
+    let flagged = 0;
+    fc.assert(
+      fc.property(pattern, fc.constantFrom("", "m", "i"), (source, flags) => {
+        const out = compile(
+          [
+            {
+              path: "re.rules",
+              text: `default review "none"\nrule r { when fileName matches /${source}/${flags} deny "x" }\n`,
+            },
+          ],
+          { now: NOW },
+        );
+        if (!out.diagnostics.some((d) => d.code === "regex_never_matches")) return;
+        flagged++;
+        const re = new RegExp(source, flags);
+        for (const s of strings)
+          expect(re.test(s), `/${source}/${flags} on ${JSON.stringify(s)}`).toBe(false);
+      }),
+      { numRuns: RUNS },
+    );
+    expect(flagged).toBeGreaterThan(0);
+  });
+});
