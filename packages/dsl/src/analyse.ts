@@ -559,7 +559,7 @@ interface RuleFacts {
 const SEVERITY: Readonly<Record<A.Action, number>> = { allow: 1, review: 2, deny: 3 };
 
 /** Shadowing candidates compared per rule, at most: the analysis stays linear on large sets. */
-const MAX_CANDIDATES = 256;
+const MAX_CANDIDATES = 64;
 /** A rule whose field allows at most this many values is indexed under each of them. */
 const MAX_INDEXED_VALUES = 32;
 
@@ -787,16 +787,17 @@ function indexKeys(c: Conjunction): string[] {
   return best ?? [""];
 }
 
-/** The keys under which a rule's possible shadowers are indexed. */
+/** The keys under which a rule's possible shadowers are indexed: the most selective first. */
 function lookupKeys(c: Conjunction): string[] {
-  const keys = [""];
+  const byValue: string[] = [];
+  const byField: string[] = [];
   for (const [field, d] of c.fields) {
     if (d.present === undefined) continue;
-    keys.push(field);
+    byField.push(field);
     const values = d.present ? finiteValues(d) : undefined;
-    if (values && values.length > 0) keys.push(`${field}=${JSON.stringify(values[0])}`);
+    if (values && values.length > 0) byValue.push(`${field}=${JSON.stringify(values[0])}`);
   }
-  return keys;
+  return [...byValue, ...byField, ""];
 }
 
 /**
@@ -830,6 +831,8 @@ function shadowing(
     let shadower: RuleFacts | undefined;
     search: for (const key of lookupKeys(b.matches)) {
       for (const a of index.get(key) ?? []) {
+        // every candidate looked at counts, so a large bucket costs at most the cap
+        if (++compared > MAX_CANDIDATES) break search;
         if (a === b) continue;
         const other = a.rule.outcome!.action;
         const beats =
@@ -837,9 +840,8 @@ function shadowing(
             ? other !== action &&
               (a.priority > b.priority || (a.priority === b.priority && a.index < b.index))
             : SEVERITY[other] > SEVERITY[action];
-        if (!beats || conflicts.has(`${b.rule.name.name}\0${a.rule.name.name}`)) continue;
-        if (++compared > MAX_CANDIDATES) break search;
-        if (contains(a.matches, b.matches)) {
+        if (!beats || !contains(a.matches, b.matches)) continue;
+        if (!conflicts.has(`${b.rule.name.name}\0${a.rule.name.name}`)) {
           shadower = a;
           break search;
         }
