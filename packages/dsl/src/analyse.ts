@@ -387,13 +387,25 @@ function finiteValues(d: FieldDom): Value[] | undefined {
   return d.allowed?.filter((v) => admits(d, v));
 }
 
-/** Whether every state of the field `b` allows is one `a` allows. */
+/**
+ * `finiteValues` of a domain that no longer changes, computed once: shadowing compares each rule
+ * with up to `MAX_CANDIDATES` others, and the copies would otherwise dominate its time.
+ */
+const settledValues = new WeakMap<FieldDom, Value[] | undefined>();
+function settled(d: FieldDom): Value[] | undefined {
+  if (settledValues.has(d)) return settledValues.get(d);
+  const values = finiteValues(d);
+  settledValues.set(d, values);
+  return values;
+}
+
+/** Whether every state of the field `b` allows is one `a` allows (both settled: no longer changing). */
 function included(b: FieldDom | undefined, a: FieldDom): boolean {
   if (a.present === false) return b?.present === false;
   if (a.present === true && b?.present !== true) return false;
   if (!hasValueConstraint(a)) return true;
   if (b?.present !== true) return false;
-  const bs = finiteValues(b);
+  const bs = settled(b);
   if (bs) return bs.every((v) => admits(a, v));
   if (a.allowed) return false;
   if (a.lo > b.lo || (a.lo === b.lo && !a.loIncl && b.loIncl)) return false;
