@@ -16,9 +16,10 @@ import type { Type } from "./types.js";
  * Each rule's condition is read into a conjunction of per-field constraints (`Conjunction`): for
  * numbers, timestamps and durations an interval; for strings, enums and bools a set of allowed
  * values and one of excluded values; and whether the field must be present or absent. What cannot
- * be modelled (functions, arithmetic, `or` in `when`, quantifiers, `matches`, context, lists read
- * from files) is "unknown": it constrains nothing but the presence it needs (profiles.ts's `t`/`f`
- * sets: a comparison on an absent field is unknown, never true), and makes the conjunction inexact.
+ * be modelled (functions, arithmetic, an `or` over more than one field, quantifiers, `matches`,
+ * context, lists read from files) is "unknown": it constrains nothing but the presence it needs
+ * (profiles.ts's `t`/`f` sets: a comparison on an absent field is unknown, never true), and makes
+ * the conjunction inexact.
  *
  * Three-valued logic (docs/language.md): a rule matches when its `when` is TRUE and every `unless`
  * is FALSE. So the `when` is read for what must hold for it to be true, each `unless` for what must
@@ -309,6 +310,7 @@ class Reader {
       }
       case "binary": {
         const op = e.op;
+        if (op === "or" && polarity && this.oneOf(e, c)) return;
         if (op === "in" || op === "not in") {
           const f = this.field(e.left);
           const values = this.constants(e.right);
@@ -342,6 +344,33 @@ class Reader {
         break;
     }
     this.unknown(e, polarity, c);
+  }
+
+  /**
+   * `verdict == "clean" or verdict in ["caution"]`: an `or` whose branches each allow finitely many
+   * values of one and the same field, exactly, is true exactly when the field holds one of their
+   * union. Added to `c` as one `in`; false (nothing added) for any other `or`.
+   */
+  private oneOf(e: A.Expr, c: Conjunction): boolean {
+    let field: { path: string; shape: Shape } | undefined;
+    const union = new Set<Value>();
+    for (const branch of operands(e, "or")) {
+      const b = emptyConjunction();
+      this.atom(branch, true, b);
+      if (!b.exact || b.bottom) return false;
+      // the one field the branch tests; the others are the objects it lies in
+      const keys = [...b.fields.keys()];
+      const leaves = keys.filter((f) => !keys.some((g) => g.startsWith(`${f}.`)));
+      if (leaves.length !== 1) return false;
+      const d = b.fields.get(leaves[0]!)!;
+      const values = d.present === true && d.shape ? finiteValues(d) : undefined;
+      if (!values || (field !== undefined && field.path !== leaves[0])) return false;
+      field = { path: leaves[0]!, shape: d.shape! };
+      for (const v of values) union.add(v);
+    }
+    if (!field) return false;
+    this.value(c, field, "in", [...union], e.span);
+    return true;
   }
 
   private value(

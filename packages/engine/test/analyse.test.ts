@@ -76,6 +76,11 @@ const neverMatches: Case[] = [
     'rule r { when firstSeen > 2026-06-01 and firstSeen < 2026-01-01 deny "x" }',
     ["rule_never_matches @ firstSeen < 2026-01-01"],
   ],
+  [
+    "an `or` of values of one field",
+    'rule r { when (verdict == "clean" or verdict in ["caution"]) and verdict == "high_risk" deny "x" }',
+    ['rule_never_matches @ verdict == "high_risk"'],
+  ],
   // negatives
   ["a satisfiable range", 'rule r { when trustScore > 10 and trustScore < 11 deny "x" }', []],
   [
@@ -171,7 +176,17 @@ const shadowed: Case[] = [
     'rule b { when trustScore > 5 and trustScore < 9 deny "y" }\nrule a priority 10 { when trustScore > 0 allow "x" }',
     ["rule_shadowed @ b"],
   ],
+  [
+    "deny-overrides: a deny on either of two values",
+    'rule d { when verdict == "high_risk" or verdict == "caution" deny "x" }\nrule a { when verdict == "caution" and trustScore > 5 allow "y" }',
+    ["rule_shadowed @ a"],
+  ],
   // negatives
+  [
+    "an `or` over two fields is not modelled",
+    'rule d { when verdict == "high_risk" or trustScore < 5 deny "x" }\nrule a { when verdict == "high_risk" allow "y" }',
+    [],
+  ],
   [
     "deny-overrides: `overrides deny` wins",
     'rule d { when verdict == "high_risk" deny "x" }\nrule a overrides deny { when verdict == "high_risk" and trustScore < 5 allow "y" }',
