@@ -3,7 +3,7 @@ import type * as A from "./ast.js";
 import type { Program } from "./check.js";
 import { type Diagnostic, diagnostic, type Span } from "./diagnostics.js";
 import { formatDuration } from "./literals.js";
-import { conditionNeeds } from "./profiles.js";
+import { conditionNeeds, type DeclaredInput } from "./profiles.js";
 import { parsePattern } from "./regex-syntax.js";
 import type { Type } from "./types.js";
 
@@ -604,9 +604,20 @@ const MAX_CANDIDATES = 64;
 /** A rule whose field allows at most this many values is indexed under each of them. */
 const MAX_INDEXED_VALUES = 32;
 
-/** The analyser's warnings for a checked program. `now` is the checker's: expired rules are skipped. */
-export function analyseProgram(program: Program, now: number): Diagnostic[] {
+/**
+ * The analyser's warnings for a checked program. `now` is the checker's: expired rules are skipped.
+ * `inputs` are the declared inputs with the fields each can carry.
+ */
+export function analyseProgram(
+  program: Program,
+  now: number,
+  inputs: readonly DeclaredInput[] = [],
+): Diagnostic[] {
   const out: Diagnostic[] = [];
+  // Fields no declared input ever carries (profiles.ts): rules needing them are
+  // `rule_never_fires_on_input`'s; here they only tell that `exists` on them is false.
+  const absent = (field: string): boolean =>
+    inputs.length > 0 && inputs.every((i) => !i.fields.has(field));
   const reader = new Reader(program);
   analyseRegexes(program, out);
   const facts: RuleFacts[] = [];
@@ -638,7 +649,7 @@ export function analyseProgram(program: Program, now: number): Diagnostic[] {
         return;
       }
     }
-    for (const u of rule.unless) unlessNeverApplies(reader, name, when, u, out);
+    for (const u of rule.unless) unlessNeverApplies(reader, name, when, u, absent, out);
     facts.push({ rule, index, matches, priority: rule.priority?.value ?? 0 });
   });
   const conflicts = sameCondition(facts, out);
@@ -677,6 +688,7 @@ function unlessNeverApplies(
   name: string,
   when: Conjunction,
   u: A.Expr,
+  absent: (field: string) => boolean,
   out: Diagnostic[],
 ): void {
   // what must hold for the `unless` to be true: one of these false makes it false
@@ -705,7 +717,21 @@ function unlessNeverApplies(
     // a comparison on a field the `when` may leave absent is unknown there, and unknown blocks
     if (w?.present !== true && atoms.some((a) => a.kind === "value")) continue;
     const meet = w ? copyDom(w) : newDom(atoms[0]!.span);
+    // a field no declared input carries is always absent: `exists` on it is always false
+    const neverCarried = w?.present !== true && absent(field);
+    if (neverCarried) meet.present = false;
     if (atoms.every((a) => apply(meet, a))) continue;
+    if (neverCarried) {
+      out.push(
+        diagnostic(
+          "unless_never_applies",
+          `this \`unless\` of rule \`${name}\` can never apply: no declared input carries \`${field}\``,
+          u.span,
+          { help: "remove it, or declare an input that carries the field in `inputs`" },
+        ),
+      );
+      return;
+    }
     out.push(
       diagnostic(
         "unless_never_applies",

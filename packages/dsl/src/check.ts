@@ -320,7 +320,7 @@ class Checker {
     // The analyser reasons about what rules mean: only once they type-check, so that an error is
     // never buried under warnings it caused.
     if (!this.collected.list.some((d) => d.severity === "error"))
-      this.collected.addAll(analyseProgram(program, this.now));
+      this.collected.addAll(analyseProgram(program, this.now, this.declaredInputs));
     return { program, diagnostics: this.collected.list, omitted: this.collected.omitted };
   }
 
