@@ -61,9 +61,12 @@ interface FieldDom {
   hiIncl: boolean;
   /** undefined: any value (of an open type) */
   allowed?: Value[];
-  excluded: Set<Value>;
+  /** never changed in place, only replaced, so copies may share it */
+  excluded: ReadonlySet<Value>;
   /** the first condition on this field, for related notes */
   first: Span;
+  /** `settled`'s memo: the finite values, or null for infinitely many */
+  settled: Value[] | null | undefined;
 }
 
 interface Conjunction {
@@ -96,19 +99,23 @@ const MIRRORED: Record<string, NonNullable<Atom["op"]>> = {
   ">=": "<=",
 };
 
+/** Most fields exclude nothing: one shared empty set spares 100,000 hash rules as many sets. */
+const NO_VALUES: ReadonlySet<Value> = new Set();
+
 function newDom(first: Span): FieldDom {
   return {
     lo: Number.NEGATIVE_INFINITY,
     loIncl: false,
     hi: Number.POSITIVE_INFINITY,
     hiIncl: false,
-    excluded: new Set(),
+    excluded: NO_VALUES,
     first,
+    settled: undefined,
   };
 }
 
 function copyDom(d: FieldDom): FieldDom {
-  const out: FieldDom = { ...d, excluded: new Set(d.excluded) };
+  const out: FieldDom = { ...d, settled: undefined };
   if (d.allowed) out.allowed = [...d.allowed];
   return out;
 }
@@ -160,7 +167,7 @@ function apply(d: FieldDom, atom: Atom): boolean {
       break;
     case "!=":
     case "not in":
-      for (const v of values) d.excluded.add(v);
+      d.excluded = new Set([...d.excluded, ...values]);
       break;
     case "<":
     case "<=": {
@@ -417,15 +424,12 @@ function finiteValues(d: FieldDom): Value[] | undefined {
 }
 
 /**
- * `finiteValues` of a domain that no longer changes, computed once: shadowing compares each rule
- * with up to `MAX_CANDIDATES` others, and the copies would otherwise dominate its time.
+ * `finiteValues` of a domain that no longer changes, computed once and kept on it: shadowing
+ * compares each rule with up to `MAX_CANDIDATES` others, and the copies would otherwise dominate.
  */
-const settledValues = new WeakMap<FieldDom, Value[] | undefined>();
 function settled(d: FieldDom): Value[] | undefined {
-  if (settledValues.has(d)) return settledValues.get(d);
-  const values = finiteValues(d);
-  settledValues.set(d, values);
-  return values;
+  if (d.settled === undefined) d.settled = finiteValues(d) ?? null;
+  return d.settled ?? undefined;
 }
 
 /** Whether every state of the field `b` allows is one `a` allows (both settled: no longer changing). */
@@ -459,14 +463,16 @@ function canonical(c: Conjunction): string {
       parts.push(`${field}:absent`);
       continue;
     }
-    const values = finiteValues(d);
-    if (values)
+    const values = settled(d);
+    // one value is the common case (`sha256 == "..."` in 100,000 rules): no array to encode
+    if (values?.length === 1) parts.push(`${field}:=${JSON.stringify(values[0])}`);
+    else if (values)
       parts.push(`${field}:in${JSON.stringify(values.map((v) => JSON.stringify(v)).sort())}`);
     else
       parts.push(
         `${field}:${d.loIncl ? "[" : "("}${d.lo},${d.hi}${d.hiIncl ? "]" : ")"}\\${JSON.stringify(
           [...d.excluded]
-            .filter((v) => admits({ ...d, excluded: new Set() }, v))
+            .filter((v) => admits({ ...d, excluded: NO_VALUES }, v))
             .map(String)
             .sort(),
         )}`,
@@ -631,7 +637,8 @@ export function analyseProgram(
       out.push(neverMatchesDiagnostic(name, when));
       return;
     }
-    const matches = copyConjunction(when);
+    // the `when` is read again only by `unless` checks, which never change it: share it when none
+    const matches = rule.unless.length === 0 ? when : copyConjunction(when);
     for (const u of rule.unless) {
       reader.read(u, false, matches);
       if (matches.bottom) {
@@ -838,6 +845,11 @@ function sameCondition(facts: readonly RuleFacts[], out: Diagnostic[]): Set<stri
   return pairs;
 }
 
+/** `field=value`, one key per pair: strings quoted, so `"1"` and `1` differ. */
+function valueKey(field: string, v: Value): string {
+  return typeof v === "string" ? `${field}="${v}` : `${field}=${v}`;
+}
+
 /**
  * The field and value keys a rule is indexed under as a possible shadower: one of its fields, by
  * each value it allows when they are few, or by the field alone.
@@ -847,8 +859,7 @@ function indexKeys(c: Conjunction): string[] {
   for (const [field, d] of c.fields) {
     if (d.present === undefined) continue;
     const values = d.present ? finiteValues(d) : undefined;
-    if (values && values.length <= MAX_INDEXED_VALUES)
-      return values.map((v) => `${field}=${JSON.stringify(v)}`);
+    if (values && values.length <= MAX_INDEXED_VALUES) return values.map((v) => valueKey(field, v));
     best ??= [field];
   }
   return best ?? [""];
@@ -862,7 +873,7 @@ function lookupKeys(c: Conjunction): string[] {
     if (d.present === undefined) continue;
     byField.push(field);
     const values = d.present ? finiteValues(d) : undefined;
-    if (values && values.length > 0) byValue.push(`${field}=${JSON.stringify(values[0])}`);
+    if (values && values.length > 0) byValue.push(valueKey(field, values[0]!));
   }
   return [...byValue, ...byField, ""];
 }
