@@ -84,9 +84,10 @@ export function buildProgram(
       "--emit-js",
       "print the JavaScript the rules compile to on standard output (the summary goes to standard error)",
     )
+    .option("--deny-warnings", "exit 1 when there are warnings too (for CI)")
     .addHelpText(
       "after",
-      "\nExamples:\n  clearance check rules/\n  clearance check rules/ --format json\n  clearance check rules/ --emit-js > rules.js",
+      "\nExamples:\n  clearance check rules/\n  clearance check rules/ --format json\n  clearance check rules/ --deny-warnings\n  clearance check rules/ --emit-js > rules.js",
     )
     .action(async (dir: string, opts) =>
       setExit((await commands.check()).checkCommand(output, dir, opts)),

@@ -31,6 +31,24 @@ describe("clearance check", () => {
     expect(r.err).toContain("= help: did you mean `trustScore`?");
     expect(r.err).toContain("1 error, 0 warnings");
   });
+  it("--deny-warnings exits 1 on warnings, and only then", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "clearance-warn-"));
+    writeFileSync(
+      join(dir, "a.rules"),
+      'default review "none"\nrule r { when trustScore > 50 and trustScore < 10 deny "x" }\n',
+    );
+    const plain = await run("check", dir);
+    expect(plain.code).toBe(0);
+    expect(plain.err).toContain("warning[rule_never_matches]");
+    const denied = await run("check", dir, "--deny-warnings");
+    expect(denied.code).toBe(1);
+    expect(denied.err).toContain("0 errors, 1 warning (warnings denied by --deny-warnings)");
+    const json = await run("check", dir, "--deny-warnings", "--format", "json");
+    expect(json.code).toBe(1);
+    expect(JSON.parse(json.out).ok).toBe(false);
+    const clean = await run("check", join(root, "rules"), "--deny-warnings");
+    expect(clean.code).toBe(0);
+  });
   it("--format json gives the diagnostics and the rule set", async () => {
     const r = await run("check", join(root, "rules"), "--format", "json");
     const report = JSON.parse(r.out);

@@ -1,3 +1,4 @@
+import { analyseProgram } from "./analyse.js";
 import type * as A from "./ast.js";
 import {
   type Diagnostic,
@@ -316,6 +317,10 @@ class Checker {
     };
     if (name !== undefined) program.name = name;
     if (declared.has("inputs")) program.inputs = this.declaredInputs.map((i) => i.name);
+    // The analyser reasons about what rules mean: only once they type-check, so that an error is
+    // never buried under warnings it caused.
+    if (!this.collected.list.some((d) => d.severity === "error"))
+      this.collected.addAll(analyseProgram(program, this.now, this.declaredInputs));
     return { program, diagnostics: this.collected.list, omitted: this.collected.omitted };
   }
 

@@ -79,6 +79,12 @@ export const DIAGNOSTIC_CODES = Object.freeze({
   no_rules: "warning",
   overrides_under_first_match: "warning",
   rule_never_fires_on_input: "warning",
+  // the rule-set analyser (analyse.ts)
+  rule_never_matches: "warning",
+  unless_never_applies: "warning",
+  rule_shadowed: "warning",
+  conflicting_rules: "warning",
+  regex_never_matches: "warning",
   compile_failed: "error",
   // exceptions kept in the rule directory (`exceptions.json`)
   invalid_exceptions_file: "error",

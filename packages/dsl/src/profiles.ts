@@ -225,6 +225,18 @@ export function ruleNeeds(
   return needs;
 }
 
+/**
+ * Both needs sets of one condition: `t`, the fields whose absence keeps it from being true, and
+ * `f`, the fields whose absence keeps it from being false. The rule-set analyser (analyse.ts)
+ * uses them as the presence an unmodelled condition still guarantees.
+ */
+export function conditionNeeds(
+  e: A.Expr,
+  resolutions: ReadonlyMap<A.PathExpr, Resolution>,
+): { t: ReadonlyMap<string, Span>; f: ReadonlyMap<string, Span> } {
+  return new NeedsAnalysis(resolutions).both(e);
+}
+
 /** A declared input: its name, where it is declared, and the fields it can carry. */
 export interface DeclaredInput {
   name: string;

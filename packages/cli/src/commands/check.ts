@@ -9,11 +9,13 @@ export interface CheckOptions {
   now?: string;
   /** print the generated JavaScript on stdout, and the summary on stderr */
   emitJs?: boolean;
+  /** exit 1 when there are warnings too, for CI: the analyser's findings then block a merge */
+  denyWarnings?: boolean;
 }
 
 /**
  * `clearance check [dir]`: parse and type-check; exit 1 on errors, warnings are printed.
- * `--emit-js` prints the JavaScript the rule set compiles to.
+ * `--emit-js` prints the JavaScript the rule set compiles to. `--deny-warnings` fails on warnings.
  */
 export function checkCommand(output: Output, dir: string, options: CheckOptions): number {
   if (options.emitJs && options.format === "json")
@@ -23,7 +25,9 @@ export function checkCommand(output: Output, dir: string, options: CheckOptions)
     );
   const now = parseNow(options.now);
   const result = loadRuleset(dir, now === undefined ? {} : { now });
-  const failed = hasErrors(result.diagnostics) || !result.ruleset;
+  const warned =
+    options.denyWarnings === true && result.diagnostics.some((d) => d.severity === "warning");
+  const failed = hasErrors(result.diagnostics) || !result.ruleset || warned;
   if (options.format === "json") {
     const rs = result.ruleset;
     output.out(
@@ -54,7 +58,11 @@ export function checkCommand(output: Output, dir: string, options: CheckOptions)
     output.err(`${renderDiagnostics(output, result.diagnostics, result.files)}\n`);
   if (failed) {
     output.err(
-      paint(output, ["bold", "red"], `✗ ${dir}: ${summarizeDiagnostics(result.diagnostics)}`),
+      paint(
+        output,
+        ["bold", "red"],
+        `✗ ${dir}: ${summarizeDiagnostics(result.diagnostics)}${warned && !hasErrors(result.diagnostics) ? " (warnings denied by --deny-warnings)" : ""}`,
+      ),
     );
     return 1;
   }
