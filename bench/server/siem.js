@@ -192,7 +192,8 @@ try {
     fastify = s.fastify;
   }
   // the NATS server's own work for the events it is sent, when it runs on this machine
-  const natsPid = natsUp && SINKS_RUN.some((k) => k.transport.type === "nats") && pidOf("nats-server");
+  const natsPid =
+    natsUp && SINKS_RUN.some((k) => k.transport.type === "nats") && pidOf("nats-server");
   if (natsPid) scenarios[1].peers = [natsPid];
   for (const s of scenarios) {
     progress(`warm-up: ${s.id}`);
