@@ -35,9 +35,9 @@
 // 6. prints medians, Clearance ÷ bare per round (median), upload events/s ÷ batch, and targets.
 // Exits 1 when a run is wrong, not for a missed target.
 
-import { fork } from "node:child_process";
+import { fork, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { copyFileSync, existsSync, renameSync, rmSync } from "node:fs";
+import { copyFileSync, existsSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { loadavg } from "node:os";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -57,6 +57,7 @@ import {
   cpuMsOf,
   exitIfFailed,
   machineCpuMs,
+  metric,
   OPTIONS,
   reportProblems,
   SERVER_DIST,
@@ -212,6 +213,18 @@ async function download(s, what) {
 }
 const downloadHashes = new Map();
 
+/**
+ * CPU time of process `pid`'s main thread (its event loop), in ms: what one request's work on it
+ * costs bounds the server's throughput, whatever its other threads (the audit log's writer and
+ * readers) do beside it.
+ */
+function mainThreadCpuMs(pid) {
+  const stat = readFileSync(`/proc/${pid}/task/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
+}
+const CLK_TCK = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout) || 100;
+
 const PREFIX = randomBytes(4).toString("hex");
 let stamped = 0;
 /** One upload run of `uploads` requests on upload scenario `s`, checked; its figures and CPU. */
@@ -230,11 +243,20 @@ async function upload(s, uploads, what) {
     stampBase: stamped,
   });
   stamped += uploads * EVENTS;
+  // prom-client's event-loop delay histogram starts again at each scrape: this one clears it
+  if (s.kind !== "bare") await scrape(server);
   const cpu0 = cpuMsOf(server.pid);
+  const main0 = mainThreadCpuMs(server.pid);
   const machine0 = machineCpuMs();
   const r = await job({ op: "upload" });
   r.serverCpuMs = cpuMsOf(server.pid) - cpu0;
+  r.mainCpuMs = mainThreadCpuMs(server.pid) - main0;
   r.machineCpuMs = machineCpuMs() - machine0;
+  if (s.kind !== "bare") {
+    const text = await scrape(server);
+    r.loopDelayP99Ms = metric(text, "nodejs_eventloop_lag_p99_seconds") * 1000;
+    r.loopDelayMaxMs = metric(text, "nodejs_eventloop_lag_max_seconds") * 1000;
+  }
   r.rawBytes = prep.rawBytes;
   r.sentBytes = prep.sentBytes;
   r.uploads = uploads;
@@ -251,6 +273,9 @@ async function upload(s, uploads, what) {
 }
 
 // ---------------------------------------------------------------- the server's counts
+async function scrape(server) {
+  return (await fetch(`${server.url}/metrics`)).text();
+}
 /** Sum of every series of metric `name` whose labels match `labels` (a RegExp), from `text`. */
 function sumOf(text, name, labels = /./) {
   let n = 0;
@@ -259,7 +284,7 @@ function sumOf(text, name, labels = /./) {
   return n;
 }
 async function checkCounts(server) {
-  const text = await (await fetch(`${server.url}/metrics`)).text();
+  const text = await scrape(server);
   const failed = sumOf(text, "clearance_santa_requests_total", /outcome="(?!ok")/);
   if (failed) problems.push(`${server.id}: ${failed} Santa requests not answered ok (/metrics)`);
   const counts = {
@@ -424,10 +449,13 @@ const up = Object.fromEntries(
       p50: median(s.runs.map((r) => r.latency.p50)),
       p99: median(s.runs.map((r) => r.latency.p99)),
       serverCpuPerEventUs: median(s.runs.map((r) => (r.serverCpuMs * 1000) / (r.uploads * EVENTS))),
+      mainCpuPerEventUs: median(s.runs.map((r) => (r.mainCpuMs * 1000) / (r.uploads * EVENTS))),
       machineCpuPerEventUs: median(
         s.runs.map((r) => (r.machineCpuMs * 1000) / (r.uploads * EVENTS)),
       ),
       serverCpu: median(s.runs.map((r) => r.serverCpuMs / r.elapsedMs)),
+      loopDelayP99Ms: median(s.runs.map((r) => r.loopDelayP99Ms ?? Number.NaN)),
+      loopDelayMaxMs: median(s.runs.map((r) => r.loopDelayMaxMs ?? Number.NaN)),
       rawBytes: s.runs[0].rawBytes,
       sentBytes: s.runs[0].sentBytes,
       uploads: s.runs.reduce((n, r) => n + r.uploads, 0),
@@ -489,7 +517,7 @@ log(
       `${ms(r.pageP50)} ms`,
       `${ms(r.firstPageMs)}, ${ms(r.lastPageMs)} ms`,
       `${fmtMs(r.minMs)} – ${fmtMs(r.maxMs)}`,
-      r.id.startsWith("clearance") ? fmtMs(r.serverCpuMs) : "",
+      fmtMs(r.serverCpuMs),
     ]),
     "lrrrrrrrrrrr",
   ),
@@ -515,7 +543,9 @@ log(
       "p99 ms",
       "min – max events/s",
       "server CPU µs/event",
+      "its main thread",
       "machine CPU µs/event",
+      "event-loop delay p99, max ms",
     ],
     Object.values(up).map((r) => [
       r.id === "batch" ? "batch (`/v1/decisions/batch`)" : r.id,
@@ -527,9 +557,11 @@ log(
       ms(r.p99),
       `${fmtRate(r.minEps)} – ${fmtRate(r.maxEps)}`,
       int(r.serverCpuPerEventUs),
+      int(r.mainCpuPerEventUs),
       int(r.machineCpuPerEventUs),
+      r.id === "bare" ? "" : `${ms(r.loopDelayP99Ms)}, ${ms(r.loopDelayMaxMs)}`,
     ]),
-    "lrrrrrrrrr",
+    "lrrrrrrrrrrr",
   ),
 );
 log("");
