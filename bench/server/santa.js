@@ -260,6 +260,7 @@ async function upload(s, uploads, what) {
   const main0 = mainThreadCpuMs(server.pid);
   const machine0 = machineCpuMs();
   const r = await job({ op: "upload" });
+  r.eventsBefore = server.eventsSent;
   r.serverCpuMs = cpuMsOf(server.pid) - cpu0;
   r.mainCpuMs = mainThreadCpuMs(server.pid) - main0;
   r.machineCpuMs = machineCpuMs() - machine0;
@@ -589,6 +590,27 @@ log(
     `${(up.batch.rawBytes / 1000).toFixed(0)} kB of JSON a batch. Every execution is of a file no one reported before, which \`rules/\` decides \`review\` ` +
     `(the default decision: a file without an analysis), each opening a review case, in both santa and batch. ` +
     `santa ÷ batch, round by round: ${up.santa.sharesBatch.map(pct).join(", ")}.`,
+);
+log("");
+// the cost of a Santa event is not flat: it grows with the events the server recorded before
+const santaRuns = uploads.find((s) => s.id === "santa").runs;
+const batchRuns = uploads.find((s) => s.id === "batch").runs;
+const perEvent = (r, f) => int((r[f] * 1000) / (r.uploads * EVENTS));
+log(
+  table(
+    ["round", ...santaRuns.map((_, i) => String(i + 1))],
+    [
+      [
+        "santa events recorded before",
+        ...santaRuns.map((r) => `${Math.round(r.eventsBefore / 1000)}k`),
+      ],
+      ["santa main thread µs/event", ...santaRuns.map((r) => perEvent(r, "mainCpuMs"))],
+      ["batch main thread µs/event", ...batchRuns.map((r) => perEvent(r, "mainCpuMs"))],
+      ["santa server µs/event", ...santaRuns.map((r) => perEvent(r, "serverCpuMs"))],
+      ["batch server µs/event", ...batchRuns.map((r) => perEvent(r, "serverCpuMs"))],
+    ],
+    `l${"r".repeat(santaRuns.length)}`,
+  ),
 );
 log("");
 for (const server of servers)
