@@ -114,6 +114,12 @@ const BENCHMARKS = [
       "POST /v1/decisions with two SIEM sinks (OCSF to rotating files, ECS to NATS JetStream) against none: req/s ratio, p99, every event delivered",
   },
   {
+    name: "santa",
+    script: "server/santa.js",
+    description:
+      "Santa sync: a 100,000-rule clean download (5,000 and 20,000 a page) and 500-event uploads against bare routes serving the same bytes, and against /v1/decisions/batch",
+  },
+  {
     name: "search",
     script: "server/search.js",
     description:

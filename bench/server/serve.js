@@ -11,6 +11,8 @@
 //            PostgreSQL with `postgres: {url, schema}`) before answering: the control for what
 //            durable recording alone costs
 // clearance  `startServer(resolveConfig(config))` from the built @clearance/server
+// santa-bare the bare routes of Santa's sync protocol (santa-bare.js), `rules` rules in memory:
+//            the control of bench/server/santa.js
 //
 // Prints one JSON line on stdout once listening: {"url": ..., "fastify": the instance's version}.
 // On SIGTERM it closes (finishing requests in flight and flushing the audit log) and exits 0, so
@@ -123,6 +125,9 @@ if (spec.kind === "ceiling") {
   });
   app.post("/v1/audit/verify", async () => log.verify());
   server = await listening(app, () => log.close());
+} else if (spec.kind === "santa-bare") {
+  const { santaBareApp } = await import("./santa-bare.js");
+  server = await listening(santaBareApp(spec), async () => {});
 } else if (spec.kind === "clearance") {
   server = await startServer(resolveConfig(spec.config));
 } else {
