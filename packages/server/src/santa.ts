@@ -170,7 +170,11 @@ export class SantaService {
         `machine \`${machineId}\` has a token of its own (\`santa.machines\`): sync it with that one`,
       );
     const group = this.groups.get(holder.group)!;
-    let row = await this.store.register(machineId, group.name, this.now());
+    // a read first: registering takes SQLite's write lock, and would wait behind the log's
+    // commits at every request of every machine
+    let row =
+      (await this.store.machine(machineId)) ??
+      (await this.store.register(machineId, group.name, this.now()));
     if (row.group !== group.name) {
       if (holder.machine === null)
         throw new AgentForbiddenError(

@@ -160,7 +160,11 @@ export class AuditLog {
   private writes = 0;
   private scheduled = false;
   /** delivery ids being written or written lately by this process, oldest first */
-  private readonly recentDeliveries = new Set<string>();
+  /** delivery ids taken recently, each with its slot in `deliveryRing` */
+  private readonly recentDeliveries = new Map<string, number>();
+  /** the delivery ids in the order they were taken, oldest at `deliveryNext` once full */
+  private readonly deliveryRing: (string | undefined)[] = [];
+  private deliveryNext = 0;
   private closed = false;
   /** whether the store can record now, as writes, probes and reads found it */
   readonly health = new AuditHealth();
@@ -313,11 +317,26 @@ export class AuditLog {
         return Promise.reject(
           new DuplicateDeliveryError(`delivery \`${delivery}\` is already recorded`),
         );
-      this.recentDeliveries.add(delivery);
-      if (this.recentDeliveries.size > RECENT_DELIVERIES_MAX)
-        this.recentDeliveries.delete(this.recentDeliveries.values().next().value!);
+      this.rememberDelivery(delivery);
     }
     return undefined;
+  }
+
+  /**
+   * Keeps the newest RECENT_DELIVERIES_MAX delivery ids, forgetting the oldest. Their order is kept
+   * in a ring: a Set's oldest value (`values().next()`) walks past every slot deleted since the
+   * last rehash, which cost tens of microseconds a delivery once 100,000 had passed.
+   */
+  private rememberDelivery(delivery: string): void {
+    const slot = this.deliveryNext;
+    const oldest = this.deliveryRing[slot];
+    // the id in this slot is forgotten unless it was deleted since (its entry failed) or taken
+    // again into a newer slot
+    if (oldest !== undefined && this.recentDeliveries.get(oldest) === slot)
+      this.recentDeliveries.delete(oldest);
+    this.deliveryRing[slot] = delivery;
+    this.recentDeliveries.set(delivery, slot);
+    this.deliveryNext = (slot + 1) % RECENT_DELIVERIES_MAX;
   }
 
   /** Queues `item` for the next group commit; resolves with `entryOf` its placement. */

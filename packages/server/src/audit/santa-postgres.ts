@@ -192,7 +192,7 @@ export function postgresSantaStore(query: Query, transaction: Transaction): Sant
     rulesAfter: async (group, after, upTo, limit, live) =>
       (
         await query<SantaRuleRow>(
-          `SELECT ${RULE_COLUMNS} FROM santa_rules WHERE grp = $1 AND seq > $2 AND seq <= $3${live ? " AND policy <> 'REMOVE'" : ""} ORDER BY seq LIMIT $4`,
+          `SELECT ${RULE_COLUMNS} FROM santa_rules WHERE grp = $1 AND seq > $2 AND seq <= $3${live ? " AND policy <> 'REMOVE'" : ""} ORDER BY santa_rules.seq LIMIT $4`,
           [group, after, upTo, limit],
         )
       ).rows,

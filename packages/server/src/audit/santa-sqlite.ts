@@ -222,7 +222,7 @@ export function sqliteSantaStore(
         (db) =>
           db
             .prepare(
-              `SELECT ${RULE_COLUMNS} FROM santa_rules WHERE grp = ? AND seq > ? AND seq <= ?${live ? " AND policy <> 'REMOVE'" : ""} ORDER BY seq LIMIT ?`,
+              `SELECT ${RULE_COLUMNS} FROM santa_rules WHERE grp = ? AND seq > ? AND seq <= ?${live ? " AND policy <> 'REMOVE'" : ""} ORDER BY santa_rules.seq LIMIT ?`,
             )
             .all(group, after, upTo, limit) as SantaRuleRow[],
       ),

@@ -239,6 +239,9 @@ export const LAG_QUERY = `SELECT m.grp AS "group",
 export const MOVE_MACHINE =
   "UPDATE santa_machines SET grp = $1, rules_acked = 0, sync_type = NULL, sync_target = 0 WHERE id = $2";
 
+// The columns are cast for the drivers (PostgreSQL's BIGINT comes back as text): a query that orders
+// by `seq` must name `santa_rules.seq`, or it sorts by the cast result column instead of reading
+// the (grp, seq) index in order, every page a sort of every rule left.
 export const RULE_COLUMNS = `grp AS "group", rule_type AS "ruleType", identifier, policy,
   custom_msg AS "customMsg", decision_id AS "decisionId", CAST(seq AS INTEGER) AS seq,
   updated_at AS "updatedAt"`;
