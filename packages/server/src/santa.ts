@@ -252,6 +252,8 @@ export class SantaService {
         `the upload has ${req.events.length} events, more than \`santa.maxEventsPerUpload\` (${this.config.maxEventsPerUpload}); send at most that many per request (the preflight's \`batch_size\`)`,
       );
     const { row, group } = machine;
+    // the files' recorded inputs in one read for the whole upload, not two a file
+    const recorded = await this.audit.latestWithInputs(req.events.map((e) => e.fileSha256));
     const results = new Map<string, Promise<AnalysisResult>>();
     // an execution listed twice in one upload is one decision, as it is when uploaded again
     const byKey = new Map<string, Promise<Standing>>();
@@ -259,7 +261,7 @@ export class SantaService {
       req.events.map(async (event) => {
         let result = results.get(event.fileSha256);
         if (!result) {
-          result = this.resultFor(event);
+          result = this.resultFor(event, recorded.get(event.fileSha256));
           results.set(event.fileSha256, result);
         }
         const key = eventKey(event);
@@ -355,15 +357,14 @@ export class SantaService {
    * (or VirusTotal) has it, else only what the agent said (its hash, name and signature), which the
    * rules see as a file without an analysis.
    */
-  private async resultFor(event: AgentEvent): Promise<AnalysisResult> {
-    const latest = await this.audit.latestFor(event.fileSha256);
-    if (latest) {
-      const recorded = await this.audit.get(latest.id);
-      const snapshot = recorded?.input as { result?: unknown; format?: unknown } | null;
-      if (snapshot?.result !== undefined) {
-        const replayed = replayInput(snapshot);
-        if (replayed.ok && replayed.result.origin !== AGENT_FACTS) return replayed.result;
-      }
+  private async resultFor(
+    event: AgentEvent,
+    latest: { input: unknown } | undefined,
+  ): Promise<AnalysisResult> {
+    const snapshot = latest?.input as { result?: unknown; format?: unknown } | null | undefined;
+    if (snapshot?.result !== undefined) {
+      const replayed = replayInput(snapshot);
+      if (replayed.ok && replayed.result.origin !== AGENT_FACTS) return replayed.result;
     }
     const fetched = this.decisions.canFetch
       ? await this.decisions.fetchAnalysis(event.fileSha256)

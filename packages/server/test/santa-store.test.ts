@@ -2,8 +2,16 @@
 // from both, rule sequence numbers that only grow, and changes that change nothing taking none.
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
 import type { AuditStore } from "../src/audit/backend.js";
+import { AuditLog } from "../src/audit/log.js";
 import type { RuleChange } from "../src/audit/santa-store.js";
-import { PG_SKIP_REASON, PG_URL, postgresStore, type Store, sqliteStore } from "./audit-helpers.js";
+import {
+  PG_SKIP_REASON,
+  PG_URL,
+  postgresStore,
+  record,
+  type Store,
+  sqliteStore,
+} from "./audit-helpers.js";
 
 const backends = [
   { title: "SQLite", make: async () => sqliteStore(), skip: false },
@@ -46,6 +54,27 @@ for (const backend of backends) {
     });
     afterEach(async () => {
       await store.dispose();
+    });
+
+    test("the newest decision of each file, with its input, in one read for many files", async () => {
+      await audit.close();
+      audit = store.open();
+      const log = new AuditLog(audit, { chain: "main", hmacSecret: null, maxBatch: 10 });
+      await log.open();
+      const a = "a".repeat(64);
+      const b = "b".repeat(64);
+      const first = record({ sha256: a });
+      const second = record({ sha256: a });
+      const other = record({ sha256: b });
+      await log.append(first, JSON.stringify({ result: { sha256: a }, n: 1 }));
+      await log.append(other, JSON.stringify({ result: { sha256: b }, n: 3 }));
+      await log.append(second, JSON.stringify({ result: { sha256: a }, n: 2 }));
+      const found = await log.latestWithInputs([a, b, a, "c".repeat(64)]);
+      expect([...found.keys()].sort()).toEqual([a, b]);
+      expect(found.get(a)).toMatchObject({ entry: { id: second.id }, input: { n: 2 } });
+      expect(found.get(b)).toMatchObject({ entry: { id: other.id }, input: { n: 3 } });
+      expect((await log.latestWithInputs([])).size).toBe(0);
+      await log.close();
     });
 
     test("a machine registers once; its first group stays until it is moved", async () => {

@@ -249,6 +249,8 @@ export interface EntryStore {
   inputs(hashes: readonly string[]): Promise<Map<string, string>>;
   /** the newest decision on this file */
   latestFor(sha256: string): Promise<DecisionRow | undefined>;
+  /** the newest decision on each of these files that has one, in one read */
+  latestForEach(sha256s: readonly string[]): Promise<DecisionRow[]>;
   /** decisions matching a filter, a page at a time */
   page(query: PageQuery): Promise<DecisionRow[]>;
   /**

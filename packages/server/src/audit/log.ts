@@ -481,6 +481,26 @@ export class AuditLog {
   }
 
   /**
+   * The newest decision on each of these files that has one, with its input snapshot, in two reads
+   * however many files: by file.
+   */
+  async latestWithInputs(
+    sha256s: readonly string[],
+  ): Promise<Map<string, { entry: AuditEntry; input: unknown }>> {
+    const rows = await this.observed(this.store.entries.latestForEach(sha256s));
+    const entries = rows.map((row) => parseEntry(row.body, row.hash));
+    const texts = await this.observed(
+      this.store.entries.inputs([...new Set(entries.map((e) => e.inputHash))]),
+    );
+    const out = new Map<string, { entry: AuditEntry; input: unknown }>();
+    for (const entry of entries) {
+      const text = texts.get(entry.inputHash);
+      out.set(entry.sha256, { entry, input: text === undefined ? null : JSON.parse(text) });
+    }
+    return out;
+  }
+
+  /**
    * Entries of `kind` (not decisions) from every chain, oldest first: a page of `query.limit`
    * after `query.after`, only those whose `query.field` is `query.value` when a field is given.
    * Rejects with TypeError for decisions, a kind the store does not hold, or a field it keeps in

@@ -177,6 +177,14 @@ export class PostgresBackend implements AuditStore {
         );
         return rows[0] && toRow(rows[0]);
       },
+      latestForEach: async (sha256s) => {
+        if (sha256s.length === 0) return [];
+        const { rows } = await this.query<Fetched<DecisionRow>>(
+          `SELECT DISTINCT ON (sha256) ${DECISIONS.slice("SELECT ".length)} WHERE sha256 = ANY($1) ORDER BY sha256, id DESC`,
+          [[...new Set(sha256s)]],
+        );
+        return rows.map(toRow);
+      },
       page: (query) => this.page(query),
       exportChunk: (query, inputs, maxBytes) => this.exportChunk(query, inputs, maxBytes),
       hits: (query) => this.hits(query),

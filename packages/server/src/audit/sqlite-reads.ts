@@ -127,6 +127,15 @@ export class SqliteReads {
       | undefined;
   }
 
+  latestForEach(sha256s: readonly string[]): DecisionRow[] {
+    const out: DecisionRow[] = [];
+    for (const sha256 of new Set(sha256s)) {
+      const row = this.latestFor(sha256);
+      if (row) out.push(row);
+    }
+    return out;
+  }
+
   page(q: PageQuery): DecisionRow[] {
     if (q.fileName !== undefined && this.namesIndexed && indexablePart(q.fileName)) {
       // the newest entries first: a common part fills the page there (`name-search.ts`)

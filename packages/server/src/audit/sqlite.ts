@@ -209,6 +209,7 @@ export class SqliteBackend implements AuditStore {
       input: (hash) => this.read("input", hash),
       inputs: (hashes) => this.read("inputs", hashes),
       latestFor: (sha256) => this.read("latestFor", sha256),
+      latestForEach: (sha256s) => this.read("latestForEach", sha256s),
       page: (query) => this.read("page", query),
       exportChunk: (query, inputs, maxBytes) => this.read("exportChunk", query, inputs, maxBytes),
       hits: (query) => this.read("hits", query),
