@@ -45,6 +45,17 @@ function unzip(zip: Buffer): Map<string, Buffer> {
   return files;
 }
 
+describe("the install instructions", () => {
+  // The README and docs/editors.md name the package file to install: bumping the version
+  // without them would send readers to a file the build no longer writes.
+  it.each(["README.md", "docs/editors.md"])("in %s name this version's .vsix", (page) => {
+    const text = readFileSync(join(EDITOR, "..", "..", page), "utf8");
+    const named = [...text.matchAll(/clearance-rules-(\d[\w.-]*)\.vsix/g)].map((m) => m[1]);
+    expect(named.length).toBeGreaterThan(0);
+    expect(new Set(named)).toEqual(new Set([manifest.version]));
+  });
+});
+
 describe.skipIf(!required && !existsSync(VSIX))(
   `the .vsix (build it with \`pnpm --dir editors/vscode package\`)`,
   () => {
