@@ -1,7 +1,6 @@
 // Starts `clearance lsp --stdio` from the installed CLI for `.rules` files. Everything the editor
 // shows beyond colours (diagnostics, hover, completion, rename, formatting, quick fixes) comes from
 // that server, so this file only finds the command and restarts the server when its settings change.
-import { isAbsolute, join } from "node:path";
 import {
   commands,
   type ExtensionContext,
@@ -17,28 +16,18 @@ import {
   TransportKind,
 } from "vscode-languageclient/node";
 import { bracketFoldingRanges } from "./folding.js";
+import { serverCommand } from "./server.js";
 
 const LANGUAGE_ID = "clearance-rules";
 
 let client: LanguageClient | undefined;
 
-/** The server's command line from the settings: `clearance.path` and `clearance.rulesDirectory`. */
-export function serverCommand(): { command: string; args: string[] } {
-  const config = workspace.getConfiguration("clearance");
-  const command = config.get<string>("path")?.trim() || "clearance";
-  const args = ["lsp"];
-  const rules = config.get<string>("rulesDirectory")?.trim();
-  if (rules) {
-    // A relative directory means the first workspace folder's, not the editor's own working
-    // directory (which is wherever VS Code was started from).
-    const folder = workspace.workspaceFolders?.[0]?.uri.fsPath;
-    args.push("--rules", isAbsolute(rules) || folder === undefined ? rules : join(folder, rules));
-  }
-  return { command, args };
-}
-
 async function start(): Promise<void> {
-  const { command, args } = serverCommand();
+  const config = workspace.getConfiguration("clearance");
+  const { command, args } = serverCommand(
+    { path: config.get<string>("path"), rulesDirectory: config.get<string>("rulesDirectory") },
+    workspace.workspaceFolders?.[0]?.uri.fsPath,
+  );
   // TransportKind.stdio appends `--stdio`, which `clearance lsp` accepts.
   const server: ServerOptions = { command, args, transport: TransportKind.stdio };
   const options: LanguageClientOptions = {
