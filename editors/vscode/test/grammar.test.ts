@@ -5,8 +5,9 @@
  * - every `rules` block of docs/language.md is tokenized, and no character of it is left without
  *   a scope, every reserved word has its keyword scope, every string is a string and every regex
  *   after `matches` is a regex;
- * - the grammar's reserved words are the language's (docs/language.md and packages/dsl's
- *   tokens), so a keyword added to the language fails here until the grammar colours it.
+ * - the grammar's reserved words are the language's (docs/language.md, packages/dsl's tokens
+ *   and the console's rule-keywords.ts), so a keyword added to the language fails here until
+ *   the grammar colours it.
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { join, relative } from "node:path";
@@ -169,10 +170,14 @@ const KEYWORD_SCOPE: Record<string, string> = {
 const CONTEXT_BUILTIN = "variable.language.context";
 
 describe("the reserved words", () => {
-  it("are the same in docs/language.md, packages/dsl's tokens and this grammar's table", () => {
+  it("are the same in docs/language.md, packages/dsl's tokens, the console's copy and this grammar's table", () => {
     const tokens = readFileSync(join(REPO, "packages", "dsl", "src", "tokens.ts"), "utf8");
     const dsl = [...tokens.matchAll(/\bkeyword\("([^"]+)"/g)].map((m) => m[1]);
     expect(DOC_KEYWORDS).toEqual(dsl);
+    // the web console's copy, which colours rule text in the browser
+    const copy = readFileSync(join(REPO, "packages", "console", "src", "rule-keywords.ts"), "utf8");
+    const listed = /KEYWORDS[^=]*=\s*\[([^\]]*)\]/.exec(copy)?.[1] ?? "";
+    expect([...listed.matchAll(/"([^"]+)"/g)].map((m) => m[1])).toEqual(dsl);
     expect(Object.keys(KEYWORD_SCOPE)).toEqual(dsl);
   });
 
