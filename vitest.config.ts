@@ -11,7 +11,12 @@ export default defineConfig({
   resolve: { conditions },
   ssr: { resolve: { conditions: ssrConditions, externalConditions: ["@clearance/source"] } },
   test: {
-    include: ["packages/*/test/**/*.test.ts", "bench/test/**/*.test.ts", "test/**/*.test.ts"],
+    include: [
+      "packages/*/test/**/*.test.ts",
+      "bench/test/**/*.test.ts",
+      "test/**/*.test.ts",
+      "editors/*/test/**/*.test.ts",
+    ],
     testTimeout: 30_000,
   },
 });

@@ -214,3 +214,39 @@ describe("imports", () => {
     expect(offences).toEqual([]);
   });
 });
+
+// ---------------------------------------------------------------------------------------------
+// Editor packages
+
+const EDITORS = join(ROOT, "editors");
+
+describe("editor packages (editors/*)", () => {
+  const editors = readdirSync(EDITORS, { withFileTypes: true })
+    .filter((e) => e.isDirectory() && existsSync(join(EDITORS, e.name, "package.json")))
+    .map((e) => e.name)
+    .sort();
+
+  it("are the VS Code extension", () => {
+    expect(editors).toEqual(["vscode"]);
+  });
+
+  // An editor starts the installed CLI (`clearance lsp`) and speaks LSP to it: it ships without
+  // Clearance's code, so an extension never runs a different checker than `clearance check`.
+  it.each(editors)("%s depends on no Clearance package and imports none", (dir) => {
+    const manifest = JSON.parse(
+      readFileSync(join(EDITORS, dir, "package.json"), "utf8"),
+    ) as Manifest;
+    const names = Object.keys({ ...manifest.dependencies, ...manifest.devDependencies });
+    expect(names.filter((name) => name.startsWith("@clearance/"))).toEqual([]);
+    const offences = sourceFiles(join(EDITORS, dir)).flatMap((file) =>
+      importsOf(file)
+        .filter(({ specifier }) => {
+          if (specifier.startsWith("@clearance/")) return true;
+          if (!specifier.startsWith(".")) return false;
+          return relative(join(EDITORS, dir), resolve(dirname(file), specifier)).startsWith("..");
+        })
+        .map(({ specifier, line }) => `${relative(ROOT, file)}:${line} imports \`${specifier}\``),
+    );
+    expect(offences).toEqual([]);
+  });
+});
