@@ -1,7 +1,15 @@
+import {
+  type Checker,
+  clearanceCompletion,
+  clearanceLinter,
+  clearanceRules,
+  type RuleSchema,
+} from "@clearance/codemirror-lang";
+import { closeBrackets, closeBracketsKeymap } from "@codemirror/autocomplete";
 import { defaultKeymap, history, historyKeymap, indentWithTab } from "@codemirror/commands";
-import { bracketMatching, syntaxHighlighting } from "@codemirror/language";
-import { type Diagnostic, lintGutter, setDiagnostics } from "@codemirror/lint";
-import { EditorState } from "@codemirror/state";
+import { bracketMatching, indentOnInput } from "@codemirror/language";
+import { forceLinting, lintGutter } from "@codemirror/lint";
+import { EditorState, type Extension } from "@codemirror/state";
 import {
   drawSelection,
   EditorView,
@@ -10,9 +18,10 @@ import {
   keymap,
   lineNumbers,
 } from "@codemirror/view";
-import { clearanceHighlight, clearanceLanguage } from "./language.js";
 
-// The rule editor: CodeMirror 6 with the rule language, loaded by the pages that edit or show
+export { ruleSchema } from "./schema.js";
+
+// The rule editor: CodeMirror 6 with the rule language (@clearance/codemirror-lang), loaded by the pages that edit or show
 // rules with `import()` (it is most of the console's script, and no other page needs it).
 //
 // The console's content security policy allows styles from its own files only (`style-src
@@ -23,19 +32,11 @@ import { clearanceHighlight, clearanceLanguage } from "./language.js";
 // inside it. Styles CodeMirror sets on single elements go through the CSSOM (`element.style`),
 // which the policy allows too.
 
-/** A diagnostic in the editor: where (UTF-16 offsets into the text), how bad, and what. */
-export interface EditorDiagnostic {
-  from: number;
-  to: number;
-  severity: "error" | "warning" | "info";
-  message: string;
-}
-
 export interface RuleEditor {
   /** the text as it is now */
   text(): string;
-  /** shows these diagnostics as marks in the text and in the gutter */
-  setDiagnostics(diagnostics: readonly EditorDiagnostic[]): void;
+  /** asks the checker now, without waiting for a pause in typing (the input decided changed) */
+  check(): void;
   /** puts the cursor at `offset` and scrolls it into view */
   select(offset: number): void;
   focus(): void;
@@ -50,6 +51,12 @@ export interface RuleEditorOptions {
   label: string;
   readOnly?: boolean;
   onChange?: (text: string) => void;
+  /** what completion offers; no completion without it */
+  schema?: RuleSchema;
+  /** the checker whose diagnostics are marked in the text and the gutter, asked as typing pauses */
+  check?: Checker;
+  /** the pause, in ms */
+  checkDelay?: number;
 }
 
 const theme = EditorView.theme({
@@ -95,14 +102,15 @@ export function createRuleEditor(options: RuleEditorOptions): RuleEditor {
         drawSelection(),
         highlightActiveLine(),
         bracketMatching(),
-        clearanceLanguage,
-        syntaxHighlighting(clearanceHighlight),
-        lintGutter(),
+        closeBrackets(),
+        indentOnInput(),
+        clearanceRules(),
+        ...optional(options),
         // long reasons wrap: no sideways scrolling in a narrow column
         EditorView.lineWrapping,
         theme,
         // Tab indents; Esc then Tab leaves the editor (CodeMirror's escape hatch for keyboards)
-        keymap.of([...defaultKeymap, ...historyKeymap, indentWithTab]),
+        keymap.of([...closeBracketsKeymap, ...defaultKeymap, ...historyKeymap, indentWithTab]),
         EditorView.contentAttributes.of({
           "aria-label": options.label,
           "aria-multiline": "true",
@@ -120,19 +128,7 @@ export function createRuleEditor(options: RuleEditorOptions): RuleEditor {
   });
   return {
     text: () => view.state.doc.toString(),
-    setDiagnostics(diagnostics) {
-      const length = view.state.doc.length;
-      const marks: Diagnostic[] = diagnostics.map((d) => {
-        const from = Math.min(d.from, length);
-        return {
-          from,
-          to: Math.min(Math.max(d.to, from), length),
-          severity: d.severity,
-          message: d.message,
-        };
-      });
-      view.dispatch(setDiagnostics(view.state, marks));
-    },
+    check: () => forceLinting(view),
     select(offset) {
       const at = Math.min(offset, view.state.doc.length);
       view.dispatch({ selection: { anchor: at }, scrollIntoView: true });
@@ -141,4 +137,18 @@ export function createRuleEditor(options: RuleEditorOptions): RuleEditor {
     focus: () => view.focus(),
     destroy: () => view.destroy(),
   };
+}
+
+/** Completion and the checker's marks, for an editor given a schema and a checker. */
+function optional(options: RuleEditorOptions): Extension[] {
+  const extensions: Extension[] = [];
+  if (options.schema) extensions.push(clearanceCompletion(options.schema));
+  if (options.check) {
+    const delay = options.checkDelay;
+    extensions.push(
+      clearanceLinter(options.check, delay === undefined ? {} : { delay }),
+      lintGutter(),
+    );
+  }
+  return extensions;
 }

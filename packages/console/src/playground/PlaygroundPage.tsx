@@ -41,7 +41,9 @@ export function PlaygroundPage({ params }: { params: URLSearchParams }) {
   const editor = useRef<RuleEditor | null>(null);
   /** every request is numbered: an answer older than the newest one asked for is dropped */
   const asked = useRef(0);
-  const timer = useRef<number | undefined>(undefined);
+  // the editor's checker reads these when typing pauses: the other files and the input of now
+  const filesNow = useRef<RuleFile[] | null>(null);
+  filesNow.current = files;
 
   useEffect(() => {
     document.title = "Playground · Clearance";
@@ -75,6 +77,38 @@ export function PlaygroundPage({ params }: { params: URLSearchParams }) {
 
   const input: PlaygroundInput | null =
     pasted !== null ? { input: pasted } : entryId !== null ? { auditId: entryId } : null;
+  const inputNow = useRef<PlaygroundInput | null>(null);
+  inputNow.current = input;
+
+  /**
+   * The editor's checker: the candidate (the other files as they are, this one as typed) decided
+   * on the input, which answers the decision shown and the diagnostics marked, in one request.
+   * `null` (the marks stay) without an input or when a newer request was made.
+   */
+  const decideWith =
+    (path: string) =>
+    async (text: string): Promise<DiagnosticData[] | null> => {
+      const all = filesNow.current;
+      const on = inputNow.current;
+      if (!all || !on) return null;
+      const candidate = all.map((f) => (f.path === path ? { ...f, text } : f));
+      const n = ++asked.current;
+      setPending(true);
+      try {
+        const a = await playgroundApi.decide(candidate, on);
+        if (n !== asked.current) return null;
+        setAnswer(a);
+        setDecideError(null);
+        setPending(false);
+        return a.diagnostics.filter((d) => d.file === path);
+      } catch (e) {
+        if (n === asked.current) {
+          setDecideError(describeError(e));
+          setPending(false);
+        }
+        return null;
+      }
+    };
 
   // the editor: loaded on first use, one per file shown, its text kept in `files` as typed
   useEffect(() => {
@@ -83,13 +117,16 @@ export function PlaygroundPage({ params }: { params: URLSearchParams }) {
     if (!file) return;
     let cancelled = false;
     import("../editor/editor.js").then(
-      ({ createRuleEditor }) => {
+      ({ createRuleEditor, ruleSchema }) => {
         if (cancelled || !editorHost.current) return;
         editor.current?.destroy();
         editor.current = createRuleEditor({
           host: editorHost.current,
           text: file.text,
           label: `Text of ${file.path}`,
+          schema: ruleSchema(files.map((f) => f.text)),
+          check: decideWith(file.path),
+          checkDelay: DEBOUNCE_MS,
           onChange: (text) =>
             setFiles((fs) =>
               fs === null ? fs : fs.map((f) => (f.path === file.path ? { ...f, text } : f)),
@@ -106,44 +143,10 @@ export function PlaygroundPage({ params }: { params: URLSearchParams }) {
 
   useEffect(() => () => editor.current?.destroy(), []);
 
-  // decide again, a moment after the last keystroke or a new input
+  // a new input is decided at once; typing is decided by the editor's checker as it pauses
   useEffect(() => {
-    if (!files || !input) return;
-    window.clearTimeout(timer.current);
-    const n = ++asked.current;
-    setPending(true);
-    timer.current = window.setTimeout(() => {
-      playgroundApi.decide(files, input).then(
-        (a) => {
-          if (n !== asked.current) return;
-          setAnswer(a);
-          setDecideError(null);
-          setPending(false);
-        },
-        (e: unknown) => {
-          if (n !== asked.current) return;
-          setDecideError(describeError(e));
-          setPending(false);
-        },
-      );
-    }, DEBOUNCE_MS);
-    return () => window.clearTimeout(timer.current);
-  }, [files, entryId, pasted]);
-
-  // the marks of the file shown
-  useEffect(() => {
-    if (!editor.current || !answer) return;
-    editor.current.setDiagnostics(
-      answer.diagnostics
-        .filter((d) => d.file === current)
-        .map((d) => ({
-          from: d.span.start,
-          to: d.span.end,
-          severity: d.severity,
-          message: `${d.message} [${d.code}]`,
-        })),
-    );
-  }, [answer, current]);
+    if (input) editor.current?.check();
+  }, [entryId, pasted]);
 
   const goTo = (d: DiagnosticData) => {
     if (d.file !== current) {

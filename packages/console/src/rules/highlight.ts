@@ -2,7 +2,8 @@
 // server's compiler is the one that reads rules, so a construct this gets wrong is shown in the
 // wrong colour, never misunderstood.
 
-import { KEYWORDS } from "../rule-keywords.js";
+// the keyword list only: the package is side-effect free, so the editor stays out of this page
+import { KEYWORDS } from "@clearance/codemirror-lang";
 
 const KEYWORD_SET = new Set(KEYWORDS);
 // hyphenated keywords first, as the DSL's lexer tries them before the plain word they start with

@@ -1,11 +1,18 @@
-import { HighlightStyle, StreamLanguage, type StringStream } from "@codemirror/language";
+import {
+  HighlightStyle,
+  LanguageSupport,
+  StreamLanguage,
+  type StringStream,
+  syntaxHighlighting,
+} from "@codemirror/language";
+import type { Extension } from "@codemirror/state";
 import { tags } from "@lezer/highlight";
-import { KEYWORDS as ALL_KEYWORDS } from "../rule-keywords.js";
+import { KEYWORDS as ALL_KEYWORDS } from "./keywords.js";
 
 // The rule language (docs/language.md) for CodeMirror, as a stream tokenizer: keywords, actions,
 // strings (with the `{...}` holes of reasons), numbers, durations, timestamps, comments and the
 // regular expressions after `matches`. It colours; the checker on the server says what is wrong.
-// Kept apart from the editor so that another page (Rules) can show rule files read-only with it.
+// Kept apart from any editor setup so that a read-only view can colour rule files with it too.
 
 /** The language's reserved words, less the actions and the literals, which are coloured apart. */
 const KEYWORDS = new Set(
@@ -23,7 +30,12 @@ interface State {
   inString: boolean;
   /** in a `{...}` hole of a string: an expression, coloured as code */
   inHole: boolean;
+  /** brackets (`{`, `[`, `(`) open at the end of the last line: the indentation of the next */
+  depth: number;
 }
+
+const OPENING = new Set(["{", "[", "("]);
+const CLOSING = new Set(["}", "]", ")"]);
 
 /** The rest of a string, up to its closing quote, a `{` hole or the end of the line. */
 function stringBody(stream: StringStream, state: State): string {
@@ -43,7 +55,13 @@ function stringBody(stream: StringStream, state: State): string {
 
 export const clearanceLanguage = StreamLanguage.define<State>({
   name: "clearance",
-  startState: () => ({ afterMatches: false, declaring: false, inString: false, inHole: false }),
+  startState: () => ({
+    afterMatches: false,
+    declaring: false,
+    inString: false,
+    inHole: false,
+    depth: 0,
+  }),
   token(stream, state) {
     if (stream.sol() && state.inString) {
       // an unterminated string ends with its line, as the lexer reads it
@@ -90,10 +108,23 @@ export const clearanceLanguage = StreamLanguage.define<State>({
       if (ATOMS.has(w)) return "bool";
       return "variable";
     }
-    stream.next();
+    const c = stream.next();
+    if (c !== undefined && OPENING.has(c)) state.depth++;
+    else if (c !== undefined && CLOSING.has(c)) state.depth = Math.max(0, state.depth - 1);
     return "operator";
   },
-  languageData: { commentTokens: { line: "#" } },
+  // a rule's body, a list's items and a context declaration are indented one unit a level; a
+  // line that starts by closing one goes back out, as the formatter writes them
+  indent(state, textAfter, cx) {
+    const closes = /^\s*[}\])]/.test(textAfter) ? 1 : 0;
+    return Math.max(0, state.depth - closes) * cx.unit;
+  },
+  languageData: {
+    commentTokens: { line: "#" },
+    closeBrackets: { brackets: ["(", "[", "{", '"'] },
+    // a typed `}` or `]` at the start of a line puts it back at its block's indentation
+    indentOnInput: /^\s*[}\]]$/,
+  },
 });
 
 /**
@@ -110,3 +141,12 @@ export const clearanceHighlight = HighlightStyle.define([
   { tag: tags.comment, color: "#5d6470", fontStyle: "italic" },
   { tag: tags.definition(tags.variableName), color: "#111827", fontWeight: "700" },
 ]);
+
+/**
+ * The rule language with its colours, for an editor or a read-only view. Completion and the
+ * checker's diagnostics are separate extensions (`clearanceCompletion`, `clearanceLinter`): they
+ * need a schema and a checker that only the caller has.
+ */
+export function clearanceRules(extra: readonly Extension[] = []): LanguageSupport {
+  return new LanguageSupport(clearanceLanguage, [syntaxHighlighting(clearanceHighlight), ...extra]);
+}

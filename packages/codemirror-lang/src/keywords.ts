@@ -1,10 +1,11 @@
-// The rule language's reserved words, for the pages that colour rule text (the Rules page's file
-// view, the Playground's editor). The console imports no Clearance package, so this is a copy:
-// packages/console/test/rules.test.ts fails when it differs from the DSL's own list.
+// The rule language's reserved words, for colouring and completion here and for the console's
+// light file view. This package imports no Clearance package (it runs in browsers, and its
+// callers may not ship the compiler), so this is a copy: test/keywords.test.ts fails when it
+// differs from the DSL's own list.
 
 /**
  * Copied from packages/dsl/src/tokens.ts (each `keyword("...")`, in its order);
- * packages/console/test/rules.test.ts fails when the two lists differ.
+ * test/keywords.test.ts fails when the two lists differ.
  */
 export const KEYWORDS: readonly string[] = [
   "ruleset",
