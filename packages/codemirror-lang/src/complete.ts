@@ -112,7 +112,8 @@ export function clearanceCompletionSource(schema: RuleSchema): CompletionSource 
     const word = cx.matchBefore(/[A-Za-z_][\w-]*/);
     if (!word && !cx.explicit) return null;
     const from = word ? word.from : cx.pos;
-    // after `in` a list is wanted; elsewhere everything a condition or a declaration starts with
+    // after `in` a list is wanted (and only there: a list is no value to compare); elsewhere
+    // everything a condition or a declaration starts with
     if (/\bin\s+[\w-]*$/.test(before)) {
       return {
         from,
@@ -131,7 +132,6 @@ export function clearanceCompletionSource(schema: RuleSchema): CompletionSource 
         info: f.signature,
         apply: `${f.name}(`,
       })),
-      ...listNames(text).map((n) => ({ label: n, type: "variable", detail: "list" })),
     ];
     if (context.length > 0)
       options.push({ label: "context", type: "namespace", detail: "request" });

@@ -8,6 +8,7 @@ export { clearanceHighlight, clearanceLanguage, clearanceRules } from "./languag
 export {
   type Checker,
   type CheckerDiagnostic,
+  checkNow,
   clearanceLinter,
   clearanceLintSource,
   type LinterOptions,

@@ -1,5 +1,12 @@
-import { type Diagnostic, forEachDiagnostic, type LintSource, linter } from "@codemirror/lint";
-import type { EditorState, Extension } from "@codemirror/state";
+import {
+  type Diagnostic,
+  forceLinting,
+  forEachDiagnostic,
+  type LintSource,
+  linter,
+} from "@codemirror/lint";
+import { type EditorState, type Extension, StateEffect } from "@codemirror/state";
+import type { EditorView } from "@codemirror/view";
 
 // The checker's diagnostics in the editor. The checker is the caller's (the console asks its
 // server's, which runs the compiler `clearance check` runs): this package only maps what it
@@ -60,9 +67,25 @@ export function clearanceLintSource(check: Checker): LintSource {
   };
 }
 
+/** Marks a transaction that asks for a check although the text did not change. */
+const recheck = StateEffect.define<null>();
+
 /** The checker's diagnostics as an editor extension, asked a moment after typing stops. */
 export function clearanceLinter(check: Checker, options: LinterOptions = {}): Extension {
-  return linter(clearanceLintSource(check), { delay: options.delay ?? 300 });
+  return linter(clearanceLintSource(check), {
+    delay: options.delay ?? 300,
+    needsRefresh: (update) => update.transactions.some((t) => t.effects.some((e) => e.is(recheck))),
+  });
+}
+
+/**
+ * Asks the checker now, about the same text: its answer may change with more than the text (the
+ * console's checker decides an input, which the page may change). CodeMirror's `forceLinting`
+ * alone runs only a check already due after an edit, hence the effect that makes one due.
+ */
+export function checkNow(view: EditorView): void {
+  view.dispatch({ effects: recheck.of(null) });
+  forceLinting(view);
 }
 
 /** The diagnostics shown now, where they are now. */

@@ -70,9 +70,10 @@ describe("completion", () => {
     expect(labels(complete('when verdict in ["clean", |'))).toContain('"malicious"');
   });
 
-  it("offers the lists the document declares after `in`", () => {
+  it("offers the lists the document declares after `in`, and only there", () => {
     const text = 'list vendors = ["a"]\nhashlist bad from "x"\nrule r { when sha256 in |';
     expect(labels(complete(text, true))).toEqual(["vendors", "bad"]);
+    expect(labels(complete(`${text.replace(" in |", "")} and ven|`))).not.toContain("vendors");
   });
 
   it("offers the request context declared, after `context.`", () => {

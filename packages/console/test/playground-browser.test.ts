@@ -279,6 +279,41 @@ describe.skipIf(SKIP)(`the Playground in headless Chromium${titleSuffix}`, () =>
       .toMatch(/^6 decisions recorded from .*: 0 changes\.$/);
     expect(await page.locator("#pg-period-problem").count()).toBe(0);
     expect(await axeViolations(page)).toEqual([]);
+
+    // completion (@clearance/codemirror-lang): a new rule at the end of the file; `trus` offers
+    // the input's field, with its type, and Enter takes it
+    const editorText = page.getByLabel("Text of governance.rules");
+    await editorText.click();
+    await page.keyboard.press("Control+End");
+    await page.keyboard.press("Enter");
+    await page.keyboard.type("rule probe { when trus");
+    const options = page.locator(".cm-tooltip-autocomplete li");
+    await expect
+      .poll(() => options.allInnerTexts())
+      .toContainEqual(expect.stringMatching(/^trustScore\s*number/));
+    await page.screenshot({ path: join(SCREENSHOTS, "console-playground-completion.png") });
+    expect(await axeViolations(page)).toEqual([]);
+    await page.keyboard.press("Enter");
+    // a number compared with a string: the server's checker marks it where it is
+    await page.keyboard.type(' < "low" deny "low trust');
+    const probe = page.locator(".cm-line", { hasText: "rule probe" });
+    await expect
+      .poll(() => probe.innerText())
+      .toBe('rule probe { when trustScore < "low" deny "low trust"}');
+    const listed = page.locator(".pg-diagnostics li", { hasText: "governance.rules" });
+    await expect.poll(() => listed.count()).toBeGreaterThan(0);
+    await expect.poll(() => probe.locator(".cm-lintRange-error").count()).toBeGreaterThan(0);
+    expect(await page.locator(".pg-status").first().innerText()).toBe(
+      "The candidate does not compile: fix the errors listed.",
+    );
+    // its message, code and help on hover, as `clearance check` words them
+    await probe.locator(".cm-lintRange-error").first().hover();
+    const tooltip = page.locator(".cm-tooltip-lint");
+    await tooltip.waitFor();
+    expect(await tooltip.innerText()).toContain(
+      `[${(await listed.first().innerText()).match(/\[(\w+)\]/)?.[1]}]`,
+    );
+    await page.screenshot({ path: join(SCREENSHOTS, "console-playground-diagnostic.png") });
     expect(errors).toEqual([]);
     await page.close();
   }, 60_000);

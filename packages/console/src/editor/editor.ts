@@ -1,5 +1,6 @@
 import {
   type Checker,
+  checkNow,
   clearanceCompletion,
   clearanceLinter,
   clearanceRules,
@@ -8,7 +9,7 @@ import {
 import { closeBrackets, closeBracketsKeymap } from "@codemirror/autocomplete";
 import { defaultKeymap, history, historyKeymap, indentWithTab } from "@codemirror/commands";
 import { bracketMatching, indentOnInput } from "@codemirror/language";
-import { forceLinting, lintGutter } from "@codemirror/lint";
+import { lintGutter } from "@codemirror/lint";
 import { EditorState, type Extension } from "@codemirror/state";
 import {
   drawSelection,
@@ -128,7 +129,7 @@ export function createRuleEditor(options: RuleEditorOptions): RuleEditor {
   });
   return {
     text: () => view.state.doc.toString(),
-    check: () => forceLinting(view),
+    check: () => checkNow(view),
     select(offset) {
       const at = Math.min(offset, view.state.doc.length);
       view.dispatch({ selection: { anchor: at }, scrollIntoView: true });
