@@ -289,7 +289,7 @@ describe.skipIf(SKIP)(`the Playground in headless Chromium${titleSuffix}`, () =>
     await page.keyboard.type("rule probe { when trus");
     const options = page.locator(".cm-tooltip-autocomplete li");
     await expect
-      .poll(() => options.allInnerTexts())
+      .poll(() => options.allInnerTexts(), { timeout: 10_000 })
       .toContainEqual(expect.stringMatching(/^trustScore\s*number/));
     await page.screenshot({ path: join(SCREENSHOTS, "console-playground-completion.png") });
     expect(await axeViolations(page)).toEqual([]);
@@ -301,15 +301,28 @@ describe.skipIf(SKIP)(`the Playground in headless Chromium${titleSuffix}`, () =>
       .poll(() => probe.innerText())
       .toBe('rule probe { when trustScore < "low" deny "low trust"}');
     const listed = page.locator(".pg-diagnostics li", { hasText: "governance.rules" });
-    await expect.poll(() => listed.count()).toBeGreaterThan(0);
-    await expect.poll(() => probe.locator(".cm-lintRange-error").count()).toBeGreaterThan(0);
+    // the checker is asked 300 ms after the last key, and answers through the server
+    await expect.poll(() => listed.count(), { timeout: 10_000 }).toBeGreaterThan(0);
+    await expect
+      .poll(() => probe.locator(".cm-lintRange-error").count(), { timeout: 10_000 })
+      .toBeGreaterThan(0);
     expect(await page.locator(".pg-status").first().innerText()).toBe(
       "The candidate does not compile: fix the errors listed.",
     );
-    // its message, code and help on hover, as `clearance check` words them
-    await probe.locator(".cm-lintRange-error").first().hover();
+    // its message, code and help on hover, as `clearance check` words them; hovered again until
+    // it shows, as a slow machine may move the mark (a newer answer) under a resting pointer
     const tooltip = page.locator(".cm-tooltip-lint");
-    await tooltip.waitFor();
+    await expect
+      .poll(
+        async () => {
+          await page.mouse.move(0, 0);
+          await probe.locator(".cm-lintRange-error").first().hover();
+          await tooltip.waitFor({ timeout: 1_000 }).catch(() => undefined);
+          return tooltip.count();
+        },
+        { timeout: 15_000 },
+      )
+      .toBeGreaterThan(0);
     expect(await tooltip.innerText()).toContain(
       `[${(await listed.first().innerText()).match(/\[(\w+)\]/)?.[1]}]`,
     );
