@@ -143,10 +143,15 @@ export function PlaygroundPage({ params }: { params: URLSearchParams }) {
 
   useEffect(() => () => editor.current?.destroy(), []);
 
-  // a new input is decided at once; typing is decided by the editor's checker as it pauses
+  // a new input is decided at once; typing is decided by the editor's checker as it pauses (a
+  // new editor asks it once made). Without an editor (its script failed to load) the live text
+  // is still decided, so the page keeps answering.
   useEffect(() => {
-    if (input) editor.current?.check();
-  }, [entryId, pasted]);
+    if (!input) return;
+    if (editor.current) editor.current.check();
+    else if (editorError !== null && files)
+      void decideWith(current)(files.find((f) => f.path === current)?.text ?? "");
+  }, [entryId, pasted, editorError]);
 
   const goTo = (d: DiagnosticData) => {
     if (d.file !== current) {
