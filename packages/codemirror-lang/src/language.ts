@@ -95,6 +95,9 @@ export const clearanceLanguage = StreamLanguage.define<State>({
     const word = stream.match(/^[A-Za-z_][A-Za-z0-9_]*(?:-[a-z]+)*/) as RegExpMatchArray | null;
     if (word) {
       const w = word[0];
+      // a word after `.` is a field (`x.count`, `exception.case`), never a keyword, as the DSL
+      // reads it
+      if (stream.string[stream.start - 1] === ".") return "variable";
       if (state.declaring) {
         state.declaring = false;
         return "def";
