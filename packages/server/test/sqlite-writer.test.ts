@@ -36,7 +36,7 @@ describe("the SQLite writer thread", () => {
     let written = 0;
     await Promise.all(
       Array.from({ length: 40 }, async (_, client) => {
-        for (let i = 0; i < 300; i++) {
+        for (let i = 0; i < 600; i++) {
           await log.append(record(), JSON.stringify({ client, i, filler }));
           written++;
           largest = Math.max(largest, walBytes());
@@ -44,14 +44,15 @@ describe("the SQLite writer thread", () => {
       }),
     );
     await log.close();
-    expect(written).toBe(12_000);
-    // 12,000 entries of ~4 kB write some 90 MB through the WAL; without the writer finishing each
-    // checkpoint it grew to over 30 MB here, with it to about 6 MB on an idle machine. On a loaded
-    // one the checkpointer thread gets less time and the high-water mark reaches 17-21 MB: the
-    // bound sits between that and the unbounded growth it guards against.
+    expect(written).toBe(24_000);
+    // 24,000 entries of ~4 kB write some 180 MB through the WAL. Without the writer finishing each
+    // checkpoint, half of them grew it past 30 MB; with it, it stays about 6 MB on an idle machine.
+    // On a loaded one the checkpointer thread gets less time and the high-water mark reached 17-26
+    // MB (CI, beside other work): the bound sits well between that and the unbounded growth, which
+    // grows with the entries written while the mark does not.
     const mb = (largest / 1024 / 1024).toFixed(1);
     expect(largest, `the WAL's largest size, ${mb} MB`).toBeGreaterThan(0);
-    expect(largest, `the WAL's largest size, ${mb} MB`).toBeLessThan(26 * 1024 * 1024);
+    expect(largest, `the WAL's largest size, ${mb} MB`).toBeLessThan(45 * 1024 * 1024);
   }, 60_000);
 
   async function openLog(dir: string) {
