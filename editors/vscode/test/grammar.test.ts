@@ -6,8 +6,8 @@
  *   a scope, every reserved word has its keyword scope, every string is a string and every regex
  *   after `matches` is a regex;
  * - the grammar's reserved words are the language's (docs/language.md, packages/dsl's tokens
- *   and the console's rule-keywords.ts), so a keyword added to the language fails here until
- *   the grammar colours it.
+ *   and @clearance/codemirror-lang's keywords.ts, which the console colours with), so a keyword
+ *   added to the language fails here until the grammar colours it.
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { join, relative } from "node:path";
@@ -170,12 +170,15 @@ const KEYWORD_SCOPE: Record<string, string> = {
 const CONTEXT_BUILTIN = "variable.language.context";
 
 describe("the reserved words", () => {
-  it("are the same in docs/language.md, packages/dsl's tokens, the console's copy and this grammar's table", () => {
+  it("are the same in docs/language.md, packages/dsl's tokens, the CodeMirror package's copy and this grammar's table", () => {
     const tokens = readFileSync(join(REPO, "packages", "dsl", "src", "tokens.ts"), "utf8");
     const dsl = [...tokens.matchAll(/\bkeyword\("([^"]+)"/g)].map((m) => m[1]);
     expect(DOC_KEYWORDS).toEqual(dsl);
-    // the web console's copy, which colours rule text in the browser
-    const copy = readFileSync(join(REPO, "packages", "console", "src", "rule-keywords.ts"), "utf8");
+    // the CodeMirror package's copy, which colours rule text in the browser (the console's editor)
+    const copy = readFileSync(
+      join(REPO, "packages", "codemirror-lang", "src", "keywords.ts"),
+      "utf8",
+    );
     const listed = /KEYWORDS[^=]*=\s*\[([^\]]*)\]/.exec(copy)?.[1] ?? "";
     expect([...listed.matchAll(/"([^"]+)"/g)].map((m) => m[1])).toEqual(dsl);
     expect(Object.keys(KEYWORD_SCOPE)).toEqual(dsl);
