@@ -48,6 +48,7 @@ export { analyzeRegex, type RegexPlan } from "./regex-analysis.js";
 export { type CompiledRegex, compileRegex } from "./regex-translation.js";
 export { decodeSource, lineText, type Position, positionAt, type SourceFile } from "./source.js";
 export { closest, didYouMean } from "./suggest.js";
+export { KEYWORDS } from "./tokens.js";
 export {
   BUILTINS,
   type BuiltinName,

@@ -1,10 +1,12 @@
 import {
   type Ast,
   BUILTINS,
+  type BuiltinName,
   type Diagnostic,
   type Field,
   FUNCTIONS,
   format,
+  KEYWORDS as LANGUAGE_KEYWORDS,
   type Program,
   type Resolution,
   type RuleFile,
@@ -21,46 +23,13 @@ export interface Place {
   end: number;
 }
 
-/** The keywords of docs/language.md, for completion and highlighting. */
-export const KEYWORDS: readonly string[] = Object.freeze([
-  "ruleset",
-  "strategy",
-  "deny-overrides",
-  "first-match",
-  "default",
-  "on-error",
-  "ignore",
-  "list",
-  "hashlist",
-  "from",
-  "context",
-  "inputs",
-  "rule",
-  "priority",
-  "monitor",
-  "expires",
-  "overrides",
-  "forbid-approval",
-  "when",
-  "unless",
-  "allow",
-  "deny",
-  "review",
-  "and",
-  "or",
-  "not",
-  "in",
-  "contains",
-  "startsWith",
-  "endsWith",
-  "matches",
-  "any",
-  "all",
-  "count",
-  "where",
-  "true",
-  "false",
-]);
+/**
+ * The language's reserved words, for completion and highlighting, less the built-in inputs
+ * (`exception`, `case`), which completion offers as modules and highlighting colours as such.
+ */
+export const KEYWORDS: readonly string[] = Object.freeze(
+  [...LANGUAGE_KEYWORDS].filter((k) => !BUILTINS.has(k as BuiltinName)),
+);
 
 /** A type as hover shows it: its name, and the allowed values of an enum. */
 export function describeType(type: Type): string {

@@ -245,10 +245,11 @@ export class Metrics {
     labelNames: ["group"] as const,
     registers: [this.registry],
   });
-  /** set by the Santa sync server; read at scrape time: per group and mode, machines and lag */
-  santaFleet: () => Promise<
-    { group: string; mode: string; machines: number; rulesBehind: number; neverSynced: number }[]
-  > = async () => [];
+  /** set by the Santa sync server; read at scrape time: machines per group and reported mode */
+  santaModes: () => Promise<{ group: string; mode: string; machines: number }[]> = async () => [];
+  /** set by the Santa sync server; read at scrape time: per group, rules behind, never synced */
+  santaLag: () => Promise<{ group: string; rulesBehind: number; neverSynced: number }[]> =
+    async () => [];
   readonly santaMachines: Gauge = new Gauge({
     name: "clearance_santa_machines",
     help: "Registered Santa machines, by group and the client mode they last reported",
@@ -256,8 +257,8 @@ export class Metrics {
     registers: [this.registry],
     collect: async () => {
       this.santaMachines.reset();
-      for (const f of await this.santaFleet().catch(() => []))
-        this.santaMachines.set({ group: f.group, mode: f.mode }, f.machines);
+      for (const m of await this.santaModes().catch(() => []))
+        this.santaMachines.set({ group: m.group, mode: m.mode }, m.machines);
     },
   });
   readonly santaRulesBehind: Gauge = new Gauge({
@@ -267,10 +268,19 @@ export class Metrics {
     registers: [this.registry],
     collect: async () => {
       this.santaRulesBehind.reset();
-      const behind = new Map<string, number>();
-      for (const f of await this.santaFleet().catch(() => []))
-        behind.set(f.group, (behind.get(f.group) ?? 0) + f.rulesBehind);
-      for (const [group, n] of behind) this.santaRulesBehind.set({ group }, n);
+      for (const l of await this.santaLag().catch(() => []))
+        this.santaRulesBehind.set({ group: l.group }, l.rulesBehind);
+    },
+  });
+  readonly santaNeverSynced: Gauge = new Gauge({
+    name: "clearance_santa_machines_never_synced",
+    help: "Santa machines of the group that registered but never completed a sync (no postflight yet)",
+    labelNames: ["group"] as const,
+    registers: [this.registry],
+    collect: async () => {
+      this.santaNeverSynced.reset();
+      for (const l of await this.santaLag().catch(() => []))
+        this.santaNeverSynced.set({ group: l.group }, l.neverSynced);
     },
   });
 

@@ -3,7 +3,6 @@
 // group with a sequence number, and each agent downloads what changed since its last sync. A
 // re-decision (a review approved, an exception ended) changes the rule the next sync brings.
 
-import { createHash } from "node:crypto";
 import type { AnalysisResult, ExceptionRecord } from "@clearance/engine";
 import type {
   AgentEvent,
@@ -21,6 +20,7 @@ import { DuplicateDeliveryError } from "./audit/backend.js";
 import type { DecisionRecord } from "./audit/entry.js";
 import type { AuditLog } from "./audit/log.js";
 import type { FileSeen, MachineRow, RuleChange } from "./audit/santa-store.js";
+import { sha256Hex } from "./auth.js";
 import type { ServerConfig } from "./config.js";
 import { type DecisionService, replayInput } from "./decide.js";
 import {
@@ -79,10 +79,6 @@ export interface SyncingMachine {
   group: GroupConfig;
 }
 
-function sha256Hex(text: string): string {
-  return createHash("sha256").update(text).digest("hex");
-}
-
 export class SantaService {
   private readonly groups = new Map<string, GroupConfig>();
   /** token SHA-256 -> the group it enrolls into, or the machine it is the token of */
@@ -115,7 +111,13 @@ export class SantaService {
       if (record.deliveryId?.startsWith(REDECIDE_PREFIX)) return;
       void this.follow(r, record);
     };
-    metrics.santaFleet = () => this.fleet();
+    metrics.santaModes = async () =>
+      (await this.store.machineCounts()).map((c) => ({
+        group: c.group,
+        mode: (c.mode ?? "unknown").toLowerCase(),
+        machines: c.machines,
+      }));
+    metrics.santaLag = () => this.store.lag();
     this.feeds = new SantaFeeds(
       () => this.store,
       config.feedSigningKey === null ? null : loadFeedKey(config.feedSigningKey),
@@ -555,34 +557,6 @@ export class SantaService {
     if (!row) throw new NotFoundError(`no Santa machine \`${id.slice(0, 128)}\` is registered`);
     const head = await this.store.ruleHead(row.group);
     return { ...machineView(row, head), rules: await this.store.ruleCounts(row.group) };
-  }
-
-  private async fleet() {
-    const counts = await this.store.machineCounts();
-    const out: {
-      group: string;
-      mode: string;
-      machines: number;
-      rulesBehind: number;
-      neverSynced: number;
-    }[] = [];
-    const lag = await this.store.lag();
-    for (const c of counts)
-      out.push({
-        group: c.group,
-        mode: (c.mode ?? "unknown").toLowerCase(),
-        machines: c.machines,
-        rulesBehind: 0,
-        neverSynced: 0,
-      });
-    for (const l of lag) {
-      const first = out.find((o) => o.group === l.group);
-      if (first) {
-        first.rulesBehind += l.rulesBehind;
-        first.neverSynced += l.neverSynced;
-      }
-    }
-    return out;
   }
 }
 

@@ -258,6 +258,8 @@ describe("Santa sync", () => {
       'clearance_santa_machines{group="engineering",mode="monitor"} 2',
     );
     expect(metrics.body).toContain('clearance_santa_rules_behind{group="engineering"} 1');
+    expect(metrics.body).toContain('clearance_santa_machines_never_synced{group="finance"} 1');
+    expect(metrics.body).toContain('clearance_santa_machines_never_synced{group="engineering"} 0');
     expect(metrics.body).toContain(
       'clearance_santa_events_total{group="engineering",decision="deny"} 1',
     );
