@@ -1,7 +1,7 @@
 import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from "fastify";
 import { isLoopback } from "./auth.js";
 import { ConfigError, type ServerConfig } from "./config.js";
-import app from "./http/app.js";
+import app, { sendProblem } from "./http/app.js";
 import { createServices, type ServiceHooks, type Services } from "./services.js";
 
 /** Paths pino never writes: keys and signatures stay out of logs whatever the log level. */
@@ -28,8 +28,22 @@ export function fastifyOptions(
     bodyLimit: config.server.bodyLimit,
     logController: new LogController({ disableRequestLogging: !config.server.logRequests }),
     return503OnClosing: true,
+    // the longest id a path takes (a Santa machine id: `santa.machines[].id`, up to 128)
+    routerOptions: { maxParamLength: MAX_PATH_PARAM },
+    // a URL the router cannot read, or a path segment past that length, is a problem document
+    // like every other refusal, not fastify's own body
+    frameworkErrors: (error, _request, reply) =>
+      sendProblem(
+        reply,
+        "invalid_request",
+        error.code === "FST_ERR_MAX_PARAM_LENGTH"
+          ? `a path segment is longer than ${MAX_PATH_PARAM} characters`
+          : "the URL cannot be decoded",
+      ),
   };
 }
+
+const MAX_PATH_PARAM = 128;
 
 /** The app on a fresh fastify instance, ready for `inject()` or `listen()`. */
 export async function buildApp(

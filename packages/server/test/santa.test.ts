@@ -423,6 +423,19 @@ describe("Santa sync", () => {
     expect(r.body.code).toBe(code);
   });
 
+  test("a machine id past the longest the API takes is a problem document, not the router's own", async () => {
+    const t = await santaApp();
+    const long = await post(t, "preflight", "M".repeat(129), { token: TOKENS.eng, body: {} });
+    expect(long.status).toBe(400);
+    expect(long.body).toMatchObject({
+      code: "invalid_request",
+      detail: "a path segment is longer than 128 characters",
+    });
+    expect(
+      (await post(t, "preflight", "M".repeat(128), { token: TOKENS.eng, body: {} })).status,
+    ).toBe(200);
+  });
+
   test("a body that inflates past the limit is refused before it is read", async () => {
     const t = await santaApp({ bodyLimit: 64 * 1024 });
     const bomb = deflateSync(Buffer.alloc(16 * 1024 * 1024, 0x20));
