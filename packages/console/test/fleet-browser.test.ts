@@ -389,10 +389,11 @@ describe.skipIf(SKIP)(`the Fleet page in headless Chromium${titleSuffix}`, () =>
       .toBe(`${server!.url}/#/audit?${new URLSearchParams({ requester, source: "santa" })}`);
     const entries = page.locator("table.entries tbody tr");
     await expect.poll(() => entries.count()).toBe(2);
-    // decided in one upload, at the same moment: in either order
-    expect((await entries.locator("td.name").allInnerTexts()).sort()).toEqual(
-      [SIGNED.fileName, MALWARE.fileName].sort(),
-    );
+    // decided in one upload, at the same moment: in either order; the rows' cells fill in as the
+    // page renders, so they are polled like the count
+    await expect
+      .poll(async () => (await entries.locator("td.name").allInnerTexts()).sort())
+      .toEqual([SIGNED.fileName, MALWARE.fileName].sort());
     expect(await page.getByLabel("Source").inputValue()).toBe("santa");
     expect(await page.getByLabel("Requester").inputValue()).toBe(requester);
     expect(errors).toEqual([]);
