@@ -43,6 +43,18 @@ const backends = [
     oneWriter: true,
   },
   {
+    title: "SQLite with its journal, written inline",
+    make: async () => sqliteStore({ journal: true }),
+    skip: false,
+    oneWriter: true,
+  },
+  {
+    title: "SQLite with its journal as the server runs it: writer, follower and reader threads",
+    make: async () => sqliteStore({ journal: true, writerThread: true, maxBatch: 100, readers: 2 }),
+    skip: false,
+    oneWriter: true,
+  },
+  {
     title: PG_URL ? "PostgreSQL" : `PostgreSQL (${PG_SKIP_REASON})`,
     make: () => postgresStore(),
     skip: PG_URL === undefined,

@@ -11,7 +11,7 @@ import { newId } from "../src/audit/ids.js";
 import { DECISION_KIND, type EntryKind } from "../src/audit/kinds.js";
 import { PostgresBackend } from "../src/audit/postgres.js";
 import { type ChainHead, sealItem } from "../src/audit/seal.js";
-import { SqliteBackend } from "../src/audit/sqlite.js";
+import { SqliteBackend, type SqliteOptions } from "../src/audit/sqlite.js";
 import { SqliteAppender } from "../src/audit/sqlite-append.js";
 import { decisionRecord } from "../src/testing.js";
 
@@ -60,6 +60,8 @@ export function sqliteStore(
     maxBatch?: number;
     readers?: number;
     kinds?: readonly EntryKind[];
+    /** the journal as the durable record, the database its index (`SqliteOptions.journal`) */
+    journal?: SqliteOptions["journal"];
   } = {},
 ): Store {
   const dir = mkdtempSync(join(tmpdir(), "clearance-audit-"));
@@ -74,6 +76,9 @@ export function sqliteStore(
       return b;
     },
     async sql<R>(query: string, ...params: unknown[]) {
+      // with a journal, the index is filled behind: raw SQL reads it once it has caught up, as the
+      // store's own reads do
+      for (const b of backends) await (b as SqliteBackend).indexed().catch(() => {});
       raw ??= new Database(path);
       const stmt = raw.prepare(query);
       if (stmt.reader) return stmt.all(...params) as R[];

@@ -267,6 +267,19 @@ $$;`,
     sqlite: SANTA_TABLES(""),
     postgres: SANTA_TABLES(' COLLATE "C"'),
   },
+  {
+    version: 12,
+    description:
+      "the embedded log's journal: where each input snapshot is in it, how far the index has applied it, and each segment's newest entry per chain",
+    sqlite: `
+ALTER TABLE inputs ADD COLUMN segment INTEGER;
+ALTER TABLE inputs ADD COLUMN at INTEGER;
+ALTER TABLE inputs ADD COLUMN bytes INTEGER;
+CREATE TABLE journal_state (id INTEGER PRIMARY KEY CHECK (id = 1), position INTEGER NOT NULL, entries INTEGER NOT NULL, updated_at TEXT NOT NULL);
+CREATE TABLE journal_segments (segment INTEGER NOT NULL, chain TEXT NOT NULL, max_seq INTEGER NOT NULL, PRIMARY KEY (segment, chain)) WITHOUT ROWID;`,
+    // PostgreSQL keeps its own write path: nothing to add, but its schema keeps the same versions
+    postgres: "SELECT 1",
+  },
 ]);
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

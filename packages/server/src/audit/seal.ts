@@ -260,19 +260,7 @@ export function sealBatch(
     sealed.placements.push({ seq, prevHash: hash, inputHash, hash: next });
     if (item.deliveryId !== null)
       sealed.deliveries.push({ id: item.deliveryId, time: item.time, entryId: item.id });
-    for (const n of item.notifications)
-      sealed.outbox.push({
-        id: `${item.id}:${n.target}`,
-        chain,
-        entryId: item.id,
-        target: n.target,
-        payload: n.payload,
-        attempts: 0,
-        nextAttemptAt: item.time,
-        lastError: null,
-        deliveredAt: null,
-        createdAt: item.time,
-      });
+    for (const n of item.notifications) sealed.outbox.push(outboxRow(item, chain, n));
     if (inputHash !== null && !seen.has(inputHash)) {
       seen.add(inputHash);
       sealed.inputs.push({ hash: inputHash, body: item.input! });
@@ -281,6 +269,26 @@ export function sealBatch(
   }
   sealed.head = { seq, hash };
   return sealed;
+}
+
+/** A notification queued with entry `entry` of `chain`: due at once, never tried. */
+export function outboxRow(
+  entry: { id: string; time: string },
+  chain: string,
+  n: Notification,
+): OutboxRow {
+  return {
+    id: `${entry.id}:${n.target}`,
+    chain,
+    entryId: entry.id,
+    target: n.target,
+    payload: n.payload,
+    attempts: 0,
+    nextAttemptAt: entry.time,
+    lastError: null,
+    deliveredAt: null,
+    createdAt: entry.time,
+  };
 }
 
 /** The entry with the highest seq of each chain among `rows`. */

@@ -39,7 +39,10 @@ export interface ProbeRequest {
 export type WriteReply = (
   | { id: number; ok: true; placements: Placement[] }
   | { id: number; ok: false; message: string; code: string | undefined }
-) & { commit?: { entries: number; seconds: number } };
+) & {
+  /** the transaction this reply shares with others, told once; `position`: where the journal ends after it */
+  commit?: { entries: number; seconds: number; position?: number };
+};
 
 function failure(error: unknown): { message: string; code: string | undefined } {
   const e = error as Error & { code?: unknown };

@@ -16,6 +16,7 @@ import type {
 } from "./backend.js";
 import { exportChunkOf } from "./entry.js";
 import { idFloor } from "./ids.js";
+import { JournalReader, journalDir } from "./journal.js";
 import { DECISION_KIND, type EntryKind, kindForQuery, selectList } from "./kinds.js";
 import {
   candidateChunks,
@@ -68,11 +69,23 @@ SELECT bucket, rule, 'disagreements', SUM(n) FROM g
   WHERE json_extract(g.counted, '$[2]') NOT IN (g.decision, 'error')
   GROUP BY bucket, rule`;
 
+/** An input snapshot's row: its text, or (empty text) where the journal holds it. */
+interface InputLocation {
+  hash: string;
+  body: string;
+  segment?: number | null;
+  at?: number | null;
+  bytes?: number | null;
+}
+
 /** Every read the log makes of an SQLite store, as plain synchronous calls. */
 export class SqliteReads {
   private readonly statements = new Map<string, Database.Statement>();
   /** whether the database has migration 9's index of file names (a log opened read-only may not) */
   private readonly namesIndexed: boolean;
+  /** whether input snapshots may be in the journal (migration 12): their rows say where */
+  private readonly journaled: boolean;
+  private journal: JournalReader | undefined;
 
   /**
    * `kinds` is the store's registry; `held` the kinds whose tables the database has, which chain
@@ -88,6 +101,23 @@ export class SqliteReads {
       db
         .prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'entry_names_fts'")
         .get() !== undefined;
+    this.journaled =
+      db.prepare("SELECT 1 FROM pragma_table_info('inputs') WHERE name = 'segment'").get() !==
+      undefined;
+  }
+
+  /**
+   * An input snapshot's text: in its row (written before the journal, or by a store without one),
+   * or in the journal where the row says it is.
+   */
+  private inputText(row: InputLocation): string {
+    if (row.body !== "" || row.segment === null || row.segment === undefined) return row.body;
+    this.journal ??= new JournalReader(journalDir(this.db.name));
+    return this.journal.input(row.segment, row.at!, row.bytes!);
+  }
+
+  private get inputColumns(): string {
+    return this.journaled ? "hash, body, segment, at, bytes" : "hash, body";
   }
 
   /** A statement prepared once per connection. */
@@ -105,19 +135,27 @@ export class SqliteReads {
   }
 
   input(hash: string): string | undefined {
-    const row = this.statement("SELECT body FROM inputs WHERE hash = ?").get(hash) as
-      | { body: string }
-      | undefined;
-    return row?.body;
+    const row = this.statement(`SELECT ${this.inputColumns} FROM inputs WHERE hash = ?`).get(
+      hash,
+    ) as InputLocation | undefined;
+    try {
+      return row && this.inputText(row);
+    } finally {
+      this.journal?.release();
+    }
   }
 
   inputs(hashes: readonly string[]): Map<string, string> {
     const found = new Map<string, string>();
     if (hashes.length === 0) return found;
     const rows = this.statement(
-      "SELECT hash, body FROM inputs WHERE hash IN (SELECT value FROM json_each(?))",
-    ).all(JSON.stringify([...new Set(hashes)])) as { hash: string; body: string }[];
-    for (const r of rows) found.set(r.hash, r.body);
+      `SELECT ${this.inputColumns} FROM inputs WHERE hash IN (SELECT value FROM json_each(?))`,
+    ).all(JSON.stringify([...new Set(hashes)])) as InputLocation[];
+    try {
+      for (const r of rows) found.set(r.hash, this.inputText(r));
+    } finally {
+      this.journal?.release();
+    }
     return found;
   }
 

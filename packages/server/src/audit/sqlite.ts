@@ -1,4 +1,4 @@
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { MessageChannel, Worker } from "node:worker_threads";
 import Database from "better-sqlite3";
@@ -17,6 +17,13 @@ import {
   type StateStore,
   UNLOCKED,
 } from "./backend.js";
+import { journalDir } from "./journal.js";
+import {
+  DEFAULT_JOURNAL,
+  Journal,
+  type JournalSettings,
+  type JournalStatus,
+} from "./journal-store.js";
 import { checkRegistry, ENTRY_KINDS, type EntryKind, kindForQuery } from "./kinds.js";
 import {
   checkKnownVersion,
@@ -70,6 +77,13 @@ export interface SqliteOptions {
   startupCheck?: "quick" | "fast";
   /** the entry kinds the log holds (`kinds.ts`); `ENTRY_KINDS` unless given */
   kinds?: readonly EntryKind[];
+  /**
+   * The durable record is a journal beside the database (`journal.ts`), which the database
+   * indexes, filled behind: `true` or settings to start one (a log without one is copied into it),
+   * `false` to write the database alone (refused for a log that has a journal). Unset: the
+   * journal when the log has one.
+   */
+  journal?: boolean | Partial<JournalSettings>;
 }
 
 const DEFAULT_MAX_BATCH = 1_000;
@@ -189,6 +203,8 @@ export class SqliteBackend implements AuditStore {
   private threadReady: Promise<void> | undefined;
   private threadExit: Promise<void> | undefined;
   private closing = false;
+  /** the journal, when the log keeps one (see `SqliteOptions.journal`) */
+  private journal: Journal | undefined;
   private readonly waiting = new Map<number, (outcome: ChainAppend) => void>();
   /** requests in `waiting` that are readiness probes, not appends */
   private readonly probes = new Set<number>();
@@ -221,13 +237,14 @@ export class SqliteBackend implements AuditStore {
       },
       lastBefore: (chain, before) => this.read("lastBefore", chain, before),
       chainAfter: (chain, afterSeq, limit) => this.read("chainRows", chain, afterSeq, limit),
-      prune: async (cp) => this.prune(cp),
+      prune: (cp) => this.prune(cp),
     };
     // Outbox, delivery and state reads stay on this connection: each is one short indexed lookup,
     // and a webhook's decision waits on `hasDelivery`, which must not queue behind an export.
     this.outbox = {
-      dueNotifications: async (chain, now, limit) =>
-        this.here(
+      dueNotifications: async (chain, now, limit) => {
+        await this.journal?.indexed();
+        return this.here(
           "reading the outbox",
           (db) =>
             db
@@ -235,21 +252,30 @@ export class SqliteBackend implements AuditStore {
                 `SELECT ${OUTBOX_COLUMNS} FROM outbox WHERE chain = ? AND delivered_at IS NULL AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?`,
               )
               .all(chain, now, limit) as OutboxRow[],
-        ),
-      updateNotification: async (id, u) => this.updateNotification(id, u),
-      pendingNotifications: async (chain) =>
-        (
+        );
+      },
+      updateNotification: async (id, u) => {
+        await this.journal?.indexed();
+        this.updateNotification(id, u);
+      },
+      pendingNotifications: async (chain) => {
+        await this.journal?.indexed();
+        return (
           this.db
             .prepare("SELECT COUNT(*) AS n FROM outbox WHERE chain = ? AND delivered_at IS NULL")
             .get(chain) as { n: number }
-        ).n,
-      hasDelivery: async (id) =>
-        this.here(
+        ).n;
+      },
+      hasDelivery: async (id) => {
+        await this.journal?.indexed();
+        return this.here(
           "reading delivery ids",
           (db) => db.prepare("SELECT 1 FROM deliveries WHERE id = ?").get(id) !== undefined,
-        ),
-      deliveryEntries: async (ids) =>
-        this.here("reading delivery ids", (db) => {
+        );
+      },
+      deliveryEntries: async (ids) => {
+        await this.journal?.indexed();
+        return this.here("reading delivery ids", (db) => {
           const found = new Map<string, string>();
           // a few hundred at a time: SQLite bounds a statement's parameters
           for (let at = 0; at < ids.length; at += 500) {
@@ -262,7 +288,8 @@ export class SqliteBackend implements AuditStore {
             for (const r of rows) found.set(r.id, r.entryId);
           }
           return found;
-        }),
+        });
+      },
       claimKey: async (claim) =>
         this.here("taking an idempotency key", (db) => {
           const taken = db.prepare(CLAIM_KEY_SQLITE).get(claim) as
@@ -286,6 +313,8 @@ export class SqliteBackend implements AuditStore {
         );
       },
       prune: async (before) => {
+        // notifications and delivery ids are written by the index follower: let it write them first
+        await this.journal?.indexed();
         const db = this.db;
         return db.transaction(() => {
           db.prepare("DELETE FROM idempotency_keys WHERE created_at < ?").run(before);
@@ -433,13 +462,16 @@ export class SqliteBackend implements AuditStore {
           reads = new SqliteReads(db, this.kinds);
         }
         const identity = this.readonly ? undefined : fileIdentity(path);
+        const journal = this.readonly ? undefined : this.openJournal(db, reads);
         const readers = this.readonly ? 0 : (this.options.readers ?? 0);
         const pool =
           readers > 0
             ? new ReaderPool(path, this.kinds, readers, threadUrl("sqlite-reader"))
             : undefined;
         this.opened = { db, reads, pool, identity, version };
-        this.created = !existed && !this.readonly;
+        this.journal = journal;
+        // an index rebuilt from its journal is not a new log
+        this.created = !existed && !this.readonly && journal?.created !== false;
         return version;
       } catch (error) {
         db.close();
@@ -450,6 +482,46 @@ export class SqliteBackend implements AuditStore {
       this.lock = undefined;
       throw error;
     }
+  }
+
+  /** Opens the journal when the log has one or is to start one (`SqliteOptions.journal`). */
+  private openJournal(db: Database.Database, reads: SqliteReads): Journal | undefined {
+    const path = this.options.path;
+    const asked = this.options.journal;
+    const has =
+      existsSync(journalDir(path)) || db.prepare("SELECT 1 FROM journal_state").get() !== undefined;
+    if (asked === false) {
+      if (has)
+        throw new AuditUnavailableError(
+          `the audit log \`${path}\` keeps its entries in the journal \`${journalDir(path)}\`: it cannot be written without it`,
+        );
+      return undefined;
+    }
+    if (asked === undefined && !has) return undefined;
+    const settings = Object.freeze({
+      ...DEFAULT_JOURNAL,
+      ...(typeof asked === "object" ? asked : {}),
+    });
+    return Journal.open({
+      path,
+      db,
+      reads,
+      kinds: this.kinds,
+      settings,
+      threads: this.options.writerThread
+        ? { url: threadUrl, maxBatch: this.options.maxBatch ?? DEFAULT_MAX_BATCH }
+        : undefined,
+    });
+  }
+
+  /** How far the index is behind its journal; undefined for a log without one. */
+  journalStatus(): JournalStatus | undefined {
+    return this.journal?.status();
+  }
+
+  /** Resolves once the index has applied everything journaled so far (at once without a journal). */
+  async indexed(): Promise<void> {
+    await this.journal?.indexed();
   }
 
   private get session(): Opened {
@@ -477,6 +549,7 @@ export class SqliteBackend implements AuditStore {
     ...args: Parameters<SqliteReads[K]>
   ): Promise<ReturnType<SqliteReads[K]>> {
     const { reads, pool } = this.session;
+    await this.journal?.indexed();
     const what = `reading the audit database \`${this.options.path}\``;
     if (!pool) {
       const method = reads[op] as (...a: unknown[]) => ReturnType<SqliteReads[K]>;
@@ -489,7 +562,28 @@ export class SqliteBackend implements AuditStore {
     }
   }
 
-  private prune(cp: Checkpoint): number {
+  private async prune(cp: Checkpoint): Promise<number> {
+    const journal = this.journal;
+    if (!journal) return this.pruneIndex(cp);
+    // the checkpoint is journaled, and the index applies it as any record: it removes the entries
+    // behind it (so that an index rebuilt from the journal has them removed too)
+    await journal.indexed();
+    const removed = this.kinds.reduce(
+      (n, kind) =>
+        n +
+        (
+          this.db
+            .prepare(`SELECT COUNT(*) AS n FROM ${kind.table} WHERE chain = ? AND seq <= ?`)
+            .get(cp.chain, cp.seq) as { n: number }
+        ).n,
+      0,
+    );
+    await journal.checkpoint(cp);
+    journal.removePrunedSegments();
+    return removed;
+  }
+
+  private pruneIndex(cp: Checkpoint): number {
     const db = this.db;
     const withInputs = this.kinds.filter((k) => k.input);
     return db.transaction(() => {
@@ -543,6 +637,8 @@ export class SqliteBackend implements AuditStore {
     items: readonly SealItem[],
   ): Promise<ChainAppend> {
     if (this.readonly) return { ok: false, error: this.readOnlyError() };
+    // the writer checks that the segment it appends to is still the journal's
+    if (this.journal) return this.outcomeOf(await this.journal.append(chain, key, items), false);
     if (this.options.writerThread) return this.appendInThread(chain, key, items);
     let appender: SqliteAppender;
     try {
@@ -575,6 +671,13 @@ export class SqliteBackend implements AuditStore {
 
   async checkWritable(): Promise<void> {
     if (this.readonly) throw this.readOnlyError();
+    if (this.journal) {
+      this.checkFiles();
+      this.journal.checkLag();
+      const outcome = this.outcomeOf(await this.journal.probe(), true);
+      if (!outcome.ok) throw outcome.error;
+      return;
+    }
     if (this.options.writerThread) return this.probeInThread();
     const outcome = this.outcomeOf(this.inlineAppender().probe(0), true);
     if (!outcome.ok) throw outcome.error;
@@ -727,6 +830,7 @@ export class SqliteBackend implements AuditStore {
   async close(): Promise<void> {
     this.closing = true;
     await this.opening?.catch(() => {});
+    await this.journal?.close();
     await this.threadReady?.catch(() => {});
     const worker = this.thread;
     if (worker) {

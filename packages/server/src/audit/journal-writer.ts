@@ -1,0 +1,100 @@
+// The journal writer, on its own thread: sealing, encoding and the group commit's `fdatasync` never
+// block the event loop. Appends that arrive while a group is written go into the next group (they
+// queue as messages), at most `maxBatch` entries to a group. Each reply leaves only after its
+// group's `fdatasync` returned; the main thread then tells the index follower where the journal
+// ends.
+import { parentPort, workerData } from "node:worker_threads";
+import Database from "better-sqlite3";
+import type { Checkpoint } from "./backend.js";
+import { JournalFiles } from "./journal.js";
+import { JournalAppender } from "./journal-append.js";
+import type { EntryKind } from "./kinds.js";
+import type { AppendRequest, ProbeRequest, WriteReply } from "./sqlite-append.js";
+
+export interface JournalWriterInit {
+  /** the index (SQLite), for ids already taken */
+  path: string;
+  dir: string;
+  segmentBytes: number;
+  /** where the journal ends, as the store found it when it opened */
+  end: number;
+  maxBatch: number;
+  kinds: readonly EntryKind[];
+  heads: { chain: string; seq: number; hash: string }[];
+}
+
+/** Messages the writer takes besides appends and probes. */
+export type JournalWriterMessage =
+  | { id: number; checkpoint: Checkpoint }
+  /** the index has applied the journal up to `applied` */
+  | { applied: number }
+  | "close";
+
+const init = workerData as JournalWriterInit;
+const index = new Database(init.path, { readonly: true, fileMustExist: true });
+const files = JournalFiles.resume(init.dir, init.segmentBytes, init.end);
+const appender = new JournalAppender(files, init.heads, index, init.kinds);
+
+const queue: AppendRequest[] = [];
+let scheduled = false;
+
+function drain(): void {
+  scheduled = false;
+  while (queue.length > 0) {
+    let n = 0;
+    let entries = 0;
+    while (n < queue.length && (n === 0 || entries + queue[n]!.items.length <= init.maxBatch))
+      entries += queue[n++]!.items.length;
+    for (const reply of appender.commit(queue.splice(0, n))) parentPort!.postMessage(reply);
+  }
+}
+
+parentPort!.on("message", (message: AppendRequest | ProbeRequest | JournalWriterMessage) => {
+  if (message === "close") {
+    drain();
+    files.close();
+    index.close();
+    parentPort!.close();
+    return;
+  }
+  if ("applied" in message) {
+    appender.applied(message.applied);
+    return;
+  }
+  if ("probe" in message) {
+    // after the appends already queued, as the next group would be
+    drain();
+    parentPort!.postMessage(appender.probe(message.id));
+    return;
+  }
+  if ("checkpoint" in message) {
+    drain();
+    let reply: WriteReply;
+    try {
+      const position = appender.checkpoint(message.checkpoint);
+      reply = {
+        id: message.id,
+        ok: true,
+        placements: [],
+        commit: { entries: 0, seconds: 0, position },
+      };
+    } catch (error) {
+      const e = error as Error & { code?: unknown };
+      reply = {
+        id: message.id,
+        ok: false,
+        message: e.message,
+        code: typeof e.code === "string" ? e.code : undefined,
+      };
+    }
+    parentPort!.postMessage(reply);
+    return;
+  }
+  queue.push(message);
+  // messages that arrived during a group commit are all delivered before this runs
+  if (!scheduled) {
+    scheduled = true;
+    setImmediate(drain);
+  }
+});
+parentPort!.postMessage("ready");
