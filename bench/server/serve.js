@@ -7,9 +7,9 @@
 //
 // ceiling    a bare fastify app (the fastify the server uses) with `POST /ceiling`, which parses
 //            the JSON body like any route and answers the constant `{"ok":true}`
-// logged-ceiling  the same route, which also records each body in an audit log (SQLite, full; or
-//            PostgreSQL with `postgres: {url, schema}`) before answering: the control for what
-//            durable recording alone costs
+// logged-ceiling  the same route, which also records each body in an audit log (SQLite, full,
+//            with its journal when `journal: true`; or PostgreSQL with `postgres: {url, schema}`)
+//            before answering: the control for what durable recording alone costs
 // clearance  `startServer(resolveConfig(config))` from the built @clearance/server
 // santa-bare the bare routes of Santa's sync protocol (santa-bare.js), `rules` rules in memory:
 //            the control of bench/server/santa.js
@@ -105,7 +105,13 @@ if (spec.kind === "ceiling") {
   const app = rawJsonApp();
   const backend = spec.postgres
     ? new PostgresBackend({ url: spec.postgres.url, schema: spec.postgres.schema, poolSize: 4 })
-    : new SqliteBackend({ path: spec.path, synchronous: "full", writerThread: true });
+    : new SqliteBackend({
+        path: spec.path,
+        synchronous: "full",
+        writerThread: true,
+        readers: 2,
+        journal: spec.journal === true,
+      });
   const log = new AuditLog(backend, { chain: "control", hmacSecret: null, maxBatch: 1000 });
   await log.open();
   app.post("/ceiling", async (request) => {

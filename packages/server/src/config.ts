@@ -209,6 +209,34 @@ export const CONFIG_SCHEMA = Type.Object(
           description:
             "`quick`: every page checked at start (`PRAGMA quick_check`); `fast`: header and size only",
         }),
+        journal: Section({
+          enabled: Type.Boolean({
+            default: true,
+            description:
+              "the durable record is a journal of segment files beside the database (`<path>.journal/`), which the database indexes, filled behind; `false` writes the database alone (refused for a log that has a journal)",
+          }),
+          segmentBytes: Type.Integer({
+            minimum: 1_048_576,
+            maximum: 1_073_741_824,
+            default: 67_108_864,
+            description:
+              "a journal segment is closed once it holds this many bytes; retention removes whole segments",
+          }),
+          maxIndexLagSeconds: Type.Number({
+            minimum: 1,
+            maximum: 3_600,
+            default: 30,
+            description:
+              "readiness fails once the oldest entry the index has not applied is older than this",
+          }),
+          indexWaitMs: Type.Integer({
+            minimum: 100,
+            maximum: 60_000,
+            default: 5_000,
+            description:
+              "how long a read waits for the index to apply what was journaled before it, before it fails",
+          }),
+        }),
       }),
       postgres: Section({
         url: Type.Union([Type.String({ minLength: 1 }), Type.Null()], { default: null }),

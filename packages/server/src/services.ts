@@ -105,6 +105,11 @@ export function openBackend(
     maxBatch: a.maxBatch,
     readers: a.sqlite.readers,
     startupCheck: a.sqlite.startupCheck,
+    journal: a.sqlite.journal.enabled && {
+      segmentBytes: a.sqlite.journal.segmentBytes,
+      maxIndexLagSeconds: a.sqlite.journal.maxIndexLagSeconds,
+      indexWaitMs: a.sqlite.journal.indexWaitMs,
+    },
     readonly,
   });
 }

@@ -20,7 +20,8 @@ import {
   segmentOf,
 } from "./journal.js";
 import type { EntryMeta } from "./journal-append.js";
-import { type EntryKind, insertColumns } from "./kinds.js";
+import { DECISION_KIND, type EntryKind, insertColumns } from "./kinds.js";
+import { fileNameOf, INSERT_ENTRY_NAME } from "./name-search.js";
 import { outboxRow, rowValues } from "./seal.js";
 
 /** What one `catchUp` applied. */
@@ -36,6 +37,7 @@ export const JOURNAL_STATE_TABLE = "journal_state";
 export class IndexApplier {
   private readonly insertEntry = new Map<string, Database.Statement>();
   private readonly insertInput: Database.Statement;
+  private readonly insertName: Database.Statement;
   private readonly insertOutbox: Database.Statement;
   private readonly insertDelivery: Database.Statement;
   private readonly recordHead: Database.Statement;
@@ -70,6 +72,7 @@ export class IndexApplier {
        ON CONFLICT (hash) DO UPDATE SET segment = excluded.segment, at = excluded.at, bytes = excluded.bytes
        WHERE inputs.segment IS NOT NULL`,
     );
+    this.insertName = db.prepare(INSERT_ENTRY_NAME);
     this.insertOutbox = db.prepare(
       `INSERT OR IGNORE INTO outbox (id, chain, entry_id, target, payload, attempts, next_attempt_at, last_error, delivered_at, created_at)
        VALUES (@id, @chain, @entryId, @target, @payload, @attempts, @nextAttemptAt, @lastError, @deliveredAt, @createdAt)`,
@@ -184,7 +187,14 @@ export class IndexApplier {
             throw new Error(
               `the journal holds an entry of kind \`${meta.kind}\`, which this store does not`,
             );
-          insert.run(...rowValues({ ...meta, body }));
+          // a migrated log's entries are in the index already, with their names
+          if (
+            insert.run(...rowValues({ ...meta, body })).changes > 0 &&
+            meta.kind === DECISION_KIND.name
+          ) {
+            const name = fileNameOf(body);
+            if (name !== null) this.insertName.run(meta.id, name);
+          }
           for (const n of meta.notifications ?? [])
             this.insertOutbox.run(outboxRow(meta, meta.chain, n));
           if (meta.deliveryId !== undefined)

@@ -280,6 +280,13 @@ CREATE TABLE journal_segments (segment INTEGER NOT NULL, chain TEXT NOT NULL, ma
     // PostgreSQL keeps its own write path: nothing to add, but its schema keeps the same versions
     postgres: "SELECT 1",
   },
+  {
+    version: 13,
+    description:
+      "decisions' file names indexed by their writers, not by a trigger reading each body twice",
+    sqlite: "DROP TRIGGER entries_name_added;",
+    postgres: "SELECT 1",
+  },
 ]);
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

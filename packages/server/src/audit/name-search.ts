@@ -56,3 +56,27 @@ export function candidateChunks(ids: readonly string[], q: PageQuery): string[][
     chunks.push(within.slice(i, i + CANDIDATE_CHUNK));
   return chunks;
 }
+
+const FILE_NAME_KEY = ',"fileName":';
+
+/**
+ * A decision's file name, read from its canonical body without parsing the rest of it (SQLite's
+ * `json_extract` read the whole body, twice, for every entry written). The fields before it are
+ * flat strings and numbers, whose quotes are escaped, so the first `,"fileName":` is the key. Null
+ * when the body has no name.
+ */
+export function fileNameOf(body: string): string | null {
+  const at = body.indexOf(FILE_NAME_KEY);
+  if (at < 0) return null;
+  const start = at + FILE_NAME_KEY.length;
+  if (body.charCodeAt(start) !== 34) return null;
+  for (let quote = body.indexOf('"', start + 1); quote > 0; quote = body.indexOf('"', quote + 1)) {
+    let backslashes = 0;
+    while (body.charCodeAt(quote - 1 - backslashes) === 92) backslashes++;
+    if (backslashes % 2 === 0) return JSON.parse(body.slice(start, quote + 1)) as string;
+  }
+  return null;
+}
+
+/** Where a decision's file name is indexed: its writers add it (`fileNameOf`), a trigger removes it. */
+export const INSERT_ENTRY_NAME = "INSERT INTO entry_names (id, name) VALUES (?, ?)";

@@ -10,6 +10,7 @@ import type Database from "better-sqlite3";
 import type { OutboxRow } from "./backend.js";
 import { GENESIS_HASH } from "./entry.js";
 import { DECISION_KIND, type EntryKind, insertColumns } from "./kinds.js";
+import { fileNameOf, INSERT_ENTRY_NAME } from "./name-search.js";
 import {
   type ChainHead,
   type DeliveryRow,
@@ -59,6 +60,7 @@ export class SqliteAppender {
   private readonly reads: SqliteReads;
   private readonly insertEntry = new Map<string, Database.Statement>();
   private readonly insertInput: Database.Statement;
+  private readonly insertName: Database.Statement;
   private readonly insertOutbox: Database.Statement;
   private readonly insertDelivery: Database.Statement;
   private readonly recordHead: Database.Statement;
@@ -83,6 +85,7 @@ export class SqliteAppender {
     this.insertInput = db.prepare(
       "INSERT OR IGNORE INTO inputs (hash, body) VALUES (@hash, @body)",
     );
+    this.insertName = db.prepare(INSERT_ENTRY_NAME);
     this.insertOutbox = db.prepare(
       `INSERT INTO outbox (id, chain, entry_id, target, payload, attempts, next_attempt_at, last_error, delivered_at, created_at)
        VALUES (@id, @chain, @entryId, @target, @payload, @attempts, @nextAttemptAt, @lastError, @deliveredAt, @createdAt)`,
@@ -125,6 +128,10 @@ export class SqliteAppender {
       const insert = this.insertEntry.get(r.kind);
       if (!insert) throw new Error(`entry kind \`${r.kind}\` is not one of this store's`);
       insert.run(...rowValues(r));
+      if (r.kind === DECISION_KIND.name) {
+        const name = fileNameOf(r.body);
+        if (name !== null) this.insertName.run(r.id, name);
+      }
     }
     for (const o of outbox) this.insertOutbox.run(o);
     for (const d of deliveries) this.insertDelivery.run(d);
