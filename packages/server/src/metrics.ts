@@ -1,4 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import type { JournalStatus } from "./audit/journal-store.js";
 
 /** Latency buckets in seconds: decisions take microseconds, requests milliseconds. */
 const FAST_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1];
@@ -71,6 +72,40 @@ export class Metrics {
   });
   /** set by whoever owns the audit log; read at scrape time */
   auditQueueLength: () => number = () => 0;
+  /** the embedded log's journal, when it has one (set by whoever owns the log) */
+  auditJournal: () => JournalStatus | undefined = () => undefined;
+  readonly auditIndexLag: Gauge = new Gauge({
+    name: "clearance_audit_index_lag_entries",
+    help: "Entries the audit journal acknowledged that its SQLite index has not applied yet",
+    registers: [this.registry],
+    collect: () => {
+      this.auditIndexLag.set(this.auditJournal()?.lagEntries ?? 0);
+    },
+  });
+  readonly auditIndexLagSeconds: Gauge = new Gauge({
+    name: "clearance_audit_index_lag_seconds",
+    help: "Age of the oldest acknowledged entry the audit index has not applied (0 when caught up); readiness fails past audit.sqlite.journal.maxIndexLagSeconds",
+    registers: [this.registry],
+    collect: () => {
+      this.auditIndexLagSeconds.set(this.auditJournal()?.lagSeconds ?? 0);
+    },
+  });
+  readonly auditJournalBytes: Gauge = new Gauge({
+    name: "clearance_audit_journal_bytes",
+    help: "Bytes the audit journal's segments take on disk",
+    registers: [this.registry],
+    collect: () => {
+      this.auditJournalBytes.set(this.auditJournal()?.bytes ?? 0);
+    },
+  });
+  readonly auditJournalCut: Gauge = new Gauge({
+    name: "clearance_audit_journal_cut_bytes",
+    help: "Bytes cut from the audit journal's tail at start: a group commit a crash left unfinished, never acknowledged",
+    registers: [this.registry],
+    collect: () => {
+      this.auditJournalCut.set(this.auditJournal()?.repaired?.bytes ?? 0);
+    },
+  });
   readonly auditQueue: Gauge = new Gauge({
     name: "clearance_audit_queue_entries",
     help: "Entries waiting for the next audit-log group commit",

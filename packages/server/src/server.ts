@@ -100,6 +100,17 @@ export async function startServer(
       { reason: services.replacedLog.reason, movedTo: services.replacedLog.movedTo },
       `the audit log was damaged; started a new, empty one (audit.startNewLog). The damaged files are kept: ${services.replacedLog.movedTo.join(", ")}`,
     );
+  const journal = services.journal;
+  if (journal?.repaired)
+    log.warn(
+      { journal: journal.repaired },
+      `the audit journal's tail was cut at start: ${journal.repaired.bytes} bytes after the last whole group commit of segment ${journal.repaired.segment} (${journal.repaired.problem}). A crash left them unfinished; they were never acknowledged, so no answered decision is lost`,
+    );
+  if (journal?.created && journal.migrated > 0)
+    log.info(
+      { journal: { dir: journal.dir, migrated: journal.migrated } },
+      `the audit log now keeps its entries in the journal \`${journal.dir}\`: its ${journal.migrated} entries were copied into it, unchanged`,
+    );
   // one line when the log stops recording, one (with how long) when it records again
   const stopReportingHealth = services.audit.health.onChange((change) => {
     if (change.to === "unavailable")

@@ -1,4 +1,5 @@
 import { AuditDamagedError, type AuditStore } from "./audit/backend.js";
+import type { JournalStatus } from "./audit/journal-store.js";
 import { AuditLog, type AuditLogOptions } from "./audit/log.js";
 import { PostgresBackend, STATEMENT_TIMEOUT_MS } from "./audit/postgres.js";
 import { SqliteBackend } from "./audit/sqlite.js";
@@ -49,6 +50,8 @@ export interface Services {
   replacedLog: { reason: string; movedTo: string[] } | null;
   /** an SQLite log created at start because there was no file: where (for the server to log) */
   createdLog: string | null;
+  /** what opening the embedded log's journal found and did, for the server to log */
+  journal: (Pick<JournalStatus, "repaired" | "migrated" | "created"> & { dir: string }) | null;
   close(): Promise<void>;
 }
 
@@ -198,6 +201,8 @@ export async function createServices(
     audit = opened.audit;
     const log = audit;
     metrics.auditQueueLength = () => log.queueLength;
+    const store = log.store;
+    if (store instanceof SqliteBackend) metrics.auditJournal = () => store.journalStatus();
     log.health.onChange((change) => {
       metrics.auditAvailable.set(change.to === "available" ? 1 : 0);
       if (change.to === "available") metrics.auditOutages.observe(change.downSeconds);
@@ -322,6 +327,7 @@ export async function createServices(
       santa,
       replacedLog: opened.replaced,
       createdLog: log.store instanceof SqliteBackend && log.store.created ? log.store.path : null,
+      journal: journalOpening(log.store),
       async close() {
         rules.stopWatching();
         shadow?.stopWatching();
@@ -341,4 +347,17 @@ export async function createServices(
     await audit?.close().catch(() => {});
     throw error;
   }
+}
+
+/** What opening the journal found, for the server's start lines; null without one. */
+function journalOpening(store: AuditStore): Services["journal"] {
+  if (!(store instanceof SqliteBackend)) return null;
+  const status = store.journalStatus();
+  if (!status) return null;
+  return {
+    dir: status.dir,
+    repaired: status.repaired,
+    migrated: status.migrated,
+    created: status.created,
+  };
 }

@@ -88,6 +88,9 @@ function noise(length: number, seed: number): Buffer {
   return out;
 }
 
+/** The SQLite log written alone, without a journal: the protections of that write path. */
+const WITHOUT_JOURNAL = { journal: { enabled: false } };
+
 function config(path: string, extra: Record<string, unknown> = {}) {
   return resolveConfig({
     server: { port: 0, logLevel: "silent" },
@@ -331,7 +334,7 @@ describe("damage while the server runs", () => {
     // `fast` reads no page at start: the damage is found by the first write that needs the index
     const server = await serve(
       path,
-      { sqlite: { path, synchronous: "normal", startupCheck: "fast" } },
+      { sqlite: { path, synchronous: "normal", startupCheck: "fast", ...WITHOUT_JOURNAL } },
       logs,
     );
     const refused = await decide(server);
@@ -374,10 +377,12 @@ describe("damage while the server runs", () => {
       says: /the audit database `.*` was replaced by another file while the server was writing it/,
     },
   ])(
-    "$what: decisions are refused rather than written where they would be lost",
+    "$what: decisions are refused rather than written where they would be lost (without a journal)",
     async ({ act, says }) => {
       const { path } = await healthyLog();
-      const server = await serve(path);
+      const server = await serve(path, {
+        sqlite: { path, synchronous: "normal", ...WITHOUT_JOURNAL },
+      });
       expect((await decide(server)).status).toBe(200);
       expect(existsSync(`${path}-wal`)).toBe(true);
       act(path);
@@ -413,10 +418,14 @@ describe("the readiness probe", () => {
 });
 
 describe("an outage of an SQLite log (another process holds the write lock)", () => {
-  test("readiness fails at once, the outage is logged once, and its end with its duration", async () => {
+  test("readiness fails at once, the outage is logged once, and its end with its duration (without a journal)", async () => {
     const { path } = await healthyLog();
     const logs: Record<string, unknown>[] = [];
-    const server = await serve(path, {}, logs);
+    const server = await serve(
+      path,
+      { sqlite: { path, synchronous: "normal", ...WITHOUT_JOURNAL } },
+      logs,
+    );
     expect((await decide(server)).status).toBe(200);
     const other = new Database(path);
     cleanups.push(() => other.close());

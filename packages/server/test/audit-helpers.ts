@@ -125,22 +125,26 @@ export async function postgresStore(
 
 /** What migrations 10 (server events, SIEM dead letters) and 9 (search indexes) made in an SQLite log, undone: as schema version 8 left it. */
 export const SQLITE_UNDO_SEARCH_INDEXES = `
+DROP TABLE journal_state; DROP TABLE journal_segments;
+ALTER TABLE inputs DROP COLUMN segment; ALTER TABLE inputs DROP COLUMN at; ALTER TABLE inputs DROP COLUMN bytes;
+DELETE FROM schema_migrations WHERE version IN (12, 13);
 DROP TABLE santa_machines; DROP TABLE santa_files; DROP TABLE santa_file_machines;
 DROP TABLE santa_rules; DELETE FROM schema_migrations WHERE version = 11;
 DROP TABLE server_events; DROP TABLE siem_dead_letters;
 DELETE FROM schema_migrations WHERE version = 10;
-DROP TRIGGER entries_name_added; DROP TRIGGER entries_name_removed;
+DROP TRIGGER IF EXISTS entries_name_added; DROP TRIGGER entries_name_removed;
 DROP TRIGGER entry_names_added; DROP TRIGGER entry_names_removed;
 DROP TABLE entry_names_fts; DROP TABLE entry_names;
 DROP INDEX entries_rule; DROP INDEX entries_requester; DROP INDEX entries_source;
 DELETE FROM schema_migrations WHERE version = 9;`;
 
-/** Migrations 11, 10 and 9 undone in `store`'s log (SQLite or PostgreSQL), as schema version 8 left it. */
+/** Migrations 13 to 9 undone in `store`'s log (SQLite or PostgreSQL), as schema version 8 left it. */
 export async function undoSearchIndexes(store: Store): Promise<void> {
   const statements =
     store.kind === "sqlite"
       ? SQLITE_UNDO_SEARCH_INDEXES.split(";")
       : [
+          "DELETE FROM schema_migrations WHERE version IN (12, 13)",
           "DROP TABLE santa_machines, santa_files, santa_file_machines, santa_rules",
           "DELETE FROM schema_migrations WHERE version = 11",
           "DROP TABLE server_events, siem_dead_letters",

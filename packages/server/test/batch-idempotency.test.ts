@@ -21,7 +21,12 @@ interface Backend {
 const COMMON = { limits: { sliceMs: 1 }, audit: { maxBatch: 10 } };
 
 async function sqlite(): Promise<Backend> {
-  const app = await makeApp(COMMON);
+  // SQLite written alone, as without a journal: another connection's lock stops its writes (with
+  // the journal, the decisions are journaled whatever the index's lock: journal-durability.test.ts)
+  const app = await makeApp({
+    ...COMMON,
+    audit: { ...COMMON.audit, sqlite: { journal: { enabled: false } } },
+  });
   const path = app.config.audit.sqlite.path;
   const reader = new Database(path, { readonly: true });
   const other = new Database(path);

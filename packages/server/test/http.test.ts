@@ -394,7 +394,11 @@ describe("batch semantics: each item on its own", () => {
     "the audit log lost %s",
     async (_, after) => {
       // small group commits, so that a batch is recorded in many
-      const t = await makeApp({ limits: { sliceMs: 1 }, audit: { maxBatch: 10 } });
+      // SQLite written alone (no journal): another connection's lock stops its writes
+      const t = await makeApp({
+        limits: { sliceMs: 1 },
+        audit: { maxBatch: 10, sqlite: { journal: { enabled: false } } },
+      });
       const Database = (await import("better-sqlite3")).default;
       const reader = new Database(t.config.audit.sqlite.path, { readonly: true });
       const count = reader.prepare("SELECT COUNT(*) AS n FROM entries");
@@ -776,8 +780,9 @@ describe("operations endpoints", () => {
     await other.close();
   });
 
-  test("readyz fails while another process holds the SQLite write lock", async () => {
+  test("readyz fails while another process holds the SQLite write lock (a log without a journal)", async () => {
     const Database = (await import("better-sqlite3")).default;
+    const t = await makeApp({ audit: { sqlite: { journal: { enabled: false } } } });
     const other = new Database(t.config.audit.sqlite.path);
     other.exec("BEGIN IMMEDIATE");
     try {
@@ -788,7 +793,11 @@ describe("operations endpoints", () => {
       other.exec("ROLLBACK");
       other.close();
     }
-    expect((await t.app.inject({ url: "/readyz" })).statusCode).toBe(200);
+    try {
+      expect((await t.app.inject({ url: "/readyz" })).statusCode).toBe(200);
+    } finally {
+      await t.close();
+    }
   });
 
   test("metrics count decisions by outcome and rule, latencies and audit writes", async () => {

@@ -41,6 +41,11 @@ export class JournalAppender {
   /** ids journaled and where, until the index has applied them */
   private readonly pending = new Map<string, number>();
   private readonly idLookups = new Map<string, Database.Statement>();
+  /**
+   * Each kind's largest id in the log (index and journal): ids are UUIDv7s of their time, so a new
+   * entry's is almost always larger, and then cannot be taken: no lookup.
+   */
+  private readonly maxIds = new Map<string, string>();
 
   constructor(
     private readonly files: JournalFiles,
@@ -52,8 +57,13 @@ export class JournalAppender {
   ) {
     for (const h of heads) this.heads.set(h.chain, { seq: h.seq, hash: h.hash });
     this.inputsSegment = files.segment;
-    for (const kind of kinds)
+    for (const kind of kinds) {
       this.idLookups.set(kind.name, index.prepare(`SELECT 1 FROM ${kind.table} WHERE id = ?`));
+      const max = index.prepare(`SELECT MAX(id) AS id FROM ${kind.table}`).get() as {
+        id: string | null;
+      };
+      this.maxIds.set(kind.name, max.id ?? "");
+    }
   }
 
   /** The index has applied the journal up to `position`: ids journaled before are its to know. */
@@ -66,6 +76,7 @@ export class JournalAppender {
   }
 
   private taken(kind: string, id: string): boolean {
+    if (id > (this.maxIds.get(kind) ?? "")) return false;
     if (this.pending.has(id)) return true;
     const lookup = this.idLookups.get(kind);
     if (!lookup) throw new Error(`entry kind \`${kind}\` is not one of this store's`);
@@ -138,6 +149,10 @@ export class JournalAppender {
       try {
         const at = this.files.append(records);
         for (const id of newIds) this.pending.set(id, at);
+        for (const r of requests)
+          for (const item of r.items)
+            if (newIds.has(item.id) && item.id > (this.maxIds.get(item.kind) ?? ""))
+              this.maxIds.set(item.kind, item.id);
       } catch (error) {
         const e = error as Error & { code?: unknown };
         const failed = { message: e.message, code: typeof e.code === "string" ? e.code : "EIO" };

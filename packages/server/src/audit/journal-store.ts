@@ -64,6 +64,11 @@ export interface JournalStatus {
   repaired: TailRepair | undefined;
   /** entries of a log written before the journal, copied into it when it was made */
   migrated: number;
+  /** the journal was made when the store opened */
+  created: boolean;
+  /** its directory, and the bytes its segments take */
+  dir: string;
+  bytes: number;
 }
 
 /** What the main thread needs to start threads: their module URLs. */
@@ -72,6 +77,12 @@ export type ThreadUrl = (name: string) => URL;
 interface Waiter {
   target: number;
   resolve: () => void;
+  reject: (error: Error) => void;
+}
+
+/** SQLite's codes for a database it cannot read: the index is damaged, not merely busy. */
+function isDamage(code: string | undefined): boolean {
+  return code !== undefined && (code.startsWith("SQLITE_CORRUPT") || code === "SQLITE_NOTADB");
 }
 
 export class Journal {
@@ -87,6 +98,11 @@ export class Journal {
   private readonly unapplied: { position: number; at: number; entries: number }[] = [];
   private readonly waiters = new Set<Waiter>();
   private followerError: string | undefined;
+  /**
+   * The index found damaged by the follower: SQLite's message and code. Nothing ends it but an
+   * operator (the index is rebuilt from the journal once removed), so appends and reads fail with it.
+   */
+  damage: { message: string; code: string } | undefined;
   /** inline: the files and the appender, on this thread */
   private inline:
     | { files: JournalFiles; appender: JournalAppender; applier: IndexApplier }
@@ -192,21 +208,33 @@ export class Journal {
   }
 
   status(now = performance.now()): JournalStatus {
-    const oldest = this.unapplied[0];
+    const lag = this.lag(now);
     return {
-      lagEntries: this.unapplied.reduce((n, c) => n + c.entries, 0),
-      lagSeconds: oldest ? (now - oldest.at) / 1000 : 0,
+      lagEntries: lag.entries,
+      lagSeconds: lag.seconds,
       journaled: this.journaled,
       applied: this.applied,
       followerError: this.followerError,
       repaired: this.repaired,
       migrated: this.migrated,
+      created: this.created,
+      dir: this.dir,
+      bytes: this.bytes(),
+    };
+  }
+
+  /** entries acknowledged the index has not applied, and the age of the oldest (seconds) */
+  lag(now = performance.now()): { entries: number; seconds: number } {
+    const oldest = this.unapplied[0];
+    return {
+      entries: this.unapplied.reduce((n, c) => n + c.entries, 0),
+      seconds: oldest ? (now - oldest.at) / 1000 : 0,
     };
   }
 
   /** Throws when the index is further behind than `maxIndexLagSeconds`. */
   checkLag(): void {
-    const { lagEntries, lagSeconds } = this.status();
+    const { entries: lagEntries, seconds: lagSeconds } = this.lag();
     if (lagSeconds > this.settings.maxIndexLagSeconds)
       throw new AuditUnavailableError(
         `the audit index \`${this.path}\` is ${lagEntries} entries (${lagSeconds.toFixed(1)} s) behind its journal, more than \`audit.sqlite.maxIndexLagSeconds\` (${this.settings.maxIndexLagSeconds} s)${this.followerError ? `: the follower says \`${this.followerError}\`` : ""}`,
@@ -241,6 +269,7 @@ export class Journal {
   indexed(): Promise<void> {
     const target = this.journaled;
     if (this.applied >= target) return Promise.resolve();
+    if (this.damage) return Promise.reject(this.damageError());
     return new Promise((resolve, reject) => {
       const waiter: Waiter = {
         target,
@@ -248,12 +277,16 @@ export class Journal {
           clearTimeout(timer);
           resolve();
         },
+        reject: (error) => {
+          clearTimeout(timer);
+          reject(error);
+        },
       };
       const timer = setTimeout(() => {
         this.waiters.delete(waiter);
         reject(
           new AuditUnavailableError(
-            `the audit index \`${this.path}\` did not apply the journal's last ${this.status().lagEntries} entries within ${this.settings.indexWaitMs / 1000} s${this.followerError ? `: the follower says \`${this.followerError}\`` : ""}`,
+            `the audit index \`${this.path}\` did not apply the journal's last ${this.lag().entries} entries within ${this.settings.indexWaitMs / 1000} s${this.followerError ? `: the follower says \`${this.followerError}\`` : ""}`,
           ),
         );
       }, this.settings.indexWaitMs);
@@ -261,8 +294,15 @@ export class Journal {
     });
   }
 
+  /** The damage as SQLite said it, for the store to map (`sqliteFailure`). */
+  damageError(): Error {
+    return Object.assign(new Error(this.damage!.message), { code: this.damage!.code });
+  }
+
   async append(chain: string, key: string | null, items: readonly SealItem[]): Promise<WriteReply> {
     const request: AppendRequest = { id: ++this.nextId, chain, key, items };
+    // an index that cannot be read cannot answer for what is journaled: refused until it is rebuilt
+    if (this.damage) return { id: request.id, ok: false, ...this.damage };
     if (this.inline) {
       const reply = this.inline.appender.commit([request])[0]!;
       this.applyInline(reply);
@@ -469,6 +509,11 @@ export class Journal {
       if (m === "closed") return;
       if ("failed" in m) {
         this.followerError = m.failed;
+        if (isDamage(m.code) && !this.damage) {
+          this.damage = { message: m.failed, code: m.code! };
+          for (const w of this.waiters) w.reject(this.damageError());
+          this.waiters.clear();
+        }
         return;
       }
       this.followerError = undefined;

@@ -114,6 +114,16 @@ function headerProblem(header: Buffer, segment: number): string | undefined {
   return undefined;
 }
 
+/** Why segment `segment`'s header in `dir` is not right, or undefined when it is. */
+export function segmentHeaderProblem(dir: string, segment: number): string | undefined {
+  const fd = openSync(join(dir, segmentName(segment)), "r");
+  try {
+    return headerProblem(readAt(fd, 0, HEADER_BYTES), segment);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** One record: a type and its payload as UTF-8 text, framed and checksummed. */
 export function encodeRecord(type: RecordTypeCode, payload: string): Buffer {
   const bytes = Buffer.byteLength(payload);

@@ -127,7 +127,9 @@ export function sqliteSantaStore(
             file.run(s.group, s.sha256, s.decisionId, s.decision, now, now, s.executions);
             machine.run(s.group, s.sha256, s.machineId);
           }
-        })();
+          // IMMEDIATE: the write lock first, so a commit of the index follower in between cannot
+          // turn this transaction's read snapshot stale (SQLITE_BUSY_SNAPSHOT, not retried)
+        }).immediate();
       });
     },
     files: async ({ after, limit }) =>
@@ -181,29 +183,32 @@ export function sqliteSantaStore(
              custom_msg = excluded.custom_msg, decision_id = excluded.decision_id,
              seq = excluded.seq, updated_at = excluded.updated_at`,
         );
-        return db.transaction(() => {
-          let changed = 0;
-          for (const c of changes) {
-            const was = current.get(c.group, c.ruleType, c.identifier) as
-              | { policy: string; customMsg: string }
-              | undefined;
-            // removing a rule that was never sent changes nothing an agent holds
-            if (was === undefined ? c.policy === "REMOVE" : sameRule(was, c)) continue;
-            const seq = (head.get(c.group) as { seq: number }).seq + 1;
-            upsert.run(
-              c.group,
-              c.ruleType,
-              c.identifier,
-              c.policy,
-              c.customMsg,
-              c.decisionId,
-              seq,
-              now,
-            );
-            changed++;
-          }
-          return changed;
-        })();
+        return db
+          .transaction(() => {
+            let changed = 0;
+            for (const c of changes) {
+              const was = current.get(c.group, c.ruleType, c.identifier) as
+                | { policy: string; customMsg: string }
+                | undefined;
+              // removing a rule that was never sent changes nothing an agent holds
+              if (was === undefined ? c.policy === "REMOVE" : sameRule(was, c)) continue;
+              const seq = (head.get(c.group) as { seq: number }).seq + 1;
+              upsert.run(
+                c.group,
+                c.ruleType,
+                c.identifier,
+                c.policy,
+                c.customMsg,
+                c.decisionId,
+                seq,
+                now,
+              );
+              changed++;
+            }
+            return changed;
+            // IMMEDIATE: it reads what it then writes (see above)
+          })
+          .immediate();
       });
     },
     ruleHead: async (group) =>

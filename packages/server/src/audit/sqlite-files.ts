@@ -124,7 +124,8 @@ export function preflight(path: string): boolean {
 export function setAside(path: string, now = new Date()): string[] {
   const stamp = now.toISOString().replace(/[:.]/g, "-");
   const moved: string[] = [];
-  for (const suffix of ["", ...SIDE_FILES]) {
+  // the journal too (`journal.ts`): a new log must not be rebuilt from the damaged one's
+  for (const suffix of ["", ...SIDE_FILES, ".journal"]) {
     const from = `${path}${suffix}`;
     if (!existsSync(from)) continue;
     const to = `${path}.damaged-${stamp}${suffix}`;

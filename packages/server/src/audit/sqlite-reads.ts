@@ -17,6 +17,7 @@ import type {
 import { exportChunkOf } from "./entry.js";
 import { idFloor } from "./ids.js";
 import { JournalReader, journalDir } from "./journal.js";
+import { verifyJournal } from "./journal-verify.js";
 import { DECISION_KIND, type EntryKind, kindForQuery, selectList } from "./kinds.js";
 import {
   candidateChunks,
@@ -385,12 +386,17 @@ export class SqliteReads {
     return exportChunkOf(rows, query.limit, withInputs, (h) => inputs.get(h), maxBytes);
   }
 
-  /** What `PRAGMA quick_check` finds: every page read and its structure checked. */
+  /**
+   * What `PRAGMA quick_check` finds (every page read and its structure checked), and with a journal
+   * what `verifyJournal` finds.
+   */
   checkPages(): string[] {
     const rows = this.db.pragma(`quick_check(${PAGE_PROBLEMS_KEPT})`) as { quick_check: string }[];
     const lines = rows
       .flatMap((r) => r.quick_check.split("\n"))
       .filter((l) => l !== "ok" && !l.startsWith("*** in database"));
+    // a log with a journal: the journal intact, and the index agreeing with it
+    if (this.journaled) lines.push(...verifyJournal(this.db, journalDir(this.db.name), this.kinds));
     return lines.slice(0, PAGE_PROBLEMS_KEPT);
   }
 }

@@ -243,7 +243,7 @@ export class SqliteBackend implements AuditStore {
     // and a webhook's decision waits on `hasDelivery`, which must not queue behind an export.
     this.outbox = {
       dueNotifications: async (chain, now, limit) => {
-        await this.journal?.indexed();
+        await this.indexed();
         return this.here(
           "reading the outbox",
           (db) =>
@@ -255,11 +255,11 @@ export class SqliteBackend implements AuditStore {
         );
       },
       updateNotification: async (id, u) => {
-        await this.journal?.indexed();
+        await this.indexed();
         this.updateNotification(id, u);
       },
       pendingNotifications: async (chain) => {
-        await this.journal?.indexed();
+        await this.indexed();
         return (
           this.db
             .prepare("SELECT COUNT(*) AS n FROM outbox WHERE chain = ? AND delivered_at IS NULL")
@@ -267,14 +267,14 @@ export class SqliteBackend implements AuditStore {
         ).n;
       },
       hasDelivery: async (id) => {
-        await this.journal?.indexed();
+        await this.indexed();
         return this.here(
           "reading delivery ids",
           (db) => db.prepare("SELECT 1 FROM deliveries WHERE id = ?").get(id) !== undefined,
         );
       },
       deliveryEntries: async (ids) => {
-        await this.journal?.indexed();
+        await this.indexed();
         return this.here("reading delivery ids", (db) => {
           const found = new Map<string, string>();
           // a few hundred at a time: SQLite bounds a statement's parameters
@@ -314,18 +314,21 @@ export class SqliteBackend implements AuditStore {
       },
       prune: async (before) => {
         // notifications and delivery ids are written by the index follower: let it write them first
-        await this.journal?.indexed();
+        await this.indexed();
         const db = this.db;
-        return db.transaction(() => {
-          db.prepare("DELETE FROM idempotency_keys WHERE created_at < ?").run(before);
-          return {
-            notifications: db
-              .prepare("DELETE FROM outbox WHERE delivered_at IS NOT NULL AND delivered_at < ?")
-              .run(before).changes,
-            deliveries: db.prepare("DELETE FROM deliveries WHERE received_at < ?").run(before)
-              .changes,
-          };
-        })();
+        return db
+          .transaction(() => {
+            db.prepare("DELETE FROM idempotency_keys WHERE created_at < ?").run(before);
+            return {
+              notifications: db
+                .prepare("DELETE FROM outbox WHERE delivered_at IS NOT NULL AND delivered_at < ?")
+                .run(before).changes,
+              deliveries: db.prepare("DELETE FROM deliveries WHERE received_at < ?").run(before)
+                .changes,
+            };
+            // the write lock first: the index follower commits beside this connection
+          })
+          .immediate();
       },
       deadLetter: async (letters) =>
         this.here("keeping dead letters", (db) => {
@@ -334,7 +337,7 @@ export class SqliteBackend implements AuditStore {
           );
           db.transaction(() => {
             for (const letter of letters) insert.run(letter);
-          })();
+          }).immediate();
         }),
       deadLetters: async (sink, limit) =>
         this.here(
@@ -521,7 +524,11 @@ export class SqliteBackend implements AuditStore {
 
   /** Resolves once the index has applied everything journaled so far (at once without a journal). */
   async indexed(): Promise<void> {
-    await this.journal?.indexed();
+    try {
+      await this.journal?.indexed();
+    } catch (error) {
+      throw sqliteFailure(error, this.options.path, "waiting for the audit index");
+    }
   }
 
   private get session(): Opened {
@@ -549,7 +556,7 @@ export class SqliteBackend implements AuditStore {
     ...args: Parameters<SqliteReads[K]>
   ): Promise<ReturnType<SqliteReads[K]>> {
     const { reads, pool } = this.session;
-    await this.journal?.indexed();
+    await this.indexed();
     const what = `reading the audit database \`${this.options.path}\``;
     if (!pool) {
       const method = reads[op] as (...a: unknown[]) => ReturnType<SqliteReads[K]>;
@@ -567,7 +574,7 @@ export class SqliteBackend implements AuditStore {
     if (!journal) return this.pruneIndex(cp);
     // the checkpoint is journaled, and the index applies it as any record: it removes the entries
     // behind it (so that an index rebuilt from the journal has them removed too)
-    await journal.indexed();
+    await this.indexed();
     const removed = this.kinds.reduce(
       (n, kind) =>
         n +
@@ -672,7 +679,8 @@ export class SqliteBackend implements AuditStore {
   async checkWritable(): Promise<void> {
     if (this.readonly) throw this.readOnlyError();
     if (this.journal) {
-      this.checkFiles();
+      if (this.journal.damage)
+        throw this.asUnavailable(this.journal.damageError(), "the audit index cannot be read");
       this.journal.checkLag();
       const outcome = this.outcomeOf(await this.journal.probe(), true);
       if (!outcome.ok) throw outcome.error;
