@@ -715,8 +715,9 @@ function restore(w: World): void {
 }
 
 function removeLog(w: World, file: string): void {
-  for (const suffix of ["", "-wal", "-shm", ".lock"])
-    rmSync(w.path("data", `${file}${suffix}`), { force: true });
+  // the journal too: a log's entries are in it, and an index without it is rebuilt from it
+  for (const suffix of ["", "-wal", "-shm", ".lock", ".journal"])
+    rmSync(w.path("data", `${file}${suffix}`), { force: true, recursive: true });
 }
 
 const result = (w: World, name: string) =>
@@ -862,6 +863,10 @@ const SETUPS: Setup[] = [
       const db = new Database(w.path("data", "audit.db"));
       await db.backup(w.path("tmp", "tamper.db"));
       db.close();
+      // the copy of a log with a journal is the index and the journal beside it
+      cpSync(w.path("data", "audit.db.journal"), w.path("tmp", "tamper.db.journal"), {
+        recursive: true,
+      });
       const copy = new Database(w.path("tmp", "tamper.db"));
       copy
         .prepare(

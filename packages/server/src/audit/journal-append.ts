@@ -90,6 +90,13 @@ export class JournalAppender {
    */
   commit(requests: readonly AppendRequest[]): WriteReply[] {
     const started = performance.now();
+    try {
+      this.files.rollIfFull();
+    } catch (error) {
+      const e = error as Error & { code?: unknown };
+      const code = typeof e.code === "string" ? e.code : "EIO";
+      return requests.map((r) => ({ id: r.id, ok: false, message: e.message, code }));
+    }
     if (this.files.segment !== this.inputsSegment) {
       this.inputsInSegment = new Set();
       this.inputsSegment = this.files.segment;
@@ -180,6 +187,7 @@ export class JournalAppender {
 
   /** Journals a pruned chain's new start, so that an index rebuilt from the journal has it. */
   checkpoint(cp: Checkpoint): number {
+    this.files.rollIfFull();
     this.files.append([
       encodeRecord(RecordType.checkpoint, JSON.stringify(cp)),
       encodeRecord(RecordType.commit, JSON.stringify({ time: new Date().toISOString() })),

@@ -160,8 +160,7 @@ export class IndexApplier {
       if (until === undefined && segments[segments.length - 1] !== segment)
         at = Math.max(at, position(segment + 1, HEADER_BYTES));
     }
-    if (entries === 0 && at !== this.appliedTo())
-      this.saveState.run(at, 0, new Date().toISOString());
+    if (at !== this.appliedTo()) this.saveState.run(at, 0, new Date().toISOString());
     return { position: at, entries };
   }
 

@@ -6,8 +6,8 @@
 // Read your writes: every read of the index first waits until the index has applied what had been
 // journaled when the read began (`indexed`), bounded; an answer that was given can be read back at
 // once. A lag past the bound makes reads and readiness fail, never return a stale "not found".
-import { existsSync, rmSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, renameSync, rmSync, statSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { Worker } from "node:worker_threads";
 import type Database from "better-sqlite3";
@@ -21,6 +21,7 @@ import {
   RecordType,
   segmentName,
   segmentOf,
+  syncDir,
   type TailRepair,
 } from "./journal.js";
 import { JournalAppender } from "./journal-append.js";
@@ -169,13 +170,25 @@ export class Journal {
       throw new AuditDamagedError(
         `the audit journal \`${dir}\` is missing: the index \`${path}\` was filled from it, and the journal is the log (restore it, or start a new log)`,
       );
+    // No journal yet: the log so far (if any) is copied into a new one, beside it, and put in its
+    // place once whole: a crash in the middle leaves no journal that looks complete. A journal
+    // without the index's record of it is an index deleted (or replaced): rebuilt from it below.
+    let migrated = 0;
+    if (!hadState && !existed) {
+      const copying = `${dir}.copying`;
+      rmSync(copying, { recursive: true, force: true });
+      const into = JournalFiles.open(copying, settings.segmentBytes, 0);
+      try {
+        migrated = copyIntoJournal(reads, into, kinds);
+      } finally {
+        into.close();
+      }
+      renameSync(copying, dir);
+      syncDir(dirname(dir));
+    }
     const files = JournalFiles.open(dir, settings.segmentBytes, hadState ? applier.appliedTo() : 0);
     try {
-      let migrated = 0;
-      // no journal yet: the log so far (if any) is copied into a new one. A journal without the
-      // index's record of it is an index deleted (or replaced): rebuilt from the journal below.
       if (!hadState && !existed) {
-        migrated = copyIntoJournal(reads, files, kinds);
         // the index has every entry copied: it applied the journal so far
         db.prepare(
           `INSERT INTO ${JOURNAL_STATE_TABLE} (id, position, entries, updated_at) VALUES (1, ?, ?, ?)`,
@@ -571,15 +584,18 @@ function copyIntoJournal(
   let segment = files.segment;
   for (const chain of reads.chains()) {
     const cp = reads.checkpoint(chain);
-    if (cp)
+    if (cp) {
+      files.rollIfFull();
       files.append([
         encodeRecord(RecordType.checkpoint, JSON.stringify(cp)),
         encodeRecord(RecordType.commit, time()),
       ]);
+    }
     let after = cp?.seq ?? 0;
     for (;;) {
       const rows = reads.chainRows(chain, after, 1_000);
       if (rows.length === 0) break;
+      files.rollIfFull();
       if (files.segment !== segment) {
         inSegment = new Set();
         segment = files.segment;

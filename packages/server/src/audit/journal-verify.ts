@@ -29,6 +29,8 @@ interface Seen {
   seq: number;
   hash: string;
   where: string;
+  /** its place in the journal, so that problems are told in journal order */
+  at: number;
 }
 
 /**
@@ -46,9 +48,10 @@ export function verifyJournal(
 
 function verifyAgainst(db: Database.Database, dir: string, kinds: readonly EntryKind[]): string[] {
   const problems: string[] = [];
-  const say = (problem: string) => {
+  const report = (problem: string) => {
     if (problems.length < PROBLEMS_KEPT) problems.push(problem);
   };
+  const say = report;
   const state = db.prepare("SELECT position FROM journal_state WHERE id = 1").get() as
     | { position: number }
     | undefined;
@@ -63,6 +66,8 @@ function verifyAgainst(db: Database.Database, dir: string, kinds: readonly Entry
   const journalCounts = new Map<string, number>();
   let pending: Seen[] = [];
   const compare = () => {
+    const found: [number, string][] = [];
+    const say = (problem: string, at = 0) => found.push([at, problem]);
     const byKind = new Map<string, Seen[]>();
     for (const s of pending) byKind.set(s.kind, [...(byKind.get(s.kind) ?? []), s]);
     for (const [kind, seen] of byKind) {
@@ -80,13 +85,16 @@ function verifyAgainst(db: Database.Database, dir: string, kinds: readonly Entry
         if (hash === undefined)
           say(
             `${s.where}: entry \`${s.id}\` (chain \`${s.chain}\` seq ${s.seq}) is in the journal but not in the index`,
+            s.at,
           );
         else if (hash !== s.hash)
           say(
             `${s.where}: entry \`${s.id}\` (chain \`${s.chain}\` seq ${s.seq}) has hash ${s.hash.slice(0, 12)}... in the journal and ${hash.slice(0, 12)}... in the index`,
+            s.at,
           );
       }
     }
+    for (const [, problem] of found.sort((a, b) => a[0] - b[0])) report(problem);
     pending = [];
   };
   const segments = listSegments(dir);
@@ -117,7 +125,11 @@ function verifyAgainst(db: Database.Database, dir: string, kinds: readonly Entry
       const meta = JSON.parse(record.payload.toString("utf8", 0, newline)) as EntryMeta;
       if (meta.seq <= (checkpoints.get(meta.chain) ?? 0)) continue;
       journalCounts.set(meta.chain, (journalCounts.get(meta.chain) ?? 0) + 1);
-      group.push({ ...meta, where: `journal segment \`${name}\` byte ${record.offset}` });
+      group.push({
+        ...meta,
+        where: `journal segment \`${name}\` byte ${record.offset}`,
+        at: position(segment, record.offset),
+      });
     }
     if (group.length > 0 && position(segment, lastCommit) < applied)
       say(`journal segment \`${name}\`: a group at byte ${lastCommit} has no commit marker`);

@@ -239,7 +239,7 @@ function damaged(dir: string, segment: number, what: string): AuditDamagedError 
   );
 }
 
-function syncDir(dir: string): void {
+export function syncDir(dir: string): void {
   const fd = openSync(dir, "r");
   try {
     fsyncSync(fd);
@@ -417,6 +417,12 @@ export class JournalFiles {
       return fd;
     } catch (error) {
       closeSync(fd);
+      // a half-made segment would make every later attempt fail (it exists)
+      try {
+        unlinkSync(join(dir, segmentName(segment)));
+      } catch {
+        // the next start finds and removes a segment cut short in its header
+      }
       throw error;
     }
   }
@@ -475,9 +481,15 @@ export class JournalFiles {
       }
       throw error;
     }
-    const at = position(this.segment, start);
+    return position(this.segment, start);
+  }
+
+  /**
+   * Starts the next segment when the current one is full. Called before a group is encoded, never
+   * after one is durable: a failure here fails the group about to be written, not one written.
+   */
+  rollIfFull(): void {
     if (this.offset >= this.segmentBytes) this.roll();
-    return at;
   }
 
   /** Closes the full segment and starts the next. */
@@ -505,7 +517,16 @@ export class JournalReader {
   private fdOf(segment: number): number {
     let fd = this.open.get(segment);
     if (fd === undefined) {
-      fd = openSync(join(this.dir, segmentName(segment)), "r");
+      try {
+        fd = openSync(join(this.dir, segmentName(segment)), "r");
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+        throw damaged(
+          this.dir,
+          segment,
+          "it is missing, and the index says an input snapshot is in it",
+        );
+      }
       this.open.set(segment, fd);
     }
     return fd;

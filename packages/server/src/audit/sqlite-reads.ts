@@ -391,7 +391,13 @@ export class SqliteReads {
    * what `verifyJournal` finds.
    */
   checkPages(): string[] {
-    const rows = this.db.pragma(`quick_check(${PAGE_PROBLEMS_KEPT})`) as { quick_check: string }[];
+    const rows = this.db.transaction(() => {
+      // FTS5 keeps its index's structure per connection, and quick_check does not read it again:
+      // on a long-lived reader, writes made since would look like corruption. A read of the table
+      // in the same transaction brings it up to date.
+      if (this.namesIndexed) this.db.prepare("SELECT 1 FROM entry_names_fts LIMIT 1").get();
+      return this.db.pragma(`quick_check(${PAGE_PROBLEMS_KEPT})`) as { quick_check: string }[];
+    })();
     const lines = rows
       .flatMap((r) => r.quick_check.split("\n"))
       .filter((l) => l !== "ok" && !l.startsWith("*** in database"));

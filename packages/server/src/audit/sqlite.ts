@@ -158,6 +158,15 @@ function migrate(db: Database.Database, path: string): number {
   return schemaVersion(db);
 }
 
+/** Whether the database has the journal's tables (migration 12). */
+function version12(db: Database.Database): boolean {
+  return (
+    db
+      .prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'journal_state'")
+      .get() !== undefined
+  );
+}
+
 function schemaVersion(db: Database.Database): number {
   return (
     (db.prepare("SELECT MAX(version) AS v FROM schema_migrations").get() as { v: number | null })
@@ -455,6 +464,15 @@ export class SqliteBackend implements AuditStore {
         let version: number;
         let reads = checked;
         if (this.readonly) {
+          // an index without the journal it was filled from (a copy of the database alone)
+          if (
+            version12(db) &&
+            db.prepare("SELECT 1 FROM journal_state").get() !== undefined &&
+            !existsSync(journalDir(path))
+          )
+            throw new AuditDamagedError(
+              `the audit database \`${path}\` is the index of the journal \`${journalDir(path)}\`, which is not there: the log's entries are in the journal; copy it beside the database`,
+            );
           version = schemaVersion(db);
           checkKnownVersion(`the audit database \`${path}\``, version);
           // an older schema, never migrated here, may lack the tables of newer kinds
@@ -586,6 +604,14 @@ export class SqliteBackend implements AuditStore {
       0,
     );
     await journal.checkpoint(cp);
+    // every chain's checkpoint again, in the segment being written: a segment removed below may
+    // hold another chain's only record of its own
+    const others = this.db
+      .prepare(
+        "SELECT chain, seq, hash, mac, pruned_at AS prunedAt FROM checkpoints WHERE chain <> ?",
+      )
+      .all(cp.chain) as Checkpoint[];
+    for (const other of others) await journal.checkpoint(other);
     journal.removePrunedSegments();
     return removed;
   }
