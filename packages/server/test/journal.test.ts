@@ -143,7 +143,7 @@ describe("the journal on disk", () => {
     for (const e of written) {
       const read = await log.get(e.id);
       expect(read?.entry).toEqual(e);
-      expect((read?.input as { extra: string }).extra).toBe("x".repeat(3_000));
+      expect(read?.input).toMatchObject({ extra: "x".repeat(3_000) });
     }
     expect(await log.verify()).toMatchObject({ ok: true, entries: 60 });
   });
@@ -178,7 +178,7 @@ describe("the journal on disk", () => {
     expect(after.length).toBeLessThan(before.length);
     expect(after[0]).toBeGreaterThan(before[0]!);
     for (const e of recent)
-      expect(((await log.get(e.id))?.input as { extra: string }).extra).toBe("n".repeat(3_000));
+      expect((await log.get(e.id))?.input).toMatchObject({ extra: "n".repeat(3_000) });
     expect(await log.verify()).toMatchObject({ ok: true, entries: 5 });
     await log.close();
     // the index rebuilt from what is left has the checkpoint and the recent entries only
