@@ -23,7 +23,7 @@ import { AuditLog } from "../src/audit/log.js";
 import { SqliteBackend } from "../src/audit/sqlite.js";
 import { resolveConfig } from "../src/config.js";
 import { type RunningServer, startServer } from "../src/server.js";
-import { fillSqliteLog } from "./audit-helpers.js";
+import { fillSqliteLog, until } from "./audit-helpers.js";
 import { example, RULES, tempDir, waitFor } from "./helpers.js";
 
 const KEY = "damage-test-hmac-key";
@@ -456,4 +456,114 @@ describe("an outage of an SQLite log (another process holds the write lock)", ()
     expect((await fetch(`${server.url}/readyz`)).status).toBe(200);
     expect((await decide(server)).status).toBe(200);
   });
+});
+
+describe("with its journal, trouble with the index does not lose what the journal records", () => {
+  /** `/metrics`' value of one unlabelled gauge. */
+  async function gauge(server: RunningServer, name: string): Promise<number> {
+    const text = await (await fetch(`${server.url}/metrics`)).text();
+    const line = text.split("\n").find((l) => l.startsWith(`${name} `));
+    return Number(line?.split(" ")[1]);
+  }
+
+  test("another process holding the index's write lock: decisions are recorded, the lag shows, readiness fails past its bound and recovers", async () => {
+    const { path } = await healthyLog();
+    const logs: Record<string, unknown>[] = [];
+    const server = await serve(
+      path,
+      {
+        sqlite: {
+          path,
+          synchronous: "normal",
+          journal: { maxIndexLagSeconds: 1, indexWaitMs: 500 },
+        },
+      },
+      logs,
+    );
+    expect((await decide(server)).status).toBe(200);
+    const other = new Database(path);
+    cleanups.push(() => other.close());
+    other.exec("BEGIN IMMEDIATE");
+    // the journal records them: answered at once, the index cannot take them
+    const answered: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const d = await decide(server);
+      expect(d.status).toBe(200);
+      answered.push(d.body.decisionId!);
+    }
+    expect(await gauge(server, "clearance_audit_index_lag_entries")).toBeGreaterThanOrEqual(5);
+    // a read of what was answered waits for the index, then says why it cannot answer
+    const read = await fetch(`${server.url}/v1/audit/${answered[0]}`);
+    expect(read.status).toBe(503);
+    expect(((await read.json()) as { detail: string }).detail).toMatch(
+      /the audit index `.*audit\.db` did not apply the journal's last \d+ entries within 0\.5 s/,
+    );
+    await until(
+      async () => (await fetch(`${server.url}/readyz`)).status === 503,
+      10_000,
+      "readiness to fail",
+    );
+    const ready = (await (await fetch(`${server.url}/readyz`)).json()) as {
+      checks: { audit: string };
+    };
+    expect(ready.checks.audit).toMatch(
+      /behind its journal, more than `audit\.sqlite\.maxIndexLagSeconds` \(1 s\)/,
+    );
+    other.exec("ROLLBACK");
+    // the follower applies what waited, and every answered decision reads back
+    await until(
+      async () => (await fetch(`${server.url}/readyz`)).status === 200,
+      15_000,
+      "readiness again",
+    );
+    expect(await gauge(server, "clearance_audit_index_lag_entries")).toBe(0);
+    for (const id of answered)
+      expect((await fetch(`${server.url}/v1/audit/${id}`)).status).toBe(200);
+    const report = (await (
+      await fetch(`${server.url}/v1/audit/verify`, { method: "POST" })
+    ).json()) as { ok: boolean; entries: number };
+    expect(report.ok).toBe(true);
+  }, 60_000);
+
+  test("the index damaged where the follower writes: decisions are refused once it is found, readiness says so, and an index rebuilt from the journal holds every answered decision", async () => {
+    const { path } = await healthyLog();
+    // the journal made (the log copied into it) before the damage
+    await (await serve(path)).close();
+    const { offset } = rootPage(path, "entries_sha256");
+    overwrite(path, offset, noise(64, 11));
+    const logs: Record<string, unknown>[] = [];
+    const server = await serve(
+      path,
+      { sqlite: { path, synchronous: "normal", startupCheck: "fast" } },
+      logs,
+    );
+    // the first is journaled and answered; the follower then meets the damage
+    const first = await decide(server);
+    expect(first.status).toBe(200);
+    let refused: { status: number; body: Record<string, string> } | undefined;
+    await until(
+      async () => {
+        refused = await decide(server);
+        return refused.status === 503;
+      },
+      10_000,
+      "a refusal",
+    );
+    expect(refused!.body.detail).toMatch(/database disk image is malformed/);
+    const ready = await fetch(`${server.url}/readyz`);
+    expect(ready.status).toBe(503);
+    expect(((await ready.json()) as { checks: { audit: string } }).checks.audit).toMatch(
+      /^damaged: the audit database `.*audit\.db` is damaged: SQLite says `database disk image is malformed`/,
+    );
+    await server.close();
+    // the index is derived: removed, it is rebuilt from the journal at the next start
+    for (const suffix of ["", "-wal", "-shm"]) rmSync(`${path}${suffix}`, { force: true });
+    const again = await serve(path);
+    expect((await fetch(`${again.url}/v1/audit/${first.body.decisionId}`)).status).toBe(200);
+    const report = (await (
+      await fetch(`${again.url}/v1/audit/verify`, { method: "POST" })
+    ).json()) as { ok: boolean; entries: number };
+    expect(report).toMatchObject({ ok: true });
+    expect(report.entries).toBeGreaterThanOrEqual(ENTRIES + 1);
+  }, 60_000);
 });

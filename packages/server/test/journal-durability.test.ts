@@ -778,6 +778,31 @@ describe("the journal writer thread dies under load (the process lives on)", () 
   }, 40_000);
 });
 
+describe("the index follower thread dies while it applies (the process lives on)", () => {
+  test("a new follower resumes where the index recorded it stopped: every answered entry is read back, nothing twice", async () => {
+    const path = logPath();
+    const { backend, log, close } = await openLog(path);
+    const journal = (backend as unknown as { journal: { follower: Worker | undefined } }).journal;
+    const answered: string[] = [];
+    for (let round = 0; round < 3; round++) {
+      // a burst the follower is still applying when it is terminated
+      answered.push(...(await appendMany(log, 2_000)));
+      // the one before started again (a second after it died)
+      await until(() => journal.follower !== undefined, 10_000, "a follower thread");
+      await journal.follower!.terminate();
+    }
+    // reads wait for the index: a new follower (started a second after the last one died) applies
+    // the rest from `journal_state`
+    for (const id of [answered[0]!, answered[2_500]!, answered.at(-1)!])
+      expect((await log.get(id))?.entry.id).toBe(id);
+    expect(backend.journalStatus()!.lagEntries).toBe(0);
+    expect(indexPosition(path)).toBe(journalEnd(path));
+    const report = await log.verify();
+    expect(report).toMatchObject({ ok: true, entries: 6_000 });
+    await close();
+  }, 60_000);
+});
+
 // --- power loss: answers only after the group's fdatasync ---
 
 /**

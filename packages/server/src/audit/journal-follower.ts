@@ -60,6 +60,11 @@ function run(): void {
   } catch (error) {
     const e = error as Error & { code?: unknown };
     report({ failed: e.message, code: typeof e.code === "string" ? e.code : undefined });
+    // closing: what is left stays in the journal, applied at the next start
+    if (closing) {
+      finish();
+      return;
+    }
     running = true;
     setTimeout(run, RETRY_MS);
     return;
