@@ -14,7 +14,7 @@ import { GENESIS_HASH } from "./entry.js";
 import { encodeRecord, type JournalFiles, RecordType } from "./journal.js";
 import type { EntryKind } from "./kinds.js";
 import { type ChainHead, type Placement, sealBatch } from "./seal.js";
-import type { AppendRequest, WriteReply } from "./sqlite-append.js";
+import { type AppendRequest, failure, type WriteReply } from "./sqlite-append.js";
 
 /** An entry record's first line: everything but the body, which follows it. */
 export interface EntryMeta {
@@ -93,9 +93,7 @@ export class JournalAppender {
     try {
       this.files.rollIfFull();
     } catch (error) {
-      const e = error as Error & { code?: unknown };
-      const code = typeof e.code === "string" ? e.code : "EIO";
-      return requests.map((r) => ({ id: r.id, ok: false, message: e.message, code }));
+      return requests.map((r) => ({ id: r.id, ok: false, ...failure(error) }));
     }
     if (this.files.segment !== this.inputsSegment) {
       this.inputsInSegment = new Set();
@@ -105,7 +103,10 @@ export class JournalAppender {
     const newInputs = new Set<string>();
     const newIds = new Set<string>();
     const records: Buffer[] = [];
-    const outcomes: ({ placements: Placement[] } | { message: string; code: string })[] = [];
+    const outcomes: (
+      | { placements: Placement[] }
+      | { message: string; code: string | undefined }
+    )[] = [];
     let entries = 0;
     for (const r of requests) {
       const dup = r.items.find((item) => newIds.has(item.id) || this.taken(item.kind, item.id));
@@ -161,8 +162,7 @@ export class JournalAppender {
             if (newIds.has(item.id) && item.id > (this.maxIds.get(item.kind) ?? ""))
               this.maxIds.set(item.kind, item.id);
       } catch (error) {
-        const e = error as Error & { code?: unknown };
-        const failed = { message: e.message, code: typeof e.code === "string" ? e.code : "EIO" };
+        const failed = failure(error);
         for (let i = 0; i < outcomes.length; i++)
           if ("placements" in outcomes[i]!) outcomes[i] = failed;
         entries = 0;
@@ -204,13 +204,7 @@ export class JournalAppender {
       this.files.checkFile();
       return { id, ok: true, placements: [] };
     } catch (error) {
-      const e = error as Error & { code?: unknown };
-      return {
-        id,
-        ok: false,
-        message: e.message,
-        code: typeof e.code === "string" ? e.code : undefined,
-      };
+      return { id, ok: false, ...failure(error) };
     }
   }
 }

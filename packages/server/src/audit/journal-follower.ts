@@ -7,6 +7,7 @@ import { parentPort, workerData } from "node:worker_threads";
 import Database from "better-sqlite3";
 import { IndexApplier } from "./journal-index.js";
 import type { EntryKind } from "./kinds.js";
+import { failure } from "./sqlite-append.js";
 
 export interface FollowerInit {
   path: string;
@@ -58,8 +59,8 @@ function run(): void {
     applied = done.position;
     report({ applied: done.position, entries: done.entries });
   } catch (error) {
-    const e = error as Error & { code?: unknown };
-    report({ failed: e.message, code: typeof e.code === "string" ? e.code : undefined });
+    const { message, code } = failure(error);
+    report({ failed: message, code });
     // closing: what is left stays in the journal, applied at the next start
     if (closing) {
       finish();

@@ -23,6 +23,7 @@ import type { EntryMeta } from "./journal-append.js";
 import { DECISION_KIND, type EntryKind, insertColumns } from "./kinds.js";
 import { fileNameOf, INSERT_ENTRY_NAME } from "./name-search.js";
 import { outboxRow, rowValues } from "./seal.js";
+import { INSERT_DELIVERY, INSERT_OUTBOX, RECORD_HEAD } from "./sqlite-append.js";
 
 /** What one `catchUp` applied. */
 export interface Applied {
@@ -73,18 +74,9 @@ export class IndexApplier {
        WHERE inputs.segment IS NOT NULL`,
     );
     this.insertName = db.prepare(INSERT_ENTRY_NAME);
-    this.insertOutbox = db.prepare(
-      `INSERT OR IGNORE INTO outbox (id, chain, entry_id, target, payload, attempts, next_attempt_at, last_error, delivered_at, created_at)
-       VALUES (@id, @chain, @entryId, @target, @payload, @attempts, @nextAttemptAt, @lastError, @deliveredAt, @createdAt)`,
-    );
-    this.insertDelivery = db.prepare(
-      "INSERT OR IGNORE INTO deliveries (id, received_at, entry_id) VALUES (?, ?, ?)",
-    );
-    this.recordHead = db.prepare(
-      `INSERT INTO chain_heads (chain, seq, hash, updated_at) VALUES (?, ?, ?, ?)
-       ON CONFLICT (chain) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, updated_at = excluded.updated_at
-       WHERE excluded.seq > chain_heads.seq`,
-    );
+    this.insertOutbox = db.prepare(INSERT_OUTBOX);
+    this.insertDelivery = db.prepare(INSERT_DELIVERY);
+    this.recordHead = db.prepare(RECORD_HEAD);
     this.recordSegment = db.prepare(
       `INSERT INTO journal_segments (segment, chain, max_seq) VALUES (?, ?, ?)
        ON CONFLICT (segment, chain) DO UPDATE SET max_seq = MAX(max_seq, excluded.max_seq)`,
@@ -197,7 +189,7 @@ export class IndexApplier {
           for (const n of meta.notifications ?? [])
             this.insertOutbox.run(outboxRow(meta, meta.chain, n));
           if (meta.deliveryId !== undefined)
-            this.insertDelivery.run(meta.deliveryId, meta.time, meta.id);
+            this.insertDelivery.run({ id: meta.deliveryId, time: meta.time, entryId: meta.id });
           const seen = heads.get(meta.chain);
           if (!seen || meta.seq > seen.seq) heads.set(meta.chain, meta);
           break;

@@ -30,7 +30,12 @@ import { IndexApplier, JOURNAL_STATE_TABLE } from "./journal-index.js";
 import type { JournalWriterInit, JournalWriterMessage } from "./journal-writer.js";
 import type { EntryKind } from "./kinds.js";
 import type { SealItem } from "./seal.js";
-import type { AppendRequest, ProbeRequest, WriteReply } from "./sqlite-append.js";
+import {
+  type AppendRequest,
+  failure,
+  type ProbeRequest,
+  type WriteReply,
+} from "./sqlite-append.js";
 import type { SqliteReads } from "./sqlite-reads.js";
 
 export interface JournalSettings {
@@ -436,12 +441,8 @@ export class Journal {
       await this.writerReady;
     } catch (error) {
       this.writerReady = undefined;
-      const e = error as Error & { code?: unknown };
-      return {
-        ok: false,
-        message: `the audit journal writer did not start: ${e.message}`,
-        code: typeof e.code === "string" ? e.code : undefined,
-      };
+      const { message, code } = failure(error);
+      return { ok: false, message: `the audit journal writer did not start: ${message}`, code };
     }
     const worker = this.writer;
     if (!worker) return { ok: false, message: "the audit journal writer stopped", code: undefined };

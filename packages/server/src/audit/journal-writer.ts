@@ -9,7 +9,12 @@ import type { Checkpoint } from "./backend.js";
 import { JournalFiles } from "./journal.js";
 import { JournalAppender } from "./journal-append.js";
 import type { EntryKind } from "./kinds.js";
-import type { AppendRequest, ProbeRequest, WriteReply } from "./sqlite-append.js";
+import {
+  type AppendRequest,
+  failure,
+  type ProbeRequest,
+  type WriteReply,
+} from "./sqlite-append.js";
 
 export interface JournalWriterInit {
   /** the index (SQLite), for ids already taken */
@@ -79,13 +84,7 @@ parentPort!.on("message", (message: AppendRequest | ProbeRequest | JournalWriter
         commit: { entries: 0, seconds: 0, position },
       };
     } catch (error) {
-      const e = error as Error & { code?: unknown };
-      reply = {
-        id: message.id,
-        ok: false,
-        message: e.message,
-        code: typeof e.code === "string" ? e.code : undefined,
-      };
+      reply = { id: message.id, ok: false, ...failure(error) };
     }
     parentPort!.postMessage(reply);
     return;

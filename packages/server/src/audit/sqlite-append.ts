@@ -45,10 +45,28 @@ export type WriteReply = (
   commit?: { entries: number; seconds: number; position?: number };
 };
 
-function failure(error: unknown): { message: string; code: string | undefined } {
+/** An error as it crosses between threads: its message and its code (SQLite's, the system's). */
+export function failure(error: unknown): { message: string; code: string | undefined } {
   const e = error as Error & { code?: unknown };
   return { message: e.message, code: typeof e.code === "string" ? e.code : undefined };
 }
+
+/** A notification queued with its entry (`OutboxRow`, named parameters). */
+export const INSERT_OUTBOX = `INSERT OR IGNORE INTO outbox (id, chain, entry_id, target, payload, attempts, next_attempt_at, last_error, delivered_at, created_at)
+VALUES (@id, @chain, @entryId, @target, @payload, @attempts, @nextAttemptAt, @lastError, @deliveredAt, @createdAt)`;
+
+/** A delivery id with the entry written with it (`DeliveryRow`, named parameters). */
+export const INSERT_DELIVERY =
+  "INSERT OR IGNORE INTO deliveries (id, received_at, entry_id) VALUES (@id, @time, @entryId)";
+
+/**
+ * Each chain's newest entry (chain, seq, hash, time), recorded with it: at start, a log whose
+ * entries stop short of their recorded head (emptied, truncated, restored without its newest
+ * pages) is refused. Never moved back.
+ */
+export const RECORD_HEAD = `INSERT INTO chain_heads (chain, seq, hash, updated_at) VALUES (?, ?, ?, ?)
+ON CONFLICT (chain) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, updated_at = excluded.updated_at
+WHERE excluded.seq > chain_heads.seq`;
 
 /** What a probe writes and takes out again in the same transaction. */
 const PROBE_CHAIN = "(probe)";
@@ -86,19 +104,9 @@ export class SqliteAppender {
       "INSERT OR IGNORE INTO inputs (hash, body) VALUES (@hash, @body)",
     );
     this.insertName = db.prepare(INSERT_ENTRY_NAME);
-    this.insertOutbox = db.prepare(
-      `INSERT INTO outbox (id, chain, entry_id, target, payload, attempts, next_attempt_at, last_error, delivered_at, created_at)
-       VALUES (@id, @chain, @entryId, @target, @payload, @attempts, @nextAttemptAt, @lastError, @deliveredAt, @createdAt)`,
-    );
-    this.insertDelivery = db.prepare(
-      "INSERT OR IGNORE INTO deliveries (id, received_at, entry_id) VALUES (@id, @time, @entryId)",
-    );
-    // each chain's newest entry, recorded with it: at start, a log whose entries stop short of
-    // their recorded head (emptied, truncated, restored without its newest pages) is refused
-    this.recordHead = db.prepare(
-      `INSERT INTO chain_heads (chain, seq, hash, updated_at) VALUES (?, ?, ?, ?)
-       ON CONFLICT (chain) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, updated_at = excluded.updated_at`,
-    );
+    this.insertOutbox = db.prepare(INSERT_OUTBOX);
+    this.insertDelivery = db.prepare(INSERT_DELIVERY);
+    this.recordHead = db.prepare(RECORD_HEAD);
     this.removeProbe = [
       db.prepare(`DELETE FROM ${DECISION_KIND.table} WHERE id = ?`),
       db.prepare("DELETE FROM inputs WHERE hash = ?"),

@@ -5,6 +5,7 @@
 import { parentPort, workerData } from "node:worker_threads";
 import Database from "better-sqlite3";
 import type { EntryKind } from "./kinds.js";
+import { failure } from "./sqlite-append.js";
 import { SqliteReads } from "./sqlite-reads.js";
 
 export interface ReaderInit {
@@ -44,13 +45,7 @@ parentPort!.on("message", (message: ReadRequest | "close") => {
     const method = reads[message.op] as (...args: unknown[]) => unknown;
     reply = { id: message.id, ok: true, value: method.apply(reads, message.args) };
   } catch (error) {
-    const e = error as Error & { code?: unknown };
-    reply = {
-      id: message.id,
-      ok: false,
-      message: e.message,
-      code: typeof e.code === "string" ? e.code : undefined,
-    };
+    reply = { id: message.id, ok: false, ...failure(error) };
   }
   parentPort!.postMessage(reply);
 });
