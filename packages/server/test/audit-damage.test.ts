@@ -458,6 +458,47 @@ describe("an outage of an SQLite log (another process holds the write lock)", ()
   });
 });
 
+describe("with its journal, what was answered reads back at once", () => {
+  test("every decision of a burst, read by id and by file the moment its answer arrives", async () => {
+    const { path } = await healthyLog();
+    const server = await serve(path);
+    const base = example("malware") as { sha256: string };
+    const ask = async (i: number) => {
+      // a file of its own each: its newest decision is this one
+      const sha256 = `${base.sha256.slice(0, 56)}${i.toString(16).padStart(8, "0")}`;
+      const res = await fetch(`${server.url}/v1/decisions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ result: { ...base, sha256 } }),
+      });
+      expect(res.status).toBe(200);
+      const { decisionId } = (await res.json()) as { decisionId: string };
+      const [byId, byFile] = await Promise.all([
+        fetch(`${server.url}/v1/audit/${decisionId}`),
+        fetch(`${server.url}/v1/decisions/${sha256}`),
+      ]);
+      expect(byId.status).toBe(200);
+      expect(byFile.status).toBe(200);
+      expect(((await byFile.json()) as { decisionId: string }).decisionId).toBe(decisionId);
+    };
+    // 20 clients asking 10 each, within the server's limit of requests in flight
+    await Promise.all(
+      Array.from({ length: 20 }, async (_, lane) => {
+        for (let i = 0; i < 10; i++) await ask(lane * 10 + i);
+      }),
+    );
+    // and while the index cannot apply anything (another connection holds its write lock), the
+    // reads wait for it rather than answer 404: the lock goes after 700 ms, and they all find theirs
+    const other = new Database(path);
+    cleanups.push(() => other.close());
+    other.exec("BEGIN IMMEDIATE");
+    setTimeout(() => other.exec("ROLLBACK"), 700);
+    const started = Date.now();
+    await Promise.all(Array.from({ length: 20 }, (_, i) => ask(1_000 + i)));
+    expect(Date.now() - started).toBeGreaterThanOrEqual(600);
+  }, 60_000);
+});
+
 describe("with its journal, trouble with the index does not lose what the journal records", () => {
   /** `/metrics`' value of one unlabelled gauge. */
   async function gauge(server: RunningServer, name: string): Promise<number> {

@@ -136,7 +136,8 @@ function printReport(output: Output, report: VerifyReport): void {
       output.out(
         `  chain ${u.chain}: ${u.to === null ? `seq ${u.from} to the end` : u.from === u.to ? `seq ${u.from}` : `seq ${u.from}..${u.to}`} could not be read`,
       );
-    for (const p of d.pages) output.out(`  page check: ${p}`);
+    // the first finding is the message when nothing else was: not said twice
+    for (const p of d.pages) if (p !== d.message) output.out(`  store check: ${p}`);
   }
   if (b)
     output.out(
