@@ -25,10 +25,18 @@ export type FollowerReport =
   | "closed";
 
 /** The main thread's messages: where the journal ends now, or to apply what is left and stop. */
-export type FollowerMessage = { journaled: number } | "close";
+export type FollowerMessage =
+  /** `now`: a read waits for it; else it may wait to apply more in one transaction */
+  { journaled: number; now?: boolean } | "close";
 
 /** How long the follower waits before trying again after a failed transaction. */
 const RETRY_MS = 500;
+/**
+ * How long what was journaled may wait for more, so that one transaction applies several group
+ * commits: a transaction's cost is mostly per page, and entries of consecutive groups share pages.
+ * A read waiting for it does not wait this long (`now`).
+ */
+const LINGER_MS = 25;
 
 const init = workerData as FollowerInit;
 const db = new Database(init.path, { fileMustExist: true });
@@ -41,7 +49,8 @@ const applier = new IndexApplier(db, init.dir, init.kinds, init.maxEntries);
 
 let target = 0;
 let applied = applier.appliedTo();
-let running = false;
+/** the next run, when one is set: at once, after the linger, or after a failure */
+let next: { when: "now" | "later" | "retry"; cancel: () => void } | undefined;
 let closing = false;
 
 function report(message: FollowerReport): void {
@@ -49,7 +58,7 @@ function report(message: FollowerReport): void {
 }
 
 function run(): void {
-  running = false;
+  next = undefined;
   if (applied >= target) {
     finish();
     return;
@@ -66,18 +75,28 @@ function run(): void {
       finish();
       return;
     }
-    running = true;
-    setTimeout(run, RETRY_MS);
+    const timer = setTimeout(run, RETRY_MS);
+    next = { when: "retry", cancel: () => clearTimeout(timer) };
     return;
   }
-  if (applied < target) schedule();
+  if (applied < target) schedule(true);
   else finish();
 }
 
-function schedule(): void {
-  if (running) return;
-  running = true;
-  setImmediate(run);
+/** Sets the next run, at once or after the linger; a run set already at once stays so. */
+function schedule(now: boolean): void {
+  if (next?.when === "now" || next?.when === "retry") return;
+  if (next?.when === "later") {
+    if (!now) return;
+    next.cancel();
+  }
+  if (now) {
+    const immediate = setImmediate(run);
+    next = { when: "now", cancel: () => clearImmediate(immediate) };
+  } else {
+    const timer = setTimeout(run, LINGER_MS);
+    next = { when: "later", cancel: () => clearTimeout(timer) };
+  }
 }
 
 function finish(): void {
@@ -90,10 +109,11 @@ function finish(): void {
 parentPort!.on("message", (message: FollowerMessage) => {
   if (message === "close") {
     closing = true;
-    if (!running) finish();
+    if (next === undefined) finish();
+    else schedule(true);
     return;
   }
   if (message.journaled > target) target = message.journaled;
-  schedule();
+  schedule(message.now === true);
 });
 report("ready");

@@ -104,6 +104,8 @@ export class Journal {
   private readonly unapplied: { position: number; at: number; entries: number }[] = [];
   private readonly waiters = new Set<Waiter>();
   private followerError: string | undefined;
+  /** the follower was asked to apply at once, and has not reported since */
+  private hurried = false;
   /**
    * The index found damaged by the follower: SQLite's message and code. Nothing ends it but an
    * operator (the index is rebuilt from the journal once removed), so appends and reads fail with it.
@@ -269,6 +271,7 @@ export class Journal {
 
   /** The index has applied the journal up to `position`. */
   private appliedTo(position: number): void {
+    this.hurried = false;
     if (position <= this.applied) return;
     this.applied = position;
     while (this.unapplied.length > 0 && this.unapplied[0]!.position <= position)
@@ -288,6 +291,14 @@ export class Journal {
     const target = this.journaled;
     if (this.applied >= target) return Promise.resolve();
     if (this.damage) return Promise.reject(this.damageError());
+    // the follower may be lingering for more to apply: a read waits, so it applies now
+    if (!this.hurried) {
+      this.hurried = true;
+      this.follower?.postMessage({
+        journaled: this.journaled,
+        now: true,
+      } satisfies FollowerMessage);
+    }
     return new Promise((resolve, reject) => {
       const waiter: Waiter = {
         target,
@@ -517,7 +528,7 @@ export class Journal {
     worker.on("message", (m: FollowerReport) => {
       if (m === "ready") {
         if (this.journaled > this.applied)
-          worker.postMessage({ journaled: this.journaled } satisfies FollowerMessage);
+          worker.postMessage({ journaled: this.journaled, now: true } satisfies FollowerMessage);
         return;
       }
       if (m === "closed") return;
