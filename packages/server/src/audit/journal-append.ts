@@ -13,21 +13,22 @@ import type { Checkpoint } from "./backend.js";
 import { GENESIS_HASH } from "./entry.js";
 import { encodeRecord, type JournalFiles, RecordType } from "./journal.js";
 import type { EntryKind } from "./kinds.js";
-import { type ChainHead, type Placement, sealBatch } from "./seal.js";
+import {
+  type ChainHead,
+  type Notification,
+  type Placement,
+  type SealedRow,
+  sealBatch,
+} from "./seal.js";
 import { type AppendRequest, failure, type WriteReply } from "./sqlite-append.js";
 
-/** An entry record's first line: everything but the body, which follows it. */
-export interface EntryMeta {
-  kind: string;
-  id: string;
-  chain: string;
-  seq: number;
-  time: string;
-  columns: (string | null)[];
-  inputHash: string | null;
-  hash: string;
+/**
+ * An entry record's first line: the row as the index stores it but its body, which follows the
+ * line, and what is written with the entry (its delivery id, its notifications).
+ */
+export interface EntryMeta extends Omit<SealedRow, "body"> {
   deliveryId?: string;
-  notifications?: { target: string; payload: string }[];
+  notifications?: Notification[];
 }
 
 /** `SQLITE_CONSTRAINT_PRIMARYKEY`: the log maps it to a failure of this write alone. */
