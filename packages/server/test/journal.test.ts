@@ -13,6 +13,7 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import fc from "fast-check";
 import { afterEach, describe, expect, it } from "vitest";
+import { AuditDamagedError } from "../src/audit/backend.js";
 import {
   encodeRecord,
   HEADER_BYTES,
@@ -256,5 +257,82 @@ describe("verification of the journal against its index", () => {
       await reader.close();
     }
     expect(statSync(file).size).toBe(size + 10);
+  });
+});
+
+describe("a hostile record whose checksum holds", () => {
+  /** A log of two entries, closed, with `records` and a commit marker appended to its journal. */
+  async function withGroup(records: Buffer[]): Promise<string> {
+    const path = tempPath();
+    const log = await openLog(path);
+    await log.append(record(), "{}");
+    await log.append(record(), "{}");
+    await log.close();
+    logs.length = 0;
+    appendFileSync(
+      join(journalDir(path), segmentName(1)),
+      Buffer.concat([...records, encodeRecord(RecordType.commit, "{}")]),
+    );
+    return path;
+  }
+
+  const cases: { what: string; records: Buffer[]; says: RegExp }[] = [
+    {
+      what: "an entry whose first line is not JSON",
+      records: [encodeRecord(RecordType.entry, '{"kind":"decision",\n{}')],
+      says: /cannot be applied: .*JSON/,
+    },
+    {
+      what: "an entry of a kind this store does not know",
+      records: [
+        encodeRecord(
+          RecordType.entry,
+          `${JSON.stringify({ kind: "mystery", id: "x", chain: "main", seq: 3, time: "t", columns: [], inputHash: null, hash: "h" })}\n{}`,
+        ),
+      ],
+      says: /cannot be applied: the journal holds an entry of kind `mystery`/,
+    },
+    {
+      what: "a record of a type this Clearance does not know",
+      records: [encodeRecord(99 as 1, "{}")],
+      says: /cannot be applied: the journal holds a record of type 99/,
+    },
+    {
+      what: "a checkpoint that is not JSON",
+      records: [encodeRecord(RecordType.checkpoint, "checkpoint")],
+      says: /cannot be applied: .*JSON/,
+    },
+  ];
+
+  it.each(cases)(
+    "$what: the log is refused as damaged, saying where",
+    async ({ records, says }) => {
+      const path = await withGroup(records);
+      const backend = new SqliteBackend({ path, synchronous: "normal", journal: true });
+      const opening = backend.open();
+      await expect(opening).rejects.toBeInstanceOf(AuditDamagedError);
+      await expect(opening).rejects.toThrow(
+        /the audit journal `.*00000001\.seg` is damaged: the group at byte \d+/,
+      );
+      await expect(opening).rejects.toThrow(says);
+      await backend.close();
+    },
+  );
+
+  it("any text as an entry's first line: applied, or refused as damage; never another failure", async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.string({ unit: "binary", maxLength: 200 }), async (text) => {
+        const path = await withGroup([encodeRecord(RecordType.entry, `${text}\n{}`)]);
+        const backend = new SqliteBackend({ path, synchronous: "normal", journal: true });
+        try {
+          await backend.open();
+        } catch (error) {
+          expect(error).toBeInstanceOf(AuditDamagedError);
+        } finally {
+          await backend.close();
+        }
+      }),
+      { numRuns: 25 },
+    );
   });
 });

@@ -10,6 +10,7 @@
 import type Database from "better-sqlite3";
 import type { Checkpoint } from "./backend.js";
 import {
+  damaged,
   HEADER_BYTES,
   type JournalRecord,
   listSegments,
@@ -157,6 +158,22 @@ export class IndexApplier {
   }
 
   private applyGroup(records: readonly JournalRecord[]): void {
+    try {
+      this.applyRecords(records);
+    } catch (error) {
+      // SQLite's own failures (busy, full, corrupt) are the index's, and say so themselves
+      if (typeof (error as { code?: unknown }).code === "string") throw error;
+      // anything else is a record whose checksum holds but whose content does not
+      const first = records[0]!;
+      throw damaged(
+        this.dir,
+        first.segment,
+        `the group at byte ${first.offset} cannot be applied: ${(error as Error).message}`,
+      );
+    }
+  }
+
+  private applyRecords(records: readonly JournalRecord[]): void {
     const heads = new Map<string, EntryMeta>();
     const now = new Date().toISOString();
     for (const record of records) {

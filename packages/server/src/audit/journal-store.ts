@@ -88,7 +88,12 @@ interface Waiter {
 
 /** SQLite's codes for a database it cannot read: the index is damaged, not merely busy. */
 function isDamage(code: string | undefined): boolean {
-  return code !== undefined && (code.startsWith("SQLITE_CORRUPT") || code === "SQLITE_NOTADB");
+  return (
+    code !== undefined &&
+    (code.startsWith("SQLITE_CORRUPT") ||
+      code === "SQLITE_NOTADB" ||
+      code === "CLEARANCE_JOURNAL_DAMAGED")
+  );
 }
 
 export class Journal {

@@ -233,8 +233,14 @@ export interface TailRepair {
   problem: string;
 }
 
-function damaged(dir: string, segment: number, what: string): AuditDamagedError {
-  return new AuditDamagedError(
+/** Damage to the journal itself; its code carries it across threads (`failure`). */
+export class JournalDamagedError extends AuditDamagedError {
+  override name = "JournalDamagedError";
+  readonly code = "CLEARANCE_JOURNAL_DAMAGED";
+}
+
+export function damaged(dir: string, segment: number, what: string): JournalDamagedError {
+  return new JournalDamagedError(
     `the audit journal \`${join(dir, segmentName(segment))}\` is damaged: ${what}`,
   );
 }

@@ -126,7 +126,7 @@ export function sqliteFailure(error: unknown, path: string, what: string): Error
   if (error instanceof AuditUnavailableError) return error;
   const e = error as Error & { code?: unknown };
   const code = typeof e.code === "string" ? e.code : undefined;
-  if (code === "CLEARANCE_FILE_REPLACED")
+  if (code === "CLEARANCE_FILE_REPLACED" || code === "CLEARANCE_JOURNAL_DAMAGED")
     return new AuditDamagedError(e.message, { message: e.message, code }, { cause: error });
   if (code?.startsWith("SQLITE_CORRUPT") || code === "SQLITE_NOTADB")
     return new AuditDamagedError(
