@@ -404,6 +404,8 @@ describe("the readiness probe", () => {
     const server = await serve(path);
     for (let i = 0; i < 3; i++) expect((await fetch(`${server.url}/readyz`)).status).toBe(200);
     expect((await decide(server)).status).toBe(200);
+    // with the journal, the probe writes a scratch file beside the segments and removes it
+    expect(readdirSync(`${path}.journal`)).toEqual(["00000001.seg"]);
     await server.close();
     const db = new Database(path, { readonly: true });
     try {

@@ -197,12 +197,13 @@ export class JournalAppender {
   }
 
   /**
-   * Whether an append would fail now: the segment replaced or removed, or a failed append whose
-   * bytes could not be cut. Nothing is written.
+   * Whether an append would fail now: the segment replaced or removed, a failed append whose bytes
+   * could not be cut, a disk that takes no write. Nothing is left in the journal.
    */
   probe(id: number): WriteReply {
     try {
       this.files.checkFile();
+      this.files.probeWrite();
       return { id, ok: true, placements: [] };
     } catch (error) {
       return { id, ok: false, ...failure(error) };

@@ -254,6 +254,10 @@ export function syncDir(dir: string): void {
   }
 }
 
+/** The readiness probe's scratch file (not a segment's name) and what it writes: a group's worth. */
+const PROBE_FILE = "probe.tmp";
+const PROBE_BYTES = Buffer.alloc(64 * 1024);
+
 /** Thrown when the segment being written is no longer the file at its path. */
 export class SegmentReplacedError extends Error {
   readonly code = "CLEARANCE_FILE_REPLACED";
@@ -436,6 +440,22 @@ export class JournalFiles {
   /** the position after the last byte written */
   get end(): number {
     return position(this.segment, this.offset);
+  }
+
+  /**
+   * Writes and syncs a scratch file beside the segments, then removes it: a full disk, a
+   * read-only or failing device fails it as it would fail the next group.
+   */
+  probeWrite(): void {
+    const path = join(this.dir, PROBE_FILE);
+    const fd = openSync(path, "w");
+    try {
+      writeSync(fd, PROBE_BYTES, 0, PROBE_BYTES.length, 0);
+      fdatasyncSync(fd);
+    } finally {
+      closeSync(fd);
+      unlinkSync(path);
+    }
   }
 
   /** Throws when the segment being written is no longer the file at its path. */
