@@ -159,7 +159,7 @@ function migrate(db: Database.Database, path: string): number {
 }
 
 /** Whether the database has the journal's tables (migration 12). */
-function version12(db: Database.Database): boolean {
+function hasJournalTables(db: Database.Database): boolean {
   return (
     db
       .prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'journal_state'")
@@ -466,7 +466,7 @@ export class SqliteBackend implements AuditStore {
         if (this.readonly) {
           // an index without the journal it was filled from (a copy of the database alone)
           if (
-            version12(db) &&
+            hasJournalTables(db) &&
             db.prepare("SELECT 1 FROM journal_state").get() !== undefined &&
             !existsSync(journalDir(path))
           )
