@@ -50,6 +50,8 @@ db.pragma("wal_autocheckpoint = 0");
 let pagesSinceCheckpoint = 0;
 /** a pass was asked of the checkpointer thread and it has not answered yet */
 let checkpointAsked = false;
+/** How long the writer's own checkpoint waits for the checkpointer and readers (its commits wait). */
+const RESTART_WAIT_MS = 200;
 /** How many checkpoint intervals the writer waits for the checkpointer before doing it itself. */
 const CHECKPOINTER_SILENT = 4;
 
@@ -75,8 +77,11 @@ function commit(requests: readonly AppendRequest[]): void {
   // roughly: an entry and its input fill a few pages
   pagesSinceCheckpoint += entries * 4;
   if (pagesSinceCheckpoint >= CHECKPOINTER_SILENT * init.checkpointPages) {
-    // the checkpointer has not answered for that long (it failed, or died): do it here
-    checkpointHere();
+    // the checkpointer has not answered for that long: it failed, died, or its pass is slower than
+    // the writes (a disk shared with other writers), and a passive checkpoint here would find it
+    // still running and give up, every time, while the WAL grows. This one waits for it (and for
+    // readers on older pages, up to the busy timeout), then finishes, so the WAL starts over.
+    checkpointHere("RESTART");
   } else if (pagesSinceCheckpoint >= init.checkpointPages && !checkpointAsked) {
     checkpointAsked = true;
     init.checkpoints.postMessage("checkpoint");
@@ -84,13 +89,17 @@ function commit(requests: readonly AppendRequest[]): void {
 }
 
 /** A complete checkpoint between two commits: the WAL starts over at the next transaction. */
-function checkpointHere(): void {
+function checkpointHere(mode: "PASSIVE" | "RESTART" = "PASSIVE"): void {
   pagesSinceCheckpoint = 0;
   checkpointAsked = false;
+  // a RESTART waits for the checkpointer and for readers, but commits wait behind it: briefly
+  if (mode === "RESTART") db.pragma(`busy_timeout = ${RESTART_WAIT_MS}`);
   try {
-    db.pragma("wal_checkpoint(PASSIVE)");
+    db.pragma(`wal_checkpoint(${mode})`);
   } catch {
     // retried after later commits
+  } finally {
+    if (mode === "RESTART") db.pragma("busy_timeout = 5000");
   }
 }
 
