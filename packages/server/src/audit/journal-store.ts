@@ -143,6 +143,7 @@ export class Journal {
       migrated: number;
       files: JournalFiles;
       created: boolean;
+      applier: IndexApplier;
     },
   ) {
     this.dir = journalDir(path);
@@ -155,7 +156,7 @@ export class Journal {
       this.inline = {
         files: opened.files,
         appender: new JournalAppender(opened.files, this.heads(), db, kinds),
-        applier: new IndexApplier(db, this.dir, kinds, settings.followerBatch),
+        applier: opened.applier,
       };
     else opened.files.close();
   }
@@ -217,6 +218,7 @@ export class Journal {
         migrated,
         files,
         created: !existed,
+        applier,
       });
     } catch (error) {
       files.close();

@@ -6,6 +6,7 @@
 import { parentPort, workerData } from "node:worker_threads";
 import Database from "better-sqlite3";
 import type { Checkpoint } from "./backend.js";
+import { GroupQueue } from "./group-queue.js";
 import { JournalFiles } from "./journal.js";
 import { JournalAppender } from "./journal-append.js";
 import type { EntryKind } from "./kinds.js";
@@ -40,23 +41,13 @@ const index = new Database(init.path, { readonly: true, fileMustExist: true });
 const files = JournalFiles.resume(init.dir, init.segmentBytes, init.end);
 const appender = new JournalAppender(files, init.heads, index, init.kinds);
 
-const queue: AppendRequest[] = [];
-let scheduled = false;
-
-function drain(): void {
-  scheduled = false;
-  while (queue.length > 0) {
-    let n = 0;
-    let entries = 0;
-    while (n < queue.length && (n === 0 || entries + queue[n]!.items.length <= init.maxBatch))
-      entries += queue[n++]!.items.length;
-    for (const reply of appender.commit(queue.splice(0, n))) parentPort!.postMessage(reply);
-  }
-}
+const groups = new GroupQueue(init.maxBatch, (group) => {
+  for (const reply of appender.commit(group)) parentPort!.postMessage(reply);
+});
 
 parentPort!.on("message", (message: AppendRequest | ProbeRequest | JournalWriterMessage) => {
   if (message === "close") {
-    drain();
+    groups.drain();
     files.close();
     index.close();
     parentPort!.close();
@@ -68,12 +59,12 @@ parentPort!.on("message", (message: AppendRequest | ProbeRequest | JournalWriter
   }
   if ("probe" in message) {
     // after the appends already queued, as the next group would be
-    drain();
+    groups.drain();
     parentPort!.postMessage(appender.probe(message.id));
     return;
   }
   if ("checkpoint" in message) {
-    drain();
+    groups.drain();
     let reply: WriteReply;
     try {
       const position = appender.checkpoint(message.checkpoint);
@@ -89,11 +80,6 @@ parentPort!.on("message", (message: AppendRequest | ProbeRequest | JournalWriter
     parentPort!.postMessage(reply);
     return;
   }
-  queue.push(message);
-  // messages that arrived during a group commit are all delivered before this runs
-  if (!scheduled) {
-    scheduled = true;
-    setImmediate(drain);
-  }
+  groups.push(message);
 });
 parentPort!.postMessage("ready");

@@ -7,6 +7,7 @@
 // writes inline.
 import { type MessagePort, parentPort, workerData } from "node:worker_threads";
 import Database from "better-sqlite3";
+import { GroupQueue } from "./group-queue.js";
 import type { EntryKind } from "./kinds.js";
 import { type AppendRequest, type ProbeRequest, SqliteAppender } from "./sqlite-append.js";
 import { type FileIdentity, identityProblem } from "./sqlite-files.js";
@@ -64,8 +65,7 @@ const appender = new SqliteAppender(db, init.kinds, () => {
   if (problem) throw new ReplacedError(problem);
 });
 
-const queue: AppendRequest[] = [];
-let scheduled = false;
+const groups = new GroupQueue(init.maxBatch, commit);
 
 /** Seals and writes `requests` in one transaction; replies to each. */
 function commit(requests: readonly AppendRequest[]): void {
@@ -103,18 +103,6 @@ function checkpointHere(mode: "PASSIVE" | "RESTART" = "PASSIVE"): void {
   }
 }
 
-/** Writes everything queued, `maxBatch` entries to a transaction. */
-function drain(): void {
-  scheduled = false;
-  while (queue.length > 0) {
-    let n = 0;
-    let entries = 0;
-    while (n < queue.length && (n === 0 || entries + queue[n]!.items.length <= init.maxBatch))
-      entries += queue[n++]!.items.length;
-    commit(queue.splice(0, n));
-  }
-}
-
 init.checkpoints.on("message", () => {
   // the checkpointer has copied the WAL up to where it began: the rest is short, and a complete
   // checkpoint lets the next transaction start the WAL over instead of growing it
@@ -124,23 +112,18 @@ init.checkpoints.on("message", () => {
 parentPort!.on("message", (message: AppendRequest | ProbeRequest | "close") => {
   if (message !== "close" && "probe" in message) {
     // after the appends already queued, as the next commit would be
-    drain();
+    groups.drain();
     parentPort!.postMessage(appender.probe(message.id));
     return;
   }
   if (message === "close") {
-    drain();
+    groups.drain();
     db.close();
     init.checkpoints.postMessage("close");
     init.checkpoints.close();
     parentPort!.close();
     return;
   }
-  queue.push(message);
-  // messages that arrived during a transaction are all delivered before this runs
-  if (!scheduled) {
-    scheduled = true;
-    setImmediate(drain);
-  }
+  groups.push(message);
 });
 parentPort!.postMessage("ready");
